@@ -1,0 +1,7 @@
+// Values the global setup hands to test projects (see test/helpers/global-setup.ts).
+import "vitest";
+declare module "vitest" {
+  export interface ProvidedContext {
+    emulatorPort: number;
+  }
+}

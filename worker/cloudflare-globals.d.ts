@@ -1,0 +1,7 @@
+// Lets `env` and `exports` from "cloudflare:workers" carry this Worker's types (what `wrangler types` would generate).
+declare namespace Cloudflare {
+  interface GlobalProps {
+    mainModule: typeof import("./index.ts");
+  }
+  interface Env extends import("./env.ts").Env {}
+}
