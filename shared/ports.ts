@@ -48,14 +48,24 @@ export interface KeyValueStore {
   list(prefix: string): Promise<string[]>;
 }
 
-/** A named reference table (material codes, warehouses …) keyed by one column, used by lookups. */
+/**
+ * Reference tables (material codes, units, warehouses …) used by lookups. A flow loads the tables it
+ * names once per run, so mapping evaluates lookups synchronously against in-memory rows.
+ */
+export interface ReferenceTable {
+  name: string;
+  rows: Record<string, unknown>[];
+  /** Epoch ms of the last fill, and where it came from (an upload, or the flow that filled it). */
+  updatedAt: number;
+  source?: string;
+}
+
 export interface ReferenceStore {
-  /** Returns the row whose `keyField` equals `key`, or null. Throws ReferenceTableMissingError when the table does not exist. */
-  lookup(table: string, keyField: string, key: string): Promise<Record<string, unknown> | null>;
-  /** Replaces a table's rows. */
-  replace(table: string, rows: Record<string, unknown>[]): Promise<void>;
+  /** The table, or null when it has never been filled. */
+  get(name: string): Promise<ReferenceTable | null>;
+  put(table: ReferenceTable): Promise<void>;
   /** Names of the tables that exist. */
-  tables(): Promise<string[]>;
+  list(): Promise<string[]>;
 }
 
 export const systemClock: Clock = {
