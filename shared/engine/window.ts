@@ -1,0 +1,50 @@
+/**
+ * The range a run reads: from the watermark minus the lookback (overlap that catches late or drifting rows)
+ * to now minus the end lag (rows still being written upstream), cut into windows of at most `maxWindowMs`
+ * (Jushuitan refuses spans over 7 days). Windows abut: [from, to) half-open in epoch ms, so no instant is
+ * read twice or skipped; the source connector turns them into the API's inclusive second-precision bounds.
+ */
+import { ConfigError } from "../errors.ts";
+import { startOfDayInZone } from "../util/time.ts";
+
+export interface WindowPlanInput {
+  /** Everything strictly before this instant is settled (written or dead-lettered). */
+  watermark: number;
+  now: number;
+  lookbackMs: number;
+  endLagMs: number;
+  maxWindowMs: number;
+  /** Merge flows close whole days: the range then ends at the start of the current (unfinished) day. */
+  alignToDays?: boolean;
+  timezone?: string;
+}
+
+export interface TimeWindow {
+  from: number;
+  to: number;
+}
+
+export const DAY_MS = 86_400_000;
+export const MAX_JST_WINDOW_MS = 7 * DAY_MS;
+
+export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; rangeFrom: number; rangeTo: number } {
+  if (input.maxWindowMs <= 0 || input.maxWindowMs > MAX_JST_WINDOW_MS) {
+    const hint = "set incremental.windowDays between 1 and 7 (Jushuitan refuses longer modified_begin/modified_end spans)";
+    throw new ConfigError(`window size ${input.maxWindowMs} ms is outside (0, 7 days] — ${hint}`, { hint });
+  }
+  let rangeFrom = input.watermark - Math.max(0, input.lookbackMs);
+  let rangeTo = input.now - Math.max(0, input.endLagMs);
+  if (input.alignToDays) {
+    rangeFrom = startOfDayInZone(rangeFrom, input.timezone);
+    rangeTo = startOfDayInZone(rangeTo, input.timezone);
+  }
+  const windows: TimeWindow[] = [];
+  for (let from = rangeFrom; from < rangeTo; ) {
+    let to = Math.min(from + input.maxWindowMs, rangeTo);
+    // Day-aligned windows end on a day boundary so a merge group never straddles two windows.
+    if (input.alignToDays && to < rangeTo) to = Math.max(from + DAY_MS, startOfDayInZone(to, input.timezone));
+    windows.push({ from, to });
+    from = to;
+  }
+  return { windows, rangeFrom, rangeTo };
+}
