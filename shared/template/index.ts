@@ -1,0 +1,8 @@
+/**
+ * The template and expression language of flows: `{field}` paths, `{{VAR|filter}}` run variables,
+ * `_function <MySQL-flavoured expression>`, `_mongoQuery` / `_findCollection` lookups.
+ * Values are compiled once (lexer → parser → AST → nested closures) and evaluated per record.
+ */
+export type { CompiledValue, CompileOptions, EvalScope, LookupTables, TemplateVars } from "./types.ts";
+export { LookupMissError, TemplateEvalError, TemplateSyntaxError } from "./errors.ts";
+export { compileExpression, compileValue } from "./compile.ts";
