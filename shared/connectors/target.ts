@@ -17,8 +17,17 @@ export interface TargetWriteResult {
   targetCode?: string;
 }
 
+export interface TargetWriteOptions {
+  /**
+   * Check whether the document already exists before creating it. The engine asks for this only when
+   * resuming after an unclean stop (a crashed run may have committed documents it never recorded), so the
+   * normal path costs one request per document.
+   */
+  verifyExisting?: boolean;
+}
+
 export interface TargetConnector {
   readonly system: "tplus" | "kis";
-  write(doc: TargetWrite): Promise<TargetWriteResult>;
+  write(doc: TargetWrite, options?: TargetWriteOptions): Promise<TargetWriteResult>;
   writeBatch?(docs: TargetWrite[]): Promise<Array<TargetWriteResult | { externalKey: string; error: BridgeError }>>;
 }
