@@ -39,8 +39,8 @@ export interface CompiledValue {
   readonly fields: readonly string[];
   /** Lookup tables it reads (explicit names; see `usesDefaultTable`). */
   readonly tables: readonly string[];
-  /** True when a lookup names no table and so reads `scope.defaultLookupTable`. */
-  readonly usesDefaultTable: boolean;
+  /** True when a lookup names no table and so reads `scope.defaultLookupTable` (always set by compileValue). */
+  readonly usesDefaultTable?: boolean;
   /** Throws TemplateEvalError (or LookupMissError); never returns the raw expression text. */
   evaluate(scope: EvalScope): unknown;
 }

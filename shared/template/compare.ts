@@ -1,0 +1,34 @@
+/**
+ * MySQL-ish comparison: NULL compares as unknown (null); numbers with numbers; numeric text with a number
+ * compares as numbers ('10' = 10, '9' < 10), other text with a number compares as text (never MySQL's
+ * silent 'abc' = 0); dates with dates or date text by instant; text with text by code unit (a binary
+ * collation: 'a' <> 'A', unlike MySQL's default case-insensitive collation).
+ */
+import { toDate } from "./dates.ts";
+import { SqlDate, ValueError, isNumericText, numberToText, show } from "./values.ts";
+
+/** -1, 0, 1, or null when either side is NULL. */
+export function compare(a: unknown, b: unknown, zone: string): number | null {
+  if (a === null || a === undefined || b === null || b === undefined) return null;
+  if (typeof a === "boolean") a = a ? 1 : 0;
+  if (typeof b === "boolean") b = b ? 1 : 0;
+  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+  if (a instanceof SqlDate || b instanceof SqlDate) {
+    const x = toDate(a, zone)!.ms;
+    const y = toDate(b, zone)!.ms;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === "number" && typeof b === "string") return numberVsText(a, b);
+  if (typeof a === "string" && typeof b === "number") return -numberVsText(b, a) || 0;
+  throw new ValueError(`cannot compare ${show(a)} with ${show(b)}`, "Compare scalar fields; aggregate arrays with SUM/COUNT first.");
+}
+
+function numberVsText(n: number, text: string): number {
+  if (text.length <= 400 && isNumericText(text)) {
+    const m = Number(text);
+    return n < m ? -1 : n > m ? 1 : 0;
+  }
+  const t = numberToText(n);
+  return t < text ? -1 : t > text ? 1 : 0;
+}

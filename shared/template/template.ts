@@ -1,0 +1,147 @@
+/**
+ * Value templates: literal text with `{path}` / `{{VAR|filter}}` placeholders. A value that is exactly one
+ * placeholder returns the raw value (a number stays a number, a missing field is undefined); mixed text
+ * concatenates, rendering missing values as "".
+ */
+import { formatSqlDate } from "./dates.ts";
+import { syntaxError, guard, zoneOf, evalError, type CompileCtx, type Eval } from "./context.ts";
+import { compileGetter, type FieldPath } from "./paths.ts";
+import type { EvalScope } from "./types.ts";
+import { extraValue, matchPlaceholder, PlaceholderError, placeholderValue, type Placeholder } from "./variables.ts";
+import { MAX_STRING, SqlDate, numberToText } from "./values.ts";
+
+export interface PlaceholderPart {
+  placeholder: Placeholder;
+  /** Index of the opening brace in the source. */
+  index: number;
+  text: string;
+}
+
+export type TemplatePart = string | PlaceholderPart;
+
+/** Splits `source[start, end)` into text and placeholders. */
+export function parseTemplate(ctx: CompileCtx, start: number, end: number): TemplatePart[] {
+  const source = ctx.site.source;
+  const parts: TemplatePart[] = [];
+  let text = "";
+  let i = start;
+  while (i < end) {
+    const brace = source.indexOf("{", i);
+    if (brace < 0 || brace >= end) {
+      text += source.slice(i, end);
+      break;
+    }
+    text += source.slice(i, brace);
+    const match = matchAt(ctx, brace, end);
+    if (!match) {
+      text += "{";
+      i = brace + 1;
+      continue;
+    }
+    if (text) parts.push(text);
+    text = "";
+    parts.push({ placeholder: match.placeholder, index: brace, text: match.text });
+    i = match.end;
+  }
+  if (text) parts.push(text);
+  return parts;
+}
+
+/** matchPlaceholder with its errors turned into TemplateSyntaxErrors at the right column. */
+export function matchAt(ctx: CompileCtx, index: number, limit: number) {
+  try {
+    return matchPlaceholder(ctx.site.source, index, limit, ctx.site.variables);
+  } catch (e) {
+    if (e instanceof PlaceholderError) throw syntaxError(ctx.site, index + e.offset, e.message, e.expected, e.hint);
+    throw e;
+  }
+}
+
+/** Reader of a record path honouring `../x` and `parent.x`. */
+export function fieldReader(path: FieldPath): Eval {
+  const get = compileGetter(path.segments);
+  if (path.parent) return (s) => (s.parent === undefined ? undefined : get(s.parent));
+  if (path.maybeParent) {
+    const fromParent = compileGetter(path.segments.slice(1));
+    return (s) => (s.parent !== undefined ? fromParent(s.parent) : get(s.record));
+  }
+  return (s) => get(s.record);
+}
+
+/** Records a read path in `fields` (with the aggregate line prefix). */
+export function noteField(ctx: CompileCtx, path: FieldPath): void {
+  ctx.fields.add(path.parent || ctx.prefix === "" ? path.text : ctx.prefix + path.text);
+}
+
+/** The raw value of a placeholder (undefined when a field is missing). */
+export function compilePlaceholder(ctx: CompileCtx, part: PlaceholderPart): Eval {
+  const p = part.placeholder;
+  const site = ctx.site;
+  switch (p.kind) {
+    case "time":
+    case "page":
+      return guard(site, part.index, (s) => placeholderValue(p, undefined, s.vars, zoneOf(s)));
+    case "extra":
+      return guard(site, part.index, (s) => placeholderValue(p, extraValue(s.vars, p.name), s.vars, zoneOf(s)));
+    case "field": {
+      noteField(ctx, p.path);
+      const read = fieldReader(p.path);
+      if (p.filter === undefined) return read;
+      return guard(site, part.index, (s) => placeholderValue(p, read(s), s.vars, zoneOf(s)));
+    }
+  }
+}
+
+/** Text of a value interpolated into a template: missing → "", objects as JSON. */
+export function templateText(value: unknown, s: EvalScope): string {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+      return numberToText(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "undefined":
+      return "";
+    case "object":
+      if (value === null) return "";
+      if (value instanceof SqlDate) return formatSqlDate(value, zoneOf(s));
+      return JSON.stringify(value) ?? "";
+    default:
+      return String(value);
+  }
+}
+
+/** Concatenation of parts, bounded to MAX_STRING. */
+export function compileInterpolation(ctx: CompileCtx, parts: TemplatePart[], index: number): Eval {
+  const pieces: (string | Eval)[] = parts.map((p) => (typeof p === "string" ? p : compilePlaceholder(ctx, p)));
+  const site = ctx.site;
+  return (s) => {
+    let out = "";
+    for (const piece of pieces) {
+      out += typeof piece === "string" ? piece : templateText(piece(s), s);
+      if (out.length > MAX_STRING) throw evalError(site, index, `text longer than ${MAX_STRING} characters`, "Shorten the template or the fields it joins.");
+    }
+    return out;
+  };
+}
+
+export interface CompiledTemplate {
+  evaluate: Eval;
+  kind: "literal" | "field" | "template";
+}
+
+export function compileTemplate(ctx: CompileCtx, start: number, end: number): CompiledTemplate {
+  const parts = parseTemplate(ctx, start, end);
+  if (parts.length === 0) return { evaluate: () => "", kind: "literal" };
+  if (parts.every((p) => typeof p === "string")) {
+    const text = parts.join("");
+    return { evaluate: () => text, kind: "literal" };
+  }
+  if (parts.length === 1) {
+    const only = parts[0] as PlaceholderPart;
+    const kind = only.placeholder.kind === "field" && only.placeholder.filter === undefined ? "field" : "template";
+    return { evaluate: compilePlaceholder(ctx, only), kind };
+  }
+  return { evaluate: compileInterpolation(ctx, parts, start), kind: "template" };
+}
