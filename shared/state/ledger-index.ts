@@ -1,0 +1,136 @@
+/**
+ * The in-memory view of one flow's ledger, built once per run from its segment keys, and the
+ * compaction plan that keeps the number of keys (and so reads per run) small.
+ *
+ * Segments (`s…`) hold the entries of one written page; packs (`p…`) hold merged entries. When the
+ * same external key appears more than once, the entry with the latest `writtenAt` wins, so the order
+ * in which segments are read, and duplicates left by an interrupted compaction, do not matter.
+ */
+import { fromStoredEntry, type LedgerEntry, type StoredLedgerEntry } from "./records.ts";
+import type { SegmentKind } from "./keys.ts";
+import { utf8Length } from "./kv-helpers.ts";
+
+export interface LedgerSegmentInfo {
+  id: string;
+  key: string;
+  kind: SegmentKind;
+  createdAt: number;
+  entries: StoredLedgerEntry[];
+  /** Size of the stored JSON value. */
+  bytes: number;
+  /** Latest writtenAt inside; a pack whose newest entry is past retention can go whole. */
+  newestWrittenAt: number;
+}
+
+export interface LedgerCompactionOptions {
+  /** Compact once this many page segments have piled up. */
+  compactAfterSegments: number;
+  /** A pack is closed (never rewritten) once it holds this many entries … */
+  packMaxEntries: number;
+  /** … or this many bytes of JSON. */
+  packMaxBytes: number;
+  /** Entries written before this epoch ms may be dropped; undefined keeps everything. */
+  retentionCutoff?: number;
+}
+
+export interface CompactionPlan {
+  /** New packs to write (entries sorted oldest first; only the last may be open). */
+  packs: StoredLedgerEntry[][];
+  /** Segment/pack keys to delete once the packs are written. */
+  remove: LedgerSegmentInfo[];
+}
+
+export class LedgerIndex {
+  readonly flow: string;
+  private readonly byKey = new Map<string, StoredLedgerEntry>();
+  private readonly segmentList: LedgerSegmentInfo[] = [];
+
+  constructor(flow: string) {
+    this.flow = flow;
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get segments(): readonly LedgerSegmentInfo[] {
+    return this.segmentList;
+  }
+
+  addSegment(info: Omit<LedgerSegmentInfo, "newestWrittenAt">): void {
+    if (this.segmentList.some((s) => s.key === info.key)) return; // appended while the load listed it too
+    let newest = -Infinity;
+    for (const e of info.entries) {
+      if (e.w > newest) newest = e.w;
+      this.merge(e);
+    }
+    this.segmentList.push({ ...info, newestWrittenAt: newest });
+  }
+
+  lookup(externalKeys: Iterable<string>): Map<string, LedgerEntry> {
+    const out = new Map<string, LedgerEntry>();
+    for (const key of externalKeys) {
+      const e = this.byKey.get(key);
+      if (e) out.set(key, fromStoredEntry(e));
+    }
+    return out;
+  }
+
+  /** Applies a written compaction: the removed segments go (with entries only they held), the packs come in. */
+  applyCompaction(plan: CompactionPlan, written: Array<Omit<LedgerSegmentInfo, "newestWrittenAt">>): void {
+    const removed = new Set(plan.remove.map((s) => s.key));
+    const kept = this.segmentList.filter((s) => !removed.has(s.key));
+    this.segmentList.length = 0;
+    this.byKey.clear();
+    for (const s of kept) this.addSegment(s);
+    for (const s of written) this.addSegment(s);
+  }
+
+  private merge(e: StoredLedgerEntry): void {
+    const current = this.byKey.get(e.k);
+    if (!current || e.w >= current.w) this.byKey.set(e.k, e);
+  }
+}
+
+/**
+ * Decides what to merge. Nothing happens until `compactAfterSegments` page segments exist; then all page
+ * segments and the open (not yet full) packs are merged, de-duplicated and cut into packs; closed packs stay
+ * as they are, unless every entry in them is past retention, in which case they are deleted.
+ * Cost: one write per new pack plus one delete per merged key, once every `compactAfterSegments` pages.
+ */
+export function planCompaction(index: LedgerIndex, options: LedgerCompactionOptions): CompactionPlan | null {
+  const pageSegments = index.segments.filter((s) => s.kind === "s");
+  if (pageSegments.length < options.compactAfterSegments) return null;
+  const cutoff = options.retentionCutoff;
+  // A pack is closed once it is full by count, or at least half full by bytes (packs cut by size end up there).
+  const isOpenPack = (s: LedgerSegmentInfo) =>
+    s.kind === "p" && s.entries.length < options.packMaxEntries && s.bytes < options.packMaxBytes / 2;
+  const merging = index.segments.filter((s) => s.kind === "s" || isOpenPack(s));
+  const expiredPacks = index.segments.filter((s) => s.kind === "p" && !isOpenPack(s) && cutoff !== undefined && s.newestWrittenAt < cutoff);
+
+  const latest = new Map<string, StoredLedgerEntry>();
+  for (const s of merging) {
+    for (const e of s.entries) {
+      if (cutoff !== undefined && e.w < cutoff) continue;
+      const current = latest.get(e.k);
+      if (!current || e.w >= current.w) latest.set(e.k, e);
+    }
+  }
+  const sorted = [...latest.values()].sort((a, b) => a.w - b.w || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+
+  const packs: StoredLedgerEntry[][] = [];
+  let current: StoredLedgerEntry[] = [];
+  let bytes = 0;
+  for (const e of sorted) {
+    const size = utf8Length(JSON.stringify(e)) + 1;
+    if (current.length > 0 && (current.length >= options.packMaxEntries || bytes + size > options.packMaxBytes)) {
+      packs.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(e);
+    bytes += size;
+  }
+  if (current.length > 0) packs.push(current);
+  return { packs, remove: [...merging, ...expiredPacks] };
+}

@@ -1,0 +1,246 @@
+/**
+ * The shapes stored under the state keys, with zod schemas that decode them. Both backends (KV binding,
+ * KV REST, file) store exactly this JSON, so any host can read what another wrote.
+ * Objects are decoded loosely: fields added by a newer version survive a round trip through an older one.
+ */
+import { z } from "zod";
+
+// ---------- checkpoint (wm:<flow>) ----------
+
+/**
+ * The watermark plus, mid-run, where the run stopped. The engine owns the cursor's shape (window
+ * `{ from, to }`, next page, seen ids …); the store keeps any JSON object there untouched.
+ */
+export interface Checkpoint {
+  /** Everything before this is settled: epoch ms for time-windowed flows, or an opaque source cursor (e.g. Jushuitan `ts`). */
+  watermark: number | string | null;
+  /** Present while a run is unfinished; absent once the range up to `watermark` is complete. */
+  cursor?: object | null;
+  /** The run that saved it. */
+  runId?: string;
+}
+
+/** What getWatermark returns: the saved checkpoint plus when it was saved. */
+export type SavedCheckpoint<C extends Checkpoint = Checkpoint> = C & { savedAt: number };
+
+export const checkpointSchema = z.looseObject({
+  watermark: z.union([z.number(), z.string(), z.null()]),
+  cursor: z.looseObject({}).nullable().optional(),
+  runId: z.string().optional(),
+});
+
+export const savedCheckpointSchema = checkpointSchema.extend({ savedAt: z.number() });
+
+// ---------- run record (run:<flow>:<runId>) ----------
+
+export interface ResolvedDeadLetterNote {
+  id: string;
+  reason: string;
+  by: string;
+  at: number;
+}
+
+/**
+ * A run summary as stored. Only the fields the store needs are fixed (the engine's RunSummary carries
+ * many more: counts, windows, api calls …); everything else round-trips unchanged.
+ */
+export interface RunRecord {
+  runId: string;
+  flowId: string;
+  startedAt: number;
+  finishedAt?: number;
+  /** success | partial | incomplete | failed | skipped_locked … */
+  outcome?: string;
+  trigger?: string;
+  error?: { code: string; message: string; hint?: string };
+  /** Dead letters resolved by hand since the previous run, with their reasons. */
+  resolvedDeadLetters?: ResolvedDeadLetterNote[];
+}
+
+export const runRecordSchema = z.looseObject({
+  runId: z.string().min(1),
+  flowId: z.string().min(1),
+  startedAt: z.number(),
+  finishedAt: z.number().optional(),
+  outcome: z.string().optional(),
+  trigger: z.string().optional(),
+  error: z.looseObject({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
+  resolvedDeadLetters: z
+    .array(z.object({ id: z.string(), reason: z.string(), by: z.string(), at: z.number() }))
+    .optional(),
+});
+
+// ---------- ledger (ledger:<flow>:<segment>) ----------
+
+/** One written target document: which source key it came from, what its content hashed to, where it went. */
+export interface LedgerEntry {
+  /** The idempotency key of the written document (e.g. `jst-other-in:123456`). */
+  externalKey: string;
+  /** Hash of the mapped content, to tell "unchanged, skip" from "changed, update". */
+  contentHash: string;
+  /** The id the target assigned (T+ code / KIS FInterID), when known. */
+  targetId?: string;
+  /** Source keys merged into this document, when several became one. */
+  members?: string[];
+  writtenAt: number;
+  runId: string;
+}
+
+/** Stored form: short field names, since packs hold tens of thousands of entries. */
+export interface StoredLedgerEntry {
+  k: string;
+  h: string;
+  t?: string;
+  m?: string[];
+  w: number;
+  r: string;
+}
+
+export interface LedgerSegmentValue {
+  v: 1;
+  flow: string;
+  kind: "segment" | "pack";
+  entries: StoredLedgerEntry[];
+}
+
+/**
+ * Checks a parsed ledger value by hand rather than with zod: packs hold tens of thousands of entries and
+ * a schema pass costs several times the JSON.parse (CPU is the scarce thing on Workers Free).
+ * Returns a reason when the value is not a ledger segment.
+ */
+export function checkLedgerSegment(value: unknown): string | null {
+  if (!value || typeof value !== "object") return "not an object";
+  const v = value as Partial<LedgerSegmentValue>;
+  if (v.v !== 1) return `unknown version ${String(v.v)}`;
+  if (v.kind !== "segment" && v.kind !== "pack") return "kind must be segment or pack";
+  if (typeof v.flow !== "string") return "flow is missing";
+  if (!Array.isArray(v.entries)) return "entries is not an array";
+  for (let i = 0; i < v.entries.length; i++) {
+    const e = v.entries[i] as Partial<StoredLedgerEntry> | null;
+    if (!e || typeof e.k !== "string" || typeof e.h !== "string" || typeof e.w !== "number" || typeof e.r !== "string") {
+      return `entries[${i}] needs k, h, r (strings) and w (number)`;
+    }
+    if ((e.t !== undefined && typeof e.t !== "string") || (e.m !== undefined && !Array.isArray(e.m))) return `entries[${i}] has a bad t or m`;
+  }
+  return null;
+}
+
+export const ledgerEntryInputSchema = z.object({
+  externalKey: z.string().min(1),
+  contentHash: z.string().min(1),
+  targetId: z.string().optional(),
+  members: z.array(z.string()).optional(),
+  writtenAt: z.number(),
+  runId: z.string().min(1),
+});
+
+export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
+  const s: StoredLedgerEntry = { k: e.externalKey, h: e.contentHash, w: e.writtenAt, r: e.runId };
+  if (e.targetId !== undefined) s.t = e.targetId;
+  if (e.members !== undefined) s.m = e.members;
+  return s;
+}
+
+export function fromStoredEntry(s: StoredLedgerEntry): LedgerEntry {
+  const e: LedgerEntry = { externalKey: s.k, contentHash: s.h, writtenAt: s.w, runId: s.r };
+  if (s.t !== undefined) e.targetId = s.t;
+  if (s.m !== undefined) e.members = s.m;
+  return e;
+}
+
+// ---------- dead letters (dl:<flow>:<segment>) ----------
+
+export interface DeadLetterError {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+/** What the engine hands over: a document (or page) that could not be settled. Extra fields are kept. */
+export interface DeadLetterInput {
+  runId: string;
+  /** When given, must equal the flow it is filed under. */
+  flowId?: string;
+  /** The source document's id (io_id …). */
+  sourceId?: string;
+  /** The target document's idempotency key, when it got that far. */
+  externalKey?: string;
+  /** Where it failed: fetch | transform | lookup | write … */
+  stage?: string;
+  error: DeadLetterError;
+  /** The source row, for a replay. */
+  source?: unknown;
+  /** The mapped document, when mapping succeeded. */
+  payload?: unknown;
+  attempts?: number;
+  /** Epoch ms; defaults to the store's clock. */
+  at?: number;
+}
+
+export interface DeadLetterResolution {
+  at: number;
+  reason: string;
+  by: string;
+}
+
+export interface StoredDeadLetter {
+  runId: string;
+  sourceId?: string;
+  externalKey?: string;
+  stage?: string;
+  error: DeadLetterError;
+  source?: unknown;
+  payload?: unknown;
+  attempts?: number;
+  createdAt: number;
+  resolved?: DeadLetterResolution;
+  [extra: string]: unknown;
+}
+
+export interface DeadLetter extends StoredDeadLetter {
+  /** `<flow>~<segment>~<n>`: one read finds it. */
+  id: string;
+  flow: string;
+}
+
+export interface DeadLetterSegmentValue {
+  v: 1;
+  flow: string;
+  items: StoredDeadLetter[];
+}
+
+const deadLetterErrorSchema = z.looseObject({
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const deadLetterInputSchema = z.looseObject({
+  runId: z.string().min(1),
+  flowId: z.string().optional(),
+  sourceId: z.string().optional(),
+  externalKey: z.string().optional(),
+  stage: z.string().optional(),
+  error: deadLetterErrorSchema,
+  attempts: z.number().int().nonnegative().optional(),
+  at: z.number().optional(),
+});
+
+export const deadLetterSegmentSchema: z.ZodType<DeadLetterSegmentValue> = z.object({
+  v: z.literal(1),
+  flow: z.string(),
+  items: z.array(
+    z.looseObject({
+      runId: z.string(),
+      sourceId: z.string().optional(),
+      externalKey: z.string().optional(),
+      stage: z.string().optional(),
+      error: deadLetterErrorSchema,
+      attempts: z.number().optional(),
+      createdAt: z.number(),
+      resolved: z.object({ at: z.number(), reason: z.string(), by: z.string() }).optional(),
+    }),
+  ),
+});

@@ -1,0 +1,62 @@
+/**
+ * FlowLockPort + CheckpointMirrorPort over the FlowLock Durable Object: one object per flow, addressed
+ * by name, called over RPC.
+ */
+import type { Checkpoint } from "../shared/state/records.ts";
+import type {
+  AcquireResult,
+  FlowCoordinator,
+  LeaseStatus,
+  ReleaseResult,
+  RenewResult,
+  StoredCheckpointCopy,
+} from "../shared/state/lock.ts";
+import { checkLeaseArgs } from "../shared/state/lock.ts";
+import type { FlowLock } from "./flow-lock.ts";
+
+export interface DoFlowLockOptions {
+  /** Overrides the object's clock (tests); leave unset in production so the object's own time decides. */
+  now?: () => number;
+}
+
+export class DoFlowLock implements FlowCoordinator {
+  private readonly namespace: DurableObjectNamespace<FlowLock>;
+  private readonly now: (() => number) | undefined;
+
+  constructor(namespace: DurableObjectNamespace<FlowLock>, options: DoFlowLockOptions = {}) {
+    this.namespace = namespace;
+    this.now = options.now;
+  }
+
+  async acquire(flowId: string, runId: string, leaseMs: number): Promise<AcquireResult> {
+    checkLeaseArgs(flowId, runId, leaseMs);
+    return (await this.stub(flowId).acquire(flowId, runId, leaseMs, this.now?.())) as AcquireResult;
+  }
+
+  async renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult> {
+    checkLeaseArgs(flowId, runId, leaseMs);
+    return (await this.stub(flowId).renew(flowId, runId, leaseMs, this.now?.())) as RenewResult;
+  }
+
+  async release(flowId: string, runId: string): Promise<ReleaseResult> {
+    checkLeaseArgs(flowId, runId);
+    return (await this.stub(flowId).release(flowId, runId)) as ReleaseResult;
+  }
+
+  async inspect(flowId: string): Promise<LeaseStatus> {
+    return (await this.stub(flowId).inspect(flowId, this.now?.())) as LeaseStatus;
+  }
+
+  async commit(flowId: string, runId: string, checkpoint: Checkpoint): Promise<{ committed: boolean; holder?: string }> {
+    checkLeaseArgs(flowId, runId);
+    return (await this.stub(flowId).commit(flowId, runId, checkpoint, this.now?.())) as { committed: boolean; holder?: string };
+  }
+
+  async read(flowId: string): Promise<StoredCheckpointCopy | null> {
+    return (await this.stub(flowId).read(flowId)) as StoredCheckpointCopy | null;
+  }
+
+  private stub(flowId: string): DurableObjectStub<FlowLock> {
+    return this.namespace.get(this.namespace.idFromName(flowId));
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * FlowLock: a SQLite-backed Durable Object, one per flow (addressed with idFromName(flowId)), holding
+ * the run lease and a strongly consistent copy of the flow's checkpoint. KV has no compare-and-set and
+ * its reads may lag a minute; this object is single-threaded and every method below runs without an
+ * await between read and write, so each one is atomic.
+ *
+ * The lease rules are the shared ones (shared/state/lock.ts). `now` is optional on every method so tests
+ * can move time; in production the object's own clock decides.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { checkpointSchema, type Checkpoint } from "../shared/state/records.ts";
+import {
+  checkLeaseArgs,
+  decideAcquire,
+  decideRelease,
+  decideRenew,
+  leaseStatus,
+  mayCommit,
+  type AcquireResult,
+  type LeaseRecord,
+  type LeaseStatus,
+  type ReleaseResult,
+  type RenewResult,
+  type StoredCheckpointCopy,
+} from "../shared/state/lock.ts";
+import type { Env } from "./env.ts";
+
+type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number };
+type CheckpointRow = { run_id: string; body: string; saved_at: number };
+
+export class FlowLock extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS lease (flow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS checkpoint (flow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL, saved_at INTEGER NOT NULL);`,
+    );
+  }
+
+  acquire(flowId: string, runId: string, leaseMs: number, now: number = Date.now()): AcquireResult {
+    const { result, next } = decideAcquire(this.readLease(flowId), flowId, runId, leaseMs, now);
+    if (next) this.writeLease(next);
+    return result;
+  }
+
+  renew(flowId: string, runId: string, leaseMs: number, now: number = Date.now()): RenewResult {
+    const { result, next } = decideRenew(this.readLease(flowId), flowId, runId, leaseMs, now);
+    if (next) this.writeLease(next);
+    return result;
+  }
+
+  release(flowId: string, runId: string): ReleaseResult {
+    const result = decideRelease(this.readLease(flowId), flowId, runId);
+    if (result.released) this.ctx.storage.sql.exec("DELETE FROM lease WHERE flow_id = ?", flowId);
+    return result;
+  }
+
+  inspect(flowId: string, now: number = Date.now()): LeaseStatus {
+    return leaseStatus(this.readLease(flowId), now);
+  }
+
+  /** Stores the checkpoint copy when `runId` holds the lease; a run that lost it cannot move the watermark. */
+  commit(flowId: string, runId: string, checkpoint: Checkpoint, now: number = Date.now()): { committed: boolean; holder?: string } {
+    checkLeaseArgs(flowId, runId);
+    const parsed = checkpointSchema.safeParse(checkpoint);
+    if (!parsed.success) throw new Error(`FlowLock.commit: invalid checkpoint (${parsed.error.issues[0]?.message ?? "invalid"})`);
+    const current = this.readLease(flowId);
+    if (!mayCommit(current, runId)) return current ? { committed: false, holder: current.runId } : { committed: false };
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO checkpoint (flow_id, run_id, body, saved_at) VALUES (?, ?, ?, ?)",
+      flowId,
+      runId,
+      JSON.stringify(parsed.data),
+      now,
+    );
+    return { committed: true };
+  }
+
+  read(flowId: string): StoredCheckpointCopy | null {
+    const rows = this.ctx.storage.sql.exec<CheckpointRow>("SELECT run_id, body, saved_at FROM checkpoint WHERE flow_id = ?", flowId).toArray();
+    const row = rows[0];
+    if (!row) return null;
+    return { checkpoint: JSON.parse(row.body) as Checkpoint, runId: row.run_id, savedAt: row.saved_at };
+  }
+
+  private readLease(flowId: string): LeaseRecord | null {
+    const row = this.ctx.storage.sql.exec<LeaseRow>("SELECT flow_id, run_id, acquired_at, expires_at FROM lease WHERE flow_id = ?", flowId).toArray()[0];
+    return row ? { flowId: row.flow_id, runId: row.run_id, acquiredAt: row.acquired_at, expiresAt: row.expires_at } : null;
+  }
+
+  private writeLease(lease: LeaseRecord): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO lease (flow_id, run_id, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
+      lease.flowId,
+      lease.runId,
+      lease.acquiredAt,
+      lease.expiresAt,
+    );
+  }
+}
