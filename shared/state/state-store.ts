@@ -12,7 +12,7 @@
  * One instance serves one run (or one request): it loads a flow's ledger once and keeps it in memory,
  * and it reads back what it wrote itself even where KV would still serve a stale copy.
  */
-import { BridgeError, ConfigError } from "../errors.ts";
+import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger } from "../ports.ts";
 import {
   checkFlowId,
@@ -199,7 +199,13 @@ export class FlowStateStore {
     let pending = this.ledgers.get(flow);
     if (!pending) {
       pending = this.readLedger(flow).then(async (index) => {
-        compaction = await this.compact(index);
+        try {
+          compaction = await this.compact(index);
+        } catch (error) {
+          // Compaction is housekeeping: a failed one leaves duplicates (harmless) and is retried next load.
+          if (error instanceof BudgetExhaustedError) throw error;
+          this.logger.warn("ledger compaction failed; continuing with the uncompacted ledger", { flow, error: String(error) });
+        }
         return index;
       });
       this.ledgers.set(flow, pending);

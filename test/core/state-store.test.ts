@@ -162,6 +162,26 @@ describe("FlowStateStore ledger", () => {
     expect((await third.loadLedger("flow-a")).compaction).toBeUndefined();
   });
 
+  it("a failing compaction does not fail the lookup; the next load compacts", async () => {
+    const { store, kv, clock } = setup({ compactAfterSegments: 2 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1_000);
+      await store.ledgerAppend("flow-a", [entry(`d${i}`, "h", clock.now())]);
+    }
+    const realPut = kv.put.bind(kv);
+    let failPacks = true;
+    kv.put = async (key, value, options) => {
+      if (failPacks && key.includes(":p")) throw new BridgeError("kv_error", "KV PUT failed: 500");
+      return realPut(key, value, options);
+    };
+    const flaky = new FlowStateStore(kv, { clock, ledger: { compactAfterSegments: 2 } });
+    expect((await flaky.ledgerLookup("flow-a", ["d0", "d1", "d2"])).size).toBe(3);
+    expect(await kv.list("ledger:flow-a:")).toHaveLength(3);
+    failPacks = false;
+    const stats = await new FlowStateStore(kv, { clock, ledger: { compactAfterSegments: 2 } }).loadLedger("flow-a");
+    expect(stats).toMatchObject({ entries: 3, segments: 0, packs: 1, compaction: { packsWritten: 1, keysRemoved: 3 } });
+  });
+
   it("keeps closed packs and drops entries past retention at compaction", async () => {
     const day = 86_400_000;
     const { store, open, kv, clock } = setup({ compactAfterSegments: 2, packMaxEntries: 3, retentionMs: 30 * day });
