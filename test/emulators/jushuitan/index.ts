@@ -1,0 +1,561 @@
+/**
+ * A faithful Jushuitan open-platform emulator (openapi.jushuitan.com, signing v2) as a Hono app.
+ * It verifies what the real gateway verifies (sign, timestamp skew, version/charset, token, rate limits,
+ * page size, 7-day windows, required filters), serves seeded realistic data for the query endpoints the
+ * bridge reads, rotates tokens, and injects the faults a sync must survive. Web standards only, so it runs
+ * in Node (over loopback HTTP) and inside workerd (through app.fetch).
+ */
+import { Hono, type Context } from "hono";
+import { md5Hex } from "../../../shared/util/md5.ts";
+import { parseInZone } from "../../../shared/util/time.ts";
+import { DAY, formatTime, generateTables, type Row, type RowVersion, type StoredRow, type TableName } from "./data.ts";
+import { EMU_ENDPOINTS, QueryError, inventoryTotals, matchRows, pageData, planQuery, type QueryPlan } from "./query.ts";
+
+export const JST_EMULATOR_DEFAULTS = {
+  appKey: "jst-emulator-app-key",
+  appSecret: "jst-emulator-app-secret",
+  accessToken: "jst-emulator-access-token",
+  refreshToken: "jst-emulator-refresh-token",
+  authorizationCode: "jst-emulator-auth-code",
+} as const;
+
+export const JST_PATHS = {
+  otherInOut: "/open/other/inout/query",
+  salesOut: "/open/orders/out/simple/query",
+  purchaseIn: "/open/purchasein/query",
+  aftersaleReceived: "/open/aftersale/received/query",
+  sku: "/open/sku/query",
+  inventory: "/open/inventory/query",
+} as const;
+
+export interface JushuitanEmulatorOptions {
+  /** Emulator time (epoch ms); share a test clock with the client to keep rate limits and expiry exact. */
+  now?: () => number;
+  appKey?: string;
+  appSecret?: string;
+  /** The token accepted from the start (until it expires or is refreshed). */
+  accessToken?: string;
+  refreshToken?: string;
+  /** Access-token lifetime; default 30 days. */
+  tokenLifetimeSeconds?: number;
+  /** Third-party (ISV) app: refreshToken answers 150. */
+  isv?: boolean;
+  /** Codes accepted once by /openWeb/auth/accessToken (the openweb /auth redirect codes). */
+  authorizationCodes?: string[];
+  seed?: number;
+  /** Documents per endpoint path (sku/inventory: SKUs, at most the catalog's 96). Default 120 / 96. */
+  documents?: Partial<Record<string, number>>;
+  /** Instants the generated `modified` values span; default the 30 days before now(). */
+  range?: { from: number; to: number };
+  /** Per app_key; null disables a limit. Defaults 5 per 1000 ms (code 199) and 100 per 60000 ms (code 200). */
+  limits?: { perSecond?: number | null; perMinute?: number | null; secondWindowMs?: number; minuteWindowMs?: number };
+  /** Accepted |timestamp − now|; default 600 s. */
+  timestampSkewSeconds?: number;
+  /** The two published code tables disagree (140 vs 180); default 140. */
+  timestampErrorCode?: number;
+  paramErrorCode?: number;
+}
+
+export type FaultKind = "http5xx" | "timeout" | "html" | "tokenExpired" | "throttle" | "pageDrift" | "bizError" | "ignorePageIndex";
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** Substring of the request path; every path when absent. */
+  path?: string;
+  /** How many matching requests it affects (default 1). */
+  times?: number;
+  /** Matching requests to let through first (default 0). */
+  skip?: number;
+  /** http5xx / html: HTTP status (503 / 502). */
+  status?: number;
+  /** timeout: how long the answer is held back (honours the request's abort). */
+  delayMs?: number;
+  /** throttle (199 or 200) / bizError: the envelope code. */
+  code?: number;
+  msg?: string;
+  /** pageDrift: documents to modify (default 5). */
+  count?: number;
+}
+
+export interface RequestLogEntry {
+  seq: number;
+  time: number;
+  method: string;
+  path: string;
+  /** Form fields except `biz` and `sign`. */
+  params: Record<string, string>;
+  biz: unknown;
+  httpStatus: number;
+  /** Envelope code, or null when the answer was not an envelope. */
+  code: number | null;
+  msg: string;
+  /** Rows on the answered page. */
+  rows?: number;
+  faults: FaultKind[];
+}
+
+interface TokenRecord {
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  refreshExpiresAt: number;
+}
+
+interface ActiveFault extends FaultSpec {
+  remaining: number;
+  toSkip: number;
+}
+
+const OK_MSG = "执行成功";
+const RESPONDERS: FaultKind[] = ["http5xx", "html", "throttle", "bizError"];
+
+const GATEWAY_HTML = `<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>openresty</center>
+</body>
+</html>`;
+
+export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) {
+  const now = options.now ?? (() => Date.now());
+  const appKey = options.appKey ?? JST_EMULATOR_DEFAULTS.appKey;
+  const appSecret = options.appSecret ?? JST_EMULATOR_DEFAULTS.appSecret;
+  const lifetimeSeconds = options.tokenLifetimeSeconds ?? 30 * 86_400;
+  const skewMs = (options.timestampSkewSeconds ?? 600) * 1000;
+  const timestampCode = options.timestampErrorCode ?? 140;
+  const paramCode = options.paramErrorCode ?? 140;
+  const seed = options.seed ?? 20240601;
+  const limits = {
+    perSecond: options.limits?.perSecond === undefined ? 5 : options.limits.perSecond,
+    perMinute: options.limits?.perMinute === undefined ? 100 : options.limits.perMinute,
+    secondWindowMs: options.limits?.secondWindowMs ?? 1000,
+    minuteWindowMs: options.limits?.minuteWindowMs ?? 60_000,
+  };
+
+  let tables!: Record<TableName, Map<string, StoredRow>>;
+  let rowVersion!: RowVersion;
+  let tokens = new Map<string, TokenRecord>();
+  let refreshIndex = new Map<string, TokenRecord>();
+  let authCodes = new Set<string>();
+  let issued = 0;
+  let log: RequestLogEntry[] = [];
+  let seq = 0;
+  let faults: ActiveFault[] = [];
+  const calls = new Map<string, number[]>();
+
+  function countFor(path: string, fallback: number): number {
+    return options.documents?.[path] ?? fallback;
+  }
+
+  function storeTokens(record: TokenRecord) {
+    tokens.set(record.accessToken, record);
+    refreshIndex.set(record.refreshToken, record);
+  }
+
+  function issueTokens(): TokenRecord {
+    issued++;
+    const t = now();
+    const record = {
+      accessToken: md5Hex(`${seed}:access:${issued}:${t}`),
+      refreshToken: md5Hex(`${seed}:refresh:${issued}:${t}`),
+      expiresAt: t + lifetimeSeconds * 1000,
+      refreshExpiresAt: t + 2 * lifetimeSeconds * 1000,
+    };
+    storeTokens(record);
+    return record;
+  }
+
+  function reset() {
+    const t = now();
+    const range = options.range ?? { from: t - 30 * DAY, to: t };
+    const generated = generateTables({
+      seed,
+      from: range.from,
+      to: range.to,
+      counts: {
+        otherInOut: countFor(JST_PATHS.otherInOut, 120),
+        salesOut: countFor(JST_PATHS.salesOut, 120),
+        purchaseIn: countFor(JST_PATHS.purchaseIn, 120),
+        aftersaleReceived: countFor(JST_PATHS.aftersaleReceived, 120),
+        sku: countFor(JST_PATHS.sku, 96),
+        inventory: countFor(JST_PATHS.inventory, 96),
+      },
+    });
+    tables = generated.tables;
+    rowVersion = generated.rowVersion;
+    tokens = new Map();
+    refreshIndex = new Map();
+    issued = 0;
+    storeTokens({
+      accessToken: options.accessToken ?? JST_EMULATOR_DEFAULTS.accessToken,
+      refreshToken: options.refreshToken ?? JST_EMULATOR_DEFAULTS.refreshToken,
+      expiresAt: t + lifetimeSeconds * 1000,
+      refreshExpiresAt: t + 2 * lifetimeSeconds * 1000,
+    });
+    authCodes = new Set(options.authorizationCodes ?? [JST_EMULATOR_DEFAULTS.authorizationCode]);
+    log = [];
+    seq = 0;
+    faults = [];
+    calls.clear();
+  }
+  reset();
+
+  // ---- faults ------------------------------------------------------------------------------------
+
+  function addFaults(specs: FaultSpec | FaultSpec[]) {
+    for (const spec of Array.isArray(specs) ? specs : [specs]) {
+      faults.push({ ...spec, remaining: spec.times ?? 1, toSkip: spec.skip ?? 0 });
+    }
+  }
+
+  /** The faults this request triggers (consuming skip/times). */
+  function takeFaults(path: string): ActiveFault[] {
+    const fired: ActiveFault[] = [];
+    for (const f of faults) {
+      if (f.path !== undefined && !path.includes(f.path)) continue;
+      if (f.remaining <= 0) continue;
+      if (f.toSkip > 0) {
+        f.toSkip--;
+        continue;
+      }
+      f.remaining--;
+      fired.push(f);
+    }
+    faults = faults.filter((f) => f.remaining > 0);
+    return fired;
+  }
+
+  function expireTokens() {
+    const t = now();
+    for (const record of tokens.values()) record.expiresAt = Math.min(record.expiresAt, t - 1);
+  }
+
+  // ---- data --------------------------------------------------------------------------------------
+
+  function tableFor(path: string): TableName {
+    const ep = EMU_ENDPOINTS[path];
+    if (!ep) throw new Error(`no emulated endpoint ${path}; use one of ${Object.keys(EMU_ENDPOINTS).join(", ")}`);
+    return ep.table;
+  }
+
+  /** Bumps `modified` (to now, or later when `atLeast` says so) and `ts`, as any write in the ERP does. */
+  function touch(table: TableName, key: string, atLeast = 0) {
+    const s = tables[table].get(key);
+    if (!s) return;
+    const ms = Math.floor(Math.max(now(), atLeast) / 1000) * 1000;
+    s.modifiedMs = ms;
+    s.row.modified = formatTime(ms);
+    s.ts = rowVersion.next();
+    s.row.ts = s.ts;
+  }
+
+  function keyOf(table: TableName, doc: Row): string {
+    if (table === "inventory") {
+      if (doc.sku_id === undefined || doc.wms_co_id === undefined) throw new Error("inventory rows need sku_id and wms_co_id");
+      return `${String(doc.sku_id)}@${String(doc.wms_co_id)}`;
+    }
+    const idField = table === "sku" ? "sku_id" : "io_id";
+    if (doc[idField] === undefined) {
+      if (table === "sku") throw new Error("sku rows need sku_id");
+      const max = Math.max(0, ...[...tables[table].values()].map((s) => Number(s.row.io_id) || 0));
+      doc.io_id = max + 1;
+    }
+    return String(doc[idField]);
+  }
+
+  /** Inserts or merges a document; any write bumps `modified` and `ts`. Returns the stored row. */
+  function upsertDocument(path: string, doc: Row): Row {
+    const table = tableFor(path);
+    const incoming = structuredClone(doc);
+    const key = keyOf(table, incoming);
+    const existing = tables[table].get(key);
+    const t = now();
+    const row: Row = existing ? { ...existing.row, ...incoming } : { status: "Confirmed", items: [], created: formatTime(t), io_date: formatTime(t), ...incoming };
+    const ioDateMs = typeof row.io_date === "string" ? (parseInZone(row.io_date) ?? t) : t;
+    const createdMs = typeof row.created === "string" ? (parseInZone(row.created) ?? t) : t;
+    tables[table].set(key, { key, row, modifiedMs: t, ioDateMs, createdMs, ts: 0 });
+    touch(table, key);
+    return structuredClone(tables[table].get(key)!.row);
+  }
+
+  /** Re-saves existing documents unchanged (a user editing them): new `modified` and `ts`. */
+  function touchDocuments(path: string, keys: Array<string | number>): Row[] {
+    const table = tableFor(path);
+    return keys.map((k) => {
+      const key = String(k);
+      if (!tables[table].has(key)) throw new Error(`no document ${key} in ${path}`);
+      touch(table, key);
+      return structuredClone(tables[table].get(key)!.row);
+    });
+  }
+
+  /** Stored rows of an endpoint (per warehouse for inventory), oldest `modified` first. */
+  function documents(path: string): Row[] {
+    const table = tableFor(path);
+    return [...tables[table].values()].sort((a, b) => a.modifiedMs - b.modifiedMs || a.ts - b.ts).map((s) => structuredClone(s.row));
+  }
+
+  function state() {
+    const t = now();
+    return {
+      now: t,
+      appKey,
+      tokens: [...tokens.values()].map((r) => ({ ...r, expired: r.expiresAt <= t })),
+      documents: Object.fromEntries(
+        Object.values(JST_PATHS).map((p) => {
+          const rows = [...tables[tableFor(p)].values()];
+          return [p, { count: rows.length, maxTs: Math.max(0, ...rows.map((r) => r.ts)) }];
+        }),
+      ),
+      faults: faults.map(({ remaining, toSkip, ...f }) => ({ ...f, remaining, skip: toSkip })),
+      requests: log.length,
+    };
+  }
+
+  // ---- request pipeline --------------------------------------------------------------------------
+
+  function verifySign(params: Record<string, string>): boolean {
+    const keys = Object.keys(params)
+      .filter((k) => k !== "sign" && params[k] !== "")
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let text = appSecret;
+    for (const k of keys) text += k + params[k];
+    return md5Hex(text) === params.sign;
+  }
+
+  /** Sliding windows per app_key: a request counts for `windowMs` after it was accepted. */
+  function throttled(key: string, t: number): number | null {
+    const list = (calls.get(key) ?? []).filter((c) => t - c < Math.max(limits.secondWindowMs, limits.minuteWindowMs));
+    calls.set(key, list);
+    const within = (w: number) => list.filter((c) => t - c < w).length;
+    if (limits.perSecond !== null && within(limits.secondWindowMs) >= limits.perSecond) return 199;
+    if (limits.perMinute !== null && within(limits.minuteWindowMs) >= limits.perMinute) return 200;
+    list.push(t);
+    return null;
+  }
+
+  function waitFor(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  async function handleApi(c: Context, kind: "query" | "auth"): Promise<Response> {
+    const t = now();
+    const path = c.req.path;
+    // Bytes, not text(): workerd warns about text() on a form body.
+    const form = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()));
+    const params: Record<string, string> = {};
+    for (const [k, v] of form) params[k] = v;
+    let biz: unknown = params.biz;
+    try {
+      if (params.biz !== undefined) biz = JSON.parse(params.biz);
+    } catch {
+      // logged raw; rejected below
+    }
+    const { biz: _b, sign: _s, ...shown } = params;
+    const entry: RequestLogEntry = { seq: ++seq, time: t, method: c.req.method, path, params: shown, biz, httpStatus: 200, code: null, msg: "", faults: [] };
+    log.push(entry);
+
+    const envelope = (code: number, msg: string, data: unknown = null) => {
+      entry.code = code;
+      entry.msg = msg;
+      return c.json({ code, msg, data });
+    };
+
+    const fired = takeFaults(path);
+    entry.faults = fired.map((f) => f.kind);
+    for (const f of fired) {
+      if (f.kind === "tokenExpired") expireTokens();
+      if (f.kind === "timeout") await waitFor(f.delayMs ?? 30_000, c.req.raw.signal);
+    }
+    const responder = fired.find((f) => RESPONDERS.includes(f.kind));
+    if (responder) {
+      switch (responder.kind) {
+        case "http5xx":
+          entry.httpStatus = responder.status ?? 503;
+          entry.msg = "Service Temporarily Unavailable";
+          return c.text("Service Temporarily Unavailable", entry.httpStatus as 503);
+        case "html":
+          entry.httpStatus = responder.status ?? 502;
+          entry.msg = "502 Bad Gateway";
+          return c.html(GATEWAY_HTML, entry.httpStatus as 502);
+        case "throttle": {
+          const code = responder.code ?? 199;
+          return envelope(code, code === 200 ? "调用频次超过限制!请求频率一分钟不超过100次" : "调用频次超过限制!请稍后再试");
+        }
+        default:
+          return envelope(responder.code ?? 500, responder.msg ?? "内部处理异常！");
+      }
+    }
+
+    if (!params.app_key) return envelope(paramCode, "参数不符合规范,请检查传入参数!app_key不能为空");
+    if (params.app_key !== appKey) return envelope(10, "验证失败！无效签名");
+    if (kind === "query" && params.version !== "2") return envelope(paramCode, "参数不符合规范,请检查传入参数!version必须为2");
+    if ((params.charset ?? "").toLowerCase() !== "utf-8") return envelope(paramCode, "参数不符合规范,请检查传入参数!charset必须为utf-8");
+    const stamp = Number(params.timestamp);
+    if (!/^\d{10}$/.test(params.timestamp ?? "") || Math.abs(stamp * 1000 - t) > skewMs) {
+      return envelope(timestampCode, "无效的timestamp,请求最大时间误差10分钟");
+    }
+    if (!params.sign || !verifySign(params)) return envelope(10, "验证失败！无效签名");
+    const limited = throttled(appKey, t);
+    if (limited === 199) return envelope(199, "调用频次超过限制!请稍后再试");
+    if (limited === 200) return envelope(200, "调用频次超过限制!请求频率一分钟不超过100次");
+
+    if (kind === "auth") return handleAuth(c, path, params, envelope);
+
+    const token = tokens.get(params.access_token ?? "");
+    if (!token || token.expiresAt <= t) return envelope(100, "验证失败！无效的access_token或access_token已过期");
+
+    const endpoint = EMU_ENDPOINTS[path];
+    if (!endpoint) {
+      entry.httpStatus = 404;
+      entry.code = 404;
+      entry.msg = "接口不存在";
+      return c.json({ code: 404, msg: "接口不存在", data: null }, 404);
+    }
+    if (biz === null || typeof biz !== "object" || Array.isArray(biz)) return envelope(paramCode, "参数不符合规范,请检查传入参数!biz必须为JSON对象");
+
+    let plan: QueryPlan;
+    try {
+      plan = planQuery(endpoint, biz as Row);
+    } catch (error) {
+      if (error instanceof QueryError) return envelope(paramCode, error.message);
+      throw error;
+    }
+    const source = () => {
+      const all = [...tables[endpoint.table].values()];
+      if (endpoint.table !== "inventory") return all;
+      if (plan.warehouse !== undefined) return all.filter((s) => s.row.wms_co_id === plan.warehouse);
+      return inventoryTotals(all);
+    };
+    for (const f of fired) {
+      if (f.kind === "ignorePageIndex") plan.pageIndex = 1;
+      if (f.kind === "pageDrift") {
+        // Rows already served (the head of this very query) change, so the rest shifts to earlier pages.
+        const victims = matchRows(plan, source(), { ignoreCursor: true }).slice(0, f.count ?? 5);
+        const past = plan.window ? plan.window.end + 1000 : 0;
+        for (const v of victims) {
+          if (endpoint.table === "inventory" && !v.key.includes("@")) {
+            for (const k of tables.inventory.keys()) if (k.startsWith(`${v.key}@`)) touch("inventory", k, past);
+          } else {
+            touch(endpoint.table, v.key, past);
+          }
+        }
+      }
+    }
+    const data = pageData(plan, matchRows(plan, source()));
+    entry.rows = (data[endpoint.listKey] as unknown[]).length;
+    return envelope(0, OK_MSG, data);
+  }
+
+  function handleAuth(
+    c: Context,
+    path: string,
+    params: Record<string, string>,
+    envelope: (code: number, msg: string, data?: unknown) => Response,
+  ): Response {
+    const answer = (record: TokenRecord) =>
+      envelope(0, OK_MSG, { access_token: record.accessToken, expires_in: lifetimeSeconds, refresh_token: record.refreshToken, scope: "all" });
+    const op = path.slice("/openWeb/auth/".length);
+    if (op === "getInitToken" || op === "accessToken") {
+      if (params.grant_type !== "authorization_code") return envelope(paramCode, "参数不符合规范,请检查传入参数!grant_type必须为authorization_code");
+      if (!params.code) return envelope(paramCode, "参数不符合规范,请检查传入参数!code不能为空");
+      if (op === "accessToken") {
+        if (!authCodes.has(params.code)) return envelope(paramCode, "参数不符合规范,请检查传入参数!无效的code");
+        authCodes.delete(params.code);
+      }
+      return answer(issueTokens());
+    }
+    if (op === "refreshToken") {
+      if (params.grant_type !== "refresh_token") return envelope(paramCode, "参数不符合规范,请检查传入参数!grant_type必须为refresh_token");
+      if (options.isv) return envelope(150, "服务商应用禁止刷新access_token,需商户重新授权");
+      const record = refreshIndex.get(params.refresh_token ?? "");
+      if (!record || record.refreshExpiresAt <= now()) return envelope(100, "验证失败！无效的refresh_token或refresh_token已过期");
+      // Rotation: the old pair stops working at once.
+      tokens.delete(record.accessToken);
+      refreshIndex.delete(record.refreshToken);
+      return answer(issueTokens());
+    }
+    c.status(404);
+    return envelope(404, "接口不存在");
+  }
+
+  // ---- the app -----------------------------------------------------------------------------------
+
+  const app = new Hono();
+
+  app.get("/__emulator/requests", (c) => c.json(log));
+  app.delete("/__emulator/requests", (c) => {
+    log = [];
+    return c.json({ ok: true });
+  });
+  app.post("/__emulator/faults", async (c) => {
+    const body = (await c.req.json()) as FaultSpec | FaultSpec[];
+    addFaults(body);
+    return c.json({ ok: true, active: faults.length });
+  });
+  app.delete("/__emulator/faults", (c) => {
+    faults = [];
+    return c.json({ ok: true });
+  });
+  app.post("/__emulator/reset", (c) => {
+    reset();
+    return c.json({ ok: true });
+  });
+  app.get("/__emulator/state", (c) => {
+    const path = c.req.query("path");
+    if (path) return c.json({ path, rows: documents(path) });
+    return c.json(state());
+  });
+  app.post("/__emulator/documents", async (c) => {
+    const body = (await c.req.json()) as { path: string; doc: Row };
+    return c.json({ ok: true, row: upsertDocument(body.path, body.doc) });
+  });
+  app.post("/__emulator/tokens/expire", (c) => {
+    expireTokens();
+    return c.json({ ok: true });
+  });
+
+  app.post("/openWeb/auth/*", (c) => handleApi(c, "auth"));
+  app.post("/open/*", (c) => handleApi(c, "query"));
+  app.all("/open/*", (c) => c.text("Method Not Allowed", 405));
+  app.onError((error, c) => c.json({ code: 500, msg: `emulator error: ${error.message}`, data: null }, 500));
+
+  return {
+    app,
+    credentials: {
+      appKey,
+      appSecret,
+      accessToken: options.accessToken ?? JST_EMULATOR_DEFAULTS.accessToken,
+      refreshToken: options.refreshToken ?? JST_EMULATOR_DEFAULTS.refreshToken,
+    },
+    /** The request log (oldest first). */
+    requests: (): RequestLogEntry[] => structuredClone(log),
+    clearRequests: () => {
+      log = [];
+    },
+    addFaults,
+    clearFaults: () => {
+      faults = [];
+    },
+    reset,
+    state,
+    documents,
+    upsertDocument,
+    touchDocuments,
+    expireTokens,
+    /** Tokens currently accepted (not yet rotated away). */
+    liveTokens: () => [...tokens.values()].filter((r) => r.expiresAt > now()).map((r) => ({ ...r })),
+  };
+}
+
+export type JushuitanEmulator = ReturnType<typeof createJushuitanEmulator>;
