@@ -1,0 +1,119 @@
+/**
+ * The compiled flow in the shape the engine consumes (`DocumentBuilder` of shared/engine/run.ts):
+ * `build(rows, context)` turns source rows into target documents, failures and drops; for merged flows
+ * `withExternalKey` re-maps a merged document under another key (a numbered supplement). Structural
+ * types only, so the engine and this module evolve without importing each other.
+ */
+import type { BridgeError } from "../errors.ts";
+import type { LookupTables, TemplateVars } from "../template/index.ts";
+import type { HeldGroup, SkippedMember, WrittenLookup } from "../transform/merge-policy.ts";
+import { compileFlow, type CompiledFlow } from "./pipeline.ts";
+import type { Flow } from "./schema.ts";
+
+export interface BuildContextLike {
+  /** Epoch ms for {{LAST_SYNC_TIME}} (window start) and {{CURRENT_TIME}} (window end). */
+  lastSyncTime: number;
+  currentTime: number;
+  /** Merge flows: groups whose period ends after this instant are held back. */
+  closedBefore?: number;
+  /** Merge flows: groups already written; late members become supplements `<key>-S<n>`. */
+  written?: WrittenLookup;
+  /** Extra template variables. */
+  extra?: Record<string, unknown>;
+}
+
+export interface BuiltDocumentLike {
+  externalKey: string;
+  payload: Record<string, unknown>;
+  members: string[];
+  groupKey?: string;
+  /** Supplement number of a merged document (0 = the group's original). */
+  supplement?: number;
+  contentHash: string;
+}
+
+export interface BuildResultLike {
+  documents: BuiltDocumentLike[];
+  failures: { sourceId: string; source: unknown; error: BridgeError; payload?: unknown }[];
+  dropped: { sourceId: string; reason: string }[];
+  held: HeldGroup[];
+  skipped: SkippedMember[];
+}
+
+export interface FlowDocumentBuilder {
+  readonly merges: boolean;
+  readonly compiled: CompiledFlow;
+  build(rows: Record<string, unknown>[], context: BuildContextLike): BuildResultLike;
+  withExternalKey(doc: BuiltDocumentLike, externalKey: string): BuiltDocumentLike;
+}
+
+export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { lookups?: LookupTables } = {}): FlowDocumentBuilder {
+  const compiled = "mapping" in flow ? flow : compileFlow(flow);
+  const records = new WeakMap<object, Record<string, unknown>>();
+  const timezone = compiled.flow.timezone;
+
+  const varsOf = (context: BuildContextLike): TemplateVars => {
+    const vars: TemplateVars = { lastSyncTime: context.lastSyncTime, currentTime: context.currentTime };
+    if (timezone) vars.timezone = timezone;
+    if (context.extra) vars.extra = context.extra;
+    return vars;
+  };
+  let lastVars: TemplateVars = { lastSyncTime: 0, currentTime: 0 };
+
+  return {
+    merges: compiled.merges,
+    compiled,
+    build(rows, context) {
+      const vars = varsOf(context);
+      lastVars = vars;
+      const byId = new Map<string, Record<string, unknown>>();
+      for (const row of rows) byId.set(compiled.sourceId(row), row);
+      const prepared = compiled.prepare(rows);
+      const assembled = compiled.assemble(prepared.records, { vars, closedBefore: context.closedBefore, written: context.written });
+      const mapped = compiled.mapDocuments(assembled.documents, { vars, lookups: options.lookups });
+      const result: BuildResultLike = {
+        documents: [],
+        failures: [],
+        dropped: prepared.dropped.map((d) => ({ sourceId: d.id, reason: d.reason })),
+        held: assembled.held,
+        skipped: assembled.skipped,
+      };
+      // Mapped documents keep their order; find each one's assembled record for withExternalKey.
+      const assembledByKey = new Map(assembled.documents.map((d) => [d.merge?.key ?? d.members[0]!, d]));
+      for (const doc of mapped.documents) {
+        const built: BuiltDocumentLike = { externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.hash };
+        if (doc.merge) {
+          built.groupKey = doc.merge.groupKey;
+          built.supplement = doc.merge.supplement;
+          const source = assembledByKey.get(doc.merge.key);
+          if (source) records.set(built, source.record);
+        }
+        result.documents.push(built);
+      }
+      for (const failure of [...prepared.errors, ...assembled.errors, ...mapped.errors]) {
+        for (const id of failure.members ?? [failure.id]) {
+          result.failures.push({ sourceId: id, source: byId.get(id) ?? null, error: failure.error });
+        }
+      }
+      return result;
+    },
+    withExternalKey(doc, externalKey) {
+      const record = records.get(doc);
+      if (!record) throw new Error(`withExternalKey: document ${doc.externalKey} was not built by this builder (or is not merged)`);
+      const supplement = /-S(\d+)(?:-\d+)?$/.exec(externalKey);
+      const next = { ...record, _merge_key: externalKey, _merge_supplement: supplement ? Number(supplement[1]) : record._merge_supplement };
+      const mapped = compiled.mapDocuments([{ members: doc.members, record: next }], { vars: lastVars, lookups: options.lookups });
+      if (mapped.errors[0]) throw mapped.errors[0].error;
+      const rebuilt = mapped.documents[0]!;
+      const out: BuiltDocumentLike = {
+        ...doc,
+        externalKey: rebuilt.externalKey,
+        payload: rebuilt.payload,
+        contentHash: rebuilt.hash,
+        ...(supplement ? { supplement: Number(supplement[1]) } : {}),
+      };
+      records.set(out, next);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * QEasy `formatResponse`: `{ old, new, format }` rules applied to each source document before filtering,
+ * e.g. `{ "old": "io_date", "new": "io_date_new", "format": "date" }`. `old` may reach into detail lines
+ * (`items.qty`): the rule then runs per line and `new` lands in the same line. Documents are copied,
+ * never mutated (the same page may be previewed twice).
+ */
+import { BridgeError } from "../errors.ts";
+import { DEFAULT_ZONE, formatInZone, parseInZone } from "../util/time.ts";
+
+export class FormatError extends BridgeError {
+  constructor(message: string, details: Record<string, unknown>, hint?: string) {
+    super("format_failed", message, { details, hint });
+  }
+}
+
+export type Formatter = (value: unknown, timezone: string) => unknown;
+
+interface FormatSpec {
+  /** Takes an argument in parentheses: `round(2)`, `implode('|')`. */
+  arg: "none" | "int" | "string";
+  make(arg: string | undefined): Formatter;
+}
+
+const WALL = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?$/;
+const COMPACT = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$/;
+
+interface WallClock {
+  y: string;
+  mo: string;
+  d: string;
+  h: string;
+  mi: string;
+  s: string;
+}
+
+/**
+ * Wall-clock parts in `timezone`. Plain Jushuitan text (`2024-03-01 10:00:00[.123]`) is split without any
+ * zone arithmetic (it already is Shanghai wall-clock time); instants (epoch numbers, text with Z/offset)
+ * are converted into the zone.
+ */
+export function wallClock(value: unknown, timezone: string): WallClock | null {
+  if (typeof value === "string") {
+    const text = value.trim();
+    const m = WALL.exec(text) ?? COMPACT.exec(text);
+    if (m) {
+      const [, y, mo, d, h = "00", mi = "00", s = "00"] = m;
+      if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
+      if (parseInZone(`${y}-${mo}-${d}`, "UTC") === null) return null; // 2024-02-30
+      return { y: y!, mo: mo!, d: d!, h, mi, s };
+    }
+    const ms = parseInZone(text, timezone);
+    return ms === null ? null : fromInstant(ms, timezone);
+  }
+  if (typeof value === "number" && Number.isFinite(value)) {
+    // Epoch seconds below 1e11 (until year 5138), milliseconds above.
+    return fromInstant(Math.abs(value) < 1e11 ? value * 1000 : value, timezone);
+  }
+  return null;
+}
+
+function fromInstant(ms: number, timezone: string): WallClock {
+  const text = formatInZone(ms, "YYYY-MM-DD HH:mm:ss", timezone);
+  return { y: text.slice(0, 4), mo: text.slice(5, 7), d: text.slice(8, 10), h: text.slice(11, 13), mi: text.slice(14, 16), s: text.slice(17, 19) };
+}
+
+function dateFormatter(render: (w: WallClock) => string, name: string): Formatter {
+  return (value, timezone) => {
+    const w = wallClock(value, timezone);
+    if (!w) throw new FormatError(`cannot read ${JSON.stringify(value)} as a date for format "${name}"`, { value, format: name }, "Source dates must look like 2024-03-01, 2024-03-01 10:00:00, an ISO instant or epoch seconds/ms.");
+    return render(w);
+  };
+}
+
+function toNumber(value: unknown, format: string): number {
+  const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value.replace(/,/g, "")) : NaN;
+  if (!Number.isFinite(n)) throw new FormatError(`${JSON.stringify(value)} is not a number (format "${format}")`, { value, format });
+  return n;
+}
+
+/** Half-away-from-zero rounding that survives binary noise (1.005 → 1.01). */
+export function roundTo(n: number, digits: number): number {
+  const factor = 10 ** digits;
+  const shifted = Number((Math.abs(n) * factor).toPrecision(15));
+  return (Math.sign(n) * Math.round(shifted)) / factor;
+}
+
+function unquote(arg: string | undefined): string | undefined {
+  if (arg === undefined) return undefined;
+  const m = /^(['"])(.*)\1$/s.exec(arg);
+  return m ? m[2] : arg;
+}
+
+const FORMATS: Record<string, FormatSpec> = {
+  date: { arg: "none", make: () => dateFormatter((w) => `${w.y}-${w.mo}-${w.d}`, "date") },
+  datetime: { arg: "none", make: () => dateFormatter((w) => `${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`, "datetime") },
+  // QEasy's dateTime is date + hours:minutes (no seconds).
+  dateTime: { arg: "none", make: () => dateFormatter((w) => `${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}`, "dateTime") },
+  time: { arg: "none", make: () => dateFormatter((w) => `${w.h}:${w.mi}:${w.s}`, "time") },
+  shortDate: { arg: "none", make: () => dateFormatter((w) => `${w.mo}-${w.d}`, "shortDate") },
+  shortTime: { arg: "none", make: () => dateFormatter((w) => `${w.h}:${w.mi}`, "shortTime") },
+  shortDateTime: { arg: "none", make: () => dateFormatter((w) => `${w.mo}-${w.d} ${w.h}:${w.mi}`, "shortDateTime") },
+  isoDateTime: { arg: "none", make: () => dateFormatter((w) => `${w.y}-${w.mo}-${w.d}T${w.h}:${w.mi}:${w.s}`, "isoDateTime") },
+  timestamp: {
+    arg: "none",
+    make: () => (value, timezone) => {
+      const w = wallClock(value, timezone);
+      if (!w) throw new FormatError(`cannot read ${JSON.stringify(value)} as a date for format "timestamp"`, { value, format: "timestamp" });
+      return Math.floor(parseInZone(`${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`, timezone)! / 1000);
+    },
+  },
+  round: {
+    arg: "int",
+    make: (arg) => {
+      const digits = arg === undefined ? 2 : Number(arg);
+      return (value) => roundTo(toNumber(value, "round"), digits);
+    },
+  },
+  intval: { arg: "none", make: () => (value) => Math.trunc(toNumber(value, "intval")) },
+  amount: {
+    arg: "none",
+    make: () => (value) => {
+      const n = roundTo(toNumber(value, "amount"), 2);
+      const [int, frac] = Math.abs(n).toFixed(2).split(".");
+      return `${n < 0 ? "-" : ""}￥${int!.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${frac}`;
+    },
+  },
+  implode: {
+    arg: "string",
+    make: (arg) => {
+      const sep = unquote(arg) ?? ",";
+      return (value) => {
+        if (Array.isArray(value)) return value.map((v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : String(v ?? ""))).join(sep);
+        return String(value);
+      };
+    },
+  },
+  StringToArray: {
+    arg: "string",
+    make: (arg) => {
+      const sep = unquote(arg) ?? ",";
+      return (value) => {
+        if (Array.isArray(value)) return value;
+        return String(value)
+          .split(sep)
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+      };
+    },
+  },
+  longText: {
+    arg: "int",
+    make: (arg) => {
+      const max = arg === undefined ? 15 : Number(arg);
+      return (value) => {
+        const chars = Array.from(String(value));
+        return chars.length > max ? `${chars.slice(0, max).join("")}...` : chars.join("");
+      };
+    },
+  },
+};
+
+export const FORMAT_NAMES = Object.keys(FORMATS);
+
+/**
+ * Parses a format like `date`, `round(2)` or `implode('|')` into a function. Throws a FormatError naming
+ * the allowed formats when the name or argument is wrong (flow loading reports it with its JSON path).
+ */
+export function parseFormat(format: string): Formatter {
+  const m = /^\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$/s.exec(format);
+  const spec = m ? FORMATS[m[1]!] : undefined;
+  if (!m || !spec) {
+    throw new FormatError(`unknown format ${JSON.stringify(format)}`, { format }, `use one of: ${FORMAT_NAMES.map((n) => (FORMATS[n]!.arg === "none" ? n : `${n}(…)`)).join(", ")}`);
+  }
+  const arg = m[2]?.trim();
+  if (spec.arg === "none" && arg !== undefined && arg !== "") {
+    throw new FormatError(`format "${m[1]}" takes no argument`, { format }, `write just "${m[1]}"`);
+  }
+  if (spec.arg === "int" && arg !== undefined && !/^\d{1,2}$/.test(arg)) {
+    throw new FormatError(`format "${m[1]}" needs a whole number argument, got ${JSON.stringify(arg)}`, { format }, `e.g. "${m[1]}(2)"`);
+  }
+  return spec.make(arg === "" ? undefined : arg);
+}
+
+export interface FormatRuleInput {
+  old: string;
+  new: string;
+  format: string;
+}
+
+interface CompiledRule {
+  oldPath: string[];
+  newPath: string[];
+  rule: FormatRuleInput;
+  fn: Formatter;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || value === "";
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Compiles the rules once; the returned function copies a document and applies them in order.
+ * A value that cannot be formatted throws a FormatError naming the rule and the value.
+ */
+export function compileFormatRules(
+  rules: readonly FormatRuleInput[],
+  timezone: string = DEFAULT_ZONE,
+): (doc: Record<string, unknown>) => Record<string, unknown> {
+  const compiled: CompiledRule[] = rules.map((rule) => ({
+    oldPath: rule.old.split("."),
+    newPath: rule.new.split("."),
+    rule,
+    fn: parseFormat(rule.format),
+  }));
+  if (compiled.length === 0) return (doc) => doc;
+
+  return (doc) => {
+    const out: Record<string, unknown> = { ...doc };
+    // Objects and arrays already copied for this document: copy-on-write, each at most once.
+    const owned = new Set<unknown>([out]);
+    for (const c of compiled) applyAt(out, c.oldPath, c.newPath, c, owned, timezone);
+    return out;
+  };
+}
+
+/** Whether walking `path` (up to its leaf) meets an array: the rule then runs per element. */
+function crossesArray(obj: Record<string, unknown>, path: readonly string[]): boolean {
+  let cur: unknown = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (!isObject(cur)) return false;
+    cur = cur[path[i]!];
+    if (Array.isArray(cur)) return true;
+  }
+  return false;
+}
+
+function ensureOwned(parent: Record<string, unknown>, key: string, owned: Set<unknown>): unknown {
+  const value = parent[key];
+  if (owned.has(value)) return value;
+  if (Array.isArray(value)) {
+    const copy = value.map((el) => (isObject(el) ? { ...el } : el));
+    owned.add(copy);
+    for (const el of copy) owned.add(el);
+    parent[key] = copy;
+    return copy;
+  }
+  if (isObject(value)) {
+    const copy = { ...value };
+    owned.add(copy);
+    parent[key] = copy;
+    return copy;
+  }
+  return value;
+}
+
+function applyAt(
+  obj: Record<string, unknown>,
+  oldRel: readonly string[],
+  newRel: readonly string[],
+  c: CompiledRule,
+  owned: Set<unknown>,
+  timezone: string,
+): void {
+  if (!crossesArray(obj, oldRel)) {
+    const value = getPath(obj, oldRel);
+    if (!isEmpty(value)) setOwned(obj, newRel, run(c, value, timezone), owned);
+    return;
+  }
+  const head = oldRel[0]!;
+  const next = ensureOwned(obj, head, owned);
+  // Inside lines `new` is relative to the line: `items.qty` → `items.qty_int` writes line.qty_int.
+  const rel = newRel.length > 1 && newRel[0] === head ? newRel.slice(1) : newRel;
+  if (Array.isArray(next)) {
+    for (const el of next) if (isObject(el)) applyAt(el, oldRel.slice(1), rel, c, owned, timezone);
+  } else if (isObject(next)) {
+    applyAt(next, oldRel.slice(1), rel, c, owned, timezone);
+  }
+}
+
+function run(c: CompiledRule, value: unknown, timezone: string): unknown {
+  try {
+    return c.fn(value, timezone);
+  } catch (error) {
+    if (error instanceof FormatError) {
+      throw new FormatError(
+        `formatResponse ${c.rule.old} → ${c.rule.new} (${c.rule.format}): ${error.message}`,
+        { ...error.details, old: c.rule.old },
+        error.hint,
+      );
+    }
+    throw error;
+  }
+}
+
+function getPath(obj: Record<string, unknown>, path: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const key of path) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+function setOwned(obj: Record<string, unknown>, path: readonly string[], value: unknown, owned: Set<unknown>): void {
+  let cur = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i]!;
+    let next = ensureOwned(cur, key, owned);
+    if (!isObject(next)) {
+      next = {};
+      owned.add(next);
+      cur[key] = next;
+    }
+    cur = next as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}

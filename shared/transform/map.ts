@@ -1,0 +1,318 @@
+/**
+ * The target mapping: the flow's field tree is compiled once (every template through the template
+ * compiler) into a mapper that builds one payload per record. `children` of an array map each element
+ * of the source array with the element as `record` and the enclosing record as `parent`. Values are
+ * converted to the declared type with errors that name the payload path and the value; `default` covers
+ * empty values and lookup misses; `required` fields must end up non-empty. Errors are thrown per record
+ * so the engine can dead-letter that document and go on.
+ */
+import { BridgeError } from "../errors.ts";
+import {
+  compileValue,
+  LookupMissError,
+  type CompiledValue,
+  type EvalScope,
+  type LookupTables,
+  type TemplateVars,
+} from "../template/index.ts";
+import { DEFAULT_ZONE } from "../util/time.ts";
+import { parseFormat, wallClock, type Formatter } from "./format-response.ts";
+
+export type FieldType = "string" | "int" | "float" | "date" | "datetime" | "bool" | "object" | "array";
+
+export interface MappingField {
+  field: string;
+  type: FieldType;
+  value?: string;
+  children?: MappingField[];
+  default?: unknown;
+  required?: boolean;
+  format?: string;
+  table?: string;
+  label?: string;
+  describe?: string;
+}
+
+export interface MappingTarget {
+  externalKey: string;
+  fields: MappingField[];
+  defaultLookupTable?: string;
+}
+
+export interface TraceEntry {
+  /** Payload path, e.g. `Entry[1].FItemID`. */
+  path: string;
+  /** The template that produced the value (or `(default)`). */
+  source: string;
+  value: unknown;
+  /** Set when the default stood in: "empty" value or "lookup_miss". */
+  defaulted?: "empty" | "lookup_miss";
+}
+
+export interface MapScope {
+  vars: TemplateVars;
+  lookups?: LookupTables;
+  /** Collect a per-field trace (preview, dry run). */
+  trace?: boolean;
+}
+
+export interface MapResult {
+  payload: Record<string, unknown>;
+  externalKey: string;
+  trace?: TraceEntry[];
+}
+
+export interface CompiledMapping {
+  map(record: Record<string, unknown>, scope: MapScope): MapResult;
+  /** Every compiled value with its flow path (diagrams, "tables used"). */
+  readonly values: readonly { path: string; value: CompiledValue }[];
+}
+
+/** A record could not be mapped; `code` is the underlying cause's (template_eval, lookup_miss …) or mapping_*. */
+export class MappingError extends BridgeError {
+  constructor(code: string, message: string, details: Record<string, unknown>, hint?: string, cause?: unknown) {
+    super(code, message, { details, hint, cause });
+  }
+}
+
+interface Node {
+  field: string;
+  type: FieldType;
+  /** Flow path of the node (`target.fields[3].children[0]`). */
+  flowPath: string;
+  value: CompiledValue | null;
+  /** Plain path of the source array for array nodes whose value is a bare name (`items`). */
+  arrayPath: string[] | null;
+  children: Node[] | null;
+  hasDefault: boolean;
+  default: unknown;
+  required: boolean;
+  format: Formatter | null;
+  table: string | undefined;
+}
+
+const PLAIN_PATH = /^[\p{L}_$][\p{L}\p{N}_$]*(\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
+
+function compileNodes(fields: readonly MappingField[], flowPath: string, inheritedTable: string | undefined, values: { path: string; value: CompiledValue }[]): Node[] {
+  return fields.map((f, i) => {
+    const path = `${flowPath}[${i}]`;
+    const table = f.table ?? inheritedTable;
+    let value: CompiledValue | null = null;
+    let arrayPath: string[] | null = null;
+    const v = f.value;
+    if (v !== undefined && v !== "") {
+      if (f.type === "array" && f.children && PLAIN_PATH.test(v)) arrayPath = v.split(".");
+      else {
+        value = compileValue(v, { path: `${path}.value` });
+        values.push({ path: `${path}.value`, value });
+      }
+    }
+    return {
+      field: f.field,
+      type: f.type,
+      flowPath: path,
+      value,
+      arrayPath,
+      children: f.children && f.children.length > 0 ? compileNodes(f.children, `${path}.children`, table, values) : null,
+      hasDefault: f.default !== undefined,
+      default: f.default,
+      required: f.required ?? false,
+      format: f.format ? parseFormat(f.format) : null,
+      table,
+    };
+  });
+}
+
+const isEmpty = (v: unknown) => v === undefined || v === null || v === "";
+
+function getPath(obj: Record<string, unknown>, path: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+function show(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+function typeError(path: string, node: Node, value: unknown, expected: string): MappingError {
+  return new MappingError(
+    "mapping_type",
+    `${path}: expected ${expected} for type "${node.type}", got ${show(value)}`,
+    { path, flowPath: node.flowPath, type: node.type, value },
+    `Fix the source value, convert it in the template (e.g. _function ROUND(...)), or change the field type at ${node.flowPath}.type.`,
+  );
+}
+
+function convert(node: Node, value: unknown, path: string, timezone: string): unknown {
+  switch (node.type) {
+    case "string":
+      if (typeof value === "string") return value;
+      if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+      throw typeError(path, node, value, "text");
+    case "int": {
+      const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value.trim()) : NaN;
+      if (!Number.isFinite(n) || !Number.isInteger(n)) throw typeError(path, node, value, "a whole number");
+      return n;
+    }
+    case "float": {
+      const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value.trim()) : NaN;
+      if (!Number.isFinite(n)) throw typeError(path, node, value, "a number");
+      return n;
+    }
+    case "date":
+    case "datetime": {
+      const w = wallClock(value, timezone);
+      if (!w) throw typeError(path, node, value, node.type === "date" ? "a date (yyyy-MM-dd)" : "a date-time (yyyy-MM-dd HH:mm:ss)");
+      return node.type === "date" ? `${w.y}-${w.mo}-${w.d}` : `${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`;
+    }
+    case "bool":
+      if (typeof value === "boolean") return value;
+      if (value === 1 || value === "1" || value === "true" || value === "TRUE" || value === "True") return true;
+      if (value === 0 || value === "0" || value === "false" || value === "FALSE" || value === "False") return false;
+      throw typeError(path, node, value, "true or false");
+    case "object":
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) return value;
+      throw typeError(path, node, value, "an object");
+    case "array":
+      if (Array.isArray(value)) return value;
+      throw typeError(path, node, value, "an array");
+  }
+}
+
+interface Ctx {
+  scope: EvalScope;
+  timezone: string;
+  defaultTable: string | undefined;
+  trace: TraceEntry[] | null;
+}
+
+function wrap(error: unknown, path: string, node: Node): never {
+  if (error instanceof MappingError) throw error;
+  if (error instanceof BridgeError) {
+    throw new MappingError(error.code, `${path}: ${error.message}`, { ...error.details, path, flowPath: node.flowPath }, error.hint, error);
+  }
+  throw new MappingError("mapping_failed", `${path}: ${error instanceof Error ? error.message : String(error)}`, { path, flowPath: node.flowPath }, undefined, error);
+}
+
+function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, parent: Record<string, unknown> | undefined, path: string): { value: unknown; missed: boolean } {
+  if (!node.value) return { value: undefined, missed: false };
+  const scope = ctx.scope;
+  scope.record = record;
+  scope.parent = parent;
+  scope.defaultLookupTable = node.table ?? ctx.defaultTable;
+  try {
+    return { value: node.value.evaluate(scope), missed: false };
+  } catch (error) {
+    if (error instanceof LookupMissError && node.hasDefault) return { value: undefined, missed: true };
+    wrap(error, path, node);
+  }
+}
+
+function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unknown>, parent: Record<string, unknown> | undefined, prefix: string, out: Record<string, unknown>): void {
+  for (const node of nodes) {
+    const path = prefix === "" ? node.field : `${prefix}.${node.field}`;
+    if (node.children && node.type === "object") {
+      const obj: Record<string, unknown> = {};
+      mapNodes(node.children, ctx, record, parent, path, obj);
+      out[node.field] = obj;
+      continue;
+    }
+    if (node.children && node.type === "array") {
+      let source: unknown;
+      if (node.arrayPath) source = getPath(record, node.arrayPath);
+      else source = evaluate(node, ctx, record, parent, path).value;
+      if (source === undefined || source === null) {
+        if (node.required) throw new MappingError("mapping_required", `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`, { path, flowPath: node.flowPath }, `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`);
+        out[node.field] = [];
+        continue;
+      }
+      if (!Array.isArray(source)) throw typeError(path, node, source, "an array to map children over");
+      const items: Record<string, unknown>[] = new Array(source.length);
+      for (let i = 0; i < source.length; i++) {
+        const el = source[i];
+        const elRecord = el !== null && typeof el === "object" && !Array.isArray(el) ? (el as Record<string, unknown>) : { value: el };
+        const item: Record<string, unknown> = {};
+        mapNodes(node.children, ctx, elRecord, record, `${path}[${i}]`, item);
+        items[i] = item;
+      }
+      if (node.required && items.length === 0) {
+        throw new MappingError("mapping_required", `${path}: required array is empty`, { path, flowPath: node.flowPath }, "A document without lines cannot be written; filter it with a condition.");
+      }
+      out[node.field] = items;
+      continue;
+    }
+
+    let { value, missed } = evaluate(node, ctx, record, parent, path);
+    if (node.format && !isEmpty(value)) {
+      try {
+        value = node.format(value, ctx.timezone);
+      } catch (error) {
+        wrap(error, path, node);
+      }
+    }
+    let defaulted: TraceEntry["defaulted"];
+    if (isEmpty(value) && node.hasDefault) {
+      value = node.default;
+      defaulted = missed ? "lookup_miss" : "empty";
+    }
+    if (isEmpty(value)) {
+      if (node.required) {
+        throw new MappingError("mapping_required", `${path}: required value is empty (${node.value ? node.value.source : "no value configured"})`, { path, flowPath: node.flowPath, source: node.value?.source }, `Make sure the source carries it or give ${node.flowPath} a "default".`);
+      }
+      if (value === "" && node.type === "string") out[node.field] = "";
+      if (ctx.trace) ctx.trace.push({ path, source: node.value?.source ?? "(none)", value: value === "" ? "" : undefined });
+      continue;
+    }
+    const converted = convert(node, value, path, ctx.timezone);
+    out[node.field] = converted;
+    if (ctx.trace) {
+      const entry: TraceEntry = { path, source: defaulted ? "(default)" : node.value?.source ?? "(default)", value: converted };
+      if (defaulted) entry.defaulted = defaulted;
+      ctx.trace.push(entry);
+    }
+  }
+}
+
+/** Compiles the target mapping of a flow (or any `{ externalKey, fields }`). Throws TemplateSyntaxError on a bad template. */
+export function compileMapping(flow: { target: MappingTarget; timezone?: string }): CompiledMapping {
+  const values: { path: string; value: CompiledValue }[] = [];
+  const nodes = compileNodes(flow.target.fields, "target.fields", undefined, values);
+  const keyValue = compileValue(flow.target.externalKey, { path: "target.externalKey" });
+  values.push({ path: "target.externalKey", value: keyValue });
+  const timezone = flow.timezone ?? DEFAULT_ZONE;
+  const defaultTable = flow.target.defaultLookupTable;
+
+  return {
+    values,
+    map(record, mapScope) {
+      const scope: EvalScope = { record, vars: mapScope.vars, lookups: mapScope.lookups };
+      let externalKey: string;
+      try {
+        const key = keyValue.evaluate(scope);
+        externalKey = isEmpty(key) ? "" : String(key);
+      } catch (error) {
+        if (error instanceof BridgeError) {
+          throw new MappingError(error.code, `external key: ${error.message}`, { ...error.details, path: "target.externalKey" }, error.hint, error);
+        }
+        throw error;
+      }
+      if (externalKey === "") {
+        throw new MappingError("mapping_key_empty", `external key is empty (template ${JSON.stringify(flow.target.externalKey)})`, { path: "target.externalKey" }, "The key identifies the document in the target; make sure the fields it uses are present.");
+      }
+      const ctx: Ctx = { scope, timezone, defaultTable, trace: mapScope.trace ? [] : null };
+      const payload: Record<string, unknown> = {};
+      mapNodes(nodes, ctx, record, undefined, "", payload);
+      return ctx.trace ? { payload, externalKey, trace: ctx.trace } : { payload, externalKey };
+    },
+  };
+}

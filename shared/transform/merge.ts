@@ -1,0 +1,387 @@
+/**
+ * Merge (QEasy `operation: merge` / `groupCalculate`): many source documents → one target document per
+ * group. Documents are grouped by `groupBy` (headerGroup); their lines are grouped by `lineGroupBy`
+ * (bodyGroup) and combined with Mongo-style accumulators; `maxLines` (bodyMaxLine) splits a group into
+ * numbered parts. Every merged document carries a deterministic key rendered from `keyTemplate`, its member
+ * source ids and a content hash, and the result does not depend on the order the documents arrived in:
+ * members are processed sorted by id.
+ */
+import { BridgeError } from "../errors.ts";
+import { contentHash, stableStringify } from "../engine/hash.ts";
+import { compileValue, type CompiledValue, type TemplateVars } from "../template/index.ts";
+import { DEFAULT_ZONE, parseInZone } from "../util/time.ts";
+import { wallClock } from "./format-response.ts";
+
+export type Accumulator = "$sum" | "$avg" | "$min" | "$max" | "$first" | "$last" | "$push" | "$addToSet" | "$count";
+
+export interface MergeConfig {
+  groupBy: readonly string[];
+  /** Absent: lines are kept as they are. `[]`: all lines of a group become one line. */
+  lineGroupBy?: readonly string[];
+  lines: string;
+  calculate?: Readonly<Record<string, Accumulator>>;
+  headerCalculate?: Readonly<Record<string, Accumulator>>;
+  maxLines?: number;
+  keyTemplate: string;
+  period?: { field: string; unit: "hour" | "day" | "month" };
+}
+
+/** One input row: a source document, or one flattened line of it (`seq` = line index). */
+export interface MergeInput {
+  id: string;
+  record: Record<string, unknown>;
+  seq?: number;
+}
+
+export interface MergedDocument {
+  /** External key of this document: group key plus `-S<n>` (supplement) and `-<part>` (split) suffixes. */
+  key: string;
+  /** Key of the group without suffixes. */
+  groupKey: string;
+  /** 1-based part number and number of parts (maxLines splitting). */
+  part: number;
+  parts: number;
+  /** 0 for the group's original document, n for supplement `-S<n>` (docs/merge-policy.md). */
+  supplement: number;
+  /** Source ids merged into this document, sorted. */
+  members: string[];
+  /** Header (groupBy + headerCalculate fields), the merged line array and the `_merge_*` fields. */
+  record: Record<string, unknown>;
+  /** Content hash of `record`. */
+  hash: string;
+  /** End of the group's period (epoch ms) when the merge has a `period`. */
+  periodEnd?: number;
+}
+
+/** Reserved fields on merged records, usable in the mapping (`{_merge_key}`, `{_merge_count}` …). */
+export const MERGE_FIELDS = ["_merge_key", "_merge_group", "_merge_part", "_merge_parts", "_merge_supplement", "_merge_count", "_merge_members"] as const;
+
+export class MergeError extends BridgeError {
+  constructor(message: string, details: Record<string, unknown>, hint?: string) {
+    super("merge_failed", message, { details, hint });
+  }
+}
+
+export interface MergeGroup {
+  groupKey: string;
+  inputs: MergeInput[];
+}
+
+export interface CompiledMerge {
+  readonly config: MergeConfig;
+  /** Groups inputs by key; inputs whose key cannot be rendered are returned as errors. */
+  group(inputs: readonly MergeInput[], vars: TemplateVars): { groups: MergeGroup[]; errors: { id: string; error: BridgeError }[] };
+  /** Merges one group's inputs (all of them, or just the late ones for a supplement). */
+  mergeGroup(groupKey: string, inputs: readonly MergeInput[], supplement?: number): MergedDocument[];
+  /** End of the period the group belongs to (max over members); undefined without `period`. */
+  periodEnd(inputs: readonly MergeInput[]): number | undefined;
+}
+
+/** Numeric ids compare as numbers (without precision loss), others as plain text. */
+export function compareIds(a: string, b: string): number {
+  const na = /^\d+$/.test(a);
+  const nb = /^\d+$/.test(b);
+  if (na && nb && a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function getField(obj: Record<string, unknown>, path: string): unknown {
+  if (path in obj || !path.includes(".")) return obj[path];
+  let cur: unknown = obj;
+  for (const key of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+const isEmpty = (v: unknown) => v === undefined || v === null || v === "";
+
+/** Trims binary noise from sums (0.1 + 0.2 → 0.3) while keeping 15 significant digits. */
+function clean(n: number): number {
+  return Number(n.toPrecision(15));
+}
+
+interface AccState {
+  sum: number;
+  count: number;
+  value: unknown;
+  list: unknown[] | null;
+  seen: Set<string> | null;
+}
+
+function newState(): AccState {
+  return { sum: 0, count: 0, value: undefined, list: null, seen: null };
+}
+
+function accumulate(acc: Accumulator, state: AccState, value: unknown, field: string, memberId: string): void {
+  switch (acc) {
+    case "$sum":
+    case "$avg": {
+      if (isEmpty(value)) return;
+      const n = typeof value === "number" ? value : Number(value);
+      if (typeof value === "boolean" || !Number.isFinite(n)) {
+        throw new MergeError(`cannot ${acc === "$sum" ? "sum" : "average"} ${field}=${JSON.stringify(value)} of document ${memberId}: not a number`, { field, value, id: memberId }, `Fix the source value or use "$first" for ${field}.`);
+      }
+      state.sum += n;
+      state.count++;
+      return;
+    }
+    case "$min":
+    case "$max": {
+      if (isEmpty(value)) return;
+      if (state.count === 0) state.value = value;
+      else {
+        const a = state.value;
+        const less = typeof a === "number" && typeof value === "number" ? value < a : String(value) < String(a);
+        const greater = typeof a === "number" && typeof value === "number" ? value > a : String(value) > String(a);
+        if ((acc === "$min" && less) || (acc === "$max" && greater)) state.value = value;
+      }
+      state.count++;
+      return;
+    }
+    case "$first":
+      if (state.count === 0 && value !== undefined) {
+        state.value = value;
+        state.count = 1;
+      }
+      return;
+    case "$last":
+      if (value !== undefined) state.value = value;
+      return;
+    case "$push":
+      if (value === undefined) return;
+      (state.list ??= []).push(value);
+      return;
+    case "$addToSet": {
+      if (value === undefined) return;
+      const id = value !== null && typeof value === "object" ? stableStringify(value) : `${typeof value}:${String(value)}`;
+      state.seen ??= new Set();
+      if (state.seen.has(id)) return;
+      state.seen.add(id);
+      (state.list ??= []).push(value);
+      return;
+    }
+    case "$count":
+      if (!isEmpty(value)) state.count++;
+      return;
+  }
+}
+
+function result(acc: Accumulator, state: AccState): unknown {
+  switch (acc) {
+    case "$sum":
+      return clean(state.sum);
+    case "$avg":
+      return state.count === 0 ? null : clean(state.sum / state.count);
+    case "$count":
+      return state.count;
+    case "$push":
+    case "$addToSet":
+      return state.list ?? [];
+    default:
+      return state.value;
+  }
+}
+
+interface LineGroup {
+  key: string;
+  base: Record<string, unknown>;
+  states: AccState[];
+  members: Set<string>;
+}
+
+/** End of the period containing a date value, epoch ms; null when the value is not a date. */
+export function periodEndOf(value: unknown, unit: "hour" | "day" | "month", timezone: string): number | null {
+  const w = wallClock(value, timezone);
+  if (!w) return null;
+  const y = Number(w.y);
+  const mo = Number(w.mo);
+  const d = Number(w.d);
+  const next =
+    unit === "hour"
+      ? new Date(Date.UTC(y, mo - 1, d, Number(w.h) + 1))
+      : unit === "day"
+        ? new Date(Date.UTC(y, mo - 1, d + 1))
+        : new Date(Date.UTC(y, mo, 1));
+  const text = next.toISOString().slice(0, 19).replace("T", " ");
+  return parseInZone(text, timezone);
+}
+
+/**
+ * Keeps one input per (id, seq): overlapping windows can deliver the same document twice. The version
+ * with the later `modified` wins, then the larger canonical JSON, so the choice never depends on order.
+ */
+function dedupe(inputs: readonly MergeInput[]): MergeInput[] {
+  const byKey = new Map<string, MergeInput>();
+  for (const input of inputs) {
+    const k = `${input.id}#${input.seq ?? 0}`;
+    const prev = byKey.get(k);
+    if (!prev) {
+      byKey.set(k, input);
+      continue;
+    }
+    const pm = String(prev.record.modified ?? "");
+    const im = String(input.record.modified ?? "");
+    if (im > pm || (im === pm && stableStringify(input.record) > stableStringify(prev.record))) byKey.set(k, input);
+  }
+  return [...byKey.values()].sort((a, b) => compareIds(a.id, b.id) || (a.seq ?? 0) - (b.seq ?? 0));
+}
+
+export function compileMerge(config: MergeConfig, options: { flatRows?: boolean; timezone?: string; path?: string } = {}): CompiledMerge {
+  const flatRows = options.flatRows ?? false;
+  const timezone = options.timezone ?? DEFAULT_ZONE;
+  const keyTemplate: CompiledValue = compileValue(config.keyTemplate, { path: options.path ? `${options.path}.keyTemplate` : "operation.keyTemplate" });
+  const lineCalc = Object.entries(config.calculate ?? {}) as [string, Accumulator][];
+  const headerCalc = Object.entries(config.headerCalculate ?? {}) as [string, Accumulator][];
+  const lineGroupBy = config.lineGroupBy;
+
+  const group: CompiledMerge["group"] = (inputs, vars) => {
+    const groups = new Map<string, MergeInput[]>();
+    const errors: { id: string; error: BridgeError }[] = [];
+    for (const input of inputs) {
+      const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
+      if (missing.length > 0) {
+        errors.push({
+          id: input.id,
+          error: new MergeError(`document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, { id: input.id, fields: missing }, "Every document must carry the groupBy fields; check formatResponse and the source data."),
+        });
+        continue;
+      }
+      let key: string;
+      try {
+        key = String(keyTemplate.evaluate({ record: input.record, vars }));
+      } catch (error) {
+        errors.push({ id: input.id, error: error instanceof BridgeError ? error : new MergeError(String(error), { id: input.id }) });
+        continue;
+      }
+      let list = groups.get(key);
+      if (!list) groups.set(key, (list = []));
+      list.push(input);
+    }
+    const sorted = [...groups.keys()].sort();
+    return { groups: sorted.map((groupKey) => ({ groupKey, inputs: groups.get(groupKey)! })), errors };
+  };
+
+  const periodEnd: CompiledMerge["periodEnd"] = (inputs) => {
+    const period = config.period;
+    if (!period) return undefined;
+    let end = -Infinity;
+    for (const input of inputs) {
+      const e = periodEndOf(getField(input.record, period.field), period.unit, timezone);
+      if (e === null) {
+        throw new MergeError(`document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`, { id: input.id, field: period.field }, `Make sure every document carries ${period.field}.`);
+      }
+      if (e > end) end = e;
+    }
+    return end;
+  };
+
+  const mergeGroup: CompiledMerge["mergeGroup"] = (groupKey, rawInputs, supplement = 0) => {
+    const inputs = dedupe(rawInputs);
+    const first = inputs[0];
+    if (!first) return [];
+
+    // Header: the groupBy fields (equal across members) and the header accumulators, one value per member.
+    const header: Record<string, unknown> = {};
+    for (const f of config.groupBy) header[f] = getField(first.record, f);
+    if (headerCalc.length > 0) {
+      const states = headerCalc.map(() => newState());
+      let lastId: string | undefined;
+      for (const input of inputs) {
+        if (input.id === lastId) continue; // flattened rows of one document count once
+        lastId = input.id;
+        headerCalc.forEach(([field, acc], i) => accumulate(acc, states[i]!, getField(input.record, field), field, input.id));
+      }
+      headerCalc.forEach(([field, acc], i) => (header[field] = result(acc, states[i]!)));
+    }
+
+    // Lines, in member order; grouped lines keep the position of their first occurrence.
+    const lines: Record<string, unknown>[] = [];
+    const lineMembers: Set<string>[] = [];
+    const groupsByKey = lineGroupBy ? new Map<string, LineGroup>() : null;
+    const lineGroups: LineGroup[] = [];
+    for (const input of inputs) {
+      const source = flatRows ? [input.record] : (getField(input.record, config.lines) as unknown);
+      if (!Array.isArray(source)) continue;
+      for (const line of source) {
+        if (line === null || typeof line !== "object") continue;
+        const row = line as Record<string, unknown>;
+        if (!groupsByKey || !lineGroupBy) {
+          lines.push(row);
+          lineMembers.push(new Set([input.id]));
+          continue;
+        }
+        let k = "";
+        for (const f of lineGroupBy) k += `${JSON.stringify(getField(row, f) ?? null)}|`;
+        let g = groupsByKey.get(k);
+        if (!g) {
+          const base: Record<string, unknown> = {};
+          for (const f of lineGroupBy) base[f] = getField(row, f);
+          g = { key: k, base, states: lineCalc.map(() => newState()), members: new Set() };
+          groupsByKey.set(k, g);
+          lineGroups.push(g);
+        }
+        g.members.add(input.id);
+        for (let i = 0; i < lineCalc.length; i++) {
+          const [field, acc] = lineCalc[i]!;
+          accumulate(acc, g.states[i]!, getField(row, field), field, input.id);
+        }
+      }
+    }
+    for (const g of lineGroups) {
+      const line = { ...g.base };
+      lineCalc.forEach(([field, acc], i) => (line[field] = result(acc, g.states[i]!)));
+      lines.push(line);
+      lineMembers.push(g.members);
+    }
+
+    const allMembers = [...new Set(inputs.map((i) => i.id))];
+    const max = config.maxLines && lines.length > config.maxLines ? config.maxLines : lines.length || 1;
+    const parts = Math.max(1, Math.ceil(lines.length / max));
+    const baseKey = supplement > 0 ? `${groupKey}-S${supplement}` : groupKey;
+    const docs: MergedDocument[] = [];
+    for (let p = 0; p < parts; p++) {
+      const partLines = lines.slice(p * max, (p + 1) * max);
+      const members =
+        parts === 1
+          ? allMembers
+          : [...new Set(lineMembers.slice(p * max, (p + 1) * max).flatMap((s) => [...s]))].sort(compareIds);
+      const key = parts > 1 ? `${baseKey}-${p + 1}` : baseKey;
+      const record: Record<string, unknown> = {
+        ...header,
+        [config.lines]: partLines,
+        _merge_key: key,
+        _merge_group: groupKey,
+        _merge_part: p + 1,
+        _merge_parts: parts,
+        _merge_supplement: supplement,
+        _merge_count: members.length,
+        _merge_members: members,
+      };
+      docs.push({ key, groupKey, part: p + 1, parts, supplement, members, record, hash: contentHash(record) });
+    }
+    return docs;
+  };
+
+  return { config, group, mergeGroup, periodEnd };
+}
+
+/** Merges everything given, ignoring periods and earlier writes (see merge-policy.ts for those). */
+export function mergeRecords(
+  inputs: readonly MergeInput[],
+  merge: CompiledMerge,
+  vars: TemplateVars,
+): { documents: MergedDocument[]; errors: { id: string; error: BridgeError }[] } {
+  const { groups, errors } = merge.group(inputs, vars);
+  const documents: MergedDocument[] = [];
+  for (const g of groups) {
+    try {
+      documents.push(...merge.mergeGroup(g.groupKey, g.inputs));
+    } catch (error) {
+      const e = error instanceof BridgeError ? error : new MergeError(String(error), {});
+      for (const id of new Set(g.inputs.map((i) => i.id))) errors.push({ id, error: e });
+    }
+  }
+  return { documents, errors };
+}
