@@ -1,0 +1,163 @@
+/**
+ * T+ connection settings from the environment (the `TPLUS_*` names in the README are a contract).
+ * TPLUS_MODE picks the variables that are required; validation names missing or malformed variables
+ * and never echoes a value: most of them are secrets.
+ */
+import { z } from "zod";
+import { ConfigError } from "../../errors.ts";
+import { DEFAULT_CLOUD_BASE_URL } from "./cloud.ts";
+
+export interface TplusCloudConfig {
+  mode: "cloud";
+  /** Gateway origin (default https://openapi.chanjet.com). */
+  baseUrl: string;
+  appKey: string;
+  appSecret: string;
+  /** Bootstrap tokens; once rotated, the TokenStore ("tplus-cloud") holds the current pair. */
+  openToken?: string;
+  refreshToken?: string;
+  orgId?: string;
+}
+
+export interface TplusOnpremConfig {
+  mode: "onprem";
+  /** http(s)://host:port of the T+ server. */
+  baseUrl: string;
+  appKey: string;
+  appSecret: string;
+  orgId: string;
+  /** ISV private key PEM (PKCS#8 or PKCS#1). */
+  privateKey: string;
+  user: string;
+  password: string;
+  /** 账套号 */
+  account: string;
+}
+
+export type TplusConfig = TplusCloudConfig | TplusOnpremConfig;
+
+/** Env variable name for each config field. */
+export const TPLUS_ENV_NAMES = {
+  mode: "TPLUS_MODE",
+  baseUrl: "TPLUS_BASE_URL",
+  appKey: "TPLUS_APP_KEY",
+  appSecret: "TPLUS_APP_SECRET",
+  openToken: "TPLUS_OPEN_TOKEN",
+  refreshToken: "TPLUS_REFRESH_TOKEN",
+  orgId: "TPLUS_ORG_ID",
+  privateKey: "TPLUS_PRIVATE_KEY",
+  user: "TPLUS_USER",
+  password: "TPLUS_PASSWORD",
+  account: "TPLUS_ACCOUNT",
+} as const;
+
+const ALL_NAMES = Object.values(TPLUS_ENV_NAMES);
+
+const required = z.string().trim().min(1);
+const optional = z.string().trim().min(1).optional();
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === "https:" || u.protocol === "http:";
+    } catch {
+      return false;
+    }
+  });
+
+const cloudSchema = z.object({
+  TPLUS_MODE: z.literal("cloud"),
+  TPLUS_BASE_URL: httpUrl.default(DEFAULT_CLOUD_BASE_URL),
+  TPLUS_APP_KEY: required,
+  TPLUS_APP_SECRET: required,
+  TPLUS_OPEN_TOKEN: optional,
+  TPLUS_REFRESH_TOKEN: optional,
+  TPLUS_ORG_ID: optional,
+});
+
+const onpremSchema = z.object({
+  TPLUS_MODE: z.literal("onprem"),
+  TPLUS_BASE_URL: httpUrl,
+  TPLUS_APP_KEY: required,
+  TPLUS_APP_SECRET: required,
+  TPLUS_ORG_ID: required,
+  TPLUS_PRIVATE_KEY: required,
+  TPLUS_USER: required,
+  // Not trimmed: a password may end in a space.
+  TPLUS_PASSWORD: z.string().min(1),
+  TPLUS_ACCOUNT: required,
+});
+
+const HINTS = {
+  cloud:
+    "TPLUS_MODE=cloud needs TPLUS_APP_KEY and TPLUS_APP_SECRET (your app in the Chanjet open platform) and a token: " +
+    "TPLUS_REFRESH_TOKEN (and TPLUS_OPEN_TOKEN) from authorizing the app for your T+ organisation. See docs/targets-tplus.md.",
+  onprem:
+    "TPLUS_MODE=onprem needs TPLUS_BASE_URL (http(s)://T+ server:port), TPLUS_APP_KEY, TPLUS_APP_SECRET, TPLUS_ORG_ID and " +
+    "TPLUS_PRIVATE_KEY (the ISV key cjet_pri.pem), plus the T+ login TPLUS_USER, TPLUS_PASSWORD and TPLUS_ACCOUNT (账套号). See docs/targets-tplus.md.",
+};
+
+function fail(mode: "cloud" | "onprem" | undefined, missing: string[], invalid: string[]): never {
+  const parts: string[] = [];
+  if (missing.length) parts.push(`missing ${[...new Set(missing)].join(", ")}`);
+  if (invalid.length) parts.push(`invalid ${[...new Set(invalid)].join(", ")}`);
+  throw new ConfigError(`T+ configuration${mode ? ` (TPLUS_MODE=${mode})` : ""}: ${parts.join("; ")}`, {
+    hint: mode ? HINTS[mode] : "Set TPLUS_MODE to cloud (T+Cloud through openapi.chanjet.com) or onprem (a T+ server with the OpenAPI enabled).",
+    details: { missing: [...new Set(missing)], invalid: [...new Set(invalid)] },
+  });
+}
+
+/** Builds a TplusConfig from env-like values; empty strings count as unset. Throws ConfigError naming the variables. */
+export function tplusConfigFromEnv(env: Record<string, string | undefined>): TplusConfig {
+  const input: Record<string, string> = {};
+  for (const name of ALL_NAMES) {
+    const value = env[name];
+    if (typeof value === "string" && value.trim() !== "") input[name] = value;
+  }
+  const rawMode = input.TPLUS_MODE?.trim().toLowerCase();
+  if (rawMode === undefined) fail(undefined, ["TPLUS_MODE"], []);
+  if (rawMode !== "cloud" && rawMode !== "onprem") fail(undefined, [], ["TPLUS_MODE (must be cloud or onprem)"]);
+  input.TPLUS_MODE = rawMode;
+
+  const schema = rawMode === "cloud" ? cloudSchema : onpremSchema;
+  const parsed = schema.safeParse(input);
+  const missing: string[] = [];
+  const invalid: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "");
+      if (!(name in input)) missing.push(name);
+      // Only the variable name and our own rule text: zod messages could quote the input.
+      else invalid.push(name === "TPLUS_BASE_URL" ? `${name} (must be an http(s) URL)` : name);
+    }
+  }
+  if (rawMode === "cloud" && !input.TPLUS_OPEN_TOKEN && !input.TPLUS_REFRESH_TOKEN) missing.push("TPLUS_REFRESH_TOKEN (or TPLUS_OPEN_TOKEN)");
+  if (missing.length || invalid.length || !parsed.success) fail(rawMode, missing, invalid);
+
+  if (rawMode === "cloud") {
+    const v = cloudSchema.parse(input);
+    return {
+      mode: "cloud",
+      baseUrl: v.TPLUS_BASE_URL.replace(/\/+$/, ""),
+      appKey: v.TPLUS_APP_KEY,
+      appSecret: v.TPLUS_APP_SECRET,
+      ...(v.TPLUS_OPEN_TOKEN ? { openToken: v.TPLUS_OPEN_TOKEN } : {}),
+      ...(v.TPLUS_REFRESH_TOKEN ? { refreshToken: v.TPLUS_REFRESH_TOKEN } : {}),
+      ...(v.TPLUS_ORG_ID ? { orgId: v.TPLUS_ORG_ID } : {}),
+    };
+  }
+  const v = onpremSchema.parse(input);
+  return {
+    mode: "onprem",
+    baseUrl: v.TPLUS_BASE_URL.replace(/\/+$/, ""),
+    appKey: v.TPLUS_APP_KEY,
+    appSecret: v.TPLUS_APP_SECRET,
+    orgId: v.TPLUS_ORG_ID,
+    privateKey: v.TPLUS_PRIVATE_KEY,
+    user: v.TPLUS_USER,
+    password: v.TPLUS_PASSWORD,
+    account: v.TPLUS_ACCOUNT,
+  };
+}

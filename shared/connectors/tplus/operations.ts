@@ -1,0 +1,529 @@
+/**
+ * The T+ client the engine uses: business operations over either transport (TPLUS_MODE), and the
+ * idempotent `write` that guarantees a document is booked at most once. The ExternalCode is the key:
+ * T+ rejects a second document with the same ExternalCode (per voucher type), so a resend is always safe;
+ * after an answer is lost, the client first looks the document up (when the Query API is there) to learn
+ * its id and avoid a pointless resend.
+ */
+import { BridgeError, BudgetExhaustedError, ConfigError } from "../../errors.ts";
+import { silentLogger, systemClock } from "../../ports.ts";
+import type { Clock, FetchLike, Logger, TokenStore } from "../../ports.ts";
+import { withRetry } from "../../util/retry.ts";
+import type { TargetConnector, TargetWrite, TargetWriteOptions, TargetWriteResult } from "../target.ts";
+import { TplusCloudTransport } from "./cloud.ts";
+import type { CloudTokenInfo } from "./cloud.ts";
+import type { TplusConfig } from "./config.ts";
+import { errorForCode, TPLUS_ERROR, TplusError } from "./errors.ts";
+import type { DuplicateMatcher } from "./errors.ts";
+import type { JwtAlgorithm } from "./jwt.ts";
+import { TplusOnpremTransport } from "./onprem.ts";
+import type { TplusMode, TplusTransport } from "./transport.ts";
+
+export { tplusConfigFromEnv, TPLUS_ENV_NAMES } from "./config.ts";
+export type { TplusConfig, TplusCloudConfig, TplusOnpremConfig } from "./config.ts";
+
+/** The document kinds this client writes; `write({operation})` takes these names (or "<name>/Create"). */
+export const TPLUS_OPERATIONS = {
+  otherDispatch: { resource: "otherDispatch", label: "其他出库单", batch: true },
+  otherReceive: { resource: "otherReceive", label: "其他入库单", batch: false },
+  saleDelivery: { resource: "saleDelivery", label: "销货单", batch: true },
+  purchaseReceive: { resource: "purchaseReceive", label: "采购入库单", batch: false },
+} as const;
+
+export type TplusOperationName = keyof typeof TPLUS_OPERATIONS;
+type OperationSpec = (typeof TPLUS_OPERATIONS)[TplusOperationName];
+
+export function resolveOperation(name: string): OperationSpec {
+  const key = name.trim().replace(/\/create$/i, "").replace(/^create/i, "").toLowerCase();
+  for (const spec of Object.values(TPLUS_OPERATIONS)) if (spec.resource.toLowerCase() === key) return spec;
+  throw new ConfigError(`T+ has no write operation "${name}"`, {
+    hint: `Use one of: ${Object.keys(TPLUS_OPERATIONS).join(", ")}.`,
+    details: { operation: name },
+  });
+}
+
+export interface TplusDeps {
+  fetch: FetchLike;
+  tokenStore: TokenStore;
+  clock?: Clock;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export interface TplusClientOptions {
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  retry?: { tries?: number; baseDelayMs?: number; maxDelayMs?: number };
+  duplicate?: DuplicateMatcher;
+  /**
+   * How a write whose answer was lost is settled: "query" looks the ExternalCode up first (falls back to
+   * "resend" by itself when the Query API is missing); "resend" relies on T+ rejecting the duplicate.
+   */
+  recovery?: "query" | "resend";
+  /** Documents per CreateBatch call (default 20). */
+  batchSize?: number;
+  cloud?: { refreshMarginMs?: number; sendSidCookie?: boolean; tokenKey?: string };
+  onprem?: { algorithm?: JwtAlgorithm; loginSubject?: string; subject?: string; sendSidCookie?: boolean; tokenKey?: string; tokenErrorCodes?: string[] };
+}
+
+/** A voucher as the Query APIs list it. */
+export interface TplusVoucherSummary {
+  externalCode: string;
+  id?: string;
+  code?: string;
+  voucherDate?: string;
+  raw: Record<string, unknown>;
+}
+
+export type TplusBatchResult = TargetWriteResult | { externalKey: string; error: BridgeError };
+
+export function createTplusTransport(config: TplusConfig, deps: TplusDeps, options: TplusClientOptions = {}): TplusTransport {
+  const clock = deps.clock ?? systemClock;
+  const common = { fetch: deps.fetch, clock, tokenStore: deps.tokenStore, logger: deps.logger, timeoutMs: options.timeoutMs, duplicate: options.duplicate };
+  if (config.mode === "cloud") {
+    return new TplusCloudTransport({
+      ...common,
+      baseUrl: config.baseUrl,
+      appKey: config.appKey,
+      appSecret: config.appSecret,
+      openToken: config.openToken,
+      refreshToken: config.refreshToken,
+      random: deps.random,
+      ...options.cloud,
+    });
+  }
+  return new TplusOnpremTransport({
+    ...common,
+    baseUrl: config.baseUrl,
+    appKey: config.appKey,
+    appSecret: config.appSecret,
+    orgId: config.orgId,
+    privateKey: config.privateKey,
+    user: config.user,
+    password: config.password,
+    account: config.account,
+    ...options.onprem,
+  });
+}
+
+export function createTplusClient(config: TplusConfig, deps: TplusDeps, options: TplusClientOptions = {}): TplusClient {
+  return new TplusClient(createTplusTransport(config, deps, options), deps, options);
+}
+
+function str(value: unknown): string | undefined {
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/** Ids from a create answer: `null`, a quoted id ("83"), or an OpenApi-style `{ID, Code}` / `{data:{ID, Code}}`. */
+function idsFromAnswer(answer: unknown): { targetId?: string; targetCode?: string } {
+  const id = str(answer);
+  if (id) return { targetId: id };
+  if (answer && typeof answer === "object" && !Array.isArray(answer)) {
+    const obj = answer as Record<string, unknown>;
+    const data = (obj.data && typeof obj.data === "object" ? obj.data : obj) as Record<string, unknown>;
+    const targetId = str(data.ID ?? data.Id ?? data.id);
+    const targetCode = str(data.Code);
+    return { ...(targetId ? { targetId } : {}), ...(targetCode ? { targetCode } : {}) };
+  }
+  return {};
+}
+
+function summarize(row: Record<string, unknown>): TplusVoucherSummary | null {
+  const externalCode = str(row.ExternalCode ?? row.externalCode);
+  if (!externalCode) return null;
+  const id = str(row.ID ?? row.Id ?? row.id);
+  const code = str(row.Code ?? row.code);
+  const voucherDate = str(row.VoucherDate ?? row.voucherDate);
+  return { externalCode, raw: row, ...(id ? { id } : {}), ...(code ? { code } : {}), ...(voucherDate ? { voucherDate } : {}) };
+}
+
+/** The Query API is missing or not enabled for this app: recovery then relies on the duplicate check instead. */
+function isUnsupported(error: unknown): boolean {
+  return (
+    error instanceof TplusError &&
+    (error.code === TPLUS_ERROR.apiNotEnabled || error.httpStatus === 404 || (error.code === TPLUS_ERROR.business && /服务|service|not found|不存在的接口/i.test(error.message)))
+  );
+}
+
+/** Errors that would hit every document the same way: no point in trying them one by one. */
+function isWholeBatchFailure(error: unknown): boolean {
+  return (
+    error instanceof TplusError &&
+    ([TPLUS_ERROR.quota, TPLUS_ERROR.appKeyMismatch, TPLUS_ERROR.refreshFailed, TPLUS_ERROR.loginFailed, TPLUS_ERROR.tokenPersistFailed] as string[]).includes(error.code)
+  ) || (error instanceof TplusError && error.code === TPLUS_ERROR.auth && error.httpStatus !== 404) || error instanceof ConfigError;
+}
+
+function asBridgeError(error: unknown): BridgeError {
+  if (error instanceof BridgeError) return error;
+  return new BridgeError("tplus_internal", `T+ write failed: ${error instanceof Error ? error.name : "unknown error"}`, { cause: error });
+}
+
+export class TplusClient implements TargetConnector {
+  readonly system = "tplus" as const;
+  readonly mode: TplusMode;
+  readonly transport: TplusTransport;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly random: (() => number) | undefined;
+  private readonly options: TplusClientOptions;
+  /** Resources whose Query API turned out to be missing: recovery resends instead of looking up. */
+  private readonly queryUnsupported = new Set<string>();
+
+  constructor(transport: TplusTransport, deps: Pick<TplusDeps, "clock" | "logger" | "random"> = {}, options: TplusClientOptions = {}) {
+    this.transport = transport;
+    this.mode = transport.mode;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? silentLogger;
+    this.random = deps.random;
+    this.options = options;
+  }
+
+  private retryOptions(shouldRetry?: (error: unknown) => boolean) {
+    const r = this.options.retry ?? {};
+    return {
+      tries: r.tries ?? 4,
+      baseDelayMs: r.baseDelayMs ?? 1000,
+      maxDelayMs: r.maxDelayMs ?? 30_000,
+      clock: this.clock,
+      random: this.random,
+      ...(shouldRetry ? { shouldRetry } : {}),
+      minDelayFor: (e: unknown) => (e instanceof TplusError ? e.retryAfterMs : undefined),
+      onRetry: (e: unknown, attempt: number, delayMs: number) =>
+        this.logger.warn("tplus: retrying", { attempt, delayMs, code: e instanceof BridgeError ? e.code : "unknown" }),
+    };
+  }
+
+  // ---- raw business calls (no idempotency: a duplicate ExternalCode throws TplusError "tplus_duplicate") ----
+
+  private async create(spec: OperationSpec, dto: Record<string, unknown>): Promise<{ targetId?: string; targetCode?: string }> {
+    return idsFromAnswer(await this.transport.call(`${spec.resource}/Create`, { dto }));
+  }
+
+  createOtherDispatch(dto: Record<string, unknown>) {
+    return this.create(TPLUS_OPERATIONS.otherDispatch, dto);
+  }
+  createOtherReceive(dto: Record<string, unknown>) {
+    return this.create(TPLUS_OPERATIONS.otherReceive, dto);
+  }
+  createSaleDelivery(dto: Record<string, unknown>) {
+    return this.create(TPLUS_OPERATIONS.saleDelivery, dto);
+  }
+  createPurchaseReceive(dto: Record<string, unknown>) {
+    return this.create(TPLUS_OPERATIONS.purchaseReceive, dto);
+  }
+
+  /** `inventory/Query` `{param}` → array. One page: pass PageIndex/PageSize in `param` (T+ caps PageSize at 1000, UNCERTAIN). */
+  async queryInventory(param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
+    return this.queryArray("inventory/Query", { param });
+  }
+
+  /**
+   * Every inventory row matching `param`, page by page. Whether inventory/Query honours PageIndex is UNCERTAIN
+   * (inventory/QueryPage exists too), so a page that repeats the previous one ends the loop instead of spinning.
+   */
+  async queryAllInventory(param: Record<string, unknown> = {}, pageSize = 500): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    for (let page = 1; page <= 10_000; page++) {
+      const batch = await this.queryInventory({ ...param, PageIndex: page, PageSize: pageSize });
+      let fresh = 0;
+      for (const row of batch) {
+        const key = str(row.Code) ?? str(row.ID) ?? JSON.stringify(row);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        rows.push(row);
+        fresh++;
+      }
+      if (batch.length < pageSize || fresh === 0) break;
+    }
+    return rows;
+  }
+
+  async queryWarehouse(param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
+    return this.queryArray("warehouse/Query", { param });
+  }
+
+  private async queryArray(path: string, body: unknown): Promise<Record<string, unknown>[]> {
+    const answer = await withRetry(() => this.transport.call(path, body), this.retryOptions());
+    if (answer === null || answer === undefined || answer === "") return [];
+    if (!Array.isArray(answer)) {
+      throw new TplusError(TPLUS_ERROR.http, `T+ ${path}: expected a JSON array`, { details: { path } });
+    }
+    return answer.filter((row): row is Record<string, unknown> => !!row && typeof row === "object");
+  }
+
+  /**
+   * Finds a voucher by ExternalCode through `<resource>/Query {"param":{"ExternalCode":…}}`. UNCERTAIN: this
+   * filter is offered by the emulator; the real API may lack it (then the call fails with EXSV0011/404). Rows are
+   * matched on ExternalCode here, so a server that ignores the filter cannot produce a false match.
+   */
+  async findVoucherByExternalCode(operation: string, externalCode: string): Promise<TplusVoucherSummary | null> {
+    const spec = resolveOperation(operation);
+    const rows = await this.queryArray(`${spec.resource}/Query`, { param: { ExternalCode: externalCode } });
+    for (const row of rows) {
+      const summary = summarize(row);
+      if (summary?.externalCode === externalCode) return summary;
+    }
+    return null;
+  }
+
+  /**
+   * Vouchers dated `from`…`to` (yyyy-MM-dd, inclusive) for reconciliation. The date filter names
+   * VoucherDateBegin/VoucherDateEnd are UNCERTAIN (emulator contract); rows outside the range are dropped here.
+   */
+  async listVouchers(operation: string, range: { from: string; to: string; pageSize?: number }): Promise<TplusVoucherSummary[]> {
+    const spec = resolveOperation(operation);
+    const pageSize = range.pageSize ?? 500;
+    const out: TplusVoucherSummary[] = [];
+    const seen = new Set<string>();
+    for (let page = 1; page <= 10_000; page++) {
+      const rows = await this.queryArray(`${spec.resource}/Query`, {
+        param: { VoucherDateBegin: range.from, VoucherDateEnd: range.to, PageIndex: page, PageSize: pageSize },
+      });
+      let fresh = 0;
+      for (const row of rows) {
+        const summary = summarize(row);
+        if (!summary || seen.has(summary.externalCode)) continue;
+        seen.add(summary.externalCode);
+        fresh++;
+        const day = summary.voucherDate?.slice(0, 10);
+        if (day && (day < range.from || day > range.to)) continue;
+        out.push(summary);
+      }
+      if (rows.length < pageSize || fresh === 0) break;
+    }
+    return out;
+  }
+
+  /** Cloud bootstrap: trades an authorization code for the first token pair and stores it. */
+  async exchangeAuthorizationCode(code: string, redirectUri: string): Promise<CloudTokenInfo> {
+    if (!(this.transport instanceof TplusCloudTransport)) {
+      throw new ConfigError("The authorization-code exchange only exists for TPLUS_MODE=cloud");
+    }
+    return this.transport.exchangeAuthorizationCode(code, redirectUri);
+  }
+
+  // ---- idempotent writes ----
+
+  private dtoFor(doc: TargetWrite): Record<string, unknown> {
+    const given = doc.payload.ExternalCode;
+    if (given !== undefined && given !== doc.externalKey) {
+      throw new ConfigError(`T+ write: payload.ExternalCode differs from the external key "${doc.externalKey}"`, {
+        hint: "Map the external key to ExternalCode (or leave ExternalCode out): the duplicate check relies on them being the same.",
+        details: { externalKey: doc.externalKey },
+      });
+    }
+    if (!doc.externalKey.trim()) throw new ConfigError("T+ write: empty external key", { hint: "Every T+ document needs a unique ExternalCode." });
+    return { ...doc.payload, ExternalCode: doc.externalKey };
+  }
+
+  /**
+   * Writes one document at most once. A duplicate-ExternalCode answer is "already_exists". After an unknown
+   * outcome (timeout, reset, 5xx) the next attempt first looks the document up, and a resend is still safe since
+   * T+ refuses the duplicate; either way a document found after our own lost attempt is reported "created".
+   * `verifyExisting` (resuming after an unclean stop) looks the key up before the first create; a hit is
+   * "already_exists". Without a Query API the create itself is the check.
+   */
+  write(doc: TargetWrite, options: TargetWriteOptions = {}): Promise<TargetWriteResult> {
+    return this.writeOne(doc, false, options.verifyExisting === true);
+  }
+
+  private async writeOne(doc: TargetWrite, priorAttemptUncertain: boolean, verifyExisting = false): Promise<TargetWriteResult> {
+    const spec = resolveOperation(doc.operation);
+    const dto = this.dtoFor(doc);
+    const externalKey = doc.externalKey;
+    let uncertain = priorAttemptUncertain;
+    let verify = verifyExisting && !priorAttemptUncertain;
+    return withRetry(async () => {
+      if (verify) {
+        const found = await this.lookupByExternalCode(spec, externalKey);
+        verify = false;
+        if (found) return { externalKey, status: "already_exists", ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
+      }
+      if (uncertain && (this.options.recovery ?? "query") === "query") {
+        const found = await this.lookupByExternalCode(spec, externalKey);
+        if (found) {
+          this.logger.info("tplus: document found after a lost answer", { operation: spec.resource, externalKey });
+          return { externalKey, status: "created", ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
+        }
+      }
+      try {
+        const ids = idsFromAnswer(await this.transport.call(`${spec.resource}/Create`, { dto }));
+        return { externalKey, status: "created", ...ids };
+      } catch (error) {
+        if (error instanceof TplusError && error.code === TPLUS_ERROR.duplicate) {
+          return { externalKey, status: uncertain ? "created" : "already_exists" };
+        }
+        if (error instanceof TplusError && error.outcome === "unknown") uncertain = true;
+        throw error;
+      }
+    }, this.retryOptions());
+  }
+
+  /** null when not found or when the lookup is not possible (then the create and the server's duplicate check decide). */
+  private async lookupByExternalCode(spec: OperationSpec, externalKey: string): Promise<TplusVoucherSummary | null> {
+    if (this.queryUnsupported.has(spec.resource)) return null;
+    try {
+      const rows = await this.transport.call(`${spec.resource}/Query`, { param: { ExternalCode: externalKey } });
+      if (!Array.isArray(rows)) return null;
+      for (const row of rows) {
+        const summary = row && typeof row === "object" ? summarize(row as Record<string, unknown>) : null;
+        if (summary?.externalCode === externalKey) return summary;
+      }
+      return null;
+    } catch (error) {
+      if (isUnsupported(error)) {
+        this.queryUnsupported.add(spec.resource);
+        this.logger.info("tplus: Query API unavailable, relying on the duplicate check", { resource: spec.resource });
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  createOtherDispatchBatch(dtos: Record<string, unknown>[]): Promise<TplusBatchResult[]> {
+    const docs = dtos.map((dto) => ({ operation: "otherDispatch", externalKey: typeof dto.ExternalCode === "string" ? dto.ExternalCode : "", payload: dto }));
+    return this.writeBatch(docs);
+  }
+
+  /**
+   * Writes many documents; each gets its own result. Operations with a CreateBatch API (otherDispatch,
+   * saleDelivery) go in chunks; the batch answer is read per document when it says which document failed, and
+   * otherwise (an error for the whole call, or a shape we do not know) every document of the chunk is written on
+   * its own with the idempotent path, so nothing is lost and nothing is booked twice.
+   */
+  async writeBatch(docs: TargetWrite[]): Promise<TplusBatchResult[]> {
+    const results: TplusBatchResult[] = new Array(docs.length);
+    const groups = new Map<OperationSpec, number[]>();
+    docs.forEach((doc, index) => {
+      let spec: OperationSpec;
+      try {
+        spec = resolveOperation(doc.operation);
+      } catch (error) {
+        results[index] = { externalKey: doc.externalKey, error: asBridgeError(error) };
+        return;
+      }
+      const list = groups.get(spec) ?? [];
+      list.push(index);
+      groups.set(spec, list);
+    });
+    for (const [spec, indexes] of groups) {
+      if (!spec.batch) {
+        for (const i of indexes) results[i] = await this.settle(docs[i]!, false);
+        continue;
+      }
+      const size = Math.max(1, this.options.batchSize ?? 20);
+      for (let start = 0; start < indexes.length; start += size) {
+        await this.batchChunk(spec, docs, indexes.slice(start, start + size), results);
+      }
+    }
+    return results;
+  }
+
+  private async settle(doc: TargetWrite, priorAttemptUncertain: boolean): Promise<TplusBatchResult> {
+    try {
+      return await this.writeOne(doc, priorAttemptUncertain);
+    } catch (error) {
+      if (error instanceof BudgetExhaustedError) throw error;
+      return { externalKey: doc.externalKey, error: asBridgeError(error) };
+    }
+  }
+
+  private async batchChunk(spec: OperationSpec, docs: TargetWrite[], indexes: number[], results: TplusBatchResult[]): Promise<void> {
+    const send: number[] = [];
+    const keys = new Set<string>();
+    const dtos: Record<string, unknown>[] = [];
+    for (const i of indexes) {
+      const doc = docs[i]!;
+      try {
+        if (keys.has(doc.externalKey)) {
+          throw new ConfigError(`T+ batch: external key "${doc.externalKey}" appears twice`, { hint: "Merge the two documents or give them distinct keys." });
+        }
+        dtos.push(this.dtoFor(doc));
+        keys.add(doc.externalKey);
+        send.push(i);
+      } catch (error) {
+        results[i] = { externalKey: doc.externalKey, error: asBridgeError(error) };
+      }
+    }
+    if (send.length === 0) return;
+
+    let answer: unknown;
+    try {
+      answer = await withRetry(
+        () => this.transport.call(`${spec.resource}/CreateBatch`, { dtos, param: {} }),
+        // Only retry answers that prove nothing was written (throttling); anything else is settled per document.
+        this.retryOptions((e) => e instanceof TplusError && e.retryable && e.outcome === "not_applied"),
+      );
+    } catch (error) {
+      if (error instanceof BudgetExhaustedError) throw error;
+      if (isWholeBatchFailure(error)) {
+        for (const i of send) results[i] = { externalKey: docs[i]!.externalKey, error: asBridgeError(error) };
+        return;
+      }
+      const uncertain = error instanceof TplusError ? error.outcome === "unknown" : true;
+      this.logger.warn("tplus: batch answer not attributable, writing documents one by one", {
+        resource: spec.resource,
+        count: send.length,
+        code: error instanceof BridgeError ? error.code : "unknown",
+      });
+      for (const i of send) results[i] = await this.settle(docs[i]!, uncertain);
+      return;
+    }
+
+    const leftovers = this.attributeBatchAnswer(spec, answer, send, docs, results);
+    if (leftovers.length) {
+      this.logger.warn("tplus: batch answer ambiguous, settling documents one by one", { resource: spec.resource, count: leftovers.length });
+      // The batch may have booked them: look up (or resend, which T+ refuses if booked) before writing.
+      for (const i of leftovers) results[i] = await this.settle(docs[i]!, true);
+    }
+  }
+
+  /**
+   * Reads a CreateBatch answer (UNCERTAIN shape). `null`/empty like Create means all were booked. An array is
+   * read per item, matched by ExternalCode or else by position when the lengths agree; an item is a failure
+   * when it says so (Success/IsSuccess/Result false) or carries an error code/message. Returns the indexes it
+   * could not attribute.
+   */
+  private attributeBatchAnswer(spec: OperationSpec, answer: unknown, send: number[], docs: TargetWrite[], results: TplusBatchResult[]): number[] {
+    if (answer === null || answer === undefined || answer === "") {
+      for (const i of send) results[i] = { externalKey: docs[i]!.externalKey, status: "created" };
+      return [];
+    }
+    if (!Array.isArray(answer)) return send;
+    const byKey = new Map<string, Record<string, unknown>>();
+    const items = answer.filter((x): x is Record<string, unknown> => !!x && typeof x === "object");
+    for (const item of items) {
+      const key = str(item.ExternalCode ?? item.externalCode);
+      if (key) byKey.set(key, item);
+    }
+    const positional = byKey.size === 0 && items.length === send.length;
+    const leftovers: number[] = [];
+    send.forEach((i, position) => {
+      const externalKey = docs[i]!.externalKey;
+      const item = positional ? items[position] : byKey.get(externalKey);
+      if (!item) {
+        leftovers.push(i);
+        return;
+      }
+      const flag = [item.Success, item.success, item.IsSuccess, item.isSuccess, item.Result, item.result].find((v) => typeof v === "boolean");
+      const errorCode = str(item.ErrorCode ?? item.errorCode ?? item.code) ?? "";
+      const message = str(item.Message ?? item.message ?? item.ErrorMessage ?? item.errorMessage ?? item.Msg) ?? "";
+      const failed = flag === false || (flag === undefined && errorCode !== "" && errorCode !== "0");
+      if (!failed) {
+        const ids = idsFromAnswer(item);
+        results[i] = { externalKey, status: "created", ...ids };
+        return;
+      }
+      const error = errorForCode(errorCode || "batch_item", message || "(no message)", {
+        path: `${spec.resource}/CreateBatch`,
+        httpStatus: 200,
+        duplicate: this.options.duplicate,
+      });
+      results[i] = error.code === TPLUS_ERROR.duplicate ? { externalKey, status: "already_exists" } : { externalKey, error };
+    });
+    return leftovers;
+  }
+}
