@@ -184,6 +184,24 @@ describe.each(["cloud", "onprem"] as const)("idempotent write (%s)", (mode) => {
   });
 });
 
+describe("failures while getting a token", () => {
+  it("a login lost to a timeout is retried, and the document is not treated as possibly written", async () => {
+    const { served, client } = await setup("onprem");
+    served.emulator.addFaults([{ kind: "timeout", path: "GetRealNameTPlusToken" }]);
+    expect(await client.write(doc("JST-TK-1"))).toEqual({ externalKey: "JST-TK-1", status: "created" });
+    expect(served.emulator.requests().some((r) => r.path.endsWith("/Query"))).toBe(false);
+    expect(stored(served)).toEqual(["JST-TK-1"]);
+  });
+
+  it("a refresh answered with a 5xx is retried without a lookup", async () => {
+    const { served, client } = await setup("cloud");
+    h.clock.advance(6 * 86_400_000 + 1);
+    served.emulator.addFaults([{ kind: "http5xx", path: "/auth/v2/refreshToken" }]);
+    expect(await client.write(doc("JST-TK-2"))).toEqual({ externalKey: "JST-TK-2", status: "created" });
+    expect(served.emulator.requests().some((r) => r.path.endsWith("/Query"))).toBe(false);
+  });
+});
+
 describe("writes and the invocation budget", () => {
   it("BudgetExhaustedError from the metered fetch passes through and is never retried or swallowed", async () => {
     let meter: ReturnType<typeof createCallMeter> | undefined;

@@ -9,7 +9,7 @@ import { silentLogger } from "../../ports.ts";
 import type { Clock, FetchLike, Logger, TokenSet, TokenStore } from "../../ports.ts";
 import { md5Hex } from "../../util/md5.ts";
 import { withRetry } from "../../util/retry.ts";
-import { readAnswer, TPLUS_ERROR, TplusError } from "./errors.ts";
+import { beforeSend, readAnswer, TPLUS_ERROR, TplusError } from "./errors.ts";
 import type { DuplicateMatcher } from "./errors.ts";
 import { apiUrl, base64ToBytes, DEFAULT_TIMEOUT_MS, exchange, normalizeBaseUrl } from "./transport.ts";
 import type { TplusCallOptions, TplusTransport } from "./transport.ts";
@@ -105,14 +105,14 @@ export class TplusCloudTransport implements TplusTransport {
   }
 
   async call(path: string, body: unknown, options: TplusCallOptions = {}): Promise<unknown> {
-    let tokens = await this.currentTokens(options.signal);
+    let tokens = await this.currentTokens(options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
     try {
       return await this.send(path, body, tokens, options);
     } catch (error) {
       if (!this.isTokenRejection(error)) throw error;
       // The gateway refused the token before touching data: refresh once (or adopt a pair another caller made) and resend.
       this.logger.info("tplus: openToken rejected, refreshing", { path });
-      tokens = await this.refreshFrom(tokens.accessToken, options.signal);
+      tokens = await this.refreshFrom(tokens.accessToken, options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
       return await this.send(path, body, tokens, options);
     }
   }

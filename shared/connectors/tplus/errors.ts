@@ -41,6 +41,24 @@ export class TplusError extends BridgeError {
   }
 }
 
+/**
+ * An error raised while getting a token, before the business request was sent: whatever happened to the
+ * token call, the document itself was certainly not written, so a write must not treat it as an unknown outcome.
+ */
+export function beforeSend(error: unknown): unknown {
+  if (!(error instanceof TplusError) || error.outcome === "not_applied") return error;
+  return new TplusError(error.code, error.message, {
+    httpStatus: error.httpStatus,
+    tplusCode: error.tplusCode,
+    retryable: error.retryable,
+    hint: error.hint,
+    retryAfterMs: error.retryAfterMs,
+    outcome: "not_applied",
+    cause: error,
+    details: { ...error.details, outcome: "not_applied", phase: "token" },
+  });
+}
+
 /** Stable BridgeError codes raised by the T+ connector. */
 export const TPLUS_ERROR = {
   /** 50000: wrong appSecret / openToken, or unknown API path (gateway 系统错误). */

@@ -7,7 +7,7 @@
 import { silentLogger } from "../../ports.ts";
 import type { Clock, FetchLike, Logger, TokenSet, TokenStore } from "../../ports.ts";
 import { md5Hex } from "../../util/md5.ts";
-import { readAnswer, TPLUS_ERROR, TplusError } from "./errors.ts";
+import { beforeSend, readAnswer, TPLUS_ERROR, TplusError } from "./errors.ts";
 import type { DuplicateMatcher } from "./errors.ts";
 import { importSigningKey, signJwt } from "./jwt.ts";
 import type { JwtAlgorithm } from "./jwt.ts";
@@ -98,13 +98,13 @@ export class TplusOnpremTransport implements TplusTransport {
   }
 
   async call(path: string, body: unknown, options: TplusCallOptions = {}): Promise<unknown> {
-    let session = await this.currentSession(options.signal);
+    let session = await this.currentSession(options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
     try {
       return await this.send(path, body, session, options);
     } catch (error) {
       if (!(error instanceof TplusError && error.code === TPLUS_ERROR.tokenInvalid)) throw error;
       this.logger.info("tplus: on-prem token rejected, logging in again", { path, code: error.tplusCode });
-      session = await this.relogin(session.accessToken, options.signal);
+      session = await this.relogin(session.accessToken, options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
       return await this.send(path, body, session, options);
     }
   }
