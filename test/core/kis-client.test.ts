@@ -240,6 +240,14 @@ describe("KisClient credentials", () => {
     expect(paths(t.emulator).filter((p) => p.startsWith("user/"))).toEqual(["user/refresh_login_access_token:0"]);
   });
 
+  it("concurrent calls hitting two expired credentials refresh each exactly once", async () => {
+    const t = await setup({ emulator: { ttl: { accessTokenMs: 3_600_000, sessionMs: 86_400_000, authDataMs: 3_600_000 } } });
+    t.clock.advance(3_600_000);
+    const results = await Promise.all([t.ops.listStocks(1, 10), t.ops.listMaterials(1, 10), t.ops.listStocks(1, 5), t.ops.listMaterials(2, 10)]);
+    expect(results.map((r) => r.rows.length)).toEqual([WAREHOUSES.length, 10, WAREHOUSES.length, 10]);
+    expect(paths(t.emulator).filter((p) => p.startsWith("user/")).sort()).toEqual(["user/refresh_auth_data:0", "user/refresh_login_access_token:0"]);
+  });
+
   it("takes credentials another host already rotated instead of refreshing again", async () => {
     const shared = new MemoryTokenStore();
     const a = await setup({ store: shared });

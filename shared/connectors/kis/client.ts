@@ -81,6 +81,7 @@ export class KisClient {
   private readonly tokenKey: string;
   private cached: TokenSet | null = null;
   private refreshing: Promise<TokenSet> | null = null;
+  private refreshingFor: KisCredential = "unknown";
   private seed: Promise<string> | null = null;
 
   constructor(options: KisClientOptions) {
@@ -149,7 +150,15 @@ export class KisClient {
    * other credentials (another host rotated them), those are taken instead of refreshing again.
    */
   async refresh(credential: KisCredential = "unknown", used?: TokenSet): Promise<TokenSet> {
-    if (this.refreshing) return this.refreshing;
+    const wanted: KisCredential = credential === "session" ? "access_token" : credential;
+    const inflight = this.refreshing;
+    if (inflight && (this.refreshingFor === wanted || this.refreshingFor === "unknown")) return inflight;
+    if (inflight) {
+      // A refresh of the other credential is running: let it finish, then refresh ours from its result.
+      await inflight.catch(() => undefined);
+      return this.refresh(credential, used);
+    }
+    this.refreshingFor = wanted;
     this.refreshing = this.doRefresh(credential, used).finally(() => {
       this.refreshing = null;
     });
@@ -164,7 +173,7 @@ export class KisClient {
         stored?.extra?.authData &&
         stored.extra.gwRouterAddr &&
         (stored.extra.seed === undefined || stored.extra.seed === fingerprint) &&
-        (stored.accessToken !== used.accessToken || stored.extra.authData !== used.extra?.authData)
+        rotatedSince(stored, used, credential)
       ) {
         this.logger.info("KIS credentials were rotated elsewhere; using the stored ones");
         this.cached = stored;
@@ -345,4 +354,13 @@ export class KisClient {
       { ...this.policy, redact },
     );
   }
+}
+
+/** True when `stored` holds a newer value of the credential that was rejected in `used`. */
+function rotatedSince(stored: TokenSet, used: TokenSet, credential: KisCredential): boolean {
+  const token = stored.accessToken !== used.accessToken;
+  const authData = stored.extra?.authData !== used.extra?.authData;
+  if (credential === "auth_data") return authData;
+  if (credential === "unknown") return token || authData;
+  return token;
 }
