@@ -82,6 +82,8 @@ export interface LedgerEntry {
   targetId?: string;
   /** Source keys merged into this document, when several became one. */
   members?: string[];
+  /** Merge-group entries: supplements written after the group's original document (late arrivals). */
+  supplements?: number;
   writtenAt: number;
   runId: string;
 }
@@ -92,6 +94,7 @@ export interface StoredLedgerEntry {
   h: string;
   t?: string;
   m?: string[];
+  s?: number;
   w: number;
   r: string;
 }
@@ -130,6 +133,7 @@ export const ledgerEntryInputSchema = z.object({
   contentHash: z.string().min(1),
   targetId: z.string().optional(),
   members: z.array(z.string()).optional(),
+  supplements: z.number().int().nonnegative().optional(),
   writtenAt: z.number(),
   runId: z.string().min(1),
 });
@@ -138,6 +142,7 @@ export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
   const s: StoredLedgerEntry = { k: e.externalKey, h: e.contentHash, w: e.writtenAt, r: e.runId };
   if (e.targetId !== undefined) s.t = e.targetId;
   if (e.members !== undefined) s.m = e.members;
+  if (e.supplements !== undefined) s.s = e.supplements;
   return s;
 }
 
@@ -145,6 +150,7 @@ export function fromStoredEntry(s: StoredLedgerEntry): LedgerEntry {
   const e: LedgerEntry = { externalKey: s.k, contentHash: s.h, writtenAt: s.w, runId: s.r };
   if (s.t !== undefined) e.targetId = s.t;
   if (s.m !== undefined) e.members = s.m;
+  if (s.s !== undefined) e.supplements = s.s;
   return e;
 }
 

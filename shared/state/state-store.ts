@@ -229,6 +229,16 @@ export class FlowStateStore {
   }
 
   /**
+   * A synchronous view of the loaded ledger: merge flows decide supplements while building documents,
+   * which cannot wait on I/O per group. Entries appended through this instance later are visible too.
+   */
+  async ledgerView(flow: string): Promise<(externalKey: string) => LedgerEntry | undefined> {
+    await this.loadLedger(flow);
+    const index = await (this.ledgers.get(flow) as Promise<LedgerIndex>);
+    return (externalKey) => index.lookup([externalKey]).get(externalKey);
+  }
+
+  /**
    * Records written documents as ONE new segment key (one KV write per call; call once per written page).
    * Returns the segment id, or null when there was nothing to record.
    */

@@ -126,6 +126,8 @@ export interface JstWindowScanOptions extends JstCallOptions {
   /** Narrower windows than the endpoint maximum (e.g. one day, or one hour for /open/sku/query). */
   maxWindowMs?: number;
   maxPages?: number;
+  /** Resume: the first window starts at this page (a saved cursor); later windows start at 1. */
+  startPage?: number;
 }
 
 export interface JstCursorScanOptions extends JstCallOptions {
@@ -273,10 +275,13 @@ export class JushuitanClient {
     const maxPages = options.maxPages ?? this.maxPagesPerWindow;
     // Versions yielded in the previous and the current window: enough to drop shared-boundary repeats.
     let previousWindowKeys = new Set<string>();
+    let firstPage = Math.max(1, Math.floor(options.startPage ?? 1));
     for (const window of windows) {
       const windowKeys = new Set<string>();
       let previousIds: string | null = null;
-      for (let pageIndex = 1; ; pageIndex++) {
+      const startPage = firstPage;
+      firstPage = 1;
+      for (let pageIndex = startPage; ; pageIndex++) {
         if (pageIndex > maxPages) {
           throw new JstPagingError({ path }, `window ${window.begin}..${window.end} has more than ${maxPages} pages`, {
             window: { begin: window.begin, end: window.end },

@@ -1,0 +1,498 @@
+/**
+ * One invocation of one flow: read what changed since the watermark, build target documents, write each
+ * exactly once, and settle state. The guarantees, by construction:
+ *   - nothing lost: the watermark only moves past a window whose every document is written or dead-lettered;
+ *     page drift inside a window is detected (ids seen vs. the source's count) and the window re-read;
+ *   - nothing doubled: a ledger of written external keys + content hashes skips the lookback overlap and
+ *     re-reads; the target's external-key uniqueness (T+ ExternalCode, KIS FBillNo) catches a crash between
+ *     the target commit and the ledger save, and after an unclean stop writes verify existence first;
+ *   - bounded: the metered fetch refuses requests past the invocation budget; the run stops at a page
+ *     boundary, saves a cursor, and the next invocation continues there.
+ */
+import { BridgeError, BudgetExhaustedError } from "../errors.ts";
+import type { TargetConnector, TargetWriteResult } from "../connectors/target.ts";
+import type { Clock, Logger } from "../ports.ts";
+import { contentHash } from "./hash.ts";
+import { type CallMeter, percentile } from "./meter.ts";
+import type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
+import type {
+  BuildResult,
+  BuiltDocument,
+  Checkpoint,
+  RunSummary,
+  RunTrigger,
+  SourceRow,
+  WindowCursor,
+  WindowSource,
+  WindowSummary,
+} from "./types.ts";
+import { planWindows, type TimeWindow } from "./window.ts";
+
+export interface BuildContext {
+  /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
+  lastSyncTime: number;
+  currentTime: number;
+  /** Merge flows: groups whose period ends after this instant are held back. */
+  closedBefore?: number;
+  /** Merge flows: what was already written per group; late members become numbered supplements. */
+  written?: (groupKey: string) => { members: readonly string[]; supplements: number } | undefined;
+}
+
+/** The compiled flow as the engine sees it (shared/flow/builder.ts). */
+export interface DocumentBuilder {
+  /** True when documents are merged per group (then a window is built as a whole, after its last page). */
+  readonly merges: boolean;
+  build(rows: SourceRow[], context: BuildContext): BuildResult;
+}
+
+/** Ledger key of a merge group's registry entry (all members written for the group, supplements so far). */
+export const groupLedgerKey = (groupKey: string) => `group:${groupKey}`;
+/** Ledger key marking that a document's failure was filed as a dead letter (with the failing content's hash). */
+export const deadLetterMarker = (id: string) => `dead:${id}`;
+
+export interface EngineState {
+  loadCheckpoint(flowId: string): Promise<Checkpoint | null>;
+  saveCheckpoint(flowId: string, checkpoint: Checkpoint): Promise<void>;
+  /** A synchronous view of the flow's ledger, loaded once per run. */
+  ledgerView(flowId: string): Promise<(externalKey: string) => LedgerEntry | undefined>;
+  ledgerAppend(flowId: string, entries: LedgerEntry[]): Promise<void>;
+  addDeadLetters(flowId: string, items: DeadLetterInput[]): Promise<void>;
+  recordRun(summary: RunSummary): Promise<void>;
+}
+
+export interface IncrementalSettings {
+  lookbackMs: number;
+  endLagMs: number;
+  windowMs: number;
+  /** Where the very first run starts, epoch ms. */
+  startAt: number;
+  alignToDays: boolean;
+  timezone?: string;
+}
+
+export interface RunDeps {
+  flowId: string;
+  targetOperation: string;
+  source: WindowSource;
+  builder: DocumentBuilder;
+  /** What to do when a written document's content changed upstream (flow target.onExisting). */
+  onChanged?: "skip" | "deadLetter";
+  target: TargetConnector;
+  state: EngineState;
+  meter: CallMeter;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface RunOptions {
+  runId: string;
+  trigger: RunTrigger;
+  /** The instant the run reasons about (cron scheduledTime, request time); defaults to the clock. */
+  now?: number;
+  incremental: IncrementalSettings;
+  /** Explicit range (backfill): read it without consulting or moving the watermark. */
+  range?: { from: number; to: number };
+  /** Fetch and build but write nothing and change no state; planned payloads are returned. */
+  dryRun?: boolean;
+  /** The previous holder of the flow lock stopped uncleanly: verify existence before every write. */
+  recovering?: boolean;
+  /** How many times a window whose ids disagree with the source's count is re-read before giving up. */
+  maxRescans?: number;
+  /** Called after every page (progress lines in the CLI). */
+  onProgress?: (progress: { window: TimeWindow; page: number; read: number; written: number }) => void;
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  /** Dry runs: the documents that would have been written. */
+  planned: Array<{ externalKey: string; payload: Record<string, unknown>; members: string[]; status: "new" | "unchanged" | "changed" | "supplement" }>;
+}
+
+/** A window whose drift could not be resolved within the rescans allowed. */
+export class PageDriftError extends BridgeError {
+  constructor(window: TimeWindow, seen: number, reported: number) {
+    super("page_drift", `window ${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()} saw ${seen} distinct documents but the source reports ${reported} after re-reading`, {
+      retryable: true,
+      hint: "documents kept changing during the scan; the next run re-reads the window (use cursor paging where the endpoint supports start_ts)",
+      details: { window, seen, reported },
+    });
+  }
+}
+
+export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunResult> {
+  const { clock, logger, meter, state, flowId } = deps;
+  const startedAt = clock.now();
+  const now = options.now ?? startedAt;
+  const dryRun = options.dryRun ?? false;
+  const maxRescans = options.maxRescans ?? 2;
+
+  const counts = { read: 0, written: 0, alreadyExisted: 0, skipped: 0, deadLettered: 0, dropped: 0 };
+  const windowsSummary: WindowSummary[] = [];
+  const planned: RunResult["planned"] = [];
+  const pendingLedger: LedgerEntry[] = [];
+  const pendingDead: DeadLetterInput[] = [];
+
+  const checkpoint = options.range ? null : await state.loadCheckpoint(flowId);
+  const watermarkBefore = checkpoint?.watermark ?? options.incremental.startAt;
+  let watermark = watermarkBefore;
+  let cursor: WindowCursor | undefined = checkpoint?.cursor;
+  let outcome: RunSummary["outcome"] = "success";
+  let continues = false;
+  let runError: RunSummary["error"];
+
+  const windows = planRange(options, watermark, now, cursor);
+
+  const flushState = async () => {
+    if (dryRun) return;
+    if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
+    if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
+  };
+
+  let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
+  /** Entries settled in this run, newest last; they shadow the stored ledger. */
+  const settled = new Map<string, LedgerEntry>();
+  const ledgerGet = (key: string) => settled.get(key) ?? ledgerView?.(key);
+  const remember = (entry: LedgerEntry) => {
+    settled.set(entry.externalKey, entry);
+    pendingLedger.push(entry);
+  };
+  /**
+   * Files a dead letter once: a marker in the ledger (id + content hash) keeps the lookback overlap and
+   * re-reads from filing the same failure again; a changed source document is tried afresh.
+   */
+  const deadLetter = (sourceId: string, source: unknown, error: unknown, extra: { externalKey?: string; payload?: unknown } = {}) => {
+    const e = toBridgeError(error);
+    const marker = deadLetterMarker(extra.externalKey ?? sourceId);
+    const hash = contentHash([source ?? null, extra.payload ?? null, e.code]);
+    if (ledgerGet(marker)?.contentHash === hash) {
+      counts.skipped++;
+      return;
+    }
+    counts.deadLettered++;
+    if (dryRun) return;
+    remember({ externalKey: marker, contentHash: hash, writtenAt: clock.now(), runId: options.runId });
+    pendingDead.push({
+      flowId,
+      runId: options.runId,
+      sourceId,
+      externalKey: extra.externalKey,
+      source,
+      payload: extra.payload,
+      error: { code: e.code, message: e.message, hint: e.hint },
+      at: clock.now(),
+    });
+    logger.warn("document dead-lettered", { flowId, sourceId, code: e.code });
+  };
+
+  const writtenGroup = (groupKey: string) => {
+    const entry = ledgerGet(groupLedgerKey(groupKey));
+    return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
+  };
+
+  /** Writes built documents; returns normally or throws BudgetExhausted / a transient error to stop the run. */
+  const settleDocuments = async (built: BuildResult, rowsById: Map<string, SourceRow>) => {
+    counts.dropped += built.dropped.length;
+    counts.skipped += built.skipped?.length ?? 0;
+    for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
+    for (const doc of built.documents) {
+      const known = ledgerGet(doc.externalKey);
+      if (known) {
+        if (known.contentHash === doc.contentHash) {
+          counts.skipped++;
+          if (dryRun) planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
+          continue;
+        }
+        // Same key, different content: the target already holds a posted document. Never overwrite silently:
+        // surface it as a dead letter, or skip it with a warning when the flow says onExisting: "skip".
+        if (dryRun) {
+          planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "changed" });
+          continue;
+        }
+        if (deps.onChanged === "skip") {
+          counts.skipped++;
+          logger.warn("document changed after it was written; skipped (onExisting: skip)", { flowId, externalKey: doc.externalKey });
+          continue;
+        }
+        deadLetter(
+          doc.members[0] ?? doc.externalKey,
+          doc.members.length === 1 ? rowsById.get(doc.members[0]!) : doc.members.map((m) => rowsById.get(m)),
+          new BridgeError("changed_after_write", `document ${doc.externalKey} changed after it was written to the target`, {
+            hint: "post the correction in the target by hand (or a red/reversal document), then resolve this dead letter",
+          }),
+          { externalKey: doc.externalKey, payload: doc.payload },
+        );
+        continue;
+      }
+      await writeOne(doc, (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
+        const at = clock.now();
+        remember({
+          externalKey: doc.externalKey,
+          contentHash: doc.contentHash,
+          targetId: result?.targetId ?? result?.targetCode,
+          members: doc.members,
+          writtenAt: at,
+          runId: options.runId,
+        });
+        if (doc.groupKey !== undefined) {
+          const previous = writtenGroup(doc.groupKey);
+          remember({
+            externalKey: groupLedgerKey(doc.groupKey),
+            contentHash: "group",
+            members: [...new Set([...(previous?.members ?? []), ...doc.members])],
+            supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
+            writtenAt: at,
+            runId: options.runId,
+          });
+        }
+      });
+    }
+  };
+
+  const writeOne = async (
+    doc: BuiltDocument,
+    status: RunResult["planned"][number]["status"],
+    onSettled: (result?: TargetWriteResult) => void,
+  ) => {
+    if (dryRun) {
+      planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status });
+      return;
+    }
+    try {
+      const result = await deps.target.write(
+        { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload },
+        { verifyExisting: options.recovering ?? false },
+      );
+      if (result.status === "created") counts.written++;
+      else counts.alreadyExisted++;
+      onSettled(result);
+    } catch (error) {
+      if (error instanceof BudgetExhaustedError) throw error;
+      if (error instanceof BridgeError && !error.retryable) {
+        deadLetter(doc.members[0] ?? doc.externalKey, doc.members, error, { externalKey: doc.externalKey, payload: doc.payload });
+        return;
+      }
+      throw error; // transient and out of retries: stop here, the window is re-read next run
+    }
+  };
+
+  const buildContext = (window: TimeWindow): BuildContext => ({
+    lastSyncTime: window.from,
+    currentTime: window.to,
+    closedBefore: window.to,
+    written: writtenGroup,
+  });
+  // KV allows one write per second per key: the checkpoint is saved per window only when a second has passed.
+  let lastCheckpointSave = -Infinity;
+  /** Saves now (waiting out the per-key second when forced) or, unforced, only if a second has passed; returns whether it saved. */
+  const saveCheckpoint = async (cp: Checkpoint, force: boolean): Promise<boolean> => {
+    if (dryRun || options.range) return true;
+    const since = clock.now() - lastCheckpointSave;
+    if (since < 1000) {
+      if (!force) return false;
+      await clock.sleep(1000 - since);
+    }
+    await state.saveCheckpoint(flowId, cp);
+    lastCheckpointSave = clock.now();
+    return true;
+  };
+  let checkpointDirty = false;
+
+  try {
+    ledgerView = await state.ledgerView(flowId);
+    for (const window of windows) {
+      const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
+      cursor = undefined;
+      const summary: WindowSummary = { from: window.from, to: window.to, pages: 0, rows: 0, rescans: resume?.rescans ?? 0, complete: false };
+      windowsSummary.push(summary);
+      const seen = new Set<string>(resume?.seenIds ?? []);
+      // Latest version of every row read in this window (merge flows build the window from it).
+      const rowsById = new Map<string, SourceRow>();
+      for (const row of resume?.spool ?? []) rowsById.set(deps.source.idOf(row), row);
+      let page = resume?.page ?? 1;
+      let lastCount: number | undefined;
+
+      const saveCursor = async (nextPage: number) => {
+        continues = true;
+        outcome = "incomplete";
+        await flushState();
+        const merges = deps.builder.merges;
+        await saveCheckpoint(
+          {
+            watermark,
+            cursor: {
+              window,
+              page: nextPage,
+              seenIds: [...seen],
+              rescans: summary.rescans,
+              spool: merges ? [...rowsById.values()] : undefined,
+              readComplete: merges ? readComplete : undefined,
+            },
+            runId: options.runId,
+            updatedAt: clock.now(),
+          },
+          true,
+        );
+        checkpointDirty = false;
+      };
+      let readComplete = resume?.readComplete ?? false;
+
+      scan: for (; !readComplete; ) {
+        try {
+          for await (const p of deps.source.readWindow(window, page)) {
+            summary.pages++;
+            summary.rows += p.rows.length;
+            counts.read += p.rows.length;
+            if (p.dataCount !== undefined) lastCount = p.dataCount;
+            const fresh: SourceRow[] = [];
+            for (const row of p.rows) {
+              const id = deps.source.idOf(row);
+              rowsById.set(id, row);
+              if (!seen.has(id)) fresh.push(row);
+              seen.add(id);
+            }
+            if (!deps.builder.merges) {
+              try {
+                await settleDocuments(deps.builder.build(fresh, buildContext(window)), rowsById);
+              } catch (error) {
+                if (error instanceof BudgetExhaustedError) {
+                  // Part of this page is written (and in the pending ledger); re-read it next time, the ledger skips those.
+                  for (const row of fresh) seen.delete(deps.source.idOf(row));
+                  await saveCursor(p.pageIndex);
+                  return finish();
+                }
+                throw error;
+              }
+            }
+            page = p.pageIndex + 1;
+            options.onProgress?.({ window, page: p.pageIndex, read: counts.read, written: counts.written });
+            if (p.hasMore && meter.exhausted()) {
+              await saveCursor(page);
+              return finish();
+            }
+          }
+        } catch (error) {
+          if (error instanceof BudgetExhaustedError) {
+            await saveCursor(page);
+            return finish();
+          }
+          throw error;
+        }
+        // Drift: fewer distinct ids than the source counts means rows shifted between pages while we read.
+        if (lastCount !== undefined && seen.size < lastCount) {
+          if (summary.rescans >= maxRescans) throw new PageDriftError(window, seen.size, lastCount);
+          summary.rescans++;
+          logger.info("page drift detected, re-reading window", { flowId, seen: seen.size, reported: lastCount });
+          page = 1;
+          lastCount = undefined;
+          continue scan;
+        }
+        readComplete = true;
+      }
+
+      let held = 0;
+      if (deps.builder.merges) {
+        try {
+          const built = deps.builder.build([...rowsById.values()], buildContext(window));
+          held = built.held?.length ?? 0;
+          await settleDocuments(built, rowsById);
+        } catch (error) {
+          if (error instanceof BudgetExhaustedError) {
+            // The whole window is read; keep the spool so the next invocation only writes what is left.
+            await saveCursor(page);
+            return finish();
+          }
+          throw error;
+        }
+      }
+      await flushState();
+      if (held > 0) {
+        // A group whose period outlasts the window must not be passed by the watermark: stop here, it is read again.
+        logger.warn("merge groups still open at the window end; watermark held", { flowId, held });
+        break;
+      }
+      summary.complete = true;
+      if (!options.range) {
+        watermark = Math.max(watermark, window.to);
+        checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
+      }
+    }
+    if (checkpointDirty) await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
+    if (counts.deadLettered > 0) outcome = "partial";
+  } catch (error) {
+    const e = toBridgeError(error);
+    outcome = "failed";
+    runError = { code: e.code, message: e.message, hint: e.hint };
+    logger.error("run failed", { flowId, code: e.code, message: e.message });
+    try {
+      await flushState();
+    } catch (flushError) {
+      logger.error("could not save ledger after failure", { flowId, message: toBridgeError(flushError).message });
+    }
+  }
+  return finish();
+
+  async function finish(): Promise<RunResult> {
+    const finishedAt = clock.now();
+    const summary: RunSummary = {
+      runId: options.runId,
+      flowId,
+      trigger: options.trigger,
+      dryRun,
+      startedAt,
+      finishedAt,
+      durationMs: finishedAt - startedAt,
+      outcome,
+      counts,
+      windows: windowsSummary,
+      api: meter.stats().map((s) => ({
+        endpoint: s.endpoint,
+        calls: s.calls,
+        errors: s.errors,
+        throttles: s.throttles,
+        p50Ms: percentile(s.latenciesMs, 50),
+        p95Ms: percentile(s.latenciesMs, 95),
+        latenciesMs: s.latenciesMs,
+      })),
+      subrequests: meter.used(),
+      watermarkBefore,
+      watermarkAfter: watermark,
+      continues,
+      error: runError,
+    };
+    if (!dryRun) await state.recordRun(summary);
+    return { summary, planned };
+  }
+}
+
+function planRange(options: RunOptions, watermark: number, now: number, cursor: WindowCursor | undefined): TimeWindow[] {
+  const inc = options.incremental;
+  if (options.range) {
+    return planWindows({
+      watermark: options.range.from,
+      now: options.range.to,
+      lookbackMs: 0,
+      endLagMs: 0,
+      maxWindowMs: inc.windowMs,
+      alignToDays: inc.alignToDays,
+      timezone: inc.timezone,
+    }).windows;
+  }
+  const { windows } = planWindows({
+    watermark,
+    now,
+    lookbackMs: inc.lookbackMs,
+    endLagMs: inc.endLagMs,
+    maxWindowMs: inc.windowMs,
+    alignToDays: inc.alignToDays,
+    timezone: inc.timezone,
+  });
+  if (!cursor) return windows;
+  // Resume: the saved window first, exactly as it was, then whatever follows it.
+  return [cursor.window, ...windows.filter((w) => w.from >= cursor.window.to).map((w) => ({ ...w, from: Math.max(w.from, cursor.window.to) }))];
+}
+
+export function toBridgeError(error: unknown): BridgeError {
+  if (error instanceof BridgeError) return error;
+  if (error instanceof Error) return new BridgeError("internal", error.message, { cause: error });
+  return new BridgeError("internal", String(error));
+}

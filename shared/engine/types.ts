@@ -1,0 +1,128 @@
+/**
+ * What the engine needs from the pieces around it, kept minimal so the concrete Jushuitan reader,
+ * the compiled flow, the target clients and the state store plug in through thin adapters.
+ */
+import type { BridgeError } from "../errors.ts";
+import type { TimeWindow } from "./window.ts";
+
+export type SourceRow = Record<string, unknown>;
+
+export interface SourcePage {
+  rows: SourceRow[];
+  /** 1-based page number inside the window. */
+  pageIndex: number;
+  /** Total rows the source reports for the window, when it reports one (drift detection). */
+  dataCount?: number;
+  /** False on the last page of the window. */
+  hasMore: boolean;
+}
+
+/** Reads one time window page by page (Jushuitan modified/io_date windows). */
+export interface WindowSource {
+  readWindow(window: TimeWindow, startPage: number): AsyncIterable<SourcePage>;
+  /** The document id used for dead letters, drift checks and merge membership (io_id …). */
+  idOf(row: SourceRow): string;
+}
+
+/** A target document ready to write. */
+export interface BuiltDocument {
+  externalKey: string;
+  payload: Record<string, unknown>;
+  /** Source ids in this document (one for unmerged flows). */
+  members: string[];
+  /** Hash of the payload: an unchanged re-read is skipped. */
+  contentHash: string;
+  /** Merged documents: the group (day, warehouse …) and the supplement number (0 = the original). */
+  groupKey?: string;
+  supplement?: number;
+}
+
+export interface BuildFailure {
+  sourceId: string;
+  source: unknown;
+  error: BridgeError;
+  payload?: unknown;
+}
+
+export interface BuildResult {
+  documents: BuiltDocument[];
+  failures: BuildFailure[];
+  dropped: Array<{ sourceId: string; reason: string }>;
+  /** Merge groups whose period is not closed yet (written by a later run). */
+  held?: Array<{ groupKey: string; members: string[]; periodEnd: number }>;
+  /** Members already written in their group (a re-read of the overlap). */
+  skipped?: Array<{ id: string; groupKey: string; reason: string }>;
+}
+
+export type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
+
+/** Where a run stopped inside the range, so the next invocation continues exactly there. */
+export interface WindowCursor {
+  window: TimeWindow;
+  /** Next page to read. */
+  page: number;
+  /** Ids already seen in this window (drift check across invocations). */
+  seenIds: string[];
+  rescans: number;
+  /** Merge flows: rows read so far in this window, merged when the window completes. */
+  spool?: SourceRow[];
+  /** Every page of the window is read (merge flows stopped while writing): go straight to writing. */
+  readComplete?: boolean;
+}
+
+export interface Checkpoint {
+  /** Everything the source dated before this instant is written or dead-lettered. */
+  watermark: number;
+  cursor?: WindowCursor;
+  runId: string;
+  updatedAt: number;
+}
+
+export type RunTrigger = "cron" | "http" | "queue" | "cli" | "action" | "replay";
+export type RunOutcome = "success" | "partial" | "incomplete" | "failed" | "skipped_locked";
+
+export interface ApiCallSummary {
+  endpoint: string;
+  calls: number;
+  errors: number;
+  throttles: number;
+  p50Ms: number;
+  p95Ms: number;
+  latenciesMs?: number[];
+}
+
+export interface WindowSummary {
+  from: number;
+  to: number;
+  pages: number;
+  rows: number;
+  rescans: number;
+  complete: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  flowId: string;
+  trigger: RunTrigger;
+  dryRun: boolean;
+  startedAt: number;
+  finishedAt: number;
+  durationMs: number;
+  outcome: RunOutcome;
+  counts: {
+    read: number;
+    written: number;
+    alreadyExisted: number;
+    skipped: number;
+    deadLettered: number;
+    dropped: number;
+  };
+  windows: WindowSummary[];
+  api: ApiCallSummary[];
+  subrequests: number;
+  watermarkBefore: number;
+  watermarkAfter: number;
+  /** The run stopped on its budget and continues from a saved cursor. */
+  continues: boolean;
+  error?: { code: string; message: string; hint?: string };
+}
