@@ -49,6 +49,7 @@ class Compiled implements CompiledValue {
 /** Expression results leave the language as JSON-friendly values: dates as text, NULL as null. */
 function finish(v: unknown, scope: EvalScope): unknown {
   if (v === undefined) return null;
+  if (v === 0) return 0; // no -0 in results
   if (v instanceof SqlDate) return formatSqlDate(v, scope.vars.timezone ?? DEFAULT_ZONE);
   return v;
 }
@@ -98,7 +99,7 @@ export function compileValue(source: string, options: CompileOptions = {}): Comp
       }
       const word = prefix[1]!.toLowerCase();
       if (word === "function") return expression(ctx, start, "function");
-      if (source.length - start > MAX_EXPRESSION_LENGTH) throw syntaxError(ctx.site, start + MAX_EXPRESSION_LENGTH, `lookup longer than ${MAX_EXPRESSION_LENGTH} characters`, "a shorter lookup");
+      if (source.length - start > MAX_EXPRESSION_LENGTH) throw syntaxError(ctx.site, start + MAX_EXPRESSION_LENGTH, `lookup longer than ${MAX_EXPRESSION_LENGTH} characters`, "a shorter lookup", "Shorten the lookup conditions.");
       if (word === "mongoquery") {
         const spec = parseMongoQuery(ctx, start, source.length, lead);
         return new Compiled(ctx, "lookup", compileLookup(spec, "throw"), false);
@@ -109,7 +110,7 @@ export function compileValue(source: string, options: CompileOptions = {}): Comp
       }
       return new Compiled(ctx, "lookup", compileLookup(found.spec, "throw"), false);
     }
-    if (source.length > MAX_TEMPLATE_LENGTH) throw syntaxError(ctx.site, MAX_TEMPLATE_LENGTH, `value longer than ${MAX_TEMPLATE_LENGTH} characters`, "a shorter value");
+    if (source.length > MAX_TEMPLATE_LENGTH) throw syntaxError(ctx.site, MAX_TEMPLATE_LENGTH, `value longer than ${MAX_TEMPLATE_LENGTH} characters`, "a shorter value", "Keep long fixed text out of templates.");
     const template = compileTemplate(ctx, 0, source.length);
     return new Compiled(ctx, template.kind, template.evaluate, false);
   });

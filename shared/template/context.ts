@@ -29,7 +29,7 @@ export const MAX_DEPTH = 64;
 export const MAX_HEIGHT = 256;
 
 /** `index` is 0-based in `site.source`; errors report 1-based columns. */
-export function syntaxError(site: Site, index: number, message: string, expected: string, hint?: string): TemplateSyntaxError {
+export function syntaxError(site: Site, index: number, message: string, expected: string, hint: string): TemplateSyntaxError {
   return new TemplateSyntaxError(message, { path: site.path, source: site.source, position: index + 1, expected }, hint);
 }
 

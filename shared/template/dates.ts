@@ -23,6 +23,8 @@ export interface WallClock {
   weekday: number;
   /** 1-366. */
   dayOfYear: number;
+  /** Local days since 1970-01-01. */
+  days: number;
 }
 
 /** Days since 1970-01-01 → civil date (proleptic Gregorian). */
@@ -82,6 +84,7 @@ export function wallClock(ms: number, zone: string): WallClock {
     millisecond: inDay % 1000,
     weekday: (((days + 4) % 7) + 7) % 7,
     dayOfYear: days - daysFromCivil(year, 1, 1) + 1,
+    days,
   };
 }
 
@@ -104,8 +107,11 @@ export function formatSqlDate(d: SqlDate, zone: string): string {
   return formatEpoch(d.ms, zone, d.dateOnly);
 }
 
-export function checkRange(ms: number): number {
-  if (!(ms >= MIN_MS && ms <= MAX_MS)) throw new ValueError("date out of range (0001-01-01 … 9999-12-31)");
+/** Keeps results inside MySQL's DATETIME range, judged on the zone's wall clock. */
+export function checkRange(ms: number, zone: string): number {
+  if (!(ms >= MIN_MS - DAY && ms <= MAX_MS + DAY)) throw new ValueError("date out of range (0001-01-01 … 9999-12-31)");
+  const local = toLocalMs(ms, zone);
+  if (!(local >= MIN_MS && local <= MAX_MS)) throw new ValueError("date out of range (0001-01-01 … 9999-12-31)");
   return ms;
 }
 
@@ -144,15 +150,15 @@ export function addInterval(d: SqlDate, amount: number, unit: IntervalUnit, zone
   if (!Number.isFinite(amount) || Math.abs(amount) > 1e13) throw new ValueError("interval out of range");
   switch (unit) {
     case "SECOND":
-      return new SqlDate(checkRange(d.ms + Math.round(amount * 1000)), false);
+      return new SqlDate(checkRange(d.ms + Math.round(amount * 1000), zone), false);
     case "MINUTE":
-      return new SqlDate(checkRange(d.ms + Math.trunc(amount) * 60_000), false);
+      return new SqlDate(checkRange(d.ms + Math.trunc(amount) * 60_000, zone), false);
     case "HOUR":
-      return new SqlDate(checkRange(d.ms + Math.trunc(amount) * 3_600_000), false);
+      return new SqlDate(checkRange(d.ms + Math.trunc(amount) * 3_600_000, zone), false);
     case "DAY":
     case "WEEK": {
       const days = Math.trunc(amount) * (unit === "WEEK" ? 7 : 1);
-      return new SqlDate(checkRange(fromLocalMs(toLocalMs(d.ms, zone) + days * DAY, zone)), d.dateOnly);
+      return new SqlDate(checkRange(fromLocalMs(toLocalMs(d.ms, zone) + days * DAY, zone), zone), d.dateOnly);
     }
     default: {
       const months = Math.trunc(amount) * (unit === "YEAR" ? 12 : unit === "QUARTER" ? 3 : 1);
@@ -165,7 +171,7 @@ export function addInterval(d: SqlDate, amount: number, unit: IntervalUnit, zone
       const ny = Math.floor(total / 12);
       const nm = total - ny * 12 + 1;
       const nd = Math.min(day, daysInMonth(ny, nm));
-      return new SqlDate(checkRange(fromLocalMs(daysFromCivil(ny, nm, nd) * DAY + inDay, zone)), d.dateOnly);
+      return new SqlDate(checkRange(fromLocalMs(daysFromCivil(ny, nm, nd) * DAY + inDay, zone), zone), d.dateOnly);
     }
   }
 }
@@ -196,6 +202,21 @@ function ordinal(n: number): string {
 
 const hour12 = (w: WallClock) => (w.hour % 12 === 0 ? 12 : w.hour % 12);
 
+/** MySQL week numbers: %U (mode 0, Sunday first, 0-53) and %u (mode 1, Monday first, 4-day rule, 0-53). */
+function weekInYear(w: WallClock, mondayFirst: boolean): number {
+  const jan1 = w.days - w.dayOfYear + 1;
+  const jan1Weekday = mondayFirst ? (((jan1 + 3) % 7) + 7) % 7 : (((jan1 + 4) % 7) + 7) % 7;
+  const offset = mondayFirst ? (jan1Weekday <= 3 ? jan1Weekday : jan1Weekday - 7) : jan1Weekday === 0 ? 0 : jan1Weekday - 7;
+  return Math.floor((w.dayOfYear - 1 + offset) / 7) + 1;
+}
+
+/** %V/%X (Sunday first, week 1 starts on the year's first Sunday) and %v/%x (ISO 8601): [week, year]. */
+function weekAndYear(w: WallClock, mondayFirst: boolean): [number, number] {
+  const anchor = mondayFirst ? w.days - ((w.weekday + 6) % 7) + 3 : w.days - w.weekday;
+  const [year] = civilFromDays(anchor);
+  return [Math.floor((anchor - daysFromCivil(year, 1, 1)) / 7) + 1, year];
+}
+
 const SPECIFIERS: Record<string, (w: WallClock) => string> = {
   a: (w) => DAY_NAMES[w.weekday]!.slice(0, 3),
   b: (w) => MONTH_NAMES[w.month - 1]!.slice(0, 3),
@@ -222,6 +243,12 @@ const SPECIFIERS: Record<string, (w: WallClock) => string> = {
   w: (w) => String(w.weekday),
   Y: (w) => pad4(w.year),
   y: (w) => pad2(w.year % 100),
+  U: (w) => pad2(weekInYear(w, false)),
+  u: (w) => pad2(weekInYear(w, true)),
+  V: (w) => pad2(weekAndYear(w, false)[0]),
+  v: (w) => pad2(weekAndYear(w, true)[0]),
+  X: (w) => pad4(weekAndYear(w, false)[1]),
+  x: (w) => pad4(weekAndYear(w, true)[1]),
 };
 
 export type DateFormat = readonly Part[];

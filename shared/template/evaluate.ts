@@ -7,7 +7,7 @@ import { guard, syntaxError, zoneOf, type CompileCtx, type Eval } from "./contex
 import { addInterval, dateOf, toDate } from "./dates.ts";
 import { FUNCTIONS, IntervalValue, NOT_CONSTANT, type CallInfo } from "./functions.ts";
 import { compileLookup } from "./lookup.ts";
-import type { Node } from "./parser.ts";
+import { startOf, type Node } from "./parser.ts";
 import { collect, type FieldPath } from "./paths.ts";
 import { compileInterpolation, compilePlaceholder, fieldReader, noteField, templateText, type PlaceholderPart } from "./template.ts";
 import type { EvalScope } from "./types.ts";
@@ -125,7 +125,7 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
     case "cast":
       return compileCast(ctx, node);
     case "interval": {
-      if (!allowInterval) throw syntaxError(site, node.pos, "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT", "a value");
+      if (!allowInterval) throw syntaxError(site, node.pos, "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT", "a value", "Write DATE_ADD(date, INTERVAL 1 DAY) or date + INTERVAL 1 DAY.");
       const amount = compileNode(ctx, node.amount);
       const unit = node.unit;
       return guard(site, node.pos, (s) => new IntervalValue(toNumber(amount(s)), unit));
@@ -164,7 +164,7 @@ function compileBinary(ctx: CompileCtx, node: Extract<Node, { t: "bin" }>): Eval
   const r = compileNode(ctx, node.r, dateArith);
   const pos = node.pos;
   if (dateArith) {
-    if (node.l.t === "interval" && node.r.t === "interval") throw syntaxError(site, pos, "cannot add two intervals", "a date");
+    if (node.l.t === "interval" && node.r.t === "interval") throw syntaxError(site, pos, "cannot add two intervals", "a date", "Add intervals to a date one at a time.");
     const intervalFirst = node.l.t === "interval";
     const sign = op === "-" ? -1 : 1;
     return guard(site, pos, (s) => {
@@ -449,7 +449,7 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
   const site = ctx.site;
   if (second) {
     if (!path) {
-      throw syntaxError(site, first.pos, `the first argument of ${node.name}(array, expression) must name a detail array`, "a field such as items", `Write ${node.name}(items, qty * sale_price): names in the expression read each line.`);
+      throw syntaxError(site, startOf(first), `the first argument of ${node.name}(array, expression) must name a detail array`, "a field such as items", `Write ${node.name}(items, qty * sale_price): names in the expression read each line.`);
     }
     noteField(ctx, path);
     const readArray = fieldReader(path);

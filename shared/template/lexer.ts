@@ -38,7 +38,7 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
         i = nl < 0 || nl > end ? end : nl + 1;
       } else if (src.startsWith("/*", i)) {
         const close = src.indexOf("*/", i + 2);
-        if (close < 0 || close + 2 > end) throw syntaxError(ctx.site, i, "unterminated /* comment", "*/");
+        if (close < 0 || close + 2 > end) throw syntaxError(ctx.site, i, "unterminated /* comment", "*/", "Close the comment with */.");
         i = close + 2;
       } else break;
     }
@@ -54,7 +54,7 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
       const text = src.slice(i, stop);
       if (stop < end && IDENT_CHAR.test(src[stop]!)) throw syntaxError(ctx.site, i, `bad token "${text}${src[stop]}"`, "a number or a name", "Names cannot start with a digit; quote text as '…'.");
       const v = Number(text);
-      if (!Number.isFinite(v) || m[0].length > 400) throw syntaxError(ctx.site, i, "number out of range", "a finite number");
+      if (!Number.isFinite(v) || m[0].length > 400) throw syntaxError(ctx.site, i, "number out of range", "a finite number", "Numbers must fit a double (about 1.8e308).");
       tokens.push({ k: "num", v, pos: i, end: stop });
       i = stop;
       continue;
@@ -67,9 +67,9 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
     }
     if (ch === "`") {
       const close = src.indexOf("`", i + 1);
-      if (close < 0 || close >= end) throw syntaxError(ctx.site, i, "unterminated `name`", "`");
+      if (close < 0 || close >= end) throw syntaxError(ctx.site, i, "unterminated `name`", "`", "Close the quoted name with a backtick.");
       const name = src.slice(i + 1, close);
-      if (!name) throw syntaxError(ctx.site, i, "empty `name`", "a field name");
+      if (!name) throw syntaxError(ctx.site, i, "empty `name`", "a field name", "Write the field name between the backticks.");
       tokens.push({ k: "id", name, path: { text: name, segments: [name], parent: false, maybeParent: false }, simple: false, pos: i, end: close + 1 });
       i = close + 1;
       continue;
@@ -93,7 +93,7 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
         continue;
       }
       const path = parsePath(text);
-      if (!path) throw syntaxError(ctx.site, i, `bad name "${text}"`, "a field path");
+      if (!path) throw syntaxError(ctx.site, i, `bad name "${text}"`, "a field path", "Field paths use letters, digits and _, joined by . and [n].");
       tokens.push({ k: "id", name: text, path, simple: path.segments.length === 1, pos: i, end: stop });
       i = stop;
       continue;

@@ -37,7 +37,7 @@ export interface LookupSpec {
 function rowPath(ctx: CompileCtx, text: string, index: number): RowPath {
   const parsed = parsePath(text);
   if (!parsed || parsed.parent) {
-    throw syntaxError(ctx.site, index, `"${text}" is not a row path`, "a row path like content.FItemID or FNumber");
+    throw syntaxError(ctx.site, index, `"${text}" is not a row path`, "a row path like content.FItemID or FNumber", "Row paths use letters, digits and _, joined by . and [n].");
   }
   const direct = compileGetter(parsed.segments);
   if (parsed.segments.length > 1 && parsed.segments[0] === "content") {
@@ -54,6 +54,7 @@ function rowPath(ctx: CompileCtx, text: string, index: number): RowPath {
 }
 
 const WS = /\s/;
+const IDENT_CHAR = /[\p{L}\p{N}_$]/u;
 
 function skipWs(source: string, i: number, end: number): number {
   while (i < end && WS.test(source[i]!)) i++;
@@ -219,9 +220,10 @@ export function parseFindCollection(ctx: CompileCtx, start: number, end: number,
   while (i < end) {
     stop = word(source, i, end);
     const w = source.slice(i, stop);
-    if (w.toLowerCase() === "_endfind") {
+    // `_endFind` may be followed directly by `,` or `)` inside an expression.
+    if (w.slice(0, 8).toLowerCase() === "_endfind" && (w.length === 8 || (nested && !IDENT_CHAR.test(w[8]!)))) {
       closed = true;
-      i = stop;
+      i += 8;
       break;
     }
     if (conditions.length > 0 && w.toLowerCase() === "and") {

@@ -95,17 +95,17 @@ class Parser {
 
   private expectOp(op: string, what: string): Token {
     const t = this.next();
-    if (!this.isOp(t, op)) throw this.error(t, `expected "${op}" ${what}, found ${describe(t)}`, op);
+    if (!this.isOp(t, op)) throw this.error(t, `expected "${op}" ${what}, found ${describe(t)}`, op, `Add "${op}" ${what}, or check the operators before it.`);
     return t;
   }
 
   private expectKeyword(word: string, what: string): Token {
     const t = this.next();
-    if (!this.isKeyword(t, word)) throw this.error(t, `expected ${word} ${what}, found ${describe(t)}`, word);
+    if (!this.isKeyword(t, word)) throw this.error(t, `expected ${word} ${what}, found ${describe(t)}`, word, `Add ${word} ${what}.`);
     return t;
   }
 
-  private error(t: Token, message: string, expected: string, hint?: string) {
+  private error(t: Token, message: string, expected: string, hint: string) {
     return syntaxError(this.ctx.site, t.pos, message, expected, hint);
   }
 
@@ -182,7 +182,7 @@ class Parser {
     if (t.k === "op") {
       const op = t.v === "||" ? "OR" : t.v === "&&" ? "AND" : t.v === "!=" ? "<>" : t.v;
       const right = this.expr(bp);
-      if (right.t === "interval" && op !== "+" && op !== "-") throw this.error(t, "INTERVAL can only be added to or subtracted from a date", "+ or -");
+      if (right.t === "interval" && op !== "+" && op !== "-") throw this.error(t, "INTERVAL can only be added to or subtracted from a date", "+ or -", "Write date + INTERVAL n DAY or DATE_ADD(date, INTERVAL n DAY).");
       return this.node(pos, { t: "bin", op, l: left, r: right }, left, right);
     }
     const word = this.keyword(t)!;
@@ -200,7 +200,7 @@ class Parser {
         if (not) this.next();
         const what = this.next();
         const k = this.keyword(what);
-        if (k !== "NULL" && k !== "TRUE" && k !== "FALSE") throw this.error(what, `expected NULL, TRUE or FALSE after IS${not ? " NOT" : ""}`, "NULL");
+        if (k !== "NULL" && k !== "TRUE" && k !== "FALSE") throw this.error(what, `expected NULL, TRUE or FALSE after IS${not ? " NOT" : ""}`, "NULL", "Write x IS NULL, x IS NOT NULL, x IS TRUE or x IS FALSE; compare values with =.");
         return this.node(pos, { t: "is", arg: left, not, what: k }, left);
       }
       case "NOT": {
@@ -216,7 +216,7 @@ class Parser {
     if (word === "IN") {
       this.expectOp("(", "after IN");
       const list = this.list(")");
-      if (list.length === 0) throw this.error(this.tokens[this.at - 1]!, "IN needs at least one value", "a value");
+      if (list.length === 0) throw this.error(this.tokens[this.at - 1]!, "IN needs at least one value", "a value", "Write x IN (a, b, …).");
       return this.node(pos, { t: "in", arg: left, list, not }, left, ...list);
     }
     if (word === "LIKE") {
@@ -328,7 +328,7 @@ class Parser {
       whens.push([when, then]);
       children.push(when, then);
     }
-    if (whens.length === 0) throw this.error(this.peek(), "CASE needs at least one WHEN … THEN …", "WHEN");
+    if (whens.length === 0) throw this.error(this.peek(), "CASE needs at least one WHEN … THEN …", "WHEN", "Write CASE WHEN condition THEN value [ELSE value] END.");
     let otherwise: Node | null = null;
     if (this.isKeyword(this.peek(), "ELSE")) {
       this.next();
@@ -358,12 +358,12 @@ class Parser {
       const guess = suggest(name, functionNames()).trim();
       throw this.error(t, `unknown function ${t.name}`, "a known function", `${guess ? `${guess} ` : ""}Known functions: ${functionNames().join(", ")}.`);
     }
-    if (++this.depth > MAX_DEPTH) throw this.error(t, `nesting deeper than ${MAX_DEPTH} levels`, "a flatter expression");
+    if (++this.depth > MAX_DEPTH) throw this.error(t, `nesting deeper than ${MAX_DEPTH} levels`, "a flatter expression", "Reduce the nesting of parentheses, functions and NOT.");
     const args = this.list(")");
     this.depth--;
     if (args.length < spec.min || args.length > spec.max) {
       const arity = spec.min === spec.max ? `${spec.min}` : spec.max === Infinity ? `at least ${spec.min}` : `${spec.min} to ${spec.max}`;
-      throw this.error(t, `${name} takes ${arity} argument${spec.min === 1 && spec.max === 1 ? "" : "s"}, got ${args.length}`, `${arity} arguments`, spec.usage ? `Usage: ${spec.usage}` : undefined);
+      throw this.error(t, `${name} takes ${arity} argument${spec.min === 1 && spec.max === 1 ? "" : "s"}, got ${args.length}`, `${arity} arguments`, `Usage: ${spec.usage ?? usage(name, spec.min, spec.max)}`);
     }
     args.forEach((a, i) => {
       if (a.t === "interval" && !(spec.interval && i === 1)) throw syntaxError(this.ctx.site, a.pos, `INTERVAL is not allowed as argument ${i + 1} of ${name}`, "a value", "Use INTERVAL in DATE_ADD / DATE_SUB or as date + INTERVAL n DAY.");
@@ -382,17 +382,34 @@ class Parser {
     if ((type === "DECIMAL" || type === "CHAR") && this.isOp(this.peek(), "(")) {
       this.next();
       const p = this.next();
-      if (p.k !== "num" || !Number.isInteger(p.v)) throw this.error(p, "expected a whole number", "a precision");
+      if (p.k !== "num" || !Number.isInteger(p.v)) throw this.error(p, "expected a whole number", "a precision", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
       if (this.isOp(this.peek(), ",")) {
         this.next();
         const s = this.next();
-        if (s.k !== "num" || !Number.isInteger(s.v) || s.v > 30) throw this.error(s, "expected a scale from 0 to 30", "a scale");
+        if (s.k !== "num" || !Number.isInteger(s.v) || s.v > 30) throw this.error(s, "expected a scale from 0 to 30", "a scale", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
         scale = s.v;
       }
       this.expectOp(")", "to close the type");
     }
     this.expectOp(")", "to close CAST");
     return this.node(pos, { t: "cast", arg, to: type as CastType, scale }, arg);
+  }
+}
+
+function usage(name: string, min: number, max: number): string {
+  const names = ["x", "y", "z"];
+  const args = Array.from({ length: Math.min(min, 3) }, (_, i) => names[i]!);
+  if (max > min) args.push(max === Infinity ? "…" : `[${names.slice(min, max).join(", ")}]`);
+  return `${name}(${args.join(", ")})`;
+}
+
+/** Leftmost source index of an expression (binary nodes sit at their operator). */
+export function startOf(node: Node): number {
+  let n = node;
+  for (;;) {
+    if (n.t === "bin") n = n.l;
+    else if (n.t === "is" || n.t === "in" || n.t === "between" || n.t === "like") n = n.arg;
+    else return n.pos;
   }
 }
 

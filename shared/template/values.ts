@@ -127,8 +127,12 @@ export function roundHalfAway(n: number, digits: number): number {
   if (!Number.isFinite(n) || n === 0) return n === 0 ? 0 : n;
   const d = Math.max(-30, Math.min(30, digits));
   const abs = Math.abs(n);
-  const r = shift(Math.round(shift(abs, d)), -d);
-  return n < 0 ? -r : r;
+  // Doubles at or beyond 2^53 have no fractional digits to round.
+  if (d >= 0 && abs >= 9007199254740992) return n;
+  const shifted = shift(abs, d);
+  if (!Number.isFinite(shifted)) return n;
+  const r = shift(Math.round(shifted), -d);
+  return n < 0 && r !== 0 ? -r : r;
 }
 
 /** TRUNCATE(x, d): cut toward zero on the decimal value. */
@@ -136,8 +140,11 @@ export function truncateDecimal(n: number, digits: number): number {
   if (!Number.isFinite(n) || n === 0) return 0;
   const d = Math.max(-30, Math.min(30, digits));
   const abs = Math.abs(n);
-  const r = shift(Math.floor(shift(abs, d)), -d);
-  return n < 0 ? -r : r;
+  if (d >= 0 && abs >= 9007199254740992) return n;
+  const shifted = shift(abs, d);
+  if (!Number.isFinite(shifted)) return n;
+  const r = shift(Math.floor(shifted), -d);
+  return n < 0 && r !== 0 ? -r : r;
 }
 
 function finite(r: number): number {

@@ -24,6 +24,7 @@ export type Placeholder =
 
 export const BUILTIN_VARIABLES = ["LAST_SYNC_TIME", "CURRENT_TIME", "DAYS_AGO_n", "PAGINATION_START_PAGE", "PAGINATION_PAGE_SIZE"];
 
+const MAX_PLACEHOLDER = 512;
 const SCREAMING = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 const DAYS_AGO = /^DAYS_AGO_(\d{1,6})$/;
 
@@ -31,8 +32,8 @@ const DAYS_AGO = /^DAYS_AGO_(\d{1,6})$/;
 export class PlaceholderError extends Error {
   readonly offset: number;
   readonly expected: string;
-  readonly hint: string | undefined;
-  constructor(message: string, offset: number, expected: string, hint?: string) {
+  readonly hint: string;
+  constructor(message: string, offset: number, expected: string, hint: string) {
     super(message);
     this.offset = offset;
     this.expected = expected;
@@ -96,9 +97,12 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
   const double = text.startsWith("{{", start);
   const open = double ? 2 : 1;
   const close = double ? "}}" : "}";
-  const closeAt = text.indexOf(close, start + open);
-  const nextOpen = text.indexOf("{", start + open);
-  if (closeAt < 0 || closeAt + close.length > limit || (nextOpen >= 0 && nextOpen < closeAt)) {
+  // Placeholders are short: searching a bounded window keeps `{{{{…` inputs linear.
+  const window = text.slice(start, Math.min(limit, start + MAX_PLACEHOLDER));
+  const closeIn = window.indexOf(close, open);
+  const openIn = window.indexOf("{", open);
+  const closeAt = closeIn < 0 ? -1 : start + closeIn;
+  if (closeIn < 0 || (openIn >= 0 && openIn < closeIn)) {
     if (double) throw new PlaceholderError("unterminated {{…}} placeholder", 0, "}}", "Close the placeholder with }} (e.g. {{LAST_SYNC_TIME|datetime}}).");
     return null;
   }
@@ -109,7 +113,7 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
   const nameOffset = open + (inner.length - inner.trimStart().length);
   const filterOffset = bar < 0 ? 0 : open + bar + 1;
 
-  const fail = (message: string, offset: number, expected: string, hint?: string): null => {
+  const fail = (message: string, offset: number, expected: string, hint: string): null => {
     if (!double) return null;
     throw new PlaceholderError(message, offset, expected, hint);
   };
@@ -137,7 +141,7 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
       return { placeholder: known, end, text: shown };
     }
     if (known.kind === "time") {
-      if (known.daysAgo > 36_500) throw new PlaceholderError("DAYS_AGO_n is limited to 36500 days", nameOffset, "a smaller n");
+      if (known.daysAgo > 36_500) throw new PlaceholderError("DAYS_AGO_n is limited to 36500 days", nameOffset, "a smaller n", "Use DAYS_AGO_1 … DAYS_AGO_36500.");
       return { placeholder: { ...known, filter }, end, text: shown };
     }
   }
@@ -153,7 +157,7 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
   }
   const path = parsePath(rawName);
   if (!path) return fail(`"${rawName}" is not a field path or variable`, nameOffset, "a field path like io_id, items[0].sku_id or ../remark, or a variable", "Field paths use letters, digits and _, joined by . and [n].");
-  if (path.parent && path.segments.length > 0 && rawName.startsWith("../../")) return fail("only one parent level (../) is available", nameOffset, "../field");
+  if (path.parent && path.segments.length > 0 && rawName.startsWith("../../")) return fail("only one parent level (../) is available", nameOffset, "../field", "Inside a children mapping ../x reads the parent record.");
   return { placeholder: { kind: "field", path, filter }, end, text: shown };
 }
 
