@@ -1,0 +1,260 @@
+/**
+ * The composition root every host shares: given configuration (the env-var contract), a key/value store,
+ * a lock and fetch, it builds the Jushuitan reader, the compiled flow, the target client and the state
+ * adapters, takes the flow's lease, and runs the engine. The Worker, the CLI and the Action differ only
+ * in the ports they pass in.
+ */
+import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
+import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
+import type { TargetConnector } from "../connectors/target.ts";
+import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
+import { BridgeError, ConfigError } from "../errors.ts";
+import { createDocumentBuilder } from "../flow/builder.ts";
+import { lookupTables } from "../flow/preview.ts";
+import type { Flow } from "../flow/schema.ts";
+import type { Clock, FetchLike, KeyValueStore, Logger, TokenStore } from "../ports.ts";
+import { silentLogger, systemClock } from "../ports.ts";
+import type { FlowLockPort } from "../state/lock.ts";
+import { KvReferenceStore } from "../state/reference-store.ts";
+import { FlowStateStore } from "../state/state-store.ts";
+import { KvTokenStore } from "../state/token-store.ts";
+import { parseInZone } from "../util/time.ts";
+import { type Budget, createCallMeter } from "./meter.ts";
+import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
+import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
+import { DAY_MS } from "./window.ts";
+
+export type EnvVars = Record<string, string | undefined>;
+
+export interface RunnerPorts {
+  env: EnvVars;
+  kv: KeyValueStore;
+  lock: FlowLockPort;
+  fetch: FetchLike;
+  clock?: Clock;
+  logger?: Logger;
+  /** Flows by id (the seed flows plus any the host loaded). */
+  flows: Readonly<Record<string, Flow>>;
+}
+
+export interface RunRequest {
+  flowId: string;
+  runId: string;
+  trigger: RunTrigger;
+  budget: Budget;
+  /** The instant the run reasons about (cron scheduledTime); defaults to the clock. */
+  now?: number;
+  range?: { from: number; to: number };
+  dryRun?: boolean;
+  /** Longest the run may hold the flow lease; a crashed run's lease expires after it. */
+  leaseMs?: number;
+  onProgress?: Parameters<typeof runFlow>[1]["onProgress"];
+}
+
+/** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
+const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
+
+export function engineStateOver(store: FlowStateStore): EngineState {
+  return {
+    loadCheckpoint: async (flowId) => {
+      const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
+      return saved && typeof saved.watermark === "number" ? (saved as unknown as Checkpoint) : null;
+    },
+    saveCheckpoint: async (flowId, checkpoint) => {
+      await store.saveCheckpoint(flowId, { ...checkpoint, cursor: checkpoint.cursor ?? null });
+    },
+    ledgerView: (flowId) => store.ledgerView(flowId),
+    ledgerAppend: async (flowId, entries) => {
+      await store.ledgerAppend(flowId, entries);
+    },
+    addDeadLetters: async (flowId, items) => {
+      await store.addDeadLetters(flowId, items);
+    },
+    recordRun: (summary) => store.recordRun(summary),
+  };
+}
+
+export function incrementalSettings(flow: Flow, now: number): IncrementalSettings {
+  const zone = flow.timezone;
+  const inc = flow.incremental;
+  let startAt = now - inc.lookbackMinutes * 60_000 - DAY_MS;
+  if (inc.startAt) {
+    const parsed = parseInZone(inc.startAt, zone);
+    if (parsed === null) {
+      throw new ConfigError(`flow ${flow.id}: incremental.startAt "${inc.startAt}" is not a date`, {
+        hint: "write it as yyyy-MM-dd or yyyy-MM-dd HH:mm:ss (flow timezone)",
+        details: { path: "incremental.startAt" },
+      });
+    }
+    startAt = parsed;
+  }
+  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
+  return {
+    lookbackMs: inc.lookbackMinutes * 60_000,
+    endLagMs: inc.endLagMinutes * 60_000,
+    windowMs: inc.windowDays * DAY_MS,
+    startAt,
+    // Merged documents close whole days: windows end on day boundaries so a group never straddles two.
+    alignToDays: merge?.period?.unit === "day",
+    timezone: zone,
+  };
+}
+
+export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, params: (window: { from: number; to: number }) => Record<string, unknown>): WindowSource {
+  const endpoint = endpointByPath(flow.source.endpoint);
+  if (!endpoint) {
+    throw new ConfigError(`flow ${flow.id}: source.endpoint ${flow.source.endpoint} is not a Jushuitan endpoint jst-bridge knows`, {
+      hint: "use one of /open/other/inout/query, /open/orders/out/simple/query, /open/purchasein/query, /open/aftersale/received/query, /open/sku/query, /open/inventory/query",
+      details: { path: "source.endpoint" },
+    });
+  }
+  const idField = flow.source.idField;
+  return {
+    async *readWindow(window, startPage) {
+      const biz = params(window);
+      for await (const page of client.pages(flow.source.endpoint, biz, {
+        window,
+        pageSize: flow.source.paging.pageSize,
+        maxWindowMs: window.to - window.from,
+        startPage,
+      })) {
+        yield { rows: page.rows as SourceRow[], pageIndex: page.pageIndex, dataCount: page.dataCount, hasMore: page.hasNext };
+      }
+    },
+    idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
+  };
+}
+
+export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger }): TargetConnector {
+  if (flow.target.type === "tplus") {
+    return createTplusClient(tplusConfigFromEnv(env), deps);
+  }
+  const client = new KisClient({ config: kisConfigFromEnv(env), fetch: deps.fetch, tokenStore: deps.tokenStore, clock: deps.clock, logger: deps.logger });
+  // KIS_PRECHECK=always looks every bill up before creating it (for accounts that may not reject a duplicate
+  // FBillNo); the default checks only after an unknown outcome, and the engine asks for a check when recovering.
+  const precheck = env.KIS_PRECHECK === "always" ? "always" : "after_unknown_outcome";
+  return new KisTarget({ operations: new KisOperations(client), precheck });
+}
+
+/** Loads the reference tables a flow declares; a missing one is a configuration error, not N dead letters. */
+async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
+  const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
+  for (const ref of flow.references) {
+    const table = await store.get(ref.name);
+    if (!table || table.rows.length === 0) {
+      throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty`, {
+        hint: ref.source
+          ? `fill it with POST /reference/${ref.name}/refresh (from ${ref.source.type} ${ref.source.operation}) or upload it with POST /reference/${ref.name}`
+          : `upload it (CSV or JSON rows with a "${ref.keyField}" column) with POST /reference/${ref.name} or \`jst-bridge reference upload\``,
+        details: { table: ref.name },
+      });
+    }
+    tables[ref.name] = table.rows;
+  }
+  return tables;
+}
+
+export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
+  const clock = ports.clock ?? systemClock;
+  const logger = ports.logger ?? silentLogger;
+  const flow = ports.flows[request.flowId];
+  if (!flow) {
+    throw new ConfigError(`unknown flow "${request.flowId}"`, { hint: `known flows: ${Object.keys(ports.flows).join(", ")}` });
+  }
+  const now = request.now ?? clock.now();
+  const meter = createCallMeter(ports.fetch, request.budget, clock);
+  const store = new FlowStateStore(ports.kv, { clock, logger });
+  const state = engineStateOver(store);
+  const tokenStore = new KvTokenStore(ports.kv);
+
+  const leaseMs = request.leaseMs ?? 15 * 60_000;
+  const lease = request.dryRun ? { acquired: true } : await ports.lock.acquire(flow.id, request.runId, leaseMs);
+  if (!lease.acquired) {
+    logger.info("flow is running elsewhere; skipped", { flowId: flow.id, holder: "holder" in lease ? lease.holder : undefined });
+    return { summary: skippedSummary(flow.id, request, clock), planned: [] };
+  }
+  try {
+    const settings = incrementalSettings(flow, now);
+    const deps = { fetch: meter.fetch, tokenStore, clock, logger };
+    const jst = new JushuitanClient({
+      baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
+      appKey: required(ports.env, "JST_APP_KEY"),
+      appSecret: required(ports.env, "JST_APP_SECRET"),
+      tokenStore,
+      fetch: meter.fetch,
+      clock,
+      logger,
+      initialTokens: tokensFromEnv(ports.env),
+    });
+    const tables = await loadReferenceTables(flow, new KvReferenceStore(ports.kv));
+    const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
+    const compiled = builder.compiled;
+    const params = (window: { from: number; to: number }) => {
+      const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
+      return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
+    };
+    return await runFlow(
+      {
+        flowId: flow.id,
+        targetOperation: flow.target.operation,
+        source: jushuitanWindowSource(jst, flow, params),
+        builder,
+        onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
+        target: createTarget(flow, ports.env, deps),
+        state,
+        meter,
+        clock,
+        logger,
+      },
+      {
+        runId: request.runId,
+        trigger: request.trigger,
+        now,
+        incremental: settings,
+        range: request.range,
+        dryRun: request.dryRun,
+        recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
+        onProgress: request.onProgress,
+      },
+    );
+  } catch (error) {
+    // Configuration problems surface before any document moves: record them as a failed run.
+    const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
+    const summary = skippedSummary(flow.id, request, clock);
+    summary.outcome = "failed";
+    summary.error = { code: e.code, message: e.message, hint: e.hint };
+    summary.subrequests = meter.used();
+    if (!request.dryRun) await state.recordRun(summary);
+    return { summary, planned: [] };
+  } finally {
+    if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
+  }
+}
+
+function required(env: EnvVars, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`${name} is not set`, { hint: `set it with \`wrangler secret put ${name}\` (Worker) or in the environment / .env (CLI)` });
+  return value;
+}
+
+function skippedSummary(flowId: string, request: RunRequest, clock: Clock): RunSummary {
+  const at = clock.now();
+  return {
+    runId: request.runId,
+    flowId,
+    trigger: request.trigger,
+    dryRun: request.dryRun ?? false,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+    outcome: "skipped_locked",
+    counts: { read: 0, written: 0, alreadyExisted: 0, skipped: 0, deadLettered: 0, dropped: 0 },
+    windows: [],
+    api: [],
+    subrequests: 0,
+    // Not read: the run never reached its checkpoint.
+    watermarkBefore: 0,
+    watermarkAfter: 0,
+    continues: false,
+  };
+}
