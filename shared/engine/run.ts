@@ -488,7 +488,9 @@ function planRange(options: RunOptions, watermark: number, now: number, cursor: 
   });
   if (!cursor) return windows;
   // Resume: the saved window first, exactly as it was, then whatever follows it.
-  return [cursor.window, ...windows.filter((w) => w.from >= cursor.window.to).map((w) => ({ ...w, from: Math.max(w.from, cursor.window.to) }))];
+  // The fresh plan starts at watermark − lookback and need not line up with the saved window: clip, don't filter.
+  const rest = windows.filter((w) => w.to > cursor.window.to).map((w) => ({ from: Math.max(w.from, cursor.window.to), to: w.to }));
+  return [cursor.window, ...rest];
 }
 
 export function toBridgeError(error: unknown): BridgeError {

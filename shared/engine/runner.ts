@@ -126,14 +126,35 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
 }
 
 export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger }): TargetConnector {
+  const timeoutMs = requestTimeoutMs(env);
   if (flow.target.type === "tplus") {
-    return createTplusClient(tplusConfigFromEnv(env), deps);
+    return createTplusClient(tplusConfigFromEnv(env), deps, timeoutMs ? { timeoutMs } : {});
   }
-  const client = new KisClient({ config: kisConfigFromEnv(env), fetch: deps.fetch, tokenStore: deps.tokenStore, clock: deps.clock, logger: deps.logger });
+  const client = new KisClient({
+    config: kisConfigFromEnv(env),
+    fetch: deps.fetch,
+    tokenStore: deps.tokenStore,
+    clock: deps.clock,
+    logger: deps.logger,
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
   // KIS_PRECHECK=always looks every bill up before creating it (for accounts that may not reject a duplicate
   // FBillNo); the default checks only after an unknown outcome, and the engine asks for a check when recovering.
   const precheck = env.KIS_PRECHECK === "always" ? "always" : "after_unknown_outcome";
   return new KisTarget({ operations: new KisOperations(client), precheck });
+}
+
+/** REQUEST_TIMEOUT_MS: how long one upstream request may take before it counts as lost (default: each client's own). */
+export function requestTimeoutMs(env: EnvVars): number | undefined {
+  const raw = env.REQUEST_TIMEOUT_MS;
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 50 || value > 600_000) {
+    throw new ConfigError(`REQUEST_TIMEOUT_MS must be a number of milliseconds between 50 and 600000 (got "${raw}")`, {
+      hint: "unset it to use the defaults (30 s for Jushuitan)",
+    });
+  }
+  return value;
 }
 
 /** Loads the reference tables a flow declares; a missing one is a configuration error, not N dead letters. */
@@ -185,6 +206,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       clock,
       logger,
       initialTokens: tokensFromEnv(ports.env),
+      ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });
     const tables = await loadReferenceTables(flow, new KvReferenceStore(ports.kv));
     const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });

@@ -29,6 +29,7 @@ export interface E2EOptions extends EmulatorStackOptions {
   salesOut?: number;
   /** Days of history before E2E_START the documents span (and the flows start from). */
   days?: number;
+  env?: Record<string, string>;
 }
 
 export async function startE2E(options: E2EOptions = {}) {
@@ -51,7 +52,7 @@ export async function startE2E(options: E2EOptions = {}) {
   });
   const servers: RunningServer[] = [];
   for (const emulator of [stack.jushuitan, stack.tplus, stack.kis]) servers.push(await serveOnLoopback(emulator.app));
-  const env = stack.env({ jushuitan: servers[0]!.url, tplus: servers[1]!.url, kis: servers[2]!.url });
+  const env = { ...stack.env({ jushuitan: servers[0]!.url, tplus: servers[1]!.url, kis: servers[2]!.url }), REQUEST_TIMEOUT_MS: "400", ...options.env };
 
   const kv = new MemoryKeyValueStore();
   const lock = new MemoryFlowLock(clock);
@@ -81,10 +82,10 @@ export async function startE2E(options: E2EOptions = {}) {
     lock,
     ports,
     flows,
-    /** Runs a flow once (one invocation) with the given budget. */
-    run(flowId: string, request: Partial<RunRequest> = {}) {
+    /** Runs a flow once (one invocation) with the given budget; `fetch` replaces the network (crash simulation). */
+    run(flowId: string, request: Partial<RunRequest> = {}, override: { fetch?: FetchLike } = {}) {
       runs++;
-      return runFlowById(ports, { flowId, runId: `test-${runs}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request });
+      return runFlowById({ ...ports, ...override }, { flowId, runId: `test-${runs}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request });
     },
     /** Invocations until the flow has caught up (continues = false); returns their summaries. */
     async runToCompletion(flowId: string, request: Partial<RunRequest> = {}, maxInvocations = 500) {
@@ -95,6 +96,16 @@ export async function startE2E(options: E2EOptions = {}) {
         if (!summary.continues) return summaries;
       }
       throw new Error(`${flowId} did not complete in ${maxInvocations} invocations`);
+    },
+    /** A network that dies for good (never answers again) once `afterWrites` target writes were answered: an invocation killed mid-run. */
+    crashingFetch(afterWrites: number): FetchLike {
+      let writes = 0;
+      return async (input, init) => {
+        if (writes >= afterWrites) return new Promise<Response>(() => {});
+        const res = await fetch(input, init);
+        if (/\/(create|Create)$/.test(new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url).pathname)) writes++;
+        return res;
+      };
     },
     async close() {
       await Promise.all(servers.map((s) => s.close()));
