@@ -57,16 +57,93 @@ export function daysInMonth(y: number, m: number): number {
   return m === 2 ? (isLeap(y) ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
+// Offsets per zone and hour, keyed by number (no string building on the hot path), with a one-entry
+// front cache because consecutive look-ups usually hit the same zone and hour.
+const HOUR = 3_600_000;
+const offsets = new Map<string, Map<number, number>>();
+let lastZone = "";
+let lastHour = NaN;
+let lastOffset = 0;
+const MIN_OFFSET_MS = Date.UTC(1900, 0, 1);
+const MAX_OFFSET_MS = Date.UTC(2200, 0, 1);
+
+/** Milliseconds east of UTC for `zone` at `ms`. */
+export function offsetMs(zone: string, ms: number): number {
+  // Intl zone data is unreliable far from the present (dayjs returns absurd offsets for year 1), so
+  // instants outside 1900–2200 use the offset at the nearest edge.
+  if (ms < MIN_OFFSET_MS) ms = MIN_OFFSET_MS;
+  else if (ms > MAX_OFFSET_MS) ms = MAX_OFFSET_MS;
+  const hour = Math.floor(ms / HOUR);
+  if (hour === lastHour && zone === lastZone) return lastOffset;
+  let perZone = offsets.get(zone);
+  if (!perZone) {
+    perZone = new Map();
+    offsets.set(zone, perZone);
+  }
+  let offset = perZone.get(hour);
+  if (offset === undefined) {
+    offset = zoneOffsetMinutes(zone, ms) * 60_000;
+    if (perZone.size > 50_000) perZone.clear();
+    perZone.set(hour, offset);
+  }
+  lastZone = zone;
+  lastHour = hour;
+  lastOffset = offset;
+  return offset;
+}
+
 /** Epoch ms shifted to wall-clock ms of `zone` (as if the wall clock were UTC). */
 export function toLocalMs(ms: number, zone: string): number {
-  return ms + zoneOffsetMinutes(zone, ms) * 60_000;
+  return ms + offsetMs(zone, ms);
 }
 
 /** Wall-clock ms of `zone` → epoch ms (two passes settle DST edges). */
 export function fromLocalMs(local: number, zone: string): number {
-  let ms = local - zoneOffsetMinutes(zone, local) * 60_000;
-  ms = local - zoneOffsetMinutes(zone, ms) * 60_000;
+  let ms = local - offsetMs(zone, local);
+  ms = local - offsetMs(zone, ms);
   return ms;
+}
+
+function digits(text: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Epoch ms of date text in `zone`, or null. Fast path for the shapes Jushuitan sends
+ * (`YYYY-MM-DD`, `YYYY-MM-DD HH:mm:ss[.f…]`, T allowed); anything else goes through parseInZone.
+ */
+export function parseInstant(text: string, zone: string): number | null {
+  const n = text.length;
+  if (n === 10 || (n >= 19 && n <= 26)) {
+    const y = digits(text, 0, 4);
+    const mo = digits(text, 5, 2);
+    const d = digits(text, 8, 2);
+    if (y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45) {
+      if (d > daysInMonth(y, mo)) return null;
+      let inDay = 0;
+      let ok = n === 10;
+      if (!ok) {
+        const sep = text.charCodeAt(10);
+        const h = digits(text, 11, 2);
+        const mi = digits(text, 14, 2);
+        const sec = digits(text, 17, 2);
+        const frac = n > 20 ? digits(text, 20, n - 20) : 0;
+        ok =
+          (sep === 32 || sep === 84) && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 &&
+          sec >= 0 && sec <= 59 && (n === 19 || (n > 20 && text.charCodeAt(19) === 46 && frac >= 0));
+        if (ok) inDay = h * HOUR + mi * 60_000 + sec * 1000 + (n === 19 ? 0 : n <= 23 ? frac * 10 ** (23 - n) : Math.floor(frac / 10 ** (n - 23)));
+      }
+      if (ok) return fromLocalMs(daysFromCivil(y, mo, d) * DAY + inDay, zone);
+    }
+  }
+  if (n > 40) return null;
+  return parseInZone(text, zone);
 }
 
 export function wallClock(ms: number, zone: string): WallClock {
@@ -117,8 +194,7 @@ export function checkRange(ms: number, zone: string): number {
 
 /** Parses date text in `zone`; a text without a time part is a DATE. Null when it is not a date. */
 export function parseDateText(text: string, zone: string): SqlDate | null {
-  if (text.length > 40) return null;
-  const ms = parseInZone(text, zone);
+  const ms = parseInstant(text, zone);
   if (ms === null) return null;
   return new SqlDate(ms, text.trim().length === 10);
 }

@@ -78,7 +78,18 @@ export function compilePlaceholder(ctx: CompileCtx, part: PlaceholderPart): Eval
   const p = part.placeholder;
   const site = ctx.site;
   switch (p.kind) {
-    case "time":
+    case "time": {
+      // Depends only on the run's variables: remember the last result per vars object.
+      let lastVars: unknown = undefined;
+      let last: unknown;
+      return (s) => {
+        if (s.vars !== lastVars) {
+          last = placeholderValue(p, undefined, s.vars, zoneOf(s));
+          lastVars = s.vars;
+        }
+        return last;
+      };
+    }
     case "page":
       return guard(site, part.index, (s) => placeholderValue(p, undefined, s.vars, zoneOf(s)));
     case "extra":

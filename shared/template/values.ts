@@ -81,6 +81,9 @@ export function toText(value: unknown, zone: string, formatDate: (d: SqlDate, zo
   throw new ValueError(`${show(value)} cannot be used as text`, "Pick a field of it (items[0].sku_id) or aggregate it (SUM(items, qty)).");
 }
 
+const POW10: number[] = [];
+for (let i = 0; i <= 22; i++) POW10.push(10 ** i);
+
 /** Decimal text without exponent notation (MySQL prints 0.0000001, not 1e-7). */
 export function numberToText(n: number): string {
   if (Object.is(n, -0)) return "0";
@@ -92,9 +95,20 @@ export function numberToText(n: number): string {
   return String(n);
 }
 
-/** Digits after the decimal point of a double's shortest representation. */
+/**
+ * Digits after the decimal point of a double's shortest representation. The multiply loop finds it for
+ * ordinary amounts without building a string (a near-miss only overestimates the scale, which keeps a
+ * little noise rather than changing a value); the string form settles the rest.
+ */
 export function scaleOf(n: number): number {
   if (Number.isInteger(n)) return 0;
+  const abs = Math.abs(n);
+  if (abs < 1e6 && abs > 1e-6) {
+    for (let k = 1; k <= 9; k++) {
+      const x = abs * POW10[k]!;
+      if (Math.abs(x - Math.round(x)) <= x * 1e-15) return k;
+    }
+  }
   const s = String(n);
   const e = s.indexOf("e");
   if (e < 0) return s.length - s.indexOf(".") - 1;
@@ -104,8 +118,6 @@ export function scaleOf(n: number): number {
   return Math.max(0, decimals - Number(s.slice(e + 1)));
 }
 
-const POW10: number[] = [];
-for (let i = 0; i <= 22; i++) POW10.push(10 ** i);
 
 /** Rounds away the binary noise of a result that is exact at `scale` decimals. */
 function clean(r: number, scale: number): number {
@@ -129,6 +141,19 @@ export function roundHalfAway(n: number, digits: number): number {
   const abs = Math.abs(n);
   // Doubles at or beyond 2^53 have no fractional digits to round.
   if (d >= 0 && abs >= 9007199254740992) return n;
+  if (d >= 0 && d <= 15) {
+    // Fast path: the scaled value is exact enough unless it sits next to a .5 boundary (2.675 * 100 =
+    // 267.49999999999997), which the decimal-string path below rounds exactly.
+    const p = POW10[d]!;
+    const x = abs * p;
+    if (x < 1e8) {
+      const frac = x - Math.floor(x);
+      if (Math.abs(frac - 0.5) > 1e-7) {
+        const r = Math.round(x) / p;
+        return n < 0 && r !== 0 ? -r : r;
+      }
+    }
+  }
   const shifted = shift(abs, d);
   if (!Number.isFinite(shifted)) return n;
   const r = shift(Math.round(shifted), -d);

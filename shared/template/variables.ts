@@ -8,10 +8,9 @@
  * an unknown variable (a typo caught at compile time). Everything else is a record path; `{FOO_BAR}` in
  * single braces always reads the field, which is the escape hatch for such field names.
  */
-import { formatEpoch } from "./dates.ts";
+import { formatEpoch, parseInstant } from "./dates.ts";
 import { parsePath, type FieldPath } from "./paths.ts";
 import { SqlDate, ValueError, show } from "./values.ts";
-import { parseInZone } from "../util/time.ts";
 
 export type Filter = "datetime" | "date" | "timestamp" | "timestamp_ms";
 export const FILTERS: readonly Filter[] = ["datetime", "date", "timestamp", "timestamp_ms"];
@@ -184,7 +183,7 @@ export function filterInstant(ms: number, filter: Filter | undefined, zone: stri
 /** A field (or flow variable) value read as an instant for a filter: date text, SqlDate, or epoch (s or ms). */
 function instantOf(value: unknown, zone: string): number {
   if (typeof value === "string") {
-    const ms = value.length <= 40 ? parseInZone(value, zone) : null;
+    const ms = parseInstant(value, zone);
     if (ms !== null) return ms;
     const n = value.trim() === "" ? NaN : Number(value);
     if (Number.isFinite(n)) return epochOf(n);
