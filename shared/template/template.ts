@@ -79,13 +79,19 @@ export function compilePlaceholder(ctx: CompileCtx, part: PlaceholderPart): Eval
   const site = ctx.site;
   switch (p.kind) {
     case "time": {
-      // Depends only on the run's variables: remember the last result per vars object.
-      let lastVars: unknown = undefined;
+      // Depends only on the run's times and zone: remember the last result for them.
+      let lastSync = NaN;
+      let current = NaN;
+      let zone = "";
       let last: unknown;
       return (s) => {
-        if (s.vars !== lastVars) {
-          last = placeholderValue(p, undefined, s.vars, zoneOf(s));
-          lastVars = s.vars;
+        const v = s.vars;
+        const z = zoneOf(s);
+        if (v.lastSyncTime !== lastSync || v.currentTime !== current || z !== zone) {
+          last = placeholderValue(p, undefined, v, z);
+          lastSync = v.lastSyncTime;
+          current = v.currentTime;
+          zone = z;
         }
         return last;
       };

@@ -63,6 +63,8 @@ describe("NOW / CURDATE / UNIX_TIMESTAMP / FROM_UNIXTIME in the scope's zone", (
     expect(ev("NOW()", utc)).toBe("2024-02-29 17:30:45");
     expect(ev("SYSDATE()")).toBe(ev("NOW()"));
     expect(ev("CURRENT_TIMESTAMP()")).toBe(ev("NOW()"));
+    expect(ev("LOCALTIME()")).toBe(ev("NOW()"));
+    expect(ev("LOCALTIMESTAMP()")).toBe(ev("NOW()"));
     expect(ev("CURDATE()")).toBe("2024-03-01");
     expect(ev("CURDATE()", utc)).toBe("2024-02-29");
     expect(ev("CURRENT_DATE()")).toBe("2024-03-01");

@@ -142,6 +142,16 @@ describe("run variables and filters", () => {
     expect(value("{{CURRENT_TIME|date}}")).toBe("2024-01-02");
   });
 
+  it("time variables follow the vars of each evaluation, even when a vars object is reused", () => {
+    const v = compileValue("{{CURRENT_TIME|datetime}}");
+    const shared: TemplateVars = { ...vars };
+    expect(v.evaluate({ record: {}, vars: shared })).toBe("2024-01-02 12:05:06");
+    shared.currentTime += 3_600_000;
+    expect(v.evaluate({ record: {}, vars: shared })).toBe("2024-01-02 13:05:06");
+    shared.timezone = "UTC";
+    expect(v.evaluate({ record: {}, vars: shared })).toBe("2024-01-02 05:05:06");
+  });
+
   it("DAYS_AGO_n counts back from CURRENT_TIME", () => {
     expect(value("{{DAYS_AGO_1|datetime}}")).toBe("2024-01-01 12:05:06");
     expect(value("{{DAYS_AGO_2|date}}")).toBe("2023-12-31");
