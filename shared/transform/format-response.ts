@@ -44,8 +44,9 @@ export function wallClock(value: unknown, timezone: string): WallClock | null {
     const m = WALL.exec(text) ?? COMPACT.exec(text);
     if (m) {
       const [, y, mo, d, h = "00", mi = "00", s = "00"] = m;
-      if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
-      if (parseInZone(`${y}-${mo}-${d}`, "UTC") === null) return null; // 2024-02-30
+      const month = Number(mo);
+      const day = Number(d);
+      if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(y), month) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
       return { y: y!, mo: mo!, d: d!, h, mi, s };
     }
     const ms = parseInZone(text, timezone);
@@ -56,6 +57,11 @@ export function wallClock(value: unknown, timezone: string): WallClock | null {
     return fromInstant(Math.abs(value) < 1e11 ? value * 1000 : value, timezone);
   }
   return null;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function fromInstant(ms: number, timezone: string): WallClock {
@@ -217,6 +223,18 @@ export function compileFormatRules(
     fn: parseFormat(rule.format),
   }));
   if (compiled.length === 0) return (doc) => doc;
+
+  // The common case (top-level `old` and `new`, like io_date → io_date_new) skips the copy-on-write walk.
+  if (compiled.every((c) => c.oldPath.length === 1 && c.newPath.length === 1)) {
+    return (doc) => {
+      const out: Record<string, unknown> = { ...doc };
+      for (const c of compiled) {
+        const value = out[c.oldPath[0]!];
+        if (!isEmpty(value)) out[c.newPath[0]!] = run(c, value, timezone);
+      }
+      return out;
+    };
+  }
 
   return (doc) => {
     const out: Record<string, unknown> = { ...doc };

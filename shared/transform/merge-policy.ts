@@ -63,13 +63,15 @@ export function planMerge(inputs: readonly MergeInput[], merge: CompiledMerge, o
   const { groups, errors } = merge.group(inputs, options.vars);
   const plan: MergePlan = { documents: [], held: [], skipped: [], errors };
   for (const g of groups) {
-    const ids = [...new Set(g.inputs.map((i) => i.id))].sort(compareIds);
+    // Sorted member ids, computed only when a plan entry needs them.
+    let sorted: string[] | undefined;
+    const ids = () => (sorted ??= [...new Set(g.inputs.map((i) => i.id))].sort(compareIds));
     try {
       const previous = lookup(options.written, g.groupKey);
       if (!previous) {
         const end = merge.periodEnd(g.inputs);
         if (end !== undefined && options.closedBefore !== undefined && end > options.closedBefore) {
-          plan.held.push({ groupKey: g.groupKey, members: ids, periodEnd: end });
+          plan.held.push({ groupKey: g.groupKey, members: ids(), periodEnd: end });
           continue;
         }
         plan.documents.push(...merge.mergeGroup(g.groupKey, g.inputs, 0));
@@ -77,13 +79,13 @@ export function planMerge(inputs: readonly MergeInput[], merge: CompiledMerge, o
       }
       const done = new Set(previous.members);
       const late = g.inputs.filter((i) => !done.has(i.id));
-      for (const id of ids) {
+      for (const id of ids()) {
         if (done.has(id)) plan.skipped.push({ id, groupKey: g.groupKey, reason: `already written in group ${g.groupKey}` });
       }
       if (late.length > 0) plan.documents.push(...merge.mergeGroup(g.groupKey, late, previous.supplements + 1));
     } catch (error) {
       const e = error instanceof BridgeError ? error : new MergeError(String(error), { groupKey: g.groupKey });
-      for (const id of ids) plan.errors.push({ id, error: e });
+      for (const id of ids()) plan.errors.push({ id, error: e });
     }
   }
   return plan;

@@ -77,12 +77,24 @@ export interface CompiledMerge {
   periodEnd(inputs: readonly MergeInput[]): number | undefined;
 }
 
+function isDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /** Numeric ids compare as numbers (without precision loss), others as plain text. */
 export function compareIds(a: string, b: string): number {
-  const na = /^\d+$/.test(a);
-  const nb = /^\d+$/.test(b);
-  if (na && nb && a.length !== b.length) return a.length - b.length;
+  if (a.length !== b.length && isDigits(a) && isDigits(b)) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorts ids with compareIds (in place) and returns them. */
+export function sortIds(ids: string[]): string[] {
+  return ids.sort(compareIds);
 }
 
 function getField(obj: Record<string, unknown>, path: string): unknown {
@@ -93,6 +105,13 @@ function getField(obj: Record<string, unknown>, path: string): unknown {
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
+}
+
+type Getter = (obj: Record<string, unknown>) => unknown;
+
+/** A compiled field read: direct for plain names, else `getField` (a literal dotted key wins over a path). */
+function getter(path: string): Getter {
+  return path.includes(".") ? (obj) => getField(obj, path) : (obj) => obj[path];
 }
 
 const isEmpty = (v: unknown) => v === undefined || v === null || v === "";
@@ -168,6 +187,19 @@ function accumulate(acc: Accumulator, state: AccState, value: unknown, field: st
   }
 }
 
+/** A compiled accumulate step; `$sum` of plain numbers (the hot case) skips the general path. */
+function adder(acc: Accumulator, field: string): (state: AccState, value: unknown, memberId: string) => void {
+  if (acc === "$sum") {
+    return (state, value, memberId) => {
+      if (typeof value === "number" && value === value) {
+        state.sum += value;
+        state.count++;
+      } else accumulate(acc, state, value, field, memberId);
+    };
+  }
+  return (state, value, memberId) => accumulate(acc, state, value, field, memberId);
+}
+
 function result(acc: Accumulator, state: AccState): unknown {
   switch (acc) {
     case "$sum":
@@ -185,10 +217,11 @@ function result(acc: Accumulator, state: AccState): unknown {
 }
 
 interface LineGroup {
-  key: string;
+  key: unknown;
   base: Record<string, unknown>;
   states: AccState[];
-  members: Set<string>;
+  /** Position among the merged lines. */
+  index: number;
 }
 
 /** End of the period containing a date value, epoch ms; null when the value is not a date. */
@@ -215,7 +248,7 @@ export function periodEndOf(value: unknown, unit: "hour" | "day" | "month", time
 function dedupe(inputs: readonly MergeInput[]): MergeInput[] {
   const byKey = new Map<string, MergeInput>();
   for (const input of inputs) {
-    const k = `${input.id}#${input.seq ?? 0}`;
+    const k = input.seq === undefined ? input.id : `${input.id}#${input.seq}`;
     const prev = byKey.get(k);
     if (!prev) {
       byKey.set(k, input);
@@ -233,27 +266,62 @@ export function compileMerge(config: MergeConfig, options: { flatRows?: boolean;
   const timezone = options.timezone ?? DEFAULT_ZONE;
   const keyTemplate: CompiledValue = compileValue(config.keyTemplate, { path: options.path ? `${options.path}.keyTemplate` : "operation.keyTemplate" });
   const lineCalc = Object.entries(config.calculate ?? {}) as [string, Accumulator][];
+  const lineCalcGet = lineCalc.map(([field]) => getter(field));
+  const lineKeyGet = (config.lineGroupBy ?? []).map(getter);
+  const linesOf = getter(config.lines);
+  const adders = lineCalc.map(([field, acc]) => adder(acc, field));
+  /** Map key of a line: one primitive field keys directly (1 and "1" stay apart), else canonical JSON. */
+  const lineKeyOf = (row: Record<string, unknown>): unknown => {
+    if (lineKeyGet.length === 1) {
+      const v = lineKeyGet[0]!(row);
+      return v !== null && typeof v === "object" ? `json:${JSON.stringify(v)}` : (v ?? null);
+    }
+    let k = "";
+    for (const get of lineKeyGet) k += `${JSON.stringify(get(row) ?? null)}|`;
+    return k;
+  };
   const headerCalc = Object.entries(config.headerCalculate ?? {}) as [string, Accumulator][];
   const lineGroupBy = config.lineGroupBy;
+
+  const groupGet = config.groupBy.map(getter);
+  // When the key template reads only groupBy fields (always, for a loaded flow), the rendered key is a
+  // function of the groupBy values: render it once per distinct value tuple instead of once per document.
+  const keyFromGroupBy = keyTemplate.fields.every((f) => config.groupBy.includes(f));
 
   const group: CompiledMerge["group"] = (inputs, vars) => {
     const groups = new Map<string, MergeInput[]>();
     const errors: { id: string; error: BridgeError }[] = [];
+    const rendered = new Map<unknown, unknown>(); // nested by groupBy value → rendered key
     for (const input of inputs) {
-      const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
-      if (missing.length > 0) {
+      let complete = true;
+      for (const get of groupGet) if (isEmpty(get(input.record))) complete = false;
+      if (!complete) {
+        const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
         errors.push({
           id: input.id,
           error: new MergeError(`document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, { id: input.id, fields: missing }, "Every document must carry the groupBy fields; check formatResponse and the source data."),
         });
         continue;
       }
-      let key: string;
-      try {
-        key = String(keyTemplate.evaluate({ record: input.record, vars }));
-      } catch (error) {
-        errors.push({ id: input.id, error: error instanceof BridgeError ? error : new MergeError(String(error), { id: input.id }) });
-        continue;
+      let key: string | undefined;
+      let level = rendered;
+      if (keyFromGroupBy) {
+        for (let i = 0; i < groupGet.length - 1; i++) {
+          const v = groupGet[i]!(input.record);
+          let next = level.get(v) as Map<unknown, unknown> | undefined;
+          if (!next) level.set(v, (next = new Map()));
+          level = next;
+        }
+        key = level.get(groupGet[groupGet.length - 1]!(input.record)) as string | undefined;
+      }
+      if (key === undefined) {
+        try {
+          key = String(keyTemplate.evaluate({ record: input.record, vars }));
+        } catch (error) {
+          errors.push({ id: input.id, error: error instanceof BridgeError ? error : new MergeError(String(error), { id: input.id }) });
+          continue;
+        }
+        if (keyFromGroupBy) level.set(groupGet[groupGet.length - 1]!(input.record), key);
       }
       let list = groups.get(key);
       if (!list) groups.set(key, (list = []));
@@ -263,12 +331,20 @@ export function compileMerge(config: MergeConfig, options: { flatRows?: boolean;
     return { groups: sorted.map((groupKey) => ({ groupKey, inputs: groups.get(groupKey)! })), errors };
   };
 
+  // Period ends per raw value: a window holds few distinct days, so each is computed once.
+  const periodCache = new Map<unknown, number | null>();
   const periodEnd: CompiledMerge["periodEnd"] = (inputs) => {
     const period = config.period;
     if (!period) return undefined;
     let end = -Infinity;
     for (const input of inputs) {
-      const e = periodEndOf(getField(input.record, period.field), period.unit, timezone);
+      const raw = getField(input.record, period.field);
+      let e = periodCache.get(raw);
+      if (e === undefined) {
+        e = periodEndOf(raw, period.unit, timezone);
+        if (periodCache.size > 4096) periodCache.clear();
+        if (typeof raw === "string" || typeof raw === "number") periodCache.set(raw, e);
+      }
       if (e === null) {
         throw new MergeError(`document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`, { id: input.id, field: period.field }, `Make sure every document carries ${period.field}.`);
       }
@@ -298,55 +374,59 @@ export function compileMerge(config: MergeConfig, options: { flatRows?: boolean;
 
     // Lines, in member order; grouped lines keep the position of their first occurrence.
     const lines: Record<string, unknown>[] = [];
-    const lineMembers: Set<string>[] = [];
-    const groupsByKey = lineGroupBy ? new Map<string, LineGroup>() : null;
+    const groupsByKey = lineGroupBy ? new Map<unknown, LineGroup>() : null;
     const lineGroups: LineGroup[] = [];
     for (const input of inputs) {
-      const source = flatRows ? [input.record] : (getField(input.record, config.lines) as unknown);
+      const source = flatRows ? [input.record] : linesOf(input.record);
       if (!Array.isArray(source)) continue;
       for (const line of source) {
         if (line === null || typeof line !== "object") continue;
         const row = line as Record<string, unknown>;
-        if (!groupsByKey || !lineGroupBy) {
+        if (!groupsByKey) {
           lines.push(row);
-          lineMembers.push(new Set([input.id]));
           continue;
         }
-        let k = "";
-        for (const f of lineGroupBy) k += `${JSON.stringify(getField(row, f) ?? null)}|`;
+        const k = lineKeyOf(row);
         let g = groupsByKey.get(k);
         if (!g) {
           const base: Record<string, unknown> = {};
-          for (const f of lineGroupBy) base[f] = getField(row, f);
-          g = { key: k, base, states: lineCalc.map(() => newState()), members: new Set() };
+          for (let i = 0; i < lineKeyGet.length; i++) base[lineGroupBy![i]!] = lineKeyGet[i]!(row);
+          g = { key: k, base, states: lineCalc.map(newState), index: lineGroups.length };
           groupsByKey.set(k, g);
           lineGroups.push(g);
         }
-        g.members.add(input.id);
-        for (let i = 0; i < lineCalc.length; i++) {
-          const [field, acc] = lineCalc[i]!;
-          accumulate(acc, g.states[i]!, getField(row, field), field, input.id);
-        }
+        for (let i = 0; i < adders.length; i++) adders[i]!(g.states[i]!, lineCalcGet[i]!(row), input.id);
       }
     }
     for (const g of lineGroups) {
       const line = { ...g.base };
-      lineCalc.forEach(([field, acc], i) => (line[field] = result(acc, g.states[i]!)));
+      for (let i = 0; i < lineCalc.length; i++) line[lineCalc[i]![0]] = result(lineCalc[i]![1], g.states[i]!);
       lines.push(line);
-      lineMembers.push(g.members);
     }
 
     const allMembers = [...new Set(inputs.map((i) => i.id))];
+    /** Members that fed lines [from, to): a second pass, only when maxLines splits the group. */
+    const membersOfLines = (members: readonly MergeInput[], from: number, to: number): string[] => {
+      const out = new Set<string>();
+      let position = 0;
+      for (const input of members) {
+        const source = flatRows ? [input.record] : linesOf(input.record);
+        if (!Array.isArray(source)) continue;
+        for (const line of source) {
+          if (line === null || typeof line !== "object") continue;
+          const index = groupsByKey ? groupsByKey.get(lineKeyOf(line as Record<string, unknown>))!.index : position++;
+          if (index >= from && index < to) out.add(input.id);
+        }
+      }
+      return [...out].sort(compareIds);
+    };
     const max = config.maxLines && lines.length > config.maxLines ? config.maxLines : lines.length || 1;
     const parts = Math.max(1, Math.ceil(lines.length / max));
     const baseKey = supplement > 0 ? `${groupKey}-S${supplement}` : groupKey;
     const docs: MergedDocument[] = [];
     for (let p = 0; p < parts; p++) {
       const partLines = lines.slice(p * max, (p + 1) * max);
-      const members =
-        parts === 1
-          ? allMembers
-          : [...new Set(lineMembers.slice(p * max, (p + 1) * max).flatMap((s) => [...s]))].sort(compareIds);
+      const members = parts === 1 ? allMembers : membersOfLines(inputs, p * max, (p + 1) * max);
       const key = parts > 1 ? `${baseKey}-${p + 1}` : baseKey;
       const record: Record<string, unknown> = {
         ...header,
@@ -359,7 +439,20 @@ export function compileMerge(config: MergeConfig, options: { flatRows?: boolean;
         _merge_count: members.length,
         _merge_members: members,
       };
-      docs.push({ key, groupKey, part: p + 1, parts, supplement, members, record, hash: contentHash(record) });
+      // The hash is computed on first use: the pipeline hashes the mapped payload, not this record.
+      let hash: string | undefined;
+      docs.push({
+        key,
+        groupKey,
+        part: p + 1,
+        parts,
+        supplement,
+        members,
+        record,
+        get hash() {
+          return (hash ??= contentHash(record));
+        },
+      });
     }
     return docs;
   };
