@@ -9,7 +9,6 @@ export default defineConfig({
           name: "core",
           include: ["test/core/**/*.test.ts"],
           environment: "node",
-          globalSetup: ["test/helpers/global-setup.ts"],
         },
       },
       {
@@ -18,7 +17,8 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
-                EMULATOR_BASE: `http://127.0.0.1:${ctx.inject("emulatorPort")}`,
+                EMULATOR_HUB: ctx.inject("emulatorHub"),
+                SYNC_API_TOKEN: "test-sync-api-token",
               },
             },
           })),

@@ -1,12 +1,56 @@
 /** Bindings and variables the Worker receives; names follow the configuration contract in the README. */
 export interface Env {
+  /** Watermarks, ledger, dead letters, run records, tokens, reference tables. */
   STATE: KVNamespace;
   /** Per-flow run lease + strongly consistent checkpoint copy (worker/flow-lock.ts). */
   FLOW_LOCK: DurableObjectNamespace<import("./flow-lock.ts").FlowLock>;
+  /** Optional: continues budget-limited runs at once and fans out long HTTP-triggered ranges. */
+  SYNC_QUEUE?: Queue<import("./queue.ts").SyncMessage>;
+
   JST_BASE_URL?: string;
   JST_APP_KEY?: string;
   JST_APP_SECRET?: string;
   JST_ACCESS_TOKEN?: string;
   JST_REFRESH_TOKEN?: string;
+
+  TPLUS_MODE?: string;
+  TPLUS_BASE_URL?: string;
+  TPLUS_APP_KEY?: string;
+  TPLUS_APP_SECRET?: string;
+  TPLUS_OPEN_TOKEN?: string;
+  TPLUS_REFRESH_TOKEN?: string;
+  TPLUS_ORG_ID?: string;
+  TPLUS_PRIVATE_KEY?: string;
+  TPLUS_USER?: string;
+  TPLUS_PASSWORD?: string;
+  TPLUS_ACCOUNT?: string;
+
+  KIS_BASE_URL?: string;
+  KIS_CLIENT_ID?: string;
+  KIS_CLIENT_SECRET?: string;
+  KIS_ACCESS_TOKEN?: string;
+  KIS_AUTH_DATA?: string;
+  KIS_GW_ROUTER_ADDR?: string;
+  KIS_ACCOUNT_DB?: string;
+  KIS_SESSION_ID?: string;
+  KIS_REFRESH_AUTH_DATA_TOKEN?: string;
+  KIS_PRECHECK?: string;
+
   SYNC_API_TOKEN?: string;
+  ALERT_WEBHOOK_URL?: string;
+  ALERT_KIND?: string;
+
+  /** Subrequests one invocation may make (Workers Free: 50; Paid: 10,000 by default). */
+  MAX_SUBREQUESTS?: string;
+  /** Subrequests kept back for state (KV, Durable Object) out of MAX_SUBREQUESTS. */
+  STATE_SUBREQUEST_RESERVE?: string;
+  /** Flows this deployment runs (comma list); default all built-in flows. */
+  FLOWS?: string;
+  /** JSON {"flow-id": "cron"} overriding flows' own schedules. */
+  FLOW_SCHEDULES?: string;
+  REQUEST_TIMEOUT_MS?: string;
+  /** debug | info | warn | error (default info). */
+  LOG_LEVEL?: string;
+  /** "queue" continues a run that stopped on its budget right away through SYNC_QUEUE; default: next cron tick. */
+  CONTINUE_WITH?: string;
 }

@@ -1,10 +1,26 @@
 import { createApp } from "./app.ts";
+import { readWorkerConfig, type WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
+import { handleQueueBatch, type SyncMessage } from "./queue.ts";
+import { runScheduled } from "./scheduled.ts";
 
 export { FlowLock } from "./flow-lock.ts";
 
 const app = createApp();
 
+// Configuration is validated once per isolate (env does not change within one).
+let cached: { env: Env; config: WorkerConfig } | undefined;
+function config(env: Env): WorkerConfig {
+  if (cached?.env !== env) cached = { env, config: readWorkerConfig(env) };
+  return cached.config;
+}
+
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(runScheduled(controller.cron, controller.scheduledTime, env, config(env)));
+  },
+  async queue(batch, env) {
+    await handleQueueBatch(batch, env, config(env));
+  },
+} satisfies ExportedHandler<Env, SyncMessage>;

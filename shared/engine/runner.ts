@@ -15,6 +15,7 @@ import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger, TokenStore } from "../ports.ts";
 import { silentLogger, systemClock } from "../ports.ts";
 import type { FlowLockPort } from "../state/lock.ts";
+import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
@@ -54,7 +55,7 @@ export interface RunRequest {
 /** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
-export function engineStateOver(store: FlowStateStore): EngineState {
+export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts): EngineState {
   return {
     loadCheckpoint: async (flowId) => {
       const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
@@ -70,7 +71,8 @@ export function engineStateOver(store: FlowStateStore): EngineState {
     addDeadLetters: async (flowId, items) => {
       await store.addDeadLetters(flowId, items);
     },
-    recordRun: (summary) => store.recordRun(summary),
+    // The run record is the run's last write: count it in the figures it carries.
+    recordRun: (summary) => store.recordRun(kvCounts ? { ...summary, kv: { ...kvCounts, writes: kvCounts.writes + 1 } } : summary),
   };
 }
 
@@ -184,9 +186,11 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   const now = request.now ?? clock.now();
   const meter = createCallMeter(ports.fetch, request.budget, clock);
-  const store = new FlowStateStore(ports.kv, { clock, logger });
-  const state = engineStateOver(store);
-  const tokenStore = new KvTokenStore(ports.kv);
+  // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
+  const kv = new MeteredKeyValueStore(ports.kv);
+  const store = new FlowStateStore(kv, { clock, logger });
+  const state = engineStateOver(store, kv.counts);
+  const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
   const lease = request.dryRun ? { acquired: true } : await ports.lock.acquire(flow.id, request.runId, leaseMs);
@@ -208,14 +212,14 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       initialTokens: tokensFromEnv(ports.env),
       ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });
-    const tables = await loadReferenceTables(flow, new KvReferenceStore(ports.kv));
+    const tables = await loadReferenceTables(flow, new KvReferenceStore(kv));
     const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
     const compiled = builder.compiled;
     const params = (window: { from: number; to: number }) => {
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
-    return await runFlow(
+    const result = await runFlow(
       {
         flowId: flow.id,
         targetOperation: flow.target.operation,
@@ -239,6 +243,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         onProgress: request.onProgress,
       },
     );
+    result.summary.kv = { ...kv.counts };
+    return result;
   } catch (error) {
     // Configuration problems surface before any document moves: record them as a failed run.
     const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
@@ -247,7 +253,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     summary.error = { code: e.code, message: e.message, hint: e.hint };
     summary.subrequests = meter.used();
     if (!request.dryRun) await state.recordRun(summary);
-    return { summary, planned: [] };
+    return { summary: { ...summary, kv: { ...kv.counts } }, planned: [] };
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }

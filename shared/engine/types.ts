@@ -124,5 +124,7 @@ export interface RunSummary {
   watermarkAfter: number;
   /** The run stopped on its budget and continues from a saved cursor. */
   continues: boolean;
+  /** KV operations the run made (reads, writes, deletes, lists). */
+  kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };
 }

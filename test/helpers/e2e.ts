@@ -15,7 +15,7 @@ import { MemoryKeyValueStore } from "../../shared/state/memory-kv.ts";
 import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import { KvTokenStore } from "../../shared/state/token-store.ts";
 import { formatInZone } from "../../shared/util/time.ts";
-import { SKUS } from "../emulators/catalog.ts";
+import { actualKis, actualTplus, expectedKis, expectedTplus } from "./targets.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { ManualClock } from "../emulators/manual-clock.ts";
 import { serveOnLoopback, type RunningServer } from "../emulators/node/serve.ts";
@@ -115,59 +115,18 @@ export async function startE2E(options: E2EOptions = {}) {
 
 export type E2E = Awaited<ReturnType<typeof startE2E>>;
 
-const skuIdByKisItem = new Map(SKUS.map((s) => [String(s.kisItemId), s.skuId]));
-
-/**
- * What the two seed flows must produce, computed from the emulator's documents with plain code
- * (no part of the bridge): the KIS receipts by io_id and the T+ dispatches by day + warehouse with
- * their quantities per SKU.
- */
-export function expectedTargets(e2e: E2E, until: { kis: number; tplusDayEnd: number }) {
+/** What the two seed flows must produce up to these instants (see test/helpers/targets.ts). */
+export function expectedTargets(e2e: E2E, until: { kis: number; tplusDayEnd: number }, from = 0) {
   const jst = e2e.stack.jushuitan;
-  const parse = (s: unknown) => Date.parse(String(s).replace(" ", "T") + "+08:00");
-  const kis = new Map<string, Record<string, number>>();
-  for (const doc of jst.documents(JST_PATHS.otherInOut)) {
-    if (doc.status !== "Confirmed" || doc.type !== "其它退货" || parse(doc.modified) >= until.kis) continue;
-    const qty: Record<string, number> = {};
-    for (const item of doc.items as Array<Record<string, unknown>>) qty[String(item.sku_id)] = (qty[String(item.sku_id)] ?? 0) + Number(item.qty);
-    kis.set(String(doc.io_id), qty);
-  }
-  const tplus = new Map<string, Record<string, number>>();
-  for (const doc of jst.documents(JST_PATHS.salesOut)) {
-    if (doc.status !== "Confirmed" || Number(doc.shop_id) !== 0 || parse(doc.io_date) >= until.tplusDayEnd) continue;
-    const key = `SO-${String(doc.io_date).slice(0, 10)}-${doc.wms_co_id}`;
-    const qty = tplus.get(key) ?? {};
-    for (const item of doc.items as Array<Record<string, unknown>>) qty[String(item.sku_id)] = (qty[String(item.sku_id)] ?? 0) + Number(item.qty);
-    tplus.set(key, qty);
-  }
-  return { kis, tplus };
+  return {
+    kis: expectedKis(jst.documents(JST_PATHS.otherInOut), from, until.kis),
+    tplus: expectedTplus(jst.documents(JST_PATHS.salesOut), from, until.tplusDayEnd),
+  };
 }
 
 /** What the target emulators hold, in the same shape (and the number of stored documents, to catch doubles). */
 export function actualTargets(e2e: E2E) {
-  const kis = new Map<string, Record<string, number>>();
   const bills = e2e.stack.kis.bills();
-  for (const bill of bills) {
-    const qty: Record<string, number> = {};
-    for (const e of bill.Entry) {
-      const sku = skuIdByKisItem.get(String(e.FItemID)) ?? `?${String(e.FItemID)}`;
-      qty[sku] = (qty[sku] ?? 0) + Number(e.FQty);
-    }
-    kis.set(bill.FBillNo, qty);
-  }
-  const tplus = new Map<string, Record<string, number>>();
   const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
-  for (const v of vouchers) {
-    const qty: Record<string, number> = {};
-    for (const d of v.payload.RDRecordDetails as Array<Record<string, unknown>>) {
-      const sku = String((d.Inventory as Record<string, unknown>).Code);
-      qty[sku] = (qty[sku] ?? 0) + Number(d.BaseQuantity);
-    }
-    // Supplements (late arrivals) add to their group's totals.
-    const group = v.ExternalCode.replace(/-S\d+$/, "");
-    const sum = tplus.get(group) ?? {};
-    for (const [sku, n] of Object.entries(qty)) sum[sku] = (sum[sku] ?? 0) + n;
-    tplus.set(group, sum);
-  }
-  return { kis, tplus, kisCount: bills.length, tplusCount: vouchers.length };
+  return { kis: actualKis(bills), tplus: actualTplus(vouchers), kisCount: bills.length, tplusCount: vouchers.length };
 }

@@ -2,6 +2,7 @@
 import "vitest";
 declare module "vitest" {
   export interface ProvidedContext {
-    emulatorPort: number;
+    /** Base URL of the emulator hub (test/emulators/hub.ts). */
+    emulatorHub: string;
   }
 }

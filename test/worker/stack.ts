@@ -1,0 +1,75 @@
+/**
+ * Worker-side test helpers: an isolated emulator stack from the hub (real HTTP servers in Node), the
+ * Worker env pointed at it, reference tables filled the way a user would, and reads of what the
+ * emulators hold.
+ */
+import { env } from "cloudflare:workers";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { refreshReferenceTable } from "../../shared/engine/references.ts";
+import { seedFlow } from "../../shared/flows/index.ts";
+import { silentLogger, systemClock } from "../../shared/ports.ts";
+import { KvReferenceStore } from "../../shared/state/reference-store.ts";
+import { KvTokenStore } from "../../shared/state/token-store.ts";
+import worker from "../../worker/index.ts";
+import type { Env } from "../../worker/env.ts";
+import { WorkersKvStore } from "../../worker/kv-store.ts";
+
+export const JST = { otherInOut: "/open/other/inout/query", salesOut: "/open/orders/out/simple/query" };
+
+export interface HubStack {
+  id: string;
+  urls: { jushuitan: string; tplus: string; kis: string };
+  env: Record<string, string>;
+  warehouses: Record<string, unknown>[];
+}
+
+export async function createStack(body: Record<string, unknown> = {}): Promise<HubStack> {
+  const res = await fetch(`${env.EMULATOR_HUB}/__hub/stacks`, { method: "POST", body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`hub answered ${res.status}`);
+  return (await res.json()) as HubStack;
+}
+
+/** The Worker's env for a stack: real bindings (local KV, Durable Object) plus the stack's configuration. */
+export function workerEnv(stack: HubStack, vars: Record<string, string> = {}): Env {
+  return { ...(env as unknown as Env), ...stack.env, REQUEST_TIMEOUT_MS: "3000", LOG_LEVEL: "warn", ...vars } as Env;
+}
+
+export async function fillReferenceTables(stack: HubStack, e: Env) {
+  const kv = new WorkersKvStore(e.STATE);
+  const references = new KvReferenceStore(kv);
+  await references.put({ name: "warehouses", rows: stack.warehouses, updatedAt: Date.now(), source: "upload" });
+  const ref = seedFlow("jst-other-in-to-kis").references.find((r) => r.name === "kis_materials")!;
+  await refreshReferenceTable(ref, {
+    env: stack.env,
+    fetch: (input, init) => fetch(input, init),
+    tokenStore: new KvTokenStore(kv),
+    references,
+    clock: systemClock,
+    logger: silentLogger,
+  });
+}
+
+export async function fireCron(e: Env, cron: string, scheduledTime: number) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime }), e, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+async function adminState<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`emulator admin ${url} answered ${res.status}`);
+  return (await res.json()) as T;
+}
+
+export async function sourceDocuments(stack: HubStack, path: string) {
+  return (await adminState<{ rows: Record<string, unknown>[] }>(`${stack.urls.jushuitan}/__emulator/state?path=${encodeURIComponent(path)}`)).rows;
+}
+
+export async function kisBills(stack: HubStack) {
+  return (await adminState<{ bills: Array<{ FBillNo: string; Entry: Record<string, unknown>[] }> }>(`${stack.urls.kis}/__emulator/state`)).bills;
+}
+
+export async function tplusDispatches(stack: HubStack) {
+  return (await adminState<{ vouchers: { otherDispatch: Array<{ ExternalCode: string; payload: Record<string, unknown> }> } }>(`${stack.urls.tplus}/__emulator/state`)).vouchers
+    .otherDispatch;
+}

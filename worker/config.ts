@@ -1,0 +1,88 @@
+/**
+ * The Worker's own settings (budgets, which flows run on which cron), validated once per isolate with
+ * errors that name the variable and say how to fix it. Connector credentials are validated by the
+ * connectors when a flow runs, so a deployment that only uses T+ needs no KIS variables.
+ */
+import { z } from "zod";
+import { ConfigError } from "../shared/errors.ts";
+import { cronProblem } from "../shared/flow/cron.ts";
+import type { Flow } from "../shared/flow/schema.ts";
+import { seedFlows } from "../shared/flows/index.ts";
+import type { Env } from "./env.ts";
+
+export interface WorkerConfig {
+  maxSubrequests: number;
+  stateReserve: number;
+  flows: Record<string, Flow>;
+  /** cron expression → flow ids it runs, in order. */
+  schedules: Map<string, string[]>;
+  continueWithQueue: boolean;
+}
+
+const intVar = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `${name} must be a whole number` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: `${name} must be between ${min} and ${max}` });
+
+export function readWorkerConfig(env: Env): WorkerConfig {
+  const problems: string[] = [];
+  const parse = <T>(name: keyof Env, schema: z.ZodType<T>, fallback: T): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+      problems.push(result.error.issues[0]?.message ?? `${name} is invalid`);
+      return fallback;
+    }
+    return result.data;
+  };
+  const maxSubrequests = parse("MAX_SUBREQUESTS", intVar("MAX_SUBREQUESTS", 5, 10_000_000), 50);
+  const stateReserve = parse("STATE_SUBREQUEST_RESERVE", intVar("STATE_SUBREQUEST_RESERVE", 0, 1000), Math.min(15, Math.floor(maxSubrequests / 3)));
+  if (stateReserve >= maxSubrequests) problems.push("STATE_SUBREQUEST_RESERVE must be smaller than MAX_SUBREQUESTS");
+
+  const all = Object.fromEntries(seedFlows().map((f) => [f.id, f]));
+  let flows = all;
+  if (env.FLOWS) {
+    const ids = env.FLOWS.split(",").map((s) => s.trim()).filter(Boolean);
+    const unknown = ids.filter((id) => !all[id]);
+    if (unknown.length) problems.push(`FLOWS names unknown flows: ${unknown.join(", ")} (known: ${Object.keys(all).join(", ")})`);
+    flows = Object.fromEntries(ids.filter((id) => all[id]).map((id) => [id, all[id]!]));
+  }
+
+  const schedules = new Map<string, string[]>();
+  let overrides: Record<string, string> = {};
+  if (env.FLOW_SCHEDULES) {
+    try {
+      overrides = z.record(z.string(), z.string()).parse(JSON.parse(env.FLOW_SCHEDULES));
+    } catch {
+      problems.push('FLOW_SCHEDULES must be JSON like {"jst-other-in-to-kis": "*/30 * * * *"}');
+    }
+  }
+  for (const flow of Object.values(flows)) {
+    const cron = overrides[flow.id] ?? flow.schedule?.cron;
+    if (!cron) continue;
+    const problem = cronProblem(cron);
+    if (problem) {
+      problems.push(`schedule of ${flow.id} ("${cron}"): ${problem}`);
+      continue;
+    }
+    schedules.set(cron, [...(schedules.get(cron) ?? []), flow.id]);
+  }
+  for (const id of Object.keys(overrides)) if (!flows[id]) problems.push(`FLOW_SCHEDULES names unknown or disabled flow ${id}`);
+
+  if (problems.length) {
+    throw new ConfigError(`Worker configuration is invalid:\n- ${problems.join("\n- ")}`, {
+      hint: "fix the variables in wrangler.toml [vars] / `wrangler secret put` (or .dev.vars locally)",
+    });
+  }
+  return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue" };
+}
+
+/** The string variables of the env (the configuration contract), without bindings. */
+export function envVars(env: Env): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(env)) if (typeof value === "string") out[key] = value;
+  return out;
+}

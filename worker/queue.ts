@@ -1,0 +1,39 @@
+/**
+ * Queue messages: "continue" picks a budget-limited run up at once (its saved cursor) instead of waiting
+ * for the next cron tick; "window" runs one window of an HTTP-requested range (fan-out), each message with
+ * its own invocation budget. Delivery is at least once; the engine's ledger makes a repeat harmless.
+ */
+import type { WorkerConfig } from "./config.ts";
+import type { Env } from "./env.ts";
+import { consoleLogger, runFlowInWorker } from "./runtime.ts";
+
+export type SyncMessage =
+  | { kind: "continue"; flowId: string; runId: string }
+  | { kind: "window"; flowId: string; runId: string; from: number; to: number; dryRun?: boolean };
+
+export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: Env, config: WorkerConfig): Promise<void> {
+  for (const message of batch.messages) {
+    const body = message.body;
+    try {
+      const result = await runFlowInWorker(env, config, {
+        flowId: body.flowId,
+        runId: `${body.runId}-q${message.attempts}`,
+        trigger: "queue",
+        ...(body.kind === "window" ? { range: { from: body.from, to: body.to }, dryRun: body.dryRun } : {}),
+      });
+      const summary = result.summary;
+      if (summary.outcome === "skipped_locked" || summary.outcome === "failed" || (body.kind === "window" && summary.continues)) {
+        // Another run holds the flow, the window did not finish, or the run failed: let the queue retry it (DLQ after max_retries).
+        message.retry({ delaySeconds: summary.outcome === "skipped_locked" ? 60 : 30 });
+        continue;
+      }
+      if (body.kind === "continue" && summary.continues && env.SYNC_QUEUE) {
+        await env.SYNC_QUEUE.send({ kind: "continue", flowId: body.flowId, runId: body.runId });
+      }
+      message.ack();
+    } catch (error) {
+      consoleLogger.error("queue message failed", { flowId: body.flowId, kind: body.kind, message: String(error) });
+      message.retry({ delaySeconds: 60 });
+    }
+  }
+}

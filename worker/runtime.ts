@@ -1,0 +1,49 @@
+/** Builds the core's ports from Worker bindings and runs one flow (cron, queue and HTTP all come through here). */
+import { runFlowById, type RunRequest } from "../shared/engine/runner.ts";
+import type { RunResult } from "../shared/engine/run.ts";
+import type { Logger } from "../shared/ports.ts";
+import type { WorkerConfig } from "./config.ts";
+import { envVars } from "./config.ts";
+import { DoFlowLock } from "./do-lock.ts";
+import type { Env } from "./env.ts";
+import { WorkersKvStore } from "./kv-store.ts";
+
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/** Structured console logs (Workers Logs) from LOG_LEVEL up (default info); fields never carry secrets. */
+export function createConsoleLogger(level: string | undefined): Logger {
+  const min = Math.max(0, LEVELS.indexOf((level ?? "info") as (typeof LEVELS)[number]));
+  const at = (i: number, write: (line: string) => void) => (message: string, fields?: Record<string, unknown>) => {
+    if (i >= min) write(JSON.stringify({ level: LEVELS[i], message, ...fields }));
+  };
+  return {
+    debug: at(0, (l) => console.debug(l)),
+    info: at(1, (l) => console.log(l)),
+    warn: at(2, (l) => console.warn(l)),
+    error: at(3, (l) => console.error(l)),
+  };
+}
+
+export const consoleLogger = createConsoleLogger("info");
+
+export function workerPorts(env: Env, config: WorkerConfig) {
+  return {
+    env: envVars(env),
+    kv: new WorkersKvStore(env.STATE),
+    lock: new DoFlowLock(env.FLOW_LOCK),
+    // Bound: calling the global fetch detached from globalThis throws "Illegal invocation" in workerd.
+    fetch: (input: Request | string | URL, init?: RequestInit) => fetch(input, init),
+    logger: createConsoleLogger(env.LOG_LEVEL),
+    flows: config.flows,
+  };
+}
+
+export type WorkerRunRequest = Omit<RunRequest, "budget"> & { maxSubrequests?: number };
+
+export async function runFlowInWorker(env: Env, config: WorkerConfig, request: WorkerRunRequest): Promise<RunResult> {
+  const total = request.maxSubrequests ?? config.maxSubrequests;
+  return runFlowById(workerPorts(env, config), {
+    ...request,
+    budget: { maxSubrequests: Math.max(1, total - config.stateReserve) },
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Cron ticks: each cron expression runs the flows scheduled on it (flow.schedule.cron, or FLOW_SCHEDULES),
+ * sharing the invocation's subrequest budget. Run ids derive from scheduledTime, so a retried tick is
+ * recognisable; the per-flow lease keeps a late tick from overlapping a run still going.
+ */
+import type { RunSummary } from "../shared/engine/types.ts";
+import { makeRunId } from "../shared/state/keys.ts";
+import type { WorkerConfig } from "./config.ts";
+import type { Env } from "./env.ts";
+import { consoleLogger, runFlowInWorker } from "./runtime.ts";
+
+export async function runScheduled(cron: string, scheduledTime: number, env: Env, config: WorkerConfig): Promise<RunSummary[]> {
+  const flowIds = config.schedules.get(cron) ?? [];
+  if (flowIds.length === 0) {
+    consoleLogger.warn("cron tick with no flow scheduled on it", { cron, scheduled: [...config.schedules.keys()] });
+    return [];
+  }
+  const summaries: RunSummary[] = [];
+  // Flows on one tick share the budget; rotate who goes first so none starves.
+  const offset = Math.floor(scheduledTime / 60_000) % flowIds.length;
+  const ordered = [...flowIds.slice(offset), ...flowIds.slice(0, offset)];
+  let remaining = config.maxSubrequests;
+  for (let i = 0; i < ordered.length; i++) {
+    const flowId = ordered[i]!;
+    const share = Math.floor(remaining / (ordered.length - i));
+    const { summary } = await runFlowInWorker(env, config, {
+      flowId,
+      runId: makeRunId(scheduledTime, "cron"),
+      trigger: "cron",
+      now: scheduledTime,
+      maxSubrequests: share,
+    });
+    remaining -= summary.subrequests + config.stateReserve;
+    summaries.push(summary);
+    consoleLogger.info("run finished", {
+      flowId,
+      runId: summary.runId,
+      outcome: summary.outcome,
+      read: summary.counts.read,
+      written: summary.counts.written,
+      deadLettered: summary.counts.deadLettered,
+      continues: summary.continues,
+    });
+    if (summary.continues && config.continueWithQueue && env.SYNC_QUEUE) {
+      await env.SYNC_QUEUE.send({ kind: "continue", flowId, runId: summary.runId });
+    }
+  }
+  return summaries;
+}
