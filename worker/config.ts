@@ -3,7 +3,7 @@
  * errors that name the variable and say how to fix it. Connector credentials are validated by the
  * connectors when a flow runs, so a deployment that only uses T+ needs no KIS variables.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "../shared/errors.ts";
 import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";

@@ -4,7 +4,7 @@
  * strict so a misspelt key is reported instead of silently ignored, and `loadFlow` adds the checks zod
  * cannot do (templates compile, lookups name declared tables, cron parses) with one message per problem.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "../errors.ts";
 import { formatIssues, type FlowProblem } from "./issues.ts";
 import { rawTemplateProblems, semanticProblems } from "./semantic.ts";

@@ -3,7 +3,7 @@
  * KV REST, file) store exactly this JSON, so any host can read what another wrote.
  * Objects are decoded loosely: fields added by a newer version survive a round trip through an older one.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 // ---------- checkpoint (wm:<flow>) ----------
 

@@ -8,7 +8,7 @@
  * A put writes new-version chunks, then the manifest, then deletes the old chunks, so a reader with
  * the old manifest sees either the old table or (when its chunks are already gone) a retryable error.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BridgeError, ConfigError } from "../errors.ts";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger, type ReferenceStore, type ReferenceTable } from "../ports.ts";
 import { KEY_PREFIX, stateKeys } from "./keys.ts";

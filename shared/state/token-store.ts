@@ -3,7 +3,7 @@
  * Hosts share it, so a refresh made by the Worker cron is used by the next CLI run and vice versa
  * (a rotated refresh token must never be lost). Values are secrets: errors name the key, never the value.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger, type TokenSet, type TokenStore } from "../ports.ts";
 import { ConfigError } from "../errors.ts";
 import { stateKeys } from "./keys.ts";

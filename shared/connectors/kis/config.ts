@@ -2,7 +2,7 @@
  * KIS connection settings from the environment (the `KIS_*` names in the README are a contract).
  * Validation names the variables that are missing or malformed and never echoes a value: most are secrets.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "../../errors.ts";
 
 export const KIS_DEFAULT_BASE_URL = "https://api.kingdee.com";

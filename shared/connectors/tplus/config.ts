@@ -3,7 +3,7 @@
  * TPLUS_MODE picks the variables that are required; validation names missing or malformed variables
  * and never echoes a value: most of them are secrets.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError } from "../../errors.ts";
 import { DEFAULT_CLOUD_BASE_URL } from "./cloud.ts";
 
