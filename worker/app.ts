@@ -1,13 +1,51 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
+import { apiRoutes } from "./api.ts";
+import { readWorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
+import { type AppEnv, requireAuth, respondError } from "./http.ts";
+import { createServices, type Services } from "./services.ts";
+
+/** Request bodies above this are refused (reference-table uploads get REFERENCE_UPLOAD_LIMIT). */
+export const BODY_LIMIT = 1024 * 1024;
+export const REFERENCE_UPLOAD_LIMIT = 16 * 1024 * 1024;
+
+// One Services per env object (per isolate in production).
+const cache = new WeakMap<object, Services>();
+function services(c: { env: Env }): Services {
+  let s = cache.get(c.env);
+  if (!s) {
+    s = createServices(c.env, readWorkerConfig(c.env));
+    cache.set(c.env, s);
+  }
+  return s;
+}
+
+const tooLarge = (limit: number) => () => {
+  throw new BridgeError("payload_too_large", `request body over ${limit} bytes`, { hint: "send less per request" });
+};
 
 export function createApp() {
-  const app = new Hono<{ Bindings: Env }>();
+  const app = new Hono<AppEnv>();
+  app.onError((error, c) => respondError(c, error));
+  app.notFound((c) => respondError(c, new BridgeError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
 
   // Unauthenticated liveness probe: reveals the version and nothing about configuration.
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
 
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.use("/reference/*", bodyLimit({ maxSize: REFERENCE_UPLOAD_LIMIT, onError: tooLarge(REFERENCE_UPLOAD_LIMIT) }));
+  app.use("*", async (c, next) => {
+    if (c.req.path.startsWith("/reference/")) return next();
+    return bodyLimit({ maxSize: BODY_LIMIT, onError: tooLarge(BODY_LIMIT) })(c, next);
+  });
+
+  const api = apiRoutes(services);
+  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference"]) {
+    app.use(prefix, requireAuth());
+    app.use(`${prefix}/*`, requireAuth());
+  }
+  app.route("/", api);
   return app;
 }

@@ -37,8 +37,18 @@ export interface Env {
   KIS_PRECHECK?: string;
 
   SYNC_API_TOKEN?: string;
+  /** Robot/bot webhook for alerts (carries its token: set it with `wrangler secret put`). See docs/alerts.md. */
   ALERT_WEBHOOK_URL?: string;
+  /** dingtalk | wecom | feishu | json (default: from the URL's host, else json). */
   ALERT_KIND?: string;
+  /** DingTalk "加签" secret, Feishu "签名校验" secret, or the json kind's HMAC key. */
+  ALERT_SECRET?: string;
+  /** A flow alerts at most once per this many minutes (default 30); escalations and recoveries bypass it. */
+  ALERT_PERIOD_MINUTES?: string;
+  /** Failed runs in a row that send an escalation (default 3). */
+  ALERT_CONSECUTIVE_FAILURES?: string;
+  /** Link put into alert messages (the Worker's dashboard). */
+  DASHBOARD_URL?: string;
 
   /** Subrequests one invocation may make (Workers Free: 50; Paid: 10,000 by default). */
   MAX_SUBREQUESTS?: string;

@@ -5,7 +5,8 @@
  */
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
-import { consoleLogger, runFlowInWorker } from "./runtime.ts";
+import { notifyRun } from "../shared/alerts/notify.ts";
+import { consoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
 
 export type SyncMessage =
   | { kind: "continue"; flowId: string; runId: string }
@@ -22,6 +23,12 @@ export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: En
         ...(body.kind === "window" ? { range: { from: body.from, to: body.to }, dryRun: body.dryRun } : {}),
       });
       const summary = result.summary;
+      try {
+        // Alerts never decide the message's fate: notifyRun logs its own problems; this only guards the unexpected.
+        await notifyRun(summary, workerPorts(env, config));
+      } catch (error) {
+        consoleLogger.error("alerts: notify failed", { flowId: body.flowId, error: error instanceof Error ? error.name : "unknown" });
+      }
       if (summary.outcome === "skipped_locked" || summary.outcome === "failed" || (body.kind === "window" && summary.continues)) {
         // Another run holds the flow, the window did not finish, or the run failed: let the queue retry it (DLQ after max_retries).
         message.retry({ delaySeconds: summary.outcome === "skipped_locked" ? 60 : 30 });

@@ -7,7 +7,8 @@ import type { RunSummary } from "../shared/engine/types.ts";
 import { makeRunId } from "../shared/state/keys.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
-import { consoleLogger, runFlowInWorker } from "./runtime.ts";
+import { notifyRun } from "../shared/alerts/notify.ts";
+import { consoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
 
 export async function runScheduled(cron: string, scheduledTime: number, env: Env, config: WorkerConfig): Promise<RunSummary[]> {
   const flowIds = config.schedules.get(cron) ?? [];
@@ -32,6 +33,12 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
     });
     remaining -= summary.subrequests + config.stateReserve;
     summaries.push(summary);
+    try {
+      // Alerts never fail a tick: notifyRun logs its own problems; this only guards the unexpected.
+      await notifyRun(summary, workerPorts(env, config));
+    } catch (error) {
+      consoleLogger.error("alerts: notify failed", { flowId, error: error instanceof Error ? error.name : "unknown" });
+    }
     consoleLogger.info("run finished", {
       flowId,
       runId: summary.runId,

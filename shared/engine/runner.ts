@@ -160,7 +160,7 @@ export function requestTimeoutMs(env: EnvVars): number | undefined {
 }
 
 /** Loads the reference tables a flow declares; a missing one is a configuration error, not N dead letters. */
-async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
+export async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
   const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
   for (const ref of flow.references) {
     const table = await store.get(ref.name);
@@ -175,6 +175,18 @@ async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
     tables[ref.name] = table.rows;
   }
   return tables;
+}
+
+/** The compiled flow (with its reference tables loaded) and its target client. */
+export async function openFlow(
+  flow: Flow,
+  env: EnvVars,
+  deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger; kv: KeyValueStore },
+) {
+  const tables = await loadReferenceTables(flow, new KvReferenceStore(deps.kv));
+  const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
+  const target = createTarget(flow, env, deps);
+  return { builder, target, tables };
 }
 
 export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
@@ -200,7 +212,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   try {
     const settings = incrementalSettings(flow, now);
-    const deps = { fetch: meter.fetch, tokenStore, clock, logger };
+    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     const jst = new JushuitanClient({
       baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
       appKey: required(ports.env, "JST_APP_KEY"),
@@ -212,8 +224,6 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       initialTokens: tokensFromEnv(ports.env),
       ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });
-    const tables = await loadReferenceTables(flow, new KvReferenceStore(kv));
-    const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
     const compiled = builder.compiled;
     const params = (window: { from: number; to: number }) => {
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
@@ -226,7 +236,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         source: jushuitanWindowSource(jst, flow, params),
         builder,
         onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-        target: createTarget(flow, ports.env, deps),
+        target,
         state,
         meter,
         clock,

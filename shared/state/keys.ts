@@ -10,6 +10,7 @@
  *   tok:<system>                      rotating credentials of one system
  *   ref:<table>:meta                  reference table manifest (version, chunk count, row count)
  *   ref:<table>:<version>-<n>         reference table chunk n of that version
+ *   alert:<flow>                      alert state: last message, failure streak, grouped count (shared/alerts)
  *
  * `:` separates parts, so names that go into keys are restricted to characters without `:`.
  */
@@ -29,6 +30,7 @@ export const KEY_PREFIX = {
   deadLetter: "dl:",
   token: "tok:",
   reference: "ref:",
+  alert: "alert:",
 } as const;
 
 function checkName(kind: string, value: string): string {
@@ -69,6 +71,7 @@ export const stateKeys = {
     `${KEY_PREFIX.reference}${checkName("reference table name", table)}:${version}-${index}`,
   referencePrefix: (table?: string) =>
     table === undefined ? KEY_PREFIX.reference : `${KEY_PREFIX.reference}${checkName("reference table name", table)}:`,
+  alert: (flow: string) => `${KEY_PREFIX.alert}${checkFlowId(flow)}`,
 };
 
 /** Splits `<prefix><flow>:<rest>` keys (run, ledger, dl) back into flow and rest; null when the key is not of that shape. */

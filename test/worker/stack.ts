@@ -73,3 +73,32 @@ export async function tplusDispatches(stack: HubStack) {
   return (await adminState<{ vouchers: { otherDispatch: Array<{ ExternalCode: string; payload: Record<string, unknown> }> } }>(`${stack.urls.tplus}/__emulator/state`)).vouchers
     .otherDispatch;
 }
+
+/** Calls the Worker's fetch handler with this env (the API as a client sees it). */
+export async function callApi(e: Env, method: string, path: string, options: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? e.SYNC_API_TOKEN : options.token;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (options.body !== undefined && method !== "GET" && method !== "HEAD") {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["Content-Type"] ??= "application/json";
+  }
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`https://bridge.test${path}`, { method, headers, body }), e, ctx);
+  await waitOnExecutionContext(ctx);
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+export async function emulatorRequests(url: string): Promise<Array<{ path: string }>> {
+  const res = await fetch(`${url}/__emulator/requests`);
+  const body = (await res.json()) as unknown;
+  return (Array.isArray(body) ? body : ((body as { requests?: unknown[] }).requests ?? [])) as Array<{ path: string }>;
+}

@@ -1,0 +1,118 @@
+/**
+ * Replays a dead letter after its cause was fixed (the flow, a reference table, master data in the target):
+ * rebuilds the target document(s) from the stored source document with the current flow and tables, writes
+ * them through the idempotent target client, records them in the ledger and resolves the dead letter with
+ * the reason. A replay that still fails leaves the dead letter open and says why.
+ */
+import { BridgeError } from "../errors.ts";
+import { silentLogger, systemClock } from "../ports.ts";
+import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
+import type { LedgerEntry } from "../state/records.ts";
+import { FlowStateStore } from "../state/state-store.ts";
+import { KvTokenStore } from "../state/token-store.ts";
+import { type Budget, createCallMeter } from "./meter.ts";
+import { groupLedgerKey } from "./run.ts";
+import { openFlow, type RunnerPorts } from "./runner.ts";
+import type { SourceRow } from "./types.ts";
+
+export interface ReplayResult {
+  id: string;
+  flowId: string;
+  replayed: boolean;
+  written: Array<{ externalKey: string; status: "created" | "already_exists" | "unchanged" }>;
+  error?: { code: string; message: string; hint?: string };
+  subrequests: number;
+}
+
+export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
+  const clock = ports.clock ?? systemClock;
+  const logger = ports.logger ?? silentLogger;
+  const kv = new MeteredKeyValueStore(ports.kv);
+  const store = new FlowStateStore(kv, { clock, logger });
+  const letter = await store.getDeadLetter(id);
+  if (!letter) throw new BridgeError("not_found", `dead letter ${id} does not exist`, { hint: "list them with GET /dead-letters" });
+  if (letter.resolved) {
+    throw new BridgeError("conflict", `dead letter ${id} was already resolved (${letter.resolved.reason})`, { hint: "nothing to replay" });
+  }
+  const flow = ports.flows[letter.flow];
+  if (!flow) throw new BridgeError("not_found", `dead letter ${id} belongs to flow ${letter.flow}, which this deployment does not run`);
+  const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]).filter(
+    (r): r is SourceRow => r !== null && typeof r === "object" && !Array.isArray(r),
+  );
+  if (rows.length === 0) {
+    throw new BridgeError("replay_impossible", `dead letter ${id} holds no source document to rebuild from`, {
+      hint: "re-run the window it came from instead (POST /flows/:id/sync with from/to), then delete this dead letter with a reason",
+    });
+  }
+
+  const meter = createCallMeter(ports.fetch, options.budget, clock);
+  const runId = `replay-${clock.now()}`;
+  const lease = await ports.lock.acquire(flow.id, runId, 5 * 60_000);
+  if (!lease.acquired) {
+    throw new BridgeError("flow_locked", `flow ${flow.id} is running right now`, { retryable: true, hint: "replay again when the run has finished" });
+  }
+  const result: ReplayResult = { id, flowId: flow.id, replayed: false, written: [], subrequests: 0 };
+  try {
+    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore: new KvTokenStore(kv), clock, logger, kv });
+    const ledger = await store.ledgerView(flow.id);
+    const now = clock.now();
+    const built = builder.build(rows, {
+      lastSyncTime: now,
+      currentTime: now,
+      written: (groupKey) => {
+        const entry = ledger(groupLedgerKey(groupKey));
+        return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
+      },
+    });
+    const failure = built.failures[0];
+    if (failure) {
+      result.error = { code: failure.error.code, message: failure.error.message, hint: failure.error.hint };
+      return result;
+    }
+    const entries: LedgerEntry[] = [];
+    for (const doc of built.documents) {
+      const known = ledger(doc.externalKey);
+      if (known?.contentHash === doc.contentHash) {
+        result.written.push({ externalKey: doc.externalKey, status: "unchanged" });
+        continue;
+      }
+      if (known) {
+        result.error = {
+          code: "changed_after_write",
+          message: `document ${doc.externalKey} is already in the target with other content`,
+          hint: "correct it in the target by hand, then delete this dead letter with a reason",
+        };
+        return result;
+      }
+      const written = await target.write({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload }, { verifyExisting: true });
+      result.written.push({ externalKey: doc.externalKey, status: written.status });
+      const at = clock.now();
+      entries.push({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId });
+      if (doc.groupKey !== undefined) {
+        const previous = ledger(groupLedgerKey(doc.groupKey));
+        entries.push({
+          externalKey: groupLedgerKey(doc.groupKey),
+          contentHash: "group",
+          members: [...new Set([...(previous?.members ?? []), ...doc.members])],
+          supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
+          writtenAt: at,
+          runId,
+        });
+      }
+    }
+    if (entries.length) await store.ledgerAppend(flow.id, entries);
+    await store.resolveDeadLetter(id, {
+      reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
+      by: options.by,
+    });
+    result.replayed = true;
+    return result;
+  } catch (error) {
+    const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
+    result.error = { code: e.code, message: e.message, hint: e.hint };
+    return result;
+  } finally {
+    result.subrequests = meter.used();
+    await ports.lock.release(flow.id, runId).catch(() => undefined);
+  }
+}

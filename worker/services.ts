@@ -1,0 +1,282 @@
+/**
+ * What the HTTP API and the dashboard show and do, over the Worker's bindings: flows with their schedule,
+ * watermark and last run; runs; dead letters and their replay; the API catalog; on-demand and fanned-out
+ * syncs; previews; reference tables. Routes and pages stay thin on top of this.
+ */
+import { percentile } from "../shared/engine/meter.ts";
+import { refreshReferenceTable } from "../shared/engine/references.ts";
+import { replayDeadLetter } from "../shared/engine/replay.ts";
+import { incrementalSettings, loadReferenceTables } from "../shared/engine/runner.ts";
+import type { RunSummary } from "../shared/engine/types.ts";
+import { planWindows } from "../shared/engine/window.ts";
+import { BridgeError } from "../shared/errors.ts";
+import { nextCronTime } from "../shared/flow/cron-next.ts";
+import { preview } from "../shared/flow/preview.ts";
+import type { FieldMapping, Flow } from "../shared/flow/schema.ts";
+import { makeRunId } from "../shared/state/keys.ts";
+import { KvReferenceStore } from "../shared/state/reference-store.ts";
+import type { RunRecord } from "../shared/state/records.ts";
+import { FlowStateStore } from "../shared/state/state-store.ts";
+import { KvTokenStore } from "../shared/state/token-store.ts";
+import type { WorkerConfig } from "./config.ts";
+import type { Env } from "./env.ts";
+import { runFlowInWorker, workerPorts } from "./runtime.ts";
+
+/** Ranges up to this many windows run inline; longer ones fan out through the queue. */
+export const INLINE_SYNC_MAX_WINDOWS = 2;
+
+/** A stored run record: a full run summary, or a manual action (e.g. a dead letter resolved by hand). */
+export type StoredRun = RunRecord & Partial<Omit<RunSummary, keyof RunRecord>>;
+
+export interface ApiCatalogEntry {
+  endpoint: string;
+  system: "jushuitan" | "tplus" | "kis";
+  flows: string[];
+  calls: number;
+  errors: number;
+  throttles: number;
+  p50Ms: number;
+  p95Ms: number;
+  runs: number;
+}
+
+export function runPublicId(flowId: string, runId: string) {
+  return `${flowId}~${runId}`;
+}
+
+/** host + base path of a configured base URL, as the metered fetch labels calls (no trailing slash). */
+function hostOf(url: string | undefined, fallback: string) {
+  try {
+    const u = new URL(url || fallback);
+    return `${u.host}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The external endpoints a flow uses, as the metered fetch labels them (host + path). */
+export function flowEndpoints(flow: Flow, env: Env): Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> {
+  const out: Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> = [
+    { endpoint: `${hostOf(env.JST_BASE_URL, "https://openapi.jushuitan.com")}${flow.source.endpoint}`, system: "jushuitan" },
+  ];
+  if (flow.target.type === "tplus") {
+    out.push({ endpoint: `${hostOf(env.TPLUS_BASE_URL, "https://openapi.chanjet.com")}/tplus/api/v2/${flow.target.operation}`, system: "tplus" });
+  } else {
+    const [app, ...rest] = flow.target.operation.split("/");
+    out.push({ endpoint: `${hostOf(env.KIS_BASE_URL, "https://api.kingdee.com")}/koas/${app}/api/${rest.join("/")}`, system: "kis" });
+  }
+  return out;
+}
+
+export function createServices(env: Env, config: WorkerConfig) {
+  const ports = workerPorts(env, config);
+  const store = new FlowStateStore(ports.kv, { logger: ports.logger });
+  const references = new KvReferenceStore(ports.kv);
+
+  const flowOrThrow = (id: string): Flow => {
+    const flow = config.flows[id];
+    if (!flow) throw new BridgeError("not_found", `no flow "${id}"`, { hint: `this deployment runs: ${Object.keys(config.flows).join(", ")}` });
+    return flow;
+  };
+
+  const scheduleOf = (flow: Flow) => {
+    for (const [cron, ids] of config.schedules) if (ids.includes(flow.id)) return { cron, next: nextCronTime(cron, Date.now()) };
+    return null;
+  };
+
+  return {
+    config,
+    store,
+
+    async flows() {
+      return Promise.all(
+        Object.values(config.flows).map(async (flow) => {
+          const [checkpoint, runs, open] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 1), store.listDeadLetters(flow.id)]);
+          return {
+            id: flow.id,
+            name: flow.name,
+            description: flow.description,
+            source: { type: flow.source.type, endpoint: flow.source.endpoint },
+            target: { type: flow.target.type, operation: flow.target.operation },
+            merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
+            schedule: scheduleOf(flow),
+            watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,
+            resumeCursor: Boolean(checkpoint?.cursor),
+            lastRun: (runs[0] as StoredRun | undefined) ?? null,
+            openDeadLetters: open.length,
+          };
+        }),
+      );
+    },
+
+    async flow(id: string) {
+      const flow = flowOrThrow(id);
+      const [checkpoint, runs, lease] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 10), ports.lock.inspect(flow.id)]);
+      return {
+        flow,
+        schedule: scheduleOf(flow),
+        watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,
+        checkpoint,
+        lease,
+        runs: runs as unknown as StoredRun[],
+        mapping: mappingRows(flow.target.fields),
+      };
+    },
+
+    async runs(flow: string | undefined, limit: number) {
+      if (flow) flowOrThrow(flow);
+      return ((await store.listRuns(flow, limit)) as unknown as StoredRun[]).map((r) => ({ id: runPublicId(r.flowId, r.runId), ...r }));
+    },
+
+    async run(publicId: string) {
+      const [flowId, runId] = publicId.split("~");
+      if (!flowId || !runId) throw new BridgeError("invalid_request", `run id "${publicId}" is not <flow>~<run>`, { hint: "take ids from GET /runs" });
+      const run = await store.getRun(flowId, runId);
+      if (!run) throw new BridgeError("not_found", `no run ${publicId}`, { hint: "run records expire after 30 days" });
+      return { id: publicId, ...(run as unknown as StoredRun) };
+    },
+
+    deadLetters(flow: string | undefined, status: "open" | "resolved" | "all") {
+      if (flow) flowOrThrow(flow);
+      return store.listDeadLetters(flow, { status });
+    },
+
+    replay(id: string, by: string) {
+      return replayDeadLetter(ports, id, { by, budget: { maxSubrequests: Math.max(1, config.maxSubrequests - config.stateReserve) } });
+    },
+
+    async resolve(id: string, reason: string, by: string) {
+      const letter = await store.resolveDeadLetter(id, { reason, by });
+      // Kept in the run history: a manual resolution is recorded as its own run record.
+      const at = Date.now();
+      await store.recordRun({
+        runId: makeRunId(at, "resolve"),
+        flowId: letter.flow,
+        trigger: "http",
+        startedAt: at,
+        finishedAt: at,
+        outcome: "resolved",
+        resolvedDeadLetters: [{ id, reason, by, at }],
+      });
+      return letter;
+    },
+
+    async apiCatalog(): Promise<ApiCatalogEntry[]> {
+      const entries = new Map<string, ApiCatalogEntry & { latencies: number[] }>();
+      for (const flow of Object.values(config.flows)) {
+        for (const { endpoint, system } of flowEndpoints(flow, env)) {
+          const e = entries.get(endpoint) ?? { endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
+          if (!e.flows.includes(flow.id)) e.flows.push(flow.id);
+          entries.set(endpoint, e);
+        }
+      }
+      const runs = (await store.listRuns(undefined, 100)) as unknown as StoredRun[];
+      for (const run of runs) {
+        for (const api of run.api ?? []) {
+          const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/") ? "kis" : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/") ? "tplus" : "jushuitan";
+          const e = entries.get(api.endpoint) ?? { endpoint: api.endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
+          e.calls += api.calls;
+          e.errors += api.errors;
+          e.throttles += api.throttles;
+          e.runs++;
+          if (!e.flows.includes(run.flowId)) e.flows.push(run.flowId);
+          e.latencies.push(...(api.latenciesMs ?? []));
+          entries.set(api.endpoint, e);
+        }
+      }
+      return [...entries.values()].map(({ latencies, ...e }) => ({ ...e, p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95) }));
+    },
+
+    /**
+     * On-demand sync. No range: an incremental run (like a cron tick). A short range runs inline; a long one
+     * is queued window by window (each message its own invocation budget) and answered 202.
+     */
+    async sync(flowId: string, request: { from?: number; to?: number; dryRun?: boolean }) {
+      const flow = flowOrThrow(flowId);
+      const at = Date.now();
+      const runId = makeRunId(at, request.dryRun ? "dryrun" : "http");
+      if (request.from === undefined || request.to === undefined) {
+        const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, dryRun: request.dryRun });
+        return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
+      }
+      if (request.to <= request.from) throw new BridgeError("invalid_request", "`to` must be after `from`");
+      const settings = incrementalSettings(flow, at);
+      const windows = planWindows({
+        watermark: request.from,
+        now: request.to,
+        lookbackMs: 0,
+        endLagMs: 0,
+        maxWindowMs: settings.windowMs,
+        alignToDays: settings.alignToDays,
+        timezone: settings.timezone,
+      }).windows;
+      if (windows.length <= INLINE_SYNC_MAX_WINDOWS) {
+        const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, range: { from: request.from, to: request.to }, dryRun: request.dryRun });
+        return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
+      }
+      if (request.dryRun) {
+        throw new BridgeError("invalid_request", `a dry run covers at most ${INLINE_SYNC_MAX_WINDOWS} windows (this range has ${windows.length})`, {
+          hint: "preview a shorter range, or use the CLI: jst-bridge sync <flow> --from … --to … --dry-run",
+        });
+      }
+      if (!env.SYNC_QUEUE) {
+        throw new BridgeError("invalid_request", `the range spans ${windows.length} windows and no queue is configured to fan it out`, {
+          hint: `split it into ranges of ${INLINE_SYNC_MAX_WINDOWS} windows, add the SYNC_QUEUE binding (wrangler.toml), or backfill with the CLI / GitHub Action`,
+        });
+      }
+      await env.SYNC_QUEUE.sendBatch(windows.map((w) => ({ body: { kind: "window" as const, flowId, runId, from: w.from, to: w.to } })));
+      return { status: 202 as const, accepted: { runId, windows: windows.length, firstWindow: windows[0], lastWindow: windows.at(-1) } };
+    },
+
+    async preview(flowId: string, documents: Record<string, unknown>[], tables?: Record<string, Record<string, unknown>[]>) {
+      const flow = flowOrThrow(flowId);
+      const stored = await loadReferenceTables({ ...flow, references: flow.references.filter((r) => !tables?.[r.name]) }, references).catch((error: unknown) => {
+        throw error instanceof BridgeError ? error : new BridgeError("internal", String(error));
+      });
+      const now = Date.now();
+      return preview(flow, documents, { tables: { ...stored, ...tables }, vars: { lastSyncTime: now, currentTime: now }, trace: true });
+    },
+
+    async references() {
+      const names = await references.list();
+      return Promise.all(
+        names.map(async (name) => {
+          const meta = await references.describe(name);
+          return { name, ...meta, usedBy: Object.values(config.flows).filter((f) => f.references.some((r) => r.name === name)).map((f) => f.id) };
+        }),
+      );
+    },
+
+    async uploadReference(table: string, rows: Record<string, unknown>[]) {
+      const declared = Object.values(config.flows).flatMap((f) => f.references).find((r) => r.name === table);
+      if (declared && rows.some((r) => r[declared.keyField] === undefined || r[declared.keyField] === "")) {
+        throw new BridgeError("invalid_request", `every row of "${table}" needs its key column "${declared.keyField}"`, { hint: "add the column to the CSV header / JSON objects" });
+      }
+      await references.put({ name: table, rows, updatedAt: Date.now(), source: "upload" });
+      return { table, rows: rows.length };
+    },
+
+    async refreshReference(table: string) {
+      const ref = Object.values(config.flows)
+        .flatMap((f) => f.references)
+        .find((r) => r.name === table && r.source);
+      if (!ref) {
+        throw new BridgeError("not_found", `no flow fills reference table "${table}" from a source`, { hint: "upload it instead with POST /reference/" + table });
+      }
+      return refreshReferenceTable(ref, { env: ports.env, fetch: ports.fetch, tokenStore: new KvTokenStore(ports.kv), references, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger });
+    },
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/** The field mapping as flat rows (field path, label, value) for the dashboard and GET /flows/:id. */
+export function mappingRows(fields: readonly FieldMapping[], prefix = ""): Array<{ path: string; label?: string; type: string; value?: string }> {
+  const rows: Array<{ path: string; label?: string; type: string; value?: string }> = [];
+  for (const f of fields) {
+    const path = prefix ? `${prefix}.${f.field}` : f.field;
+    rows.push({ path: f.type === "array" ? `${path}[]` : path, label: f.label, type: f.type, value: f.value });
+    if (f.children) rows.push(...mappingRows(f.children, f.type === "array" ? `${path}[]` : path));
+  }
+  return rows;
+}
