@@ -20,7 +20,7 @@ export default {
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduled(controller.cron, controller.scheduledTime, env, config(env)));
   },
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     await handleQueueBatch(batch, env, config(env));
   },
 } satisfies ExportedHandler<Env, SyncMessage>;
