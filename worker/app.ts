@@ -4,6 +4,7 @@ import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { apiRoutes } from "./api.ts";
 import { readWorkerConfig } from "./config.ts";
+import { dashboardRoutes } from "./dashboard/index.ts";
 import type { Env } from "./env.ts";
 import { type AppEnv, requireAuth, respondError } from "./http.ts";
 import { createServices, type Services } from "./services.ts";
@@ -47,5 +48,6 @@ export function createApp() {
     app.use(`${prefix}/*`, requireAuth());
   }
   app.route("/", api);
+  app.route("/", dashboardRoutes(services));
   return app;
 }

@@ -1,0 +1,118 @@
+/**
+ * The dashboard: server-rendered pages over the same services as the API, with sign-in by the API token.
+ * The token is only ever sent in a POST body; the browser keeps an HttpOnly, Secure, SameSite=Strict
+ * session cookie derived from it (worker/http.ts sessionValue), which the API also accepts for the
+ * buttons' same-origin calls.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { BridgeError } from "../../shared/errors.ts";
+import type { Env } from "../env.ts";
+import { type AppEnv, SESSION_COOKIE, secretsEqual, sessionValue } from "../http.ts";
+import type { Services } from "../services.ts";
+import { CHART_MAX_RUNS } from "./chart.ts";
+import { renderPage, securityHeaders } from "./layout.ts";
+import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
+
+/** How long a dashboard session lasts; rotating SYNC_API_TOKEN ends every session at once. */
+export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
+
+type ServicesOf = (c: { env: Env }) => Services;
+
+async function signedIn(c: Context<AppEnv>): Promise<boolean> {
+  const token = c.env.SYNC_API_TOKEN;
+  const cookie = getCookie(c, SESSION_COOKIE);
+  if (!token || !cookie) return false;
+  return secretsEqual(cookie, await sessionValue(token));
+}
+
+/** Browsers send Origin on form POSTs; one from elsewhere is refused (login/logout CSRF). */
+function crossSite(c: Context): boolean {
+  const origin = c.req.header("Origin");
+  return origin !== undefined && origin !== "null" && origin !== new URL(c.req.url).origin;
+}
+
+function redirect(c: Context, location: string, status: 302 | 303 = 302) {
+  securityHeaders(c);
+  return c.redirect(location, status);
+}
+
+export function dashboardRoutes(services: ServicesOf) {
+  const ui = new Hono<AppEnv>();
+
+  // Pages answer errors with a page, not the API's JSON envelope (messages are escaped like everything else).
+  ui.onError((error, c) => {
+    const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
+    if (!(error instanceof BridgeError)) console.error(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) }));
+    const status = e.code === "not_found" ? 404 : e.code === "not_configured" ? 503 : 500;
+    return renderPage(c, { title: "错误 / Error", status, signedIn: true, body: errorBody(`错误 / Error (${e.code})`, e.message, e.hint) });
+  });
+
+  ui.get("/login", async (c) => {
+    if (!c.env.SYNC_API_TOKEN) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+    if (await signedIn(c)) return redirect(c, "/");
+    return renderPage(c, { title: "登录 / Sign in", body: loginBody({}) });
+  });
+
+  ui.post("/login", async (c) => {
+    const token = c.env.SYNC_API_TOKEN;
+    if (!token) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+    if (crossSite(c)) return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const given = typeof form.token === "string" ? form.token.trim() : "";
+    if (!given || !(await secretsEqual(given, token))) {
+      return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
+    }
+    setCookie(c, SESSION_COOKIE, await sessionValue(token), { httpOnly: true, secure: true, sameSite: "Strict", path: "/", maxAge: SESSION_MAX_AGE_SECONDS });
+    return redirect(c, "/", 303);
+  });
+
+  ui.post("/logout", (c) => {
+    if (crossSite(c)) return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
+    deleteCookie(c, SESSION_COOKIE, { httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
+    return redirect(c, "/login", 303);
+  });
+
+  // Everything below needs a session; without one the browser is sent to the sign-in form.
+  const pages = ["/", "/ui", "/ui/*"];
+  for (const path of pages) {
+    ui.use(path, async (c, next) => {
+      if (!c.env.SYNC_API_TOKEN) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+      if (!(await signedIn(c))) return redirect(c, "/login");
+      c.set("authBy", "session");
+      return next();
+    });
+  }
+
+  ui.get("/", async (c) => {
+    const s = services(c);
+    const [flows, deadLetters, apis, recentRuns] = await Promise.all([s.flows(), s.deadLetters(undefined, "all"), s.apiCatalog(), s.runs(undefined, 20)]);
+    const histories: Record<string, RunRow[]> = {};
+    await Promise.all(
+      flows.map(async (f) => {
+        histories[f.id] = (await s.runs(f.id, CHART_MAX_RUNS + 10)) as RunRow[];
+      }),
+    );
+    return renderPage(c, {
+      title: "总览 / Overview",
+      signedIn: true,
+      body: overviewBody({ flows, histories, deadLetters, apis, recentRuns: recentRuns as RunRow[] }),
+    });
+  });
+
+  ui.get("/ui", (c) => redirect(c, "/"));
+
+  ui.get("/ui/flows/:id", async (c) => {
+    const s = services(c);
+    const detail = await s.flow(c.req.param("id"));
+    const [history, deadLetters] = await Promise.all([s.runs(detail.flow.id, CHART_MAX_RUNS + 10), s.deadLetters(detail.flow.id, "all")]);
+    return renderPage(c, {
+      title: detail.flow.name,
+      signedIn: true,
+      body: flowBody({ detail, history: history as RunRow[], deadLetters }),
+    });
+  });
+
+  return ui;
+}
