@@ -17,6 +17,8 @@ export interface WorkerConfig {
   /** cron expression → flow ids it runs, in order. */
   schedules: Map<string, string[]>;
   continueWithQueue: boolean;
+  /** How long a run holds its flow's lease; a crashed run's lease expires after this. */
+  leaseMs: number;
 }
 
 const intVar = (name: string, min: number, max: number) =>
@@ -77,7 +79,9 @@ export function readWorkerConfig(env: Env): WorkerConfig {
       hint: "fix the variables in wrangler.toml [vars] / `wrangler secret put` (or .dev.vars locally)",
     });
   }
-  return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue" };
+  // Cron and queue invocations end after 15 minutes of wall time, so a lease of 15 minutes outlives any live run.
+  const leaseSeconds = parse("RUN_LEASE_SECONDS", intVar("RUN_LEASE_SECONDS", 1, 86_400), 900);
+  return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue", leaseMs: leaseSeconds * 1000 };
 }
 
 /** The string variables of the env (the configuration contract), without bindings. */

@@ -59,6 +59,8 @@ export interface Env {
   /** JSON {"flow-id": "cron"} overriding flows' own schedules. */
   FLOW_SCHEDULES?: string;
   REQUEST_TIMEOUT_MS?: string;
+  /** Seconds a run holds its flow's lease (default 900); a crashed run blocks the flow at most this long. */
+  RUN_LEASE_SECONDS?: string;
   /** debug | info | warn | error (default info). */
   LOG_LEVEL?: string;
   /** "queue" continues a run that stopped on its budget right away through SYNC_QUEUE; default: next cron tick. */

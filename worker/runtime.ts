@@ -43,6 +43,7 @@ export type WorkerRunRequest = Omit<RunRequest, "budget"> & { maxSubrequests?: n
 export async function runFlowInWorker(env: Env, config: WorkerConfig, request: WorkerRunRequest): Promise<RunResult> {
   const total = request.maxSubrequests ?? config.maxSubrequests;
   return runFlowById(workerPorts(env, config), {
+    leaseMs: config.leaseMs,
     ...request,
     budget: { maxSubrequests: Math.max(1, total - config.stateReserve) },
   });
