@@ -91,7 +91,9 @@ export function createServices(env: Env, config: WorkerConfig) {
     async flows() {
       return Promise.all(
         Object.values(config.flows).map(async (flow) => {
-          const [checkpoint, runs, open] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 1), store.listDeadLetters(flow.id)]);
+          const [checkpoint, runs, open] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 5), store.listDeadLetters(flow.id)]);
+          // Manual actions (a dead letter resolved by hand) are run records too; "last run" means the last sync.
+          const lastSync = (runs as unknown as StoredRun[]).find((r) => r.counts !== undefined);
           return {
             id: flow.id,
             name: flow.name,
@@ -102,7 +104,7 @@ export function createServices(env: Env, config: WorkerConfig) {
             schedule: scheduleOf(flow),
             watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,
             resumeCursor: Boolean(checkpoint?.cursor),
-            lastRun: (runs[0] as StoredRun | undefined) ?? null,
+            lastRun: lastSync ?? null,
             openDeadLetters: open.length,
           };
         }),
