@@ -293,6 +293,10 @@ async function main() {
   console.log(`core vs hand-written: ${overHand.toFixed(2)}× the time (goal ≤ 3×) ${overHand <= 3 ? "MET" : "MISSED"}`);
   console.log(`core per 50-doc page incl. JSON.parse: ${coreRow.page.toFixed(3)} ms (goal ≤ 0.5 ms) ${coreRow.page <= 0.5 ? "MET" : "MISSED"}`);
   const parse = median(parseOnly);
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify({ coreDocsPerSec: coreRow.rate, jsonataDocsPerSec: jsonataRow.rate, handDocsPerSec: handRow.rate, speedupVsJsonata: speedup, overHand, corePageMs: coreRow.page, handPageMs: handRow.page, parsePageMs: median(parseOnly), pageKiB: pageBytes / 1024 }));
+    return;
+  }
   console.log(`\ncontext: the hand-written function is ${(jsonataRow.ms / handRow.ms).toFixed(1)}× faster than JSONata here, a practical ceiling for any`);
   console.log(`implementation doing the same work; JSON.parse of a ${(pageBytes / 1024).toFixed(0)} KiB page alone takes ${parse.toFixed(3)} ms, the core adds`);
   console.log(`${Math.max(0, coreRow.page - parse).toFixed(3)} ms per page on top (hand-written: ${Math.max(0, handRow.page - parse).toFixed(3)} ms).`);

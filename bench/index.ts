@@ -1,0 +1,122 @@
+/**
+ * `npm run bench`: every headline figure measured in one run, printed as one table with its goal.
+ * Each row comes from its own script (run as a child process so measurements don't disturb each other):
+ *   bench/mapping.ts  — mapping throughput: core vs JSONata vs hand-written; CPU per 50-document page
+ *   bench/sync.ts     — API calls vs the minimum; KV writes per 1,000 documents; wall time under real rate limits
+ *   bench/backfill.ts — 100,000-document CLI backfill: documents/second and peak RSS
+ *   (here)            — Worker bundle size from `wrangler deploy --dry-run`, and start-up (module evaluation) time
+ * Options: --quick (a 20,000-document backfill instead of 100,000).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const ROOT = join(import.meta.dirname, "..");
+const quick = process.argv.includes("--quick");
+const node = process.execPath;
+
+function runJson(script: string, args: string[] = []): Record<string, any> {
+  const out = execFileSync(node, [join(ROOT, script), ...args, "--json"], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (!line) throw new Error(`${script} printed no JSON result`);
+  return JSON.parse(line);
+}
+
+function bundleFigures() {
+  const dir = mkdtempSync(join(tmpdir(), "jst-bridge-bench-bundle-"));
+  try {
+    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], { cwd: ROOT, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    const file = readdirSync(dir).find((f) => f.endsWith(".js"))!;
+    const bytes = readFileSync(join(dir, file));
+    return { rawKiB: statSync(join(dir, file)).size / 1024, gzipKiB: gzipSync(bytes).length / 1024 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Start-up: parse + evaluate the Worker's code (as Workers do at start-up), median of fresh processes. */
+async function startupMs(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "jst-bridge-bench-startup-"));
+  try {
+    const stub = join(dir, "cloudflare-workers-stub.js");
+    writeFileSync(stub, "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }\nexport const env = {};\n");
+    await build({
+      entryPoints: [join(ROOT, "worker/index.ts")],
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      conditions: ["workerd", "worker", "browser"],
+      alias: { "cloudflare:workers": stub },
+      outfile: join(dir, "worker.mjs"),
+      logLevel: "silent",
+    });
+    const probe = join(dir, "probe.mjs");
+    writeFileSync(probe, `const t = performance.now(); await import("./worker.mjs"); console.log(performance.now() - t);\n`);
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = spawnSync(node, [probe], { encoding: "utf8" });
+      times.push(Number(r.stdout.trim()));
+    }
+    return times.sort((a, b) => a - b)[3]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function backfillFigures() {
+  const docs = quick ? 20_000 : 100_000;
+  const r = spawnSync(node, [join(ROOT, "bench/backfill.ts"), String(docs)], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const text = `${r.stdout}\n${r.stderr}`;
+  const num = (re: RegExp) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]!.replace(/,/g, "")) : NaN;
+  };
+  return {
+    documents: docs,
+    docsPerSec: num(/([\d,.]+)\s*documents\/s/i),
+    peakRssMb: num(/peak RSS[^\d]*([\d,.]+)\s*MB/i),
+    calls: num(/([\d,]+)\s*API calls/i),
+    minimum: num(/minimum[^\d]*([\d,]+)/i),
+    raw: text.trim().split("\n").slice(-12).join("\n"),
+  };
+}
+
+type Row = [what: string, measured: string, goal: string, met: boolean | null];
+
+const rows: Row[] = [];
+const started = Date.now();
+console.log("measuring… (mapping, sync, bundle, start-up, backfill — a few minutes)");
+
+const mapping = runJson("bench/mapping.ts");
+rows.push(["Mapping: core vs JSONata (docs/s)", `${mapping.speedupVsJsonata.toFixed(1)}× (${Math.round(mapping.coreDocsPerSec).toLocaleString()} vs ${Math.round(mapping.jsonataDocsPerSec).toLocaleString()})`, "≥ 30×", mapping.speedupVsJsonata >= 30]);
+rows.push(["Mapping: core vs hand-written (time)", `${mapping.overHand.toFixed(2)}×`, "≤ 3×", mapping.overHand <= 3]);
+rows.push(["CPU per 50-document page (incl. JSON.parse)", `${mapping.corePageMs.toFixed(3)} ms (JSON.parse alone ${mapping.parsePageMs.toFixed(3)} ms of a ${mapping.pageKiB.toFixed(0)} KiB page)`, "≤ 0.5 ms", mapping.corePageMs <= 0.5]);
+
+const sync = runJson("bench/sync.ts");
+rows.push(["API calls per sync vs minimum (one invocation)", `${sync["unlimited.calls"]} / ${sync["unlimited.minimum"]}`, "equal", sync["unlimited.calls"] === sync["unlimited.minimum"]]);
+rows.push(["API calls vs minimum, Free budget (50/invocation)", `${sync["free.calls"]} / ${sync["free.minimum"]} over ${sync["free.invocations"]} invocations`, "equal", sync["free.calls"] === sync["free.minimum"]]);
+rows.push(["Wall time, real rate limits (5/s, 100/min)", `${(sync.wall.wallMs / 1000).toFixed(2)} s vs floor ${(sync.wall.floorMs / 1000).toFixed(2)} s = ${sync.wall.ratio.toFixed(2)}× (${sync.wall.throttles} throttled answers)`, "≤ 1.15×", sync.wall.ratio <= 1.15]);
+rows.push(["KV writes per 1,000 documents (one invocation)", sync["unlimited.kvWritesPer1000"].toFixed(1), "≤ 25", sync["unlimited.kvWritesPer1000"] <= 25]);
+rows.push(["KV writes per 1,000 documents, Free budget", `${sync["free.kvWritesPer1000"].toFixed(1)} (${sync["free.invocations"]} invocations)`, "≤ 25", sync["free.kvWritesPer1000"] <= 25]);
+
+const bundle = bundleFigures();
+rows.push(["Worker bundle (wrangler deploy --dry-run), gzip", `${bundle.gzipKiB.toFixed(1)} KiB (${bundle.rawKiB.toFixed(0)} KiB raw)`, "≤ 120 KB", bundle.gzipKiB * 1.024 <= 120]);
+const startup = await startupMs();
+rows.push(["Worker start-up (module parse + evaluate, Node)", `${startup.toFixed(1)} ms`, "< 1,000 ms (platform limit)", startup < 1000]);
+
+const backfill = backfillFigures();
+rows.push([`Backfill ${backfill.documents.toLocaleString()} documents (CLI): throughput`, `${Math.round(backfill.docsPerSec).toLocaleString()} documents/s`, "—", null]);
+rows.push([`Backfill ${backfill.documents.toLocaleString()} documents: peak RSS`, `${backfill.peakRssMb.toFixed(0)} MB`, "≤ 150 MB", backfill.peakRssMb <= 150]);
+
+const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i] ?? 4)).join(" | ")} |`;
+console.log(`\njst-bridge benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+console.log(line(["measure", "measured", "goal", "met"]));
+console.log(`|${width.map((w) => "-".repeat(w + 2)).join("|")}|------|`);
+for (const r of rows) console.log(line([r[0], r[1], r[2], r[3] === null ? "—" : r[3] ? "yes" : "NO"]));
+if (Number.isNaN(backfill.peakRssMb)) console.log(`\nbackfill output (could not read figures):\n${backfill.raw}`);
