@@ -1,45 +1,30 @@
 /**
- * `npm run emulators`: serves every emulator on its fixed loopback port for manual runs of the CLI or
- * `wrangler dev` against fake upstreams. To add one, append `{ name, port, portEnv, create, describe }`.
+ * `npm run emulators`: serves the Jushuitan, T+ and KIS emulators (one shared catalog) on fixed loopback
+ * ports for manual runs of the CLI or `wrangler dev` against fake upstreams, and prints the configuration
+ * that points the bridge at them. Ports: JST_EMULATOR_PORT (8701), TPLUS_EMULATOR_PORT (8702), KIS_EMULATOR_PORT (8703).
  */
+import { JST_PATHS } from "./jushuitan/index.ts";
 import { serveOnLoopback } from "./node/serve.ts";
-import { createJushuitanEmulator } from "./jushuitan/index.ts";
+import { createEmulatorStack, warehouseReferenceRows } from "./stack.ts";
 
-interface EmulatorEntry {
-  name: string;
-  port: number;
-  /** Environment variable that overrides the port. */
-  portEnv: string;
-  create: () => { app: { fetch: (req: Request) => Response | Promise<Response> } };
-  /** Lines printed after the URL: how to point the bridge at it. */
-  describe: (url: string, emulator: unknown) => string[];
-}
-
-const EMULATORS: EmulatorEntry[] = [
-  {
-    name: "jushuitan",
-    port: 8701,
-    portEnv: "JST_EMULATOR_PORT",
-    create: () => createJushuitanEmulator(),
-    describe: (url, emulator) => {
-      const { credentials } = emulator as ReturnType<typeof createJushuitanEmulator>;
-      return [
-        `JST_BASE_URL=${url}`,
-        `JST_APP_KEY=${credentials.appKey}`,
-        `JST_APP_SECRET=${credentials.appSecret}`,
-        `JST_ACCESS_TOKEN=${credentials.accessToken}`,
-        `JST_REFRESH_TOKEN=${credentials.refreshToken}`,
-      ];
-    },
+const now = Date.now();
+const stack = createEmulatorStack({
+  jushuitan: {
+    seed: 2024,
+    documents: { [JST_PATHS.otherInOut]: 600, [JST_PATHS.salesOut]: 400 },
+    range: { from: now - 3 * 86_400_000, to: now - 10 * 60_000 },
   },
-  // T+ (8702) and KIS (8703) join here.
-];
-
-for (const entry of EMULATORS) {
-  const port = Number(process.env[entry.portEnv] ?? entry.port);
-  const emulator = entry.create();
-  const server = await serveOnLoopback(emulator.app, port);
-  console.log(`${entry.name} emulator: ${server.url}  (admin: ${server.url}/__emulator/state)`);
-  for (const line of entry.describe(server.url, emulator)) console.log(`  ${line}`);
-}
-console.log("Emulated demo credentials only; press Ctrl+C to stop.");
+});
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const [jst, tplus, kis] = await Promise.all([
+  serveOnLoopback(stack.jushuitan.app, port("JST_EMULATOR_PORT", 8701)),
+  serveOnLoopback(stack.tplus.app, port("TPLUS_EMULATOR_PORT", 8702)),
+  serveOnLoopback(stack.kis.app, port("KIS_EMULATOR_PORT", 8703)),
+]);
+console.log(`聚水潭 Jushuitan emulator: ${jst!.url}  (admin: ${jst!.url}/__emulator/state)`);
+console.log(`畅捷通 T+ emulator:        ${tplus!.url}  (admin: ${tplus!.url}/__emulator/state)`);
+console.log(`金蝶 KIS emulator:         ${kis!.url}  (admin: ${kis!.url}/__emulator/state)`);
+console.log("\nConfiguration for the bridge (.dev.vars / environment):");
+for (const [k, v] of Object.entries(stack.env({ jushuitan: jst!.url, tplus: tplus!.url, kis: kis!.url }))) console.log(`${k}=${v}`);
+console.log(`\nwarehouses reference table (upload with POST /reference/warehouses):\n${JSON.stringify(warehouseReferenceRows())}`);
+console.log("\nEmulated demo credentials only; press Ctrl+C to stop.");
