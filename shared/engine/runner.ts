@@ -146,6 +146,24 @@ export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike;
   return new KisTarget({ operations: new KisOperations(client), precheck });
 }
 
+/**
+ * LEDGER_RETENTION_DAYS: forget ledger entries older than this at compaction (default: keep all). The ledger
+ * is loaded into memory once per run; on Workers Free (10 ms CPU) a ledger of tens of thousands of entries
+ * costs more than the budget, so high-volume Free deployments keep e.g. 35 days: older documents are still
+ * protected by the targets' external-key uniqueness.
+ */
+export function ledgerOptions(env: EnvVars): { ledger?: { retentionMs: number } } {
+  const raw = env.LEDGER_RETENTION_DAYS;
+  if (raw === undefined || raw === "") return {};
+  const days = Number(raw);
+  if (!Number.isFinite(days) || days < 2 || days > 3650) {
+    throw new ConfigError(`LEDGER_RETENTION_DAYS must be a number of days between 2 and 3650 (got "${raw}")`, {
+      hint: "it must exceed every flow's lookback; unset it to keep the whole ledger",
+    });
+  }
+  return { ledger: { retentionMs: days * DAY_MS } };
+}
+
 /** REQUEST_TIMEOUT_MS: how long one upstream request may take before it counts as lost (default: each client's own). */
 export function requestTimeoutMs(env: EnvVars): number | undefined {
   const raw = env.REQUEST_TIMEOUT_MS;
@@ -200,7 +218,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   const meter = createCallMeter(ports.fetch, request.budget, clock);
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
-  const store = new FlowStateStore(kv, { clock, logger });
+  const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
   const state = engineStateOver(store, kv.counts);
   const tokenStore = new KvTokenStore(kv);
 
