@@ -18,7 +18,7 @@ export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: En
     try {
       const result = await runFlowInWorker(env, config, {
         flowId: body.flowId,
-        runId: `${body.runId}-q${message.attempts}`,
+        runId: queueRunId(body.runId, message),
         trigger: "queue",
         ...(body.kind === "window" ? { range: { from: body.from, to: body.to }, dryRun: body.dryRun } : {}),
       });
@@ -43,4 +43,15 @@ export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: En
       message.retry({ delaySeconds: 60 });
     }
   }
+}
+
+/**
+ * The run id of one delivery: the originating run, the attempt, and the message id. A chain of "continue"
+ * messages all carry the originating run id with attempts = 1, so without the message id every link of the
+ * chain would share one run id: each run record would overwrite the previous one, and a link could take
+ * the lease of another still holding it (a lease is re-entrant for its own run id).
+ */
+export function queueRunId(originRunId: string, message: { id: string; attempts: number }): string {
+  const id = message.id.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 32) || "m";
+  return `${originRunId}-q${message.attempts}-${id}`;
 }
