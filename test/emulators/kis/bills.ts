@@ -65,9 +65,18 @@ export class BillBook {
   private readonly bills = new Map<EmulatedBillType, StoredBill[]>();
   private nextFid = 10001;
   private readonly counters = new Map<EmulatedBillType, number>();
+  /** Bill numbers in use per type (with multiplicity), so uniqueness checks stay O(1) at 100,000 bills. */
+  private readonly numbers = new Map<EmulatedBillType, Map<string, number>>();
+
+  private numbersOf(type: EmulatedBillType): Map<string, number> {
+    let m = this.numbers.get(type);
+    if (!m) this.numbers.set(type, (m = new Map()));
+    return m;
+  }
 
   reset() {
     this.bills.clear();
+    this.numbers.clear();
     this.counters.clear();
     this.nextFid = 10001;
   }
@@ -75,6 +84,19 @@ export class BillBook {
   all(type?: EmulatedBillType): StoredBill[] {
     if (type) return [...(this.bills.get(type) ?? [])];
     return [...this.bills.values()].flat().sort((a, b) => a.FID - b.FID);
+  }
+
+  /** Test-only: deletes a bill (a document someone removed in KIS), for reconciliation tests. */
+  remove(billNo: string, type?: EmulatedBillType): boolean {
+    let removed = false;
+    for (const [t, list] of this.bills) {
+      if (type && t !== type) continue;
+      const kept = list.filter((b) => b.FBillNo !== billNo);
+      removed ||= kept.length !== list.length;
+      this.bills.set(t, kept);
+      this.numbersOf(t).delete(billNo);
+    }
+    return removed;
   }
 
   byNo(type: EmulatedBillType, billNo: string): StoredBill | undefined {
@@ -151,7 +173,8 @@ export class BillBook {
 
     const list = this.bills.get(type) ?? [];
     let billNo = typeof head.FBillNo === "string" ? head.FBillNo : undefined;
-    if (billNo !== undefined && enforceUniqueBillNo && list.some((b) => b.FBillNo === billNo)) {
+    const numbers = this.numbersOf(type);
+    if (billNo !== undefined && enforceUniqueBillNo && numbers.has(billNo)) {
       return { reason: `单据编号[${billNo}]已存在，不能重复保存` };
     }
     if (billNo === undefined) {
@@ -159,7 +182,7 @@ export class BillBook {
       do {
         n++;
         billNo = `${spec.prefix}${String(n).padStart(6, "0")}`;
-      } while (list.some((b) => b.FBillNo === billNo));
+      } while (numbers.has(billNo));
       this.counters.set(type, n);
     }
     const fid = this.nextFid++;
@@ -174,6 +197,7 @@ export class BillBook {
     };
     list.push(bill);
     this.bills.set(type, list);
+    numbers.set(billNo, (numbers.get(billNo) ?? 0) + 1);
     return { bill };
   }
 }

@@ -116,6 +116,8 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     return c.json({ ok: true });
   });
   app.get("/__emulator/state", (c) => c.json(state()));
+  // Test-only: remove a stored bill (someone deleted it in KIS), so reconciliation has something to find.
+  app.delete("/__emulator/bills/:billNo", (c) => c.json({ removed: book.remove(c.req.param("billNo")) }));
 
   // ---- request log + common headers ----------------------------------------------------------------------------
   app.use("/koas/*", async (c, next) => {
@@ -425,6 +427,8 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     checkAccessToken: (token: string) => auth.checkAccessToken(token),
     checkAuthData: (authData: string) => auth.checkAuthData(authData),
     bills: (type?: EmulatedBillType): StoredBill[] => book.all(type),
+    /** Test-only: deletes a stored bill by FBillNo; true when one was removed. */
+    removeBill: (billNo: string, type?: EmulatedBillType): boolean => book.remove(billNo, type),
     state,
     requests: (): KisRequestLogEntry[] => [...log],
     clearRequests: () => {

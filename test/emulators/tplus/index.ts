@@ -624,6 +624,15 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     return c.json({ ok: true });
   });
   app.get("/__emulator/state", (c) => c.json(state()));
+  // Test-only: remove a stored voucher (someone deleted it in T+), so reconciliation has something to find.
+  app.delete("/__emulator/vouchers/:resource/:externalCode", (c) => c.json({ removed: removeVoucher(c.req.param("resource"), c.req.param("externalCode")) }));
+
+  function removeVoucher(resource: string, externalCode: string): boolean {
+    const list = vouchers.get(resource) ?? [];
+    const kept = list.filter((v) => v.ExternalCode !== externalCode);
+    vouchers.set(resource, kept);
+    return kept.length !== list.length;
+  }
   app.post("/__emulator/tokens", (c) => c.json(issueCloudTokens()));
   app.post("/__emulator/auth-code", (c) => c.json({ code: issueAuthCode() }));
 
@@ -694,6 +703,8 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
       for (const h of held) h.abort();
     },
     vouchers: (resource: string) => (vouchers.get(resource) ?? []).map((v) => structuredClone(v)),
+    /** Test-only: deletes a stored voucher by ExternalCode; true when one was removed. */
+    removeVoucher,
   };
 }
 

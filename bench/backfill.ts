@@ -1,0 +1,102 @@
+/**
+ * `node bench/backfill.ts [documents=100000] [days=60]`: a backfill of N Jushuitan other-in/out documents into
+ * KIS through the CLI code path (`jst-bridge sync`, file state, windows of one day) against the emulators over
+ * loopback HTTP. Reported: documents/second, API calls against the minimum (source pages + target writes),
+ * peak RSS (goal ≤ 150 MB: pages stream, each window's state is dropped when it is done).
+ *
+ * The CLI runs as a child process (bench/backfill-driver.mjs) from an esbuild bundle built exactly like
+ * action/dist/cli.js, so its peak RSS is the CLI's own (not the emulators', not the TypeScript loader's).
+ * Its clock skips sleeps: the Jushuitan client's proactive limiter (100 requests/minute, the real API's
+ * limit) would otherwise hold 100,000 documents for ~35 minutes; the wait a real run would have had is
+ * printed. The emulators' own limits are off. The flow is the seed jst-other-in-to-kis without its
+ * status/type filters (so every generated document is read and written), mapping and page size (30) unchanged.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import { DAY_MS } from "../shared/engine/window.ts";
+import { SEED_FLOW_DOCUMENTS } from "../shared/flows/index.ts";
+import { formatInZone, startOfDayInZone } from "../shared/util/time.ts";
+import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
+import { serveOnLoopback } from "../test/emulators/node/serve.ts";
+import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
+
+const DOCUMENTS = Number(process.argv[2] ?? 100_000);
+const DAYS = Number(process.argv[3] ?? 60);
+const ROOT = join(import.meta.dirname, "..");
+const day = (ms: number) => formatInZone(ms, "YYYY-MM-DD");
+
+const today = startOfDayInZone(Date.now());
+const from = today - DAYS * DAY_MS;
+const stack = createEmulatorStack({
+  jushuitan: {
+    seed: 2024,
+    documents: { [JST_PATHS.otherInOut]: DOCUMENTS, [JST_PATHS.salesOut]: 0, [JST_PATHS.purchaseIn]: 0, [JST_PATHS.aftersaleReceived]: 0 },
+    range: { from, to: today - 60_000 },
+    limits: { perSecond: null, perMinute: null },
+    // The CLI's clock skips the limiter's waits, so its timestamps run ahead of real time.
+    timestampSkewSeconds: 365 * 86_400,
+  },
+});
+const jst = await serveOnLoopback(stack.jushuitan.app);
+const kis = await serveOnLoopback(stack.kis.app);
+const dir = await mkdtemp(join(tmpdir(), "jst-bridge-bench-"));
+
+try {
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: ["action/cli/main.ts"],
+    outfile: join(dir, "cli-main.mjs"),
+    bundle: true,
+    platform: "node",
+    target: "node24",
+    format: "esm",
+    minify: true,
+    banner: { js: "import { createRequire as __c } from 'node:module'; const require = __c(import.meta.url);" },
+    logLevel: "warning",
+  });
+  const flow = structuredClone(SEED_FLOW_DOCUMENTS["jst-other-in-to-kis"]) as { id: string; source: { params: Record<string, unknown> } };
+  flow.id = "bench-other-in-to-kis";
+  delete flow.source.params.status;
+  delete flow.source.params.types;
+  await writeFile(join(dir, "flow.json"), JSON.stringify(flow));
+  const env = stack.env({ jushuitan: jst.url, tplus: "http://127.0.0.1:9", kis: kis.url });
+  await writeFile(join(dir, ".env"), Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n"));
+  await writeFile(join(dir, "warehouses.json"), JSON.stringify(warehouseReferenceRows()));
+
+  const { stdout } = await promisify(execFile)(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []), join(import.meta.dirname, "backfill-driver.mjs"), join(dir, "cli-main.mjs"), dir, day(from), day(today - DAY_MS)], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const { report, seconds, rssBeforeSync, peakRss, skippedMs } = JSON.parse(stdout.trim().split("\n").at(-1)!);
+  const c = report.counts;
+  const minimum = report.pages + c.written + c.alreadyExisted + c.deadLettered;
+  const figures = {
+    documents: DOCUMENTS,
+    windows: report.windows,
+    outcome: report.outcome,
+    read: c.read,
+    written: c.written,
+    deadLettered: c.deadLettered,
+    seconds: Number(seconds.toFixed(1)),
+    documentsPerSecond: Math.round(c.written / seconds),
+    apiCalls: report.subrequests,
+    minimumApiCalls: minimum,
+    sourcePages: report.pages,
+    rssBeforeSyncMb: Math.round(rssBeforeSync / 1048576),
+    peakRssMb: Math.round(peakRss / 1048576),
+    rateLimitWaitSkippedMinutes: Number((skippedMs / 60_000).toFixed(1)),
+  };
+  console.log(JSON.stringify(figures, null, 2));
+  console.log(
+    `\n${c.written.toLocaleString("en-US")} documents in ${figures.seconds} s = ${figures.documentsPerSecond} documents/s; ` +
+      `${figures.apiCalls.toLocaleString("en-US")} API calls (minimum ${minimum.toLocaleString("en-US")}: ${report.pages} source pages + ${c.written} target writes); ` +
+      `peak RSS ${figures.peakRssMb} MB (goal ≤ 150 MB); a real run would also wait ${figures.rateLimitWaitSkippedMinutes} min for Jushuitan's 100 requests/minute.`,
+  );
+  if (report.outcome !== "success" || c.written !== DOCUMENTS) process.exitCode = 1;
+} finally {
+  await Promise.all([jst.close(), kis.close()]);
+  await rm(dir, { recursive: true, force: true });
+}
