@@ -2,7 +2,8 @@
  * The common interface of target systems (T+, KIS). A write carries a deterministic external key so a
  * repeated or retried write is recognised by the target ("already_exists") instead of booking twice.
  */
-import type { BridgeError } from "../errors.ts";
+import { BridgeError } from "../errors.ts";
+import { TPLUS_ERROR } from "./tplus/errors.ts";
 
 export interface TargetWrite {
   operation: string;
@@ -30,4 +31,26 @@ export interface TargetConnector {
   readonly system: "tplus" | "kis";
   write(doc: TargetWrite, options?: TargetWriteOptions): Promise<TargetWriteResult>;
   writeBatch?(docs: TargetWrite[]): Promise<Array<TargetWriteResult | { externalKey: string; error: BridgeError }>>;
+}
+
+/**
+ * Failures about the connection or the account, not the document: credentials and tokens that cannot be
+ * refreshed, the monthly quota, an API the app may not call. Every other document would fail the same way,
+ * so such a failure stops the run (the window is read again next time) instead of filing the document as a
+ * dead letter and moving the watermark past it.
+ */
+export const ACCOUNT_ERROR_CODES: ReadonlySet<string> = new Set([
+  TPLUS_ERROR.auth,
+  TPLUS_ERROR.tokenInvalid,
+  TPLUS_ERROR.refreshFailed,
+  TPLUS_ERROR.loginFailed,
+  TPLUS_ERROR.tokenPersistFailed,
+  TPLUS_ERROR.appKeyMismatch,
+  TPLUS_ERROR.quota,
+  TPLUS_ERROR.apiNotEnabled,
+  "kis_auth_failed",
+]);
+
+export function isAccountError(error: unknown): boolean {
+  return error instanceof BridgeError && ACCOUNT_ERROR_CODES.has(error.code);
 }

@@ -10,7 +10,7 @@
  *     boundary, saves a cursor, and the next invocation continues there.
  */
 import { BridgeError, BudgetExhaustedError } from "../errors.ts";
-import type { TargetConnector, TargetWriteResult } from "../connectors/target.ts";
+import { isAccountError, type TargetConnector, type TargetWriteResult } from "../connectors/target.ts";
 import type { Clock, Logger } from "../ports.ts";
 import { contentHash } from "./hash.ts";
 import { type CallMeter, percentile } from "./meter.ts";
@@ -267,11 +267,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       onSettled(result);
     } catch (error) {
       if (error instanceof BudgetExhaustedError) throw error;
-      if (error instanceof BridgeError && !error.retryable) {
+      if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
         deadLetter(doc.members[0] ?? doc.externalKey, doc.members, error, { externalKey: doc.externalKey, payload: doc.payload });
         return;
       }
-      throw error; // transient and out of retries: stop here, the window is re-read next run
+      // Transient and out of retries, or about the account (credentials, quota) rather than this document:
+      // stop here, the window is re-read next run.
+      throw error;
     }
   };
 
