@@ -14,6 +14,7 @@ import { parseDuration, parseRange, rangeLabel } from "./cli/dates.ts";
 import { whereOf } from "./cli/errors.ts";
 import { resolveFlow } from "./cli/flows.ts";
 import { Redactor } from "./cli/io.ts";
+import { createNodeFetch } from "./cli/node-fetch.ts";
 import { reconcile, reconcileTable } from "./cli/reconcile.ts";
 import { openState } from "./cli/state.ts";
 import { runSync, type SyncReport } from "./cli/sync-runner.ts";
@@ -60,7 +61,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const env = contractEnv(inputs, getInput, stepEnv, (v) => core.setSecret(v));
     redactor = new Redactor(env);
     const clock = overrides.clock ?? systemClock;
-    const fetch = overrides.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const fetch = overrides.fetch ?? createNodeFetch();
     const cwd = overrides.cwd ?? stepEnv.GITHUB_WORKSPACE ?? process.cwd();
     const logger = actionLogger(redactor);
     const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });

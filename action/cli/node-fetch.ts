@@ -1,9 +1,9 @@
 /**
  * The CLI's and the Action's fetch port: node:http(s) with keep-alive, answering with a web Response built
- * from the whole body. Why not the global fetch: undici's fetch keeps each exchange reachable through weak
- * references that V8's young-generation GC treats as strong, so every request's objects are promoted and
- * only freed by full collections — a 100,000-document backfill then grew the heap to ~550 MB while ~30 MB
- * were live. With this port the same backfill stays near its live size (bench/backfill.ts).
+ * from the whole body. Why not the global fetch: with undici's fetch ~30 % of what a backfill allocates
+ * survived young-generation collections (12 % with this port, measured with --trace-gc-nvp), so it was
+ * promoted and only freed by full collections: a 10,000-document backfill peaked at ~350 MB RSS with it and
+ * ~255 MB with this port (before heap tuning, see heap.ts; bench/backfill.ts).
  * It covers what the connectors send (string bodies, header records, an AbortSignal); anything else
  * (a Request object, a stream body) goes to the global fetch.
  */

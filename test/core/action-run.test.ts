@@ -158,6 +158,28 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     expect(core.state.failed).toEqual([expect.stringContaining("2 document(s) of jst-other-in-to-kis were dead-lettered")]);
   });
 
+  it("command reconcile: a bill deleted in KIS fails the step, with drift outputs, a summary table and an annotation", async () => {
+    h = await startCliHarness();
+    await h.fillReferences();
+    const sync = await h.cli(["sync", KIS, "--from", FROM, "--to", TO]);
+    expect(sync.code, sync.stderr).toBe(0);
+    core.state.inputs = { ...credentialInputs(h), command: "reconcile", flow: KIS, from: FROM, to: TO };
+    await runAction(h);
+    expect(core.state.failed).toEqual([]);
+    expect(core.state.outputs.drift).toBe("0");
+
+    const victim = h.e2e.stack.kis.bills()[0]!;
+    expect(h.e2e.stack.kis.removeBill(victim.FBillNo)).toBe(true);
+    core.state.outputs = {};
+    core.state.summary = { headings: [], raw: [], tables: [], writes: 0 };
+    await runAction(h);
+    expect(core.state.outputs).toMatchObject({ drift: "1", missing: "1" });
+    expect(core.state.failed).toEqual([expect.stringContaining("reconcile jst-other-in-to-kis: 1 day/warehouse row(s) differ (1 missing")]);
+    expect(core.state.warnings).toContainEqual({ message: `document ${victim.FBillNo} is missing in the target`, title: "jst-bridge reconcile jst-other-in-to-kis" });
+    const table = core.state.summary.tables[0]!;
+    expect(table.some((row) => row.at(-1) === "DRIFT" && row[0] === String(victim.Head.Fdate).slice(0, 10))).toBe(true);
+  });
+
   it("invalid inputs fail with every problem named; a non-Error throw still reaches setFailed", async () => {
     core.state.inputs = { flow: "", state: "s3", "dry-run": "maybe" };
     await run({ env: {} });
