@@ -67,9 +67,9 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
     const { flow, notes } = await resolveFlow(inputs.flow, cwd);
     for (const n of notes) core.info(`flow import: ${n}`);
-    const range = parseRange(inputs.from, inputs.to, flow.timezone);
+    const range = parseRange(inputs.from, inputs.to, flow.timezone, "action");
     if (range) range.to = Math.min(range.to, clock.now());
-    const windowMs = inputs.window ? parseDuration("window", inputs.window) : undefined;
+    const windowMs = inputs.window ? parseDuration("window", inputs.window, "action") : undefined;
     const ports = { env, kv: state.kv, fetch, clock, logger };
 
     if (inputs.command === "reconcile") {

@@ -9,10 +9,14 @@ import { DEFAULT_ZONE, formatInZone, parseInZone } from "../../shared/util/time.
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
-export function parseDateOption(option: string, text: string, zone: string = DEFAULT_ZONE, end = false): number {
+/** How messages name an option: `--from` on the command line, `input from` in the Action. */
+export type OptionStyle = "cli" | "action";
+const named = (option: string, style: OptionStyle) => (style === "cli" ? `--${option}` : `input ${option}`);
+
+export function parseDateOption(option: string, text: string, zone: string = DEFAULT_ZONE, end = false, style: OptionStyle = "cli"): number {
   const parsed = parseInZone(text, zone);
   if (parsed === null) {
-    throw new ConfigError(`--${option} "${text}" is not a date`, {
+    throw new ConfigError(`${named(option, style)} "${text}" is not a date`, {
       hint: `write it as yyyy-MM-dd or "yyyy-MM-dd HH:mm:ss" (${zone} wall-clock time)`,
       details: { option },
     });
@@ -21,27 +25,27 @@ export function parseDateOption(option: string, text: string, zone: string = DEF
   return end && DATE_ONLY.test(text.trim()) ? parseInZone(formatInZone(parsed + DAY_MS + 3_600_000, "YYYY-MM-DD", zone), zone)! : parsed;
 }
 
-export function parseRange(from: string | undefined, to: string | undefined, zone?: string): { from: number; to: number } | undefined {
+export function parseRange(from: string | undefined, to: string | undefined, zone?: string, style: OptionStyle = "cli"): { from: number; to: number } | undefined {
   if (from === undefined && to === undefined) return undefined;
   if (from === undefined || to === undefined) {
-    throw new ConfigError(`--${from === undefined ? "from" : "to"} is missing`, {
-      hint: "give both --from and --to for a backfill, or neither for an incremental run that continues from the watermark",
+    throw new ConfigError(`${named(from === undefined ? "from" : "to", style)} is missing`, {
+      hint: `give both ${named("from", style)} and ${named("to", style)} for a backfill, or neither for an incremental run that continues from the watermark`,
     });
   }
-  const range = { from: parseDateOption("from", from, zone), to: parseDateOption("to", to, zone, true) };
+  const range = { from: parseDateOption("from", from, zone, false, style), to: parseDateOption("to", to, zone, true, style) };
   if (range.to <= range.from) {
-    throw new ConfigError(`--to (${to}) is not after --from (${from})`, { hint: "swap them, or widen the range" });
+    throw new ConfigError(`${named("to", style)} (${to}) is not after ${named("from", style)} (${from})`, { hint: "swap them, or widen the range" });
   }
   return range;
 }
 
 /** `1d`, `12h`, `90m`, `3600s` (a bare number means days) → ms; at most 7 days (Jushuitan's longest span). */
-export function parseDuration(option: string, text: string): number {
+export function parseDuration(option: string, text: string, style: OptionStyle = "cli"): number {
   const m = /^(\d+(?:\.\d+)?)\s*(d|h|m|s)?$/i.exec(text.trim());
   const unit = (m?.[2] ?? "d").toLowerCase();
   const ms = m ? Number(m[1]) * { d: DAY_MS, h: 3_600_000, m: 60_000, s: 1000 }[unit as "d" | "h" | "m" | "s"] : NaN;
   if (!Number.isFinite(ms) || ms < 60_000 || ms > MAX_JST_WINDOW_MS) {
-    throw new ConfigError(`--${option} "${text}" is not a duration between 1m and 7d`, {
+    throw new ConfigError(`${named(option, style)} "${text}" is not a duration between 1m and 7d`, {
       hint: "write it like 1d, 12h or 30m; Jushuitan refuses time spans over 7 days",
       details: { option },
     });

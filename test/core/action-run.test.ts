@@ -189,6 +189,11 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     expect(core.state.failed[0]).toContain("input dry-run: dry-run must be true or false");
 
     core.state.failed = [];
+    core.state.inputs = { flow: "jst-other-in-to-kis", from: "2024-06-01" };
+    await run({ env: {} });
+    expect(core.state.failed).toEqual([expect.stringContaining("input to is missing — give both input from and input to for a backfill")]);
+
+    core.state.failed = [];
     core.state.throwOnGetInput = "a plain string, not an Error";
     await run({ env: {} });
     expect(core.state.failed).toEqual(["a plain string, not an Error"]);
