@@ -18,12 +18,18 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   }
   const summaries: RunSummary[] = [];
   // Flows on one tick share the budget; rotate who goes first so none starves.
-  const offset = Math.floor(scheduledTime / 60_000) % flowIds.length;
+  const offset = tickOrder(scheduledTime, flowIds.length);
   const ordered = [...flowIds.slice(offset), ...flowIds.slice(0, offset)];
   let remaining = config.maxSubrequests;
   for (let i = 0; i < ordered.length; i++) {
     const flowId = ordered[i]!;
-    const share = Math.floor(remaining / (ordered.length - i));
+    // A fair share, but never less than a run can make progress with: a flow that cannot get that much
+    // waits for a later tick (where the rotation may put it first) instead of re-reading the same page forever.
+    const share = Math.min(remaining, Math.max(Math.floor(remaining / (ordered.length - i)), MIN_RUN_SUBREQUESTS + config.stateReserve));
+    if (i > 0 && share - config.stateReserve < MIN_RUN_SUBREQUESTS) {
+      consoleLogger.warn("tick budget spent; flow runs on a later tick", { flowId, cron, remaining, maxSubrequests: config.maxSubrequests });
+      continue;
+    }
     const { summary } = await runFlowInWorker(env, config, {
       flowId,
       runId: makeRunId(scheduledTime, "cron"),
@@ -53,4 +59,24 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
     }
   }
   return summaries;
+}
+
+/**
+ * Fewest fetches a run gets: a source page, a target write and one recovery step (a lookup after a lost
+ * answer, a token refresh). With less, a run re-reads the same page every tick and never writes.
+ */
+export const MIN_RUN_SUBREQUESTS = 3;
+
+/**
+ * Which flow of a shared cron goes first on this tick. Derived from the minute (a retried tick keeps its
+ * order) through a hash: crons fire on regular minutes (every 30th is always even), so the plain minute
+ * number modulo the flow count would put the same flow first on every tick.
+ */
+export function tickOrder(scheduledTime: number, flows: number): number {
+  if (flows <= 1) return 0;
+  let h = Math.floor(scheduledTime / 60_000) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h % flows;
 }
