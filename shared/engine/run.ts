@@ -313,7 +313,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       let page = resume?.page ?? 1;
       let lastCount: number | undefined;
 
-      const saveCursor = async (nextPage: number) => {
+      const saveCursor = async (nextPage: number, pending?: SourceRow[], pageWasLast = false) => {
         continues = true;
         outcome = "incomplete";
         await flushState();
@@ -326,8 +326,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               page: nextPage,
               seenIds: [...seen],
               rescans: summary.rescans,
-              spool: merges ? [...rowsById.values()] : undefined,
-              readComplete: merges ? readComplete : undefined,
+              spool: merges ? [...rowsById.values()] : pending,
+              readComplete: merges ? readComplete : pageWasLast || undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -337,6 +337,19 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         checkpointDirty = false;
       };
       let readComplete = resume?.readComplete ?? false;
+
+      // Rows of a page whose writes the previous invocation could not finish: settle them without reading the page again.
+      if (!deps.builder.merges && resume?.spool?.length) {
+        try {
+          await settleDocuments(deps.builder.build(resume.spool, buildContext(window)), rowsById);
+        } catch (error) {
+          if (error instanceof BudgetExhaustedError) {
+            await saveCursor(page, resume.spool, readComplete);
+            return finish();
+          }
+          throw error;
+        }
+      }
 
       scan: for (; !readComplete; ) {
         try {
@@ -357,9 +370,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
                 await settleDocuments(deps.builder.build(fresh, buildContext(window)), rowsById);
               } catch (error) {
                 if (error instanceof BudgetExhaustedError) {
-                  // Part of this page is written (and in the pending ledger); re-read it next time, the ledger skips those.
-                  for (const row of fresh) seen.delete(deps.source.idOf(row));
-                  await saveCursor(p.pageIndex);
+                  // Part of this page is written (and in the ledger); keep the page's rows in the cursor so the next
+                  // invocation settles the rest without reading the page again (the ledger skips the written ones).
+                  await saveCursor(p.pageIndex + 1, fresh, !p.hasMore);
                   return finish();
                 }
                 throw error;

@@ -64,9 +64,12 @@ export interface WindowCursor {
   /** Ids already seen in this window (drift check across invocations). */
   seenIds: string[];
   rescans: number;
-  /** Merge flows: rows read so far in this window, merged when the window completes. */
+  /**
+   * Merge flows: rows read so far in this window, merged when the window completes. Other flows: the rows of
+   * the last page read whose writes the budget cut short (settled first on resume, without re-reading the page).
+   */
   spool?: SourceRow[];
-  /** Every page of the window is read (merge flows stopped while writing): go straight to writing. */
+  /** Every page of the window is read: after the spool is settled, nothing is left to read. */
   readComplete?: boolean;
 }
 
