@@ -6,13 +6,14 @@
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { notifyRun } from "../shared/alerts/notify.ts";
-import { consoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
+import { createConsoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
 
 export type SyncMessage =
   | { kind: "continue"; flowId: string; runId: string }
   | { kind: "window"; flowId: string; runId: string; from: number; to: number; dryRun?: boolean };
 
 export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: Env, config: WorkerConfig): Promise<void> {
+  const consoleLogger = createConsoleLogger(env.LOG_LEVEL);
   for (const message of batch.messages) {
     const body = message.body;
     try {
