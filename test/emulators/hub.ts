@@ -15,6 +15,8 @@ export interface HubStackRequest {
   /** Jushuitan rate limits (null disables); default the real 5/s and 100/min. */
   limits?: { perSecond?: number | null; perMinute?: number | null };
   tplusRateLimit?: { max: number; windowMs: number };
+  /** KIS: longest a "never answer" fault holds a request (it ends early when the client goes away); default 60 s. */
+  kisMaxHoldMs?: number;
 }
 
 export function createEmulatorHub(baseUrl: () => string) {
@@ -35,6 +37,7 @@ export function createEmulatorHub(baseUrl: () => string) {
         ...(body.limits ? { limits: body.limits } : {}),
       },
       ...(body.tplusRateLimit ? { tplus: { rateLimit: body.tplusRateLimit } } : {}),
+      ...(body.kisMaxHoldMs ? { kis: { maxHoldMs: body.kisMaxHoldMs } } : {}),
     });
     stacks.set(id, stack);
     const prefix = `${baseUrl()}/s/${id}`;
@@ -43,6 +46,13 @@ export function createEmulatorHub(baseUrl: () => string) {
   });
 
   app.delete("/__hub/stacks/:id", (c) => c.json({ deleted: stacks.delete(c.req.param("id")) }));
+
+  // Test settings from the environment of the process running the hub (only CHAOS_* names: never secrets),
+  // for workerd test files, which have no process.env (e.g. CHAOS_RUNS / CHAOS_SEED for test/worker/chaos.test.ts).
+  app.get("/__hub/settings", (c) => {
+    const vars = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+    return c.json(Object.fromEntries(Object.entries(vars).filter(([k, v]) => k.startsWith("CHAOS_") && v !== undefined)));
+  });
 
   app.all("/s/:id/:system/*", async (c) => {
     const stack = stacks.get(c.req.param("id"));

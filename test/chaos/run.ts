@@ -1,0 +1,663 @@
+/**
+ * Runs one chaos scenario end to end inside workerd: a fresh emulator stack, a clean KV namespace and
+ * free leases, reference tables filled as a user would, the scenario's faults injected, then both seed
+ * flows driven through the Worker's real handlers (cron via worker.scheduled, HTTP syncs via worker.fetch,
+ * queue continuations via worker.queue) until no run continues and no lease blocks. The verdict compares
+ * what the target emulators hold with what the source says (test/helpers/targets.ts) over the range the
+ * runs covered: nothing lost, nothing doubled, dead letters exactly where a permanent fault was injected.
+ */
+import { env as baseBindings } from "cloudflare:workers";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { KvReferenceStore } from "../../shared/state/reference-store.ts";
+import { makeRunId } from "../../shared/state/keys.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
+import { DoFlowLock } from "../../worker/do-lock.ts";
+import type { Env } from "../../worker/env.ts";
+import worker from "../../worker/index.ts";
+import { WorkersKvStore } from "../../worker/kv-store.ts";
+import { queueRunId, type SyncMessage } from "../../worker/queue.ts";
+import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
+import { actualKis, actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
+import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
+import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
+import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
+
+export interface ChaosResult {
+  seed: number;
+  /** Fault classes and conditions that took effect in this run. */
+  faults: string[];
+  /** Invocations fired (cron ticks, HTTP syncs, queue deliveries, the doomed one). */
+  ticks: number;
+  lost: number;
+  duplicated: number;
+  unexpectedDeadLetters: number;
+  missingDeadLetters: number;
+  ok: boolean;
+  /** What went wrong (empty when ok). */
+  details: string[];
+  /** What happened, for the record (drawn faults that never fired, counts). */
+  notes: string[];
+  durationMs: number;
+}
+
+const FLOW_IDS: ChaosFlowId[] = [CHAOS_FLOWS.kis, CHAOS_FLOWS.tplus];
+const CRON: Record<ChaosFlowId, string> = { [CHAOS_FLOWS.kis]: "*/30 * * * *", [CHAOS_FLOWS.tplus]: "10 1 * * *" };
+const DAY = 86_400_000;
+const ZONE = "Asia/Shanghai";
+
+type Row = Record<string, unknown>;
+interface RunView {
+  runId: string;
+  flowId: string;
+  outcome?: string;
+  continues?: boolean;
+  subrequests?: number;
+  counts?: { written: number; alreadyExisted: number; deadLettered: number };
+  windows?: Array<{ from: number; to: number; complete: boolean }>;
+}
+/** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
+type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface RunOptions {
+  /** Upper bound on invocations before the run counts as not settling. */
+  maxTicks?: number;
+}
+
+export async function runChaosScenario(scenario: ChaosScenario, options: RunOptions = {}): Promise<ChaosResult> {
+  const started = Date.now();
+  const maxTicks = options.maxTicks ?? 160;
+  const random = seededRandom((scenario.seed ^ 0x5bd1e995) >>> 0);
+  const details: string[] = [];
+  const notes: string[] = [];
+  // Conditions hold from the start; abort and overlap count once they happened; fault classes once they fired.
+  const effective = new Set<string>(scenario.faults.filter((f) => !isFaultClass(f) && f !== "abort" && f !== "overlap"));
+  const doomedWrites = new Set<string>();
+  /** Earliest window a killed invocation read, per flow (it never recorded its run). */
+  const doomedFrom = new Map<ChaosFlowId, number>();
+
+  const hub = (baseBindings as unknown as { EMULATOR_HUB: string }).EMULATOR_HUB;
+  installNetworkSwitch(hub);
+  const stack = await createStack({
+    documents: { [JST_PATHS.otherInOut]: scenario.documents.otherInOut, [JST_PATHS.salesOut]: scenario.documents.salesOut },
+    days: scenario.days,
+    seed: scenario.seed,
+    // The real quotas would make back-to-back invocations wait out 100 calls/minute; throttling is injected as faults.
+    limits: { perSecond: null, perMinute: null },
+    kisMaxHoldMs: scenario.requestTimeoutMs + 3000,
+  });
+
+  const queue = recordingQueue();
+  const vars: Record<string, string> = {
+    MAX_SUBREQUESTS: String(scenario.maxSubrequests),
+    RUN_LEASE_SECONDS: String(scenario.leaseSeconds),
+    REQUEST_TIMEOUT_MS: String(scenario.requestTimeoutMs),
+    LOG_LEVEL: "error",
+  };
+  if (scenario.stateReserve !== undefined) vars.STATE_SUBREQUEST_RESERVE = String(scenario.stateReserve);
+  if (scenario.sharedCron) vars.FLOW_SCHEDULES = JSON.stringify({ [CHAOS_FLOWS.tplus]: CRON[CHAOS_FLOWS.kis] });
+  if (scenario.continueWithQueue) vars.CONTINUE_WITH = "queue";
+  const e = { ...workerEnv(stack, vars), SYNC_QUEUE: queue } as unknown as Env;
+  const cronOf = (flow: ChaosFlowId) => (scenario.sharedCron ? CRON[CHAOS_FLOWS.kis] : CRON[flow]);
+  const reserve = scenario.stateReserve ?? Math.min(15, Math.floor(scenario.maxSubrequests / 3));
+  const runBudget = Math.max(1, scenario.maxSubrequests - reserve);
+
+  const store = new FlowStateStore(new WorkersKvStore(e.STATE));
+  // Which T+ writes were refused with the injected business error (the emulator answers it before reading the body).
+  const refused = new Set<string>();
+  const reading: Promise<void>[] = [];
+  const untap = tapResponses((request, response) => {
+    if (!request.url.startsWith(stack.urls.tplus) || !request.url.includes(TPLUS_CREATE) || response.status < 400) return;
+    reading.push(
+      response.text().then((text) => {
+        if (text.includes(TPLUS_BIZ_CODE)) for (const key of externalKeys(request.body)) refused.add(key);
+      }, () => undefined),
+    );
+  });
+  let ticks = 0;
+  try {
+    await clearKv(e.STATE);
+    await releaseLeases(e);
+    await fillReferenceTables(stack, e);
+
+    // ---- permanent fault: a broken reference table -------------------------------------------------
+    let brokenSku: string | undefined;
+    if (scenario.brokenMaterial) {
+      brokenSku = await breakMaterials(stack, e, scenario.pick);
+      if (brokenSku) notes.push(`kis_materials lacks ${brokenSku}`);
+    }
+    // ---- a T+ voucher the bridge will collide with ---------------------------------------------------
+    let duplicateKey: string | undefined;
+    if (scenario.duplicateVoucher) {
+      duplicateKey = await precreateVoucher(stack, scenario.pick);
+      if (duplicateKey) {
+        notes.push(`pre-created T+ voucher ${duplicateKey}`);
+      }
+    }
+    await addFaults(stack.urls.jushuitan, scenario.faultSpecs.jushuitan);
+    await addFaults(stack.urls.tplus, scenario.faultSpecs.tplus);
+    await addFaults(stack.urls.kis, scenario.faultSpecs.kis);
+
+    // ---- drive both flows until they settle ------------------------------------------------------------
+    const settled = new Map<ChaosFlowId, boolean>(FLOW_IDS.map((f) => [f, false]));
+    const lastRun = new Map<ChaosFlowId, RunView | null>();
+    // Flows sharing a cron take turns by the tick's minute: shared-cron ticks move scheduledTime 0–4 minutes
+    // ahead (within the 5-minute end lag, so no run reads past a row being modified now) as real ticks differ.
+    const usedTimes = new Set<number>();
+    let cronTicks = 0;
+    const nextScheduled = () => {
+      let at = Date.now() + (scenario.sharedCron ? (cronTicks++ % 5) * 60_000 : 0);
+      while (usedTimes.has(at)) at++;
+      usedTimes.add(at);
+      return at;
+    };
+    let abortDone = !scenario.abort;
+    let overlapDone = scenario.overlapAtTick === undefined;
+    let roundRobin = 0; // shared cron: which flow an HTTP sync picks
+    /** Invocations that ran each flow (not skipped). */
+    const ran = new Map<ChaosFlowId, number>(FLOW_IDS.map((f) => [f, 0]));
+
+    const note = (outcomes: Outcome[]): boolean => {
+      let blocked = false;
+      for (const { flow, run, waiting } of outcomes) {
+        if (waiting) continue;
+        lastRun.set(flow, run);
+        if (!run || run.outcome === "skipped_locked") {
+          blocked = true;
+          settled.set(flow, false);
+          continue;
+        }
+        ran.set(flow, (ran.get(flow) ?? 0) + 1);
+        if ((run.subrequests ?? 0) > runBudget) details.push(`run ${run.runId} of ${flow} made ${run.subrequests} subrequests (budget ${runBudget})`);
+        settled.set(flow, !run.continues && (run.outcome === "success" || run.outcome === "partial"));
+      }
+      return blocked;
+    };
+
+    const cronTick = async (env: Env, flow: ChaosFlowId): Promise<Outcome[]> => {
+      const at = nextScheduled();
+      await fireCron(env, cronOf(flow), at);
+      const flows = scenario.sharedCron ? FLOW_IDS : [flow];
+      const lock = new DoFlowLock(e.FLOW_LOCK);
+      return Promise.all(
+        flows.map(async (f): Promise<Outcome> => {
+          const run = (await store.getRun(f, makeRunId(at, "cron"))) as RunView | null;
+          if (run || !scenario.sharedCron) return { flow: f, run };
+          // No record: either its lease was held, or the tick's budget could not fit it after the first flow.
+          const lease = await lock.inspect(f);
+          return lease.holder && !lease.expired ? { flow: f, run: null } : { flow: f, run: null, waiting: true };
+        }),
+      );
+    };
+    const httpTick = async (env: Env, flow: ChaosFlowId): Promise<Outcome[]> => {
+      const res = await callApi(env, "POST", `/flows/${flow}/sync`, { body: {} });
+      if (res.status !== 200) {
+        details.push(`POST /flows/${flow}/sync answered ${res.status}: ${res.text.slice(0, 200)}`);
+        return [{ flow, run: null }];
+      }
+      return [{ flow, run: res.json.run as RunView }];
+    };
+    const queueTick = async (message: QueuedMessage): Promise<Outcome[]> => {
+      const id = `m${++queue.delivered}`;
+      const batch = createMessageBatch<SyncMessage>("jst-bridge-sync", [{ id, timestamp: new Date(), attempts: message.attempts, body: message.body }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, e, ctx);
+      const result = await getQueueResult(batch, ctx);
+      if (result.retryMessages.some((m) => m.msgId === id) && message.attempts < 5) queue.pending.push({ body: message.body, attempts: message.attempts + 1 });
+      const flow = message.body.flowId as ChaosFlowId;
+      return [{ flow, run: (await store.getRun(flow, queueRunId(message.body.runId, { id, attempts: message.attempts }))) as RunView | null }];
+    };
+
+    for (; ticks < maxTicks; ) {
+      const pendingFlows = FLOW_IDS.filter((f) => !settled.get(f));
+      if (pendingFlows.length === 0 && queue.pending.length === 0) break;
+      let outcomes: Outcome[];
+
+      if (!abortDone && scenario.abort && settled.get(scenario.abort.flow)) {
+        abortDone = true;
+        notes.push(`no invocation killed: ${scenario.abort.flow} settled before its run #${scenario.abort.atRun + 1}`);
+      }
+      if (!abortDone && scenario.abort && (ran.get(scenario.abort.flow) ?? 0) >= scenario.abort.atRun) {
+        // ---- an invocation killed mid-run: it holds its lease until the lease expires ----------------------
+        abortDone = true;
+        const plan = scenario.abort;
+        const doom = createDoom({ afterWrites: plan.afterWrites, mode: plan.mode });
+        const denv = doomedEnv(e, doom);
+        const at = nextScheduled();
+        const invocation =
+          plan.via === "cron"
+            ? fireCron(denv, cronOf(plan.flow), at).then(() => "finished" as const)
+            : callApi(denv, "POST", `/flows/${plan.flow}/sync`, { body: {} }).then(() => "finished" as const);
+        const how = await Promise.race([
+          doom.died.then(() => "died" as const),
+          invocation.catch((error: unknown) => {
+            details.push(`the doomed invocation threw before it died: ${error instanceof Error ? error.message : String(error)}`);
+            return "finished" as const;
+          }),
+        ]);
+        ticks++;
+        for (const key of doom.sent) doomedWrites.add(key);
+        for (const read of doom.reads) {
+          const flow = read.path.endsWith(JST_PATHS.otherInOut) ? CHAOS_FLOWS.kis : read.path.endsWith(JST_PATHS.salesOut) ? CHAOS_FLOWS.tplus : undefined;
+          const at = parseInZone(read.begin, ZONE);
+          if (flow && at !== null) doomedFrom.set(flow, Math.min(doomedFrom.get(flow) ?? at, at));
+        }
+        if (how === "died") {
+          effective.add("abort");
+          notes.push(`invocation killed after ${doom.writes} answered writes (${plan.mode}, via ${plan.via})`);
+          for (const f of plan.via === "cron" && scenario.sharedCron ? FLOW_IDS : [plan.flow]) settled.set(f, false);
+        } else {
+          doom.kill(); // finished on its own: nothing left to kill
+          notes.push(`doomed invocation finished before write #${plan.afterWrites + 1}`);
+        }
+        continue;
+      }
+
+      if (!overlapDone && scenario.overlapAtTick !== undefined && ticks >= scenario.overlapAtTick) {
+        // ---- a cron tick and an HTTP sync of the same flow at once: exactly one may run ----------------------
+        overlapDone = true;
+        const flow = pendingFlows[Math.floor(random() * pendingFlows.length)] ?? FLOW_IDS[0]!;
+        const lease = await new DoFlowLock(e.FLOW_LOCK).inspect(flow);
+        if (lease.holder && !lease.expired) {
+          notes.push("overlap skipped: the flow's lease was held");
+        } else {
+          // Holds the first Jushuitan answer a little so the holder is certainly still running when the other asks.
+          await addFaults(stack.urls.jushuitan, [{ kind: "timeout", delayMs: 150, path: flow === CHAOS_FLOWS.kis ? JST_PATHS.otherInOut : JST_PATHS.salesOut }]);
+          const at = nextScheduled();
+          const [, http] = await Promise.all([fireCron(e, cronOf(flow), at), callApi(e, "POST", `/flows/${flow}/sync`, { body: {} })]);
+          ticks += 2;
+          const cronRun = (await store.getRun(flow, makeRunId(at, "cron"))) as RunView | null;
+          const httpRun = http.status === 200 ? (http.json.run as RunView) : null;
+          const httpSkipped = httpRun?.outcome === "skipped_locked";
+          if (http.status !== 200) details.push(`overlap: HTTP sync answered ${http.status}`);
+          else if (httpSkipped === (cronRun === null)) {
+            details.push(`overlap: ${httpSkipped ? "both the cron tick and the HTTP sync were skipped" : "the cron tick and the HTTP sync both ran"} (expected exactly one skipped_locked)`);
+          } else {
+            effective.add("overlap");
+          }
+          note([{ flow, run: httpSkipped ? cronRun : httpRun }]);
+          continue;
+        }
+      }
+
+      const message = queue.pending.shift();
+      const trigger = (flow: ChaosFlowId) => (random() < scenario.httpShare ? httpTick(e, flow) : cronTick(e, flow));
+      if (message) {
+        outcomes = await queueTick(message);
+        ticks++;
+      } else if (scenario.sharedCron) {
+        const flow = pendingFlows[roundRobin++ % pendingFlows.length] ?? FLOW_IDS[0]!;
+        outcomes = await trigger(flow);
+        ticks++;
+      } else {
+        // Flows on their own crons (or synced over HTTP) run at the same time, sharing the Jushuitan tokens.
+        outcomes = (await Promise.all(pendingFlows.map(trigger))).flat();
+        ticks += pendingFlows.length;
+      }
+      notes.push(`#${ticks} ${((Date.now() - started) / 1000).toFixed(1)}s ${outcomes.map((o) => `${o.flow.slice(0, 9)}:${o.run?.outcome}${o.run?.continues ? "+" : ""}:${o.run?.subrequests}`).join(" ")}`);
+      if (note(outcomes)) await sleep(scenario.leaseSeconds * 1000 + 150);
+    }
+
+    const unsettled = FLOW_IDS.filter((f) => !settled.get(f));
+    for (const flow of unsettled) {
+      const run = lastRun.get(flow) as (RunView & { error?: { code: string; message: string } }) | null | undefined;
+      details.push(`${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}` : "skipped (lease held) or none"}`);
+    }
+
+    // ---- verdict -------------------------------------------------------------------------------------
+    untap();
+    await Promise.all(reading);
+    const verdict = await judge(stack, store, { brokenSku, duplicateKey, doomedWrites, refused, killed: effective.has("abort"), doomedFrom }, details, notes);
+    const fired = new Set(await firedFaults(stack));
+    if (duplicateKey) fired.add("tplus.duplicate");
+    if (brokenSku && verdict.expectedDead > 0) fired.add("permanent.lookupMiss");
+    const drawnClasses = scenario.faults.filter(isFaultClass);
+    for (const f of drawnClasses) if (fired.has(f)) effective.add(f);
+    const quiet = drawnClasses.filter((f) => !fired.has(f));
+    if (quiet.length) notes.push(`drawn but never fired: ${quiet.join(", ")}`);
+    return {
+      seed: scenario.seed,
+      faults: [...effective],
+      ticks,
+      lost: verdict.lost,
+      duplicated: verdict.duplicated,
+      unexpectedDeadLetters: verdict.unexpectedDead,
+      missingDeadLetters: verdict.missingDead,
+      ok: details.length === 0,
+      details,
+      notes,
+      durationMs: Date.now() - started,
+    };
+  } catch (error) {
+    details.push(`runner error: ${error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error)}`);
+    return { seed: scenario.seed, faults: [...effective], ticks, lost: 0, duplicated: 0, unexpectedDeadLetters: 0, missingDeadLetters: 0, ok: false, details, notes, durationMs: Date.now() - started };
+  } finally {
+    untap();
+    await fetch(`${hub}/__hub/stacks/${stack.id}`, { method: "DELETE" }).catch(() => undefined);
+  }
+}
+
+// ---- the verdict ------------------------------------------------------------------------------------------
+
+interface Verdict {
+  lost: number;
+  duplicated: number;
+  unexpectedDead: number;
+  missingDead: number;
+  expectedDead: number;
+}
+
+async function judge(
+  stack: HubStack,
+  store: FlowStateStore,
+  injected: { brokenSku?: string; duplicateKey?: string; doomedWrites: Set<string>; refused: Set<string>; killed: boolean; doomedFrom: Map<ChaosFlowId, number> },
+  details: string[],
+  notes: string[],
+): Promise<Verdict> {
+  let lost = 0;
+  let duplicated = 0;
+
+  // The range each flow settled: from the first window any run started to the final watermark. Without a
+  // killed invocation every completed window has a run record, and together they must leave no gap.
+  const covered = async (flow: ChaosFlowId) => {
+    const runs = (await store.listRuns(flow, 1000)) as unknown as RunView[];
+    const all = runs.flatMap((r) => r.windows ?? []);
+    const complete = all.filter((w) => w.complete).sort((a, b) => a.from - b.from);
+    const checkpoint = await store.getWatermark<{ watermark: number }>(flow);
+    const watermark = typeof checkpoint?.watermark === "number" ? checkpoint.watermark : 0;
+    if (all.length === 0 || (complete.length === 0 && !injected.killed)) {
+      details.push(`${flow}: no completed window in ${runs.length} run records`);
+      return { from: 0, to: 0, runs };
+    }
+    let to = complete[0]?.to ?? 0;
+    if (!injected.killed) {
+      for (const w of complete.slice(1)) {
+        if (w.from > to) details.push(`${flow}: coverage gap ${iso(to)} … ${iso(w.from)}`);
+        to = Math.max(to, w.to);
+      }
+    }
+    to = Math.max(to, watermark, ...complete.map((w) => w.to));
+    if (details.some((d) => d.includes("coverage gap"))) {
+      notes.push(`${flow} runs: ${runs.map((r) => `${r.runId} ${r.outcome} [${(r.windows ?? []).map((w) => `${iso(w.from).slice(5, 16)}…${iso(w.to).slice(5, 16)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`);
+    }
+    return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, runs };
+  };
+  const kisRange = await covered(CHAOS_FLOWS.kis);
+  const tplusRange = await covered(CHAOS_FLOWS.tplus);
+
+  // ---- expected permanent failures ----
+  const otherInOut = await sourceDocuments(stack, JST_PATHS.otherInOut);
+  const salesOut = await sourceDocuments(stack, JST_PATHS.salesOut);
+  const kisExpected = expectedKis(otherInOut, kisRange.from, kisRange.to);
+  // A document page drift moved past the range end after it was written may stand in the target (never wrongly).
+  const kisAhead = expectedKis(otherInOut, kisRange.to, Number.MAX_SAFE_INTEGER);
+  const tplusExpected = expectedTplus(salesOut, tplusRange.from, tplusRange.to);
+
+  const permanent = new Set<string>();
+  if (injected.brokenSku) {
+    for (const doc of otherInOut) {
+      const id = String(doc.io_id);
+      if (!kisExpected.has(id) && !kisAhead.has(id)) continue;
+      if ((doc.items as Row[]).some((item) => String(item.sku_id) === injected.brokenSku)) permanent.add(`kis:${id}`);
+    }
+  }
+  for (const code of injected.refused) permanent.add(`tplus:${code}`);
+  const permanentInRange = [...permanent].filter((k) => {
+    const [system, key] = split(k);
+    return system === "kis" ? kisExpected.has(key) : tplusExpected.has(key.replace(/-S\d+$/, ""));
+  });
+
+  // ---- targets ----
+  const compare = (system: "kis" | "tplus", expected: Map<string, QtyBySku>, actual: Map<string, QtyBySku>, stored: Map<string, number>, ahead?: Map<string, QtyBySku>) => {
+    for (const [key, count] of stored) {
+      if (count > 1) {
+        duplicated += count - 1;
+        details.push(`${system}: ${key} stored ${count} times`);
+      }
+    }
+    for (const [key, want] of expected) {
+      const got = actual.get(key);
+      const excused = permanent.has(`${system}:${key}`);
+      if (!got) {
+        if (!excused) {
+          lost++;
+          details.push(`${system}: ${key} missing from the target`);
+        }
+        continue;
+      }
+      const diff = qtyDiff(want, got);
+      if (diff === "more") {
+        duplicated++;
+        details.push(`${system}: ${key} holds more than the source says: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      } else if (diff === "less") {
+        lost++;
+        details.push(`${system}: ${key} holds less than the source says: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      } else if (diff === "other") {
+        lost++;
+        duplicated++;
+        details.push(`${system}: ${key} differs from the source: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      }
+    }
+    for (const [key, got] of actual) {
+      if (expected.has(key)) continue;
+      const early = ahead?.get(key);
+      if (early && qtyDiff(early, got) === "equal") {
+        notes.push(`${system}: ${key} written before page drift moved it past the covered range`);
+        continue;
+      }
+      duplicated++;
+      details.push(`${system}: ${key} is in the target but not expected in the covered range: ${JSON.stringify(got)}`);
+    }
+  };
+
+  const bills = await kisBills(stack);
+  const billCounts = countBy(bills.map((b) => b.FBillNo));
+  compare("kis", kisExpected, actualKis(bills), billCounts, kisAhead);
+  const dispatches = await tplusDispatches(stack);
+  const tplusActual = actualTplus(dispatches);
+  const actualTplusHas = (code: string) => {
+    const want = tplusExpected.get(code);
+    const got = tplusActual.get(code);
+    return !!want && !!got && qtyDiff(want, got) === "equal";
+  };
+  compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)));
+  notes.push(`kis: ${kisExpected.size} expected, ${bills.length} stored; tplus: ${tplusExpected.size} expected groups, ${dispatches.length} stored`);
+  if (kisExpected.size === 0) details.push("kis: nothing expected in the covered range (the scenario tests nothing)");
+
+  // ---- dead letters ----
+  const letters = [
+    ...(await store.listDeadLetters(CHAOS_FLOWS.kis, { status: "all" })).map((l) => ({ key: `kis:${l.externalKey ?? l.sourceId}`, code: l.error.code })),
+    ...(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).map((l) => ({ key: `tplus:${l.externalKey ?? l.sourceId}`, code: l.error.code })),
+  ];
+  const filed = countBy(letters.map((l) => l.key));
+  let unexpectedDead = 0;
+  let missingDead = 0;
+  for (const [key, count] of filed) {
+    if (!permanent.has(key)) {
+      unexpectedDead += count;
+      details.push(`unexpected dead letter ${key} (${letters.find((l) => l.key === key)?.code})`);
+    } else if (count > 1) {
+      unexpectedDead += count - 1;
+      details.push(`dead letter ${key} filed ${count} times`);
+    }
+  }
+  for (const key of permanentInRange) {
+    const [system, code] = split(key);
+    if (!filed.has(key) && system === "tplus" && injected.doomedWrites.has(code) && actualTplusHas(code)) {
+      // The one-shot refusal went to the killed invocation, which never filed it; the next run wrote the voucher.
+      notes.push(`${key}: the refusal reached only the killed invocation; the voucher was written afterwards`);
+      continue;
+    }
+    if (!filed.has(key)) {
+      missingDead++;
+      details.push(`no dead letter for ${key}, which hit a permanent fault`);
+    }
+  }
+  if (injected.duplicateKey && !permanent.has(`tplus:${injected.duplicateKey}`)) {
+    const alreadyExisted = tplusRange.runs.reduce((n, r) => n + (r.counts?.alreadyExisted ?? 0), 0);
+    notes.push(`tplus runs reported ${alreadyExisted} already-existing voucher(s)`);
+  }
+  return { lost, duplicated, unexpectedDead, missingDead, expectedDead: permanentInRange.length };
+}
+
+function qtyDiff(want: QtyBySku, got: QtyBySku): "equal" | "more" | "less" | "other" {
+  let more = false;
+  let less = false;
+  for (const sku of new Set([...Object.keys(want), ...Object.keys(got)])) {
+    const w = want[sku] ?? 0;
+    const g = got[sku] ?? 0;
+    if (Math.abs(w - g) < 1e-9) continue;
+    if (g > w) more = true;
+    else less = true;
+  }
+  return more && less ? "other" : more ? "more" : less ? "less" : "equal";
+}
+
+function countBy(keys: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const k of keys) out.set(k, (out.get(k) ?? 0) + 1);
+  return out;
+}
+
+function split(key: string): [string, string] {
+  const i = key.indexOf(":");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Fault classes (as opposed to conditions such as budgets or triggers). */
+function isFaultClass(label: string): boolean {
+  return /^(jst|tplus|kis|permanent)\./.test(label);
+}
+
+/** Fault classes that actually fired, from the emulators' request logs. */
+async function firedFaults(stack: HubStack): Promise<string[]> {
+  const out = new Set<string>();
+  for (const entry of await emulatorLog<{ faults?: string[]; code?: number | null }>(stack.urls.jushuitan)) {
+    for (const kind of entry.faults ?? []) {
+      if (kind === "throttle") out.add(entry.code === 200 ? "jst.throttle200" : "jst.throttle199");
+      else if (kind === "http5xx") out.add("jst.5xx");
+      else out.add(`jst.${kind}`);
+    }
+  }
+  for (const entry of await emulatorLog<{ fault?: string }>(stack.urls.tplus)) {
+    if (!entry.fault) continue;
+    out.add(entry.fault === "bizError" ? "permanent.tplusBizError" : entry.fault === "http5xx" ? "tplus.5xx" : `tplus.${entry.fault}`);
+  }
+  for (const entry of await emulatorLog<{ fault?: string | null }>(stack.urls.kis)) {
+    if (entry.fault) out.add(entry.fault === "http5xx" ? "kis.5xx" : `kis.${entry.fault}`);
+  }
+  return [...out];
+}
+
+// ---- setup helpers --------------------------------------------------------------------------------------
+
+async function emulatorLog<T>(url: string): Promise<T[]> {
+  const res = await fetch(`${url}/__emulator/requests`);
+  if (!res.ok) throw new Error(`${url}/__emulator/requests answered ${res.status}`);
+  const body = (await res.json()) as unknown;
+  return (Array.isArray(body) ? body : ((body as { requests?: unknown[] }).requests ?? [])) as T[];
+}
+
+async function addFaults(url: string, specs: FaultSpec[]) {
+  if (specs.length === 0) return;
+  const res = await fetch(`${url}/__emulator/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(specs) });
+  if (!res.ok) throw new Error(`${url}/__emulator/faults answered ${res.status}: ${await res.text()}`);
+}
+
+/** KV storage is shared by every test of a file: start each scenario from an empty namespace. */
+async function clearKv(kv: KVNamespace) {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await kv.list(cursor === undefined ? {} : { cursor });
+    await Promise.all(page.keys.map((k) => kv.delete(k.name)));
+    if (page.list_complete) return;
+    cursor = page.cursor;
+  }
+}
+
+/** Leases outlive a scenario (Durable Object storage is per file too): a dead invocation's lease is freed by hand. */
+async function releaseLeases(e: Env) {
+  const lock = new DoFlowLock(e.FLOW_LOCK);
+  for (const flow of FLOW_IDS) {
+    const status = await lock.inspect(flow);
+    if (status.holder) await lock.release(flow, status.holder);
+  }
+}
+
+/** Drops one SKU used by recent KIS-flow documents from kis_materials; returns it. */
+async function breakMaterials(stack: HubStack, e: Env, pick: number): Promise<string | undefined> {
+  const since = Date.now() - DAY;
+  const docs = (await sourceDocuments(stack, JST_PATHS.otherInOut)).filter(
+    (d) => d.status === "Confirmed" && d.type === "其它退货" && Date.parse(String(d.modified).replace(" ", "T") + "+08:00") >= since,
+  );
+  const skus = [...new Set(docs.flatMap((d) => (d.items as Row[]).map((i) => String(i.sku_id))))].sort();
+  const sku = skus[Math.floor(pick * skus.length)];
+  if (!sku) return undefined;
+  const references = new KvReferenceStore(new WorkersKvStore(e.STATE));
+  const table = await references.get("kis_materials");
+  if (!table) throw new Error("kis_materials was not filled");
+  await references.put({ ...table, rows: table.rows.filter((r) => String(r.F_103) !== sku), updatedAt: Date.now() });
+  return sku;
+}
+
+/**
+ * Books, directly at T+, the voucher the bridge will write for one closed day + warehouse (same ExternalCode,
+ * same quantities), as if someone had entered it first: the bridge's write then meets the duplicate answer.
+ */
+async function precreateVoucher(stack: HubStack, pick: number): Promise<string | undefined> {
+  const today = startOfDayInZone(Date.now(), ZONE);
+  const groups = expectedTplus(await sourceDocuments(stack, JST_PATHS.salesOut), today - 2 * DAY, today);
+  const keys = [...groups.keys()].sort();
+  const key = keys[Math.floor(pick * keys.length)];
+  if (!key) return undefined;
+  const m = /^SO-(\d{4}-\d{2}-\d{2})-(\d+)$/.exec(key);
+  const warehouse = WAREHOUSES.find((w) => String(w.jstWmsCoId) === m?.[2]);
+  if (!m || !warehouse) throw new Error(`cannot pre-create ${key}: unknown warehouse`);
+  const dto = {
+    ExternalCode: key,
+    VoucherDate: m[1],
+    VoucherType: { Code: "ST1024" },
+    BusiType: { Code: "13" },
+    Warehouse: { Code: warehouse.tplusCode },
+    Memo: "entered by hand before the bridge ran",
+    RDRecordDetails: Object.entries(groups.get(key)!).map(([sku, qty]) => ({ Inventory: { Code: sku }, BaseQuantity: qty, Price: 0, Amount: 0 })),
+  };
+  const res = await fetch(`${stack.urls.tplus}/tplus/api/v2/${TPLUS_CREATE}`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      appKey: stack.env.TPLUS_APP_KEY!,
+      appSecret: stack.env.TPLUS_APP_SECRET!,
+      openToken: stack.env.TPLUS_OPEN_TOKEN!,
+    },
+    body: JSON.stringify({ dto }),
+  });
+  if (!res.ok) throw new Error(`pre-creating ${key} at T+ answered ${res.status}: ${await res.text()}`);
+  return key;
+}
+
+// ---- the queue ------------------------------------------------------------------------------------------
+
+interface QueuedMessage {
+  body: SyncMessage;
+  attempts: number;
+}
+
+/** The Worker's producer side (Cloudflare delivers; our consumer is driven through worker.queue). */
+function recordingQueue() {
+  const pending: QueuedMessage[] = [];
+  return {
+    pending,
+    delivered: 0,
+    async send(body: SyncMessage) {
+      pending.push({ body, attempts: 1 });
+    },
+    async sendBatch(messages: Iterable<{ body: SyncMessage }>) {
+      for (const m of messages) pending.push({ body: m.body, attempts: 1 });
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * One chaos run's mix of faults and conditions, drawn from a seed: the same seed always gives the same
+ * scenario, so a failure is replayed by its seed alone. Web standards only (it runs inside workerd).
+ *
+ * Transient faults (5xx, timeouts, throttling, token expiry, lost answers, page drift) must change nothing
+ * in the outcome; permanent ones (a broken reference table, a T+ business refusal) must become dead letters
+ * for exactly the documents they hit.
+ */
+import { seededRandom } from "../emulators/catalog.ts";
+
+export type ChaosProfile = "quick" | "long";
+
+export const CHAOS_FLOWS = { kis: "jst-other-in-to-kis", tplus: "jst-sales-out-to-tplus" } as const;
+export type ChaosFlowId = (typeof CHAOS_FLOWS)[keyof typeof CHAOS_FLOWS];
+
+export const JST_PATHS = { otherInOut: "/open/other/inout/query", salesOut: "/open/orders/out/simple/query" } as const;
+export const TPLUS_CREATE = "otherDispatch/Create";
+export const KIS_CREATE = "miscellaneousreceipt/create";
+/** Code of the injected T+ business refusal (the verdict recognises the refused write by it). */
+export const TPLUS_BIZ_CODE = "EXBZ0101";
+
+/** A fault spec as the emulators take it on POST /__emulator/faults. */
+export type FaultSpec = { kind: string; path?: string; times?: number; skip?: number } & Record<string, unknown>;
+
+export interface AbortPlan {
+  /** The flow whose invocation is killed (with sharedCron the tick runs both flows). */
+  flow: ChaosFlowId;
+  /** Target writes answered before the network dies. */
+  afterWrites: number;
+  /** "afterAnswer": the Nth answer arrives, then everything hangs; "beforeAnswer": write N+1 commits but its answer never arrives. */
+  mode: "afterAnswer" | "beforeAnswer";
+  /** The flow's invocation (0-based) that is killed; skipped if the flow settled before. */
+  atRun: number;
+  via: "cron" | "http";
+}
+
+export interface ChaosScenario {
+  seed: number;
+  profile: ChaosProfile;
+  /** Fault classes in this run (the long suite counts runs and failures per class). */
+  faults: string[];
+  documents: { otherInOut: number; salesOut: number };
+  days: number;
+  /** Worker variables. */
+  maxSubrequests: number;
+  stateReserve?: number;
+  leaseSeconds: number;
+  requestTimeoutMs: number;
+  /** Both flows on one cron (they share each tick's budget). */
+  sharedCron: boolean;
+  /** CONTINUE_WITH=queue: budget-stopped runs continue through the queue consumer. */
+  continueWithQueue: boolean;
+  /** Probability that a tick is an HTTP sync (POST /flows/:id/sync) instead of a cron tick. */
+  httpShare: number;
+  /** Tick at which a cron tick and an HTTP sync of the same flow are fired together (one must be skipped_locked). */
+  overlapAtTick?: number;
+  abort?: AbortPlan;
+  faultSpecs: { jushuitan: FaultSpec[]; tplus: FaultSpec[]; kis: FaultSpec[] };
+  /** Pre-create one T+ voucher with the ExternalCode (and content) the bridge will write. */
+  duplicateVoucher: boolean;
+  /** Remove one SKU from kis_materials: every KIS document with it must be dead-lettered (lookup_miss). */
+  brokenMaterial: boolean;
+  /** Random draws the runner needs later (which SKU, which group …), fixed by the seed. */
+  pick: number;
+}
+
+interface Knobs {
+  /** Probability of each transient fault class. */
+  p: number;
+  maxTimes: number;
+  docs: { otherInOut: [number, number]; salesOut: [number, number] };
+  /** The per-minute Jushuitan throttle costs a real 60 s backoff: only the long suite draws it. */
+  perMinuteThrottle: number;
+  /** Share of runs with a budget of 8…16 subrequests (many invocations, each about a second: KV's per-key write spacing). */
+  tinyBudget: number;
+  /** REQUEST_TIMEOUT_MS choices and RUN_LEASE_SECONDS choices: what timeouts and killed invocations cost in wall time. */
+  timeoutsMs: number[];
+  leaseSeconds: number[];
+}
+
+const PROFILES: Record<ChaosProfile, Knobs> = {
+  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [150, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
+  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [150, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
+};
+
+export function drawScenario(seed: number, profile: ChaosProfile = "quick"): ChaosScenario {
+  const random = seededRandom(seed);
+  const knobs = PROFILES[profile];
+  const chance = (p: number) => random() < p;
+  const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const pickOf = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const times = () => int(1, knobs.maxTimes);
+
+  const faults: string[] = [];
+  const jushuitan: FaultSpec[] = [];
+  const tplus: FaultSpec[] = [];
+  const kis: FaultSpec[] = [];
+  const requestTimeoutMs = pickOf(knobs.timeoutsMs);
+
+  const add = (label: string, list: FaultSpec[], spec: FaultSpec) => {
+    if (!faults.includes(label)) faults.push(label);
+    list.push(spec);
+  };
+  const jstPath = () => pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut, undefined]);
+  const withPath = (spec: FaultSpec, path: string | undefined): FaultSpec => (path === undefined ? spec : { ...spec, path });
+
+  // ---- Jushuitan --------------------------------------------------------------------------------
+  if (chance(knobs.p)) add("jst.5xx", jushuitan, withPath({ kind: "http5xx", status: pickOf([500, 502, 503, 504]), skip: int(0, 8), times: times() }, jstPath()));
+  // Query paths only: a refresh answer lost to a timeout after the server rotated the pair cannot be recovered by anyone.
+  if (chance(knobs.p)) add("jst.timeout", jushuitan, { kind: "timeout", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), delayMs: requestTimeoutMs + 1500, skip: int(0, 8) });
+  if (chance(knobs.p)) add("jst.html", jushuitan, withPath({ kind: "html", skip: int(0, 8), times: times() }, jstPath()));
+  if (chance(knobs.p)) add("jst.throttle199", jushuitan, withPath({ kind: "throttle", code: 199, skip: int(0, 8), times: times() }, jstPath()));
+  if (chance(knobs.perMinuteThrottle)) add("jst.throttle200", jushuitan, withPath({ kind: "throttle", code: 200, skip: int(0, 8) }, jstPath()));
+  if (chance(knobs.p)) add("jst.tokenExpired", jushuitan, { kind: "tokenExpired", skip: int(0, 8) });
+  if (chance(knobs.p)) add("jst.pageDrift", jushuitan, { kind: "pageDrift", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), count: int(2, 5), skip: int(0, 4) });
+
+  // ---- T+ ---------------------------------------------------------------------------------------
+  if (chance(knobs.p)) add("tplus.5xx", tplus, { kind: "http5xx", path: TPLUS_CREATE, status: pickOf([500, 502, 503]), skip: int(0, 5), times: times() });
+  if (chance(knobs.p)) add("tplus.throttle409", tplus, { kind: "throttle409", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
+  if (chance(knobs.p)) add("tplus.tokenExpired", tplus, { kind: "tokenExpired", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
+  if (chance(knobs.p)) add("tplus.commitThenTimeout", tplus, { kind: "commitThenTimeout", path: TPLUS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 5), times: times() });
+  if (chance(knobs.p)) add("tplus.commitThen5xx", tplus, { kind: "commitThen5xx", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
+  const duplicateVoucher = chance(knobs.p);
+  if (duplicateVoucher) faults.push("tplus.duplicate");
+
+  // ---- KIS --------------------------------------------------------------------------------------
+  if (chance(knobs.p)) add("kis.5xx", kis, { kind: "http5xx", path: KIS_CREATE, status: pickOf([500, 502]), skip: int(0, 8), times: times() });
+  if (chance(knobs.p)) {
+    // Session expiry is left out: a dead login session needs a person to authorize again (by design).
+    add("kis.authExpired", kis, { kind: "authExpired", path: KIS_CREATE, credential: pickOf(["access_token", "auth_data"]), skip: int(0, 8) });
+  }
+  if (chance(knobs.p)) add("kis.throttle", kis, { kind: "throttle", path: KIS_CREATE, retryAfterS: 1, skip: int(0, 8), times: times() });
+  if (chance(knobs.p)) add("kis.commitThenTimeout", kis, { kind: "commitThenTimeout", path: KIS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 8), times: times() });
+
+  // ---- permanent faults -------------------------------------------------------------------------
+  const brokenMaterial = chance(0.15);
+  if (brokenMaterial) faults.push("permanent.lookupMiss");
+  if (chance(0.15)) {
+    add("permanent.tplusBizError", tplus, { kind: "bizError", path: TPLUS_CREATE, code: TPLUS_BIZ_CODE, message: "存货已停用，不能保存其他出库单", skip: int(0, 4) });
+  }
+
+  // ---- conditions -------------------------------------------------------------------------------
+  const maxSubrequests = chance(knobs.tinyBudget) ? int(8, 16) : int(17, 60);
+  faults.push(maxSubrequests <= 16 ? "budget.tiny" : "budget.small");
+  const sharedCron = chance(0.2);
+  if (sharedCron) faults.push("sharedCron");
+  const continueWithQueue = chance(0.2);
+  if (continueWithQueue) faults.push("queue");
+  const httpShare = chance(0.3) ? 0.4 : 0;
+  if (httpShare > 0) faults.push("http");
+  let overlapAtTick: number | undefined;
+  if (!sharedCron && chance(0.2)) {
+    overlapAtTick = int(0, 1);
+    faults.push("overlap");
+  }
+  let abort: AbortPlan | undefined;
+  if (chance(0.25)) {
+    abort = {
+      flow: pickOf([CHAOS_FLOWS.kis, CHAOS_FLOWS.tplus]),
+      afterWrites: int(0, 3),
+      mode: pickOf(["afterAnswer", "beforeAnswer"] as const),
+      atRun: int(0, 1),
+      via: pickOf(["cron", "http"] as const),
+    };
+    faults.push("abort");
+  }
+
+  const [oMin, oMax] = knobs.docs.otherInOut;
+  const [sMin, sMax] = knobs.docs.salesOut;
+  return {
+    seed,
+    profile,
+    faults,
+    documents: { otherInOut: int(oMin, oMax), salesOut: int(sMin, sMax) },
+    days: 2,
+    maxSubrequests,
+    leaseSeconds: pickOf(knobs.leaseSeconds),
+    requestTimeoutMs,
+    sharedCron,
+    continueWithQueue,
+    httpShare,
+    ...(overlapAtTick !== undefined ? { overlapAtTick } : {}),
+    ...(abort ? { abort } : {}),
+    faultSpecs: { jushuitan, tplus, kis },
+    duplicateVoucher,
+    brokenMaterial,
+    pick: random(),
+  };
+}
