@@ -110,6 +110,21 @@ describe("JushuitanClient requests and tokens", () => {
     expect(log.filter((r) => r.path === PATH && r.code === 0)).toHaveLength(6);
   });
 
+  it("two hosts refreshing at the same moment: the one whose refresh token was rotated away adopts the other's pair", async () => {
+    // Regression (found by the chaos suite): the second refresh was refused (the first rotated the pair) and its
+    // run failed asking for re-authorization, although the store held a working pair a moment later.
+    setup = await startJst({ client: { limits: null }, emulator: { limits: { perSecond: null, perMinute: null } } });
+    const [a, b] = [setup.makeClient(), setup.makeClient()];
+    await a.call(PATH, WINDOW); // both hosts now share the stored pair
+    setup.emulator.expireTokens();
+    const results = await Promise.allSettled([a.call(PATH, WINDOW), b.call(PATH, WINDOW)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+    const refreshes = setup.emulator.requests().filter((r) => r.path === "/openWeb/auth/refreshToken");
+    expect(refreshes.map((r) => r.code).sort()).toEqual([0, 100]);
+    const live = setup.emulator.liveTokens().map((t) => t.accessToken);
+    expect(live).toContain((await setup.tokenStore.get("jushuitan"))!.accessToken);
+  });
+
   it("a rejected refresh token asks for re-authorization", async () => {
     setup = await startJst();
     setup.emulator.expireTokens();

@@ -484,6 +484,10 @@ export class JushuitanClient {
       );
     } catch (error) {
       if (error instanceof JstTokenError) {
+        // Another host refreshing at the same moment rotates the pair first, and the server then refuses this
+        // (now old) refresh token. Their new pair reaches the store right after: use it instead of failing.
+        const rotated = await this.rotatedElsewhere(refreshToken);
+        if (rotated) return rotated;
         throw new JstTokenError({ path, jstCode: error.jstCode, serverMessage: error.details?.serverMessage as string | undefined }, "the refresh token was rejected: re-authorize the app and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN");
       }
       throw error;
@@ -493,6 +497,19 @@ export class JushuitanClient {
     await this.tokenStore.put(this.systemKey, next);
     this.logger.info("jushuitan: access token refreshed", { expiresAt: next.expiresAt });
     return next;
+  }
+
+  /** A pair stored by someone else after `spentRefreshToken` was rotated away, if one appears within a few seconds. */
+  private async rotatedElsewhere(spentRefreshToken: string): Promise<TokenSet | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const stored = await this.tokenStore.get(this.systemKey).catch(() => null);
+      if (stored?.refreshToken && stored.refreshToken !== spentRefreshToken) {
+        this.logger.info("jushuitan: another host rotated the token pair; using theirs");
+        return stored;
+      }
+      if (attempt < 2) await this.clock.sleep(1000);
+    }
+    return null;
   }
 
   private async exchangeCode(path: string, code: string): Promise<TokenSet> {
