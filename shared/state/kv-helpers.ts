@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { BridgeError, ConfigError } from "../errors.ts";
 import type { Clock, KeyValueStore } from "../ports.ts";
+import { utf8Length } from "../util/utf8.ts";
 
 /** KV's smallest accepted expirationTtl, in seconds. */
 export const MIN_TTL_SECONDS = 60;
@@ -91,23 +92,7 @@ export function checkKey(key: string): void {
   }
 }
 
-/** UTF-8 byte length without allocating the encoded bytes. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+export { utf8Length };
 
 /** Parses a stored value against its schema; a broken value names the key and how to recover. */
 export function decodeStored<T>(key: string, raw: string, schema: z.ZodType<T>): T {

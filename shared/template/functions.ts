@@ -34,6 +34,7 @@ import {
   truth,
 } from "./values.ts";
 import { compare } from "./compare.ts";
+import { utf8Length } from "../util/utf8.ts";
 
 /** What INTERVAL n UNIT evaluates to (only DATE_ADD/DATE_SUB and date ± INTERVAL consume it). */
 export class IntervalValue {
@@ -89,22 +90,6 @@ function charSlice(str: string, start: number, end?: number): string {
   return Array.from(str).slice(start, end).join("");
 }
 
-function utf8Length(str: string): number {
-  let bytes = 0;
-  for (let i = 0; i < str.length; i++) {
-    const c = str.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) {
-      const d = str.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 function trimSpaces(str: string, left: boolean, right: boolean): string {
   let a = 0;
