@@ -143,12 +143,13 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     // ---- drive both flows until they settle ------------------------------------------------------------
     const settled = new Map<ChaosFlowId, boolean>(FLOW_IDS.map((f) => [f, false]));
     const lastRun = new Map<ChaosFlowId, RunView | null>();
-    // Flows sharing a cron take turns by the tick's minute: shared-cron ticks move scheduledTime 0–4 minutes
-    // ahead (within the 5-minute end lag, so no run reads past a row being modified now) as real ticks differ.
+    // Flows sharing a cron take turns by the tick's minute, and real ticks are minutes apart: shared-cron ticks
+    // move scheduledTime over 25 distinct minutes, from 20 behind (a tick delivered late) to 4 ahead (within
+    // the 5-minute end lag, so no run reads past a row being modified now).
     const usedTimes = new Set<number>();
     let cronTicks = 0;
     const nextScheduled = () => {
-      let at = Date.now() + (scenario.sharedCron ? (cronTicks++ % 5) * 60_000 : 0);
+      let at = Date.now() + (scenario.sharedCron ? (((cronTicks++ * 7) % 25) - 20) * 60_000 : 0);
       while (usedTimes.has(at)) at++;
       usedTimes.add(at);
       return at;
@@ -464,7 +465,8 @@ async function judge(
   };
   compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)));
   notes.push(`kis: ${kisExpected.size} expected, ${bills.length} stored; tplus: ${tplusExpected.size} expected groups, ${dispatches.length} stored`);
-  if (kisExpected.size === 0) details.push("kis: nothing expected in the covered range (the scenario tests nothing)");
+  // Possible with few generated documents (only confirmed 其它退货 in the last day count); the T+ half still tests.
+  if (kisExpected.size === 0) notes.push("kis: nothing expected in the covered range");
 
   // ---- dead letters ----
   const letters = [

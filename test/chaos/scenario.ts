@@ -79,8 +79,8 @@ interface Knobs {
 }
 
 const PROFILES: Record<ChaosProfile, Knobs> = {
-  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [150, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
-  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [150, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
+  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
+  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
 };
 
 export function drawScenario(seed: number, profile: ChaosProfile = "quick"): ChaosScenario {
