@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startOfDayInZone } from "../../shared/util/time.ts";
 import { actualTargets, E2E_START, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
+import { expectTargetsExact } from "../helpers/e2e-expect.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { KvReferenceStore } from "../../shared/state/reference-store.ts";
@@ -14,16 +14,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-/** Target state equals what the source says, one stored document per key. */
-function expectExact(current: E2E) {
-  const expected = expectedTargets(current, { kis: E2E_START - 5 * 60_000, tplusDayEnd: startOfDayInZone(E2E_START) });
-  const actual = actualTargets(current);
-  expect(expected.kis.size).toBeGreaterThan(10);
-  expect(Object.fromEntries(actual.kis)).toEqual(Object.fromEntries(expected.kis));
-  expect(Object.fromEntries(actual.tplus)).toEqual(Object.fromEntries(expected.tplus));
-  expect(actual.kisCount).toBe(expected.kis.size);
-  expect(actual.tplusCount).toBe(expected.tplus.size);
-}
 
 describe("engine resilience (Node, emulators over HTTP)", () => {
   it("a budget of 5 subrequests takes many invocations, each within budget, with the same final state", async () => {
@@ -34,7 +24,7 @@ describe("engine resilience (Node, emulators over HTTP)", () => {
       for (const run of runs) expect(run.subrequests).toBeLessThanOrEqual(5);
       expect(runs.slice(0, -1).every((r) => r.continues && r.outcome === "incomplete")).toBe(true);
     }
-    expectExact(e2e);
+    expectTargetsExact(e2e);
   });
 
   it("page drift, token expiry, throttling and 5xx during the run change nothing in the outcome", async () => {
@@ -58,7 +48,7 @@ describe("engine resilience (Node, emulators over HTTP)", () => {
     ]);
     await e2e.runToCompletion(KIS);
     await e2e.runToCompletion(TPLUS);
-    expectExact(e2e);
+    expectTargetsExact(e2e);
   });
 
   it("commit-then-timeout at both targets writes each document once", async () => {
@@ -67,7 +57,7 @@ describe("engine resilience (Node, emulators over HTTP)", () => {
     e2e.stack.kis.addFaults([{ kind: "commitThenTimeout", path: "miscellaneousreceipt/create", skip: 3, times: 2 }]);
     await e2e.runToCompletion(KIS);
     await e2e.runToCompletion(TPLUS);
-    expectExact(e2e);
+    expectTargetsExact(e2e);
   });
 
   it("an invocation killed after the target committed but before the ledger was saved: the next run writes nothing twice", async () => {
@@ -82,7 +72,7 @@ describe("engine resilience (Node, emulators over HTTP)", () => {
       const after = await e2e.runToCompletion(flow);
       expect(after.at(-1)!.outcome).toBe("success");
     }
-    expectExact(e2e);
+    expectTargetsExact(e2e);
   });
 
   it("a document with a permanent mapping error is dead-lettered once; the rest completes and the watermark moves on", async () => {
