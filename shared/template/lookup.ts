@@ -50,7 +50,15 @@ function rowPath(ctx: CompileCtx, text: string, index: number): RowPath {
       },
     };
   }
-  return { text, get: direct };
+  // QEasy stores rows as {content:{…}} and its where-keys often omit `content.`: read the flat key, then content's.
+  const nested = compileGetter(["content", ...parsed.segments]);
+  return {
+    text,
+    get: (row) => {
+      const v = direct(row);
+      return v !== undefined ? v : nested(row);
+    },
+  };
 }
 
 const WS = /\s/;
