@@ -5,7 +5,7 @@
  */
 import { formatSqlDate } from "./dates.ts";
 import { syntaxError, guard, zoneOf, evalError, type CompileCtx, type Eval } from "./context.ts";
-import { compileGetter, type FieldPath, type Segment } from "./paths.ts";
+import { compileGetter, parsePath, type FieldPath, type Segment } from "./paths.ts";
 import type { EvalScope } from "./types.ts";
 import { extraValue, matchPlaceholder, PlaceholderError, placeholderValue, type Placeholder } from "./variables.ts";
 import { MAX_STRING, SqlDate, numberToText } from "./values.ts";
@@ -221,4 +221,15 @@ export function compileTemplate(ctx: CompileCtx, start: number, end: number): Co
     return { evaluate: compilePlaceholder(ctx, only), kind };
   }
   return { evaluate: compileInterpolation(ctx, parts, start), kind: "template" };
+}
+
+/**
+ * A reader for a path as a template compiled with `lineArrays` reads it (same scope rules); null when `text`
+ * is not a path. For checks that ask "does this path resolve for this record" (unresolved-path warnings).
+ */
+export function scopedPathReader(text: string, lineArrays?: readonly string[]): ((scope: EvalScope) => unknown) | null {
+  const parsed = parsePath(text);
+  if (!parsed) return null;
+  const site = { path: undefined, source: text, variables: undefined, lineArrays: lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined };
+  return fieldReader(parsed, { site, fields: new Set(), tables: new Set(), usesDefaultTable: false, prefix: "" });
 }
