@@ -178,8 +178,15 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
   const parser = item.parser;
   if (parser !== undefined) {
     const name = isObject(parser) ? text(parser.name) : text(parser);
+    if (name === "ArrayToString") {
+      // QEasy docs/advanced/parser.md: joins the array with params (e.g. ",") into one string.
+      const sep = isObject(parser) ? (text(parser.params) ?? ",") : ",";
+      out.params[field] = Array.isArray(raw) ? raw.map((v) => String(v)).join(sep) : String(text(raw) ?? "");
+      if (typeof raw === "string") imp.scanTemplate(raw);
+      return;
+    }
     if (name !== "StringToArray") {
-      imp.fail([...path, "parser"], `request parser ${JSON.stringify(name ?? parser)}`, "only StringToArray is supported on request parameters");
+      imp.fail([...path, "parser"], `request parser ${JSON.stringify(name ?? parser)}`, "request parameters support the parsers StringToArray and ArrayToString");
       return;
     }
   }
@@ -425,8 +432,11 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     if (name === "StringToArray") {
       out.format = params ? `StringToArray('${params}')` : "StringToArray";
       out.type = "array";
+    } else if (name === "ArrayToString") {
+      out.format = `implode('${params ?? ","}')`;
+      out.type = "string";
     } else {
-      imp.fail([...path, "parser"], `parser ${JSON.stringify(name ?? parser)}`, "supported parsers: ConvertObjectParser, StringToArray; nest the value with children instead");
+      imp.fail([...path, "parser"], `parser ${JSON.stringify(name ?? parser)}`, "supported parsers: ConvertObjectParser, StringToArray, ArrayToString; nest the value with children instead");
     }
   }
   return out;

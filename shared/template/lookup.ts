@@ -99,6 +99,15 @@ export function parseMongoQuery(ctx: CompileCtx, start: number, end: number, at:
   let find: RowPath | undefined;
   let conditions: Condition[] | undefined;
   let i = skipWs(source, start, end);
+  // QEasy's positional form names the collection first: `_mongoQuery <collection-id> findField=… where=…`.
+  {
+    const stop = word(source, i, end);
+    const eq = source.indexOf("=", i);
+    if (i < stop && (eq < 0 || eq >= stop)) {
+      table = source.slice(i, stop);
+      i = skipWs(source, stop, end);
+    }
+  }
   while (i < end) {
     const eq = source.indexOf("=", i);
     const stop = word(source, i, end);
@@ -112,7 +121,10 @@ export function parseMongoQuery(ctx: CompileCtx, start: number, end: number, at:
     } else if (key === "table" || key === "findfield") {
       const value = source.slice(valueAt, stop);
       if (!value) throw syntaxError(ctx.site, valueAt, `empty ${key}`, key === "table" ? "a table name" : "a row path", MONGO_HINT);
-      if (key === "table") table = value;
+      if (key === "table") {
+        if (table !== undefined) throw syntaxError(ctx.site, i, "the collection is named twice", "one of <collection> or table=", MONGO_HINT);
+        table = value;
+      }
       else find = rowPath(ctx, value, valueAt);
       i = stop;
     } else {
