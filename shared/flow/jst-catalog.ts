@@ -49,6 +49,8 @@ export const QEASY_API_NAMES: Readonly<Record<string, string>> = Object.freeze({
   "jushuitan.inventory.count.list.query": "/open/inventory/count/query",
   "jushuitan.sku.list.query": "/open/sku/query",
   // Other spellings seen in QEasy schemes.
+  // QEasy docs write source.api "purchasein.query" (https://github.com/qeasy-cloud/datahub/blob/871d0b7/docs/advanced/advanced-query.md)
+  // and "inventory.query" (docs/advanced/data-diff-sync.md): the path segments joined by dots, as derived above.
   "orders.out.query": "/open/orders/out/simple/query",
   "saleout.query": "/open/orders/out/simple/query",
   "otherinout.query": "/open/other/inout/query",
