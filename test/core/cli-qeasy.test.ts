@@ -73,3 +73,28 @@ describe("CLI: QEasy metadata as people copy it", () => {
     expect(f.stdout).toMatch(/items\.qtyy/);
   });
 });
+
+describe("CLI: a dry run reports a path that resolves to nothing", () => {
+  it("sync --dry-run prints the warning with its flow path (and --json carries it)", async () => {
+    const { startCliHarness } = await import("./cli-harness.ts");
+    const { SEED_FLOW_DOCUMENTS } = await import("../../shared/flows/index.ts");
+    const { E2E_START } = await import("../helpers/e2e.ts");
+    const { formatInZone } = await import("../../shared/util/time.ts");
+    const h = await startCliHarness();
+    try {
+      await h.fillReferences();
+      const flow = structuredClone(SEED_FLOW_DOCUMENTS["jst-other-in-to-kis"]) as any;
+      flow.target.fields.find((f: { type: string }) => f.type === "array").children.push({ field: "FNote", type: "string", value: "{{items.remarkk}}" });
+      await writeFile(join(h.dir, "typo-flow.json"), JSON.stringify(flow));
+      const day = (ms: number) => formatInZone(ms, "YYYY-MM-DD");
+      const args = ["sync", "typo-flow.json", "--from", day(E2E_START - 3 * 86_400_000), "--to", day(E2E_START - 86_400_000), "--dry-run"];
+      const text = await h.cli(args);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stderr).toMatch(/warning: target\.fields\[\d+\]\.children\[\d+\]\.value: "items\.remarkk" resolves to nothing.*items\.remark/);
+      const json = JSON.parse((await h.cli([...args, "--json"])).stdout);
+      expect(json.warnings.map((w: { path: string }) => w.path)).toEqual(["items.remarkk"]);
+    } finally {
+      await h.close();
+    }
+  });
+});
