@@ -113,7 +113,15 @@ export function documentedRecord(flow: Flow, extra?: DocumentedFields): Record<s
   return record;
 }
 
-function checkPaths(flow: Flow, notes: string[], options: QeasyPartOptions, extra?: DocumentedFields): UnresolvedPath[] {
+/**
+ * Template paths of a flow that neither the source endpoint's documented response fields (plus `extra`, e.g.
+ * QEasy's `response` list) nor `options.sample` resolve. Notes what could not be checked.
+ */
+export function checkFlowPaths(flow: Flow, notes: string[], options: Pick<QeasyPartOptions, "sample"> = {}, extra?: DocumentedFields): UnresolvedPath[] {
+  return checkPaths(flow, notes, options, extra);
+}
+
+function checkPaths(flow: Flow, notes: string[], options: Pick<QeasyPartOptions, "sample">, extra?: DocumentedFields): UnresolvedPath[] {
   const mapping = compileFlow(flow).mapping;
   const found = new Map<string, UnresolvedPath>();
   const record = documentedRecord(flow, extra);

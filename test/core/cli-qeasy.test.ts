@@ -98,3 +98,19 @@ describe("CLI: a dry run reports a path that resolves to nothing", () => {
     }
   });
 });
+
+describe("CLI: validate --strict on a native flow", () => {
+  it("checks the native flow's paths against the documented fields too", async () => {
+    const { SEED_FLOW_DOCUMENTS } = await import("../../shared/flows/index.ts");
+    const ok = join(dir, "seed-kis.json");
+    await writeFile(ok, JSON.stringify(SEED_FLOW_DOCUMENTS["jst-other-in-to-kis"]));
+    expect((await cli(["validate", ok, "--strict"])).code).toBe(0);
+    const flow = structuredClone(SEED_FLOW_DOCUMENTS["jst-other-in-to-kis"]) as any;
+    flow.target.fields.find((f: { type: string }) => f.type === "array").children.push({ field: "FNote", type: "string", value: "{{items.remarkk}}" });
+    const bad = join(dir, "typo-kis.json");
+    await writeFile(bad, JSON.stringify(flow));
+    const r = await cli(["validate", bad, "--strict"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/items\.remarkk.*resolves to nothing/);
+  });
+});

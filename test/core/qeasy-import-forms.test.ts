@@ -30,6 +30,13 @@ describe("import-qeasy checks every path", () => {
     expect(result.unresolved.map((u) => [u.flowPath, u.path, u.suggestions[0]])).toEqual([["target.fields[1].children[10].value", "items.qtty", "items.qty"]]);
   });
 
+  it("the reconstructed seed schemes resolve every path (no false warnings through formatResponse, beatFlat, merge)", () => {
+    for (const name of ["seed-000-other-in-to-kis.json", "seed-003-group-calculate.json", "seed-003-sales-out-to-tplus.json"]) {
+      const scheme = JSON.parse(readFileSync(join(import.meta.dirname, "../fixtures/qeasy", name), "utf8"));
+      expect(importQeasyPart(scheme, { mongoQueryTable: "kis_materials" }).unresolved, name).toEqual([]);
+    }
+  });
+
   it("against a sample when given", () => {
     const s = seed();
     const sample = [{ io_id: 1, io_date: "2024-03-01 10:00:00", wms_co_id: 1, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 1 }] }];

@@ -5,7 +5,7 @@ import { type BridgeError, ConfigError } from "../../../shared/errors.ts";
 import { sourceDocuments } from "../../../shared/flow/source-documents.ts";
 import { preview } from "../../../shared/flow/preview.ts";
 import { QeasyImportError } from "../../../shared/flow/qeasy-import.ts";
-import { detectPart, importQeasyPart, QEASY_PARTS, type QeasyPart, type QeasyPartOptions } from "../../../shared/flow/qeasy-parts.ts";
+import { checkFlowPaths, detectPart, importQeasyPart, QEASY_PARTS, type QeasyPart, type QeasyPartOptions } from "../../../shared/flow/qeasy-parts.ts";
 import type { UnresolvedPath } from "../../../shared/flow/unresolved.ts";
 import { checkFlow } from "../../../shared/flow/schema.ts";
 import { KvReferenceStore } from "../../../shared/state/reference-store.ts";
@@ -156,8 +156,18 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
   }
   const { flow, problems } = checkFlow(json);
   if (flow) {
-    if (ctx.json) ctx.out(JSON.stringify({ command: "validate", file: path, kind: "flow", valid: true, flowId: flow.id }, null, 2));
-    else ctx.out(`${file}: valid flow ${flow.id} (${flow.source.endpoint} → ${flow.target.type} ${flow.target.operation}${flow.operation ? ", merged" : ""})`);
+    const notes: string[] = [];
+    const unresolved = checkFlowPaths(flow, notes, options);
+    if (strict && unresolved.length > 0) {
+      report(ctx, path, file, "flow", unresolved.map((u) => ({ path: u.flowPath, problem: u.message, hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents" })));
+      return EXIT.failure;
+    }
+    if (ctx.json) ctx.out(JSON.stringify({ command: "validate", file: path, kind: "flow", valid: true, flowId: flow.id, notes, warnings: unresolved }, null, 2));
+    else {
+      ctx.out(`${file}: valid flow ${flow.id} (${flow.source.endpoint} → ${flow.target.type} ${flow.target.operation}${flow.operation ? ", merged" : ""})`);
+      for (const n of notes) ctx.out(`  note: ${n}`);
+      for (const u of unresolved) ctx.out(`  ${warningLine(u)}`);
+    }
     return EXIT.ok;
   }
   report(ctx, path, file, "flow", problems);
