@@ -52,6 +52,8 @@ export const QEASY_API_NAMES: Readonly<Record<string, string>> = Object.freeze({
   // QEasy docs write source.api "purchasein.query" (https://github.com/qeasy-cloud/datahub/blob/871d0b7/docs/advanced/advanced-query.md)
   // and "inventory.query" (docs/advanced/data-diff-sync.md): the path segments joined by dots, as derived above.
   "orders.out.query": "/open/orders/out/simple/query",
+  // QEasy's chain-trigger example reads orders with "orders.query" (docs/advanced/chain-trigger.md): 订单查询.
+  "orders.query": "/open/orders/single/query",
   "saleout.query": "/open/orders/out/simple/query",
   "otherinout.query": "/open/other/inout/query",
 });
@@ -91,7 +93,8 @@ export function resolveJstApi(api: string): ApiResolution {
       best = name;
     }
   }
-  return { path: null, suggestion: best && bestD <= Math.max(3, Math.floor(key.length / 3)) ? best : null };
+  // Only near misses (typos) get a suggestion: another system's name ("oms.order.query") must not be steered to a Jushuitan one.
+  return { path: null, suggestion: best && bestD <= Math.max(2, Math.floor(key.length / 5)) ? best : null };
 }
 
 export interface DocumentedFields {
@@ -129,6 +132,10 @@ export const DOCUMENTED_FIELDS: Readonly<Record<string, DocumentedFields>> = {
   "/open/aftersale/received/query": {
     header: ["io_id", "o_id", "so_id", "as_id", "l_id", "logistics_company", "creator", "creator_name", "io_date", "warehouse", "modified", "lc_id", "shop_id", "aftersale_remark", "ts", "status", "wh_id", "wms_co_id", "drp_co_name", "drp_co_id_to", "type"],
     arrays: { items: ["io_id", "sku_id", "i_id", "unit", "qty", "name", "properties_value", "sale_price", "sale_amount", "ioi_id"], batchs: BATCHS, sns: SNS },
+  },
+  "/open/sku/query": {
+    header: ["sku_id", "i_id", "name", "short_name", "sale_price", "cost_price", "properties_value", "color", "c_id", "category", "pic_big", "pic", "enabled", "weight", "market_price", "brand", "supplier_id", "supplier_name", "modified", "sku_code", "supplier_sku_id", "supplier_i_id", "vc_name", "sku_type", "creator", "created", "remark", "item_type", "stock_disabled", "unit", "shelf_life", "labels", "production_licence", "l", "w", "h", "is_series_number", ...Array.from({ length: 10 }, (_, i) => `other_price_${i + 1}`), ...Array.from({ length: 10 }, (_, i) => `other_${i + 1}`), "stock_type", "sku_codes", "autoid", "batch_enabled"],
+    arrays: {},
   },
   "/open/inventory/query": {
     header: ["sku_id", "ts", "i_id", "qty", "order_lock", "pick_lock", "virtual_qty", "purchase_qty", "return_qty", "in_qty", "defective_qty", "modified", "min_qty", "max_qty", "lock_qty", "name", "customize_qty_1", "customize_qty_2", "customize_qty_3", "allocate_qty", "sale_refund_qty", "wms_co_id"],

@@ -141,6 +141,10 @@ describe("QEasy connector API names", () => {
     expect(resolveJstApi("orders.out.simple.query").path).toBe("/open/orders/out/simple/query");
     expect(resolveJstApi("jushuitan.saleout.list.query").path).toBe("/open/orders/out/simple/query");
     expect(resolveJstApi("/open/other/inout/query").path).toBe("/open/other/inout/query");
+    expect(resolveJstApi("orders.query").path).toBe("/open/orders/single/query");
+    // Another system's name is not steered to a Jushuitan one.
+    expect(resolveJstApi("oms.order.query")).toEqual({ path: null, suggestion: null });
+    expect(resolveJstApi("wdt.stockin.order.query")).toEqual({ path: null, suggestion: null });
     for (const path of Object.values(QEASY_API_NAMES)) expect(path).toMatch(/^\/open\/[a-z/]+\/query$/);
   });
 
