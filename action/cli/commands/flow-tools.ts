@@ -127,7 +127,7 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
   const native = json !== null && typeof json === "object" && !Array.isArray(json) && "source" in json && "target" in json && !isQeasyScheme(json);
   if (options.part || isQeasyScheme(json) || (!native && detectPart(json) !== null)) {
     try {
-      const { part, result, notes, unresolved } = importQeasyPart(json, { ...options, mongoQueryTable: options.mongoQueryTable });
+      const { part, result, notes, unresolved } = importQeasyPart(json, options);
       if (strict && unresolved.length > 0) {
         report(ctx, path, file, "qeasy", unresolved.map((u) => ({ path: u.flowPath, problem: u.message, hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents" })));
         return EXIT.failure;
