@@ -8,7 +8,7 @@ import { CommandContext, parseCommandArgs, STATE_OPTIONS, type OptionSpec } from
 import { EXIT, formatError } from "./errors.ts";
 import { type CliIO, nodeIO, Redactor } from "./io.ts";
 import { AUTH_OPTIONS, AUTH_USAGE, authCommand } from "./commands/auth.ts";
-import { IMPORT_OPTIONS, IMPORT_USAGE, importQeasyCommand, PREVIEW_OPTIONS, PREVIEW_USAGE, previewCommand, VALIDATE_USAGE, validateCommand } from "./commands/flow-tools.ts";
+import { IMPORT_OPTIONS, IMPORT_USAGE, importQeasyCommand, PREVIEW_OPTIONS, PREVIEW_USAGE, previewCommand, VALIDATE_OPTIONS, VALIDATE_USAGE, validateCommand } from "./commands/flow-tools.ts";
 import { RECONCILE_OPTIONS, RECONCILE_USAGE, reconcileCommand } from "./commands/reconcile.ts";
 import { REFERENCE_OPTIONS, REFERENCE_USAGE, referenceCommand } from "./commands/reference.ts";
 import { SYNC_OPTIONS, SYNC_USAGE, syncCommand } from "./commands/sync.ts";
@@ -26,7 +26,7 @@ const COMMANDS: Record<string, Command> = {
   sync: { summary: "backfill a date range, or run incrementally like the Worker", usage: SYNC_USAGE, options: { ...SYNC_OPTIONS, ...STATE_OPTIONS }, run: syncCommand },
   reconcile: { summary: "compare source and target per day and warehouse; exit 3 on drift", usage: RECONCILE_USAGE, options: { ...RECONCILE_OPTIONS, ...STATE_OPTIONS }, run: reconcileCommand },
   preview: { summary: "map documents from a file through a flow, write nothing", usage: PREVIEW_USAGE, options: { ...PREVIEW_OPTIONS, ...STATE_OPTIONS }, run: previewCommand },
-  validate: { summary: "check a flow or QEasy scheme document", usage: VALIDATE_USAGE, options: {}, run: validateCommand },
+  validate: { summary: "check a flow or QEasy scheme document", usage: VALIDATE_USAGE, options: VALIDATE_OPTIONS, run: validateCommand },
   "import-qeasy": { summary: "convert QEasy scheme metadata into a flow", usage: IMPORT_USAGE, options: IMPORT_OPTIONS, run: importQeasyCommand },
   auth: { summary: "get tokens for jst, tplus or kis and print the wrangler secret lines", usage: AUTH_USAGE, options: { ...AUTH_OPTIONS, ...STATE_OPTIONS }, run: authCommand },
   reference: { summary: "upload, refresh or list reference tables", usage: REFERENCE_USAGE, options: { ...REFERENCE_OPTIONS, ...STATE_OPTIONS }, run: referenceCommand },

@@ -96,6 +96,8 @@ export interface SyncReport {
   error?: { code: string; message: string; hint?: string; window?: { from: number; to: number } };
   /** The run holding the lease when this one was refused. */
   lockedBy?: string;
+  /** Template paths that resolved to nothing in a run (RunSummary.warnings, deduplicated across runs). */
+  warnings?: Array<{ flowPath: string; path: string; message: string; suggestions: string[] }>;
   startedAt: number;
   finishedAt: number;
 }
@@ -193,6 +195,10 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   const api = new Map<string, { endpoint: string; calls: number; errors: number; throttles: number }>();
   const absorb = (summary: RunSummary) => {
     addCounts(report.counts, summary.counts);
+    for (const w of summary.warnings ?? []) {
+      report.warnings ??= [];
+      if (!report.warnings.some((x) => x.flowPath === w.flowPath && x.path === w.path)) report.warnings.push({ flowPath: w.flowPath, path: w.path, message: w.message, suggestions: w.suggestions });
+    }
     report.subrequests += summary.subrequests;
     report.runIds.push(summary.runId);
     for (const s of summary.api) {

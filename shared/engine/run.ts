@@ -190,7 +190,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   };
 
   /** Writes built documents; returns normally or throws BudgetExhausted / a transient error to stop the run. */
+  let unresolved: NonNullable<BuildResult["unresolved"]> = [];
   const settleDocuments = async (built: BuildResult, rowsById: Map<string, SourceRow>) => {
+    unresolved = built.unresolved ?? [];
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
@@ -474,6 +476,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       continues,
       error: runError,
     };
+    if (unresolved.length > 0) {
+      summary.warnings = unresolved.map((u) => ({ code: "unresolved_path" as const, ...u }));
+      logger.warn("template paths resolved to nothing", { flowId, paths: unresolved.map((u) => `${u.flowPath}: ${u.path}`) });
+    }
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }

@@ -52,6 +52,8 @@ export interface BuildResult {
   held?: Array<{ groupKey: string; members: string[]; periodEnd: number }>;
   /** Members already written in their group (a re-read of the overlap). */
   skipped?: Array<{ id: string; groupKey: string; reason: string }>;
+  /** Template paths no record of the run resolved so far (issue 14: never lose a field silently). */
+  unresolved?: Array<{ flowPath: string; path: string; message: string; suggestions: string[] }>;
 }
 
 export type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
@@ -130,4 +132,6 @@ export interface RunSummary {
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };
+  /** Template paths that resolved to nothing for every record of the run (flow path, path, nearest paths). */
+  warnings?: Array<{ code: "unresolved_path"; flowPath: string; path: string; message: string; suggestions: string[] }>;
 }

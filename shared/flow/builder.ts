@@ -9,6 +9,7 @@ import type { LookupTables, TemplateVars } from "../template/index.ts";
 import type { HeldGroup, SkippedMember, WrittenLookup } from "../transform/merge-policy.ts";
 import { compileFlow, type CompiledFlow } from "./pipeline.ts";
 import type { Flow } from "./schema.ts";
+import { createUnresolvedTracker } from "./unresolved.ts";
 
 export interface BuildContextLike {
   /** Epoch ms for {{LAST_SYNC_TIME}} (window start) and {{CURRENT_TIME}} (window end). */
@@ -38,6 +39,8 @@ export interface BuildResultLike {
   dropped: { sourceId: string; reason: string }[];
   held: HeldGroup[];
   skipped: SkippedMember[];
+  /** Template paths that resolved to nothing for every record this builder has mapped so far (the run record carries them). */
+  unresolved?: { flowPath: string; path: string; message: string; suggestions: string[] }[];
 }
 
 export interface FlowDocumentBuilder {
@@ -59,6 +62,8 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
     return vars;
   };
   let lastVars: TemplateVars = { lastSyncTime: 0, currentTime: 0 };
+  // One tracker per builder (one builder per run): a path is reported when no record of the run resolved it.
+  const tracker = createUnresolvedTracker(compiled.mapping);
 
   return {
     merges: compiled.merges,
@@ -78,6 +83,9 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
         held: assembled.held,
         skipped: assembled.skipped,
       };
+      tracker.observe(assembled.documents.map((d) => d.record));
+      const unresolved = tracker.report();
+      if (unresolved.length > 0) result.unresolved = unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
       // Mapped documents keep their order; find each one's assembled record for withExternalKey.
       const assembledByKey = new Map(assembled.documents.map((d) => [d.merge?.key ?? d.members[0]!, d]));
       for (const doc of mapped.documents) {

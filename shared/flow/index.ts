@@ -28,3 +28,4 @@ export { preview, lookupTables, type PreviewOptions, type PreviewResult, type Pr
 export { importQeasy, importQeasyDetailed, QeasyImportError, type QeasyImportOptions, type QeasyImportResult } from "./qeasy-import.ts";
 export { planMerge, recordWritten, type WrittenGroup, type WrittenGroups, type MergePlan } from "../transform/merge-policy.ts";
 export { MERGE_FIELDS } from "../transform/merge.ts";
+export { createUnresolvedTracker, findUnresolvedPaths, nearestPaths, type UnresolvedPath, type UnresolvedTracker } from "./unresolved.ts";

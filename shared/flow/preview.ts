@@ -10,6 +10,7 @@ import type { TraceEntry } from "../transform/map.ts";
 import type { HeldGroup, SkippedMember, WrittenLookup } from "../transform/merge-policy.ts";
 import { compileFlow, type CompiledFlow, type Dropped } from "./pipeline.ts";
 import { loadFlow } from "./schema.ts";
+import { findUnresolvedPaths, type UnresolvedPath } from "./unresolved.ts";
 
 export type TableRows = Record<string, ReadonlyArray<Record<string, unknown>>>;
 
@@ -44,6 +45,8 @@ export interface PreviewResult {
   errors: { id: string; members?: string[]; error: BridgeError }[];
   held: HeldGroup[];
   skipped: SkippedMember[];
+  /** Template paths that resolved to nothing for every record mapped (with the nearest existing paths). */
+  warnings: UnresolvedPath[];
 }
 
 function isLookupTables(t: TableRows | LookupTables): t is LookupTables {
@@ -62,13 +65,17 @@ export function preview(flow: unknown, sourceDocs: readonly Record<string, unkno
   };
   if (vars.timezone === undefined) delete vars.timezone;
   const tables = options.tables ? (isLookupTables(options.tables) ? options.tables : lookupTables(options.tables)) : undefined;
-  const result = compiled.run(sourceDocs, {
-    vars,
-    lookups: tables,
-    trace: options.trace ?? true,
-    closedBefore: options.closedBefore,
-    written: options.written,
-  });
+  // compiled.run, stage by stage, so the assembled records can be checked for paths that never resolve.
+  const prepared = compiled.prepare(sourceDocs);
+  const assembled = compiled.assemble(prepared.records, { vars, closedBefore: options.closedBefore, written: options.written });
+  const mapped = compiled.mapDocuments(assembled.documents, { vars, lookups: tables, trace: options.trace ?? true });
+  const result = {
+    documents: mapped.documents,
+    dropped: prepared.dropped,
+    errors: [...prepared.errors, ...assembled.errors, ...mapped.errors],
+    held: assembled.held,
+    skipped: assembled.skipped,
+  };
   return {
     documents: result.documents.map((d) => {
       const doc: PreviewDocument = { externalKey: d.externalKey, payload: d.payload, members: d.members, hash: d.hash };
@@ -79,6 +86,7 @@ export function preview(flow: unknown, sourceDocs: readonly Record<string, unkno
     errors: result.errors,
     held: result.held,
     skipped: result.skipped,
+    warnings: findUnresolvedPaths(compiled.mapping, assembled.documents.map((d) => d.record)),
   };
 }
 

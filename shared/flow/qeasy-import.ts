@@ -9,6 +9,7 @@
 import { ConfigError } from "../errors.ts";
 import { cronProblem } from "./cron.ts";
 import { jsonPath } from "./issues.ts";
+import { resolveJstApi, type DocumentedFields } from "./jst-catalog.ts";
 import { loadFlow, type FieldMapping, type FieldType, type Flow, type FlowInput } from "./schema.ts";
 
 export interface QeasyImportOptions {
@@ -28,6 +29,8 @@ export interface QeasyImportResult {
   flow: Flow;
   /** What the importer decided on the user's behalf (worth a look before going live). */
   notes: string[];
+  /** Fields QEasy's `source.response` list declares (counted as documented when paths are checked). */
+  responseFields?: DocumentedFields;
 }
 
 export interface UnsupportedConstruct {
@@ -143,6 +146,7 @@ interface SourceParts {
   condition?: unknown[][];
   conditionMode?: "line" | "strict";
   flatten?: { path: string };
+  responseFields?: DocumentedFields;
 }
 
 function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): void {
@@ -174,8 +178,15 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
   const parser = item.parser;
   if (parser !== undefined) {
     const name = isObject(parser) ? text(parser.name) : text(parser);
+    if (name === "ArrayToString") {
+      // QEasy docs/advanced/parser.md: joins the array with params (e.g. ",") into one string.
+      const sep = isObject(parser) ? (text(parser.params) ?? ",") : ",";
+      out.params[field] = Array.isArray(raw) ? raw.map((v) => String(v)).join(sep) : String(text(raw) ?? "");
+      if (typeof raw === "string") imp.scanTemplate(raw);
+      return;
+    }
     if (name !== "StringToArray") {
-      imp.fail([...path, "parser"], `request parser ${JSON.stringify(name ?? parser)}`, "only StringToArray is supported on request parameters");
+      imp.fail([...path, "parser"], `request parser ${JSON.stringify(name ?? parser)}`, "request parameters support the parsers StringToArray and ArrayToString");
       return;
     }
   }
@@ -212,15 +223,90 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
   }
 }
 
+/** QEasy's `response` list ([{field, children}], possibly an id/parent_id tree) as documented fields. */
+function responseFields(v: unknown): DocumentedFields | null {
+  if (!Array.isArray(v)) return null;
+  const tree = treeFromParentIds(v);
+  const header: string[] = [];
+  const arrays: Record<string, string[]> = {};
+  for (const item of tree) {
+    if (!isObject(item) || typeof item.field !== "string") continue;
+    header.push(item.field);
+    if (Array.isArray(item.children) && item.children.length > 0) {
+      arrays[item.field] = item.children.filter(isObject).map((c) => text(c.field)).filter((f): f is string => f !== undefined);
+    }
+  }
+  return { header, arrays };
+}
+
+/**
+ * QEasy's editor stores field lists flat with `id` / `parent_id`; nest them as `children` (a list already nested,
+ * or without parent ids, is returned as it is). `id` and `parent_id` are dropped from the result.
+ */
+export function treeFromParentIds(list: readonly unknown[]): unknown[] {
+  const hasParent = (o: Json) => o.parent_id !== undefined && o.parent_id !== null && o.parent_id !== "" && o.parent_id !== 0 && o.parent_id !== "0";
+  if (!list.some((o) => isObject(o) && hasParent(o))) {
+    return list.map((o) => {
+      if (!isObject(o) || (o.id === undefined && o.parent_id === undefined)) return o;
+      const { id: _id, parent_id: _p, ...rest } = o;
+      return rest;
+    });
+  }
+  const nodes = new Map<string, Json>();
+  const roots: Json[] = [];
+  const copies = list.map((o) => {
+    if (!isObject(o)) return o;
+    const { id: _id, parent_id: _p, ...rest } = o;
+    const copy: Json = { ...rest };
+    if (o.id !== undefined && o.id !== null) nodes.set(String(o.id), copy);
+    return copy;
+  });
+  list.forEach((o, i) => {
+    const copy = copies[i];
+    if (!isObject(o) || !isObject(copy)) return;
+    const parent = hasParent(o) ? nodes.get(String(o.parent_id)) : undefined;
+    if (parent) {
+      const children = Array.isArray(parent.children) ? (parent.children as unknown[]) : [];
+      children.push(copy);
+      parent.children = children;
+    } else roots.push(copy);
+  });
+  return roots;
+}
+
 function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | null {
   if (!isObject(src)) {
     imp.fail(path, "missing source metadata", 'add "source": { "api": "/open/…", "request": [ … ] }');
     return null;
   }
-  imp.keys(src, path, ["api", "method", "effect", "type", "id", "number", "name", "idCheck", "request", "otherRequest", "formatResponse", "condition", "beatFlat", "autoFillResponse", "label", "describe"], "source");
-  const api = text(src.api);
-  if (!api || !/^\/open\//.test(api)) {
+  const out0: Pick<SourceParts, "responseFields"> = {};
+  let api = text(src.api);
+  if (api) {
+    const resolved = resolveJstApi(api);
+    if (resolved.path === null) {
+      // One sentence, not a list of everything else a non-Jushuitan source config holds.
+      if (resolved.suggestion) {
+        imp.fail([...path, "api"], `source api ${JSON.stringify(api)} is not a Jushuitan API name QEasy uses`, `did you mean "${resolved.suggestion}" (${resolveJstApi(resolved.suggestion).path})? Or write the /open/…/query path`);
+      } else {
+        imp.fail([...path, "api"], `source api ${JSON.stringify(api)} is not a Jushuitan open-platform query`, "jst-bridge reads Jushuitan (聚水潭) only: point source.api at a Jushuitan query such as /open/orders/out/simple/query (or orders.out.simple.query)");
+      }
+      return null;
+    }
+    if (resolved.from) imp.notes.push(`source.api "${resolved.from}": QEasy's connector name for ${resolved.path}`);
+    api = resolved.path;
+  }
+  imp.keys(src, path, ["api", "method", "effect", "type", "id", "number", "name", "idCheck", "request", "otherRequest", "formatResponse", "condition", "beatFlat", "autoFillResponse", "response", "label", "describe"], "source");
+  if (!api) {
     imp.fail([...path, "api"], `source api ${JSON.stringify(src.api ?? null)}`, 'only Jushuitan open-platform queries ("/open/…/query") are supported as a source');
+  }
+  if (src.autoFillResponse !== undefined) imp.notes.push("source.autoFillResponse: ignored (jst-bridge always reads the whole documented response)");
+  if (src.idCheck === true) imp.notes.push("source.idCheck: kept by design (every document is written once under its deterministic key)");
+  if (src.response !== undefined) {
+    const fields = responseFields(src.response);
+    if (fields) {
+      out0.responseFields = fields;
+      imp.notes.push("source.response: QEasy's response field list is used only to check template paths (the documented response is read as it is)");
+    } else imp.notes.push("source.response: ignored (not a list of { field, children })");
   }
   const method = text(src.method);
   if (method && method.toUpperCase() !== "POST") imp.fail([...path, "method"], `source method ${method}`, "Jushuitan queries are POST");
@@ -229,7 +315,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
   if (src.idCheck === false) {
     imp.fail([...path, "idCheck"], "idCheck: false (overwrite already-seen ids)", "jst-bridge never overwrites a written document (deterministic keys); remove idCheck or set it to true");
   }
-  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, cursor: false };
+  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, cursor: false, ...out0 };
   if (src.id !== undefined) {
     const id = text(src.id);
     if (id && /^[\w.]+$/.test(id)) out.idField = id;
@@ -298,7 +384,7 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     imp.fail(path, "field is not an object", "use { field, type, value }");
     return null;
   }
-  imp.keys(item, path, ["field", "label", "type", "value", "children", "describe", "default", "required", "parser", "name"], "target field");
+  imp.keys(item, path, ["field", "label", "type", "value", "children", "describe", "default", "required", "is_required", "isRequired", "parser", "name", "id", "parent_id"], "target field");
   const field = text(item.field);
   if (!field) {
     imp.fail([...path, "field"], "target field without a name", 'give it "field"');
@@ -314,7 +400,9 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
   if (typeof item.label === "string") out.label = item.label;
   if (typeof item.describe === "string") out.describe = item.describe;
   if (item.default !== undefined && item.default !== "") out.default = item.default;
-  if (typeof item.required === "boolean") out.required = item.required;
+  const required = item.required ?? item.is_required ?? item.isRequired;
+  if (required === true || required === "true" || required === 1 || required === "1") out.required = true;
+  else if (required === false || required === "false" || required === 0 || required === "0") out.required = false;
   const value = item.value;
   if (value !== undefined && value !== null && value !== "") {
     const v = text(value);
@@ -325,7 +413,7 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     }
   }
   if (Array.isArray(item.children) && item.children.length > 0) {
-    const children = item.children.map((c, i) => convertField(imp, c, [...path, "children", i])).filter((c): c is FieldMapping => c !== null);
+    const children = treeFromParentIds(item.children).map((c, i) => convertField(imp, c, [...path, "children", i])).filter((c): c is FieldMapping => c !== null);
     out.children = children;
     if (type === "object") delete out.value;
   }
@@ -344,8 +432,11 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     if (name === "StringToArray") {
       out.format = params ? `StringToArray('${params}')` : "StringToArray";
       out.type = "array";
+    } else if (name === "ArrayToString") {
+      out.format = `implode('${params ?? ","}')`;
+      out.type = "string";
     } else {
-      imp.fail([...path, "parser"], `parser ${JSON.stringify(name ?? parser)}`, "supported parsers: ConvertObjectParser, StringToArray; nest the value with children instead");
+      imp.fail([...path, "parser"], `parser ${JSON.stringify(name ?? parser)}`, "supported parsers: ConvertObjectParser, StringToArray, ArrayToString; nest the value with children instead");
     }
   }
   return out;
@@ -496,7 +587,11 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
   if (!isObject(tgt)) {
     imp.fail(["target"], "missing target metadata", 'add "target": { "api": "…", "request": [ … ] }');
   } else {
-    imp.keys(tgt, ["target"], ["api", "method", "effect", "type", "idCheck", "request", "otherRequest", "operation", "groupCalculate", "id", "number", "name", "label", "describe"], "target");
+    imp.keys(tgt, ["target"], ["api", "method", "effect", "type", "idCheck", "request", "otherRequest", "operation", "groupCalculate", "id", "number", "name", "label", "describe", "targetBodyName", "autoFillResponse", "response"], "target");
+    if (tgt.idCheck === true) imp.notes.push("target.idCheck: kept by design (the external key stops a second write of the same document)");
+    if (tgt.autoFillResponse !== undefined) imp.notes.push("target.autoFillResponse: ignored (the target's answer is kept in the ledger: target id/code)");
+    if (tgt.response !== undefined) imp.notes.push("target.response: ignored (the target clients read the answer themselves)");
+    if (tgt.targetBodyName !== undefined) imp.notes.push(`target.targetBodyName ${JSON.stringify(tgt.targetBodyName)}: ignored (the detail array is the target field whose value names the lines)`);
     const api = text(tgt.api);
     if (!api) imp.fail(["target", "api"], "target without api", 'give the target operation, e.g. "/tplus/api/v2/otherDispatch/Create"');
     else target = targetKind(imp, api, ["target", "api"]);
@@ -504,7 +599,7 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
     if (method && method.toUpperCase() !== "POST") imp.fail(["target", "method"], `target method ${method}`, "T+ and KIS writes are POST");
     if (tgt.idCheck === false) imp.fail(["target", "idCheck"], "idCheck: false", "jst-bridge never overwrites a written document; remove idCheck or set it to true");
     if (!Array.isArray(tgt.request) || tgt.request.length === 0) imp.fail(["target", "request"], "target without request fields", "list the payload fields as [{ field, type, value }]");
-    else fields = tgt.request.map((f, i) => convertField(imp, f, ["target", "request", i])).filter((f): f is FieldMapping => f !== null);
+    else fields = treeFromParentIds(tgt.request).map((f, i) => convertField(imp, f, ["target", "request", i])).filter((f): f is FieldMapping => f !== null);
     // The clients own the envelopes ({"dto": …} for T+, {"Object": …} for KIS): unwrap them here.
     const wrapper = target?.type === "tplus" ? "dto" : target?.type === "kis" ? "Object" : undefined;
     if (wrapper && fields.length === 1 && fields[0]!.field === wrapper && fields[0]!.type === "object" && fields[0]!.children) {
@@ -522,6 +617,7 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
     if (tgt.operation !== undefined) {
       const op = tgt.operation;
       if (!isObject(op)) imp.fail(["target", "operation"], "operation is not an object", 'use { "method": "merge", … }');
+      else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null) imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
       else if (op.method !== "merge") imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
       else merge = convertMergeOperation(imp, op, ["target", "operation"], linesDefault);
     }
@@ -622,10 +718,21 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
   if (imp.usesMongoTable && !options.mongoQueryTable) {
     imp.notes.push(`_mongoQuery reads QEasy's store; it now reads reference table "lookup" — pass { mongoQueryTable } to name it`);
   }
-  return { flow: loadFlow(doc), notes: imp.notes };
+  return { flow: loadFlow(doc), notes: imp.notes, ...(source.responseFields ? { responseFields: source.responseFields } : {}) };
 }
 
 /** Converts a QEasy scheme into a native flow; throws QeasyImportError listing every unsupported construct. */
 export function importQeasy(json: unknown, options: QeasyImportOptions = {}): Flow {
   return importQeasyDetailed(json, options).flow;
+}
+
+/** Converts a lone QEasy field list (flat with id/parent_id or nested); throws QeasyImportError listing every problem. */
+export function convertQeasyFields(list: unknown, options: QeasyImportOptions = {}): { fields: FieldMapping[]; notes: string[]; tables: Map<string, string> } {
+  const imp = new Importer(options);
+  if (!Array.isArray(list)) throw new QeasyImportError([{ path: "", construct: "a field list must be an array", hint: "paste [{ field, type, value }, …]" }]);
+  const fields = treeFromParentIds(list)
+    .map((f, i) => convertField(imp, f, [i]))
+    .filter((f): f is FieldMapping => f !== null);
+  if (imp.unsupported.length > 0) throw new QeasyImportError(imp.unsupported);
+  return { fields, notes: imp.notes, tables: imp.tables };
 }

@@ -55,7 +55,8 @@ function finish(v: unknown, scope: EvalScope): unknown {
 }
 
 function newContext(source: string, options: CompileOptions): CompileCtx {
-  const site: Site = { path: options.path, source, variables: options.variables };
+  const lineArrays = options.lineArrays && options.lineArrays.length > 0 ? options.lineArrays.map((a) => a.split(".")) : undefined;
+  const site: Site = { path: options.path, source, variables: options.variables, lineArrays };
   return { site, fields: new Set(), tables: new Set(), usesDefaultTable: false, prefix: "" };
 }
 

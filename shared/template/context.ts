@@ -11,6 +11,8 @@ export interface Site {
   readonly path: string | undefined;
   readonly source: string;
   readonly variables: readonly string[] | undefined;
+  /** CompileOptions.lineArrays, split into path segments. */
+  readonly lineArrays: readonly (readonly string[])[] | undefined;
 }
 
 export interface CompileCtx {

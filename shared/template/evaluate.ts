@@ -38,7 +38,7 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
     }
     case "field": {
       noteField(ctx, node.path);
-      const read = fieldReader(node.path);
+      const read = fieldReader(node.path, ctx);
       return (s) => {
         const v = read(s);
         return v === undefined ? null : v;
@@ -452,7 +452,7 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
       throw syntaxError(site, startOf(first), `the first argument of ${node.name}(array, expression) must name a detail array`, "a field such as items", `Write ${node.name}(items, qty * sale_price): names in the expression read each line.`);
     }
     noteField(ctx, path);
-    const readArray = fieldReader(path);
+    const readArray = fieldReader(path, ctx);
     const outerPrefix = ctx.prefix;
     ctx.prefix = `${path.parent || outerPrefix === "" ? path.text : outerPrefix + path.text}[].`;
     const perLine = compileNode(ctx, second);

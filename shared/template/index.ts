@@ -8,4 +8,5 @@ export type { CompiledValue, CompileOptions, EvalScope, LookupTables, TemplateVa
 export { LookupMissError, TemplateEvalError, TemplateSyntaxError } from "./errors.ts";
 export { compileExpression, compileValue } from "./compile.ts";
 export { readPath } from "./paths.ts";
+export { scopedPathReader } from "./template.ts";
 export { BUILTIN_VARIABLES } from "./variables.ts";

@@ -50,7 +50,15 @@ function rowPath(ctx: CompileCtx, text: string, index: number): RowPath {
       },
     };
   }
-  return { text, get: direct };
+  // QEasy stores rows as {content:{…}} and its where-keys often omit `content.`: read the flat key, then content's.
+  const nested = compileGetter(["content", ...parsed.segments]);
+  return {
+    text,
+    get: (row) => {
+      const v = direct(row);
+      return v !== undefined ? v : nested(row);
+    },
+  };
 }
 
 const WS = /\s/;
@@ -91,6 +99,15 @@ export function parseMongoQuery(ctx: CompileCtx, start: number, end: number, at:
   let find: RowPath | undefined;
   let conditions: Condition[] | undefined;
   let i = skipWs(source, start, end);
+  // QEasy's positional form names the collection first: `_mongoQuery <collection-id> findField=… where=…`.
+  {
+    const stop = word(source, i, end);
+    const eq = source.indexOf("=", i);
+    if (i < stop && (eq < 0 || eq >= stop)) {
+      table = source.slice(i, stop);
+      i = skipWs(source, stop, end);
+    }
+  }
   while (i < end) {
     const eq = source.indexOf("=", i);
     const stop = word(source, i, end);
@@ -104,7 +121,10 @@ export function parseMongoQuery(ctx: CompileCtx, start: number, end: number, at:
     } else if (key === "table" || key === "findfield") {
       const value = source.slice(valueAt, stop);
       if (!value) throw syntaxError(ctx.site, valueAt, `empty ${key}`, key === "table" ? "a table name" : "a row path", MONGO_HINT);
-      if (key === "table") table = value;
+      if (key === "table") {
+        if (table !== undefined) throw syntaxError(ctx.site, i, "the collection is named twice", "one of <collection> or table=", MONGO_HINT);
+        table = value;
+      }
       else find = rowPath(ctx, value, valueAt);
       i = stop;
     } else {
@@ -204,6 +224,18 @@ function expectKeyword(ctx: CompileCtx, i: number, end: number, keyword: string)
  * Parses `find … from … where …` starting at `start` (just after `_findCollection`). `nested` lookups sit
  * inside an expression and must be closed by `_endFind`. Returns the spec and the index after it.
  */
+/** Index of the first `,` or `)` outside `{…}` in source[from, to), or -1. */
+function callDelimiter(source: string, from: number, to: number): number {
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const ch = source[i];
+    if (ch === "{") depth++;
+    else if (ch === "}") depth = Math.max(0, depth - 1);
+    else if (depth === 0 && (ch === "," || ch === ")")) return i;
+  }
+  return -1;
+}
+
 export function parseFindCollection(ctx: CompileCtx, start: number, end: number, nested: boolean, at: number): { spec: LookupSpec; end: number } {
   const source = ctx.site.source;
   let i = skipWs(source, start, end);
@@ -226,6 +258,12 @@ export function parseFindCollection(ctx: CompileCtx, start: number, end: number,
       i += 8;
       break;
     }
+    // QEasy also ends a nested lookup at the enclosing call's `,` or `)`:
+    // `_function IFNULL(_findCollection find FID from t where FBillNo={{order_no}}, '0')` (relational-lookup.md).
+    if (nested && conditions.length > 0 && (w[0] === "," || w[0] === ")")) {
+      closed = true;
+      break;
+    }
     if (conditions.length > 0 && w.toLowerCase() === "and") {
       i = skipWs(source, stop, end);
       continue;
@@ -245,7 +283,13 @@ export function parseFindCollection(ctx: CompileCtx, start: number, end: number,
       valueEnd = close + 1;
     } else {
       if (valueAt >= stop) throw syntaxError(ctx.site, valueAt, "missing value after =", "a value or {{field}}", FIND_HINT);
-      conditions.push({ path, op: "$eq", values: [templateValue(ctx, valueAt, stop)] });
+      const cut = nested ? callDelimiter(source, valueAt, stop) : -1;
+      conditions.push({ path, op: "$eq", values: [templateValue(ctx, valueAt, cut >= 0 ? cut : stop)] });
+      if (cut >= 0) {
+        closed = true;
+        i = cut;
+        break;
+      }
       valueEnd = stop;
     }
     if (valueEnd < end && !WS.test(source[valueEnd]!)) throw syntaxError(ctx.site, valueEnd, "expected a space after the condition", "whitespace", FIND_HINT);

@@ -5,7 +5,7 @@
  */
 import { formatSqlDate } from "./dates.ts";
 import { syntaxError, guard, zoneOf, evalError, type CompileCtx, type Eval } from "./context.ts";
-import { compileGetter, type FieldPath } from "./paths.ts";
+import { compileGetter, parsePath, type FieldPath, type Segment } from "./paths.ts";
 import type { EvalScope } from "./types.ts";
 import { extraValue, matchPlaceholder, PlaceholderError, placeholderValue, type Placeholder } from "./variables.ts";
 import { MAX_STRING, SqlDate, numberToText } from "./values.ts";
@@ -57,15 +57,75 @@ export function matchAt(ctx: CompileCtx, index: number, limit: number) {
   }
 }
 
-/** Reader of a record path honouring `../x` and `parent.x`. */
-export function fieldReader(path: FieldPath): Eval {
+/**
+ * Reader of a record path honouring `../x` and `parent.x`. Compiled inside a children mapping (the site has
+ * `lineArrays`), it also follows QEasy's scope rules (see lineScopedReader). Inside an aggregate's per-line
+ * expression the aggregate's own line scope applies instead.
+ */
+export function fieldReader(path: FieldPath, ctx?: CompileCtx): Eval {
   const get = compileGetter(path.segments);
   if (path.parent) return (s) => (s.parent === undefined ? undefined : get(s.parent));
   if (path.maybeParent) {
     const fromParent = compileGetter(path.segments.slice(1));
     return (s) => (s.parent !== undefined ? fromParent(s.parent) : get(s.record));
   }
+  const arrays = ctx && ctx.prefix === "" ? ctx.site.lineArrays : undefined;
+  if (arrays) return lineScopedReader(path.segments, arrays);
   return (s) => get(s.record);
+}
+
+/** The record `level` steps out from the current one: 0 the line, 1 its parent, … (the header last). */
+function recordAt(s: EvalScope, level: number): unknown {
+  if (level === 0) return s.record;
+  if (s.ancestors) return s.ancestors[level - 1];
+  return level === 1 ? s.parent : undefined;
+}
+
+/**
+ * QEasy's scope inside children mappings (`arrays` innermost first, e.g. [["batchs"], ["items"]]):
+ * 1. `items.qty` where `items` is the array of an enclosing children mapping reads `qty` of that array's current
+ *    line, then the flattened name `items_qty` on it (lines merged after beatFlat keep those names);
+ * 2. otherwise the path is read from the line, then from each enclosing record outwards (line first, then header).
+ * Lines that carry the field always win; the fallback costs one extra read only when the line lacks it.
+ */
+export function lineScopedReader(segments: readonly Segment[], arrays: readonly (readonly string[])[]): Eval {
+  const get = compileGetter(segments);
+  const depth = arrays.length;
+  const chain: Eval = (s) => {
+    const v = get(s.record);
+    if (v !== undefined) return v;
+    for (let level = 1; level <= depth; level++) {
+      const r = recordAt(s, level);
+      if (r === undefined) break;
+      const up = get(r);
+      if (up !== undefined) return up;
+    }
+    return undefined;
+  };
+  for (let k = 0; k < depth; k++) {
+    const prefix = arrays[k]!;
+    let n = -1;
+    if (startsWith(segments, prefix)) n = prefix.length;
+    else if (prefix.length > 1 && segments[0] === prefix[prefix.length - 1]) n = 1;
+    if (n < 0 || segments.length <= n || typeof segments[n] !== "string") continue;
+    const rest = segments.slice(n);
+    const getRest = compileGetter(rest);
+    const getFlat = compileGetter([`${prefix[prefix.length - 1]}_${rest[0] as string}`, ...rest.slice(1)]);
+    return (s) => {
+      const line = recordAt(s, k);
+      const v = getRest(line);
+      if (v !== undefined) return v;
+      const flat = getFlat(line);
+      return flat !== undefined ? flat : chain(s);
+    };
+  }
+  return chain;
+}
+
+function startsWith(segments: readonly Segment[], prefix: readonly string[]): boolean {
+  if (segments.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (segments[i] !== prefix[i]) return false;
+  return true;
 }
 
 /** Records a read path in `fields` (with the aggregate line prefix). */
@@ -102,7 +162,7 @@ export function compilePlaceholder(ctx: CompileCtx, part: PlaceholderPart): Eval
       return guard(site, part.index, (s) => placeholderValue(p, extraValue(s.vars, p.name), s.vars, zoneOf(s)));
     case "field": {
       noteField(ctx, p.path);
-      const read = fieldReader(p.path);
+      const read = fieldReader(p.path, ctx);
       if (p.filter === undefined) return read;
       return guard(site, part.index, (s) => placeholderValue(p, read(s), s.vars, zoneOf(s)));
     }
@@ -161,4 +221,15 @@ export function compileTemplate(ctx: CompileCtx, start: number, end: number): Co
     return { evaluate: compilePlaceholder(ctx, only), kind };
   }
   return { evaluate: compileInterpolation(ctx, parts, start), kind: "template" };
+}
+
+/**
+ * A reader for a path as a template compiled with `lineArrays` reads it (same scope rules); null when `text`
+ * is not a path. For checks that ask "does this path resolve for this record" (unresolved-path warnings).
+ */
+export function scopedPathReader(text: string, lineArrays?: readonly string[]): ((scope: EvalScope) => unknown) | null {
+  const parsed = parsePath(text);
+  if (!parsed) return null;
+  const site = { path: undefined, source: text, variables: undefined, lineArrays: lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined };
+  return fieldReader(parsed, { site, fields: new Set(), tables: new Set(), usesDefaultTable: false, prefix: "" });
 }

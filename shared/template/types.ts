@@ -26,6 +26,11 @@ export interface EvalScope {
   record: Record<string, unknown>;
   /** The parent record inside a children mapping (`{parent.x}` / `{../x}` both work). */
   parent?: Record<string, unknown>;
+  /**
+   * Records enclosing `record`, nearest first (`ancestors[0]` is `parent`): the outer line, then the header.
+   * Set by the mapping for nested children; without it the chain is just `parent`.
+   */
+  ancestors?: readonly Record<string, unknown>[];
   vars: TemplateVars;
   lookups?: LookupTables;
   /** Table for `_mongoQuery` without an explicit table. */
@@ -50,4 +55,10 @@ export interface CompileOptions {
   path?: string;
   /** Names of the flow's extra variables (`vars.extra`) that `{{NAME}}` may reference. */
   variables?: readonly string[];
+  /**
+   * QEasy line scope: the source arrays of the enclosing children mappings, innermost first (`["batchs", "items"]`).
+   * Then `{{items.qty}}` reads the current `items` line and a plain `{{remark}}` falls back from the line to the
+   * enclosing records (docs/template-language.md §2).
+   */
+  lineArrays?: readonly string[];
 }

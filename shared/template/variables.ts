@@ -17,11 +17,11 @@ export const FILTERS: readonly Filter[] = ["datetime", "date", "timestamp", "tim
 
 export type Placeholder =
   | { kind: "time"; name: string; base: "last" | "current"; daysAgo: number; filter: Filter | undefined }
-  | { kind: "page"; name: string; which: "index" | "size" }
+  | { kind: "page"; name: string; which: "index" | "size" | "row" }
   | { kind: "extra"; name: string; filter: Filter | undefined }
   | { kind: "field"; path: FieldPath; filter: Filter | undefined };
 
-export const BUILTIN_VARIABLES = ["LAST_SYNC_TIME", "CURRENT_TIME", "DAYS_AGO_n", "PAGINATION_START_PAGE", "PAGINATION_PAGE_SIZE"];
+export const BUILTIN_VARIABLES = ["LAST_SYNC_TIME", "CURRENT_TIME", "DAYS_AGO_n", "PAGINATION_START_PAGE", "PAGINATION_PAGE_SIZE", "PAGINATION_START_ROW"];
 
 const MAX_PLACEHOLDER = 512;
 const SCREAMING = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
@@ -55,6 +55,8 @@ function builtin(name: string): Placeholder | "filtered-page" | null {
   if (m) return { kind: "time", name, base: "current", daysAgo: Number(m[1]), filter: undefined };
   if (name === "PAGINATION_START_PAGE") return { kind: "page", name, which: "index" };
   if (name === "PAGINATION_PAGE_SIZE") return { kind: "page", name, which: "size" };
+  // Offset paging (Kingdee StartRow style): (page − 1) × size, 0 on the first page.
+  if (name === "PAGINATION_START_ROW") return { kind: "page", name, which: "row" };
   return null;
 }
 
@@ -119,7 +121,9 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
 
   let filter: Filter | undefined;
   if (rawFilter !== undefined) {
-    if (!(FILTERS as readonly string[]).includes(rawFilter)) {
+    // QEasy writes filters in any case (`|dateTime`, `|DATETIME`): match them case-insensitively.
+    const normal = FILTERS.find((f) => f === rawFilter.toLowerCase());
+    if (!normal) {
       if (!double && !parsePath(rawName) && !builtin(rawName)) return null;
       throw new PlaceholderError(
         `unknown filter "${rawFilter}"`,
@@ -128,7 +132,7 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
         `Filters are ${FILTERS.join(", ")}.${suggest(rawFilter, FILTERS)}`,
       );
     }
-    filter = rawFilter as Filter;
+    filter = normal;
   }
 
   const end = closeAt + close.length;
@@ -211,7 +215,14 @@ export function placeholderValue(p: Placeholder, raw: unknown, vars: VarSource, 
     case "time":
       return filterInstant(timeBase(p, vars), p.filter, zone);
     case "page": {
-      const v = p.which === "index" ? vars.pageIndex : vars.pageSize;
+      const v =
+        p.which === "index"
+          ? vars.pageIndex
+          : p.which === "size"
+            ? vars.pageSize
+            : vars.pageIndex === undefined || vars.pageSize === undefined
+              ? undefined
+              : (vars.pageIndex - 1) * vars.pageSize;
       if (v === undefined) throw new ValueError(`${p.name} is not set for this evaluation`, "Only request templates of a paged source have a page; use it there.");
       return v;
     }

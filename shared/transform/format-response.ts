@@ -13,7 +13,8 @@ export class FormatError extends BridgeError {
   }
 }
 
-export type Formatter = (value: unknown, timezone: string) => unknown;
+/** `now` (epoch ms) is the reference instant of relative formats (dateDescription); default Date.now(). */
+export type Formatter = (value: unknown, timezone: string, now?: number) => unknown;
 
 interface FormatSpec {
   /** Takes an argument in parentheses: `round(2)`, `implode('|')`. */
@@ -114,11 +115,23 @@ const FORMATS: Record<string, FormatSpec> = {
       return Math.floor(parseInZone(`${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`, timezone)! / 1000);
     },
   },
+  // QEasy documents round(2) of 19.9956 as 20.00: text with exactly `digits` decimals (docs/flows.md).
+  // https://github.com/qeasy-cloud/datahub/blob/871d0b7/docs/guide/value-formatting.md (数值运算)
   round: {
     arg: "int",
     make: (arg) => {
       const digits = arg === undefined ? 2 : Number(arg);
-      return (value) => roundTo(toNumber(value, "round"), digits);
+      return (value) => fixed(roundTo(toNumber(value, "round"), digits), digits);
+    },
+  },
+  // QEasy: "刚刚、一分钟前、一小时前、一天前、一周前、一个月前、一年前 等" (value-formatting.md, 日期格式转换).
+  dateDescription: {
+    arg: "none",
+    make: () => (value, timezone, now) => {
+      const w = wallClock(value, timezone);
+      if (!w) throw new FormatError(`cannot read ${JSON.stringify(value)} as a date for format "dateDescription"`, { value, format: "dateDescription" }, "give a date such as 2024-03-01 10:00:00 or epoch seconds");
+      const at = parseInZone(`${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`, timezone)!;
+      return describeAge((now ?? Date.now()) - at);
     },
   },
   intval: { arg: "none", make: () => (value) => Math.trunc(toNumber(value, "intval")) },
@@ -166,6 +179,33 @@ const FORMATS: Record<string, FormatSpec> = {
 };
 
 export const FORMAT_NAMES = Object.keys(FORMATS);
+
+/** `n` with exactly `digits` decimals, from the already rounded value (no binary noise: 20 → "20.00"). */
+function fixed(n: number, digits: number): string {
+  const text = n.toFixed(digits);
+  return text === `-${(0).toFixed(digits)}` ? text.slice(1) : text;
+}
+
+const AGE_UNITS: [ms: number, unit: string][] = [
+  [365 * 86_400_000, "年"],
+  [30 * 86_400_000, "个月"],
+  [7 * 86_400_000, "周"],
+  [86_400_000, "天"],
+  [3_600_000, "小时"],
+  [60_000, "分钟"],
+];
+
+/** QEasy's relative text: 刚刚 under a minute, then the largest whole unit ("一天前", "3天前"; ahead: "…后"). */
+export function describeAge(ms: number): string {
+  const abs = Math.abs(ms);
+  for (const [size, unit] of AGE_UNITS) {
+    if (abs >= size) {
+      const n = Math.floor(abs / size);
+      return `${n === 1 ? "一" : String(n)}${unit}${ms >= 0 ? "前" : "后"}`;
+    }
+  }
+  return "刚刚";
+}
 
 /**
  * Parses a format like `date`, `round(2)` or `implode('|')` into a function. Throws a FormatError naming
@@ -215,13 +255,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function compileFormatRules(
   rules: readonly FormatRuleInput[],
   timezone: string = DEFAULT_ZONE,
+  options: { now?: () => number } = {},
 ): (doc: Record<string, unknown>) => Record<string, unknown> {
-  const compiled: CompiledRule[] = rules.map((rule) => ({
-    oldPath: rule.old.split("."),
-    newPath: rule.new.split("."),
-    rule,
-    fn: parseFormat(rule.format),
-  }));
+  const clock = options.now;
+  const compiled: CompiledRule[] = rules.map((rule) => {
+    const fn = parseFormat(rule.format);
+    return { oldPath: rule.old.split("."), newPath: rule.new.split("."), rule, fn: clock ? (v, tz) => fn(v, tz, clock()) : fn };
+  });
   if (compiled.length === 0) return (doc) => doc;
 
   // The common case (top-level `old` and `new`, like io_date → io_date_new) skips the copy-on-write walk.

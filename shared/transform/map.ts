@@ -62,10 +62,17 @@ export interface MapResult {
   trace?: TraceEntry[];
 }
 
+export interface CompiledMappingValue {
+  path: string;
+  value: CompiledValue;
+  /** Source arrays of the enclosing children mappings, innermost first (absent at the header). */
+  lineArrays?: readonly string[];
+}
+
 export interface CompiledMapping {
   map(record: Record<string, unknown>, scope: MapScope): MapResult;
-  /** Every compiled value with its flow path (diagrams, "tables used"). */
-  readonly values: readonly { path: string; value: CompiledValue }[];
+  /** Every compiled value with its flow path (diagrams, "tables used", unresolved-path warnings). */
+  readonly values: readonly CompiledMappingValue[];
 }
 
 /** A record could not be mapped; `code` is the underlying cause's (template_eval, lookup_miss …) or mapping_*. */
@@ -93,7 +100,16 @@ interface Node {
 
 const PLAIN_PATH = /^[\p{L}_$][\p{L}\p{N}_$]*(\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
 
-function compileNodes(fields: readonly MappingField[], flowPath: string, inheritedTable: string | undefined, values: { path: string; value: CompiledValue }[]): Node[] {
+/** Stands for a children array computed by a template: a scope level no `{{name.x}}` prefix can match. */
+const UNNAMED_ARRAY = "\u0000";
+
+function compileNodes(
+  fields: readonly MappingField[],
+  flowPath: string,
+  inheritedTable: string | undefined,
+  values: CompiledMappingValue[],
+  lineArrays: readonly string[],
+): Node[] {
   return fields.map((f, i) => {
     const path = `${flowPath}[${i}]`;
     const table = f.table ?? inheritedTable;
@@ -101,19 +117,21 @@ function compileNodes(fields: readonly MappingField[], flowPath: string, inherit
     let arrayPath: string[] | null = null;
     const v = f.value;
     if (v !== undefined && v !== "") {
-      if (f.type === "array" && f.children && PLAIN_PATH.test(v)) arrayPath = v.split(".");
+      if (f.type === "array" && f.children && PLAIN_PATH.test(v)) arrayPath = resolveArrayPath(v, lineArrays);
       else {
-        value = compileValue(v, { path: `${path}.value` });
-        values.push({ path: `${path}.value`, value });
+        value = compileValue(v, lineArrays.length > 0 ? { path: `${path}.value`, lineArrays } : { path: `${path}.value` });
+        values.push(lineArrays.length > 0 ? { path: `${path}.value`, value, lineArrays } : { path: `${path}.value`, value });
       }
     }
+    // Children of an array are in the line scope of that array (QEasy's `{{items.qty}}`); object children share ours.
+    const childArrays = f.type === "array" ? [arrayPath ? v! : UNNAMED_ARRAY, ...lineArrays] : lineArrays;
     return {
       field: f.field,
       type: f.type,
       flowPath: path,
       value,
       arrayPath,
-      children: f.children && f.children.length > 0 ? compileNodes(f.children, `${path}.children`, table, values) : null,
+      children: f.children && f.children.length > 0 ? compileNodes(f.children, `${path}.children`, table, values, childArrays) : null,
       hasDefault: f.default !== undefined,
       default: f.default,
       required: f.required ?? false,
@@ -124,6 +142,19 @@ function compileNodes(fields: readonly MappingField[], flowPath: string, inherit
 }
 
 const isEmpty = (v: unknown) => v === undefined || v === null || v === "";
+
+/**
+ * A nested children array named with the enclosing array's prefix (`items.batchs` inside `items`) reads the
+ * current line's `batchs` (QEasy's scope rule); other names are read from the line as written.
+ */
+function resolveArrayPath(value: string, lineArrays: readonly string[]): string[] {
+  const segments = value.split(".");
+  for (const outer of lineArrays) {
+    const prefix = outer.split(".");
+    if (segments.length > prefix.length && prefix.every((p, i) => segments[i] === p)) return segments.slice(prefix.length);
+  }
+  return segments;
+}
 
 function getPath(obj: Record<string, unknown>, path: readonly string[]): unknown {
   let cur: unknown = obj;
@@ -204,11 +235,15 @@ function wrap(error: unknown, path: string, node: Node): never {
   throw new MappingError("mapping_failed", `${path}: ${error instanceof Error ? error.message : String(error)}`, { path, flowPath: node.flowPath }, undefined, error);
 }
 
-function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, parent: Record<string, unknown> | undefined, path: string): { value: unknown; missed: boolean } {
+type Records = readonly Record<string, unknown>[];
+const NO_ANCESTORS: Records = Object.freeze([]) as Records;
+
+function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancestors: Records, path: string): { value: unknown; missed: boolean } {
   if (!node.value) return { value: undefined, missed: false };
   const scope = ctx.scope;
   scope.record = record;
-  scope.parent = parent;
+  scope.parent = ancestors[0];
+  scope.ancestors = ancestors;
   scope.defaultLookupTable = node.table ?? ctx.defaultTable;
   try {
     return { value: node.value.evaluate(scope), missed: false };
@@ -218,19 +253,19 @@ function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, parent:
   }
 }
 
-function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unknown>, parent: Record<string, unknown> | undefined, prefix: string, out: Record<string, unknown>): void {
+function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string, out: Record<string, unknown>): void {
   for (const node of nodes) {
     const path = prefix === "" ? node.field : `${prefix}.${node.field}`;
     if (node.children && node.type === "object") {
       const obj: Record<string, unknown> = {};
-      mapNodes(node.children, ctx, record, parent, path, obj);
+      mapNodes(node.children, ctx, record, ancestors, path, obj);
       out[node.field] = obj;
       continue;
     }
     if (node.children && node.type === "array") {
       let source: unknown;
       if (node.arrayPath) source = getPath(record, node.arrayPath);
-      else source = evaluate(node, ctx, record, parent, path).value;
+      else source = evaluate(node, ctx, record, ancestors, path).value;
       if (source === undefined || source === null) {
         if (node.required) throw new MappingError("mapping_required", `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`, { path, flowPath: node.flowPath }, `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`);
         out[node.field] = [];
@@ -238,11 +273,12 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       }
       if (!Array.isArray(source)) throw typeError(path, node, source, "an array to map children over");
       const items: Record<string, unknown>[] = new Array(source.length);
+      const lineAncestors: Records = [record, ...ancestors];
       for (let i = 0; i < source.length; i++) {
         const el = source[i];
         const elRecord = el !== null && typeof el === "object" && !Array.isArray(el) ? (el as Record<string, unknown>) : { value: el };
         const item: Record<string, unknown> = {};
-        mapNodes(node.children, ctx, elRecord, record, `${path}[${i}]`, item);
+        mapNodes(node.children, ctx, elRecord, lineAncestors, `${path}[${i}]`, item);
         items[i] = item;
       }
       if (node.required && items.length === 0) {
@@ -252,7 +288,7 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       continue;
     }
 
-    let { value, missed } = evaluate(node, ctx, record, parent, path);
+    let { value, missed } = evaluate(node, ctx, record, ancestors, path);
     if (node.format && !isEmpty(value)) {
       try {
         value = node.format(value, ctx.timezone);
@@ -285,8 +321,8 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
 
 /** Compiles the target mapping of a flow (or any `{ externalKey, fields }`). Throws TemplateSyntaxError on a bad template. */
 export function compileMapping(flow: { target: MappingTarget; timezone?: string }): CompiledMapping {
-  const values: { path: string; value: CompiledValue }[] = [];
-  const nodes = compileNodes(flow.target.fields, "target.fields", undefined, values);
+  const values: CompiledMappingValue[] = [];
+  const nodes = compileNodes(flow.target.fields, "target.fields", undefined, values, []);
   const keyValue = compileValue(flow.target.externalKey, { path: "target.externalKey" });
   values.push({ path: "target.externalKey", value: keyValue });
   const timezone = flow.timezone ?? DEFAULT_ZONE;
@@ -311,7 +347,7 @@ export function compileMapping(flow: { target: MappingTarget; timezone?: string 
       }
       const ctx: Ctx = { scope, timezone, defaultTable, trace: mapScope.trace ? [] : null };
       const payload: Record<string, unknown> = {};
-      mapNodes(nodes, ctx, record, undefined, "", payload);
+      mapNodes(nodes, ctx, record, NO_ANCESTORS, "", payload);
       return ctx.trace ? { payload, externalKey, trace: ctx.trace } : { payload, externalKey };
     },
   };

@@ -24,6 +24,8 @@ interface ExpectedFile {
   dropped?: { id: string; reason?: string }[];
   held?: { groupKey: string; members?: string[] }[];
   skipped?: { id: string; groupKey?: string }[];
+  /** Template paths that resolve to nothing for every record of the case (issue 14: no silent loss). */
+  warnings?: { flowPath: string; path: string }[];
 }
 
 interface CaseFile {
@@ -67,6 +69,7 @@ function compare(result: PreviewResult, expected: ExpectedFile) {
   expect(result.skipped.map((s) => ({ id: s.id, groupKey: s.groupKey }))).toEqual(
     (expected.skipped ?? []).map((s) => ({ id: s.id, groupKey: s.groupKey ?? expect.any(String) })),
   );
+  expect(result.warnings.map((w) => ({ flowPath: w.flowPath, path: w.path }))).toEqual(expected.warnings ?? []);
 }
 
 const flowIds = existsSync(ROOT) ? dirs(ROOT) : [];

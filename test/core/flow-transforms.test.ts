@@ -13,9 +13,10 @@ describe("formatResponse", () => {
     expect(parseFormat("dateTime")(at, TZ)).toBe("2024-03-15 14:30");
     expect(parseFormat("time")(at, TZ)).toBe("14:30:25");
     expect(parseFormat("shortDate")(at, TZ)).toBe("03-15");
-    expect(parseFormat("round(2)")("19.9956", TZ)).toBe(20);
-    expect(parseFormat("round(2)")(1.005, TZ)).toBe(1.01);
-    expect(parseFormat("round")(2.345, TZ)).toBe(2.35);
+    // QEasy documents round(2) of 19.9956 as 20.00: text with the decimals kept (issue 14).
+    expect(parseFormat("round(2)")("19.9956", TZ)).toBe("20.00");
+    expect(parseFormat("round(2)")(1.005, TZ)).toBe("1.01");
+    expect(parseFormat("round")(2.345, TZ)).toBe("2.35");
     expect(parseFormat("intval")("10.8", TZ)).toBe(10);
     expect(parseFormat("intval")(-10.8, TZ)).toBe(-10);
     expect(parseFormat("amount")(1000000, TZ)).toBe("￥1,000,000.00");
@@ -64,7 +65,7 @@ describe("formatResponse", () => {
     ]);
     const doc = { items: [{ qty: "2.7", sale_price: 9.95 }, { qty: 3 }], receiver: { date: "2024-01-02 03:04:05" } };
     const out = rules(doc);
-    expect(out.items).toEqual([{ qty: "2.7", sale_price: 9.95, qty_int: 2, price: 10 }, { qty: 3, qty_int: 3 }]);
+    expect(out.items).toEqual([{ qty: "2.7", sale_price: 9.95, qty_int: 2, price: "10.0" }, { qty: 3, qty_int: 3 }]);
     expect(out.receiver_day).toBe("2024-01-02");
     expect(doc.items[0]).toEqual({ qty: "2.7", sale_price: 9.95 });
   });

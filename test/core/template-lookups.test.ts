@@ -166,7 +166,8 @@ describe("_findCollection (QEasy)", () => {
       ["_findCollection find FItemID from materials where", /expected something after "where"/],
       ["_findCollection find FItemID from materials where state in (1,2)", /expected a condition/],
       ["_findCollection find FItemID from materials where a={{sku}} _endFind extra", /after _endFind/],
-      ["_function IFNULL(_findCollection find FID from xxx where FBillNo={{order_no}}, '0')", /_endFind/],
+      // QEasy's documented IFNULL(_findCollection … where FBillNo={{order_no}}, '0') ends at the `,` (issue 14); with nothing after it, _endFind is required.
+      ["_function _findCollection find FID from xxx where FBillNo={{order_no}}", /_endFind/],
     ];
     for (const [source, message] of cases) {
       expect(() => compileValue(source, { path: "p" }), source).toThrow(message);

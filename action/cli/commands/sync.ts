@@ -61,6 +61,7 @@ export async function syncCommand(ctx: CommandContext, positionals: string[]): P
     ctx.out(JSON.stringify({ command: "sync", state: state.description, ...report, exitCode: exit }, null, 2));
   } else {
     printReport(ctx, report, zone);
+    for (const w of report.warnings ?? []) ctx.err(`warning: ${w.message}`);
   }
   if (report.error) {
     const where = report.error.window ? `window ${rangeLabel(report.error.window, zone)}` : `flow ${report.flowId}`;
