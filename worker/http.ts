@@ -7,6 +7,7 @@ import { getCookie } from "hono/cookie";
 import * as z from "zod";
 import { BridgeError } from "../shared/errors.ts";
 import type { Env } from "./env.ts";
+import { redactorFor } from "./secrets.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { authBy: "bearer" | "session" } };
 
@@ -35,7 +36,7 @@ export function statusOf(error: BridgeError): number {
 
 export function respondError(c: Context, error: unknown) {
   const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
-  if (!(error instanceof BridgeError)) console.error(JSON.stringify({ level: "error", message: "unhandled", error: String(error) }));
+  if (!(error instanceof BridgeError)) console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "unhandled", error: String(error) })));
   return c.json(errorBody(e), statusOf(e) as 400);
 }
 

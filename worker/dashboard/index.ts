@@ -10,6 +10,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { BridgeError } from "../../shared/errors.ts";
 import type { Env } from "../env.ts";
 import { type AppEnv, SESSION_COOKIE, secretsEqual, sessionValue } from "../http.ts";
+import { redactorFor } from "../secrets.ts";
 import type { Services } from "../services.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
 import { renderPage, securityHeaders } from "./layout.ts";
@@ -44,7 +45,7 @@ export function dashboardRoutes(services: ServicesOf) {
   // Pages answer errors with a page, not the API's JSON envelope (messages are escaped like everything else).
   ui.onError((error, c) => {
     const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
-    if (!(error instanceof BridgeError)) console.error(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) }));
+    if (!(error instanceof BridgeError)) console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) })));
     const status = e.code === "not_found" ? 404 : e.code === "not_configured" ? 503 : 500;
     return renderPage(c, { title: "错误 / Error", status, signedIn: true, body: errorBody(`错误 / Error (${e.code})`, e.message, e.hint) });
   });
