@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { apiRoutes } from "./api.ts";
@@ -33,6 +34,14 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.onError((error, c) => respondError(c, error));
   app.notFound((c) => respondError(c, new BridgeError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
+
+  // nosniff, HSTS, no-referrer … on every response (hono's secure-headers; the dashboard adds its nonce CSP),
+  // and no-store: API answers carry business documents and error text (security review #11).
+  app.use("*", secureHeaders({ xFrameOptions: "DENY" }));
+  app.use("*", async (c, next) => {
+    await next();
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  });
 
   // Every response body (API JSON, dashboard pages, errors) passes the deployment's redactor last.
   app.use("*", async (c, next) => {
