@@ -12,6 +12,7 @@ import { BridgeError } from "../errors.ts";
 import type { FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { supportsBulkRead } from "../state/kv-helpers.ts";
 import type { Redactor } from "./redact.ts";
+import { insecureHttpAllowed, insecureUrlProblem } from "./transport.ts";
 
 const TOKEN_PREFIX = "tok:";
 /** Reference tables are uploaded or filled from master data, never from error paths; large, so not scanned. */
@@ -71,9 +72,22 @@ export class UpstreamRedirectError extends BridgeError {
   }
 }
 
-export function redactingFetch(inner: FetchLike, redactor: Redactor): FetchLike {
+export interface FetchGuardOptions {
+  /** ALLOW_INSECURE_HTTP=true: plain http to any host (default: loopback hosts only). */
+  allowInsecureHttp?: boolean;
+}
+
+export function redactingFetch(inner: FetchLike, redactor: Redactor, options: FetchGuardOptions = {}): FetchLike {
   return async (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const problem = insecureUrlProblem(new URL(url), options.allowInsecureHttp === true);
+    if (problem) {
+      // Before the request: nothing is sent in clear text. A configuration error: retrying cannot help.
+      throw new BridgeError("config_invalid", `refused to call ${new URL(url).host}: ${problem}`, {
+        hint: "use https:// in the base URL (JST_BASE_URL / TPLUS_BASE_URL / KIS_BASE_URL / ALERT_WEBHOOK_URL); only for local development or an on-premises server on your own network set ALLOW_INSECURE_HTTP=true",
+        retryable: false,
+      });
+    }
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     redactor.addRequest(url, headers, init?.body);
     const res = await inner(input, { ...init, redirect: "manual" });
@@ -94,5 +108,6 @@ export function redactingLogger(inner: Logger, redactor: Redactor): Logger {
 /** Wraps a host's ports (any object with env/kv/fetch/logger) with the redactor; other fields pass through. */
 export function securePorts<P extends { env: Record<string, string | undefined>; kv: KeyValueStore; fetch: FetchLike; logger: Logger }>(ports: P, redactor: Redactor): P {
   redactor.addEnv(ports.env);
-  return { ...ports, kv: redactingKv(ports.kv, redactor), fetch: redactingFetch(ports.fetch, redactor), logger: redactingLogger(ports.logger, redactor) };
+  const fetch = redactingFetch(ports.fetch, redactor, { allowInsecureHttp: insecureHttpAllowed(ports.env) });
+  return { ...ports, kv: redactingKv(ports.kv, redactor), fetch, logger: redactingLogger(ports.logger, redactor) };
 }

@@ -93,3 +93,29 @@ describe("ports boundary", () => {
     expect(String((error as Error).message)).toContain("evil.example");
   });
 });
+
+describe("https only for targets and alert webhooks (review #12)", () => {
+  it("ALERT_WEBHOOK_URL over plain http to a remote host is a configuration error; loopback and ALLOW_INSECURE_HTTP=true are allowed", async () => {
+    const { alertConfigFromEnv } = await import("../../shared/alerts/config.ts");
+    expect(() => alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://oapi.dingtalk.com/robot/send?access_token=abcdef123456" })).toThrow(/ALERT_WEBHOOK_URL: plain http/);
+    expect(alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://127.0.0.1:9000/hooks/x" })?.url).toContain("127.0.0.1");
+    expect(alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://robots.lan/hooks/x", ALLOW_INSECURE_HTTP: "true" })?.url).toContain("robots.lan");
+  });
+
+  it("the fetch boundary refuses plain http to a remote host before sending anything", async () => {
+    let calls = 0;
+    const inner = async () => {
+      calls++;
+      return new Response("{}");
+    };
+    const guarded = redactingFetch(inner, new Redactor());
+    const error = await guarded("http://api.kingdee.com/koas/x?access_token=at-123456789", { method: "POST" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "config_invalid", retryable: false });
+    expect(String((error as Error).message)).not.toContain("at-123456789");
+    expect(calls).toBe(0);
+    await guarded("http://127.0.0.1:8080/open/x");
+    await guarded("http://localhost:8080/open/x");
+    await redactingFetch(inner, new Redactor(), { allowInsecureHttp: true })("http://192.168.1.20:8890/tplus/api/v2/x");
+    expect(calls).toBe(3);
+  });
+});
