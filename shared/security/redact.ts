@@ -14,6 +14,8 @@
 
 export const REDACTED = "***";
 export const MIN_SECRET_LENGTH = 6;
+/** A cut fragment this long at the end of a text (or before "…") that starts a known secret is masked. */
+const FRAGMENT_MIN = 10;
 
 /**
  * Env names whose values are secrets. SYNC_API_TOKEN, ALERT_SECRET and ALERT_WEBHOOK_URL (which carries
@@ -132,7 +134,32 @@ export class Redactor {
   redact(text: string): string {
     if (typeof text !== "string" || text.length < MIN_SECRET_LENGTH) return text;
     const pattern = this.compiled();
-    return pattern ? text.replace(pattern, REDACTED) : text;
+    return pattern ? this.maskCutFragments(text.replace(pattern, REDACTED)) : text;
+  }
+
+  /**
+   * A connector that cut its message before this redactor saw it (e.g. at 160 characters, with "…") can
+   * leave the start of a secret it did not know (a derived Authorization blob). Masks the start of a known
+   * secret (at least FRAGMENT_MIN characters) that runs up to the end of the text, a cut mark or a closing quote.
+   */
+  private maskCutFragments(text: string): string {
+    let out = text;
+    for (const form of this.forms) {
+      if (form.length <= FRAGMENT_MIN) continue;
+      const head = form.slice(0, FRAGMENT_MIN);
+      let at = out.indexOf(head);
+      while (at !== -1) {
+        let n = FRAGMENT_MIN;
+        while (n < form.length && at + n < out.length && out[at + n] === form[n]) n++;
+        const next = out.slice(at + n, at + n + 3);
+        // End of text, a cut mark, or the end of a JSON string holding a cut snippet.
+        if (n < form.length && (at + n === out.length || next.startsWith("…") || next === "..." || next.startsWith('"'))) {
+          out = out.slice(0, at) + REDACTED + out.slice(at + n);
+          at = out.indexOf(head, at + REDACTED.length);
+        } else at = out.indexOf(head, at + 1);
+      }
+    }
+    return out;
   }
 
   /** Redact, then cut to `max` characters; a trailing fragment that starts a known secret is masked too. */

@@ -29,7 +29,12 @@ describe("Redactor", () => {
     // Redacted first: the whole token goes, and the text is then short enough to keep whole.
     expect(r.cut(`${"x".repeat(150)}${TOKEN} tail`, 160)).toBe(`${"x".repeat(150)}*** tail`);
     // A fragment (someone upstream cut the text already) that the cut leaves at the end is masked.
-    expect(r.cut(`${"x".repeat(150)}${TOKEN.slice(0, 15)}`, 160)).toBe(`${"x".repeat(150)}***…`);
+    expect(r.cut(`${"x".repeat(150)}${TOKEN.slice(0, 15)}`, 160)).toBe(`${"x".repeat(150)}***`);
+    // The cut itself leaves part of a fragment at the end: masked too.
+    expect(r.cut(`${"x".repeat(150)}${TOKEN.slice(0, 15)}yyyy`, 160)).toBe(`${"x".repeat(150)}***…`);
+    // A fragment another component cut (marked "…") inside a longer text.
+    expect(r.redact(`error: ${TOKEN.slice(0, 12)}… (code 7)`)).toBe("error: ***… (code 7)");
+    expect(r.redact(JSON.stringify({ snippet: `xxxx${TOKEN.slice(0, 12)}` }))).toBe('{"snippet":"xxxx***"}');
   });
 
   it("ignores values too short to be told from ordinary text", () => {
