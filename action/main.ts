@@ -127,12 +127,17 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
   }
 }
 
+/** core.summary.addTable puts cells into HTML as they are: escape upstream values (warehouse codes …; review #13). */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
 async function writeSummary(title: string, line: string, header: string[], rows: string[][]): Promise<void> {
   try {
     await core.summary
       .addHeading(title, 2)
       .addRaw(`${line}\n\n`)
-      .addTable([header.map((data) => ({ data, header: true })), ...rows])
+      .addTable([header.map((data) => ({ data: escapeHtml(data), header: true })), ...rows.map((row) => row.map(escapeHtml))])
       .write();
   } catch (error) {
     // Outside GitHub (no GITHUB_STEP_SUMMARY) the summary is skipped, not the run.

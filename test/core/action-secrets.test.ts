@@ -37,7 +37,7 @@ vi.mock("@actions/core", () => {
   };
 });
 
-const { run } = await import("../../action/main.ts");
+const { run, escapeHtml } = await import("../../action/main.ts");
 
 const KIS = "jst-other-in-to-kis";
 const day = (ms: number) => formatInZone(ms, "YYYY-MM-DD");
@@ -91,5 +91,9 @@ describe("Action: tokens loaded or refreshed are masked; state files are private
     expect(outputs).toContain("Jushuitan");
     const leaks = echoedSecrets(upstream.echoed).filter((s) => outputs.includes(s));
     expect(leaks.map((s) => s.slice(0, 8))).toEqual([]);
+  });
+
+  it("job summary cells are HTML-escaped: an upstream warehouse code cannot add markup (review #13)", () => {
+    expect(escapeHtml(`WH<img src=x onerror=alert(1)>&"'`)).toBe("WH&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;");
   });
 });
