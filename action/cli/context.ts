@@ -6,7 +6,9 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/ports.ts";
 import { Redactor as SecretRedactor } from "../../shared/security/redact.ts";
-import { redactingKv } from "../../shared/security/secret-ports.ts";
+import { redactingFetch, redactingKv } from "../../shared/security/secret-ports.ts";
+import { insecureHttpAllowed } from "../../shared/security/transport.ts";
+import type { FetchLike } from "../../shared/ports.ts";
 import { loadEnv } from "./dotenv.ts";
 import { createCliLogger, type CliIO, type LogLevel, Redactor } from "./io.ts";
 import { ProgressLine } from "./progress.ts";
@@ -102,6 +104,11 @@ export class CommandContext {
     const dir = typeof this.options["state-dir"] === "string" ? this.options["state-dir"] : ".jst-bridge";
     const opened = openState({ kind, dir, cwd: this.io.cwd, env: this.env, fetch: this.io.fetch, clock: this.io.clock, logger: this.logger });
     return { ...opened, kv: redactingKv(opened.kv, this.secrets) };
+  }
+
+  /** fetch for the upstreams: https only (loopback or ALLOW_INSECURE_HTTP=true excepted), no redirects, credentials learned. */
+  get fetch(): FetchLike {
+    return redactingFetch(this.io.fetch, this.secrets, { allowInsecureHttp: insecureHttpAllowed(this.env) });
   }
 
   string(name: string): string | undefined {

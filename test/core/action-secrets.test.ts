@@ -96,4 +96,13 @@ describe("Action: tokens loaded or refreshed are masked; state files are private
   it("job summary cells are HTML-escaped: an upstream warehouse code cannot add markup (review #13)", () => {
     expect(escapeHtml(`WH<img src=x onerror=alert(1)>&"'`)).toBe("WH&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;");
   });
+
+  it("the CLI refuses plain http to a remote upstream before sending anything (review #12)", async () => {
+    h = await startCliHarness();
+    await h.fillReferences();
+    const res = await h.cli(["sync", KIS, "--from", day(E2E_START - 2 * DAY_MS), "--to", day(E2E_START - DAY_MS)], { env: { JST_BASE_URL: "http://openapi.jushuitan.example" } });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("plain http to openapi.jushuitan.example");
+    expect(res.stderr).toContain("ALLOW_INSECURE_HTTP");
+  });
 });
