@@ -18,7 +18,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 EMULATOR_HUB: ctx.inject("emulatorHub"),
-                SYNC_API_TOKEN: "test-sync-api-token",
+                SYNC_API_TOKEN: "test-sync-api-token-0123456789abcdef",
               },
             },
           })),

@@ -9,6 +9,8 @@ import { resolve } from "node:path";
 import { BridgeError } from "../shared/errors.ts";
 import type { Clock, FetchLike, Logger } from "../shared/ports.ts";
 import { systemClock } from "../shared/ports.ts";
+import { Redactor as SecretRedactor } from "../shared/security/redact.ts";
+import { securePorts } from "../shared/security/secret-ports.ts";
 import { FlowStateStore } from "../shared/state/state-store.ts";
 import { parseDuration, parseRange, rangeLabel } from "./cli/dates.ts";
 import { whereOf } from "./cli/errors.ts";
@@ -63,6 +65,12 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const clock = overrides.clock ?? systemClock;
     const fetch = overrides.fetch ?? createNodeFetch();
     const cwd = overrides.cwd ?? stepEnv.GITHUB_WORKSPACE ?? process.cwd();
+    // Every token loaded from state, refreshed during the run or sent in a credential header is masked
+    // in the job log (core.setSecret) and redacted from annotations, the summary and the failure message.
+    const secrets = SecretRedactor.fromEnv(env).onSecret((value) => {
+      core.setSecret(value);
+      redactor.add(value);
+    });
     const logger = actionLogger(redactor);
     const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
     const { flow, notes } = await resolveFlow(inputs.flow, cwd);
@@ -70,7 +78,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const range = parseRange(inputs.from, inputs.to, flow.timezone, "action");
     if (range) range.to = Math.min(range.to, clock.now());
     const windowMs = inputs.window ? parseDuration("window", inputs.window, "action") : undefined;
-    const ports = { env, kv: state.kv, fetch, clock, logger };
+    const ports = securePorts({ env, kv: state.kv, fetch, clock, logger }, secrets);
 
     if (inputs.command === "reconcile") {
       if (!range) throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", { hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07" });
@@ -104,7 +112,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     core.setOutput("documents-dead-lettered", String(report.counts.deadLettered));
     core.setOutput("outcome", report.outcome);
     await syncSummary(report, flow.timezone);
-    if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, new FlowStateStore(state.kv, { clock, logger }), redactor);
+    if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, new FlowStateStore(ports.kv, { clock, logger }), redactor);
     if (report.error) {
       const where = report.error.window ? ` (window ${rangeLabel(report.error.window, flow.timezone)})` : "";
       const text = redactor.apply(`${report.error.message}${where}${report.error.hint ? ` — ${report.error.hint}` : ""}`);
@@ -119,12 +127,17 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
   }
 }
 
+/** core.summary.addTable puts cells into HTML as they are: escape upstream values (warehouse codes …; review #13). */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
 async function writeSummary(title: string, line: string, header: string[], rows: string[][]): Promise<void> {
   try {
     await core.summary
       .addHeading(title, 2)
       .addRaw(`${line}\n\n`)
-      .addTable([header.map((data) => ({ data, header: true })), ...rows])
+      .addTable([header.map((data) => ({ data: escapeHtml(data), header: true })), ...rows.map((row) => row.map(escapeHtml))])
       .write();
   } catch (error) {
     // Outside GitHub (no GITHUB_STEP_SUMMARY) the summary is skipped, not the run.

@@ -1,11 +1,14 @@
 /**
  * `npm run security`: the long security checks that do not fit the quick suite.
- *   1. the expression-interpreter fuzz with many more cases than `npm test` (default 100,000; --cases N --seed S);
- *   2. `npm audit --omit=dev` (production dependencies), summarised by severity.
+ *   1. the canary matrix: for each connector an upstream echoing every credential it was sent, then every
+ *      output searched for every secret (secrets × outputs; must be 0 leaks) — test/helpers/canary-matrix.ts;
+ *   2. the expression-interpreter fuzz with many more cases than `npm test` (default 100,000; --cases N --seed S);
+ *   3. `npm audit --omit=dev` (production dependencies), summarised by severity.
  * The canary-secret, authentication, body-limit and template-isolation checks run in `npm test`
  * (test/core/security-secrets.test.ts, test/worker/security.test.ts, test/worker/api.test.ts).
  */
 import { execFileSync } from "node:child_process";
+import { CANARY_SCENARIOS, OUTPUTS, runCanaryScenario } from "../test/helpers/canary-matrix.ts";
 import { runFuzz } from "../test/helpers/template-fuzz.ts";
 
 const args = process.argv.slice(2);
@@ -13,6 +16,26 @@ const flag = (name: string, fallback: number) => (args.includes(name) ? Number(a
 const cases = flag("--cases", 100_000);
 const seed = flag("--seed", 20261123);
 let failed = false;
+
+console.log("canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens)");
+console.log(`  ${"scenario".padEnd(72)}${"secrets".padStart(8)}  ${OUTPUTS.map((o) => o.padStart(13)).join("")}`);
+let totalLeaks = 0;
+let cells = 0;
+for (const scenario of CANARY_SCENARIOS) {
+  const result = await runCanaryScenario(scenario);
+  const row = OUTPUTS.map((o) => {
+    if (result.checked[o] > 0) cells += result.secrets;
+    const n = result.leaks.filter((l) => l.output === o).length;
+    totalLeaks += n;
+    return String(result.checked[o] > 0 ? n : "–").padStart(13);
+  });
+  console.log(`  ${result.scenario.slice(0, 70).padEnd(72)}${String(result.secrets).padStart(8)}  ${row.join("")}`);
+  for (const l of result.leaks) console.log(`    LEAK ${l.output}: ${l.secret.slice(0, 6)}…`);
+}
+console.log(`  ${cells} secret × output checks, ${totalLeaks} leaks ("–": the output was empty in that scenario)`);
+console.log("  also in npm test: the Worker (responses, dashboard, Worker logs, stored state, alert body: test/worker/security-canary.test.ts)");
+console.log("  and the Action (annotations, failure, logs, summary, core.setSecret: test/core/action-secrets.test.ts)");
+if (totalLeaks > 0) failed = true;
 
 const started = performance.now();
 const report = runFuzz(cases, seed);

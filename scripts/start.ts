@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
 import { serveOnLoopback, type RunningServer } from "../test/emulators/node/serve.ts";
 import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
+import { wranglerDevArgs, writePrivateEnvFile } from "./start-args.ts";
 
 const args = process.argv.slice(2);
 const once = args.includes("--once");
@@ -108,7 +109,8 @@ async function api(token: string, method: string, path: string, body?: unknown, 
 
 async function main() {
   const vars: Record<string, string> = useEmulators ? await serveEmulators() : {};
-  const token = useEmulators ? `demo-${randomBytes(12).toString("hex")}` : real.SYNC_API_TOKEN;
+  // 37 characters: the Worker refuses an API token shorter than 32.
+  const token = useEmulators ? `demo-${randomBytes(16).toString("hex")}` : real.SYNC_API_TOKEN;
   if (!token) {
     console.error("SYNC_API_TOKEN is missing from .dev.vars: add it (any long random string) so the API and dashboard can be used.");
     return shutdown(1);
@@ -116,8 +118,10 @@ async function main() {
   if (useEmulators) Object.assign(vars, { SYNC_API_TOKEN: token, MAX_SUBREQUESTS: "1000", LOG_LEVEL: "warn" });
   console.log(useEmulators ? "mode: emulators (no JST_APP_KEY in .dev.vars)" : "mode: real systems (credentials from .dev.vars)");
 
-  const wranglerArgs = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled", "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
-  for (const [k, v] of Object.entries(vars)) wranglerArgs.push("--var", `${k}:${v}`);
+  if (token.length < 32) console.warn("SYNC_API_TOKEN in .dev.vars is shorter than 32 characters: the API and dashboard stay closed until it is longer (openssl rand -hex 32).");
+  // No credential on the command line (ps shows argv to every local user): a 0600 env file in the 0700 state directory.
+  const envFile = Object.keys(vars).length ? writePrivateEnvFile(stateDir, vars) : undefined;
+  const wranglerArgs = ["wrangler", ...wranglerDevArgs({ port, stateDir, ...(envFile ? { envFile } : {}) })];
   if (await fetch(`${base}/health`).then(() => true, () => false)) {
     console.error(`port ${port} is already serving something (another npm start?): stop it, or run npm start -- --port <other>`);
     return shutdown(1);

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { apiRoutes } from "./api.ts";
@@ -7,6 +8,7 @@ import { readWorkerConfig } from "./config.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
 import type { Env } from "./env.ts";
 import { type AppEnv, requireAuth, respondError } from "./http.ts";
+import { redactorWithTokens } from "./secrets.ts";
 import { createServices, type Services } from "./services.ts";
 
 /** Request bodies above this are refused (reference-table uploads get REFERENCE_UPLOAD_LIMIT). */
@@ -32,6 +34,28 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.onError((error, c) => respondError(c, error));
   app.notFound((c) => respondError(c, new BridgeError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
+
+  // nosniff, HSTS, no-referrer … on every response (hono's secure-headers; the dashboard adds its nonce CSP),
+  // and no-store: API answers carry business documents and error text (security review #11).
+  app.use("*", secureHeaders({ xFrameOptions: "DENY" }));
+  app.use("*", async (c, next) => {
+    await next();
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  });
+
+  // Every response body (API JSON, dashboard pages, errors) passes the deployment's redactor last.
+  app.use("*", async (c, next) => {
+    await next();
+    const res = c.res;
+    const type = res.headers.get("Content-Type") ?? "";
+    if (!res.body || !/json|html|text/i.test(type)) return;
+    const redactor = await redactorWithTokens(c.env);
+    const text = await res.text();
+    const headers = new Headers(res.headers);
+    headers.delete("Content-Length");
+    c.res = undefined as unknown as Response; // replace, not merge: the length may have changed
+    c.res = new Response(redactor.redact(text), { status: res.status, statusText: res.statusText, headers });
+  });
 
   // Unauthenticated liveness probe: reveals the version and nothing about configuration.
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));

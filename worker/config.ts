@@ -48,9 +48,9 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   let flows = all;
   if (env.FLOWS) {
     const ids = env.FLOWS.split(",").map((s) => s.trim()).filter(Boolean);
-    const unknown = ids.filter((id) => !all[id]);
+    const unknown = ids.filter((id) => !Object.hasOwn(all, id));
     if (unknown.length) problems.push(`FLOWS names unknown flows: ${unknown.join(", ")} (known: ${Object.keys(all).join(", ")})`);
-    flows = Object.fromEntries(ids.filter((id) => all[id]).map((id) => [id, all[id]!]));
+    flows = Object.fromEntries(ids.filter((id) => Object.hasOwn(all, id)).map((id) => [id, all[id]!]));
   }
 
   const schedules = new Map<string, string[]>();
@@ -72,7 +72,7 @@ export function readWorkerConfig(env: Env): WorkerConfig {
     }
     schedules.set(cron, [...(schedules.get(cron) ?? []), flow.id]);
   }
-  for (const id of Object.keys(overrides)) if (!flows[id]) problems.push(`FLOW_SCHEDULES names unknown or disabled flow ${id}`);
+  for (const id of Object.keys(overrides)) if (!Object.hasOwn(flows, id)) problems.push(`FLOW_SCHEDULES names unknown or disabled flow ${id}`);
 
   if (problems.length) {
     throw new ConfigError(`Worker configuration is invalid:\n- ${problems.join("\n- ")}`, {
@@ -89,4 +89,14 @@ export function envVars(env: Env): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(env)) if (typeof value === "string") out[key] = value;
   return out;
+}
+
+/** Shortest SYNC_API_TOKEN the API accepts (security review #3): 32 random characters stand online and offline guessing. */
+export const MIN_API_TOKEN_LENGTH = 32;
+
+/** Why a SYNC_API_TOKEN is too weak, or null. Names the length, never the value. */
+export function apiTokenProblem(token: string): string | null {
+  if (token.length < MIN_API_TOKEN_LENGTH) return `it has ${token.length} characters; use at least ${MIN_API_TOKEN_LENGTH}`;
+  if (new Set(token).size < 8) return "it repeats too few different characters; use a random value";
+  return null;
 }

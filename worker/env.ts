@@ -4,6 +4,8 @@ export interface Env {
   STATE: KVNamespace;
   /** Per-flow run lease + strongly consistent checkpoint copy (worker/flow-lock.ts). */
   FLOW_LOCK: DurableObjectNamespace<import("./flow-lock.ts").FlowLock>;
+  /** Failed sign-ins and bearer failures per client address (worker/auth-guard.ts); without it, no limit. */
+  AUTH_GUARD?: DurableObjectNamespace<import("./auth-guard.ts").AuthGuard>;
   /** Optional: continues budget-limited runs at once and fans out long HTTP-triggered ranges. */
   SYNC_QUEUE?: Queue<import("./queue.ts").SyncMessage>;
 
@@ -36,7 +38,14 @@ export interface Env {
   KIS_REFRESH_AUTH_DATA_TOKEN?: string;
   KIS_PRECHECK?: string;
 
+  /** At least 32 characters (the API refuses to open with a shorter one). */
   SYNC_API_TOKEN?: string;
+  /** Change it (any new value) to sign every dashboard session out at once. */
+  SESSION_EPOCH?: string;
+  /** How long a dashboard session lasts on the server (default 12). */
+  SESSION_MAX_AGE_HOURS?: string;
+  /** "true" allows http: base URLs and alert webhooks on non-loopback hosts (local development only). */
+  ALLOW_INSECURE_HTTP?: string;
   /** Robot/bot webhook for alerts (carries its token: set it with `wrangler secret put`). See docs/alerts.md. */
   ALERT_WEBHOOK_URL?: string;
   /** dingtalk | wecom | feishu | json (default: from the URL's host, else json). */

@@ -3,14 +3,18 @@
  * cookie authentication with constant-time comparison, and zod validation that reports the field path.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
+import { timingSafeEqual } from "hono/utils/buffer";
 import * as z from "zod";
 import { BridgeError } from "../shared/errors.ts";
+import { clientAddress, recordFailure, refuseIfBlocked, tooManyAttempts } from "./auth-guard.ts";
+import { apiTokenProblem } from "./config.ts";
 import type { Env } from "./env.ts";
+import { redactorFor } from "./secrets.ts";
+import { sessionOf } from "./session.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { authBy: "bearer" | "session" } };
 
-export const SESSION_COOKIE = "jst_bridge_session";
+export { SESSION_COOKIE } from "./session.ts";
 
 const STATUS_BY_CODE: Record<string, number> = {
   invalid_request: 400,
@@ -22,6 +26,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   flow_locked: 409,
   payload_too_large: 413,
   replay_impossible: 422,
+  rate_limited: 429,
   not_configured: 503,
 };
 
@@ -35,47 +40,52 @@ export function statusOf(error: BridgeError): number {
 
 export function respondError(c: Context, error: unknown) {
   const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
-  if (!(error instanceof BridgeError)) console.error(JSON.stringify({ level: "error", message: "unhandled", error: String(error) }));
-  return c.json(errorBody(e), statusOf(e) as 400);
+  if (!(error instanceof BridgeError)) console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "unhandled", error: String(error) })));
+  const status = statusOf(e);
+  if (status === 429) c.header("Retry-After", String((e.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60));
+  return c.json(errorBody(e), status as 400);
 }
 
-const encoder = new TextEncoder();
-
-async function digest(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-}
-
-/** Compares secrets in constant time: both sides are hashed first, so neither length nor content leaks through timing. */
+/** Compares secrets in constant time (hono's timingSafeEqual: both sides hashed, then compared). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([digest(a), digest(b)]);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
-  return diff === 0;
+  return timingSafeEqual(a, b);
 }
 
-/** The dashboard session value: derived from the API token, so rotating the token signs everyone out. */
-export async function sessionValue(token: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(token), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode("jst-bridge dashboard session v1")));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** The API is closed (503) without a SYNC_API_TOKEN or with one too weak to stand guessing. */
+export function requireStrongToken(env: Env): string {
+  const token = env.SYNC_API_TOKEN;
+  if (!token) {
+    throw new BridgeError("not_configured", "SYNC_API_TOKEN is not set, so the API is closed", { hint: "set it with `wrangler secret put SYNC_API_TOKEN`" });
+  }
+  const problem = apiTokenProblem(token);
+  if (problem) throw new BridgeError("not_configured", `SYNC_API_TOKEN is too weak, so the API is closed: ${problem}`, { hint: "set a random one: `openssl rand -hex 32 | wrangler secret put SYNC_API_TOKEN`" });
+  return token;
+}
+
+/**
+ * Checks a presented token against SYNC_API_TOKEN with the per-address failure limit: a blocked address
+ * gets rate_limited before the comparison; a wrong token counts one failure.
+ */
+export async function checkToken(env: Env, address: string | undefined, given: string, token: string): Promise<boolean> {
+  await refuseIfBlocked(env, address);
+  if (await secretsEqual(given, token)) return true;
+  const retryAfter = await recordFailure(env, address);
+  if (retryAfter > 0) throw tooManyAttempts(retryAfter);
+  return false;
 }
 
 /** Bearer token (API) or session cookie (dashboard); cookie-authenticated writes must come from the same origin. */
 export function requireAuth(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const token = c.env.SYNC_API_TOKEN;
-    if (!token) {
-      throw new BridgeError("not_configured", "SYNC_API_TOKEN is not set, so the API is closed", { hint: "set it with `wrangler secret put SYNC_API_TOKEN`" });
-    }
+    const token = requireStrongToken(c.env);
     const header = c.req.header("Authorization") ?? "";
     const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
     if (bearer !== undefined) {
-      if (!(await secretsEqual(bearer, token))) throw unauthorized();
+      if (!(await checkToken(c.env, clientAddress(c.req), bearer, token))) throw unauthorized();
       c.set("authBy", "bearer");
       return next();
     }
-    const session = getCookie(c, SESSION_COOKIE);
-    if (session && (await secretsEqual(session, await sessionValue(token)))) {
+    if (await sessionOf(c)) {
       if (!["GET", "HEAD"].includes(c.req.method)) {
         const origin = c.req.header("Origin");
         if (!origin || origin !== new URL(c.req.url).origin) {

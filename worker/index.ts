@@ -4,6 +4,7 @@ import type { Env } from "./env.ts";
 import { handleQueueBatch, type SyncMessage } from "./queue.ts";
 import { runScheduled } from "./scheduled.ts";
 
+export { AuthGuard } from "./auth-guard.ts";
 export { FlowLock } from "./flow-lock.ts";
 
 const app = createApp();

@@ -6,6 +6,7 @@
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { notifyRun } from "../shared/alerts/notify.ts";
+import { redactorFor } from "./secrets.ts";
 import { createConsoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
 
 export type SyncMessage =
@@ -13,7 +14,7 @@ export type SyncMessage =
   | { kind: "window"; flowId: string; runId: string; from: number; to: number; dryRun?: boolean };
 
 export async function handleQueueBatch(batch: MessageBatch<SyncMessage>, env: Env, config: WorkerConfig): Promise<void> {
-  const consoleLogger = createConsoleLogger(env.LOG_LEVEL);
+  const consoleLogger = createConsoleLogger(env.LOG_LEVEL, redactorFor(env));
   for (const message of batch.messages) {
     const body = message.body;
     try {

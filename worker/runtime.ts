@@ -2,19 +2,25 @@
 import { runFlowById, type RunRequest } from "../shared/engine/runner.ts";
 import type { RunResult } from "../shared/engine/run.ts";
 import type { Logger } from "../shared/ports.ts";
+import type { Redactor } from "../shared/security/redact.ts";
+import { securePorts } from "../shared/security/secret-ports.ts";
 import type { WorkerConfig } from "./config.ts";
 import { envVars } from "./config.ts";
 import { DoFlowLock } from "./do-lock.ts";
 import type { Env } from "./env.ts";
 import { WorkersKvStore } from "./kv-store.ts";
+import { redactorFor } from "./secrets.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
-/** Structured console logs (Workers Logs) from LOG_LEVEL up (default info); fields never carry secrets. */
-export function createConsoleLogger(level: string | undefined): Logger {
+/** Structured console logs (Workers Logs) from LOG_LEVEL up (default info); with a redactor, each line is redacted. */
+export function createConsoleLogger(level: string | undefined, redactor?: Redactor): Logger {
   const min = Math.max(0, LEVELS.indexOf((level ?? "info") as (typeof LEVELS)[number]));
   const at = (i: number, write: (line: string) => void) => (message: string, fields?: Record<string, unknown>) => {
-    if (i >= min) write(JSON.stringify({ level: LEVELS[i], message, ...fields }));
+    if (i >= min) {
+      const line = JSON.stringify({ level: LEVELS[i], message, ...fields });
+      write(redactor ? redactor.redact(line) : line);
+    }
   };
   return {
     debug: at(0, (l) => console.debug(l)),
@@ -26,14 +32,21 @@ export function createConsoleLogger(level: string | undefined): Logger {
 
 export const consoleLogger = createConsoleLogger("info");
 
+/** The ports of one run, behind the deployment's redactor (KV writes, logs, fetch; see shared/security). */
 export function workerPorts(env: Env, config: WorkerConfig) {
+  const redactor = redactorFor(env);
+  const ports = securePorts(rawPorts(env, config, redactor), redactor);
+  return { ...ports, redactor };
+}
+
+function rawPorts(env: Env, config: WorkerConfig, redactor: Redactor) {
   return {
     env: envVars(env),
     kv: new WorkersKvStore(env.STATE),
     lock: new DoFlowLock(env.FLOW_LOCK),
     // Bound: calling the global fetch detached from globalThis throws "Illegal invocation" in workerd.
     fetch: (input: Request | string | URL, init?: RequestInit) => fetch(input, init),
-    logger: createConsoleLogger(env.LOG_LEVEL),
+    logger: createConsoleLogger(env.LOG_LEVEL, redactor),
     flows: config.flows,
   };
 }

@@ -8,11 +8,12 @@ import { makeRunId } from "../shared/state/keys.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { notifyRun } from "../shared/alerts/notify.ts";
+import { redactorFor } from "./secrets.ts";
 import { createConsoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
 
 export async function runScheduled(cron: string, scheduledTime: number, env: Env, config: WorkerConfig): Promise<RunSummary[]> {
   // LOG_LEVEL applies to the tick's own lines too (the runs log through workerPorts).
-  const consoleLogger = createConsoleLogger(env.LOG_LEVEL);
+  const consoleLogger = createConsoleLogger(env.LOG_LEVEL, redactorFor(env));
   const flowIds = config.schedules.get(cron) ?? [];
   if (flowIds.length === 0) {
     consoleLogger.warn("cron tick with no flow scheduled on it", { cron, scheduled: [...config.schedules.keys()] });

@@ -24,6 +24,12 @@ import { runFlowInWorker, workerPorts } from "./runtime.ts";
 
 /** Ranges up to this many windows run inline; longer ones fan out through the queue. */
 export const INLINE_SYNC_MAX_WINDOWS = 2;
+/** Longest range one request may sync (security review #4): longer backfills belong to the CLI / Action. */
+export const MAX_SYNC_RANGE_DAYS = 366;
+/** How far past now a range may end (clock skew, a day boundary in another zone). */
+export const MAX_SYNC_FUTURE_MS = 86_400_000;
+/** Cloudflare Queues accepts at most 100 messages per sendBatch (developers.cloudflare.com/queues/platform/limits). */
+export const QUEUE_BATCH_MAX = 100;
 
 /** A stored run record: a full run summary, or a manual action (e.g. a dead letter resolved by hand). */
 export type StoredRun = RunRecord & Partial<Omit<RunSummary, keyof RunRecord>>;
@@ -74,7 +80,8 @@ export function createServices(env: Env, config: WorkerConfig) {
   const references = new KvReferenceStore(ports.kv);
 
   const flowOrThrow = (id: string): Flow => {
-    const flow = config.flows[id];
+    // Own properties only: "constructor", "__proto__", "toString" are not flows (security review #5).
+    const flow = Object.hasOwn(config.flows, id) ? config.flows[id] : undefined;
     if (!flow) throw new BridgeError("not_found", `no flow "${id}"`, { hint: `this deployment runs: ${Object.keys(config.flows).join(", ")}` });
     return flow;
   };
@@ -202,6 +209,15 @@ export function createServices(env: Env, config: WorkerConfig) {
         return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
       }
       if (request.to <= request.from) throw new BridgeError("invalid_request", "`to` must be after `from`");
+      // Bounded before any window is planned: an unbounded range would build millions of windows (security review #4).
+      if (request.to > at + MAX_SYNC_FUTURE_MS) {
+        throw new BridgeError("invalid_request", "`to` is in the future", { hint: "end the range today or earlier; incremental runs (no range) pick up new documents" });
+      }
+      if (request.to - request.from > MAX_SYNC_RANGE_DAYS * 86_400_000) {
+        throw new BridgeError("invalid_request", `the range spans more than ${MAX_SYNC_RANGE_DAYS} days`, {
+          hint: `split it into ranges of at most ${MAX_SYNC_RANGE_DAYS} days, or backfill with the CLI / GitHub Action`,
+        });
+      }
       const settings = incrementalSettings(flow, at);
       const windows = planWindows({
         watermark: request.from,
@@ -226,7 +242,9 @@ export function createServices(env: Env, config: WorkerConfig) {
           hint: `split it into ranges of ${INLINE_SYNC_MAX_WINDOWS} windows, add the SYNC_QUEUE binding (wrangler.toml), or backfill with the CLI / GitHub Action`,
         });
       }
-      await env.SYNC_QUEUE.sendBatch(windows.map((w) => ({ body: { kind: "window" as const, flowId, runId, from: w.from, to: w.to } })));
+      const messages = windows.map((w) => ({ body: { kind: "window" as const, flowId, runId, from: w.from, to: w.to } }));
+      // Chunks of at most 100 (the Queues limit per sendBatch; each message is ~150 bytes, far under 256 KB).
+      for (let i = 0; i < messages.length; i += QUEUE_BATCH_MAX) await env.SYNC_QUEUE.sendBatch(messages.slice(i, i + QUEUE_BATCH_MAX));
       return { status: 202 as const, accepted: { runId, windows: windows.length, firstWindow: windows[0], lastWindow: windows.at(-1) } };
     },
 

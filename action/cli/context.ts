@@ -5,6 +5,10 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/ports.ts";
+import { Redactor as SecretRedactor } from "../../shared/security/redact.ts";
+import { redactingFetch, redactingKv } from "../../shared/security/secret-ports.ts";
+import { insecureHttpAllowed } from "../../shared/security/transport.ts";
+import type { FetchLike } from "../../shared/ports.ts";
 import { loadEnv } from "./dotenv.ts";
 import { createCliLogger, type CliIO, type LogLevel, Redactor } from "./io.ts";
 import { ProgressLine } from "./progress.ts";
@@ -41,6 +45,8 @@ export class CommandContext {
   readonly io: CliIO;
   readonly env: Record<string, string | undefined>;
   readonly redactor: Redactor;
+  /** Learns every token read from or written to the state, so output and logs redact rotated tokens too. */
+  private readonly secrets: SecretRedactor;
   readonly logger: Logger;
   readonly json: boolean;
   readonly options: ParsedOptions;
@@ -52,6 +58,7 @@ export class CommandContext {
     this.options = options;
     this.json = options.json === true;
     this.redactor = new Redactor(env);
+    this.secrets = SecretRedactor.fromEnv(env).onSecret((value) => this.redactor.add(value));
     const level: LogLevel = options.verbose ? "debug" : options.quiet ? "error" : "warn";
     this.logger = createCliLogger((line) => this.err(line), level, this.redactor);
   }
@@ -95,7 +102,13 @@ export class CommandContext {
   state(): OpenedState {
     const kind = parseStateKind(typeof this.options.state === "string" ? this.options.state : undefined);
     const dir = typeof this.options["state-dir"] === "string" ? this.options["state-dir"] : ".jst-bridge";
-    return openState({ kind, dir, cwd: this.io.cwd, env: this.env, fetch: this.io.fetch, clock: this.io.clock, logger: this.logger });
+    const opened = openState({ kind, dir, cwd: this.io.cwd, env: this.env, fetch: this.io.fetch, clock: this.io.clock, logger: this.logger });
+    return { ...opened, kv: redactingKv(opened.kv, this.secrets) };
+  }
+
+  /** fetch for the upstreams: https only (loopback or ALLOW_INSECURE_HTTP=true excepted), no redirects, credentials learned. */
+  get fetch(): FetchLike {
+    return redactingFetch(this.io.fetch, this.secrets, { allowInsecureHttp: insecureHttpAllowed(this.env) });
   }
 
   string(name: string): string | undefined {

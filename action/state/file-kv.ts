@@ -70,7 +70,8 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
     const target = join(this.dir, fileNameFor(key));
     const temp = join(this.dir, `.tmp-${process.pid}-${Date.now().toString(36)}-${this.tmpCounter++}`);
     try {
-      await writeFile(temp, JSON.stringify(record), "utf8");
+      // Token records live here: readable by the owner only (security review #8).
+      await writeFile(temp, JSON.stringify(record), { encoding: "utf8", mode: 0o600 });
       await rename(temp, target);
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
@@ -112,7 +113,8 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
   }
 
   private ensureDir(): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    // 0700: the directory holds token records. An existing directory keeps its mode (it may be a shared one).
+    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
     return this.ready;
   }
 

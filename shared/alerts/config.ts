@@ -10,6 +10,7 @@
  *
  * Error messages name the variable but never echo the URL or the secret.
  */
+import { requireSecureUrl } from "../security/transport.ts";
 import { ConfigError } from "../errors.ts";
 import { DEFAULT_ZONE } from "../util/time.ts";
 
@@ -54,6 +55,8 @@ export function alertConfigFromEnv(env: Record<string, string | undefined>): Ale
       hint: "paste the robot's full webhook address starting with https://",
     });
   }
+  // The URL carries the robot's token and the body the run's errors: https unless loopback or explicitly allowed.
+  requireSecureUrl(url, "ALERT_WEBHOOK_URL", env);
 
   let kind: AlertKind;
   const rawKind = env.ALERT_KIND?.trim().toLowerCase();

@@ -8,6 +8,7 @@ import * as z from "zod";
 import type { RunSummary } from "../engine/types.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { silentLogger, systemClock } from "../ports.ts";
+import { Redactor } from "../security/redact.ts";
 import { decodeStored } from "../state/kv-helpers.ts";
 import { stateKeys } from "../state/keys.ts";
 import { type AlertConfig, alertConfigFromEnv, type AlertKind } from "./config.ts";
@@ -25,6 +26,8 @@ export interface NotifyDeps {
   timeoutMs?: number;
   /** Wait before the single retry in ms (default 1 s, on the clock). */
   retryDelayMs?: number;
+  /** The deployment's redactor (tokens learned during the run); default: one built from env's secret-named values. */
+  redactor?: Redactor;
 }
 
 /**
@@ -64,7 +67,10 @@ const alertStateSchema = z.object({
   suppressed: z.number().int().min(0),
 });
 
-export async function notifyRun(summary: RunSummary, deps: NotifyDeps): Promise<NotifyResult> {
+export async function notifyRun(runSummary: RunSummary, deps: NotifyDeps): Promise<NotifyResult> {
+  // The message body quotes the run's error, which can quote an upstream that echoed a token: redact it all first.
+  const central = deps.redactor ?? Redactor.fromEnv(deps.env);
+  const summary = central.deep(runSummary);
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? systemClock;
   let config: AlertConfig | null;
@@ -77,7 +83,9 @@ export async function notifyRun(summary: RunSummary, deps: NotifyDeps): Promise<
     return { status: "error", attempts: 0, stateWritten: false, reason };
   }
   if (!config) return { status: "disabled", attempts: 0, stateWritten: false };
-  const redact = createRedactor([config.url, config.secret]);
+  central.add(config.url).add(config.secret);
+  const local = createRedactor([config.url, config.secret]);
+  const redact = (text: string) => central.redact(local(text));
   if (summary.dryRun || summary.outcome === "skipped_locked") return { status: "ignored", kind: config.kind, attempts: 0, stateWritten: false };
 
   try {

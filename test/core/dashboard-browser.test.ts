@@ -22,7 +22,7 @@ import { serveOnLoopback, type RunningServer } from "../emulators/node/serve.ts"
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = join(import.meta.dirname, "..", "..");
-const TOKEN = "dashboard-browser-test-token";
+const TOKEN = "dashboard-browser-test-token-0123456789";
 const KIS = "jst-other-in-to-kis";
 const TPLUS = "jst-sales-out-to-tplus";
 const WAIT = { timeout: 30_000 };
@@ -132,17 +132,17 @@ describe("dashboard in Chromium", () => {
     await page.fill("#token", "not-the-token");
     await page.click("button[type=submit]");
     await page.waitForSelector("#login-error", WAIT);
-    expect((await context!.cookies()).filter((c) => c.name === "jst_bridge_session")).toHaveLength(0);
+    expect((await context!.cookies()).filter((c) => c.name === "__Host-jst_bridge_session")).toHaveLength(0);
 
     await page.fill("#token", TOKEN);
     await Promise.all([page.waitForURL((u) => u.pathname === "/", WAIT), page.click("button[type=submit]")]);
     expect(page.url()).not.toContain(TOKEN);
-    const session = (await context!.cookies()).find((c) => c.name === "jst_bridge_session");
+    const session = (await context!.cookies()).find((c) => c.name === "__Host-jst_bridge_session");
     expect(session?.httpOnly).toBe(true);
     expect(session?.sameSite).toBe("Strict");
     expect(session?.value).not.toContain(TOKEN);
     // HttpOnly: page scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).not.toContain("jst_bridge_session");
+    expect(await page.evaluate(() => document.cookie)).not.toContain("__Host-jst_bridge_session");
 
     for (const id of [KIS, TPLUS]) await page.waitForSelector(`#flows tr[data-flow="${id}"]`, WAIT);
 

@@ -12,7 +12,7 @@ import { niceMax } from "../../worker/dashboard/chart.ts";
 import { flowNodes } from "../../worker/dashboard/diagram.ts";
 import { flowBody, overviewBody } from "../../worker/dashboard/views.ts";
 import type { Env } from "../../worker/env.ts";
-import { SESSION_COOKIE, sessionValue } from "../../worker/http.ts";
+import { SESSION_COOKIE, verifySession } from "../../worker/session.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { mappingRows } from "../../worker/services.ts";
 import { callApi } from "./stack.ts";
@@ -119,13 +119,13 @@ describe("dashboard: sign-in", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("Location")).toBe("/");
     const setCookie = res.headers.get("Set-Cookie") ?? "";
-    expect(setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[0-9a-f]{64};`));
+    expect(setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=v2\\.\\d+\\.[0-9a-f]{32}\\.[0-9a-f]{64};`));
     expect(setCookie).toContain("HttpOnly");
     expect(setCookie).toContain("Secure");
     expect(setCookie).toContain("SameSite=Strict");
     expect(setCookie).toContain("Path=/");
     const value = setCookie.split(";")[0]!.split("=")[1]!;
-    expect(value).toBe(await sessionValue(token));
+    expect(await verifySession(e, value)).not.toBeNull();
     expect(value).not.toContain(token);
     cookie = `${SESSION_COOKIE}=${value}`;
     // Once signed in, /login sends the browser home.
@@ -139,6 +139,10 @@ describe("dashboard: sign-in", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("Location")).toBe("/login");
     expect(res.headers.get("Set-Cookie")).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`));
+    // Signed out on the server too (test/worker/security-sessions.test.ts); the pages below sign in afresh.
+    expect((await page("/")).status).toBe(302);
+    const again = await callApi(e, "POST", "/login", { token: null, body: form({ token }), headers: { ...FORM, Origin: ORIGIN } });
+    cookie = (again.headers.get("Set-Cookie") ?? "").split(";")[0]!;
   });
 });
 

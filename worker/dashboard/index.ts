@@ -6,25 +6,37 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { BridgeError } from "../../shared/errors.ts";
 import type { Env } from "../env.ts";
-import { type AppEnv, SESSION_COOKIE, secretsEqual, sessionValue } from "../http.ts";
+import { clientAddress } from "../auth-guard.ts";
+import { apiTokenProblem } from "../config.ts";
+import { type AppEnv, checkToken } from "../http.ts";
+import { endSession, sessionOf, startSession } from "../session.ts";
+import { redactorFor } from "../secrets.ts";
 import type { Services } from "../services.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
 import { renderPage, securityHeaders } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
 
-/** How long a dashboard session lasts; rotating SYNC_API_TOKEN ends every session at once. */
+/** How long a dashboard session lasts by default (SESSION_MAX_AGE_HOURS); rotating SYNC_API_TOKEN or SESSION_EPOCH ends every session. */
 export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
 type ServicesOf = (c: { env: Env }) => Services;
 
 async function signedIn(c: Context<AppEnv>): Promise<boolean> {
-  const token = c.env.SYNC_API_TOKEN;
-  const cookie = getCookie(c, SESSION_COOKIE);
-  if (!token || !cookie) return false;
-  return secretsEqual(cookie, await sessionValue(token));
+  return (await sessionOf(c)) !== null;
+}
+
+/** Sign-in is closed without a token, or with one too weak to stand guessing (the page names the length only). */
+function closed(env: Env): boolean {
+  return !env.SYNC_API_TOKEN || apiTokenProblem(env.SYNC_API_TOKEN) !== null;
+}
+
+/** Sign-out must come from this origin: a missing or "null" Origin is refused too (security review #10). */
+function sameOrigin(c: Context): boolean {
+  const origin = c.req.header("Origin");
+  if (origin !== undefined && origin !== "null") return origin === new URL(c.req.url).origin;
+  return c.req.header("Sec-Fetch-Site") === "same-origin";
 }
 
 /** Browsers send Origin on form POSTs; one from elsewhere is refused (login/logout CSRF). */
@@ -44,33 +56,39 @@ export function dashboardRoutes(services: ServicesOf) {
   // Pages answer errors with a page, not the API's JSON envelope (messages are escaped like everything else).
   ui.onError((error, c) => {
     const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
-    if (!(error instanceof BridgeError)) console.error(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) }));
+    if (!(error instanceof BridgeError)) console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) })));
     const status = e.code === "not_found" ? 404 : e.code === "not_configured" ? 503 : 500;
     return renderPage(c, { title: "错误 / Error", status, signedIn: true, body: errorBody(`错误 / Error (${e.code})`, e.message, e.hint) });
   });
 
   ui.get("/login", async (c) => {
-    if (!c.env.SYNC_API_TOKEN) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+    if (closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
     if (await signedIn(c)) return redirect(c, "/");
     return renderPage(c, { title: "登录 / Sign in", body: loginBody({}) });
   });
 
   ui.post("/login", async (c) => {
     const token = c.env.SYNC_API_TOKEN;
-    if (!token) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+    if (!token || closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
     if (crossSite(c)) return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const given = typeof form.token === "string" ? form.token.trim() : "";
-    if (!given || !(await secretsEqual(given, token))) {
-      return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
+    let ok = false;
+    try {
+      ok = given !== "" && (await checkToken(c.env, clientAddress(c.req), given, token));
+    } catch (error) {
+      if (!(error instanceof BridgeError) || error.code !== "rate_limited") throw error;
+      c.header("Retry-After", String((error.details as { retryAfterSeconds?: number }).retryAfterSeconds ?? 60));
+      return renderPage(c, { title: "登录 / Sign in", status: 429, body: loginBody({ error: "尝试次数过多，请稍后再试 / Too many attempts, try again later" }) });
     }
-    setCookie(c, SESSION_COOKIE, await sessionValue(token), { httpOnly: true, secure: true, sameSite: "Strict", path: "/", maxAge: SESSION_MAX_AGE_SECONDS });
+    if (!ok) return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
+    await startSession(c);
     return redirect(c, "/", 303);
   });
 
-  ui.post("/logout", (c) => {
-    if (crossSite(c)) return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
-    deleteCookie(c, SESSION_COOKIE, { httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
+  ui.post("/logout", async (c) => {
+    if (!sameOrigin(c)) return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
+    await endSession(c);
     return redirect(c, "/login", 303);
   });
 
@@ -78,7 +96,7 @@ export function dashboardRoutes(services: ServicesOf) {
   const pages = ["/", "/ui", "/ui/*"];
   for (const path of pages) {
     ui.use(path, async (c, next) => {
-      if (!c.env.SYNC_API_TOKEN) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+      if (closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
       if (!(await signedIn(c))) return redirect(c, "/login");
       c.set("authBy", "session");
       return next();

@@ -209,7 +209,7 @@ export function loginBody(options: { error?: string; closed?: boolean }): Html {
   return html`<section class="login"><h2>登录 / Sign in</h2>
 ${
   options.closed
-    ? html`<p class="err">未配置 SYNC_API_TOKEN,控制台已关闭 / SYNC_API_TOKEN is not set, so the dashboard is closed. Set it with <code>wrangler secret put SYNC_API_TOKEN</code>.</p>`
+    ? html`<p class="err">未配置 SYNC_API_TOKEN 或少于 32 个字符,控制台已关闭 / SYNC_API_TOKEN is not set or shorter than 32 characters, so the dashboard is closed. Set a random one with <code>openssl rand -hex 32 | wrangler secret put SYNC_API_TOKEN</code>.</p>`
     : html`${options.error ? html`<p class="err" id="login-error">${options.error}</p>` : ""}
 <form method="post" action="/login" autocomplete="off">
 <label for="token">访问令牌 / API token (SYNC_API_TOKEN)</label>

@@ -104,7 +104,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
     },
   };
   const timeoutMs = requestTimeoutMs(ctx.env);
-  const common = { fetch: ctx.io.fetch, clock: ctx.io.clock, logger: ctx.logger, tokenStore: store, ...(timeoutMs ? { timeoutMs } : {}) };
+  const common = { fetch: ctx.fetch, clock: ctx.io.clock, logger: ctx.logger, tokenStore: store, ...(timeoutMs ? { timeoutMs } : {}) };
 
   if (system === "jst") {
     need(ctx, ["JST_APP_KEY", "JST_APP_SECRET"]);
@@ -179,7 +179,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       return chosen;
     };
     const result = await bootstrapWithCode(
-      { baseUrl: ctx.env.KIS_BASE_URL ?? "https://api.kingdee.com", fetch: ctx.io.fetch, clock: ctx.io.clock, ...(timeoutMs ? { timeoutMs } : {}) },
+      { baseUrl: ctx.env.KIS_BASE_URL ?? "https://api.kingdee.com", fetch: ctx.fetch, clock: ctx.io.clock, ...(timeoutMs ? { timeoutMs } : {}) },
       {
         clientId: ctx.env.KIS_CLIENT_ID!,
         clientSecret: ctx.env.KIS_CLIENT_SECRET!,

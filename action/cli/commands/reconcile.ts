@@ -27,7 +27,7 @@ export async function reconcileCommand(ctx: CommandContext, positionals: string[
   const state = ctx.state();
   const report = await reconcile(
     { flow, range, ...(windowText ? { windowMs: parseDuration("window", windowText) } : {}), strict: ctx.flag("strict") },
-    { env: ctx.env, kv: state.kv, fetch: ctx.io.fetch, clock: ctx.io.clock, logger: ctx.logger },
+    { env: ctx.env, kv: state.kv, fetch: ctx.fetch, clock: ctx.io.clock, logger: ctx.logger },
   );
   const exit = report.drift ? EXIT.drift : EXIT.ok;
   if (ctx.json) ctx.out(JSON.stringify({ command: "reconcile", ...report, exitCode: exit }, null, 2));

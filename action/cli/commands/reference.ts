@@ -88,7 +88,7 @@ export async function referenceCommand(ctx: CommandContext, positionals: string[
   }
   const result = await refreshReferenceTable(ref, {
     env: ctx.env,
-    fetch: ctx.io.fetch,
+    fetch: ctx.fetch,
     tokenStore: new KvTokenStore(state.kv, { clock: ctx.io.clock, logger: ctx.logger }),
     references,
     clock: ctx.io.clock,

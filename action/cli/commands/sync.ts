@@ -46,7 +46,7 @@ export async function syncCommand(ctx: CommandContext, positionals: string[]): P
   try {
     report = await runSync(
       { flow, ...(range ? { range } : {}), ...(windowMs ? { windowMs } : {}), dryRun: ctx.flag("dry-run"), trigger: "cli" },
-      { env: ctx.env, kv: state.kv, fetch: ctx.io.fetch, clock: ctx.io.clock, logger: ctx.logger },
+      { env: ctx.env, kv: state.kv, fetch: ctx.fetch, clock: ctx.io.clock, logger: ctx.logger },
       {
         onPlan: (windows) => progress.plan(windows.length),
         onProgress: (p) => progress.update(p),

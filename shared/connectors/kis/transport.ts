@@ -126,7 +126,8 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
   if (!envelope || typeof envelope !== "object" || Array.isArray(envelope)) {
     if (status === 401) throw new KisAuthError("unknown", `KIS refused ${req.label} with HTTP 401`, { httpStatus: status });
     const html = looksLikeHtml(text);
-    const snippet = policy.redact(text.replace(/\s+/g, " ").slice(0, 160));
+    // Redact, then cut: cutting first can keep the prefix of a token that crosses the cut (security review #6).
+    const snippet = policy.redact(text.replace(/\s+/g, " ")).slice(0, 160);
     // A 2xx/5xx HTML page is a gateway hiccup (retry); a 4xx page means a wrong URL or path (do not).
     const retryable = status < 400 || status >= 500;
     throw new KisBadResponseError(
@@ -144,7 +145,7 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
     if (status === 401) throw new KisAuthError("unknown", `KIS refused ${req.label} with HTTP 401`, { httpStatus: status });
     throw new KisBadResponseError(status, `KIS answered ${req.label} without an errcode (HTTP ${status})`, {
       retryable: false,
-      snippet: policy.redact(text.slice(0, 160)),
+      snippet: policy.redact(text).slice(0, 160),
       contentType,
     });
   }
