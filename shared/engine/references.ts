@@ -35,14 +35,24 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
   if (type === "kis") {
     const client = new KisClient({ config: kisConfigFromEnv(ports.env), fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     const ops = new KisOperations(client);
-    const source = operation === "Material/List" ? ops.materials() : operation === "Stock/List" ? ops.stocks() : undefined;
-    if (!source) throw unsupported(ref);
-    for await (const row of source) rows.push({ ...row });
+    if (operation === "Material/List") rows.push(...(await ops.materialsWithDetails()));
+    else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
+    else throw unsupported(ref);
   } else {
     const client = createTplusClient(tplusConfigFromEnv(ports.env), { fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     if (operation === "inventory/Query") rows.push(...(await client.queryAllInventory()));
     else if (operation === "warehouse/Query") rows.push(...(await client.queryWarehouse()));
     else throw unsupported(ref);
+  }
+  // A table whose rows lack the key the flow looks up by would make every lookup fail later, one line at a time.
+  if (ref.keyField && rows.length > 0 && !rows.some((r) => r[ref.keyField!] !== undefined && r[ref.keyField!] !== null && r[ref.keyField!] !== "")) {
+    throw new ConfigError(`reference table "${ref.name}": ${type} ${operation} returned ${rows.length} rows, none with the key field "${ref.keyField}"`, {
+      hint:
+        type === "kis"
+          ? `Neither Material/List nor Material/GetListDetails/GetDetail carries "${ref.keyField}" on this KIS account: check the custom field name in KIS (自定义字段), or upload the table (jst-bridge reference upload ${ref.name} file.csv).`
+          : `Check the key field name, or upload the table instead (jst-bridge reference upload ${ref.name} file.csv).`,
+      details: { table: ref.name, keyField: ref.keyField, rows: rows.length },
+    });
   }
   await ports.references.put({ name: ref.name, rows, updatedAt: ports.clock.now(), source: `${type} ${operation}` });
   ports.logger.info("reference table refreshed", { table: ref.name, rows: rows.length });
