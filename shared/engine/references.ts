@@ -41,7 +41,7 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
   } else {
     const client = createTplusClient(tplusConfigFromEnv(ports.env), { fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     if (operation === "inventory/Query") rows.push(...(await client.queryAllInventory()));
-    else if (operation === "warehouse/Query") rows.push(...(await client.queryWarehouse()));
+    else if (operation === "warehouse/Query") rows.push(...(await client.queryAllArchive("warehouse/Query")));
     else throw unsupported(ref);
   }
   // A table whose rows lack the key the flow looks up by would make every lookup fail later, one line at a time.
