@@ -29,3 +29,25 @@ describe("first sync on a fresh setup", () => {
     }
   });
 });
+
+describe("jst-bridge doctor (CLI)", () => {
+  it("prints the checklist against the emulators and exits 0 when nothing fails", async () => {
+    h = await startCliHarness({ otherInOut: 30, salesOut: 20 });
+    await h.cli(["reference", "upload", "warehouses", "warehouses.csv"]);
+    const run = await h.cli(["doctor"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/✓ \[kis\] credentials/);
+    expect(run.stdout).toMatch(/✓ \[tplus\] OtherDispatchOpenApi\/FindVoucherList reachable/);
+    const refused = await h.cli(["doctor", "--write-probe"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/test account or a probe date/);
+  });
+
+  it("exits 1 and names the missing warehouse mapping", async () => {
+    h = await startCliHarness({ otherInOut: 30, salesOut: 20 });
+    const run = await h.cli(["doctor", "jst-sales-out-to-tplus", "--json"]);
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report.checks.find((c: { title: string }) => c.title === "reference tables")).toMatchObject({ status: "fail", fix: expect.stringMatching(/warehouses/) });
+  });
+});
