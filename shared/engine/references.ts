@@ -98,7 +98,12 @@ export async function ensureReferenceTables(flow: Flow, ports: ReferenceRefreshP
         await refreshReferenceTable(ref, ports);
         table = await ports.references.get(ref.name);
       } catch (error) {
-        if (error instanceof BudgetExhaustedError) throw error;
+        if (error instanceof BudgetExhaustedError) {
+          // Out of subrequests mid-refresh: keep the older rows and postpone the next attempt by a TTL, so the
+          // following invocations run instead of restarting the same refresh forever (Workers Free, big catalogs).
+          if (!empty) await ports.references.put({ ...table!, updatedAt: ports.clock.now() });
+          throw error;
+        }
         if (empty) {
           throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty, and filling it from ${ref.source.type} ${ref.source.operation} failed`, {
             hint: `${error instanceof BridgeError && error.hint ? `${error.hint} ` : ""}Or upload it with POST /reference/${ref.name} or \`jst-bridge reference upload ${ref.name} file.csv\`.`,

@@ -37,4 +37,17 @@ describe("reference tables with a source refresh themselves before a run", () =>
     await e2e.run(KIS, { dryRun: true });
     expect((await refs.get("kis_materials"))!.rows).toHaveLength(SKUS.length);
   });
+
+  it("a refresh that runs out of subrequests keeps the older rows and is not retried by every following invocation", async () => {
+    e2e = await startE2E({ otherInOut: 5, salesOut: 0 });
+    const refs = new KvReferenceStore(e2e.kv);
+    const old = (await refs.get("kis_materials"))!;
+    await refs.put({ ...old, updatedAt: e2e.clock.now() - 25 * 3_600_000 });
+    await e2e.run(KIS, { budget: { maxSubrequests: 2 } }).catch(() => undefined);
+    const kept = (await refs.get("kis_materials"))!;
+    expect(kept.rows).toEqual(old.rows);
+    expect(kept.updatedAt).toBe(e2e.clock.now());
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).not.toBe("failed");
+  });
 });
