@@ -98,6 +98,10 @@ describe("voucher lookup through OtherDispatchOpenApi/FindVoucherList", () => {
       for (const [k, d] of [["R-1", "2025-03-01"], ["R-2", "2025-03-02"], ["R-3", "2025-03-05"], ["R-4", "2025-03-03"]] as const) await client.write(write(k, d));
       expect(await client.findVoucherByExternalCode("otherDispatch", "R-3")).toMatchObject({ externalCode: "R-3", id: expect.any(String) });
       expect(await client.findVoucherByExternalCode("otherDispatch", "R-9")).toBeNull();
+      // Reconcile needs the date and lines, which only GetVoucherDTO has.
+      const full = await client.findVoucherByExternalCode("otherDispatch", "R-3", { detail: true });
+      expect(full).toMatchObject({ externalCode: "R-3", voucherDate: "2025-03-05" });
+      expect(Array.isArray(full!.raw.RDRecordDetails)).toBe(true);
       const listed = await client.listVouchers("otherDispatch", { from: "2025-03-02", to: "2025-03-04", pageSize: 1 });
       expect(listed.map((v) => v.externalCode).sort()).toEqual(["R-2", "R-4"]);
       expect(listed[0]!.voucherDate).toMatch(/^2025-03-0[23]/);

@@ -327,8 +327,16 @@ export class TplusClient implements TargetConnector {
    * Finds a voucher by ExternalCode: FindVoucherList filtered by `paramDic[externalCodeFilter]`, matched on the
    * row's externalcode here. When the account ignores the filter, pages newest-first up to the lookup bound.
    */
-  async findVoucherByExternalCode(operation: string, externalCode: string): Promise<TplusVoucherSummary | null> {
+  async findVoucherByExternalCode(operation: string, externalCode: string, options: { detail?: boolean } = {}): Promise<TplusVoucherSummary | null> {
     const spec = resolveOperation(operation);
+    const found = await this.findListedVoucher(spec, externalCode);
+    if (!found || !options.detail || !found.id) return found;
+    // List rows carry only id/code/externalcode/ts: the date and lines come from GetVoucherDTO.
+    const dto = await this.getVoucherDto(spec.resource, found.id);
+    return summarize({ ...dto, id: found.id, code: found.code ?? dto.Code, externalcode: found.externalCode });
+  }
+
+  private async findListedVoucher(spec: OperationSpec, externalCode: string): Promise<TplusVoucherSummary | null> {
     const filter = { [this.options.externalCodeFilter ?? "ExternalCode"]: externalCode };
     const maxPages = this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES;
     for (let pageIndex = 0; pageIndex < maxPages; pageIndex++) {
