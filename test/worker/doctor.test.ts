@@ -24,4 +24,13 @@ describe("GET /doctor (Worker)", () => {
     expect(checks.find((c) => c.system === "tplus" && /FindVoucherList reachable/.test(c.title))?.status).toBe("ok");
     expect(checks.filter((c) => c.status === "fail").map((c) => c.title)).toEqual([]);
   });
+
+  it("the dashboard overview shows the last checklist", async () => {
+    const login = await callApi(e, "POST", "/login", { token: null, body: new URLSearchParams({ token: e.SYNC_API_TOKEN! }).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" } });
+    const cookie = (login.headers.get("Set-Cookie") ?? "").split(";")[0]!;
+    const page = await callApi(e, "GET", "/", { token: null, headers: { Cookie: cookie } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("上线检查 / Go-live check");
+    expect(page.text).toMatch(/<tr data-status="ok"><td class="">✓<\/td><td>kis/);
+  });
 });
