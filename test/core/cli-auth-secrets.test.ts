@@ -5,6 +5,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { generateIsvKeys } from "../emulators/tplus/fixtures.ts";
 import { startCliHarness, type CliHarness } from "./cli-harness.ts";
 
 let h: CliHarness | undefined;
@@ -37,5 +38,20 @@ describe("jst-bridge auth writes the secrets file for wrangler secret bulk", () 
     const r = await h.cli(["auth", "jst", "--code", "x7k2p9", "--hide-values", "--secrets-file", "deploy/worker-secrets.json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(h.dir, "deploy", "worker-secrets.json"), "utf8")).JST_ACCESS_TOKEN).toBeTruthy();
+  });
+
+  it("tplus on-prem: checks the login without TPLUS_ORG_ID and puts the TPLUS_* values into the file", async () => {
+    const keys = await generateIsvKeys();
+    h = await startCliHarness({
+      tplus: { publicKey: keys.publicPem },
+      env: { TPLUS_MODE: "onprem", TPLUS_PRIVATE_KEY: keys.privatePem, TPLUS_USER: "demo", TPLUS_PASSWORD: "demo-pass", TPLUS_ACCOUNT: "001" },
+    });
+    const r = await h.cli(["auth", "tplus"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("npx wrangler secret bulk .jst-bridge/secrets.json");
+    expect(r.stdout).not.toContain("TPLUS_ORG_ID");
+    const file = JSON.parse(await readFile(join(h.dir, ".jst-bridge", "secrets.json"), "utf8")) as Record<string, string>;
+    expect(file).toMatchObject({ TPLUS_MODE: "onprem", TPLUS_USER: "demo", TPLUS_PASSWORD: "demo-pass", TPLUS_ACCOUNT: "001", TPLUS_PRIVATE_KEY: keys.privatePem });
+    expect(r.stdout).not.toContain("demo-pass");
   });
 });

@@ -171,9 +171,19 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       // On-prem has no token to hand out: check that the configured login works and list what to set.
       const client = createTplusClient(tplusConfigFromEnv(ctx.env), common, timeoutMs ? { timeoutMs } : {});
       const warehouses = await client.queryWarehouse();
-      const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"];
-      if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode, loginOk: true, warehouses: warehouses.length, variables: names }, null, 2));
-      else ctx.out([`T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`, "Set the same values as Worker secrets (wrangler asks for each; TPLUS_BASE_URL and TPLUS_MODE=onprem go into [vars]):", ...names.map((n) => `npx wrangler secret put ${n}`)].join("\n"));
+      // TPLUS_ORG_ID only when set: user/password login sends an empty orgId (docs/targets-tplus.md).
+      const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter((n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim());
+      const secretsFile = await writeSecretsFile(ctx, "tplus", {});
+      if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode, loginOk: true, warehouses: warehouses.length, variables: names, secretsFile }, null, 2));
+      else
+        ctx.out(
+          [
+            `T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`,
+            `The TPLUS_* values are merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`,
+            "Or set them one by one (wrangler asks for each):",
+            ...names.map((n) => `npx wrangler secret put ${n}`),
+          ].join("\n"),
+        );
       return EXIT.ok;
     }
     need(ctx, ["TPLUS_APP_KEY", "TPLUS_APP_SECRET"]);
