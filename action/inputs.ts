@@ -56,7 +56,7 @@ export const actionInputsSchema = z.object({
   command: z
     .string()
     .transform((s) => s.trim().toLowerCase() || "sync")
-    .pipe(z.enum(["sync", "reconcile"], { error: "command must be sync or reconcile" })),
+    .pipe(z.enum(["sync", "reconcile", "doctor"], { error: "command must be sync, reconcile or doctor" })),
   flow: z.string().trim().min(1, { error: "flow is required: a seed flow id (jst-other-in-to-kis, jst-sales-out-to-tplus) or the path of a flow .json file" }),
   from: optionalText,
   to: optionalText,

@@ -6,6 +6,7 @@
  */
 import * as core from "@actions/core";
 import { resolve } from "node:path";
+import { runDoctor } from "../shared/doctor/index.ts";
 import { BridgeError } from "../shared/errors.ts";
 import type { Clock, FetchLike, Logger } from "../shared/ports.ts";
 import { systemClock } from "../shared/ports.ts";
@@ -79,6 +80,16 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     if (range) range.to = Math.min(range.to, clock.now());
     const windowMs = inputs.window ? parseDuration("window", inputs.window, "action") : undefined;
     const ports = securePorts({ env, kv: state.kv, fetch, clock, logger }, secrets);
+
+    if (inputs.command === "doctor") {
+      const report = await runDoctor({ ...ports, flows: { [flow.id]: flow }, wallNow: () => Date.now() });
+      const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
+      for (const c of report.checks) core.info(redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`));
+      const rows = report.checks.map((c) => [mark[c.status], c.system, c.title, redactor.apply(c.detail ?? ""), c.status === "ok" ? "" : redactor.apply(c.fix ?? "")]);
+      await writeSummary(`jst-bridge doctor ${flow.id}`, report.ok ? "no ✗" : "**fix the ✗ lines before go-live**", ["", "system", "check", "detail", "fix"], rows);
+      if (!report.ok) core.setFailed(`doctor ${flow.id}: ${report.checks.filter((c) => c.status === "fail").length} check(s) failed`);
+      return;
+    }
 
     if (inputs.command === "reconcile") {
       if (!range) throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", { hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07" });

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatDoctorReport } from "../shared/doctor/index.ts";
 import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
 import { serveOnLoopback, type RunningServer } from "../test/emulators/node/serve.ts";
 import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
@@ -135,9 +136,9 @@ async function main() {
   await waitForHealth(90_000);
 
   if (useEmulators) {
+    // The only table a user must provide; kis_materials fills itself from KIS before the first run needs it.
     await api(token, "POST", "/reference/warehouses", warehouseReferenceRows());
-    const materials = await api(token, "POST", "/reference/kis_materials/refresh");
-    console.log(`reference tables: warehouses (${warehouseReferenceRows().length} rows, uploaded), kis_materials (${materials.rows} rows, from KIS Material/List)`);
+    console.log(`reference tables: warehouses (${warehouseReferenceRows().length} rows, uploaded); kis_materials fills itself from KIS on the first run`);
   }
 
   const { flows } = await api(token, "GET", "/flows");
@@ -173,6 +174,9 @@ async function main() {
     );
     if (s.error) console.log(`  error: ${s.error.message}${s.error.hint ? ` — ${s.error.hint}` : ""}`);
   }
+  // The go-live checklist against the same systems (GET /doctor; `npx jst-bridge doctor` does the same from a shell).
+  const doctor = await api(token, "GET", "/doctor").catch((error: unknown) => ({ error }));
+  console.log(`\n${"error" in doctor ? `doctor failed: ${doctor.error instanceof Error ? doctor.error.message : String(doctor.error)}` : formatDoctorReport(doctor)}`);
   console.log(`\nWorker:    ${base}  (dashboard: ${base}/ · API: ${base}/flows)`);
   if (useEmulators) console.log(`API token: ${token}  (demo token for this session; sign in to the dashboard with it)`);
   else console.log("API token: SYNC_API_TOKEN from .dev.vars");

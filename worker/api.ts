@@ -77,6 +77,7 @@ export function apiRoutes(services: (c: { env: AppEnv["Bindings"] }) => Services
   });
 
   api.get("/apis", async (c) => c.json({ apis: await services(c).apiCatalog() }));
+  api.get("/doctor", async (c) => c.json(await services(c).doctor()));
 
   api.get("/reference", async (c) => c.json({ tables: await services(c).references() }));
   api.post("/reference/:table", async (c) => {

@@ -67,7 +67,7 @@ export function createApp() {
   });
 
   const api = apiRoutes(services);
-  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference"]) {
+  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference", "/doctor"]) {
     app.use(prefix, requireAuth());
     app.use(`${prefix}/*`, requireAuth());
   }

@@ -68,6 +68,8 @@ export interface Env {
   /** JSON {"flow-id": "cron"} overriding flows' own schedules. */
   FLOW_SCHEDULES?: string;
   REQUEST_TIMEOUT_MS?: string;
+  /** Hours a reference table filled from its source (KIS materials, T+ archives) stays good before a run refreshes it (default 24). */
+  REFERENCE_TTL_HOURS?: string;
   /** Days of ledger kept (default all); see shared/engine/runner.ts ledgerOptions. */
   LEDGER_RETENTION_DAYS?: string;
   /** Seconds a run holds its flow's lease (default 900); a crashed run blocks the flow at most this long. */

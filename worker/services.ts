@@ -5,6 +5,7 @@
  */
 import { percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
+import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
 import { replayDeadLetter } from "../shared/engine/replay.ts";
 import { incrementalSettings, loadReferenceTables } from "../shared/engine/runner.ts";
 import type { RunSummary } from "../shared/engine/types.ts";
@@ -284,6 +285,22 @@ export function createServices(env: Env, config: WorkerConfig) {
         throw new BridgeError("not_found", `no flow fills reference table "${table}" from a source`, { hint: "upload it instead with POST /reference/" + table });
       }
       return refreshReferenceTable(ref, { env: ports.env, fetch: ports.fetch, tokenStore: new KvTokenStore(ports.kv), references, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger });
+    },
+
+    /** The last stored checklist (GET /doctor, CLI or Action doctor against the same KV), for the dashboard. */
+    async lastDoctor(): Promise<DoctorReport | null> {
+      const raw = await ports.kv.get(DOCTOR_RESULT_KEY);
+      if (!raw) return null;
+      try {
+        return JSON.parse(raw) as DoctorReport;
+      } catch {
+        return null;
+      }
+    },
+
+    /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
+    async doctor() {
+      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows });
     },
   };
 }

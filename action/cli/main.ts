@@ -8,6 +8,7 @@ import { CommandContext, parseCommandArgs, STATE_OPTIONS, type OptionSpec } from
 import { EXIT, formatError } from "./errors.ts";
 import { type CliIO, nodeIO, Redactor } from "./io.ts";
 import { AUTH_OPTIONS, AUTH_USAGE, authCommand } from "./commands/auth.ts";
+import { DOCTOR_OPTIONS, DOCTOR_USAGE, doctorCommand } from "./commands/doctor.ts";
 import { IMPORT_OPTIONS, IMPORT_USAGE, importQeasyCommand, PREVIEW_OPTIONS, PREVIEW_USAGE, previewCommand, VALIDATE_OPTIONS, VALIDATE_USAGE, validateCommand } from "./commands/flow-tools.ts";
 import { RECONCILE_OPTIONS, RECONCILE_USAGE, reconcileCommand } from "./commands/reconcile.ts";
 import { REFERENCE_OPTIONS, REFERENCE_USAGE, referenceCommand } from "./commands/reference.ts";
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   validate: { summary: "check a flow or QEasy scheme document", usage: VALIDATE_USAGE, options: VALIDATE_OPTIONS, run: validateCommand },
   "import-qeasy": { summary: "convert QEasy scheme metadata into a flow", usage: IMPORT_USAGE, options: IMPORT_OPTIONS, run: importQeasyCommand },
   auth: { summary: "get tokens for jst, tplus or kis and print the wrangler secret lines", usage: AUTH_USAGE, options: { ...AUTH_OPTIONS, ...STATE_OPTIONS }, run: authCommand },
+  doctor: { summary: "read-only go-live checklist against the configured systems (--write-probe learns duplicate answers)", usage: DOCTOR_USAGE, options: { ...DOCTOR_OPTIONS, ...STATE_OPTIONS }, run: doctorCommand },
   reference: { summary: "upload, refresh or list reference tables", usage: REFERENCE_USAGE, options: { ...REFERENCE_OPTIONS, ...STATE_OPTIONS }, run: referenceCommand },
 };
 

@@ -261,7 +261,7 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
     const operation = flow.target.operation;
     for (const v of await client.listVouchers(operation, { from: listFrom, to: listTo })) found.set(v.externalCode, { key: v.externalCode, ...figuresOf("tplus", v.raw) });
     for (const key of unlisted()) {
-      const v = await client.findVoucherByExternalCode(operation, key);
+      const v = await client.findVoucherByExternalCode(operation, key, { detail: true });
       if (v) found.set(key, { key, ...figuresOf("tplus", v.raw) });
     }
   }

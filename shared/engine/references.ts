@@ -5,8 +5,8 @@
  */
 import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/index.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
-import { ConfigError } from "../errors.ts";
-import type { Reference } from "../flow/schema.ts";
+import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
+import type { Flow, Reference } from "../flow/schema.ts";
 import type { Clock, FetchLike, Logger, ReferenceStore, TokenStore } from "../ports.ts";
 import type { EnvVars } from "./runner.ts";
 
@@ -35,14 +35,24 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
   if (type === "kis") {
     const client = new KisClient({ config: kisConfigFromEnv(ports.env), fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     const ops = new KisOperations(client);
-    const source = operation === "Material/List" ? ops.materials() : operation === "Stock/List" ? ops.stocks() : undefined;
-    if (!source) throw unsupported(ref);
-    for await (const row of source) rows.push({ ...row });
+    if (operation === "Material/List") rows.push(...(await ops.materialsWithDetails()));
+    else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
+    else throw unsupported(ref);
   } else {
     const client = createTplusClient(tplusConfigFromEnv(ports.env), { fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     if (operation === "inventory/Query") rows.push(...(await client.queryAllInventory()));
-    else if (operation === "warehouse/Query") rows.push(...(await client.queryWarehouse()));
+    else if (operation === "warehouse/Query") rows.push(...(await client.queryAllArchive("warehouse/Query")));
     else throw unsupported(ref);
+  }
+  // A table whose rows lack the key the flow looks up by would make every lookup fail later, one line at a time.
+  if (ref.keyField && rows.length > 0 && !rows.some((r) => r[ref.keyField!] !== undefined && r[ref.keyField!] !== null && r[ref.keyField!] !== "")) {
+    throw new ConfigError(`reference table "${ref.name}": ${type} ${operation} returned ${rows.length} rows, none with the key field "${ref.keyField}"`, {
+      hint:
+        type === "kis"
+          ? `Neither Material/List nor Material/GetListDetails/GetDetail carries "${ref.keyField}" on this KIS account: check the custom field name in KIS (自定义字段), or upload the table (jst-bridge reference upload ${ref.name} file.csv).`
+          : `Check the key field name, or upload the table instead (jst-bridge reference upload ${ref.name} file.csv).`,
+      details: { table: ref.name, keyField: ref.keyField, rows: rows.length },
+    });
   }
   await ports.references.put({ name: ref.name, rows, updatedAt: ports.clock.now(), source: `${type} ${operation}` });
   ports.logger.info("reference table refreshed", { table: ref.name, rows: rows.length });
@@ -54,4 +64,63 @@ function unsupported(ref: Reference) {
   return new ConfigError(`reference table "${ref.name}": ${type} operation "${ref.source!.operation}" cannot fill a table`, {
     hint: `use one of ${REFRESHABLE_OPERATIONS[type].join(", ")}`,
   });
+}
+
+/** How long a table filled from its source stays good before a run refreshes it (REFERENCE_TTL_HOURS, default 24). */
+export const DEFAULT_REFERENCE_TTL_MS = 24 * 3_600_000;
+
+export function referenceTtlMs(env: EnvVars): number {
+  const raw = env.REFERENCE_TTL_HOURS;
+  if (raw === undefined || raw === "") return DEFAULT_REFERENCE_TTL_MS;
+  const hours = Number(raw);
+  if (!Number.isFinite(hours) || hours < 0 || hours > 24 * 365) {
+    throw new ConfigError(`REFERENCE_TTL_HOURS must be a number of hours between 0 and 8760 (got "${raw}")`, {
+      hint: "0 refreshes before every run; unset it for the default of 24 hours",
+    });
+  }
+  return hours * 3_600_000;
+}
+
+/**
+ * The reference tables a flow declares, ready for lookups. A table with a `source` is refreshed first when it is
+ * empty or older than the TTL, so a fresh deployment needs no refresh step; when that refresh fails, an older
+ * table is still used (with a warning) and a missing one is a configuration error naming the fix. Tables without
+ * a source (the warehouse mapping) only a user can fill: their absence names the upload.
+ */
+export async function ensureReferenceTables(flow: Flow, ports: ReferenceRefreshPorts): Promise<Record<string, ReadonlyArray<Record<string, unknown>>>> {
+  const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
+  const ttl = referenceTtlMs(ports.env);
+  for (const ref of flow.references) {
+    let table = await ports.references.get(ref.name);
+    const empty = !table || table.rows.length === 0;
+    if (ref.source && (empty || ports.clock.now() - table!.updatedAt >= ttl)) {
+      try {
+        await refreshReferenceTable(ref, ports);
+        table = await ports.references.get(ref.name);
+      } catch (error) {
+        if (error instanceof BudgetExhaustedError) {
+          // Out of subrequests mid-refresh: keep the older rows and postpone the next attempt by a TTL, so the
+          // following invocations run instead of restarting the same refresh forever (Workers Free, big catalogs).
+          if (!empty) await ports.references.put({ ...table!, updatedAt: ports.clock.now() });
+          throw error;
+        }
+        if (empty) {
+          throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty, and filling it from ${ref.source.type} ${ref.source.operation} failed`, {
+            hint: `${error instanceof BridgeError && error.hint ? `${error.hint} ` : ""}Or upload it with POST /reference/${ref.name} or \`jst-bridge reference upload ${ref.name} file.csv\`.`,
+            details: { table: ref.name, cause: error instanceof BridgeError ? error.code : "unknown" },
+            cause: error,
+          });
+        }
+        ports.logger.warn("reference table refresh failed; using the older table", { table: ref.name, code: error instanceof BridgeError ? error.code : "unknown" });
+      }
+    }
+    if (!table || table.rows.length === 0) {
+      throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty`, {
+        hint: `upload it (CSV or JSON rows with a "${ref.keyField}" column) with POST /reference/${ref.name} or \`jst-bridge reference upload ${ref.name} file.csv\``,
+        details: { table: ref.name },
+      });
+    }
+    tables[ref.name] = table.rows;
+  }
+  return tables;
 }

@@ -17,6 +17,7 @@ import { silentLogger, systemClock } from "../ports.ts";
 import type { FlowLockPort } from "../state/lock.ts";
 import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
+import { ensureReferenceTables } from "./references.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
@@ -201,7 +202,8 @@ export async function openFlow(
   env: EnvVars,
   deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger; kv: KeyValueStore },
 ) {
-  const tables = await loadReferenceTables(flow, new KvReferenceStore(deps.kv));
+  // Tables with a source fill themselves when empty or stale (references.ts); uploads stay for the rest.
+  const tables = await ensureReferenceTables(flow, { env, ...deps, references: new KvReferenceStore(deps.kv) });
   const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
   const target = createTarget(flow, env, deps);
   return { builder, target, tables };

@@ -236,3 +236,15 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     expect(h.e2e.stack.kis.bills()).toHaveLength(written);
   });
 });
+
+describe("action command doctor", () => {
+  it("logs the checklist, writes a summary table and passes when nothing fails", async () => {
+    h = await startCliHarness();
+    await h.fillReferences();
+    core.state.inputs = { ...credentialInputs(h), command: "doctor", flow: KIS };
+    await runAction(h);
+    expect(core.state.failed, core.state.logs.join("\n")).toEqual([]);
+    expect(core.state.logs.join("\n")).toMatch(/✓ \[kis\] credentials/);
+    expect(core.state.summary.headings).toContain(`jst-bridge doctor ${KIS}`);
+  });
+});

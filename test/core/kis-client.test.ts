@@ -106,7 +106,7 @@ describe("KisClient wire format", () => {
 
 describe("KisOperations paging", () => {
   it.each(["TotalPages", "TotalPage"] as const)("materials() yields every catalog material exactly once (%s)", async (field) => {
-    const t = await setup({ emulator: { totalPagesField: field } });
+    const t = await setup({ emulator: { totalPagesField: field, materialFields: "list" } });
     const rows = [];
     for await (const m of t.ops.materials({}, { pageSize: 7 })) rows.push(m);
     expect(rows.map((r) => r.FItemID).sort((a, b) => a - b)).toEqual(SKUS.map((s) => s.kisItemId).sort((a, b) => a - b));

@@ -200,7 +200,7 @@ describe("KIS emulator: lists and details", () => {
   });
 
   it("serves Material/List from the catalog with paging, F_103 = sku id, and categories for Detail:false", async () => {
-    const ctx = await start({ totalPagesField: "TotalPage" });
+    const ctx = await start({ totalPagesField: "TotalPage", materialFields: "list" });
     const first = await call(ctx, "APP006992/api/Material/List", { CurrentPage: 1, ItemsOfPage: 50, ParentId: 0, Detail: true, SearchKey: "", Ids: [] });
     expect(first.env.data).toMatchObject({ TotalPage: 2, TotalItems: SKUS.length });
     expect(first.env.data.TotalPages).toBeUndefined();

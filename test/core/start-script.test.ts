@@ -34,5 +34,9 @@ describe("npm start", () => {
       expect(Number(written)).toBeGreaterThan(0);
     }
     expect(out).toContain(`http://127.0.0.1:${port}`);
+    // The go-live checklist against the emulators, with no ✗.
+    expect(out).toMatch(/jst-bridge doctor \(/);
+    expect(out).toMatch(/✓ \[kis\] credentials/);
+    expect(out, out).toMatch(/ 0 ✗ /);
   }, 120_000);
 });

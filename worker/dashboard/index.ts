@@ -105,7 +105,7 @@ export function dashboardRoutes(services: ServicesOf) {
 
   ui.get("/", async (c) => {
     const s = services(c);
-    const [flows, deadLetters, apis, recentRuns] = await Promise.all([s.flows(), s.deadLetters(undefined, "all"), s.apiCatalog(), s.runs(undefined, 20)]);
+    const [flows, deadLetters, apis, recentRuns, doctor] = await Promise.all([s.flows(), s.deadLetters(undefined, "all"), s.apiCatalog(), s.runs(undefined, 20), s.lastDoctor()]);
     const histories: Record<string, RunRow[]> = {};
     await Promise.all(
       flows.map(async (f) => {
@@ -115,7 +115,7 @@ export function dashboardRoutes(services: ServicesOf) {
     return renderPage(c, {
       title: "总览 / Overview",
       signedIn: true,
-      body: overviewBody({ flows, histories, deadLetters, apis, recentRuns: recentRuns as RunRow[] }),
+      body: overviewBody({ flows, histories, deadLetters, apis, recentRuns: recentRuns as RunRow[], doctor }),
     });
   });
 

@@ -3,6 +3,7 @@
  * checked without storage). Everything interpolated goes through hono/html, which escapes it.
  */
 import { html } from "hono/html";
+import type { DoctorReport } from "../../shared/doctor/index.ts";
 import type { DeadLetter } from "../../shared/state/records.ts";
 import type { ApiCatalogEntry, Services, StoredRun } from "../services.ts";
 import { chartRuns, runHistoryChart } from "./chart.ts";
@@ -21,6 +22,8 @@ export interface OverviewData {
   deadLetters: DeadLetter[];
   apis: ApiCatalogEntry[];
   recentRuns: RunRow[];
+  /** The last go-live checklist (doctor/last), if one was run. */
+  doctor?: DoctorReport | null;
 }
 
 export interface FlowPageData {
@@ -163,12 +166,31 @@ ${apis.map(
 </section>`;
 }
 
+function doctorSection(report: DoctorReport | null | undefined) {
+  const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
+  return html`<section id="doctor"><h2>上线检查 / Go-live check ${report ? html`<span class="muted">(${shanghaiTime(report.checkedAt)})</span>` : ""}</h2>
+${
+  !report
+    ? html`<p class="muted">尚未运行。运行 <code>npx jst-bridge doctor</code> 或打开 <a href="/doctor">/doctor</a>。 / Not run yet: run <code>npx jst-bridge doctor</code> or open <a href="/doctor">/doctor</a>.</p>`
+    : html`<table>
+<thead><tr><th></th><th>系统 / System</th><th>检查 / Check</th><th>详情 / Detail</th><th>修复 / Fix</th></tr></thead>
+<tbody>
+${report.checks.map(
+  (c) => html`<tr data-status="${c.status}"><td class="${c.status === "fail" ? "err" : ""}">${mark[c.status]}</td><td>${c.system}${c.flowId ? html` <span class="muted">${c.flowId}</span>` : ""}</td><td>${c.title}</td><td>${c.detail ?? ""}</td><td>${c.status === "ok" ? "" : (c.fix ?? "")}</td></tr>`,
+)}
+</tbody>
+</table>`
+}
+</section>`;
+}
+
 export function overviewBody(data: OverviewData): Html {
   return html`${flowsTable(data.flows)}
 ${historyCharts(data.flows, data.histories)}
 ${deadLettersTable(data.deadLetters, { showFlow: true })}
 ${runsTable(data.recentRuns, { title: "最近运行 / Recent runs", showFlow: true })}
-${apiCatalogTable(data.apis)}`;
+${apiCatalogTable(data.apis)}
+${doctorSection(data.doctor)}`;
 }
 
 function mappingTable(rows: FlowDetail["mapping"]) {

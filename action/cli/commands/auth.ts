@@ -5,6 +5,8 @@
  * asked for (`--hide-values` leaves them out). Logs and errors go through the redactor, which learns every
  * new token before anything is logged.
  */
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { JushuitanClient } from "../../../shared/connectors/jushuitan/index.ts";
 import { signParams } from "../../../shared/connectors/jushuitan/sign.ts";
 import { bootstrapWithCode, KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
@@ -22,7 +24,8 @@ jst-bridge auth tplus [--code <code> --redirect-uri <uri>]      (TPLUS_MODE=clou
 jst-bridge auth kis [--code <code>] [--account <acctnumber>] [--app <icrmid>]
 
 Gets tokens for one system, stores them in the state (--state file|kv, --state-dir) so the CLI and the Action
-use them at once, and prints the \`wrangler secret put\` lines for the Worker. Needs the app credentials in the
+use them at once, merges the Worker's secrets into .jst-bridge/secrets.json (--secrets-file <path>; mode 600,
+with a generated SYNC_API_TOKEN) for \`npx wrangler secret bulk\`, and prints the \`wrangler secret put\` lines. Needs the app credentials in the
 environment or .env: JST_APP_KEY/JST_APP_SECRET, TPLUS_APP_KEY/TPLUS_APP_SECRET, KIS_CLIENT_ID/KIS_CLIENT_SECRET.
 
   jst     self-developed app: getInitToken with a code you choose (default random); --isv: the authorization
@@ -40,7 +43,39 @@ export const AUTH_OPTIONS = {
   account: { type: "string" },
   app: { type: "string" },
   "hide-values": { type: "boolean" },
+  "secrets-file": { type: "string" },
 } as const;
+
+/** Where `auth` merges the Worker's secrets for `npx wrangler secret bulk` (gitignored with the file state). */
+export const DEFAULT_SECRETS_FILE = ".jst-bridge/secrets.json";
+const SYSTEM_PREFIX: Record<string, string> = { jst: "JST_", tplus: "TPLUS_", kis: "KIS_" };
+
+/**
+ * Merges this system's variables (app credentials from the environment, the new tokens) into the secrets file,
+ * creating it with mode 0600 and a random SYNC_API_TOKEN when it has none. Values never go to stdout from here.
+ */
+async function writeSecretsFile(ctx: CommandContext, system: string, values: Record<string, string>): Promise<string> {
+  const relative = ctx.string("secrets-file") ?? DEFAULT_SECRETS_FILE;
+  const path = resolve(ctx.io.cwd, relative);
+  let current: Record<string, string> = {};
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) current = parsed as Record<string, string>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new ConfigError(`${relative} exists but is not a JSON object of secrets`, { hint: "move it away, or name another file with --secrets-file", details: { file: relative } });
+    }
+  }
+  const prefix = SYSTEM_PREFIX[system]!;
+  const fromEnv = Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[0].startsWith(prefix) && typeof e[1] === "string" && e[1].trim() !== ""));
+  const next: Record<string, string> = { ...current, ...fromEnv, ...values };
+  if (!next.SYNC_API_TOKEN) next.SYNC_API_TOKEN = ctx.env.SYNC_API_TOKEN?.trim() || [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  for (const v of Object.values(next)) ctx.redactor.add(v);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return relative;
+}
 
 /** A single-quoted shell word. */
 export function shellQuote(value: string): string {
@@ -67,12 +102,13 @@ function need(ctx: CommandContext, names: string[]): void {
 }
 
 /** Values keyed by variable name; secrets among them are added to the redactor before anything else happens. */
-function printSecrets(ctx: CommandContext, system: string, values: Record<string, string>, notes: string[], stored: string) {
+async function printSecrets(ctx: CommandContext, system: string, values: Record<string, string>, notes: string[], stored: string) {
   for (const [name, value] of Object.entries(values)) if (name !== "TPLUS_ORG_ID") ctx.redactor.add(value);
   const names = Object.keys(values);
+  const secretsFile = await writeSecretsFile(ctx, system, values);
   if (ctx.json) {
-    // Machine output never carries the values: they are in the state already.
-    ctx.out(JSON.stringify({ command: "auth", system, variables: names, stored }, null, 2));
+    // Machine output never carries the values: they are in the state and the secrets file already.
+    ctx.out(JSON.stringify({ command: "auth", system, variables: names, stored, secretsFile }, null, 2));
     return;
   }
   for (const n of notes) ctx.out(n);
@@ -89,6 +125,7 @@ function printSecrets(ctx: CommandContext, system: string, values: Record<string
     `For GitHub Actions, store the same names as repository secrets (gh secret set NAME) and pass them to the action.`,
   ];
   ctx.outSecrets(lines.join("\n"));
+  ctx.out(`Worker secrets (this system's app credentials and tokens, and SYNC_API_TOKEN) merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`);
 }
 
 export async function authCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
@@ -124,7 +161,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
     }
     const values: Record<string, string> = { JST_ACCESS_TOKEN: tokens.accessToken };
     if (tokens.refreshToken) values.JST_REFRESH_TOKEN = tokens.refreshToken;
-    printSecrets(ctx, "jst", values, [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`], state.description);
+    await printSecrets(ctx, "jst", values, [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`], state.description);
     return EXIT.ok;
   }
 
@@ -134,9 +171,19 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       // On-prem has no token to hand out: check that the configured login works and list what to set.
       const client = createTplusClient(tplusConfigFromEnv(ctx.env), common, timeoutMs ? { timeoutMs } : {});
       const warehouses = await client.queryWarehouse();
-      const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"];
-      if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode, loginOk: true, warehouses: warehouses.length, variables: names }, null, 2));
-      else ctx.out([`T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`, "Set the same values as Worker secrets (wrangler asks for each; TPLUS_BASE_URL and TPLUS_MODE=onprem go into [vars]):", ...names.map((n) => `npx wrangler secret put ${n}`)].join("\n"));
+      // TPLUS_ORG_ID only when set: user/password login sends an empty orgId (docs/targets-tplus.md).
+      const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter((n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim());
+      const secretsFile = await writeSecretsFile(ctx, "tplus", {});
+      if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode, loginOk: true, warehouses: warehouses.length, variables: names, secretsFile }, null, 2));
+      else
+        ctx.out(
+          [
+            `T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`,
+            `The TPLUS_* values are merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`,
+            "Or set them one by one (wrangler asks for each):",
+            ...names.map((n) => `npx wrangler secret put ${n}`),
+          ].join("\n"),
+        );
       return EXIT.ok;
     }
     need(ctx, ["TPLUS_APP_KEY", "TPLUS_APP_SECRET"]);
@@ -156,7 +203,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
     const values: Record<string, string> = { TPLUS_OPEN_TOKEN: tokens.accessToken };
     if (tokens.refreshToken) values.TPLUS_REFRESH_TOKEN = tokens.refreshToken;
     if (info.orgId) values.TPLUS_ORG_ID = info.orgId;
-    printSecrets(ctx, "tplus", values, [`T+ cloud: tokens obtained${info.expiresAt ? `, access token valid until ${new Date(info.expiresAt).toISOString()}` : ""}${info.refreshExpiresAt ? `, refresh token until ${new Date(info.refreshExpiresAt).toISOString()}` : ""}.`], state.description);
+    await printSecrets(ctx, "tplus", values, [`T+ cloud: tokens obtained${info.expiresAt ? `, access token valid until ${new Date(info.expiresAt).toISOString()}` : ""}${info.refreshExpiresAt ? `, refresh token until ${new Date(info.refreshExpiresAt).toISOString()}` : ""}.`], state.description);
     return EXIT.ok;
   }
 
@@ -189,7 +236,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       },
     ).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
     await store.put(KIS_TOKEN_KEY, result.tokens);
-    printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], state.description);
+    await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], state.description);
     return EXIT.ok;
   }
 

@@ -3,7 +3,7 @@
  * checks and reconciliation, and paging base data (APP006992 Material/List, Stock/List) for reference tables.
  */
 import { ConfigError } from "../../errors.ts";
-import { KisBadResponseError, KisPagingError } from "./errors.ts";
+import { KisBadResponseError, KisBusinessError, KisPagingError } from "./errors.ts";
 import type { KisCallOptions, KisClient } from "./client.ts";
 
 export const KIS_INVENTORY_APP = "app007104";
@@ -212,6 +212,17 @@ export async function* walkPages<T>(
   }
 }
 
+/**
+ * ItemIds per Material/GetListDetails call. S5 (app/sdk/kis/sync.ts `fetchDetailPages`) splits into chunks of 20;
+ * no public source states the server's limit, so we stay at the proven size.
+ */
+export const KIS_MATERIAL_DETAIL_BATCH = 20;
+
+/** The per-item material API is missing on this account (404 / 接口不存在): try the other one. */
+function isMissingApi(error: unknown): boolean {
+  return error instanceof KisBusinessError && error.kind === "not_found";
+}
+
 export class KisOperations {
   readonly client: KisClient;
   constructor(client: KisClient) {
@@ -277,6 +288,50 @@ export class KisOperations {
       "Material/List",
       options,
     );
+  }
+
+  /**
+   * Full material records for these FItemIDs. Public clients read only FItemID/FNumber/FName/FParentID from
+   * Material/List and get FUnitID/FModel (and any other field) from `Material/GetListDetails {ItemIds}`
+   * (S5 app/sdk/kis/sync.ts, answer `data.List`) or per item from `Material/GetDetail` (Weaver HttpJDmaterial,
+   * wire-evidence.md §3). GetListDetails goes in chunks of KIS_MATERIAL_DETAIL_BATCH; when the account does not
+   * have it, GetDetail {ItemId} one by one.
+   */
+  async materialDetails(ids: number[], options: KisCallOptions = {}): Promise<KisMaterial[]> {
+    const out: KisMaterial[] = [];
+    let perItem = false;
+    for (let i = 0; i < ids.length && !perItem; i += KIS_MATERIAL_DETAIL_BATCH) {
+      const chunk = ids.slice(i, i + KIS_MATERIAL_DETAIL_BATCH);
+      try {
+        const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetListDetails", { ItemIds: chunk }, { idempotent: true, ...options });
+        const rows = Array.isArray(data) ? data.filter((r): r is Record<string, unknown> => !!obj(r)) : pageOf(data, "Material/GetListDetails", 1).rows;
+        out.push(...rows.map(materialRow));
+      } catch (error) {
+        if (!isMissingApi(error) || i > 0) throw error;
+        perItem = true;
+      }
+    }
+    if (!perItem) return out;
+    for (const id of ids) {
+      const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetDetail", { ItemId: id }, { idempotent: true, ...options });
+      const d = dataObject(data, "Material/GetDetail");
+      out.push(materialRow(obj(d.Data) ?? obj(d.Object) ?? d));
+    }
+    return out;
+  }
+
+  /**
+   * Every leaf material with its details merged over the List row (details win, List fills what they lack), each
+   * exactly once. This is what the reference table `kis_materials` holds, so lookups by a custom field
+   * (the seed flow's F_103) and FUnitID work whether or not List rows carry them.
+   */
+  async materialsWithDetails(query: BaseDataQuery = {}, options: PagingOptions = {}): Promise<KisMaterial[]> {
+    const listed: KisMaterial[] = [];
+    for await (const m of this.materials(query, options)) if (m.FDetail !== false) listed.push(m);
+    const details = new Map<number, KisMaterial>();
+    const call = options.signal ? { signal: options.signal } : {};
+    for (const d of await this.materialDetails(listed.map((m) => m.FItemID), call)) details.set(d.FItemID, d);
+    return listed.map((m) => ({ ...m, ...details.get(m.FItemID) }));
   }
 
   async listStocks(page: number, pageSize: number, query: BaseDataQuery = {}, options: KisCallOptions = {}): Promise<KisPage<KisStock>> {

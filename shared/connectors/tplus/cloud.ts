@@ -15,6 +15,20 @@ import { apiUrl, base64ToBytes, DEFAULT_TIMEOUT_MS, exchange, normalizeBaseUrl }
 import type { TplusCallOptions, TplusTransport } from "./transport.ts";
 
 export const DEFAULT_CLOUD_BASE_URL = "https://openapi.chanjet.com";
+/** A cheap call every T+ account answers (warehouse archive, one row: MCP guide idx 61143165842, PageSize in param). */
+export const TOKEN_PROBE_PATH = "warehouse/Query";
+const TOKEN_PROBE_BODY = { param: { PageSize: 1 } };
+
+/** The token works elsewhere, so a 50000/401|403 on this path means the gateway does not know the path. */
+function unknownPathError(path: string, cause: TplusError): TplusError {
+  return new TplusError(TPLUS_ERROR.apiNotEnabled, `T+ ${path}: the gateway does not know this API (50000, HTTP ${cause.httpStatus}) although the token works`, {
+    httpStatus: cause.httpStatus,
+    tplusCode: cause.tplusCode,
+    details: { path, unknownPath: true },
+    hint: "Check the resource/method name and that the API is enabled for your app (应用 → 接口权限); the token itself is fine, so it was not refreshed.",
+    cause,
+  });
+}
 /** Refresh when less than this is left of the access token (tokens live 6 days). */
 export const DEFAULT_REFRESH_MARGIN_MS = 24 * 3_600_000;
 
@@ -110,10 +124,24 @@ export class TplusCloudTransport implements TplusTransport {
       return await this.send(path, body, tokens, options);
     } catch (error) {
       if (!this.isTokenRejection(error)) throw error;
+      // 50000 with 401/403 also answers a path the gateway does not know (CaiJingLong/chanjet-openapi errors.ts:
+      // "50000 系统错误（appSecret 不正确 / openToken 不正确 / 接口 404 等），httpStatus 401/403/404"). A refresh would
+      // rotate both tokens for nothing, so first ask a path that certainly exists whether this token still works.
+      if (path !== TOKEN_PROBE_PATH && (await this.tokenWorks(tokens, options))) throw unknownPathError(path, error as TplusError);
       // The gateway refused the token before touching data: refresh once (or adopt a pair another caller made) and resend.
       this.logger.info("tplus: openToken rejected, refreshing", { path });
       tokens = await this.refreshFrom(tokens.accessToken, options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
       return await this.send(path, body, tokens, options);
+    }
+  }
+
+  /** True when a read-only call to an archive that every account has succeeds with these tokens. */
+  private async tokenWorks(tokens: TokenSet, options: TplusCallOptions): Promise<boolean> {
+    try {
+      await this.send(TOKEN_PROBE_PATH, TOKEN_PROBE_BODY, tokens, options);
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -25,6 +25,11 @@ export interface TplusOnpremConfig {
   baseUrl: string;
   appKey: string;
   appSecret: string;
+  /**
+   * "" for user/password (账套) login, as Chanjet's demo sends it in authInfo `datas` and the header
+   * (yeongjet/chanjie.tp.openapi Form1.cs btnV2LoginWithUserPwd_Click; wire-evidence.md §2b). Only the
+   * enterprise-cloud-ID login uses a real org id; TPLUS_ORG_ID is sent when set.
+   */
   orgId: string;
   /** ISV private key PEM (PKCS#8 or PKCS#1). */
   privateKey: string;
@@ -82,7 +87,7 @@ const onpremSchema = z.object({
   TPLUS_BASE_URL: httpUrl,
   TPLUS_APP_KEY: required,
   TPLUS_APP_SECRET: required,
-  TPLUS_ORG_ID: required,
+  TPLUS_ORG_ID: optional,
   TPLUS_PRIVATE_KEY: required,
   TPLUS_USER: required,
   // Not trimmed: a password may end in a space.
@@ -95,7 +100,7 @@ const HINTS = {
     "TPLUS_MODE=cloud needs TPLUS_APP_KEY and TPLUS_APP_SECRET (your app in the Chanjet open platform) and a token: " +
     "TPLUS_REFRESH_TOKEN (and TPLUS_OPEN_TOKEN) from authorizing the app for your T+ organisation. See docs/targets-tplus.md.",
   onprem:
-    "TPLUS_MODE=onprem needs TPLUS_BASE_URL (http(s)://T+ server:port), TPLUS_APP_KEY, TPLUS_APP_SECRET, TPLUS_ORG_ID and " +
+    "TPLUS_MODE=onprem needs TPLUS_BASE_URL (http(s)://T+ server:port), TPLUS_APP_KEY, TPLUS_APP_SECRET and " +
     "TPLUS_PRIVATE_KEY (the ISV key cjet_pri.pem), plus the T+ login TPLUS_USER, TPLUS_PASSWORD and TPLUS_ACCOUNT (账套号). See docs/targets-tplus.md.",
 };
 
@@ -154,7 +159,7 @@ export function tplusConfigFromEnv(env: Record<string, string | undefined>): Tpl
     baseUrl: v.TPLUS_BASE_URL.replace(/\/+$/, ""),
     appKey: v.TPLUS_APP_KEY,
     appSecret: v.TPLUS_APP_SECRET,
-    orgId: v.TPLUS_ORG_ID,
+    orgId: v.TPLUS_ORG_ID ?? "",
     privateKey: v.TPLUS_PRIVATE_KEY,
     user: v.TPLUS_USER,
     password: v.TPLUS_PASSWORD,

@@ -23,12 +23,25 @@ export { tplusConfigFromEnv, TPLUS_ENV_NAMES } from "./config.ts";
 export type { TplusConfig, TplusCloudConfig, TplusOnpremConfig } from "./config.ts";
 
 /** The document kinds this client writes; `write({operation})` takes these names (or "<name>/Create"). */
+/**
+ * `service`: the voucher service that lists and reads these documents (`FindVoucherList`, `GetVoucherDTO`), per the
+ * Chanjet T+Cloud MCP guide (idx 61143165842, author 畅捷通): the simple `otherDispatch` service is Create-only.
+ * `voucherTypeCode`: for GetVoucherDTO (ST1024 from S2 Args.cs; SA04 from the guide); omitted when unknown (the guide
+ * says a known service may leave it out). `batch`: CreateBatch exists on on-prem T+ (S2 Args.cs) but is not listed for
+ * T+Cloud, so the cloud writes one by one unless told otherwise.
+ */
 export const TPLUS_OPERATIONS = {
-  otherDispatch: { resource: "otherDispatch", label: "其他出库单", batch: true },
-  otherReceive: { resource: "otherReceive", label: "其他入库单", batch: false },
-  saleDelivery: { resource: "saleDelivery", label: "销货单", batch: true },
-  purchaseReceive: { resource: "purchaseReceive", label: "采购入库单", batch: false },
+  otherDispatch: { resource: "otherDispatch", label: "其他出库单", batch: true, service: "OtherDispatchOpenApi", voucherTypeCode: "ST1024" },
+  otherReceive: { resource: "otherReceive", label: "其他入库单", batch: false, service: "OtherReceiveOpenApi", voucherTypeCode: undefined },
+  saleDelivery: { resource: "saleDelivery", label: "销货单", batch: true, service: "SaleDeliveryOpenApi", voucherTypeCode: "SA04" },
+  purchaseReceive: { resource: "purchaseReceive", label: "采购入库单", batch: false, service: "PurchaseReceiveOpenApi", voucherTypeCode: undefined },
 } as const;
+
+/** FindVoucherList page size for lookups, and how many pages a lookup reads when the filter is not honoured. */
+export const VOUCHER_LOOKUP_PAGE_SIZE = 100;
+export const VOUCHER_LOOKUP_MAX_PAGES = 20;
+/** Archive page size: the MCP guide's maximum for PageSize in `param` (there is no page index). */
+export const ARCHIVE_PAGE_SIZE = 1000;
 
 export type TplusOperationName = keyof typeof TPLUS_OPERATIONS;
 type OperationSpec = (typeof TPLUS_OPERATIONS)[TplusOperationName];
@@ -62,6 +75,16 @@ export interface TplusClientOptions {
   recovery?: "query" | "resend";
   /** Documents per CreateBatch call (default 20). */
   batchSize?: number;
+  /** Use CreateBatch on T+Cloud too (not listed there; default false: one Create per document). On-prem uses it. */
+  cloudCreateBatch?: boolean;
+  /**
+   * The FindVoucherList `paramDic` key that filters by external code (UNCERTAIN: Chanjet says to read field names
+   * from the column info of the voucher; default "ExternalCode"). Rows are always matched here, so a server that
+   * ignores the filter costs pages, never a false match.
+   */
+  externalCodeFilter?: string;
+  /** Pages of VOUCHER_LOOKUP_PAGE_SIZE a lookup or listing reads at most when the filter is not honoured (default 20). */
+  voucherLookupMaxPages?: number;
   cloud?: { refreshMarginMs?: number; sendSidCookie?: boolean; tokenKey?: string };
   onprem?: { algorithm?: JwtAlgorithm; loginSubject?: string; subject?: string; sendSidCookie?: boolean; tokenKey?: string; tokenErrorCodes?: string[] };
 }
@@ -131,12 +154,25 @@ function idsFromAnswer(answer: unknown): { targetId?: string; targetCode?: strin
 }
 
 function summarize(row: Record<string, unknown>): TplusVoucherSummary | null {
-  const externalCode = str(row.ExternalCode ?? row.externalCode);
+  // FindVoucherList rows are {id, code, externalcode, ts} (all lower case, MCP guide); DTOs use PascalCase.
+  const externalCode = str(row.ExternalCode ?? row.externalCode ?? row.externalcode);
   if (!externalCode) return null;
   const id = str(row.ID ?? row.Id ?? row.id);
   const code = str(row.Code ?? row.code);
   const voucherDate = str(row.VoucherDate ?? row.voucherDate);
   return { externalCode, raw: row, ...(id ? { id } : {}), ...(code ? { code } : {}), ...(voucherDate ? { voucherDate } : {}) };
+}
+
+/** FindVoucherList answers a list; tolerate an array or the usual wrappers (the answer shape is not public). */
+function rowsOf(answer: unknown): Record<string, unknown>[] {
+  if (answer === null || answer === undefined || answer === "") return [];
+  let list: unknown = answer;
+  if (!Array.isArray(list) && typeof list === "object") {
+    const o = list as Record<string, unknown>;
+    list = o.Rows ?? o.rows ?? o.List ?? o.list ?? o.DataList ?? o.dataList ?? o.Data ?? o.data ?? o.Result ?? o.result;
+  }
+  if (!Array.isArray(list)) throw new TplusError(TPLUS_ERROR.http, "T+ FindVoucherList: expected a list of vouchers");
+  return list.filter((row): row is Record<string, unknown> => !!row && typeof row === "object");
 }
 
 /** The Query API is missing or not enabled for this app: recovery then relies on the duplicate check instead. */
@@ -214,31 +250,47 @@ export class TplusClient implements TargetConnector {
     return this.create(TPLUS_OPERATIONS.purchaseReceive, dto);
   }
 
-  /** `inventory/Query` `{param}` → array. One page: pass PageIndex/PageSize in `param` (T+ caps PageSize at 1000, UNCERTAIN). */
+  /** `inventory/Query` `{param}` → array: one page of at most `param.PageSize` (≤ 1000) rows. */
   async queryInventory(param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
     return this.queryArray("inventory/Query", { param });
   }
 
   /**
-   * Every inventory row matching `param`, page by page. Whether inventory/Query honours PageIndex is UNCERTAIN
-   * (inventory/QueryPage exists too), so a page that repeats the previous one ends the loop instead of spinning.
+   * Every row of an archive. T+ archives take `PageSize` (≤ 1000) inside `param` and have no page index
+   * (Chanjet T+Cloud MCP guide idx 61143165842), so a full page is continued after the largest row version `Ts`
+   * seen (UNCERTAIN filter; wire-evidence.md ranked item 6). When rows carry no Ts, or the continuation brings
+   * nothing new, the archive cannot be read completely and this throws instead of keeping the first page.
    */
-  async queryAllInventory(param: Record<string, unknown> = {}, pageSize = 500): Promise<Record<string, unknown>[]> {
+  async queryAllArchive(path: "inventory/Query" | "warehouse/Query", param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
     const seen = new Set<string>();
+    let after: number | undefined;
     for (let page = 1; page <= 10_000; page++) {
-      const batch = await this.queryInventory({ ...param, PageIndex: page, PageSize: pageSize });
+      const batch = await this.queryArray(path, { param: { ...param, PageSize: ARCHIVE_PAGE_SIZE, ...(after !== undefined ? { Ts: after } : {}) } });
       let fresh = 0;
       for (const row of batch) {
-        const key = str(row.Code) ?? str(row.ID) ?? JSON.stringify(row);
+        const key = str(row.ID) ?? str(row.Code) ?? JSON.stringify(row);
         if (seen.has(key)) continue;
         seen.add(key);
         rows.push(row);
         fresh++;
       }
-      if (batch.length < pageSize || fresh === 0) break;
+      if (batch.length < ARCHIVE_PAGE_SIZE) return rows;
+      const versions = batch.map((r) => Number(r.Ts ?? r.ts)).filter((n) => Number.isFinite(n));
+      if (fresh === 0 || versions.length !== batch.length) {
+        throw new TplusError(TPLUS_ERROR.http, `T+ ${path}: ${rows.length} rows read and more remain, but the archive cannot be paged further`, {
+          details: { path, rows: rows.length },
+          hint: "T+ archives have no page index (PageSize ≤ 1000) and these rows carry no usable Ts: narrow the table (param Code/Name filters) or upload it instead of refreshing it.",
+        });
+      }
+      after = Math.max(...versions);
     }
     return rows;
+  }
+
+  /** Every inventory row (see queryAllArchive). */
+  async queryAllInventory(param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
+    return this.queryAllArchive("inventory/Query", param);
   }
 
   async queryWarehouse(param: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
@@ -254,47 +306,82 @@ export class TplusClient implements TargetConnector {
     return answer.filter((row): row is Record<string, unknown> => !!row && typeof row === "object");
   }
 
-  /**
-   * Finds a voucher by ExternalCode through `<resource>/Query {"param":{"ExternalCode":…}}`. UNCERTAIN: this
-   * filter is offered by the emulator; the real API may lack it (then the call fails with EXSV0011/404). Rows are
-   * matched on ExternalCode here, so a server that ignores the filter cannot produce a false match.
-   */
-  async findVoucherByExternalCode(operation: string, externalCode: string): Promise<TplusVoucherSummary | null> {
+  /** One page of `<Service>/FindVoucherList {pageIndex (0-based), pageSize, paramDic}` (MCP guide idx 61143165842). */
+  async findVoucherList(operation: string, page: { pageIndex: number; pageSize?: number; paramDic?: Record<string, unknown> }): Promise<Record<string, unknown>[]> {
     const spec = resolveOperation(operation);
-    const rows = await this.queryArray(`${spec.resource}/Query`, { param: { ExternalCode: externalCode } });
-    for (const row of rows) {
-      const summary = summarize(row);
-      if (summary?.externalCode === externalCode) return summary;
+    const body = { pageIndex: page.pageIndex, pageSize: page.pageSize ?? VOUCHER_LOOKUP_PAGE_SIZE, paramDic: page.paramDic ?? {} };
+    return rowsOf(await withRetry(() => this.transport.call(`${spec.service}/FindVoucherList`, body), this.retryOptions()));
+  }
+
+  /** `<Service>/GetVoucherDTO {param:{voucherID, voucherTypeCode}}` → the whole voucher. */
+  async getVoucherDto(operation: string, voucherId: string): Promise<Record<string, unknown>> {
+    const spec = resolveOperation(operation);
+    const param = { voucherID: voucherId, ...(spec.voucherTypeCode ? { voucherTypeCode: spec.voucherTypeCode } : {}) };
+    const answer = await withRetry(() => this.transport.call(`${spec.service}/GetVoucherDTO`, { param }), this.retryOptions());
+    if (!answer || typeof answer !== "object" || Array.isArray(answer)) throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/GetVoucherDTO: expected an object`);
+    const o = answer as Record<string, unknown>;
+    return (o.dto && typeof o.dto === "object" ? o.dto : o.data && typeof o.data === "object" ? o.data : o) as Record<string, unknown>;
+  }
+
+  /**
+   * Finds a voucher by ExternalCode: FindVoucherList filtered by `paramDic[externalCodeFilter]`, matched on the
+   * row's externalcode here. When the account ignores the filter, pages newest-first up to the lookup bound.
+   */
+  async findVoucherByExternalCode(operation: string, externalCode: string, options: { detail?: boolean } = {}): Promise<TplusVoucherSummary | null> {
+    const spec = resolveOperation(operation);
+    const found = await this.findListedVoucher(spec, externalCode);
+    if (!found || !options.detail || !found.id) return found;
+    // List rows carry only id/code/externalcode/ts: the date and lines come from GetVoucherDTO.
+    const dto = await this.getVoucherDto(spec.resource, found.id);
+    return summarize({ ...dto, id: found.id, code: found.code ?? dto.Code, externalcode: found.externalCode });
+  }
+
+  private async findListedVoucher(spec: OperationSpec, externalCode: string): Promise<TplusVoucherSummary | null> {
+    const filter = { [this.options.externalCodeFilter ?? "ExternalCode"]: externalCode };
+    const maxPages = this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES;
+    for (let pageIndex = 0; pageIndex < maxPages; pageIndex++) {
+      const rows = await this.findVoucherList(spec.resource, { pageIndex, paramDic: filter });
+      for (const row of rows) {
+        const summary = summarize(row);
+        if (summary?.externalCode === externalCode) return summary;
+      }
+      if (rows.length < VOUCHER_LOOKUP_PAGE_SIZE) return null;
     }
+    this.logger.warn("tplus: voucher lookup stopped at its page bound; the create and T+'s duplicate check decide", { operation: spec.resource, maxPages });
     return null;
   }
 
   /**
-   * Vouchers dated `from`…`to` (yyyy-MM-dd, inclusive) for reconciliation. The date filter names
-   * VoucherDateBegin/VoucherDateEnd are UNCERTAIN (emulator contract); rows outside the range are dropped here.
+   * Vouchers dated `from`…`to` (yyyy-MM-dd, inclusive) for reconciliation: FindVoucherList pages (rows carry no
+   * date), each read with GetVoucherDTO for its VoucherDate and figures. Bounded: more vouchers than
+   * `voucherLookupMaxPages × pageSize` is an error naming the bound rather than a silently partial list.
    */
   async listVouchers(operation: string, range: { from: string; to: string; pageSize?: number }): Promise<TplusVoucherSummary[]> {
     const spec = resolveOperation(operation);
-    const pageSize = range.pageSize ?? 500;
+    const pageSize = range.pageSize ?? VOUCHER_LOOKUP_PAGE_SIZE;
+    const maxPages = Math.max(this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES, Math.ceil((VOUCHER_LOOKUP_MAX_PAGES * VOUCHER_LOOKUP_PAGE_SIZE) / pageSize));
     const out: TplusVoucherSummary[] = [];
     const seen = new Set<string>();
-    for (let page = 1; page <= 10_000; page++) {
-      const rows = await this.queryArray(`${spec.resource}/Query`, {
-        param: { VoucherDateBegin: range.from, VoucherDateEnd: range.to, PageIndex: page, PageSize: pageSize },
-      });
-      let fresh = 0;
-      for (const row of rows) {
-        const summary = summarize(row);
-        if (!summary || seen.has(summary.externalCode)) continue;
-        seen.add(summary.externalCode);
-        fresh++;
-        const day = summary.voucherDate?.slice(0, 10);
-        if (day && (day < range.from || day > range.to)) continue;
-        out.push(summary);
+    for (let pageIndex = 0; ; pageIndex++) {
+      if (pageIndex >= maxPages) {
+        throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/FindVoucherList: more than ${maxPages * pageSize} vouchers to scan`, {
+          details: { maxPages, pageSize },
+          hint: "Reconcile a shorter range, or raise voucherLookupMaxPages.",
+        });
       }
-      if (rows.length < pageSize || fresh === 0) break;
+      const rows = await this.findVoucherList(spec.resource, { pageIndex, pageSize });
+      for (const row of rows) {
+        const listed = summarize(row);
+        if (!listed?.id || seen.has(listed.id)) continue;
+        seen.add(listed.id);
+        const dto = await this.getVoucherDto(spec.resource, listed.id);
+        const full = summarize({ ...dto, id: listed.id, code: listed.code ?? dto.Code, externalcode: listed.externalCode });
+        const day = full?.voucherDate?.slice(0, 10);
+        if (!full || !day || day < range.from || day > range.to) continue;
+        out.push(full);
+      }
+      if (rows.length < pageSize) return out;
     }
-    return out;
   }
 
   /** Cloud bootstrap: trades an authorization code for the first token pair and stores it. */
@@ -366,17 +453,11 @@ export class TplusClient implements TargetConnector {
   private async lookupByExternalCode(spec: OperationSpec, externalKey: string): Promise<TplusVoucherSummary | null> {
     if (this.queryUnsupported.has(spec.resource)) return null;
     try {
-      const rows = await this.transport.call(`${spec.resource}/Query`, { param: { ExternalCode: externalKey } });
-      if (!Array.isArray(rows)) return null;
-      for (const row of rows) {
-        const summary = row && typeof row === "object" ? summarize(row as Record<string, unknown>) : null;
-        if (summary?.externalCode === externalKey) return summary;
-      }
-      return null;
+      return await this.findVoucherByExternalCode(spec.resource, externalKey);
     } catch (error) {
       if (isUnsupported(error)) {
         this.queryUnsupported.add(spec.resource);
-        this.logger.info("tplus: Query API unavailable, relying on the duplicate check", { resource: spec.resource });
+        this.logger.info("tplus: FindVoucherList unavailable, relying on the duplicate check", { service: spec.service });
         return null;
       }
       throw error;
@@ -410,7 +491,7 @@ export class TplusClient implements TargetConnector {
       groups.set(spec, list);
     });
     for (const [spec, indexes] of groups) {
-      if (!spec.batch) {
+      if (!spec.batch || (this.mode === "cloud" && !this.options.cloudCreateBatch)) {
         for (const i of indexes) results[i] = await this.settle(docs[i]!, false);
         continue;
       }

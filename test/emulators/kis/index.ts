@@ -40,6 +40,17 @@ export interface KisEmulatorOptions {
   maxClockSkewMs?: number;
   /** Longest time a "never answer" fault holds a request open (it ends early when the client aborts). Default 60 s. */
   maxHoldMs?: number;
+  /**
+   * Where material unit and custom fields (FUnitID, FModel, F_103) appear. "details" (default, as every public
+   * client sees it: S5 app/sdk/kis/sync.ts, Weaver HttpJDmaterial): Material/List rows carry only FItemID,
+   * FNumber, FName, FParentID, FDetail, and GetListDetails/GetDetail carry the rest. "list": the older emulator,
+   * List rows carry everything too. "none": no API returns the custom field (units still in the details).
+   */
+  materialFields?: "details" | "list" | "none";
+  /** Which per-item material API exists: "both" (default), "getListDetails" only, or "getDetail" only. */
+  materialDetailApi?: "both" | "getListDetails" | "getDetail";
+  /** Largest ItemIds array GetListDetails accepts (UNCERTAIN; S5 sends chunks of 20). Default 50. */
+  maxDetailIds?: number;
 }
 
 export interface KisRequestLogEntry {
@@ -389,10 +400,25 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
         return ok(c, detailOf(bill));
       }
     }
+    if (appId === "app006992" && object === "material" && (action === "getlistdetails" || action === "getdetail")) {
+      const api = options.materialDetailApi ?? "both";
+      const enabled = action === "getlistdetails" ? api !== "getDetail" : api !== "getListDetails";
+      if (enabled) {
+        const ids = action === "getlistdetails" ? body.ItemIds : [body.ItemId ?? body.FItemID ?? body.Id];
+        if (!Array.isArray(ids) || ids.length === 0 || ids.some((i) => typeof i !== "number")) {
+          return bizFail(c, action === "getlistdetails" ? "参数ItemIds必须为数字数组" : "参数ItemId不能为空");
+        }
+        const max = options.maxDetailIds ?? 50;
+        if (ids.length > max) return bizFail(c, `参数ItemIds一次最多${max}个`);
+        const rows = materialDetailRows(ids as number[], options.materialFields ?? "details");
+        if (action === "getdetail") return rows[0] ? ok(c, rows[0]) : bizFail(c, `物料不存在(ItemId=${ids[0]})`);
+        return ok(c, { List: rows });
+      }
+    }
     if (appId === "app006992" && (object === "material" || object === "stock") && action === "list") {
       const paging = pagingOf(body, maxPageSize);
       if ("reason" in paging) return bizFail(c, paging.reason);
-      const rows = object === "material" ? materialRows(body) : stockRows(body);
+      const rows = object === "material" ? materialRows(body, options.materialFields ?? "details") : stockRows(body);
       if ("reason" in rows) return bizFail(c, rows.reason);
       return ok(c, page(rows.rows, repeatPage ? 1 : paging.page, paging.size, totalPagesField));
     }
@@ -491,7 +517,29 @@ function filterBills(bills: StoredBill[], body: Record<string, unknown>): Stored
   });
 }
 
-function materialRows(body: Record<string, unknown>): { rows: Record<string, unknown>[] } | { reason: string } {
+/** The full material record (what GetListDetails/GetDetail answer); custom field F_103 holds the Jushuitan sku_id. */
+function materialDetail(s: (typeof SKUS)[number], fields: "details" | "list" | "none"): Record<string, unknown> {
+  return {
+    FItemID: s.kisItemId,
+    FNumber: s.kisNumber,
+    FName: s.name,
+    FModel: s.propertiesValue,
+    FUnitID: s.kisUnitId,
+    FUnitGroupID: 100 + s.kisUnitId,
+    FParentID: STYLES_FOR_KIS.find((st) => st.itemId === s.itemId)!.FItemID,
+    FDetail: true,
+    ...(fields === "none" ? {} : { F_103: s.skuId }),
+  };
+}
+
+function materialDetailRows(ids: number[], fields: "details" | "list" | "none"): Record<string, unknown>[] {
+  return ids.flatMap((id) => {
+    const sku = SKUS.find((s) => s.kisItemId === id);
+    return sku ? [materialDetail(sku, fields)] : [];
+  });
+}
+
+function materialRows(body: Record<string, unknown>, fields: "details" | "list" | "none"): { rows: Record<string, unknown>[] } | { reason: string } {
   if (body.Detail !== undefined && typeof body.Detail !== "boolean") return { reason: "参数Detail必须为布尔值" };
   if (body.ParentId !== undefined && typeof body.ParentId !== "number") return { reason: "参数ParentId必须为数字" };
   if (body.Ids !== undefined && (!Array.isArray(body.Ids) || body.Ids.some((i) => typeof i !== "number"))) return { reason: "参数Ids必须为数字数组" };
@@ -500,17 +548,10 @@ function materialRows(body: Record<string, unknown>): { rows: Record<string, unk
   const key = typeof body.SearchKey === "string" ? body.SearchKey.trim() : "";
   const ids = Array.isArray(body.Ids) ? (body.Ids as number[]) : [];
   const all: Record<string, unknown>[] = detail
-    ? SKUS.map((s) => ({
-        FItemID: s.kisItemId,
-        FNumber: s.kisNumber,
-        FName: s.name,
-        FModel: s.propertiesValue,
-        FUnitID: s.kisUnitId,
-        FUnitGroupID: 100 + s.kisUnitId,
-        FParentID: STYLES_FOR_KIS.find((st) => st.itemId === s.itemId)!.FItemID,
-        FDetail: true,
-        F_103: s.skuId,
-      }))
+    ? SKUS.map((s) => {
+        const full = materialDetail(s, fields);
+        return fields === "list" ? full : { FItemID: full.FItemID, FNumber: full.FNumber, FName: full.FName, FParentID: full.FParentID, FDetail: true };
+      })
     : STYLES_FOR_KIS.map((st) => ({ FItemID: st.FItemID, FNumber: st.FNumber, FName: st.name, FParentID: 0, FDetail: false }));
   const rows = all.filter(
     (r) =>

@@ -65,6 +65,29 @@ export interface TplusEmulatorOptions {
   batchMode?: "perDocument" | "allOrNothing";
   maxBatchSize?: number;
   maxPageSize?: number;
+  // ---- vendor-true behaviour (../shared/docs/wire-evidence.md); today's older behaviour stays as named profiles ----
+  /**
+   * orgId on the on-prem `Authorization` header and in authInfo `datas`. "emptyOrConfigured" (default): Chanjet's
+   * demo sends "" for user/password login (yeongjet/chanjie.tp.openapi Form1.cs), and the enterprise-cloud-ID
+   * path sends the org; both accepted. "required": the older emulator, only the configured orgId.
+   */
+  onpremOrgId?: "emptyOrConfigured" | "required";
+  /** HTTP status of the gateway's `{code:"50000"}` for a path it does not know: 404 (default), 401 or 403 (CaiJingLong errors.ts). */
+  unknownPathStatus?: 401 | 403 | 404;
+  /**
+   * How vouchers are listed. "openApi" (default; Chanjet T+Cloud MCP guide): `<Voucher>OpenApi/FindVoucherList`
+   * {pageIndex (0-based), pageSize, paramDic} → rows {id, code, externalcode, ts}, and `GetVoucherDTO`; there is no
+   * `<resource>/Query`. "legacyQuery": the older emulator's `<resource>/Query {param:{ExternalCode|VoucherDate…}}` only.
+   */
+  voucherApi?: "openApi" | "legacyQuery";
+  /** Whether FindVoucherList honours `paramDic.ExternalCode` (UNCERTAIN: the field name must come from column info). Default honoured. */
+  findVoucherFilter?: "externalCode" | "ignored";
+  /** Archive (inventory/warehouse/partner Query) paging. "pageSize" (default; MCP guide): PageSize ≤ 1000, no page index, `Ts` continues after a row version. "pageIndex": the older emulator. */
+  archivePaging?: "pageSize" | "pageIndex";
+  /** Extra synthetic inventory rows (to exercise paging past 1000). */
+  extraInventory?: number;
+  /** Serve `<resource>/CreateBatch` on the cloud gateway (not listed for T+Cloud in the MCP guide; the on-prem demo has it). Default false. */
+  cloudCreateBatch?: boolean;
 }
 
 export interface StoredVoucher {
@@ -156,7 +179,12 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
       ["GYS001", { Code: "GYS001", Name: "默认供应商" }],
     ]),
   };
-  const inventoryRows = [...master.inventory.values()].map((v, i) => ({ ID: i + 1, Code: v.Code, Name: v.Name, Unit: { Name: v.Unit }, Disabled: false }));
+  for (let i = 0; i < (options.extraInventory ?? 0); i++) {
+    const code = `EXTRA-${String(i + 1).padStart(5, "0")}`;
+    master.inventory.set(code, { Code: code, Name: `合成存货 ${i + 1}`, Unit: "件" });
+  }
+  // Ts: a row version that grows with every change (UNCERTAIN name; the archive APIs filter on it per the MCP guide's advice).
+  const inventoryRows = [...master.inventory.values()].map((v, i) => ({ ID: i + 1, Code: v.Code, Name: v.Name, Unit: { Name: v.Unit }, Disabled: false, Ts: 1000 + i }));
   const warehouseRows = [...master.warehouses.values()].map((v, i) => ({ ID: i + 1, Code: v.Code, Name: v.Name }));
 
   // ---- mutable state ----
@@ -374,12 +402,44 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     return Array.isArray(page) ? { status: 200, json: page } : page;
   }
 
+  /** Archives without a page index: PageSize ≤ 1000 (default 1000), rows in Ts order after `param.Ts` when given. */
+  function archivePage(rows: Array<Record<string, unknown>>, param: Record<string, unknown>, transport: "cloud" | "onprem"): Answer | Array<Record<string, unknown>> {
+    const size = param.PageSize ?? 1000;
+    if (typeof size !== "number" || !Number.isInteger(size) || size < 1) return refusal(transport, "EXVD0001", "PageSize 必须是正整数");
+    if (size > Math.min(maxPageSize, 1000)) return refusal(transport, "EXVD0001", `PageSize 不能超过 ${Math.min(maxPageSize, 1000)}`);
+    const after = typeof param.Ts === "number" ? param.Ts : undefined;
+    const ordered = [...rows].sort((a, b) => Number(a.Ts ?? 0) - Number(b.Ts ?? 0)).filter((r) => after === undefined || Number(r.Ts ?? 0) > after);
+    return ordered.slice(0, size);
+  }
+
+  /** `{pageIndex (0-based), pageSize, paramDic}` → `[{id, code, externalcode, ts}]`, newest first (MCP guide idx 61143165842). */
+  function findVoucherList(kind: VoucherKind, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
+    const { pageIndex, pageSize } = args;
+    if (typeof pageIndex !== "number" || !Number.isInteger(pageIndex) || pageIndex < 0) return refusal(transport, "EXVD0001", "pageIndex 必须是从 0 开始的整数");
+    if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > maxPageSize) return refusal(transport, "EXVD0001", `pageSize 必须在 1 到 ${maxPageSize} 之间`);
+    if (args.paramDic !== undefined && !isObject(args.paramDic)) return refusal(transport, "EXVD0001", "paramDic 必须是对象");
+    const dic = (args.paramDic ?? {}) as Record<string, unknown>;
+    let rows = [...(vouchers.get(kind.resource) ?? [])].reverse();
+    if ((options.findVoucherFilter ?? "externalCode") === "externalCode" && typeof dic.ExternalCode === "string") rows = rows.filter((v) => v.ExternalCode === dic.ExternalCode);
+    const page = rows.slice(pageIndex * pageSize, (pageIndex + 1) * pageSize).map((v) => ({ id: v.ID, code: v.Code, externalcode: v.ExternalCode, ts: v.createdAt }));
+    return { status: 200, json: page };
+  }
+
+  /** `{param:{voucherID, voucherTypeCode?}}` → the whole voucher. */
+  function getVoucherDto(kind: VoucherKind, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
+    const param = isObject(args.param) ? args.param : {};
+    const id = Number(param.voucherID ?? param.VoucherID ?? param.id);
+    const v = (vouchers.get(kind.resource) ?? []).find((x) => x.ID === id);
+    if (!v) return refusal(transport, "EXVD0002", `单据不存在（voucherID=${String(param.voucherID)}）`);
+    return { status: 200, json: { ...structuredClone(v.payload), ID: v.ID, Code: v.Code, ExternalCode: v.ExternalCode, VoucherDate: v.VoucherDate } };
+  }
+
   function queryMaster(resource: string, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
     const param = isObject(args.param) ? args.param : {};
     let rows: Array<Record<string, unknown>> = resource === "inventory" ? inventoryRows : resource === "warehouse" ? warehouseRows : [...master.partners.values()].map((p, i) => ({ ID: i + 1, ...p }));
     if (typeof param.Code === "string") rows = rows.filter((r) => r.Code === param.Code);
     if (typeof param.Name === "string") rows = rows.filter((r) => String(r.Name).includes(param.Name as string));
-    const page = pageOf(rows, param, transport);
+    const page = (options.archivePaging ?? "pageSize") === "pageSize" ? archivePage(rows, param, transport) : pageOf(rows, param, transport);
     return Array.isArray(page) ? { status: 200, json: page } : page;
   }
 
@@ -388,9 +448,13 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     const r = resource.toLowerCase();
     const m = method.toLowerCase();
     const kind = kindByName.get(r);
+    const openApi = (options.voucherApi ?? "openApi") === "openApi";
     if (kind && m === "create") return createOne(kind, args, transport);
-    if (kind && m === "createbatch" && kind.batch) return createBatch(kind, args, transport);
-    if (kind && m === "query") return queryVouchers(kind, args, transport);
+    if (kind && m === "createbatch" && kind.batch && (transport === "onprem" || options.cloudCreateBatch)) return createBatch(kind, args, transport);
+    if (kind && m === "query" && !openApi) return queryVouchers(kind, args, transport);
+    const service = openApi && r.endsWith("openapi") ? kindByName.get(r.slice(0, -"openapi".length)) : undefined;
+    if (service && m === "findvoucherlist") return findVoucherList(service, args, transport);
+    if (service && m === "getvoucherdto") return getVoucherDto(service, args, transport);
     if ((r === "inventory" || r === "warehouse" || r === "partner") && m === "query") return queryMaster(r, args, transport);
     return null;
   }
@@ -543,7 +607,7 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
       }
       ctx.log.body = summarizeBody(args);
       if (!isObject(args)) return refusal("cloud", "EXVD0001", "请求体必须是 JSON 对象");
-      return business(resource, method, args, "cloud") ?? { status: 404, json: { code: "50000", message: "系统错误" } };
+      return business(resource, method, args, "cloud") ?? { status: options.unknownPathStatus ?? 404, json: { code: "50000", message: "系统错误" } };
     });
   }
 
@@ -569,10 +633,10 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     // Decode first so the tokenExpired fault can invalidate the session it names.
     const authorization = c.headers.get("Authorization") ?? undefined;
     if (!keyRing) return refusal("onprem", "EXSM0001", "emulator: no ISV public key configured (options.publicKey)");
-    const check = await verifyOnpremAuthorization(authorization, { apps, orgId, keys: keyRing, acceptRs256: options.acceptRs256 ?? false, now });
+    const check = await verifyOnpremAuthorization(authorization, { apps, orgId, allowEmptyOrgId: (options.onpremOrgId ?? "emptyOrConfigured") === "emptyOrConfigured", keys: keyRing, acceptRs256: options.acceptRs256 ?? false, now });
     if (check.ok) {
       presentedToken = typeof check.auth.claims.access_token === "string" ? check.auth.claims.access_token : "";
-      ctx.log.auth = { alg: check.auth.alg, sub: check.auth.claims.sub, accessToken: presentedToken ? "present" : "missing", cookieSid: /(^|;\s*)sid=/.test(c.headers.get("Cookie") ?? "") };
+      ctx.log.auth = { orgId: check.auth.orgId, alg: check.auth.alg, sub: check.auth.claims.sub, accessToken: presentedToken ? "present" : "missing", cookieSid: /(^|;\s*)sid=/.test(c.headers.get("Cookie") ?? "") };
     }
     return runWithFault(fault, ctx, () => {
       if (!check.ok) return refusal("onprem", check.code, check.message);

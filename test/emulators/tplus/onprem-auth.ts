@@ -66,6 +66,8 @@ export class PublicKeyRing {
 export interface OnpremAuthConfig {
   apps: Map<string, string>; // appKey → appSecret
   orgId: string;
+  /** Accept an empty orgId too (user/password login, as Chanjet's demo sends it). */
+  allowEmptyOrgId?: boolean;
   keys: PublicKeyRing;
   acceptRs256: boolean;
   now: () => number;
@@ -87,7 +89,7 @@ export async function verifyOnpremAuthorization(header: string | undefined, conf
   const appSecret = config.apps.get(outer.appKey);
   if (appSecret === undefined) return refuse("EXSM0001", "appKey 不正确");
   const orgId = String(outer.orgId);
-  if (orgId !== config.orgId) return refuse("EXSM0001", "orgId 不正确");
+  if (orgId !== config.orgId && !(orgId === "" && config.allowEmptyOrgId)) return refuse("EXSM0001", "orgId 不正确");
 
   const parts = outer.authInfo.split(".");
   if (parts.length !== 3) return refuse("EXSM0002", "authInfo 不是 JWT");

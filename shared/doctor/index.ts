@@ -1,0 +1,453 @@
+/**
+ * `jst-bridge doctor` / `GET /doctor`: read-only checks against the configured systems that settle what only a
+ * real account can (../shared/docs/wire-evidence.md §7), printed as a go-live checklist: each line ✓ / ✗ / ? with
+ * the fix. Nothing is written to Jushuitan, KIS or T+ unless `writeProbe` is asked for explicitly (and then only
+ * with a named test account or probe date): it writes one marked document twice to learn how the target answers a
+ * duplicate key. Results are stored under DOCTOR_RESULT_KEY so the engine and the dashboard can use them.
+ * Platform-free: the CLI, the Action and the Worker pass their own ports.
+ */
+import { JushuitanClient, tokensFromEnv } from "../connectors/jushuitan/index.ts";
+import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/index.ts";
+import { parseKisOperation, type KisBillObject } from "../connectors/kis/operations.ts";
+import { createTplusClient, resolveOperation, tplusConfigFromEnv, type TplusClient } from "../connectors/tplus/operations.ts";
+import { TPLUS_ERROR, TplusError } from "../connectors/tplus/errors.ts";
+import { ensureReferenceTables } from "../engine/references.ts";
+import type { EnvVars } from "../engine/runner.ts";
+import { BridgeError } from "../errors.ts";
+import { createDocumentBuilder } from "../flow/builder.ts";
+import { lookupTables } from "../flow/preview.ts";
+import type { Flow } from "../flow/schema.ts";
+import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
+import { KvReferenceStore } from "../state/reference-store.ts";
+import { KvTokenStore } from "../state/token-store.ts";
+import { formatInZone } from "../util/time.ts";
+
+export type CheckStatus = "ok" | "fail" | "unknown";
+
+export interface DoctorCheck {
+  system: "jushuitan" | "kis" | "tplus" | "bridge";
+  flowId?: string;
+  title: string;
+  status: CheckStatus;
+  detail?: string;
+  fix?: string;
+}
+
+/** What the checks learned that the engine can use (e.g. the KIS precheck mode). */
+export interface DoctorFindings {
+  jstRowsCarryTs?: Record<string, boolean>;
+  kisBillListFiltersHonoured?: boolean;
+  kisMaterialKeyField?: { field: string; present: boolean };
+  tplusVoucherFilterHonoured?: boolean;
+  /** From --write-probe: how KIS answered a second bill with the same FBillNo. */
+  kisDuplicateBillNo?: "refused" | "accepted";
+  kisBillNoHonoured?: boolean;
+  /** From --write-probe: the T+ answer to a duplicate ExternalCode, and whether our matcher recognises it. */
+  tplusDuplicate?: { code: string | undefined; message: string; recognised: boolean };
+}
+
+export interface DoctorReport {
+  checkedAt: number;
+  ok: boolean;
+  checks: DoctorCheck[];
+  findings: DoctorFindings;
+}
+
+export interface DoctorPorts {
+  env: EnvVars;
+  fetch: FetchLike;
+  kv: KeyValueStore;
+  clock: Clock;
+  logger: Logger;
+  flows: Record<string, Flow>;
+  /** Wall-clock now for the skew check when `clock` is a test clock (default clock.now). */
+  wallNow?: () => number;
+}
+
+export interface DoctorOptions {
+  /** Only these flows (default all). */
+  flowIds?: string[];
+  /** Write one marked document twice per target to learn the duplicate answer. Refused without testAccount or probeDate. */
+  writeProbe?: { testAccount?: boolean; probeDate?: string };
+  /** Days of source documents sampled for the code checks (default 3, at most 7: one Jushuitan window). */
+  sampleDays?: number;
+}
+
+export const DOCTOR_RESULT_KEY = "doctor/last";
+/** Clock skew beyond which signed requests fail (Jushuitan 140: timestamp outside its window; KIS-Timestamp). */
+const MAX_SKEW_MS = 5 * 60_000;
+const PROBE_MISSING_KEY = "JSTB-DOCTOR-NO-SUCH-KEY";
+
+/** Records the HTTP Date of every answer, per host, to measure clock skew without an extra call. */
+function dateRecordingFetch(fetch: FetchLike, wallNow: () => number) {
+  const skew = new Map<string, number>();
+  const wrapped: FetchLike = async (input, init) => {
+    const res = await fetch(input, init);
+    const date = res.headers.get("date");
+    const at = date ? Date.parse(date) : NaN;
+    if (Number.isFinite(at)) {
+      const host = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url).host;
+      const diff = wallNow() - at;
+      if (!skew.has(host) || Math.abs(diff) > Math.abs(skew.get(host)!)) skew.set(host, diff);
+    }
+    return res;
+  };
+  return { fetch: wrapped, skew };
+}
+
+function describe(error: unknown): { detail: string; fix?: string } {
+  if (error instanceof BridgeError) return { detail: `${error.code}: ${error.message}`, ...(error.hint ? { fix: error.hint } : {}) };
+  return { detail: error instanceof Error ? error.message : String(error) };
+}
+
+export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const findings: DoctorFindings = {};
+  const add = (c: DoctorCheck) => checks.push(c);
+  const now = ports.clock.now();
+  const recorder = dateRecordingFetch(ports.fetch, ports.wallNow ?? (() => ports.clock.now()));
+  const deps = { fetch: recorder.fetch, tokenStore: new KvTokenStore(ports.kv), clock: ports.clock, logger: ports.logger };
+  const references = new KvReferenceStore(ports.kv);
+  const flows = Object.values(ports.flows).filter((f) => !options.flowIds || options.flowIds.includes(f.id));
+  const sampleDays = Math.min(7, Math.max(1, options.sampleDays ?? 3));
+
+  if (options.writeProbe && !options.writeProbe.testAccount && !options.writeProbe.probeDate) {
+    throw new BridgeError("invalid_request", "doctor --write-probe writes real documents: name a test account or a probe date", {
+      hint: "add --test-account (this is a test/sandbox 账套) or --probe-date YYYY-MM-DD (a date you will delete the probe documents from)",
+    });
+  }
+
+  // ---- Jushuitan ----
+  let jst: JushuitanClient | undefined;
+  try {
+    jst = new JushuitanClient({
+      baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
+      appKey: ports.env.JST_APP_KEY ?? "",
+      appSecret: ports.env.JST_APP_SECRET ?? "",
+      ...deps,
+      initialTokens: tokensFromEnv(ports.env),
+    });
+  } catch (error) {
+    add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) });
+  }
+
+  const kisClient = (() => {
+    try {
+      return new KisOperations(new KisClient({ config: kisConfigFromEnv(ports.env), ...deps }));
+    } catch {
+      return undefined;
+    }
+  })();
+  const tplusClient = (() => {
+    try {
+      return createTplusClient(tplusConfigFromEnv(ports.env), deps, { retry: { tries: 2 } });
+    } catch {
+      return undefined;
+    }
+  })();
+  const targetsChecked = new Set<string>();
+
+  for (const flow of flows) {
+    const sampled: Record<string, unknown>[] = [];
+    // Source: permission per endpoint (190), rows carry ts, a sample for the code checks.
+    if (jst) {
+      const builder = createDocumentBuilder(flow);
+      const to = now;
+      const from = now - sampleDays * 86_400_000;
+      try {
+        const params = builder.compiled.requestParams({ lastSyncTime: from, currentTime: to, timezone: flow.timezone });
+        const pageSize = flow.source.paging.pageSize ?? 30;
+        const data = (await jst.call<{ datas?: unknown[] } | null>(flow.source.endpoint, { ...params, page_index: 1, page_size: pageSize })) ?? {};
+        const rows = (Array.isArray(data.datas) ? data.datas : []).filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
+        sampled.push(...rows);
+        add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "ok", detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)` });
+        const carryTs = rows.length === 0 ? undefined : rows.every((r) => r.ts !== undefined && r.ts !== null);
+        if (carryTs !== undefined) (findings.jstRowsCarryTs ??= {})[flow.source.endpoint] = carryTs;
+        const cursor = flow.source.paging.type === "cursor";
+        add({
+          system: "jushuitan",
+          flowId: flow.id,
+          title: `rows of ${flow.source.endpoint} carry ts${cursor ? " (needed: the flow pages by cursor)" : ""}`,
+          status: carryTs === undefined ? "unknown" : carryTs || !cursor ? "ok" : "fail",
+          detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes" : "no (window paging does not need it)",
+          ...(carryTs === false && cursor ? { fix: 'switch the flow to window paging ("paging": {"type": "window"})' } : {}),
+        });
+      } catch (error) {
+        add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "fail", ...describe(error) });
+      }
+    }
+
+    // Reference tables (fills the ones with a source, as the first run would).
+    let tables: Record<string, ReadonlyArray<Record<string, unknown>>> | undefined;
+    try {
+      tables = await ensureReferenceTables(flow, { env: ports.env, ...deps, references });
+      add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "ok", detail: Object.entries(tables).map(([n, r]) => `${n}: ${r.length} rows`).join(", ") || "none" });
+    } catch (error) {
+      add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "fail", ...describe(error) });
+    }
+
+    // Target checks, once per target system.
+    if (flow.target.type === "kis" && !targetsChecked.has("kis")) {
+      targetsChecked.add("kis");
+      await kisChecks(flow, kisClient, ports.env, add, findings);
+    }
+    if (flow.target.type === "tplus" && !targetsChecked.has("tplus")) {
+      targetsChecked.add("tplus");
+      await tplusChecks(flow, tplusClient, add, findings);
+    }
+
+    // Codes the sampled documents need exist.
+    if (tables && sampled.length > 0) {
+      const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
+      const built = builder.build(sampled, { lastSyncTime: now - sampleDays * 86_400_000, currentTime: now, closedBefore: now + 400 * 86_400_000 });
+      const misses = built.failures.map((f) => f.error.message);
+      add({
+        system: "bridge",
+        flowId: flow.id,
+        title: `sampled documents map (${sampled.length} source rows)`,
+        status: misses.length === 0 ? "ok" : "fail",
+        detail: misses.length === 0 ? `${built.documents.length} documents built` : [...new Set(misses)].slice(0, 5).join("; "),
+        ...(misses.length ? { fix: "add the missing rows to the reference table named (the message gives the source value), then run doctor again" } : {}),
+      });
+      if (flow.target.type === "tplus" && tplusClient) await tplusCodesExist(flow, tplusClient, built.documents.map((d) => d.payload), add);
+      if (options.writeProbe && built.documents[0]) await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, now, add, findings);
+    } else if (options.writeProbe) {
+      add({ system: "bridge", flowId: flow.id, title: "write probe", status: "unknown", detail: "no sampled source document to build a probe from", fix: "run doctor when the source has a recent document, or widen --sample-days" });
+    }
+  }
+
+  for (const [host, diff] of recorder.skew) {
+    const bad = Math.abs(diff) > MAX_SKEW_MS;
+    add({
+      system: "bridge",
+      title: `clock skew against ${host}`,
+      status: bad ? "fail" : "ok",
+      detail: `${Math.round(diff / 1000)} s (HTTP Date)`,
+      ...(bad ? { fix: "sync this machine's clock (NTP): signed requests carry a timestamp the vendors reject when it is minutes off" } : {}),
+    });
+  }
+
+  const report: DoctorReport = { checkedAt: now, ok: checks.every((c) => c.status !== "fail"), checks, findings };
+  await ports.kv.put(DOCTOR_RESULT_KEY, JSON.stringify(report));
+  return report;
+}
+
+type Add = (c: DoctorCheck) => void;
+
+async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings) {
+  if (!ops) {
+    try {
+      kisConfigFromEnv(env);
+    } catch (error) {
+      add({ system: "kis", title: "credentials", status: "fail", ...describe(error) });
+    }
+    return;
+  }
+  let listed: Awaited<ReturnType<KisOperations["listMaterials"]>>;
+  try {
+    listed = await ops.listMaterials(1, 5);
+    add({ system: "kis", title: "credentials and token refresh (APP006992 Material/List)", status: "ok" });
+  } catch (error) {
+    add({ system: "kis", title: "credentials and token refresh (APP006992 Material/List)", status: "fail", ...describe(error) });
+    return;
+  }
+  add(
+    env.KIS_ACCOUNT_DB
+      ? { system: "kis", title: "AccountDB", status: "ok", detail: `KIS_ACCOUNT_DB accepted` }
+      : { system: "kis", title: "AccountDB", status: "unknown", detail: "KIS_ACCOUNT_DB is not set", fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not" },
+  );
+  // The custom field the flow keys its material lookups on (the seed: F_103) must come back from List or the details.
+  for (const ref of flow.references.filter((r) => r.source?.type === "kis" && r.source.operation === "Material/List")) {
+    try {
+      const leaves = listed.rows.filter((m) => m.FDetail !== false);
+      const details = await ops.materialDetails(leaves.map((m) => m.FItemID));
+      const rows = leaves.map((m) => ({ ...m, ...details.find((d) => d.FItemID === m.FItemID) }));
+      const present = rows.some((r) => r[ref.keyField] !== undefined && r[ref.keyField] !== "");
+      const unit = rows.some((r) => r.FUnitID !== undefined);
+      findings.kisMaterialKeyField = { field: ref.keyField, present };
+      add({
+        system: "kis",
+        title: `material field ${ref.keyField} (the key of ${ref.name}) and FUnitID`,
+        status: rows.length === 0 ? "unknown" : present && unit ? "ok" : "fail",
+        detail: rows.length === 0 ? "no materials listed" : `${ref.keyField}: ${present ? "present" : "missing"}, FUnitID: ${unit ? "present" : "missing"} (List + GetListDetails/GetDetail)`,
+        ...(!present ? { fix: `create the custom field ${ref.keyField} on KIS materials holding the Jushuitan sku_id, or upload ${ref.name} as CSV` } : {}),
+      });
+    } catch (error) {
+      add({ system: "kis", title: `material details (GetListDetails/GetDetail)`, status: "fail", ...describe(error) });
+    }
+  }
+  // Bill list filters (FBillNo/StartDate/EndDate): no public source names them (wire-evidence.md §3).
+  try {
+    const { bill } = parseKisOperation(flow.target.operation);
+    const any = await ops.listBills(bill, { ItemsOfPage: 5 });
+    const filtered = await ops.listBills(bill, { FBillNo: PROBE_MISSING_KEY, ItemsOfPage: 5 });
+    const honoured = any.rows.length === 0 ? undefined : filtered.rows.every((r) => r.FBillNo === PROBE_MISSING_KEY);
+    if (honoured !== undefined) findings.kisBillListFiltersHonoured = honoured;
+    add({
+      system: "kis",
+      title: `${bill}/list honours the FBillNo filter`,
+      status: honoured === undefined ? "unknown" : honoured ? "ok" : "fail",
+      detail: honoured === undefined ? "no bills yet to test against" : honoured ? "yes" : "no: the list ignored FBillNo",
+      ...(honoured === false ? { fix: "lookups by bill number would scan pages and may give up; keep KIS_PRECHECK unset only if --write-probe shows KIS refuses a duplicate FBillNo" } : {}),
+    });
+  } catch (error) {
+    add({ system: "kis", title: "bill list", status: "fail", ...describe(error) });
+  }
+}
+
+async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings) {
+  if (!client) {
+    add({ system: "tplus", title: "credentials", status: "fail", detail: "T+ configuration is incomplete", fix: "set TPLUS_MODE and its variables (README); run `jst-bridge auth tplus`" });
+    return;
+  }
+  try {
+    await client.queryWarehouse({ PageSize: 1 });
+    add({ system: "tplus", title: `credentials and token (${client.mode})`, status: "ok" });
+  } catch (error) {
+    add({ system: "tplus", title: `credentials and token (${client.mode})`, status: "fail", ...describe(error) });
+    return;
+  }
+  const spec = resolveOperation(flow.target.operation);
+  try {
+    const any = await client.findVoucherList(spec.resource, { pageIndex: 0, pageSize: 5 });
+    add({ system: "tplus", title: `${spec.service}/FindVoucherList reachable`, status: "ok", detail: `${any.length} vouchers on the first page` });
+    if (any.length === 0) {
+      add({ system: "tplus", title: `${spec.service}/FindVoucherList filters by ExternalCode`, status: "unknown", detail: "no vouchers yet to test against" });
+    } else {
+      const filtered = await client.findVoucherList(spec.resource, { pageIndex: 0, pageSize: 5, paramDic: { ExternalCode: PROBE_MISSING_KEY } });
+      const honoured = filtered.length === 0;
+      findings.tplusVoucherFilterHonoured = honoured;
+      add({
+        system: "tplus",
+        title: `${spec.service}/FindVoucherList filters by ExternalCode`,
+        status: honoured ? "ok" : "fail",
+        detail: honoured ? "yes" : "no: lookups after a lost answer scan the newest vouchers (bounded), then rely on T+'s duplicate check",
+        ...(honoured ? {} : { fix: "find the filter's field name in the voucher's column info (chanjet_column_info) and report it; recovery stays safe but slower" }),
+      });
+    }
+  } catch (error) {
+    const missing = error instanceof TplusError && error.code === TPLUS_ERROR.apiNotEnabled;
+    add({
+      system: "tplus",
+      title: `${spec.service}/FindVoucherList reachable`,
+      status: "fail",
+      ...describe(error),
+      ...(missing ? { fix: `enable ${spec.service} for your app (应用 → 接口权限); without it recovery and reconcile rely on the duplicate check only` } : {}),
+    });
+  }
+}
+
+/** Every Warehouse.Code and Inventory.Code the sampled T+ documents use exists in T+. */
+async function tplusCodesExist(flow: Flow, client: TplusClient, payloads: Record<string, unknown>[], add: Add) {
+  const warehouses = new Set<string>();
+  const inventory = new Set<string>();
+  const walk = (v: unknown, key: string) => {
+    if (Array.isArray(v)) for (const x of v) walk(x, key);
+    else if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (key === "Warehouse" && typeof o.Code === "string") warehouses.add(o.Code);
+      if (key === "Inventory" && typeof o.Code === "string") inventory.add(o.Code);
+      for (const [k, x] of Object.entries(o)) walk(x, k);
+    }
+  };
+  for (const p of payloads) walk(p, "");
+  try {
+    const known = new Set((await client.queryAllArchive("warehouse/Query")).map((w) => String(w.Code)));
+    const missingW = [...warehouses].filter((c) => !known.has(c));
+    const missingI: string[] = [];
+    for (const code of [...inventory].slice(0, 20)) if ((await client.queryInventory({ Code: code })).length === 0) missingI.push(code);
+    const missing = [...missingW.map((c) => `warehouse ${c}`), ...missingI.map((c) => `inventory ${c}`)];
+    add({
+      system: "tplus",
+      flowId: flow.id,
+      title: `codes of the sampled documents exist in T+ (${warehouses.size} warehouses, ${Math.min(inventory.size, 20)} of ${inventory.size} inventory codes)`,
+      status: missing.length ? "fail" : "ok",
+      ...(missing.length ? { detail: `missing: ${missing.slice(0, 10).join(", ")}`, fix: "create them in T+ (存货/仓库档案) or fix the mapping (warehouses table, sku_id → Inventory.Code)" } : {}),
+    });
+  } catch (error) {
+    add({ system: "tplus", flowId: flow.id, title: "codes of the sampled documents exist in T+", status: "fail", ...describe(error) });
+  }
+}
+
+/**
+ * Writes one marked document twice. The first must be accepted (else the check fails with the target's reason);
+ * the second tells how the target answers a duplicate key, which no public source documents.
+ */
+async function writeProbe(
+  flow: Flow,
+  payload: Record<string, unknown>,
+  clients: { kis: KisOperations | undefined; tplus: TplusClient | undefined },
+  probe: NonNullable<DoctorOptions["writeProbe"]>,
+  now: number,
+  add: Add,
+  findings: DoctorFindings,
+) {
+  const key = `JSTB-PROBE-${formatInZone(now, "YYYYMMDDHHmmss")}`;
+  const date = probe.probeDate ?? formatInZone(now, "YYYY-MM-DD");
+  const title = `write probe ${key} (${date})`;
+  try {
+    if (flow.target.type === "kis" && clients.kis) {
+      const { bill } = parseKisOperation(flow.target.operation);
+      const source = (payload.Object && typeof payload.Object === "object" ? payload.Object : payload) as KisBillObject;
+      const object: KisBillObject = { Head: { ...source.Head, FBillNo: key, Fdate: `${date}T00:00:00`, Fnote: "jst-bridge doctor probe: delete me" }, Entry: source.Entry };
+      const first = await clients.kis.createBill(bill, object);
+      findings.kisBillNoHonoured = first.FBillNo === key;
+      let second: "refused" | "accepted";
+      try {
+        await clients.kis.createBill(bill, object);
+        second = "accepted";
+      } catch (error) {
+        if (!(error instanceof BridgeError) || error.code === "kis_internal") throw error;
+        second = "refused";
+      }
+      findings.kisDuplicateBillNo = second;
+      add({
+        system: "kis",
+        title,
+        status: second === "refused" && findings.kisBillNoHonoured ? "ok" : "fail",
+        detail: `FBillNo ${findings.kisBillNoHonoured ? "kept" : `replaced by ${first.FBillNo}`}; a second bill with the same FBillNo was ${second}`,
+        fix: `delete the probe bill(s) ${key} in KIS${second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""}`,
+      });
+    } else if (flow.target.type === "tplus" && clients.tplus) {
+      const spec = resolveOperation(flow.target.operation);
+      const dto = { ...payload, ExternalCode: key, VoucherDate: date, Memo: "jst-bridge doctor probe: delete me" };
+      await clients.tplus.transport.call(`${spec.resource}/Create`, { dto });
+      try {
+        await clients.tplus.transport.call(`${spec.resource}/Create`, { dto });
+        findings.tplusDuplicate = { code: undefined, message: "accepted a second document", recognised: false };
+      } catch (error) {
+        const t = error instanceof TplusError ? error : undefined;
+        findings.tplusDuplicate = { code: t?.tplusCode, message: error instanceof Error ? error.message : String(error), recognised: t?.code === TPLUS_ERROR.duplicate };
+      }
+      const d = findings.tplusDuplicate;
+      add({
+        system: "tplus",
+        title,
+        status: d.recognised ? "ok" : "fail",
+        detail: `second create answered ${d.code ?? "success"}: ${d.message}`,
+        fix: `delete the probe voucher(s) ${key} in T+${d.recognised ? "" : "; report this answer so the duplicate matcher learns it (until then a resend after a lost answer becomes a dead letter instead of 'already booked')"}`,
+      });
+    }
+  } catch (error) {
+    add({ system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) });
+  }
+}
+
+const MARK: Record<CheckStatus, string> = { ok: "✓", fail: "✗", unknown: "?" };
+
+/** The checklist as text: one line per check, the fix indented below a ✗ or ?. */
+export function formatDoctorReport(report: DoctorReport): string {
+  const lines = [`jst-bridge doctor (${formatInZone(report.checkedAt)})`, ""];
+  for (const c of report.checks) {
+    lines.push(`${MARK[c.status]} [${c.system}${c.flowId ? ` ${c.flowId}` : ""}] ${c.title}${c.detail ? `: ${c.detail}` : ""}`);
+    if (c.fix && c.status !== "ok") lines.push(`    fix: ${c.fix}`);
+  }
+  const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
+  lines.push("", `${count("ok")} ✓ · ${count("fail")} ✗ · ${count("unknown")} ? — ${report.ok ? "no ✗: the checked points are ready for go-live (? lines need a real document or account to settle)" : "fix the ✗ lines before go-live"}`);
+  return lines.join("\n");
+}
+
+/** The KIS precheck mode the probe supports: "after_unknown_outcome" only when KIS kept and enforced the FBillNo. */
+export function kisPrecheckFromFindings(findings: DoctorFindings | undefined): "always" | "after_unknown_outcome" {
+  return findings?.kisDuplicateBillNo === "refused" && findings.kisBillNoHonoured === true ? "after_unknown_outcome" : "always";
+}
