@@ -140,10 +140,22 @@ export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike;
     logger: deps.logger,
     ...(timeoutMs ? { timeoutMs } : {}),
   });
-  // KIS_PRECHECK=always looks every bill up before creating it (for accounts that may not reject a duplicate
-  // FBillNo); the default checks only after an unknown outcome, and the engine asks for a check when recovering.
-  const precheck = env.KIS_PRECHECK === "always" ? "always" : "after_unknown_outcome";
-  return new KisTarget({ operations: new KisOperations(client), precheck });
+  return new KisTarget({ operations: new KisOperations(client), precheck: kisPrecheck(env) });
+}
+
+/**
+ * KIS_PRECHECK: "always" (default) looks every bill up before creating it, because whether KIS refuses a repeated
+ * FBillNo is not established (shared/docs/wire-evidence.md §4.5): with "after_unknown_outcome" any ledger miss
+ * (reset, retention, KV lag, two hosts) books a second bill on an account that accepts repeated numbers.
+ * "after_unknown_outcome" saves one list call per bill; set it only for an account shown to refuse a repeated FBillNo.
+ */
+export function kisPrecheck(env: EnvVars): "always" | "after_unknown_outcome" {
+  const raw = env.KIS_PRECHECK;
+  if (raw === undefined || raw === "" || raw === "always") return "always";
+  if (raw === "after_unknown_outcome") return raw;
+  throw new ConfigError(`KIS_PRECHECK must be "always" or "after_unknown_outcome" (got "${raw}")`, {
+    hint: 'unset it for the safe default "always"; "after_unknown_outcome" only for a KIS account that refuses a repeated FBillNo',
+  });
 }
 
 /**
