@@ -27,6 +27,7 @@ import type {
   WindowSummary,
 } from "./types.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
+import { PoisonBook, repeatedFailure } from "./poison.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -96,6 +97,8 @@ export interface RunOptions {
   dryRun?: boolean;
   /** The previous holder of the flow lock stopped uncleanly: verify existence before every write. */
   recovering?: boolean;
+  /** Failed runs after which a document that keeps failing with a retryable error is dead-lettered (default 3). */
+  maxFailedRuns?: number;
   /** How many times a window whose ids disagree with the source's count is re-read before giving up. */
   maxRescans?: number;
   /** Called after every page (progress lines in the CLI). */
@@ -141,6 +144,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let runError: RunSummary["error"];
 
   const windows = planRange(options, watermark, now, cursor);
+  // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
+  let watermarkHeld = cursor?.holdWatermark === true;
 
   const flushState = async () => {
     if (dryRun) return;
@@ -184,6 +189,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     logger.warn("document dead-lettered", { flowId, sourceId, code: e.code });
   };
 
+  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
+
   const writtenGroup = (groupKey: string) => {
     const entry = ledgerGet(groupLedgerKey(groupKey));
     return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
@@ -194,7 +201,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
-    for (const doc of built.documents) {
+    for (const doc of poison.order(built.documents)) {
       const known = ledgerGet(doc.externalKey);
       if (known) {
         if (known.contentHash === doc.contentHash) {
@@ -223,7 +230,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
         continue;
       }
-      await writeOne(doc, (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
+      if (!dryRun && poison.exhausted(doc)) {
+        counts.skipped++; // dead-lettered after failing in maxFailedRuns runs; replay it once fixed
+        continue;
+      }
+      await writeOne(doc, rowsOf(doc, rowsById), (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
         const at = clock.now();
         remember({
           externalKey: doc.externalKey,
@@ -250,6 +261,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   const writeOne = async (
     doc: BuiltDocument,
+    rows: SourceRow[],
     status: RunResult["planned"][number]["status"],
     onSettled: (result?: TargetWriteResult) => void,
   ) => {
@@ -260,10 +272,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     try {
       const result = await deps.target.write(
         { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload },
-        { verifyExisting: options.recovering ?? false },
+        { verifyExisting: (options.recovering ?? false) || poison.triedBefore(doc) },
       );
       if (result.status === "created") counts.written++;
       else counts.alreadyExisted++;
+      poison.succeeded();
       onSettled(result);
     } catch (error) {
       if (error instanceof BudgetExhaustedError) throw error;
@@ -271,8 +284,14 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         deadLetter(doc.members[0] ?? doc.externalKey, doc.members, error, { externalKey: doc.externalKey, payload: doc.payload });
         return;
       }
-      // Transient and out of retries, or about the account (credentials, quota) rather than this document:
-      // stop here, the window is re-read next run.
+      // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
+      // look like an outage. About the account (credentials, quota) rather than this document: stop here.
+      if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
+        if (!poison.setAside(doc, rows, error)) {
+          logger.warn("write failed after retries; document set aside for this run", { flowId, externalKey: doc.externalKey, code: error.code });
+          return;
+        }
+      }
       throw error;
     }
   };
@@ -283,6 +302,20 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     closedBefore: window.to,
     written: writtenGroup,
   });
+  /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
+  const settleSetAside = () => {
+    if (dryRun || poison.size === 0) return { pending: false, list: [] as NonNullable<RunSummary["setAside"]> };
+    const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
+    for (const entry of entries) remember(entry);
+    for (const item of exhausted) {
+      deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+        externalKey: item.doc.externalKey,
+        payload: item.doc.payload,
+      });
+    }
+    if (outcome === "success") outcome = "partial";
+    return { pending: true, list: setAside };
+  };
   // KV allows one write per second per key: the checkpoint is saved per window only when a second has passed.
   let lastCheckpointSave = -Infinity;
   /** Saves now (waiting out the per-key second when forced) or, unforced, only if a second has passed; returns whether it saved. */
@@ -328,6 +361,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
               readComplete: merges ? readComplete : pageWasLast || undefined,
+              holdWatermark: watermarkHeld || poison.takeWindowCount() > 0 || undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -426,7 +460,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         break;
       }
       summary.complete = true;
-      if (!options.range) {
+      if (poison.takeWindowCount() > 0) watermarkHeld = true;
+      if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
       }
@@ -447,6 +482,14 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   return finish();
 
   async function finish(): Promise<RunResult> {
+    const setAside = settleSetAside();
+    if (setAside.pending) {
+      try {
+        await flushState();
+      } catch (error) {
+        logger.error("could not save set-aside documents", { flowId, message: toBridgeError(error).message });
+      }
+    }
     const finishedAt = clock.now();
     const summary: RunSummary = {
       runId: options.runId,
@@ -473,10 +516,15 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       watermarkAfter: watermark,
       continues,
       error: runError,
+      ...(setAside.list.length ? { setAside: setAside.list } : {}),
     };
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }
+}
+
+function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {
+  return doc.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined);
 }
 
 function planRange(options: RunOptions, watermark: number, now: number, cursor: WindowCursor | undefined): TimeWindow[] {

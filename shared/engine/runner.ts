@@ -21,6 +21,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
+import { maxFailedRunsFromEnv } from "./poison.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
@@ -280,6 +281,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         range: request.range,
         dryRun: request.dryRun,
         recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
+        maxFailedRuns: maxFailedRunsFromEnv(ports.env),
         onProgress: request.onProgress,
       },
     );

@@ -4,7 +4,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../shared/engine/window.ts";
 import { kisPrecheck } from "../../shared/engine/runner.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { parseInZone } from "../../shared/util/time.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
+import { expectedKis } from "../helpers/targets.ts";
 
 const KIS = "jst-other-in-to-kis";
 
@@ -44,5 +48,80 @@ describe("KIS duplicates (engine-review finding 6)", () => {
     expect(kisPrecheck({ KIS_PRECHECK: "always" })).toBe("always");
     expect(kisPrecheck({ KIS_PRECHECK: "after_unknown_outcome" })).toBe("after_unknown_outcome");
     expect(() => kisPrecheck({ KIS_PRECHECK: "sometimes" })).toThrow(/KIS_PRECHECK/);
+  });
+});
+
+describe("poison documents (engine-review finding 8)", () => {
+  it("a bill the target always answers 500 for is set aside, the others are written, the watermark waits; after 3 failed runs it is dead-lettered with its rows and the flow moves on", async () => {
+    // Find the KIS bills the flow will write, and poison the earliest two (they would block everything after them).
+    const probe = await startE2E({ salesOut: 0, otherInOut: 80 });
+    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    const until = E2E_START - 5 * 60_000;
+    const expectedAll = expectedKis(docs, 0, until);
+    await probe.close();
+    const byModified = docs
+      .filter((d) => expectedAll.has(String(d.io_id)))
+      .sort((a, b) => String(a.modified).localeCompare(String(b.modified)));
+    const poison = [String(byModified[0]!.io_id), String(byModified[3]!.io_id)];
+    const firstPoisonModified = parseInZone(String(byModified[0]!.modified))!;
+
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80, kis: { poisonBillNos: poison } });
+    const store = new FlowStateStore(e2e.kv);
+    const runs = [];
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) e2e.clock.advance(30 * 60_000);
+      const summaries = await e2e.runToCompletion(KIS);
+      runs.push(summaries.at(-1)!);
+      const bills = e2e.stack.kis.bills();
+      // Every bill but the poisoned ones is written in the very first run.
+      expect(new Set(bills.map((b) => b.FBillNo))).toEqual(new Set([...expectedAll.keys()].filter((k) => !poison.includes(k))));
+      const checkpoint = (await store.getWatermark<{ watermark: number }>(KIS))!;
+      if (i < 3) {
+        // Set aside: the watermark waits at (or before) the earliest one.
+        expect(checkpoint.watermark).toBeLessThanOrEqual(firstPoisonModified);
+        expect(runs[i]!.outcome).not.toBe("success");
+      }
+      if (i < 2) expect(await store.listDeadLetters(KIS)).toHaveLength(0);
+    }
+    // The third failed run dead-letters both, with their source rows and the error; the fourth moves on.
+    expect(runs[2]!.counts.deadLettered).toBe(2);
+    const letters = await store.listDeadLetters(KIS);
+    expect(letters.map((l) => l.externalKey).sort()).toEqual([...poison].sort());
+    for (const letter of letters) {
+      const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]) as Array<Record<string, unknown>>;
+      expect(rows.map((r) => String(r.io_id))).toEqual([letter.externalKey]);
+      expect(letter.error.message).toMatch(/3 runs/);
+    }
+    expect(runs[3]!.outcome).toBe("success");
+    expect(runs[3]!.counts.deadLettered).toBe(0);
+    const checkpoint = (await store.getWatermark<{ watermark: number }>(KIS))!;
+    expect(checkpoint.watermark).toBeGreaterThan(firstPoisonModified);
+    // The dead-lettered bills are not sent again while their source is unchanged.
+    const before = e2e.stack.kis.requests().length;
+    e2e.clock.advance(30 * 60_000);
+    await e2e.runToCompletion(KIS);
+    const resent = e2e.stack.kis.requests().slice(before).filter((r) => /create$/.test(r.path));
+    expect(resent).toHaveLength(0);
+  });
+});
+
+describe("poison documents: an outage is not poison", () => {
+  it("a KIS outage (every create answers 500) fails the runs as before and dead-letters nothing, however many runs it lasts", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80, env: { MAX_FAILED_RUNS: "2" } });
+    const store = new FlowStateStore(e2e.kv);
+    e2e.stack.kis.addFaults([{ kind: "http5xx", path: "/create", times: 10_000 }]);
+    for (let i = 0; i < 4; i++) {
+      e2e.clock.advance(30 * 60_000);
+      const { summary } = await e2e.run(KIS);
+      expect(summary.outcome).toBe("failed");
+      expect(summary.counts.written).toBe(0);
+    }
+    expect(await store.listDeadLetters(KIS)).toHaveLength(0);
+    e2e.stack.kis.clearFaults();
+    e2e.clock.advance(30 * 60_000);
+    await e2e.runToCompletion(KIS);
+    expect(await store.listDeadLetters(KIS)).toHaveLength(0);
+    const docs = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    expect(e2e.stack.kis.bills().length).toBe(expectedKis(docs, 0, e2e.clock.now() - 5 * 60_000).size);
   });
 });
