@@ -281,7 +281,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     } catch (error) {
       if (error instanceof BudgetExhaustedError) throw error;
       if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
-        deadLetter(doc.members[0] ?? doc.externalKey, doc.members, error, { externalKey: doc.externalKey, payload: doc.payload });
+        // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
+        deadLetter(doc.members[0] ?? doc.externalKey, doc.groupKey === undefined && rows.length === 1 ? rows[0] : rows, error, { externalKey: doc.externalKey, payload: doc.payload });
         return;
       }
       // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
@@ -308,7 +309,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
     for (const entry of entries) remember(entry);
     for (const item of exhausted) {
-      deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+      deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
         externalKey: item.doc.externalKey,
         payload: item.doc.payload,
       });

@@ -8,9 +8,12 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
-import { expectedKis } from "../helpers/targets.ts";
+import { actualTplus, expectedKis, expectedTplus } from "../helpers/targets.ts";
+import { replayDeadLetter } from "../../shared/engine/replay.ts";
+import { startOfDayInZone } from "../../shared/util/time.ts";
 
 const KIS = "jst-other-in-to-kis";
+const TPLUS = "jst-sales-out-to-tplus";
 
 let e2e: E2E | undefined;
 afterEach(async () => {
@@ -123,5 +126,55 @@ describe("poison documents: an outage is not poison", () => {
     expect(await store.listDeadLetters(KIS)).toHaveLength(0);
     const docs = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut);
     expect(e2e.stack.kis.bills().length).toBe(expectedKis(docs, 0, e2e.clock.now() - 5 * 60_000).size);
+  });
+});
+
+describe("dead letters carry source rows and replay (engine-review finding 12)", () => {
+  it("a bill the target refuses is dead-lettered with its source row, and replays once the cause is fixed", async () => {
+    const probe = await startE2E({ salesOut: 0, otherInOut: 60 });
+    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    const expectedAll = expectedKis(docs, 0, E2E_START - 5 * 60_000);
+    await probe.close();
+    const refused = [...expectedAll.keys()][1]!;
+    const rejectBillNos = [refused];
+    e2e = await startE2E({ salesOut: 0, otherInOut: 60, kis: { rejectBillNos } });
+    const store = new FlowStateStore(e2e.kv);
+    await e2e.runToCompletion(KIS);
+    const [letter] = await store.listDeadLetters(KIS);
+    expect(letter?.externalKey).toBe(refused);
+    const rows = (Array.isArray(letter!.source) ? letter!.source : [letter!.source]) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => String(r.io_id))).toEqual([refused]);
+    expect(Array.isArray(rows[0]!.items)).toBe(true);
+
+    rejectBillNos.length = 0; // the master data is fixed
+    const replay = await replayDeadLetter(e2e.ports, letter!.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(replay.error).toBeUndefined();
+    expect(replay.replayed).toBe(true);
+    expect(e2e.stack.kis.bills().map((b) => b.FBillNo)).toContain(refused);
+    expect(e2e.stack.kis.bills().length).toBe(expectedAll.size);
+  });
+
+  it("a merged T+ voucher the target refuses is dead-lettered with every member's rows, and its replay writes the whole group", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
+    e2e.stack.tplus.addFaults([{ kind: "bizError", path: "otherDispatch/Create", code: "EXBZ0101", message: "存货编码不存在", times: 1 }]);
+    const store = new FlowStateStore(e2e.kv);
+    await e2e.runToCompletion(TPLUS);
+    const [letter] = await store.listDeadLetters(TPLUS);
+    expect(letter).toBeDefined();
+    const rows = letter!.source as Array<Record<string, unknown>>;
+    expect(Array.isArray(rows)).toBe(true);
+    const expected = expectedTplus(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), 0, startOfDayInZone(E2E_START));
+    const key = letter!.externalKey!;
+    const members = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .filter((d) => `SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}` === key && d.status === "Confirmed" && Number(d.shop_id) === 0);
+    expect(rows.map((r) => String(r.io_id)).sort()).toEqual(members.map((m) => String(m.io_id)).sort());
+
+    const replay = await replayDeadLetter(e2e.ports, letter!.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(replay.error).toBeUndefined();
+    expect(replay.replayed).toBe(true);
+    expect(replay.written.map((w) => w.externalKey)).toEqual([key]);
+    const actual = actualTplus(e2e.stack.tplus.vouchers("otherDispatch"));
+    expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
   });
 });

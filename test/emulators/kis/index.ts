@@ -38,6 +38,8 @@ export interface KisEmulatorOptions {
   enforceUniqueBillNo?: boolean;
   /** Poison payloads: a create whose Head.FBillNo is listed always answers HTTP 500 and stores nothing (chaos, issue 12). */
   poisonBillNos?: readonly string[];
+  /** A create whose Head.FBillNo is listed is refused with a business error (a permanent rejection) until removed from the list. */
+  rejectBillNos?: string[];
   /** Reject KIS-Timestamp further than this from now (off by default: undocumented). */
   maxClockSkewMs?: number;
   /** Longest time a "never answer" fault holds a request open (it ends early when the client aborts). Default 60 s. */
@@ -368,6 +370,7 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
       if (action === "create") {
         const head = (body.Object as { Head?: { FBillNo?: unknown } } | undefined)?.Head;
         if (options.poisonBillNos?.includes(String(head?.FBillNo))) return c.text("Internal Server Error", 500);
+        if (options.rejectBillNos?.includes(String(head?.FBillNo))) return bizFail(c, `物料不存在(模拟拒绝 ${String(head?.FBillNo)})`);
         const result = book.create(type, body, master, now(), accountDb, options.enforceUniqueBillNo ?? true);
         if ("reason" in result) return bizFail(c, result.reason);
         if (commitThenHold) {
