@@ -28,6 +28,7 @@ import type {
 } from "./types.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
 import { PoisonBook, repeatedFailure } from "./poison.ts";
+import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -59,6 +60,12 @@ export interface EngineState {
   ledgerAppend(flowId: string, entries: LedgerEntry[]): Promise<void>;
   addDeadLetters(flowId: string, items: DeadLetterInput[]): Promise<void>;
   recordRun(summary: RunSummary): Promise<void>;
+  /** Merge outbox (state/outbox-store.ts): plans of merged groups whose parts are not all written yet. */
+  outbox?: {
+    list(flowId: string): Promise<OutboxPlan[]>;
+    put(flowId: string, plan: OutboxPlan): Promise<void>;
+    delete(flowId: string, unit: string): Promise<void>;
+  };
 }
 
 export interface IncrementalSettings {
@@ -147,10 +154,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
   let watermarkHeld = cursor?.holdWatermark === true;
 
+  /** Outbox plans settled (all parts written or dead-lettered): deleted once the ledger holds their registry entry. */
+  const settledPlans: string[] = [];
   const flushState = async () => {
     if (dryRun) return;
     if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
     if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
+    for (const unit of settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
   };
 
   let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
@@ -201,7 +211,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
-    for (const doc of poison.order(built.documents)) {
+    const documents = outboxPlans ? await settleThroughOutbox(built.documents, rowsById) : built.documents;
+    for (const doc of poison.order(documents)) {
       const known = ledgerGet(doc.externalKey);
       if (known) {
         if (known.contentHash === doc.contentHash) {
@@ -259,11 +270,117 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     }
   };
 
+  /** Open outbox plans by group key (merge flows that write; undefined otherwise). */
+  let outboxPlans: Map<string, OutboxPlan> | undefined;
+  /** A started group also has members its plan does not hold: they become a supplement next run. */
+  let outboxLate = false;
+
+  /**
+   * Merged documents go through the outbox: a group unit (original or supplement, all its maxLines parts) is
+   * planned and stored before its first part is written; a stored plan is written as stored, never re-planned.
+   * Returns the documents left for the ordinary path (units already in the ledger before the outbox existed).
+   */
+  const settleThroughOutbox = async (docs: BuiltDocument[], rowsById: Map<string, SourceRow>): Promise<BuiltDocument[]> => {
+    const plans = outboxPlans!;
+    const rest: BuiltDocument[] = [];
+    const units = new Map<string, BuiltDocument[]>();
+    for (const doc of docs) {
+      if (doc.groupKey === undefined) {
+        rest.push(doc);
+        continue;
+      }
+      const started = plans.get(doc.groupKey);
+      if (started) {
+        if (doc.members.some((m) => !started.members.includes(m))) outboxLate = true;
+        units.set(started.unit, []);
+        continue;
+      }
+      const unit = outboxUnit(doc.groupKey, doc.supplement ?? 0);
+      units.set(unit, [...(units.get(unit) ?? []), doc]);
+    }
+    for (const [unit, parts] of units) {
+      let plan = [...plans.values()].find((p) => p.unit === unit);
+      if (!plan) {
+        if (parts.some((d) => ledgerGet(d.externalKey))) {
+          rest.push(...parts); // written before the outbox: the ledger decides, as before
+          continue;
+        }
+        plan = {
+          v: 1,
+          unit,
+          groupKey: parts[0]!.groupKey!,
+          supplement: parts[0]!.supplement ?? 0,
+          parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
+          members: [...new Set(parts.flatMap((d) => d.members))],
+          planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
+          runId: options.runId,
+          createdAt: clock.now(),
+        };
+        await state.outbox!.put(flowId, plan); // before the first part: a stop between parts resumes this plan
+        plans.set(plan.groupKey, plan);
+      }
+      await writePlan(plan, rowsById);
+    }
+    return rest;
+  };
+
+  const writePlan = async (plan: OutboxPlan, rowsById: Map<string, SourceRow>) => {
+    const partDoc = (i: number): BuiltDocument => ({ ...plan.parts[i]!, groupKey: plan.groupKey, supplement: plan.supplement });
+    let refused: { at: number; error: BridgeError } | undefined;
+    for (let i = 0; i < plan.parts.length && !refused; i++) {
+      const doc = partDoc(i);
+      if (ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
+      if (poison.exhausted(doc)) {
+        refused = { at: i + 1, error: repeatedFailure(doc.externalKey, poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
+        break; // that part is dead-lettered already; the parts after it go with the remainder
+      }
+      let written = false;
+      await writeOne(
+        doc,
+        rowsOf(doc, rowsById),
+        doc.supplement ? "supplement" : "new",
+        (result) => {
+          written = true;
+          remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: clock.now(), runId: options.runId });
+        },
+        (error) => (refused = { at: i, error }),
+      );
+      if (!written && !refused) return; // set aside (or dry run): the plan stays open, its later parts wait
+    }
+    if (refused) {
+      // Refused for good: the remainder (this part and every later one not written) is one dead letter with the
+      // stored payloads and its members' source rows; replaying it writes exactly those parts.
+      const remainder = plan.parts.slice(refused.at).filter((p) => !ledgerGet(p.externalKey));
+      if (remainder.length) {
+        const members = [...new Set(remainder.flatMap((p) => p.members))];
+        deadLetter(
+          members[0] ?? plan.groupKey,
+          members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+          refused.error,
+          { externalKey: remainder[0]!.externalKey, payload: { outbox: { unit: plan.unit, parts: remainder } } },
+        );
+      }
+    }
+    // Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+    const previous = writtenGroup(plan.groupKey);
+    remember({
+      externalKey: groupLedgerKey(plan.groupKey),
+      contentHash: "group",
+      members: [...new Set([...(previous?.members ?? []), ...plan.members])],
+      supplements: Math.max(previous?.supplements ?? 0, plan.supplement),
+      writtenAt: clock.now(),
+      runId: options.runId,
+    });
+    outboxPlans!.delete(plan.groupKey);
+    settledPlans.push(plan.unit);
+  };
+
   const writeOne = async (
     doc: BuiltDocument,
     rows: SourceRow[],
     status: RunResult["planned"][number]["status"],
     onSettled: (result?: TargetWriteResult) => void,
+    onRefused?: (error: BridgeError) => void,
   ) => {
     if (dryRun) {
       planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status });
@@ -281,6 +398,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     } catch (error) {
       if (error instanceof BudgetExhaustedError) throw error;
       if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
+        if (onRefused) return onRefused(error);
         // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
         deadLetter(doc.members[0] ?? doc.externalKey, doc.groupKey === undefined && rows.length === 1 ? rows[0] : rows, error, { externalKey: doc.externalKey, payload: doc.payload });
         return;
@@ -335,6 +453,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   try {
     ledgerView = await state.ledgerView(flowId);
+    if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
       cursor = undefined;
@@ -461,7 +580,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         break;
       }
       summary.complete = true;
-      if (poison.takeWindowCount() > 0) watermarkHeld = true;
+      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = true;
       if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));

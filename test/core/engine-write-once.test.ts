@@ -178,3 +178,69 @@ describe("dead letters carry source rows and replay (engine-review finding 12)",
     expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
   });
 });
+
+/** Target quantities per group, all parts (`-1`, `-2` …) and supplements (`-S1` …) summed. */
+function tplusByGroup(vouchers: Array<{ ExternalCode: string; payload: Record<string, unknown> }>) {
+  const out = new Map<string, Record<string, number>>();
+  for (const v of vouchers) {
+    const group = /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(v.ExternalCode)![1]!;
+    const sum = out.get(group) ?? {};
+    for (const d of v.payload.RDRecordDetails as Array<Record<string, unknown>>) {
+      const sku = String((d.Inventory as Record<string, unknown>).Code);
+      sum[sku] = Math.round(((sum[sku] ?? 0) + Number(d.BaseQuantity)) * 1e6) / 1e6;
+    }
+    out.set(group, sum);
+  }
+  return out;
+}
+
+describe("merge outbox (engine-review finding 2)", () => {
+  it("groups split into maxLines parts, with the budget running out between parts: every line is written once", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
+    const flow = e2e.flows[TPLUS]!;
+    if (flow.operation?.type !== "merge") throw new Error("seed flow is a merge flow");
+    flow.operation.maxLines = 3;
+    const summaries = await e2e.runToCompletion(TPLUS, { budget: { maxSubrequests: 4 } }, 2000);
+    expect(summaries.at(-1)!.outcome).toBe("success");
+    const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
+    expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
+    expect(vouchers.some((v) => /-2$/.test(v.ExternalCode))).toBe(true);
+    const expected = expectedTplus(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), 0, startOfDayInZone(E2E_START));
+    expect(Object.fromEntries(tplusByGroup(vouchers))).toEqual(Object.fromEntries(expected));
+  });
+});
+
+describe("merge outbox: a part refused for good", () => {
+  it("dead-letters the whole remainder with its rows; later runs book nothing for it; the replay writes exactly the remainder", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
+    const flow = e2e.flows[TPLUS]!;
+    if (flow.operation?.type !== "merge") throw new Error("seed flow is a merge flow");
+    flow.operation.maxLines = 3;
+    // The second create is part 2 of the first group (every group here has more than 3 lines).
+    e2e.stack.tplus.addFaults([{ kind: "bizError", path: "otherDispatch/Create", code: "EXBZ0101", message: "存货编码不存在", skip: 1, times: 1 }]);
+    await e2e.runToCompletion(TPLUS);
+    e2e.clock.advance(DAY_MS);
+    await e2e.runToCompletion(TPLUS);
+    const store = new FlowStateStore(e2e.kv);
+    const letters = await store.listDeadLetters(TPLUS);
+    expect(letters).toHaveLength(1);
+    const letter = letters[0]!;
+    expect(letter.externalKey).toMatch(/-2$/);
+    const parts = (letter.payload as { outbox: { parts: Array<{ externalKey: string; members: string[] }> } }).outbox.parts;
+    const group = letter.externalKey!.replace(/-2$/, "");
+    const stored = e2e.stack.tplus.vouchers("otherDispatch").map((v) => v.ExternalCode);
+    expect(stored).toContain(`${group}-1`);
+    for (const p of parts) expect(stored).not.toContain(p.externalKey);
+    expect(stored.filter((c) => c.startsWith(`${group}-S`))).toEqual([]);
+    const rows = letter.source as Array<Record<string, unknown>>;
+    expect(new Set(rows.map((r) => String(r.io_id)))).toEqual(new Set(parts.flatMap((p) => p.members)));
+
+    const replay = await replayDeadLetter(e2e.ports, letter.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(replay.error).toBeUndefined();
+    expect(replay.written.map((w) => w.externalKey)).toEqual(parts.map((p) => p.externalKey));
+    const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
+    const expected = expectedTplus(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), 0, startOfDayInZone(e2e.clock.now()));
+    expect(Object.fromEntries(tplusByGroup(vouchers))).toEqual(Object.fromEntries(expected));
+    expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
+  });
+});
