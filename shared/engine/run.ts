@@ -29,6 +29,7 @@ import type {
 import { planWindows, type TimeWindow } from "./window.ts";
 import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
+import type { WriteMarker } from "../state/write-marker.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -65,6 +66,12 @@ export interface EngineState {
     list(flowId: string): Promise<OutboxPlan[]>;
     put(flowId: string, plan: OutboxPlan): Promise<void>;
     delete(flowId: string, unit: string): Promise<void>;
+  };
+  /** "Writes in flight" marker (state/write-marker.ts): recovery decided from state. */
+  writeMarker?: {
+    read(flowId: string): Promise<WriteMarker | null>;
+    mark(flowId: string, marker: WriteMarker): Promise<void>;
+    clear(flowId: string): Promise<void>;
   };
 }
 
@@ -200,6 +207,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   };
 
   const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
+  /** A marker left by an earlier run (killed, failed after writes, ledger not saved): verify every write. */
+  let uncleanBefore = false;
+  /** This run marked writes in flight (or found them marked). */
+  let markedWriting = false;
+  let ledgerSaveFailed = false;
+  const verifyAll = () => (options.recovering ?? false) || uncleanBefore;
 
   const writtenGroup = (groupKey: string) => {
     const entry = ledgerGet(groupLedgerKey(groupKey));
@@ -387,9 +400,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       return;
     }
     try {
+      if (!markedWriting && state.writeMarker) {
+        await state.writeMarker.mark(flowId, { state: "writing", runId: options.runId, at: clock.now() });
+        markedWriting = true;
+      }
       const result = await deps.target.write(
         { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload },
-        { verifyExisting: (options.recovering ?? false) || poison.triedBefore(doc) },
+        { verifyExisting: verifyAll() || poison.triedBefore(doc) },
       );
       if (result.status === "created") counts.written++;
       else counts.alreadyExisted++;
@@ -453,6 +470,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   try {
     ledgerView = await state.ledgerView(flowId);
+    const marker = dryRun ? null : ((await state.writeMarker?.read(flowId)) ?? null);
+    if (marker) {
+      uncleanBefore = true;
+      markedWriting = true; // keep it until this run ends cleanly
+      logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, markedBy: marker.runId, state: marker.state });
+    }
     if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
@@ -596,10 +619,24 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     try {
       await flushState();
     } catch (flushError) {
+      ledgerSaveFailed = true;
       logger.error("could not save ledger after failure", { flowId, message: toBridgeError(flushError).message });
     }
   }
   return finish();
+
+  /** Clean end: the marker goes. Failed after writes or ledger not saved: "unclean" (the next run verifies). */
+  async function settleWriteMarker(): Promise<void> {
+    if (dryRun || !markedWriting || !state.writeMarker) return;
+    const clean = !ledgerSaveFailed && outcome !== "failed" && !(uncleanBefore && outcome === "incomplete");
+    try {
+      if (clean) await state.writeMarker.clear(flowId);
+      else await state.writeMarker.mark(flowId, { state: "unclean", runId: options.runId, at: clock.now() });
+    } catch (error) {
+      // A "writing" marker left behind still makes the next run verify.
+      logger.error("could not update the write marker", { flowId, message: toBridgeError(error).message });
+    }
+  }
 
   async function finish(): Promise<RunResult> {
     const setAside = settleSetAside();
@@ -607,9 +644,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       try {
         await flushState();
       } catch (error) {
+        ledgerSaveFailed = true;
         logger.error("could not save set-aside documents", { flowId, message: toBridgeError(error).message });
       }
     }
+    await settleWriteMarker();
     const finishedAt = clock.now();
     const summary: RunSummary = {
       runId: options.runId,

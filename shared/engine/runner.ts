@@ -19,6 +19,7 @@ import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helper
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
+import { WriteMarkerStore } from "../state/write-marker.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -57,9 +58,11 @@ export interface RunRequest {
 /** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
-export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore): EngineState {
+export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore, clock: Clock = systemClock): EngineState {
   const outbox = kv ? new OutboxStore(kv) : undefined;
+  const marker = kv ? new WriteMarkerStore(kv, clock) : undefined;
   return {
+    ...(marker ? { writeMarker: { read: (f) => marker.read(f), mark: (f, m) => marker.mark(f, m), clear: (f) => marker.clear(f) } } : {}),
     ...(outbox ? { outbox: { list: (flowId) => outbox.list(flowId), put: (flowId, plan) => outbox.put(flowId, plan), delete: (flowId, unit) => outbox.delete(flowId, unit) } } : {}),
     loadCheckpoint: async (flowId) => {
       const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
@@ -235,7 +238,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const state = engineStateOver(store, kv.counts, kv);
+  const state = engineStateOver(store, kv.counts, kv, clock);
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;

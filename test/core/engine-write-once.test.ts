@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../shared/engine/window.ts";
-import { kisPrecheck } from "../../shared/engine/runner.ts";
+import { kisPrecheck, runFlowById } from "../../shared/engine/runner.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
@@ -242,5 +242,31 @@ describe("merge outbox: a part refused for good", () => {
     const expected = expectedTplus(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), 0, startOfDayInZone(e2e.clock.now()));
     expect(Object.fromEntries(tplusByGroup(vouchers))).toEqual(Object.fromEntries(expected));
     expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
+  });
+});
+
+describe("recovery from state (engine-review finding 6, F5)", () => {
+  it("a run whose ledger save failed after its writes makes the next run verify every write (KIS accepting repeated FBillNo, cheap precheck)", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80, kis: { enforceUniqueBillNo: false }, env: { KIS_PRECHECK: "after_unknown_outcome" } });
+    const kv = e2e.kv;
+    // A KV that refuses every ledger write (Free plan's daily write limit, an outage): the bills are in KIS, the ledger is not.
+    const failingKv: typeof kv = Object.assign(Object.create(Object.getPrototypeOf(kv)), kv, {
+      put: async (key: string, value: string, options?: { expirationTtl?: number }) => {
+        if (key.startsWith("ledger:")) throw new Error("KV write limit exceeded");
+        return kv.put(key, value, options);
+      },
+    });
+    const first = await runFlowById({ ...e2e.ports, kv: failingKv }, { flowId: KIS, runId: "r-1", trigger: "cli", budget: { maxSubrequests: 10_000 } });
+    expect(first.summary.outcome).toBe("failed");
+    const bills = e2e.stack.kis.bills().length;
+    expect(bills).toBeGreaterThan(0);
+
+    e2e.clock.advance(30 * 60_000);
+    const second = await e2e.run(KIS);
+    expect(second.summary.outcome).toBe("success");
+    const stored = e2e.stack.kis.bills();
+    expect(new Set(stored.map((b) => b.FBillNo)).size).toBe(stored.length);
+    const docs = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    expect(stored.length).toBe(expectedKis(docs, 0, e2e.clock.now() - 5 * 60_000).size);
   });
 });
