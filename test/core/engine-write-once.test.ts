@@ -270,3 +270,14 @@ describe("recovery from state (engine-review finding 6, F5)", () => {
     expect(stored.length).toBe(expectedKis(docs, 0, e2e.clock.now() - 5 * 60_000).size);
   });
 });
+
+describe("numbers on the wire (engine-review finding 13)", () => {
+  it("every T+ line carries Amount as summed and a Price with Price × Qty rounding to Amount", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
+    await e2e.runToCompletion(TPLUS);
+    const lines = e2e.stack.tplus.vouchers("otherDispatch").flatMap((v) => v.payload.RDRecordDetails as Array<Record<string, number>>);
+    expect(lines.length).toBeGreaterThan(20);
+    const off = lines.filter((l) => Math.round(l.Price! * l.BaseQuantity! * 100) !== Math.round(l.Amount! * 100));
+    expect(off).toEqual([]);
+  });
+});
