@@ -29,7 +29,6 @@ import type {
 import { planWindows, type TimeWindow } from "./window.ts";
 import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
-import type { WriteMarker } from "../state/write-marker.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -69,9 +68,9 @@ export interface EngineState {
   };
   /** "Writes in flight" marker (state/write-marker.ts): recovery decided from state. */
   writeMarker?: {
-    read(flowId: string): Promise<WriteMarker | null>;
-    mark(flowId: string, marker: WriteMarker): Promise<void>;
-    clear(flowId: string): Promise<void>;
+    unsettled(flowId: string, ownRunId: string): Promise<string[]>;
+    mark(flowId: string, runId: string, at: number): Promise<void>;
+    clear(flowId: string, runIds: readonly string[]): Promise<void>;
   };
 }
 
@@ -97,6 +96,8 @@ export interface RunDeps {
   meter: CallMeter;
   clock: Clock;
   logger: Logger;
+  /** Renews the flow lease when due and throws when it was lost (state/lease-keeper.ts); called before writes and saves. */
+  lease?: { keep(): Promise<void> };
 }
 
 export interface RunOptions {
@@ -165,6 +166,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const settledPlans: string[] = [];
   const flushState = async () => {
     if (dryRun) return;
+    await deps.lease?.keep();
     if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
     if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
     for (const unit of settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
@@ -207,9 +209,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   };
 
   const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
-  /** A marker left by an earlier run (killed, failed after writes, ledger not saved): verify every write. */
+  /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
+  let inherited: string[] = [];
   let uncleanBefore = false;
-  /** This run marked writes in flight (or found them marked). */
+  /** This run marked its writes in flight. */
   let markedWriting = false;
   let ledgerSaveFailed = false;
   const verifyAll = () => (options.recovering ?? false) || uncleanBefore;
@@ -399,9 +402,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status });
       return;
     }
+    await deps.lease?.keep(); // outside the try: a lost lease stops the run, it is not this document's failure
     try {
       if (!markedWriting && state.writeMarker) {
-        await state.writeMarker.mark(flowId, { state: "writing", runId: options.runId, at: clock.now() });
+        await state.writeMarker.mark(flowId, options.runId, clock.now());
         markedWriting = true;
       }
       const result = await deps.target.write(
@@ -462,6 +466,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       if (!force) return false;
       await clock.sleep(1000 - since);
     }
+    await deps.lease?.keep();
     await state.saveCheckpoint(flowId, cp);
     lastCheckpointSave = clock.now();
     return true;
@@ -470,11 +475,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   try {
     ledgerView = await state.ledgerView(flowId);
-    const marker = dryRun ? null : ((await state.writeMarker?.read(flowId)) ?? null);
-    if (marker) {
+    inherited = dryRun ? [] : ((await state.writeMarker?.unsettled(flowId, options.runId)) ?? []);
+    if (inherited.length) {
       uncleanBefore = true;
-      markedWriting = true; // keep it until this run ends cleanly
-      logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, markedBy: marker.runId, state: marker.state });
+      logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, runs: inherited });
     }
     if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
     for (const window of windows) {
@@ -625,17 +629,16 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   }
   return finish();
 
-  /** Clean end: the marker goes. Failed after writes or ledger not saved: "unclean" (the next run verifies). */
-  async function settleWriteMarker(): Promise<void> {
-    if (dryRun || !markedWriting || !state.writeMarker) return;
+  /** Whether this run's writes are settled (run record `writesSettled`); a recovering run that settled clears what it inherited. */
+  async function settleWriteMarker(): Promise<boolean> {
     const clean = !ledgerSaveFailed && outcome !== "failed" && !(uncleanBefore && outcome === "incomplete");
+    if (dryRun || !clean || !state.writeMarker || inherited.length === 0) return clean;
     try {
-      if (clean) await state.writeMarker.clear(flowId);
-      else await state.writeMarker.mark(flowId, { state: "unclean", runId: options.runId, at: clock.now() });
+      await state.writeMarker.clear(flowId, inherited);
     } catch (error) {
-      // A "writing" marker left behind still makes the next run verify.
-      logger.error("could not update the write marker", { flowId, message: toBridgeError(error).message });
+      logger.error("could not clear write markers", { flowId, message: toBridgeError(error).message });
     }
+    return clean;
   }
 
   async function finish(): Promise<RunResult> {
@@ -648,7 +651,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         logger.error("could not save set-aside documents", { flowId, message: toBridgeError(error).message });
       }
     }
-    await settleWriteMarker();
+    const writesSettled = await settleWriteMarker();
     const finishedAt = clock.now();
     const summary: RunSummary = {
       runId: options.runId,
@@ -676,6 +679,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       continues,
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
+      ...(markedWriting || inherited.length ? { writesSettled } : {}),
     };
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };

@@ -20,6 +20,7 @@ import { KvReferenceStore } from "../state/reference-store.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
+import { LeaseKeeper } from "../state/lease-keeper.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -58,11 +59,11 @@ export interface RunRequest {
 /** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
-export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore, clock: Clock = systemClock): EngineState {
+export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore): EngineState {
   const outbox = kv ? new OutboxStore(kv) : undefined;
-  const marker = kv ? new WriteMarkerStore(kv, clock) : undefined;
+  const marker = kv ? new WriteMarkerStore(kv) : undefined;
   return {
-    ...(marker ? { writeMarker: { read: (f) => marker.read(f), mark: (f, m) => marker.mark(f, m), clear: (f) => marker.clear(f) } } : {}),
+    ...(marker ? { writeMarker: { unsettled: (f, r) => marker.unsettled(f, r), mark: (f, r, at) => marker.mark(f, r, at), clear: (f, ids) => marker.clear(f, ids) } } : {}),
     ...(outbox ? { outbox: { list: (flowId) => outbox.list(flowId), put: (flowId, plan) => outbox.put(flowId, plan), delete: (flowId, unit) => outbox.delete(flowId, unit) } } : {}),
     loadCheckpoint: async (flowId) => {
       const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
@@ -238,7 +239,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const state = engineStateOver(store, kv.counts, kv, clock);
+  const state = engineStateOver(store, kv.counts, kv);
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
@@ -278,6 +279,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         meter,
         clock,
         logger,
+        lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
       },
       {
         runId: request.runId,

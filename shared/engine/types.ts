@@ -131,6 +131,8 @@ export interface RunSummary {
   continues: boolean;
   /** Documents whose write failed after retries in this run; written again next run (engine/poison.ts). */
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
+  /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
+  writesSettled?: boolean;
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

@@ -1,66 +1,56 @@
 /**
- * "Writes in flight" marker, so recovery follows from state and not only from a lease takeover (engine-review
+ * "Writes in flight" markers, so recovery follows from state and not only from a lease takeover (engine-review
  * finding 6, tests-audit F5):
  *
- *   wip:<flow>   { state: "writing" | "unclean", runId, at }
+ *   wip:<flow>:<runId>   put before the run's first target write (a new key per run: no same-key write rate)
  *
- * A run puts `writing` before its first target write and deletes the marker when it ends cleanly (ledger saved,
- * outcome not failed). A run that fails after writes, or whose ledger save fails, turns it into `unclean`; a killed
- * invocation leaves `writing` behind. Either way the next run (of any host) verifies every write in the target
- * before sending it, and keeps doing so across budget continuations until a run of the chain completes cleanly.
- * Cost: one read per run; one write and one delete per run that writes.
+ * The run's record (`run:<flow>:<runId>`, written at its end anyway) says `writesSettled: true` when its ledger
+ * was saved and it did not fail after writes. The next run lists the markers: a marker whose run record says
+ * settled is deleted; any other (no record: killed; failed after writes; ledger not saved) makes that run verify
+ * every write in the target before sending it, through its budget continuations, until a run of the chain ends
+ * cleanly and deletes the markers it inherited.
+ * Cost: per run one list; per writing run one put, and one read and one delete in a later run.
  */
-import type { Clock, KeyValueStore } from "../ports.ts";
-import { checkFlowId } from "./keys.ts";
+import type { KeyValueStore } from "../ports.ts";
+import { checkFlowId, stateKeys } from "./keys.ts";
 
 export const WRITE_MARKER_PREFIX = "wip:";
 
-export interface WriteMarker {
-  state: "writing" | "unclean";
-  runId: string;
-  at: number;
-}
+const markerPrefix = (flow: string) => `${WRITE_MARKER_PREFIX}${checkFlowId(flow)}:`;
 
 export class WriteMarkerStore {
   private readonly kv: KeyValueStore;
-  private readonly clock: Clock;
-  /** KV takes one write per second per key: a delete right after the put waits out the second. */
-  private lastWrite = new Map<string, number>();
 
-  constructor(kv: KeyValueStore, clock: Clock) {
+  constructor(kv: KeyValueStore) {
     this.kv = kv;
-    this.clock = clock;
   }
 
-  async read(flow: string): Promise<WriteMarker | null> {
-    const raw = await this.kv.get(`${WRITE_MARKER_PREFIX}${checkFlowId(flow)}`);
-    if (raw === null) return null;
-    try {
-      const m = JSON.parse(raw) as WriteMarker;
-      return m && (m.state === "writing" || m.state === "unclean") ? m : { state: "unclean", runId: "?", at: 0 };
-    } catch {
-      return { state: "unclean", runId: "?", at: 0 }; // unreadable: be safe
+  /** Run ids whose writes are not known to be settled (their markers stay); settled markers are deleted. */
+  async unsettled(flow: string, ownRunId: string): Promise<string[]> {
+    const keys = await this.kv.list(markerPrefix(flow));
+    const open: string[] = [];
+    for (const key of keys) {
+      const runId = key.slice(markerPrefix(flow).length);
+      if (runId === ownRunId) continue;
+      let settled = false;
+      try {
+        const raw = await this.kv.get(stateKeys.run(flow, runId));
+        settled = raw !== null && (JSON.parse(raw) as { writesSettled?: unknown }).writesSettled === true;
+      } catch {
+        settled = false;
+      }
+      if (settled) await this.kv.delete(key);
+      else open.push(runId);
     }
+    return open;
   }
 
-  async mark(flow: string, marker: WriteMarker): Promise<void> {
-    const key = `${WRITE_MARKER_PREFIX}${checkFlowId(flow)}`;
-    await this.space(key);
-    await this.kv.put(key, JSON.stringify(marker));
-    this.lastWrite.set(key, this.clock.now());
+  async mark(flow: string, runId: string, at: number): Promise<void> {
+    await this.kv.put(`${markerPrefix(flow)}${runId}`, JSON.stringify({ runId, at }));
   }
 
-  async clear(flow: string): Promise<void> {
-    const key = `${WRITE_MARKER_PREFIX}${checkFlowId(flow)}`;
-    await this.space(key);
-    await this.kv.delete(key);
-    this.lastWrite.set(key, this.clock.now());
-  }
-
-  private async space(key: string): Promise<void> {
-    const last = this.lastWrite.get(key);
-    if (last === undefined) return;
-    const wait = 1000 - (this.clock.now() - last);
-    if (wait > 0) await this.clock.sleep(wait);
+  /** Deletes markers a recovering run inherited, once it settled everything they stood for. */
+  async clear(flow: string, runIds: readonly string[]): Promise<void> {
+    for (const runId of runIds) await this.kv.delete(`${markerPrefix(flow)}${runId}`);
   }
 }

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../shared/engine/window.ts";
 import { kisPrecheck, runFlowById } from "../../shared/engine/runner.ts";
+import { MemoryFlowLock } from "../../shared/state/lock.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
@@ -279,5 +280,39 @@ describe("numbers on the wire (engine-review finding 13)", () => {
     expect(lines.length).toBeGreaterThan(20);
     const off = lines.filter((l) => Math.round(l.Price! * l.BaseQuantity! * 100) !== Math.round(l.Amount! * 100));
     expect(off).toEqual([]);
+  });
+});
+
+describe("lease renewal and fencing (engine-review finding 10)", () => {
+  it("a run whose lease was taken over stops before its next write or state save", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80 });
+    const current = e2e;
+    let creates = 0;
+    let createsAfterTakeover = 0;
+    let takenOver = false;
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      if (/create$/.test(url.pathname)) {
+        creates++;
+        if (takenOver) createsAfterTakeover++;
+        if (creates === 3) {
+          // The run stalls past its lease; a cron tick takes the flow over meanwhile.
+          current.clock.advance(2 * 60_000);
+          expect((await current.lock.acquire(KIS, "cron-takeover", 15 * 60_000)).acquired).toBe(true);
+          takenOver = true;
+        }
+      }
+      return globalThis.fetch(input, init);
+    };
+    const { summary } = await e2e.run(KIS, { leaseMs: 60_000 }, { fetch });
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.code).toBe("lease_lost");
+    expect(createsAfterTakeover).toBe(0);
+  });
+
+  it("the lease is not re-entrant: a re-delivered event with the same run id does not run twice at once", async () => {
+    const lock = new MemoryFlowLock({ now: () => 1_000_000, sleep: async () => {} });
+    expect((await lock.acquire(KIS, "20240620T020000000Z-cron", 60_000)).acquired).toBe(true);
+    expect((await lock.acquire(KIS, "20240620T020000000Z-cron", 60_000)).acquired).toBe(false);
   });
 });
