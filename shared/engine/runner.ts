@@ -21,6 +21,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
+import { KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -251,6 +252,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   try {
     const settings = incrementalSettings(flow, now);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
+    if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
     const jst = new JushuitanClient({
       baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
       appKey: required(ports.env, "JST_APP_KEY"),
@@ -307,6 +309,27 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }
+}
+
+/** Refuses a run whose flow changed its external-key templates since it last wrote (engine/key-scheme.ts). */
+async function checkKeyScheme(flow: Flow, env: EnvVars, store: FlowStateStore, request: RunRequest, clock: Clock, logger: Logger): Promise<"same" | "accepted"> {
+  const hash = keySchemeHash(flow);
+  const recorded = (await store.ledgerView(flow.id))(KEY_SCHEME_LEDGER_KEY);
+  let result: "same" | "accepted" = "same";
+  if (recorded && recorded.contentHash !== hash) {
+    if (request.range || !keySchemeAccepted(env, flow.id, hash)) throw new KeySchemeChangedError(flow.id, hash, request.range !== undefined);
+    logger.warn("key scheme change accepted: this run reads with lookback 0 and records the new scheme", { flowId: flow.id, keyScheme: hash });
+    result = "accepted";
+  }
+  if (!recorded || result === "accepted" || clock.now() - recorded.writtenAt > KEY_SCHEME_REFRESH_MS) {
+    try {
+      await store.ledgerAppend(flow.id, [{ externalKey: KEY_SCHEME_LEDGER_KEY, contentHash: hash, writtenAt: clock.now(), runId: request.runId }]);
+    } catch (error) {
+      // Not fatal: the scheme is recorded by a later run (the run's own ledger saves decide its outcome).
+      logger.warn("could not record the key scheme", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return result;
 }
 
 function required(env: EnvVars, name: string): string {

@@ -316,3 +316,26 @@ describe("lease renewal and fencing (engine-review finding 10)", () => {
     expect((await lock.acquire(KIS, "20240620T020000000Z-cron", 60_000)).acquired).toBe(false);
   });
 });
+
+describe("key scheme versioned (engine-review finding 11)", () => {
+  it("a flow edit that changes the external key is refused until accepted; documents edited upstream are not booked again under new keys", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80 });
+    await e2e.runToCompletion(KIS);
+    const before = e2e.stack.kis.bills().length;
+    const flow = e2e.flows[KIS]!;
+    flow.target.externalKey = "JST-{io_id}";
+    const head = flow.target.fields.find((f) => f.field === "Head")!;
+    const billNo = head.children!.find((f) => f.field === "FBillNo")!;
+    billNo.value = "JST-{io_id}";
+    // Two bills are edited upstream after the change (a re-read that would become "new" documents under the new keys).
+    e2e.clock.advance(60_000);
+    const ids = e2e.stack.kis.bills().slice(0, 2).map((b) => b.FBillNo);
+    e2e.stack.jushuitan.touchDocuments(JST_PATHS.otherInOut, ids);
+    e2e.clock.advance(10 * 60_000);
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.code).toBe("key_scheme_changed");
+    expect(summary.error?.hint).toMatch(/ACCEPT_KEY_SCHEME/);
+    expect(e2e.stack.kis.bills().length).toBe(before);
+  });
+});
