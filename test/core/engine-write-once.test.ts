@@ -339,3 +339,17 @@ describe("key scheme versioned (engine-review finding 11)", () => {
     expect(e2e.stack.kis.bills().length).toBe(before);
   });
 });
+
+describe("CLI: the runner's lease keeper renews the lease the sync holds", () => {
+  it("heldLease renews the holder's lease whatever run id a window run passes", async () => {
+    const { heldLease } = await import("../../action/cli/lease-lock.ts");
+    let now = 1_000_000;
+    const lock = new MemoryFlowLock({ now: () => now, sleep: async () => {} });
+    const held = await lock.acquire(KIS, "sync-base", 60_000);
+    const port = heldLease(held, lock);
+    now += 30_000;
+    const renewed = await port.renew(KIS, "sync-base-w3", 60_000);
+    expect(renewed.renewed).toBe(true);
+    expect((await lock.inspect(KIS)).expiresAt).toBe(now + 60_000);
+  });
+});
