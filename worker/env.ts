@@ -36,7 +36,12 @@ export interface Env {
   KIS_ACCOUNT_DB?: string;
   KIS_SESSION_ID?: string;
   KIS_REFRESH_AUTH_DATA_TOKEN?: string;
+  /** always (default) | after_unknown_outcome: see shared/engine/runner.ts kisPrecheck. */
   KIS_PRECHECK?: string;
+  /** Failed runs after which a document that keeps failing is dead-lettered (default 3; engine/poison.ts). */
+  MAX_FAILED_RUNS?: string;
+  /** <flowId>:<hash>[,…]: accepts a changed external-key template (engine/key-scheme.ts). */
+  ACCEPT_KEY_SCHEME?: string;
 
   /** At least 32 characters (the API refuses to open with a shorter one). */
   SYNC_API_TOKEN?: string;

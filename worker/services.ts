@@ -7,7 +7,7 @@ import { percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
 import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
 import { replayDeadLetter } from "../shared/engine/replay.ts";
-import { incrementalSettings, loadReferenceTables } from "../shared/engine/runner.ts";
+import { incrementalSettings, kisPrecheck, loadReferenceTables } from "../shared/engine/runner.ts";
 import type { RunSummary } from "../shared/engine/types.ts";
 import { planWindows } from "../shared/engine/window.ts";
 import { BridgeError } from "../shared/errors.ts";
@@ -107,7 +107,7 @@ export function createServices(env: Env, config: WorkerConfig) {
             name: flow.name,
             description: flow.description,
             source: { type: flow.source.type, endpoint: flow.source.endpoint },
-            target: { type: flow.target.type, operation: flow.target.operation },
+            target: { type: flow.target.type, operation: flow.target.operation, ...(flow.target.type === "kis" ? { precheck: kisPrecheck(env as unknown as Record<string, string | undefined>) } : {}) },
             merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
             schedule: scheduleOf(flow),
             watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,

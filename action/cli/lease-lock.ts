@@ -149,8 +149,22 @@ export function processLock(clock: Clock): MemoryFlowLock {
 export function heldLease(held: AcquireResult, lock: FlowLockPort): FlowLockPort {
   return {
     acquire: async () => ({ ...held }),
-    renew: (flowId, runId, leaseMs) => lock.renew(flowId, runId, leaseMs),
+    // Window runs carry their own run ids; the lease they work under is the sync's (held.holder).
+    renew: (flowId, runId, leaseMs) => lock.renew(flowId, held.holder ?? runId, leaseMs),
     release: async () => ({ released: true }),
     inspect: (flowId) => lock.inspect(flowId),
   };
+}
+
+/** Run ids the Worker makes (worker/scheduled.ts, services.ts, queue.ts): `…-cron`, `…-http`, `…-q<n>-<msg>`. */
+const WORKER_RUN_ID = /-(cron|http)(-q\d+-[A-Za-z0-9_.-]*)?$/;
+
+/**
+ * The run id of the Worker run that saved the flow's checkpoint, when a Worker runs this flow. The CLI cannot take
+ * the Worker's Durable Object lease, so an incremental CLI sync of such a flow would race the cron on the watermark
+ * and the merge registry (engine-review finding 10): the CLI refuses it (range backfills never move the watermark).
+ */
+export function workerOwner(checkpoint: { runId?: string } | null): string | undefined {
+  const runId = checkpoint?.runId;
+  return typeof runId === "string" && WORKER_RUN_ID.test(runId) ? runId : undefined;
 }

@@ -15,9 +15,10 @@ import { BridgeError, ConfigError } from "../../shared/errors.ts";
 import type { Flow } from "../../shared/flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
 import { makeRunId } from "../../shared/state/keys.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
 import type { FlowLockPort } from "../../shared/state/lock.ts";
 import { withWindow } from "./flows.ts";
-import { CombinedFlowLock, heldLease, processLock, StateLeaseLock } from "./lease-lock.ts";
+import { CombinedFlowLock, heldLease, processLock, StateLeaseLock, workerOwner } from "./lease-lock.ts";
 import { paceJushuitan } from "./pacing.ts";
 
 /** "No budget": the metered fetch still counts every call. */
@@ -165,6 +166,19 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   }
   if (windows) hooks.onPlan?.(windows);
 
+  if (!spec.range && !dryRun && ports.env.ALLOW_CLI_INCREMENTAL !== "1") {
+    const owner = workerOwner(await new FlowStateStore(ports.kv, { clock }).getWatermark(flow.id));
+    if (owner) {
+      report.outcome = "failed";
+      report.error = {
+        code: "worker_owned_flow",
+        message: `flow ${flow.id} is run by a Worker (its checkpoint was saved by ${owner}); an incremental CLI sync would race it on the watermark`,
+        hint: "backfill a range instead (--from/--to: safe alongside the Worker), or remove the flow from the Worker's FLOWS and set ALLOW_CLI_INCREMENTAL=1",
+      };
+      report.finishedAt = clock.now();
+      return report;
+    }
+  }
   // Ranges are leased per range (disjoint backfills of one flow may run in parallel); incremental runs per flow.
   const scope = spec.range ? `${spec.range.from}-${spec.range.to}` : undefined;
   const lock = ports.lock ?? new CombinedFlowLock(processLock(clock), new StateLeaseLock(ports.kv, clock, scope), scope);

@@ -8,6 +8,7 @@ import { BridgeError } from "../errors.ts";
 import { silentLogger, systemClock } from "../ports.ts";
 import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import type { LedgerEntry } from "../state/records.ts";
+import type { PlannedPart } from "../state/outbox-store.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -36,10 +37,11 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
   const flow = ports.flows[letter.flow];
   if (!flow) throw new BridgeError("not_found", `dead letter ${id} belongs to flow ${letter.flow}, which this deployment does not run`);
+  const planned = plannedParts(letter.payload);
   const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]).filter(
     (r): r is SourceRow => r !== null && typeof r === "object" && !Array.isArray(r),
   );
-  if (rows.length === 0) {
+  if (rows.length === 0 && !planned) {
     throw new BridgeError("replay_impossible", `dead letter ${id} holds no source document to rebuild from`, {
       hint: "re-run the window it came from instead (POST /flows/:id/sync with from/to), then delete this dead letter with a reason",
     });
@@ -55,6 +57,24 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   try {
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore: new KvTokenStore(kv), clock, logger, kv });
     const ledger = await store.ledgerView(flow.id);
+    if (planned) {
+      // The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
+      // counts its members, so rebuilding from rows would write nothing or a different layout).
+      const entries: LedgerEntry[] = [];
+      for (const part of planned) {
+        if (ledger(part.externalKey)?.contentHash === part.contentHash) {
+          result.written.push({ externalKey: part.externalKey, status: "unchanged" });
+          continue;
+        }
+        const written = await target.write({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload }, { verifyExisting: true });
+        result.written.push({ externalKey: part.externalKey, status: written.status });
+        entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: clock.now(), runId });
+      }
+      if (entries.length) await store.ledgerAppend(flow.id, entries);
+      await store.resolveDeadLetter(id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: options.by });
+      result.replayed = true;
+      return result;
+    }
     const now = clock.now();
     const built = builder.build(rows, {
       lastSyncTime: now,
@@ -115,4 +135,14 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     result.subrequests = meter.used();
     await ports.lock.release(flow.id, runId).catch(() => undefined);
   }
+}
+
+/** The parts of a merged group's outbox plan a dead letter holds (engine run.ts writePlan), if it holds them. */
+function plannedParts(payload: unknown): PlannedPart[] | undefined {
+  const parts = (payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
+  if (!Array.isArray(parts) || parts.length === 0) return undefined;
+  const ok = parts.every(
+    (p) => p && typeof p === "object" && typeof (p as PlannedPart).externalKey === "string" && typeof (p as PlannedPart).contentHash === "string" && typeof (p as PlannedPart).payload === "object",
+  );
+  return ok ? (parts as PlannedPart[]) : undefined;
 }

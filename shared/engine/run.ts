@@ -27,6 +27,8 @@ import type {
   WindowSummary,
 } from "./types.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
+import { PoisonBook, repeatedFailure } from "./poison.ts";
+import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -58,6 +60,18 @@ export interface EngineState {
   ledgerAppend(flowId: string, entries: LedgerEntry[]): Promise<void>;
   addDeadLetters(flowId: string, items: DeadLetterInput[]): Promise<void>;
   recordRun(summary: RunSummary): Promise<void>;
+  /** Merge outbox (state/outbox-store.ts): plans of merged groups whose parts are not all written yet. */
+  outbox?: {
+    list(flowId: string): Promise<OutboxPlan[]>;
+    put(flowId: string, plan: OutboxPlan): Promise<void>;
+    delete(flowId: string, unit: string): Promise<void>;
+  };
+  /** "Writes in flight" marker (state/write-marker.ts): recovery decided from state. */
+  writeMarker?: {
+    unsettled(flowId: string, ownRunId: string): Promise<string[]>;
+    mark(flowId: string, runId: string, at: number): Promise<void>;
+    clear(flowId: string, runIds: readonly string[]): Promise<void>;
+  };
 }
 
 export interface IncrementalSettings {
@@ -82,6 +96,8 @@ export interface RunDeps {
   meter: CallMeter;
   clock: Clock;
   logger: Logger;
+  /** Renews the flow lease when due and throws when it was lost (state/lease-keeper.ts); called before writes and saves. */
+  lease?: { keep(): Promise<void> };
 }
 
 export interface RunOptions {
@@ -96,6 +112,8 @@ export interface RunOptions {
   dryRun?: boolean;
   /** The previous holder of the flow lock stopped uncleanly: verify existence before every write. */
   recovering?: boolean;
+  /** Failed runs after which a document that keeps failing with a retryable error is dead-lettered (default 3). */
+  maxFailedRuns?: number;
   /** How many times a window whose ids disagree with the source's count is re-read before giving up. */
   maxRescans?: number;
   /** Called after every page (progress lines in the CLI). */
@@ -141,11 +159,17 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let runError: RunSummary["error"];
 
   const windows = planRange(options, watermark, now, cursor);
+  // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
+  let watermarkHeld = cursor?.holdWatermark === true;
 
+  /** Outbox plans settled (all parts written or dead-lettered): deleted once the ledger holds their registry entry. */
+  const settledPlans: string[] = [];
   const flushState = async () => {
     if (dryRun) return;
+    await deps.lease?.keep();
     if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
     if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
+    for (const unit of settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
   };
 
   let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
@@ -184,6 +208,15 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     logger.warn("document dead-lettered", { flowId, sourceId, code: e.code });
   };
 
+  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
+  /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
+  let inherited: string[] = [];
+  let uncleanBefore = false;
+  /** This run marked its writes in flight. */
+  let markedWriting = false;
+  let ledgerSaveFailed = false;
+  const verifyAll = () => (options.recovering ?? false) || uncleanBefore;
+
   const writtenGroup = (groupKey: string) => {
     const entry = ledgerGet(groupLedgerKey(groupKey));
     return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
@@ -196,7 +229,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
-    for (const doc of built.documents) {
+    const documents = outboxPlans ? await settleThroughOutbox(built.documents, rowsById) : built.documents;
+    for (const doc of poison.order(documents)) {
       const known = ledgerGet(doc.externalKey);
       if (known) {
         if (known.contentHash === doc.contentHash) {
@@ -225,7 +259,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
         continue;
       }
-      await writeOne(doc, (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
+      if (!dryRun && poison.exhausted(doc)) {
+        counts.skipped++; // dead-lettered after failing in maxFailedRuns runs; replay it once fixed
+        continue;
+      }
+      await writeOne(doc, rowsOf(doc, rowsById), (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
         const at = clock.now();
         remember({
           externalKey: doc.externalKey,
@@ -250,31 +288,152 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     }
   };
 
+  /** Open outbox plans by group key (merge flows that write; undefined otherwise). */
+  let outboxPlans: Map<string, OutboxPlan> | undefined;
+  /** A started group also has members its plan does not hold: they become a supplement next run. */
+  let outboxLate = false;
+
+  /**
+   * Merged documents go through the outbox: a group unit (original or supplement, all its maxLines parts) is
+   * planned and stored before its first part is written; a stored plan is written as stored, never re-planned.
+   * Returns the documents left for the ordinary path (units already in the ledger before the outbox existed).
+   */
+  const settleThroughOutbox = async (docs: BuiltDocument[], rowsById: Map<string, SourceRow>): Promise<BuiltDocument[]> => {
+    const plans = outboxPlans!;
+    const rest: BuiltDocument[] = [];
+    const units = new Map<string, BuiltDocument[]>();
+    for (const doc of docs) {
+      if (doc.groupKey === undefined) {
+        rest.push(doc);
+        continue;
+      }
+      const started = plans.get(doc.groupKey);
+      if (started) {
+        if (doc.members.some((m) => !started.members.includes(m))) outboxLate = true;
+        units.set(started.unit, []);
+        continue;
+      }
+      const unit = outboxUnit(doc.groupKey, doc.supplement ?? 0);
+      units.set(unit, [...(units.get(unit) ?? []), doc]);
+    }
+    for (const [unit, parts] of units) {
+      let plan = [...plans.values()].find((p) => p.unit === unit);
+      if (!plan) {
+        if (parts.some((d) => ledgerGet(d.externalKey))) {
+          rest.push(...parts); // written before the outbox: the ledger decides, as before
+          continue;
+        }
+        plan = {
+          v: 1,
+          unit,
+          groupKey: parts[0]!.groupKey!,
+          supplement: parts[0]!.supplement ?? 0,
+          parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
+          members: [...new Set(parts.flatMap((d) => d.members))],
+          planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
+          runId: options.runId,
+          createdAt: clock.now(),
+        };
+        await state.outbox!.put(flowId, plan); // before the first part: a stop between parts resumes this plan
+        plans.set(plan.groupKey, plan);
+      }
+      await writePlan(plan, rowsById);
+    }
+    return rest;
+  };
+
+  const writePlan = async (plan: OutboxPlan, rowsById: Map<string, SourceRow>) => {
+    const partDoc = (i: number): BuiltDocument => ({ ...plan.parts[i]!, groupKey: plan.groupKey, supplement: plan.supplement });
+    let refused: { at: number; error: BridgeError } | undefined;
+    for (let i = 0; i < plan.parts.length && !refused; i++) {
+      const doc = partDoc(i);
+      if (ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
+      if (poison.exhausted(doc)) {
+        refused = { at: i + 1, error: repeatedFailure(doc.externalKey, poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
+        break; // that part is dead-lettered already; the parts after it go with the remainder
+      }
+      let written = false;
+      await writeOne(
+        doc,
+        rowsOf(doc, rowsById),
+        doc.supplement ? "supplement" : "new",
+        (result) => {
+          written = true;
+          remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: clock.now(), runId: options.runId });
+        },
+        (error) => (refused = { at: i, error }),
+      );
+      if (!written && !refused) return; // set aside (or dry run): the plan stays open, its later parts wait
+    }
+    if (refused) {
+      // Refused for good: the remainder (this part and every later one not written) is one dead letter with the
+      // stored payloads and its members' source rows; replaying it writes exactly those parts.
+      const remainder = plan.parts.slice(refused.at).filter((p) => !ledgerGet(p.externalKey));
+      if (remainder.length) {
+        const members = [...new Set(remainder.flatMap((p) => p.members))];
+        deadLetter(
+          members[0] ?? plan.groupKey,
+          members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+          refused.error,
+          { externalKey: remainder[0]!.externalKey, payload: { outbox: { unit: plan.unit, parts: remainder } } },
+        );
+      }
+    }
+    // Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+    const previous = writtenGroup(plan.groupKey);
+    remember({
+      externalKey: groupLedgerKey(plan.groupKey),
+      contentHash: "group",
+      members: [...new Set([...(previous?.members ?? []), ...plan.members])],
+      supplements: Math.max(previous?.supplements ?? 0, plan.supplement),
+      writtenAt: clock.now(),
+      runId: options.runId,
+    });
+    outboxPlans!.delete(plan.groupKey);
+    settledPlans.push(plan.unit);
+  };
+
   const writeOne = async (
     doc: BuiltDocument,
+    rows: SourceRow[],
     status: RunResult["planned"][number]["status"],
     onSettled: (result?: TargetWriteResult) => void,
+    onRefused?: (error: BridgeError) => void,
   ) => {
     if (dryRun) {
       planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status });
       return;
     }
+    await deps.lease?.keep(); // outside the try: a lost lease stops the run, it is not this document's failure
     try {
+      if (!markedWriting && state.writeMarker) {
+        await state.writeMarker.mark(flowId, options.runId, clock.now());
+        markedWriting = true;
+      }
       const result = await deps.target.write(
         { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload },
-        { verifyExisting: options.recovering ?? false },
+        { verifyExisting: verifyAll() || poison.triedBefore(doc) },
       );
       if (result.status === "created") counts.written++;
       else counts.alreadyExisted++;
+      poison.succeeded();
       onSettled(result);
     } catch (error) {
       if (error instanceof BudgetExhaustedError) throw error;
       if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
-        deadLetter(doc.members[0] ?? doc.externalKey, doc.members, error, { externalKey: doc.externalKey, payload: doc.payload });
+        if (onRefused) return onRefused(error);
+        // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
+        deadLetter(doc.members[0] ?? doc.externalKey, doc.groupKey === undefined && rows.length === 1 ? rows[0] : rows, error, { externalKey: doc.externalKey, payload: doc.payload });
         return;
       }
-      // Transient and out of retries, or about the account (credentials, quota) rather than this document:
-      // stop here, the window is re-read next run.
+      // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
+      // look like an outage. About the account (credentials, quota) rather than this document: stop here.
+      if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
+        if (!poison.setAside(doc, rows, error)) {
+          logger.warn("write failed after retries; document set aside for this run", { flowId, externalKey: doc.externalKey, code: error.code });
+          return;
+        }
+      }
       throw error;
     }
   };
@@ -285,6 +444,20 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     closedBefore: window.to,
     written: writtenGroup,
   });
+  /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
+  const settleSetAside = () => {
+    if (dryRun || poison.size === 0) return { pending: false, list: [] as NonNullable<RunSummary["setAside"]> };
+    const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
+    for (const entry of entries) remember(entry);
+    for (const item of exhausted) {
+      deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+        externalKey: item.doc.externalKey,
+        payload: item.doc.payload,
+      });
+    }
+    if (outcome === "success") outcome = "partial";
+    return { pending: true, list: setAside };
+  };
   // KV allows one write per second per key: the checkpoint is saved per window only when a second has passed.
   let lastCheckpointSave = -Infinity;
   /** Saves now (waiting out the per-key second when forced) or, unforced, only if a second has passed; returns whether it saved. */
@@ -295,6 +468,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       if (!force) return false;
       await clock.sleep(1000 - since);
     }
+    await deps.lease?.keep();
     await state.saveCheckpoint(flowId, cp);
     lastCheckpointSave = clock.now();
     return true;
@@ -303,6 +477,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   try {
     ledgerView = await state.ledgerView(flowId);
+    inherited = dryRun ? [] : ((await state.writeMarker?.unsettled(flowId, options.runId)) ?? []);
+    if (inherited.length) {
+      uncleanBefore = true;
+      logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, runs: inherited });
+    }
+    if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
       cursor = undefined;
@@ -330,6 +510,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
               readComplete: merges ? readComplete : pageWasLast || undefined,
+              holdWatermark: watermarkHeld || poison.takeWindowCount() > 0 || undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -428,7 +609,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         break;
       }
       summary.complete = true;
-      if (!options.range) {
+      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = true;
+      if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
       }
@@ -443,12 +625,35 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     try {
       await flushState();
     } catch (flushError) {
+      ledgerSaveFailed = true;
       logger.error("could not save ledger after failure", { flowId, message: toBridgeError(flushError).message });
     }
   }
   return finish();
 
+  /** Whether this run's writes are settled (run record `writesSettled`); a recovering run that settled clears what it inherited. */
+  async function settleWriteMarker(): Promise<boolean> {
+    const clean = !ledgerSaveFailed && outcome !== "failed" && !(uncleanBefore && outcome === "incomplete");
+    if (dryRun || !clean || !state.writeMarker || inherited.length === 0) return clean;
+    try {
+      await state.writeMarker.clear(flowId, inherited);
+    } catch (error) {
+      logger.error("could not clear write markers", { flowId, message: toBridgeError(error).message });
+    }
+    return clean;
+  }
+
   async function finish(): Promise<RunResult> {
+    const setAside = settleSetAside();
+    if (setAside.pending) {
+      try {
+        await flushState();
+      } catch (error) {
+        ledgerSaveFailed = true;
+        logger.error("could not save set-aside documents", { flowId, message: toBridgeError(error).message });
+      }
+    }
+    const writesSettled = await settleWriteMarker();
     const finishedAt = clock.now();
     const summary: RunSummary = {
       runId: options.runId,
@@ -475,6 +680,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       watermarkAfter: watermark,
       continues,
       error: runError,
+      ...(setAside.list.length ? { setAside: setAside.list } : {}),
+      ...(markedWriting || inherited.length ? { writesSettled } : {}),
     };
     if (unresolved.length > 0) {
       summary.warnings = unresolved.map((u) => ({ code: "unresolved_path" as const, ...u }));
@@ -483,6 +690,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }
+}
+
+function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {
+  return doc.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined);
 }
 
 function planRange(options: RunOptions, watermark: number, now: number, cursor: WindowCursor | undefined): TimeWindow[] {

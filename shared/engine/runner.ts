@@ -19,9 +19,14 @@ import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helper
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { ensureReferenceTables } from "./references.ts";
 import { FlowStateStore } from "../state/state-store.ts";
+import { OutboxStore } from "../state/outbox-store.ts";
+import { WriteMarkerStore } from "../state/write-marker.ts";
+import { LeaseKeeper } from "../state/lease-keeper.ts";
+import { KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
+import { maxFailedRunsFromEnv } from "./poison.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
@@ -56,8 +61,12 @@ export interface RunRequest {
 /** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
-export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts): EngineState {
+export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore): EngineState {
+  const outbox = kv ? new OutboxStore(kv) : undefined;
+  const marker = kv ? new WriteMarkerStore(kv) : undefined;
   return {
+    ...(marker ? { writeMarker: { unsettled: (f, r) => marker.unsettled(f, r), mark: (f, r, at) => marker.mark(f, r, at), clear: (f, ids) => marker.clear(f, ids) } } : {}),
+    ...(outbox ? { outbox: { list: (flowId) => outbox.list(flowId), put: (flowId, plan) => outbox.put(flowId, plan), delete: (flowId, unit) => outbox.delete(flowId, unit) } } : {}),
     loadCheckpoint: async (flowId) => {
       const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
       return saved && typeof saved.watermark === "number" ? (saved as unknown as Checkpoint) : null;
@@ -141,10 +150,22 @@ export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike;
     logger: deps.logger,
     ...(timeoutMs ? { timeoutMs } : {}),
   });
-  // KIS_PRECHECK=always looks every bill up before creating it (for accounts that may not reject a duplicate
-  // FBillNo); the default checks only after an unknown outcome, and the engine asks for a check when recovering.
-  const precheck = env.KIS_PRECHECK === "always" ? "always" : "after_unknown_outcome";
-  return new KisTarget({ operations: new KisOperations(client), precheck });
+  return new KisTarget({ operations: new KisOperations(client), precheck: kisPrecheck(env) });
+}
+
+/**
+ * KIS_PRECHECK: "always" (default) looks every bill up before creating it, because whether KIS refuses a repeated
+ * FBillNo is not established (shared/docs/wire-evidence.md §4.5): with "after_unknown_outcome" any ledger miss
+ * (reset, retention, KV lag, two hosts) books a second bill on an account that accepts repeated numbers.
+ * "after_unknown_outcome" saves one list call per bill; set it only for an account shown to refuse a repeated FBillNo.
+ */
+export function kisPrecheck(env: EnvVars): "always" | "after_unknown_outcome" {
+  const raw = env.KIS_PRECHECK;
+  if (raw === undefined || raw === "" || raw === "always") return "always";
+  if (raw === "after_unknown_outcome") return raw;
+  throw new ConfigError(`KIS_PRECHECK must be "always" or "after_unknown_outcome" (got "${raw}")`, {
+    hint: 'unset it for the safe default "always"; "after_unknown_outcome" only for a KIS account that refuses a repeated FBillNo',
+  });
 }
 
 /**
@@ -221,7 +242,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const state = engineStateOver(store, kv.counts);
+  const state = engineStateOver(store, kv.counts, kv);
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
@@ -233,6 +254,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   try {
     const settings = incrementalSettings(flow, now);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
+    if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
     const jst = new JushuitanClient({
       baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
       appKey: required(ports.env, "JST_APP_KEY"),
@@ -261,6 +283,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         meter,
         clock,
         logger,
+        lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
       },
       {
         runId: request.runId,
@@ -270,6 +293,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         range: request.range,
         dryRun: request.dryRun,
         recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
+        maxFailedRuns: maxFailedRunsFromEnv(ports.env),
         onProgress: request.onProgress,
       },
     );
@@ -287,6 +311,27 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }
+}
+
+/** Refuses a run whose flow changed its external-key templates since it last wrote (engine/key-scheme.ts). */
+async function checkKeyScheme(flow: Flow, env: EnvVars, store: FlowStateStore, request: RunRequest, clock: Clock, logger: Logger): Promise<"same" | "accepted"> {
+  const hash = keySchemeHash(flow);
+  const recorded = (await store.ledgerView(flow.id))(KEY_SCHEME_LEDGER_KEY);
+  let result: "same" | "accepted" = "same";
+  if (recorded && recorded.contentHash !== hash) {
+    if (request.range || !keySchemeAccepted(env, flow.id, hash)) throw new KeySchemeChangedError(flow.id, hash, request.range !== undefined);
+    logger.warn("key scheme change accepted: this run reads with lookback 0 and records the new scheme", { flowId: flow.id, keyScheme: hash });
+    result = "accepted";
+  }
+  if (!recorded || result === "accepted" || clock.now() - recorded.writtenAt > KEY_SCHEME_REFRESH_MS) {
+    try {
+      await store.ledgerAppend(flow.id, [{ externalKey: KEY_SCHEME_LEDGER_KEY, contentHash: hash, writtenAt: clock.now(), runId: request.runId }]);
+    } catch (error) {
+      // Not fatal: the scheme is recorded by a later run (the run's own ledger saves decide its outcome).
+      logger.warn("could not record the key scheme", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return result;
 }
 
 function required(env: EnvVars, name: string): string {

@@ -73,6 +73,8 @@ export interface WindowCursor {
   spool?: SourceRow[];
   /** Every page of the window is read: after the spool is settled, nothing is left to read. */
   readComplete?: boolean;
+  /** An earlier window of this run set a document aside: the watermark must not move past it (engine/poison.ts). */
+  holdWatermark?: boolean;
 }
 
 export interface Checkpoint {
@@ -129,6 +131,10 @@ export interface RunSummary {
   watermarkAfter: number;
   /** The run stopped on its budget and continues from a saved cursor. */
   continues: boolean;
+  /** Documents whose write failed after retries in this run; written again next run (engine/poison.ts). */
+  setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
+  /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
+  writesSettled?: boolean;
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

@@ -87,9 +87,24 @@ export class LedgerIndex {
   }
 
   private merge(e: StoredLedgerEntry): void {
-    const current = this.byKey.get(e.k);
-    if (!current || e.w >= current.w) this.byKey.set(e.k, e);
+    this.byKey.set(e.k, mergeEntries(this.byKey.get(e.k), e));
   }
+}
+
+/**
+ * Two entries for one key. Merge-group registry entries (`group:`) only ever grow, so they merge as a union of
+ * members with the maximum supplement count: a writer whose clock runs ahead (a CLI host) cannot hide another
+ * writer's newer members (engine-review finding 3). Every other key: the latest `writtenAt` wins.
+ */
+export function mergeEntries(current: StoredLedgerEntry | undefined, e: StoredLedgerEntry): StoredLedgerEntry {
+  if (!current) return e;
+  if (e.k.startsWith("group:")) {
+    const members = new Set(current.m ?? []);
+    for (const m of e.m ?? []) members.add(m);
+    const newer = e.w >= current.w ? e : current;
+    return { ...newer, m: [...members], s: Math.max(current.s ?? 0, e.s ?? 0), w: Math.max(current.w, e.w) };
+  }
+  return e.w >= current.w ? e : current;
 }
 
 /**
@@ -112,8 +127,7 @@ export function planCompaction(index: LedgerIndex, options: LedgerCompactionOpti
   for (const s of merging) {
     for (const e of s.entries) {
       if (cutoff !== undefined && e.w < cutoff) continue;
-      const current = latest.get(e.k);
-      if (!current || e.w >= current.w) latest.set(e.k, e);
+      latest.set(e.k, mergeEntries(latest.get(e.k), e));
     }
   }
   const sorted = [...latest.values()].sort((a, b) => a.w - b.w || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));

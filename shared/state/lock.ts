@@ -4,7 +4,8 @@
  * strongly consistent: a Durable Object per flow in the Worker (worker/flow-lock.ts), memory in the CLI/tests.
  *
  * The rules live here as pure functions so the Durable Object and the in-memory lock cannot drift:
- *  - acquire: succeeds when nobody holds the lease, when it expired, or when the caller already holds it;
+ *  - acquire: succeeds when nobody holds the lease or when it expired; not re-entrant (a re-delivered event with
+ *    the same run id must not run twice at once; engine-review finding 10);
  *  - renew: only the holder, and only while nobody else has taken the lease over;
  *  - release: only the holder; a non-holder's release is refused;
  *  - commit (checkpoint copy): only the holder, so a run that lost its lease cannot move the watermark.
@@ -99,13 +100,14 @@ export function decideAcquire(
   now: number,
 ): { result: AcquireResult; next: LeaseRecord | null } {
   checkLeaseArgs(flowId, runId, leaseMs);
-  if (isLive(current, now) && current.runId !== runId) {
+  if (isLive(current, now)) {
     return { result: { acquired: false, holder: current.runId, expiresAt: current.expiresAt }, next: null };
   }
-  const sameRun = current !== null && current.runId === runId;
-  const next: LeaseRecord = { flowId, runId, acquiredAt: sameRun ? current.acquiredAt : now, expiresAt: now + leaseMs };
+  // An expired lease (of another run, or of this run id's earlier delivery) is taken over: the new holder recovers.
+  const expired = current as LeaseRecord | null;
+  const next: LeaseRecord = { flowId, runId, acquiredAt: now, expiresAt: now + leaseMs };
   const result: AcquireResult = { acquired: true, holder: runId, expiresAt: next.expiresAt };
-  if (current && !sameRun) result.tookOverFrom = current.runId;
+  if (expired) result.tookOverFrom = expired.runId;
   return { result, next };
 }
 

@@ -84,6 +84,8 @@ export interface LedgerEntry {
   members?: string[];
   /** Merge-group entries: supplements written after the group's original document (late arrivals). */
   supplements?: number;
+  /** Failed-write entries (`try:<key>`): runs in which the target failed this content of the document. */
+  attempts?: number;
   writtenAt: number;
   runId: string;
 }
@@ -95,6 +97,7 @@ export interface StoredLedgerEntry {
   t?: string;
   m?: string[];
   s?: number;
+  a?: number;
   w: number;
   r: string;
 }
@@ -134,6 +137,7 @@ export const ledgerEntryInputSchema = z.object({
   targetId: z.string().optional(),
   members: z.array(z.string()).optional(),
   supplements: z.number().int().nonnegative().optional(),
+  attempts: z.number().int().nonnegative().optional(),
   writtenAt: z.number(),
   runId: z.string().min(1),
 });
@@ -143,6 +147,7 @@ export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
   if (e.targetId !== undefined) s.t = e.targetId;
   if (e.members !== undefined) s.m = e.members;
   if (e.supplements !== undefined) s.s = e.supplements;
+  if (e.attempts !== undefined) s.a = e.attempts;
   return s;
 }
 
@@ -151,6 +156,7 @@ export function fromStoredEntry(s: StoredLedgerEntry): LedgerEntry {
   if (s.t !== undefined) e.targetId = s.t;
   if (s.m !== undefined) e.members = s.m;
   if (s.s !== undefined) e.supplements = s.s;
+  if (s.a !== undefined) e.attempts = s.a;
   return e;
 }
 

@@ -116,6 +116,41 @@ function getter(path: string): Getter {
 
 const isEmpty = (v: unknown) => v === undefined || v === null || v === "";
 
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** Decimal places of a number as written (0.01 → 2); undefined for exponent forms and more than 12 places. */
+function decimals(n: number): number | undefined {
+  const s = String(n);
+  if (s.includes("e")) return undefined;
+  const dot = s.indexOf(".");
+  const d = dot < 0 ? 0 : s.length - dot - 1;
+  return d > 12 ? undefined : d;
+}
+
+/**
+ * Adds to the exact sum: every addend as an integer count of 10^-scale, the scale widened to the most decimal
+ * places seen, so 1000 × 0.01 is exactly 10. Falls back to the float sum (NaN units) beyond 2^53 units.
+ */
+function addExact(state: AccState, n: number): void {
+  if (state.units !== state.units) return;
+  const d = decimals(n);
+  if (d === undefined) {
+    state.units = NaN;
+    return;
+  }
+  if (d > state.scale) {
+    state.units *= POW10[d - state.scale]!;
+    state.scale = d;
+  }
+  state.units += Math.round(n * POW10[state.scale]!);
+  if (!Number.isSafeInteger(state.units)) state.units = NaN;
+}
+
+/** The exact sum (integer units ÷ 10^scale: one correctly rounded division), or the cleaned float sum. */
+function exactSum(state: AccState): number {
+  return state.units === state.units ? state.units / POW10[state.scale]! : clean(state.sum);
+}
+
 /** Trims binary noise from sums (0.1 + 0.2 → 0.3) while keeping 15 significant digits. */
 function clean(n: number): number {
   return Number(n.toPrecision(15));
@@ -123,6 +158,9 @@ function clean(n: number): number {
 
 interface AccState {
   sum: number;
+  /** Exact sum in integer units of 10^-scale (engine-review finding 13); NaN once a value does not fit. */
+  units: number;
+  scale: number;
   count: number;
   value: unknown;
   list: unknown[] | null;
@@ -130,7 +168,7 @@ interface AccState {
 }
 
 function newState(): AccState {
-  return { sum: 0, count: 0, value: undefined, list: null, seen: null };
+  return { sum: 0, units: 0, scale: 0, count: 0, value: undefined, list: null, seen: null };
 }
 
 function accumulate(acc: Accumulator, state: AccState, value: unknown, field: string, memberId: string): void {
@@ -143,6 +181,7 @@ function accumulate(acc: Accumulator, state: AccState, value: unknown, field: st
         throw new MergeError(`cannot ${acc === "$sum" ? "sum" : "average"} ${field}=${JSON.stringify(value)} of document ${memberId}: not a number`, { field, value, id: memberId }, `Fix the source value or use "$first" for ${field}.`);
       }
       state.sum += n;
+      addExact(state, n);
       state.count++;
       return;
     }
@@ -193,6 +232,7 @@ function adder(acc: Accumulator, field: string): (state: AccState, value: unknow
     return (state, value, memberId) => {
       if (typeof value === "number" && value === value) {
         state.sum += value;
+        addExact(state, value);
         state.count++;
       } else accumulate(acc, state, value, field, memberId);
     };
@@ -203,9 +243,9 @@ function adder(acc: Accumulator, field: string): (state: AccState, value: unknow
 function result(acc: Accumulator, state: AccState): unknown {
   switch (acc) {
     case "$sum":
-      return clean(state.sum);
+      return exactSum(state);
     case "$avg":
-      return state.count === 0 ? null : clean(state.sum / state.count);
+      return state.count === 0 ? null : clean(exactSum(state) / state.count);
     case "$count":
       return state.count;
     case "$push":

@@ -95,6 +95,9 @@ describe("HTTP API: flows, sync, runs, catalog", () => {
     const kis = res.json.flows.find((f: { id: string }) => f.id === KIS);
     expect(kis.schedule.cron).toBe("*/30 * * * *");
     expect(kis.schedule.next).toBeGreaterThan(Date.now());
+    // The KIS duplicate guard in force is visible (issue 12, finding 6): "always" unless KIS_PRECHECK says otherwise.
+    expect(kis.target.precheck).toBe("always");
+    expect(res.json.flows.find((f: { id: string }) => f.id === TPLUS).target.precheck).toBeUndefined();
   });
 
   it("a dry run fetches and maps but writes nothing, and returns the planned payloads", async () => {

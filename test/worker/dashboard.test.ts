@@ -156,6 +156,7 @@ describe("dashboard: pages", () => {
       expect(res.text).toContain(seedFlow(id).name.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"));
     }
     expect(res.text).toContain("同步方案 / Flows");
+    expect(res.text).toContain("FBillNo 预查 / precheck: always"); // the KIS duplicate guard in force (issue 12)
     expect(res.text).toContain('data-action="sync"');
     // Three recorded runs → three bar groups in the KIS chart; the failed one is marked.
     const kisChart = res.text.split(`data-chart="${KIS}"`)[1]!.split("</figure>")[0]!;

@@ -25,7 +25,7 @@ describe("seed flows inside workerd", () => {
       ExternalCode: "SO-2024-03-01-10817",
       Memo: "会员日活动",
       Warehouse: { Code: "01" },
-      RDRecordDetails: [{ Inventory: { Code: "TX100-11" }, BaseQuantity: 3, Amount: 171.1, Price: 57.03 }],
+      RDRecordDetails: [{ Inventory: { Code: "TX100-11" }, BaseQuantity: 3, Amount: 171.1, Price: 57.033333 }],
     });
   });
 });

@@ -15,7 +15,7 @@ describe("budgeted cron runs inside workerd", () => {
     const store = new FlowStateStore(new WorkersKvStore(e.STATE));
     const start = Date.now();
     let ticks = 0;
-    for (; ticks < 60; ticks++) {
+    for (; ticks < 150; ticks++) {
       await fireCron(e, KIS_CRON, start + ticks * 1000);
       const [last] = await store.listRuns("jst-other-in-to-kis", 1);
       expect((last as unknown as { subrequests: number }).subrequests).toBeLessThanOrEqual(5);
@@ -29,5 +29,5 @@ describe("budgeted cron runs inside workerd", () => {
     const bills = await kisBills(stack);
     expect(Object.fromEntries(actualKis(bills))).toEqual(Object.fromEntries(expected));
     expect(bills).toHaveLength(expected.size);
-  });
+  }, 30_000);
 });

@@ -36,6 +36,10 @@ export interface KisEmulatorOptions {
   listIgnoresFilters?: boolean;
   /** Reject a FBillNo that exists (default true; UNCERTAIN whether the real server checks). */
   enforceUniqueBillNo?: boolean;
+  /** Poison payloads: a create whose Head.FBillNo is listed always answers HTTP 500 and stores nothing (chaos, issue 12). */
+  poisonBillNos?: readonly string[];
+  /** A create whose Head.FBillNo is listed is refused with a business error (a permanent rejection) until removed from the list. */
+  rejectBillNos?: string[];
   /** Reject KIS-Timestamp further than this from now (off by default: undocumented). */
   maxClockSkewMs?: number;
   /** Longest time a "never answer" fault holds a request open (it ends early when the client aborts). Default 60 s. */
@@ -375,6 +379,9 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     if (appId === "app007104" && (BILL_TYPES as readonly string[]).includes(object)) {
       const type = object as EmulatedBillType;
       if (action === "create") {
+        const head = (body.Object as { Head?: { FBillNo?: unknown } } | undefined)?.Head;
+        if (options.poisonBillNos?.includes(String(head?.FBillNo))) return c.text("Internal Server Error", 500);
+        if (options.rejectBillNos?.includes(String(head?.FBillNo))) return bizFail(c, `物料不存在(模拟拒绝 ${String(head?.FBillNo)})`);
         const result = book.create(type, body, master, now(), accountDb, options.enforceUniqueBillNo ?? true);
         if ("reason" in result) return bizFail(c, result.reason);
         if (commitThenHold) {
