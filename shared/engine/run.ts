@@ -26,7 +26,7 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { planWindows, type TimeWindow } from "./window.ts";
+import { ownsInstant, planWindows, type TimeWindow } from "./window.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -115,6 +115,17 @@ export class PageDriftError extends BridgeError {
       retryable: true,
       hint: "documents kept changing during the scan; the next run re-reads the window (use cursor paging where the endpoint supports start_ts)",
       details: { window, seen, reported },
+    });
+  }
+}
+
+/** Merge groups still open at the end of a window that has passed: the flow cannot move on by itself. */
+export class HeldGroupError extends BridgeError {
+  constructor(window: TimeWindow, held: number) {
+    super("merge_group_held", `${held} merge group(s) read in window ${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()} are still open after the window ended; the watermark cannot pass them`, {
+      retryable: false,
+      hint: "the merge period field (operation.period.field) must be the field the window filters by (source.timeField / date_type), or a whole day the window covers",
+      details: { window, held },
     });
   }
 }
@@ -361,8 +372,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             const fresh: SourceRow[] = [];
             for (const row of p.rows) {
               const id = deps.source.idOf(row);
-              rowsById.set(id, row);
-              if (!seen.has(id)) fresh.push(row);
+              // Counted for the drift check (the source's count includes it), but only the window it lies in builds it.
+              const owned = ownsInstant(window, deps.source.timeOf?.(row));
+              if (owned) rowsById.set(id, row);
+              if (owned && !seen.has(id)) fresh.push(row);
               seen.add(id);
             }
             if (!deps.builder.merges) {
@@ -421,9 +434,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
       await flushState();
       if (held > 0) {
-        // A group whose period outlasts the window must not be passed by the watermark: stop here, it is read again.
-        logger.warn("merge groups still open at the window end; watermark held", { flowId, held });
-        break;
+        // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
+        // at the end of a past window means the group field is not the window field: the watermark must not pass
+        // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.
+        throw new HeldGroupError(window, held);
       }
       summary.complete = true;
       if (!options.range) {

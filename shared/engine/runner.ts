@@ -5,6 +5,7 @@
  * in the ports they pass in.
  */
 import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
+import { parseJstTime } from "../connectors/jushuitan/paging.ts";
 import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
 import type { TargetConnector } from "../connectors/target.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
@@ -111,6 +112,7 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
     });
   }
   const idField = flow.source.idField;
+  const timeField = windowTimeField(flow);
   return {
     async *readWindow(window, startPage) {
       const biz = params(window);
@@ -124,7 +126,14 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
+    timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
   };
+}
+
+/** The field a flow's windows filter by: source.timeField, else what date_type selects (2 = io_date, otherwise modified). */
+export function windowTimeField(flow: Flow): "modified" | "io_date" {
+  if (flow.source.timeField) return flow.source.timeField;
+  return String(flow.source.params?.date_type ?? "0") === "2" ? "io_date" : "modified";
 }
 
 export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger }): TargetConnector {

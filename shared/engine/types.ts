@@ -22,6 +22,12 @@ export interface WindowSource {
   readWindow(window: TimeWindow, startPage: number): AsyncIterable<SourcePage>;
   /** The document id used for dead letters, drift checks and merge membership (io_id …). */
   idOf(row: SourceRow): string;
+  /**
+   * The row's instant on the field the window filters by (modified, io_date), epoch ms; undefined when the
+   * row has none. The engine keeps only rows in the window's half-open [from, to): the API's end bound may be
+   * inclusive, so a row exactly on an edge would otherwise belong to two windows.
+   */
+  timeOf?(row: SourceRow): number | undefined;
 }
 
 /** A target document ready to write. */

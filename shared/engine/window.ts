@@ -48,3 +48,11 @@ export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; ra
   }
   return { windows, rangeFrom, rangeTo };
 }
+
+/**
+ * Whether a row belongs to a window: its instant on the window's field lies in [from, to). A row without a
+ * readable instant is kept (the server selected it; dropping it could lose it for good).
+ */
+export function ownsInstant(window: TimeWindow, at: number | undefined): boolean {
+  return at === undefined || (at >= window.from && at < window.to);
+}
