@@ -321,7 +321,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       // Latest version of every row read in this window (merge flows build the window from it).
       const rowsById = new Map<string, SourceRow>();
       for (const row of resume?.spool ?? []) rowsById.set(deps.source.idOf(row), row);
-      let page = resume?.page ?? 1;
+      // Never resume by page number: rows shift between invocations. A position (rowversion / time) or page 1.
+      let page = 1;
+      let position = resume?.position;
       let lastCount: number | undefined;
 
       const saveCursor = async (nextPage: number, pending?: SourceRow[], pageWasLast = false) => {
@@ -335,6 +337,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             cursor: {
               window,
               page: nextPage,
+              position,
               seenIds: [...seen],
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
@@ -364,8 +367,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
       scan: for (; !readComplete; ) {
         try {
-          for await (const p of deps.source.readWindow(window, page)) {
+          for await (const p of deps.source.readWindow(window, page, position)) {
             summary.pages++;
+            if (p.mode && !summary.paging?.split("+").includes(p.mode)) summary.paging = summary.paging ? `${summary.paging}+${p.mode}` : p.mode;
             summary.rows += p.rows.length;
             counts.read += p.rows.length;
             if (p.dataCount !== undefined) lastCount = p.dataCount;
@@ -385,6 +389,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
                 if (error instanceof BudgetExhaustedError) {
                   // Part of this page is written (and in the ledger); keep the page's rows in the cursor so the next
                   // invocation settles the rest without reading the page again (the ledger skips the written ones).
+                  position = p.position;
                   await saveCursor(p.pageIndex + 1, fresh, !p.hasMore);
                   return finish();
                 }
@@ -392,6 +397,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               }
             }
             page = p.pageIndex + 1;
+            position = p.position;
             options.onProgress?.({ window, page: p.pageIndex, read: counts.read, written: counts.written });
             if (p.hasMore && meter.exhausted()) {
               await saveCursor(page);
@@ -411,6 +417,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           summary.rescans++;
           logger.info("page drift detected, re-reading window", { flowId, seen: seen.size, reported: lastCount });
           page = 1;
+          position = undefined;
           lastCount = undefined;
           continue scan;
         }

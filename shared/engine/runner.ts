@@ -6,6 +6,7 @@
  */
 import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
 import { parseJstTime } from "../connectors/jushuitan/paging.ts";
+import type { ReadMode, ReadPosition } from "../connectors/jushuitan/window-scan.ts";
 import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
 import type { TargetConnector } from "../connectors/target.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
@@ -113,16 +114,20 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
   }
   const idField = flow.source.idField;
   const timeField = windowTimeField(flow);
+  // The mode the run's windows settled on: a failed rowversion probe is not repeated for every window.
+  let preferred: ReadMode | undefined;
   return {
-    async *readWindow(window, startPage) {
+    async *readWindow(window, _startPage, resume) {
       const biz = params(window);
-      for await (const page of client.pages(flow.source.endpoint, biz, {
+      for await (const page of client.scanWindow(flow.source.endpoint, biz, {
         window,
         pageSize: flow.source.paging.pageSize,
-        maxWindowMs: window.to - window.from,
-        startPage,
+        timeField,
+        resume: resume as ReadPosition | undefined,
+        preferred,
       })) {
-        yield { rows: page.rows as SourceRow[], pageIndex: page.pageIndex, dataCount: page.dataCount, hasMore: page.hasNext };
+        preferred = page.mode;
+        yield { rows: page.rows as SourceRow[], pageIndex: page.requestIndex, dataCount: page.dataCount, hasMore: page.hasNext, mode: page.mode, position: page.position };
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),

@@ -15,11 +15,22 @@ export interface SourcePage {
   dataCount?: number;
   /** False on the last page of the window. */
   hasMore: boolean;
+  /** How the page was read ("rowversion", "keyset", "offset"), for the run record. */
+  mode?: string;
+  /** Opaque JSON: where a later invocation resumes this window to read everything after this page. */
+  position?: SourcePosition;
 }
+
+/** A reader's resume point inside a window (plain JSON; the engine stores it, never interprets it). */
+export type SourcePosition = Record<string, unknown>;
 
 /** Reads one time window page by page (Jushuitan modified/io_date windows). */
 export interface WindowSource {
-  readWindow(window: TimeWindow, startPage: number): AsyncIterable<SourcePage>;
+  /**
+   * Reads a window from its start, or from `resume` (a position an earlier page gave). `startPage` is what
+   * readers without positions use; the engine passes 1 (a page number means something else after edits).
+   */
+  readWindow(window: TimeWindow, startPage: number, resume?: SourcePosition): AsyncIterable<SourcePage>;
   /** The document id used for dead letters, drift checks and merge membership (io_id …). */
   idOf(row: SourceRow): string;
   /**
@@ -65,8 +76,10 @@ export type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
 /** Where a run stopped inside the range, so the next invocation continues exactly there. */
 export interface WindowCursor {
   window: TimeWindow;
-  /** Next page to read. */
+  /** Next page to read (kept for old checkpoints; a resume starts the window at `position`, or at page 1). */
   page: number;
+  /** Where the reader resumes (edit-proof: a rowversion or a time, never a page number). */
+  position?: SourcePosition;
   /** Ids already seen in this window (drift check across invocations). */
   seenIds: string[];
   rescans: number;
@@ -107,6 +120,8 @@ export interface WindowSummary {
   rows: number;
   rescans: number;
   complete: boolean;
+  /** Paging mode(s) the reader used in this window: rowversion, keyset or offset. */
+  paging?: string;
 }
 
 export interface RunSummary {

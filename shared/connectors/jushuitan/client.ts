@@ -38,6 +38,7 @@ import {
   type JstWindow,
 } from "./paging.ts";
 import { signedForm } from "./sign.ts";
+import { type ScannedPage, scanWindow, type WindowScanOptions } from "./window-scan.ts";
 
 export const JST_TOKEN_PATHS = {
   initToken: "/openWeb/auth/getInitToken",
@@ -384,6 +385,28 @@ export class JushuitanClient {
       yield { rows: rows as Row[], fetched: page.rows.length, nextCursor: cursor, requestIndex, hasNext };
       if (!hasNext) return;
     }
+  }
+
+  /**
+   * Reads one window (at most the endpoint's span) so that edits during the scan cannot shift rows past it:
+   * rowversion within the window where the endpoint and its rows allow, else keyset on the window's field,
+   * else offset (shared/connectors/jushuitan/window-scan.ts).
+   */
+  scanWindow(
+    path: string,
+    params: Record<string, unknown>,
+    options: Omit<WindowScanOptions, "pageSize" | "maxRequests" | "zone"> & { pageSize?: number; maxRequests?: number; signal?: AbortSignal },
+  ): AsyncGenerator<ScannedPage> {
+    const ep = this.endpoint(path);
+    if (options.window.to - options.window.from > ep.maxWindowDays * DAY_MS) {
+      throw new ConfigError(`window over ${ep.maxWindowDays} days for ${path}`, { hint: "split the range into windows of at most 7 days" });
+    }
+    return scanWindow((biz) => this.call(path, biz, { signal: options.signal }), ep, this.normalizeParams(ep, params), {
+      ...options,
+      pageSize: this.pageSize(ep, options.pageSize),
+      maxRequests: options.maxRequests ?? this.maxPagesPerWindow,
+      zone: this.zone,
+    });
   }
 
   // ---- internals -------------------------------------------------------------------------------
