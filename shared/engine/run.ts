@@ -26,7 +26,7 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { ownsInstant, planWindows, type TimeWindow } from "./window.ts";
+import { ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -152,6 +152,20 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let runError: RunSummary["error"];
 
   const windows = planRange(options, watermark, now, cursor);
+  /** How far the source's clock cut a window's end (the host ran ahead of Jushuitan), for the run record. */
+  let windowEndCutMs: number | undefined;
+  /** Cuts an incremental window at the source's clock − end lag; false when nothing of it is left. */
+  const cutToSourceClock = (window: TimeWindow): boolean => {
+    if (options.range) return true;
+    const inc = options.incremental;
+    const skew = deps.source.clockSkewMs?.();
+    const sourceNow = skew === undefined ? undefined : clock.now() + skew;
+    const end = sourceClockEnd({ now, sourceNow, endLagMs: inc.endLagMs, alignToDays: inc.alignToDays, timezone: inc.timezone });
+    if (end === undefined || window.to <= end) return true;
+    windowEndCutMs = Math.max(windowEndCutMs ?? 0, window.to - Math.max(window.from, end));
+    window.to = Math.max(window.from, end);
+    return window.to > window.from;
+  };
 
   const flushState = async () => {
     if (dryRun) return;
@@ -315,6 +329,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
       cursor = undefined;
+      if (!cutToSourceClock(window)) break;
       const summary: WindowSummary = { from: window.from, to: window.to, pages: 0, rows: 0, rescans: resume?.rescans ?? 0, complete: false };
       windowsSummary.push(summary);
       const seen = new Set<string>(resume?.seenIds ?? []);
@@ -369,6 +384,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         try {
           for await (const p of deps.source.readWindow(window, page, position)) {
             summary.pages++;
+            // The first answers tell the source's clock: rows past it − end lag belong to a later run.
+            cutToSourceClock(window);
+            summary.to = window.to;
             if (p.mode && !summary.paging?.split("+").includes(p.mode)) summary.paging = summary.paging ? `${summary.paging}+${p.mode}` : p.mode;
             summary.rows += p.rows.length;
             counts.read += p.rows.length;
@@ -490,6 +508,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         latenciesMs: s.latenciesMs,
       })),
       subrequests: meter.used(),
+      source: {
+        clockSkewMs: deps.source.clockSkewMs?.(),
+        ...(windowEndCutMs !== undefined ? { windowEndCutMs } : {}),
+        paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
+      },
       watermarkBefore,
       watermarkAfter: watermark,
       continues,

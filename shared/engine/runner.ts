@@ -132,6 +132,7 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
     timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
+    clockSkewMs: () => client.clockSkewMs(),
   };
 }
 

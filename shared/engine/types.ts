@@ -39,6 +39,8 @@ export interface WindowSource {
    * inclusive, so a row exactly on an edge would otherwise belong to two windows.
    */
   timeOf?(row: SourceRow): number | undefined;
+  /** The source's clock minus the host's (ms), measured from its latest answer; undefined until known. */
+  clockSkewMs?(): number | undefined;
 }
 
 /** A target document ready to write. */
@@ -148,6 +150,11 @@ export interface RunSummary {
   watermarkAfter: number;
   /** The run stopped on its budget and continues from a saved cursor. */
   continues: boolean;
+  /**
+   * What the run learnt about the source: its clock against the host's (Date header; negative = the host runs
+   * ahead, and windows were cut at the source's clock), and the paging modes its windows used.
+   */
+  source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[] };
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

@@ -56,3 +56,15 @@ export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; ra
 export function ownsInstant(window: TimeWindow, at: number | undefined): boolean {
   return at === undefined || (at >= window.from && at < window.to);
 }
+
+/**
+ * The end a window may have by the source's clock: min(now, source now) − endLag (day-aligned for merge
+ * flows) when the source's clock is behind `now` by more than the Date header's precision, else undefined
+ * (the host clock is the smaller one, already applied). A host clock running ahead would otherwise move the
+ * watermark past rows Jushuitan has not stamped yet.
+ */
+export function sourceClockEnd(input: { now: number; sourceNow: number | undefined; endLagMs: number; alignToDays?: boolean; timezone?: string }): number | undefined {
+  if (input.sourceNow === undefined || input.sourceNow > input.now - 1000) return undefined;
+  const end = input.sourceNow - Math.max(0, input.endLagMs);
+  return input.alignToDays ? startOfDayInZone(end, input.timezone) : end;
+}

@@ -110,3 +110,26 @@ describe("paging that edits cannot shift", () => {
     expectKisExact(e2e);
   });
 });
+
+describe("watermarks bounded by the source's clock", () => {
+  it("a host clock 20 minutes ahead of Jushuitan's does not move the watermark past rows Jushuitan stamps later", async () => {
+    e2e = await startE2E({ otherInOut: 400, salesOut: 0, jushuitan: { clockOffsetMs: -20 * 60_000 } });
+    const first = await e2e.runToCompletion(KIS);
+    expect(first.at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    e2e.clock.advance(60_000);
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _drop, ts: _ts, modified: _m, ...rest } = template;
+    // Stamped by Jushuitan's clock: host now − 19 min.
+    const late = jst.upsertDocument(JST_PATHS.otherInOut, rest);
+    for (let i = 0; i < 8; i++) {
+      e2e.clock.advance(10 * 60_000);
+      expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    }
+    expect(actualTargets(e2e).kis.has(String(late.io_id))).toBe(true);
+    expectKisExact(e2e);
+    // Measured from the Date header, recorded in the run record, with how far the windows were cut.
+    expect(first.at(-1)!.source?.clockSkewMs).toBeLessThan(-19 * 60_000);
+    expect(first.some((r) => (r.source?.windowEndCutMs ?? 0) > 10 * 60_000)).toBe(true);
+  });
+});

@@ -409,6 +409,21 @@ export class JushuitanClient {
     });
   }
 
+  /**
+   * Jushuitan's clock minus this host's (ms), from the HTTP Date header of the latest answer (second precision,
+   * so ±1 s); undefined before any answer or when answers carry no Date. The engine bounds its windows by it.
+   */
+  clockSkewMs(): number | undefined {
+    return this.serverClock ? this.serverClock.serverMs + 500 - this.serverClock.hostMs : undefined;
+  }
+
+  private serverClock: { serverMs: number; hostMs: number } | undefined;
+
+  private noteServerClock(header: string | null) {
+    const serverMs = header ? Date.parse(header) : Number.NaN;
+    if (Number.isFinite(serverMs)) this.serverClock = { serverMs, hostMs: this.clock.now() };
+  }
+
   // ---- internals -------------------------------------------------------------------------------
 
   private pageSize(ep: JstEndpoint, requested: number | undefined): number {
@@ -606,6 +621,7 @@ export class JushuitanClient {
           body: new URLSearchParams(form).toString(),
           signal: controller.signal,
         });
+        this.noteServerClock(res.headers.get("date"));
         return { status: res.status, text: await res.text() };
       };
       ({ status, text } = await Promise.race([exchange(), aborted]));
