@@ -325,6 +325,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let checkpointDirty = false;
 
   try {
+    // A flow's first run saves its starting point before it writes anything: a ledger without a checkpoint
+    // then always means a lost checkpoint (the runner refuses to guess where to resume).
+    if (!checkpoint && !options.range) await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
     ledgerView = await state.ledgerView(flowId);
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;

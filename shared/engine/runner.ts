@@ -245,6 +245,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   try {
     const settings = incrementalSettings(flow, now);
+    if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     const jst = new JushuitanClient({
       baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
@@ -300,6 +301,22 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }
+}
+
+/**
+ * A flow without a checkpoint but with a ledger has run before and lost its place (a namespace swap, a deleted
+ * key): starting at now − 1 day would silently skip whatever changed since the last run. Ask for startAt.
+ * (The ledger load is cached: the run reuses it.)
+ */
+async function refuseLostCheckpoint(flowId: string, store: FlowStateStore) {
+  if (await store.getWatermark(flowId)) return;
+  const { entries } = await store.loadLedger(flowId);
+  if (entries === 0) return;
+  throw new BridgeError("checkpoint_missing", `flow ${flowId} has no checkpoint but its ledger holds ${entries} written document(s): it ran before and lost its place`, {
+    retryable: false,
+    hint: "set the flow's incremental.startAt to where it should resume (the last run record's watermarkAfter, or earlier: the ledger skips what is already written), or run a range backfill (once a checkpoint exists, startAt is ignored)",
+    details: { flowId, ledgerEntries: entries },
+  });
 }
 
 function required(env: EnvVars, name: string): string {

@@ -133,3 +133,20 @@ describe("watermarks bounded by the source's clock", () => {
     expect(first.some((r) => (r.source?.windowEndCutMs ?? 0) > 10 * 60_000)).toBe(true);
   });
 });
+
+describe("a lost checkpoint", () => {
+  it("with a ledger present fails with a clear error asking for startAt instead of restarting at now − 1 day", async () => {
+    e2e = await startE2E({ otherInOut: 400, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    await e2e.kv.delete(`wm:${KIS}`);
+    delete e2e.flows[KIS]!.incremental.startAt;
+    e2e.clock.advance(3 * 86_400_000);
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.code).toBe("checkpoint_missing");
+    expect(summary.error?.hint).toMatch(/startAt/);
+    // With startAt set the flow resumes from there (the ledger skips what is already written).
+    e2e.flows[KIS]!.incremental.startAt = "2024-06-19 00:00:00";
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+  });
+});
