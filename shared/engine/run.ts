@@ -26,7 +26,7 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
+import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -369,6 +369,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         checkpointDirty = false;
       };
       let readComplete = resume?.readComplete ?? false;
+      let halved = false;
 
       // Rows of a page whose writes the previous invocation could not finish: settle them without reading the page again.
       if (!deps.builder.merges && resume?.spool?.length) {
@@ -390,6 +391,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             // The first answers tell the source's clock: rows past it − end lag belong to a later run.
             cutToSourceClock(window);
             summary.to = window.to;
+            // More rows than the request cap can read: halve the window (the second half is read next) and start again.
+            const cap = deps.source.maxWindowRows;
+            if (!resume && summary.pages === 1 && cap !== undefined && p.dataCount !== undefined && p.dataCount > cap) {
+              const mid = halveWindow(window, options.incremental.alignToDays, options.incremental.timezone);
+              if (mid !== undefined) {
+                windows.splice(windows.indexOf(window) + 1, 0, { from: mid, to: window.to });
+                window.to = mid;
+                summary.to = mid;
+                halved = true;
+                break;
+              }
+            }
             if (p.mode && !summary.paging?.split("+").includes(p.mode)) summary.paging = summary.paging ? `${summary.paging}+${p.mode}` : p.mode;
             summary.rows += p.rows.length;
             counts.read += p.rows.length;
@@ -431,6 +444,14 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             return finish();
           }
           throw error;
+        }
+        if (halved) {
+          halved = false;
+          summary.pages = 0;
+          page = 1;
+          position = undefined;
+          lastCount = undefined;
+          continue scan;
         }
         // Drift: fewer distinct ids than the source counts means rows shifted between pages while we read.
         if (lastCount !== undefined && seen.size < lastCount) {

@@ -133,6 +133,7 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
     timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
     clockSkewMs: () => client.clockSkewMs(),
+    maxWindowRows: client.maxRequestsPerWindow * (flow.source.paging.pageSize ?? endpoint.maxPageSize),
   };
 }
 
@@ -187,6 +188,22 @@ export function requestTimeoutMs(env: EnvVars): number | undefined {
   if (!Number.isFinite(value) || value < 50 || value > 600_000) {
     throw new ConfigError(`REQUEST_TIMEOUT_MS must be a number of milliseconds between 50 and 600000 (got "${raw}")`, {
       hint: "unset it to use the defaults (30 s for Jushuitan)",
+    });
+  }
+  return value;
+}
+
+/**
+ * JST_MAX_PAGES_PER_WINDOW: requests one window may take (default 2,000, i.e. 100,000 rows at 50 a page). A window
+ * whose first answer counts more rows than that is halved until it fits.
+ */
+export function maxPagesPerWindow(env: EnvVars): number | undefined {
+  const raw = env.JST_MAX_PAGES_PER_WINDOW;
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 100_000) {
+    throw new ConfigError(`JST_MAX_PAGES_PER_WINDOW must be a whole number between 1 and 100000 (got "${raw}")`, {
+      hint: "unset it to use the default of 2000 requests per window",
     });
   }
   return value;
@@ -256,6 +273,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       clock,
       logger,
       initialTokens: tokensFromEnv(ports.env),
+      ...(maxPagesPerWindow(ports.env) ? { maxPagesPerWindow: maxPagesPerWindow(ports.env) } : {}),
       ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });
     const compiled = builder.compiled;

@@ -39,6 +39,8 @@ export interface WindowSource {
    * inclusive, so a row exactly on an edge would otherwise belong to two windows.
    */
   timeOf?(row: SourceRow): number | undefined;
+  /** Most rows one window can be read in (request cap × page size); a window whose count says more is halved. */
+  maxWindowRows?: number;
   /** The source's clock minus the host's (ms), measured from its latest answer; undefined until known. */
   clockSkewMs?(): number | undefined;
 }

@@ -68,3 +68,19 @@ export function sourceClockEnd(input: { now: number; sourceNow: number | undefin
   const end = input.sourceNow - Math.max(0, input.endLagMs);
   return input.alignToDays ? startOfDayInZone(end, input.timezone) : end;
 }
+
+/**
+ * Where to halve a window too big to read within the request cap: the middle second, or for day-aligned (merge)
+ * flows the middle day boundary, so a group never straddles two windows. Undefined when it cannot be split.
+ */
+export function halveWindow(window: TimeWindow, alignToDays?: boolean, timezone?: string): number | undefined {
+  let mid: number;
+  if (alignToDays) {
+    const days = Math.round((window.to - window.from) / DAY_MS);
+    if (days < 2) return undefined;
+    mid = startOfDayInZone(window.from + Math.floor(days / 2) * DAY_MS + DAY_MS / 2, timezone);
+  } else {
+    mid = Math.floor((window.from + (window.to - window.from) / 2) / 1000) * 1000;
+  }
+  return mid > window.from && mid < window.to ? mid : undefined;
+}

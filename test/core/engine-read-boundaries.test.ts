@@ -2,10 +2,13 @@
  * Read side of the engine against the Jushuitan emulator over HTTP (issue 11): rows exactly on a window
  * edge, edits during a scan, lost checkpoints. The emulator's end bound is inclusive, as Jushuitan's may be.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { actualTargets, E2E_START, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { parseInZone } from "../../shared/util/time.ts";
+
+// Thousands of documents over loopback HTTP: seconds each, more on a loaded machine.
+vi.setConfig({ testTimeout: 60_000 });
 
 const TPLUS = "jst-sales-out-to-tplus";
 const KIS = "jst-other-in-to-kis";
@@ -149,4 +152,20 @@ describe("a lost checkpoint", () => {
     e2e.flows[KIS]!.incremental.startAt = "2024-06-19 00:00:00";
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
   });
+});
+
+describe("windows too big for the request cap", () => {
+  it("are halved when the first answer's data_count exceeds cap × page size; every document is written once", async () => {
+    // JST_MAX_PAGES_PER_WINDOW=2 with pages of 30: a window may hold 60 rows; a day here holds about 250.
+    e2e = await startE2E({ otherInOut: 3000, salesOut: 0, days: 3, env: { JST_MAX_PAGES_PER_WINDOW: "2" } });
+    const runs = await e2e.runToCompletion(KIS);
+    expect(runs.at(-1)!.outcome).toBe("success");
+    const windows = runs.flatMap((r) => r.windows);
+    // Halved until each fits: half-day windows, none read with more rows than the cap allows.
+    expect(windows.filter((w) => w.complete && w.to - w.from <= 12 * 3_600_000).length).toBeGreaterThan(2);
+    expect(windows.every((w) => w.rows <= 60 || !w.complete)).toBe(true);
+    e2e.clock.advance(3_600_000);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    expectKisExact(e2e);
+  }, 60_000);
 });

@@ -206,6 +206,11 @@ export class JushuitanClient {
     this.random = options.random ?? Math.random;
   }
 
+  /** Requests (pages) one window may take before the scan gives up (JstPagingError). */
+  get maxRequestsPerWindow(): number {
+    return this.maxPagesPerWindow;
+  }
+
   /** The limiter this client waits on (share it with other clients of the same app_key). */
   get rateLimiter(): SlidingWindowRateLimiter | null {
     return this.limiter;
