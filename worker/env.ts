@@ -59,6 +59,8 @@ export interface Env {
   /** JSON {"flow-id": "cron"} overriding flows' own schedules. */
   FLOW_SCHEDULES?: string;
   REQUEST_TIMEOUT_MS?: string;
+  /** Requests one Jushuitan window may take (default 2000); a window whose count says more is halved. */
+  JST_MAX_PAGES_PER_WINDOW?: string;
   /** Days of ledger kept (default all); see shared/engine/runner.ts ledgerOptions. */
   LEDGER_RETENTION_DAYS?: string;
   /** Seconds a run holds its flow's lease (default 900); a crashed run blocks the flow at most this long. */
