@@ -23,6 +23,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
+import { maybeResweep, resweepSettings } from "./resweep.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
@@ -281,30 +282,44 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
-    const result = await runFlow(
-      {
+    const runDeps: Parameters<typeof runFlow>[0] = {
+      flowId: flow.id,
+      targetOperation: flow.target.operation,
+      source: jushuitanWindowSource(jst, flow, params),
+      builder,
+      onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
+      target,
+      state,
+      meter,
+      clock,
+      logger,
+    };
+    const runOptions: Parameters<typeof runFlow>[1] = {
+      runId: request.runId,
+      trigger: request.trigger,
+      now,
+      incremental: settings,
+      range: request.range,
+      dryRun: request.dryRun,
+      recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
+      onProgress: request.onProgress,
+    };
+    const result = await runFlow(runDeps, runOptions);
+    if (!request.range) {
+      // A failed re-sweep is logged (and its own run record says why); it never turns the finished run into a failure.
+      await maybeResweep({
+        settings: resweepSettings(ports.env),
         flowId: flow.id,
-        targetOperation: flow.target.operation,
-        source: jushuitanWindowSource(jst, flow, params),
-        builder,
-        onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-        target,
-        state,
+        runId: request.runId,
+        kv,
         meter,
         clock,
         logger,
-      },
-      {
-        runId: request.runId,
-        trigger: request.trigger,
-        now,
-        incremental: settings,
-        range: request.range,
-        dryRun: request.dryRun,
-        recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
-        onProgress: request.onProgress,
-      },
-    );
+        incremental: result.summary,
+        runRange: (range, runId) => runFlow(runDeps, { ...runOptions, runId, range, recovering: false }),
+        recordRun: (summary) => state.recordRun(summary),
+      }).catch((error: unknown) => logger.error("re-sweep failed", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) }));
+    }
     result.summary.kv = { ...kv.counts };
     return result;
   } catch (error) {

@@ -157,6 +157,8 @@ export interface RunSummary {
    * ahead, and windows were cut at the source's clock), and the paging modes its windows used.
    */
   source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[] };
+  /** A periodic re-sweep (shared/engine/resweep.ts): the range it re-read and how many documents it found missed. */
+  resweep?: { days: number; from: number; to: number; found: number };
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

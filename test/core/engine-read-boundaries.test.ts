@@ -169,3 +169,31 @@ describe("windows too big for the request cap", () => {
     expectKisExact(e2e);
   }, 60_000);
 });
+
+describe("the periodic wide re-sweep", () => {
+  it("finds a document that became visible later than lookback + end lag, writes it once and reports it", async () => {
+    // Rows show up in queries 30 minutes after their modified: more than lookback (10) + end lag (5).
+    e2e = await startE2E({ otherInOut: 400, salesOut: 0, jushuitan: { visibilityLagMs: 30 * 60_000 } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    e2e.clock.advance(60_000);
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _drop, ts: _ts, modified: _m, ...rest } = template;
+    const late = jst.upsertDocument(JST_PATHS.otherInOut, rest);
+    for (let i = 0; i < 12; i++) {
+      e2e.clock.advance(10 * 60_000);
+      expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    }
+    // The incremental runs missed it (the lag is beyond their overlap) …
+    expect(actualTargets(e2e).kis.has(String(late.io_id))).toBe(false);
+    // … the nightly re-sweep over the last 3 days finds it.
+    e2e.clock.advance(24 * 3_600_000);
+    await e2e.runToCompletion(KIS);
+    expect(actualTargets(e2e).kis.has(String(late.io_id))).toBe(true);
+    const { FlowStateStore } = await import("../../shared/state/state-store.ts");
+    const records = await new FlowStateStore(e2e.kv).listRuns(KIS, 50);
+    const resweep = records.find((r) => (r as { resweep?: unknown }).resweep !== undefined) as unknown as { resweep: { found: number; days: number } } | undefined;
+    expect(resweep?.resweep).toMatchObject({ found: 1, days: 3 });
+    expectKisExact(e2e);
+  });
+});
