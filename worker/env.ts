@@ -61,6 +61,9 @@ export interface Env {
   REQUEST_TIMEOUT_MS?: string;
   /** Requests one Jushuitan window may take (default 2000); a window whose count says more is halved. */
   JST_MAX_PAGES_PER_WINDOW?: string;
+  /** Periodic wide re-sweep (shared/engine/resweep.ts): days re-read (default 3, 0 = off) and hours between re-sweeps (24). */
+  RESWEEP_DAYS?: string;
+  RESWEEP_INTERVAL_HOURS?: string;
   /** Days of ledger kept (default all); see shared/engine/runner.ts ledgerOptions. */
   LEDGER_RETENTION_DAYS?: string;
   /** Seconds a run holds its flow's lease (default 900); a crashed run blocks the flow at most this long. */
