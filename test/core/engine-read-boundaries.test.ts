@@ -197,3 +197,24 @@ describe("the periodic wide re-sweep", () => {
     expectKisExact(e2e);
   });
 });
+
+describe("io_date windows (T+ seed) and late confirmations", () => {
+  it("a sale confirmed two days after its io_date is missed by the io_date windows but found by the re-sweep", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    // Two days later, a sale dated two days back is confirmed (a 线下 order confirmed late).
+    e2e.clock.advance(2 * 86_400_000);
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    addSalesOut(e2e, "2024-06-20 15:00:00");
+    e2e.clock.advance(86_400_000);
+    const runs = await e2e.runToCompletion(TPLUS);
+    expect(runs.at(-1)!.outcome).toBe("success");
+    const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: parseInZone("2024-06-23 00:00:00")! }).tplus;
+    const actual = actualTargets(e2e);
+    expect(Object.fromEntries(actual.tplus)).toEqual(Object.fromEntries(expected));
+    // Written by the re-sweep (its run record says it found one document).
+    const { FlowStateStore } = await import("../../shared/state/state-store.ts");
+    const records = (await new FlowStateStore(e2e.kv).listRuns(TPLUS, 50)) as unknown as Array<{ resweep?: { found: number } }>;
+    expect(records.filter((r) => r.resweep).map((r) => r.resweep!.found)).toContain(1);
+  });
+});
