@@ -75,6 +75,11 @@ export interface Env {
   REQUEST_TIMEOUT_MS?: string;
   /** Hours a reference table filled from its source (KIS materials, T+ archives) stays good before a run refreshes it (default 24). */
   REFERENCE_TTL_HOURS?: string;
+  /** Requests one Jushuitan window may take (default 2000); a window whose count says more is halved. */
+  JST_MAX_PAGES_PER_WINDOW?: string;
+  /** Periodic wide re-sweep (shared/engine/resweep.ts): days re-read (default 3, 0 = off) and hours between re-sweeps (24). */
+  RESWEEP_DAYS?: string;
+  RESWEEP_INTERVAL_HOURS?: string;
   /** Days of ledger kept (default all); see shared/engine/runner.ts ledgerOptions. */
   LEDGER_RETENTION_DAYS?: string;
   /** Seconds a run holds its flow's lease (default 900); a crashed run blocks the flow at most this long. */

@@ -26,9 +26,9 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { planWindows, type TimeWindow } from "./window.ts";
 import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
+import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -137,6 +137,17 @@ export class PageDriftError extends BridgeError {
   }
 }
 
+/** Merge groups still open at the end of a window that has passed: the flow cannot move on by itself. */
+export class HeldGroupError extends BridgeError {
+  constructor(window: TimeWindow, held: number) {
+    super("merge_group_held", `${held} merge group(s) read in window ${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()} are still open after the window ended; the watermark cannot pass them`, {
+      retryable: false,
+      hint: "the merge period field (operation.period.field) must be the field the window filters by (source.timeField / date_type), or a whole day the window covers",
+      details: { window, held },
+    });
+  }
+}
+
 export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunResult> {
   const { clock, logger, meter, state, flowId } = deps;
   const startedAt = clock.now();
@@ -161,6 +172,20 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const windows = planRange(options, watermark, now, cursor);
   // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
   let watermarkHeld = cursor?.holdWatermark === true;
+  /** How far the source's clock cut a window's end (the host ran ahead of Jushuitan), for the run record. */
+  let windowEndCutMs: number | undefined;
+  /** Cuts an incremental window at the source's clock − end lag; false when nothing of it is left. */
+  const cutToSourceClock = (window: TimeWindow): boolean => {
+    if (options.range) return true;
+    const inc = options.incremental;
+    const skew = deps.source.clockSkewMs?.();
+    const sourceNow = skew === undefined ? undefined : clock.now() + skew;
+    const end = sourceClockEnd({ now, sourceNow, endLagMs: inc.endLagMs, alignToDays: inc.alignToDays, timezone: inc.timezone });
+    if (end === undefined || window.to <= end) return true;
+    windowEndCutMs = Math.max(windowEndCutMs ?? 0, window.to - Math.max(window.from, end));
+    window.to = Math.max(window.from, end);
+    return window.to > window.from;
+  };
 
   /** Outbox plans settled (all parts written or dead-lettered): deleted once the ledger holds their registry entry. */
   const settledPlans: string[] = [];
@@ -476,6 +501,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let checkpointDirty = false;
 
   try {
+    // A flow's first run saves its starting point before it writes anything: a ledger without a checkpoint
+    // then always means a lost checkpoint (the runner refuses to guess where to resume).
+    if (!checkpoint && !options.range) await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
     ledgerView = await state.ledgerView(flowId);
     inherited = dryRun ? [] : ((await state.writeMarker?.unsettled(flowId, options.runId)) ?? []);
     if (inherited.length) {
@@ -486,13 +514,16 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
       cursor = undefined;
+      if (!cutToSourceClock(window)) break;
       const summary: WindowSummary = { from: window.from, to: window.to, pages: 0, rows: 0, rescans: resume?.rescans ?? 0, complete: false };
       windowsSummary.push(summary);
       const seen = new Set<string>(resume?.seenIds ?? []);
       // Latest version of every row read in this window (merge flows build the window from it).
       const rowsById = new Map<string, SourceRow>();
       for (const row of resume?.spool ?? []) rowsById.set(deps.source.idOf(row), row);
-      let page = resume?.page ?? 1;
+      // Never resume by page number: rows shift between invocations. A position (rowversion / time) or page 1.
+      let page = 1;
+      let position = resume?.position;
       let lastCount: number | undefined;
 
       const saveCursor = async (nextPage: number, pending?: SourceRow[], pageWasLast = false) => {
@@ -506,6 +537,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             cursor: {
               window,
               page: nextPage,
+              position,
               seenIds: [...seen],
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
@@ -520,6 +552,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         checkpointDirty = false;
       };
       let readComplete = resume?.readComplete ?? false;
+      let halved = false;
 
       // Rows of a page whose writes the previous invocation could not finish: settle them without reading the page again.
       if (!deps.builder.merges && resume?.spool?.length) {
@@ -536,16 +569,34 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
       scan: for (; !readComplete; ) {
         try {
-          for await (const p of deps.source.readWindow(window, page)) {
+          for await (const p of deps.source.readWindow(window, page, position)) {
             summary.pages++;
+            // The first answers tell the source's clock: rows past it − end lag belong to a later run.
+            cutToSourceClock(window);
+            summary.to = window.to;
+            // More rows than the request cap can read: halve the window (the second half is read next) and start again.
+            const cap = deps.source.maxWindowRows;
+            if (!resume && summary.pages === 1 && cap !== undefined && p.dataCount !== undefined && p.dataCount > cap) {
+              const mid = halveWindow(window, options.incremental.alignToDays, options.incremental.timezone);
+              if (mid !== undefined) {
+                windows.splice(windows.indexOf(window) + 1, 0, { from: mid, to: window.to });
+                window.to = mid;
+                summary.to = mid;
+                halved = true;
+                break;
+              }
+            }
+            if (p.mode && !summary.paging?.split("+").includes(p.mode)) summary.paging = summary.paging ? `${summary.paging}+${p.mode}` : p.mode;
             summary.rows += p.rows.length;
             counts.read += p.rows.length;
             if (p.dataCount !== undefined) lastCount = p.dataCount;
             const fresh: SourceRow[] = [];
             for (const row of p.rows) {
               const id = deps.source.idOf(row);
-              rowsById.set(id, row);
-              if (!seen.has(id)) fresh.push(row);
+              // Counted for the drift check (the source's count includes it), but only the window it lies in builds it.
+              const owned = ownsInstant(window, deps.source.timeOf?.(row));
+              if (owned) rowsById.set(id, row);
+              if (owned && !seen.has(id)) fresh.push(row);
               seen.add(id);
             }
             if (!deps.builder.merges) {
@@ -555,6 +606,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
                 if (error instanceof BudgetExhaustedError) {
                   // Part of this page is written (and in the ledger); keep the page's rows in the cursor so the next
                   // invocation settles the rest without reading the page again (the ledger skips the written ones).
+                  position = p.position;
                   await saveCursor(p.pageIndex + 1, fresh, !p.hasMore);
                   return finish();
                 }
@@ -562,6 +614,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               }
             }
             page = p.pageIndex + 1;
+            position = p.position;
             options.onProgress?.({ window, page: p.pageIndex, read: counts.read, written: counts.written });
             if (p.hasMore && meter.exhausted()) {
               await saveCursor(page);
@@ -575,12 +628,21 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           }
           throw error;
         }
+        if (halved) {
+          halved = false;
+          summary.pages = 0;
+          page = 1;
+          position = undefined;
+          lastCount = undefined;
+          continue scan;
+        }
         // Drift: fewer distinct ids than the source counts means rows shifted between pages while we read.
         if (lastCount !== undefined && seen.size < lastCount) {
           if (summary.rescans >= maxRescans) throw new PageDriftError(window, seen.size, lastCount);
           summary.rescans++;
           logger.info("page drift detected, re-reading window", { flowId, seen: seen.size, reported: lastCount });
           page = 1;
+          position = undefined;
           lastCount = undefined;
           continue scan;
         }
@@ -604,9 +666,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
       await flushState();
       if (held > 0) {
-        // A group whose period outlasts the window must not be passed by the watermark: stop here, it is read again.
-        logger.warn("merge groups still open at the window end; watermark held", { flowId, held });
-        break;
+        // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
+        // at the end of a past window means the group field is not the window field: the watermark must not pass
+        // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.
+        throw new HeldGroupError(window, held);
       }
       summary.complete = true;
       if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = true;
@@ -676,6 +739,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         latenciesMs: s.latenciesMs,
       })),
       subrequests: meter.used(),
+      source: {
+        clockSkewMs: deps.source.clockSkewMs?.(),
+        ...(windowEndCutMs !== undefined ? { windowEndCutMs } : {}),
+        paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
+      },
       watermarkBefore,
       watermarkAfter: watermark,
       continues,

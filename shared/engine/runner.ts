@@ -5,6 +5,8 @@
  * in the ports they pass in.
  */
 import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
+import { parseJstTime } from "../connectors/jushuitan/paging.ts";
+import type { ReadMode, ReadPosition } from "../connectors/jushuitan/window-scan.ts";
 import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
 import type { TargetConnector } from "../connectors/target.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
@@ -27,6 +29,7 @@ import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
 import { maxFailedRunsFromEnv } from "./poison.ts";
+import { maybeResweep, resweepSettings } from "./resweep.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
@@ -121,20 +124,34 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
     });
   }
   const idField = flow.source.idField;
+  const timeField = windowTimeField(flow);
+  // The mode the run's windows settled on: a failed rowversion probe is not repeated for every window.
+  let preferred: ReadMode | undefined;
   return {
-    async *readWindow(window, startPage) {
+    async *readWindow(window, _startPage, resume) {
       const biz = params(window);
-      for await (const page of client.pages(flow.source.endpoint, biz, {
+      for await (const page of client.scanWindow(flow.source.endpoint, biz, {
         window,
         pageSize: flow.source.paging.pageSize,
-        maxWindowMs: window.to - window.from,
-        startPage,
+        timeField,
+        resume: resume as ReadPosition | undefined,
+        preferred,
       })) {
-        yield { rows: page.rows as SourceRow[], pageIndex: page.pageIndex, dataCount: page.dataCount, hasMore: page.hasNext };
+        preferred = page.mode;
+        yield { rows: page.rows as SourceRow[], pageIndex: page.requestIndex, dataCount: page.dataCount, hasMore: page.hasNext, mode: page.mode, position: page.position };
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
+    timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
+    clockSkewMs: () => client.clockSkewMs(),
+    maxWindowRows: client.maxRequestsPerWindow * (flow.source.paging.pageSize ?? endpoint.maxPageSize),
   };
+}
+
+/** The field a flow's windows filter by: source.timeField, else what date_type selects (2 = io_date, otherwise modified). */
+export function windowTimeField(flow: Flow): "modified" | "io_date" {
+  if (flow.source.timeField) return flow.source.timeField;
+  return String(flow.source.params?.date_type ?? "0") === "2" ? "io_date" : "modified";
 }
 
 export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger }): TargetConnector {
@@ -199,6 +216,22 @@ export function requestTimeoutMs(env: EnvVars): number | undefined {
   return value;
 }
 
+/**
+ * JST_MAX_PAGES_PER_WINDOW: requests one window may take (default 2,000, i.e. 100,000 rows at 50 a page). A window
+ * whose first answer counts more rows than that is halved until it fits.
+ */
+export function maxPagesPerWindow(env: EnvVars): number | undefined {
+  const raw = env.JST_MAX_PAGES_PER_WINDOW;
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 100_000) {
+    throw new ConfigError(`JST_MAX_PAGES_PER_WINDOW must be a whole number between 1 and 100000 (got "${raw}")`, {
+      hint: "unset it to use the default of 2000 requests per window",
+    });
+  }
+  return value;
+}
+
 /** Loads the reference tables a flow declares; a missing one is a configuration error, not N dead letters. */
 export async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
   const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
@@ -253,6 +286,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   try {
     const settings = incrementalSettings(flow, now);
+    if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
     const jst = new JushuitanClient({
@@ -264,6 +298,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       clock,
       logger,
       initialTokens: tokensFromEnv(ports.env),
+      ...(maxPagesPerWindow(ports.env) ? { maxPagesPerWindow: maxPagesPerWindow(ports.env) } : {}),
       ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });
     const compiled = builder.compiled;
@@ -271,32 +306,46 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
-    const result = await runFlow(
-      {
+    const runDeps: Parameters<typeof runFlow>[0] = {
+      flowId: flow.id,
+      targetOperation: flow.target.operation,
+      source: jushuitanWindowSource(jst, flow, params),
+      builder,
+      onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
+      target,
+      state,
+      meter,
+      clock,
+      logger,
+      lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
+    };
+    const runOptions: Parameters<typeof runFlow>[1] = {
+      runId: request.runId,
+      trigger: request.trigger,
+      now,
+      incremental: settings,
+      range: request.range,
+      dryRun: request.dryRun,
+      recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
+      maxFailedRuns: maxFailedRunsFromEnv(ports.env),
+      onProgress: request.onProgress,
+    };
+    const result = await runFlow(runDeps, runOptions);
+    if (!request.range) {
+      // A failed re-sweep is logged (and its own run record says why); it never turns the finished run into a failure.
+      await maybeResweep({
+        settings: resweepSettings(ports.env),
         flowId: flow.id,
-        targetOperation: flow.target.operation,
-        source: jushuitanWindowSource(jst, flow, params),
-        builder,
-        onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-        target,
-        state,
+        runId: request.runId,
+        kv,
         meter,
         clock,
         logger,
-        lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
-      },
-      {
-        runId: request.runId,
-        trigger: request.trigger,
-        now,
-        incremental: settings,
-        range: request.range,
-        dryRun: request.dryRun,
-        recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
-        maxFailedRuns: maxFailedRunsFromEnv(ports.env),
-        onProgress: request.onProgress,
-      },
-    );
+        incremental: result.summary,
+        runRange: (range, runId) => runFlow(runDeps, { ...runOptions, runId, range, recovering: false }),
+        recordRun: (summary) => state.recordRun(summary),
+      }).catch((error: unknown) => logger.error("re-sweep failed", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) }));
+    }
     result.summary.kv = { ...kv.counts };
     return result;
   } catch (error) {
@@ -332,6 +381,22 @@ async function checkKeyScheme(flow: Flow, env: EnvVars, store: FlowStateStore, r
     }
   }
   return result;
+}
+
+/**
+ * A flow without a checkpoint but with a ledger has run before and lost its place (a namespace swap, a deleted
+ * key): starting at now − 1 day would silently skip whatever changed since the last run. Ask for startAt.
+ * (The ledger load is cached: the run reuses it.)
+ */
+async function refuseLostCheckpoint(flowId: string, store: FlowStateStore) {
+  if (await store.getWatermark(flowId)) return;
+  const { entries } = await store.loadLedger(flowId);
+  if (entries === 0) return;
+  throw new BridgeError("checkpoint_missing", `flow ${flowId} has no checkpoint but its ledger holds ${entries} written document(s): it ran before and lost its place`, {
+    retryable: false,
+    hint: "set the flow's incremental.startAt to where it should resume (the last run record's watermarkAfter, or earlier: the ledger skips what is already written), or run a range backfill (once a checkpoint exists, startAt is ignored)",
+    details: { flowId, ledgerEntries: entries },
+  });
 }
 
 function required(env: EnvVars, name: string): string {

@@ -15,13 +15,34 @@ export interface SourcePage {
   dataCount?: number;
   /** False on the last page of the window. */
   hasMore: boolean;
+  /** How the page was read ("rowversion", "keyset", "offset"), for the run record. */
+  mode?: string;
+  /** Opaque JSON: where a later invocation resumes this window to read everything after this page. */
+  position?: SourcePosition;
 }
+
+/** A reader's resume point inside a window (plain JSON; the engine stores it, never interprets it). */
+export type SourcePosition = Record<string, unknown>;
 
 /** Reads one time window page by page (Jushuitan modified/io_date windows). */
 export interface WindowSource {
-  readWindow(window: TimeWindow, startPage: number): AsyncIterable<SourcePage>;
+  /**
+   * Reads a window from its start, or from `resume` (a position an earlier page gave). `startPage` is what
+   * readers without positions use; the engine passes 1 (a page number means something else after edits).
+   */
+  readWindow(window: TimeWindow, startPage: number, resume?: SourcePosition): AsyncIterable<SourcePage>;
   /** The document id used for dead letters, drift checks and merge membership (io_id …). */
   idOf(row: SourceRow): string;
+  /**
+   * The row's instant on the field the window filters by (modified, io_date), epoch ms; undefined when the
+   * row has none. The engine keeps only rows in the window's half-open [from, to): the API's end bound may be
+   * inclusive, so a row exactly on an edge would otherwise belong to two windows.
+   */
+  timeOf?(row: SourceRow): number | undefined;
+  /** Most rows one window can be read in (request cap × page size); a window whose count says more is halved. */
+  maxWindowRows?: number;
+  /** The source's clock minus the host's (ms), measured from its latest answer; undefined until known. */
+  clockSkewMs?(): number | undefined;
 }
 
 /** A target document ready to write. */
@@ -61,8 +82,10 @@ export type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
 /** Where a run stopped inside the range, so the next invocation continues exactly there. */
 export interface WindowCursor {
   window: TimeWindow;
-  /** Next page to read. */
+  /** Next page to read (kept for old checkpoints; a resume starts the window at `position`, or at page 1). */
   page: number;
+  /** Where the reader resumes (edit-proof: a rowversion or a time, never a page number). */
+  position?: SourcePosition;
   /** Ids already seen in this window (drift check across invocations). */
   seenIds: string[];
   rescans: number;
@@ -105,6 +128,8 @@ export interface WindowSummary {
   rows: number;
   rescans: number;
   complete: boolean;
+  /** Paging mode(s) the reader used in this window: rowversion, keyset or offset. */
+  paging?: string;
 }
 
 export interface RunSummary {
@@ -135,6 +160,13 @@ export interface RunSummary {
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
   /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
   writesSettled?: boolean;
+  /**
+   * What the run learnt about the source: its clock against the host's (Date header; negative = the host runs
+   * ahead, and windows were cut at the source's clock), and the paging modes its windows used.
+   */
+  source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[] };
+  /** A periodic re-sweep (shared/engine/resweep.ts): the range it re-read and how many documents it found missed. */
+  resweep?: { days: number; from: number; to: number; found: number };
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

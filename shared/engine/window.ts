@@ -48,3 +48,39 @@ export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; ra
   }
   return { windows, rangeFrom, rangeTo };
 }
+
+/**
+ * Whether a row belongs to a window: its instant on the window's field lies in [from, to). A row without a
+ * readable instant is kept (the server selected it; dropping it could lose it for good).
+ */
+export function ownsInstant(window: TimeWindow, at: number | undefined): boolean {
+  return at === undefined || (at >= window.from && at < window.to);
+}
+
+/**
+ * The end a window may have by the source's clock: min(now, source now) − endLag (day-aligned for merge
+ * flows) when the source's clock is behind `now` by more than the Date header's precision, else undefined
+ * (the host clock is the smaller one, already applied). A host clock running ahead would otherwise move the
+ * watermark past rows Jushuitan has not stamped yet.
+ */
+export function sourceClockEnd(input: { now: number; sourceNow: number | undefined; endLagMs: number; alignToDays?: boolean; timezone?: string }): number | undefined {
+  if (input.sourceNow === undefined || input.sourceNow > input.now - 1000) return undefined;
+  const end = input.sourceNow - Math.max(0, input.endLagMs);
+  return input.alignToDays ? startOfDayInZone(end, input.timezone) : end;
+}
+
+/**
+ * Where to halve a window too big to read within the request cap: the middle second, or for day-aligned (merge)
+ * flows the middle day boundary, so a group never straddles two windows. Undefined when it cannot be split.
+ */
+export function halveWindow(window: TimeWindow, alignToDays?: boolean, timezone?: string): number | undefined {
+  let mid: number;
+  if (alignToDays) {
+    const days = Math.round((window.to - window.from) / DAY_MS);
+    if (days < 2) return undefined;
+    mid = startOfDayInZone(window.from + Math.floor(days / 2) * DAY_MS + DAY_MS / 2, timezone);
+  } else {
+    mid = Math.floor((window.from + (window.to - window.from) / 2) / 1000) * 1000;
+  }
+  return mid > window.from && mid < window.to ? mid : undefined;
+}

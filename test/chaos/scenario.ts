@@ -2,7 +2,8 @@
  * One chaos run's mix of faults and conditions, drawn from a seed: the same seed always gives the same
  * scenario, so a failure is replayed by its seed alone. Web standards only (it runs inside workerd).
  *
- * Transient faults (5xx, timeouts, throttling, token expiry, lost answers, page drift) must change nothing
+ * Transient faults (5xx, timeouts, throttling, token expiry, lost answers, page drift, rows re-saved after they
+ * were served) must change nothing
  * in the outcome; permanent ones (a broken reference table, a T+ business refusal) must become dead letters
  * for exactly the documents they hit.
  */
@@ -113,6 +114,20 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
   if (chance(knobs.perMinuteThrottle)) add("jst.throttle200", jushuitan, withPath({ kind: "throttle", code: 200, skip: int(0, 8) }, jstPath()));
   if (chance(knobs.p)) add("jst.tokenExpired", jushuitan, { kind: "tokenExpired", skip: int(0, 8) });
   if (chance(knobs.p)) add("jst.pageDrift", jushuitan, { kind: "pageDrift", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), count: int(2, 5), skip: int(0, 4) });
+
+  // Issue 11: a row an answer already served is re-saved before a later request (mid-scan, or before the next
+  // invocation resumes), which shifts offset pages. Drawn from its own stream so the draws above stay as they were.
+  const more = seededRandom(seed ^ 0x2b1d_9e37);
+  if (more() < knobs.p) {
+    add("jst.editServed", jushuitan, {
+      kind: "editServed",
+      path: JST_PATHS.otherInOut,
+      change: "edit",
+      count: 1 + Math.floor(more() * 2),
+      skip: Math.floor(more() * 9),
+      times: 1 + Math.floor(more() * 3),
+    });
+  }
 
   // ---- T+ ---------------------------------------------------------------------------------------
   if (chance(knobs.p)) add("tplus.5xx", tplus, { kind: "http5xx", path: TPLUS_CREATE, status: pickOf([500, 502, 503]), skip: int(0, 5), times: times() });

@@ -152,7 +152,8 @@ describe("window paging against the emulator", () => {
 
 describe("cursor paging against the emulator", () => {
   it("reads everything by start_ts with page_index=1, no duplicates, and resumes exactly at a saved cursor", async () => {
-    setup = await startJst({ emulator: { documents: { [OTHER]: 230 } } });
+    // The "all" profile: other-inout rows carry ts (public clients show none, hence not the default).
+    setup = await startJst({ emulator: { documents: { [OTHER]: 230 }, rowTs: "all" } });
     const all = await collect(setup.client.cursorPages(OTHER, {}, { startTs: 0 }));
     const ids = all.flatMap((p) => p.rows.map((r) => r.io_id));
     const stored = setup.emulator.documents(OTHER);
@@ -203,7 +204,7 @@ describe("page drift", () => {
   });
 
   it("cursor paging under the same drift misses nothing", async () => {
-    setup = await startJst({ emulator: { documents: { [OTHER]: 200 }, range } });
+    setup = await startJst({ emulator: { documents: { [OTHER]: 200 }, range, rowTs: "all" } });
     const before = setup.emulator.documents(OTHER);
     setup.emulator.addFaults({ kind: "pageDrift", path: OTHER, skip: 1, count: 5 });
     const pages = await collect(setup.client.cursorPages(OTHER, {}, { startTs: 0 }));

@@ -13,7 +13,7 @@ const PATH = "/open/other/inout/query";
 // The same client runs inside workerd; the emulator is reached in-process through its Hono app.
 function setup(overrides: Partial<JushuitanClientOptions> = {}, documents = 300) {
   const clock = new ManualClock(T0);
-  const emulator = createJushuitanEmulator({ now: () => clock.now(), documents: { [PATH]: documents }, range: { from: T0 - 10 * DAY, to: T0 } });
+  const emulator = createJushuitanEmulator({ now: () => clock.now(), rowTs: "all", documents: { [PATH]: documents }, range: { from: T0 - 10 * DAY, to: T0 } });
   const fetchPort: FetchLike = async (input, init) => emulator.app.fetch(new Request(input, init));
   const tokenStore = new MemoryTokenStore();
   const client = new JushuitanClient({

@@ -38,6 +38,7 @@ import {
   type JstWindow,
 } from "./paging.ts";
 import { signedForm } from "./sign.ts";
+import { type ScannedPage, scanWindow, type WindowScanOptions } from "./window-scan.ts";
 
 export const JST_TOKEN_PATHS = {
   initToken: "/openWeb/auth/getInitToken",
@@ -203,6 +204,11 @@ export class JushuitanClient {
     this.maxPagesPerWindow = options.maxPagesPerWindow ?? 2000;
     this.zone = options.zone;
     this.random = options.random ?? Math.random;
+  }
+
+  /** Requests (pages) one window may take before the scan gives up (JstPagingError). */
+  get maxRequestsPerWindow(): number {
+    return this.maxPagesPerWindow;
   }
 
   /** The limiter this client waits on (share it with other clients of the same app_key). */
@@ -384,6 +390,43 @@ export class JushuitanClient {
       yield { rows: rows as Row[], fetched: page.rows.length, nextCursor: cursor, requestIndex, hasNext };
       if (!hasNext) return;
     }
+  }
+
+  /**
+   * Reads one window (at most the endpoint's span) so that edits during the scan cannot shift rows past it:
+   * rowversion within the window where the endpoint and its rows allow, else keyset on the window's field,
+   * else offset (shared/connectors/jushuitan/window-scan.ts).
+   */
+  scanWindow(
+    path: string,
+    params: Record<string, unknown>,
+    options: Omit<WindowScanOptions, "pageSize" | "maxRequests" | "zone"> & { pageSize?: number; maxRequests?: number; signal?: AbortSignal },
+  ): AsyncGenerator<ScannedPage> {
+    const ep = this.endpoint(path);
+    if (options.window.to - options.window.from > ep.maxWindowDays * DAY_MS) {
+      throw new ConfigError(`window over ${ep.maxWindowDays} days for ${path}`, { hint: "split the range into windows of at most 7 days" });
+    }
+    return scanWindow((biz) => this.call(path, biz, { signal: options.signal }), ep, this.normalizeParams(ep, params), {
+      ...options,
+      pageSize: this.pageSize(ep, options.pageSize),
+      maxRequests: options.maxRequests ?? this.maxPagesPerWindow,
+      zone: this.zone,
+    });
+  }
+
+  /**
+   * Jushuitan's clock minus this host's (ms), from the HTTP Date header of the latest answer (second precision,
+   * so ±1 s); undefined before any answer or when answers carry no Date. The engine bounds its windows by it.
+   */
+  clockSkewMs(): number | undefined {
+    return this.serverClock ? this.serverClock.serverMs + 500 - this.serverClock.hostMs : undefined;
+  }
+
+  private serverClock: { serverMs: number; hostMs: number } | undefined;
+
+  private noteServerClock(header: string | null) {
+    const serverMs = header ? Date.parse(header) : Number.NaN;
+    if (Number.isFinite(serverMs)) this.serverClock = { serverMs, hostMs: this.clock.now() };
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -583,6 +626,7 @@ export class JushuitanClient {
           body: new URLSearchParams(form).toString(),
           signal: controller.signal,
         });
+        this.noteServerClock(res.headers.get("date"));
         return { status: res.status, text: await res.text() };
       };
       ({ status, text } = await Promise.race([exchange(), aborted]));

@@ -4,3 +4,4 @@ export * from "./endpoints.ts";
 export * from "./errors.ts";
 export * from "./paging.ts";
 export * from "./sign.ts";
+export * from "./window-scan.ts";

@@ -8,6 +8,7 @@
 import { Hono, type Context } from "hono";
 import { md5Hex } from "../../../shared/util/md5.ts";
 import { parseInZone } from "../../../shared/util/time.ts";
+import { seededRandom } from "../catalog.ts";
 import { DAY, formatTime, generateTables, type Row, type RowVersion, type StoredRow, type TableName } from "./data.ts";
 import { EMU_ENDPOINTS, QueryError, inventoryTotals, matchRows, pageData, planQuery, type QueryPlan } from "./query.ts";
 
@@ -54,9 +55,29 @@ export interface JushuitanEmulatorOptions {
   /** The two published code tables disagree (140 vs 180); default 140. */
   timestampErrorCode?: number;
   paramErrorCode?: number;
+  /**
+   * Which rows carry the rowversion `ts` in answers. "evidence" (default): every table except other-inout,
+   * whose public clients list no `ts` field (carp OtherInoutDO, IEU JstQueryOtherInOutResponse.Datas;
+   * /work/shared/docs/wire-evidence.md §1); the server still honours `start_ts`. "all": every row (the old profile).
+   */
+  rowTs?: "evidence" | "all";
+  /** Jushuitan's clock minus the host's (ms): stamps `modified` of writes and the HTTP Date header. Default 0. */
+  clockOffsetMs?: number;
+  /** A row becomes visible to queries only this long after its `modified` (replica / index lag). Default 0. */
+  visibilityLagMs?: number;
 }
 
-export type FaultKind = "http5xx" | "timeout" | "html" | "tokenExpired" | "throttle" | "pageDrift" | "bizError" | "ignorePageIndex";
+export type FaultKind =
+  | "http5xx"
+  | "timeout"
+  | "html"
+  | "tokenExpired"
+  | "throttle"
+  | "pageDrift"
+  | "bizError"
+  | "ignorePageIndex"
+  /** Before answering, a row served earlier (this scan or a previous invocation) is edited or cancelled: the rest shifts. */
+  | "editServed";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -73,8 +94,10 @@ export interface FaultSpec {
   /** throttle (199 or 200) / bizError: the envelope code. */
   code?: number;
   msg?: string;
-  /** pageDrift: documents to modify (default 5). */
+  /** pageDrift / editServed: documents to modify (default 5 / 1). */
   count?: number;
+  /** editServed: re-save the row (its `modified` moves past the query's end) or cancel it (status Cancelled). Default edit. */
+  change?: "edit" | "cancel";
 }
 
 export interface RequestLogEntry {
@@ -126,6 +149,12 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   const timestampCode = options.timestampErrorCode ?? 140;
   const paramCode = options.paramErrorCode ?? 140;
   const seed = options.seed ?? 20240601;
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
+  const visibilityLagMs = options.visibilityLagMs ?? 0;
+  /** Jushuitan's own clock. */
+  const serverNow = () => now() + clockOffsetMs;
+  /** Keys served in answers, oldest first, per table (what an editServed fault picks from). */
+  const served = new Map<TableName, string[]>();
   const limits = {
     perSecond: options.limits?.perSecond === undefined ? 5 : options.limits.perSecond,
     perMinute: options.limits?.perMinute === undefined ? 100 : options.limits.perMinute,
@@ -198,6 +227,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     seq = 0;
     faults = [];
     calls.clear();
+    served.clear();
   }
   reset();
 
@@ -243,7 +273,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   function touch(table: TableName, key: string, atLeast = 0) {
     const s = tables[table].get(key);
     if (!s) return;
-    const ms = Math.floor(Math.max(now(), atLeast) / 1000) * 1000;
+    const ms = Math.floor(Math.max(serverNow(), atLeast) / 1000) * 1000;
     s.modifiedMs = ms;
     s.row.modified = formatTime(ms);
     s.ts = rowVersion.next();
@@ -270,7 +300,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const incoming = structuredClone(doc);
     const key = keyOf(table, incoming);
     const existing = tables[table].get(key);
-    const t = now();
+    const t = serverNow();
     const row: Row = existing ? { ...existing.row, ...incoming } : { status: "Confirmed", items: [], created: formatTime(t), io_date: formatTime(t), ...incoming };
     const ioDateMs = typeof row.io_date === "string" ? (parseInZone(row.io_date) ?? t) : t;
     const createdMs = typeof row.created === "string" ? (parseInZone(row.created) ?? t) : t;
@@ -365,6 +395,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const entry: RequestLogEntry = { seq: ++seq, time: t, method: c.req.method, path, params: shown, biz, httpStatus: 200, code: null, msg: "", faults: [] };
     log.push(entry);
 
+    // The answer's Date header is Jushuitan's clock (the bridge bounds its windows by it).
+    c.header("Date", new Date(serverNow()).toUTCString());
     const envelope = (code: number, msg: string, data: unknown = null) => {
       entry.code = code;
       entry.msg = msg;
@@ -432,7 +464,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
       throw error;
     }
     const source = () => {
-      const all = [...tables[endpoint.table].values()];
+      const visibleUntil = serverNow() - visibilityLagMs;
+      const all = [...tables[endpoint.table].values()].filter((s) => visibilityLagMs === 0 || s.modifiedMs <= visibleUntil);
       if (endpoint.table !== "inventory") return all;
       if (plan.warehouse !== undefined) return all.filter((s) => s.row.wms_co_id === plan.warehouse);
       return inventoryTotals(all);
@@ -452,8 +485,33 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         }
       }
     }
+    for (const f of fired) {
+      if (f.kind !== "editServed") continue;
+      // Rows an earlier answer served change now: offset paging then skips the row that moves up into a read page.
+      // Prefer rows this very query has already served (still in its result set): that is what shifts its pages.
+      const all = served.get(endpoint.table) ?? [];
+      const current = new Set(matchRows(plan, source(), { ignoreCursor: true }).map((r) => r.key));
+      const inQuery = all.filter((k) => current.has(k));
+      const keys = inQuery.length > 0 ? inQuery : [...all];
+      const pick = seededRandom(seed ^ (entry.seq * 7919));
+      const past = plan.window ? plan.window.end + 1000 : 0;
+      for (let i = 0; i < (f.count ?? 1) && keys.length > 0; i++) {
+        const key = keys.splice(Math.floor(pick() * keys.length), 1)[0]!;
+        const row = tables[endpoint.table].get(key);
+        if (!row) continue;
+        if (f.change === "cancel") row.row.status = "Cancelled";
+        touch(endpoint.table, key, f.change === "cancel" ? 0 : past);
+      }
+    }
     const data = pageData(plan, matchRows(plan, source()));
-    entry.rows = (data[endpoint.listKey] as unknown[]).length;
+    const rows = data[endpoint.listKey] as Row[];
+    entry.rows = rows.length;
+    if (endpoint.table !== "inventory") {
+      const list = served.get(endpoint.table) ?? [];
+      for (const r of rows) list.push(String(r.io_id ?? r.sku_id));
+      served.set(endpoint.table, list.slice(-5000));
+    }
+    if (endpoint.table === "otherInOut" && (options.rowTs ?? "evidence") === "evidence") for (const r of rows) delete r.ts;
     return envelope(0, OK_MSG, data);
   }
 
