@@ -7,6 +7,8 @@ export default defineConfig({
       {
         test: {
           name: "core",
+          // No test passes or fails on time: a loaded 2-core machine may be slow (tests assert outcomes, not speed).
+          testTimeout: 120_000,
           include: ["test/core/**/*.test.ts"],
           environment: "node",
         },
@@ -25,6 +27,7 @@ export default defineConfig({
         ],
         test: {
           name: "worker",
+          testTimeout: 120_000,
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
         },

@@ -60,8 +60,6 @@ export interface DoctorPorts {
   clock: Clock;
   logger: Logger;
   flows: Record<string, Flow>;
-  /** Wall-clock now for the skew check when `clock` is a test clock (default clock.now). */
-  wallNow?: () => number;
 }
 
 export interface DoctorOptions {
@@ -79,7 +77,7 @@ const MAX_SKEW_MS = 5 * 60_000;
 const PROBE_MISSING_KEY = "JSTB-DOCTOR-NO-SUCH-KEY";
 
 /** Records the HTTP Date of every answer, per host, to measure clock skew without an extra call. */
-function dateRecordingFetch(fetch: FetchLike, wallNow: () => number) {
+function dateRecordingFetch(fetch: FetchLike, hostNow: () => number) {
   const skew = new Map<string, number>();
   const wrapped: FetchLike = async (input, init) => {
     const res = await fetch(input, init);
@@ -87,7 +85,7 @@ function dateRecordingFetch(fetch: FetchLike, wallNow: () => number) {
     const at = date ? Date.parse(date) : NaN;
     if (Number.isFinite(at)) {
       const host = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url).host;
-      const diff = wallNow() - at;
+      const diff = hostNow() - at;
       if (!skew.has(host) || Math.abs(diff) > Math.abs(skew.get(host)!)) skew.set(host, diff);
     }
     return res;
@@ -105,7 +103,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   const findings: DoctorFindings = {};
   const add = (c: DoctorCheck) => checks.push(c);
   const now = ports.clock.now();
-  const recorder = dateRecordingFetch(ports.fetch, ports.wallNow ?? (() => ports.clock.now()));
+  const recorder = dateRecordingFetch(ports.fetch, () => ports.clock.now());
   const deps = { fetch: recorder.fetch, tokenStore: new KvTokenStore(ports.kv), clock: ports.clock, logger: ports.logger };
   const references = new KvReferenceStore(ports.kv);
   const flows = Object.values(ports.flows).filter((f) => !options.flowIds || options.flowIds.includes(f.id));

@@ -16,7 +16,7 @@ afterEach(async () => {
 
 async function doctor(options: E2EOptions = {}, doctorOptions: DoctorOptions = {}) {
   e2e = await startE2E({ otherInOut: 30, salesOut: 30, ...options });
-  const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows, wallNow: Date.now }, doctorOptions);
+  const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows }, doctorOptions);
   return { report, text: formatDoctorReport(report), line: (re: RegExp) => report.checks.find((c) => re.test(c.title)) };
 }
 
@@ -44,7 +44,7 @@ describe("jst-bridge doctor (read-only)", () => {
   it("a Jushuitan endpoint without API permission (190) is a ✗ with how to apply for it", async () => {
     e2e = await startE2E({ otherInOut: 10, salesOut: 10 });
     e2e.stack.jushuitan.addFaults([{ kind: "bizError", path: "/open/orders/out/simple/query", code: 190, msg: "无权限访问该接口", times: 5 }]);
-    const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows, wallNow: Date.now });
+    const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows });
     const perm = report.checks.filter((c) => c.system === "jushuitan" && /API permission/.test(c.title));
     expect(perm.find((c) => c.flowId === "jst-other-in-to-kis")?.status).toBe("ok");
     expect(perm.find((c) => c.flowId === "jst-sales-out-to-tplus")).toMatchObject({ status: "fail", detail: expect.stringMatching(/jst_no_permission/), fix: expect.stringMatching(/API权限/) });

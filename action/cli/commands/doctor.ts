@@ -49,7 +49,7 @@ export async function doctorCommand(ctx: CommandContext, positionals: string[]):
   }
   const state = ctx.state();
   const report = await runDoctor(
-    { env: ctx.env, fetch: ctx.io.fetch, kv: state.kv, clock: ctx.io.clock, logger: ctx.logger, flows, wallNow: () => Date.now() },
+    { env: ctx.env, fetch: ctx.io.fetch, kv: state.kv, clock: ctx.io.clock, logger: ctx.logger, flows },
     {
       ...(sampleDays !== undefined ? { sampleDays } : {}),
       ...(ctx.flag("write-probe") ? { writeProbe: { testAccount: ctx.flag("test-account"), ...(probeDate ? { probeDate } : {}) } } : {}),

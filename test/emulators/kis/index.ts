@@ -106,6 +106,11 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
   const expireIn = (epochMs: number) => (options.expireInStyle === "duration" ? Math.round((epochMs - now()) / 1000) : Math.floor(epochMs / 1000));
 
   const app = new Hono<EmulatorEnv>();
+  // Every answer's Date header is the emulated server's clock (clients and doctor measure skew from it).
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Date", new Date(now()).toUTCString());
+  });
 
   // ---- admin -------------------------------------------------------------------------------------------------
   app.get("/__emulator/requests", (c) => c.json(log));

@@ -662,6 +662,11 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
 
   // ---- HTTP ----
   const app = new Hono();
+  // Every answer's Date header is the emulated server's clock (clients and doctor measure skew from it).
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Date", new Date(now()).toUTCString());
+  });
 
   app.get("/__emulator/requests", (c) => c.json(log));
   app.delete("/__emulator/requests", (c) => {
