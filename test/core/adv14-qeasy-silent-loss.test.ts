@@ -53,6 +53,19 @@ describe("adv14: children arrays whose source array resolves to nothing", () => 
   });
 });
 
+describe("adv14: children arrays named with braces", () => {
+  for (const value of ["{items}", "{{items}}"]) {
+    it(`adv14 F11 (${value}): {{items.qty}} inside a children mapping whose array is written ${value} produces the quantity (or is reported)`, () => {
+      const flow = flowWith([{ field: "Entry", type: "array", value, children: [{ field: "FQty", type: "float", value: "{{items.qty}}" }, { field: "FSku", type: "string", value: "{sku_id}" }] }]);
+      const r = preview(flow, docs, { vars });
+      // Today: Entry [{FSku:"A"},{FSku:"B"}] — FQty vanishes from every line and warnings is [] (a computed array is skipped by the tracker).
+      const entry = r.documents[0]!.payload.Entry as Record<string, unknown>[];
+      const ok = entry.every((l) => typeof l.FQty === "number") || r.warnings.some((w) => w.flowPath === "target.fields[1].children[0].value");
+      expect({ entry, ok }).toMatchObject({ ok: true });
+    });
+  }
+});
+
 describe("adv14: aggregates inside a children mapping", () => {
   it("adv14 F2: SUM({{items.qty}}) inside the items children mapping reads the header's items (line first, then header)", () => {
     // Freight allocated by quantity share, written the way QEasy writes line and header fields.
