@@ -66,6 +66,17 @@ describe("adv14: children arrays named with braces", () => {
   }
 });
 
+describe("adv14: header names inside line mappings when the line carries the same key empty", () => {
+  it("adv14 F12: {{remark}} in a line whose own remark is null reads the header remark (JSON null = no such value)", () => {
+    // /open/other/inout/query documents `remark` on the header AND on items (jst-catalog.ts); Jushuitan sends null for
+    // an empty line remark. QEasy metadata writes the header remark inside Entry as {{remark}}.
+    const flow = flowWith([{ field: "Entry", type: "array", value: "items", children: [{ field: "FNote", type: "string", value: "{{remark}}" }] }]);
+    const r = preview(flow, [{ io_id: 5, remark: "header note", modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 1, remark: null }] }], { vars });
+    // Today: Entry [{}] — the header remark is lost and no warning (the line "has" remark).
+    expect(r.documents[0]!.payload.Entry).toEqual([{ FNote: "header note" }]);
+  });
+});
+
 describe("adv14: aggregates inside a children mapping", () => {
   it("adv14 F2: SUM({{items.qty}}) inside the items children mapping reads the header's items (line first, then header)", () => {
     // Freight allocated by quantity share, written the way QEasy writes line and header fields.
