@@ -150,7 +150,7 @@ interface SourceParts {
 }
 
 function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): void {
-  imp.keys(item, path, ["field", "label", "type", "value", "describe", "parser", "name", "default", "children"], "request parameter");
+  imp.keys(item, path, ["field", "label", "type", "value", "describe", "parser", "name", "default", "children", "id", "parent_id", "required", "is_required", "isRequired"], "request parameter");
   const field = text(item.field);
   if (!field) {
     imp.fail([...path, "field"], "request parameter without a field name", 'give it "field"');
@@ -322,8 +322,10 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     else imp.fail([...path, "id"], `source id ${JSON.stringify(src.id)}`, 'name the id field directly, e.g. "io_id"');
   }
   for (const list of ["request", "otherRequest"] as const) {
-    const items = src[list];
-    if (items === undefined) continue;
+    const raw = src[list];
+    if (raw === undefined) continue;
+    // QEasy's editor stores request lists flat with id / parent_id, like target fields.
+    const items = Array.isArray(raw) ? treeFromParentIds(raw) : raw;
     if (!Array.isArray(items)) {
       imp.fail([...path, list], `${list} is not an array`, "give a list of { field, type, value }");
       continue;

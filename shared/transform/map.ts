@@ -259,6 +259,16 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
     if (node.children && node.type === "object") {
       const obj: Record<string, unknown> = {};
       mapNodes(node.children, ctx, record, ancestors, path, obj);
+      if (node.required) {
+        let empty = true;
+        for (const _ in obj) {
+          empty = false;
+          break;
+        }
+        if (empty) {
+          throw new MappingError("mapping_required", `${path}: required object is empty (none of its fields has a value)`, { path, flowPath: node.flowPath }, `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`);
+        }
+      }
       out[node.field] = obj;
       continue;
     }
