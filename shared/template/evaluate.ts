@@ -8,8 +8,8 @@ import { addInterval, dateOf, toDate } from "./dates.ts";
 import { FUNCTIONS, IntervalValue, NOT_CONSTANT, type CallInfo } from "./functions.ts";
 import { compileLookup } from "./lookup.ts";
 import { startOf, type Node } from "./parser.ts";
-import { collect, type FieldPath } from "./paths.ts";
-import { compileInterpolation, compilePlaceholder, fieldReader, noteField, templateText, type PlaceholderPart } from "./template.ts";
+import { collect, parsePath, step, type FieldPath } from "./paths.ts";
+import { compileInterpolation, compilePlaceholder, fieldReader, noteField, recordAt, templateText, type PlaceholderPart } from "./template.ts";
 import type { EvalScope } from "./types.ts";
 import {
   SqlDate,
@@ -442,6 +442,41 @@ function pathOf(node: Node): FieldPath | null {
   return null;
 }
 
+/**
+ * The values an aggregate over a path (`SUM(items.qty)`) folds. Inside a children mapping (`lineArrays`) the path is
+ * read from the line, then from each enclosing record outwards (QEasy's line-then-header scope), so a line's
+ * `SUM({{items.qty}})` totals the header's items; `../` and `parent.` read the parent as elsewhere.
+ */
+export function aggregateReader(path: FieldPath, lineArrays: readonly (readonly string[])[] | undefined): (s: EvalScope) => unknown[] {
+  const segments = path.segments;
+  const rest = path.maybeParent ? segments.slice(1) : segments;
+  const values = (root: unknown, segs: readonly (string | number)[]) => {
+    const out: unknown[] = [];
+    collect(root, segs, 0, out);
+    return out;
+  };
+  if (path.parent) return (s) => values(s.parent, segments);
+  if (path.maybeParent) return (s) => (s.parent !== undefined ? values(s.parent, rest) : values(s.record, segments));
+  if (!lineArrays || lineArrays.length === 0) return (s) => values(s.record, segments);
+  const depth = lineArrays.length;
+  const first = segments[0]!;
+  return (s) => {
+    for (let level = 0; level <= depth; level++) {
+      const r = recordAt(s, level);
+      if (r === undefined) break;
+      const head = step(r, first);
+      if (head !== undefined && head !== null) return values(r, segments);
+    }
+    return values(s.record, segments);
+  };
+}
+
+/** aggregateReader for a path as text (the unresolved-path check); null when `text` is not a path. */
+export function scopedAggregateReader(text: string, lineArrays?: readonly string[]): ((s: EvalScope) => unknown[]) | null {
+  const parsed = parsePath(text);
+  return parsed ? aggregateReader(parsed, lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined) : null;
+}
+
 function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): Eval {
   const fold = FOLDS[node.name]!;
   const [first, second] = node.args as [Node, Node | undefined];
@@ -472,19 +507,9 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
   }
   if (path) {
     noteField(ctx, path);
-    const segments = path.segments;
-    const rest = path.maybeParent ? segments.slice(1) : segments;
-    const readRoot: (s: EvalScope) => [unknown, readonly (string | number)[]] = path.parent
-      ? (s) => [s.parent, segments]
-      : path.maybeParent
-        ? (s) => (s.parent !== undefined ? [s.parent, rest] : [s.record, segments])
-        : (s) => [s.record, segments];
-    return guard(site, node.pos, (s) => {
-      const [root, segs] = readRoot(s);
-      const values: unknown[] = [];
-      collect(root, segs, 0, values);
-      return fold(values, zoneOf(s));
-    });
+    (ctx.aggregates ??= new Set()).add(path.parent || ctx.prefix === "" ? path.text : ctx.prefix + path.text);
+    const readValues = aggregateReader(path, ctx.prefix === "" ? ctx.site.lineArrays : undefined);
+    return guard(site, node.pos, (s) => fold(readValues(s), zoneOf(s)));
   }
   const arg = compileNode(ctx, first);
   return guard(site, node.pos, (s) => {
