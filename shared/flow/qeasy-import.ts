@@ -294,6 +294,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
       return null;
     }
     if (resolved.from) imp.notes.push(`source.api "${resolved.from}": QEasy's connector name for ${resolved.path}`);
+    if (resolved.near) imp.notes.push(`source.api "${resolved.path}" is not an endpoint jst-bridge knows; did you mean ${resolved.near}? (kept as written)`);
     api = resolved.path;
   }
   imp.keys(src, path, ["api", "method", "effect", "type", "id", "number", "name", "idCheck", "request", "otherRequest", "formatResponse", "condition", "beatFlat", "autoFillResponse", "response", "label", "describe"], "source");

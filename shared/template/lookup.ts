@@ -379,6 +379,11 @@ function tableHas(rows: readonly Record<string, unknown>[], find: RowPath): bool
   return has;
 }
 
+function rowKeys(row: Record<string, unknown>): string {
+  const content = row.content !== null && typeof row.content === "object" && !Array.isArray(row.content) ? (row.content as Record<string, unknown>) : row;
+  return Object.keys(content).slice(0, 12).join(", ") || "no fields";
+}
+
 export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval {
   const { site, index, conditions, find } = spec;
   return (s: EvalScope) => {
@@ -412,13 +417,19 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
           // The row matched but lacks the field. Sparse rows are normal (FStock on some materials only), but a field
           // no row of the table has is a misspelt findField: an error naming it, never a value that vanishes.
           if (!tableHas(rows, find)) {
-            const sample = rows[0] ?? {};
-            const content = sample.content !== null && typeof sample.content === "object" && !Array.isArray(sample.content) ? (sample.content as Record<string, unknown>) : sample;
-            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${Object.keys(content).slice(0, 12).join(", ") || "no fields"}.`);
+            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`);
           }
           return onMiss === "null" ? null : undefined;
         }
         return found;
+      }
+    }
+    // A where key no row of the table has never matches: a misspelt key, not a miss to cover with a default.
+    if (rows.length > 0) {
+      for (const c of conditions) {
+        if (!tableHas(rows, c.path)) {
+          throw evalError(site, index, `no row of lookup table "${table}" has the field ${c.path.text} (in where)`, `Check the spelling of ${c.path.text}; rows have ${rowKeys(rows[0]!)}.`);
+        }
       }
     }
     if (onMiss === "null") return null;
