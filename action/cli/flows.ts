@@ -9,13 +9,14 @@ import { importQeasyDetailed } from "../../shared/flow/qeasy-import.ts";
 import { loadFlow, type Flow } from "../../shared/flow/schema.ts";
 import { SEED_FLOW_DOCUMENTS, SEED_FLOW_IDS, seedFlow } from "../../shared/flows/index.ts";
 
-/** QEasy schemes carry `source.api` / `target.api` / `target.request`; native flows `source.type` and `target.fields`. */
+/** QEasy schemes carry `source.api` / `target.api` / `target.request` (and QEasy's `"type": "QUERY"`); native flows a vendor `source.type` and `target.fields`. */
 export function isQeasyScheme(json: unknown): boolean {
   if (!json || typeof json !== "object" || Array.isArray(json)) return false;
   const doc = json as Record<string, unknown>;
   const source = doc.source as Record<string, unknown> | undefined;
   const target = doc.target as Record<string, unknown> | undefined;
-  if (source && typeof source === "object" && typeof source.type === "string") return false;
+  // QEasy's own source config says "type": "QUERY" (a native flow's source.type is jushuitan/…).
+  if (source && typeof source === "object" && typeof source.type === "string" && !(source.type.toUpperCase() === "QUERY" && "api" in source)) return false;
   if (target && typeof target === "object" && Array.isArray(target.fields)) return false;
   return !!((source && typeof source === "object" && "api" in source) || (target && typeof target === "object" && ("api" in target || "request" in target)));
 }

@@ -9,7 +9,8 @@ import type { LookupTables, TemplateVars } from "../template/index.ts";
 import type { HeldGroup, SkippedMember, WrittenLookup } from "../transform/merge-policy.ts";
 import { compileFlow, type CompiledFlow } from "./pipeline.ts";
 import type { Flow } from "./schema.ts";
-import { createUnresolvedTracker } from "./unresolved.ts";
+import { unresolvedSourcePaths } from "./source-paths.ts";
+import { createUnresolvedTracker, type UnresolvedPath } from "./unresolved.ts";
 
 export interface BuildContextLike {
   /** Epoch ms for {{LAST_SYNC_TIME}} (window start) and {{CURRENT_TIME}} (window end). */
@@ -64,6 +65,8 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
   let lastVars: TemplateVars = { lastSyncTime: 0, currentTime: 0 };
   // One tracker per builder (one builder per run): a path is reported when no record of the run resolved it.
   const tracker = createUnresolvedTracker(compiled.mapping);
+  // Condition fields / formatResponse old paths no source document of the run carried (null before any document).
+  let sourceOpen: Map<string, UnresolvedPath> | null = null;
 
   return {
     merges: compiled.merges,
@@ -84,7 +87,12 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
         skipped: assembled.skipped,
       };
       tracker.observe(assembled.documents.map((d) => d.record));
-      const unresolved = tracker.report();
+      if (rows.length > 0 && (sourceOpen === null || sourceOpen.size > 0)) {
+        const now = unresolvedSourcePaths(compiled.flow, rows);
+        if (sourceOpen === null) sourceOpen = new Map(now.map((u) => [u.flowPath, u]));
+        else for (const key of [...sourceOpen.keys()]) if (!now.some((u) => u.flowPath === key)) sourceOpen.delete(key);
+      }
+      const unresolved = [...(sourceOpen?.values() ?? []), ...tracker.report()];
       if (unresolved.length > 0) result.unresolved = unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
       // Mapped documents keep their order; find each one's assembled record for withExternalKey.
       const assembledByKey = new Map(assembled.documents.map((d) => [d.merge?.key ?? d.members[0]!, d]));

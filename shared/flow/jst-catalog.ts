@@ -72,7 +72,7 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-export type ApiResolution = { path: string; from?: string } | { path: null; suggestion: string | null };
+export type ApiResolution = { path: string; from?: string; near?: string } | { path: null; suggestion: string | null };
 
 /**
  * Resolves QEasy's `source.api`: an `/open/…` path is kept, a method or 奇门 name is mapped (case-insensitive,
@@ -80,7 +80,21 @@ export type ApiResolution = { path: string; from?: string } | { path: null; sugg
  */
 export function resolveJstApi(api: string): ApiResolution {
   const raw = api.trim();
-  if (/^\/open\/[a-z0-9_/]+$/i.test(raw)) return { path: raw };
+  if (/^\/open\/[a-z0-9_/]+$/i.test(raw)) {
+    // Unknown paths are allowed (the catalog is not every endpoint), but a near miss of a known one is named.
+    const known = new Set([...Object.values(QEASY_API_NAMES), ...Object.keys(DOCUMENTED_FIELDS)]);
+    if (known.has(raw)) return { path: raw };
+    let near: string | undefined;
+    let nearD = 3;
+    for (const p of known) {
+      const d = distance(raw.toLowerCase(), p.toLowerCase());
+      if (d < nearD) {
+        nearD = d;
+        near = p;
+      }
+    }
+    return near ? { path: raw, near } : { path: raw };
+  }
   const key = raw.replace(/^\/+/, "").replace(/\//g, ".").toLowerCase();
   const hit = QEASY_API_NAMES[key];
   if (hit) return { path: hit, from: raw };

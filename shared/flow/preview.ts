@@ -10,6 +10,7 @@ import type { TraceEntry } from "../transform/map.ts";
 import type { HeldGroup, SkippedMember, WrittenLookup } from "../transform/merge-policy.ts";
 import { compileFlow, type CompiledFlow, type Dropped } from "./pipeline.ts";
 import { loadFlow } from "./schema.ts";
+import { unresolvedSourcePaths } from "./source-paths.ts";
 import { findUnresolvedPaths, type UnresolvedPath } from "./unresolved.ts";
 
 export type TableRows = Record<string, ReadonlyArray<Record<string, unknown>>>;
@@ -86,7 +87,7 @@ export function preview(flow: unknown, sourceDocs: readonly Record<string, unkno
     errors: result.errors,
     held: result.held,
     skipped: result.skipped,
-    warnings: findUnresolvedPaths(compiled.mapping, assembled.documents.map((d) => d.record)),
+    warnings: [...unresolvedSourcePaths(compiled.flow, sourceDocs), ...findUnresolvedPaths(compiled.mapping, assembled.documents.map((d) => d.record))],
   };
 }
 

@@ -7,6 +7,7 @@
  * dropped silently. The result goes through loadFlow, so it is a valid flow or an error.
  */
 import { ConfigError } from "../errors.ts";
+import { compileValue } from "../template/index.ts";
 import { cronProblem } from "./cron.ts";
 import { jsonPath } from "./issues.ts";
 import { resolveJstApi, type DocumentedFields } from "./jst-catalog.ts";
@@ -150,7 +151,7 @@ interface SourceParts {
 }
 
 function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): void {
-  imp.keys(item, path, ["field", "label", "type", "value", "describe", "parser", "name", "default", "children"], "request parameter");
+  imp.keys(item, path, ["field", "label", "type", "value", "describe", "parser", "name", "default", "children", "id", "parent_id", "required", "is_required", "isRequired"], "request parameter");
   const field = text(item.field);
   if (!field) {
     imp.fail([...path, "field"], "request parameter without a field name", 'give it "field"');
@@ -293,6 +294,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
       return null;
     }
     if (resolved.from) imp.notes.push(`source.api "${resolved.from}": QEasy's connector name for ${resolved.path}`);
+    if (resolved.near) imp.notes.push(`source.api "${resolved.path}" is not an endpoint jst-bridge knows; did you mean ${resolved.near}? (kept as written)`);
     api = resolved.path;
   }
   imp.keys(src, path, ["api", "method", "effect", "type", "id", "number", "name", "idCheck", "request", "otherRequest", "formatResponse", "condition", "beatFlat", "autoFillResponse", "response", "label", "describe"], "source");
@@ -322,8 +324,10 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     else imp.fail([...path, "id"], `source id ${JSON.stringify(src.id)}`, 'name the id field directly, e.g. "io_id"');
   }
   for (const list of ["request", "otherRequest"] as const) {
-    const items = src[list];
-    if (items === undefined) continue;
+    const raw = src[list];
+    if (raw === undefined) continue;
+    // QEasy's editor stores request lists flat with id / parent_id, like target fields.
+    const items = Array.isArray(raw) ? treeFromParentIds(raw) : raw;
     if (!Array.isArray(items)) {
       imp.fail([...path, list], `${list} is not an array`, "give a list of { field, type, value }");
       continue;
@@ -465,6 +469,8 @@ interface MergeParts {
   calculate: Record<string, string>;
   headerCalculate?: Record<string, string>;
   maxLines?: number;
+  /** lineGroupBy was not given but sums were: group lines by what the mapping reads (see lineFieldsRead). */
+  implicitLineGroup?: boolean;
 }
 
 const ACCUMULATORS = ["$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet", "$count"];
@@ -502,7 +508,10 @@ function convertGroupCalculate(imp: Importer, gc: Json, path: Path, linesDefault
   }
   const parts: MergeParts = { groupBy, lines, calculate: calculateMap(imp, gc.calculate, [...path, "calculate"]) };
   if (gc.bodyGroup !== undefined) parts.lineGroupBy = stringList(imp, gc.bodyGroup, [...path, "bodyGroup"]);
-  else if (Object.keys(parts.calculate).length > 0) parts.lineGroupBy = [];
+  else if (Object.keys(parts.calculate).length > 0) {
+    parts.lineGroupBy = [];
+    parts.implicitLineGroup = true;
+  }
   if (gc.bodyMaxLine !== undefined && gc.bodyMaxLine !== null) {
     const n = Number(gc.bodyMaxLine);
     if (Number.isInteger(n) && n > 0) parts.maxLines = n;
@@ -526,7 +535,10 @@ function convertMergeOperation(imp: Importer, op: Json, path: Path, linesDefault
   const parts: MergeParts = { groupBy, lines, calculate };
   if (op.bodyGroup !== undefined) parts.lineGroupBy = stringList(imp, op.bodyGroup, [...path, "bodyGroup"]);
   else if (op.body !== undefined) parts.lineGroupBy = stringList(imp, op.body, [...path, "body"]).filter((f) => !(f in calculate));
-  else if (Object.keys(calculate).length > 0) parts.lineGroupBy = [];
+  else if (Object.keys(calculate).length > 0) {
+    parts.lineGroupBy = [];
+    parts.implicitLineGroup = true;
+  }
   const headerCalculate: Record<string, string> = {};
   for (const f of stringList(imp, op.header, [...path, "header"])) if (!groupBy.includes(f)) headerCalculate[f] = "$first";
   for (const f of stringList(imp, op.headerSum, [...path, "headerSum"])) headerCalculate[f] = "$sum";
@@ -537,6 +549,37 @@ function convertMergeOperation(imp: Importer, op: Json, path: Path, linesDefault
     else imp.fail([...path, "bodyMaxLine"], `bodyMaxLine ${JSON.stringify(op.bodyMaxLine)}`, "use a whole number > 0");
   }
   return parts;
+}
+
+/**
+ * Line fields (names on a line of `lines`) read by the children mappings over `lines`: `{{items.sku_id}}` and a
+ * plain `{{sku_id}}` give sku_id; paths into the parent, aggregates' per-line paths and nested arrays are left out.
+ * On flattened rows a line field is named `<lines>_<field>`.
+ */
+function lineFieldsRead(fields: readonly FieldMapping[], lines: string, flattened: boolean): string[] {
+  const out = new Set<string>();
+  const visit = (list: readonly FieldMapping[], inLines: boolean) => {
+    for (const f of list) {
+      const isLines = f.type === "array" && typeof f.value === "string" && f.value.replace(/[{}\s]/g, "") === lines;
+      if (inLines && f.value && !(f.type === "array" && f.children)) {
+        let compiled;
+        try {
+          compiled = compileValue(f.value, { lineArrays: [lines] });
+        } catch {
+          continue; // reported when the flow is compiled
+        }
+        for (const path of compiled.fields) {
+          if (path.startsWith("../") || path.includes("[]") || path.startsWith("parent.")) continue;
+          const rest = path.startsWith(`${lines}.`) ? path.slice(lines.length + 1) : path;
+          const name = rest.split(".")[0]!.replace(/\[\d+\]$/, "");
+          if (name) out.add(flattened ? `${lines}_${name}` : name);
+        }
+      }
+      if (f.children) visit(f.children, isLines || (inLines && f.type === "object"));
+    }
+  };
+  visit(fields, false);
+  return [...out];
 }
 
 function findKeyField(fields: FieldMapping[], names: readonly string[]): FieldMapping | undefined {
@@ -625,6 +668,17 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
       if (merge) imp.fail(["target", "groupCalculate"], "both operation merge and groupCalculate", "keep one of them");
       else if (!isObject(tgt.groupCalculate)) imp.fail(["target", "groupCalculate"], "groupCalculate is not an object", "use { headerGroup, bodyGroup, calculate }");
       else merge = convertGroupCalculate(imp, tgt.groupCalculate, ["target", "groupCalculate"], linesDefault);
+    }
+    if (merge?.implicitLineGroup) {
+      // Sums without a body field list: summing every line into one would drop the SKU (and every other line field)
+      // from the voucher. Lines are grouped by the non-summed line fields the mapping reads instead.
+      const by = lineFieldsRead(fields, merge.lines, linesDefault !== undefined).filter((f) => !(f in merge!.calculate) && !merge!.groupBy.includes(f));
+      merge.lineGroupBy = by;
+      imp.notes.push(
+        by.length > 0
+          ? `operation: no body field list; lines are grouped by the line fields the mapping reads (${by.join(", ")}) and ${Object.keys(merge.calculate).join(", ")} summed per group`
+          : `operation: no body field list and the mapping reads no other line field; all lines of a group become one line with ${Object.keys(merge.calculate).join(", ")} summed`,
+      );
     }
   }
 

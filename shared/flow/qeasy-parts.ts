@@ -12,6 +12,7 @@ import { compileFlow } from "./pipeline.ts";
 import { preview } from "./preview.ts";
 import { convertQeasyFields, importQeasyDetailed, type QeasyImportOptions } from "./qeasy-import.ts";
 import type { FieldMapping, Flow } from "./schema.ts";
+import { unresolvedSourcePaths } from "./source-paths.ts";
 import { findUnresolvedPaths, type UnresolvedPath } from "./unresolved.ts";
 
 export const QEASY_PARTS = ["scheme", "source", "target", "fields", "formatResponse", "condition", "operation"] as const;
@@ -74,6 +75,31 @@ const notesAbout = (notes: string[], prefixes: string[]) => notes.filter((n) => 
 
 /** A record with every field a flow's mapping can see when the source returns its documented fields. */
 export function documentedRecord(flow: Flow, extra?: DocumentedFields): Record<string, unknown> | null {
+  const header = documentedSource(flow, extra);
+  if (!header) return null;
+  for (const rule of flow.source.formatResponse ?? []) {
+    // A rule whose old path is not documented creates nothing (reported by unresolvedSourcePaths).
+    if (!readsSomething(header, rule.old)) continue;
+    const [first, ...rest] = rule.new.split(".");
+    const line = (header[first!] as Record<string, unknown>[] | undefined)?.[0];
+    if (rest.length === 1 && Array.isArray(header[first!]) && line) line[rest[0]!] = "x";
+    else header[rule.new] = "x";
+  }
+  return afterFormat(flow, header);
+}
+
+function readsSomething(record: Record<string, unknown>, path: string): boolean {
+  let cur: unknown = record;
+  for (const key of path.split(".")) {
+    if (Array.isArray(cur)) cur = cur[0];
+    if (cur === null || typeof cur !== "object") return false;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur !== undefined;
+}
+
+/** A source document as fetched (before formatResponse) with the endpoint's documented fields, or null. */
+function documentedSource(flow: Flow, extra?: DocumentedFields): Record<string, unknown> | null {
   const doc = DOCUMENTED_FIELDS[flow.source.endpoint];
   if (!doc && !extra) return null;
   const header: Record<string, unknown> = {};
@@ -88,12 +114,10 @@ export function documentedRecord(flow: Flow, extra?: DocumentedFields): Record<s
     }
   }
   for (const [name, fields] of arrays) header[name] = [Object.fromEntries([...fields].map((f) => [f, "x"]))];
-  for (const rule of flow.source.formatResponse ?? []) {
-    const [first, ...rest] = rule.new.split(".");
-    const line = (header[first!] as Record<string, unknown>[] | undefined)?.[0];
-    if (rest.length === 1 && Array.isArray(header[first!]) && line) line[rest[0]!] = "x";
-    else header[rule.new] = "x";
-  }
+  return header;
+}
+
+function afterFormat(flow: Flow, header: Record<string, unknown>): Record<string, unknown> {
   let record: Record<string, unknown> = header;
   const flat = flow.source.flatten?.path;
   if (flat) {
@@ -125,6 +149,8 @@ function checkPaths(flow: Flow, notes: string[], options: Pick<QeasyPartOptions,
   const mapping = compileFlow(flow).mapping;
   const found = new Map<string, UnresolvedPath>();
   const record = documentedRecord(flow, extra);
+  const sourceRecord = documentedSource(flow, extra);
+  if (sourceRecord) for (const u of unresolvedSourcePaths(flow, [sourceRecord])) found.set(`${u.flowPath} ${u.path}`, u);
   if (record) for (const u of findUnresolvedPaths(mapping, [record])) found.set(`${u.flowPath} ${u.path}`, u);
   else if (!options.sample) notes.push(`paths: the response fields of ${flow.source.endpoint} are not documented here; give a sample (--sample docs.json) to check the template paths`);
   if (options.sample && options.sample.length > 0) {

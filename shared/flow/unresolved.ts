@@ -4,7 +4,7 @@
  * ("did you mean item.qty → qty?"). The check reads each path with the same scope rules as the mapping
  * (scopedPathReader), over the records the mapping was given, so it costs nothing on the mapping's hot path.
  */
-import { scopedPathReader, type EvalScope } from "../template/index.ts";
+import { scopedAggregateReader, scopedPathReader, type EvalScope } from "../template/index.ts";
 import type { CompiledMapping } from "../transform/map.ts";
 
 export interface UnresolvedPath {
@@ -178,8 +178,15 @@ export function createUnresolvedTracker(mapping: CompiledMapping): UnresolvedTra
   for (const v of mapping.values) {
     if (v.value.kind === "literal") continue;
     const lineArrays = v.lineArrays ?? [];
+    const aggregates = v.value.aggregateFields;
     for (const path of v.value.fields) {
-      const read = reader(path, lineArrays);
+      let read = reader(path, lineArrays);
+      // A path an aggregate reads whole (SUM(items.qty)) resolves when it yields a value through the arrays.
+      const agg = aggregates && aggregates.includes(path) ? scopedAggregateReader(path, lineArrays) : null;
+      if (agg) {
+        const plain = read;
+        read = (scopes) => scopes.some((sc) => agg(toEvalScope(sc)).some((x) => x !== undefined)) || (plain ? plain(scopes) : false);
+      }
       if (read) checks.push({ flowPath: v.path, path, lineArrays, read, resolved: false, records: 0, sample: [] });
     }
   }

@@ -32,3 +32,23 @@ function numberVsText(n: number, text: string): number {
   const t = numberToText(n);
   return t < text ? -1 : t > text ? 1 : 0;
 }
+
+/**
+ * compare() for operands read by an unquoted placeholder (`{{price}} > {{cost}}`): QEasy substitutes the value into
+ * the expression as written, so numeric text ("9.00" after formatResponse round(2)) is a number there and two such
+ * texts compare as numbers (9.00 < 10.00). Texts whose numbers are equal only through float rounding (long ids)
+ * keep their text order, so two different ids never compare equal.
+ */
+export function compareNumericText(a: unknown, b: unknown, zone: string): number | null {
+  if (typeof a === "string" && typeof b === "string" && a !== b && a.length <= 400 && b.length <= 400 && isNumericText(a) && isNumericText(b)) {
+    const x = Number(a);
+    const y = Number(b);
+    if (x !== y) return x < y ? -1 : 1;
+    if (significantDigits(a) <= 15 && significantDigits(b) <= 15) return 0;
+  }
+  return compare(a, b, zone);
+}
+
+function significantDigits(text: string): number {
+  return text.replace(/[eE].*$/, "").replace(/\D/g, "").replace(/^0+/, "").length;
+}

@@ -22,6 +22,7 @@ class Compiled implements CompiledValue {
   readonly source: string;
   readonly kind: Kind;
   readonly fields: readonly string[];
+  readonly aggregateFields?: readonly string[];
   readonly tables: readonly string[];
   readonly usesDefaultTable: boolean;
   readonly evaluate: (scope: EvalScope) => unknown;
@@ -30,6 +31,7 @@ class Compiled implements CompiledValue {
     this.source = ctx.site.source;
     this.kind = kind;
     this.fields = Object.freeze([...ctx.fields]);
+    if (ctx.aggregates) this.aggregateFields = Object.freeze([...ctx.aggregates]);
     this.tables = Object.freeze([...ctx.tables]);
     this.usesDefaultTable = ctx.usesDefaultTable;
     const site = ctx.site;

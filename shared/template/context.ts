@@ -22,6 +22,8 @@ export interface CompileCtx {
   usesDefaultTable: boolean;
   /** `items[].` while compiling the per-line expression of an aggregate. */
   prefix: string;
+  /** Paths read whole by an aggregate (`SUM(items.qty)` projects through the array): checked as aggregates. */
+  aggregates?: Set<string>;
 }
 
 export const MAX_EXPRESSION_LENGTH = 10_240;

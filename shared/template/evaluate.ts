@@ -2,14 +2,14 @@
  * Compiles the syntax tree to nested closures once; evaluating a value is then plain function calls with
  * no parsing, no regex construction and (outside aggregates and lookups) no allocation.
  */
-import { compare } from "./compare.ts";
+import { compare, compareNumericText } from "./compare.ts";
 import { guard, syntaxError, zoneOf, type CompileCtx, type Eval } from "./context.ts";
 import { addInterval, dateOf, toDate } from "./dates.ts";
 import { FUNCTIONS, IntervalValue, NOT_CONSTANT, type CallInfo } from "./functions.ts";
 import { compileLookup } from "./lookup.ts";
 import { startOf, type Node } from "./parser.ts";
-import { collect, type FieldPath } from "./paths.ts";
-import { compileInterpolation, compilePlaceholder, fieldReader, noteField, templateText, type PlaceholderPart } from "./template.ts";
+import { collect, parsePath, step, type FieldPath } from "./paths.ts";
+import { compileInterpolation, compilePlaceholder, fieldReader, noteField, recordAt, templateText, type PlaceholderPart } from "./template.ts";
 import type { EvalScope } from "./types.ts";
 import {
   SqlDate,
@@ -89,13 +89,14 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
       const arg = compileNode(ctx, node.arg);
       const list = node.list.map((n) => compileNode(ctx, n));
       const not = node.not;
+      const cmp = isFieldRead(node.arg) || node.list.some(isFieldRead) ? compareNumericText : compare;
       return guard(site, node.pos, (s) => {
         const v = arg(s);
         if (v === null || v === undefined) return null;
         const zone = zoneOf(s);
         let sawNull = false;
         for (const item of list) {
-          const c = compare(v, item(s), zone);
+          const c = cmp(v, item(s), zone);
           if (c === 0) return !not;
           if (c === null) sawNull = true;
         }
@@ -107,11 +108,12 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
       const lo = compileNode(ctx, node.lo);
       const hi = compileNode(ctx, node.hi);
       const not = node.not;
+      const cmp = isFieldRead(node.arg) || isFieldRead(node.lo) || isFieldRead(node.hi) ? compareNumericText : compare;
       return guard(site, node.pos, (s) => {
         const v = arg(s);
         const zone = zoneOf(s);
-        const a = compare(v, lo(s), zone);
-        const b = compare(v, hi(s), zone);
+        const a = cmp(v, lo(s), zone);
+        const b = cmp(v, hi(s), zone);
         const r = and3(a === null ? null : a >= 0, b === null ? null : b <= 0);
         return r === null ? null : r !== not;
       });
@@ -211,8 +213,13 @@ function compileBinary(ctx: CompileCtx, node: Extract<Node, { t: "bin" }>): Eval
     case "DIV":
       return arithmetic(ctx, pos, l, r, intDivide);
     default:
-      return comparison(ctx, pos, op, l, r);
+      return comparison(ctx, pos, op, l, r, isFieldRead(node.l) || isFieldRead(node.r) ? compareNumericText : compare);
   }
+}
+
+/** An unquoted field read (`{{x}}`, `{x}`, `x`): QEasy pastes its value into the expression, so numeric text is a number. */
+export function isFieldRead(node: Node): boolean {
+  return node.t === "field" || (node.t === "ph" && node.ph.kind === "field");
 }
 
 function arithmetic(ctx: CompileCtx, pos: number, l: Eval, r: Eval, f: (a: number, b: number) => number | null): Eval {
@@ -225,11 +232,11 @@ function arithmetic(ctx: CompileCtx, pos: number, l: Eval, r: Eval, f: (a: numbe
   });
 }
 
-function comparison(ctx: CompileCtx, pos: number, op: string, l: Eval, r: Eval): Eval {
+function comparison(ctx: CompileCtx, pos: number, op: string, l: Eval, r: Eval, cmp: typeof compare): Eval {
   const test: (c: number) => boolean =
     op === "=" ? (c) => c === 0 : op === "<>" ? (c) => c !== 0 : op === "<" ? (c) => c < 0 : op === "<=" ? (c) => c <= 0 : op === ">" ? (c) => c > 0 : (c) => c >= 0;
   return guard(ctx.site, pos, (s) => {
-    const c = compare(l(s), r(s), zoneOf(s));
+    const c = cmp(l(s), r(s), zoneOf(s));
     return c === null ? null : test(c);
   });
 }
@@ -351,7 +358,7 @@ function compileCall(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): Eval 
   const spec = FUNCTIONS[node.name]!;
   if (spec.aggregate) return compileAggregate(ctx, node);
   const args = node.args.map((a, i) => compileNode(ctx, a, spec.interval === true && i === 1));
-  const info: CallInfo = { constant: (i) => (node.args[i] ? constantValue(node.args[i]!) : NOT_CONSTANT) };
+  const info: CallInfo = { constant: (i) => (node.args[i] ? constantValue(node.args[i]!) : NOT_CONSTANT), fieldRead: (i) => (node.args[i] ? isFieldRead(node.args[i]!) : false) };
   return guard(ctx.site, node.pos, spec.build!(args, info));
 }
 
@@ -416,8 +423,8 @@ const FOLDS: Record<string, Fold> = {
     }
     return count === 0 ? null : divide(total, count);
   },
-  MIN: (values, zone) => extreme(values, zone, -1),
-  MAX: (values, zone) => extreme(values, zone, 1),
+  MIN: (values, zone) => extreme(values, zone, -1, compare),
+  MAX: (values, zone) => extreme(values, zone, 1, compare),
   COUNT: (values) => {
     let count = 0;
     for (const v of values) if (v !== null && v !== undefined) count++;
@@ -425,12 +432,19 @@ const FOLDS: Record<string, Fold> = {
   },
 };
 
-function extreme(values: Iterable<unknown>, zone: string, direction: 1 | -1): unknown {
+/** MIN/MAX over a field path (`MAX({{items.price}})`): values pasted unquoted, so numeric text compares as numbers. */
+const FIELD_FOLDS: Record<string, Fold> = {
+  ...FOLDS,
+  MIN: (values, zone) => extreme(values, zone, -1, compareNumericText),
+  MAX: (values, zone) => extreme(values, zone, 1, compareNumericText),
+};
+
+function extreme(values: Iterable<unknown>, zone: string, direction: 1 | -1, cmp: typeof compare): unknown {
   let best: unknown = null;
   for (const v of values) {
     if (v === null || v === undefined) continue;
     if (typeof v === "object" && !(v instanceof SqlDate)) throw new ValueError("MIN/MAX need scalar values", "Aggregate a field of each line: MAX(items, price).");
-    if (best === null || compare(v, best, zone)! * direction > 0) best = v;
+    if (best === null || cmp(v, best, zone)! * direction > 0) best = v;
   }
   return best;
 }
@@ -440,6 +454,41 @@ function pathOf(node: Node): FieldPath | null {
   if (node.t === "field") return node.path;
   if (node.t === "ph" && node.ph.kind === "field" && node.ph.filter === undefined) return node.ph.path;
   return null;
+}
+
+/**
+ * The values an aggregate over a path (`SUM(items.qty)`) folds. Inside a children mapping (`lineArrays`) the path is
+ * read from the line, then from each enclosing record outwards (QEasy's line-then-header scope), so a line's
+ * `SUM({{items.qty}})` totals the header's items; `../` and `parent.` read the parent as elsewhere.
+ */
+export function aggregateReader(path: FieldPath, lineArrays: readonly (readonly string[])[] | undefined): (s: EvalScope) => unknown[] {
+  const segments = path.segments;
+  const rest = path.maybeParent ? segments.slice(1) : segments;
+  const values = (root: unknown, segs: readonly (string | number)[]) => {
+    const out: unknown[] = [];
+    collect(root, segs, 0, out);
+    return out;
+  };
+  if (path.parent) return (s) => values(s.parent, segments);
+  if (path.maybeParent) return (s) => (s.parent !== undefined ? values(s.parent, rest) : values(s.record, segments));
+  if (!lineArrays || lineArrays.length === 0) return (s) => values(s.record, segments);
+  const depth = lineArrays.length;
+  const first = segments[0]!;
+  return (s) => {
+    for (let level = 0; level <= depth; level++) {
+      const r = recordAt(s, level);
+      if (r === undefined) break;
+      const head = step(r, first);
+      if (head !== undefined && head !== null) return values(r, segments);
+    }
+    return values(s.record, segments);
+  };
+}
+
+/** aggregateReader for a path as text (the unresolved-path check); null when `text` is not a path. */
+export function scopedAggregateReader(text: string, lineArrays?: readonly string[]): ((s: EvalScope) => unknown[]) | null {
+  const parsed = parsePath(text);
+  return parsed ? aggregateReader(parsed, lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined) : null;
 }
 
 function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): Eval {
@@ -472,19 +521,10 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
   }
   if (path) {
     noteField(ctx, path);
-    const segments = path.segments;
-    const rest = path.maybeParent ? segments.slice(1) : segments;
-    const readRoot: (s: EvalScope) => [unknown, readonly (string | number)[]] = path.parent
-      ? (s) => [s.parent, segments]
-      : path.maybeParent
-        ? (s) => (s.parent !== undefined ? [s.parent, rest] : [s.record, segments])
-        : (s) => [s.record, segments];
-    return guard(site, node.pos, (s) => {
-      const [root, segs] = readRoot(s);
-      const values: unknown[] = [];
-      collect(root, segs, 0, values);
-      return fold(values, zoneOf(s));
-    });
+    (ctx.aggregates ??= new Set()).add(path.parent || ctx.prefix === "" ? path.text : ctx.prefix + path.text);
+    const readValues = aggregateReader(path, ctx.prefix === "" ? ctx.site.lineArrays : undefined);
+    const fieldFold = FIELD_FOLDS[node.name]!;
+    return guard(site, node.pos, (s) => fieldFold(readValues(s), zoneOf(s)));
   }
   const arg = compileNode(ctx, first);
   return guard(site, node.pos, (s) => {

@@ -33,7 +33,7 @@ import {
   truncateDecimal,
   truth,
 } from "./values.ts";
-import { compare } from "./compare.ts";
+import { compare, compareNumericText } from "./compare.ts";
 import { utf8Length } from "../util/utf8.ts";
 
 /** What INTERVAL n UNIT evaluates to (only DATE_ADD/DATE_SUB and date ± INTERVAL consume it). */
@@ -49,6 +49,8 @@ export class IntervalValue {
 export interface CallInfo {
   /** The constant value of argument `i` when it is a literal, else NOT_CONSTANT. */
   constant(i: number): unknown;
+  /** True when argument `i` is an unquoted field read (numeric text then compares as a number). */
+  fieldRead?(i: number): boolean;
 }
 
 export const NOT_CONSTANT = Symbol("not constant");
@@ -251,14 +253,17 @@ function dateShift(sign: 1 | -1, daysAllowed: boolean): Builder {
 }
 
 function extreme(direction: 1 | -1): Builder {
-  return (args) => (s) => {
-    let best: unknown = null;
-    for (const a of args) {
-      const v = a(s);
-      if (v === null || v === undefined) return null;
-      if (best === null || compare(v, best, zoneOf(s))! * direction > 0) best = v;
-    }
-    return best;
+  return (args, info) => {
+    const cmp = info.fieldRead && args.some((_, i) => info.fieldRead!(i)) ? compareNumericText : compare;
+    return (s) => {
+      let best: unknown = null;
+      for (const a of args) {
+        const v = a(s);
+        if (v === null || v === undefined) return null;
+        if (best === null || cmp(v, best, zoneOf(s))! * direction > 0) best = v;
+      }
+      return best;
+    };
   };
 }
 

@@ -9,4 +9,5 @@ export { LookupMissError, TemplateEvalError, TemplateSyntaxError } from "./error
 export { compileExpression, compileValue } from "./compile.ts";
 export { readPath } from "./paths.ts";
 export { scopedPathReader } from "./template.ts";
+export { scopedAggregateReader } from "./evaluate.ts";
 export { BUILTIN_VARIABLES } from "./variables.ts";

@@ -366,6 +366,24 @@ function holds(cond: Condition, values: unknown[], row: Record<string, unknown>)
 }
 
 /** Evaluates a lookup; `onMiss` "throw" raises LookupMissError, "null" returns null (inside expressions). */
+/** Whether any row of a table has the field (cached per loaded table: tables are the same array for a run). */
+const fieldsSeen = new WeakMap<readonly Record<string, unknown>[], Map<string, boolean>>();
+function tableHas(rows: readonly Record<string, unknown>[], find: RowPath): boolean {
+  let seen = fieldsSeen.get(rows);
+  if (!seen) fieldsSeen.set(rows, (seen = new Map()));
+  let has = seen.get(find.text);
+  if (has === undefined) {
+    has = rows.some((r) => find.get(r) !== undefined);
+    seen.set(find.text, has);
+  }
+  return has;
+}
+
+function rowKeys(row: Record<string, unknown>): string {
+  const content = row.content !== null && typeof row.content === "object" && !Array.isArray(row.content) ? (row.content as Record<string, unknown>) : row;
+  return Object.keys(content).slice(0, 12).join(", ") || "no fields";
+}
+
 export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval {
   const { site, index, conditions, find } = spec;
   return (s: EvalScope) => {
@@ -395,7 +413,23 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
       for (let c = 0; c < conditions.length && ok; c++) ok = holds(conditions[c]!, values[c]!, row);
       if (ok) {
         const found = find.get(row);
-        return onMiss === "null" && found === undefined ? null : found;
+        if (found === undefined) {
+          // The row matched but lacks the field. Sparse rows are normal (FStock on some materials only), but a field
+          // no row of the table has is a misspelt findField: an error naming it, never a value that vanishes.
+          if (!tableHas(rows, find)) {
+            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`);
+          }
+          return onMiss === "null" ? null : undefined;
+        }
+        return found;
+      }
+    }
+    // A where key no row of the table has never matches: a misspelt key, not a miss to cover with a default.
+    if (rows.length > 0) {
+      for (const c of conditions) {
+        if (!tableHas(rows, c.path)) {
+          throw evalError(site, index, `no row of lookup table "${table}" has the field ${c.path.text} (in where)`, `Check the spelling of ${c.path.text}; rows have ${rowKeys(rows[0]!)}.`);
+        }
       }
     }
     if (onMiss === "null") return null;

@@ -75,7 +75,7 @@ export function fieldReader(path: FieldPath, ctx?: CompileCtx): Eval {
 }
 
 /** The record `level` steps out from the current one: 0 the line, 1 its parent, … (the header last). */
-function recordAt(s: EvalScope, level: number): unknown {
+export function recordAt(s: EvalScope, level: number): unknown {
   if (level === 0) return s.record;
   if (s.ancestors) return s.ancestors[level - 1];
   return level === 1 ? s.parent : undefined;
@@ -86,21 +86,23 @@ function recordAt(s: EvalScope, level: number): unknown {
  * 1. `items.qty` where `items` is the array of an enclosing children mapping reads `qty` of that array's current
  *    line, then the flattened name `items_qty` on it (lines merged after beatFlat keep those names);
  * 2. otherwise the path is read from the line, then from each enclosing record outwards (line first, then header).
+ * A null value counts as absent (JSON null = no value), so a line's null `remark` falls back to the header's.
  * Lines that carry the field always win; the fallback costs one extra read only when the line lacks it.
  */
 export function lineScopedReader(segments: readonly Segment[], arrays: readonly (readonly string[])[]): Eval {
   const get = compileGetter(segments);
   const depth = arrays.length;
+  // JSON null is "no value" (Jushuitan sends null for an empty line remark): it falls back like an absent key.
   const chain: Eval = (s) => {
     const v = get(s.record);
-    if (v !== undefined) return v;
+    if (v !== undefined && v !== null) return v;
     for (let level = 1; level <= depth; level++) {
       const r = recordAt(s, level);
       if (r === undefined) break;
       const up = get(r);
-      if (up !== undefined) return up;
+      if (up !== undefined && up !== null) return up;
     }
-    return undefined;
+    return v;
   };
   for (let k = 0; k < depth; k++) {
     const prefix = arrays[k]!;
@@ -114,9 +116,11 @@ export function lineScopedReader(segments: readonly Segment[], arrays: readonly 
     return (s) => {
       const line = recordAt(s, k);
       const v = getRest(line);
-      if (v !== undefined) return v;
+      if (v !== undefined && v !== null) return v;
       const flat = getFlat(line);
-      return flat !== undefined ? flat : chain(s);
+      if (flat !== undefined && flat !== null) return flat;
+      const up = chain(s);
+      return up !== undefined ? up : v === null || flat === null ? null : undefined;
     };
   }
   return chain;

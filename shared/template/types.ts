@@ -42,6 +42,8 @@ export interface CompiledValue {
   readonly kind: "literal" | "field" | "template" | "function" | "lookup";
   /** Record paths it reads (for traces, diagrams, "reference tables used"). Parent paths start with `../`, per-line paths inside aggregates with `<array>[].`. */
   readonly fields: readonly string[];
+  /** The subset of `fields` an aggregate reads whole, projecting through arrays (`SUM(items.qty)` → `items.qty`). */
+  readonly aggregateFields?: readonly string[];
   /** Lookup tables it reads (explicit names; see `usesDefaultTable`). */
   readonly tables: readonly string[];
   /** True when a lookup names no table and so reads `scope.defaultLookupTable` (always set by compileValue). */

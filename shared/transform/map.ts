@@ -98,6 +98,7 @@ interface Node {
   table: string | undefined;
 }
 
+const BRACED_PATH = /^\{\{\s*([\p{L}_$][\p{L}\p{N}_$.]*)\s*\}\}$|^\{\s*([\p{L}_$][\p{L}\p{N}_$.]*)\s*\}$/u;
 const PLAIN_PATH = /^[\p{L}_$][\p{L}\p{N}_$]*(\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
 
 /** Stands for a children array computed by a template: a scope level no `{{name.x}}` prefix can match. */
@@ -115,10 +116,20 @@ function compileNodes(
     const table = f.table ?? inheritedTable;
     let value: CompiledValue | null = null;
     let arrayPath: string[] | null = null;
-    const v = f.value;
+    let v = f.value;
     if (v !== undefined && v !== "") {
-      if (f.type === "array" && f.children && PLAIN_PATH.test(v)) arrayPath = resolveArrayPath(v, lineArrays);
-      else {
+      // `{items}` / `{{items}}` name the array like `items` (QEasy writes both); a computed array stays a template.
+      if (f.type === "array" && f.children) {
+        const m = BRACED_PATH.exec(v);
+        if (m) v = (m[1] ?? m[2])!;
+      }
+      if (f.type === "array" && f.children && PLAIN_PATH.test(v)) {
+        arrayPath = resolveArrayPath(v, lineArrays);
+        // Checked like any read path: a misspelt array (`item`, `items.batch`) would otherwise map to [] unnoticed.
+        const opts = lineArrays.length > 0 ? { path: `${path}.value`, lineArrays } : { path: `${path}.value` };
+        const read: CompiledValue = { ...compileValue(`{${v}}`, opts), source: v };
+        values.push(lineArrays.length > 0 ? { path: `${path}.value`, value: read, lineArrays } : { path: `${path}.value`, value: read });
+      } else {
         value = compileValue(v, lineArrays.length > 0 ? { path: `${path}.value`, lineArrays } : { path: `${path}.value` });
         values.push(lineArrays.length > 0 ? { path: `${path}.value`, value, lineArrays } : { path: `${path}.value`, value });
       }
@@ -259,6 +270,16 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
     if (node.children && node.type === "object") {
       const obj: Record<string, unknown> = {};
       mapNodes(node.children, ctx, record, ancestors, path, obj);
+      if (node.required) {
+        let empty = true;
+        for (const _ in obj) {
+          empty = false;
+          break;
+        }
+        if (empty) {
+          throw new MappingError("mapping_required", `${path}: required object is empty (none of its fields has a value)`, { path, flowPath: node.flowPath }, `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`);
+        }
+      }
       out[node.field] = obj;
       continue;
     }

@@ -113,7 +113,8 @@ describe("_mongoQuery (seed 000)", () => {
 
   it("prototype keys in where= cannot reach prototypes", () => {
     const v = compileValue('_mongoQuery table=materials findField=FItemID where={"__proto__":{"$eq":"{x}"}}');
-    expect(() => v.evaluate(scope({ x: "y" }))).toThrow(LookupMissError);
+    // No row can have a __proto__ key: reported as a where key no row has (issue 14), never read through a prototype.
+    expect(() => v.evaluate(scope({ x: "y" }))).toThrow(/no row of lookup table "materials" has the field __proto__/);
     expect(({} as Record<string, unknown>).$eq).toBeUndefined();
   });
 });
