@@ -299,20 +299,33 @@ export class KisOperations {
    */
   async materialDetails(ids: number[], options: KisCallOptions = {}): Promise<KisMaterial[]> {
     const out: KisMaterial[] = [];
-    let perItem = false;
-    for (let i = 0; i < ids.length && !perItem; i += KIS_MATERIAL_DETAIL_BATCH) {
-      const chunk = ids.slice(i, i + KIS_MATERIAL_DETAIL_BATCH);
+    // The server's ItemIds limit is not public (S5 sends 20): a refusal halves the chunk, and at one id the rest
+    // goes through GetDetail. KIS_MATERIAL_DETAIL_BATCH sets the starting size.
+    let batch = Math.max(1, this.client.config.materialDetailBatch ?? KIS_MATERIAL_DETAIL_BATCH);
+    let perItemFrom = ids.length;
+    let fetched = false;
+    for (let i = 0; i < ids.length; ) {
+      const chunk = ids.slice(i, i + batch);
       try {
         const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetListDetails", { ItemIds: chunk }, { idempotent: true, ...options });
         const rows = Array.isArray(data) ? data.filter((r): r is Record<string, unknown> => !!obj(r)) : pageOf(data, "Material/GetListDetails", 1).rows;
         out.push(...rows.map(materialRow));
+        fetched = true;
+        i += chunk.length;
       } catch (error) {
-        if (!isMissingApi(error) || i > 0) throw error;
-        perItem = true;
+        if (isMissingApi(error) && !fetched) {
+          perItemFrom = i;
+          break;
+        }
+        if (!(error instanceof KisBusinessError) || error.kind === "account_db" || isMissingApi(error)) throw error;
+        if (chunk.length <= 1) {
+          perItemFrom = i;
+          break;
+        }
+        batch = Math.max(1, Math.floor(chunk.length / 2));
       }
     }
-    if (!perItem) return out;
-    for (const id of ids) {
+    for (const id of ids.slice(perItemFrom)) {
       const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetDetail", { ItemId: id }, { idempotent: true, ...options });
       const d = dataObject(data, "Material/GetDetail");
       out.push(materialRow(obj(d.Data) ?? obj(d.Object) ?? d));
