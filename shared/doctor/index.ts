@@ -23,6 +23,9 @@ import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
+import { DOCTOR_RESULT_KEY } from "./findings.ts";
+
+export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 
 export type CheckStatus = "ok" | "fail" | "unknown";
 
@@ -75,7 +78,6 @@ export interface DoctorOptions {
   sampleDays?: number;
 }
 
-export const DOCTOR_RESULT_KEY = "doctor/last";
 /** Clock skew beyond which signed requests fail (Jushuitan 140: timestamp outside its window; KIS-Timestamp). */
 const MAX_SKEW_MS = 5 * 60_000;
 const PROBE_MISSING_KEY = "JSTB-DOCTOR-NO-SUCH-KEY";
@@ -516,7 +518,3 @@ export function formatDoctorReport(report: DoctorReport): string {
   return lines.join("\n");
 }
 
-/** The KIS precheck mode the probe supports: "after_unknown_outcome" only when KIS kept and enforced the FBillNo. */
-export function kisPrecheckFromFindings(findings: DoctorFindings | undefined): "always" | "after_unknown_outcome" {
-  return findings?.kisDuplicateBillNo === "refused" && findings.kisBillNoHonoured === true ? "after_unknown_outcome" : "always";
-}
