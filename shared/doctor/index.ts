@@ -386,7 +386,8 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
       });
     }
   } catch (error) {
-    const missing = error instanceof TplusError && error.code === TPLUS_ERROR.apiNotEnabled;
+    // Not enabled, or a path the gateway answers 404 for (an account without the OpenApi services): the same fix.
+    const missing = error instanceof TplusError && (error.code === TPLUS_ERROR.apiNotEnabled || error.httpStatus === 404);
     add({
       system: "tplus",
       title: `${spec.service}/FindVoucherList reachable`,
