@@ -306,7 +306,7 @@ export function createServices(env: Env, config: WorkerConfig) {
 
     /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
     async doctor() {
-      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows });
+      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows }, { exerciseRefresh: true });
     },
   };
 }

@@ -76,6 +76,12 @@ export interface DoctorOptions {
   writeProbe?: { testAccount?: boolean; probeDate?: string };
   /** Days of source documents sampled for the code checks (default 3, at most 7: one Jushuitan window). */
   sampleDays?: number;
+  /**
+   * Really refresh the KIS and T+ credentials (the rotated ones are saved to `kv`). Only where `kv` is the state
+   * the flows use (the Worker, CLI/Action with --state kv): a T+ refresh kills the old pair, so rotating into a
+   * local file store would stop a deployed Worker that still holds the old one. Default false: the line is "?".
+   */
+  exerciseRefresh?: boolean;
 }
 
 /** Clock skew beyond which signed requests fail (Jushuitan 140: timestamp outside its window; KIS-Timestamp). */
@@ -193,11 +199,11 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     // Target checks, once per target system.
     if (flow.target.type === "kis" && !targetsChecked.has("kis")) {
       targetsChecked.add("kis");
-      await kisChecks(flow, kisClient, ports.env, add, findings);
+      await kisChecks(flow, kisClient, ports.env, add, findings, options.exerciseRefresh === true);
     }
     if (flow.target.type === "tplus" && !targetsChecked.has("tplus")) {
       targetsChecked.add("tplus");
-      await tplusChecks(flow, tplusClient, add, findings);
+      await tplusChecks(flow, tplusClient, add, findings, options.exerciseRefresh === true);
     }
 
     // Codes the sampled documents need exist.
@@ -238,7 +244,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
 
 type Add = (c: DoctorCheck) => void;
 
-async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings) {
+async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!ops) {
     try {
       kisConfigFromEnv(env);
@@ -255,7 +261,7 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
     add({ system: "kis", title: "credentials (APP006992 Material/List)", status: "fail", ...describe(error) });
     return;
   }
-  await kisRefreshCheck(ops, add);
+  await kisRefreshCheck(ops, add, exerciseRefresh);
   await kisAccountDbCheck(ops, env, add);
   // The custom field the flow keys its material lookups on (the seed: F_103) must come back from List or the details.
   for (const ref of flow.references.filter((r) => r.source?.type === "kis" && r.source.operation === "Material/List")) {
@@ -301,8 +307,18 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
  * rotated elsewhere otherwise passes the checklist and the flows stop days later. The rotated credentials are
  * persisted to the token store by the client (the flows read them from there), so this costs one rotation.
  */
-async function kisRefreshCheck(ops: KisOperations, add: Add) {
+const REFRESH_NOT_EXERCISED = {
+  status: "unknown" as const,
+  detail: "not exercised: this doctor does not write to the state the flows use",
+  fix: "run doctor where the flows keep their tokens (Worker GET /doctor, or the CLI/Action with --state kv) to really refresh once; a refresh into a separate store would rotate the credentials away from the deployed Worker",
+};
+
+async function kisRefreshCheck(ops: KisOperations, add: Add, exercise: boolean) {
   const title = "token refresh (refresh_login_access_token / refresh_auth_data)";
+  if (!exercise) {
+    add({ system: "kis", title, ...REFRESH_NOT_EXERCISED });
+    return;
+  }
   const tokens = await ops.client.currentTokens();
   if (!tokens.extra?.sessionId && !tokens.extra?.refreshAuthDataToken) {
     add({ system: "kis", title, status: "unknown", detail: "neither KIS_SESSION_ID nor KIS_REFRESH_AUTH_DATA_TOKEN is set: nothing to refresh with", fix: "set KIS_SESSION_ID and KIS_REFRESH_AUTH_DATA_TOKEN (docs/targets-kis.md), or the flows stop when the credentials expire" });
@@ -343,7 +359,7 @@ async function kisAccountDbCheck(ops: KisOperations, env: EnvVars, add: Add) {
   }
 }
 
-async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings) {
+async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!client) {
     add({ system: "tplus", title: "credentials", status: "fail", detail: "T+ configuration is incomplete", fix: "set TPLUS_MODE and its variables (README); run `jst-bridge auth tplus`" });
     return;
@@ -359,7 +375,8 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
     // The openToken lasts 6 days: a refresh token rotated elsewhere would stop the flows then, so exercise it now.
     // The rotated pair is saved to the token store before use (cloud.ts), where the flows read it.
     const title = "token refresh (auth/v2/refreshToken)";
-    try {
+    if (!exerciseRefresh) add({ system: "tplus", title, ...REFRESH_NOT_EXERCISED });
+    else try {
       await client.transport.refreshNow();
       await client.queryWarehouse({ PageSize: 1 });
       add({ system: "tplus", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
