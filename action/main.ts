@@ -82,7 +82,8 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const ports = securePorts({ env, kv: state.kv, fetch, clock, logger }, secrets);
 
     if (inputs.command === "doctor") {
-      const report = await runDoctor({ ...ports, flows: { [flow.id]: flow } });
+      // The refresh is exercised only against the KV the Worker uses (a rotation into a file store would strand it).
+      const report = await runDoctor({ ...ports, flows: { [flow.id]: flow } }, { exerciseRefresh: inputs.state === "kv" });
       const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
       for (const c of report.checks) core.info(redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`));
       const rows = report.checks.map((c) => [mark[c.status], c.system, c.title, redactor.apply(c.detail ?? ""), c.status === "ok" ? "" : redactor.apply(c.fix ?? "")]);

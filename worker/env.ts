@@ -38,6 +38,7 @@ export interface Env {
   KIS_REFRESH_AUTH_DATA_TOKEN?: string;
   /** always (default) | after_unknown_outcome: see shared/engine/runner.ts kisPrecheck. */
   KIS_PRECHECK?: string;
+  KIS_MATERIAL_DETAIL_BATCH?: string;
   /** Failed runs after which a document that keeps failing is dead-lettered (default 3; engine/poison.ts). */
   MAX_FAILED_RUNS?: string;
   /** <flowId>:<hash>[,…]: accepts a changed external-key template (engine/key-scheme.ts). */

@@ -7,7 +7,8 @@ import { percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
 import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
 import { replayDeadLetter } from "../shared/engine/replay.ts";
-import { incrementalSettings, kisPrecheck, loadReferenceTables } from "../shared/engine/runner.ts";
+import { incrementalSettings, kisPrecheckFromEnv, loadReferenceTables } from "../shared/engine/runner.ts";
+import { chooseKisPrecheck } from "../shared/doctor/findings.ts";
 import type { RunSummary } from "../shared/engine/types.ts";
 import { planWindows } from "../shared/engine/window.ts";
 import { BridgeError } from "../shared/errors.ts";
@@ -99,7 +100,12 @@ export function createServices(env: Env, config: WorkerConfig) {
     async flows() {
       return Promise.all(
         Object.values(config.flows).map(async (flow) => {
-          const [checkpoint, runs, open] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 5), store.listDeadLetters(flow.id)]);
+          const [checkpoint, runs, open, precheck] = await Promise.all([
+            store.getWatermark(flow.id),
+            store.listRuns(flow.id, 5),
+            store.listDeadLetters(flow.id),
+            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), ports.kv) : undefined,
+          ]);
           // Manual actions (a dead letter resolved by hand) are run records too; "last run" means the last sync.
           const lastSync = (runs as unknown as StoredRun[]).find((r) => r.counts !== undefined);
           return {
@@ -107,7 +113,7 @@ export function createServices(env: Env, config: WorkerConfig) {
             name: flow.name,
             description: flow.description,
             source: { type: flow.source.type, endpoint: flow.source.endpoint },
-            target: { type: flow.target.type, operation: flow.target.operation, ...(flow.target.type === "kis" ? { precheck: kisPrecheck(env as unknown as Record<string, string | undefined>) } : {}) },
+            target: { type: flow.target.type, operation: flow.target.operation, ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}) },
             merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
             schedule: scheduleOf(flow),
             watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,
@@ -300,7 +306,7 @@ export function createServices(env: Env, config: WorkerConfig) {
 
     /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
     async doctor() {
-      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows });
+      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows }, { exerciseRefresh: true });
     },
   };
 }

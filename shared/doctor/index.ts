@@ -9,8 +9,10 @@
 import { JushuitanClient, tokensFromEnv } from "../connectors/jushuitan/index.ts";
 import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/index.ts";
 import { parseKisOperation, type KisBillObject } from "../connectors/kis/operations.ts";
+import { KisBusinessError, KisDuplicateBillError } from "../connectors/kis/errors.ts";
 import { createTplusClient, resolveOperation, tplusConfigFromEnv, type TplusClient } from "../connectors/tplus/operations.ts";
 import { TPLUS_ERROR, TplusError } from "../connectors/tplus/errors.ts";
+import { TplusCloudTransport } from "../connectors/tplus/cloud.ts";
 import { ensureReferenceTables } from "../engine/references.ts";
 import type { EnvVars } from "../engine/runner.ts";
 import { BridgeError } from "../errors.ts";
@@ -21,6 +23,9 @@ import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
+import { DOCTOR_RESULT_KEY } from "./findings.ts";
+
+export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 
 export type CheckStatus = "ok" | "fail" | "unknown";
 
@@ -69,9 +74,14 @@ export interface DoctorOptions {
   writeProbe?: { testAccount?: boolean; probeDate?: string };
   /** Days of source documents sampled for the code checks (default 3, at most 7: one Jushuitan window). */
   sampleDays?: number;
+  /**
+   * Really refresh the KIS and T+ credentials (the rotated ones are saved to `kv`). Only where `kv` is the state
+   * the flows use (the Worker, CLI/Action with --state kv): a T+ refresh kills the old pair, so rotating into a
+   * local file store would stop a deployed Worker that still holds the old one. Default false: the line is "?".
+   */
+  exerciseRefresh?: boolean;
 }
 
-export const DOCTOR_RESULT_KEY = "doctor/last";
 /** Clock skew beyond which signed requests fail (Jushuitan 140: timestamp outside its window; KIS-Timestamp). */
 const MAX_SKEW_MS = 5 * 60_000;
 const PROBE_MISSING_KEY = "JSTB-DOCTOR-NO-SUCH-KEY";
@@ -187,11 +197,11 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     // Target checks, once per target system.
     if (flow.target.type === "kis" && !targetsChecked.has("kis")) {
       targetsChecked.add("kis");
-      await kisChecks(flow, kisClient, ports.env, add, findings);
+      await kisChecks(flow, kisClient, ports.env, add, findings, options.exerciseRefresh === true);
     }
     if (flow.target.type === "tplus" && !targetsChecked.has("tplus")) {
       targetsChecked.add("tplus");
-      await tplusChecks(flow, tplusClient, add, findings);
+      await tplusChecks(flow, tplusClient, add, findings, options.exerciseRefresh === true);
     }
 
     // Codes the sampled documents need exist.
@@ -232,7 +242,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
 
 type Add = (c: DoctorCheck) => void;
 
-async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings) {
+async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!ops) {
     try {
       kisConfigFromEnv(env);
@@ -244,16 +254,13 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
   let listed: Awaited<ReturnType<KisOperations["listMaterials"]>>;
   try {
     listed = await ops.listMaterials(1, 5);
-    add({ system: "kis", title: "credentials and token refresh (APP006992 Material/List)", status: "ok" });
+    add({ system: "kis", title: "credentials (APP006992 Material/List)", status: "ok" });
   } catch (error) {
-    add({ system: "kis", title: "credentials and token refresh (APP006992 Material/List)", status: "fail", ...describe(error) });
+    add({ system: "kis", title: "credentials (APP006992 Material/List)", status: "fail", ...describe(error) });
     return;
   }
-  add(
-    env.KIS_ACCOUNT_DB
-      ? { system: "kis", title: "AccountDB", status: "ok", detail: `KIS_ACCOUNT_DB accepted` }
-      : { system: "kis", title: "AccountDB", status: "unknown", detail: "KIS_ACCOUNT_DB is not set", fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not" },
-  );
+  await kisRefreshCheck(ops, add, exerciseRefresh);
+  await kisAccountDbCheck(ops, env, add);
   // The custom field the flow keys its material lookups on (the seed: F_103) must come back from List or the details.
   for (const ref of flow.references.filter((r) => r.source?.type === "kis" && r.source.operation === "Material/List")) {
     try {
@@ -293,7 +300,64 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
   }
 }
 
-async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings) {
+/**
+ * Exercises the refresh the flows depend on when the access token / auth data expire: a refresh credential
+ * rotated elsewhere otherwise passes the checklist and the flows stop days later. The rotated credentials are
+ * persisted to the token store by the client (the flows read them from there), so this costs one rotation.
+ */
+const REFRESH_NOT_EXERCISED = {
+  status: "unknown" as const,
+  detail: "not exercised: this doctor does not write to the state the flows use",
+  fix: "run doctor where the flows keep their tokens (Worker GET /doctor, or the CLI/Action with --state kv) to really refresh once; a refresh into a separate store would rotate the credentials away from the deployed Worker",
+};
+
+async function kisRefreshCheck(ops: KisOperations, add: Add, exercise: boolean) {
+  const title = "token refresh (refresh_login_access_token / refresh_auth_data)";
+  if (!exercise) {
+    add({ system: "kis", title, ...REFRESH_NOT_EXERCISED });
+    return;
+  }
+  const tokens = await ops.client.currentTokens();
+  if (!tokens.extra?.sessionId && !tokens.extra?.refreshAuthDataToken) {
+    add({ system: "kis", title, status: "unknown", detail: "neither KIS_SESSION_ID nor KIS_REFRESH_AUTH_DATA_TOKEN is set: nothing to refresh with", fix: "set KIS_SESSION_ID and KIS_REFRESH_AUTH_DATA_TOKEN (docs/targets-kis.md), or the flows stop when the credentials expire" });
+    return;
+  }
+  try {
+    await ops.client.refresh("unknown");
+    await ops.listMaterials(1, 1);
+    add({ system: "kis", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
+  } catch (error) {
+    add({ system: "kis", title, status: "fail", ...describe(error), fix: "the refresh credentials were refused (rotated by another deployment?): re-run the KIS authorization (docs/targets-kis.md) and update KIS_SESSION_ID / KIS_REFRESH_AUTH_DATA_TOKEN" });
+  }
+}
+
+const WRONG_ACCOUNT_DB = "JSTB-DOCTOR-NO-SUCH-ACCOUNT-DB";
+
+/**
+ * "Material/List answered" does not show KIS used KIS_ACCOUNT_DB: a gateway that ignores the field (or its
+ * spelling, UNCERTAIN: AccountDB vs AccountDb) answers from its default 账套. Only a deliberately wrong name
+ * being refused shows the field is read.
+ */
+async function kisAccountDbCheck(ops: KisOperations, env: EnvVars, add: Add) {
+  if (!env.KIS_ACCOUNT_DB) {
+    add({ system: "kis", title: "AccountDB", status: "unknown", detail: "KIS_ACCOUNT_DB is not set", fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not" });
+    return;
+  }
+  const probe = new KisOperations(ops.client.withAccountDb(WRONG_ACCOUNT_DB));
+  try {
+    await probe.listMaterials(1, 1);
+    add({ system: "kis", title: "AccountDB", status: "unknown", detail: `KIS ignored the 账套 field: a wrong name (${WRONG_ACCOUNT_DB}) was accepted too, so KIS_ACCOUNT_DB may not select the 账套`, fix: "check the 账套 in the KIS client (or try KIS_ACCOUNT_DB spelled as the server expects); KIS云 accounts have no 账套 field" });
+  } catch (error) {
+    const refused = error instanceof KisBusinessError && error.kind === "account_db";
+    add(
+      refused
+        ? { system: "kis", title: "AccountDB", status: "ok", detail: "KIS_ACCOUNT_DB accepted and a wrong 账套 name refused" }
+        : { system: "kis", title: "AccountDB", status: "unknown", detail: `a wrong 账套 name failed for another reason: ${describe(error).detail}` },
+    );
+  }
+}
+
+async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!client) {
     add({ system: "tplus", title: "credentials", status: "fail", detail: "T+ configuration is incomplete", fix: "set TPLUS_MODE and its variables (README); run `jst-bridge auth tplus`" });
     return;
@@ -304,6 +368,19 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
   } catch (error) {
     add({ system: "tplus", title: `credentials and token (${client.mode})`, status: "fail", ...describe(error) });
     return;
+  }
+  if (client.transport instanceof TplusCloudTransport) {
+    // The openToken lasts 6 days: a refresh token rotated elsewhere would stop the flows then, so exercise it now.
+    // The rotated pair is saved to the token store before use (cloud.ts), where the flows read it.
+    const title = "token refresh (auth/v2/refreshToken)";
+    if (!exerciseRefresh) add({ system: "tplus", title, ...REFRESH_NOT_EXERCISED });
+    else try {
+      await client.transport.refreshNow();
+      await client.queryWarehouse({ PageSize: 1 });
+      add({ system: "tplus", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
+    } catch (error) {
+      add({ system: "tplus", title, status: "fail", ...describe(error), fix: "the refresh token was refused (rotated by another deployment?): authorize the app again and set TPLUS_REFRESH_TOKEN / TPLUS_OPEN_TOKEN" });
+    }
   }
   const spec = resolveOperation(flow.target.operation);
   try {
@@ -324,7 +401,8 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
       });
     }
   } catch (error) {
-    const missing = error instanceof TplusError && error.code === TPLUS_ERROR.apiNotEnabled;
+    // Not enabled, or a path the gateway answers 404 for (an account without the OpenApi services): the same fix.
+    const missing = error instanceof TplusError && (error.code === TPLUS_ERROR.apiNotEnabled || error.httpStatus === 404);
     add({
       system: "tplus",
       title: `${spec.service}/FindVoucherList reachable`,
@@ -390,21 +468,32 @@ async function writeProbe(
       const object: KisBillObject = { Head: { ...source.Head, FBillNo: key, Fdate: `${date}T00:00:00`, Fnote: "jst-bridge doctor probe: delete me" }, Entry: source.Entry };
       const first = await clients.kis.createBill(bill, object);
       findings.kisBillNoHonoured = first.FBillNo === key;
-      let second: "refused" | "accepted";
+      let second: "refused" | "accepted" | "unknown";
+      let otherFailure = "";
       try {
         await clients.kis.createBill(bill, object);
         second = "accepted";
       } catch (error) {
-        if (!(error instanceof BridgeError) || error.code === "kis_internal") throw error;
-        second = "refused";
+        // Only a refusal recognised AS a duplicate bill number says KIS enforces it; a throttle, a 5xx, a closed
+        // period or an auth hiccup says nothing about duplicates (and must not unlock after_unknown_outcome).
+        if (error instanceof KisDuplicateBillError) second = "refused";
+        else {
+          second = "unknown";
+          otherFailure = describe(error).detail;
+        }
       }
-      findings.kisDuplicateBillNo = second;
+      if (second === "unknown") delete findings.kisDuplicateBillNo;
+      else findings.kisDuplicateBillNo = second;
       add({
         system: "kis",
         title,
-        status: second === "refused" && findings.kisBillNoHonoured ? "ok" : "fail",
-        detail: `FBillNo ${findings.kisBillNoHonoured ? "kept" : `replaced by ${first.FBillNo}`}; a second bill with the same FBillNo was ${second}`,
-        fix: `delete the probe bill(s) ${key} in KIS${second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""}`,
+        status: second === "unknown" ? "unknown" : second === "refused" && findings.kisBillNoHonoured ? "ok" : "fail",
+        detail: `FBillNo ${findings.kisBillNoHonoured ? "kept" : `replaced by ${first.FBillNo}`}; ${
+          second === "unknown" ? `the second create failed for another reason (${otherFailure}), so the duplicate answer is unknown` : `a second bill with the same FBillNo was ${second}`
+        }`,
+        fix: `delete the probe bill(s) ${key} in KIS${
+          second === "unknown" ? "; run the probe again later (the precheck stays \"always\" until a duplicate refusal is seen)" : second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""
+        }`,
       });
     } else if (flow.target.type === "tplus" && clients.tplus) {
       const spec = resolveOperation(flow.target.operation);
@@ -445,7 +534,3 @@ export function formatDoctorReport(report: DoctorReport): string {
   return lines.join("\n");
 }
 
-/** The KIS precheck mode the probe supports: "after_unknown_outcome" only when KIS kept and enforced the FBillNo. */
-export function kisPrecheckFromFindings(findings: DoctorFindings | undefined): "always" | "after_unknown_outcome" {
-  return findings?.kisDuplicateBillNo === "refused" && findings.kisBillNoHonoured === true ? "after_unknown_outcome" : "always";
-}

@@ -7,7 +7,9 @@ import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/in
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
 import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
 import type { Flow, Reference } from "../flow/schema.ts";
-import type { Clock, FetchLike, Logger, ReferenceStore, TokenStore } from "../ports.ts";
+import type { Clock, FetchLike, KeyValueStore, Logger, ReferenceStore, TokenStore } from "../ports.ts";
+import { newMaterialRefreshProgress } from "../connectors/kis/operations.ts";
+import { dropRefreshProgress, loadRefreshProgress, saveRefreshProgress } from "./reference-progress.ts";
 import type { EnvVars } from "./runner.ts";
 
 export interface ReferenceRefreshPorts {
@@ -17,6 +19,8 @@ export interface ReferenceRefreshPorts {
   references: ReferenceStore;
   clock: Clock;
   logger: Logger;
+  /** Where a refresh cut off by the subrequest budget keeps its position (resumed next run). Optional. */
+  kv?: KeyValueStore;
 }
 
 export const REFRESHABLE_OPERATIONS = {
@@ -35,7 +39,25 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
   if (type === "kis") {
     const client = new KisClient({ config: kisConfigFromEnv(ports.env), fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
     const ops = new KisOperations(client);
-    if (operation === "Material/List") rows.push(...(await ops.materialsWithDetails()));
+    if (operation === "Material/List") {
+      // The catalogue may need more calls than one invocation has (one per material when only GetDetail
+      // exists): keep the position when the budget runs out and continue from it next run.
+      const source = `${type} ${operation}`;
+      const now = ports.clock.now();
+      const saved = await loadRefreshProgress(ports.kv, ref.name, source, now, referenceTtlMs(ports.env));
+      const progress = saved?.progress ?? newMaterialRefreshProgress();
+      if (saved) ports.logger.info("reference refresh resumed", { table: ref.name, listed: progress.listed.length, detailed: progress.detailed.length });
+      try {
+        rows.push(...(await ops.materialsWithDetailsFrom(progress)));
+      } catch (error) {
+        if (error instanceof BudgetExhaustedError) {
+          await saveRefreshProgress(ports.kv, ref.name, source, saved?.startedAt ?? now, ports.clock.now(), progress);
+          ports.logger.warn("reference refresh ran out of subrequests; the next run continues it", { table: ref.name, listed: progress.listed.length, detailed: progress.detailed.length });
+        } else await dropRefreshProgress(ports.kv, ref.name);
+        throw error;
+      }
+      await dropRefreshProgress(ports.kv, ref.name);
+    }
     else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
     else throw unsupported(ref);
   } else {
@@ -111,7 +133,13 @@ export async function ensureReferenceTables(flow: Flow, ports: ReferenceRefreshP
             cause: error,
           });
         }
-        ports.logger.warn("reference table refresh failed; using the older table", { table: ref.name, code: error instanceof BridgeError ? error.code : "unknown" });
+        // Back off for a TTL: without this every run after the TTL pays the same doomed refresh (e.g. an uploaded
+        // kis_materials on an account whose materials lack the key field). updatedAt doubles as "last attempt";
+        // the source says the rows are the older ones.
+        const code = error instanceof BridgeError ? error.code : "unknown";
+        const source = `${(table!.source ?? "").replace(/ \(refresh from .* failed at .*\)$/, "")} (refresh from ${ref.source.type} ${ref.source.operation} failed at ${new Date(ports.clock.now()).toISOString()}: ${code})`.trim();
+        await ports.references.put({ ...table!, updatedAt: ports.clock.now(), source });
+        ports.logger.warn("reference table refresh failed; using the older table and retrying after the TTL", { table: ref.name, code });
       }
     }
     if (!table || table.rows.length === 0) {

@@ -20,6 +20,7 @@ import type { FlowLockPort } from "../state/lock.ts";
 import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { ensureReferenceTables } from "./references.ts";
+import { chooseKisPrecheck } from "../doctor/findings.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
@@ -154,7 +155,12 @@ export function windowTimeField(flow: Flow): "modified" | "io_date" {
   return String(flow.source.params?.date_type ?? "0") === "2" ? "io_date" : "modified";
 }
 
-export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger }): TargetConnector {
+export function createTarget(
+  flow: Flow,
+  env: EnvVars,
+  deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger },
+  options: { kisPrecheck?: "always" | "after_unknown_outcome" } = {},
+): TargetConnector {
   const timeoutMs = requestTimeoutMs(env);
   if (flow.target.type === "tplus") {
     return createTplusClient(tplusConfigFromEnv(env), deps, timeoutMs ? { timeoutMs } : {});
@@ -167,7 +173,7 @@ export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike;
     logger: deps.logger,
     ...(timeoutMs ? { timeoutMs } : {}),
   });
-  return new KisTarget({ operations: new KisOperations(client), precheck: kisPrecheck(env) });
+  return new KisTarget({ operations: new KisOperations(client), precheck: options.kisPrecheck ?? kisPrecheck(env) });
 }
 
 /**
@@ -177,8 +183,14 @@ export function createTarget(flow: Flow, env: EnvVars, deps: { fetch: FetchLike;
  * "after_unknown_outcome" saves one list call per bill; set it only for an account shown to refuse a repeated FBillNo.
  */
 export function kisPrecheck(env: EnvVars): "always" | "after_unknown_outcome" {
+  return kisPrecheckFromEnv(env) ?? "always";
+}
+
+/** KIS_PRECHECK when set (validated), else undefined: then the stored doctor result decides (doctor/findings.ts). */
+export function kisPrecheckFromEnv(env: EnvVars): "always" | "after_unknown_outcome" | undefined {
   const raw = env.KIS_PRECHECK;
-  if (raw === undefined || raw === "" || raw === "always") return "always";
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "always") return "always";
   if (raw === "after_unknown_outcome") return raw;
   throw new ConfigError(`KIS_PRECHECK must be "always" or "after_unknown_outcome" (got "${raw}")`, {
     hint: 'unset it for the safe default "always"; "after_unknown_outcome" only for a KIS account that refuses a repeated FBillNo',
@@ -259,7 +271,9 @@ export async function openFlow(
   // Tables with a source fill themselves when empty or stale (references.ts); uploads stay for the rest.
   const tables = await ensureReferenceTables(flow, { env, ...deps, references: new KvReferenceStore(deps.kv) });
   const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
-  const target = createTarget(flow, env, deps);
+  // KIS: KIS_PRECHECK, else what doctor --write-probe learned about duplicate bill numbers, else "always".
+  const precheck = flow.target.type === "kis" ? (await chooseKisPrecheck(kisPrecheckFromEnv(env), deps.kv)).mode : undefined;
+  const target = createTarget(flow, env, deps, precheck ? { kisPrecheck: precheck } : {});
   return { builder, target, tables };
 }
 

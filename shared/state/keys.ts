@@ -10,6 +10,7 @@
  *   tok:<system>                      rotating credentials of one system
  *   ref:<table>:meta                  reference table manifest (version, chunk count, row count)
  *   ref:<table>:<version>-<n>         reference table chunk n of that version
+ *   ref:<table>:progress              a source refresh cut off by the subrequest budget, resumed next run
  *   alert:<flow>                      alert state: last message, failure streak, grouped count (shared/alerts)
  *
  * `:` separates parts, so names that go into keys are restricted to characters without `:`.
@@ -69,6 +70,7 @@ export const stateKeys = {
   referenceMeta: (table: string) => `${KEY_PREFIX.reference}${checkName("reference table name", table)}:meta`,
   referenceChunk: (table: string, version: string, index: number) =>
     `${KEY_PREFIX.reference}${checkName("reference table name", table)}:${version}-${index}`,
+  referenceProgress: (table: string) => `${KEY_PREFIX.reference}${checkName("reference table name", table)}:progress`,
   referencePrefix: (table?: string) =>
     table === undefined ? KEY_PREFIX.reference : `${KEY_PREFIX.reference}${checkName("reference table name", table)}:`,
   alert: (flow: string) => `${KEY_PREFIX.alert}${checkFlowId(flow)}`,

@@ -50,9 +50,13 @@ describe("jst-bridge doctor (read-only)", () => {
     expect(perm.find((c) => c.flowId === "jst-sales-out-to-tplus")).toMatchObject({ status: "fail", detail: expect.stringMatching(/jst_no_permission/), fix: expect.stringMatching(/API权限/) });
   });
 
-  it("the legacy emulator profiles pass too", async () => {
-    const { report, text } = await doctor({ kis: { materialFields: "list" }, tplus: { voucherApi: "openApi", archivePaging: "pageIndex" } });
-    expect(report.checks.filter((c) => c.status === "fail"), text).toEqual([]);
+  it("the legacy emulator profiles: only the missing FindVoucherList is named (fix-13: really legacyQuery)", async () => {
+    // The test used voucherApi "openApi" under a "legacy" title; legacyQuery has no FindVoucherList, which doctor
+    // must name (recovery then relies on T+'s duplicate check), while everything else passes.
+    const { report, text } = await doctor({ kis: { materialFields: "list" }, tplus: { voucherApi: "legacyQuery", archivePaging: "pageIndex" } });
+    const failed = report.checks.filter((c) => c.status === "fail");
+    expect(failed.map((c) => c.title), text).toEqual(["OtherDispatchOpenApi/FindVoucherList reachable"]);
+    expect(failed[0]?.fix, text).toMatch(/duplicate check/);
   });
 });
 

@@ -97,6 +97,7 @@ describe("HTTP API: flows, sync, runs, catalog", () => {
     expect(kis.schedule.next).toBeGreaterThan(Date.now());
     // The KIS duplicate guard in force is visible (issue 12, finding 6): "always" unless KIS_PRECHECK says otherwise.
     expect(kis.target.precheck).toBe("always");
+    expect(kis.target.precheckSource).toMatch(/^default|^env KIS_PRECHECK/); // fix-13: where the choice came from
     expect(res.json.flows.find((f: { id: string }) => f.id === TPLUS).target.precheck).toBeUndefined();
   });
 

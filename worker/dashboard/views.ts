@@ -59,7 +59,7 @@ function flowsTable(flows: FlowOverview[]) {
 ${flows.map(
   (f) => html`<tr data-flow="${f.id}">
 <td><a href="/ui/flows/${encodeURIComponent(f.id)}" class="flow-name">${f.name}</a><br><code class="muted">${f.id}</code></td>
-<td>聚水潭 <code>${f.source.endpoint}</code><br>→ ${f.target.type === "kis" ? "金蝶 KIS" : "畅捷通 T+"} <code>${f.target.operation}</code>${"precheck" in f.target && f.target.precheck ? html`<br><span class="muted">FBillNo 预查 / precheck: ${f.target.precheck}</span>` : ""}${f.merge ? html`<br><span class="muted">合并 / merge by ${f.merge.groupBy.join(", ")}</span>` : ""}</td>
+<td>聚水潭 <code>${f.source.endpoint}</code><br>→ ${f.target.type === "kis" ? "金蝶 KIS" : "畅捷通 T+"} <code>${f.target.operation}</code>${"precheck" in f.target && f.target.precheck ? html`<br><span class="muted">FBillNo 预查 / precheck: ${f.target.precheck}${"precheckSource" in f.target && f.target.precheckSource ? ` (${f.target.precheckSource})` : ""}</span>` : ""}${f.merge ? html`<br><span class="muted">合并 / merge by ${f.merge.groupBy.join(", ")}</span>` : ""}</td>
 <td class="last-outcome">${badge(f.lastRun?.outcome)}${f.lastRun ? html`<br><span class="muted nowrap">${shanghaiTime(f.lastRun.startedAt)}</span>` : ""}${runError(f.lastRun as RunRow | null)}</td>
 <td>${counts(f.lastRun as RunRow | null)}</td>
 <td><span class="nowrap">${shanghaiTime(f.watermark)}</span>${f.resumeCursor ? html`<br><span class="muted">运行中断,将续跑 / resumes from a cursor</span>` : ""}</td>

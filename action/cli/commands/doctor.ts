@@ -9,12 +9,13 @@ import type { Flow } from "../../../shared/flow/schema.ts";
 import type { CommandContext } from "../context.ts";
 import { EXIT } from "../errors.ts";
 import { resolveFlow } from "../flows.ts";
+import { parseStateKind } from "../state.ts";
 
 export const DOCTOR_USAGE = `jst-bridge doctor [<flow>…] [--write-probe (--test-account | --probe-date YYYY-MM-DD)] [--sample-days N]
 
 Read-only checks against Jushuitan, KIS and T+ with the configured credentials, printed as a go-live checklist
 (✓ passed · ✗ failed, with the fix · ? needs a document or a real account to settle):
-  credentials and token refresh per system; Jushuitan API permission per endpoint the flows use (190), whether
+  credentials per system, and token refresh (really refreshed only with --state kv, the Worker's state; else ?); Jushuitan API permission per endpoint the flows use (190), whether
   rows carry ts, clock skew (HTTP Date); KIS AccountDB, the material custom field the flow keys on, bill list
   filters; T+ FindVoucherList reachable and filterable; documents sampled from the last days map, and the codes
   they need exist in the target. Reference tables with a source are filled as a first run would.
@@ -48,10 +49,14 @@ export async function doctorCommand(ctx: CommandContext, positionals: string[]):
     throw new ConfigError(`--sample-days must be 1 to 7 (got "${days}")`, { hint: "one Jushuitan query window is at most 7 days" });
   }
   const state = ctx.state();
+  // Refresh the credentials for real only in the state the Worker uses: a rotation into a local file store
+  // would leave a deployed Worker with a dead pair (T+ kills the old tokens on refresh).
+  const exerciseRefresh = parseStateKind(typeof ctx.options.state === "string" ? ctx.options.state : undefined) === "kv";
   const report = await runDoctor(
     { env: ctx.env, fetch: ctx.io.fetch, kv: state.kv, clock: ctx.io.clock, logger: ctx.logger, flows },
     {
       ...(sampleDays !== undefined ? { sampleDays } : {}),
+      exerciseRefresh,
       ...(ctx.flag("write-probe") ? { writeProbe: { testAccount: ctx.flag("test-account"), ...(probeDate ? { probeDate } : {}) } } : {}),
     },
   );

@@ -84,7 +84,10 @@ export class KisClient {
   private refreshingFor: KisCredential = "unknown";
   private seed: Promise<string> | null = null;
 
+  private readonly options: KisClientOptions;
+
   constructor(options: KisClientOptions) {
+    this.options = options;
     this.config = options.config;
     this.fetch = options.fetch;
     this.store = options.tokenStore;
@@ -100,6 +103,11 @@ export class KisClient {
     };
     this.accountDbField = options.accountDbField ?? "AccountDB";
     this.tokenKey = options.tokenKey ?? KIS_TOKEN_KEY;
+  }
+
+  /** The same client aimed at another 账套 (doctor: a deliberately wrong name must be refused). Shares the token store. */
+  withAccountDb(accountDb: string): KisClient {
+    return new KisClient({ ...this.options, config: { ...this.config, accountDb } });
   }
 
   get clockPort(): Clock {

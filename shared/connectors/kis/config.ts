@@ -22,6 +22,8 @@ export interface KisConfig {
   sessionId?: string;
   /** Needed to refresh the auth data (refresh_auth_data). */
   refreshAuthDataToken?: string;
+  /** ItemIds per Material/GetListDetails call (KIS_MATERIAL_DETAIL_BATCH, default 20; the server's limit is not public). */
+  materialDetailBatch?: number;
 }
 
 /** Env variable name for each config field. */
@@ -35,6 +37,7 @@ export const KIS_ENV_NAMES = {
   accountDb: "KIS_ACCOUNT_DB",
   sessionId: "KIS_SESSION_ID",
   refreshAuthDataToken: "KIS_REFRESH_AUTH_DATA_TOKEN",
+  materialDetailBatch: "KIS_MATERIAL_DETAIL_BATCH",
 } as const satisfies Record<keyof KisConfig, string>;
 
 const required = z.string().trim().min(1);
@@ -61,6 +64,12 @@ const schema = z.object({
   KIS_ACCOUNT_DB: optional,
   KIS_SESSION_ID: optional,
   KIS_REFRESH_AUTH_DATA_TOKEN: optional,
+  KIS_MATERIAL_DETAIL_BATCH: z
+    .string()
+    .trim()
+    .regex(/^\d+$/)
+    .refine((v) => Number(v) >= 1 && Number(v) <= 200)
+    .optional(),
 });
 
 type EnvName = keyof z.infer<typeof schema>;
@@ -80,7 +89,10 @@ export function kisConfigFromEnv(env: Record<string, string | undefined>): KisCo
       const name = String(issue.path[0] ?? "");
       if (!(name in input)) missing.push(name);
       // Only the variable name and our own rule text: zod messages could quote the input.
-      else invalid.push(name === "KIS_BASE_URL" ? `${name} (must be an http(s) URL)` : name);
+      else
+        invalid.push(
+          name === "KIS_BASE_URL" ? `${name} (must be an http(s) URL)` : name === "KIS_MATERIAL_DETAIL_BATCH" ? `${name} (must be a whole number from 1 to 200)` : name,
+        );
     }
     const parts: string[] = [];
     if (missing.length) parts.push(`missing ${[...new Set(missing)].join(", ")}`);
@@ -103,5 +115,6 @@ export function kisConfigFromEnv(env: Record<string, string | undefined>): KisCo
     ...(v.KIS_ACCOUNT_DB ? { accountDb: v.KIS_ACCOUNT_DB } : {}),
     ...(v.KIS_SESSION_ID ? { sessionId: v.KIS_SESSION_ID } : {}),
     ...(v.KIS_REFRESH_AUTH_DATA_TOKEN ? { refreshAuthDataToken: v.KIS_REFRESH_AUTH_DATA_TOKEN } : {}),
+    ...(v.KIS_MATERIAL_DETAIL_BATCH ? { materialDetailBatch: Number(v.KIS_MATERIAL_DETAIL_BATCH) } : {}),
   };
 }

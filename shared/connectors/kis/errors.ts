@@ -172,8 +172,9 @@ export const defaultKisAuthErrorMatcher: KisAuthErrorMatcher = ({ httpStatus, er
 
 /** Texts meaning "this bill number already exists" (UNCERTAIN wording; configurable). */
 export const DEFAULT_DUPLICATE_BILL_PATTERNS: RegExp[] = [
-  /(单据编号|单据号|单号|编号|FBillNo)[^，。,;；]{0,60}(已存在|已经存在|重复|已被使用)/i,
-  /(已存在|重复)[^，。,;；]{0,20}(单据编号|单据号|单号|FBillNo)/i,
+  // Only the bill number: a line-level "第2行物料编号…重复" or "序列号编号…已存在" is a business error, not our bill.
+  /(单据编号|单据号|FBillNo)[^，。,;；]{0,60}(已存在|已经存在|重复|已被使用)/i,
+  /(已存在|重复)[^，。,;；]{0,20}(单据编号|单据号|FBillNo)/i,
   /duplicate[^.]{0,40}(bill|number|FBillNo)/i,
 ];
 

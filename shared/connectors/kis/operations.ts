@@ -85,7 +85,34 @@ export interface PagingOptions {
   pageSize?: number;
   /** Stop with an error past this many pages instead of looping forever. Default 1000. */
   maxPages?: number;
+  /** First CurrentPage to read (a resumed walk). Default 1. */
+  startPage?: number;
   signal?: AbortSignal;
+}
+
+/** How GetListDetails behaves on this account, learned while reading details (kept across a resumed refresh). */
+export interface MaterialDetailState {
+  /** GetListDetails is missing: GetDetail per item. */
+  perItem?: boolean;
+  /** The chunk size last accepted (after halving on refusals). */
+  batch?: number;
+}
+
+/**
+ * A material refresh that may span invocations (Workers Free: 50 subrequests): the pages read, the leaf rows
+ * listed and the details read so far. Mutated as the refresh goes, so the caller can save it when the
+ * subrequest budget runs out and pass it back next time.
+ */
+export interface MaterialRefreshProgress {
+  nextPage: number;
+  listDone: boolean;
+  listed: KisMaterial[];
+  detailed: KisMaterial[];
+  detailState: MaterialDetailState;
+}
+
+export function newMaterialRefreshProgress(): MaterialRefreshProgress {
+  return { nextPage: 1, listDone: false, listed: [], detailed: [], detailState: {} };
 }
 
 /** "app007104/miscellaneousreceipt/create" → its parts; throws for anything else. */
@@ -173,7 +200,7 @@ export async function* walkPages<T>(
   const maxPages = options.maxPages ?? 1000;
   const seenIds = new Map<string, number>();
   const seenPages = new Map<string, number>();
-  for (let page = 1; ; page++) {
+  for (let page = options.startPage ?? 1; ; page++) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (page > maxPages) {
       throw new KisPagingError(`KIS ${label} has more than ${maxPages} pages`, "Raise maxPages (or the page size) for this table, or narrow the query.", {
@@ -297,22 +324,38 @@ export class KisOperations {
    * wire-evidence.md §3). GetListDetails goes in chunks of KIS_MATERIAL_DETAIL_BATCH; when the account does not
    * have it, GetDetail {ItemId} one by one.
    */
-  async materialDetails(ids: number[], options: KisCallOptions = {}): Promise<KisMaterial[]> {
+  async materialDetails(ids: number[], options: KisCallOptions = {}, state: MaterialDetailState = {}): Promise<KisMaterial[]> {
     const out: KisMaterial[] = [];
-    let perItem = false;
-    for (let i = 0; i < ids.length && !perItem; i += KIS_MATERIAL_DETAIL_BATCH) {
-      const chunk = ids.slice(i, i + KIS_MATERIAL_DETAIL_BATCH);
+    // The server's ItemIds limit is not public (S5 sends 20): a refusal halves the chunk, and at one id the rest
+    // goes through GetDetail. KIS_MATERIAL_DETAIL_BATCH sets the starting size.
+    let batch = Math.max(1, state.batch ?? this.client.config.materialDetailBatch ?? KIS_MATERIAL_DETAIL_BATCH);
+    let perItemFrom = state.perItem ? 0 : ids.length;
+    let fetched = false;
+    for (let i = 0; i < perItemFrom; ) {
+      const chunk = ids.slice(i, i + batch);
       try {
         const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetListDetails", { ItemIds: chunk }, { idempotent: true, ...options });
         const rows = Array.isArray(data) ? data.filter((r): r is Record<string, unknown> => !!obj(r)) : pageOf(data, "Material/GetListDetails", 1).rows;
         out.push(...rows.map(materialRow));
+        fetched = true;
+        state.batch = batch;
+        i += chunk.length;
       } catch (error) {
-        if (!isMissingApi(error) || i > 0) throw error;
-        perItem = true;
+        if (isMissingApi(error) && !fetched) {
+          perItemFrom = i;
+          state.perItem = true;
+          break;
+        }
+        if (!(error instanceof KisBusinessError) || error.kind === "account_db" || isMissingApi(error)) throw error;
+        if (chunk.length <= 1) {
+          perItemFrom = i;
+          state.perItem = true;
+          break;
+        }
+        batch = Math.max(1, Math.floor(chunk.length / 2));
       }
     }
-    if (!perItem) return out;
-    for (const id of ids) {
+    for (const id of ids.slice(perItemFrom)) {
       const data = await this.client.call(KIS_BASE_DATA_APP, "Material/GetDetail", { ItemId: id }, { idempotent: true, ...options });
       const d = dataObject(data, "Material/GetDetail");
       out.push(materialRow(obj(d.Data) ?? obj(d.Object) ?? d));
@@ -326,12 +369,42 @@ export class KisOperations {
    * (the seed flow's F_103) and FUnitID work whether or not List rows carry them.
    */
   async materialsWithDetails(query: BaseDataQuery = {}, options: PagingOptions = {}): Promise<KisMaterial[]> {
-    const listed: KisMaterial[] = [];
-    for await (const m of this.materials(query, options)) if (m.FDetail !== false) listed.push(m);
-    const details = new Map<number, KisMaterial>();
+    return this.materialsWithDetailsFrom(newMaterialRefreshProgress(), query, options);
+  }
+
+  /**
+   * materialsWithDetails continuing from `progress` and recording into it page by page and chunk by chunk, so a
+   * refresh cut off by the subrequest budget resumes where it stopped (references.ts keeps the progress).
+   */
+  async materialsWithDetailsFrom(progress: MaterialRefreshProgress, query: BaseDataQuery = {}, options: PagingOptions = {}): Promise<KisMaterial[]> {
     const call = options.signal ? { signal: options.signal } : {};
-    for (const d of await this.materialDetails(listed.map((m) => m.FItemID), call)) details.set(d.FItemID, d);
-    return listed.map((m) => ({ ...m, ...details.get(m.FItemID) }));
+    if (!progress.listDone) {
+      const known = new Set(progress.listed.map((m) => m.FItemID));
+      const pages = walkPages(
+        (page, size) => {
+          progress.nextPage = page; // rows of the pages before it are all in progress.listed
+          return this.listMaterials(page, size, query, call);
+        },
+        (m) => String(m.FItemID),
+        "Material/List",
+        { ...options, startPage: progress.nextPage },
+      );
+      for await (const m of pages) {
+        if (m.FDetail === false || known.has(m.FItemID)) continue; // a row that moved to a later page between invocations
+        known.add(m.FItemID);
+        progress.listed.push(m);
+      }
+      progress.listDone = true;
+    }
+    const have = new Set(progress.detailed.map((d) => d.FItemID));
+    const pending = progress.listed.map((m) => m.FItemID).filter((id) => !have.has(id));
+    // Small slices, so the progress advances by what was read before the budget ran out.
+    const slice = Math.max(1, progress.detailState.perItem ? 10 : (progress.detailState.batch ?? this.client.config.materialDetailBatch ?? KIS_MATERIAL_DETAIL_BATCH));
+    for (let i = 0; i < pending.length; i += slice) {
+      progress.detailed.push(...(await this.materialDetails(pending.slice(i, i + slice), call, progress.detailState)));
+    }
+    const details = new Map(progress.detailed.map((d) => [d.FItemID, d] as const));
+    return progress.listed.map((m) => ({ ...m, ...details.get(m.FItemID) }));
   }
 
   async listStocks(page: number, pageSize: number, query: BaseDataQuery = {}, options: KisCallOptions = {}): Promise<KisPage<KisStock>> {

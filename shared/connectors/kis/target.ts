@@ -14,7 +14,7 @@ import { BridgeError, BudgetExhaustedError, ConfigError, isRetryable } from "../
 import { silentLogger, type Logger } from "../../ports.ts";
 import { withRetry } from "../../util/retry.ts";
 import type { TargetConnector, TargetWrite, TargetWriteOptions, TargetWriteResult } from "../target.ts";
-import { KisDuplicateBillError, KisLookupError, KisPagingError, KisThrottledError } from "./errors.ts";
+import { KisBusinessError, KisDuplicateBillError, KisLookupError, KisPagingError, KisThrottledError } from "./errors.ts";
 import { KIS_BILL_TYPES, parseKisOperation, type KisBillObject, type KisBillRow, type KisBillType, type KisOperations } from "./operations.ts";
 
 export interface KisTargetOptions {
@@ -196,10 +196,17 @@ export class KisTarget implements TargetConnector {
     if (this.keyField === "FBillNo") {
       // The key is the bill number: a duplicate is our bill. The lookup only adds the FID, so it may fail.
       let found: KisBillRow | null = null;
+      let lookedUp = false;
       try {
         found = await this.findByKey(bill, key, head);
+        lookedUp = true;
       } catch (lookupError) {
         if (lookupError instanceof BudgetExhaustedError) throw lookupError;
+      }
+      if (found === null && lookedUp) {
+        // The lookup answered "no such bill": the refusal only looked like a duplicate. Recording it as booked
+        // would lose the document, so it becomes a business error (dead letter) with KIS's reason.
+        throw new KisBusinessError(error.errcode, "unknown", `${error.reason} (no bill ${key} exists in KIS, so this is not our duplicate)`);
       }
       return found ? this.result(key, "already_exists", found) : { externalKey: key, status: "already_exists", targetCode: key };
     }

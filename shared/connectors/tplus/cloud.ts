@@ -131,8 +131,22 @@ export class TplusCloudTransport implements TplusTransport {
       // The gateway refused the token before touching data: refresh once (or adopt a pair another caller made) and resend.
       this.logger.info("tplus: openToken rejected, refreshing", { path });
       tokens = await this.refreshFrom(tokens.accessToken, options.signal).catch((e: unknown) => Promise.reject(beforeSend(e)));
-      return await this.send(path, body, tokens, options);
+      try {
+        return await this.send(path, body, tokens, options);
+      } catch (again) {
+        // The token was dead AND the path is unknown (same 50000/401|403 answer): with a fresh token that works on
+        // the probe path, the second refusal is about the path, so callers (lookups) can fall back instead of
+        // failing with an auth error.
+        if (path !== TOKEN_PROBE_PATH && this.isTokenRejection(again) && (await this.tokenWorks(tokens, options))) throw unknownPathError(path, again as TplusError);
+        throw again;
+      }
     }
+  }
+
+  /** Refreshes the pair now (doctor: proves the refresh token still works) and stores the rotated pair first. */
+  async refreshNow(signal?: AbortSignal): Promise<void> {
+    const tokens = await this.currentTokens(signal);
+    await this.refreshFrom(tokens.accessToken, signal);
   }
 
   /** True when a read-only call to an archive that every account has succeeds with these tokens. */

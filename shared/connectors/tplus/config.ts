@@ -27,8 +27,8 @@ export interface TplusOnpremConfig {
   appSecret: string;
   /**
    * "" for user/password (账套) login, as Chanjet's demo sends it in authInfo `datas` and the header
-   * (yeongjet/chanjie.tp.openapi Form1.cs btnV2LoginWithUserPwd_Click; wire-evidence.md §2b). Only the
-   * enterprise-cloud-ID login uses a real org id; TPLUS_ORG_ID is sent when set.
+   * (yeongjet/chanjie.tp.openapi Form1.cs btnV2LoginWithUserPwd_Click; wire-evidence.md §2b). TPLUS_ORG_ID is
+   * sent when set. The enterprise-cloud-ID login (GetAnonymousTPlusToken, real org id) is NOT implemented.
    */
   orgId: string;
   /** ISV private key PEM (PKCS#8 or PKCS#1). */

@@ -85,6 +85,12 @@ export interface TplusClientOptions {
   externalCodeFilter?: string;
   /** Pages of VOUCHER_LOOKUP_PAGE_SIZE a lookup or listing reads at most when the filter is not honoured (default 20). */
   voucherLookupMaxPages?: number;
+  /**
+   * The FindVoucherList `paramDic` keys of a VoucherDate range (UNCERTAIN: the MCP guide says filters go in paramDic
+   * with names from the voucher's column info; default VoucherDateBegin/VoucherDateEnd, the names the voucher
+   * Query API takes). A server that ignores them is detected from the dates GetVoucherDTO returns.
+   */
+  voucherDateFilter?: { from: string; to: string };
   cloud?: { refreshMarginMs?: number; sendSidCookie?: boolean; tokenKey?: string };
   onprem?: { algorithm?: JwtAlgorithm; loginSubject?: string; subject?: string; sendSidCookie?: boolean; tokenKey?: string; tokenErrorCodes?: string[] };
 }
@@ -360,16 +366,23 @@ export class TplusClient implements TargetConnector {
     const spec = resolveOperation(operation);
     const pageSize = range.pageSize ?? VOUCHER_LOOKUP_PAGE_SIZE;
     const maxPages = Math.max(this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES, Math.ceil((VOUCHER_LOOKUP_MAX_PAGES * VOUCHER_LOOKUP_PAGE_SIZE) / pageSize));
+    // The range goes into paramDic, so an account that honours it lists only those days: back-dated vouchers
+    // booked later are found by their date, and the history is not read. The dates are still checked below.
+    const names = this.options.voucherDateFilter ?? { from: "VoucherDateBegin", to: "VoucherDateEnd" };
+    const paramDic = { [names.from]: range.from, [names.to]: range.to };
     const out: TplusVoucherSummary[] = [];
     const seen = new Set<string>();
+    let outside = 0;
     for (let pageIndex = 0; ; pageIndex++) {
       if (pageIndex >= maxPages) {
-        throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/FindVoucherList: more than ${maxPages * pageSize} vouchers to scan`, {
-          details: { maxPages, pageSize },
-          hint: "Reconcile a shorter range, or raise voucherLookupMaxPages.",
+        throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/FindVoucherList: more than ${maxPages * pageSize} vouchers to scan${outside > 0 ? " (the account ignored the date filter)" : ""}`, {
+          details: { maxPages, pageSize, outsideRange: outside },
+          hint: outside > 0
+            ? `This account does not filter FindVoucherList by ${names.from}/${names.to}: find the date field names in the voucher's column info, or reconcile a shorter range / raise voucherLookupMaxPages.`
+            : "Reconcile a shorter range, or raise voucherLookupMaxPages.",
         });
       }
-      const rows = await this.findVoucherList(spec.resource, { pageIndex, pageSize });
+      const rows = await this.findVoucherList(spec.resource, { pageIndex, pageSize, paramDic });
       for (const row of rows) {
         const listed = summarize(row);
         if (!listed?.id || seen.has(listed.id)) continue;
@@ -377,7 +390,10 @@ export class TplusClient implements TargetConnector {
         const dto = await this.getVoucherDto(spec.resource, listed.id);
         const full = summarize({ ...dto, id: listed.id, code: listed.code ?? dto.Code, externalcode: listed.externalCode });
         const day = full?.voucherDate?.slice(0, 10);
-        if (!full || !day || day < range.from || day > range.to) continue;
+        if (!full || !day || day < range.from || day > range.to) {
+          if (outside++ === 0) this.logger.warn("tplus: FindVoucherList ignored the date filter; scanning (bounded)", { operation: spec.resource });
+          continue;
+        }
         out.push(full);
       }
       if (rows.length < pageSize) return out;

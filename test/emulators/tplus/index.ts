@@ -82,6 +82,11 @@ export interface TplusEmulatorOptions {
   voucherApi?: "openApi" | "legacyQuery";
   /** Whether FindVoucherList honours `paramDic.ExternalCode` (UNCERTAIN: the field name must come from column info). Default honoured. */
   findVoucherFilter?: "externalCode" | "ignored";
+  /**
+   * Whether FindVoucherList honours `paramDic.VoucherDateBegin/VoucherDateEnd` (UNCERTAIN: no public source names
+   * the date fields; the names are the voucher Query API's). Default honoured; "ignored" lists every voucher.
+   */
+  findVoucherDateFilter?: "honoured" | "ignored";
   /** Archive (inventory/warehouse/partner Query) paging. "pageSize" (default; MCP guide): PageSize ≤ 1000, no page index, `Ts` continues after a row version. "pageIndex": the older emulator. */
   archivePaging?: "pageSize" | "pageIndex";
   /** Extra synthetic inventory rows (to exercise paging past 1000). */
@@ -421,6 +426,11 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     const dic = (args.paramDic ?? {}) as Record<string, unknown>;
     let rows = [...(vouchers.get(kind.resource) ?? [])].reverse();
     if ((options.findVoucherFilter ?? "externalCode") === "externalCode" && typeof dic.ExternalCode === "string") rows = rows.filter((v) => v.ExternalCode === dic.ExternalCode);
+    if ((options.findVoucherDateFilter ?? "honoured") === "honoured") {
+      const { VoucherDateBegin: begin, VoucherDateEnd: end } = dic;
+      if (typeof begin === "string") rows = rows.filter((v) => v.VoucherDate.slice(0, 10) >= begin.slice(0, 10));
+      if (typeof end === "string") rows = rows.filter((v) => v.VoucherDate.slice(0, 10) <= end.slice(0, 10));
+    }
     const page = rows.slice(pageIndex * pageSize, (pageIndex + 1) * pageSize).map((v) => ({ id: v.ID, code: v.Code, externalcode: v.ExternalCode, ts: v.createdAt }));
     return { status: 200, json: page };
   }
