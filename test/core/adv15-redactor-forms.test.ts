@@ -54,4 +54,11 @@ describe("adv15: derived forms of a secret the redactor misses", () => {
     const out = r.redact(`login failed for user admin with password k9#Zq`);
     expect(out, out).not.toContain("k9#Zq");
   });
+  it("adv15 redactor: a connector snippet cut 4-9 characters into a secret (JST snippet() slices at 160 with no mark) keeps the prefix", () => {
+    // shared/connectors/jushuitan/client.ts snippet(): .slice(0, 160) before any redaction; maskCutFragments needs >= 10 characters.
+    const snippet = `${"x".repeat(151)}${TOKEN}`.slice(0, 160);
+    const json = JSON.stringify({ error: { code: "jst_bad_response", details: { snippet } } });
+    const out = redactor().redact(json);
+    expect(out, out).not.toContain(TOKEN.slice(0, 9));
+  });
 });
