@@ -6,7 +6,7 @@
  * 3xx from the API base is followed.
  */
 import { describe, expect, it } from "vitest";
-import type { FetchLike } from "../../shared/ports.ts";
+import { type FetchLike, silentLogger, systemClock } from "../../shared/ports.ts";
 import { openState } from "../../action/cli/state.ts";
 
 const CF_TOKEN = "cf-api-token-0123456789abcdefghijklmnopqrstuv";
@@ -26,7 +26,7 @@ const env = (base: string) => ({ CF_ACCOUNT_ID: "acc0123", CF_API_TOKEN: CF_TOKE
 describe("adv15: state: kv over plain http", () => {
   it("adv15 kv-rest: a plain-http CF_API_BASE_URL to a non-loopback host is refused before the token is sent", async () => {
     const { sent, fetch } = wire();
-    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("http://kv-proxy.example.com/client/v4"), fetch });
+    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("http://kv-proxy.example.com/client/v4"), fetch, clock: systemClock, logger: silentLogger });
     await state.kv.get("tok:jushuitan:default").catch(() => undefined);
     const clear = sent.filter((s) => s.url.startsWith("http:") && s.auth?.includes(CF_TOKEN));
     expect(clear, JSON.stringify(sent)).toEqual([]);
@@ -34,7 +34,7 @@ describe("adv15: state: kv over plain http", () => {
 
   it("adv15 kv-rest: requests carrying the Cloudflare token do not follow redirects", async () => {
     const { sent, fetch } = wire();
-    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("https://api.cloudflare.com/client/v4"), fetch });
+    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("https://api.cloudflare.com/client/v4"), fetch, clock: systemClock, logger: silentLogger });
     await state.kv.get("tok:jushuitan:default").catch(() => undefined);
     expect(sent.length).toBeGreaterThan(0);
     for (const s of sent) expect(String(s.redirect), s.url).toMatch(/manual|error/);
