@@ -195,7 +195,7 @@ async function annotateDeadLetters(report: SyncReport, store: FlowStateStore, re
     }
     if (letters.length > MAX_ANNOTATIONS) core.warning(`${letters.length - MAX_ANNOTATIONS} more dead letters of ${report.flowId}`, { title: "Dead letters" });
   } catch (error) {
-    core.warning(`${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`);
+    core.warning(redactor.apply(`${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`));
   }
 }
 
