@@ -499,6 +499,25 @@ export class JushuitanClient {
     return next;
   }
 
+  /**
+   * The server rotated the pair but its answer was not a clean envelope: keep what could be read (the old
+   * refresh token is spent), then still report the unreadable answer. Storing it registers the tokens with the
+   * deployment's redactor (the secure token store learns every tok:* value).
+   */
+  private async keepSalvagedTokens(path: string, salvaged: Record<string, string>): Promise<void> {
+    try {
+      const previous = await this.tokenStore.get(this.systemKey).catch(() => null);
+      const next = this.tokenSetFrom(path, salvaged, previous ?? undefined);
+      await this.tokenStore.put(this.systemKey, next);
+      this.logger.warn("jushuitan: the token answer was not a clean JSON envelope; the tokens in it were read and stored", { path });
+    } catch (error) {
+      this.logger.error("jushuitan: the token answer was unreadable and its tokens could not be stored: re-authorize if calls fail", {
+        path,
+        code: error instanceof BridgeError ? error.code : "unknown",
+      });
+    }
+  }
+
   /** A pair stored by someone else after `spentRefreshToken` was rotated away, if one appears within a few seconds. */
   private async rotatedElsewhere(spentRefreshToken: string): Promise<TokenSet | null> {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -597,6 +616,7 @@ export class JushuitanClient {
     }
     const result = parseEnvelope({ ...ctx, httpStatus: status }, text);
     this.logger.debug("jushuitan: call", { path, httpStatus: status, jstCode: result.code, ms: this.clock.now() - started });
+    if (result.salvaged) await this.keepSalvagedTokens(path, result.salvaged);
     if (result.error) throw result.error;
     return result.data;
   }
@@ -606,6 +626,18 @@ interface EnvelopeResult {
   code: number | undefined;
   data?: unknown;
   error?: BridgeError;
+  /** Tokens read out of an unreadable token answer: the server has rotated, so they must be kept. */
+  salvaged?: Record<string, string>;
+}
+
+/** access_token / refresh_token / expires_in pulled out of a token answer that is not a clean envelope. */
+function salvageTokens(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const key of ["access_token", "refresh_token", "expires_in", "refresh_expires_in"]) {
+    const m = new RegExp(`"${key}"\\s*:\\s*"?([^",}\\s]+)`).exec(text);
+    if (m) out[key] = m[1]!;
+  }
+  return out.access_token ? out : undefined;
 }
 
 /** `{code, msg, data}` → data, or the typed error for the code / the HTTP status / the unreadable body. */
@@ -622,6 +654,11 @@ export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, tex
     const trimmed = text.trimStart();
     if (ctx.httpStatus >= 400 && !trimmed.startsWith("<") && trimmed.length < 200) {
       return { code: undefined, error: new JstHttpError(ctx) };
+    }
+    // A token answer is never quoted in an error: it holds the newly issued pair (the old refresh token is spent).
+    if (ctx.tokenEndpoint) {
+      const salvaged = salvageTokens(text);
+      return { code: undefined, error: new JstBadResponseError(ctx, undefined), ...(salvaged ? { salvaged } : {}) };
     }
     return { code: undefined, error: new JstBadResponseError(ctx, snippet(text)) };
   }
