@@ -102,13 +102,15 @@ function charPattern(c: string): string {
 
 const secretPattern = (value: string): string[] => Array.from(value, charPattern);
 
-/** The secret's start, at least PREFIX_MIN characters, ended where the text stops continuing it (and is not alphanumeric). */
+/** The secret's start, at least PREFIX_MIN characters, ended where the text stops continuing it (at a token boundary). */
 function prefixPattern(value: string): string | null {
   const chars = secretPattern(value);
   if (chars.length <= PREFIX_MIN) return null;
   let tail = "";
   for (let i = chars.length - 2; i >= PREFIX_MIN; i--) tail = `(?:${chars[i]}${tail})?`;
-  return `${chars.slice(0, PREFIX_MIN).join("")}${tail}(?![A-Za-z0-9])`;
+  // Ended by a cut mark, the end, or a character that does not continue a token: `-_.~` continue one, so a
+  // plain value sharing a secret's start (app key `x-app-key` vs app secret `x-app-secret…`) stays readable.
+  return `${chars.slice(0, PREFIX_MIN).join("")}${tail}(?=\\.\\.\\.|…|$|[^A-Za-z0-9_.~-])`;
 }
 
 /** Words that introduce a credential: a short secret right after one of these is masked. */
