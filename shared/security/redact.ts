@@ -126,7 +126,11 @@ export class Redactor {
   private readonly listeners: Array<(secret: string) => void> = [];
 
   /** `mask` replaces each secret (the CLI prints `[redacted]`, everything else `***`). */
-  constructor(private readonly mask: string = REDACTED) {}
+  private readonly mask: string;
+
+  constructor(mask: string = REDACTED) {
+    this.mask = mask;
+  }
 
   /** Every env value whose name looks secret (SECRET_ENV_NAME). */
   static fromEnv(env: Record<string, string | undefined>, extra: Iterable<string | undefined> = []): Redactor {
