@@ -38,6 +38,7 @@ import {
   type JstWindow,
 } from "./paging.ts";
 import { signedForm } from "./sign.ts";
+import { Redactor } from "../../security/redact.ts";
 
 export const JST_TOKEN_PATHS = {
   initToken: "/openWeb/auth/getInitToken",
@@ -614,7 +615,10 @@ export class JushuitanClient {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
-    const result = parseEnvelope({ ...ctx, httpStatus: status }, text);
+    // The credentials this request carried (app secret, access/refresh token in the form) are masked in any excerpt.
+    const known = new Redactor().add(this.appSecret);
+    for (const [k, v] of Object.entries(form)) if (/token|secret/i.test(k)) known.add(v);
+    const result = parseEnvelope({ ...ctx, httpStatus: status }, text, (t, max) => known.cut(t, max));
     this.logger.debug("jushuitan: call", { path, httpStatus: status, jstCode: result.code, ms: this.clock.now() - started });
     if (result.salvaged) await this.keepSalvagedTokens(path, result.salvaged);
     if (result.error) throw result.error;
@@ -641,7 +645,7 @@ function salvageTokens(text: string): Record<string, string> | undefined {
 }
 
 /** `{code, msg, data}` → data, or the typed error for the code / the HTTP status / the unreadable body. */
-export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, text: string): EnvelopeResult {
+export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, text: string, cut: (text: string, max: number) => string = plainCut): EnvelopeResult {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -660,7 +664,7 @@ export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, tex
       const salvaged = salvageTokens(text);
       return { code: undefined, error: new JstBadResponseError(ctx, undefined), ...(salvaged ? { salvaged } : {}) };
     }
-    return { code: undefined, error: new JstBadResponseError(ctx, snippet(text)) };
+    return { code: undefined, error: new JstBadResponseError(ctx, snippet(text, cut)) };
   }
   const msg = typeof envelope.msg === "string" ? envelope.msg : typeof envelope.message === "string" ? envelope.message : "";
   if (code === 0) {
@@ -671,14 +675,17 @@ export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, tex
 }
 
 /** A short, tag-free excerpt of an unreadable body for the error details. */
-function snippet(text: string): string {
-  return text
+function snippet(text: string, cut: (text: string, max: number) => string): string {
+  const plain = text
     .replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ")
     .replace(/<[^>]*>/g, " ")
     .replace(/\s+/g, " ")
-    .trim()
-    .slice(0, 160);
+    .trim();
+  return cut(plain, 160);
 }
+
+/** Cuts through a redactor: a cut never keeps the start of a secret, and known ones are masked first. */
+const plainCut = (text: string, max: number) => new Redactor().cut(text, max);
 
 function randomCode(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
