@@ -102,15 +102,22 @@ function charPattern(c: string): string {
 
 const secretPattern = (value: string): string[] => Array.from(value, charPattern);
 
-/** The secret's start, at least PREFIX_MIN characters, ended where the text stops continuing it (at a token boundary). */
+/**
+ * The secret's start, at least PREFIX_MIN characters, ended where the text stops continuing it, at a token
+ * boundary, and only where the secret itself goes on with a letter or digit: a prefix ending where the secret
+ * has a separator is a word of it ("dashboard" of "dashboard-browser-…", "x-app" of "x-app-secret"), which
+ * ordinary text uses too. T(i) = continue with character i, or stop here.
+ */
 function prefixPattern(value: string): string | null {
+  const raw = Array.from(value);
   const chars = secretPattern(value);
   if (chars.length <= PREFIX_MIN) return null;
-  let tail = "";
-  for (let i = chars.length - 2; i >= PREFIX_MIN; i--) tail = `(?:${chars[i]}${tail})?`;
-  // Ended by a cut mark, the end, or a character that does not continue a token: `-_.~` continue one, so a
-  // plain value sharing a secret's start (app key `x-app-key` vs app secret `x-app-secret…`) stays readable.
-  return `${chars.slice(0, PREFIX_MIN).join("")}${tail}(?=\\.\\.\\.|…|$|[^A-Za-z0-9_.~-])`;
+  // Ended by a cut mark, the end, or a character that does not continue a token (`-_.~` continue one).
+  const boundary = "(?=\\.\\.\\.|…|$|[^A-Za-z0-9_.~-])";
+  const stop = (i: number) => (/[A-Za-z0-9]/.test(raw[i] ?? "") ? boundary : "(?!)");
+  let tail = stop(chars.length - 1);
+  for (let i = chars.length - 2; i >= PREFIX_MIN; i--) tail = `(?:${chars[i]}${tail}|${stop(i)})`;
+  return `${chars.slice(0, PREFIX_MIN).join("")}${tail}`;
 }
 
 /** Words that introduce a credential: a short secret right after one of these is masked. */
