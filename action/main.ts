@@ -10,7 +10,7 @@ import { runDoctor } from "../shared/doctor/index.ts";
 import { BridgeError } from "../shared/errors.ts";
 import type { Clock, FetchLike, Logger } from "../shared/ports.ts";
 import { systemClock } from "../shared/ports.ts";
-import { Redactor as SecretRedactor } from "../shared/security/redact.ts";
+import { MIN_SECRET_LENGTH, Redactor as SecretRedactor, shortSecretNames } from "../shared/security/redact.ts";
 import { securePorts } from "../shared/security/secret-ports.ts";
 import { FlowStateStore } from "../shared/state/state-store.ts";
 import { parseDuration, parseRange, rangeLabel } from "./cli/dates.ts";
@@ -73,6 +73,9 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
       redactor.add(value);
     });
     const logger = actionLogger(redactor);
+    for (const name of shortSecretNames(env)) {
+      core.warning(`${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`);
+    }
     const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
     const { flow, notes } = await resolveFlow(inputs.flow, cwd);
     for (const n of notes) core.info(`flow import: ${n}`);
@@ -196,7 +199,7 @@ async function annotateDeadLetters(report: SyncReport, store: FlowStateStore, re
     }
     if (letters.length > MAX_ANNOTATIONS) core.warning(`${letters.length - MAX_ANNOTATIONS} more dead letters of ${report.flowId}`, { title: "Dead letters" });
   } catch (error) {
-    core.warning(`${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`);
+    core.warning(redactor.apply(`${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`));
   }
 }
 

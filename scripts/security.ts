@@ -17,7 +17,7 @@ const cases = flag("--cases", 100_000);
 const seed = flag("--seed", 20261123);
 let failed = false;
 
-console.log("canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens)");
+console.log("canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens, each echoed and searched in every encoded form: \\uXXXX, \\/, %xx, HTML, base64)");
 console.log(`  ${"scenario".padEnd(72)}${"secrets".padStart(8)}  ${OUTPUTS.map((o) => o.padStart(13)).join("")}`);
 let totalLeaks = 0;
 let cells = 0;

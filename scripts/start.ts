@@ -17,6 +17,7 @@ import { formatDoctorReport } from "../shared/doctor/index.ts";
 import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
 import { serveOnLoopback, type RunningServer } from "../test/emulators/node/serve.ts";
 import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
+import { tokenWeakness } from "../shared/security/token-strength.ts";
 import { wranglerDevArgs, writePrivateEnvFile } from "./start-args.ts";
 
 const args = process.argv.slice(2);
@@ -119,7 +120,8 @@ async function main() {
   if (useEmulators) Object.assign(vars, { SYNC_API_TOKEN: token, MAX_SUBREQUESTS: "1000", LOG_LEVEL: "warn" });
   console.log(useEmulators ? "mode: emulators (no JST_APP_KEY in .dev.vars)" : "mode: real systems (credentials from .dev.vars)");
 
-  if (token.length < 32) console.warn("SYNC_API_TOKEN in .dev.vars is shorter than 32 characters: the API and dashboard stay closed until it is longer (openssl rand -hex 32).");
+  const weakness = tokenWeakness(token, 32);
+  if (weakness) console.warn(`SYNC_API_TOKEN in .dev.vars is too weak (${weakness}): the API and dashboard stay closed until it is replaced (openssl rand -hex 32).`);
   // No credential on the command line (ps shows argv to every local user): a 0600 env file in the 0700 state directory.
   const envFile = Object.keys(vars).length ? writePrivateEnvFile(stateDir, vars) : undefined;
   const wranglerArgs = ["wrangler", ...wranglerDevArgs({ port, stateDir, ...(envFile ? { envFile } : {}) })];

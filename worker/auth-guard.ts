@@ -40,6 +40,27 @@ export class AuthGuard extends DurableObject<Env> {
     await this.ctx.storage.put("failures", list);
     return this.state(list, now);
   }
+
+  /** Session revocation (the `sessions` instance): strongly consistent, unlike KV's ~60 s cache. */
+  async revokeSession(nonce: string, until: number, now: number = Date.now()): Promise<void> {
+    // Sign-outs are rare: prune the expired ones here rather than with an alarm.
+    const all = await this.ctx.storage.list<number>({ prefix: REVOKED_SESSION });
+    const expired = [...all].filter(([, t]) => t <= now).map(([k]) => k);
+    if (expired.length) await this.ctx.storage.delete(expired.slice(0, 128));
+    await this.ctx.storage.put(REVOKED_SESSION + nonce, until);
+  }
+
+  async sessionRevoked(nonce: string, now: number = Date.now()): Promise<boolean> {
+    const until = await this.ctx.storage.get<number>(REVOKED_SESSION + nonce);
+    return until !== undefined && until > now;
+  }
+}
+
+const REVOKED_SESSION = "revoked:";
+
+/** The AuthGuard instance that keeps signed-out sessions, or null without the binding (KV is used then). */
+export function sessionGuard(env: Env) {
+  return env.AUTH_GUARD ? env.AUTH_GUARD.get(env.AUTH_GUARD.idFromName("sessions")) : null;
 }
 
 /**
@@ -48,7 +69,27 @@ export class AuthGuard extends DurableObject<Env> {
  * shared bucket that any client could fill to lock everyone out.
  */
 export function clientAddress(headers: { header(name: string): string | undefined }): string | undefined {
-  return headers.header("CF-Connecting-IP") || undefined;
+  const ip = headers.header("CF-Connecting-IP")?.trim();
+  return ip ? limitKey(ip) : undefined;
+}
+
+/**
+ * The bucket an address counts in: IPv4 by address, IPv6 by its /64 (one subscriber gets at least a /64,
+ * so rotating the interface id must not give a fresh bucket per guess).
+ */
+export function limitKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const bare = ip.replace(/^\[|\]$/g, "").split("%")[0]!.toLowerCase();
+  // An IPv4-mapped address (::ffff:192.0.2.1) counts as its IPv4 address.
+  const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
+  if (mapped) return mapped[1]!;
+  const [head = "", tail] = bare.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  const prefix = groups.slice(0, 4).map((g) => (parseInt(g || "0", 16) || 0).toString(16));
+  while (prefix.length < 4) prefix.push("0");
+  return `${prefix.join(":")}::/64`;
 }
 
 function stub(env: Env, address: string | undefined) {

@@ -9,6 +9,7 @@ import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";
 import { seedFlows } from "../shared/flows/index.ts";
 import type { Env } from "./env.ts";
+import { tokenWeakness } from "../shared/security/token-strength.ts";
 
 export interface WorkerConfig {
   maxSubrequests: number;
@@ -96,7 +97,5 @@ export const MIN_API_TOKEN_LENGTH = 32;
 
 /** Why a SYNC_API_TOKEN is too weak, or null. Names the length, never the value. */
 export function apiTokenProblem(token: string): string | null {
-  if (token.length < MIN_API_TOKEN_LENGTH) return `it has ${token.length} characters; use at least ${MIN_API_TOKEN_LENGTH}`;
-  if (new Set(token).size < 8) return "it repeats too few different characters; use a random value";
-  return null;
+  return tokenWeakness(token, MIN_API_TOKEN_LENGTH);
 }

@@ -30,8 +30,21 @@ const STATUS_BY_CODE: Record<string, number> = {
   not_configured: 503,
 };
 
+/**
+ * Error `details` keys an API answer may carry. Everything else stays in the logs (redacted there): a
+ * detail can hold text an upstream sent (a body excerpt with tokens the redactor never learned).
+ */
+const PUBLIC_DETAIL_KEYS = new Set(["problems", "retryAfterSeconds", "option", "path", "field", "flowId", "table", "key", "limit", "maxBytes", "httpStatus", "jstCode", "runId", "status"]);
+
+function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!details) return undefined;
+  const out = Object.fromEntries(Object.entries(details).filter(([k]) => PUBLIC_DETAIL_KEYS.has(k)));
+  return Object.keys(out).length ? out : undefined;
+}
+
 export function errorBody(error: BridgeError) {
-  return { error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), ...(error.details ? { details: error.details } : {}) } };
+  const details = publicDetails(error.details as Record<string, unknown> | undefined);
+  return { error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), ...(details ? { details } : {}) } };
 }
 
 export function statusOf(error: BridgeError): number {

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/ports.ts";
-import { Redactor as SecretRedactor } from "../../shared/security/redact.ts";
+import { MIN_SECRET_LENGTH, Redactor as SecretRedactor, shortSecretNames } from "../../shared/security/redact.ts";
 import { redactingFetch, redactingKv } from "../../shared/security/secret-ports.ts";
 import { insecureHttpAllowed } from "../../shared/security/transport.ts";
 import type { FetchLike } from "../../shared/ports.ts";
@@ -61,6 +61,10 @@ export class CommandContext {
     this.secrets = SecretRedactor.fromEnv(env).onSecret((value) => this.redactor.add(value));
     const level: LogLevel = options.verbose ? "debug" : options.quiet ? "error" : "warn";
     this.logger = createCliLogger((line) => this.err(line), level, this.redactor);
+    // Too short to mask everywhere (they would match ordinary text): masked only after a credential word.
+    for (const name of shortSecretNames(env)) {
+      this.logger.warn(`${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`);
+    }
   }
 
   static async create(io: CliIO, options: ParsedOptions): Promise<CommandContext> {

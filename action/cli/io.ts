@@ -6,6 +6,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Clock, FetchLike, Logger } from "../../shared/ports.ts";
 import { systemClock } from "../../shared/ports.ts";
+import { Redactor as SharedRedactor } from "../../shared/security/redact.ts";
 import { createNodeFetch } from "./node-fetch.ts";
 
 export interface OutputStream {
@@ -54,24 +55,19 @@ export function nodeIO(): CliIO {
 /** Variable names whose values are secrets (the README's contract plus the Cloudflare token). */
 export const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PRIVATE_KEY|AUTH_DATA|SESSION_ID)/;
 
-/** Replaces every known secret value in a text with [redacted]; longest first so overlaps cannot leak a tail. */
-export class Redactor {
-  private secrets: string[] = [];
-
+/**
+ * The CLI's and the Action's redactor: the one redactor (shared/security/redact.ts, every encoded form,
+ * cut prefixes, short secrets in context), printing `[redacted]`. `apply` is its name here.
+ */
+export class Redactor extends SharedRedactor {
   constructor(env: Record<string, string | undefined> = {}) {
+    super("[redacted]");
+    this.addEnv(env);
     for (const [name, value] of Object.entries(env)) if (SECRET_NAME.test(name) && value) this.add(value);
   }
 
-  add(value: string | undefined): void {
-    if (!value || value.trim().length < 4) return;
-    for (const v of new Set([value, value.trim()])) if (!this.secrets.includes(v)) this.secrets.push(v);
-    this.secrets.sort((a, b) => b.length - a.length);
-  }
-
   apply(text: string): string {
-    let out = text;
-    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join("[redacted]");
-    return out;
+    return this.redact(text);
   }
 }
 

@@ -6,6 +6,9 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../../shared/errors.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
+import { Redactor } from "../../shared/security/redact.ts";
+import { redactingFetch } from "../../shared/security/secret-ports.ts";
+import { insecureHttpAllowed } from "../../shared/security/transport.ts";
 import { FileKeyValueStore } from "../state/file-kv.ts";
 import { KvRestStore } from "../state/kv-rest.ts";
 
@@ -48,7 +51,7 @@ export function parseStateKind(value: string | undefined): StateKind {
 export function openState(options: StateOptions): OpenedState {
   if (options.kind === "file") {
     const dir = resolve(options.cwd, options.dir);
-    return { kv: new FileKeyValueStore({ dir, now: () => options.clock.now() }), description: `directory ${dir}` };
+    return { kv: new FileKeyValueStore({ dir, now: () => options.clock.now(), warn: (m) => options.logger.warn(m) }), description: `directory ${dir}` };
   }
   const s = kvSettings(options.env);
   const missing = [
@@ -66,7 +69,9 @@ export function openState(options: StateOptions): OpenedState {
     accountId: s.accountId!,
     apiToken: s.apiToken!,
     namespaceId: s.namespaceId!,
-    fetch: options.fetch,
+    // The Cloudflare token is account-wide: https only (loopback or ALLOW_INSECURE_HTTP aside), no redirects,
+    // and the token is learned by a redactor like every other credential.
+    fetch: redactingFetch(options.fetch, Redactor.fromEnv(options.env, [s.apiToken]), { allowInsecureHttp: insecureHttpAllowed(options.env) }),
     clock: options.clock,
     logger: options.logger,
     ...(s.baseUrl ? { baseUrl: s.baseUrl } : {}),

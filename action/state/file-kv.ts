@@ -8,7 +8,7 @@
  * for a file name go to `~<md5>.json`. Each file holds { key, value, expiresAt? }.
  * Writes go to a temporary file that is then renamed over the target: a crash never leaves half a value.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BridgeError } from "../../shared/errors.ts";
 import type { KeyValueStore } from "../../shared/ports.ts";
@@ -21,6 +21,8 @@ export interface FileKvOptions {
   dir: string;
   /** Time source for TTL expiry (epoch ms). */
   now?: () => number;
+  /** Told when the directory cannot be made private (another user owns it). */
+  warn?: (message: string) => void;
 }
 
 interface FileRecord {
@@ -35,6 +37,7 @@ const SUFFIX = ".json";
 export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
   readonly dir: string;
   private readonly now: () => number;
+  private readonly warn: (message: string) => void;
   private ready: Promise<void> | undefined;
   private tmpCounter = 0;
 
@@ -44,6 +47,7 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
     }
     this.dir = options.dir;
     this.now = options.now ?? (() => Date.now());
+    this.warn = options.warn ?? ((message) => console.warn(`warning: ${message}`));
   }
 
   async get(key: string): Promise<string | null> {
@@ -113,12 +117,34 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
   }
 
   private ensureDir(): Promise<void> {
-    // 0700: the directory holds token records. An existing directory keeps its mode (it may be a shared one).
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+    // 0700: the directory holds token records. An existing one (restored by a cache, made by `mkdir`) is
+    // tightened too, with the files in it (0600), when it is ours; otherwise a warning says what to fix.
+    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => this.tighten());
     return this.ready;
   }
 
+  private async tighten(): Promise<void> {
+    if (process.platform === "win32" || typeof process.getuid !== "function") return;
+    const uid = process.getuid();
+    const info = await stat(this.dir);
+    if (info.uid !== uid) {
+      if (info.mode & 0o077) this.warn(`state directory ${this.dir} belongs to another user and is readable by others (mode ${(info.mode & 0o777).toString(8)}): use a directory of your own`);
+      return;
+    }
+    if (info.mode & 0o077) await chmod(this.dir, 0o700);
+    for (const name of await readdir(this.dir)) {
+      const path = join(this.dir, name);
+      const file = await stat(path).catch(() => null);
+      if (file?.isFile() && file.uid === uid && file.mode & 0o077) await chmod(path, 0o600).catch(() => undefined);
+    }
+  }
+
+  /** On the first read of an existing directory: the same tightening as before the first write. */
+  private tightenedForRead: Promise<void> | undefined;
+
   private async readRecord(name: string): Promise<FileRecord | null> {
+    this.tightenedForRead ??= (this.ready ?? this.tighten()).catch(() => undefined);
+    await this.tightenedForRead;
     let text: string;
     try {
       text = await readFile(join(this.dir, name), "utf8");

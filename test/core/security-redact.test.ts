@@ -124,3 +124,11 @@ describe("https only for targets and alert webhooks (review #12)", () => {
     expect(calls).toBe(3);
   });
 });
+
+describe("cut prefixes stay precise", () => {
+  it("a word that starts a word-built secret is not masked (dashboard / dashboard-browser-…); a mid-word cut is", () => {
+    const r = new Redactor().add("dashboard-browser-test-token-0123456789").add("jst-emulator-app-secret-0123456789");
+    expect(r.redact(`{"by":"dashboard","appKey":"jst-emulator-app-key"}`)).toBe(`{"by":"dashboard","appKey":"jst-emulator-app-key"}`);
+    expect(r.redact(`token "dashboard-brow" rejected`)).toBe(`token "***" rejected`);
+  });
+});

@@ -5,6 +5,7 @@
  * can look for exactly those values in every output.
  */
 import type { FetchLike } from "../../shared/ports.ts";
+import { echoForms } from "./secret-forms.ts";
 
 export type EchoShape = "jst" | "jst-html" | "tplus" | "kis" | "kis-html";
 
@@ -50,19 +51,21 @@ export function echoingFetch(inner: FetchLike, rules: EchoRule[], extraEcho: () 
     rule.times--;
     const values = [...requestValues(url, new Headers(init?.headers), init?.body), ...extraEcho()];
     echoed.push(...values);
-    const text = `request was: ${values.join(" ; ")}`;
+    // Each credential in every encoded form upstreams produce (JSON \uXXXX / \/, %xx either case, HTML, base64).
+    const encoded = echoedSecrets(values).flatMap((v) => echoForms(v).slice(1));
+    const text = `request was: ${values.join(" ; ")} ; encoded: ${encoded.join(" ")}`;
     const pad = "x".repeat(150);
     switch (rule.shape) {
       case "jst":
         return Response.json({ code: 100, msg: `非法请求 ${text}`, data: null });
       case "jst-html":
-        return new Response(`<html><body>${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")}</body></html>`, { status: 502, headers: { "Content-Type": "text/html" } });
+        return new Response(`<html><body>${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}</body></html>`, { status: 502, headers: { "Content-Type": "text/html" } });
       case "tplus":
         return Response.json({ code: "EXBZ0001", message: `业务处理失败 ${text}` }, { status: 400 });
       case "kis":
         return Response.json({ errcode: 500010, description: `单据保存失败 ${text}` });
       case "kis-html":
-        return new Response(`${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")}`, { status: 400, headers: { "Content-Type": "text/plain" } });
+        return new Response(`${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}`, { status: 400, headers: { "Content-Type": "text/plain" } });
     }
   };
   return { fetch, echoed };

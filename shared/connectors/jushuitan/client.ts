@@ -39,6 +39,7 @@ import {
 } from "./paging.ts";
 import { signedForm } from "./sign.ts";
 import { type ScannedPage, scanWindow, type WindowScanOptions } from "./window-scan.ts";
+import { Redactor } from "../../security/redact.ts";
 
 export const JST_TOKEN_PATHS = {
   initToken: "/openWeb/auth/getInitToken",
@@ -542,6 +543,25 @@ export class JushuitanClient {
     return next;
   }
 
+  /**
+   * The server rotated the pair but its answer was not a clean envelope: keep what could be read (the old
+   * refresh token is spent), then still report the unreadable answer. Storing it registers the tokens with the
+   * deployment's redactor (the secure token store learns every tok:* value).
+   */
+  private async keepSalvagedTokens(path: string, salvaged: Record<string, string>): Promise<void> {
+    try {
+      const previous = await this.tokenStore.get(this.systemKey).catch(() => null);
+      const next = this.tokenSetFrom(path, salvaged, previous ?? undefined);
+      await this.tokenStore.put(this.systemKey, next);
+      this.logger.warn("jushuitan: the token answer was not a clean JSON envelope; the tokens in it were read and stored", { path });
+    } catch (error) {
+      this.logger.error("jushuitan: the token answer was unreadable and its tokens could not be stored: re-authorize if calls fail", {
+        path,
+        code: error instanceof BridgeError ? error.code : "unknown",
+      });
+    }
+  }
+
   /** A pair stored by someone else after `spentRefreshToken` was rotated away, if one appears within a few seconds. */
   private async rotatedElsewhere(spentRefreshToken: string): Promise<TokenSet | null> {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -639,8 +659,12 @@ export class JushuitanClient {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
-    const result = parseEnvelope({ ...ctx, httpStatus: status }, text);
+    // The credentials this request carried (app secret, access/refresh token in the form) are masked in any excerpt.
+    const known = new Redactor().add(this.appSecret);
+    for (const [k, v] of Object.entries(form)) if (/token|secret/i.test(k)) known.add(v);
+    const result = parseEnvelope({ ...ctx, httpStatus: status }, text, (t, max) => known.cut(t, max));
     this.logger.debug("jushuitan: call", { path, httpStatus: status, jstCode: result.code, ms: this.clock.now() - started });
+    if (result.salvaged) await this.keepSalvagedTokens(path, result.salvaged);
     if (result.error) throw result.error;
     return result.data;
   }
@@ -650,10 +674,22 @@ interface EnvelopeResult {
   code: number | undefined;
   data?: unknown;
   error?: BridgeError;
+  /** Tokens read out of an unreadable token answer: the server has rotated, so they must be kept. */
+  salvaged?: Record<string, string>;
+}
+
+/** access_token / refresh_token / expires_in pulled out of a token answer that is not a clean envelope. */
+function salvageTokens(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const key of ["access_token", "refresh_token", "expires_in", "refresh_expires_in"]) {
+    const m = new RegExp(`"${key}"\\s*:\\s*"?([^",}\\s]+)`).exec(text);
+    if (m) out[key] = m[1]!;
+  }
+  return out.access_token ? out : undefined;
 }
 
 /** `{code, msg, data}` → data, or the typed error for the code / the HTTP status / the unreadable body. */
-export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, text: string): EnvelopeResult {
+export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, text: string, cut: (text: string, max: number) => string = plainCut): EnvelopeResult {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -667,7 +703,12 @@ export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, tex
     if (ctx.httpStatus >= 400 && !trimmed.startsWith("<") && trimmed.length < 200) {
       return { code: undefined, error: new JstHttpError(ctx) };
     }
-    return { code: undefined, error: new JstBadResponseError(ctx, snippet(text)) };
+    // A token answer is never quoted in an error: it holds the newly issued pair (the old refresh token is spent).
+    if (ctx.tokenEndpoint) {
+      const salvaged = salvageTokens(text);
+      return { code: undefined, error: new JstBadResponseError(ctx, undefined), ...(salvaged ? { salvaged } : {}) };
+    }
+    return { code: undefined, error: new JstBadResponseError(ctx, snippet(text, cut)) };
   }
   const msg = typeof envelope.msg === "string" ? envelope.msg : typeof envelope.message === "string" ? envelope.message : "";
   if (code === 0) {
@@ -678,14 +719,17 @@ export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, tex
 }
 
 /** A short, tag-free excerpt of an unreadable body for the error details. */
-function snippet(text: string): string {
-  return text
+function snippet(text: string, cut: (text: string, max: number) => string): string {
+  const plain = text
     .replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ")
     .replace(/<[^>]*>/g, " ")
     .replace(/\s+/g, " ")
-    .trim()
-    .slice(0, 160);
+    .trim();
+  return cut(plain, 160);
 }
+
+/** Cuts through a redactor: a cut never keeps the start of a secret, and known ones are masked first. */
+const plainCut = (text: string, max: number) => new Redactor().cut(text, max);
 
 function randomCode(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";

@@ -116,14 +116,15 @@ export class JstBusinessError extends JstError {
 
 /** The body was not the JSON envelope (an HTML gateway page, a truncated body …). */
 export class JstBadResponseError extends JstError {
-  constructor(ctx: JstErrorContext, bodySnippet: string) {
+  /** `bodySnippet` undefined: no excerpt (a token endpoint's answer carries tokens, never quoted). */
+  constructor(ctx: JstErrorContext, bodySnippet: string | undefined) {
     const transient = (ctx.httpStatus ?? 0) >= 500;
     super("jst_bad_response", ctx, `the answer is not a JSON envelope (HTTP ${ctx.httpStatus ?? "?"})`, {
       retryable: transient,
       hint: transient
         ? "a gateway in front of Jushuitan failed; the call is retried, and if it persists check https://openweb.jushuitan.com status"
         : "check JST_BASE_URL: it must be the API host (https://openapi.jushuitan.com, sandbox https://dev-api.jushuitan.com)",
-      details: { bodySnippet },
+      ...(bodySnippet !== undefined ? { details: { bodySnippet } } : {}),
     });
   }
 }

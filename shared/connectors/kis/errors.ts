@@ -7,6 +7,7 @@
  * can all be replaced through KisClientOptions.
  */
 import { BridgeError } from "../../errors.ts";
+import { MIN_SECRET_LENGTH, REDACTED, Redactor } from "../../security/redact.ts";
 
 /** Which credential an auth error points at; "unknown" refreshes everything that can be refreshed. */
 export type KisCredential = "access_token" | "auth_data" | "session" | "unknown";
@@ -214,12 +215,29 @@ export function businessError(ctx: KisErrorContext, duplicatePatterns: readonly 
  * Removes secrets from server text before it goes into an error: every known secret value, and any echoed
  * `AuthData:{…}` / `Sign:"…"` fragment (the 10201 JSON-parse text quotes the forwarded auth block).
  */
-export function redactor(secrets: () => Array<string | undefined>): (text: string) => string {
-  return (text) => {
-    let out = text.replace(/AuthData\s*:\s*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}/gi, "AuthData:{…}").replace(/(Sign|Signature|Token)\s*[:=]\s*"[^"]*"/gi, '$1:"…"');
+export function redactor(secrets: () => Array<string | undefined>): TextRedactor {
+  const build = (text: string) => {
+    const out = text.replace(/AuthData\s*:\s*\{[^{}]*(\{[^{}]*\}[^{}]*)*\}/gi, "AuthData:{…}").replace(/(Sign|Signature|Token)\s*[:=]\s*"[^"]*"/gi, '$1:"…"');
+    const known = new Redactor();
+    let literal = out;
     for (const s of secrets()) {
-      if (s && s.length >= 4) out = out.split(s).join("***");
+      if (s && s.length >= 4 && s.length < MIN_SECRET_LENGTH) literal = literal.split(s).join(REDACTED);
+      known.add(s);
     }
-    return out.length > 500 ? `${out.slice(0, 500)}…` : out;
+    return { text: literal, known };
   };
+  // The one redactor's forms, and a cut that never keeps a secret's start.
+  const redact = (text: string) => {
+    const { text: t, known } = build(text);
+    return known.cut(t, 500);
+  };
+  return Object.assign(redact, {
+    cut: (text: string, max: number) => {
+      const { text: t, known } = build(text);
+      return known.cut(t, max);
+    },
+  });
 }
+
+/** Redacts server text; `cut` redacts and cuts to a length without leaving a secret's start. */
+export type TextRedactor = ((text: string) => string) & { cut?: (text: string, max: number) => string };

@@ -13,9 +13,10 @@ import {
   KisTransportError,
   type KisAuthErrorMatcher,
 } from "./errors.ts";
+import type { TextRedactor } from "./errors.ts";
 
 export interface KoasPolicy {
-  redact: (text: string) => string;
+  redact: TextRedactor;
   authErrorMatcher: KisAuthErrorMatcher;
   duplicatePatterns: readonly RegExp[];
   /** HTTP statuses meaning "slow down" (UNCERTAIN: KIS documents no limit; 429 and 503 by default). */
@@ -127,7 +128,7 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
     if (status === 401) throw new KisAuthError("unknown", `KIS refused ${req.label} with HTTP 401`, { httpStatus: status });
     const html = looksLikeHtml(text);
     // Redact, then cut: cutting first can keep the prefix of a token that crosses the cut (security review #6).
-    const snippet = policy.redact(text.replace(/\s+/g, " ")).slice(0, 160);
+    const snippet = cutRedacted(policy.redact, text.replace(/\s+/g, " "), 160);
     // A 2xx/5xx HTML page is a gateway hiccup (retry); a 4xx page means a wrong URL or path (do not).
     const retryable = status < 400 || status >= 500;
     throw new KisBadResponseError(
@@ -145,7 +146,7 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
     if (status === 401) throw new KisAuthError("unknown", `KIS refused ${req.label} with HTTP 401`, { httpStatus: status });
     throw new KisBadResponseError(status, `KIS answered ${req.label} without an errcode (HTTP ${status})`, {
       retryable: false,
-      snippet: policy.redact(text).slice(0, 160),
+      snippet: cutRedacted(policy.redact, text, 160),
       contentType,
     });
   }
@@ -154,10 +155,17 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
   const ctx = { httpStatus: status, errcode, description };
   const credential = policy.authErrorMatcher(ctx);
   if (credential) {
-    throw new KisAuthError(credential, `KIS rejected the credentials for ${req.label} (errcode ${errcode}): ${policy.redact(description).slice(0, 200)}`, {
+    throw new KisAuthError(credential, `KIS rejected the credentials for ${req.label} (errcode ${errcode}): ${cutRedacted(policy.redact, description, 200)}`, {
       errcode,
       httpStatus: status,
     });
   }
   throw businessError(ctx, policy.duplicatePatterns, policy.redact);
+}
+
+/** Redact, then cut: through the redactor's own cut when it has one (a cut never keeps a secret's start). */
+function cutRedacted(redact: TextRedactor, text: string, max: number): string {
+  if (redact.cut) return redact.cut(text, max);
+  const out = redact(text);
+  return out.length > max ? `${out.slice(0, max)}…` : out;
 }

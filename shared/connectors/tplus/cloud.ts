@@ -321,7 +321,7 @@ export class TplusCloudTransport implements TplusTransport {
         { method: "GET", headers: { appKey: this.options.appKey, appSecret: this.options.appSecret, "Content-Type": "application/json" } },
         { timeoutMs: this.timeoutMs, signal, label },
       );
-      const answer = readAnswer({ path: label, httpStatus: res.status, bodyText: res.text, secrets: this.secretsNow() });
+      const answer = readAnswer({ path: label, httpStatus: res.status, bodyText: res.text, secrets: this.secretsNow(), tokenAnswer: true });
       if (!answer.ok) throw answer.error;
       return answer.value;
     };

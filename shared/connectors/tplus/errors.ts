@@ -5,6 +5,7 @@
  */
 import { BridgeError } from "../../errors.ts";
 import type { BridgeErrorOptions } from "../../errors.ts";
+import { MIN_SECRET_LENGTH, REDACTED, Redactor } from "../../security/redact.ts";
 
 /** Whether the request may have changed data on the server. Writes use it to decide whether to look before retrying. */
 export type TplusOutcome = "not_applied" | "unknown";
@@ -122,9 +123,14 @@ export function isTokenAnswer(code: string, message: string, codes: string[] = D
 
 /** Replaces every known secret in server-provided text, and keeps it short. */
 export function scrub(text: string, secrets: readonly string[], max = 300): string {
+  // The one redactor's forms and cut (a cut never leaves a secret's start); short values literally first.
+  const redactor = new Redactor();
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
-  return out.length > max ? `${out.slice(0, max)}…` : out;
+  for (const s of secrets) {
+    if (s && s.length >= 4 && s.length < MIN_SECRET_LENGTH) out = out.split(s).join(REDACTED);
+    redactor.add(s);
+  }
+  return redactor.cut(out, max);
 }
 
 export interface AnswerContext {
@@ -136,6 +142,8 @@ export interface AnswerContext {
   duplicate?: DuplicateMatcher;
   tokenErrorCodes?: string[];
   secrets?: readonly string[];
+  /** A token endpoint's answer: holds newly issued tokens, so it is never quoted in an error. */
+  tokenAnswer?: boolean;
 }
 
 export type Answer = { ok: true; value: unknown } | { ok: false; error: TplusError };
@@ -310,7 +318,7 @@ export function readAnswer(ctx: AnswerContext): Answer {
         httpStatus: status,
         // A proxy or login page may sit in front of a server that did process the call.
         outcome: "unknown",
-        details: { path, bodyStart: scrub(text, ctx.secrets ?? [], 80) },
+        details: ctx.tokenAnswer ? { path } : { path, bodyStart: scrub(text, ctx.secrets ?? [], 80) },
         hint: "TPLUS_BASE_URL probably points at a web page, proxy or login screen rather than the T+ OpenAPI; check the address and that the OpenAPI service is enabled.",
       }),
     };
