@@ -3,6 +3,7 @@
  * prefix (`items` → `items_sku_id`, `items_qty` …, as seed 003's mapping shows). The detail array itself
  * is left out of the rows. A document without lines yields no rows.
  */
+import { ownSet } from "../util/own.ts";
 
 export interface FlattenOptions {
   /** The detail array, e.g. "items". */
@@ -18,13 +19,13 @@ export function compileFlatten(options: FlattenOptions): (doc: Record<string, un
     const lines = doc[key];
     if (!Array.isArray(lines) || lines.length === 0) return [];
     const header: Record<string, unknown> = {};
-    for (const k in doc) if (k !== key) header[k] = doc[k];
+    for (const k in doc) if (k !== key) ownSet(header, k, doc[k]);
     const rows: Record<string, unknown>[] = new Array(lines.length);
     for (let i = 0; i < lines.length; i++) {
       const row: Record<string, unknown> = { ...header };
       const line = lines[i];
       if (line !== null && typeof line === "object" && !Array.isArray(line)) {
-        for (const k in line as Record<string, unknown>) row[prefix + k] = (line as Record<string, unknown>)[k];
+        for (const k in line as Record<string, unknown>) ownSet(row, prefix + k, (line as Record<string, unknown>)[k]);
       } else {
         row[prefix + "value"] = line;
       }

@@ -9,6 +9,7 @@
 import { BridgeError } from "../errors.ts";
 import type { TemplateVars } from "../template/index.ts";
 import { compareIds, MergeError, type CompiledMerge, type MergedDocument, type MergeInput } from "./merge.ts";
+import { ownGet, ownSet } from "../util/own.ts";
 
 /** What the engine remembers about a written group (keyed by group key). */
 export interface WrittenGroup {
@@ -98,13 +99,13 @@ export function planMerge(inputs: readonly MergeInput[], merge: CompiledMerge, o
 export function recordWritten(written: WrittenGroups, documents: readonly Pick<MergedDocument, "groupKey" | "members" | "supplement">[]): WrittenGroups {
   const next: Record<string, WrittenGroup> = { ...written };
   for (const doc of documents) {
-    const prev = next[doc.groupKey];
+    const prev = ownGet(next, doc.groupKey);
     const members = new Set(prev?.members ?? []);
     for (const m of doc.members) members.add(m);
-    next[doc.groupKey] = {
+    ownSet(next, doc.groupKey, {
       members: [...members].sort(compareIds),
       supplements: Math.max(prev?.supplements ?? 0, doc.supplement),
-    };
+    });
   }
   return next;
 }

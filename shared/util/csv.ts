@@ -4,6 +4,7 @@
  * numbers are kept as numbers so lookups by an id column match either way.
  */
 import { BridgeError } from "../errors.ts";
+import { ownSet } from "./own.ts";
 
 export function parseCsv(text: string): Record<string, unknown>[] {
   const records: string[][] = [];
@@ -55,7 +56,7 @@ export function parseCsv(text: string): Record<string, unknown>[] {
     const out: Record<string, unknown> = {};
     names.forEach((name, i) => {
       const raw = (cells[i] ?? "").trim();
-      out[name] = /^-?(0|[1-9]\d{0,14})(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+      ownSet(out, name, /^-?(0|[1-9]\d{0,14})(\.\d+)?$/.test(raw) ? Number(raw) : raw);
     });
     return out;
   });
