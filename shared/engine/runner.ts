@@ -22,7 +22,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
-import { KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
+import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -237,6 +237,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   if (!flow) {
     throw new ConfigError(`unknown flow "${request.flowId}"`, { hint: `known flows: ${Object.keys(ports.flows).join(", ")}` });
   }
+  // Two loaded flows that can produce the same key would swallow each other's documents: refused before anything runs.
+  assertNoKeyCollisions(Object.values(ports.flows));
   const now = request.now ?? clock.now();
   const meter = createCallMeter(ports.fetch, request.budget, clock);
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
