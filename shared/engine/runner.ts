@@ -22,6 +22,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
+import { fencedState } from "../state/fenced-state.ts";
 import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
@@ -273,6 +274,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
+    // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
+    const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...("epoch" in lease && lease.epoch !== undefined ? { epoch: lease.epoch } : {}) });
     const result = await runFlow(
       {
         flowId: flow.id,
@@ -281,11 +284,11 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         builder,
         onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
         target,
-        state,
+        state: keeper ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,
         meter,
         clock,
         logger,
-        lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
+        lease: keeper,
       },
       {
         runId: request.runId,
