@@ -355,7 +355,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const conflictPlan = (plan: OutboxPlan, clash: TargetConflictError, rowsById: Map<string, SourceRow>) => {
     deadLetter(plan.members[0] ?? plan.groupKey, plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined), clash, {
       externalKey: plan.parts[0]!.externalKey,
-      payload: { parts: plan.parts },
+      payload: { outbox: { unit: plan.unit, parts: plan.parts } },
     });
     const previous = writtenGroup(plan.groupKey);
     remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: clock.now(), runId: options.runId });
@@ -394,8 +394,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           members[0] ?? plan.groupKey,
           members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
           refused.error,
-          // A conflict's letter is replayed from the rows (rebuilt), not as the stored parts the target already holds a key of.
-          { externalKey: remainder[0]!.externalKey, payload: refused.error instanceof TargetConflictError ? { parts: remainder } : { outbox: { unit: plan.unit, parts: remainder } } },
+          { externalKey: remainder[0]!.externalKey, payload: { outbox: { unit: plan.unit, parts: remainder } } },
         );
       }
     }

@@ -8,7 +8,8 @@ import { DAY_MS } from "../../shared/engine/window.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { expectedTplus } from "../helpers/targets.ts";
+import { actualTplus, expectedTplus } from "../helpers/targets.ts";
+import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { startOfDayInZone } from "../../shared/util/time.ts";
 
 const TPLUS = "jst-sales-out-to-tplus";
@@ -76,6 +77,20 @@ describe("already exists is verified (engine-review finding 3)", () => {
     expect(next.at(-1)!.counts.written).toBe(0);
     expect(e2e.stack.tplus.vouchers("otherDispatch").length).toBe(written.length);
     expect((await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS)).filter((l) => l.error.code === "conflict")).toHaveLength(1);
+
+    // Replaying the letter while the target still holds the other voucher is refused (the letter stays open);
+    // once that voucher is voided, the replay writes the whole group and the day holds every member.
+    const refusedReplay = await replayDeadLetter(e2e.ports, conflict!.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(refusedReplay.replayed).toBe(false);
+    expect(refusedReplay.error?.code).toBe("conflict");
+    expect(e2e.stack.tplus.removeVoucher("otherDispatch", target.ExternalCode)).toBe(true);
+    const replay = await replayDeadLetter(e2e.ports, conflict!.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(replay.error).toBeUndefined();
+    expect(replay.replayed).toBe(true);
+    const expected = expectedTplus(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), 0, startOfDayInZone(e2e.clock.now()));
+    const day = e2e.stack.tplus.vouchers("otherDispatch").filter((v) => v.ExternalCode.startsWith(target.ExternalCode));
+    expect(day).toHaveLength(1);
+    expect(Object.fromEntries(actualTplus(day))).toEqual({ [target.ExternalCode]: expected.get(target.ExternalCode) });
   });
 
   it("ledger reset with nothing changed: every group answered 'already exists' with the same content stays written (no letter)", async () => {
