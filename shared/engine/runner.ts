@@ -23,6 +23,7 @@ import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
 import { fencedState } from "../state/fenced-state.ts";
+import { spooledState } from "../state/spool-store.ts";
 import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
@@ -245,7 +246,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const state = engineStateOver(store, kv.counts, kv);
+  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
+  const state = spooledState(engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger });
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
