@@ -8,6 +8,7 @@ import { ConfigError } from "../shared/errors.ts";
 import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";
 import { seedFlows } from "../shared/flows/index.ts";
+import { keyCollisions } from "../shared/engine/key-scheme.ts";
 import type { Env } from "./env.ts";
 import { tokenWeakness } from "../shared/security/token-strength.ts";
 
@@ -53,6 +54,8 @@ export function readWorkerConfig(env: Env): WorkerConfig {
     if (unknown.length) problems.push(`FLOWS names unknown flows: ${unknown.join(", ")} (known: ${Object.keys(all).join(", ")})`);
     flows = Object.fromEntries(ids.filter((id) => Object.hasOwn(all, id)).map((id) => [id, all[id]!]));
   }
+
+  for (const c of keyCollisions(Object.values(flows))) problems.push(`${c.message}; give one of them its own key prefix`);
 
   const schedules = new Map<string, string[]>();
   let overrides: Record<string, string> = {};

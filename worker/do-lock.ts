@@ -33,9 +33,9 @@ export class DoFlowLock implements FlowCoordinator {
     return (await this.stub(flowId).acquire(flowId, runId, leaseMs, this.now?.())) as AcquireResult;
   }
 
-  async renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult> {
+  async renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult> {
     checkLeaseArgs(flowId, runId, leaseMs);
-    return (await this.stub(flowId).renew(flowId, runId, leaseMs, this.now?.())) as RenewResult;
+    return (await this.stub(flowId).renew(flowId, runId, leaseMs, this.now?.(), epoch)) as RenewResult;
   }
 
   async release(flowId: string, runId: string): Promise<ReleaseResult> {
@@ -47,9 +47,9 @@ export class DoFlowLock implements FlowCoordinator {
     return (await this.stub(flowId).inspect(flowId, this.now?.())) as LeaseStatus;
   }
 
-  async commit(flowId: string, runId: string, checkpoint: Checkpoint): Promise<{ committed: boolean; holder?: string }> {
+  async commit(flowId: string, runId: string, checkpoint: Checkpoint, epoch?: number): Promise<{ committed: boolean; holder?: string }> {
     checkLeaseArgs(flowId, runId);
-    return (await this.stub(flowId).commit(flowId, runId, checkpoint, this.now?.())) as { committed: boolean; holder?: string };
+    return (await this.stub(flowId).commit(flowId, runId, checkpoint, this.now?.(), epoch)) as { committed: boolean; holder?: string };
   }
 
   async read(flowId: string): Promise<StoredCheckpointCopy | null> {

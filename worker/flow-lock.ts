@@ -25,7 +25,7 @@ import {
 } from "../shared/state/lock.ts";
 import type { Env } from "./env.ts";
 
-type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number };
+type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number; epoch: number | null };
 type CheckpointRow = { run_id: string; body: string; saved_at: number };
 
 export class FlowLock extends DurableObject<Env> {
@@ -33,18 +33,27 @@ export class FlowLock extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec(
       `CREATE TABLE IF NOT EXISTS lease (flow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-       CREATE TABLE IF NOT EXISTS checkpoint (flow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL, saved_at INTEGER NOT NULL);`,
+       CREATE TABLE IF NOT EXISTS checkpoint (flow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, body TEXT NOT NULL, saved_at INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS fence (flow_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL);`,
     );
+    // Objects created before fencing have a lease table without the epoch column.
+    const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(lease)").toArray();
+    if (!columns.some((c) => c.name === "epoch")) ctx.storage.sql.exec("ALTER TABLE lease ADD COLUMN epoch INTEGER");
   }
 
   acquire(flowId: string, runId: string, leaseMs: number, now: number = Date.now()): AcquireResult {
-    const { result, next } = decideAcquire(this.readLease(flowId), flowId, runId, leaseMs, now);
-    if (next) this.writeLease(next);
+    const last = this.ctx.storage.sql.exec<{ epoch: number }>("SELECT epoch FROM fence WHERE flow_id = ?", flowId).toArray()[0]?.epoch ?? 0;
+    const { result, next } = decideAcquire(this.readLease(flowId), flowId, runId, leaseMs, now, last);
+    if (next) {
+      this.writeLease(next);
+      // Kept apart from the lease (which release deletes), so the epoch never goes back.
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO fence (flow_id, epoch) VALUES (?, ?)", flowId, next.epoch!);
+    }
     return result;
   }
 
-  renew(flowId: string, runId: string, leaseMs: number, now: number = Date.now()): RenewResult {
-    const { result, next } = decideRenew(this.readLease(flowId), flowId, runId, leaseMs, now);
+  renew(flowId: string, runId: string, leaseMs: number, now: number = Date.now(), epoch?: number): RenewResult {
+    const { result, next } = decideRenew(this.readLease(flowId), flowId, runId, leaseMs, now, epoch);
     if (next) this.writeLease(next);
     return result;
   }
@@ -60,12 +69,12 @@ export class FlowLock extends DurableObject<Env> {
   }
 
   /** Stores the checkpoint copy when `runId` holds the lease; a run that lost it cannot move the watermark. */
-  commit(flowId: string, runId: string, checkpoint: Checkpoint, now: number = Date.now()): { committed: boolean; holder?: string } {
+  commit(flowId: string, runId: string, checkpoint: Checkpoint, now: number = Date.now(), epoch?: number): { committed: boolean; holder?: string } {
     checkLeaseArgs(flowId, runId);
     const parsed = checkpointSchema.safeParse(checkpoint);
     if (!parsed.success) throw new Error(`FlowLock.commit: invalid checkpoint (${parsed.error.issues[0]?.message ?? "invalid"})`);
     const current = this.readLease(flowId);
-    if (!mayCommit(current, runId)) return current ? { committed: false, holder: current.runId } : { committed: false };
+    if (!mayCommit(current, runId, epoch)) return current ? { committed: false, holder: current.runId } : { committed: false };
     this.ctx.storage.sql.exec(
       "INSERT OR REPLACE INTO checkpoint (flow_id, run_id, body, saved_at) VALUES (?, ?, ?, ?)",
       flowId,
@@ -84,17 +93,18 @@ export class FlowLock extends DurableObject<Env> {
   }
 
   private readLease(flowId: string): LeaseRecord | null {
-    const row = this.ctx.storage.sql.exec<LeaseRow>("SELECT flow_id, run_id, acquired_at, expires_at FROM lease WHERE flow_id = ?", flowId).toArray()[0];
-    return row ? { flowId: row.flow_id, runId: row.run_id, acquiredAt: row.acquired_at, expiresAt: row.expires_at } : null;
+    const row = this.ctx.storage.sql.exec<LeaseRow>("SELECT flow_id, run_id, acquired_at, expires_at, epoch FROM lease WHERE flow_id = ?", flowId).toArray()[0];
+    return row ? { flowId: row.flow_id, runId: row.run_id, acquiredAt: row.acquired_at, expiresAt: row.expires_at, ...(row.epoch !== null ? { epoch: row.epoch } : {}) } : null;
   }
 
   private writeLease(lease: LeaseRecord): void {
     this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO lease (flow_id, run_id, acquired_at, expires_at) VALUES (?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO lease (flow_id, run_id, acquired_at, expires_at, epoch) VALUES (?, ?, ?, ?, ?)",
       lease.flowId,
       lease.runId,
       lease.acquiredAt,
       lease.expiresAt,
+      lease.epoch ?? null,
     );
   }
 }

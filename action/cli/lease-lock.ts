@@ -71,8 +71,8 @@ export class StateLeaseLock implements FlowLockPort {
     return result;
   }
 
-  async renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult> {
-    const { result, next } = decideRenew(await this.read(flowId), flowId, runId, leaseMs, this.clock.now());
+  async renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult> {
+    const { result, next } = decideRenew(await this.read(flowId), flowId, runId, leaseMs, this.clock.now(), epoch);
     if (next) await this.write(flowId, next);
     return result;
   }
@@ -118,9 +118,9 @@ export class CombinedFlowLock implements FlowLockPort {
     }
   }
 
-  async renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult> {
+  async renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult> {
     await this.memory.renew(this.local(flowId), runId, leaseMs);
-    return this.shared.renew(flowId, runId, leaseMs);
+    return this.shared.renew(flowId, runId, leaseMs, epoch);
   }
 
   async release(flowId: string, runId: string): Promise<ReleaseResult> {
@@ -150,7 +150,7 @@ export function heldLease(held: AcquireResult, lock: FlowLockPort): FlowLockPort
   return {
     acquire: async () => ({ ...held }),
     // Window runs carry their own run ids; the lease they work under is the sync's (held.holder).
-    renew: (flowId, runId, leaseMs) => lock.renew(flowId, held.holder ?? runId, leaseMs),
+    renew: (flowId, runId, leaseMs, epoch) => lock.renew(flowId, held.holder ?? runId, leaseMs, epoch),
     release: async () => ({ released: true }),
     inspect: (flowId) => lock.inspect(flowId),
   };

@@ -4,6 +4,7 @@
  */
 import { BridgeError } from "../errors.ts";
 import { TPLUS_ERROR } from "./tplus/errors.ts";
+import type { ContentLine, ReadBack } from "./content-lines.ts";
 
 export interface TargetWrite {
   operation: string;
@@ -31,6 +32,13 @@ export interface TargetConnector {
   readonly system: "tplus" | "kis";
   write(doc: TargetWrite, options?: TargetWriteOptions): Promise<TargetWriteResult>;
   writeBatch?(docs: TargetWrite[]): Promise<Array<TargetWriteResult | { externalKey: string; error: BridgeError }>>;
+  /**
+   * Reads the document stored under `doc.externalKey` back and returns its lines next to `doc`'s (engine/verify-existing.ts:
+   * an "already_exists" answer is compared, not trusted). null when the target cannot be read back or holds no such document.
+   */
+  readBack?(doc: TargetWrite, hint?: { targetId?: string }): Promise<ReadBack | null>;
+  /** The lines `doc` would write, as readBack reports them (no request). */
+  contentLines?(doc: TargetWrite): ContentLine[];
 }
 
 /**

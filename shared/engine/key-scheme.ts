@@ -36,3 +36,79 @@ export class KeySchemeChangedError extends BridgeError {
     });
   }
 }
+
+/** Two loaded flows whose keys can coincide for the same target document kind (engine-review finding 3, K1). */
+export interface KeyCollision {
+  flows: [string, string];
+  templates: [string, string];
+  kind: string;
+  message: string;
+}
+
+/** The template a flow's external keys come from: `{_merge_key}` stands for the merge keyTemplate. */
+function effectiveKeyTemplate(flow: Flow): string {
+  const merge = flow.operation?.type === "merge" ? flow.operation.keyTemplate : undefined;
+  return merge === undefined ? flow.target.externalKey : flow.target.externalKey.replace(/\{\s*_merge_key[^{}]*\}/g, merge);
+}
+
+/** Target system + document kind: T+ refuses a repeated ExternalCode per voucher type, KIS FBillNo per bill type. */
+function documentKind(flow: Flow): string {
+  return `${flow.target.type}:${flow.target.operation.trim().toLowerCase().replace(/\/create$/, "")}`;
+}
+
+const PLACEHOLDER = /\{[^{}]*\}/;
+const literalHead = (t: string) => t.split(PLACEHOLDER)[0]!;
+const literalTail = (t: string) => t.split(PLACEHOLDER).at(-1)!;
+
+/**
+ * Whether two key templates can render the same key. Conservative (a "maybe" counts): keys cannot coincide only when
+ * their literal heads differ (neither is a prefix of the other), or, for unmerged flows (merged keys get `-1`, `-S1`
+ * suffixes), their literal tails differ likewise, or both are constants that differ.
+ */
+function templatesMayCollide(a: string, b: string, suffixed: boolean): boolean {
+  const constant = (t: string) => !PLACEHOLDER.test(t);
+  if (constant(a) && constant(b) && !suffixed) return a === b;
+  const ha = literalHead(a);
+  const hb = literalHead(b);
+  if (!ha.startsWith(hb) && !hb.startsWith(ha)) return false;
+  if (!suffixed) {
+    const ta = literalTail(a);
+    const tb = literalTail(b);
+    if (!ta.endsWith(tb) && !tb.endsWith(ta)) return false;
+  }
+  return true;
+}
+
+/** Pairs of flows that write the same target document kind with keys that can coincide. */
+export function keyCollisions(flows: readonly Flow[]): KeyCollision[] {
+  const out: KeyCollision[] = [];
+  for (let i = 0; i < flows.length; i++) {
+    for (let j = i + 1; j < flows.length; j++) {
+      const a = flows[i]!;
+      const b = flows[j]!;
+      const kind = documentKind(a);
+      if (kind !== documentKind(b)) continue;
+      const ta = effectiveKeyTemplate(a);
+      const tb = effectiveKeyTemplate(b);
+      const suffixed = a.operation?.type === "merge" || b.operation?.type === "merge";
+      if (!templatesMayCollide(ta, tb, suffixed)) continue;
+      out.push({
+        flows: [a.id, b.id],
+        templates: [ta, tb],
+        kind,
+        message: `flows ${a.id} ("${ta}") and ${b.id} ("${tb}") both write ${kind} with keys that can coincide: the second flow's document would be taken for the first's ("already exists")`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Refuses a set of loaded flows in which two can produce the same key. */
+export function assertNoKeyCollisions(flows: readonly Flow[]): void {
+  const found = keyCollisions(flows);
+  if (found.length === 0) return;
+  throw new BridgeError("key_collision", found.map((c) => c.message).join("; "), {
+    hint: "give each flow its own key namespace: a distinct literal prefix in target.externalKey or operation.keyTemplate (e.g. \"S2-{io_date_new}-{wms_co_id}\"), then accept the key scheme change (ACCEPT_KEY_SCHEME)",
+    details: { collisions: found.map(({ flows, templates, kind }) => ({ flows, templates, kind })) },
+  });
+}

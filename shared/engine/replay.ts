@@ -13,6 +13,7 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
 import { groupLedgerKey } from "./run.ts";
+import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
 import type { SourceRow } from "./types.ts";
 
@@ -37,7 +38,8 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
   const flow = ports.flows[letter.flow];
   if (!flow) throw new BridgeError("not_found", `dead letter ${id} belongs to flow ${letter.flow}, which this deployment does not run`);
-  const planned = plannedParts(letter.payload);
+  // A conflict letter wraps our document next to both sides (verify-existing.ts): its parts are under `document`.
+  const planned = plannedParts(letter.payload) ?? plannedParts((letter.payload as { document?: unknown } | null)?.document);
   const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]).filter(
     (r): r is SourceRow => r !== null && typeof r === "object" && !Array.isArray(r),
   );
@@ -57,7 +59,20 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   try {
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore: new KvTokenStore(kv), clock, logger, kv });
     const ledger = await store.ledgerView(flow.id);
+    /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
+    const checked = async (write: { operation: string; externalKey: string; payload: Record<string, unknown> }) => {
+      const written = await target.write(write, { verifyExisting: true });
+      const conflict = await verifyExisting(target, write, written, logger);
+      if (conflict) throw conflict;
+      return written;
+    };
     if (planned) {
+      // A group whose key was found under another split: that document must be gone before the parts are written.
+      const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
+      if (letter.error.code === "conflict" && typeof taken === "string" && !planned.some((p) => p.externalKey === taken)) {
+        const clash = await probeOtherSplit(target, flow.target.operation, planned);
+        if (clash) throw clash;
+      }
       // The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
       // counts its members, so rebuilding from rows would write nothing or a different layout).
       const entries: LedgerEntry[] = [];
@@ -66,7 +81,7 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
           result.written.push({ externalKey: part.externalKey, status: "unchanged" });
           continue;
         }
-        const written = await target.write({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload }, { verifyExisting: true });
+        const written = await checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
         result.written.push({ externalKey: part.externalKey, status: written.status });
         entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: clock.now(), runId });
       }
@@ -104,7 +119,7 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
         };
         return result;
       }
-      const written = await target.write({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload }, { verifyExisting: true });
+      const written = await checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
       result.written.push({ externalKey: doc.externalKey, status: written.status });
       const at = clock.now();
       entries.push({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId });

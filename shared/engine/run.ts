@@ -29,6 +29,7 @@ import type {
 import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
+import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -212,7 +213,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const deadLetter = (sourceId: string, source: unknown, error: unknown, extra: { externalKey?: string; payload?: unknown } = {}) => {
     const e = toBridgeError(error);
     const marker = deadLetterMarker(extra.externalKey ?? sourceId);
-    const hash = contentHash([source ?? null, extra.payload ?? null, e.code]);
+    // A conflict shows both sides (verify-existing.ts) and is filed once per pair of sides, whichever path found it.
+    if (e instanceof TargetConflictError) extra = { ...extra, payload: { ...e.sides, document: extra.payload } };
+    const hash = e instanceof TargetConflictError ? contentHash(["conflict", e.sides]) : contentHash([source ?? null, extra.payload ?? null, e.code]);
     if (ledgerGet(marker)?.contentHash === hash) {
       counts.skipped++;
       return;
@@ -359,12 +362,28 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           runId: options.runId,
           createdAt: clock.now(),
         };
+        // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
+        const clash = plan.supplement === 0 && !writtenGroup(plan.groupKey) ? await probeOtherSplit(deps.target, deps.targetOperation, plan.parts) : undefined;
+        if (clash) {
+          conflictPlan(plan, clash, rowsById);
+          continue;
+        }
         await state.outbox!.put(flowId, plan); // before the first part: a stop between parts resumes this plan
         plans.set(plan.groupKey, plan);
       }
       await writePlan(plan, rowsById);
     }
     return rest;
+  };
+
+  /** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */
+  const conflictPlan = (plan: OutboxPlan, clash: TargetConflictError, rowsById: Map<string, SourceRow>) => {
+    deadLetter(plan.members[0] ?? plan.groupKey, plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined), clash, {
+      externalKey: plan.parts[0]!.externalKey,
+      payload: { outbox: { unit: plan.unit, parts: plan.parts } },
+    });
+    const previous = writtenGroup(plan.groupKey);
+    remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: clock.now(), runId: options.runId });
   };
 
   const writePlan = async (plan: OutboxPlan, rowsById: Map<string, SourceRow>) => {
@@ -405,6 +424,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
     }
     // Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+    // Members of a conflicting remainder are settled by the conflict letter (it holds their rows and both sides):
+    // they must not also go into a supplement, which would book them a second time once the letter is resolved.
     const previous = writtenGroup(plan.groupKey);
     remember({
       externalKey: groupLedgerKey(plan.groupKey),
@@ -435,10 +456,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         await state.writeMarker.mark(flowId, options.runId, clock.now());
         markedWriting = true;
       }
-      const result = await deps.target.write(
-        { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload },
-        { verifyExisting: verifyAll() || poison.triedBefore(doc) },
-      );
+      const write = { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload };
+      const result = await deps.target.write(write, { verifyExisting: verifyAll() || poison.triedBefore(doc) });
+      const conflict = await verifyExisting(deps.target, write, result, logger);
+      if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
       if (result.status === "created") counts.written++;
       else counts.alreadyExisted++;
       poison.succeeded();

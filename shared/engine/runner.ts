@@ -25,7 +25,9 @@ import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
-import { KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
+import { fencedState } from "../state/fenced-state.ts";
+import { spooledState } from "../state/spool-store.ts";
+import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
@@ -284,12 +286,15 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   if (!flow) {
     throw new ConfigError(`unknown flow "${request.flowId}"`, { hint: `known flows: ${Object.keys(ports.flows).join(", ")}` });
   }
+  // Two loaded flows that can produce the same key would swallow each other's documents: refused before anything runs.
+  assertNoKeyCollisions(Object.values(ports.flows));
   const now = request.now ?? clock.now();
   const meter = createCallMeter(ports.fetch, request.budget, clock);
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const state = engineStateOver(store, kv.counts, kv);
+  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
+  const state = spooledState(engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger });
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
@@ -320,6 +325,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
+    // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
+    const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...("epoch" in lease && lease.epoch !== undefined ? { epoch: lease.epoch } : {}) });
     const runDeps: Parameters<typeof runFlow>[0] = {
       flowId: flow.id,
       targetOperation: flow.target.operation,
@@ -327,11 +334,11 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
       target,
-      state,
+      state: keeper ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,
       meter,
       clock,
       logger,
-      lease: request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock }),
+      lease: keeper,
     };
     const runOptions: Parameters<typeof runFlow>[1] = {
       runId: request.runId,

@@ -25,8 +25,11 @@ export class LeaseKeeper {
   private readonly runId: string;
   private readonly leaseMs: number;
   private readonly clock: Clock;
+  /** The lease's fencing token (lock.ts): a renewal with it is refused once another acquire took the flow over. */
+  readonly epoch: number | undefined;
 
-  constructor(options: { lock: FlowLockPort; flowId: string; runId: string; leaseMs: number; clock: Clock; intervalMs?: number }) {
+  constructor(options: { lock: FlowLockPort; flowId: string; runId: string; leaseMs: number; clock: Clock; intervalMs?: number; epoch?: number }) {
+    this.epoch = options.epoch;
     this.lock = options.lock;
     this.flowId = options.flowId;
     this.runId = options.runId;
@@ -39,7 +42,12 @@ export class LeaseKeeper {
   /** Renews when due; throws LeaseLostError when the lease is no longer this run's. */
   async keep(): Promise<void> {
     if (this.clock.now() - this.last < this.intervalMs) return;
-    const result = await this.lock.renew(this.flowId, this.runId, this.leaseMs);
+    await this.fence();
+  }
+
+  /** Renews now (one lock request) and throws LeaseLostError unless the lease is still this run's, at this epoch. */
+  async fence(): Promise<void> {
+    const result = await this.lock.renew(this.flowId, this.runId, this.leaseMs, this.epoch);
     if (!result.renewed) throw new LeaseLostError(this.flowId, this.runId, result.holder);
     this.last = this.clock.now();
   }

@@ -8,7 +8,10 @@
  *    the same run id must not run twice at once; engine-review finding 10);
  *  - renew: only the holder, and only while nobody else has taken the lease over;
  *  - release: only the holder; a non-holder's release is refused;
- *  - commit (checkpoint copy): only the holder, so a run that lost its lease cannot move the watermark.
+ *  - commit (checkpoint copy): only the holder, so a run that lost its lease cannot move the watermark;
+ *  - fencing: every acquire issues an epoch larger than any before it for the flow (max(previous + 1, now in ms));
+ *    renew and commit given an epoch are refused unless it is the current lease's, so a run whose lease was taken
+ *    over — also by a re-delivery of its own event, which has the same run id — is stopped (engine-review finding 10).
  */
 import { BridgeError, ConfigError } from "../errors.ts";
 import { systemClock, type Clock } from "../ports.ts";
@@ -22,6 +25,8 @@ export interface LeaseRecord {
   runId: string;
   acquiredAt: number;
   expiresAt: number;
+  /** Fencing token (absent in records written before epochs existed: counts as 0). */
+  epoch?: number;
 }
 
 export interface AcquireResult {
@@ -32,6 +37,8 @@ export interface AcquireResult {
   expiresAt: number;
   /** Set when an expired lease of another run was taken over. */
   tookOverFrom?: string;
+  /** The fencing token of the lease just acquired: renewals and commits carry it. */
+  epoch?: number;
 }
 
 export interface RenewResult {
@@ -54,7 +61,8 @@ export interface LeaseStatus {
 
 export interface FlowLockPort {
   acquire(flowId: string, runId: string, leaseMs: number): Promise<AcquireResult>;
-  renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult>;
+  /** With `epoch`: refused unless the current lease has that epoch (fencing). */
+  renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult>;
   release(flowId: string, runId: string): Promise<ReleaseResult>;
   /** Current lease, for dashboards and diagnostics. */
   inspect(flowId: string): Promise<LeaseStatus>;
@@ -68,7 +76,7 @@ export interface StoredCheckpointCopy {
 
 /** A strongly consistent copy of the checkpoint, next to the lease (KV reads may lag by a minute). */
 export interface CheckpointMirrorPort {
-  commit(flowId: string, runId: string, checkpoint: Checkpoint): Promise<{ committed: boolean; holder?: string }>;
+  commit(flowId: string, runId: string, checkpoint: Checkpoint, epoch?: number): Promise<{ committed: boolean; holder?: string }>;
   read(flowId: string): Promise<StoredCheckpointCopy | null>;
 }
 
@@ -98,6 +106,8 @@ export function decideAcquire(
   runId: string,
   leaseMs: number,
   now: number,
+  /** The last epoch issued for the flow when the store keeps it apart from the lease (a released lease is deleted). */
+  lastEpoch = 0,
 ): { result: AcquireResult; next: LeaseRecord | null } {
   checkLeaseArgs(flowId, runId, leaseMs);
   if (isLive(current, now)) {
@@ -105,8 +115,9 @@ export function decideAcquire(
   }
   // An expired lease (of another run, or of this run id's earlier delivery) is taken over: the new holder recovers.
   const expired = current as LeaseRecord | null;
-  const next: LeaseRecord = { flowId, runId, acquiredAt: now, expiresAt: now + leaseMs };
-  const result: AcquireResult = { acquired: true, holder: runId, expiresAt: next.expiresAt };
+  const epoch = Math.max((expired?.epoch ?? 0) + 1, lastEpoch + 1, now);
+  const next: LeaseRecord = { flowId, runId, acquiredAt: now, expiresAt: now + leaseMs, epoch };
+  const result: AcquireResult = { acquired: true, holder: runId, expiresAt: next.expiresAt, epoch };
   if (expired) result.tookOverFrom = expired.runId;
   return { result, next };
 }
@@ -117,10 +128,11 @@ export function decideRenew(
   runId: string,
   leaseMs: number,
   now: number,
+  epoch?: number,
 ): { result: RenewResult; next: LeaseRecord | null } {
   checkLeaseArgs(flowId, runId, leaseMs);
   // Nobody else has taken it over, even if it lapsed: extending is safe.
-  if (current && current.runId === runId) {
+  if (current && current.runId === runId && sameEpoch(current, epoch)) {
     const next = { ...current, expiresAt: now + leaseMs };
     return { result: { renewed: true, holder: runId, expiresAt: next.expiresAt }, next };
   }
@@ -141,8 +153,13 @@ export function leaseStatus(current: LeaseRecord | null, now: number): LeaseStat
 }
 
 /** Commits are taken from the current lease holder only (expired but not taken over still counts). */
-export function mayCommit(current: LeaseRecord | null, runId: string): boolean {
-  return current !== null && current.runId === runId;
+export function mayCommit(current: LeaseRecord | null, runId: string, epoch?: number): boolean {
+  return current !== null && current.runId === runId && sameEpoch(current, epoch);
+}
+
+/** No epoch given (callers from before fencing): the run id decides alone. */
+function sameEpoch(current: LeaseRecord, epoch: number | undefined): boolean {
+  return epoch === undefined || (current.epoch ?? 0) === epoch;
 }
 
 // ---------- in-memory implementation (CLI, tests) ----------
@@ -151,6 +168,7 @@ export function mayCommit(current: LeaseRecord | null, runId: string): boolean {
 export class MemoryFlowLock implements FlowCoordinator {
   private readonly leases = new Map<string, LeaseRecord>();
   private readonly checkpoints = new Map<string, StoredCheckpointCopy>();
+  private readonly epochs = new Map<string, number>();
   private readonly clock: Clock;
 
   constructor(clock: Clock = systemClock) {
@@ -158,13 +176,16 @@ export class MemoryFlowLock implements FlowCoordinator {
   }
 
   async acquire(flowId: string, runId: string, leaseMs: number): Promise<AcquireResult> {
-    const { result, next } = decideAcquire(this.leases.get(flowId) ?? null, flowId, runId, leaseMs, this.clock.now());
-    if (next) this.leases.set(flowId, next);
+    const { result, next } = decideAcquire(this.leases.get(flowId) ?? null, flowId, runId, leaseMs, this.clock.now(), this.epochs.get(flowId));
+    if (next) {
+      this.leases.set(flowId, next);
+      this.epochs.set(flowId, next.epoch!);
+    }
     return result;
   }
 
-  async renew(flowId: string, runId: string, leaseMs: number): Promise<RenewResult> {
-    const { result, next } = decideRenew(this.leases.get(flowId) ?? null, flowId, runId, leaseMs, this.clock.now());
+  async renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult> {
+    const { result, next } = decideRenew(this.leases.get(flowId) ?? null, flowId, runId, leaseMs, this.clock.now(), epoch);
     if (next) this.leases.set(flowId, next);
     return result;
   }
@@ -179,10 +200,10 @@ export class MemoryFlowLock implements FlowCoordinator {
     return leaseStatus(this.leases.get(flowId) ?? null, this.clock.now());
   }
 
-  async commit(flowId: string, runId: string, checkpoint: Checkpoint): Promise<{ committed: boolean; holder?: string }> {
+  async commit(flowId: string, runId: string, checkpoint: Checkpoint, epoch?: number): Promise<{ committed: boolean; holder?: string }> {
     checkLeaseArgs(flowId, runId);
     const current = this.leases.get(flowId) ?? null;
-    if (!mayCommit(current, runId)) return current ? { committed: false, holder: current.runId } : { committed: false };
+    if (!mayCommit(current, runId, epoch)) return current ? { committed: false, holder: current.runId } : { committed: false };
     this.checkpoints.set(flowId, { checkpoint: structuredClone(checkpoint), runId, savedAt: this.clock.now() });
     return { committed: true };
   }

@@ -87,6 +87,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     // The real quotas would make back-to-back invocations wait out 100 calls/minute; throttling is injected as faults.
     limits: { perSecond: null, perMinute: null },
     kisMaxHoldMs: scenario.requestTimeoutMs + 3000,
+    ...(scenario.kisNoUniqueBillNo ? { kisNoUniqueBillNo: true } : {}),
   });
 
   const queue = recordingQueue();
@@ -117,6 +118,8 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     );
   });
   let ticks = 0;
+  /** The late member added after a ledger loss (scenario.ledgerLoss). */
+  let late: LateMember | undefined;
   try {
     await clearKv(e.STATE);
     await releaseLeases(e);
@@ -211,9 +214,22 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       return [{ flow, run: (await store.getRun(flow, queueRunId(message.body.runId, { id, attempts: message.attempts }))) as RunView | null }];
     };
 
+    let lossPending = scenario.ledgerLoss === true;
     for (; ticks < maxTicks; ) {
       const pendingFlows = FLOW_IDS.filter((f) => !settled.get(f));
-      if (pendingFlows.length === 0 && queue.pending.length === 0) break;
+      if (pendingFlows.length === 0 && queue.pending.length === 0) {
+        if (!lossPending) break;
+        // ---- the T+ flow's ledger is lost, then a late member of its latest written day arrives -------------
+        lossPending = false;
+        late = await loseLedgerWithLateMember(stack, e, random());
+        if (late) {
+          notes.push(`ledger of ${CHAOS_FLOWS.tplus} lost; late member ${late.id} of ${late.key}`);
+          settled.set(CHAOS_FLOWS.tplus, false);
+        } else {
+          notes.push("ledger loss skipped: no T+ voucher written");
+        }
+        continue;
+      }
       let outcomes: Outcome[];
 
       if (!abortDone && scenario.abort && settled.get(scenario.abort.flow)) {
@@ -310,9 +326,11 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     // ---- verdict -------------------------------------------------------------------------------------
     untap();
     await Promise.all(reading);
-    const verdict = await judge(stack, store, { brokenSku, duplicateKey, doomedWrites, refused, killed: effective.has("abort"), doomedFrom }, details, notes);
+    const verdict = await judge(stack, store, { brokenSku, duplicateKey, doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late }, details, notes);
     const fired = new Set(await firedFaults(stack));
     if (duplicateKey) fired.add("tplus.duplicate");
+    if (late) fired.add("state.ledgerLoss");
+    if (scenario.kisNoUniqueBillNo) fired.add("kis.noUniqueBillNo");
     if (brokenSku && verdict.expectedDead > 0) fired.add("permanent.lookupMiss");
     const drawnClasses = scenario.faults.filter(isFaultClass);
     for (const f of drawnClasses) if (fired.has(f)) effective.add(f);
@@ -353,7 +371,7 @@ interface Verdict {
 async function judge(
   stack: HubStack,
   store: FlowStateStore,
-  injected: { brokenSku?: string; duplicateKey?: string; doomedWrites: Set<string>; refused: Set<string>; killed: boolean; doomedFrom: Map<ChaosFlowId, number> },
+  injected: { brokenSku?: string; duplicateKey?: string; doomedWrites: Set<string>; refused: Set<string>; killed: boolean; doomedFrom: Map<ChaosFlowId, number>; late?: LateMember },
   details: string[],
   notes: string[],
 ): Promise<Verdict> {
@@ -405,6 +423,16 @@ async function judge(
     }
   }
   for (const code of injected.refused) permanent.add(`tplus:${code}`);
+  // After a ledger loss the rebuilt group is answered "already exists": its late member is in a supplement, or the
+  // target keeps the group without it and a conflict dead letter (with the late member's rows) says so.
+  let lateInLetter = false;
+  if (injected.late) {
+    const letter = (await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).find((l) => l.error.code === "conflict" && String(l.externalKey ?? "").startsWith(injected.late!.key));
+    const rows = (Array.isArray(letter?.source) ? letter!.source : [letter?.source]) as Array<Row | undefined>;
+    lateInLetter = rows.some((r) => r && String(r.io_id) === injected.late!.id);
+    if (letter) permanent.add(`tplus:${letter.externalKey}`);
+    notes.push(`late member ${injected.late.id}: ${lateInLetter ? "in a conflict dead letter" : "not in a dead letter"}`);
+  }
   const permanentInRange = [...permanent].filter((k) => {
     const [system, key] = split(k);
     return system === "kis" ? kisExpected.has(key) : tplusExpected.has(key.replace(/-S\d+$/, ""));
@@ -418,8 +446,10 @@ async function judge(
         details.push(`${system}: ${key} stored ${count} times`);
       }
     }
-    for (const [key, want] of expected) {
+    for (const [key, wanted] of expected) {
       const got = actual.get(key);
+      // The late member held by a conflict letter is not in the target: compare without it.
+      const want = system === "tplus" && injected.late?.key === key && lateInLetter ? without(wanted, injected.late.items) : wanted;
       const excused = permanent.has(`${system}:${key}`);
       if (!got) {
         if (!excused) {
@@ -504,6 +534,48 @@ async function judge(
   return { lost, duplicated, unexpectedDead, missingDead, expectedDead: permanentInRange.length };
 }
 
+interface LateMember {
+  id: string;
+  key: string;
+  items: Array<{ sku_id: string; qty: number }>;
+}
+
+function without(want: QtyBySku, items: LateMember["items"]): QtyBySku {
+  const out = { ...want };
+  for (const i of items) out[i.sku_id] = Math.round(((out[i.sku_id] ?? 0) - i.qty) * 1e6) / 1e6;
+  for (const [k, v] of Object.entries(out)) if (v === 0) delete out[k];
+  return out;
+}
+
+/**
+ * Deletes the T+ flow's ledger (as a reset, retention or a new namespace would) and adds a late sales-out document to
+ * its latest written group, dated at that group's latest io_date (so the next run's one-day lookback reads it).
+ */
+async function loseLedgerWithLateMember(stack: HubStack, e: Env, pick: number): Promise<LateMember | undefined> {
+  const dispatches = await tplusDispatches(stack);
+  const keys = [...new Set(dispatches.map((d) => /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(d.ExternalCode)?.[1]).filter((k): k is string => !!k))].sort();
+  const key = keys.at(-1);
+  if (!key) return undefined;
+  const members = (await sourceDocuments(stack, JST_PATHS.salesOut))
+    .filter((d) => d.status === "Confirmed" && Number(d.shop_id) === 0 && `SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}` === key)
+    .sort((a, b) => String(b.io_date).localeCompare(String(a.io_date)));
+  const sibling = members[0];
+  if (!sibling) return undefined;
+  let cursor: string | undefined;
+  do {
+    const page = await e.STATE.list({ prefix: `ledger:${CHAOS_FLOWS.tplus}:`, ...(cursor ? { cursor } : {}) });
+    for (const k of page.keys) await e.STATE.delete(k.name);
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  const item = (sibling.items as Row[])[Math.floor(pick * (sibling.items as Row[]).length)] ?? (sibling.items as Row[])[0]!;
+  const items: Row[] = [{ ...item, qty: 7 }];
+  const { io_id: _omit, ...rest } = sibling;
+  const res = await fetch(`${stack.urls.jushuitan}/__emulator/documents`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.salesOut, doc: { ...rest, o_id: Number(sibling.o_id ?? 0) + 900_000, items } }) });
+  if (!res.ok) throw new Error(`adding the late member answered ${res.status}`);
+  const row = ((await res.json()) as { row: Row }).row;
+  return { id: String(row.io_id), key, items: items.map((i) => ({ sku_id: String(i.sku_id), qty: 7 })) };
+}
+
 function qtyDiff(want: QtyBySku, got: QtyBySku): "equal" | "more" | "less" | "other" {
   let more = false;
   let less = false;
@@ -532,7 +604,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Fault classes (as opposed to conditions such as budgets or triggers). */
 function isFaultClass(label: string): boolean {
-  return /^(jst|tplus|kis|permanent)\./.test(label);
+  return /^(jst|tplus|kis|permanent|state)\./.test(label);
 }
 
 /** Fault classes that actually fired, from the emulators' request logs. */

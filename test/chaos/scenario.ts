@@ -63,6 +63,14 @@ export interface ChaosScenario {
   brokenMaterial: boolean;
   /** Random draws the runner needs later (which SKU, which group …), fixed by the seed. */
   pick: number;
+  /**
+   * Once both flows settled: the T+ flow's ledger is lost (reset, retention, a new namespace) and a late member of its
+   * latest written day arrives; the flows are driven again. The rebuilt group answered "already exists" must not
+   * swallow the late member (engine-review finding 3): it lands in a supplement or in a conflict dead letter.
+   */
+  ledgerLoss?: boolean;
+  /** The KIS account accepts a repeated FBillNo (KIS_PRECHECK=always must keep bills single). */
+  kisNoUniqueBillNo?: boolean;
 }
 
 interface Knobs {
@@ -83,6 +91,13 @@ const PROFILES: Record<ChaosProfile, Knobs> = {
   quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
   long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
 };
+
+/** `{ [name]: true }` and the label `state.<name>` / `kis.<name>` in the scenario's faults when drawn. */
+function withFlag(name: "ledgerLoss" | "kisNoUniqueBillNo", drawn: boolean, faults: string[]): Partial<ChaosScenario> {
+  if (!drawn) return {};
+  faults.push(name === "ledgerLoss" ? "state.ledgerLoss" : "kis.noUniqueBillNo");
+  return { [name]: true };
+}
 
 export function drawScenario(seed: number, profile: ChaosProfile = "quick"): ChaosScenario {
   const random = seededRandom(seed);
@@ -200,5 +215,8 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
     duplicateVoucher,
     brokenMaterial,
     pick: random(),
+    // Drawn after everything else so the scenarios of earlier seeds stay as they were.
+    ...withFlag("ledgerLoss", chance(0.2), faults),
+    ...withFlag("kisNoUniqueBillNo", chance(0.2), faults),
   };
 }

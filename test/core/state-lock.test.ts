@@ -12,7 +12,7 @@ describe("MemoryFlowLock (the shared lease rules)", () => {
   it("refuses a second run while the lease is live, refuses the holder's own run id too (not re-entrant), and hands over after expiry", async () => {
     const clock = testClock();
     const lock = new MemoryFlowLock(clock);
-    expect(await lock.acquire("flow-a", "run-1", 60_000)).toEqual({ acquired: true, holder: "run-1", expiresAt: 1_060_000 });
+    expect(await lock.acquire("flow-a", "run-1", 60_000)).toEqual({ acquired: true, holder: "run-1", expiresAt: 1_060_000, epoch: 1_000_000 });
     expect(await lock.acquire("flow-a", "run-2", 60_000)).toEqual({ acquired: false, holder: "run-1", expiresAt: 1_060_000 });
     expect((await lock.acquire("flow-b", "run-2", 60_000)).acquired).toBe(true); // other flows are independent
     clock.advance(10_000);
@@ -20,7 +20,7 @@ describe("MemoryFlowLock (the shared lease rules)", () => {
     expect(await lock.acquire("flow-a", "run-1", 60_000)).toEqual({ acquired: false, holder: "run-1", expiresAt: 1_060_000 });
     expect((await lock.renew("flow-a", "run-1", 60_000)).expiresAt).toBe(1_070_000);
     clock.advance(70_000); // expiry is exclusive: at expiresAt the lease is gone
-    expect(await lock.acquire("flow-a", "run-2", 30_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: 1_110_000, tookOverFrom: "run-1" });
+    expect(await lock.acquire("flow-a", "run-2", 30_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: 1_110_000, tookOverFrom: "run-1", epoch: 1_080_000 });
     expect(await lock.inspect("flow-a")).toEqual({ holder: "run-2", expiresAt: 1_110_000, expired: false });
   });
 

@@ -17,6 +17,8 @@ export interface HubStackRequest {
   tplusRateLimit?: { max: number; windowMs: number };
   /** KIS: longest a "never answer" fault holds a request (it ends early when the client goes away); default 60 s. */
   kisMaxHoldMs?: number;
+  /** KIS: an account that accepts a repeated FBillNo (chaos class kis.noUniqueBillNo). */
+  kisNoUniqueBillNo?: boolean;
 }
 
 export function createEmulatorHub(baseUrl: () => string) {
@@ -37,7 +39,9 @@ export function createEmulatorHub(baseUrl: () => string) {
         ...(body.limits ? { limits: body.limits } : {}),
       },
       ...(body.tplusRateLimit ? { tplus: { rateLimit: body.tplusRateLimit } } : {}),
-      ...(body.kisMaxHoldMs ? { kis: { maxHoldMs: body.kisMaxHoldMs } } : {}),
+      ...(body.kisMaxHoldMs || body.kisNoUniqueBillNo
+        ? { kis: { ...(body.kisMaxHoldMs ? { maxHoldMs: body.kisMaxHoldMs } : {}), ...(body.kisNoUniqueBillNo ? { enforceUniqueBillNo: false } : {}) } }
+        : {}),
     });
     stacks.set(id, stack);
     const prefix = `${baseUrl()}/s/${id}`;

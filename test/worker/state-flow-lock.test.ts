@@ -18,7 +18,7 @@ function stubFor(flowId: string) {
 describe("FlowLock Durable Object", () => {
   it("refuses a second acquire while the lease is held", async () => {
     const stub = stubFor("lock-a");
-    expect(await stub.acquire("lock-a", "run-1", 60_000, T0)).toEqual({ acquired: true, holder: "run-1", expiresAt: T0 + 60_000 });
+    expect(await stub.acquire("lock-a", "run-1", 60_000, T0)).toEqual({ acquired: true, holder: "run-1", expiresAt: T0 + 60_000, epoch: T0 });
     expect(await stub.acquire("lock-a", "run-2", 60_000, T0 + 59_999)).toEqual({ acquired: false, holder: "run-1", expiresAt: T0 + 60_000 });
     expect(await stub.inspect("lock-a", T0 + 1)).toEqual({ holder: "run-1", expiresAt: T0 + 60_000, expired: false });
   });
@@ -26,7 +26,7 @@ describe("FlowLock Durable Object", () => {
   it("lets another run take over an expired lease; the old holder can then neither renew nor release", async () => {
     const stub = stubFor("lock-b");
     await stub.acquire("lock-b", "run-1", 5_000, T0);
-    expect(await stub.acquire("lock-b", "run-2", 5_000, T0 + 5_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: T0 + 10_000, tookOverFrom: "run-1" });
+    expect(await stub.acquire("lock-b", "run-2", 5_000, T0 + 5_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: T0 + 10_000, tookOverFrom: "run-1", epoch: T0 + 5_000 });
     expect((await stub.renew("lock-b", "run-1", 5_000, T0 + 5_001)).renewed).toBe(false);
     expect(await stub.release("lock-b", "run-1")).toEqual({ released: false, holder: "run-2" });
     expect(await stub.renew("lock-b", "run-2", 5_000, T0 + 6_000)).toEqual({ renewed: true, holder: "run-2", expiresAt: T0 + 11_000 });
@@ -50,6 +50,23 @@ describe("FlowLock Durable Object", () => {
     expect(await again.read("lock-d")).toEqual({ checkpoint: { watermark: 42, cursor: { page: 3 }, runId: "run-1" }, runId: "run-1", savedAt: T0 + 10 });
     const rows = await runInDurableObject(again, (_instance: FlowLock, state) => state.storage.sql.exec("SELECT run_id, expires_at FROM lease").toArray());
     expect(rows).toEqual([{ run_id: "run-1", expires_at: T0 + 60_000 }]);
+  });
+
+  it("fencing: each acquire issues a larger epoch (also after a release); renew and commit with a stale epoch are refused, even for the same run id", async () => {
+    const stub = stubFor("lock-f");
+    const first = await stub.acquire("lock-f", "run-1", 5_000, T0);
+    // The same event delivered again after the lease lapsed takes it over under the same run id.
+    const again = await stub.acquire("lock-f", "run-1", 5_000, T0 + 6_000);
+    expect(again.acquired).toBe(true);
+    expect(again.epoch!).toBeGreaterThan(first.epoch!);
+    expect((await stub.renew("lock-f", "run-1", 5_000, T0 + 6_001, first.epoch)).renewed).toBe(false);
+    expect(await stub.commit("lock-f", "run-1", { watermark: 1, runId: "run-1" }, T0 + 6_001, first.epoch)).toEqual({ committed: false, holder: "run-1" });
+    expect(await stub.commit("lock-f", "run-1", { watermark: 2, runId: "run-1" }, T0 + 6_002, again.epoch)).toEqual({ committed: true });
+    expect((await stub.renew("lock-f", "run-1", 5_000, T0 + 6_003, again.epoch)).renewed).toBe(true);
+    expect((await stub.release("lock-f", "run-1")).released).toBe(true);
+    // The clock of the object went back (or two acquires in one millisecond): the epoch still grows.
+    const third = await stub.acquire("lock-f", "run-2", 5_000, T0);
+    expect(third.epoch!).toBeGreaterThan(again.epoch!);
   });
 
   it("rejects invalid arguments with a clear message", async () => {

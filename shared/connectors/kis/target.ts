@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from "../../ports.ts";
 import { withRetry } from "../../util/retry.ts";
 import type { TargetConnector, TargetWrite, TargetWriteOptions, TargetWriteResult } from "../target.ts";
 import { KisBusinessError, KisDuplicateBillError, KisLookupError, KisPagingError, KisThrottledError } from "./errors.ts";
+import { linesOf, type ContentLine, type ReadBack } from "../content-lines.ts";
 import { KIS_BILL_TYPES, parseKisOperation, type KisBillObject, type KisBillRow, type KisBillType, type KisOperations } from "./operations.ts";
 
 export interface KisTargetOptions {
@@ -192,6 +193,27 @@ export class KisTarget implements TargetConnector {
     return null;
   }
 
+  /**
+   * The bill stored under the key, read back with getdetail (by the FID the write learned, else found by key first):
+   * its Entry lines (FItemID, FQty) next to ours. null when no bill carries the key.
+   */
+  async readBack(doc: TargetWrite, hint: { targetId?: string } = {}): Promise<ReadBack | null> {
+    const { bill } = parseKisOperation(doc.operation);
+    const object = this.prepare(bill, doc);
+    let fid = hint.targetId !== undefined && /^\d+$/.test(hint.targetId) ? Number(hint.targetId) : undefined;
+    if (fid === undefined) {
+      const found = await this.findByKey(bill, doc.externalKey, object.Head);
+      if (found?.FID === undefined) return null;
+      fid = Number(found.FID);
+    }
+    const stored = await this.ops.getBillDetail(bill, fid);
+    return { targetId: String(fid), ours: entryLines(object.Entry), theirs: entryLines(stored.Entry) };
+  }
+
+  contentLines(doc: TargetWrite): ContentLine[] {
+    return entryLines(this.prepare(parseKisOperation(doc.operation).bill, doc).Entry);
+  }
+
   private async onDuplicate(bill: KisBillType, key: string, head: Record<string, unknown>, error: KisDuplicateBillError): Promise<TargetWriteResult> {
     if (this.keyField === "FBillNo") {
       // The key is the bill number: a duplicate is our bill. The lookup only adds the FID, so it may fail.
@@ -250,6 +272,9 @@ export class KisTarget implements TargetConnector {
     return object;
   }
 }
+
+/** Bill lines as item + quantity (FItemID, FQty; Fauxqty when FQty is absent). */
+const entryLines = (entry: unknown): ContentLine[] => linesOf(entry, (e) => e.FItemID, (e) => e.FQty ?? e.Fauxqty);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === "object" && !Array.isArray(v);

@@ -10,6 +10,7 @@ import { silentLogger, systemClock } from "../../ports.ts";
 import type { Clock, FetchLike, Logger, TokenStore } from "../../ports.ts";
 import { withRetry } from "../../util/retry.ts";
 import type { TargetConnector, TargetWrite, TargetWriteOptions, TargetWriteResult } from "../target.ts";
+import { linesOf, type ContentLine, type ReadBack } from "../content-lines.ts";
 import { TplusCloudTransport } from "./cloud.ts";
 import type { CloudTokenInfo } from "./cloud.ts";
 import type { TplusConfig } from "./config.ts";
@@ -157,6 +158,19 @@ function idsFromAnswer(answer: unknown): { targetId?: string; targetCode?: strin
     return { ...(targetId ? { targetId } : {}), ...(targetCode ? { targetCode } : {}) };
   }
   return {};
+}
+
+/** A voucher's lines as item code + quantity (our payloads carry BaseQuantity; a DTO may carry Quantity too). */
+function voucherLines(voucher: Record<string, unknown>): ContentLine[] {
+  const details = voucher.RDRecordDetails ?? voucher.Details ?? voucher.SaleDeliveryDetails;
+  return linesOf(
+    details,
+    (d) => {
+      const inv = d.Inventory;
+      return inv && typeof inv === "object" ? (inv as Record<string, unknown>).Code : undefined;
+    },
+    (d) => d.BaseQuantity ?? d.Quantity,
+  );
 }
 
 function summarize(row: Record<string, unknown>): TplusVoucherSummary | null {
@@ -463,6 +477,33 @@ export class TplusClient implements TargetConnector {
         throw error;
       }
     }, this.retryOptions());
+  }
+
+  /**
+   * The voucher stored under the key, read back with GetVoucherDTO (by the id the write learned, else found with
+   * FindVoucherList first): its RDRecordDetails lines (Inventory.Code, BaseQuantity or Quantity) next to ours.
+   * null when the account has no voucher services or no voucher under the key.
+   */
+  async readBack(doc: TargetWrite, hint: { targetId?: string } = {}): Promise<ReadBack | null> {
+    const spec = resolveOperation(doc.operation);
+    let id = hint.targetId;
+    if (!id) {
+      const found = await this.lookupByExternalCode(spec, doc.externalKey);
+      if (!found?.id) return null;
+      id = found.id;
+    }
+    let dto: Record<string, unknown>;
+    try {
+      dto = await this.getVoucherDto(spec.resource, id);
+    } catch (error) {
+      if (isUnsupported(error)) return null;
+      throw error;
+    }
+    return { targetId: id, ours: voucherLines(doc.payload), theirs: voucherLines(dto) };
+  }
+
+  contentLines(doc: TargetWrite): ContentLine[] {
+    return voucherLines(doc.payload);
   }
 
   /** null when not found or when the lookup is not possible (then the create and the server's duplicate check decide). */
