@@ -310,6 +310,18 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   }
 
   /** Re-saves existing documents unchanged (a user editing them): new `modified` and `ts`. */
+  /** Sets a stored row's `modified` to an exact instant (with `.SSS` when `withMillis`), as a save at that instant would. */
+  function stampModified(path: string, key: string | number, ms: number, withMillis = true): Row {
+    const table = tableFor(path);
+    const s = tables[table].get(String(key));
+    if (!s) throw new Error(`no document ${key} in ${path}`);
+    s.modifiedMs = ms;
+    s.row.modified = formatTime(ms, withMillis);
+    s.ts = rowVersion.next();
+    s.row.ts = s.ts;
+    return structuredClone(s.row);
+  }
+
   function touchDocuments(path: string, keys: Array<string | number>): Row[] {
     const table = tableFor(path);
     return keys.map((k) => {
@@ -610,6 +622,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     documents,
     upsertDocument,
     touchDocuments,
+    stampModified,
     expireTokens,
     /** Tokens currently accepted (not yet rotated away). */
     liveTokens: () => [...tokens.values()].filter((r) => r.expiresAt > now()).map((r) => ({ ...r })),
