@@ -87,3 +87,29 @@ describe("adv11: keyset paging inside one busy second", () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe("adv11: windows at the request cap", () => {
+  it("a window whose data_count equals cap × page size is read (keyset repeats a row per page), not failed on every run", async () => {
+    // JST_MAX_PAGES_PER_WINDOW=2 with pages of 30: the engine halves only above 60 rows.
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", JST_MAX_PAGES_PER_WINDOW: "2" } });
+    const jst = e2e.stack.jushuitan;
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+    const docs = [];
+    for (let i = 0; i < 60; i++) {
+      e2e.clock.advance(1000);
+      docs.push(jst.upsertDocument(JST_PATHS.otherInOut, structuredClone(rest)));
+    }
+    e2e.clock.advance(20 * MIN);
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) {
+      const runs = await e2e.runToCompletion(KIS);
+      outcomes.push(runs.at(-1)!.error?.code ?? runs.at(-1)!.outcome);
+      e2e.clock.advance(10 * MIN);
+    }
+    expect(outcomes).toEqual(["success", "success", "success"]);
+    const kis = actualTargets(e2e).kis;
+    expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
+  });
+});
