@@ -39,6 +39,8 @@ describe("adv11: T+ seed, late confirmations beyond the re-sweep", () => {
     const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: parseInZone("2024-06-28 00:00:00")! }).tplus;
     const actual = actualTargets(e2e);
     expect(String(late.io_id).length).toBeGreaterThan(0);
+    const missing = [...expected.keys()].filter((k) => !actual.tplus.has(k));
+    expect(missing).toEqual([]);
     expect(Object.fromEntries(actual.tplus)).toEqual(Object.fromEntries(expected));
   });
 });
