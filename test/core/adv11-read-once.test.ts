@@ -113,3 +113,33 @@ describe("adv11: windows at the request cap", () => {
     expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
   });
 });
+
+describe("adv11: budgeted invocations inside one busy second", () => {
+  for (const spread of [false, true]) {
+    it(`240 documents ${spread ? "in distinct seconds (control)" : "saved in ONE second (8 pages)"}, 6 subrequests per invocation: the flow completes`, async () => {
+      e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" } });
+      const jst = e2e.stack.jushuitan;
+      expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+      const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+      const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+      e2e.clock.advance(MIN);
+      const batch = [];
+      for (let i = 0; i < 240; i++) {
+        if (spread) e2e.clock.advance(1000);
+        batch.push(jst.upsertDocument(JST_PATHS.otherInOut, structuredClone(rest)));
+      }
+      e2e.clock.advance(20 * MIN);
+      // A small per-invocation subrequest budget (a Worker's is small, and writes share it).
+      let last;
+      let invocations = 0;
+      for (; invocations < 400; invocations++) {
+        ({ summary: last } = await e2e.run(KIS, { budget: { maxSubrequests: 6 } }));
+        if (!last.continues) break;
+      }
+      if (process.env.ADV_DEBUG) console.log(spread, invocations, actualTargets(e2e).kis.size);
+      expect(last!.continues).toBe(false);
+      const kis = actualTargets(e2e).kis;
+      expect(batch.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
+    }, 240_000);
+  }
+});
