@@ -78,7 +78,6 @@ describe("adv11: keyset paging inside one busy second", () => {
     jst.clearRequests();
     const runs = await e2e.runToCompletion(KIS);
     expect(runs.at(-1)!.outcome, JSON.stringify(runs.at(-1)!.error ?? runs.at(-1)!.counts)).toBe("success");
-    if (process.env.ADV_DEBUG) console.log(idx, JSON.stringify(jst.requests().filter((r) => r.path === JST_PATHS.otherInOut).map((r) => [(r.biz as any).modified_begin, (r.biz as any).modified_end, (r.biz as any).page_index, r.rows])), JSON.stringify(runs.map((r) => r.windows)));
     jst.clearFaults();
     e2e.clock.advance(60 * MIN);
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
@@ -136,7 +135,6 @@ describe("adv11: budgeted invocations inside one busy second", () => {
         ({ summary: last } = await e2e.run(KIS, { budget: { maxSubrequests: 6 } }));
         if (!last.continues) break;
       }
-      if (process.env.ADV_DEBUG) console.log(spread, invocations, actualTargets(e2e).kis.size);
       expect(last!.continues).toBe(false);
       const kis = actualTargets(e2e).kis;
       expect(batch.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
