@@ -137,14 +137,17 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
         resume: resume as ReadPosition | undefined,
         preferred,
       })) {
-        preferred = page.mode;
+        // A failed rowversion probe is not repeated, but one window's unordered answers do not put later windows in offset mode.
+        preferred = page.mode === "offset" ? "keyset" : page.mode;
         yield { rows: page.rows as SourceRow[], pageIndex: page.requestIndex, dataCount: page.dataCount, hasMore: page.hasNext, mode: page.mode, position: page.position };
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
     timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
     clockSkewMs: () => client.clockSkewMs(),
-    maxWindowRows: client.maxRequestsPerWindow * (flow.source.paging.pageSize ?? endpoint.maxPageSize),
+    // Keyset reads the last second of every page again: count on (page size − 1) new rows per request (adv11:
+    // a window of exactly cap × page size rows needed one request more than the cap on every run).
+    maxWindowRows: client.maxRequestsPerWindow * Math.max(1, (flow.source.paging.pageSize ?? endpoint.maxPageSize) - 1),
   };
 }
 
