@@ -626,7 +626,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             await saveCursor(page);
             return finish();
           }
-          throw error;
+          // The window needed more requests than the cap after all (keyset repeats, agreeing passes, rows added
+          // since the first answer): halve it and read the first half again, instead of failing on every run.
+          if (error instanceof BridgeError && error.code === "jst_paging_stuck" && error.details?.maxPages !== undefined) {
+            const mid = halveWindow(window, options.incremental.alignToDays, options.incremental.timezone);
+            if (mid === undefined) throw windowTooBig(window, error, deps.builder.merges === true);
+            windows.splice(windows.indexOf(window) + 1, 0, { from: mid, to: window.to });
+            window.to = mid;
+            summary.to = mid;
+            // Rows past the new end belong to the second half (written ones are in the ledger and found there).
+            for (const [id, row] of rowsById) if (!ownsInstant(window, deps.source.timeOf?.(row))) rowsById.delete(id);
+            halved = true;
+          } else throw error;
         }
         if (halved) {
           halved = false;
@@ -758,6 +769,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }
+}
+
+/** A window the request cap cannot read that cannot be halved (one second, or one day of a merged flow). */
+function windowTooBig(window: TimeWindow, cause: BridgeError, merged: boolean): BridgeError {
+  const span = `${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()}`;
+  return new BridgeError("jst_paging_stuck", `window ${span} needs more requests than the cap and cannot be split${merged ? " (a merged flow's day is its smallest window)" : ""}`, {
+    cause,
+    hint: merged
+      ? "raise JST_MAX_PAGES_PER_WINDOW (or the page size) so one day fits, or set operation.period so a group spans less than a day"
+      : "raise JST_MAX_PAGES_PER_WINDOW: more documents were saved in one second than the cap reads",
+    details: { window, ...cause.details },
+  });
 }
 
 function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {
