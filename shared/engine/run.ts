@@ -82,6 +82,13 @@ export interface IncrementalSettings {
   startAt: number;
   alignToDays: boolean;
   timezone?: string;
+  /**
+   * Merge flows: false when the merge period field is not the field the windows filter by (T+ seed: windows on
+   * `modified`, groups by io_date). A group is then closed when its day is over by the run's clock (not the
+   * window's end), and a group whose day is not over yet is held without failing: it holds the watermark, so
+   * the next run reads it again. Undefined / true: a group still open after its window ended is an error.
+   */
+  groupsOnWindowField?: boolean;
 }
 
 export interface RunDeps {
@@ -463,10 +470,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     }
   };
 
+  const groupsElsewhere = options.incremental.groupsOnWindowField === false;
   const buildContext = (window: TimeWindow): BuildContext => ({
     lastSyncTime: window.from,
     currentTime: window.to,
-    closedBefore: window.to,
+    // Groups on another field close when their day is over by the run's clock: the end of its last window.
+    closedBefore: groupsElsewhere ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
     written: writtenGroup,
   });
   /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
@@ -676,7 +685,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         }
       }
       await flushState();
-      if (held > 0) {
+      if (held > 0 && groupsElsewhere) {
+        // Windows on `modified`, groups by another day field: the group's day is not over yet (a document dated
+        // ahead of its save). Not an error: the watermark waits here and a later run writes the closed day.
+        logger.info("merge groups of a day not yet over are held; the watermark waits for them", { flowId, held });
+        if (!options.range) watermarkHeld = true;
+      } else if (held > 0) {
         // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
         // at the end of a past window means the group field is not the window field: the watermark must not pass
         // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.

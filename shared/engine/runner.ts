@@ -112,7 +112,21 @@ export function incrementalSettings(flow: Flow, now: number): IncrementalSetting
     // Merged documents close whole days: windows end on day boundaries so a group never straddles two.
     alignToDays: merge?.period?.unit === "day",
     timezone: zone,
+    ...(merge?.period ? { groupsOnWindowField: periodSourceField(flow, merge.period.field) === windowTimeField(flow) } : {}),
   };
+}
+
+/** The source field a merge period field comes from (through a formatResponse rename such as io_date → io_date_new). */
+function periodSourceField(flow: Flow, field: string): string {
+  const rule = flow.source.formatResponse?.find((r) => r.new === field);
+  return rule ? rule.old : field;
+}
+
+/** The flow as a range backfill reads it: windows on `source.rangeTimeField` (date_type set to match) when given. */
+export function rangeFlow(flow: Flow): Flow {
+  const field = flow.source.rangeTimeField;
+  if (!field || field === windowTimeField(flow)) return flow;
+  return { ...flow, source: { ...flow.source, timeField: field, params: { ...flow.source.params, date_type: field === "io_date" ? 2 : 0 } } };
 }
 
 export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, params: (window: { from: number; to: number }) => Record<string, unknown>): WindowSource {
@@ -288,7 +302,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     return { summary: skippedSummary(flow.id, request, clock), planned: [] };
   }
   try {
-    const settings = incrementalSettings(flow, now);
+    // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
+    const readFlow = request.range ? rangeFlow(flow) : flow;
+    const settings = incrementalSettings(readFlow, now);
     if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
@@ -307,12 +323,13 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     const compiled = builder.compiled;
     const params = (window: { from: number; to: number }) => {
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
+      if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
     const runDeps: Parameters<typeof runFlow>[0] = {
       flowId: flow.id,
       targetOperation: flow.target.operation,
-      source: jushuitanWindowSource(jst, flow, params),
+      source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
       target,
