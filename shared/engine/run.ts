@@ -83,6 +83,13 @@ export interface IncrementalSettings {
   startAt: number;
   alignToDays: boolean;
   timezone?: string;
+  /**
+   * Merge flows: false when the merge period field is not the field the windows filter by (T+ seed: windows on
+   * `modified`, groups by io_date). A group is then closed when its day is over by the run's clock (not the
+   * window's end), and a group whose day is not over yet is held without failing: it holds the watermark, so
+   * the next run reads it again. Undefined / true: a group still open after its window ended is an error.
+   */
+  groupsOnWindowField?: boolean;
 }
 
 export interface RunDeps {
@@ -484,10 +491,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     }
   };
 
+  const groupsElsewhere = options.incremental.groupsOnWindowField === false;
   const buildContext = (window: TimeWindow): BuildContext => ({
     lastSyncTime: window.from,
     currentTime: window.to,
-    closedBefore: window.to,
+    // Groups on another field close when their day is over by the run's clock: the end of its last window.
+    closedBefore: groupsElsewhere ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
     written: writtenGroup,
   });
   /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
@@ -647,7 +656,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             await saveCursor(page);
             return finish();
           }
-          throw error;
+          // The window needed more requests than the cap after all (keyset repeats, agreeing passes, rows added
+          // since the first answer): halve it and read the first half again, instead of failing on every run.
+          if (error instanceof BridgeError && error.code === "jst_paging_stuck" && error.details?.maxPages !== undefined) {
+            const mid = halveWindow(window, options.incremental.alignToDays, options.incremental.timezone);
+            if (mid === undefined) throw windowTooBig(window, error, deps.builder.merges === true);
+            windows.splice(windows.indexOf(window) + 1, 0, { from: mid, to: window.to });
+            window.to = mid;
+            summary.to = mid;
+            // Rows past the new end belong to the second half (written ones are in the ledger and found there).
+            for (const [id, row] of rowsById) if (!ownsInstant(window, deps.source.timeOf?.(row))) rowsById.delete(id);
+            halved = true;
+          } else throw error;
         }
         if (halved) {
           halved = false;
@@ -686,7 +706,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         }
       }
       await flushState();
-      if (held > 0) {
+      if (held > 0 && groupsElsewhere) {
+        // Windows on `modified`, groups by another day field: the group's day is not over yet (a document dated
+        // ahead of its save). Not an error: the watermark waits here and a later run writes the closed day.
+        logger.info("merge groups of a day not yet over are held; the watermark waits for them", { flowId, held });
+        if (!options.range) watermarkHeld = true;
+      } else if (held > 0) {
         // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
         // at the end of a past window means the group field is not the window field: the watermark must not pass
         // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.
@@ -779,6 +804,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }
+}
+
+/** A window the request cap cannot read that cannot be halved (one second, or one day of a merged flow). */
+function windowTooBig(window: TimeWindow, cause: BridgeError, merged: boolean): BridgeError {
+  const span = `${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()}`;
+  return new BridgeError("jst_paging_stuck", `window ${span} needs more requests than the cap and cannot be split${merged ? " (a merged flow's day is its smallest window)" : ""}`, {
+    cause,
+    hint: merged
+      ? "raise JST_MAX_PAGES_PER_WINDOW (or the page size) so one day fits, or set operation.period so a group spans less than a day"
+      : "raise JST_MAX_PAGES_PER_WINDOW: more documents were saved in one second than the cap reads",
+    details: { window, ...cause.details },
+  });
 }
 
 function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {

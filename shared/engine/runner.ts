@@ -115,7 +115,21 @@ export function incrementalSettings(flow: Flow, now: number): IncrementalSetting
     // Merged documents close whole days: windows end on day boundaries so a group never straddles two.
     alignToDays: merge?.period?.unit === "day",
     timezone: zone,
+    ...(merge?.period ? { groupsOnWindowField: periodSourceField(flow, merge.period.field) === windowTimeField(flow) } : {}),
   };
+}
+
+/** The source field a merge period field comes from (through a formatResponse rename such as io_date → io_date_new). */
+function periodSourceField(flow: Flow, field: string): string {
+  const rule = flow.source.formatResponse?.find((r) => r.new === field);
+  return rule ? rule.old : field;
+}
+
+/** The flow as a range backfill reads it: windows on `source.rangeTimeField` (date_type set to match) when given. */
+export function rangeFlow(flow: Flow): Flow {
+  const field = flow.source.rangeTimeField;
+  if (!field || field === windowTimeField(flow)) return flow;
+  return { ...flow, source: { ...flow.source, timeField: field, params: { ...flow.source.params, date_type: field === "io_date" ? 2 : 0 } } };
 }
 
 export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, params: (window: { from: number; to: number }) => Record<string, unknown>): WindowSource {
@@ -140,14 +154,17 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
         resume: resume as ReadPosition | undefined,
         preferred,
       })) {
-        preferred = page.mode;
+        // A failed rowversion probe is not repeated, but one window's unordered answers do not put later windows in offset mode.
+        preferred = page.mode === "offset" ? "keyset" : page.mode;
         yield { rows: page.rows as SourceRow[], pageIndex: page.requestIndex, dataCount: page.dataCount, hasMore: page.hasNext, mode: page.mode, position: page.position };
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
     timeOf: (row) => parseJstTime(row[timeField], flow.timezone),
     clockSkewMs: () => client.clockSkewMs(),
-    maxWindowRows: client.maxRequestsPerWindow * (flow.source.paging.pageSize ?? endpoint.maxPageSize),
+    // Keyset reads the last second of every page again: count on (page size − 1) new rows per request (adv11:
+    // a window of exactly cap × page size rows needed one request more than the cap on every run).
+    maxWindowRows: client.maxRequestsPerWindow * Math.max(1, (flow.source.paging.pageSize ?? endpoint.maxPageSize) - 1),
   };
 }
 
@@ -304,7 +321,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     return { summary: skippedSummary(flow.id, request, clock), planned: [] };
   }
   try {
-    const settings = incrementalSettings(flow, now);
+    // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
+    const readFlow = request.range ? rangeFlow(flow) : flow;
+    const settings = incrementalSettings(readFlow, now);
     if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
@@ -323,6 +342,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     const compiled = builder.compiled;
     const params = (window: { from: number; to: number }) => {
       const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
+      if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
     // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
@@ -330,7 +350,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     const runDeps: Parameters<typeof runFlow>[0] = {
       flowId: flow.id,
       targetOperation: flow.target.operation,
-      source: jushuitanWindowSource(jst, flow, params),
+      source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
       target,

@@ -50,11 +50,15 @@ export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; ra
 }
 
 /**
- * Whether a row belongs to a window: its instant on the window's field lies in [from, to). A row without a
- * readable instant is kept (the server selected it; dropping it could lose it for good).
+ * Whether a row belongs to a window: its instant on the window's field lies in [second(from), second(to)).
+ * The query's bounds are whole seconds (Jushuitan's format has no milliseconds), so ownership is cut the same
+ * way: a row at Y.300 with a boundary at Y.700 belongs to the window whose query begins at Y, never to the one
+ * whose query ends at Y (adv11). Adjacent windows still share the cut boundary, so each row has exactly one
+ * owner. A row without a readable instant is kept (the server selected it; dropping it could lose it for good).
  */
 export function ownsInstant(window: TimeWindow, at: number | undefined): boolean {
-  return at === undefined || (at >= window.from && at < window.to);
+  const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+  return at === undefined || (at >= second(window.from) && at < second(window.to));
 }
 
 /**

@@ -72,6 +72,11 @@ export const jushuitanSourceSchema = z.strictObject({
     })
     .default({ type: "window" }),
   timeField: z.enum(["modified", "io_date"]).optional(),
+  /**
+   * The field range backfills window on, when it differs from `timeField`: a merged flow that reads by `modified`
+   * but groups by io_date backfills by io_date, so a range produces whole days (date_type is set to match).
+   */
+  rangeTimeField: z.enum(["modified", "io_date"]).optional(),
   /** Field identifying a source document (dedup, members of merged documents, dead letters). */
   idField: fieldPath.default("io_id"),
   formatResponse: z.array(formatRuleSchema).optional(),

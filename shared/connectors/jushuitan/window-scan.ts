@@ -12,20 +12,34 @@
  *   - "keyset": the next request begins at the last row's time on the window's field (second precision, so
  *     rows of that second are read again and dropped by id + version), page_index 1. Needs the answer ordered
  *     by that field; the order is undocumented, so every page is checked and an unordered page switches to:
- *   - "offset": page_index over the whole window (the old way); the engine's count check catches most shifts.
- * A saved position (`ReadPosition`) resumes a window in the mode it ran, never at a page number: a page
- * number means something else 30 minutes later.
+ *   - "offset": page_index over the whole window, re-scanned until two consecutive passes agree on the id set
+ *     (an edit during a pass shifts a row past the reader; the next pass, or the one after, reads it).
+ * Keyset cannot move inside one second: when a full page lies in one second, that second alone is paged by
+ * offset (modified_begin = T, modified_end = T + 1 s) and re-scanned until two consecutive passes agree, then
+ * the keyset goes on at T + 1 s (adv11: a busy second with an edit mid-scan skipped a row).
+ * A saved position (`ReadPosition`) resumes a window in the mode it ran. An agreement pass resumed across
+ * invocations by page number is safe: a row it misses makes it disagree with the next pass, which re-reads.
  */
 import { ConfigError } from "../../errors.ts";
 import { formatInZone } from "../../util/time.ts";
 import type { JstEndpoint } from "./endpoints.ts";
 import { JstPagingError } from "./errors.ts";
-import { compareCursor, type JstCursor, parseJstTime, readPage, rowCursor, rowVersionKey } from "./paging.ts";
+import { compareCursor, type JstCursor, parseJstTime, readPage, rowCursor, rowId, rowVersionKey } from "./paging.ts";
 
 export type ReadMode = "rowversion" | "keyset" | "offset";
 
 /** Where a window's scan continues (saved in the checkpoint's cursor; plain JSON). */
-export type ReadPosition = { mode: "rowversion"; ts: string } | { mode: "keyset"; at: number } | { mode: "offset" };
+export type ReadPosition = { mode: "rowversion"; ts: string } | { mode: "keyset"; at: number; agree?: AgreePass } | { mode: "offset"; agree?: AgreePass };
+
+/** An offset pass over a fixed query that ends when it reads the same id set as the pass before it. */
+export interface AgreePass {
+  /** Next page_index of this pass. */
+  page: number;
+  /** Ids read so far in this pass. */
+  ids: string[];
+  /** Ids the previous complete pass read (none before the first pass ends). */
+  prev?: string[];
+}
 
 export interface ScannedPage {
   /** Rows not yet yielded in this version. */
@@ -71,7 +85,9 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
     resume?.mode ?? (options.preferred === "offset" ? "offset" : options.preferred === "keyset" || !rowversionInWindow(ep) ? "keyset" : "rowversion");
   let at = resume?.mode === "keyset" ? Math.max(window.from, resume.at) : window.from;
   let ts: JstCursor = resume?.mode === "rowversion" ? resume.ts : "0";
-  let pageIndex = 1;
+  /** Set while a busy second (keyset) or the whole window (offset) is read by passes that must agree. */
+  let agree: AgreePass | undefined =
+    resume && resume.mode !== "rowversion" && resume.agree ? { ...resume.agree, ids: [...resume.agree.ids] } : mode === "offset" ? { page: 1, ids: [] } : undefined;
   /** Versions yielded in this scan: repeats (boundary second, ts ≥ cursor, a mode switch) are dropped. */
   const yielded = new Set<string>();
 
@@ -83,11 +99,12 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
         mode,
       });
     }
+    const busySecond = mode === "keyset" && agree !== undefined;
     const biz: Record<string, unknown> = {
       ...base,
       modified_begin: mode === "keyset" ? fmt(at) : fmt(window.from),
-      modified_end: end,
-      page_index: pageIndex,
+      modified_end: busySecond ? fmt(Math.min(second(at) + 1000, window.to)) : end,
+      page_index: agree ? agree.page : 1,
       page_size: pageSize,
     };
     if (mode === "rowversion") biz.start_ts = ts;
@@ -97,12 +114,11 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       // No ts on the rows, or the server ignored start_ts: the window is read by keyset from its start instead.
       mode = "keyset";
       at = window.from;
-      pageIndex = 1;
       continue;
     }
-    if (mode === "keyset" && !orderedByTime(page.rows, timeField, zone)) {
+    if (mode === "keyset" && !busySecond && !orderedByTime(page.rows, timeField, zone)) {
       mode = "offset";
-      pageIndex = 1;
+      agree = { page: 1, ids: [] };
       continue;
     }
 
@@ -114,7 +130,7 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       rows.push(row);
     }
     const full = page.rows.length >= pageSize && page.hasNext !== false;
-    const hasNext = full;
+    let hasNext = full;
     let position: ReadPosition;
     if (mode === "rowversion") {
       const last: JstCursor = page.rows.length ? rowCursor(page.rows[page.rows.length - 1]!)! : ts;
@@ -123,20 +139,42 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       }
       ts = last;
       position = { mode, ts: String(ts) };
-    } else if (mode === "keyset") {
-      const last = page.rows.length ? second(parseJstTime(page.rows[page.rows.length - 1]![timeField], zone)!) : at;
-      // A full page inside one second cannot move the begin: page on within that second (offset only there).
-      if (full && last <= second(at)) pageIndex++;
-      else pageIndex = 1;
-      at = Math.max(at, last);
-      position = { mode, at };
+    } else if (agree) {
+      // One pass of the agreement scan (the busy second, or the whole window in offset mode).
+      for (const row of page.rows) agree.ids.push(rowId(ep, row));
+      if (full) agree.page++;
+      else if (agree.prev && sameSet(agree.prev, agree.ids)) {
+        // Two consecutive passes read the same ids: nothing was shifted past the reader.
+        agree = undefined;
+        if (mode === "keyset") at = second(at) + 1000;
+      } else agree = { page: 1, ids: [], prev: agree.ids };
+      // The keyset goes on after the busy second; in offset mode the window is done once the passes agree.
+      hasNext = agree !== undefined || (mode === "keyset" && at < window.to);
+      position = mode === "keyset" ? (agree ? { mode, at, agree: copyPass(agree) } : { mode, at }) : agree ? { mode, agree: copyPass(agree) } : { mode };
     } else {
-      pageIndex++;
-      position = { mode };
+      const last = page.rows.length ? second(parseJstTime(page.rows[page.rows.length - 1]![timeField], zone)!) : at;
+      // A full page inside one second cannot move the begin: that second is read on its own by agreeing passes.
+      if (full && last <= second(at)) {
+        at = second(at);
+        agree = { page: 1, ids: [] };
+      } else at = Math.max(at, last);
+      position = agree ? { mode: "keyset", at, agree: copyPass(agree) } : { mode: "keyset", at };
     }
     yield { rows, fetched: page.rows.length, requestIndex, hasNext, dataCount: page.dataCount, mode, position };
     if (!hasNext) return;
   }
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  const left = new Set(a);
+  const right = new Set(b);
+  if (left.size !== right.size) return false;
+  for (const id of left) if (!right.has(id)) return false;
+  return true;
+}
+
+function copyPass(pass: AgreePass): AgreePass {
+  return { page: pass.page, ids: [...pass.ids], ...(pass.prev ? { prev: [...pass.prev] } : {}) };
 }
 
 /** Rows in ascending `ts`, each at or past the cursor (the server honours start_ts and orders by it). */

@@ -65,6 +65,11 @@ export interface JushuitanEmulatorOptions {
   clockOffsetMs?: number;
   /** A row becomes visible to queries only this long after its `modified` (replica / index lag). Default 0. */
   visibilityLagMs?: number;
+  /**
+   * Order of windowed answers without start_ts (undocumented): "field" (default) by the window's time field,
+   * "id" by document id (a plain primary-key scan), "id-desc" newest id first.
+   */
+  answerOrder?: "field" | "id" | "id-desc";
 }
 
 export type FaultKind =
@@ -310,6 +315,18 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   }
 
   /** Re-saves existing documents unchanged (a user editing them): new `modified` and `ts`. */
+  /** Sets a stored row's `modified` to an exact instant (with `.SSS` when `withMillis`), as a save at that instant would. */
+  function stampModified(path: string, key: string | number, ms: number, withMillis = true): Row {
+    const table = tableFor(path);
+    const s = tables[table].get(String(key));
+    if (!s) throw new Error(`no document ${key} in ${path}`);
+    s.modifiedMs = ms;
+    s.row.modified = formatTime(ms, withMillis);
+    s.ts = rowVersion.next();
+    s.row.ts = s.ts;
+    return structuredClone(s.row);
+  }
+
   function touchDocuments(path: string, keys: Array<string | number>): Row[] {
     const table = tableFor(path);
     return keys.map((k) => {
@@ -503,7 +520,12 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         touch(endpoint.table, key, f.change === "cancel" ? 0 : past);
       }
     }
-    const data = pageData(plan, matchRows(plan, source()));
+    const matched = matchRows(plan, source());
+    if (options.answerOrder && options.answerOrder !== "field" && plan.cursor === undefined) {
+      const sign = options.answerOrder === "id-desc" ? -1 : 1;
+      matched.sort((a, b) => sign * (Number(a.key) - Number(b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+    }
+    const data = pageData(plan, matched);
     const rows = data[endpoint.listKey] as Row[];
     entry.rows = rows.length;
     if (endpoint.table !== "inventory") {
@@ -610,6 +632,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     documents,
     upsertDocument,
     touchDocuments,
+    stampModified,
     expireTokens,
     /** Tokens currently accepted (not yet rotated away). */
     liveTokens: () => [...tokens.values()].filter((r) => r.expiresAt > now()).map((r) => ({ ...r })),
