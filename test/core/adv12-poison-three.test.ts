@@ -42,4 +42,20 @@ describe("adv12: three poison bills in one window", () => {
     const all = expectedKis(e2e.stack.jushuitan.documents(JST_PATHS.otherInOut), 0, e2e.clock.now() - 5 * 60_000);
     expect(e2e.stack.kis.bills().length).toBe(all.size - poison.length);
   }, 180_000);
+
+  it("a failed run's record says the watermark it saved, not one it only held in memory", async () => {
+    const probe = await startE2E({ salesOut: 0, otherInOut: 80 });
+    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    const expectedAll = expectedKis(docs, 0, E2E_START - 5 * 60_000);
+    await probe.close();
+    const byModified = docs.filter((d) => expectedAll.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)));
+    // The first three bills (alone in their window): the empty windows before it complete, the run fails in it.
+    const poison = byModified.slice(0, 3).map((d) => String(d.io_id));
+    e2e = await startE2E({ salesOut: 0, otherInOut: 80, kis: { poisonBillNos: poison } });
+    const store = new FlowStateStore(e2e.kv);
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("failed");
+    const saved = (await store.getWatermark<{ watermark: number }>(KIS))!;
+    expect(new Date(summary.watermarkAfter).toISOString()).toBe(new Date(saved.watermark).toISOString());
+  }, 120_000);
 });
