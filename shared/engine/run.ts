@@ -496,9 +496,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     await deps.lease?.keep();
     await state.saveCheckpoint(flowId, cp);
     lastCheckpointSave = clock.now();
+    savedWatermark = cp.watermark;
     return true;
   };
   let checkpointDirty = false;
+  /** The watermark the stored checkpoint holds (the run record reports this, not one only held in memory). */
+  let savedWatermark = watermarkBefore;
 
   try {
     // A flow's first run saves its starting point before it writes anything: a ledger without a checkpoint
@@ -691,6 +694,16 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       ledgerSaveFailed = true;
       logger.error("could not save ledger after failure", { flowId, message: toBridgeError(flushError).message });
     }
+    // Windows completed before the failure keep their progress: the save skipped within the per-key second is made now
+    // (only after the ledger is saved, so the watermark never passes documents whose writes are not recorded).
+    if (checkpointDirty && !ledgerSaveFailed) {
+      try {
+        await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
+        checkpointDirty = false;
+      } catch (saveError) {
+        logger.error("could not save the checkpoint after failure", { flowId, message: toBridgeError(saveError).message });
+      }
+    }
   }
   return finish();
 
@@ -745,7 +758,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
       },
       watermarkBefore,
-      watermarkAfter: watermark,
+      watermarkAfter: dryRun || options.range ? watermark : savedWatermark,
       continues,
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
