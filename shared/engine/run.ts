@@ -374,13 +374,21 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       const doc = partDoc(i);
       if (ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
       if (poison.exhausted(doc)) {
+        // Dead-lettered already (settleSetAside files the remainder and closes the plan; this is a plan whose close
+        // was not saved, or a letter filed before that): the parts after it go with a remainder letter. Replay
+        // checks the ledger per part, so letters that overlap never write a part twice.
         refused = { at: i + 1, error: repeatedFailure(doc.externalKey, poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
-        break; // that part is dead-lettered already; the parts after it go with the remainder
+        break;
       }
       let written = false;
+      // A part set aside carries the rows of every member from it on: if it is dead-lettered as poison, its letter
+      // holds the plan's remainder (settleSetAside) with those rows.
+      const remainderRows = [...new Set(plan.parts.slice(i).filter((p) => !ledgerGet(p.externalKey)).flatMap((p) => p.members))]
+        .map((m) => rowsById.get(m))
+        .filter((r): r is SourceRow => r !== undefined);
       await writeOne(
         doc,
-        rowsOf(doc, rowsById),
+        remainderRows,
         doc.supplement ? "supplement" : "new",
         (result) => {
           written = true;
@@ -404,7 +412,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
       }
     }
-    // Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+    closePlan(plan);
+  };
+
+  /** Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement). */
+  const closePlan = (plan: OutboxPlan) => {
     const previous = writtenGroup(plan.groupKey);
     remember({
       externalKey: groupLedgerKey(plan.groupKey),
@@ -475,6 +487,19 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
     for (const entry of entries) remember(entry);
     for (const item of exhausted) {
+      const plan = item.doc.groupKey === undefined ? undefined : outboxPlans?.get(item.doc.groupKey);
+      const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
+      if (plan && at >= 0) {
+        // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
+        // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.
+        const remainder = plan.parts.slice(at).filter((p) => !ledgerGet(p.externalKey));
+        deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+          externalKey: item.doc.externalKey,
+          payload: { outbox: { unit: plan.unit, parts: remainder } },
+        });
+        closePlan(plan);
+        continue;
+      }
       deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
         externalKey: item.doc.externalKey,
         payload: item.doc.payload,
