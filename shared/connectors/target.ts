@@ -31,6 +31,12 @@ export interface TargetConnector {
   readonly system: "tplus" | "kis";
   write(doc: TargetWrite, options?: TargetWriteOptions): Promise<TargetWriteResult>;
   writeBatch?(docs: TargetWrite[]): Promise<Array<TargetWriteResult | { externalKey: string; error: BridgeError }>>;
+  /**
+   * A known-good read of the operation's documents (a lookup of a key that does not exist, a one-row list): resolves
+   * when the target answers, throws when it does not. The engine calls it after repeated write failures to tell an
+   * outage from poison documents (engine/poison.ts). Resolves false when the target offers no such read.
+   */
+  probe?(operation: string): Promise<boolean>;
 }
 
 /**

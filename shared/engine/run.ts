@@ -233,7 +233,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     logger.warn("document dead-lettered", { flowId, sourceId, code: e.code });
   };
 
-  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
+  // Outage probe (poison.ts): a read the target answers while it is up. A budget stop escapes; any other failure is "down".
+  const probe = deps.target.probe
+    ? () =>
+        deps.target.probe!(deps.targetOperation).then(
+          (answered) => (answered ? true : undefined),
+          (error: unknown) => {
+            if (error instanceof BudgetExhaustedError) throw error;
+            return false;
+          },
+        )
+    : undefined;
+  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns, probe);
   /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
   let inherited: string[] = [];
   let uncleanBefore = false;
@@ -466,7 +477,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
       // look like an outage. About the account (credentials, quota) rather than this document: stop here.
       if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
-        if (!poison.setAside(doc, rows, error)) {
+        if (!(await poison.setAside(doc, rows, error))) {
           logger.warn("write failed after retries; document set aside for this run", { flowId, externalKey: doc.externalKey, code: error.code });
           return;
         }
@@ -484,7 +495,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
   const settleSetAside = () => {
     if (dryRun || poison.size === 0) return { pending: false, list: [] as NonNullable<RunSummary["setAside"]> };
-    const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
+    const setAsideCount = poison.size;
+    const { entries, exhausted, setAside, tookNothing } = poison.settle(options.runId, clock.now());
+    if (tookNothing && outcome !== "failed") {
+      // Every write failed and none counted as poison (no create seen to work): report it as the outage it may be.
+      outcome = "failed";
+      runError = { code: tookNothing.code, message: `the target took no document in this run (${setAsideCount} set aside): ${tookNothing.message}`, hint: tookNothing.hint };
+    }
     for (const entry of entries) remember(entry);
     for (const item of exhausted) {
       const plan = item.doc.groupKey === undefined ? undefined : outboxPlans?.get(item.doc.groupKey);
