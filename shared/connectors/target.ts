@@ -39,6 +39,12 @@ export interface TargetConnector {
   readBack?(doc: TargetWrite, hint?: { targetId?: string }): Promise<ReadBack | null>;
   /** The lines `doc` would write, as readBack reports them (no request). */
   contentLines?(doc: TargetWrite): ContentLine[];
+  /**
+   * A known-good read of the operation's documents (a lookup of a key that does not exist, a one-row list): resolves
+   * when the target answers, throws when it does not. The engine calls it after repeated write failures to tell an
+   * outage from poison documents (engine/poison.ts). Resolves false when the target offers no such read.
+   */
+  probe?(operation: string): Promise<boolean>;
 }
 
 /**

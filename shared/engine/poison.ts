@@ -5,14 +5,25 @@
  *  - The document is set aside for this run; the run goes on with the others. The watermark waits (the engine
  *    keeps it at the window the document came from), so the next run reads it again.
  *  - A per-document attempt count (`try:<externalKey>` in the ledger, tied to the content hash) carries across
- *    runs. It does not grow in a run that looked like a target outage (three set-asides in a row before any write
- *    succeeded): that is not N poison documents and counts for nobody. A run whose only writes are one or two
- *    retried documents does count (after a lookback re-read the others are skipped by the ledger, so "no other
- *    write succeeded" is the normal case for a poison document, not a sign of an outage).
+ *    runs. It does not grow in a run that looked like a target outage: that is not N poison documents and counts for
+ *    nobody.
+ *  - Outage, at any point in the run (not only before the first success: a target that goes down mid-run is still
+ *    down): three set-asides in a row of documents never tried before (a target that takes nothing new fails every
+ *    fresh document, whatever a read says), or three in a row of documents tried before when a known-good read of
+ *    the target (TargetConnector.probe, a lookup) fails too (no probe: when no create was seen to work). The run
+ *    then stops as before and counts nothing. When the probe answers, the run goes on with the other documents
+ *    (later windows): poison alone in its window no longer stops every run before anything can prove the target up.
+ *    A run in which the target took no create and no failure counted reports "failed" (engine run.ts).
+ *  - A failure counts only where the target is known to take creates: a fresh document's when no outage was seen;
+ *    a document tried before's when a create succeeded in this run or in a run since it first failed (`createsSeen`
+ *    on its attempt entry, carried from run to run). After a lookback re-read the others are skipped by the ledger,
+ *    so "nothing else written in this run" is the normal case for a poison document and does not block the count;
+ *    but a target that refuses every create while reads answer never counts anyone (it never took a create).
+ *    Limitation: a create-only outage that begins after creates were seen, met only by documents tried before
+ *    (no fresh document failing alongside, the probe answering), counts them.
  *  - After `maxFailedRuns` counted failures (default 3) the document is dead-lettered with its source rows and the
  *    last error (the dead-letter alert fires) and is not sent again while its content is unchanged; the next run's
  *    watermark moves on.
- *  - Three set-aside documents in a row with no success in the run is taken as an outage: the run stops as before.
  *  - A document that was tried before is written after the others in its page (so poison at the head of a page
  *    cannot look like an outage forever) and with verifyExisting (its last send may have been stored).
  */
@@ -21,7 +32,7 @@ import type { LedgerEntry } from "../state/records.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
 
 export const DEFAULT_MAX_FAILED_RUNS = 3;
-/** Consecutive set-asides with no successful write in the run that mean "the target is down". */
+/** Consecutive set-asides that mean "the target is down" (for documents tried before: when the probe fails too). */
 export const OUTAGE_AFTER_CONSECUTIVE_FAILURES = 3;
 
 /** Ledger key of a document's failed-write count. */
@@ -37,17 +48,26 @@ export interface SetAsideDocument {
 
 export class PoisonBook {
   private readonly setAsideDocs = new Map<string, SetAsideDocument>();
-  private consecutive = 0;
+  /** Set-asides in a row (reset by a successful write) of documents never tried before / tried before. */
+  private consecutiveFresh = 0;
+  private consecutiveRetried = 0;
   private successes = 0;
   private windowCount = 0;
   private outage = false;
+  /** The probe answered in this run: failures of documents tried before are theirs, not the target's. */
+  private probeAnswered = false;
+  /** A document tried before that failed in this run had seen the target take creates since it first failed. */
+  private retriedCreatesSeen = false;
 
   private readonly ledgerGet: (key: string) => LedgerEntry | undefined;
+  private readonly probe: (() => Promise<boolean | undefined>) | undefined;
   readonly maxFailedRuns: number;
 
-  constructor(ledgerGet: (key: string) => LedgerEntry | undefined, maxFailedRuns = DEFAULT_MAX_FAILED_RUNS) {
+  /** `probe`: a known-good read of the target; true when it answered, false when it failed, undefined when there is none. */
+  constructor(ledgerGet: (key: string) => LedgerEntry | undefined, maxFailedRuns = DEFAULT_MAX_FAILED_RUNS, probe?: () => Promise<boolean | undefined>) {
     this.ledgerGet = ledgerGet;
     this.maxFailedRuns = maxFailedRuns;
+    this.probe = probe;
   }
 
   /** Failed runs counted for this content of the document (a changed document starts afresh). */
@@ -73,16 +93,29 @@ export class PoisonBook {
   }
 
   succeeded(): void {
-    this.consecutive = 0;
+    this.consecutiveFresh = 0;
+    this.consecutiveRetried = 0;
     this.successes++;
   }
 
-  /** Sets the document aside; returns true when the failures look like a target outage (the run should stop). */
-  setAside(doc: BuiltDocument, rows: SourceRow[], error: BridgeError): boolean {
+  /** Sets the document aside; resolves true when the failures look like a target outage (the run should stop). */
+  async setAside(doc: BuiltDocument, rows: SourceRow[], error: BridgeError): Promise<boolean> {
+    const retried = this.triedBefore(doc);
     this.setAsideDocs.set(doc.externalKey, { doc, rows, error, priorAttempts: this.priorAttempts(doc) });
-    this.consecutive++;
     this.windowCount++;
-    if (this.successes === 0 && this.consecutive >= OUTAGE_AFTER_CONSECUTIVE_FAILURES) this.outage = true;
+    if (!retried) {
+      if (++this.consecutiveFresh >= OUTAGE_AFTER_CONSECUTIVE_FAILURES) this.outage = true;
+      return this.outage;
+    }
+    if (this.ledgerGet(attemptLedgerKey(doc.externalKey))?.createsSeen === true) this.retriedCreatesSeen = true;
+    if (++this.consecutiveRetried >= OUTAGE_AFTER_CONSECUTIVE_FAILURES && !this.probeAnswered) {
+      const answered = this.probe ? await this.probe() : undefined;
+      if (answered === false) this.outage = true;
+      // No probe: as before, failures with no create seen to work are an outage.
+      else if (answered === undefined && this.successes === 0 && !this.retriedCreatesSeen) this.outage = true;
+      // The target answers: go on with the rest of the run; whether these failures count is decided at settle.
+      else this.probeAnswered = true;
+    }
     return this.outage;
   }
 
@@ -101,19 +134,37 @@ export class PoisonBook {
    * End of run: the attempt entries to record, and the documents whose count reached the limit (to dead-letter).
    * Counts do not grow in a run that looked like an outage.
    */
-  settle(runId: string, at: number): { entries: LedgerEntry[]; exhausted: Array<SetAsideDocument & { attempts: number }>; setAside: Array<{ externalKey: string; attempts: number; code: string }> } {
+  settle(runId: string, at: number): {
+    entries: LedgerEntry[];
+    exhausted: Array<SetAsideDocument & { attempts: number }>;
+    setAside: Array<{ externalKey: string; attempts: number; code: string }>;
+    /** No write succeeded in the run and no failure counted: the target took nothing (the last error says why). */
+    tookNothing?: BridgeError;
+  } {
     const counted = !this.outage;
     const entries: LedgerEntry[] = [];
     const exhausted: Array<SetAsideDocument & { attempts: number }> = [];
     const setAside: Array<{ externalKey: string; attempts: number; code: string }> = [];
     for (const item of this.setAsideDocs.values()) {
-      const attempts = item.priorAttempts + (counted ? 1 : 0);
-      entries.push({ externalKey: attemptLedgerKey(item.doc.externalKey), contentHash: item.doc.contentHash, attempts, writtenAt: at, runId });
+      const prior = this.ledgerGet(attemptLedgerKey(item.doc.externalKey));
+      const retried = prior?.contentHash === item.doc.contentHash;
+      const createsSeen = this.successes > 0 || (retried && prior?.createsSeen === true);
+      const attempts = item.priorAttempts + (counted && (!retried || createsSeen) ? 1 : 0);
+      entries.push({
+        externalKey: attemptLedgerKey(item.doc.externalKey),
+        contentHash: item.doc.contentHash,
+        attempts,
+        ...(createsSeen ? { createsSeen } : {}),
+        writtenAt: at,
+        runId,
+      });
       if (attempts >= this.maxFailedRuns) exhausted.push({ ...item, attempts });
       else setAside.push({ externalKey: item.doc.externalKey, attempts, code: item.error.code });
     }
+    const last = [...this.setAsideDocs.values()].at(-1)?.error;
+    const countedAny = exhausted.length > 0 || setAside.some((d) => d.attempts > (this.setAsideDocs.get(d.externalKey)?.priorAttempts ?? 0));
     this.setAsideDocs.clear();
-    return { entries, exhausted, setAside };
+    return { entries, exhausted, setAside, ...(this.successes === 0 && !countedAny && last ? { tookNothing: last } : {}) };
   }
 }
 

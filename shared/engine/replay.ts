@@ -104,6 +104,16 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
       result.error = { code: failure.error.code, message: failure.error.message, hint: failure.error.hint };
       return result;
     }
+    if (builder.merges && built.documents.length === 0) {
+      // The group registry already counts these members, so a rebuild writes nothing; resolving would lose the
+      // lines the letter stands for (a letter filed with only a part's payload before the outbox remainder rule).
+      result.error = {
+        code: "replay_impossible",
+        message: `dead letter ${id} is a merged group's document whose members the group registry already counts; rebuilding it writes nothing`,
+        hint: "book the missing lines in the target by hand (the letter's payload shows them), then delete this dead letter with a reason",
+      };
+      return result;
+    }
     const entries: LedgerEntry[] = [];
     for (const doc of built.documents) {
       const known = ledger(doc.externalKey);

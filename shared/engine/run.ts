@@ -243,7 +243,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     logger.warn("document dead-lettered", { flowId, sourceId, code: e.code });
   };
 
-  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns);
+  // Outage probe (poison.ts): a read the target answers while it is up. A budget stop escapes; any other failure is "down".
+  const probe = deps.target.probe
+    ? () =>
+        deps.target.probe!(deps.targetOperation).then(
+          (answered) => (answered ? true : undefined),
+          (error: unknown) => {
+            if (error instanceof BudgetExhaustedError) throw error;
+            return false;
+          },
+        )
+    : undefined;
+  const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns, probe);
   /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
   let inherited: string[] = [];
   let uncleanBefore = false;
@@ -400,13 +411,21 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       const doc = partDoc(i);
       if (ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
       if (poison.exhausted(doc)) {
+        // Dead-lettered already (settleSetAside files the remainder and closes the plan; this is a plan whose close
+        // was not saved, or a letter filed before that): the parts after it go with a remainder letter. Replay
+        // checks the ledger per part, so letters that overlap never write a part twice.
         refused = { at: i + 1, error: repeatedFailure(doc.externalKey, poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
-        break; // that part is dead-lettered already; the parts after it go with the remainder
+        break;
       }
       let written = false;
+      // A part set aside carries the rows of every member from it on: if it is dead-lettered as poison, its letter
+      // holds the plan's remainder (settleSetAside) with those rows.
+      const remainderRows = [...new Set(plan.parts.slice(i).filter((p) => !ledgerGet(p.externalKey)).flatMap((p) => p.members))]
+        .map((m) => rowsById.get(m))
+        .filter((r): r is SourceRow => r !== undefined);
       await writeOne(
         doc,
-        rowsOf(doc, rowsById),
+        remainderRows,
         doc.supplement ? "supplement" : "new",
         (result) => {
           written = true;
@@ -430,9 +449,15 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
       }
     }
-    // Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
-    // Members of a conflicting remainder are settled by the conflict letter (it holds their rows and both sides):
-    // they must not also go into a supplement, which would book them a second time once the letter is resolved.
+    closePlan(plan);
+  };
+
+  /**
+   * Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+   * Members of a conflicting remainder are settled by the conflict letter (it holds their rows and both sides):
+   * they must not also go into a supplement, which would book them a second time once the letter is resolved.
+   */
+  const closePlan = (plan: OutboxPlan) => {
     const previous = writtenGroup(plan.groupKey);
     remember({
       externalKey: groupLedgerKey(plan.groupKey),
@@ -482,7 +507,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
       // look like an outage. About the account (credentials, quota) rather than this document: stop here.
       if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
-        if (!poison.setAside(doc, rows, error)) {
+        if (!(await poison.setAside(doc, rows, error))) {
           logger.warn("write failed after retries; document set aside for this run", { flowId, externalKey: doc.externalKey, code: error.code });
           return;
         }
@@ -502,9 +527,28 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
   const settleSetAside = () => {
     if (dryRun || poison.size === 0) return { pending: false, list: [] as NonNullable<RunSummary["setAside"]> };
-    const { entries, exhausted, setAside } = poison.settle(options.runId, clock.now());
+    const setAsideCount = poison.size;
+    const { entries, exhausted, setAside, tookNothing } = poison.settle(options.runId, clock.now());
+    if (tookNothing && outcome !== "failed") {
+      // Every write failed and none counted as poison (no create seen to work): report it as the outage it may be.
+      outcome = "failed";
+      runError = { code: tookNothing.code, message: `the target took no document in this run (${setAsideCount} set aside): ${tookNothing.message}`, hint: tookNothing.hint };
+    }
     for (const entry of entries) remember(entry);
     for (const item of exhausted) {
+      const plan = item.doc.groupKey === undefined ? undefined : outboxPlans?.get(item.doc.groupKey);
+      const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
+      if (plan && at >= 0) {
+        // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
+        // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.
+        const remainder = plan.parts.slice(at).filter((p) => !ledgerGet(p.externalKey));
+        deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+          externalKey: item.doc.externalKey,
+          payload: { outbox: { unit: plan.unit, parts: remainder } },
+        });
+        closePlan(plan);
+        continue;
+      }
       deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
         externalKey: item.doc.externalKey,
         payload: item.doc.payload,
@@ -526,9 +570,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     await deps.lease?.keep();
     await state.saveCheckpoint(flowId, cp);
     lastCheckpointSave = clock.now();
+    savedWatermark = cp.watermark;
     return true;
   };
   let checkpointDirty = false;
+  /** The watermark the stored checkpoint holds (the run record reports this, not one only held in memory). */
+  let savedWatermark = watermarkBefore;
 
   try {
     // A flow's first run saves its starting point before it writes anything: a ledger without a checkpoint
@@ -737,6 +784,16 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       ledgerSaveFailed = true;
       logger.error("could not save ledger after failure", { flowId, message: toBridgeError(flushError).message });
     }
+    // Windows completed before the failure keep their progress: the save skipped within the per-key second is made now
+    // (only after the ledger is saved, so the watermark never passes documents whose writes are not recorded).
+    if (checkpointDirty && !ledgerSaveFailed) {
+      try {
+        await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
+        checkpointDirty = false;
+      } catch (saveError) {
+        logger.error("could not save the checkpoint after failure", { flowId, message: toBridgeError(saveError).message });
+      }
+    }
   }
   return finish();
 
@@ -791,7 +848,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
       },
       watermarkBefore,
-      watermarkAfter: watermark,
+      watermarkAfter: dryRun || options.range ? watermark : savedWatermark,
       continues,
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),

@@ -86,6 +86,8 @@ export interface LedgerEntry {
   supplements?: number;
   /** Failed-write entries (`try:<key>`): runs in which the target failed this content of the document. */
   attempts?: number;
+  /** Failed-write entries: the target took other creates since this document first failed (engine/poison.ts). */
+  createsSeen?: boolean;
   writtenAt: number;
   runId: string;
 }
@@ -98,6 +100,7 @@ export interface StoredLedgerEntry {
   m?: string[];
   s?: number;
   a?: number;
+  o?: 1;
   w: number;
   r: string;
 }
@@ -138,6 +141,7 @@ export const ledgerEntryInputSchema = z.object({
   members: z.array(z.string()).optional(),
   supplements: z.number().int().nonnegative().optional(),
   attempts: z.number().int().nonnegative().optional(),
+  createsSeen: z.boolean().optional(),
   writtenAt: z.number(),
   runId: z.string().min(1),
 });
@@ -148,6 +152,7 @@ export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
   if (e.members !== undefined) s.m = e.members;
   if (e.supplements !== undefined) s.s = e.supplements;
   if (e.attempts !== undefined) s.a = e.attempts;
+  if (e.createsSeen) s.o = 1;
   return s;
 }
 
@@ -157,6 +162,7 @@ export function fromStoredEntry(s: StoredLedgerEntry): LedgerEntry {
   if (s.m !== undefined) e.members = s.m;
   if (s.s !== undefined) e.supplements = s.s;
   if (s.a !== undefined) e.attempts = s.a;
+  if (s.o === 1) e.createsSeen = true;
   return e;
 }
 

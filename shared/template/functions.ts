@@ -34,6 +34,7 @@ import {
   truth,
 } from "./values.ts";
 import { compare, compareNumericText } from "./compare.ts";
+import { UNIT_PRICE_MAX_DECIMALS, unitPrice } from "./unit-price.ts";
 import { utf8Length } from "../util/utf8.ts";
 
 /** What INTERVAL n UNIT evaluates to (only DATE_ADD/DATE_SUB and date ± INTERVAL consume it). */
@@ -423,6 +424,19 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
       const x = toNumber(a!(s));
       const digits = d ? toInt(d(s)) : 0;
       return x === null || digits === null ? null : roundHalfAway(x, digits);
+    },
+  },
+  UNIT_PRICE: {
+    min: 2,
+    max: 4,
+    usage: "UNIT_PRICE(amount, qty[, amountDecimals[, maxDecimals]])",
+    build: ([a, q, ad, md]) => (s) => {
+      const amount = toNumber(a!(s));
+      const qty = toNumber(q!(s));
+      const amountDecimals = ad ? toInt(ad(s)) : 2;
+      const maxDecimals = md ? toInt(md(s)) : UNIT_PRICE_MAX_DECIMALS;
+      if (amount === null || qty === null || amountDecimals === null || maxDecimals === null) return null;
+      return unitPrice(amount, qty, amountDecimals, maxDecimals);
     },
   },
   TRUNCATE: { min: 2, max: 2, usage: "TRUNCATE(x, decimals)", build: binary((x, d) => truncateDecimal(toNumber(x)!, toInt(d)!)) },

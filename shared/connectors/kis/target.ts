@@ -119,6 +119,13 @@ export class KisTarget implements TargetConnector {
     );
   }
 
+  /** Outage probe (connectors/target.ts): a one-row list of the bill type answers while KIS is up. */
+  async probe(operation: string): Promise<boolean> {
+    const { bill } = parseKisOperation(operation);
+    await this.ops.listBills(bill, { CurrentPage: 1, ItemsOfPage: 1 });
+    return true;
+  }
+
   /** Writes one by one. Each failure is returned with its key; BudgetExhaustedError stops the batch and escapes
    * (what was written so far is found by the next run's lookup). */
   async writeBatch(docs: TargetWrite[]): Promise<Array<TargetWriteResult | { externalKey: string; error: BridgeError }>> {

@@ -506,6 +506,19 @@ export class TplusClient implements TargetConnector {
     return voucherLines(doc.payload);
   }
 
+  /** Outage probe (connectors/target.ts): looking up an ExternalCode no document carries answers while T+ is up. */
+  async probe(operation: string): Promise<boolean> {
+    const spec = resolveOperation(operation);
+    if (this.queryUnsupported.has(spec.resource)) return false;
+    try {
+      await this.findVoucherByExternalCode(spec.resource, "jst-bridge-probe-no-such-document");
+      return true;
+    } catch (error) {
+      if (isUnsupported(error)) return false;
+      throw error;
+    }
+  }
+
   /** null when not found or when the lookup is not possible (then the create and the server's duplicate check decide). */
   private async lookupByExternalCode(spec: OperationSpec, externalKey: string): Promise<TplusVoucherSummary | null> {
     if (this.queryUnsupported.has(spec.resource)) return null;
