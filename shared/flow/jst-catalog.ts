@@ -6,6 +6,8 @@
  *   official dev-doc pages via the IEU SDK), so `import-qeasy` can check every template path before a run.
  */
 
+import { editDistance } from "../util/edit-distance.ts";
+
 /** `/open/…` paths the Jushuitan open platform documents (jushuitan-api.md §4, §4.7). */
 export const JST_PATHS = [
   "/open/other/inout/query",
@@ -58,19 +60,6 @@ export const QEASY_API_NAMES: Readonly<Record<string, string>> = Object.freeze({
   "otherinout.query": "/open/other/inout/query",
 });
 
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
 
 export type ApiResolution = { path: string; from?: string; near?: string } | { path: null; suggestion: string | null };
 
@@ -87,7 +76,7 @@ export function resolveJstApi(api: string): ApiResolution {
     let near: string | undefined;
     let nearD = 3;
     for (const p of known) {
-      const d = distance(raw.toLowerCase(), p.toLowerCase());
+      const d = editDistance(raw.toLowerCase(), p.toLowerCase());
       if (d < nearD) {
         nearD = d;
         near = p;
@@ -101,7 +90,7 @@ export function resolveJstApi(api: string): ApiResolution {
   let best: string | null = null;
   let bestD = Infinity;
   for (const name of Object.keys(QEASY_API_NAMES)) {
-    const d = distance(key, name);
+    const d = editDistance(key, name);
     if (d < bestD) {
       bestD = d;
       best = name;

@@ -6,6 +6,7 @@
  */
 import { scopedAggregateReader, scopedPathReader, type EvalScope } from "../template/index.ts";
 import type { CompiledMapping } from "../transform/map.ts";
+import { editDistance } from "../util/edit-distance.ts";
 
 export interface UnresolvedPath {
   /** Flow path of the value, e.g. `target.fields[2].children[0].value`. */
@@ -133,20 +134,6 @@ function availablePaths(scopes: readonly Scope[], lineArrays: readonly string[])
   return out;
 }
 
-function distance(a: string, b: string): number {
-  if (a === b) return 0;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
 
 const lastSegment = (p: string) => p.replace(/^\.\.\//, "").split(/\.|\[\]\./).pop() ?? p;
 
@@ -157,8 +144,8 @@ export function nearestPaths(path: string, available: Iterable<string>, max = 3)
   const scored: { p: string; score: number }[] = [];
   for (const p of available) {
     if (p === target) continue;
-    const lastD = distance(lastSegment(p), last);
-    const fullD = distance(p, target);
+    const lastD = editDistance(lastSegment(p), last);
+    const fullD = editDistance(p, target);
     const limit = Math.max(2, Math.floor(target.length / 3));
     if (lastD <= Math.max(1, Math.floor(last.length / 4)) || fullD <= limit) scored.push({ p, score: lastD + fullD / 100 });
   }
