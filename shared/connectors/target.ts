@@ -17,6 +17,12 @@ export interface TargetWriteResult {
   status: "created" | "already_exists";
   targetId?: string;
   targetCode?: string;
+  /**
+   * The document was found under the key after our own attempt's answer was lost, and is assumed to be what that
+   * attempt stored. It may instead be a document stored earlier (after a ledger loss: a group built from fewer
+   * members), so the engine reads it back like an "already exists" (engine/verify-existing.ts).
+   */
+  recovered?: true;
 }
 
 export interface TargetWriteOptions {

@@ -37,12 +37,14 @@ export class TargetConflictError extends BridgeError {
 }
 
 /**
- * Checks a write the target answered "already_exists": returns a TargetConflictError when the document it holds
+ * Checks a write the target answered "already_exists" (or a document found after our lost answer): returns a TargetConflictError when the document it holds
  * differs, undefined when it matches (or when the connector cannot read documents back: then the answer is trusted,
  * as before, with a warning).
  */
 export async function verifyExisting(target: TargetConnector, write: TargetWrite, result: TargetWriteResult, logger: Logger): Promise<TargetConflictError | undefined> {
-  if (result.status !== "already_exists" || !target.readBack) return undefined;
+  // A document found after our own lost answer is assumed ours, but after a ledger loss it may be the earlier
+  // document under the key (chaos seeds 20261205 / 20261260: a late member was recorded as written and lost).
+  if ((result.status !== "already_exists" && !result.recovered) || !target.readBack) return undefined;
   const back = await target.readBack(write, { targetId: result.targetId });
   if (!back) {
     logger.warn("the target's document could not be read back; 'already exists' trusted", { externalKey: write.externalKey });

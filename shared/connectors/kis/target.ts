@@ -96,7 +96,7 @@ export class KisTarget implements TargetConnector {
           const found = await this.findByKey(bill, key, object.Head);
           if (found) {
             this.logger.info("KIS bill found after an unknown outcome; not resending", { bill, key });
-            return this.result(key, "created", found);
+            return { ...this.result(key, "created", found), recovered: true };
           }
           outcomeUnknown = false;
         }

@@ -463,7 +463,7 @@ export class TplusClient implements TargetConnector {
         const found = await this.lookupByExternalCode(spec, externalKey);
         if (found) {
           this.logger.info("tplus: document found after a lost answer", { operation: spec.resource, externalKey });
-          return { externalKey, status: "created", ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
+          return { externalKey, status: "created", recovered: true, ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
         }
       }
       try {
@@ -471,7 +471,7 @@ export class TplusClient implements TargetConnector {
         return { externalKey, status: "created", ...ids };
       } catch (error) {
         if (error instanceof TplusError && error.code === TPLUS_ERROR.duplicate) {
-          return { externalKey, status: uncertain ? "created" : "already_exists" };
+          return uncertain ? { externalKey, status: "created", recovered: true } : { externalKey, status: "already_exists" };
         }
         if (error instanceof TplusError && error.outcome === "unknown") uncertain = true;
         throw error;
