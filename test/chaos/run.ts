@@ -21,6 +21,7 @@ import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
 import { actualKis, actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
+import { flowSettled } from "./settled.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
 export interface ChaosResult {
@@ -55,6 +56,7 @@ interface RunView {
   subrequests?: number;
   counts?: { written: number; alreadyExisted: number; deadLettered: number };
   windows?: Array<{ from: number; to: number; complete: boolean }>;
+  setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
 }
 /** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
 type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
@@ -175,7 +177,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         }
         ran.set(flow, (ran.get(flow) ?? 0) + 1);
         if ((run.subrequests ?? 0) > runBudget) details.push(`run ${run.runId} of ${flow} made ${run.subrequests} subrequests (budget ${runBudget})`);
-        settled.set(flow, !run.continues && (run.outcome === "success" || run.outcome === "partial"));
+        settled.set(flow, flowSettled(run));
       }
       return blocked;
     };
@@ -320,7 +322,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     const unsettled = FLOW_IDS.filter((f) => !settled.get(f));
     for (const flow of unsettled) {
       const run = lastRun.get(flow) as (RunView & { error?: { code: string; message: string } }) | null | undefined;
-      details.push(`${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}` : "skipped (lease held) or none"}`);
+      details.push(`${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}${run.setAside?.length ? ` set aside: ${run.setAside.map((s) => s.externalKey).join(", ")}` : ""}` : "skipped (lease held) or none"}`);
     }
 
     // ---- verdict -------------------------------------------------------------------------------------
