@@ -769,6 +769,11 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
+      } else if (!options.range) {
+        // Held (a document set aside or a group still open): the watermark stays, but a cursor inherited from an
+        // earlier invocation must not outlive this run — it would make every later run resume past the held window
+        // and never read the set-aside document again. The final save writes the held watermark without a cursor.
+        checkpointDirty = true;
       }
     }
     if (checkpointDirty) await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
