@@ -6,10 +6,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../action/cli/main.ts";
+import { runOfflineCli } from "./cli-harness.ts";
 import { preview } from "../../shared/flow/preview.ts";
 import { importQeasyDetailed } from "../../shared/flow/qeasy-import.ts";
-import { ManualClock } from "../emulators/manual-clock.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -19,19 +18,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(argv, {
-    env: {},
-    cwd: dir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    clock: new ManualClock(),
-    fetch: () => Promise.reject(new Error("no network in these tests")),
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runOfflineCli(argv, dir);
 
 const vars = { lastSyncTime: Date.UTC(2024, 2, 1), currentTime: Date.UTC(2024, 2, 2) };
 

@@ -2,9 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../action/cli/main.ts";
+import { runOfflineCli } from "./cli-harness.ts";
 import { loadFlow } from "../../shared/flow/schema.ts";
-import { ManualClock } from "../emulators/manual-clock.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures");
 let dir: string;
@@ -15,19 +14,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(argv, {
-    env: {},
-    cwd: dir,
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    clock: new ManualClock(),
-    fetch: () => Promise.reject(new Error("no network in these tests")),
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runOfflineCli(argv, dir);
 
 describe("jst-bridge preview / validate / import-qeasy", () => {
   it("preview maps a Jushuitan response through the seed flow exactly like the fixture expects", async () => {

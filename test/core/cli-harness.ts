@@ -9,11 +9,27 @@ import { runCli } from "../../action/cli/main.ts";
 import type { CliIO } from "../../action/cli/io.ts";
 import { startE2E, type E2EOptions } from "../helpers/e2e.ts";
 import { warehouseReferenceRows } from "../emulators/stack.ts";
+import { ManualClock } from "../emulators/manual-clock.ts";
 
 export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** Runs the CLI in `cwd` with no environment and no network: the flow tools (validate, import-qeasy, preview). */
+export async function runOfflineCli(argv: string[], cwd: string): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(argv, {
+    env: {},
+    cwd,
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    clock: new ManualClock(),
+    fetch: () => Promise.reject(new Error("no network in these tests")),
+  });
+  return { code, stdout, stderr };
 }
 
 export function dotenvText(env: Record<string, string>): string {
