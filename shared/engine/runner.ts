@@ -27,6 +27,8 @@ import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
 import { fencedState } from "../state/fenced-state.ts";
 import { spooledState } from "../state/spool-store.ts";
+import { type FlowIndexPort, isFlowIndex } from "../state/flow-index.ts";
+import { type IndexedState, indexedState, type IndexedStateOptions } from "../state/indexed-state.ts";
 import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone } from "../util/time.ts";
@@ -310,8 +312,6 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
-  const state = spooledState(engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger });
   const tokenStore = new KvTokenStore(kv);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
@@ -320,11 +320,16 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     logger.info("flow is running elsewhere; skipped", { flowId: flow.id, holder: "holder" in lease ? lease.holder : undefined });
     return { summary: skippedSummary(flow.id, request, clock), planned: [] };
   }
+  const epoch = "epoch" in lease ? lease.epoch : undefined;
+  // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
+  const indexed = isFlowIndex(ports.lock) ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(ports.lock, store, flow.id, request.runId, epoch, clock, logger)) : undefined;
+  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
+  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger });
   try {
     // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
     const readFlow = request.range ? rangeFlow(flow) : flow;
     const settings = incrementalSettings(readFlow, now);
-    if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store);
+    if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store, indexed);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
     const jst = new JushuitanClient({
@@ -346,7 +351,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
     };
     // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
-    const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...("epoch" in lease && lease.epoch !== undefined ? { epoch: lease.epoch } : {}) });
+    const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...(epoch !== undefined ? { epoch } : {}) });
     const runDeps: Parameters<typeof runFlow>[0] = {
       flowId: flow.id,
       targetOperation: flow.target.operation,
@@ -354,7 +359,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
       target,
-      state: keeper ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,
+      // The index fences its own commits; without it, fenced-state.ts renews before the commits that need it.
+      state: keeper && !indexed ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,
       meter,
       clock,
       logger,
@@ -429,8 +435,8 @@ async function checkKeyScheme(flow: Flow, env: EnvVars, store: FlowStateStore, r
  * key): starting at now − 1 day would silently skip whatever changed since the last run. Ask for startAt.
  * (The ledger load is cached: the run reuses it.)
  */
-async function refuseLostCheckpoint(flowId: string, store: FlowStateStore) {
-  if (await store.getWatermark(flowId)) return;
+async function refuseLostCheckpoint(flowId: string, store: FlowStateStore, indexed?: IndexedState) {
+  if (indexed ? await indexed.hasCheckpoint(flowId) : await store.getWatermark(flowId)) return;
   const { entries } = await store.loadLedger(flowId);
   if (entries === 0) return;
   throw new BridgeError("checkpoint_missing", `flow ${flowId} has no checkpoint but its ledger holds ${entries} written document(s): it ran before and lost its place`, {
@@ -438,6 +444,11 @@ async function refuseLostCheckpoint(flowId: string, store: FlowStateStore) {
     hint: "set the flow's incremental.startAt to where it should resume (the last run record's watermarkAfter, or earlier: the ledger skips what is already written), or run a range backfill (once a checkpoint exists, startAt is ignored)",
     details: { flowId, ledgerEntries: entries },
   });
+}
+
+function indexOptions(index: FlowIndexPort, store: FlowStateStore, flowId: string, runId: string, epoch: number | undefined, clock: Clock, logger: Logger): IndexedStateOptions {
+  const runSettled = (flow: string, id: string) => store.getRun(flow, id).then((r) => r?.writesSettled === true, () => false);
+  return { index, flowId, runId, epoch, now: () => clock.now(), logger, runSettled };
 }
 
 function required(env: EnvVars, name: string): string {

@@ -166,7 +166,8 @@ function sameEpoch(current: LeaseRecord, epoch: number | undefined): boolean {
 
 /** One process's lock: enough for a CLI run or a test; it does not exclude another process. */
 export class MemoryFlowLock implements FlowCoordinator {
-  private readonly leases = new Map<string, LeaseRecord>();
+  /** Protected: the flow index model (flow-index.ts) checks commits against the same leases. */
+  protected readonly leases = new Map<string, LeaseRecord>();
   private readonly checkpoints = new Map<string, StoredCheckpointCopy>();
   private readonly epochs = new Map<string, number>();
   private readonly clock: Clock;

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { KeyValueStore } from "../../shared/ports.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
+import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
 import { parseInZone } from "../../shared/util/time.ts";
@@ -36,16 +37,16 @@ function listLagging(kv: KeyValueStore, now: () => number): KeyValueStore {
 }
 
 describe("adv12: outbox found through a lagging KV list", () => {
-  // KNOWN LIMITATION (closing note, issue 12 items 2 and 8): outbox plans, ledger segments and write markers are still
-  // found with KV list, which may lag ~60 s; a run within that minute can re-plan a started group. The fix is to
-  // index them in the Durable Object (strongly consistent). it.fails documents the defect and turns red when fixed.
-  it.fails("a run 5 s after one that stopped between a group's parts writes exactly the remaining planned parts (no line twice)", async () => {
+  // Fixed by the flow index (issue 12 item 2): open plans, registry entries, write markers and the checkpoint are found
+  // in the flow's coordinator (the Worker's Durable Object; MemoryFlowCoordinator is its in-memory model), not by KV list.
+  it("a run 5 s after one that stopped between a group's parts writes exactly the remaining planned parts (no line twice)", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
     const flow = e2e.flows[TPLUS]!;
     if (flow.operation?.type !== "merge") throw new Error("seed flow is a merge flow");
     flow.operation.maxLines = 3;
     const kv = listLagging(e2e.kv, () => e2e!.clock.now());
-    const run = (runId: string) => runFlowById({ ...e2e!.ports, kv }, { flowId: TPLUS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
+    const lock = new MemoryFlowCoordinator(e2e.clock);
+    const run = (runId: string) => runFlowById({ ...e2e!.ports, kv, lock }, { flowId: TPLUS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
 
     // Run 1: the first part of the first group is written, then T+ answers 500 to the next six creates (part 2 and a few others are set aside).
     e2e.stack.tplus.addFaults([{ kind: "http5xx", path: "otherDispatch/Create", skip: 1, times: 6 }]);

@@ -1,0 +1,193 @@
+/**
+ * The flow index: the strongly consistent home of what a run must never read stale (issue 12 items 2 and 7,
+ * engine-review findings 2, 3 and 10). KV reads and lists may be up to ~60 s old
+ * (https://developers.cloudflare.com/kv/concepts/how-kv-works/), so a run that starts within a minute of another
+ * could miss an open merge plan, a group registry entry, a write marker or the latest checkpoint, and re-plan a
+ * started group or rebuild a written one. The index keeps, per flow:
+ *   - the checkpoint (authoritative; the KV checkpoint becomes a read-only view),
+ *   - the group registry (`group:<key>` entries, merged as a union: members, max supplement number),
+ *   - the open outbox plans (merge plans not yet settled), one row per part,
+ *   - the write markers (runs whose writes are not known to be settled),
+ * and takes every change of one run step in ONE commit that carries the lease's epoch and is refused for a stale
+ * epoch (the lease check and the write are one atomic step: a run that lost the lease changes nothing).
+ *
+ * The Worker implements it in the flow's Durable Object next to the lease (worker/flow-index-do.ts). Hosts without
+ * one (CLI, Action: file or KV-REST state) keep their KV implementation of these four (state-store.ts,
+ * outbox-store.ts, write-marker.ts): a file store is strongly consistent on its one host; over KV REST the guarantee
+ * is KV's (eventual), guarded by the lease record, the targets' key uniqueness and read-back verification.
+ * `MemoryFlowCoordinator` below is the same rules in memory (tests, benchmarks): a model of the Durable Object.
+ */
+import type { Checkpoint } from "../engine/types.ts";
+import { systemClock, type Clock } from "../ports.ts";
+import { mayCommit, MemoryFlowLock, type AcquireResult, type ReleaseResult, type RenewResult } from "./lock.ts";
+import type { OutboxPlan } from "./outbox-store.ts";
+import type { LedgerEntry } from "./records.ts";
+
+/** What a run loads from the index once, at its start (one request). */
+export interface FlowIndexSnapshot {
+  /** False until the first commit of a checkpoint: the host then migrates from its KV state (read once). */
+  initialized: boolean;
+  checkpoint: Checkpoint | null;
+  /** Registry entries (`group:<key>` ledger entries) written since `groupsSince`. */
+  groups: LedgerEntry[];
+  /** Open merge plans. */
+  plans: OutboxPlan[];
+  /** Run ids whose writes are not known to be settled. */
+  markers: string[];
+}
+
+/** Everything one step of a run changes, committed at once under the lease's epoch. */
+export interface FlowIndexCommit {
+  checkpoint?: Checkpoint;
+  /** Registry entries to merge in (union of members, max supplements; never last-writer-wins). */
+  groups?: LedgerEntry[];
+  /** Plans to store (before the first part of a group is written). */
+  openPlans?: OutboxPlan[];
+  /** Units of plans that are settled (every part written or dead-lettered). */
+  closePlans?: string[];
+  /** Marks this run's writes in flight. */
+  mark?: { at: number };
+  /** Markers of earlier runs that are settled now. */
+  clearMarkers?: string[];
+}
+
+export interface FlowIndexCommitResult {
+  committed: boolean;
+  /** The lease holder when refused. */
+  holder?: string;
+}
+
+export interface FlowIndexPort {
+  loadIndex(flowId: string, options: { groupsSince: number }): Promise<FlowIndexSnapshot>;
+  /** Refused (nothing changes) unless `runId` holds the flow's lease at `epoch`. */
+  commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult>;
+}
+
+export function isFlowIndex(value: unknown): value is FlowIndexPort {
+  const v = value as Partial<FlowIndexPort> | null;
+  return typeof v?.loadIndex === "function" && typeof v.commitIndex === "function";
+}
+
+/** How far back a run loads registry entries: groups older than this are also in the KV ledger (and verified in the target). */
+export const REGISTRY_LOAD_DAYS = 62;
+
+/**
+ * Two registry entries of one group: members as a union, the larger supplement count, the newer entry's other fields
+ * (a record shape later fields can extend). A writer whose clock runs ahead cannot hide another's members.
+ */
+export function mergeGroupEntry(current: LedgerEntry | undefined, next: LedgerEntry): LedgerEntry {
+  if (!current) return { ...next, members: [...new Set(next.members ?? [])] };
+  const newer = next.writtenAt >= current.writtenAt ? next : current;
+  return {
+    ...newer,
+    members: [...new Set([...(current.members ?? []), ...(next.members ?? [])])],
+    supplements: Math.max(current.supplements ?? 0, next.supplements ?? 0),
+    writtenAt: Math.max(current.writtenAt, next.writtenAt),
+  };
+}
+
+/** SQLite-backed Durable Objects take at most 2 MB per string or row (developers.cloudflare.com/durable-objects/platform/limits/). */
+export const INDEX_CHUNK_CHARS = 500_000; // ≤ 1.5 MB of UTF-8 per row
+
+export function chunkText(text: string, size = INDEX_CHUNK_CHARS): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out.length ? out : [""];
+}
+
+// ---------- in-memory model (tests, benchmarks) ----------
+
+interface MemoryIndex {
+  checkpoint: Checkpoint | null;
+  groups: Map<string, { entry: LedgerEntry; at: number }>;
+  plans: Map<string, OutboxPlan>;
+  markers: Map<string, number>;
+}
+
+/**
+ * MemoryFlowLock plus the flow index, with the Durable Object's rules: one process's strongly consistent
+ * coordinator. `rows()` counts the storage rows the SQLite object would read and write for the same calls.
+ */
+export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPort {
+  private readonly indexes = new Map<string, MemoryIndex>();
+  private readonly clockRef: Clock;
+  private rowsRead = 0;
+  private rowsWritten = 0;
+
+  constructor(clock: Clock = systemClock) {
+    super(clock);
+    this.clockRef = clock;
+  }
+
+  rows(): { read: number; written: number } {
+    return { read: this.rowsRead, written: this.rowsWritten };
+  }
+
+  override async acquire(flowId: string, runId: string, leaseMs: number): Promise<AcquireResult> {
+    const result = await super.acquire(flowId, runId, leaseMs);
+    this.rowsRead += 2;
+    if (result.acquired) this.rowsWritten += 2;
+    return result;
+  }
+
+  override async renew(flowId: string, runId: string, leaseMs: number, epoch?: number): Promise<RenewResult> {
+    const result = await super.renew(flowId, runId, leaseMs, epoch);
+    this.rowsRead++;
+    if (result.renewed) this.rowsWritten++;
+    return result;
+  }
+
+  override async release(flowId: string, runId: string): Promise<ReleaseResult> {
+    const result = await super.release(flowId, runId);
+    this.rowsRead++;
+    if (result.released) this.rowsWritten++;
+    return result;
+  }
+
+  async loadIndex(flowId: string, options: { groupsSince: number }): Promise<FlowIndexSnapshot> {
+    const index = this.indexes.get(flowId);
+    if (!index) {
+      this.rowsRead++;
+      return { initialized: false, checkpoint: null, groups: [], plans: [], markers: [] };
+    }
+    const groups = [...index.groups.values()].filter((g) => g.at >= options.groupsSince).map((g) => g.entry);
+    this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0);
+    return structuredClone({ initialized: index.checkpoint !== null, checkpoint: index.checkpoint, groups, plans: [...index.plans.values()], markers: [...index.markers.keys()] });
+  }
+
+  async commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult> {
+    const lease = this.leases.get(flowId) ?? null;
+    this.rowsRead++;
+    if (!mayCommit(lease, runId, epoch)) return lease ? { committed: false, holder: lease.runId } : { committed: false };
+    let index = this.indexes.get(flowId);
+    if (!index) this.indexes.set(flowId, (index = { checkpoint: null, groups: new Map(), plans: new Map(), markers: new Map() }));
+    const c = structuredClone(commit);
+    const now = this.clockRef.now();
+    if (c.checkpoint) {
+      index.checkpoint = c.checkpoint;
+      this.rowsWritten += chunkText(JSON.stringify(c.checkpoint)).length;
+    }
+    for (const g of c.groups ?? []) {
+      this.rowsRead++;
+      this.rowsWritten++;
+      index.groups.set(g.externalKey, { entry: mergeGroupEntry(index.groups.get(g.externalKey)?.entry, g), at: now });
+    }
+    for (const p of c.openPlans ?? []) {
+      this.rowsWritten += 1 + p.parts.length;
+      index.plans.set(p.unit, p);
+    }
+    for (const unit of c.closePlans ?? []) {
+      const plan = index.plans.get(unit);
+      if (plan) this.rowsWritten += 1 + plan.parts.length;
+      index.plans.delete(unit);
+    }
+    if (c.mark) {
+      this.rowsWritten++;
+      index.markers.set(runId, c.mark.at);
+    }
+    for (const id of c.clearMarkers ?? []) {
+      if (index.markers.delete(id)) this.rowsWritten++;
+    }
+    return { committed: true };
+  }
+}

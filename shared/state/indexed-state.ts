@@ -1,0 +1,183 @@
+/**
+ * The engine's state with the flow index (flow-index.ts) as the home of the checkpoint, the group registry, the open
+ * merge plans and the write markers; KV keeps what may lag (ledger segments of written documents, dead letters, run
+ * records, and a read-only view of the checkpoint for dashboards and the CLI).
+ *
+ * Requests to the index per run: one load at the start; one fenced commit per checkpoint save, per page of written
+ * merge groups (registry entries), per new merge plan and for the run's write marker; plan closes and settled
+ * markers ride along with the next commit (or one commit at the end). Every commit carries the lease's epoch: a run
+ * that lost its lease gets `lease_lost` and changes nothing in the index.
+ *
+ * Why a lagging KV read can no longer double or lose (engine-review findings 2, 3):
+ *  - an open plan is found in the index, so a run a second after a stop between parts resumes it, never re-plans;
+ *  - a registry entry is found in the index, so a late member becomes a supplement, never a rebuilt original;
+ *  - the checkpoint (and its cursor) is the index's; the KV copy is only a view;
+ *  - a write marker is found in the index, so a run after an unclean one verifies its writes.
+ * The ledger of written documents stays in KV: a lagging read of it re-sends a document, which the target's key
+ * uniqueness and the read-back verification (verify-existing.ts; KIS precheck) turn into "already exists".
+ * Migration: until the index holds a checkpoint, the first run reads the KV checkpoint, plans and markers once.
+ */
+import type { EngineState } from "../engine/run.ts";
+import type { Checkpoint } from "../engine/types.ts";
+import type { Logger } from "../ports.ts";
+import { type FlowIndexCommit, type FlowIndexPort, type FlowIndexSnapshot, mergeGroupEntry, REGISTRY_LOAD_DAYS } from "./flow-index.ts";
+import { LeaseLostError } from "./lease-keeper.ts";
+import type { OutboxPlan } from "./outbox-store.ts";
+import type { LedgerEntry } from "./records.ts";
+
+const DAY_MS = 86_400_000;
+const isGroupKey = (key: string) => key.startsWith("group:");
+
+export interface IndexedStateOptions {
+  index: FlowIndexPort;
+  flowId: string;
+  runId: string;
+  /** The lease's fencing token. */
+  epoch: number | undefined;
+  now: () => number;
+  logger: Logger;
+  /** Whether a run's record says its writes are settled (a missing or stale record: not settled, so writes are verified). */
+  runSettled: (flowId: string, runId: string) => Promise<boolean>;
+}
+
+export interface IndexedState extends EngineState {
+  /** Whether the flow has a checkpoint (in the index, or in KV before the index held one). */
+  hasCheckpoint(flowId: string): Promise<boolean>;
+}
+
+export function indexedState(base: EngineState, o: IndexedStateOptions): IndexedState {
+  let snapshot: Promise<FlowIndexSnapshot> | undefined;
+  const load = () => (snapshot ??= o.index.loadIndex(o.flowId, { groupsSince: o.now() - REGISTRY_LOAD_DAYS * DAY_MS }));
+  /** Registry entries from the index plus what this run committed. */
+  let groups: Map<string, LedgerEntry> | undefined;
+  const registry = async () => (groups ??= new Map((await load()).groups.map((g) => [g.externalKey, g])));
+  const pending = { closePlans: [] as string[], clearMarkers: [] as string[] };
+  /** Plans and markers found in KV (written before the index existed): deleted there too once settled. */
+  const kvPlans = new Set<string>();
+  const kvMarkers = new Set<string>();
+  let lastCommitted: Checkpoint | undefined;
+  let viewWatermark: number | undefined;
+
+  const commit = async (c: FlowIndexCommit) => {
+    const body: FlowIndexCommit = { ...c };
+    if (pending.closePlans.length) body.closePlans = [...(c.closePlans ?? []), ...pending.closePlans.splice(0)];
+    if (pending.clearMarkers.length) body.clearMarkers = [...(c.clearMarkers ?? []), ...pending.clearMarkers.splice(0)];
+    const result = await o.index.commitIndex(o.flowId, o.runId, o.epoch, body);
+    if (!result.committed) throw new LeaseLostError(o.flowId, o.runId, result.holder);
+  };
+
+  const outbox = base.outbox;
+  const marker = base.writeMarker;
+  return {
+    ...base,
+    hasCheckpoint: async (flowId) => {
+      const snap = await load();
+      return snap.initialized || (await base.loadCheckpoint(flowId)) !== null;
+    },
+    loadCheckpoint: async (flowId) => {
+      const snap = await load();
+      const cp = snap.initialized ? snap.checkpoint : await base.loadCheckpoint(flowId);
+      // The KV view holds this watermark already (the run that moved it wrote the view): rewritten only when it moves.
+      viewWatermark = cp?.watermark;
+      return cp;
+    },
+    saveCheckpoint: async (_flowId, checkpoint) => {
+      await commit({ checkpoint });
+      lastCommitted = checkpoint;
+    },
+    ledgerView: async (flowId) => {
+      const [view, known] = await Promise.all([base.ledgerView(flowId), registry()]);
+      return (key) => {
+        const kv = view(key);
+        if (!isGroupKey(key)) return kv;
+        const indexed = known.get(key);
+        return indexed && kv ? mergeGroupEntry(kv, indexed) : (indexed ?? kv);
+      };
+    },
+    ledgerAppend: async (flowId, entries) => {
+      // All entries go to the KV ledger (registry entries too: the record beyond the index's load horizon and for
+      // hosts without an index); registry entries are committed to the index after it, fenced.
+      await base.ledgerAppend(flowId, entries);
+      const registryEntries = entries.filter((e) => isGroupKey(e.externalKey));
+      if (!registryEntries.length) return;
+      await commit({ groups: registryEntries });
+      const known = await registry();
+      for (const e of registryEntries) known.set(e.externalKey, mergeGroupEntry(known.get(e.externalKey), e));
+    },
+    ...(outbox
+      ? {
+          outbox: {
+            list: async (flowId) => {
+              const snap = await load();
+              const plans: OutboxPlan[] = [...snap.plans];
+              if (!snap.initialized) {
+                for (const p of await outbox.list(flowId)) {
+                  if (plans.some((q) => q.unit === p.unit)) continue;
+                  kvPlans.add(p.unit);
+                  plans.push(p);
+                }
+              }
+              return plans;
+            },
+            put: async (_flowId, plan) => {
+              await commit({ openPlans: [plan] }); // before the first part is written
+            },
+            delete: async (flowId, unit) => {
+              pending.closePlans.push(unit);
+              if (kvPlans.delete(unit)) await outbox.delete(flowId, unit);
+            },
+          },
+        }
+      : {}),
+    ...(marker
+      ? {
+          writeMarker: {
+            unsettled: async (flowId, ownRunId) => {
+              const snap = await load();
+              const open: string[] = [];
+              for (const runId of snap.markers) {
+                if (runId === ownRunId) continue;
+                if (await o.runSettled(flowId, runId)) pending.clearMarkers.push(runId);
+                else open.push(runId);
+              }
+              if (!snap.initialized) {
+                for (const runId of await marker.unsettled(flowId, ownRunId)) {
+                  kvMarkers.add(runId);
+                  if (!open.includes(runId)) open.push(runId);
+                }
+              }
+              return open;
+            },
+            mark: async () => {
+              await commit({ mark: { at: o.now() } });
+            },
+            clear: async (flowId, runIds) => {
+              pending.clearMarkers.push(...runIds);
+              const kvOnes = runIds.filter((id) => kvMarkers.delete(id));
+              if (kvOnes.length) await marker.clear(flowId, kvOnes);
+            },
+          },
+        }
+      : {}),
+    recordRun: async (summary) => {
+      if (pending.closePlans.length || pending.clearMarkers.length) {
+        try {
+          await commit({});
+        } catch (error) {
+          // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
+          o.logger.warn("could not settle plans/markers in the flow index", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it.
+      if (lastCommitted && lastCommitted.watermark !== viewWatermark) {
+        try {
+          await base.saveCheckpoint(o.flowId, { watermark: lastCommitted.watermark, runId: lastCommitted.runId, updatedAt: lastCommitted.updatedAt });
+          viewWatermark = lastCommitted.watermark;
+        } catch (error) {
+          o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      await base.recordRun(summary);
+    },
+  };
+}
