@@ -1,6 +1,6 @@
 /**
- * FlowLockPort + CheckpointMirrorPort over the FlowLock Durable Object: one object per flow, addressed
- * by name, called over RPC.
+ * FlowLockPort + CheckpointMirrorPort + FlowIndexPort over the FlowLock Durable Object: one object per flow,
+ * addressed by name, called over RPC (each call one billed Durable Object request).
  */
 import type { Checkpoint } from "../shared/state/records.ts";
 import type {
@@ -13,13 +13,14 @@ import type {
 } from "../shared/state/lock.ts";
 import { checkLeaseArgs } from "../shared/state/lock.ts";
 import type { FlowLock } from "./flow-lock.ts";
+import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexPort, FlowIndexSnapshot } from "../shared/state/flow-index.ts";
 
 export interface DoFlowLockOptions {
   /** Overrides the object's clock (tests); leave unset in production so the object's own time decides. */
   now?: () => number;
 }
 
-export class DoFlowLock implements FlowCoordinator {
+export class DoFlowLock implements FlowCoordinator, FlowIndexPort {
   private readonly namespace: DurableObjectNamespace<FlowLock>;
   private readonly now: (() => number) | undefined;
 
@@ -54,6 +55,15 @@ export class DoFlowLock implements FlowCoordinator {
 
   async read(flowId: string): Promise<StoredCheckpointCopy | null> {
     return (await this.stub(flowId).read(flowId)) as StoredCheckpointCopy | null;
+  }
+
+  async loadIndex(flowId: string, options: { groupsSince: number }): Promise<FlowIndexSnapshot> {
+    return (await this.stub(flowId).loadIndex(flowId, options.groupsSince)) as FlowIndexSnapshot;
+  }
+
+  async commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult> {
+    checkLeaseArgs(flowId, runId);
+    return (await this.stub(flowId).commitIndex(flowId, runId, epoch, commit, this.now?.())) as FlowIndexCommitResult;
   }
 
   private stub(flowId: string): DurableObjectStub<FlowLock> {

@@ -24,11 +24,16 @@ import {
   type StoredCheckpointCopy,
 } from "../shared/state/lock.ts";
 import type { Env } from "./env.ts";
+import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexSnapshot } from "../shared/state/flow-index.ts";
+import { FlowIndexTables } from "./flow-index-do.ts";
 
 type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number; epoch: number | null };
 type CheckpointRow = { run_id: string; body: string; saved_at: number };
 
 export class FlowLock extends DurableObject<Env> {
+  /** The flow index (worker/flow-index-do.ts): checkpoint, registry, open plans and markers, fenced by the lease. */
+  private readonly index: FlowIndexTables;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
@@ -39,6 +44,16 @@ export class FlowLock extends DurableObject<Env> {
     // Objects created before fencing have a lease table without the epoch column.
     const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(lease)").toArray();
     if (!columns.some((c) => c.name === "epoch")) ctx.storage.sql.exec("ALTER TABLE lease ADD COLUMN epoch INTEGER");
+    this.index = new FlowIndexTables(ctx.storage, (flowId) => this.readLease(flowId));
+  }
+
+  loadIndex(flowId: string, groupsSince: number): FlowIndexSnapshot {
+    return this.index.load(flowId, groupsSince);
+  }
+
+  /** One step of a run, all or nothing, refused unless `runId` holds the lease at `epoch`. */
+  commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit, now: number = Date.now()): FlowIndexCommitResult {
+    return this.index.commit(flowId, runId, epoch, commit, now);
   }
 
   acquire(flowId: string, runId: string, leaseMs: number, now: number = Date.now()): AcquireResult {

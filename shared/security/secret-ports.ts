@@ -8,6 +8,7 @@
  *   with them (redirect: "manual", and a 3xx answer is a clear, non-retryable error).
  * - logger: message and fields are redacted.
  */
+import { type FlowIndexPort, isFlowIndex } from "../state/flow-index.ts";
 import { BridgeError } from "../errors.ts";
 import type { FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { supportsBulkRead } from "../state/kv-helpers.ts";
@@ -109,5 +110,14 @@ export function redactingLogger(inner: Logger, redactor: Redactor): Logger {
 export function securePorts<P extends { env: Record<string, string | undefined>; kv: KeyValueStore; fetch: FetchLike; logger: Logger }>(ports: P, redactor: Redactor): P {
   redactor.addEnv(ports.env);
   const fetch = redactingFetch(ports.fetch, redactor, { allowInsecureHttp: insecureHttpAllowed(ports.env) });
-  return { ...ports, kv: redactingKv(ports.kv, redactor), fetch, logger: redactingLogger(ports.logger, redactor) };
+  const lock = (ports as { lock?: unknown }).lock;
+  const index = isFlowIndex(lock) ? { lock: redactingIndex(lock, redactor) } : {};
+  return { ...ports, kv: redactingKv(ports.kv, redactor), fetch, logger: redactingLogger(ports.logger, redactor), ...index };
+}
+
+/** The flow index (state/flow-index.ts) stores plans and cursors as KV did: redacted the same way. */
+function redactingIndex<L extends FlowIndexPort>(lock: L, redactor: Redactor): L {
+  const wrapped = Object.create(lock) as L;
+  wrapped.commitIndex = (flowId, runId, epoch, commit) => lock.commitIndex(flowId, runId, epoch, JSON.parse(redactor.redact(JSON.stringify(commit))));
+  return wrapped;
 }

@@ -56,6 +56,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
   const kvPlans = new Set<string>();
   const kvMarkers = new Set<string>();
   let lastCommitted: Checkpoint | undefined;
+  let marked = false;
   let viewWatermark: number | undefined;
 
   const commit = async (c: FlowIndexCommit) => {
@@ -150,6 +151,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
             },
             mark: async () => {
               await commit({ mark: { at: o.now() } });
+              marked = true;
             },
             clear: async (flowId, runIds) => {
               pending.clearMarkers.push(...runIds);
@@ -160,6 +162,8 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
         }
       : {}),
     recordRun: async (summary) => {
+      // A run whose writes are settled needs no marker: cleared now rather than by the next run (one read fewer).
+      if (marked && summary.writesSettled === true) pending.clearMarkers.push(o.runId);
       if (pending.closePlans.length || pending.clearMarkers.length) {
         try {
           await commit({});
