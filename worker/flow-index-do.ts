@@ -52,6 +52,13 @@ export class FlowIndexTables {
     return { initialized: checkpoint !== null, checkpoint, groups, plans, markers };
   }
 
+  /** Forgets the flow's index (a flow started over together with its KV state; test scenarios). */
+  forget(flowId: string): void {
+    this.storage.transactionSync(() => {
+      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker"]) this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
+    });
+  }
+
   commit(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit, now: number): FlowIndexCommitResult {
     checkLeaseArgs(flowId, runId);
     const current = this.readLease(flowId);

@@ -51,6 +51,11 @@ export class FlowLock extends DurableObject<Env> {
     return this.index.load(flowId, groupsSince);
   }
 
+  /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys. */
+  forgetIndex(flowId: string): void {
+    this.index.forget(flowId);
+  }
+
   /** One step of a run, all or nothing, refused unless `runId` holds the lease at `epoch`. */
   commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit, now: number = Date.now()): FlowIndexCommitResult {
     return this.index.commit(flowId, runId, epoch, commit, now);

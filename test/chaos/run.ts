@@ -661,6 +661,8 @@ async function releaseLeases(e: Env) {
   for (const flow of FLOW_IDS) {
     const status = await lock.inspect(flow);
     if (status.holder) await lock.release(flow, status.holder);
+    // The flow index (checkpoint, registry, plans) lives in the same object: each scenario starts the flows over.
+    await e.FLOW_LOCK.get(e.FLOW_LOCK.idFromName(flow)).forgetIndex(flow);
   }
 }
 
