@@ -2,13 +2,16 @@
  * State costs per 1,000 documents (issue 12 item 2, issue 18 item 5), both seed flows, with the Workers Free budget
  * (50 subrequests − the Worker's state reserve) and one unlimited invocation:
  *   KV reads / writes / deletes / lists, and flow-coordinator (Durable Object) requests and storage rows read/written.
- * The coordinator is the lock the runner is given; its requests are counted at the port, its storage rows by the
- * in-memory model of the Durable Object (MemoryFlowCoordinator counts the rows the SQLite object touches).
+ * Two state layouts: "kv" (everything in KV; the lock only leases: the CLI, and the Worker before the flow index) and
+ * "index" (checkpoint, registry, plans, markers in the flow's Durable Object: the Worker now). The coordinator's
+ * requests are counted at the port (each is one Durable Object request), its storage rows by its in-memory model
+ * (MemoryFlowCoordinator counts the rows the SQLite object reads and writes for the same calls).
  *   node bench/state-costs.ts [--json] [--docs N]
  */
 import { DAY_MS } from "../shared/engine/window.ts";
-import type { FlowLockPort } from "../shared/state/lock.ts";
-import * as lockModule from "../shared/state/lock.ts";
+import { runFlowById } from "../shared/engine/runner.ts";
+import { MemoryFlowCoordinator } from "../shared/state/flow-index.ts";
+import { type FlowLockPort, MemoryFlowLock } from "../shared/state/lock.ts";
 import { startE2E } from "../test/helpers/e2e.ts";
 
 const json = process.argv.includes("--json");
@@ -41,6 +44,7 @@ const FLOWS = [
 ] as const;
 
 const out: Record<string, number> = {};
+for (const layout of ["kv", "index"] as const)
 for (const f of FLOWS) {
   /** Source documents of the flow: what one unlimited invocation reads (the same seed data for both budgets). */
   let sourceDocs = 0;
@@ -51,12 +55,10 @@ for (const f of FLOWS) {
     const e2e = await startE2E({ otherInOut: f.otherInOut, salesOut: f.salesOut, days: 5 });
     // Past the last generated day, so merged days are closed.
     e2e.clock.advance(DAY_MS);
-    const Coordinator = (lockModule as Record<string, unknown>).MemoryFlowCoordinator as (new (clock: unknown) => FlowLockPort & { rows?: () => { read: number; written: number } }) | undefined;
-    const base = Coordinator ? new Coordinator(e2e.clock) : e2e.lock;
+    const base: FlowLockPort & { rows?: () => { read: number; written: number } } = layout === "index" ? new MemoryFlowCoordinator(e2e.clock) : new MemoryFlowLock(e2e.clock);
     const counted = countingLock(base);
     const summaries = [];
     for (let i = 0; i < 5000; i++) {
-      const { runFlowById } = await import("../shared/engine/runner.ts");
       const { summary } = await runFlowById({ ...e2e.ports, lock: counted.lock }, { flowId: f.id, runId: `bench-${i}`, trigger: "cli", budget: { maxSubrequests: budget } });
       summaries.push(summary);
       if (!summary.continues) break;
@@ -68,10 +70,9 @@ for (const f of FLOWS) {
       (acc, s) => ({ reads: acc.reads + (s.kv?.reads ?? 0), writes: acc.writes + (s.kv?.writes ?? 0), deletes: acc.deletes + (s.kv?.deletes ?? 0), lists: acc.lists + (s.kv?.lists ?? 0) }),
       { reads: 0, writes: 0, deletes: 0, lists: 0 },
     );
-    if (!json) console.log(JSON.stringify(summaries.reduce((a, s) => { for (const [k, v] of Object.entries(s.counts)) a[k] = (a[k] ?? 0) + v; return a; }, {} as Record<string, number>)));
     const per = (n: number) => Math.round((n / Math.max(1, sourceDocs)) * 1000 * 10) / 10;
     const rows = (base as { rows?: () => { read: number; written: number } }).rows?.() ?? { read: 0, written: 0 };
-    const key = `${f.id}.${label}`;
+    const key = `${layout}.${f.id}.${label}`;
     Object.assign(out, {
       [`${key}.sourceDocuments`]: sourceDocs,
       [`${key}.targetDocuments`]: written,

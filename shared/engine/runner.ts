@@ -27,7 +27,7 @@ import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
 import { fencedState } from "../state/fenced-state.ts";
 import { spooledState } from "../state/spool-store.ts";
-import { type FlowIndexPort, isFlowIndex } from "../state/flow-index.ts";
+import { type FlowIndexPort, INDEX_INLINE_SPOOL_BYTES, isFlowIndex } from "../state/flow-index.ts";
 import { type IndexedState, indexedState, type IndexedStateOptions } from "../state/indexed-state.ts";
 import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
@@ -324,7 +324,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
   const indexed = isFlowIndex(ports.lock) ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(ports.lock, store, flow.id, request.runId, epoch, clock, logger)) : undefined;
   // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
-  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger });
+  // With the index, a page's spool (an unmerged flow's continuation) stays in the checkpoint there: no KV write per stop.
+  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger, ...(indexed ? { inlineBytes: INDEX_INLINE_SPOOL_BYTES } : {}) });
   try {
     // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
     const readFlow = request.range ? rangeFlow(flow) : flow;

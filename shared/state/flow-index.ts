@@ -86,6 +86,13 @@ export function mergeGroupEntry(current: LedgerEntry | undefined, next: LedgerEn
   };
 }
 
+/**
+ * Spools up to this size stay inside the checkpoint in the index (an unmerged flow's page: tens of KB), so a budget
+ * stop writes nothing to KV; a merged flow's day spool (megabytes) still goes to KV chunks (spool-store.ts), which
+ * keeps a load's answer small.
+ */
+export const INDEX_INLINE_SPOOL_BYTES = 512 * 1024;
+
 /** SQLite-backed Durable Objects take at most 2 MB per string or row (developers.cloudflare.com/durable-objects/platform/limits/). */
 export const INDEX_CHUNK_CHARS = 500_000; // ≤ 1.5 MB of UTF-8 per row
 

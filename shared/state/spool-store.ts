@@ -31,7 +31,12 @@ interface SpoolRef {
   rows: number;
 }
 
-export function spooledState(state: EngineState, kv: KeyValueStore, options: { now: () => number; logger: Logger; chunkBytes?: number }): EngineState {
+export function spooledState(
+  state: EngineState,
+  kv: KeyValueStore,
+  /** inlineBytes: spools up to this size stay in the checkpoint (default 8 KiB; more where the checkpoint lives in the flow index). */
+  options: { now: () => number; logger: Logger; chunkBytes?: number; inlineBytes?: number },
+): EngineState {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   /** Chunks the last loaded or saved checkpoint points at: deleted once a newer checkpoint is written. */
   const current = new Map<string, string[]>();
@@ -83,7 +88,7 @@ export function spooledState(state: EngineState, kv: KeyValueStore, options: { n
       const spool = checkpoint.cursor?.spool;
       let saved = checkpoint;
       let keys: string[] = [];
-      if (spool && spool.length && utf8Length(JSON.stringify(spool)) > INLINE_BYTES) {
+      if (spool && spool.length && utf8Length(JSON.stringify(spool)) > (options.inlineBytes ?? INLINE_BYTES)) {
         const ref = await writeChunks(flowId, spool);
         keys = ref.keys;
         const { spool: _inline, ...cursor } = checkpoint.cursor!;
