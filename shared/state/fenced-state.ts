@@ -9,6 +9,8 @@
  * they are not fenced (that would cost a lock request per page).
  * The check and the KV write are two steps: a run whose lease lapses between them (milliseconds) can still land one
  * write; the lease renewal margin (a third of the lease) makes that need a stall of the whole remaining lease there.
+ * Used where the lock is not a flow index (CLI, Action); the Worker's Durable Object commits checkpoint, registry and
+ * plans with the epoch check in one step instead (flow-index.ts, indexed-state.ts).
  */
 import type { EngineState } from "../engine/run.ts";
 import type { Checkpoint } from "./records.ts";
