@@ -57,6 +57,10 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
   const kvMarkers = new Set<string>();
   let lastCommitted: Checkpoint | undefined;
   let marked = false;
+  /** Open plans as this run knows them (loaded once, then kept up to date by its own puts and closes). */
+  let openPlans: Map<string, OutboxPlan> | undefined;
+  /** Markers this run cleared (or found settled). */
+  const cleared = new Set<string>();
   let viewWatermark: number | undefined;
 
   const commit = async (c: FlowIndexCommit) => {
@@ -109,22 +113,27 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       ? {
           outbox: {
             list: async (flowId) => {
-              const snap = await load();
-              const plans: OutboxPlan[] = [...snap.plans];
-              if (!snap.initialized) {
-                for (const p of await outbox.list(flowId)) {
-                  if (plans.some((q) => q.unit === p.unit)) continue;
-                  kvPlans.add(p.unit);
-                  plans.push(p);
+              if (!openPlans) {
+                const snap = await load();
+                openPlans = new Map(snap.plans.map((p) => [p.unit, p]));
+                if (!snap.initialized) {
+                  for (const p of await outbox.list(flowId)) {
+                    if (openPlans.has(p.unit)) continue;
+                    kvPlans.add(p.unit);
+                    openPlans.set(p.unit, p);
+                  }
                 }
               }
-              return plans;
+              // Live: a second engine pass in this run (a re-sweep) sees the plans opened and closed by the first.
+              return [...openPlans.values()];
             },
             put: async (_flowId, plan) => {
               await commit({ openPlans: [plan] }); // before the first part is written
+              openPlans?.set(plan.unit, plan);
             },
             delete: async (flowId, unit) => {
               pending.closePlans.push(unit);
+              openPlans?.delete(unit);
               if (kvPlans.delete(unit)) await outbox.delete(flowId, unit);
             },
           },
@@ -137,14 +146,17 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
               const snap = await load();
               const open: string[] = [];
               for (const runId of snap.markers) {
-                if (runId === ownRunId) continue;
-                if (await o.runSettled(flowId, runId)) pending.clearMarkers.push(runId);
+                if (runId === ownRunId || cleared.has(runId)) continue;
+                if (await o.runSettled(flowId, runId)) {
+                  pending.clearMarkers.push(runId);
+                  cleared.add(runId);
+                }
                 else open.push(runId);
               }
               if (!snap.initialized) {
                 for (const runId of await marker.unsettled(flowId, ownRunId)) {
                   kvMarkers.add(runId);
-                  if (!open.includes(runId)) open.push(runId);
+                  if (!open.includes(runId) && !cleared.has(runId)) open.push(runId);
                 }
               }
               return open;
@@ -155,6 +167,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
             },
             clear: async (flowId, runIds) => {
               pending.clearMarkers.push(...runIds);
+              for (const id of runIds) cleared.add(id);
               const kvOnes = runIds.filter((id) => kvMarkers.delete(id));
               if (kvOnes.length) await marker.clear(flowId, kvOnes);
             },
