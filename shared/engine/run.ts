@@ -30,6 +30,9 @@ import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
+import { ChangeBook, type ChangeSettings } from "./changes.ts";
+import { createChangeWriter, type ChangeWriter } from "./change-writer.ts";
+import { writeWithPeriodPolicy, type PeriodPolicy } from "./periods.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -99,6 +102,10 @@ export interface RunDeps {
   builder: DocumentBuilder;
   /** What to do when a written document's content changed upstream (flow target.onExisting). */
   onChanged?: "skip" | "deadLetter";
+  /** Corrections after posting (flow target.onChange, engine/changes.ts); when set it replaces onChanged. */
+  changes?: ChangeSettings;
+  /** Closed-period / enable-date refusals (flow target.closedPeriod, engine/periods.ts). */
+  periods?: PeriodPolicy;
   target: TargetConnector;
   state: EngineState;
   meter: CallMeter;
@@ -263,6 +270,27 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let ledgerSaveFailed = false;
   const verifyAll = () => (options.recovering ?? false) || uncleanBefore;
 
+  /** Corrections after posting (engine/change-writer.ts); undefined: the flow keeps the onExisting behaviour. */
+  let aloneContext: BuildContext = { lastSyncTime: now, currentTime: now };
+  const changeWriter: ChangeWriter | undefined = deps.changes
+    ? createChangeWriter({
+        book: new ChangeBook(deps.changes, (key) => ledgerGet(key)),
+        flowId,
+        runId: options.runId,
+        dryRun,
+        logger,
+        now: () => clock.now(),
+        buildAlone: (row) => deps.builder.build([row], aloneContext),
+        idOf: (row) => deps.source.idOf(row),
+        ledgerGet: (key) => ledgerGet(key),
+        remember: (entry) => remember(entry),
+        deadLetter: (sourceId, source, error, extra) => deadLetter(sourceId, source, error, extra),
+        writeOne: (doc, rows, onSettled) => writeOne(doc, rows, "changed", onSettled),
+        exhausted: (doc) => poison.exhausted(doc),
+        skipped: () => counts.skipped++,
+      })
+    : undefined;
+
   const writtenGroup = (groupKey: string) => {
     const entry = ledgerGet(groupLedgerKey(groupKey));
     return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
@@ -275,10 +303,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
+    await changeWriter?.reviewBuilt(built, rowsById, deps.builder.merges);
     const documents = outboxPlans ? await settleThroughOutbox(built.documents, rowsById) : built.documents;
     for (const doc of poison.order(documents)) {
       const known = ledgerGet(doc.externalKey);
-      if (known) {
+      if (changeWriter && doc.groupKey === undefined) {
+        if (await changeWriter.reviewDocument(doc, known, rowsById)) continue;
+      } else if (known) {
         if (known.contentHash === doc.contentHash) {
           counts.skipped++;
           if (dryRun) planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
@@ -319,6 +350,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           writtenAt: at,
           runId: options.runId,
         });
+        changeWriter?.imagesOf(doc, rowsById);
         if (doc.groupKey !== undefined) {
           const previous = writtenGroup(doc.groupKey);
           remember({
@@ -449,6 +481,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
       }
     }
+    // Before-images of the members whose parts are written (engine/changes.ts).
+    for (const part of plan.parts) if (ledgerGet(part.externalKey)) changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById);
     closePlan(plan);
   };
 
@@ -489,7 +523,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         markedWriting = true;
       }
       const write = { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload };
-      const result = await deps.target.write(write, { verifyExisting: verifyAll() || poison.triedBefore(doc) });
+      const writeOptions = { verifyExisting: verifyAll() || poison.triedBefore(doc) };
+      const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
       const conflict = await verifyExisting(deps.target, write, result, logger);
       if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
       if (result.status === "created") counts.written++;
@@ -518,8 +553,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   const groupsElsewhere = options.incremental.groupsOnWindowField === false;
   const buildContext = (window: TimeWindow): BuildContext => ({
-    lastSyncTime: window.from,
-    currentTime: window.to,
+    ...(aloneContext = { lastSyncTime: window.from, currentTime: window.to }),
     // Groups on another field close when their day is over by the run's clock: the end of its last window.
     closedBefore: groupsElsewhere ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
     written: writtenGroup,
@@ -857,6 +891,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       continues,
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
+      ...(changeWriter?.records.length ? { corrections: changeWriter.records } : {}),
       ...(markedWriting || inherited.length ? { writesSettled } : {}),
     };
     if (unresolved.length > 0) {
