@@ -20,7 +20,7 @@ export interface PeriodMatchers {
   beforeEnable: RegExp;
 }
 
-export const DEFAULT_CLOSED_PATTERN = "已结账|已经结账|已月结|已关账|期间已关闭|(会计|账务|库存|仓存)期间[^，,。]{0,20}(结账|关闭|封存)|不能(录入|保存)[^，,。]{0,20}(当前)?(账期|期间)[^，,。]{0,10}之前|period[^.]{0,30}closed";
+export const DEFAULT_CLOSED_PATTERN = "已结账|已经结账|已月结|已关账|期间已关闭|不能(小于|早于)[^，,。]{0,20}当前(会计|仓存|库存)?期间|(会计|账务|库存|仓存)期间[^，,。]{0,20}(结账|关闭|封存)|不能(录入|保存)[^，,。]{0,20}(当前)?(账期|期间)[^，,。]{0,10}之前|period[^.]{0,30}closed";
 export const DEFAULT_ENABLE_PATTERN = "(早于|小于|之前|不能早于)[^，,。]{0,20}启用(日期|期间)|启用(日期|期间)[^，,。]{0,20}(之前|不能|早于|小于)|before[^.]{0,30}(enable|start)[^.]{0,10}date";
 
 function pattern(env: Record<string, string | undefined>, name: string, fallback: string): RegExp {
