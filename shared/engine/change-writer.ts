@@ -25,7 +25,7 @@ export interface ChangeWriterContext {
   ledgerGet(key: string): LedgerEntry | undefined;
   remember(entry: LedgerEntry): void;
   deadLetter(sourceId: string, source: unknown, error: BridgeError, extra?: { externalKey?: string; payload?: unknown }): void;
-  writeOne(doc: BuiltDocument, rows: SourceRow[], onSettled: (result?: TargetWriteResult) => void): Promise<void>;
+  writeOne(doc: BuiltDocument, rows: SourceRow[], onSettled: (result?: TargetWriteResult) => void, onRefused: (error: BridgeError) => void): Promise<void>;
   /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
   exhausted(doc: BuiltDocument): boolean;
   skipped(): void;
@@ -34,8 +34,15 @@ export interface ChangeWriterContext {
 /** The source's change stamp of a row (its `modified`), for the run record and the correction's memo. */
 const eventOf = (row: SourceRow | undefined) => (row && typeof row.modified === "string" ? row.modified : undefined);
 
+/** A correction in the shape of an outbox remainder, which a dead-letter replay writes as stored. */
+function plannedLetter(doc: BuiltDocument) {
+  return { outbox: { unit: `correction:${doc.externalKey}`, parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }] } };
+}
+
 export function createChangeWriter(ctx: ChangeWriterContext) {
   const records: CorrectionRecord[] = [];
+  /** Keys of the corrections this run tried (a set-aside one that turns poison is filed as a planned part too). */
+  const correctionKeys = new Set<string>();
   const shape = ctx.book.settings.shape;
 
   const alone = (row: SourceRow) => {
@@ -62,12 +69,20 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         return;
       }
       let written = false;
-      await ctx.writeOne(c.doc, row ? [row] : [], (result) => {
-        written = true;
-        const at = ctx.now();
-        ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
-        for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
-      });
+      correctionKeys.add(c.doc.externalKey);
+      await ctx.writeOne(
+        c.doc,
+        row ? [row] : [],
+        (result) => {
+          written = true;
+          const at = ctx.now();
+          ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
+          for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
+        },
+        // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
+        // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
+        (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
+      );
       records.push({ externalKey: c.doc.externalKey, of: c.of, sourceId: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: written ? "written" : "pending" });
       if (!written && !ctx.dryRun) return;
     }
@@ -96,6 +111,10 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
 
   return {
     records,
+    /** The dead-letter payload of a document: a correction's is a planned part (replayable as stored). */
+    letterPayload(doc: BuiltDocument): unknown {
+      return correctionKeys.has(doc.externalKey) ? plannedLetter(doc) : doc.payload;
+    },
     /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
     async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
       for (const d of built.dropped) {

@@ -285,7 +285,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         ledgerGet: (key) => ledgerGet(key),
         remember: (entry) => remember(entry),
         deadLetter: (sourceId, source, error, extra) => deadLetter(sourceId, source, error, extra),
-        writeOne: (doc, rows, onSettled) => writeOne(doc, rows, "changed", onSettled),
+        writeOne: (doc, rows, onSettled, onRefused) => writeOne(doc, rows, "changed", onSettled, onRefused),
         exhausted: (doc) => poison.exhausted(doc),
         skipped: () => counts.skipped++,
       })
@@ -585,7 +585,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
       deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
         externalKey: item.doc.externalKey,
-        payload: item.doc.payload,
+        payload: changeWriter ? changeWriter.letterPayload(item.doc) : item.doc.payload,
       });
     }
     if (outcome === "success") outcome = "partial";

@@ -92,6 +92,31 @@ describe("KIS red bills (FROB = -1)", () => {
   });
 });
 
+describe("a refused correction", () => {
+  it("is a dead letter whose replay writes exactly the correction; the next run settles it and writes nothing more", async () => {
+    const reject: string[] = [];
+    const e = await kisFlow({ kis: { rejectBillNos: reject } });
+    const doc = posted(e)[0]!;
+    reject.push(`${String(doc.io_id)}-R1`);
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    const first = await settle(e, KIS);
+    expect(first.flatMap((r) => r.corrections ?? []).map((c) => [c.externalKey, c.status])).toEqual([[`${String(doc.io_id)}-R1`, "pending"]]);
+    const letters = await deadLetters(e, KIS);
+    expect(letters.map((l) => l.externalKey)).toEqual([`${String(doc.io_id)}-R1`]);
+    reject.length = 0;
+    const replay = await replayDeadLetter(e.ports, letters[0]!.id, { by: "test", budget: { maxSubrequests: 100 } });
+    expect(replay.written).toEqual([{ externalKey: `${String(doc.io_id)}-R1`, status: "created" }]);
+    const again = await settle(e, KIS);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+    assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()));
+    // The image moved on: cancelling stays settled, confirming again is B2.
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Confirmed" });
+    const back = await settle(e, KIS);
+    expect(back.flatMap((r) => r.corrections ?? []).map((c) => c.externalKey)).toEqual([`${String(doc.io_id)}-B2`]);
+    assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()));
+  });
+});
+
 describe("T+ red vouchers", () => {
   it("return business type (TPLUS_RED_BUSI_TYPE=14, positive quantities): a member's up/down edit splits into C1 (14) and C1-B", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, env: { TPLUS_RED_BUSI_TYPE: "14", TPLUS_RED_QTY_SIGN: "positive" }, tplus: { redQuantities: "positive" } });
