@@ -171,6 +171,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const maxRescans = options.maxRescans ?? 2;
 
   const counts = { read: 0, written: 0, alreadyExisted: 0, skipped: 0, deadLettered: 0, dropped: 0 };
+  const deadLetterCodes: Record<string, number> = {};
   const windowsSummary: WindowSummary[] = [];
   const planned: RunResult["planned"] = [];
   const pendingLedger: LedgerEntry[] = [];
@@ -235,6 +236,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       return;
     }
     counts.deadLettered++;
+    deadLetterCodes[e.code] = (deadLetterCodes[e.code] ?? 0) + 1;
     if (dryRun) return;
     remember({ externalKey: marker, contentHash: hash, writtenAt: clock.now(), runId: options.runId });
     pendingDead.push({
@@ -892,6 +894,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
       ...(changeWriter?.records.length ? { corrections: changeWriter.records } : {}),
+      ...(counts.deadLettered > 0 ? { deadLetterCodes } : {}),
       ...(markedWriting || inherited.length ? { writesSettled } : {}),
     };
     if (unresolved.length > 0) {
