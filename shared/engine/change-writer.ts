@@ -7,7 +7,7 @@
 import type { Logger } from "../ports.ts";
 import type { LedgerEntry } from "../state/records.ts";
 import { sumLines } from "../connectors/correction.ts";
-import { changeUnknown, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
+import { changeUnknown, imageKey, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
@@ -122,6 +122,15 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         await act(ctx.book.reviewDropped(d.sourceId, eventOf(row)), d.sourceId, row);
       }
       if (!merges) return;
+      // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
+      // group it was posted in; the new group takes it as a new or late member.
+      for (const doc of built.documents) {
+        if (doc.groupKey === undefined) continue;
+        for (const id of doc.members) {
+          const img = ctx.ledgerGet(imageKey(id))?.before;
+          if (img?.g && img.d !== doc.groupKey && img.l.length > 0) await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
+        }
+      }
       const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const s of members) {
         const row = rowsById.get(s.id);

@@ -136,6 +136,19 @@ describe("T+ red vouchers", () => {
     assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"), { redBusiType: "14" }));
   });
 
+  it("a member moved to another warehouse is reversed in its old group and posted in the new one", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const m = members(e2e)[0]!;
+    const other = Number(m.wms_co_id) === 10817 ? 10818 : 10817;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, wms_co_id: other });
+    const runs = await settle(e2e, TPLUS);
+    expect(runs.flatMap((r) => r.corrections ?? []).map((c) => c.of)).toEqual([`SO-2024-06-19-${String(m.wms_co_id)}`]);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")));
+    const again = await settle(e2e, TPLUS);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+  });
+
   it("negative quantities (default): a member's up/down edit is ONE signed voucher <group>-C1", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
