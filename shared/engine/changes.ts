@@ -109,8 +109,14 @@ export class ChangeBook {
     return this.ledgerGet(imageKey(sourceId))?.before;
   }
 
+  /**
+   * An image entry. Its writtenAt is strictly later than the image it replaces: the ledger keeps the latest entry
+   * per key by writtenAt, and two steps of one event (red, then blue) can be saved within one clock millisecond.
+   */
   private entry(key: string, before: BeforeImage, at: number, runId: string, members?: string[]): LedgerEntry {
-    return { externalKey: key, contentHash: contentHash([before.d, before.l, before.n ?? 0]), before, ...(members ? { members } : {}), writtenAt: at, runId };
+    const previous = this.ledgerGet(key)?.writtenAt;
+    const writtenAt = previous !== undefined && previous >= at ? previous + 1 : at;
+    return { externalKey: key, contentHash: contentHash([before.d, before.l, before.n ?? 0]), before, ...(members ? { members } : {}), writtenAt, runId };
   }
 
   /** The image of a posted (not merged) document. */
