@@ -5,9 +5,9 @@
  * of what was posted. Kept out of run.ts so the engine's main loop only gains a few calls.
  */
 import type { Logger } from "../ports.ts";
-import type { LedgerEntry } from "../state/records.ts";
+import type { LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { sumLines } from "../connectors/correction.ts";
-import { changeUnknown, imageKey, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
+import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
@@ -148,7 +148,17 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       return handled;
     },
     /** Before-images once a document is written: a not merged document's lines, or each merged member's own lines. */
-    imagesOf(doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">, rowsById: Map<string, SourceRow> | undefined) {
+    /** Each member's own lines, stored with an outbox plan so its images are what the plan posts. */
+    planImages(members: string[], rowsById: Map<string, SourceRow>): Record<string, StoredImageLine[]> {
+      const out: Record<string, StoredImageLine[]> = {};
+      for (const id of members) {
+        const row = rowsById.get(id);
+        const mine = row && alone(row);
+        if (mine) out[id] = toStoredLines(mine.lines);
+      }
+      return out;
+    },
+    imagesOf(doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">, rowsById: Map<string, SourceRow> | undefined, planned?: Record<string, StoredImageLine[]>) {
       if (ctx.dryRun) return;
       const at = ctx.now();
       if (doc.groupKey === undefined) {
@@ -156,6 +166,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         return;
       }
       const members = doc.members.flatMap((id) => {
+        const stored = planned?.[id];
+        if (stored) return [{ id, lines: fromStored(stored) }];
         const row = rowsById?.get(id);
         const mine = row && alone(row);
         return mine ? [{ id, lines: mine.lines }] : [];

@@ -63,7 +63,7 @@ export type Review =
   | { verdict: "report"; error: BridgeError }
   | { verdict: "ignore" };
 
-const toStored = (lines: readonly ImageLine[]): StoredImageLine[] =>
+export const toStoredLines = (lines: readonly ImageLine[]): StoredImageLine[] =>
   lines.map((l) => {
     const t: StoredImageLine = [l.key, l.qty];
     if (l.amount !== undefined || (l.rest && Object.keys(l.rest).length)) t.push(l.amount ?? null);
@@ -122,12 +122,12 @@ export class ChangeBook {
   /** The image of a posted (not merged) document. */
   documentImage(doc: BuiltDocument, at: number, runId: string): LedgerEntry[] {
     const shape = this.settings.shape;
-    return doc.members.map((id) => this.entry(imageKey(id), { d: doc.externalKey, l: toStored(shape.lines(doc.payload)), h: shape.head(doc.payload) }, at, runId, [id]));
+    return doc.members.map((id) => this.entry(imageKey(id), { d: doc.externalKey, l: toStoredLines(shape.lines(doc.payload)), h: shape.head(doc.payload) }, at, runId, [id]));
   }
 
   /** The images of a merge group's members (their lines alone) and, once, the group's head. */
   memberImages(groupKey: string, members: ReadonlyArray<{ id: string; lines: ImageLine[] }>, payload: Record<string, unknown> | undefined, at: number, runId: string): LedgerEntry[] {
-    const out = members.map((m) => this.entry(imageKey(m.id), { d: groupKey, g: 1, l: toStored(m.lines) }, at, runId, [m.id]));
+    const out = members.map((m) => this.entry(imageKey(m.id), { d: groupKey, g: 1, l: toStoredLines(m.lines) }, at, runId, [m.id]));
     const group = this.ledgerGet(groupImageKey(groupKey))?.before;
     if (!group && payload) out.push(this.entry(groupImageKey(groupKey), { d: groupKey, l: [], n: 0, h: this.settings.shape.head(payload) }, at, runId));
     return out;
@@ -174,7 +174,7 @@ export class ChangeBook {
    */
   reviewMember(sourceId: string, groupKey: string, lines: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
     const img = this.image(sourceId);
-    if (!img) return { verdict: "unchanged", adopt: this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStored(lines) }, 0, "adopted", [sourceId]) };
+    if (!img) return { verdict: "unchanged", adopt: this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStoredLines(lines) }, 0, "adopted", [sourceId]) };
     const before = fromStored(img.l);
     if (sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
@@ -203,7 +203,7 @@ export class ChangeBook {
       const note = `${step.kind === "red" ? "红冲" : "更正"} ${key} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
       const payload = shape.compose(head, step.key, step.kind === "signed" ? step.lines : abs(step.lines), step.kind, note);
       // The image advances its number only with the event's last document: a cut-short event is redone under the same keys.
-      const image: BeforeImage = { d: key, l: toStored(step.after), n: last ? n : n - 1, h: img.h ?? head };
+      const image: BeforeImage = { d: key, l: toStoredLines(step.after), n: last ? n : n - 1, h: img.h ?? head };
       return {
         doc: { externalKey: step.key, payload, members: [sourceId], contentHash: contentHash(payload) },
         sourceId,
@@ -241,7 +241,7 @@ export class ChangeBook {
           const current = this.ledgerGet(groupImageKey(groupKey))?.before;
           const groupImage: BeforeImage = { d: groupKey, l: [], n: Math.max(current?.n ?? 0, last ? n : n - 1), h: current?.h ?? base };
           return [
-            this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStored(step.after) }, at, runId, [sourceId]),
+            this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStoredLines(step.after) }, at, runId, [sourceId]),
             this.entry(groupImageKey(groupKey), groupImage, at, runId),
           ];
         },

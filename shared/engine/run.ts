@@ -413,6 +413,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
           runId: options.runId,
           createdAt: clock.now(),
+          ...(changeWriter ? { images: changeWriter.planImages(parts.flatMap((d) => d.members), rowsById) } : {}),
         };
         // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
         const clash = plan.supplement === 0 && !writtenGroup(plan.groupKey) ? await probeOtherSplit(deps.target, deps.targetOperation, plan.parts) : undefined;
@@ -484,7 +485,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
     }
     // Before-images of the members whose parts are written (engine/changes.ts).
-    for (const part of plan.parts) if (ledgerGet(part.externalKey)) changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById);
+    for (const part of plan.parts) if (ledgerGet(part.externalKey)) changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
     closePlan(plan);
   };
 
