@@ -94,7 +94,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       case "new":
         return false;
       case "unchanged":
-        if (review.adopt && !ctx.dryRun) ctx.remember({ ...review.adopt, writtenAt: review.adopt.writtenAt || ctx.now(), runId: review.adopt.runId === "adopted" ? ctx.runId : review.adopt.runId });
+        if (review.adopt && !ctx.dryRun) for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
         return true;
       case "ignore":
         ctx.logger.warn("document changed after it was written; ignored (onChange: ignore)", { flowId: ctx.flowId, sourceId });

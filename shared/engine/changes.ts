@@ -57,7 +57,7 @@ export interface CorrectionRecord {
 
 export type Review =
   | { verdict: "new" }
-  | { verdict: "unchanged"; adopt?: LedgerEntry }
+  | { verdict: "unchanged"; adopt?: LedgerEntry[] }
   | { verdict: "corrections"; corrections: Correction[] }
   | { verdict: "unknown"; error: BridgeError }
   | { verdict: "report"; error: BridgeError }
@@ -142,7 +142,7 @@ export class ChangeBook {
     const img = doc.members.length === 1 ? this.image(sourceId) : undefined;
     if (!img) {
       if (!known) return { verdict: "new" };
-      if (known.contentHash === doc.contentHash) return { verdict: "unchanged", adopt: this.documentImage(doc, known.writtenAt, known.runId)[0] };
+      if (known.contentHash === doc.contentHash) return { verdict: "unchanged", adopt: this.documentImage(doc, known.writtenAt, known.runId) };
       if (this.policy === "ignore") return { verdict: "ignore" };
       return this.policy === "compensate" ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) } : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
     }
@@ -174,7 +174,8 @@ export class ChangeBook {
    */
   reviewMember(sourceId: string, groupKey: string, lines: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
     const img = this.image(sourceId);
-    if (!img) return { verdict: "unchanged", adopt: this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStoredLines(lines) }, 0, "adopted", [sourceId]) };
+    // Adopted with the group's head when the group has no image either, so a later cancellation can be reversed.
+    if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines }], head, 0, "adopted") };
     const before = fromStored(img.l);
     if (sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };

@@ -211,6 +211,23 @@ describe("onChange policies", () => {
   });
 });
 
+describe("a merged ledger from before corrections", () => {
+  it("a member re-read unchanged adopts its image (and its group's head); cancelling it later is corrected", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    delete e2e.flows[TPLUS]!.target.onChange;
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    e2e.flows[TPLUS]!.target.onChange = "compensate";
+    const m = members(e2e)[0]!;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id }); // re-saved unchanged
+    const quiet = await settle(e2e, TPLUS);
+    expect(quiet.flatMap((r) => r.corrections ?? [])).toEqual([]);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, status: "Cancelled" });
+    const runs = await settle(e2e, TPLUS);
+    expect(runs.flatMap((r) => r.corrections ?? []).map((c) => [c.sourceId, c.status])).toEqual([[String(m.io_id), "written"]]);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")));
+  });
+});
+
 describe("closed periods", () => {
   const may = { days: 25, otherInOut: 30, salesOut: 0 };
   it("hold (default): a bill dated in a closed period is a period_closed dead letter; replayed after 反结账 it is written", async () => {
