@@ -35,6 +35,10 @@ export interface AlertMessage {
   grouped: number;
   dashboardUrl?: string;
   timezone: string;
+  /** Dead letters of the run by class (period_closed, change_unknown …: docs/changes.md). */
+  deadLetterCodes?: Record<string, number>;
+  /** Correcting documents of the run (docs/changes.md). */
+  corrections?: string[];
 }
 
 export interface WebhookRequest {
@@ -87,6 +91,12 @@ export function alertLines(message: AlertMessage): string[] {
   }
   if (message.event === "recovered" && message.consecutiveFailures > 0) {
     lines.push(`恢复前连续失败 ${message.consecutiveFailures} 次 / recovered after ${message.consecutiveFailures} failed runs`);
+  }
+  if (message.deadLetterCodes && Object.keys(message.deadLetterCodes).length) {
+    lines.push(`**死信类别 classes**: ${Object.entries(message.deadLetterCodes).map(([code, n]) => `${plain(code)} ${n}`).join(" · ")}`);
+  }
+  if (message.corrections?.length) {
+    lines.push(`**更正单据 corrections**: ${message.corrections.slice(0, 10).map((k) => plain(k)).join(", ")}${message.corrections.length > 10 ? ` … (+${message.corrections.length - 10})` : ""}`);
   }
   if (message.counts.deadLettered > 0) {
     lines.push(`死信需要处理：请在控制台查看并重放 / dead letters need attention: review and replay them in the dashboard`);

@@ -166,6 +166,8 @@ export function alertMessage(summary: RunSummary, decision: AlertDecision, previ
     timezone: config.timezone,
   };
   if (summary.error) message.error = summary.error;
+  if (summary.deadLetterCodes) message.deadLetterCodes = summary.deadLetterCodes;
+  if (summary.corrections?.length) message.corrections = summary.corrections.map((c) => `${c.externalKey} (${c.sourceId}, ${c.status})`);
   if (config.dashboardUrl) message.dashboardUrl = config.dashboardUrl;
   return message;
 }

@@ -25,6 +25,7 @@ import { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 
+import { correctionShape } from "../engine/change-settings.ts";
 export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 
 export type CheckStatus = "ok" | "fail" | "unknown";
@@ -156,6 +157,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   const targetsChecked = new Set<string>();
 
   for (const flow of flows) {
+    add(correctionCheck(flow, ports.env));
     const sampled: Record<string, unknown>[] = [];
     // Source: permission per endpoint (190), rows carry ts, a sample for the code checks.
     if (jst) {
@@ -517,6 +519,28 @@ async function writeProbe(
     }
   } catch (error) {
     add({ system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) });
+  }
+}
+
+/**
+ * How this flow corrects posted documents (docs/changes.md). "?" because the red form each target accepts is not
+ * public (../shared/docs/reversals-and-periods.md §1.4, §2.5): a bookkeeper confirms it on a test account.
+ */
+function correctionCheck(flow: Flow, env: Record<string, string | undefined>): DoctorCheck {
+  const title = "corrections after posting (onChange / red documents / closed period)";
+  try {
+    const shape = correctionShape(flow.target.type, env);
+    const settings = Object.entries(shape.describe()).map(([k, v]) => `${k}=${v}`).join(", ");
+    return {
+      system: flow.target.type,
+      flowId: flow.id,
+      title,
+      status: flow.target.onChange === "compensate" ? "unknown" : "ok",
+      detail: `onChange=${flow.target.onChange ?? `(unset: onExisting ${flow.target.onExisting})`}, closedPeriod=${flow.target.closedPeriod ?? "hold"}; ${settings}`,
+      fix: "post one red document by hand on a test account and read it back; if its sign or business type differs, set the variables above (docs/changes.md)",
+    };
+  } catch (error) {
+    return { system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) };
   }
 }
 

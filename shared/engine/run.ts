@@ -30,6 +30,9 @@ import { PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
+import { ChangeBook, type ChangeSettings } from "./changes.ts";
+import { createChangeWriter, type ChangeWriter } from "./change-writer.ts";
+import { writeWithPeriodPolicy, type PeriodPolicy } from "./periods.ts";
 
 export interface BuildContext {
   /** Epoch ms used for {{LAST_SYNC_TIME}} (the window start) and {{CURRENT_TIME}} (the window end). */
@@ -99,6 +102,10 @@ export interface RunDeps {
   builder: DocumentBuilder;
   /** What to do when a written document's content changed upstream (flow target.onExisting). */
   onChanged?: "skip" | "deadLetter";
+  /** Corrections after posting (flow target.onChange, engine/changes.ts); when set it replaces onChanged. */
+  changes?: ChangeSettings;
+  /** Closed-period / enable-date refusals (flow target.closedPeriod, engine/periods.ts). */
+  periods?: PeriodPolicy;
   target: TargetConnector;
   state: EngineState;
   meter: CallMeter;
@@ -164,6 +171,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const maxRescans = options.maxRescans ?? 2;
 
   const counts = { read: 0, written: 0, alreadyExisted: 0, skipped: 0, deadLettered: 0, dropped: 0 };
+  const deadLetterCodes: Record<string, number> = {};
   const windowsSummary: WindowSummary[] = [];
   const planned: RunResult["planned"] = [];
   const pendingLedger: LedgerEntry[] = [];
@@ -228,6 +236,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       return;
     }
     counts.deadLettered++;
+    deadLetterCodes[e.code] = (deadLetterCodes[e.code] ?? 0) + 1;
     if (dryRun) return;
     remember({ externalKey: marker, contentHash: hash, writtenAt: clock.now(), runId: options.runId });
     pendingDead.push({
@@ -263,6 +272,27 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   let ledgerSaveFailed = false;
   const verifyAll = () => (options.recovering ?? false) || uncleanBefore;
 
+  /** Corrections after posting (engine/change-writer.ts); undefined: the flow keeps the onExisting behaviour. */
+  let aloneContext: BuildContext = { lastSyncTime: now, currentTime: now };
+  const changeWriter: ChangeWriter | undefined = deps.changes
+    ? createChangeWriter({
+        book: new ChangeBook(deps.changes, (key) => ledgerGet(key)),
+        flowId,
+        runId: options.runId,
+        dryRun,
+        logger,
+        now: () => clock.now(),
+        buildAlone: (row) => deps.builder.build([row], aloneContext),
+        idOf: (row) => deps.source.idOf(row),
+        ledgerGet: (key) => ledgerGet(key),
+        remember: (entry) => remember(entry),
+        deadLetter: (sourceId, source, error, extra) => deadLetter(sourceId, source, error, extra),
+        writeOne: (doc, rows, onSettled, onRefused) => writeOne(doc, rows, "changed", onSettled, onRefused),
+        exhausted: (doc) => poison.exhausted(doc),
+        skipped: () => counts.skipped++,
+      })
+    : undefined;
+
   const writtenGroup = (groupKey: string) => {
     const entry = ledgerGet(groupLedgerKey(groupKey));
     return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
@@ -275,10 +305,13 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.dropped += built.dropped.length;
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
+    await changeWriter?.reviewBuilt(built, rowsById, deps.builder.merges);
     const documents = outboxPlans ? await settleThroughOutbox(built.documents, rowsById) : built.documents;
     for (const doc of poison.order(documents)) {
       const known = ledgerGet(doc.externalKey);
-      if (known) {
+      if (changeWriter && doc.groupKey === undefined) {
+        if (await changeWriter.reviewDocument(doc, known, rowsById)) continue;
+      } else if (known) {
         if (known.contentHash === doc.contentHash) {
           counts.skipped++;
           if (dryRun) planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
@@ -319,6 +352,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           writtenAt: at,
           runId: options.runId,
         });
+        changeWriter?.imagesOf(doc, rowsById);
         if (doc.groupKey !== undefined) {
           const previous = writtenGroup(doc.groupKey);
           remember({
@@ -379,6 +413,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
           runId: options.runId,
           createdAt: clock.now(),
+          ...(changeWriter ? { images: changeWriter.planImages(parts.flatMap((d) => d.members), rowsById) } : {}),
         };
         // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
         const clash = plan.supplement === 0 && !writtenGroup(plan.groupKey) ? await probeOtherSplit(deps.target, deps.targetOperation, plan.parts) : undefined;
@@ -449,6 +484,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         );
       }
     }
+    // Before-images of the members whose parts are written (engine/changes.ts).
+    for (const part of plan.parts) if (ledgerGet(part.externalKey)) changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
     closePlan(plan);
   };
 
@@ -489,7 +526,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         markedWriting = true;
       }
       const write = { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload };
-      const result = await deps.target.write(write, { verifyExisting: verifyAll() || poison.triedBefore(doc) });
+      const writeOptions = { verifyExisting: verifyAll() || poison.triedBefore(doc) };
+      const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
       const conflict = await verifyExisting(deps.target, write, result, logger);
       if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
       if (result.status === "created") counts.written++;
@@ -518,8 +556,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
 
   const groupsElsewhere = options.incremental.groupsOnWindowField === false;
   const buildContext = (window: TimeWindow): BuildContext => ({
-    lastSyncTime: window.from,
-    currentTime: window.to,
+    ...(aloneContext = { lastSyncTime: window.from, currentTime: window.to }),
     // Groups on another field close when their day is over by the run's clock: the end of its last window.
     closedBefore: groupsElsewhere ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
     written: writtenGroup,
@@ -551,7 +588,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       }
       deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
         externalKey: item.doc.externalKey,
-        payload: item.doc.payload,
+        payload: changeWriter ? changeWriter.letterPayload(item.doc) : item.doc.payload,
       });
     }
     if (outcome === "success") outcome = "partial";
@@ -857,6 +894,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       continues,
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
+      ...(changeWriter?.records.length ? { corrections: changeWriter.records } : {}),
+      ...(counts.deadLettered > 0 ? { deadLetterCodes } : {}),
       ...(markedWriting || inherited.length ? { writesSettled } : {}),
     };
     if (unresolved.length > 0) {

@@ -4,6 +4,7 @@
  * adapters, takes the flow's lease, and runs the engine. The Worker, the CLI and the Action differ only
  * in the ports they pass in.
  */
+import { changeSettingsFor } from "./change-settings.ts";
 import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
 import { parseJstTime } from "../connectors/jushuitan/paging.ts";
 import type { ReadMode, ReadPosition } from "../connectors/jushuitan/window-scan.ts";
@@ -359,6 +360,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
+      ...changeSettingsFor(flow, ports.env, clock),
       target,
       // The index fences its own commits; without it, fenced-state.ts renews before the commits that need it.
       state: keeper && !indexed ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,

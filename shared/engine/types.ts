@@ -158,6 +158,10 @@ export interface RunSummary {
   continues: boolean;
   /** Documents whose write failed after retries in this run; written again next run (engine/poison.ts). */
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
+  /** Dead letters filed in this run, by error code (period_closed, change_unknown …), for alerts and the dashboard. */
+  deadLetterCodes?: Record<string, number>;
+  /** Correcting documents of this run (edits, cancellations after posting: engine/changes.ts), with their cause. */
+  corrections?: import("./changes.ts").CorrectionRecord[];
   /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
   writesSettled?: boolean;
   /**

@@ -139,6 +139,14 @@ const targetCommon = {
   fields: z.array(fieldMappingSchema).min(1, { error: "a target needs at least one field" }),
   /** When the same key was already written with different content: skip it, or report it as an error. */
   onExisting: z.enum(["skip", "error"]).default("skip"),
+  /**
+   * A posted document edited, cancelled or no longer passing the condition (docs/changes.md): post correcting
+   * documents ("compensate"), file a dead letter ("deadLetter"), or leave the target as it is ("ignore").
+   * Unset: the older onExisting behaviour. The seed flows say "compensate".
+   */
+  onChange: z.enum(["compensate", "deadLetter", "ignore"], { error: 'must be "compensate", "deadLetter" or "ignore"' }).optional(),
+  /** The target refuses a date in a closed period: dead-letter it until the period is reopened ("hold", default) or re-date it ("redate"). */
+  closedPeriod: z.enum(["hold", "redate"], { error: 'must be "hold" or "redate"' }).default("hold"),
   batchSize: z.number().int().min(1).max(100).optional(),
   /** Table for `_mongoQuery` lookups that name none (fields may override with `table`). */
   defaultLookupTable: z.string().optional(),

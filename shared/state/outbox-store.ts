@@ -34,6 +34,8 @@ export interface OutboxPlan {
   planHash: string;
   runId: string;
   createdAt: number;
+  /** Each member's own lines when planned (engine/changes.ts before-images): a later run may hold newer rows. */
+  images?: Record<string, import("./records.ts").StoredImageLine[]>;
 }
 
 export const outboxUnit = (groupKey: string, supplement: number) => `${groupKey}#S${supplement}`;

@@ -88,8 +88,30 @@ export interface LedgerEntry {
   attempts?: number;
   /** Failed-write entries: the target took other creates since this document first failed (engine/poison.ts). */
   createsSeen?: boolean;
+  /**
+   * Before-image (`img:<source id>` / `img-group:<group>` entries, engine/changes.ts): the lines a source document
+   * was posted with, so a later edit or cancellation can be corrected. Entries written before it existed have none.
+   */
+  before?: BeforeImage;
   writtenAt: number;
   runId: string;
+}
+
+/** One posted line: item key, quantity, amount (null: none), the line's other fields. */
+export type StoredImageLine = [string, number, (number | null)?, Record<string, unknown>?];
+
+/** What a source document was posted as (engine/changes.ts); compact, since one exists per posted document. */
+export interface BeforeImage {
+  /** The document (external key) or merge group (group key) it was posted in. */
+  d: string;
+  /** 1: a member of a merge group (corrections go to the group as `<group>-C<n>`). */
+  g?: 1;
+  /** Its lines as posted (net of corrections so far). */
+  l: StoredImageLine[];
+  /** Corrections settled so far (per document; for a group, on its `img-group:` entry). */
+  n?: number;
+  /** The posted head (document payload without lines): what a reversal is composed on. */
+  h?: Record<string, unknown>;
 }
 
 /** Stored form: short field names, since packs hold tens of thousands of entries. */
@@ -101,6 +123,8 @@ export interface StoredLedgerEntry {
   s?: number;
   a?: number;
   o?: 1;
+  /** before-image (LedgerEntry.before) */
+  b?: BeforeImage;
   w: number;
   r: string;
 }
@@ -142,6 +166,7 @@ export const ledgerEntryInputSchema = z.object({
   supplements: z.number().int().nonnegative().optional(),
   attempts: z.number().int().nonnegative().optional(),
   createsSeen: z.boolean().optional(),
+  before: z.looseObject({ d: z.string(), l: z.array(z.array(z.unknown())) }).optional(),
   writtenAt: z.number(),
   runId: z.string().min(1),
 });
@@ -153,6 +178,7 @@ export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
   if (e.supplements !== undefined) s.s = e.supplements;
   if (e.attempts !== undefined) s.a = e.attempts;
   if (e.createsSeen) s.o = 1;
+  if (e.before !== undefined) s.b = e.before;
   return s;
 }
 
@@ -163,6 +189,7 @@ export function fromStoredEntry(s: StoredLedgerEntry): LedgerEntry {
   if (s.s !== undefined) e.supplements = s.s;
   if (s.a !== undefined) e.attempts = s.a;
   if (s.o === 1) e.createsSeen = true;
+  if (s.b !== undefined && s.b !== null && typeof s.b === "object") e.before = s.b;
   return e;
 }
 

@@ -13,6 +13,8 @@ const sale = (io_id: number, io_date: string, items: { sku_id: string; qty: unkn
   io_date,
   wms_co_id,
   remark: `r${io_id}`,
+  // The seed flows read every status and post what passes their condition status = Confirmed (issue 16).
+  status: "Confirmed",
   items,
 });
 
@@ -22,7 +24,6 @@ describe("compiled pipeline", () => {
     expect(compiled.requestParams(vars)).toEqual({
       shop_id: 0,
       is_offline_shop: true,
-      status: "Confirmed",
       modified_begin: "2024-03-01 10:05:00",
       modified_end: "2024-03-01 11:00:00",
       date_type: 2,
@@ -59,7 +60,7 @@ describe("compiled pipeline", () => {
     ];
     const compiled = compileFlow(loadFlow(doc));
     const result = compiled.run(
-      [{ io_id: 9, items: [{ ioi_id: 91, qty: 1 }, { ioi_id: 92, qty: 4 }] }, { io_id: 10, items: [] }],
+      [{ io_id: 9, status: "Confirmed", items: [{ ioi_id: 91, qty: 1 }, { ioi_id: 92, qty: 4 }] }, { io_id: 10, status: "Confirmed", items: [] }],
       { vars },
     );
     expect(result.documents.map((d) => [d.externalKey, d.members, d.payload])).toEqual([

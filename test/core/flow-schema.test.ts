@@ -29,7 +29,12 @@ describe("loadFlow: the seed flows", () => {
     const so = seedFlow("jst-sales-out-to-tplus");
     expect(so.operation?.type).toBe("merge");
     expect(so.target.onExisting).toBe("skip");
-    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, status: "Confirmed", date_type: 2 });
+    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, date_type: 2 });
+    // Issue 16: every status is read (a cancellation must be seen); the condition decides what is posted.
+    expect(so.source.params.status).toBeUndefined();
+    expect(so.source.condition).toEqual([[{ field: "status", logic: "eq", value: "Confirmed" }]]);
+    expect(so.target.onChange).toBe("compensate");
+    expect(so.target.closedPeriod).toBe("hold");
   });
 
   it("does not write defaults into the shared JSON documents", () => {

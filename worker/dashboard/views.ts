@@ -39,7 +39,15 @@ function badge(outcome: string | undefined) {
 function counts(run: RunRow | null | undefined) {
   const c = run?.counts;
   if (!c) return html`<span class="muted">—</span>`;
-  return html`<span class="nowrap">读取 / read ${c.read}</span><br><span class="nowrap">写入 / written ${c.written}</span><br><span class="nowrap">已存在 / existing ${c.alreadyExisted}</span><br><span class="nowrap">死信 / dead letters ${c.deadLettered}</span>`;
+  return html`<span class="nowrap">读取 / read ${c.read}</span><br><span class="nowrap">写入 / written ${c.written}</span><br><span class="nowrap">已存在 / existing ${c.alreadyExisted}</span><br><span class="nowrap">死信 / dead letters ${c.deadLettered}</span>${corrections(run)}`;
+}
+
+/** Correcting documents of the run (edits/cancellations after posting, docs/changes.md), keys in the tooltip. */
+function corrections(run: RunRow | null | undefined) {
+  const list = run?.corrections;
+  if (!Array.isArray(list) || list.length === 0) return "";
+  const title = list.map((c) => `${c.externalKey} (${c.kind}, ${c.sourceId}, ${c.status})`).join("\n");
+  return html`<br><span class="nowrap" title="${title}" data-corrections="${list.length}">更正 / corrections ${list.length}</span>`;
 }
 
 function runError(run: RunRow | null | undefined) {

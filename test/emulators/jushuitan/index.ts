@@ -101,8 +101,12 @@ export interface FaultSpec {
   msg?: string;
   /** pageDrift / editServed: documents to modify (default 5 / 1). */
   count?: number;
-  /** editServed: re-save the row (its `modified` moves past the query's end) or cancel it (status Cancelled). Default edit. */
-  change?: "edit" | "cancel";
+  /**
+   * editServed: re-save the row (its `modified` moves past the query's end), cancel it (status Cancelled), or change
+   * its first line's quantity by +1 and re-save it ("quantity", issue 16: an edit after the bridge may have posted it).
+   * Default edit.
+   */
+  change?: "edit" | "cancel" | "quantity";
 }
 
 export interface RequestLogEntry {
@@ -517,6 +521,10 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         const row = tables[endpoint.table].get(key);
         if (!row) continue;
         if (f.change === "cancel") row.row.status = "Cancelled";
+        if (f.change === "quantity" && Array.isArray(row.row.items) && row.row.items.length > 0) {
+          const first = row.row.items[0] as Row;
+          first.qty = Number(first.qty) + 1;
+        }
         touch(endpoint.table, key, f.change === "cancel" ? 0 : past);
       }
     }

@@ -115,6 +115,8 @@ export class BillBook {
     now: number,
     accountDb: string | undefined,
     enforceUniqueBillNo: boolean,
+    /** Sign of a red bill's (FROB -1) quantities on create: not settled publicly (reversals-and-periods.md §1.4). */
+    redQtySign: "negative" | "positive" = "negative",
   ): { bill: StoredBill } | { reason: string } {
     const spec = BILL_SPECS[type];
     const object = body.Object;
@@ -157,7 +159,8 @@ export class BillBook {
         }
       }
       if (typeof line.FQty !== "number") return { reason: `${at}数量FQty不能为空` };
-      if (line.FQty === 0 || Math.sign(line.FQty) !== rob) return { reason: `${at}数量FQty必须${rob === 1 ? "大于" : "小于"}0` };
+      const sign = rob === -1 && redQtySign === "positive" ? 1 : rob;
+      if (line.FQty === 0 || Math.sign(line.FQty) !== sign) return { reason: `${at}数量FQty必须${sign === 1 ? "大于" : "小于"}0` };
       const itemId = internalId(line.FItemID);
       if (itemId === undefined) return { reason: `${at}物料FItemID(${String(line.FItemID)})格式不正确` };
       const material = master.materials.get(itemId);

@@ -14,6 +14,8 @@ export type { KisFaultSpec } from "./faults.ts";
 export type { StoredBill } from "./bills.ts";
 export type { CurrentCredentials } from "./auth-state.ts";
 
+import { periodRefusal, type PeriodOptions } from "../periods.ts";
+
 export interface KisEmulatorOptions {
   now?: () => number;
   clientId?: string;
@@ -40,6 +42,10 @@ export interface KisEmulatorOptions {
   poisonBillNos?: readonly string[];
   /** A create whose Head.FBillNo is listed is refused with a business error (a permanent rejection) until removed from the list. */
   rejectBillNos?: string[];
+  /** Red bills (FROB -1): quantities negative (default, the stored form) or positive (project-matrix's create form). */
+  redQtySign?: "negative" | "positive";
+  /** Closed periods / enable date (test/emulators/periods.ts); mutable at run time (反结账). */
+  periods?: PeriodOptions;
   /** Reject KIS-Timestamp further than this from now (off by default: undocumented). */
   maxClockSkewMs?: number;
   /** Longest time a "never answer" fault holds a request open (it ends early when the client aborts). Default 60 s. */
@@ -387,7 +393,10 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
         const head = (body.Object as { Head?: { FBillNo?: unknown } } | undefined)?.Head;
         if (options.poisonBillNos?.includes(String(head?.FBillNo))) return c.text("Internal Server Error", 500);
         if (options.rejectBillNos?.includes(String(head?.FBillNo))) return bizFail(c, `物料不存在(模拟拒绝 ${String(head?.FBillNo)})`);
-        const result = book.create(type, body, master, now(), accountDb, options.enforceUniqueBillNo ?? true);
+        const fdate = (body.Object as { Head?: { Fdate?: unknown } } | undefined)?.Head?.Fdate;
+        const closed = typeof fdate === "string" ? periodRefusal(fdate, options.periods) : null;
+        if (closed) return bizFail(c, closed);
+        const result = book.create(type, body, master, now(), accountDb, options.enforceUniqueBillNo ?? true, options.redQtySign);
         if ("reason" in result) return bizFail(c, result.reason);
         if (commitThenHold) {
           const outcome = await hold(c.req.raw.signal, fault?.delayMs ?? maxHoldMs);

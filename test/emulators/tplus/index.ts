@@ -15,6 +15,7 @@ import type { FaultSpec } from "./faults.ts";
 import { PublicKeyRing, verifyOnpremAuthorization } from "./onprem-auth.ts";
 import type { PublicKeyInput } from "./onprem-auth.ts";
 import { isValidDate, validateVoucher, VOUCHER_KINDS } from "./validate.ts";
+import { periodRefusal, type PeriodOptions } from "../periods.ts";
 import type { MasterData, VoucherKind } from "./validate.ts";
 
 export type { FaultSpec } from "./faults.ts";
@@ -65,6 +66,17 @@ export interface TplusEmulatorOptions {
   batchMode?: "perDocument" | "allOrNothing";
   maxBatchSize?: number;
   maxPageSize?: number;
+  /**
+   * Red vouchers (issue 16; the OpenAPI form is NOT FOUND, reversals-and-periods.md §2.5): "negative" (default)
+   * accepts negative quantities in any voucher and requires them under a return business type (the vendor web
+   * script idx:12413446747 forces them negative for 委外退库); "positive" refuses negative quantities, so a red
+   * voucher must be a return business type with positive quantities.
+   */
+  redQuantities?: "negative" | "positive";
+  /** Business type codes that mean a return (退库/退货). Default 14 and 16 (BusinessType.cs). */
+  returnBusiTypes?: string[];
+  /** Closed periods / enable date (test/emulators/periods.ts); mutable at run time (反结账). */
+  periods?: PeriodOptions;
   // ---- vendor-true behaviour (../shared/docs/wire-evidence.md); today's older behaviour stays as named profiles ----
   /**
    * orgId on the on-prem `Authorization` header and in authInfo `datas`. "emptyOrConfigured" (default): Chanjet's
@@ -327,9 +339,25 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     return { status: 200, json: null };
   }
 
+  /** Sign and period rules of red vouchers and closed periods (profiles: redQuantities, periods). */
+  function redAndPeriod(dto: Record<string, unknown>): { code: string; message: string } | null {
+    const closed = typeof dto.VoucherDate === "string" ? periodRefusal(dto.VoucherDate, options.periods) : null;
+    if (closed) return { code: "999", message: closed };
+    const busi = isObject(dto.BusiType) ? String(dto.BusiType.Code) : undefined;
+    const isReturn = busi !== undefined && (options.returnBusiTypes ?? ["14", "16"]).includes(busi);
+    const lines = Array.isArray(dto.RDRecordDetails) ? dto.RDRecordDetails : [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as Record<string, unknown>;
+      const q = Number(line.BaseQuantity ?? line.Quantity);
+      if ((options.redQuantities ?? "negative") === "positive" && q < 0) return { code: "999", message: `RDRecordDetails[${i}] 数量不能为负数` };
+      if ((options.redQuantities ?? "negative") === "negative" && isReturn && q > 0) return { code: "999", message: `RDRecordDetails[${i}] 退库业务的数量必须为负数` };
+    }
+    return null;
+  }
+
   function createOne(kind: VoucherKind, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
     if (!isObject(args.dto)) return refusal(transport, "EXVD0001", "缺少参数 dto");
-    const problem = validateVoucher(kind, args.dto, master);
+    const problem = validateVoucher(kind, args.dto, master) ?? redAndPeriod(args.dto);
     if (problem) return refusal(transport, problem.code, problem.message);
     const externalCode = String(args.dto.ExternalCode);
     if (exists(kind, externalCode)) return duplicateRefusal(transport, kind, externalCode);
@@ -343,7 +371,7 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     if (args.param !== undefined && !isObject(args.param)) return refusal(transport, "EXVD0001", "param 必须是对象");
     const seenInBatch = new Set<string>();
     const check = (dto: unknown): { code: string; message: string } | null => {
-      const problem = validateVoucher(kind, dto, master);
+      const problem = validateVoucher(kind, dto, master) ?? redAndPeriod(dto as Record<string, unknown>);
       if (problem) return problem;
       const ext = String((dto as Record<string, unknown>).ExternalCode);
       if (exists(kind, ext) || seenInBatch.has(ext)) {

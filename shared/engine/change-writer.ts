@@ -1,0 +1,180 @@
+/**
+ * The run's side of corrections (engine/changes.ts): reviews what a build found (dropped documents, merged members
+ * read again, changed documents), writes corrections through the run's own writeOne (so they share the ledger,
+ * write marker, verify-existing, poison and dead-letter paths of every other write) and records before-images
+ * of what was posted. Kept out of run.ts so the engine's main loop only gains a few calls.
+ */
+import type { Logger } from "../ports.ts";
+import type { LedgerEntry, StoredImageLine } from "../state/records.ts";
+import { sumLines } from "../connectors/correction.ts";
+import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
+import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
+import type { TargetWriteResult } from "../connectors/target.ts";
+import type { BridgeError } from "../errors.ts";
+
+export interface ChangeWriterContext {
+  book: ChangeBook;
+  flowId: string;
+  runId: string;
+  dryRun: boolean;
+  logger: Logger;
+  now(): number;
+  /** Builds one source row alone (a merged member's own lines). */
+  buildAlone(row: SourceRow): Pick<BuildResult, "documents" | "failures">;
+  idOf(row: SourceRow): string;
+  ledgerGet(key: string): LedgerEntry | undefined;
+  remember(entry: LedgerEntry): void;
+  deadLetter(sourceId: string, source: unknown, error: BridgeError, extra?: { externalKey?: string; payload?: unknown }): void;
+  writeOne(doc: BuiltDocument, rows: SourceRow[], onSettled: (result?: TargetWriteResult) => void, onRefused: (error: BridgeError) => void): Promise<void>;
+  /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
+  exhausted(doc: BuiltDocument): boolean;
+  skipped(): void;
+}
+
+/** The source's change stamp of a row (its `modified`), for the run record and the correction's memo. */
+const eventOf = (row: SourceRow | undefined) => (row && typeof row.modified === "string" ? row.modified : undefined);
+
+/** A correction in the shape of an outbox remainder, which a dead-letter replay writes as stored. */
+function plannedLetter(doc: BuiltDocument) {
+  return { outbox: { unit: `correction:${doc.externalKey}`, parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }] } };
+}
+
+export function createChangeWriter(ctx: ChangeWriterContext) {
+  const records: CorrectionRecord[] = [];
+  /** Keys of the corrections this run tried (a set-aside one that turns poison is filed as a planned part too). */
+  const correctionKeys = new Set<string>();
+  const shape = ctx.book.settings.shape;
+
+  const alone = (row: SourceRow) => {
+    const built = ctx.buildAlone(row);
+    if (built.failures.length || built.documents.length === 0) return undefined;
+    return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
+  };
+
+  /** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
+  const writeCorrections = async (corrections: Correction[], row: SourceRow | undefined) => {
+    for (const c of corrections) {
+      const existing = ctx.ledgerGet(c.doc.externalKey);
+      if (existing) {
+        // Written before and not settled into the image (a replayed dead letter): settle it now if it is this content.
+        if (existing.contentHash === c.doc.contentHash) {
+          if (!ctx.dryRun) for (const e of c.settle(ctx.now(), ctx.runId)) ctx.remember(e);
+          continue;
+        }
+        ctx.deadLetter(c.sourceId, row ?? null, changeUnknown(`correction ${c.doc.externalKey} of ${c.of}`), { externalKey: c.doc.externalKey, payload: c.doc.payload });
+        return;
+      }
+      if (!ctx.dryRun && ctx.exhausted(c.doc)) {
+        ctx.skipped();
+        return;
+      }
+      let written = false;
+      correctionKeys.add(c.doc.externalKey);
+      await ctx.writeOne(
+        c.doc,
+        row ? [row] : [],
+        (result) => {
+          written = true;
+          const at = ctx.now();
+          ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
+          for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
+        },
+        // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
+        // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
+        (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
+      );
+      records.push({ externalKey: c.doc.externalKey, of: c.of, sourceId: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: written ? "written" : "pending" });
+      if (!written && !ctx.dryRun) return;
+    }
+  };
+
+  /** Acts on a review; true when the document is settled by it (nothing left for the ordinary write). */
+  const act = async (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument): Promise<boolean> => {
+    switch (review.verdict) {
+      case "new":
+        return false;
+      case "unchanged":
+        if (review.adopt && !ctx.dryRun) for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
+        return true;
+      case "ignore":
+        ctx.logger.warn("document changed after it was written; ignored (onChange: ignore)", { flowId: ctx.flowId, sourceId });
+        return true;
+      case "unknown":
+      case "report":
+        ctx.deadLetter(sourceId, row ?? null, review.error, doc ? { externalKey: doc.externalKey, payload: doc.payload } : {});
+        return true;
+      case "corrections":
+        await writeCorrections(review.corrections, row);
+        return true;
+    }
+  };
+
+  return {
+    records,
+    /** The dead-letter payload of a document: a correction's is a planned part (replayable as stored). */
+    letterPayload(doc: BuiltDocument): unknown {
+      return correctionKeys.has(doc.externalKey) ? plannedLetter(doc) : doc.payload;
+    },
+    /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
+    async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
+      for (const d of built.dropped) {
+        const row = rowsById.get(d.sourceId);
+        await act(ctx.book.reviewDropped(d.sourceId, eventOf(row)), d.sourceId, row);
+      }
+      if (!merges) return;
+      // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
+      // group it was posted in; the new group takes it as a new or late member.
+      for (const doc of built.documents) {
+        if (doc.groupKey === undefined) continue;
+        for (const id of doc.members) {
+          const img = ctx.ledgerGet(imageKey(id))?.before;
+          if (img?.g && img.d !== doc.groupKey && img.l.length > 0) await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
+        }
+      }
+      const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const s of members) {
+        const row = rowsById.get(s.id);
+        const mine = row && alone(row);
+        if (!mine) continue;
+        await act(ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row)), s.id, row);
+      }
+    },
+    /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */
+    async reviewDocument(doc: BuiltDocument, known: LedgerEntry | undefined, rowsById: Map<string, SourceRow>): Promise<boolean> {
+      const row = doc.members.length === 1 ? rowsById.get(doc.members[0]!) : undefined;
+      const review = ctx.book.reviewDocument(doc, known, eventOf(row));
+      const handled = await act(review, doc.members[0] ?? doc.externalKey, row, doc);
+      if (handled && review.verdict !== "corrections" && review.verdict !== "unknown" && review.verdict !== "report") ctx.skipped();
+      return handled;
+    },
+    /** Before-images once a document is written: a not merged document's lines, or each merged member's own lines. */
+    /** Each member's own lines, stored with an outbox plan so its images are what the plan posts. */
+    planImages(members: string[], rowsById: Map<string, SourceRow>): Record<string, StoredImageLine[]> {
+      const out: Record<string, StoredImageLine[]> = {};
+      for (const id of members) {
+        const row = rowsById.get(id);
+        const mine = row && alone(row);
+        if (mine) out[id] = toStoredLines(mine.lines);
+      }
+      return out;
+    },
+    imagesOf(doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">, rowsById: Map<string, SourceRow> | undefined, planned?: Record<string, StoredImageLine[]>) {
+      if (ctx.dryRun) return;
+      const at = ctx.now();
+      if (doc.groupKey === undefined) {
+        for (const e of ctx.book.documentImage(doc as BuiltDocument, at, ctx.runId)) ctx.remember(e);
+        return;
+      }
+      const members = doc.members.flatMap((id) => {
+        const stored = planned?.[id];
+        if (stored) return [{ id, lines: fromStored(stored) }];
+        const row = rowsById?.get(id);
+        const mine = row && alone(row);
+        return mine ? [{ id, lines: mine.lines }] : [];
+      });
+      for (const e of ctx.book.memberImages(doc.groupKey, members, doc.payload, at, ctx.runId)) ctx.remember(e);
+    },
+  };
+}
+
+export type ChangeWriter = ReturnType<typeof createChangeWriter>;

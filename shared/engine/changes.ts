@@ -1,0 +1,275 @@
+/**
+ * Following a document after it is posted (docs/changes.md, issue 16). The ledger keeps a before-image per
+ * posted source document (`img:<id>`: the lines it was posted with) and per merge group (`img-group:<group>`:
+ * the posted head and the number of group corrections). When the source document is read again:
+ *  - it no longer passes the flow's condition (cancelled, 作废, …) → a reversing document `<key>-R<n>`
+ *    (merged member: a group correction `<group>-C<n>` with the member's lines negated);
+ *  - its lines changed → `<key>-R<n>` + `<key>-B<n>` (reverse_repost) or `<key>-C<n>` (difference), per target
+ *    (connectors/correction.ts); a merged member → `<group>-C<n>` carrying only that member's signed differences;
+ *  - its head changed but not its lines (a remark) → nothing: corrections are about quantities.
+ * Corrections are ordinary documents for the engine: written by the same writeOne (ledger, write marker,
+ * verify-existing, poison, dead letters). The image moves only when a correction is written, and in the same
+ * ledger batch, so a correction cut short is recomputed under the same key. Pure apart from the ledger view.
+ */
+import { BridgeError } from "../errors.ts";
+import { diffLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
+import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
+import { contentHash } from "./hash.ts";
+import type { BuiltDocument } from "./types.ts";
+
+export type ChangePolicy = "compensate" | "deadLetter" | "ignore";
+export const CHANGE_POLICIES = ["compensate", "deadLetter", "ignore"] as const;
+
+export const imageKey = (sourceId: string) => `img:${sourceId}`;
+export const groupImageKey = (groupKey: string) => `img-group:${groupKey}`;
+
+export interface ChangeSettings {
+  policy: ChangePolicy;
+  shape: CorrectionShape;
+}
+
+/** Why a correction was made (the run record and the memo say it). */
+export type CorrectionCause = "no_longer_passes" | "lines_changed";
+
+/** A correcting document and the ledger entries that settle it once written. */
+export interface Correction {
+  doc: BuiltDocument;
+  sourceId: string;
+  /** The document or merge group it corrects. */
+  of: string;
+  kind: CorrectionKind;
+  cause: CorrectionCause;
+  /** The source's `modified` (or version) that caused it, when the row carries one. */
+  event?: string;
+  settle(at: number, runId: string): LedgerEntry[];
+}
+
+/** What the run record lists per correction. */
+export interface CorrectionRecord {
+  externalKey: string;
+  of: string;
+  sourceId: string;
+  kind: CorrectionKind;
+  cause: CorrectionCause;
+  event?: string;
+  status: "written" | "pending";
+}
+
+export type Review =
+  | { verdict: "new" }
+  | { verdict: "unchanged"; adopt?: LedgerEntry[] }
+  | { verdict: "corrections"; corrections: Correction[] }
+  | { verdict: "unknown"; error: BridgeError }
+  | { verdict: "report"; error: BridgeError }
+  | { verdict: "ignore" };
+
+export const toStoredLines = (lines: readonly ImageLine[]): StoredImageLine[] =>
+  lines.map((l) => {
+    const t: StoredImageLine = [l.key, l.qty];
+    if (l.amount !== undefined || (l.rest && Object.keys(l.rest).length)) t.push(l.amount ?? null);
+    if (l.rest && Object.keys(l.rest).length) t.push(l.rest);
+    return t;
+  });
+
+export const fromStored = (lines: readonly StoredImageLine[]): ImageLine[] =>
+  lines.map(([key, qty, amount, rest]) => ({ key, qty, ...(typeof amount === "number" ? { amount } : {}), ...(rest ? { rest } : {}) }));
+
+const abs = (lines: readonly ImageLine[]) => lines.map((l) => ({ ...l, qty: Math.abs(l.qty), ...(l.amount !== undefined ? { amount: Math.abs(l.amount) } : {}) }));
+
+export function changeUnknown(what: string): BridgeError {
+  return new BridgeError("change_unknown", `${what} changed after it was posted, but the ledger holds no before-image of what was posted (written before corrections existed)`, {
+    hint: "compare the source with the target and post the correction by hand (a red/reversal document), then resolve this dead letter",
+  });
+}
+
+function changedAfterWrite(what: string, cancelled: boolean): BridgeError {
+  return new BridgeError(cancelled ? "cancelled_after_write" : "changed_after_write", `${what} ${cancelled ? "no longer passes the flow's condition (cancelled?)" : "changed"} after it was written to the target`, {
+    hint: "post the correction in the target by hand (or set the flow's target.onChange to \"compensate\"), then resolve this dead letter",
+  });
+}
+
+/**
+ * The change book of one run: reads images through the run's ledger view, plans corrections, and numbers
+ * group corrections so that several members of one group corrected in one run get distinct keys.
+ */
+export class ChangeBook {
+  private readonly groupNext = new Map<string, number>();
+  readonly settings: ChangeSettings;
+  private readonly ledgerGet: (key: string) => LedgerEntry | undefined;
+  constructor(settings: ChangeSettings, ledgerGet: (key: string) => LedgerEntry | undefined) {
+    this.settings = settings;
+    this.ledgerGet = ledgerGet;
+  }
+
+  get policy(): ChangePolicy {
+    return this.settings.policy;
+  }
+
+  private image(sourceId: string): BeforeImage | undefined {
+    return this.ledgerGet(imageKey(sourceId))?.before;
+  }
+
+  /**
+   * An image entry. Its writtenAt is strictly later than the image it replaces: the ledger keeps the latest entry
+   * per key by writtenAt, and two steps of one event (red, then blue) can be saved within one clock millisecond.
+   */
+  private entry(key: string, before: BeforeImage, at: number, runId: string, members?: string[]): LedgerEntry {
+    const previous = this.ledgerGet(key)?.writtenAt;
+    const writtenAt = previous !== undefined && previous >= at ? previous + 1 : at;
+    return { externalKey: key, contentHash: contentHash([before.d, before.l, before.n ?? 0]), before, ...(members ? { members } : {}), writtenAt, runId };
+  }
+
+  /** The image of a posted (not merged) document. */
+  documentImage(doc: BuiltDocument, at: number, runId: string): LedgerEntry[] {
+    const shape = this.settings.shape;
+    return doc.members.map((id) => this.entry(imageKey(id), { d: doc.externalKey, l: toStoredLines(shape.lines(doc.payload)), h: shape.head(doc.payload) }, at, runId, [id]));
+  }
+
+  /** The images of a merge group's members (their lines alone) and, once, the group's head. */
+  memberImages(groupKey: string, members: ReadonlyArray<{ id: string; lines: ImageLine[] }>, payload: Record<string, unknown> | undefined, at: number, runId: string): LedgerEntry[] {
+    const out = members.map((m) => this.entry(imageKey(m.id), { d: groupKey, g: 1, l: toStoredLines(m.lines) }, at, runId, [m.id]));
+    const group = this.ledgerGet(groupImageKey(groupKey))?.before;
+    if (!group && payload) out.push(this.entry(groupImageKey(groupKey), { d: groupKey, l: [], n: 0, h: this.settings.shape.head(payload) }, at, runId));
+    return out;
+  }
+
+  /**
+   * A not merged document built again. `known`: its ledger entry. New when neither the ledger nor an image has
+   * it; unchanged when its lines equal the image's (or, without an image, its hash equals the ledger's).
+   */
+  reviewDocument(doc: BuiltDocument, known: LedgerEntry | undefined, event?: string): Review {
+    const sourceId = doc.members[0] ?? doc.externalKey;
+    const img = doc.members.length === 1 ? this.image(sourceId) : undefined;
+    if (!img) {
+      if (!known) return { verdict: "new" };
+      if (known.contentHash === doc.contentHash) return { verdict: "unchanged", adopt: this.documentImage(doc, known.writtenAt, known.runId) };
+      if (this.policy === "ignore") return { verdict: "ignore" };
+      return this.policy === "compensate" ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) } : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
+    }
+    const shape = this.settings.shape;
+    const before = fromStored(img.l);
+    const after = shape.lines(doc.payload);
+    if (sameLines(before, after)) return { verdict: "unchanged" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`document ${img.d}`, before.length > 0 && after.length === 0) };
+    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, shape.head(doc.payload), before, after, event) };
+  }
+
+  /** A source document the condition now drops. Nothing unless it was posted (an image with lines). */
+  reviewDropped(sourceId: string, event?: string): Review {
+    const img = this.image(sourceId);
+    if (!img || img.l.length === 0) return { verdict: "new" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    const what = img.g ? `member ${sourceId} of group ${img.d}` : `document ${img.d}`;
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, true) };
+    const before = fromStored(img.l);
+    if (img.g) return this.groupCorrection(sourceId, img, undefined, before, [], "no_longer_passes", event);
+    if (!img.h) return { verdict: "unknown", error: changeUnknown(what) };
+    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, img.h, before, [], event) };
+  }
+
+  /**
+   * A member of a written merge group read again (`lines`: what it alone maps to now; `head`: the head it alone
+   * maps to). No image: adopt the current lines (a ledger from before corrections existed: see docs/changes.md).
+   */
+  reviewMember(sourceId: string, groupKey: string, lines: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
+    const img = this.image(sourceId);
+    // Adopted with the group's head when the group has no image either, so a later cancellation can be reversed.
+    if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines }], head, 0, "adopted") };
+    const before = fromStored(img.l);
+    if (sameLines(before, lines)) return { verdict: "unchanged" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`member ${sourceId} of group ${img.d}`, false) };
+    // A member whose group changed (its day or warehouse was edited) is reversed in the group it was posted in;
+    // its new group takes it as a late member (a supplement) — see docs/changes.md.
+    return this.groupCorrection(sourceId, img, head, before, img.d === groupKey ? lines : [], "lines_changed", event);
+  }
+
+  private documentCorrections(sourceId: string, img: BeforeImage, head: Record<string, unknown>, before: ImageLine[], after: ImageLine[], event?: string): Correction[] {
+    const shape = this.settings.shape;
+    const n = (img.n ?? 0) + 1;
+    const key = img.d;
+    const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
+    const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
+    if (after.length === 0) {
+      steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
+    } else if (shape.changeMode === "reverse_repost" || before.length === 0) {
+      if (before.length) steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
+      steps.push({ key: `${key}-B${n}`, kind: "blue", lines: after, after });
+    } else {
+      steps.push(...differenceSteps(shape, `${key}-C${n}`, before, after));
+    }
+    return steps.map((step, i) => {
+      const last = i === steps.length - 1;
+      const note = `${step.kind === "red" ? "红冲" : "更正"} ${key} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
+      const payload = shape.compose(head, step.key, step.kind === "signed" ? step.lines : abs(step.lines), step.kind, note);
+      // The image advances its number only with the event's last document: a cut-short event is redone under the same keys.
+      const image: BeforeImage = { d: key, l: toStoredLines(step.after), n: last ? n : n - 1, h: img.h ?? head };
+      return {
+        doc: { externalKey: step.key, payload, members: [sourceId], contentHash: contentHash(payload) },
+        sourceId,
+        of: key,
+        kind: step.kind,
+        cause,
+        ...(event ? { event } : {}),
+        settle: (at: number, runId: string) => [this.entry(imageKey(sourceId), image, at, runId, [sourceId])],
+      };
+    });
+  }
+
+  private groupCorrection(sourceId: string, img: BeforeImage, head: Record<string, unknown> | undefined, before: ImageLine[], after: ImageLine[], cause: CorrectionCause, event?: string): Review {
+    const shape = this.settings.shape;
+    const groupKey = img.d;
+    const group = this.ledgerGet(groupImageKey(groupKey))?.before;
+    const base = head ?? group?.h;
+    if (!base) return { verdict: "unknown", error: changeUnknown(`member ${sourceId} of group ${groupKey}`) };
+    const n = Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1);
+    this.groupNext.set(groupKey, n + 1);
+    const steps = differenceSteps(shape, `${groupKey}-C${n}`, before, after);
+    const corrections = steps.map((step, i): Correction => {
+      const last = i === steps.length - 1;
+      const note = `更正 ${groupKey} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
+      const lines = step.kind === "signed" ? step.lines : abs(step.lines);
+      const payload = shape.compose(group?.h ?? base, step.key, lines, step.kind, note);
+      return {
+        doc: { externalKey: step.key, payload, members: [sourceId], contentHash: contentHash(payload) },
+        sourceId,
+        of: groupKey,
+        kind: step.kind,
+        cause,
+        ...(event ? { event } : {}),
+        settle: (at: number, runId: string) => {
+          const current = this.ledgerGet(groupImageKey(groupKey))?.before;
+          const groupImage: BeforeImage = { d: groupKey, l: [], n: Math.max(current?.n ?? 0, last ? n : n - 1), h: current?.h ?? base };
+          return [
+            this.entry(imageKey(sourceId), { d: groupKey, g: 1, l: toStoredLines(step.after) }, at, runId, [sourceId]),
+            this.entry(groupImageKey(groupKey), groupImage, at, runId),
+          ];
+        },
+      };
+    });
+    return { verdict: "corrections", corrections };
+  }
+}
+
+/**
+ * The signed difference after − before as documents: one signed document when the target mixes signs, else a
+ * red document of the decreases (`<key>`) then a blue one of the increases (`<key>-B`). Each step says the
+ * image after it.
+ */
+function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[], after: ImageLine[]) {
+  const delta = diffLines(before, after);
+  const decreases = delta.filter((l) => l.qty < 0 || (l.qty === 0 && (l.amount ?? 0) < 0));
+  const increases = delta.filter((l) => !decreases.includes(l));
+  if (shape.mixedSigns || decreases.length === 0 || increases.length === 0) {
+    if (shape.mixedSigns && decreases.length && increases.length) return [{ key, kind: "signed" as CorrectionKind, lines: delta, after }];
+    if (increases.length === 0) return [{ key, kind: "red" as CorrectionKind, lines: decreases, after }];
+    return [{ key, kind: "blue" as CorrectionKind, lines: increases, after }];
+  }
+  const middle = sumLines([...before, ...decreases]);
+  return [
+    { key, kind: "red" as CorrectionKind, lines: decreases, after: middle },
+    { key: `${key}-B`, kind: "blue" as CorrectionKind, lines: increases, after },
+  ];
+}
+
