@@ -40,7 +40,7 @@ describe("merge groups of a period that is not over", () => {
       .map((d) => parseInZone(String(d.io_date), flow.timezone)!);
     expect(relevant.length).toBeGreaterThan(5);
     const saved = await new FlowStateStore(e2e.kv).getWatermark(TPLUS);
-    const watermark = saved?.watermark ?? Number.NEGATIVE_INFINITY;
+    const watermark = Number(saved?.watermark ?? Number.NEGATIVE_INFINITY);
     const passed = relevant.filter((at) => at < watermark);
     expect(passed, `watermark ${new Date(watermark).toISOString()} passed unwritten documents`).toEqual([]);
   });
