@@ -180,6 +180,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const windows = planRange(options, watermark, now, cursor);
   // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
   let watermarkHeld = cursor?.holdWatermark === true;
+  /** The hold waits for documents (set aside, late outbox members), not only for a day still open (run record). */
+  let heldForDocuments = watermarkHeld && cursor?.holdFor !== "groups";
   /** How far the source's clock cut a window's end (the host ran ahead of Jushuitan), for the run record. */
   let windowEndCutMs: number | undefined;
   /** Cuts an incremental window at the source's clock − end lag; false when nothing of it is left. */
@@ -619,7 +621,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
               readComplete: merges ? readComplete : pageWasLast || undefined,
-              holdWatermark: watermarkHeld || poison.takeWindowCount() > 0 || undefined,
+              holdWatermark: watermarkHeld || (heldForDocuments ||= poison.takeWindowCount() > 0) || undefined,
+              holdFor: heldForDocuments ? "documents" : watermarkHeld ? "groups" : undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -765,7 +768,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         throw new HeldGroupError(window, held);
       }
       summary.complete = true;
-      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = true;
+      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = heldForDocuments = true;
       if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
@@ -855,6 +858,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       watermarkBefore,
       watermarkAfter: dryRun || options.range ? watermark : savedWatermark,
       continues,
+      ...(watermarkHeld && !options.range ? { watermarkHeld: heldForDocuments ? ("documents" as const) : ("groups" as const) } : {}),
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
       ...(markedWriting || inherited.length ? { writesSettled } : {}),

@@ -98,6 +98,8 @@ export interface WindowCursor {
   readComplete?: boolean;
   /** An earlier window of this run set a document aside: the watermark must not move past it (engine/poison.ts). */
   holdWatermark?: boolean;
+  /** What the hold waits for: documents (set aside, late outbox members; absent in old cursors) or a day still open. */
+  holdFor?: "documents" | "groups";
 }
 
 export interface Checkpoint {
@@ -158,6 +160,12 @@ export interface RunSummary {
   continues: boolean;
   /** Documents whose write failed after retries in this run; written again next run (engine/poison.ts). */
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
+  /**
+   * The watermark did not move past a window this run completed: "documents" when it waits for documents set aside
+   * (in this invocation or an earlier one of the same run) or late outbox members, which a later run settles;
+   * "groups" when it waits only for a merge day that is not over yet.
+   */
+  watermarkHeld?: "documents" | "groups";
   /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
   writesSettled?: boolean;
   /**

@@ -21,6 +21,7 @@ import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
 import { actualKis, actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
+import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
@@ -57,6 +58,7 @@ interface RunView {
   counts?: { written: number; alreadyExisted: number; deadLettered: number };
   windows?: Array<{ from: number; to: number; complete: boolean }>;
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
+  watermarkHeld?: "documents" | "groups";
 }
 /** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
 type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
@@ -505,18 +507,11 @@ async function judge(
     ...(await store.listDeadLetters(CHAOS_FLOWS.kis, { status: "all" })).map((l) => ({ key: `kis:${l.externalKey ?? l.sourceId}`, code: l.error.code })),
     ...(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).map((l) => ({ key: `tplus:${l.externalKey ?? l.sourceId}`, code: l.error.code })),
   ];
-  const filed = countBy(letters.map((l) => l.key));
-  let unexpectedDead = 0;
+  const filedVerdict = judgeLetters(letters, permanent);
+  const filed = filedVerdict.filedKeys;
+  const unexpectedDead = filedVerdict.unexpected;
+  details.push(...filedVerdict.details);
   let missingDead = 0;
-  for (const [key, count] of filed) {
-    if (!permanent.has(key)) {
-      unexpectedDead += count;
-      details.push(`unexpected dead letter ${key} (${letters.find((l) => l.key === key)?.code})`);
-    } else if (count > 1) {
-      unexpectedDead += count - 1;
-      details.push(`dead letter ${key} filed ${count} times`);
-    }
-  }
   for (const key of permanentInRange) {
     const [system, code] = split(key);
     if (!filed.has(key) && system === "tplus" && injected.doomedWrites.has(code) && actualTplusHas(code)) {
