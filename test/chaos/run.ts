@@ -23,6 +23,7 @@ import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kis
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
 import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
+import { staleKv } from "./stale-kv.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
 export interface ChaosResult {
@@ -92,6 +93,8 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     limits: { perSecond: null, perMinute: null },
     kisMaxHoldMs: scenario.requestTimeoutMs + 3000,
     ...(scenario.kisNoUniqueBillNo ? { kisNoUniqueBillNo: true } : {}),
+    ...(scenario.jstClockOffsetMs ? { jstClockOffsetMs: scenario.jstClockOffsetMs } : {}),
+    ...(scenario.jstVisibilityLagMs ? { jstVisibilityLagMs: scenario.jstVisibilityLagMs } : {}),
   });
 
   const queue = recordingQueue();
@@ -122,6 +125,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     );
   });
   let ticks = 0;
+  let hostileKv: ReturnType<typeof staleKv> | undefined;
   /** The late member added after a ledger loss (scenario.ledgerLoss). */
   let late: LateMember | undefined;
   try {
@@ -143,7 +147,21 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         notes.push(`pre-created T+ voucher ${duplicateKey}`);
       }
     }
+    // ---- a poison payload: one KIS bill answers 500 on every create -----------------------------------
+    let poisonBill: string | undefined;
+    if (scenario.kisPoison) {
+      poisonBill = await poisonKisBill(stack, random());
+      if (poisonBill) notes.push(`KIS bill ${poisonBill} is poison (HTTP 500 on every create)`);
+    }
+    // What each other-inout document held before anyone cancelled it (jst.cancelServed: the verdict's final truth).
+    const confirmedAtStart = new Map((await sourceDocuments(stack, JST_PATHS.otherInOut)).filter((d) => d.status === "Confirmed").map((d) => [String(d.io_id), d]));
     await addFaults(stack.urls.jushuitan, scenario.faultSpecs.jushuitan);
+    // ---- stale KV reads: from here on the Worker's invocations read KV through the hostile wrapper -----------
+    const realKv = e.STATE;
+    if (scenario.staleKv) {
+      hostileKv = staleKv(realKv, { random: seededRandom((scenario.seed ^ 0x1b87_3593) >>> 0), share: 0.3, maxAgeMs: 60_000, fresh: ["tok:"] });
+      e.STATE = hostileKv.kv;
+    }
     await addFaults(stack.urls.tplus, scenario.faultSpecs.tplus);
     await addFaults(stack.urls.kis, scenario.faultSpecs.kis);
 
@@ -225,9 +243,13 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         if (!lossPending) break;
         // ---- the T+ flow's ledger is lost, then a late member of its latest written day arrives -------------
         lossPending = false;
-        late = await loseLedgerWithLateMember(stack, e, random());
+        late = await loseLedgerWithLateMember(stack, { ...e, STATE: realKv }, random());
         if (late) {
           notes.push(`ledger of ${CHAOS_FLOWS.tplus} lost; late member ${late.id} of ${late.key}`);
+          // The late member is stamped now: with jst.visibilityLag it is invisible for L. The T+ flow windows on
+          // io_date, so a run in those L seconds re-reads its day without it and nothing would read it again
+          // (the io_date windowing limitation, adv11-late-confirm): wait until Jushuitan shows it.
+          if (scenario.jstVisibilityLagMs) await sleep(scenario.jstVisibilityLagMs + 1500);
           settled.set(CHAOS_FLOWS.tplus, false);
         } else {
           notes.push("ledger loss skipped: no T+ voucher written");
@@ -330,8 +352,15 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     // ---- verdict -------------------------------------------------------------------------------------
     untap();
     await Promise.all(reading);
-    const verdict = await judge(stack, store, { brokenSku, duplicateKey, doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late }, details, notes);
+    const verdict = await judge(stack, store, { brokenSku, duplicateKey, doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
     const fired = new Set(await firedFaults(stack));
+    if (scenario.jstClockOffsetMs) fired.add("jst.clockOffset");
+    if (scenario.jstVisibilityLagMs) fired.add("jst.visibilityLag");
+    if (verdict.cancelled > 0) fired.add("jst.cancelServed");
+    if (hostileKv && hostileKv.staleReads() > 0) {
+      fired.add("state.staleKv");
+      notes.push(`${hostileKv.staleReads()} stale KV read(s)`);
+    }
     if (duplicateKey) fired.add("tplus.duplicate");
     if (late) fired.add("state.ledgerLoss");
     if (scenario.kisNoUniqueBillNo) fired.add("kis.noUniqueBillNo");
@@ -370,12 +399,24 @@ interface Verdict {
   unexpectedDead: number;
   missingDead: number;
   expectedDead: number;
+  /** Other-inout documents confirmed at the start and cancelled by the end. */
+  cancelled: number;
 }
 
 async function judge(
   stack: HubStack,
   store: FlowStateStore,
-  injected: { brokenSku?: string; duplicateKey?: string; doomedWrites: Set<string>; refused: Set<string>; killed: boolean; doomedFrom: Map<ChaosFlowId, number>; late?: LateMember },
+  injected: {
+    brokenSku?: string;
+    duplicateKey?: string;
+    doomedWrites: Set<string>;
+    refused: Set<string>;
+    killed: boolean;
+    doomedFrom: Map<ChaosFlowId, number>;
+    late?: LateMember;
+    poisonBill?: string;
+    confirmedAtStart: Map<string, Row>;
+  },
   details: string[],
   notes: string[],
 ): Promise<Verdict> {
@@ -427,6 +468,15 @@ async function judge(
     }
   }
   for (const code of injected.refused) permanent.add(`tplus:${code}`);
+  if (injected.poisonBill && (kisExpected.has(injected.poisonBill) || kisAhead.has(injected.poisonBill))) permanent.add(`kis:${injected.poisonBill}`);
+  // jst.cancelServed: documents confirmed at the start and cancelled since. The target may hold one (written while
+  // it was confirmed: reversing it is a correction, issue 16), and then exactly with the content it had confirmed.
+  const cancelled = new Map<string, QtyBySku>();
+  for (const doc of otherInOut) {
+    const before = injected.confirmedAtStart.get(String(doc.io_id));
+    if (before && doc.status !== "Confirmed") cancelled.set(String(doc.io_id), expectedKis([{ ...before, modified: "2000-01-01 00:00:00" }], 0, Number.MAX_SAFE_INTEGER).get(String(doc.io_id)) ?? {});
+  }
+  if (cancelled.size) notes.push(`cancelled while the flows ran: ${[...cancelled.keys()].join(", ")}`);
   // After a ledger loss the rebuilt group is answered "already exists": its late member is in a supplement, or the
   // target keeps the group without it and a conflict dead letter (with the late member's rows) says so.
   let lateInLetter = false;
@@ -482,6 +532,11 @@ async function judge(
         notes.push(`${system}: ${key} written before page drift moved it past the covered range`);
         continue;
       }
+      const wasConfirmed = system === "kis" ? cancelled.get(key) : undefined;
+      if (wasConfirmed && qtyDiff(wasConfirmed, got) === "equal") {
+        notes.push(`${system}: ${key} written before it was cancelled (a correction reverses it: issue 16)`);
+        continue;
+      }
       duplicated++;
       details.push(`${system}: ${key} is in the target but not expected in the covered range: ${JSON.stringify(got)}`);
     }
@@ -528,7 +583,7 @@ async function judge(
     const alreadyExisted = tplusRange.runs.reduce((n, r) => n + (r.counts?.alreadyExisted ?? 0), 0);
     notes.push(`tplus runs reported ${alreadyExisted} already-existing voucher(s)`);
   }
-  return { lost, duplicated, unexpectedDead, missingDead, expectedDead: permanentInRange.length };
+  return { lost, duplicated, unexpectedDead, missingDead, expectedDead: permanentInRange.length, cancelled: cancelled.size };
 }
 
 interface LateMember {
@@ -657,6 +712,20 @@ async function releaseLeases(e: Env) {
     const status = await lock.inspect(flow);
     if (status.holder) await lock.release(flow, status.holder);
   }
+}
+
+/** Makes one recent KIS-flow bill poison at the KIS emulator (HTTP 500 on every create); returns its FBillNo. */
+async function poisonKisBill(stack: HubStack, pick: number): Promise<string | undefined> {
+  const since = Date.now() - DAY;
+  const ids = (await sourceDocuments(stack, JST_PATHS.otherInOut))
+    .filter((d) => d.status === "Confirmed" && d.type === "其它退货" && Date.parse(String(d.modified).replace(" ", "T") + "+08:00") >= since)
+    .map((d) => String(d.io_id))
+    .sort();
+  const billNo = ids[Math.floor(pick * ids.length)];
+  if (!billNo) return undefined;
+  const res = await fetch(`${stack.urls.kis}/__emulator/poison`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ billNos: [billNo] }) });
+  if (!res.ok) throw new Error(`poisoning KIS bill ${billNo} answered ${res.status}`);
+  return billNo;
 }
 
 /** Drops one SKU used by recent KIS-flow documents from kis_materials; returns it. */
