@@ -26,7 +26,7 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { PoisonBook, repeatedFailure } from "./poison.ts";
+import { attemptLedgerKey, PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
@@ -257,6 +257,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         )
     : undefined;
   const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns, probe);
+  const inheritedCursor = checkpoint?.cursor;
+  poison.inheritRunCreates(inheritedCursor?.createsSeen === true);
+  /** Documents set aside by this run's earlier invocations (chaos seed 9036: a tiny budget splits the run). */
+  const earlierSetAside = inheritedCursor?.setAsideKeys ?? [];
   /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
   let inherited: string[] = [];
   let uncleanBefore = false;
@@ -623,6 +627,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               readComplete: merges ? readComplete : pageWasLast || undefined,
               holdWatermark: watermarkHeld || (heldForDocuments ||= poison.takeWindowCount() > 0) || undefined,
               holdFor: heldForDocuments ? "documents" : watermarkHeld ? "groups" : undefined,
+              createsSeen: poison.createsSeenInRun || undefined,
+              setAsideKeys: earlierSetAside.length || poison.size ? [...new Set([...earlierSetAside, ...poison.setAsideKeys()])] : undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -818,8 +824,20 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   }
 
   async function finish(): Promise<RunResult> {
+    // A document an earlier invocation of this run set aside before any create worked: this invocation's creates show
+    // the target takes them, so its failure counts in later runs (which find the others written and create nothing).
+    let upgraded = false;
+    if (!dryRun && poison.createsInInvocation > 0) {
+      for (const key of earlierSetAside) {
+        const entry = ledgerGet(attemptLedgerKey(key));
+        if (entry && !entry.createsSeen) {
+          remember({ ...entry, createsSeen: true });
+          upgraded = true;
+        }
+      }
+    }
     const setAside = settleSetAside();
-    if (setAside.pending) {
+    if (setAside.pending || upgraded) {
       try {
         await flushState();
       } catch (error) {

@@ -100,6 +100,12 @@ export interface WindowCursor {
   holdWatermark?: boolean;
   /** What the hold waits for: documents (set aside, late outbox members; absent in old cursors) or a day still open. */
   holdFor?: "documents" | "groups";
+  /**
+   * Poison bookkeeping across the invocations of one run (poison.ts): a create succeeded in an earlier invocation, and
+   * the documents earlier invocations set aside (a later invocation that writes marks their attempts createsSeen).
+   */
+  createsSeen?: boolean;
+  setAsideKeys?: string[];
 }
 
 export interface Checkpoint {
