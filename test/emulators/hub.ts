@@ -23,6 +23,8 @@ export interface HubStackRequest {
   jstClockOffsetMs?: number;
   /** Rows become visible to Jushuitan queries this long after their `modified` (chaos class jst.visibilityLag). */
   jstVisibilityLagMs?: number;
+  /** Paths the lag applies to (default all). */
+  jstVisibilityLagPaths?: string[];
 }
 
 export function createEmulatorHub(baseUrl: () => string) {
@@ -43,6 +45,7 @@ export function createEmulatorHub(baseUrl: () => string) {
         ...(body.limits ? { limits: body.limits } : {}),
         ...(body.jstClockOffsetMs ? { clockOffsetMs: body.jstClockOffsetMs } : {}),
         ...(body.jstVisibilityLagMs ? { visibilityLagMs: body.jstVisibilityLagMs } : {}),
+        ...(body.jstVisibilityLagPaths ? { visibilityLagPaths: body.jstVisibilityLagPaths } : {}),
       },
       ...(body.tplusRateLimit ? { tplus: { rateLimit: body.tplusRateLimit } } : {}),
       ...(body.kisMaxHoldMs || body.kisNoUniqueBillNo
