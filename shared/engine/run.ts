@@ -315,6 +315,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         counts.skipped++; // dead-lettered after failing in maxFailedRuns runs; replay it once fixed
         continue;
       }
+      // Set aside by an earlier invocation of this run (the cursor holds the watermark for it): the next run retries it.
+      if (earlierSetAside.includes(doc.externalKey)) continue;
       await writeOne(doc, rowsOf(doc, rowsById), (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
         const at = clock.now();
         remember({
@@ -503,7 +505,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       poison.succeeded();
       onSettled(result);
     } catch (error) {
-      if (error instanceof BudgetExhaustedError) throw error;
+      if (error instanceof BudgetExhaustedError) {
+        // The budget ran out while retrying this document after a retryable failure (a budget smaller than one
+        // write's retries, chaos seed 9053): set it aside for this run, so the continuation goes on with the others
+        // instead of spending every invocation on it; the next run tries it again.
+        const cause = error.after;
+        if (cause instanceof BridgeError && cause.retryable && !isAccountError(cause)) {
+          await poison.setAside(doc, rows, cause).catch((e: unknown) => {
+            if (!(e instanceof BudgetExhaustedError)) throw e;
+          });
+        }
+        throw error;
+      }
       if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
         if (onRefused) return onRefused(error);
         // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
@@ -831,7 +844,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       for (const key of earlierSetAside) {
         const entry = ledgerGet(attemptLedgerKey(key));
         if (entry && !entry.createsSeen) {
-          remember({ ...entry, createsSeen: true });
+          // Later than the entry it replaces: the ledger keeps the latest writtenAt per key (a tie is either one).
+          remember({ ...entry, createsSeen: true, writtenAt: Math.max(clock.now(), entry.writtenAt + 1) });
           upgraded = true;
         }
       }

@@ -249,10 +249,6 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         late = await loseLedgerWithLateMember(stack, { ...e, STATE: realKv }, random());
         if (late) {
           notes.push(`ledger of ${CHAOS_FLOWS.tplus} lost; late member ${late.id} of ${late.key}`);
-          // The late member is stamped now: with jst.visibilityLag it is invisible for L. The T+ flow windows on
-          // io_date, so a run in those L seconds re-reads its day without it and nothing would read it again
-          // (the io_date windowing limitation, adv11-late-confirm): wait until Jushuitan shows it.
-          if (scenario.jstVisibilityLagMs) await sleep(scenario.jstVisibilityLagMs + 1500);
           settled.set(CHAOS_FLOWS.tplus, false);
         } else {
           notes.push("ledger loss skipped: no T+ voucher written");

@@ -39,4 +39,26 @@ describe("a poison document under a tiny budget", () => {
     const stored = new Set(e2e.stack.kis.bills().map((b) => String(b.FBillNo)));
     for (const id of expected.keys()) if (id !== billNo) expect(stored.has(id), id).toBe(true);
   }, 120_000);
+
+  it("a budget smaller than one write's retries: the bill is set aside when the budget runs out mid-retry, and the run goes on (seed 9053)", async () => {
+    // Chaos seed 9053 long (shared cron, MAX_SUBREQUESTS 10: 3 calls per invocation for the KIS flow): every
+    // invocation resumed the page, spent its calls on the poison bill's first send and retry, and continued with the
+    // same page — 160 invocations, no window completed, the other bills of the page never written.
+    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
+    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
+    await probe.close();
+    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
+    const billNo = String(target.io_id);
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: [billNo] } });
+    const store = new FlowStateStore(e2e.kv);
+    for (let run = 0; run < 5; run++) {
+      await e2e.runToCompletion(KIS, { budget: { maxSubrequests: 3 } }, 200);
+      e2e.clock.advance(30 * 60_000);
+    }
+    const letters = await store.listDeadLetters(KIS, { status: "all" });
+    expect(letters.map((l) => l.externalKey)).toEqual([billNo]);
+    const stored = new Set(e2e.stack.kis.bills().map((b) => String(b.FBillNo)));
+    for (const id of expected.keys()) if (id !== billNo) expect(stored.has(id), id).toBe(true);
+  }, 120_000);
 });
