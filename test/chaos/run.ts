@@ -479,14 +479,17 @@ async function judge(
   }
   if (cancelled.size) notes.push(`cancelled while the flows ran: ${[...cancelled.keys()].join(", ")}`);
   // After a ledger loss the rebuilt group is answered "already exists": its late member is in a supplement, or the
-  // target keeps the group without it and a conflict dead letter (with the late member's rows) says so.
+  // target keeps the group without it and a dead letter with the late member's rows says so — a conflict letter, or
+  // the refusal of its supplement (permanent.tplusBizError hitting the supplement: seed 9122 long).
   let lateInLetter = false;
   if (injected.late) {
-    const letter = (await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).find((l) => l.error.code === "conflict" && String(l.externalKey ?? "").startsWith(injected.late!.key));
-    const rows = (Array.isArray(letter?.source) ? letter!.source : [letter?.source]) as Array<Row | undefined>;
-    lateInLetter = rows.some((r) => r && String(r.io_id) === injected.late!.id);
+    const rowsOf = (l: { source?: unknown }) => (Array.isArray(l.source) ? l.source : [l.source]) as Array<Row | undefined>;
+    const letter = (await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).find(
+      (l) => String(l.externalKey ?? "").startsWith(injected.late!.key) && rowsOf(l).some((r) => r && String(r.io_id) === injected.late!.id),
+    );
+    lateInLetter = letter !== undefined;
     if (letter) permanent.add(`tplus:${letter.externalKey}`);
-    notes.push(`late member ${injected.late.id}: ${lateInLetter ? "in a conflict dead letter" : "not in a dead letter"}`);
+    notes.push(`late member ${injected.late.id}: ${letter ? `in a dead letter (${letter.error.code})` : "not in a dead letter"}`);
   }
   const permanentInRange = [...permanent].filter((k) => {
     const [system, key] = split(k);
