@@ -32,6 +32,8 @@ export class BridgeError extends Error {
 
 /** The invocation's subrequest budget or deadline is spent: stop at a boundary, save the cursor, never retry. */
 export class BudgetExhaustedError extends BridgeError {
+  /** The retryable failure a retry loop was recovering from when the budget ran out (util/retry.ts). */
+  after?: unknown;
   constructor(message: string, details?: Record<string, unknown>) {
     super("budget_exhausted", message, { retryable: false, details });
   }

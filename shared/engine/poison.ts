@@ -52,6 +52,8 @@ export class PoisonBook {
   private consecutiveFresh = 0;
   private consecutiveRetried = 0;
   private successes = 0;
+  /** A create succeeded in an earlier invocation of this run (the cursor carries it). */
+  private runCreates = false;
   private windowCount = 0;
   private outage = false;
   /** The probe answered in this run: failures of documents tried before are theirs, not the target's. */
@@ -90,6 +92,26 @@ export class PoisonBook {
   order(docs: BuiltDocument[]): BuiltDocument[] {
     const fresh = docs.filter((d) => !this.triedBefore(d));
     return fresh.length === docs.length ? docs : [...fresh, ...docs.filter((d) => this.triedBefore(d))];
+  }
+
+  /** An earlier invocation of this run saw the target take a create (WindowCursor.createsSeen). */
+  inheritRunCreates(seen: boolean): void {
+    this.runCreates = seen;
+  }
+
+  /** Creates succeeded in this invocation. */
+  get createsInInvocation(): number {
+    return this.successes;
+  }
+
+  /** This run (this invocation or an earlier one of it) saw the target take a create. */
+  get createsSeenInRun(): boolean {
+    return this.successes > 0 || this.runCreates;
+  }
+
+  /** Keys of the documents set aside in this invocation so far. */
+  setAsideKeys(): string[] {
+    return [...this.setAsideDocs.keys()];
   }
 
   succeeded(): void {
@@ -148,7 +170,7 @@ export class PoisonBook {
     for (const item of this.setAsideDocs.values()) {
       const prior = this.ledgerGet(attemptLedgerKey(item.doc.externalKey));
       const retried = prior?.contentHash === item.doc.contentHash;
-      const createsSeen = this.successes > 0 || (retried && prior?.createsSeen === true);
+      const createsSeen = this.createsSeenInRun || (retried && prior?.createsSeen === true);
       const attempts = item.priorAttempts + (counted && (!retried || createsSeen) ? 1 : 0);
       entries.push({
         externalKey: attemptLedgerKey(item.doc.externalKey),

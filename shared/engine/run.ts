@@ -26,7 +26,7 @@ import type {
   WindowSource,
   WindowSummary,
 } from "./types.ts";
-import { PoisonBook, repeatedFailure } from "./poison.ts";
+import { attemptLedgerKey, PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
@@ -188,6 +188,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   const windows = planRange(options, watermark, now, cursor);
   // Set when a window had a document set aside (poison.ts): later windows are written, the watermark waits.
   let watermarkHeld = cursor?.holdWatermark === true;
+  /** The hold waits for documents (set aside, late outbox members), not only for a day still open (run record). */
+  let heldForDocuments = watermarkHeld && cursor?.holdFor !== "groups";
   /** How far the source's clock cut a window's end (the host ran ahead of Jushuitan), for the run record. */
   let windowEndCutMs: number | undefined;
   /** Cuts an incremental window at the source's clock − end lag; false when nothing of it is left. */
@@ -264,6 +266,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         )
     : undefined;
   const poison = new PoisonBook((key) => ledgerGet(key), options.maxFailedRuns, probe);
+  const inheritedCursor = checkpoint?.cursor;
+  poison.inheritRunCreates(inheritedCursor?.createsSeen === true);
+  /** Documents set aside by this run's earlier invocations (chaos seed 9036: a tiny budget splits the run). */
+  const earlierSetAside = inheritedCursor?.setAsideKeys ?? [];
   /** Markers left by earlier runs (killed, failed after writes, ledger not saved): verify every write. */
   let inherited: string[] = [];
   let uncleanBefore = false;
@@ -342,6 +348,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         counts.skipped++; // dead-lettered after failing in maxFailedRuns runs; replay it once fixed
         continue;
       }
+      // Set aside by an earlier invocation of this run (the cursor holds the watermark for it): the next run retries it.
+      if (earlierSetAside.includes(doc.externalKey)) continue;
       await writeOne(doc, rowsOf(doc, rowsById), (doc.supplement ?? 0) > 0 ? "supplement" : "new", (result) => {
         const at = clock.now();
         remember({
@@ -535,7 +543,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       poison.succeeded();
       onSettled(result);
     } catch (error) {
-      if (error instanceof BudgetExhaustedError) throw error;
+      if (error instanceof BudgetExhaustedError) {
+        // The budget ran out while retrying this document after a retryable failure (a budget smaller than one
+        // write's retries, chaos seed 9053): set it aside for this run, so the continuation goes on with the others
+        // instead of spending every invocation on it; the next run tries it again.
+        const cause = error.after;
+        if (cause instanceof BridgeError && cause.retryable && !isAccountError(cause)) {
+          await poison.setAside(doc, rows, cause).catch((e: unknown) => {
+            if (!(e instanceof BudgetExhaustedError)) throw e;
+          });
+        }
+        throw error;
+      }
       if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
         if (onRefused) return onRefused(error);
         // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
@@ -656,7 +675,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               rescans: summary.rescans,
               spool: merges ? [...rowsById.values()] : pending,
               readComplete: merges ? readComplete : pageWasLast || undefined,
-              holdWatermark: watermarkHeld || poison.takeWindowCount() > 0 || undefined,
+              holdWatermark: watermarkHeld || (heldForDocuments ||= poison.takeWindowCount() > 0) || undefined,
+              holdFor: heldForDocuments ? "documents" : watermarkHeld ? "groups" : undefined,
+              createsSeen: poison.createsSeenInRun || undefined,
+              setAsideKeys: earlierSetAside.length || poison.size ? [...new Set([...earlierSetAside, ...poison.setAsideKeys()])] : undefined,
             },
             runId: options.runId,
             updatedAt: clock.now(),
@@ -802,7 +824,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         throw new HeldGroupError(window, held);
       }
       summary.complete = true;
-      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = true;
+      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = heldForDocuments = true;
       if (!options.range && !watermarkHeld) {
         watermark = Math.max(watermark, window.to);
         checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
@@ -852,8 +874,21 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   }
 
   async function finish(): Promise<RunResult> {
+    // A document an earlier invocation of this run set aside before any create worked: this invocation's creates show
+    // the target takes them, so its failure counts in later runs (which find the others written and create nothing).
+    let upgraded = false;
+    if (!dryRun && poison.createsInInvocation > 0) {
+      for (const key of earlierSetAside) {
+        const entry = ledgerGet(attemptLedgerKey(key));
+        if (entry && !entry.createsSeen) {
+          // Later than the entry it replaces: the ledger keeps the latest writtenAt per key (a tie is either one).
+          remember({ ...entry, createsSeen: true, writtenAt: Math.max(clock.now(), entry.writtenAt + 1) });
+          upgraded = true;
+        }
+      }
+    }
     const setAside = settleSetAside();
-    if (setAside.pending) {
+    if (setAside.pending || upgraded) {
       try {
         await flushState();
       } catch (error) {
@@ -892,6 +927,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       watermarkBefore,
       watermarkAfter: dryRun || options.range ? watermark : savedWatermark,
       continues,
+      ...(watermarkHeld && !options.range ? { watermarkHeld: heldForDocuments ? ("documents" as const) : ("groups" as const) } : {}),
       error: runError,
       ...(setAside.list.length ? { setAside: setAside.list } : {}),
       ...(changeWriter?.records.length ? { corrections: changeWriter.records } : {}),

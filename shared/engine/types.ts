@@ -98,6 +98,14 @@ export interface WindowCursor {
   readComplete?: boolean;
   /** An earlier window of this run set a document aside: the watermark must not move past it (engine/poison.ts). */
   holdWatermark?: boolean;
+  /** What the hold waits for: documents (set aside, late outbox members; absent in old cursors) or a day still open. */
+  holdFor?: "documents" | "groups";
+  /**
+   * Poison bookkeeping across the invocations of one run (poison.ts): a create succeeded in an earlier invocation, and
+   * the documents earlier invocations set aside (a later invocation that writes marks their attempts createsSeen).
+   */
+  createsSeen?: boolean;
+  setAsideKeys?: string[];
 }
 
 export interface Checkpoint {
@@ -162,6 +170,12 @@ export interface RunSummary {
   deadLetterCodes?: Record<string, number>;
   /** Correcting documents of this run (edits, cancellations after posting: engine/changes.ts), with their cause. */
   corrections?: import("./changes.ts").CorrectionRecord[];
+  /**
+   * The watermark did not move past a window this run completed: "documents" when it waits for documents set aside
+   * (in this invocation or an earlier one of the same run) or late outbox members, which a later run settles;
+   * "groups" when it waits only for a merge day that is not over yet.
+   */
+  watermarkHeld?: "documents" | "groups";
   /** The run wrote (or inherited unsettled writes) and its ledger is saved and it did not fail: state/write-marker.ts. */
   writesSettled?: boolean;
   /**

@@ -21,11 +21,16 @@ export interface RetryOptions {
 export async function withRetry<T>(task: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const shouldRetry = options.shouldRetry ?? ((e) => isRetryable(e));
   const random = options.random ?? Math.random;
+  let failed: unknown;
   for (let attempt = 1; ; attempt++) {
     try {
       return await task(attempt);
     } catch (error) {
-      if (error instanceof BudgetExhaustedError) throw error;
+      if (error instanceof BudgetExhaustedError) {
+        if (failed !== undefined && error.after === undefined) error.after = failed;
+        throw error;
+      }
+      failed = error;
       if (attempt >= options.tries || !shouldRetry(error, attempt) || options.signal?.aborted) throw error;
       const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1));
       const delay = Math.max(Math.round(random() * ceiling), options.minDelayFor?.(error) ?? 0);

@@ -71,6 +71,14 @@ export interface ChaosScenario {
   ledgerLoss?: boolean;
   /** The KIS account accepts a repeated FBillNo (KIS_PRECHECK=always must keep bills single). */
   kisNoUniqueBillNo?: boolean;
+  /** Jushuitan's clock minus the host's (jst.clockOffset). */
+  jstClockOffsetMs?: number;
+  /** Rows visible to queries only this long after their `modified` (jst.visibilityLag). */
+  jstVisibilityLagMs?: number;
+  /** One KIS bill answers HTTP 500 on every create (kis.poison): dead-lettered after MAX_FAILED_RUNS, the others flow. */
+  kisPoison?: boolean;
+  /** Worker reads of KV may answer a value up to 60 s old (state.staleKv, test/chaos/stale-kv.ts). */
+  staleKv?: boolean;
 }
 
 interface Knobs {
@@ -218,5 +226,55 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
     // Drawn after everything else so the scenarios of earlier seeds stay as they were.
     ...withFlag("ledgerLoss", chance(0.2), faults),
     ...withFlag("kisNoUniqueBillNo", chance(0.2), faults),
+    ...drawHostile(seed, knobs, faults, jushuitan),
   };
+}
+
+/**
+ * Issue 11 item 7 and issue 12 item 12: the hostile source and platform. Drawn from their own random stream, after
+ * everything else, so every earlier seed keeps its scenario and only gains these classes.
+ *
+ * - jst.clockOffset: Jushuitan's clock is 20 s … 5 min ahead of or behind the host (stamps `modified` of every
+ *   re-save and the answers' Date header). Bounded by the 10-minute timestamp check Jushuitan applies to every request
+ *   (a larger offset fails every call, loudly: not a silent-loss case).
+ * - jst.visibilityLag: a row is visible to queries L = 20 … 90 s after its `modified`. Promised bound: a row visible
+ *   within the end lag (5 min) of its `modified` is read by the first run whose window passes it; within lookback +
+ *   end lag (KIS flow 15 min, T+ flow 24 h 5 min) by the next run; later than that only by the re-sweep
+ *   (test/core/engine-read-boundaries.test.ts, with a simulated clock). Chaos runs in real time and stops once the
+ *   flows settle, so it draws L inside the first bound. Other-inout only for now: the T+ seed still windows on
+ *   io_date, where a sale re-saved within L of its window's read is missed until the re-sweep (seed 9001; run.ts).
+ * - jst.cancelServed: a Jushuitan user cancels other-inout documents an answer already served, mid-scan or between
+ *   invocations (the emulator re-stamps them, so the rest of the window shifts up, like an edit). The verdict judges
+ *   against the source's final truth: a cancelled document need not be in the target; if it is, it must hold exactly
+ *   the content it had while confirmed (written before the cancellation; reversing it is issue 16's correction).
+ *   A document cancelled before it was ever read is never written (it was never confirmed when read).
+ * - kis.poison: one KIS bill whose create answers HTTP 500 every time: it must be dead-lettered (with its rows) after
+ *   MAX_FAILED_RUNS counted runs while every other bill is written.
+ * - state.staleKv: a third of the Worker's KV reads answer what the key held up to 60 s earlier (stale-kv.ts).
+ */
+function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: FaultSpec[]): Partial<ChaosScenario> {
+  const r = seededRandom((seed ^ 0x7f4a_7c15) >>> 0);
+  const out: Partial<ChaosScenario> = {};
+  if (r() < knobs.p * 0.7) {
+    const magnitude = 20_000 + Math.floor(r() * 280_000);
+    out.jstClockOffsetMs = r() < 0.5 ? -magnitude : magnitude;
+    faults.push("jst.clockOffset");
+  }
+  if (r() < knobs.p * 0.7) {
+    out.jstVisibilityLagMs = 20_000 + Math.floor(r() * 70_000);
+    faults.push("jst.visibilityLag");
+  }
+  if (r() < knobs.p * 0.7) {
+    faults.push("jst.cancelServed");
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
+  }
+  if (r() < knobs.p * 0.5) {
+    out.kisPoison = true;
+    faults.push("kis.poison");
+  }
+  if (r() < knobs.p * 0.5) {
+    out.staleKv = true;
+    faults.push("state.staleKv");
+  }
+  return out;
 }

@@ -8,10 +8,13 @@ export interface SettledView {
   outcome?: string;
   continues?: boolean;
   setAside?: ReadonlyArray<unknown>;
+  watermarkHeld?: string;
 }
 
 export function flowSettled(run: SettledView | null | undefined): boolean {
   if (!run || run.outcome === "skipped_locked") return false;
   if (run.setAside?.length) return false;
+  // Seed 9054: an earlier invocation of the run set a document aside; the last one did not, but the watermark waits.
+  if (run.watermarkHeld === "documents") return false;
   return !run.continues && (run.outcome === "success" || run.outcome === "partial");
 }

@@ -49,4 +49,33 @@ describe("chaos driver: a flow with a document set aside is not settled", () => 
     expect(second.setAside ?? []).toEqual([]);
     expect(flowSettled(second)).toBe(true);
   });
+
+  it("a run that ends with its watermark held for a document an earlier invocation set aside is not settled (seed 9054)", async () => {
+    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
+    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
+    await probe.close();
+    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
+    const billNo = String(target.io_id);
+    const failing = [billNo];
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: failing } });
+    // A small budget: the invocation that sets the bill aside continues, and a later one finishes the chain.
+    const chain = await e2e.runToCompletion(KIS, { budget: { maxSubrequests: 14 } });
+    const setAsideIn = chain.findIndex((s) => s.setAside?.some((x) => x.externalKey === billNo));
+    expect(setAsideIn).toBeGreaterThanOrEqual(0);
+    expect(chain[setAsideIn]!.continues).toBe(true);
+    const last = chain.at(-1)!;
+    expect(last.continues).toBe(false);
+    expect(last.setAside ?? []).toEqual([]); // the last invocation set nothing aside itself …
+    expect(last.watermarkHeld).toBe("documents"); // … but its watermark waits for the bill
+    expect(e2e.stack.kis.bills().some((b) => b.FBillNo === billNo)).toBe(false);
+    expect(flowSettled(last)).toBe(false);
+
+    failing.length = 0;
+    e2e.clock.advance(30 * 60_000);
+    const next = (await e2e.runToCompletion(KIS)).at(-1)!;
+    expect(e2e.stack.kis.bills().some((b) => b.FBillNo === billNo)).toBe(true);
+    expect(next.watermarkHeld).toBeUndefined();
+    expect(flowSettled(next)).toBe(true);
+  });
 });

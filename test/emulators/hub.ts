@@ -19,6 +19,12 @@ export interface HubStackRequest {
   kisMaxHoldMs?: number;
   /** KIS: an account that accepts a repeated FBillNo (chaos class kis.noUniqueBillNo). */
   kisNoUniqueBillNo?: boolean;
+  /** Jushuitan's clock minus the host's, ms (chaos class jst.clockOffset). */
+  jstClockOffsetMs?: number;
+  /** Rows become visible to Jushuitan queries this long after their `modified` (chaos class jst.visibilityLag). */
+  jstVisibilityLagMs?: number;
+  /** Paths the lag applies to (default all). */
+  jstVisibilityLagPaths?: string[];
 }
 
 export function createEmulatorHub(baseUrl: () => string) {
@@ -37,6 +43,9 @@ export function createEmulatorHub(baseUrl: () => string) {
         documents: body.documents ?? {},
         range: { from: now - days * 86_400_000, to: now - 2 * 3_600_000 },
         ...(body.limits ? { limits: body.limits } : {}),
+        ...(body.jstClockOffsetMs ? { clockOffsetMs: body.jstClockOffsetMs } : {}),
+        ...(body.jstVisibilityLagMs ? { visibilityLagMs: body.jstVisibilityLagMs } : {}),
+        ...(body.jstVisibilityLagPaths ? { visibilityLagPaths: body.jstVisibilityLagPaths } : {}),
       },
       ...(body.tplusRateLimit ? { tplus: { rateLimit: body.tplusRateLimit } } : {}),
       ...(body.kisMaxHoldMs || body.kisNoUniqueBillNo

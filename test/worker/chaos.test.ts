@@ -8,7 +8,7 @@
  *
  * Settings come from the environment of the vitest process (workerd has no process.env; the emulator hub
  * serves CHAOS_* variables at GET /__hub/settings): CHAOS_RUNS, CHAOS_SEED, CHAOS_PROFILE (quick | long),
- * CHAOS_REPORT=1 (print one result line per run for the script).
+ * CHAOS_REPORT=1 (print one result line per run for the script), CHAOS_TIMEOUT_S (per run, default 240).
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -20,6 +20,8 @@ const BASE_SEED = Number(settings.CHAOS_SEED ?? 20_261_123);
 const RUNS = Number(settings.CHAOS_RUNS ?? 30);
 const PROFILE: ChaosProfile = settings.CHAOS_PROFILE === "long" ? "long" : "quick";
 const REPORT = settings.CHAOS_REPORT === "1";
+/** Per-run time limit (CHAOS_TIMEOUT_S, default 240 s): raise it to see a slow seed's notes instead of a timeout. */
+const TIMEOUT_MS = Number(settings.CHAOS_TIMEOUT_S ?? 240) * 1000;
 
 /** One line per run that scripts/chaos.ts picks out of the output. */
 const REPORT_MARKER = "CHAOS_RESULT ";
@@ -56,6 +58,6 @@ describe(`chaos: ${RUNS} seeded scenarios from seed ${BASE_SEED} (${PROFILE})`, 
       expect(result.details).toEqual([]);
       expect(result.ok).toBe(true);
       expect(result.ticks).toBeGreaterThan(0);
-    }, 240_000);
+    }, TIMEOUT_MS);
   }
 });

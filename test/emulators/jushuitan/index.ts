@@ -65,6 +65,8 @@ export interface JushuitanEmulatorOptions {
   clockOffsetMs?: number;
   /** A row becomes visible to queries only this long after its `modified` (replica / index lag). Default 0. */
   visibilityLagMs?: number;
+  /** Endpoint paths the visibility lag applies to; every path when absent. */
+  visibilityLagPaths?: string[];
   /**
    * Order of windowed answers without start_ts (undocumented): "field" (default) by the window's time field,
    * "id" by document id (a plain primary-key scan), "id-desc" newest id first.
@@ -486,7 +488,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     }
     const source = () => {
       const visibleUntil = serverNow() - visibilityLagMs;
-      const all = [...tables[endpoint.table].values()].filter((s) => visibilityLagMs === 0 || s.modifiedMs <= visibleUntil);
+      const lagged = visibilityLagMs > 0 && (!options.visibilityLagPaths || options.visibilityLagPaths.some((p) => path.endsWith(p)));
+      const all = [...tables[endpoint.table].values()].filter((s) => !lagged || s.modifiedMs <= visibleUntil);
       if (endpoint.table !== "inventory") return all;
       if (plan.warehouse !== undefined) return all.filter((s) => s.row.wms_co_id === plan.warehouse);
       return inventoryTotals(all);

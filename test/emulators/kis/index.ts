@@ -107,6 +107,7 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
   let auth = new KisAuthState(now, ttl, clientId, clientSecret, gwRouterAddr);
   const book = new BillBook();
   const faults = new FaultQueue();
+  const poisoned = new Set<string>();
   let log: KisRequestLogEntry[] = [];
 
   const expireIn = (epochMs: number) => (options.expireInStyle === "duration" ? Math.round((epochMs - now()) / 1000) : Math.floor(epochMs / 1000));
@@ -142,6 +143,12 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     return c.json({ ok: true });
   });
   app.get("/__emulator/state", (c) => c.json(state()));
+  // Poison payloads added at run time (chaos class kis.poison): these bills answer HTTP 500 on every create.
+  app.post("/__emulator/poison", async (c) => {
+    const { billNos } = await c.req.json<{ billNos: string[] }>();
+    for (const b of billNos) poisoned.add(String(b));
+    return c.json({ ok: true, poisoned: [...poisoned] });
+  });
   // Test-only: remove a stored bill (someone deleted it in KIS), so reconciliation has something to find.
   app.delete("/__emulator/bills/:billNo", (c) => c.json({ removed: book.remove(c.req.param("billNo")) }));
 
@@ -391,7 +398,10 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
       const type = object as EmulatedBillType;
       if (action === "create") {
         const head = (body.Object as { Head?: { FBillNo?: unknown } } | undefined)?.Head;
-        if (options.poisonBillNos?.includes(String(head?.FBillNo))) return c.text("Internal Server Error", 500);
+        if (options.poisonBillNos?.includes(String(head?.FBillNo)) || poisoned.has(String(head?.FBillNo))) {
+          entry.fault = "poison";
+          return c.text("Internal Server Error", 500);
+        }
         if (options.rejectBillNos?.includes(String(head?.FBillNo))) return bizFail(c, `物料不存在(模拟拒绝 ${String(head?.FBillNo)})`);
         const fdate = (body.Object as { Head?: { Fdate?: unknown } } | undefined)?.Head?.Fdate;
         const closed = typeof fdate === "string" ? periodRefusal(fdate, options.periods) : null;
