@@ -29,7 +29,9 @@ describe("loadFlow: the seed flows", () => {
     const so = seedFlow("jst-sales-out-to-tplus");
     expect(so.operation?.type).toBe("merge");
     expect(so.target.onExisting).toBe("skip");
-    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, status: "Confirmed", date_type: 2 });
+    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, status: "Confirmed", date_type: 0 });
+    // Reads by modified (a late confirmation has a fresh modified), backfills whole io_date days (issue 11 item 4).
+    expect(so.source).toMatchObject({ timeField: "modified", rangeTimeField: "io_date" });
   });
 
   it("does not write defaults into the shared JSON documents", () => {
