@@ -166,7 +166,7 @@ export interface RunSummary {
    */
   source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[] };
   /** A periodic re-sweep (shared/engine/resweep.ts): the range it re-read and how many documents it found missed. */
-  resweep?: { days: number; from: number; to: number; found: number };
+  resweep?: { days: number; from: number; to: number; found: number; resumedAt?: number };
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };
