@@ -61,7 +61,8 @@ export interface ResweepInput {
   /** The incremental run just finished. */
   incremental: RunSummary;
   /** Runs the flow over a range (no watermark), with the same ports and budget. */
-  runRange(range: { from: number; to: number }, runId: string): Promise<RunResult>;
+  /** `sweptTo`: the watermark the sweep reads up to (rows written before it were missed: visibility lag). */
+  runRange(range: { from: number; to: number }, runId: string, sweptTo: number): Promise<RunResult>;
   recordRun(summary: RunSummary): Promise<void>;
 }
 
@@ -82,7 +83,7 @@ export async function maybeResweep(input: ResweepInput): Promise<RunSummary | un
   // A sweep cut short resumes at the first window it did not finish, over the range it started with.
   const whole = pending ? { from: pending.from, to: pending.to } : { from: done.watermarkAfter - settings.days * DAY_MS, to: done.watermarkAfter };
   const range = pending ? { from: pending.next, to: pending.to } : whole;
-  const { summary } = await input.runRange(range, `${input.runId}-resweep`);
+  const { summary } = await input.runRange(range, `${input.runId}-resweep`, whole.to);
   const found = (pending?.found ?? 0) + summary.counts.written + summary.counts.deadLettered;
   const reported: RunSummary = { ...summary, resweep: { days: settings.days, from: whole.from, to: whole.to, found, ...(pending ? { resumedAt: range.from } : {}) } };
   await input.recordRun(reported);

@@ -125,6 +125,12 @@ export interface RunOptions {
   maxFailedRuns?: number;
   /** How many times a window whose ids disagree with the source's count is re-read before giving up. */
   maxRescans?: number;
+  /**
+   * Rows written now whose window-field instant lies before this were missed by the runs that read past it: they
+   * became visible late (run record `source.late`). Default: the watermark (incremental runs); a re-sweep passes
+   * the watermark it sweeps up to; a backfill has none.
+   */
+  lateBefore?: number;
   /** Called after every page (progress lines in the CLI). */
   onProgress?: (progress: { window: TimeWindow; page: number; read: number; written: number }) => void;
 }
@@ -204,6 +210,22 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
     if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
     for (const unit of settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
+  };
+
+  /**
+   * Visibility lag, measured: rows written now that earlier runs read past without seeing. Their lag was at least
+   * lateBefore − instant + end lag (the earlier run's query ended at its clock − end lag, past the row).
+   */
+  const lateBefore = options.lateBefore ?? (options.range ? undefined : watermarkBefore);
+  const late = { rows: 0, minLagMs: 0 };
+  const noteLate = (rows: SourceRow[]) => {
+    if (lateBefore === undefined) return;
+    for (const row of rows) {
+      const at = deps.source.timeOf?.(row);
+      if (at === undefined || at >= lateBefore) continue;
+      late.rows++;
+      late.minLagMs = Math.max(late.minLagMs, lateBefore - at + Math.max(0, options.incremental.endLagMs));
+    }
   };
 
   let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
@@ -493,8 +515,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       const result = await deps.target.write(write, { verifyExisting: verifyAll() || poison.triedBefore(doc) });
       const conflict = await verifyExisting(deps.target, write, result, logger);
       if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
-      if (result.status === "created") counts.written++;
-      else counts.alreadyExisted++;
+      if (result.status === "created") {
+        counts.written++;
+        noteLate(rows);
+      } else counts.alreadyExisted++;
       poison.succeeded();
       onSettled(result);
     } catch (error) {
@@ -919,6 +943,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       source: {
         clockSkewMs: deps.source.clockSkewMs?.(),
         ...(windowEndCutMs !== undefined ? { windowEndCutMs } : {}),
+        ...(late.rows > 0 ? { late: { rows: late.rows, minLagMs: late.minLagMs } } : {}),
         paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
       },
       watermarkBefore,

@@ -30,7 +30,7 @@ describe("a re-sweep cut short by the budget", () => {
       await e2e.run(KIS, { budget: { maxSubrequests: 11 } });
       e2e.clock.advance(10 * 60_000);
     }
-    const records = ((await new FlowStateStore(e2e.kv).listRuns(KIS, 500)) as RunSummary[]).slice(0, -before || undefined);
+    const records = ((await new FlowStateStore(e2e.kv).listRuns(KIS, 500)) as unknown as RunSummary[]).slice(0, -before || undefined);
     const sweeps = records.filter((r) => r.resweep).sort((a, b) => a.startedAt - b.startedAt);
     expect(sweeps.length).toBeGreaterThan(1);
     // Each part starts where the previous part stopped (never at the range's start again) …
