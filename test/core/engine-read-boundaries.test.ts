@@ -34,6 +34,7 @@ describe("windows own their rows: [from, to) on the window's field", () => {
     const flow = e2e.flows[TPLUS]!;
     flow.source.params.date_type = 2;
     flow.source.timeField = "io_date";
+    flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
     const row = addSalesOut(e2e, "2024-06-17 00:00:00");
     const runs = await e2e.runToCompletion(TPLUS);
     const last = runs.at(-1)!;
@@ -210,6 +211,7 @@ describe("io_date windows (the T+ seed's former setting, still an option) and la
     const flow = e2e.flows[TPLUS]!;
     flow.source.params.date_type = 2;
     flow.source.timeField = "io_date";
+    flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     // Two days later, a sale dated two days back is confirmed (a 线下 order confirmed late).
     e2e.clock.advance(2 * 86_400_000);

@@ -36,6 +36,7 @@ function ioDateWindows(e: E2E) {
   const flow = e.flows[TPLUS]!;
   flow.source.params.date_type = 2;
   flow.source.timeField = "io_date";
+  flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
 }
 
 describe("already exists is verified (engine-review finding 3)", () => {
@@ -143,6 +144,7 @@ describe("already exists is verified (engine-review finding 3)", () => {
 
   it("ledger reset, then the rebuilt group splits differently (maxLines): the other split's key is found in the target, nothing is booked twice", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
+    ioDateWindows(e2e);
     await e2e.runToCompletion(TPLUS);
     const written = e2e.stack.tplus.vouchers("otherDispatch");
     expect(written.every((v) => !/-\d$/.test(v.ExternalCode.replace(/^SO-\d{4}-\d{2}-\d{2}-\d+/, "")))).toBe(true);

@@ -27,6 +27,7 @@ describe("a document found after a lost answer is read back like 'already exists
     const flow = e2e.flows[TPLUS]!;
     flow.source.params.date_type = 2;
     flow.source.timeField = "io_date";
+    flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
     await e2e.runToCompletion(TPLUS);
     const written = e2e.stack.tplus.vouchers("otherDispatch");
     expect(written.length).toBeGreaterThan(0);
