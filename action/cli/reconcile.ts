@@ -19,7 +19,7 @@ import { JushuitanClient, tokensFromEnv } from "../../shared/connectors/jushuita
 import { KisClient, kisConfigFromEnv, KisOperations, parseKisOperation, type KisBillRow } from "../../shared/connectors/kis/index.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../../shared/connectors/tplus/operations.ts";
 import { createCallMeter } from "../../shared/engine/meter.ts";
-import { jushuitanWindowSource, requestTimeoutMs } from "../../shared/engine/runner.ts";
+import { jushuitanWindowSource, rangeFlow, requestTimeoutMs } from "../../shared/engine/runner.ts";
 import { DAY_MS } from "../../shared/engine/window.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { createDocumentBuilder } from "../../shared/flow/builder.ts";
@@ -205,9 +205,12 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
   });
   const params = (w: { from: number; to: number }) => {
     const all = builder.compiled.requestParams({ lastSyncTime: w.from, currentTime: w.to, timezone: zone });
+    if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
     return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
   };
-  const source = jushuitanWindowSource(jst, flow, params);
+  // A range of a merged flow means whole days: read by source.rangeTimeField (io_date for the T+ seed), as a backfill does.
+  const readFlow = rangeFlow(flow);
+  const source = jushuitanWindowSource(jst, readFlow, params);
   const expected = new Map<string, Expected>();
   const unmapped: string[] = [];
   const take = (rows: Record<string, unknown>[], w: { from: number; to: number }) => {

@@ -4,7 +4,8 @@
  * it reads, skips everything already written, and writes only what the incremental runs missed (rows that became
  * visible later than lookback + end lag, rows a source quirk hid). What it found is reported, because a re-sweep
  * that finds something means the incremental settings are too tight: a warning log line and `resweep` in the run
- * record. A re-sweep cut short by the budget is tried again on a later run; it never moves the watermark.
+ * record. A re-sweep cut short by the budget resumes on the next run at the first window it did not finish (the
+ * marker keeps its range and progress); it never moves the watermark.
  */
 import { ConfigError } from "../errors.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
@@ -45,6 +46,8 @@ interface ResweepMarker {
   /** When the last re-sweep completed (or the flow's first caught-up run: the interval starts there). */
   at: number;
   found?: number;
+  /** A re-sweep cut short by the budget: its range, where the next part begins, and what its parts found so far. */
+  pending?: { from: number; to: number; next: number; found: number };
 }
 
 export interface ResweepInput {
@@ -58,7 +61,8 @@ export interface ResweepInput {
   /** The incremental run just finished. */
   incremental: RunSummary;
   /** Runs the flow over a range (no watermark), with the same ports and budget. */
-  runRange(range: { from: number; to: number }, runId: string): Promise<RunResult>;
+  /** `sweptTo`: the watermark the sweep reads up to (rows written before it were missed: visibility lag). */
+  runRange(range: { from: number; to: number }, runId: string, sweptTo: number): Promise<RunResult>;
   recordRun(summary: RunSummary): Promise<void>;
 }
 
@@ -74,14 +78,16 @@ export async function maybeResweep(input: ResweepInput): Promise<RunSummary | un
     await input.kv.put(resweepKey(input.flowId), JSON.stringify({ at: now } satisfies ResweepMarker));
     return undefined;
   }
-  if (now - marker.at < settings.intervalMs || input.meter.remaining() < MIN_RESWEEP_BUDGET) return undefined;
-  const to = done.watermarkAfter;
-  const range = { from: to - settings.days * DAY_MS, to };
-  const { summary } = await input.runRange(range, `${input.runId}-resweep`);
-  const found = summary.counts.written + summary.counts.deadLettered;
-  const reported: RunSummary = { ...summary, resweep: { days: settings.days, from: range.from, to: range.to, found } };
+  const pending = marker.pending;
+  if ((!pending && now - marker.at < settings.intervalMs) || input.meter.remaining() < MIN_RESWEEP_BUDGET) return undefined;
+  // A sweep cut short resumes at the first window it did not finish, over the range it started with.
+  const whole = pending ? { from: pending.from, to: pending.to } : { from: done.watermarkAfter - settings.days * DAY_MS, to: done.watermarkAfter };
+  const range = pending ? { from: pending.next, to: pending.to } : whole;
+  const { summary } = await input.runRange(range, `${input.runId}-resweep`, whole.to);
+  const found = (pending?.found ?? 0) + summary.counts.written + summary.counts.deadLettered;
+  const reported: RunSummary = { ...summary, resweep: { days: settings.days, from: whole.from, to: whole.to, found, ...(pending ? { resumedAt: range.from } : {}) } };
   await input.recordRun(reported);
-  if (found > 0) {
+  if (found > 0 && !summary.continues) {
     input.logger.warn("re-sweep found documents the incremental runs missed; consider a longer lookback or end lag", {
       flowId: input.flowId,
       found,
@@ -90,6 +96,19 @@ export async function maybeResweep(input: ResweepInput): Promise<RunSummary | un
   }
   if (!summary.continues && (summary.outcome === "success" || summary.outcome === "partial")) {
     await input.kv.put(resweepKey(input.flowId), JSON.stringify({ at: now, found } satisfies ResweepMarker));
+  } else if (summary.continues) {
+    const next = finishedUpTo(summary, range.from);
+    await input.kv.put(resweepKey(input.flowId), JSON.stringify({ at: marker.at, pending: { ...whole, next, found } } satisfies ResweepMarker));
   }
   return reported;
+}
+
+/** The end of the windows a range run finished without a gap from `from` (where its next part begins). */
+function finishedUpTo(summary: RunSummary, from: number): number {
+  let next = from;
+  for (const window of [...summary.windows].sort((a, b) => a.from - b.from)) {
+    if (!window.complete || window.from > next) break;
+    next = Math.max(next, window.to);
+  }
+  return next;
 }

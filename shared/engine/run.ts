@@ -29,6 +29,7 @@ import type {
 import { attemptLedgerKey, PoisonBook, repeatedFailure } from "./poison.ts";
 import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
+import { startOfDayInZone } from "../util/time.ts";
 import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
 import { ChangeBook, type ChangeSettings } from "./changes.ts";
 import { createChangeWriter, type ChangeWriter } from "./change-writer.ts";
@@ -131,6 +132,12 @@ export interface RunOptions {
   maxFailedRuns?: number;
   /** How many times a window whose ids disagree with the source's count is re-read before giving up. */
   maxRescans?: number;
+  /**
+   * Rows written now whose window-field instant lies before this were missed by the runs that read past it: they
+   * became visible late (run record `source.late`). Default: the watermark (incremental runs); a re-sweep passes
+   * the watermark it sweeps up to; a backfill has none.
+   */
+  lateBefore?: number;
   /** Called after every page (progress lines in the CLI). */
   onProgress?: (progress: { window: TimeWindow; page: number; read: number; written: number }) => void;
 }
@@ -213,6 +220,22 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (pendingLedger.length) await state.ledgerAppend(flowId, pendingLedger.splice(0));
     if (pendingDead.length) await state.addDeadLetters(flowId, pendingDead.splice(0));
     for (const unit of settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
+  };
+
+  /**
+   * Visibility lag, measured: rows written now that earlier runs read past without seeing. Their lag was at least
+   * lateBefore − instant + end lag (the earlier run's query ended at its clock − end lag, past the row).
+   */
+  const lateBefore = options.lateBefore ?? (options.range ? undefined : watermarkBefore);
+  const late = { rows: 0, minLagMs: 0 };
+  const noteLate = (rows: SourceRow[]) => {
+    if (lateBefore === undefined) return;
+    for (const row of rows) {
+      const at = deps.source.timeOf?.(row);
+      if (at === undefined || at >= lateBefore) continue;
+      late.rows++;
+      late.minLagMs = Math.max(late.minLagMs, lateBefore - at + Math.max(0, options.incremental.endLagMs));
+    }
   };
 
   let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
@@ -538,8 +561,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
       const conflict = await verifyExisting(deps.target, write, result, logger);
       if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
-      if (result.status === "created") counts.written++;
-      else counts.alreadyExisted++;
+      if (result.status === "created") {
+        counts.written++;
+        noteLate(rows);
+      } else counts.alreadyExisted++;
       poison.succeeded();
       onSettled(result);
     } catch (error) {
@@ -574,12 +599,74 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   };
 
   const groupsElsewhere = options.incremental.groupsOnWindowField === false;
+  /**
+   * Incremental runs of a merged flow that windows on `modified` and groups by io_date build once, after every
+   * window of the run is read: a day's members may lie in any of them, so building per window would write a
+   * day from part of what the run reads and the rest as supplements (a range backfill reads by the group field).
+   */
+  const deferToRunEnd = deps.builder.merges && groupsElsewhere && !options.range;
+  /** Rows read by merge flows and not built yet, by id (the spool a budget stop saves). */
+  const unbuilt = new Map<string, SourceRow>();
+  /** The last window whose rows are in `unbuilt` (the deferred build's window). */
+  let lastRead: TimeWindow | undefined;
+  /** Summaries of windows read whose rows wait in `unbuilt`: complete once built. */
+  const readUnbuilt: WindowSummary[] = [];
+  /** Merged flows build at period ends: a window halved below a day waits for the half that closes the day. */
+  const closesPeriod = (window: TimeWindow) => !options.incremental.alignToDays || startOfDayInZone(window.to, options.incremental.timezone) === window.to;
+  /** Groups on another field than the windows: the earliest window-field instant of a held group's members. */
+  let heldFrom: number | undefined;
   const buildContext = (window: TimeWindow): BuildContext => ({
     ...(aloneContext = { lastSyncTime: window.from, currentTime: window.to }),
     // Groups on another field close when their day is over by the run's clock: the end of its last window.
-    closedBefore: groupsElsewhere ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
+    closedBefore: groupsElsewhere && !deferToRunEnd ? Math.max(window.to, windows[windows.length - 1]?.to ?? window.to) : window.to,
     written: writtenGroup,
   });
+
+  /** Builds and writes the merged groups of everything read since the last build. */
+  const buildUnbuilt = async (window: TimeWindow) => {
+    const rows = new Map(unbuilt);
+    const built = deps.builder.build([...rows.values()], buildContext(window));
+    const heldGroups = built.held ?? [];
+    await settleDocuments(built, rows);
+    unbuilt.clear();
+    for (const read of readUnbuilt.splice(0)) read.complete = true;
+    lastRead = undefined;
+    await flushState();
+    if (heldGroups.length > 0 && groupsElsewhere) {
+      // Windows on `modified`, groups by another day field: the group's day is not over yet (a document dated
+      // ahead of its save). Not an error: the watermark stops before its earliest member, so the next run reads
+      // it again (and only what follows), and writes the day once it is over.
+      logger.info("merge groups of a day not yet over are held; the watermark waits for them", { flowId, held: heldGroups.length });
+      if (options.range) return;
+      for (const group of heldGroups) {
+        for (const member of group.members) {
+          const at = deps.source.timeOf?.(rows.get(member) ?? {});
+          if (at === undefined) watermarkHeld = true;
+          else heldFrom = Math.min(heldFrom ?? Infinity, Math.floor(at / 1000) * 1000);
+        }
+      }
+    } else if (heldGroups.length > 0) {
+      // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
+      // at the end of a past window means the group field is not the window field: the watermark must not pass
+      // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.
+      throw new HeldGroupError(window, heldGroups.length);
+    }
+  };
+
+  /** A window is settled: move the watermark past it unless something holds it. */
+  const advancePast = async (window: TimeWindow) => {
+    await flushState();
+    if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = heldForDocuments = true;
+    if (!options.range && !watermarkHeld) {
+      watermark = Math.max(watermark, Math.min(window.to, heldFrom ?? Infinity));
+      checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
+    } else if (!options.range) {
+      // Held (a document set aside or a group still open): the watermark stays, but a cursor inherited from an
+      // earlier invocation must not outlive this run — it would make every later run resume past the held window
+      // and never read the set-aside document again. The final save writes the held watermark without a cursor.
+      checkpointDirty = true;
+    }
+  };
   /** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
   const settleSetAside = () => {
     if (dryRun || poison.size === 0) return { pending: false, list: [] as NonNullable<RunSummary["setAside"]> };
@@ -646,6 +733,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
+      // A resumed spool holds every row read since the last build (earlier windows of the run included).
       cursor = undefined;
       if (!cutToSourceClock(window)) break;
       const summary: WindowSummary = { from: window.from, to: window.to, pages: 0, rows: 0, rescans: resume?.rescans ?? 0, complete: false };
@@ -673,7 +761,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
               position,
               seenIds: [...seen],
               rescans: summary.rescans,
-              spool: merges ? [...rowsById.values()] : pending,
+              // Merge flows: every row not built yet (earlier windows of a deferred build and this one).
+              spool: merges ? [...new Map([...unbuilt, ...rowsById]).values()] : pending,
               readComplete: merges ? readComplete : pageWasLast || undefined,
               holdWatermark: watermarkHeld || (heldForDocuments ||= poison.takeWindowCount() > 0) || undefined,
               holdFor: heldForDocuments ? "documents" : watermarkHeld ? "groups" : undefined,
@@ -771,7 +860,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
             window.to = mid;
             summary.to = mid;
             // Rows past the new end belong to the second half (written ones are in the ledger and found there).
-            for (const [id, row] of rowsById) if (!ownsInstant(window, deps.source.timeOf?.(row))) rowsById.delete(id);
+            for (const [id, row] of rowsById) if (!ownsInstant({ from: -Infinity, to: window.to }, deps.source.timeOf?.(row))) rowsById.delete(id);
             halved = true;
           } else throw error;
         }
@@ -796,12 +885,18 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
         readComplete = true;
       }
 
-      let held = 0;
       if (deps.builder.merges) {
+        for (const [id, row] of rowsById) unbuilt.set(id, row);
+        lastRead = window;
+        // Merged groups are built from every row read since the last build: at a day boundary (a window halved
+        // below a day builds with its other half), or, when groups are on another field than the windows, once
+        // at the end of the run (a day's members may lie in any window of the run).
+        if (deferToRunEnd || !closesPeriod(window)) {
+          readUnbuilt.push(summary); // complete once built
+          continue;
+        }
         try {
-          const built = deps.builder.build([...rowsById.values()], buildContext(window));
-          held = built.held?.length ?? 0;
-          await settleDocuments(built, rowsById);
+          await buildUnbuilt(window);
         } catch (error) {
           if (error instanceof BudgetExhaustedError) {
             // The whole window is read; keep the spool so the next invocation only writes what is left.
@@ -811,29 +906,39 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           throw error;
         }
       }
-      await flushState();
-      if (held > 0 && groupsElsewhere) {
-        // Windows on `modified`, groups by another day field: the group's day is not over yet (a document dated
-        // ahead of its save). Not an error: the watermark waits here and a later run writes the closed day.
-        logger.info("merge groups of a day not yet over are held; the watermark waits for them", { flowId, held });
-        if (!options.range) watermarkHeld = true;
-      } else if (held > 0) {
-        // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
-        // at the end of a past window means the group field is not the window field: the watermark must not pass
-        // it, and stopping quietly would stall the flow for good. Fail the run so it is seen and alerted.
-        throw new HeldGroupError(window, held);
-      }
       summary.complete = true;
-      if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = heldForDocuments = true;
-      if (!options.range && !watermarkHeld) {
-        watermark = Math.max(watermark, window.to);
-        checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
-      } else if (!options.range) {
-        // Held (a document set aside or a group still open): the watermark stays, but a cursor inherited from an
-        // earlier invocation must not outlive this run — it would make every later run resume past the held window
-        // and never read the set-aside document again. The final save writes the held watermark without a cursor.
-        checkpointDirty = true;
+      await advancePast(window);
+    }
+    if (deferToRunEnd && lastRead) {
+      const window = lastRead;
+      try {
+        await buildUnbuilt(window);
+      } catch (error) {
+        if (error instanceof BudgetExhaustedError) {
+          continues = true;
+          outcome = "incomplete";
+          await flushState();
+          const spool = [...unbuilt.values()];
+          const holdWatermark = watermarkHeld || (heldForDocuments ||= poison.takeWindowCount() > 0) || undefined;
+          const cursor = {
+            window,
+            page: 1,
+            seenIds: [],
+            rescans: 0,
+            spool,
+            readComplete: true,
+            holdWatermark,
+            holdFor: heldForDocuments ? ("documents" as const) : watermarkHeld ? ("groups" as const) : undefined,
+            createsSeen: poison.createsSeenInRun || undefined,
+            setAsideKeys: earlierSetAside.length || poison.size ? [...new Set([...earlierSetAside, ...poison.setAsideKeys()])] : undefined,
+          };
+          await saveCheckpoint({ watermark, cursor, runId: options.runId, updatedAt: clock.now() }, true);
+          checkpointDirty = false;
+          return finish();
+        }
+        throw error;
       }
+      await advancePast(window);
     }
     if (checkpointDirty) await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, true);
     if (counts.deadLettered > 0) outcome = "partial";
@@ -922,6 +1027,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       source: {
         clockSkewMs: deps.source.clockSkewMs?.(),
         ...(windowEndCutMs !== undefined ? { windowEndCutMs } : {}),
+        ...(late.rows > 0 ? { late: { rows: late.rows, minLagMs: late.minLagMs } } : {}),
         paging: [...new Set(windowsSummary.flatMap((w) => w.paging?.split("+") ?? []))],
       },
       watermarkBefore,
@@ -943,14 +1049,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   }
 }
 
-/** A window the request cap cannot read that cannot be halved (one second, or one day of a merged flow). */
+/** A window the request cap cannot read that cannot be halved (one second: more rows saved in it than the cap reads). */
 function windowTooBig(window: TimeWindow, cause: BridgeError, merged: boolean): BridgeError {
   const span = `${new Date(window.from).toISOString()}…${new Date(window.to).toISOString()}`;
-  return new BridgeError("jst_paging_stuck", `window ${span} needs more requests than the cap and cannot be split${merged ? " (a merged flow's day is its smallest window)" : ""}`, {
+  return new BridgeError("jst_paging_stuck", `window ${span} needs more requests than the cap and cannot be split (one second)${merged ? "; the merged groups read so far are not written" : ""}`, {
     cause,
-    hint: merged
-      ? "raise JST_MAX_PAGES_PER_WINDOW (or the page size) so one day fits, or set operation.period so a group spans less than a day"
-      : "raise JST_MAX_PAGES_PER_WINDOW: more documents were saved in one second than the cap reads",
+    hint: "raise JST_MAX_PAGES_PER_WINDOW (or the page size): more documents were saved in one second than the cap reads",
     details: { window, ...cause.details },
   });
 }
@@ -979,6 +1083,8 @@ function planRange(options: RunOptions, watermark: number, now: number, cursor: 
     endLagMs: inc.endLagMs,
     maxWindowMs: inc.windowMs,
     alignToDays: inc.alignToDays,
+    // Groups on another field than the windows are built once per run: the windows need not start on a day.
+    keepStart: inc.groupsOnWindowField === false,
     timezone: inc.timezone,
   });
   if (!cursor) return windows;

@@ -392,7 +392,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
         clock,
         logger,
         incremental: result.summary,
-        runRange: (range, runId) => runFlow(runDeps, { ...runOptions, runId, range, recovering: false }),
+        runRange: (range, runId, sweptTo) => runFlow(runDeps, { ...runOptions, runId, range, recovering: false, lateBefore: sweptTo }),
         recordRun: (summary) => state.recordRun(summary),
       }).catch((error: unknown) => logger.error("re-sweep failed", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) }));
     }

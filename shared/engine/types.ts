@@ -182,9 +182,13 @@ export interface RunSummary {
    * What the run learnt about the source: its clock against the host's (Date header; negative = the host runs
    * ahead, and windows were cut at the source's clock), and the paging modes its windows used.
    */
-  source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[] };
+  /**
+   * clockSkewMs: Jushuitan's clock (HTTP Date) minus the host's. late: rows written in this run that earlier runs read
+   * past without seeing (visibility lag), with the smallest lag that explains the latest of them.
+   */
+  source?: { clockSkewMs?: number; windowEndCutMs?: number; paging?: string[]; late?: { rows: number; minLagMs: number } };
   /** A periodic re-sweep (shared/engine/resweep.ts): the range it re-read and how many documents it found missed. */
-  resweep?: { days: number; from: number; to: number; found: number };
+  resweep?: { days: number; from: number; to: number; found: number; resumedAt?: number };
   /** KV operations the run made (reads, writes, deletes, lists). */
   kv?: { reads: number; writes: number; deletes: number; lists: number };
   error?: { code: string; message: string; hint?: string };

@@ -16,6 +16,12 @@ export interface WindowPlanInput {
   maxWindowMs: number;
   /** Merge flows close whole days: the range then ends at the start of the current (unfinished) day. */
   alignToDays?: boolean;
+  /**
+   * With alignToDays: keep the range's start where the watermark puts it instead of the start of its day. For
+   * merged flows that window on `modified` and group by another day field (groups are built from the whole run,
+   * not per window), so a run does not read a whole settled day again.
+   */
+  keepStart?: boolean;
   timezone?: string;
 }
 
@@ -35,7 +41,7 @@ export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; ra
   let rangeFrom = input.watermark - Math.max(0, input.lookbackMs);
   let rangeTo = input.now - Math.max(0, input.endLagMs);
   if (input.alignToDays) {
-    rangeFrom = startOfDayInZone(rangeFrom, input.timezone);
+    if (!input.keepStart) rangeFrom = startOfDayInZone(rangeFrom, input.timezone);
     rangeTo = startOfDayInZone(rangeTo, input.timezone);
   }
   const windows: TimeWindow[] = [];
@@ -74,17 +80,17 @@ export function sourceClockEnd(input: { now: number; sourceNow: number | undefin
 }
 
 /**
- * Where to halve a window too big to read within the request cap: the middle second, or for day-aligned (merge)
- * flows the middle day boundary, so a group never straddles two windows. Undefined when it cannot be split.
+ * Where to halve a window too big to read within the request cap: for day-aligned (merge) flows the middle day
+ * boundary when the window spans two days or more, else the middle second. A merged flow may split a day: the
+ * engine builds a day's groups only once the window that closes the day is read (run.ts), so a group never
+ * straddles two builds. Undefined when it cannot be split (one second).
  */
 export function halveWindow(window: TimeWindow, alignToDays?: boolean, timezone?: string): number | undefined {
-  let mid: number;
   if (alignToDays) {
     const days = Math.round((window.to - window.from) / DAY_MS);
-    if (days < 2) return undefined;
-    mid = startOfDayInZone(window.from + Math.floor(days / 2) * DAY_MS + DAY_MS / 2, timezone);
-  } else {
-    mid = Math.floor((window.from + (window.to - window.from) / 2) / 1000) * 1000;
+    const mid = days >= 2 ? startOfDayInZone(window.from + Math.floor(days / 2) * DAY_MS + DAY_MS / 2, timezone) : undefined;
+    if (mid !== undefined && mid > window.from && mid < window.to) return mid;
   }
+  const mid = Math.floor((window.from + (window.to - window.from) / 2) / 1000) * 1000;
   return mid > window.from && mid < window.to ? mid : undefined;
 }

@@ -456,7 +456,9 @@ async function judge(
   const kisExpected = expectedKis(otherInOut, kisRange.from, kisRange.to);
   // A document page drift moved past the range end after it was written may stand in the target (never wrongly).
   const kisAhead = expectedKis(otherInOut, kisRange.to, Number.MAX_SAFE_INTEGER);
-  const tplusExpected = expectedTplus(salesOut, tplusRange.from, tplusRange.to);
+  // The T+ seed reads by modified and groups by io_date (issue 11 item 4): the days closed by the runs, from what was
+  // modified in the windows they read.
+  const tplusExpected = expectedTplus(salesOut, 0, tplusRange.to, tplusRange.to, tplusRange.from);
 
   const permanent = new Set<string>();
   if (injected.brokenSku) {
@@ -756,7 +758,8 @@ async function breakMaterials(stack: HubStack, e: Env, pick: number): Promise<st
  */
 async function precreateVoucher(stack: HubStack, pick: number): Promise<string | undefined> {
   const today = startOfDayInZone(Date.now(), ZONE);
-  const groups = expectedTplus(await sourceDocuments(stack, JST_PATHS.salesOut), today - 2 * DAY, today);
+  // What the bridge will build for those days: the T+ seed reads by modified up to the start of today.
+  const groups = expectedTplus(await sourceDocuments(stack, JST_PATHS.salesOut), today - 2 * DAY, today, today);
   const keys = [...groups.keys()].sort();
   const key = keys[Math.floor(pick * keys.length)];
   if (!key) return undefined;

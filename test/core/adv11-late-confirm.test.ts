@@ -1,6 +1,6 @@
 /**
- * Adversarial review of issue 11: the T+ seed still windows on io_date (date_type 2). A sale confirmed later
- * than lookback (1 day) + RESWEEP_DAYS (3) after its io_date is never read by any window.
+ * Adversarial review of issue 11: the T+ seed windowed on io_date (date_type 2), so a sale confirmed later than
+ * lookback (1 day) + RESWEEP_DAYS (3) after its io_date was never read by any window.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { actualTargets, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
@@ -19,10 +19,8 @@ afterEach(async () => {
 });
 
 describe("adv11: T+ seed, late confirmations beyond the re-sweep", () => {
-  // KNOWN LIMITATION (closing note, issue 11 item 4): the T+ seed flow still windows on io_date, so a sale confirmed
-  // later than lookback + RESWEEP_DAYS after its io_date is never read. it.fails documents the defect and turns red
-  // the day the seed reads by modified time (the engine side exists: source.rangeTimeField, merge-modified-windows).
-  it.fails("a sale confirmed five days after its io_date is written (as a supplement of its day)", async () => {
+  // Fails on the io_date seed (closing note of issue 11 item 4); the seed reads by modified and groups by io_date now.
+  it("a sale confirmed five days after its io_date is written (as a supplement of its day)", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     // Daily runs (re-sweeps included) for five days.

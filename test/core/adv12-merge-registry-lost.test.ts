@@ -25,10 +25,8 @@ function addSalesOut(env: E2E, ioDate: string) {
 }
 
 describe("adv12: a merged day rebuilt without its registry", () => {
-  // KNOWN LIMITATION (closing note): the late sale here is never READ (the T+ seed windows on io_date, as in
-  // adv11-late-confirm), so this cannot yet exercise the verified "already exists" path, which
-  // engine-verify-existing.test.ts covers. it.fails turns red once the seed reads by modified time.
-  it.fails("a late sale of a written day is booked (or dead-lettered as a conflict) after the ledger was lost, never silently recorded as written", async () => {
+  // Failed while the T+ seed windowed on io_date (the late sale was never read); it reads by modified now.
+  it("a late sale of a written day is booked (or dead-lettered as a conflict) after the ledger was lost, never silently recorded as written", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     e2e.clock.advance(2 * 86_400_000);

@@ -65,7 +65,9 @@ describe("adv12: outbox found through a lagging KV list", () => {
       .find((d) => String(d.io_date).startsWith(m![1]!) && String(d.wms_co_id) === m![2] && d.shop_id === 0 && d.status === "Confirmed" && (d.items as Array<Record<string, unknown>>).some((i) => String(i.sku_id) === sku))!;
     expect(template).toBeDefined();
     const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
-    jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m![1]} 12:00:00` });
+    const added = jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m![1]} 12:00:00` });
+    // Saved before the start of today (visible only now), so the seed's modified windows read it in the next run.
+    jst.stampModified(JST_PATHS.salesOut, added.io_id as number, parseInZone("2024-06-19 23:00:00")!);
 
     // T+ is back; the next run starts 5 s later (a retry, a continuation, "run now").
     e2e.stack.tplus.clearFaults();
@@ -79,7 +81,8 @@ describe("adv12: outbox found through a lagging KV list", () => {
     }
     const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
     expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
-    const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")! }).tplus;
+    // The seed reads by modified up to the start of today: documents saved today are not read yet (a later supplement).
+    const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")!, tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")! }).tplus;
     const actual = tplusByGroup(vouchers);
     const group = code.replace(/-1$/, "");
     expect(actual.get(group)).toEqual(expected.get(group));

@@ -47,7 +47,8 @@ describe("account-level failures stop the run instead of dead-lettering document
     const store = new FlowStateStore(e2e.kv);
     expect(await store.listDeadLetters(KIS)).toEqual([]);
     expect(await store.listDeadLetters(TPLUS)).toEqual([]);
-    const expected = expectedTargets(e2e, { kis: E2E_START - 5 * 60_000, tplusDayEnd: startOfDayInZone(E2E_START) });
+    // The seed reads by modified up to the start of today: documents saved today are not read yet (a later supplement).
+    const expected = expectedTargets(e2e, { kis: E2E_START - 5 * 60_000, tplusDayEnd: startOfDayInZone(E2E_START), tplusModifiedBefore: startOfDayInZone(E2E_START) });
     const actual = actualTargets(e2e);
     expect(expected.kis.size).toBeGreaterThan(3);
     expect(Object.fromEntries(actual.kis)).toEqual(Object.fromEntries(expected.kis));

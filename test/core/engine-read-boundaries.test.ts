@@ -31,6 +31,11 @@ function addSalesOut(env: E2E, ioDate: string) {
 describe("windows own their rows: [from, to) on the window's field", () => {
   it("a sales-out stamped exactly 00:00:00 on a window end does not hold the merge flow; every day is written once", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 60 });
+    // The io_date window option (the seed reads by modified since issue 11 item 4; io_date stays available).
+    const flow = e2e.flows[TPLUS]!;
+    flow.source.params.date_type = 2;
+    flow.source.timeField = "io_date";
+    flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
     const row = addSalesOut(e2e, "2024-06-17 00:00:00");
     const runs = await e2e.runToCompletion(TPLUS);
     const last = runs.at(-1)!;
@@ -201,9 +206,14 @@ describe("the periodic wide re-sweep", () => {
   });
 });
 
-describe("io_date windows (T+ seed) and late confirmations", () => {
+describe("io_date windows (the T+ seed's former setting, still an option) and late confirmations", () => {
   it("a sale confirmed two days after its io_date is missed by the io_date windows but found by the re-sweep", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
+    // The seed reads by modified now (adv11-late-confirm covers that); this is the io_date option and its risk.
+    const flow = e2e.flows[TPLUS]!;
+    flow.source.params.date_type = 2;
+    flow.source.timeField = "io_date";
+    flow.incremental.lookbackMinutes = 1440; // the io_date option needs a day of lookback
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     // Two days later, a sale dated two days back is confirmed (a 线下 order confirmed late).
     e2e.clock.advance(2 * 86_400_000);

@@ -26,7 +26,7 @@ describe("compiled pipeline", () => {
       is_offline_shop: true,
       modified_begin: "2024-03-01 10:05:00",
       modified_end: "2024-03-01 11:00:00",
-      date_type: 2,
+      date_type: 0, // by modified (issue 11 item 4)
     });
     expect(compileFlow(seedFlow("jst-other-in-to-kis")).requestParams(vars).types).toEqual(["其它退货"]);
   });

@@ -29,12 +29,14 @@ describe("loadFlow: the seed flows", () => {
     const so = seedFlow("jst-sales-out-to-tplus");
     expect(so.operation?.type).toBe("merge");
     expect(so.target.onExisting).toBe("skip");
-    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, date_type: 2 });
+    expect(so.source.params).toMatchObject({ shop_id: 0, is_offline_shop: true, date_type: 0 });
     // Issue 16: every status is read (a cancellation must be seen); the condition decides what is posted.
     expect(so.source.params.status).toBeUndefined();
     expect(so.source.condition).toEqual([[{ field: "status", logic: "eq", value: "Confirmed" }]]);
     expect(so.target.onChange).toBe("compensate");
     expect(so.target.closedPeriod).toBe("hold");
+    // Reads by modified (a late confirmation has a fresh modified), backfills whole io_date days (issue 11 item 4).
+    expect(so.source).toMatchObject({ timeField: "modified", rangeTimeField: "io_date" });
   });
 
   it("does not write defaults into the shared JSON documents", () => {

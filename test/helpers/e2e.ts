@@ -118,11 +118,11 @@ export async function startE2E(options: E2EOptions = {}) {
 export type E2E = Awaited<ReturnType<typeof startE2E>>;
 
 /** What the two seed flows must produce up to these instants (see test/helpers/targets.ts). */
-export function expectedTargets(e2e: E2E, until: { kis: number; tplusDayEnd: number }, from = 0) {
+export function expectedTargets(e2e: E2E, until: { kis: number; tplusDayEnd: number; tplusModifiedBefore?: number }, from = 0) {
   const jst = e2e.stack.jushuitan;
   return {
     kis: expectedKis(jst.documents(JST_PATHS.otherInOut), from, until.kis),
-    tplus: expectedTplus(jst.documents(JST_PATHS.salesOut), from, until.tplusDayEnd),
+    tplus: expectedTplus(jst.documents(JST_PATHS.salesOut), from, until.tplusDayEnd, until.tplusModifiedBefore),
   };
 }
 

@@ -29,11 +29,16 @@ export function expectedKis(otherInOut: Row[], from: number, to: number): Map<st
 }
 
 /** T+ flow: confirmed offline-shop (0) sales-out with io_date in [from, to), summed per day + warehouse. */
-export function expectedTplus(salesOut: Row[], from: number, to: number): Map<string, QtyBySku> {
+/**
+ * `modifiedBefore`: the T+ seed reads by `modified` (issue 11 item 4), so a day's documents saved after the last
+ * read are not written yet (they become a supplement of their day on a later run).
+ */
+export function expectedTplus(salesOut: Row[], from: number, to: number, modifiedBefore = Infinity, modifiedFrom = -Infinity): Map<string, QtyBySku> {
   const out = new Map<string, QtyBySku>();
   for (const doc of salesOut) {
     const ioDate = parseShanghai(doc.io_date);
     if (doc.status !== "Confirmed" || Number(doc.shop_id) !== 0 || ioDate < from || ioDate >= to) continue;
+    if (parseShanghai(doc.modified) >= modifiedBefore || parseShanghai(doc.modified) < modifiedFrom) continue;
     const key = `SO-${String(doc.io_date).slice(0, 10)}-${String(doc.wms_co_id)}`;
     const qty = out.get(key) ?? {};
     addItems(qty, doc.items);
