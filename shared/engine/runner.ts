@@ -362,7 +362,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       lease: keeper,
     };
     // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
-    if (!request.dryRun && ports.env.TRACE_INDEX !== "off") Object.assign(runDeps, observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger })));
+    if (!request.dryRun) Object.assign(runDeps, observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })));
     const runOptions: Parameters<typeof runFlow>[1] = {
       runId: request.runId,
       trigger: request.trigger,

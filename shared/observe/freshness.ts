@@ -2,13 +2,13 @@
  * Freshness (issue 17): how long a document took from its source instant (the flow's window field: 聚水潭
  * `modified`, or `io_date` for day-windowed flows) to the moment the target took it, and how old the watermark is.
  *
- * Each run record carries its own figures (`freshness`: count, p50/p95/max and a ≤ 64-point sample); the
- * 24-hour figures pool the samples of the runs of the last 24 hours (an estimate: each run's sample is a set of
- * evenly spaced order statistics of its lags, so runs weigh by their sample, not exactly by their count).
+ * Each run record carries its own figures (`freshness`: count, p50/p95/max and a ≤ 64-point sample), and the run
+ * pools them into its hour (`fresh:<flow>:<yyyymmdd>`, one read and one write per run that wrote); the 24-hour
+ * figures pool the last 24 hours (an estimate: samples are evenly spaced order statistics, weighted by count).
  *
  * Alerts, decided independently of run outcomes:
- * - `watermark_stalled`: the watermark has not advanced for longer than the threshold (default 3 × the schedule
- *   interval, plus one day for day-aligned flows whose watermark moves once a day);
+ * - `watermark_stalled`: the watermark is further behind than a healthy flow's (age − end lag) by more than the
+ *   threshold (default 3 × the schedule interval, plus one day for day-aligned flows whose watermark moves once a day);
  * - `lag_objective`: the 24-hour p95 lag exceeds the flow's objective.
  */
 export interface FreshnessStats {
@@ -55,6 +55,7 @@ export function poolFreshness(runs: ReadonlyArray<FreshnessStats | undefined>): 
 }
 
 export interface FreshnessRun {
+  runId?: string;
   startedAt: number;
   finishedAt?: number;
   watermarkBefore?: number;
@@ -64,25 +65,27 @@ export interface FreshnessRun {
 }
 
 export interface FlowFreshness {
-  /** The last sync run's figures. */
-  lastRun?: FreshnessStats;
-  /** Pooled over the runs of the last 24 hours. */
+  /** The last run's figures (from its run record). */
+  lastRun?: FreshnessStats & { runId?: string };
+  /** Pooled over the last 24 hours (hourly figures). */
   day?: FreshnessStats;
   /** now − watermark (the data instant everything before is settled), ms; null without a numeric watermark. */
   watermarkAgeMs: number | null;
-  /** When the watermark last moved forward (a run's finish), epoch ms; null when no run listed moved it. */
+  /** When a listed run last moved the watermark forward, epoch ms (informative). */
   watermarkAdvancedAt: number | null;
-  /** How long it has not moved (now − watermarkAdvancedAt, or since the oldest run listed). */
+  /** How long the watermark has been behind more than a healthy flow's (its age − end lag), ms. */
   stalledMs: number | null;
-  stallThresholdMs: number;
+  stallThresholdMs: number | null;
   objectiveP95Ms: number | null;
   alerts: Array<{ event: "watermark_stalled" | "lag_objective"; message: string }>;
 }
 
 export interface FreshnessPolicy {
-  /** Schedule interval of the flow, ms (null: not scheduled: no stall alert). */
+  /** Schedule interval of the flow, ms (null: not scheduled: no stall alert unless a threshold is set). */
   intervalMs: number | null;
   alignToDays: boolean;
+  /** The flow's end lag (a healthy watermark trails now by this), ms. */
+  endLagMs: number;
   /** Override for the stall threshold, ms. */
   stallThresholdMs?: number;
   /** p95 objective, ms. */
@@ -91,42 +94,64 @@ export interface FreshnessPolicy {
 
 export const DAY_MS = 86_400_000;
 
-export function stallThreshold(policy: FreshnessPolicy): number {
+/** Default: 3 × the schedule interval (plus a day for day-aligned flows, whose watermark moves once a day). */
+export function stallThreshold(policy: FreshnessPolicy): number | null {
   if (policy.stallThresholdMs !== undefined) return policy.stallThresholdMs;
-  if (policy.intervalMs === null) return Number.POSITIVE_INFINITY;
+  if (policy.intervalMs === null) return null;
   return 3 * policy.intervalMs + (policy.alignToDays ? DAY_MS : 0);
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
 
-/** Freshness of one flow from its recent runs (newest first, as the store lists them) and checkpoint. */
-export function flowFreshness(runs: readonly FreshnessRun[], watermark: number | null, now: number, policy: FreshnessPolicy): FlowFreshness {
+/** Hourly figures keyed by the hour's start (epoch ms), as the run records' rollup stores them. */
+export type HourlyFreshness = Map<number, FreshnessStats>;
+
+/**
+ * Freshness of one flow. The stall measure needs no run to succeed: a watermark that a healthy flow keeps at
+ * about now − end lag (− one interval) and that falls further behind than the threshold has stopped advancing,
+ * whatever the runs report.
+ */
+export function flowFreshness(input: { runs: readonly FreshnessRun[]; watermark: number | null; now: number; policy: FreshnessPolicy; hourly: HourlyFreshness }): FlowFreshness {
+  const { runs, watermark, now, policy } = input;
   const syncs = runs.filter((r) => !r.dryRun && r.watermarkBefore !== undefined);
-  const lastRun = syncs.find((r) => r.freshness)?.freshness;
-  const day = poolFreshness(syncs.filter((r) => (r.finishedAt ?? r.startedAt) >= now - DAY_MS).map((r) => r.freshness));
+  const last = syncs.find((r) => r.freshness);
+  const day = poolFreshness([...input.hourly].filter(([hour]) => hour > now - DAY_MS).map(([, f]) => f));
   const advanced = syncs.find((r) => (r.watermarkAfter ?? 0) > (r.watermarkBefore ?? 0));
-  const watermarkAdvancedAt = advanced ? (advanced.finishedAt ?? advanced.startedAt) : null;
-  const oldest = syncs.at(-1);
-  const stalledMs = watermarkAdvancedAt !== null ? now - watermarkAdvancedAt : oldest ? now - oldest.startedAt : null;
+  const watermarkAgeMs = watermark === null ? null : now - watermark;
+  const stalledMs = watermarkAgeMs === null ? null : Math.max(0, watermarkAgeMs - policy.endLagMs);
   const threshold = stallThreshold(policy);
   const alerts: FlowFreshness["alerts"] = [];
-  if (stalledMs !== null && stalledMs > threshold && syncs.length > 0) {
-    alerts.push({ event: "watermark_stalled", message: `水位 ${minutes(stalledMs)} 未前进(阈值 ${minutes(threshold)}) / the watermark has not advanced for ${minutes(stalledMs)} (threshold ${minutes(threshold)})` });
+  if (stalledMs !== null && threshold !== null && stalledMs > threshold) {
+    alerts.push({ event: "watermark_stalled", message: `水位落后 ${minutes(stalledMs)}(阈值 ${minutes(threshold)}) / the watermark is ${minutes(stalledMs)} behind (threshold ${minutes(threshold)})` });
   }
   const objective = policy.objectiveP95Ms ?? null;
   if (objective !== null && day && day.p95Ms > objective) {
     alerts.push({ event: "lag_objective", message: `24 小时 p95 延迟 ${minutes(day.p95Ms)} 超过目标 ${minutes(objective)} / 24 h p95 lag ${minutes(day.p95Ms)} exceeds the objective ${minutes(objective)}` });
   }
   return {
-    ...(lastRun ? { lastRun } : {}),
+    ...(last?.freshness ? { lastRun: { ...last.freshness, ...(last.runId ? { runId: last.runId } : {}) } } : {}),
     ...(day ? { day } : {}),
-    watermarkAgeMs: watermark === null ? null : now - watermark,
-    watermarkAdvancedAt,
+    watermarkAgeMs,
+    watermarkAdvancedAt: advanced ? (advanced.finishedAt ?? advanced.startedAt) : null,
     stalledMs,
     stallThresholdMs: threshold,
     objectiveP95Ms: objective,
     alerts,
   };
+}
+
+/** The stored rollup (`fresh:<flow>:<yyyymmdd>`) of one day as hourly figures keyed by the hour's start. */
+export function hourlyOf(day: string, raw: string | null, into: HourlyFreshness = new Map()): HourlyFreshness {
+  if (!raw) return into;
+  try {
+    const v = JSON.parse(raw) as { v?: number; h?: Record<string, FreshnessStats> };
+    if (v.v !== 1 || !v.h) return into;
+    const base = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
+    for (const [h, f] of Object.entries(v.h)) into.set(base + Number(h) * 3_600_000, f);
+  } catch {
+    /* unreadable: no figures for that day */
+  }
+  return into;
 }
 
 /** Interval between a cron's runs, ms, for the common shapes (every N minutes / hourly / daily); null when unknown. */

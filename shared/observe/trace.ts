@@ -19,7 +19,7 @@ import type { TargetConnector, TargetWrite, TargetWriteResult } from "../connect
 import type { EngineState } from "../engine/run.ts";
 import type { RunSummary, SourceRow, WindowSource } from "../engine/types.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
-import { freshnessOf, type FreshnessStats } from "./freshness.ts";
+import { freshnessOf, type FreshnessStats, poolFreshness } from "./freshness.ts";
 
 /** Trace data lives as long as run records (30 days). */
 export const TRACE_TTL_SECONDS = 30 * 86_400;
@@ -62,6 +62,8 @@ interface DayMap {
 }
 
 const chunkKey = (flow: string, suffix: string) => `trace:c:${flow}:${suffix}`;
+/** Hourly freshness of a flow for one UTC day: `{ v: 1, h: { "00".."23": FreshnessStats } }`. */
+export const freshnessKey = (flow: string, day: string) => `fresh:${flow}:${day}`;
 const dayKey = (flow: string, day: string) => `trace:d:${flow}:${day}`;
 export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
 
@@ -88,6 +90,8 @@ export interface TraceRecorderOptions {
   logger?: Logger;
   /** Keep the mapped payload in write events (default true). */
   payloads?: boolean;
+  /** Write the trace index (default true); freshness is measured either way. */
+  index?: boolean;
 }
 
 /**
@@ -206,6 +210,12 @@ export class TraceRecorder {
 
   /** Writes the pending events as one chunk and the day map when due (`final`: always). */
   async flush(final = false): Promise<void> {
+    if (final) await this.saveFreshness();
+    if (this.o.index === false) {
+      this.events = [];
+      this.tokens = new Set();
+      return;
+    }
     try {
       if (this.events.length) {
         const at = this.o.clock.now();
@@ -237,6 +247,46 @@ export class TraceRecorder {
     } catch (error) {
       this.o.logger?.warn("trace write failed; the run goes on without it", { flowId: this.o.flowId, message: error instanceof Error ? error.message : String(error) });
     }
+  }
+
+  /** Pools this run's lags into the hour's figures (1 read + 1 write per run that wrote documents). */
+  private async saveFreshness() {
+    const run = this.freshness();
+    if (!run) return;
+    this.savedFreshness = run;
+    this.lags.length = 0;
+    try {
+      const now = this.o.clock.now();
+      const key = freshnessKey(this.o.flowId, utcDay(now));
+      const hour = new Date(now).toISOString().slice(11, 13);
+      this.ops.reads++;
+      const raw = await this.o.kv.get(key);
+      let value: { v: 1; h: Record<string, FreshnessStats> } = { v: 1, h: {} };
+      try {
+        const parsed = raw ? (JSON.parse(raw) as typeof value) : null;
+        if (parsed?.v === 1 && parsed.h && typeof parsed.h === "object") value = parsed;
+      } catch {
+        /* start the day's figures again */
+      }
+      value.h[hour] = poolFreshness([value.h[hour], run])!;
+      const wait = this.freshnessPut + KEY_WRITE_INTERVAL_MS - this.o.clock.now();
+      if (wait > 0) await this.o.clock.sleep(wait);
+      await this.o.kv.put(key, JSON.stringify(value), { expirationTtl: 3 * 86_400 });
+      this.freshnessPut = this.o.clock.now();
+      this.ops.writes++;
+    } catch (error) {
+      this.o.logger?.warn("freshness write failed; the run goes on without it", { flowId: this.o.flowId, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private savedFreshness: FreshnessStats | undefined;
+  private freshnessPut = -Infinity;
+
+  /** The figures of the run just recorded (taken by the run record). */
+  takeFreshness(): FreshnessStats | undefined {
+    const f = this.savedFreshness;
+    this.savedFreshness = undefined;
+    return f;
   }
 
   private async dayMap(day: string) {
@@ -303,7 +353,7 @@ export function observeRun<D extends { source: WindowSource; target: TargetConne
     },
     recordRun: async (summary: RunSummary) => {
       await recorder.flush(true);
-      const freshness = recorder.freshness();
+      const freshness = recorder.takeFreshness();
       await deps.state.recordRun(freshness ? ({ ...summary, freshness } as RunSummary) : summary);
     },
   };

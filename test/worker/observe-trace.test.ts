@@ -19,6 +19,14 @@ describe("HTTP API: document trace", () => {
     expect(sync.json.run.counts.written).toBeGreaterThan(0);
     expect(sync.json.run.counts.deadLettered).toBeGreaterThan(0);
 
+    // Freshness on GET /flows: the run's lag figures and the watermark's age.
+    const flows = (await callApi(env, "GET", "/flows")).json.flows;
+    const fresh = flows.find((f: { id: string }) => f.id === KIS).freshness;
+    expect(fresh.lastRun.n).toBe(sync.json.run.counts.written);
+    expect(fresh.lastRun.p95Ms).toBeGreaterThanOrEqual(fresh.lastRun.p50Ms);
+    expect(fresh.day.n).toBe(sync.json.run.counts.written);
+    expect(fresh.watermarkAgeMs).toBeGreaterThan(0);
+
     // A written bill: found by its FBillNo with the read (run, window, page), the payload and KIS's answer.
     const bill = (await kisBills(s))[0]!;
     const t = await callApi(env, "GET", `/trace?q=${encodeURIComponent(bill.FBillNo)}`);
