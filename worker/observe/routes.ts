@@ -12,13 +12,30 @@ import type { Services } from "../services.ts";
 import { renderPage } from "../dashboard/layout.ts";
 import { traceBody } from "../dashboard/trace.ts";
 import { traceDocument } from "./trace-service.ts";
+import { reconcileBody } from "../dashboard/reconcile.ts";
+import { latestReconcile, reconcileRange, resweepDay, runReconcile } from "./reconcile-service.ts";
+import { BridgeError } from "../../shared/errors.ts";
+import { jsonBody } from "../http.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
 
 const traceQuery = z.object({ q: z.string().trim().min(1, { message: "give a document id: ?q=<io_id | so_id | ExternalCode | FBillNo>" }).max(128), days: z.coerce.number().int().min(1).max(31).optional() });
 
 /** Prefixes app.ts guards with requireAuth. */
-export const OBSERVE_API_PREFIXES = ["/trace"] as const;
+export const OBSERVE_API_PREFIXES = ["/trace", "/reconcile"] as const;
+
+const reconcileBodySchema = z.strictObject({
+  days: z.number().int().min(1).max(31).optional(),
+  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
+  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
+});
+const resweepBody = z.strictObject({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }) });
+
+function flowOf(services: Services, id: string) {
+  const flow = Object.hasOwn(services.config.flows, id) ? services.config.flows[id] : undefined;
+  if (!flow) throw new BridgeError("not_found", `no flow "${id}"`, { hint: `this deployment runs: ${Object.keys(services.config.flows).join(", ")}` });
+  return flow;
+}
 
 export function observeApi(services: ServicesOf) {
   const api = new HonoApp<AppEnv>();
@@ -26,11 +43,39 @@ export function observeApi(services: ServicesOf) {
     const q = parseWith(traceQuery, c.req.query(), "query");
     return c.json(await traceDocument(c.env, services(c), q.q, q.days));
   });
+
+  api.get("/reconcile", async (c) => {
+    const s = services(c);
+    const only = c.req.query("flow");
+    const ids = only ? [flowOf(s, only).id] : Object.keys(s.config.flows);
+    return c.json({ results: await Promise.all(ids.map(async (id) => ({ flowId: id, latest: await latestReconcile(c.env, s.config, id) }))) });
+  });
+
+  api.post("/flows/:id/reconcile", async (c) => {
+    const s = services(c);
+    const flow = flowOf(s, c.req.param("id"));
+    const body = parseWith(reconcileBodySchema, await jsonBody(c), "body");
+    const result = await runReconcile(c.env, s.config, flow, reconcileRange(flow, Date.now(), body), "http");
+    return c.json(result, result.error ? 502 : 200);
+  });
+
+  // Re-sweep one day: a range sync of that day, through the same exactly-once path as every sync (ledger, lease).
+  api.post("/flows/:id/resweep", async (c) => {
+    const s = services(c);
+    const flow = flowOf(s, c.req.param("id"));
+    const { day } = parseWith(resweepBody, await jsonBody(c), "body");
+    return c.json({ day, run: await resweepDay(c.env, s.config, flow, day) });
+  });
   return api;
 }
 
 /** Dashboard pages; registered inside dashboardRoutes, behind its session check. */
 export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
+  ui.get("/ui/reconcile", async (c) => {
+    const s = services(c);
+    const flows = await Promise.all(Object.values(s.config.flows).map(async (f) => ({ flow: { id: f.id, name: f.name }, latest: await latestReconcile(c.env, s.config, f.id) })));
+    return renderPage(c, { title: "对账 / Reconcile", signedIn: true, body: reconcileBody(flows) });
+  });
   ui.get("/ui/trace", async (c) => {
     const q = (c.req.query("q") ?? "").trim();
     if (!q) return renderPage(c, { title: "单据追踪 / Trace", signedIn: true, body: traceBody("", null) });
