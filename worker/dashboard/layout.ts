@@ -184,7 +184,7 @@ export function renderPage(c: Context, options: { title: string; body: Html; sta
 <header>
 <h1><a href="/">jst-bridge 同步控制台 / Dashboard</a></h1>
 <span class="muted">v${VERSION}</span>
-${options.signedIn ? html`<a href="/ui/reconcile">对账 / Reconcile</a>` : ""}
+${options.signedIn ? html`<a href="/ui/reconcile">对账 / Reconcile</a> <a href="/ui/approvals">审批 / Approvals</a>` : ""}
 ${options.signedIn ? html`<form method="get" action="/ui/trace" role="search"><input type="text" name="q" maxlength="128" placeholder="单据追踪 / trace: io_id, so_id, FBillNo…" aria-label="单据追踪 / document trace"></form>` : ""}
 ${options.signedIn ? html`<form method="post" action="/logout"><button class="secondary" type="submit">退出 / Sign out</button></form>` : ""}
 </header>

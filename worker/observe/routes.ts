@@ -16,6 +16,9 @@ import { reconcileBody } from "../dashboard/reconcile.ts";
 import { latestReconcile, reconcileRange, resweepDay, runReconcile } from "./reconcile-service.ts";
 import { BridgeError } from "../../shared/errors.ts";
 import { jsonBody } from "../http.ts";
+import { approve, approved, readApproval, readPlan } from "../../shared/observe/approval.ts";
+import { WorkersKvStore } from "../kv-store.ts";
+import { approvalsBody } from "../dashboard/approval.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
 
@@ -29,6 +32,7 @@ const reconcileBodySchema = z.strictObject({
   from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
   to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
 });
+const approveBody = z.strictObject({ planId: z.string().min(1).max(200).optional() });
 const resweepBody = z.strictObject({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }) });
 
 function flowOf(services: Services, id: string) {
@@ -59,6 +63,24 @@ export function observeApi(services: ServicesOf) {
     return c.json(result, result.error ? 502 : 200);
   });
 
+  api.get("/flows/:id/plan", async (c) => {
+    const flow = flowOf(services(c), c.req.param("id"));
+    const kv = new WorkersKvStore(c.env.STATE);
+    const [plan, approval, ok] = await Promise.all([readPlan(kv, flow.id), readApproval(kv, flow.id), approved(kv, flow)]);
+    return c.json({ flowId: flow.id, required: flow.approval === "required", approved: ok, approval, plan });
+  });
+
+  // Approve: the flow as it is now goes live, and runs at once (an incremental run, like "sync now").
+  api.post("/flows/:id/approve", async (c) => {
+    const s = services(c);
+    const flow = flowOf(s, c.req.param("id"));
+    if (flow.approval !== "required") throw new BridgeError("invalid_request", `flow ${flow.id} does not ask for approval`, { hint: 'set "approval": "required" on the flow to hold its writes until approved' });
+    const body = parseWith(approveBody, await jsonBody(c), "body");
+    const approval = await approve(new WorkersKvStore(c.env.STATE), flow, c.get("authBy") === "session" ? "dashboard" : "api", Date.now(), body.planId);
+    const result = await s.sync(flow.id, {});
+    return c.json({ approval, ...(result.status === 200 ? { run: result.run } : { accepted: result.accepted }) });
+  });
+
   // Re-sweep one day: a range sync of that day, through the same exactly-once path as every sync (ledger, lease).
   api.post("/flows/:id/resweep", async (c) => {
     const s = services(c);
@@ -71,6 +93,15 @@ export function observeApi(services: ServicesOf) {
 
 /** Dashboard pages; registered inside dashboardRoutes, behind its session check. */
 export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
+  ui.get("/ui/approvals", async (c) => {
+    const s = services(c);
+    const kv = new WorkersKvStore(c.env.STATE);
+    const gated = Object.values(s.config.flows).filter((f) => f.approval === "required");
+    const views = await Promise.all(
+      gated.map(async (f) => ({ flow: { id: f.id, name: f.name }, approved: await approved(kv, f), approval: await readApproval(kv, f.id), plan: await readPlan(kv, f.id) })),
+    );
+    return renderPage(c, { title: "上线审批 / Approvals", signedIn: true, body: approvalsBody(views) });
+  });
   ui.get("/ui/reconcile", async (c) => {
     const s = services(c);
     const flows = await Promise.all(Object.values(s.config.flows).map(async (f) => ({ flow: { id: f.id, name: f.name }, latest: await latestReconcile(c.env, s.config, f.id) })));
