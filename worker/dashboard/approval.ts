@@ -14,7 +14,7 @@ export interface ApprovalView {
 const STATUS = { new: "新建 / new", unchanged: "未变 / unchanged", changed: "已变 / changed", supplement: "补单 / supplement" } as const;
 
 function planTable(plan: StoredPlan) {
-  return html`<p>计划 / plan <code>${plan.planId}</code> · ${shanghaiTime(plan.at)} · 读取 / read ${plan.counts.read} · 将写入 / would write <strong class="plan-total">${plan.total}</strong>${plan.total > plan.planned.length ? html` <span class="muted">(显示前 / showing ${plan.planned.length})</span>` : ""}</p>
+  return html`<p>计划 / plan <code>${plan.planId}</code> · ${shanghaiTime(plan.at)} · 读取 / read ${plan.counts.read} · 将写入 / would write <strong class="plan-total">${plan.total}</strong>${plan.counts.deadLettered ? html` · <span class="err">无法映射,将成死信 / would be dead letters: ${plan.counts.deadLettered}</span>` : ""}${plan.total > plan.planned.length ? html` <span class="muted">(显示前 / showing ${plan.planned.length})</span>` : ""}</p>
 <table class="plan"><thead><tr><th>目标键 / Key</th><th>状态 / Status</th><th>源单据 / Members</th><th>将写入的内容 / Payload</th></tr></thead><tbody>
 ${plan.planned.map((p) => html`<tr class="planned" data-key="${p.externalKey}"><td><code>${p.externalKey}</code></td><td>${STATUS[p.status] ?? p.status}</td><td>${p.members.slice(0, 10).join(", ")}${p.members.length > 10 ? " …" : ""}</td><td><details><summary>JSON</summary><pre>${previewJson(p.payload, 2000)}</pre></details></td></tr>`)}
 </tbody></table>`;

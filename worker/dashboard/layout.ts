@@ -132,7 +132,7 @@ const SCRIPT = `
       finish("已重新同步 / re-swept " + el.dataset.day + ": " + body.run.outcome + ", 读取/read " + c.read + ", 写入/written " + c.written, body.run.outcome === "success");
     },
     async reconcile(el) {
-      const { res, body } = await call("POST", "/flows/" + encodeURIComponent(el.dataset.flow) + "/reconcile", {});
+      const { res, body } = await call("POST", "/flows/" + encodeURIComponent(el.dataset.flow) + "/reconcile", el.dataset.from ? { from: el.dataset.from, to: el.dataset.to } : {});
       if (!res.ok) return show("对账失败 / reconcile failed: " + (typeof body === "string" ? body : res.status), false);
       finish("对账完成 / reconciled " + el.dataset.flow + ": " + (body.report.drift ? "有差异 / drift" : "一致 / no drift"), !body.report.drift);
     },

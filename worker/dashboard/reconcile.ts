@@ -17,11 +17,11 @@ ${mine.map((d) => html`<tr class="drill-doc" data-status="${d.status}"><td><a hr
 </tbody></table></details>`;
 }
 
-function flowSection(flow: { id: string; name: string }, latest: StoredReconcile | null) {
+function flowSection(flow: { id: string; name: string }, latest: StoredReconcile | null, manual: { from: string; to: string }) {
   const report = latest?.report;
   return html`<section class="reconcile" data-flow="${flow.id}"><h2>${flow.name} <code class="muted">${flow.id}</code></h2>
 <p>${latest ? html`最近对账 / last reconcile: ${shanghaiTime(latest.at)} (${latest.trigger})` : html`<span class="muted">尚未对账 / not reconciled yet</span>`}
-<button type="button" class="secondary" data-action="reconcile" data-flow="${flow.id}">立即对账 / Reconcile now</button></p>
+<button type="button" class="secondary" data-action="reconcile" data-flow="${flow.id}" data-from="${manual.from}" data-to="${manual.to}">立即对账 ${manual.from} … ${manual.to} / Reconcile now</button></p>
 ${latest?.error ? html`<p class="err"><code>${latest.error.code}</code> ${latest.error.message}${latest.error.hint ? html` <span class="hint">(${latest.error.hint})</span>` : ""}</p>` : ""}
 ${
   report
@@ -44,7 +44,7 @@ ${report.rows.map(
 </section>`;
 }
 
-export function reconcileBody(flows: Array<{ flow: { id: string; name: string }; latest: StoredReconcile | null }>): Html {
+export function reconcileBody(flows: Array<{ flow: { id: string; name: string }; latest: StoredReconcile | null; manual: { from: string; to: string } }>): Html {
   return html`<section><h2>对账 / Reconcile</h2><p class="muted">按天 × 仓库 × 单据类型比较聚水潭与目标系统(数量、金额);"重新同步该日"经正常的恰好一次路径重读该日。 / Source against target per day × warehouse × document type (counts, quantities); "re-sweep this day" re-reads the day through the normal exactly-once path.</p></section>
-${flows.map((f) => flowSection(f.flow, f.latest))}`;
+${flows.map((f) => flowSection(f.flow, f.latest, f.manual))}`;
 }

@@ -16,6 +16,7 @@ import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { runFlowInWorker, workerPorts } from "../runtime.ts";
 import { makeRunId } from "../../shared/state/keys.ts";
+import { approved } from "../../shared/observe/approval.ts";
 
 const DAY_MS = 86_400_000;
 /** The latest result of a flow's reconcile (any trigger). */
@@ -132,7 +133,11 @@ export async function resweepDay(env: Env, config: WorkerConfig, flow: Flow, day
   const to = from + DAY_MS;
   if (to > Date.now() + DAY_MS) throw new BridgeError("invalid_request", `${day} is in the future`, { hint: "re-sweep today or an earlier day" });
   const rangeTimeField = flow.source.rangeTimeField ?? "io_date";
-  const swept: Flow = { ...flow, source: { ...flow.source, rangeTimeField } };
+  // The approval gate judges the flow as defined (not this read of it): a flow waiting for approval is refused.
+  if (!(await approved(workerPorts(env, config).kv, flow))) {
+    throw new BridgeError("conflict", `flow ${flow.id} waits for approval`, { hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page)" });
+  }
+  const swept: Flow = { ...flow, approval: undefined, source: { ...flow.source, rangeTimeField } };
   const at = Date.now();
   const result = await runFlowInWorker(env, { ...config, flows: { ...config.flows, [flow.id]: swept } }, { flowId: flow.id, runId: makeRunId(at, "http"), trigger: "http", now: at, range: { from, to } });
   return result.summary;

@@ -13,7 +13,8 @@ import { renderPage } from "../dashboard/layout.ts";
 import { traceBody } from "../dashboard/trace.ts";
 import { traceDocument } from "./trace-service.ts";
 import { reconcileBody } from "../dashboard/reconcile.ts";
-import { latestReconcile, reconcileRange, resweepDay, runReconcile } from "./reconcile-service.ts";
+import { latestReconcile, reconcileRange, reconcileSettings, resweepDay, runReconcile } from "./reconcile-service.ts";
+import { formatInZone } from "../../shared/util/time.ts";
 import { BridgeError } from "../../shared/errors.ts";
 import { jsonBody } from "../http.ts";
 import { approve, approved, readApproval, readPlan } from "../../shared/observe/approval.ts";
@@ -104,7 +105,15 @@ export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
   });
   ui.get("/ui/reconcile", async (c) => {
     const s = services(c);
-    const flows = await Promise.all(Object.values(s.config.flows).map(async (f) => ({ flow: { id: f.id, name: f.name }, latest: await latestReconcile(c.env, s.config, f.id) })));
+    // "Reconcile now" covers the scheduled days and today so far (documents within the end lag may show as missing).
+    const now = Date.now();
+    const flows = await Promise.all(
+      Object.values(s.config.flows).map(async (f) => {
+        const zone = f.timezone ?? "Asia/Shanghai";
+        const manual = { from: formatInZone(now - reconcileSettings(f).days * 86_400_000, "YYYY-MM-DD", zone), to: formatInZone(now, "YYYY-MM-DD", zone) };
+        return { flow: { id: f.id, name: f.name }, latest: await latestReconcile(c.env, s.config, f.id), manual };
+      }),
+    );
     return renderPage(c, { title: "对账 / Reconcile", signedIn: true, body: reconcileBody(flows) });
   });
   ui.get("/ui/trace", async (c) => {
