@@ -3,13 +3,14 @@
  * the target's answer and voucher id; the merge group it joined; dead letters) kept so that one search finds it.
  *
  * Cost model (KV: 1,000 writes a day on Free, one write per second per key):
- * - one chunk per page written, `trace:c:<flow>:<run>:<seq>`, holding the events since the previous chunk;
+ * - one chunk `trace:c:<flow>:<run>:<seq>` per DAY_MAP_INTERVAL_MS of a run (or MAX_BUFFERED events), holding the
+ *   events since the previous chunk (each read says its window and page): at most one per page, fewer when pages are fast;
  * - one token map per flow and UTC day, `trace:d:<flow>:<yyyymmdd>`: token (io_id, so_id, external key /
  *   ExternalCode / FBillNo, voucher id) → the chunks that mention it. The run keeps it in memory after one read
  *   and writes it with a chunk at most every DAY_MAP_INTERVAL_MS, and at the end (never twice in a second:
  *   KV's per-key rule).
- * So a page costs ≤ 2 writes (about 1 in practice) and a run 1 read per day it touches, whatever the number of
- * documents. TRACE_INDEX=off turns it off (the Free plan's 1,000 writes a day).
+ * So a page costs ≤ 2 writes (in practice well under 1) and a run 1 read per day it touches, whatever the number
+ * of documents. A run killed mid-way loses at most the last DAY_MAP_INTERVAL_MS of its trace (never the ledger). TRACE_INDEX=off turns it off (the Free plan's 1,000 writes a day).
  * A search reads one map per flow and day searched, then only the chunks that mention the token.
  *
  * The engine is not changed: the recorder wraps the source, the target and the state it already calls
@@ -32,9 +33,11 @@ const KEY_WRITE_INTERVAL_MS = 1_050;
  * one write. A run killed mid-way loses at most this much of the index; its chunks stay readable by key.
  */
 export const DAY_MAP_INTERVAL_MS = 10_000;
+/** Events held before a chunk is written regardless of time (bounds memory and chunk size). */
+const MAX_BUFFERED = 2_000;
 
 export type TraceEvent =
-  | { t: "read"; at: number; id: string; ids?: Record<string, string>; time?: number }
+  | { t: "read"; at: number; id: string; ids?: Record<string, string>; time?: number; w?: { from: number; to: number }; p?: number }
   | { t: "write"; at: number; key: string; status: "created" | "already_exists"; targetId?: string; recovered?: boolean; payload?: unknown; members?: string[] }
   | { t: "write_failed"; at: number; key: string; code: string; message: string }
   | { t: "group"; at: number; key: string; members: string[]; supplements?: number }
@@ -109,6 +112,7 @@ export class TraceRecorder {
   /** Source instant (window field) of every row read, for freshness. */
   private readonly sourceTimes = new Map<string, number>();
   private readonly lags: number[] = [];
+  private lastChunkAt = -Infinity;
   /** Operations this recorder made (the cost the issue asks to measure). */
   readonly ops = { reads: 0, writes: 0 };
 
@@ -135,7 +139,7 @@ export class TraceRecorder {
       const time = source.timeOf?.(row);
       if (time !== undefined && !this.sourceTimes.has(id)) this.sourceTimes.set(id, time);
       this.tokens.add(id);
-      this.events.push({ t: "read", at, id, ...(Object.keys(ids).length ? { ids } : {}), ...(time !== undefined ? { time } : {}) });
+      this.events.push({ t: "read", at, id, ...(Object.keys(ids).length ? { ids } : {}), ...(time !== undefined ? { time } : {}), w: this.window, p: page });
     }
   }
 
@@ -216,8 +220,12 @@ export class TraceRecorder {
       this.tokens = new Set();
       return;
     }
+    // Mid-run, events wait in memory until DAY_MAP_INTERVAL_MS has passed or MAX_BUFFERED pile up: a chunk then
+    // holds several pages (each read event says its window and page), so a page costs less than one write.
+    if (!final && this.o.clock.now() - this.lastChunkAt < DAY_MAP_INTERVAL_MS && this.events.length < MAX_BUFFERED) return;
     try {
       if (this.events.length) {
+        this.lastChunkAt = this.o.clock.now();
         const at = this.o.clock.now();
         const suffix = `${this.o.runId}:${this.seq++}`;
         const chunk: TraceChunk = { v: 1, flow: this.o.flowId, run: this.o.runId, seq: this.seq - 1, at, events: this.events, ...(this.window ? { window: this.window } : {}), ...(this.page !== undefined ? { page: this.page } : {}) };
@@ -434,7 +442,10 @@ export async function searchTrace(kv: KeyValueStore, flowIds: readonly string[],
           const id = `${flow}:${suffix}:${n}`;
           if (seen.has(id)) return;
           seen.add(id);
-          out.push({ ...e, flow, run: chunk.run, ...(chunk.window ? { window: chunk.window } : {}), ...(chunk.page !== undefined ? { page: chunk.page } : {}) });
+          const { w, p, ...event } = e as TraceEvent & { w?: { from: number; to: number }; p?: number };
+          const window = w;
+          const page = p;
+          out.push({ ...(event as TraceEvent), flow, run: chunk.run, ...(window ? { window } : {}), ...(page !== undefined ? { page } : {}) });
           if (e.t === "read") related.add(e.id);
           if (e.t === "write" || e.t === "settled") {
             related.add(e.key);
