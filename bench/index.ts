@@ -4,6 +4,7 @@
  *   bench/mapping.ts  — mapping throughput: core vs JSONata vs hand-written; CPU per 50-document page
  *   bench/sync.ts     — API calls vs the minimum; KV writes per 1,000 documents; wall time under real rate limits
  *   bench/backfill.ts — 100,000-document CLI backfill: documents/second and peak RSS
+ *   bench/freshness.ts — lag from 聚水潭 modified to the posted document, 1-min cron (Paid) and 5-min cron (Free)
  *   (here)            — Worker bundle size from `wrangler deploy --dry-run`, and start-up (module evaluation) time
  * Options: --quick (a 20,000-document backfill instead of 100,000).
  */
@@ -96,6 +97,9 @@ const mapping = runJson("bench/mapping.ts");
 rows.push(["Mapping: core vs JSONata (docs/s)", `${mapping.speedupVsJsonata.toFixed(1)}× (${Math.round(mapping.coreDocsPerSec).toLocaleString()} vs ${Math.round(mapping.jsonataDocsPerSec).toLocaleString()})`, "≥ 30×", mapping.speedupVsJsonata >= 30]);
 rows.push(["Mapping: core vs hand-written (time; median of per-round ratios)", `${mapping.overHand.toFixed(2)}× (${mapping.overHandMin.toFixed(2)}–${mapping.overHandMax.toFixed(2)})`, "≤ 1.3×", mapping.overHand <= 1.3]);
 rows.push(["CPU per 50-document page (incl. JSON.parse)", `${mapping.corePageMs.toFixed(3)} ms (JSON.parse alone ${mapping.parsePageMs.toFixed(3)} ms of a ${mapping.pageKiB.toFixed(0)} KiB page)`, "≤ 0.5 ms", mapping.corePageMs <= 0.5]);
+
+const fresh = runJson("bench/freshness.ts") as unknown as { rows: Array<{ label: string; p95: string; p95Ms: number }> };
+for (const r of fresh.rows) rows.push([`Freshness: ${r.label}, p95 (posted − modified)`, r.p95, r.label.startsWith("Paid, 1-min cron, end lag 1") ? "≤ 2 min" : "—", r.label.startsWith("Paid, 1-min cron, end lag 1") ? r.p95Ms <= 120_000 : null]);
 
 const sync = runJson("bench/sync.ts");
 rows.push(["API calls per sync vs minimum (one invocation)", `${sync["unlimited.calls"]} / ${sync["unlimited.minimum"]}`, "equal", sync["unlimited.calls"] === sync["unlimited.minimum"]]);
