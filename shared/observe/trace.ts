@@ -112,7 +112,8 @@ export class TraceRecorder {
   /** Source instant (window field) of every row read, for freshness. */
   private readonly sourceTimes = new Map<string, number>();
   private readonly lags: number[] = [];
-  private lastChunkAt = -Infinity;
+  /** The run's start: a short invocation writes its trace once, at its end. */
+  private lastChunkAt: number;
   /** Operations this recorder made (the cost the issue asks to measure). */
   readonly ops = { reads: 0, writes: 0 };
 
@@ -120,6 +121,7 @@ export class TraceRecorder {
 
   constructor(options: TraceRecorderOptions) {
     this.o = options;
+    this.lastChunkAt = options.clock.now();
   }
 
   onPage(window: { from: number; to: number }, page: number, rows: SourceRow[], source: WindowSource) {
