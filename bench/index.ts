@@ -5,6 +5,7 @@
  *   bench/mapping-kis.ts — per-document mapping, KIS seed flow (no merge): core vs JSONata vs hand-written
  *   bench/sync.ts     — API calls vs the minimum; KV writes per 1,000 documents; wall time under real rate limits
  *   bench/backfill.ts — 100,000-document CLI backfill: documents/second and peak RSS
+ *   bench/freshness.ts — lag from 聚水潭 modified to the posted document, 1-min cron (Paid) and 5-min cron (Free)
  *   (here)            — Worker bundle size from `wrangler deploy --dry-run`, and start-up (module evaluation) time
  * Options: --quick (a 20,000-document backfill instead of 100,000).
  */
@@ -101,6 +102,8 @@ rows.push(["CPU per 50-document page (incl. JSON.parse)", `${mapping.corePageMs.
 const kis = runJson("bench/mapping-kis.ts");
 rows.push(["Mapping per document, KIS seed flow (no merge)", `core ${kis.coreUsPerDoc.toFixed(1)} µs, hand-written ${kis.handUsPerDoc.toFixed(1)} µs, JSONata ${kis.jsonataUsPerDoc.toFixed(1)} µs`, "—", null]);
 rows.push(["Mapping, KIS seed flow: core vs hand-written (median of per-round ratios)", `${kis.overHand.toFixed(2)}× (${kis.overHandMin.toFixed(2)}–${kis.overHandMax.toFixed(2)}); ${kis.speedupVsJsonata.toFixed(1)}× faster than JSONata`, "≤ 1.3×", kis.overHand <= 1.3]);
+const fresh = runJson("bench/freshness.ts") as unknown as { rows: Array<{ label: string; p95: string; p95Ms: number }> };
+for (const r of fresh.rows) rows.push([`Freshness: ${r.label}, p95 (posted − modified)`, r.p95, r.label.startsWith("Paid, 1-min cron, end lag 1") ? "≤ 2 min" : "—", r.label.startsWith("Paid, 1-min cron, end lag 1") ? r.p95Ms <= 120_000 : null]);
 
 const sync = runJson("bench/sync.ts");
 rows.push(["API calls per sync vs minimum (one invocation)", `${sync["unlimited.calls"]} / ${sync["unlimited.minimum"]}`, "equal", sync["unlimited.calls"] === sync["unlimited.minimum"]]);

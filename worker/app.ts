@@ -10,6 +10,7 @@ import type { Env } from "./env.ts";
 import { type AppEnv, requireAuth, respondError } from "./http.ts";
 import { redactorWithTokens } from "./secrets.ts";
 import { createServices, type Services } from "./services.ts";
+import { OBSERVE_API_PREFIXES, observeApi } from "./observe/routes.ts";
 
 /** Request bodies above this are refused (reference-table uploads get REFERENCE_UPLOAD_LIMIT). */
 export const BODY_LIMIT = 1024 * 1024;
@@ -67,11 +68,12 @@ export function createApp() {
   });
 
   const api = apiRoutes(services);
-  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference", "/doctor"]) {
+  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference", "/doctor", ...OBSERVE_API_PREFIXES]) {
     app.use(prefix, requireAuth());
     app.use(`${prefix}/*`, requireAuth());
   }
   app.route("/", api);
+  app.route("/", observeApi(services));
   app.route("/", dashboardRoutes(services));
   return app;
 }

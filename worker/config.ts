@@ -8,6 +8,7 @@ import { ConfigError } from "../shared/errors.ts";
 import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";
 import { seedFlows } from "../shared/flows/index.ts";
+import { applyObserveEnv } from "./observe/config-env.ts";
 import { keyCollisions } from "../shared/engine/key-scheme.ts";
 import type { Env } from "./env.ts";
 import { tokenWeakness } from "../shared/security/token-strength.ts";
@@ -55,6 +56,7 @@ export function readWorkerConfig(env: Env): WorkerConfig {
     flows = Object.fromEntries(ids.filter((id) => Object.hasOwn(all, id)).map((id) => [id, all[id]!]));
   }
 
+  flows = applyObserveEnv(flows, env, problems);
   for (const c of keyCollisions(Object.values(flows))) problems.push(`${c.message}; give one of them its own key prefix`);
 
   const schedules = new Map<string, string[]>();

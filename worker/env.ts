@@ -73,6 +73,11 @@ export interface Env {
   FLOWS?: string;
   /** JSON {"flow-id": "cron"} overriding flows' own schedules. */
   FLOW_SCHEDULES?: string;
+  /** Issue 17: flow ids that write nothing until approved; per-flow freshness/reconcile settings (worker/observe/config-env.ts). */
+  FLOW_APPROVAL?: string;
+  FLOW_OBSERVE?: string;
+  /** "off": no document trace index (saves about one KV write per page). */
+  TRACE_INDEX?: string;
   REQUEST_TIMEOUT_MS?: string;
   /** Hours a reference table filled from its source (KIS materials, T+ archives) stays good before a run refreshes it (default 24). */
   REFERENCE_TTL_HOURS?: string;

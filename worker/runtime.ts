@@ -1,5 +1,6 @@
 /** Builds the core's ports from Worker bindings and runs one flow (cron, queue and HTTP all come through here). */
 import { runFlowById, type RunRequest } from "../shared/engine/runner.ts";
+import { runWithApproval } from "../shared/observe/approval.ts";
 import type { RunResult } from "../shared/engine/run.ts";
 import type { Logger } from "../shared/ports.ts";
 import type { Redactor } from "../shared/security/redact.ts";
@@ -55,9 +56,13 @@ export type WorkerRunRequest = Omit<RunRequest, "budget"> & { maxSubrequests?: n
 
 export async function runFlowInWorker(env: Env, config: WorkerConfig, request: WorkerRunRequest): Promise<RunResult> {
   const total = request.maxSubrequests ?? config.maxSubrequests;
-  return runFlowById(workerPorts(env, config), {
-    leaseMs: config.leaseMs,
-    ...request,
-    budget: { maxSubrequests: Math.max(1, total - config.stateReserve) },
-  });
+  const ports = workerPorts(env, config);
+  // A flow with approval: required runs as a dry run, its plan kept, until approved (shared/observe/approval.ts).
+  return runWithApproval(ports.kv, config.flows[request.flowId], request, (r) =>
+    runFlowById(ports, {
+      leaseMs: config.leaseMs,
+      ...r,
+      budget: { maxSubrequests: Math.max(1, total - config.stateReserve) },
+    }),
+  );
 }

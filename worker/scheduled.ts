@@ -10,6 +10,8 @@ import type { Env } from "./env.ts";
 import { notifyRun } from "../shared/alerts/notify.ts";
 import { redactorFor } from "./secrets.ts";
 import { createConsoleLogger, runFlowInWorker, workerPorts } from "./runtime.ts";
+import { freshnessTick } from "./observe/tick.ts";
+import { reconcileTick } from "./observe/reconcile-service.ts";
 
 export async function runScheduled(cron: string, scheduledTime: number, env: Env, config: WorkerConfig): Promise<RunSummary[]> {
   // LOG_LEVEL applies to the tick's own lines too (the runs log through workerPorts).
@@ -61,6 +63,10 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       await env.SYNC_QUEUE.send({ kind: "continue", flowId, runId: summary.runId });
     }
   }
+  // Freshness alerts look at the watermark and lags, not at whether the runs above succeeded.
+  await freshnessTick(env, config, cron, flowIds, scheduledTime);
+  // A flow's scheduled reconcile (default daily) runs on the first tick after it is due, with what budget is left.
+  await reconcileTick(env, config, scheduledTime, remaining).catch((error: unknown) => consoleLogger.error("reconcile tick failed", { message: error instanceof Error ? error.message : String(error) }));
   return summaries;
 }
 

@@ -23,6 +23,8 @@ import { KvTokenStore } from "../shared/state/token-store.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { runFlowInWorker, workerPorts } from "./runtime.ts";
+import { freshnessOfFlow } from "./observe/freshness-service.ts";
+import type { FlowFreshness } from "../shared/observe/freshness.ts";
 
 /** Ranges up to this many windows run inline; longer ones fan out through the queue. */
 export const INLINE_SYNC_MAX_WINDOWS = 2;
@@ -120,6 +122,7 @@ export function createServices(env: Env, config: WorkerConfig) {
             resumeCursor: Boolean(checkpoint?.cursor),
             lastRun: lastSync ?? null,
             openDeadLetters: open.length,
+            ...({ freshness: await freshnessOfFlow(ports.kv, flow, { cron: scheduleOf(flow)?.cron ?? null, watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null, runs }) } as { freshness?: FlowFreshness }),
           };
         }),
       );

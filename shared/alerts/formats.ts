@@ -19,8 +19,13 @@ import { formatInZone } from "../util/time.ts";
 import type { AlertKind } from "./config.ts";
 import type { AlertEvent } from "./policy.ts";
 
+/** Alerts about a flow's state rather than one run (shared/observe: freshness, reconcile drift). */
+export type ObservationEvent = "watermark_stalled" | "lag_objective" | "reconcile_drift";
+
 export interface AlertMessage {
-  event: AlertEvent;
+  event: AlertEvent | ObservationEvent;
+  /** Observation alerts: their facts, shown instead of the run's counts. */
+  details?: string[];
   flowId: string;
   runId: string;
   trigger: RunSummary["trigger"];
@@ -61,7 +66,10 @@ export const MAX_TEXT_BYTES = 8000;
 const MAX_ERROR_CHARS = 1000;
 const MAX_HINT_CHARS = 500;
 
-const EVENT_TITLES: Record<AlertEvent, (m: AlertMessage) => string> = {
+const EVENT_TITLES: Record<AlertEvent | ObservationEvent, (m: AlertMessage) => string> = {
+  watermark_stalled: () => "水位停止前进 / watermark stalled",
+  lag_objective: () => "同步延迟超标 / lag above objective",
+  reconcile_drift: () => "对账差异 / reconcile drift",
   run_failed: () => "同步失败 / sync failed",
   consecutive_failures: (m) => `连续失败 ${m.consecutiveFailures} 次 / ${m.consecutiveFailures} consecutive failures`,
   dead_letters: (m) => `新增 ${m.counts.deadLettered} 条死信 / ${m.counts.deadLettered} new dead letters`,
@@ -78,6 +86,13 @@ export function alertTitle(message: AlertMessage): string {
  */
 export function alertLines(message: AlertMessage): string[] {
   const lines: string[] = [];
+  if (message.details) {
+    lines.push(`**流程 flow**: ${plain(message.flowId)}`);
+    lines.push(`**时间 time**: ${formatInZone(message.at, "YYYY-MM-DD HH:mm:ss", message.timezone)} (${message.timezone})`);
+    for (const d of message.details) lines.push(plain(d, 400));
+    if (message.dashboardUrl) lines.push(`[打开控制台 / open dashboard](${message.dashboardUrl})`);
+    return lines;
+  }
   const c = message.counts;
   lines.push(`**流程 flow**: ${plain(message.flowId)}`);
   lines.push(`**运行 run**: ${plain(message.runId)} (${message.trigger})`);

@@ -179,7 +179,7 @@ interface Delivery {
 }
 
 /** POSTs the message; one retry for network errors, timeouts, 429 and 5xx (re-signed, since signatures carry the time). */
-async function deliver(config: AlertConfig, message: AlertMessage, deps: NotifyDeps, clock: Clock): Promise<Delivery> {
+export async function deliver(config: AlertConfig, message: AlertMessage, deps: NotifyDeps, clock: Clock): Promise<Delivery> {
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let reason = "";
   for (let attempt = 1; attempt <= 2; attempt++) {

@@ -39,6 +39,7 @@ import { maybeResweep, resweepSettings } from "./resweep.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
+import { observeRun, TraceRecorder } from "../observe/trace.ts";
 
 export type EnvVars = Record<string, string | undefined>;
 
@@ -369,6 +370,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       logger,
       lease: keeper,
     };
+    // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
+    if (!request.dryRun) Object.assign(runDeps, observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })));
     const runOptions: Parameters<typeof runFlow>[1] = {
       runId: request.runId,
       trigger: request.trigger,

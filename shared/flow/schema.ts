@@ -5,6 +5,7 @@
  * cannot do (templates compile, lookups name declared tables, cron parses) with one message per problem.
  */
 import * as z from "zod";
+import { approvalSchema, observeSchema } from "../observe/config.ts";
 import { ConfigError } from "../errors.ts";
 import { formatIssues, type FlowProblem } from "./issues.ts";
 import { rawTemplateProblems, semanticProblems } from "./semantic.ts";
@@ -209,6 +210,9 @@ export const flowSchema = z.strictObject({
   references: z.array(referenceSchema).default([]),
   /** IANA zone of source dates and date formats; default Asia/Shanghai. */
   timezone: z.string().optional(),
+  /** Issue 17: "required" holds writes as a plan until approved; freshness objectives and scheduled reconcile. */
+  approval: approvalSchema.optional(),
+  observe: observeSchema.optional(),
 });
 
 export type Flow = z.infer<typeof flowSchema>;

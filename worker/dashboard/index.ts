@@ -14,6 +14,7 @@ import { type AppEnv, checkToken } from "../http.ts";
 import { endSession, sessionOf, startSession } from "../session.ts";
 import { redactorFor } from "../secrets.ts";
 import type { Services } from "../services.ts";
+import { observePages } from "../observe/routes.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
 import { renderPage, securityHeaders } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
@@ -120,6 +121,7 @@ export function dashboardRoutes(services: ServicesOf) {
   });
 
   ui.get("/ui", (c) => redirect(c, "/"));
+  observePages(ui, services);
 
   ui.get("/ui/flows/:id", async (c) => {
     const s = services(c);

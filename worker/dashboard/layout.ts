@@ -124,6 +124,23 @@ const SCRIPT = `
       const c = body.run.counts;
       finish("同步完成 / synced " + el.dataset.flow + ": " + body.run.outcome + ", 读取/read " + c.read + ", 写入/written " + c.written + ", 死信/dead letters " + c.deadLettered, body.run.outcome === "success");
     },
+    async resweep(el) {
+      const { res, body } = await call("POST", "/flows/" + encodeURIComponent(el.dataset.flow) + "/resweep", { day: el.dataset.day });
+      if (res.status === 202) return finish("已排队 / queued: " + el.dataset.day, true);
+      if (!res.ok) return show("重新同步失败 / re-sweep failed: " + body, false);
+      const c = body.run.counts;
+      finish("已重新同步 / re-swept " + el.dataset.day + ": " + body.run.outcome + ", 读取/read " + c.read + ", 写入/written " + c.written, body.run.outcome === "success");
+    },
+    async reconcile(el) {
+      const { res, body } = await call("POST", "/flows/" + encodeURIComponent(el.dataset.flow) + "/reconcile", el.dataset.from ? { from: el.dataset.from, to: el.dataset.to } : {});
+      if (!res.ok) return show("对账失败 / reconcile failed: " + (typeof body === "string" ? body : res.status), false);
+      finish("对账完成 / reconciled " + el.dataset.flow + ": " + (body.report.drift ? "有差异 / drift" : "一致 / no drift"), !body.report.drift);
+    },
+    async approve(el) {
+      const { res, body } = await call("POST", "/flows/" + encodeURIComponent(el.dataset.flow) + "/approve", { planId: el.dataset.plan });
+      if (!res.ok) return show("批准失败 / approval failed: " + body, false);
+      finish("已批准并写入 / approved and written " + el.dataset.flow + ": " + body.run.outcome + ", 写入/written " + body.run.counts.written, body.run.outcome === "success");
+    },
     async replay(el) {
       const { res, body } = await call("POST", "/dead-letters/" + encodeURIComponent(el.dataset.id) + "/replay");
       if (res.ok && body.replayed) return finish("重放成功 / replayed " + el.dataset.id, true);
@@ -167,6 +184,8 @@ export function renderPage(c: Context, options: { title: string; body: Html; sta
 <header>
 <h1><a href="/">jst-bridge 同步控制台 / Dashboard</a></h1>
 <span class="muted">v${VERSION}</span>
+${options.signedIn ? html`<a href="/ui/reconcile">对账 / Reconcile</a> <a href="/ui/approvals">审批 / Approvals</a>` : ""}
+${options.signedIn ? html`<form method="get" action="/ui/trace" role="search"><input type="text" name="q" maxlength="128" placeholder="单据追踪 / trace: io_id, so_id, FBillNo…" aria-label="单据追踪 / document trace"></form>` : ""}
 ${options.signedIn ? html`<form method="post" action="/logout"><button class="secondary" type="submit">退出 / Sign out</button></form>` : ""}
 </header>
 <main>

@@ -10,6 +10,7 @@ import { chartRuns, runHistoryChart } from "./chart.ts";
 import { flowDiagram } from "./diagram.ts";
 import { duration, outcomeClass, outcomeLabel, previewJson, shanghaiTime } from "./format.ts";
 import type { Html } from "./layout.ts";
+import { freshnessCell } from "./observe-views.ts";
 
 export type FlowOverview = Awaited<ReturnType<Services["flows"]>>[number];
 export type FlowDetail = Awaited<ReturnType<Services["flow"]>>;
@@ -62,7 +63,7 @@ function syncButton(flowId: string) {
 function flowsTable(flows: FlowOverview[]) {
   return html`<section id="flows"><h2>同步方案 / Flows</h2>
 <table>
-<thead><tr><th>方案 / Flow</th><th>源 → 目标 / Source → Target</th><th>最近结果 / Last outcome</th><th>计数 / Counts (last run)</th><th>水位 / Watermark (Asia/Shanghai)</th><th>下次运行 / Next run</th><th class="num">未处理死信 / Open dead letters</th><th></th></tr></thead>
+<thead><tr><th>方案 / Flow</th><th>源 → 目标 / Source → Target</th><th>最近结果 / Last outcome</th><th>计数 / Counts (last run)</th><th>水位与时效 / Watermark & freshness</th><th>下次运行 / Next run</th><th class="num">未处理死信 / Open dead letters</th><th></th></tr></thead>
 <tbody>
 ${flows.map(
   (f) => html`<tr data-flow="${f.id}">
@@ -70,7 +71,7 @@ ${flows.map(
 <td>聚水潭 <code>${f.source.endpoint}</code><br>→ ${f.target.type === "kis" ? "金蝶 KIS" : "畅捷通 T+"} <code>${f.target.operation}</code>${"precheck" in f.target && f.target.precheck ? html`<br><span class="muted">FBillNo 预查 / precheck: ${f.target.precheck}${"precheckSource" in f.target && f.target.precheckSource ? ` (${f.target.precheckSource})` : ""}</span>` : ""}${f.merge ? html`<br><span class="muted">合并 / merge by ${f.merge.groupBy.join(", ")}</span>` : ""}</td>
 <td class="last-outcome">${badge(f.lastRun?.outcome)}${f.lastRun ? html`<br><span class="muted nowrap">${shanghaiTime(f.lastRun.startedAt)}</span>` : ""}${runError(f.lastRun as RunRow | null)}</td>
 <td>${counts(f.lastRun as RunRow | null)}</td>
-<td><span class="nowrap">${shanghaiTime(f.watermark)}</span>${f.resumeCursor ? html`<br><span class="muted">运行中断,将续跑 / resumes from a cursor</span>` : ""}</td>
+<td><span class="nowrap">${shanghaiTime(f.watermark)}</span>${f.resumeCursor ? html`<br><span class="muted">运行中断,将续跑 / resumes from a cursor</span>` : ""}${freshnessCell(f.freshness)}</td>
 <td>${f.schedule ? html`<span class="nowrap">${shanghaiTime(f.schedule.next)}</span><br><code class="muted nowrap">${f.schedule.cron}</code> (UTC)` : html`<span class="muted">未排程 / not scheduled</span>`}</td>
 <td class="num open-dead-letters ${f.openDeadLetters ? "warn" : ""}">${f.openDeadLetters}</td>
 <td>${syncButton(f.id)}</td>
