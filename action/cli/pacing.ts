@@ -40,7 +40,12 @@ export function paceJushuitan(fetch: FetchLike, baseUrl: string | undefined, clo
   const limiter = limiterFor(clock, origin);
   return async (input, init) => {
     const url = input instanceof Request ? input.url : input instanceof URL ? input.href : input;
-    if (url.startsWith(origin)) await limiter.acquire(init?.signal ?? undefined);
-    return fetch(input, init);
+    if (!url.startsWith(origin)) return fetch(input, init);
+    const grant = await limiter.acquire(init?.signal ?? undefined);
+    try {
+      return await fetch(input, init);
+    } finally {
+      grant.settle();
+    }
   };
 }
