@@ -46,13 +46,11 @@ export interface RateGrant {
 /** The documented defaults (evidence above): 5 requests a second, 100 a minute, per app. */
 export const JST_DEFAULT_RATE = { perSecond: 5, perMinute: 100 } as const;
 /**
- * Widens each window by the spread of trip times the budget tolerates. The server counts a request when it
- * arrives; a request that took this much longer than a later one lands in a window the budget thought had room
- * (measured: loopback under load spreads by 50–350 ms, an HTTPS trip to Jushuitan by more). A second costs
- * nothing in steady state: 5 per 2 s is still more than the minute's 100 allow on average (1.67/s), and the
- * minute loses 1/61 of its throughput.
+ * Widens each window (clock granularity). In process, trip times need no margin: a grant in flight counts as
+ * arriving "now" and a settled one from its answer (rate-limiter.ts). A budget that only learns of answers later
+ * (the Worker's Durable Object) needs a margin as wide as the spread of trip times: see worker/rate-budget-do.ts.
  */
-export const JST_RATE_MARGIN_MS = 1000;
+export const JST_RATE_MARGIN_MS = 100;
 
 export function jstRateLimits(rate: { perSecond: number; perMinute: number } = JST_DEFAULT_RATE): RateLimit[] {
   return [
