@@ -94,7 +94,13 @@ export class PersistedRateBudget implements RateBudget {
 
   private async readStored(): Promise<StoredWindows> {
     const raw = await this.options.kv.get(this.options.key);
-    const value = raw ? (JSON.parse(raw) as Partial<StoredWindows>) : {};
+    let value: Partial<StoredWindows> = {};
+    try {
+      value = raw ? (JSON.parse(raw) as Partial<StoredWindows>) : {};
+    } catch (error) {
+      // Overwritten by the next save; pacing goes on from what this process knows.
+      this.warn("jushuitan rate window unreadable; it is replaced", error);
+    }
     const writers: StoredWindows["writers"] = {};
     if (value.writers && typeof value.writers === "object") {
       for (const [id, w] of Object.entries(value.writers)) writers[id] = { ...readRateWindow(w), savedAt: typeof w?.savedAt === "number" ? w.savedAt : 0 };
