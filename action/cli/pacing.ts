@@ -10,6 +10,11 @@ import { PersistedRateBudget, rateWindowKey } from "../../shared/http/persisted-
 import { JST_RATE_MARGIN_MS, jstRateFromEnv, jstRateLimits, type RateBudget } from "../../shared/http/rate-budget.ts";
 import { SlidingWindowRateLimiter } from "../../shared/http/rate-limiter.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
+import { ConfigError } from "../../shared/errors.ts";
+import { RemoteRateBudget } from "../../shared/http/remote-rate-budget.ts";
+import { Redactor } from "../../shared/security/redact.ts";
+import { redactingFetch } from "../../shared/security/secret-ports.ts";
+import { insecureHttpAllowed } from "../../shared/security/transport.ts";
 
 export const JST_DEFAULT_BASE_URL = "https://openapi.jushuitan.com";
 
@@ -36,17 +41,26 @@ function limiterFor(clock: Clock, origin: string): SlidingWindowRateLimiter {
 const persisted = new WeakMap<KeyValueStore, Map<string, PersistedRateBudget>>();
 
 /**
- * The app's budget kept in `kv` (file state or the Worker's KV), one per state store and app for the process.
- * With --state kv the window lives in the Worker's namespace, but the Worker's runs wait on their Durable Object,
- * not on it: a CLI and the Worker running at the same minute are not paced together (docs/backfill.md).
+ * The app's budget for this process. With JST_RATE_BUDGET_URL (the Worker's base URL) and SYNC_API_TOKEN it is
+ * borrowed from the Worker's Durable Object, so the CLI and the Worker's runs wait on one window; otherwise (and if
+ * the Worker cannot be reached) it is kept in `kv` (file state or the Worker's KV), one per state store and app,
+ * so back-to-back processes respect the minute the previous one left. A window kept in the Worker's KV is not read
+ * by the Worker's runs (they wait on their object): without JST_RATE_BUDGET_URL, a CLI and the Worker running in
+ * the same minute are not paced together.
  */
-export function jstRateBudget(kv: KeyValueStore, env: Record<string, string | undefined>, clock: Clock, logger: Logger): PersistedRateBudget {
+export function jstRateBudget(kv: KeyValueStore, env: Record<string, string | undefined>, clock: Clock, logger: Logger, fetch?: FetchLike): RateBudget & { flush(): Promise<void> } {
   const key = rateWindowKey(env.JST_APP_KEY?.trim() || env.JST_BASE_URL || JST_DEFAULT_BASE_URL);
   let byKey = persisted.get(kv);
   if (!byKey) persisted.set(kv, (byKey = new Map()));
   let budget = byKey.get(key);
   if (!budget) byKey.set(key, (budget = new PersistedRateBudget({ kv, key, clock, logger, limits: jstRateLimits(jstRateFromEnv(env)), marginMs: JST_RATE_MARGIN_MS })));
-  return budget;
+  const workerUrl = env.JST_RATE_BUDGET_URL?.trim();
+  const token = env.SYNC_API_TOKEN?.trim();
+  if (!workerUrl || !fetch) return budget;
+  if (!token) throw new ConfigError("JST_RATE_BUDGET_URL is set but SYNC_API_TOKEN is not", { hint: "set SYNC_API_TOKEN to the Worker's API token, or unset JST_RATE_BUDGET_URL" });
+  // The bearer token goes only over https (loopback or ALLOW_INSECURE_HTTP aside) and is learned by the redactor.
+  const guarded = redactingFetch(fetch, Redactor.fromEnv(env, [token]), { allowInsecureHttp: insecureHttpAllowed(env) });
+  return new RemoteRateBudget({ baseUrl: workerUrl, token, fetch: guarded, clock, logger, fallback: budget });
 }
 
 export function paceJushuitan(fetch: FetchLike, baseUrl: string | undefined, clock: Clock, budget?: RateBudget): FetchLike {

@@ -225,7 +225,7 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   };
   // The app's rate window, persisted in the state and shared by every run of the process (the client waits on it):
   // a backfill started right after another waits for the minute the other one left.
-  const rateBudget = jstRateBudget(ports.kv, ports.env, clock, logger);
+  const rateBudget = jstRateBudget(ports.kv, ports.env, clock, logger, ports.fetch);
   const runnerPorts = { env: ports.env, kv: ports.kv, lock: heldLease(lease, lock), fetch: ports.fetch, clock, logger, flows: { [flow.id]: flow }, rateBudget };
   const request = (runId: string, extra: Partial<RunRequest>): RunRequest => ({ flowId: flow.id, runId, trigger: spec.trigger, budget: UNLIMITED_BUDGET, dryRun, leaseMs, ...extra });
 

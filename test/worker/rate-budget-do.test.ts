@@ -5,7 +5,12 @@ import { jstRateLimits, type RateBudget } from "../../shared/http/rate-budget.ts
 import { MemoryTokenStore, silentLogger, systemClock } from "../../shared/ports.ts";
 import type { Env } from "../../worker/env.ts";
 import { DO_RATE_MARGIN_MS, DoRateBudget, workerRateBudget } from "../../worker/rate-budget-do.ts";
-import { createStack, JST, workerEnv } from "./stack.ts";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { PersistedRateBudget } from "../../shared/http/persisted-rate-budget.ts";
+import { RemoteRateBudget } from "../../shared/http/remote-rate-budget.ts";
+import { MemoryKeyValueStore } from "../../shared/state/memory-kv.ts";
+import worker from "../../worker/index.ts";
+import { callApi, createStack, JST, workerEnv } from "./stack.ts";
 
 const env = untypedEnv as unknown as Env;
 const T0 = Date.UTC(2024, 6, 1, 4);
@@ -49,7 +54,7 @@ describe("JstRateBudget Durable Object", () => {
 });
 
 describe("one budget for every run of the Worker", () => {
-  async function threeRunsAtOnce(shared: boolean) {
+  async function threeRunsAtOnce(shared: boolean, borrowing = false) {
     const stack = await createStack({ documents: { [JST.otherInOut]: 240 }, days: 2 });
     const e = workerEnv(stack);
     const vars = e as unknown as Record<string, string | undefined>;
@@ -72,7 +77,18 @@ describe("one budget for every run of the Worker", () => {
       return pages;
     };
     // What runFlowInWorker gives each run (worker/runtime.ts → workerRateBudget): a DoRateBudget over one object.
-    const budgets = [0, 1, 2].map(() => (shared ? workerRateBudget(e, vars, silentLogger) : undefined));
+    const budgets: Array<RateBudget | undefined> = [0, 1, 2].map(() => (shared ? workerRateBudget(e, vars, silentLogger) : undefined));
+    if (borrowing) {
+      // The third is a CLI on another machine whose state is this Worker's: it borrows over the authenticated API.
+      const workerFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+        const ctx = createExecutionContext();
+        const res = await worker.fetch(new Request(input, init), e, ctx);
+        await waitOnExecutionContext(ctx);
+        return res;
+      };
+      const fallback = new PersistedRateBudget({ kv: new MemoryKeyValueStore(), key: "rate:jst:cli", clock: systemClock, limits: jstRateLimits() });
+      budgets[2] = new RemoteRateBudget({ baseUrl: "https://bridge.test", token: e.SYNC_API_TOKEN!, fetch: workerFetch, clock: systemClock, fallback });
+    }
     const outcomes = await Promise.allSettled(budgets.map((b) => scan(b)));
     const log = (await (await fetch(`${stack.urls.jushuitan}/__emulator/requests`)).json()) as Array<{ code: number | null }>;
     return { budgets, outcomes, log, throttled: log.filter((r) => r.code === 199 || r.code === 200).length };
@@ -92,5 +108,23 @@ describe("one budget for every run of the Worker", () => {
     expect(throttled).toBe(0);
     expect(budgets.reduce((n, b) => n + (b as DoRateBudget).reservations, 0)).toBe(log.length);
     expect(DO_RATE_MARGIN_MS).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("a CLI borrowing through the API and two Worker runs at once draw no throttled answer", async () => {
+    const { budgets, outcomes, throttled } = await threeRunsAtOnce(true, true);
+    expect(outcomes.every((o) => o.status === "fulfilled")).toBe(true);
+    expect(throttled).toBe(0);
+    expect((budgets[2] as RemoteRateBudget).borrowed).toBeGreaterThanOrEqual(8);
+  });
+
+  it("lends only with the API token, and only the Worker's limits", async () => {
+    const stack = await createStack();
+    const e = workerEnv(stack);
+    expect((await callApi(e, "POST", "/rate-budget/jushuitan/reserve", { token: null, body: {} })).status).toBe(401);
+    const ok = await callApi(e, "POST", "/rate-budget/jushuitan/reserve", { body: { settles: [] } });
+    expect(ok.status).toBe(200);
+    expect(ok.json.waitMs).toBeGreaterThanOrEqual(0);
+    const bad = await callApi(e, "POST", "/rate-budget/jushuitan/reserve", { body: { limits: [{ limit: 1000, windowMs: 1 }] } });
+    expect(bad.status).toBe(400);
   });
 });
