@@ -3,6 +3,9 @@ import { JstThrottledError } from "../../shared/connectors/jushuitan/errors.ts";
 import { PersistedRateBudget } from "../../shared/http/persisted-rate-budget.ts";
 import { JST_RATE_MARGIN_MS, jstRateLimits, reserveSlot, settleGrant } from "../../shared/http/rate-budget.ts";
 import { MemoryKeyValueStore } from "../../shared/state/memory-kv.ts";
+import { KvRestStore } from "../../action/state/kv-rest.ts";
+import { createKvRestEmulator } from "../emulators/kv-rest/index.ts";
+import { serveOnLoopback } from "../emulators/node/serve.ts";
 import { ManualClock } from "../emulators/manual-clock.ts";
 import { failure, startJst, T0, type JstSetup } from "./jushuitan-fixture.ts";
 
@@ -73,6 +76,38 @@ describe("PersistedRateBudget", () => {
     // The 101st request of the app in the minute waits until the first grant has left it.
     expect(clock.now()).toBeGreaterThanOrEqual(T0 + 60_000);
     expect(clock.now()).toBeGreaterThan(firstDone);
+  });
+
+  it("over the Worker's KV through the REST API (--state kv): a second process waits for the first one's minute", async () => {
+    const clock = new ManualClock(T0);
+    const emulator = createKvRestEmulator({ apiToken: "cf-token-rate", accountId: "a".repeat(32), now: () => clock.now(), enforceWriteRate: true });
+    const server = await serveOnLoopback(emulator.app);
+    try {
+      let writes = 0;
+      const kv = () =>
+        new KvRestStore({
+          accountId: "a".repeat(32),
+          namespaceId: "b".repeat(32),
+          apiToken: "cf-token-rate",
+          baseUrl: `${server.url}/client/v4`,
+          clock,
+          fetch: (input, init) => {
+            if (init?.method === "PUT") writes++;
+            return fetch(input, init);
+          },
+        });
+      const options = { key: "rate:jst:kvrest", clock, limits: jstRateLimits(), marginMs: JST_RATE_MARGIN_MS };
+      const first = new PersistedRateBudget({ kv: kv(), ...options });
+      for (let i = 0; i < 100; i++) (await first.acquire()).settle();
+      await first.flush();
+      // Debounced: a handful of KV writes for 100 requests, not 100.
+      expect(writes).toBeLessThanOrEqual(10);
+      const second = new PersistedRateBudget({ kv: kv(), ...options });
+      (await second.acquire()).settle();
+      expect(clock.now()).toBeGreaterThanOrEqual(T0 + 60_000);
+    } finally {
+      await server.close();
+    }
   });
 
   it("an unreadable stored window is a warning, not a failure", async () => {
