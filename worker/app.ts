@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { apiRoutes } from "./api.ts";
+import { RATE_BUDGET_API_PREFIX, rateBudgetApi } from "./rate-budget-api.ts";
 import { readWorkerConfig } from "./config.ts";
 import { dashboardRoutes } from "./dashboard/index.ts";
 import type { Env } from "./env.ts";
@@ -68,12 +69,13 @@ export function createApp() {
   });
 
   const api = apiRoutes(services);
-  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference", "/doctor", ...OBSERVE_API_PREFIXES]) {
+  for (const prefix of ["/flows", "/runs", "/dead-letters", "/apis", "/reference", "/doctor", ...OBSERVE_API_PREFIXES, RATE_BUDGET_API_PREFIX]) {
     app.use(prefix, requireAuth());
     app.use(`${prefix}/*`, requireAuth());
   }
   app.route("/", api);
   app.route("/", observeApi(services));
+  app.route("/", rateBudgetApi());
   app.route("/", dashboardRoutes(services));
   return app;
 }

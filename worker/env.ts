@@ -6,6 +6,11 @@ export interface Env {
   FLOW_LOCK: DurableObjectNamespace<import("./flow-lock.ts").FlowLock>;
   /** Failed sign-ins and bearer failures per client address (worker/auth-guard.ts); without it, no limit. */
   AUTH_GUARD?: DurableObjectNamespace<import("./auth-guard.ts").AuthGuard>;
+  /** One Jushuitan rate window per app_key for every run (worker/rate-budget-do.ts); without it, per isolate. */
+  RATE_BUDGET?: DurableObjectNamespace<import("./rate-budget-do.ts").JstRateBudget>;
+  /** Requests per second / per minute the app's Jushuitan permission package allows (default 5 and 100). */
+  JST_RATE_PER_SECOND?: string;
+  JST_RATE_PER_MINUTE?: string;
   /** Optional: continues budget-limited runs at once and fans out long HTTP-triggered ranges. */
   SYNC_QUEUE?: Queue<import("./queue.ts").SyncMessage>;
 

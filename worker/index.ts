@@ -6,6 +6,7 @@ import { runScheduled } from "./scheduled.ts";
 
 export { AuthGuard } from "./auth-guard.ts";
 export { FlowLock } from "./flow-lock.ts";
+export { JstRateBudget } from "./rate-budget-do.ts";
 
 const app = createApp();
 

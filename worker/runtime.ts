@@ -8,6 +8,7 @@ import { securePorts } from "../shared/security/secret-ports.ts";
 import type { WorkerConfig } from "./config.ts";
 import { envVars } from "./config.ts";
 import { DoFlowLock } from "./do-lock.ts";
+import { workerRateBudget } from "./rate-budget-do.ts";
 import type { Env } from "./env.ts";
 import { WorkersKvStore } from "./kv-store.ts";
 import { redactorFor } from "./secrets.ts";
@@ -37,7 +38,8 @@ export const consoleLogger = createConsoleLogger("info");
 export function workerPorts(env: Env, config: WorkerConfig) {
   const redactor = redactorFor(env);
   const ports = securePorts(rawPorts(env, config, redactor), redactor);
-  return { ...ports, redactor };
+  // One Jushuitan rate budget per app for every run: cron, queue continuations, HTTP syncs (worker/rate-budget-do.ts).
+  return { ...ports, redactor, rateBudget: workerRateBudget(env, ports.env, ports.logger) };
 }
 
 function rawPorts(env: Env, config: WorkerConfig, redactor: Redactor) {

@@ -19,7 +19,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import type { FlowLockPort } from "../../shared/state/lock.ts";
 import { withWindow } from "./flows.ts";
 import { CombinedFlowLock, heldLease, processLock, StateLeaseLock, workerOwner } from "./lease-lock.ts";
-import { paceJushuitan } from "./pacing.ts";
+import { jstRateBudget } from "./pacing.ts";
 
 /** "No budget": the metered fetch still counts every call. */
 export const UNLIMITED_BUDGET = { maxSubrequests: Number.MAX_SAFE_INTEGER };
@@ -223,8 +223,10 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
       api.set(s.endpoint, a);
     }
   };
-  const fetch = paceJushuitan(ports.fetch, ports.env.JST_BASE_URL, clock);
-  const runnerPorts = { env: ports.env, kv: ports.kv, lock: heldLease(lease, lock), fetch, clock, logger, flows: { [flow.id]: flow } };
+  // The app's rate window, persisted in the state and shared by every run of the process (the client waits on it):
+  // a backfill started right after another waits for the minute the other one left.
+  const rateBudget = jstRateBudget(ports.kv, ports.env, clock, logger, ports.fetch);
+  const runnerPorts = { env: ports.env, kv: ports.kv, lock: heldLease(lease, lock), fetch: ports.fetch, clock, logger, flows: { [flow.id]: flow }, rateBudget };
   const request = (runId: string, extra: Partial<RunRequest>): RunRequest => ({ flowId: flow.id, runId, trigger: spec.trigger, budget: UNLIMITED_BUDGET, dryRun, leaseMs, ...extra });
 
   try {
@@ -295,6 +297,7 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   } finally {
     if (renewal) clearInterval(renewal);
     if (!dryRun) await lock.release(flow.id, baseRunId).catch((e: unknown) => logger.warn("lease release failed", { message: e instanceof Error ? e.message : String(e) }));
+    await rateBudget.flush();
   }
   if (report.outcome === "success" && report.counts.deadLettered > 0) report.outcome = "partial";
   report.api = [...api.values()];

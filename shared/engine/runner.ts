@@ -40,6 +40,7 @@ import { type EngineState, type IncrementalSettings, runFlow, type RunResult } f
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
 import { observeRun, TraceRecorder } from "../observe/trace.ts";
+import { jstRateFromEnv, type RateBudget } from "../http/rate-budget.ts";
 
 export type EnvVars = Record<string, string | undefined>;
 
@@ -52,6 +53,8 @@ export interface RunnerPorts {
   logger?: Logger;
   /** Flows by id (the seed flows plus any the host loaded). */
   flows: Readonly<Record<string, Flow>>;
+  /** The app's Jushuitan rate budget, shared with every other run of the host (http/rate-budget.ts); default: one per run. */
+  rateBudget?: RateBudget;
 }
 
 export interface RunRequest {
@@ -344,6 +347,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       clock,
       logger,
       initialTokens: tokensFromEnv(ports.env),
+      ...(ports.rateBudget ? { rateLimiter: ports.rateBudget } : { limits: jstRateFromEnv(ports.env) }),
       ...(maxPagesPerWindow(ports.env) ? { maxPagesPerWindow: maxPagesPerWindow(ports.env) } : {}),
       ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
     });

@@ -23,7 +23,8 @@ describe("SlidingWindowRateLimiter", () => {
     const limiter = new SlidingWindowRateLimiter({ clock, limits: JST_LIMITS });
     const times: number[] = [];
     for (let i = 0; i < 300; i++) {
-      await limiter.acquire();
+      // Answers come back at once here: each grant is settled right away.
+      (await limiter.acquire()).settle();
       times.push(clock.now());
     }
     expect(densest(times, 1000)).toBe(5);
@@ -40,7 +41,8 @@ describe("SlidingWindowRateLimiter", () => {
     const times: number[] = [];
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        limiter.acquire().then(() => {
+        limiter.acquire().then((grant) => {
+          grant.settle();
           order.push(i);
           times.push(clock.now());
         }),
@@ -56,7 +58,7 @@ describe("SlidingWindowRateLimiter", () => {
     const limiter = new SlidingWindowRateLimiter({ clock, limits: [{ limit: 2, windowMs: 1000 }], marginMs: 100 });
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {
-      await limiter.acquire();
+      (await limiter.acquire()).settle();
       times.push(clock.now());
     }
     expect(times).toEqual([0, 0, 1100, 1100]);
@@ -65,7 +67,7 @@ describe("SlidingWindowRateLimiter", () => {
   it("rejects an aborted wait without using a slot, and keeps serving later callers", async () => {
     const clock = new ManualClock(0);
     const limiter = new SlidingWindowRateLimiter({ clock, limits: [{ limit: 1, windowMs: 1000 }] });
-    await limiter.acquire();
+    (await limiter.acquire()).settle();
     const controller = new AbortController();
     controller.abort(new Error("stop"));
     await expect(limiter.acquire(controller.signal)).rejects.toThrow("stop");
@@ -82,6 +84,34 @@ describe("SlidingWindowRateLimiter", () => {
     expect(limiter.delayAt(0)).toBe(5000);
     await limiter.acquire();
     expect(clock.now()).toBe(5000);
+  });
+
+  it("counts a grant whose answer is not back as arriving now, and a settled one from its answer", async () => {
+    const clock = new ManualClock(0);
+    const limiter = new SlidingWindowRateLimiter({ clock, limits: [{ limit: 2, windowMs: 1000 }] });
+    const a = await limiter.acquire();
+    const b = await limiter.acquire();
+    // Both in flight: the server may count them at any instant until they answer, so a third must wait.
+    expect(limiter.delayAt(5000)).toBe(1000);
+    clock.set(800);
+    a.settle(); // answered at 800: its slot lasts until 1800, not 1000
+    b.settle();
+    expect(limiter.delayAt(1000)).toBe(800);
+    const third = limiter.acquire();
+    await third;
+    expect(clock.now()).toBe(1800);
+  });
+
+  it("never deadlocks on requests in flight: a waiter is served once one answers", async () => {
+    const clock = new ManualClock(0);
+    const limiter = new SlidingWindowRateLimiter({ clock, limits: [{ limit: 1, windowMs: 1000 }, { limit: 100, windowMs: 60_000 }] });
+    const first = await limiter.acquire();
+    const sleepSpy = clock.sleeps;
+    setTimeout(() => first.settle(), 5);
+    await limiter.acquire();
+    // The ManualClock moves time at every sleep; what matters is that the waiter got through.
+    expect(clock.sleeps).toBeGreaterThan(sleepSpy);
+    expect(limiter.granted).toBe(2);
   });
 
   it("refuses nonsense limits", () => {

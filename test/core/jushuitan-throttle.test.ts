@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { JstThrottledError } from "../../shared/connectors/jushuitan/errors.ts";
+import type { SlidingWindowRateLimiter } from "../../shared/http/rate-limiter.ts";
 import { collect, DAY, failure, startJst, T0, type JstSetup } from "./jushuitan-fixture.ts";
 
 const PATH = "/open/other/inout/query";
@@ -58,7 +59,7 @@ describe("rate limits", () => {
     await setup.client.call(PATH, WINDOW);
     expect(setup.emulator.requests().map((r) => r.code)).toEqual([200, 0]);
     expect(setup.clock.now() - started).toBeGreaterThanOrEqual(60_000);
-    expect(setup.client.rateLimiter!.delayAt(started + 30_000)).toBeGreaterThan(0);
+    expect((setup.client.rateLimiter as SlidingWindowRateLimiter).delayAt(started + 30_000)).toBeGreaterThan(0);
   });
 
   it("gives up with a retryable error once the tries are spent", async () => {

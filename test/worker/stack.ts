@@ -21,17 +21,22 @@ export interface HubStack {
   urls: { jushuitan: string; tplus: string; kis: string };
   env: Record<string, string>;
   warehouses: Record<string, unknown>[];
+  /** The stack's Jushuitan has its rate limits off: the Worker's shared budget is opened up to match (JST_RATE_*). */
+  rateUnlimited?: boolean;
 }
 
 export async function createStack(body: Record<string, unknown> = {}): Promise<HubStack> {
   const res = await fetch(`${env.EMULATOR_HUB}/__hub/stacks`, { method: "POST", body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`hub answered ${res.status}`);
-  return (await res.json()) as HubStack;
+  const limits = body.limits as { perSecond?: unknown; perMinute?: unknown } | undefined;
+  return { ...((await res.json()) as HubStack), rateUnlimited: limits?.perSecond === null && limits?.perMinute === null };
 }
 
 /** The Worker's env for a stack: real bindings (local KV, Durable Object) plus the stack's configuration. */
 export function workerEnv(stack: HubStack, vars: Record<string, string> = {}): Env {
-  return { ...(env as unknown as Env), ...stack.env, REQUEST_TIMEOUT_MS: "3000", LOG_LEVEL: "warn", ...vars } as Env;
+  // Every run of a Worker waits on one Jushuitan budget (worker/rate-budget-do.ts); a stack without limits gets a wide one.
+  const rate = stack.rateUnlimited ? { JST_RATE_PER_SECOND: "1000", JST_RATE_PER_MINUTE: "100000" } : {};
+  return { ...(env as unknown as Env), ...stack.env, REQUEST_TIMEOUT_MS: "3000", LOG_LEVEL: "warn", ...rate, ...vars } as Env;
 }
 
 export async function fillReferenceTables(stack: HubStack, e: Env) {

@@ -11,6 +11,7 @@ import type { Clock, FetchLike, Logger, TokenSet, TokenStore } from "../../ports
 import { silentLogger } from "../../ports.ts";
 import { withRetry } from "../../util/retry.ts";
 import { SlidingWindowRateLimiter } from "../../http/rate-limiter.ts";
+import { JST_RATE_MARGIN_MS, jstRateLimits, type RateBudget } from "../../http/rate-budget.ts";
 import { endpointByPath, type JstEndpoint } from "./endpoints.ts";
 import {
   JstBadResponseError,
@@ -71,10 +72,13 @@ export interface JushuitanClientOptions {
   timeoutMs?: number;
   /** Proactive limits (default the documented 5/s and 100/min); null disables limiting. */
   limits?: JstRateLimits | null;
-  /** Widens each limiter window to absorb network jitter (default 100 ms). */
+  /** Widens each limiter window to absorb network jitter (default JST_RATE_MARGIN_MS). */
   limiterMarginMs?: number;
-  /** Share one limiter between several clients of the same app_key (overrides `limits`). */
-  rateLimiter?: SlidingWindowRateLimiter;
+  /**
+   * The app's shared rate budget (http/rate-budget.ts: in process, a Durable Object, or persisted state); every
+   * client of one app_key should wait on the same one. Overrides `limits`.
+   */
+  rateLimiter?: RateBudget;
   retry?: Partial<JstRetryOptions>;
   /** Key of the token set in the TokenStore (default "jushuitan"). */
   tokenSystemKey?: string;
@@ -158,7 +162,7 @@ export class JushuitanClient {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
-  private readonly limiter: SlidingWindowRateLimiter | null;
+  private readonly limiter: RateBudget | null;
   private readonly retry: JstRetryOptions;
   private readonly systemKey: string;
   private readonly initialTokens: TokenSet | undefined;
@@ -188,14 +192,7 @@ export class JushuitanClient {
     this.limiter =
       options.rateLimiter ??
       (limits
-        ? new SlidingWindowRateLimiter({
-            clock: options.clock,
-            limits: [
-              { limit: limits.perSecond, windowMs: 1000 },
-              { limit: limits.perMinute, windowMs: 60_000 },
-            ],
-            marginMs: options.limiterMarginMs ?? 100,
-          })
+        ? new SlidingWindowRateLimiter({ clock: options.clock, limits: jstRateLimits(limits), marginMs: options.limiterMarginMs ?? JST_RATE_MARGIN_MS })
         : null);
     this.retry = { tries: 4, baseDelayMs: 500, maxDelayMs: 10_000, ...options.retry };
     this.systemKey = options.tokenSystemKey ?? "jushuitan";
@@ -213,7 +210,7 @@ export class JushuitanClient {
   }
 
   /** The limiter this client waits on (share it with other clients of the same app_key). */
-  get rateLimiter(): SlidingWindowRateLimiter | null {
+  get rateLimiter(): RateBudget | null {
     return this.limiter;
   }
 
@@ -618,7 +615,7 @@ export class JushuitanClient {
 
   /** One HTTP exchange (after the limiter): returns `data` or throws a typed error. */
   private async post(path: string, params: Record<string, string>, signal: AbortSignal | undefined, tokenEndpoint = false): Promise<unknown> {
-    await this.limiter?.acquire(signal);
+    const grant = await this.limiter?.acquire(signal);
     const form = signedForm(this.appSecret, { ...params, timestamp: String(Math.floor(this.clock.now() / 1000)) });
     const ctx: JstErrorContext = { path, tokenEndpoint };
     const controller = new AbortController();
@@ -658,6 +655,7 @@ export class JushuitanClient {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      grant?.settle();
     }
     // The credentials this request carried (app secret, access/refresh token in the form) are masked in any excerpt.
     const known = new Redactor().add(this.appSecret);

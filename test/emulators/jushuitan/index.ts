@@ -48,8 +48,13 @@ export interface JushuitanEmulatorOptions {
   documents?: Partial<Record<string, number>>;
   /** Instants the generated `modified` values span; default the 30 days before now(). */
   range?: { from: number; to: number };
-  /** Per app_key; null disables a limit. Defaults 5 per 1000 ms (code 199) and 100 per 60000 ms (code 200). */
-  limits?: { perSecond?: number | null; perMinute?: number | null; secondWindowMs?: number; minuteWindowMs?: number };
+  /**
+   * Per app_key, across every client; null disables a limit. Defaults 5 per 1000 ms (code 199) and 100 per
+   * 60000 ms (code 200): ieu/jst-java JstErrorCode ("请求频率一秒不超过5次", "请求频率一分钟不超过100次"). Whether the
+   * gateway counts in sliding or aligned (calendar second/minute) windows is not public: `windows` picks
+   * (default "sliding"; "fixed" resets at each whole second/minute of the emulator clock).
+   */
+  limits?: { perSecond?: number | null; perMinute?: number | null; secondWindowMs?: number; minuteWindowMs?: number; windows?: "sliding" | "fixed" };
   /** Accepted |timestamp − now|; default 600 s. */
   timestampSkewSeconds?: number;
   /** The two published code tables disagree (140 vs 180); default 140. */
@@ -171,7 +176,10 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     perMinute: options.limits?.perMinute === undefined ? 100 : options.limits.perMinute,
     secondWindowMs: options.limits?.secondWindowMs ?? 1000,
     minuteWindowMs: options.limits?.minuteWindowMs ?? 60_000,
+    windows: options.limits?.windows ?? "sliding",
   };
+  /** Throttled answers given (per app, all clients), by code. */
+  const throttleCounts = { perSecond: 0, perMinute: 0 };
 
   let tables!: Record<TableName, Map<string, StoredRow>>;
   let rowVersion!: RowVersion;
@@ -238,6 +246,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     seq = 0;
     faults = [];
     calls.clear();
+    throttleCounts.perSecond = 0;
+    throttleCounts.perMinute = 0;
     served.clear();
   }
   reset();
@@ -377,11 +387,15 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     return md5Hex(text) === params.sign;
   }
 
-  /** Sliding windows per app_key: a request counts for `windowMs` after it was accepted. */
+  /**
+   * Per app_key (every client of the app counts together). Sliding: a request counts for `windowMs` after it was
+   * accepted. Fixed: it counts until the end of the aligned window it arrived in. Throttled requests do not count.
+   */
   function throttled(key: string, t: number): number | null {
     const list = (calls.get(key) ?? []).filter((c) => t - c < Math.max(limits.secondWindowMs, limits.minuteWindowMs));
     calls.set(key, list);
-    const within = (w: number) => list.filter((c) => t - c < w).length;
+    const within = (w: number) =>
+      limits.windows === "fixed" ? list.filter((c) => Math.floor(c / w) === Math.floor(t / w)).length : list.filter((c) => t - c < w).length;
     if (limits.perSecond !== null && within(limits.secondWindowMs) >= limits.perSecond) return 199;
     if (limits.perMinute !== null && within(limits.minuteWindowMs) >= limits.perMinute) return 200;
     list.push(t);
@@ -462,6 +476,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     }
     if (!params.sign || !verifySign(params)) return envelope(10, "验证失败！无效签名");
     const limited = throttled(appKey, t);
+    if (limited === 199) throttleCounts.perSecond++;
+    if (limited === 200) throttleCounts.perMinute++;
     if (limited === 199) return envelope(199, "调用频次超过限制!请稍后再试");
     if (limited === 200) return envelope(200, "调用频次超过限制!请求频率一分钟不超过100次");
 
@@ -585,6 +601,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   const app = new Hono();
 
   app.get("/__emulator/requests", (c) => c.json(log));
+  app.get("/__emulator/throttles", (c) => c.json(throttleCounts));
   app.delete("/__emulator/requests", (c) => {
     log = [];
     return c.json({ ok: true });
@@ -631,6 +648,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     },
     /** The request log (oldest first). */
     requests: (): RequestLogEntry[] => structuredClone(log),
+    /** Throttled answers the rate limits gave since start/reset (injected "throttle" faults not included). */
+    throttles: () => ({ ...throttleCounts }),
     clearRequests: () => {
       log = [];
     },
