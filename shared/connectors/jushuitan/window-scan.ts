@@ -29,7 +29,21 @@ import { compareCursor, type JstCursor, parseJstTime, readPage, rowCursor, rowId
 export type ReadMode = "rowversion" | "keyset" | "offset";
 
 /** Where a window's scan continues (saved in the checkpoint's cursor; plain JSON). */
-export type ReadPosition = { mode: "rowversion"; ts: string } | { mode: "keyset"; at: number; agree?: AgreePass } | { mode: "offset"; agree?: AgreePass };
+export type ReadPosition =
+  | { mode: "rowversion"; ts: string }
+  | { mode: "keyset"; at: number; agree?: AgreePass; check?: KeysetCheck }
+  | { mode: "offset"; agree?: AgreePass };
+
+/**
+ * What the next keyset request's data_count must show if the answer is ordered by the window's field: the previous
+ * request began at `from` and reported `count + read` rows up to the window end, `read` of them (rows of that page)
+ * before the new begin.
+ */
+export interface KeysetCheck {
+  from: number;
+  count: number;
+  read: number;
+}
 
 /** An offset pass over a fixed query that ends when it reads the same id set as the pass before it. */
 export interface AgreePass {
@@ -88,6 +102,15 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
   /** Set while a busy second (keyset) or the whole window (offset) is read by passes that must agree. */
   let agree: AgreePass | undefined =
     resume && resume.mode !== "rowversion" && resume.agree ? { ...resume.agree, ids: [...resume.agree.ids] } : mode === "offset" ? { page: 1, ids: [] } : undefined;
+  /**
+   * Keyset: the least data_count the next request may report if the answer is ordered by the window's field (the
+   * previous data_count less the rows it read before the new begin). Each page may look ordered on its own while the
+   * answer is ordered by something else (id): the rows between two pages' times are then never returned, and only
+   * the count shows it (adversary 11, adv11-keyset-page-edge). A read row edited out of the window lowers the count
+   * too, so a short count is settled by one more request (the previous begin's count now): more rows now lie
+   * between the two begins than the page read there → rows were skipped, and the window is read by offset passes.
+   */
+  let check: KeysetCheck | undefined = resume?.mode === "keyset" && !resume.agree ? resume.check : undefined;
   /** Versions yielded in this scan: repeats (boundary second, ts ≥ cursor, a mode switch) are dropped. */
   const yielded = new Set<string>();
 
@@ -116,7 +139,16 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       at = window.from;
       continue;
     }
-    if (mode === "keyset" && !busySecond && !orderedByTime(page.rows, timeField, zone)) {
+    let skipped = false;
+    if (mode === "keyset" && !busySecond && check && page.dataCount !== undefined && page.dataCount < check.count) {
+      requestIndex++;
+      const before = readPage(ep, await call({ ...biz, modified_begin: fmt(check.from) })).dataCount;
+      skipped = before === undefined || before - page.dataCount > check.read;
+    }
+    check = undefined;
+    if (mode === "keyset" && !busySecond && (skipped || !orderedByTime(page.rows, timeField, zone))) {
+      // Unordered page, or rows vanished between the last begin and this one: the window is read by offset passes
+      // (an edit that takes a read row out of the window also lowers the count: a false alarm costs passes, not rows).
       mode = "offset";
       agree = { page: 1, ids: [] };
       continue;
@@ -157,8 +189,13 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       if (full && last <= second(at)) {
         at = second(at);
         agree = { page: 1, ids: [] };
-      } else at = Math.max(at, last);
-      position = agree ? { mode: "keyset", at, agree: copyPass(agree) } : { mode: "keyset", at };
+      } else {
+        const from = at;
+        at = Math.max(at, last);
+        const read = new Set(page.rows.filter((r) => (parseJstTime(r[timeField], zone) ?? at) < at).map((r) => rowId(ep, r))).size;
+        if (full && page.dataCount !== undefined) check = { from, count: page.dataCount - read, read };
+      }
+      position = agree ? { mode: "keyset", at, agree: copyPass(agree) } : { mode: "keyset", at, ...(check ? { check: { ...check } } : {}) };
     }
     yield { rows, fetched: page.rows.length, requestIndex, hasNext, dataCount: page.dataCount, mode, position };
     if (!hasNext) return;
