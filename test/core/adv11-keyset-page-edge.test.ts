@@ -42,4 +42,33 @@ describe("adv11: answers ordered by id, each page ordered by modified on its own
     const kis = actualTargets(e2e).kis;
     expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
   });
+
+  it("the same, read by budgeted invocations (a stop between the two pages): none is skipped", async () => {
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" }, jushuitan: { answerOrder: "id" } });
+    const jst = e2e.stack.jushuitan;
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+    const docs = [];
+    for (let i = 0; i < 60; i++) {
+      e2e.clock.advance(1000);
+      docs.push(jst.upsertDocument(JST_PATHS.otherInOut, structuredClone(rest)));
+    }
+    for (const d of docs.slice(0, 30)) {
+      e2e.clock.advance(1000);
+      jst.touchDocuments(JST_PATHS.otherInOut, [d.io_id as number]);
+    }
+    e2e.clock.advance(20 * MIN);
+    let last;
+    let invocations = 0;
+    for (; invocations < 200; invocations++) {
+      ({ summary: last } = await e2e.run(KIS, { budget: { maxSubrequests: 6 } }));
+      if (!last.continues) break;
+      e2e.clock.advance(MIN);
+    }
+    expect(invocations).toBeGreaterThan(1);
+    expect(last!.outcome).toBe("success");
+    const kis = actualTargets(e2e).kis;
+    expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
+  });
 });
