@@ -71,4 +71,47 @@ describe("adv11: answers ordered by id, each page ordered by modified on its own
     const kis = actualTargets(e2e).kis;
     expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
   });
+
+  // KNOWN LIMITATION (adversary 11): the cross-page count check compares how many rows lie between two keyset begins
+  // with how many the page read there. A read row edited out of that gap (here between two budgeted invocations) and
+  // exactly as many rows skipped there cancel out: the skipped row is not read by the incremental runs (the periodic
+  // re-sweep, off here, is what finds it). Closing it needs the gap's ids (an offset pass over the gap), not its count.
+  it.fails("one row skipped at a page edge while one read row is edited out of the gap: the count check cannot see it", async () => {
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" }, jushuitan: { answerOrder: "id" } });
+    const jst = e2e.stack.jushuitan;
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    // Move the watermark well past the seeded documents, so the next window holds only the documents below.
+    e2e.clock.advance(30 * MIN);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    e2e.clock.advance(30 * MIN);
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+    const docs = [];
+    for (let i = 0; i < 31; i++) {
+      e2e.clock.advance(1000);
+      docs.push(jst.upsertDocument(JST_PATHS.otherInOut, structuredClone(rest)));
+    }
+    // The 30th (last of the first page in id order) is re-saved after the 31st: the 31st lies before the next begin.
+    e2e.clock.advance(1000);
+    jst.touchDocuments(JST_PATHS.otherInOut, [docs[29]!.io_id as number]);
+    e2e.clock.advance(20 * MIN);
+    let last;
+    let edited = false;
+    for (let i = 0; i < 200; i++) {
+      ({ summary: last } = await e2e.run(KIS, { budget: { maxSubrequests: 6 } }));
+      if (!last.continues) break;
+      if (!edited) {
+        // Between invocations, a document the first page read is re-saved (it leaves the window).
+        jst.touchDocuments(JST_PATHS.otherInOut, [docs[4]!.io_id as number]);
+        edited = true;
+      }
+      e2e.clock.advance(MIN);
+    }
+    expect(edited).toBe(true);
+    expect(last!.outcome).toBe("success");
+    e2e.clock.advance(60 * MIN);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const kis = actualTargets(e2e).kis;
+    expect(docs.map((d) => String(d.io_id)).filter((id) => !kis.has(id))).toEqual([]);
+  });
 });
