@@ -352,7 +352,10 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "changed" });
           continue;
         }
-        if (deps.onChanged === "skip") {
+        // A part of a group with no registry entry was written under a plan that is gone (a reset flow index, a lost
+        // ledger entry): the rebuild holds lines the target's part does not, so skipping it would drop them for good.
+        const lostPlanPart = doc.groupKey !== undefined && !writtenGroup(doc.groupKey);
+        if (deps.onChanged === "skip" && !lostPlanPart) {
           counts.skipped++;
           logger.warn("document changed after it was written; skipped (onExisting: skip)", { flowId, externalKey: doc.externalKey });
           continue;
