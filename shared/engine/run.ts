@@ -431,7 +431,12 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       let plan = [...plans.values()].find((p) => p.unit === unit);
       if (!plan) {
         if (parts.some((d) => ledgerGet(d.externalKey))) {
-          rest.push(...parts); // written before the outbox: the ledger decides, as before
+          const changed = parts.findIndex((d) => ledgerGet(d.externalKey)?.contentHash !== undefined && ledgerGet(d.externalKey)!.contentHash !== d.contentHash);
+          if (changed < 0) {
+            rest.push(...parts); // written before the outbox: the ledger decides, as before
+            continue;
+          }
+          lostPlan(unit, parts, changed, rowsById);
           continue;
         }
         plan = {
@@ -458,6 +463,30 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       await writePlan(plan, rowsById);
     }
     return rest;
+  };
+
+  /**
+   * Parts of a unit are in the ledger but its plan is gone (a reset flow index, a plan written before the outbox) and
+   * the rebuild no longer matches a written part (a late member's lines): skipping that part (onExisting: skip) would
+   * drop the new lines, and writing the other parts could book lines shifted between parts twice. The unit's parts not
+   * written as rebuilt become one letter with every member's rows (adversary 12, test/core/adv12-index-reset.test.ts);
+   * its members are settled by it, like a conflict plan's.
+   */
+  const lostPlan = (unit: string, parts: BuiltDocument[], changed: number, rowsById: Map<string, SourceRow>) => {
+    const remainder = parts.filter((d, i) => i === changed || ledgerGet(d.externalKey)?.contentHash !== d.contentHash);
+    const members = [...new Set(parts.flatMap((d) => d.members))];
+    const key = parts[changed]!.externalKey;
+    deadLetter(
+      members[0] ?? key,
+      members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+      new BridgeError("changed_after_write", `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`, {
+        hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
+      }),
+      { externalKey: key, payload: { outbox: { unit, parts: remainder.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })) } } },
+    );
+    const groupKey = parts[0]!.groupKey!;
+    const previous = writtenGroup(groupKey);
+    remember({ externalKey: groupLedgerKey(groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...members])], supplements: Math.max(previous?.supplements ?? 0, parts[0]!.supplement ?? 0), writtenAt: clock.now(), runId: options.runId });
   };
 
   /** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */

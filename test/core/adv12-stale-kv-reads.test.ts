@@ -46,14 +46,16 @@ function lateMember(env: E2E, code: string) {
   const template = jst.documents(JST_PATHS.salesOut).find((d) => String(d.io_date).startsWith(m[1]!) && String(d.wms_co_id) === m[2] && d.shop_id === 0 && d.status === "Confirmed")!;
   expect(template).toBeDefined();
   const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
-  jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m[1]} 12:00:00` });
+  const added = jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m[1]} 12:00:00` });
+  // The T+ seed reads by modified up to the start of today (s3-tmod): saved just before it, within the 30-min lookback.
+  jst.stampModified(JST_PATHS.salesOut, added.io_id as number, parseInZone("2024-06-19 23:45:00")!);
   return `SO-${m[1]}-${m[2]}`;
 }
 
 async function expectExactlyOnce(env: E2E) {
   const vouchers = env.stack.tplus.vouchers("otherDispatch");
   expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
-  const expected = expectedTargets(env, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")! }).tplus;
+  const expected = expectedTargets(env, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")!, tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")! }).tplus;
   expect(Object.fromEntries(tplusByGroup(vouchers))).toEqual(Object.fromEntries(expected));
   expect(await new FlowStateStore(env.kv).listDeadLetters(TPLUS)).toEqual([]);
 }
