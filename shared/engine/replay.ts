@@ -5,6 +5,7 @@
  * the reason. A replay that still fails leaves the dead letter open and says why.
  */
 import { BridgeError } from "../errors.ts";
+import { approved } from "../observe/approval.ts";
 import { silentLogger, systemClock } from "../ports.ts";
 import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import type { LedgerEntry } from "../state/records.ts";
@@ -38,6 +39,10 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
   const flow = ports.flows[letter.flow];
   if (!flow) throw new BridgeError("not_found", `dead letter ${id} belongs to flow ${letter.flow}, which this deployment does not run`);
+  // "approval: required" holds every write of the flow until approved (shared/observe/approval.ts): a replay too.
+  if (!(await approved(ports.kv, flow))) {
+    throw new BridgeError("conflict", `flow ${flow.id} waits for approval; dead letter ${id} is not replayed`, { hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page), then replay" });
+  }
   // A conflict letter wraps our document next to both sides (verify-existing.ts): its parts are under `document`.
   const planned = plannedParts(letter.payload) ?? plannedParts((letter.payload as { document?: unknown } | null)?.document);
   const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]).filter(

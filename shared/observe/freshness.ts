@@ -11,6 +11,8 @@
  *   threshold (default 3 × the schedule interval, plus one day for day-aligned flows whose watermark moves once a day);
  * - `lag_objective`: the 24-hour p95 lag exceeds the flow's objective.
  */
+import { nextCronTime } from "../flow/cron-next.ts";
+
 export interface FreshnessStats {
   n: number;
   p50Ms: number;
@@ -168,5 +170,27 @@ export function cronIntervalMs(cron: string): number | null {
   if (/^\d+$/.test(min!) && h) return Number(h[1]) * 3_600_000;
   if (/^\d+$/.test(min!) && /^\d+$/.test(hour!)) return DAY_MS;
   if (min!.includes(",")) return Math.round(3_600_000 / min!.split(",").length);
-  return null;
+  return longestGapMs(cron);
+}
+
+/**
+ * Any other shape (business hours, weekdays, a few times a day): an interval whose 3× is the schedule's longest
+ * quiet gap (a night, a weekend) plus two of its shortest intervals, measured over a week of firings. So the stall
+ * alert has a threshold for every schedule (null only when the cron never fires or cannot be read), and a uniform
+ * schedule gets exactly its interval.
+ */
+function longestGapMs(cron: string): number | null {
+  const from = Date.UTC(2024, 0, 1); // a Monday: the week below covers every weekday
+  let previous = nextCronTime(cron, from - 60_000);
+  if (previous === null) return null;
+  let longest = 0;
+  let shortest = Infinity;
+  for (let i = 0; i < 3_000 && previous < from + 8 * DAY_MS; i++) {
+    const next = nextCronTime(cron, previous);
+    if (next === null) break;
+    longest = Math.max(longest, next - previous);
+    shortest = Math.min(shortest, next - previous);
+    previous = next;
+  }
+  return longest > 0 ? Math.round((longest + 2 * shortest) / 3) : null;
 }

@@ -131,6 +131,12 @@ export interface ReconcileDocument {
 
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 const SUPPLEMENT = /^(.*)-S(\d+)$/;
+/**
+ * Documents that belong to another one: supplements `<key>-S<n>` and issue 16's corrections (`<key>-R<n>` red,
+ * `<key>-B<n>` blue, `<key>-C<n>` and `<key>-C<n>-B` differences, shared/engine/changes.ts). Their signed
+ * quantities count towards the document they complete or correct.
+ */
+const BELONGS = /^(.*)-(?:S\d+|R\d+|B\d+|C\d+(?:-B)?)$/;
 
 function num(v: unknown): number | undefined {
   if (typeof v === "number" && Number.isFinite(v)) return v;
@@ -166,9 +172,11 @@ export function figuresOf(target: "kis" | "tplus", doc: Record<string, unknown>)
     const wh = text(head.FDCStockID ?? head.FSCStockID ?? lines?.[0]?.FDCStockID ?? lines?.[0]?.FSCStockID);
     if (wh) out.warehouse = wh;
     if (lines) {
-      const qty = sum(lines, ["FQty", "Fauxqty"]);
+      // A red bill (Head.FROB = -1) counts against stock whichever sign its lines were sent with (kis/reversal.ts).
+      const signed = (v: number | undefined) => (v === undefined ? undefined : num(head.FROB) === -1 ? -Math.abs(v) : v);
+      const qty = signed(sum(lines, ["FQty", "Fauxqty"]));
       if (qty !== undefined) out.qty = qty;
-      const amount = sum(lines, ["Famount", "FAmount"]);
+      const amount = signed(sum(lines, ["Famount", "FAmount"]));
       if (amount !== undefined) out.amount = amount;
     }
     return out;
@@ -307,10 +315,17 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
   // ---- compare ----
   const byGroup = new Map<string, Found[]>(); // expected key → the target documents that carry it (original + supplements)
   const extra: string[] = [];
+  const unexpected = new Map<string, Found[]>(); // a target document no longer expected, with its corrections
   for (const doc of found.values()) {
-    const base = expected.has(doc.key) ? doc.key : (SUPPLEMENT.exec(doc.key)?.[1] ?? "");
+    const owner = BELONGS.exec(doc.key)?.[1];
+    const base = expected.has(doc.key) ? doc.key : owner !== undefined && (expected.has(owner) || found.has(owner)) ? owner : doc.key;
     if (expected.has(base)) byGroup.set(base, [...(byGroup.get(base) ?? []), doc]);
-    else extra.push(doc.key);
+    else unexpected.set(base, [...(unexpected.get(base) ?? []), doc]);
+  }
+  for (const docs of unexpected.values()) {
+    // Reversed in full (a cancelled document and its red correction): nothing of it is left in the target.
+    const reversed = docs.length > 1 && docs.every((d) => d.qty !== undefined) && Math.abs(docs.reduce((n, d) => n + d.qty!, 0)) < 1e-6 && Math.abs(docs.reduce((n, d) => n + (d.amount ?? 0), 0)) < 0.005;
+    if (!reversed) extra.push(...docs.map((d) => d.key));
   }
   const rows = new Map<string, ReconcileRow>();
   const rowOf = (day: string | undefined, warehouse: string | undefined) => {

@@ -45,7 +45,8 @@ export function reconcileRange(flow: Flow, now: number, request: { days?: number
     if (from === null || last === null || last < from) {
       throw new BridgeError("invalid_request", "from/to must be days (yyyy-MM-dd), from ≤ to", { hint: 'e.g. {"from":"2024-06-18","to":"2024-06-19"}' });
     }
-    if (last - from > 31 * DAY_MS) throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
+    // 31 days inclusive: last − from is 30 days (± an hour where the zone shifts its clock).
+    if (last - from > 30.5 * DAY_MS) throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
     return { from, to: last + DAY_MS };
   }
   const today = parseInZone(formatInZone(now, "YYYY-MM-DD", zone), zone)!;
