@@ -1,0 +1,64 @@
+/**
+ * Adversary of issue 16: attempts to double a correction, lose one, or make the signed invariant false.
+ * Real engine, real clients, emulators over loopback HTTP; checked with test/helpers/signed-invariant.ts.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+
+vi.setConfig({ testTimeout: 90_000 });
+
+const KIS = "jst-other-in-to-kis";
+const TPLUS = "jst-sales-out-to-tplus";
+type Row = Record<string, unknown>;
+
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+function kisSource(e: E2E) {
+  const until = e.clock.now() - 5 * 60_000;
+  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
+}
+/** Start of the clock's current day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
+const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
+/** T+ flow scope: offline-shop documents of closed days, modified before today (what the seed has read). */
+function tplusSource(e: E2E) {
+  const end = startOfToday(e);
+  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
+}
+const members = (e: E2E) =>
+  e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2);
+const posted = (e: E2E): Row[] => {
+  const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
+  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).filter((d) => billNos.has(String(d.io_id)));
+};
+async function settle(e: E2E, flow: string, ms = 15 * 60_000) {
+  e.clock.advance(ms);
+  return e.runToCompletion(flow);
+}
+const DAY = 24 * 3600_000;
+
+describe("adversary 16: merged members moved and moved back", () => {
+  it("a member moved to another warehouse and back is counted once in its original group", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the first sync");
+    const m = members(e2e)[0]!;
+    const home = Number(m.wms_co_id);
+    const other = home === 10817 ? 10818 : 10817;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, wms_co_id: other });
+    await settle(e2e, TPLUS, DAY);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the move");
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, wms_co_id: home });
+    await settle(e2e, TPLUS, DAY);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the move back");
+    const again = await settle(e2e, TPLUS, DAY);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after a quiet run");
+  });
+});
