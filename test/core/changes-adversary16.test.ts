@@ -62,3 +62,24 @@ describe("adversary 16: merged members moved and moved back", () => {
     assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after a quiet run");
   });
 });
+
+describe("adversary 16: correction keys and real keys", () => {
+  // KNOWN LIMITATION (adversary 16): correction keys are `<key>-R<n>` / `-B<n>` / `-C<n>` in the same namespace as
+  // the flow's own keys. A flow whose externalKey template yields a real key equal to a correction's (here a source
+  // id "<A>-R1" under "{io_id}"; seeds key by numeric io_id, so only a user's flow over a free-text field can hit
+  // it) makes the later of the two a dead letter (change_unknown, whose text wrongly says "no before-image") instead of a write: the invariant stays false
+  // until it is resolved by hand. Not silent (a dead letter names the key), but a collision nonetheless.
+  it.fails("a real document keyed like another's reversal (<A>-R1) and A's cancellation both reach the target", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const a = posted(e2e)[0]!;
+    const jst = e2e.stack.jushuitan;
+    const { modified: _m, ts: _t, ...copy } = structuredClone(a);
+    jst.upsertDocument(JST_PATHS.otherInOut, { ...copy, io_id: `${String(a.io_id)}-R1` });
+    await settle(e2e, KIS);
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: a.io_id, status: "Cancelled" });
+    await settle(e2e, KIS);
+    await settle(e2e, KIS);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the collision");
+  });
+});
