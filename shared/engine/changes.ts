@@ -147,7 +147,11 @@ export class ChangeBook {
       return this.policy === "compensate" ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) } : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
     }
     const shape = this.settings.shape;
-    const before = fromStored(img.l);
+    // A reversal of the image written but never settled into it (a dead letter replayed after the source went back
+    // to what was posted): the target no longer holds the image's lines, so the document is posted again.
+    const next = `${img.d}-R${(img.n ?? 0) + 1}`;
+    const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
+    const before = reversed ? [] : fromStored(img.l);
     const after = shape.lines(doc.payload);
     if (sameLines(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };

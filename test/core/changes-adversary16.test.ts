@@ -7,6 +7,7 @@ import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
@@ -171,5 +172,30 @@ describe("adversary 16: a correction whose answer is lost after commit, then ano
   it.fails("the signed invariant holds after the runs settle", async () => {
     const { e } = await lostB1ThenEdit();
     assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()), "after the second edit");
+  });
+});
+
+describe("adversary 16: a refused correction replayed after the source went back", () => {
+  it("R1 refused (dead letter), the document confirmed again, then the letter replayed: the document still counts once", async () => {
+    const reject: string[] = [];
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { rejectBillNos: reject } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const doc = posted(e2e)[0]!;
+    const id = String(doc.io_id);
+    reject.push(`${id}-R1`);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    await settle(e2e, KIS);
+    const letters = await new FlowStateStore(e2e.kv).listDeadLetters(KIS);
+    expect(letters.map((l) => l.externalKey)).toEqual([`${id}-R1`]);
+    // The cancellation is undone before anyone replays the letter.
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Confirmed" });
+    await settle(e2e, KIS);
+    reject.length = 0;
+    await replayDeadLetter(e2e.ports, letters[0]!.id, { by: "test", budget: { maxSubrequests: 100 } }).catch(() => undefined);
+    const runs = await settle(e2e, KIS);
+    expect(runs.flatMap((r) => r.corrections ?? []).map((c) => c.externalKey)).toEqual([`${id}-B1`]);
+    const again = await settle(e2e, KIS);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the replay");
   });
 });
