@@ -199,3 +199,38 @@ describe("adversary 16: a refused correction replayed after the source went back
     assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the replay");
   });
 });
+
+describe("adversary 16: decimals and documents never read", () => {
+  it("T+: a member edited twice with decimal quantities (sum precision): signed totals match to 1e-6", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const m = members(e2e).find((d) => parseInZone(String(d.modified))! < startOfToday(e2e!))!;
+    for (const qtys of [[0.1, 0.2], [0.3, 1.7]]) {
+      const items = structuredClone(m.items as Row[]);
+      items[0]!.qty = qtys[0];
+      items[1]!.qty = qtys[1];
+      e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, items });
+      const runs = await settle(e2e, TPLUS, DAY);
+      expect(runs.flatMap((r) => r.corrections ?? []).length).toBeGreaterThan(0);
+      assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), `after ${qtys.join("/")}`);
+    }
+    const again = await settle(e2e, TPLUS, DAY);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+  });
+
+  it("KIS: a document confirmed and cancelled before any run reads it writes nothing, and confirmed again once", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(posted(e2e)[0]!);
+    const fresh = jst.upsertDocument(JST_PATHS.otherInOut, { ...copy, status: "Confirmed" });
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: fresh.io_id, status: "Cancelled" });
+    const first = await settle(e2e, KIS);
+    expect(first.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: fresh.io_id, status: "Confirmed" });
+    const second = await settle(e2e, KIS);
+    expect(second.flatMap((r) => r.corrections ?? [])).toEqual([]);
+    expect(e2e.stack.kis.bills().filter((b) => b.FBillNo === String(fresh.io_id))).toHaveLength(1);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()));
+  });
+});
