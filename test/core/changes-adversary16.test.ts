@@ -234,3 +234,38 @@ describe("adversary 16: decimals and documents never read", () => {
     assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()));
   });
 });
+
+describe("adversary 16: edit, cancel, re-confirm around a run cut between the reversal and the repost", () => {
+  it("KIS reverse_repost: R1 answered, the network down before B1; cancelled, then confirmed with other lines", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const doc = posted(e2e).find((d) => (d.items as Row[]).length >= 2)!;
+    const id = String(doc.io_id);
+    const jst = e2e.stack.jushuitan;
+    const edit = (up: number, status = "Confirmed") => {
+      const items = structuredClone(doc.items as Row[]);
+      items[0]!.qty = Number(items[0]!.qty) + up;
+      jst.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items, status });
+    };
+    edit(4);
+    e2e.clock.advance(15 * 60_000);
+    let creates = 0;
+    const cut = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      if (/\/create$/i.test(url.pathname) && ++creates >= 2) throw new TypeError("network down");
+      return fetch(input, init);
+    };
+    await e2e.run(KIS, {}, { fetch: cut });
+    expect(e2e.stack.kis.bills().map((b) => b.FBillNo)).toContain(`${id}-R1`);
+    expect(e2e.stack.kis.bills().map((b) => b.FBillNo)).not.toContain(`${id}-B1`);
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    await settle(e2e, KIS);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the cancellation");
+    edit(7);
+    await settle(e2e, KIS);
+    const again = await settle(e2e, KIS);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after confirming again");
+    expect(e2e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(id)).map((b) => b.FBillNo).sort()).toEqual([id, `${id}-B1`, `${id}-R1`].sort());
+  });
+});
