@@ -66,6 +66,23 @@ describe("adversary 16: merged members moved and moved back", () => {
   });
 });
 
+describe("adversary 16: merged members moved to another day and back", () => {
+  it("a member moved to the day before (a written group) and back is counted once in its original group", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const m = members(e2e).find((d) => parseInZone(String(d.modified))! < startOfToday(e2e!))!;
+    const home = String(m.io_date);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, io_date: home.replace("2024-06-19", "2024-06-18") });
+    await settle(e2e, TPLUS, DAY);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the move");
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, io_date: home });
+    await settle(e2e, TPLUS, DAY);
+    assertSignedInvariant(tplusSource(e2e), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the move back");
+    const again = await settle(e2e, TPLUS, DAY);
+    expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
+  });
+});
+
 describe("adversary 16: correction keys and real keys", () => {
   // KNOWN LIMITATION (adversary 16): correction keys are `<key>-R<n>` / `-B<n>` / `-C<n>` in the same namespace as
   // the flow's own keys. A flow whose externalKey template yields a real key equal to a correction's (here a source
