@@ -147,7 +147,11 @@ export class ChangeBook {
       return this.policy === "compensate" ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) } : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
     }
     const shape = this.settings.shape;
-    const before = fromStored(img.l);
+    // A reversal of the image written but never settled into it (a dead letter replayed after the source went back
+    // to what was posted): the target no longer holds the image's lines, so the document is posted again.
+    const next = `${img.d}-R${(img.n ?? 0) + 1}`;
+    const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
+    const before = reversed ? [] : fromStored(img.l);
     const after = shape.lines(doc.payload);
     if (sameLines(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
@@ -177,12 +181,25 @@ export class ChangeBook {
     // Adopted with the group's head when the group has no image either, so a later cancellation can be reversed.
     if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines }], head, 0, "adopted") };
     const before = fromStored(img.l);
-    if (sameLines(before, lines)) return { verdict: "unchanged" };
+    const moved = img.d !== groupKey;
+    if (moved ? before.length === 0 && lines.length === 0 : sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`member ${sourceId} of group ${img.d}`, false) };
-    // A member whose group changed (its day or warehouse was edited) is reversed in the group it was posted in;
-    // its new group takes it as a late member (a supplement) — see docs/changes.md.
-    return this.groupCorrection(sourceId, img, head, before, img.d === groupKey ? lines : [], "lines_changed", event);
+    if (!moved) return this.groupCorrection(sourceId, img, head, before, lines, "lines_changed", event);
+    // A member whose group changed (its day or warehouse was edited) is reversed in the group it was posted in.
+    // A new group takes it as a late member (a supplement: `lines` is empty here); a group that already lists it
+    // (it was moved away and back) does not build it again, so it is posted there as a group correction.
+    const corrections: Correction[] = [];
+    for (const [img2, from, to] of [
+      [img, before, []],
+      [{ d: groupKey, g: 1, l: [] } as BeforeImage, [], lines],
+    ] as const) {
+      if (from.length === 0 && to.length === 0) continue;
+      const review = this.groupCorrection(sourceId, img2, head, [...from], [...to], "lines_changed", event);
+      if (review.verdict !== "corrections") return review;
+      corrections.push(...review.corrections);
+    }
+    return { verdict: "corrections", corrections };
   }
 
   private documentCorrections(sourceId: string, img: BeforeImage, head: Record<string, unknown>, before: ImageLine[], after: ImageLine[], event?: string): Correction[] {

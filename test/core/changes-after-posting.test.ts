@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { parseInZone } from "../../shared/util/time.ts";
+import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -31,9 +31,12 @@ function kisSource(e: E2E) {
 }
 
 /** T+ flow scope: offline-shop sales-out of the days already closed. */
+/** Start of the clock's day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
+const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 function tplusSource(e: E2E, dayEnd: string) {
   const end = parseInZone(dayEnd)!;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end);
+  const read = startOfToday(e);
+  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < read);
 }
 
 function postedKis(e: E2E, n: number): Row[] {
@@ -84,14 +87,14 @@ describe("changes after posting (finding 5)", () => {
     assertSignedInvariant(tplusSource(e2e, "2024-06-20 00:00:00"), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the first sync");
 
     const jst = e2e.stack.jushuitan;
-    const members = jst.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"));
+    const members = jst.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < startOfToday(e2e!));
     expect(members.length).toBeGreaterThanOrEqual(2);
     const [edited, cancelled] = members;
     const items = structuredClone(edited!.items as Row[]);
     items[0]!.qty = Number(items[0]!.qty) + 3;
     jst.upsertDocument(JST_PATHS.salesOut, { io_id: edited!.io_id, items });
     jst.upsertDocument(JST_PATHS.salesOut, { io_id: cancelled!.io_id, status: "Cancelled" });
-    e2e.clock.advance(15 * 60_000);
+    e2e.clock.advance(24 * 3600_000); // T+ reads whole days of modified: the edit's day must be over
     const runs = await e2e.runToCompletion(TPLUS);
     expect(runs.at(-1)!.outcome).toBe("success");
 
@@ -104,7 +107,7 @@ describe("changes after posting (finding 5)", () => {
     }
     expect(new Set(corrections.map((c) => c.sourceId))).toEqual(new Set([String(edited!.io_id), String(cancelled!.io_id)]));
 
-    e2e.clock.advance(15 * 60_000);
+    e2e.clock.advance(24 * 3600_000); // T+ reads whole days of modified: the edit's day must be over
     const again = await e2e.runToCompletion(TPLUS);
     expect(again.flatMap((r) => r.corrections ?? [])).toEqual([]);
     assertSignedInvariant(tplusSource(e2e, "2024-06-20 00:00:00"), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after a quiet run");

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { startE2E, type E2E, type E2EOptions } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { parseInZone } from "../../shared/util/time.ts";
+import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { setPeriods } from "../emulators/periods.ts";
@@ -28,9 +28,10 @@ function kisSource(e: E2E) {
   const until = e.clock.now() - 5 * 60_000;
   return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
 }
+/** T+ flow scope: the seed reads by modified and writes a day once it is closed: closed days, modified before today. */
 function tplusSource(e: E2E) {
-  const end = parseInZone("2024-06-20 00:00:00")!;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end);
+  const end = parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
+  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
 }
 const posted = (e: E2E): Row[] => {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
@@ -49,8 +50,9 @@ async function kisFlow(options: E2EOptions, mutate?: (e: E2E) => void) {
   return e2e;
 }
 
+/** T+ reads whole days of `modified`: the day of an edit must be over before the edit is read (as in changes-soak). */
 async function settle(e: E2E, flow: string) {
-  e.clock.advance(15 * 60_000);
+  e.clock.advance(flow === TPLUS ? 24 * 3600_000 : 15 * 60_000);
   return e.runToCompletion(flow);
 }
 
