@@ -91,7 +91,7 @@ describe("changes after posting (finding 5)", () => {
     // Posted members: the first sync read those modified before today.
     const members = jst
       .documents(JST_PATHS.salesOut)
-      .filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && modifiedBefore(tplusReadEnd(e2e))(d));
+      .filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && modifiedBefore(tplusReadEnd(e2e!))(d));
     expect(members.length).toBeGreaterThanOrEqual(2);
     const [edited, cancelled] = members;
     const items = structuredClone(edited!.items as Row[]);
