@@ -19,7 +19,6 @@ import {
   JstNetworkError,
   JstNotAuthorizedError,
   JstPagingError,
-  JstRefreshForbiddenError,
   JstThrottledError,
   JstTimeoutError,
   JstTokenError,
