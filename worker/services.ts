@@ -78,17 +78,20 @@ export function flowEndpoints(flow: Flow, env: Env): Array<{ endpoint: string; s
   return out;
 }
 
+/** A flow of this deployment by id; not_found otherwise. */
+function configuredFlow(config: WorkerConfig, id: string): Flow {
+  // Own properties only: "constructor", "__proto__", "toString" are not flows (security review #5).
+  const flow = Object.hasOwn(config.flows, id) ? config.flows[id] : undefined;
+  if (!flow) throw new BridgeError("not_found", `no flow "${id}"`, { hint: `this deployment runs: ${Object.keys(config.flows).join(", ")}` });
+  return flow;
+}
+
 export function createServices(env: Env, config: WorkerConfig) {
   const ports = workerPorts(env, config);
   const store = new FlowStateStore(ports.kv, { logger: ports.logger });
   const references = new KvReferenceStore(ports.kv);
 
-  const flowOrThrow = (id: string): Flow => {
-    // Own properties only: "constructor", "__proto__", "toString" are not flows (security review #5).
-    const flow = Object.hasOwn(config.flows, id) ? config.flows[id] : undefined;
-    if (!flow) throw new BridgeError("not_found", `no flow "${id}"`, { hint: `this deployment runs: ${Object.keys(config.flows).join(", ")}` });
-    return flow;
-  };
+  const flowOrThrow = (id: string): Flow => configuredFlow(config, id);
 
   const scheduleOf = (flow: Flow) => {
     for (const [cron, ids] of config.schedules) if (ids.includes(flow.id)) return { cron, next: nextCronTime(cron, Date.now()) };

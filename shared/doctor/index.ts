@@ -109,6 +109,72 @@ function describe(error: unknown): { detail: string; fix?: string } {
   return { detail: error instanceof Error ? error.message : String(error) };
 }
 
+/** What the doctor's clients share: the date-recording fetch, the token store, the clock and the logger. */
+type ClientDeps = { fetch: FetchLike; tokenStore: KvTokenStore; clock: Clock; logger: Logger };
+
+/** The three vendors' clients from the environment; a target client that cannot be configured is undefined (its checks say so). */
+function openClients(env: EnvVars, deps: ClientDeps, add: Add) {
+  // ---- Jushuitan ----
+  let jst: JushuitanClient | undefined;
+  try {
+    jst = new JushuitanClient({
+      baseUrl: env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
+      appKey: env.JST_APP_KEY ?? "",
+      appSecret: env.JST_APP_SECRET ?? "",
+      ...deps,
+      initialTokens: tokensFromEnv(env),
+    });
+  } catch (error) {
+    add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) });
+  }
+
+  const kisClient = (() => {
+    try {
+      return new KisOperations(new KisClient({ config: kisConfigFromEnv(env), ...deps }));
+    } catch {
+      return undefined;
+    }
+  })();
+  const tplusClient = (() => {
+    try {
+      return createTplusClient(tplusConfigFromEnv(env), deps, { retry: { tries: 2 } });
+    } catch {
+      return undefined;
+    }
+  })();
+  return { jst, kisClient, tplusClient };
+}
+
+/** Source check of one flow: credentials and permission for its endpoint (190), whether rows carry ts, and the first
+ * page of the last `sampleDays` days as a sample for the code checks. */
+async function sampleSource(jst: JushuitanClient, flow: Flow, now: number, sampleDays: number, add: Add, findings: DoctorFindings): Promise<Record<string, unknown>[]> {
+  const builder = createDocumentBuilder(flow);
+  const to = now;
+  const from = now - sampleDays * 86_400_000;
+  try {
+    const params = builder.compiled.requestParams({ lastSyncTime: from, currentTime: to, timezone: flow.timezone });
+    const pageSize = flow.source.paging.pageSize ?? 30;
+    const data = (await jst.call<{ datas?: unknown[] } | null>(flow.source.endpoint, { ...params, page_index: 1, page_size: pageSize })) ?? {};
+    const rows = (Array.isArray(data.datas) ? data.datas : []).filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
+    add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "ok", detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)` });
+    const carryTs = rows.length === 0 ? undefined : rows.every((r) => r.ts !== undefined && r.ts !== null);
+    if (carryTs !== undefined) (findings.jstRowsCarryTs ??= {})[flow.source.endpoint] = carryTs;
+    const cursor = flow.source.paging.type === "cursor";
+    add({
+      system: "jushuitan",
+      flowId: flow.id,
+      title: `rows of ${flow.source.endpoint} carry ts${cursor ? " (needed: the flow pages by cursor)" : ""}`,
+      status: carryTs === undefined ? "unknown" : carryTs || !cursor ? "ok" : "fail",
+      detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes" : "no (window paging does not need it)",
+      ...(carryTs === false && cursor ? { fix: 'switch the flow to window paging ("paging": {"type": "window"})' } : {}),
+    });
+    return rows;
+  } catch (error) {
+    add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "fail", ...describe(error) });
+    return [];
+  }
+}
+
 export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const findings: DoctorFindings = {};
@@ -126,66 +192,14 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     });
   }
 
-  // ---- Jushuitan ----
-  let jst: JushuitanClient | undefined;
-  try {
-    jst = new JushuitanClient({
-      baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
-      appKey: ports.env.JST_APP_KEY ?? "",
-      appSecret: ports.env.JST_APP_SECRET ?? "",
-      ...deps,
-      initialTokens: tokensFromEnv(ports.env),
-    });
-  } catch (error) {
-    add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) });
-  }
-
-  const kisClient = (() => {
-    try {
-      return new KisOperations(new KisClient({ config: kisConfigFromEnv(ports.env), ...deps }));
-    } catch {
-      return undefined;
-    }
-  })();
-  const tplusClient = (() => {
-    try {
-      return createTplusClient(tplusConfigFromEnv(ports.env), deps, { retry: { tries: 2 } });
-    } catch {
-      return undefined;
-    }
-  })();
+  const { jst, kisClient, tplusClient } = openClients(ports.env, deps, add);
   const targetsChecked = new Set<string>();
 
   for (const flow of flows) {
     add(correctionCheck(flow, ports.env));
     const sampled: Record<string, unknown>[] = [];
     // Source: permission per endpoint (190), rows carry ts, a sample for the code checks.
-    if (jst) {
-      const builder = createDocumentBuilder(flow);
-      const to = now;
-      const from = now - sampleDays * 86_400_000;
-      try {
-        const params = builder.compiled.requestParams({ lastSyncTime: from, currentTime: to, timezone: flow.timezone });
-        const pageSize = flow.source.paging.pageSize ?? 30;
-        const data = (await jst.call<{ datas?: unknown[] } | null>(flow.source.endpoint, { ...params, page_index: 1, page_size: pageSize })) ?? {};
-        const rows = (Array.isArray(data.datas) ? data.datas : []).filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
-        sampled.push(...rows);
-        add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "ok", detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)` });
-        const carryTs = rows.length === 0 ? undefined : rows.every((r) => r.ts !== undefined && r.ts !== null);
-        if (carryTs !== undefined) (findings.jstRowsCarryTs ??= {})[flow.source.endpoint] = carryTs;
-        const cursor = flow.source.paging.type === "cursor";
-        add({
-          system: "jushuitan",
-          flowId: flow.id,
-          title: `rows of ${flow.source.endpoint} carry ts${cursor ? " (needed: the flow pages by cursor)" : ""}`,
-          status: carryTs === undefined ? "unknown" : carryTs || !cursor ? "ok" : "fail",
-          detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes" : "no (window paging does not need it)",
-          ...(carryTs === false && cursor ? { fix: 'switch the flow to window paging ("paging": {"type": "window"})' } : {}),
-        });
-      } catch (error) {
-        add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "fail", ...describe(error) });
-      }
-    }
+    if (jst) sampled.push(...(await sampleSource(jst, flow, now, sampleDays, add, findings)));
 
     // Reference tables (fills the ones with a source, as the first run would).
     let tables: Record<string, ReadonlyArray<Record<string, unknown>>> | undefined;

@@ -39,75 +39,84 @@ function plannedLetter(doc: BuiltDocument) {
   return { outbox: { unit: `correction:${doc.externalKey}`, parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }] } };
 }
 
-export function createChangeWriter(ctx: ChangeWriterContext) {
-  const records: CorrectionRecord[] = [];
+/** What a change writer keeps across the run: the correction records and the keys of the corrections it tried. */
+interface WriterState {
+  records: CorrectionRecord[];
   /** Keys of the corrections this run tried (a set-aside one that turns poison is filed as a planned part too). */
-  const correctionKeys = new Set<string>();
+  correctionKeys: Set<string>;
+}
+
+/** A source row built alone: its own summed lines and head, or undefined when it does not build on its own. */
+function aloneLines(ctx: ChangeWriterContext, row: SourceRow) {
   const shape = ctx.book.settings.shape;
+  const built = ctx.buildAlone(row);
+  if (built.failures.length || built.documents.length === 0) return undefined;
+  return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
+}
 
-  const alone = (row: SourceRow) => {
-    const built = ctx.buildAlone(row);
-    if (built.failures.length || built.documents.length === 0) return undefined;
-    return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
-  };
-
-  /** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
-  const writeCorrections = async (corrections: Correction[], row: SourceRow | undefined) => {
-    for (const c of corrections) {
-      const existing = ctx.ledgerGet(c.doc.externalKey);
-      if (existing) {
-        // Written before and not settled into the image (a replayed dead letter): settle it now if it is this content.
-        if (existing.contentHash === c.doc.contentHash) {
-          if (!ctx.dryRun) for (const e of c.settle(ctx.now(), ctx.runId)) ctx.remember(e);
-          continue;
-        }
-        ctx.deadLetter(c.sourceId, row ?? null, changeUnknown(`correction ${c.doc.externalKey} of ${c.of}`), { externalKey: c.doc.externalKey, payload: c.doc.payload });
-        return;
+/** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
+async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, corrections: Correction[], row: SourceRow | undefined) {
+  for (const c of corrections) {
+    const existing = ctx.ledgerGet(c.doc.externalKey);
+    if (existing) {
+      // Written before and not settled into the image (a replayed dead letter): settle it now if it is this content.
+      if (existing.contentHash === c.doc.contentHash) {
+        if (!ctx.dryRun) for (const e of c.settle(ctx.now(), ctx.runId)) ctx.remember(e);
+        continue;
       }
-      if (!ctx.dryRun && ctx.exhausted(c.doc)) {
-        ctx.skipped();
-        return;
-      }
-      let written = false;
-      correctionKeys.add(c.doc.externalKey);
-      await ctx.writeOne(
-        c.doc,
-        row ? [row] : [],
-        (result) => {
-          written = true;
-          const at = ctx.now();
-          ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
-          for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
-        },
-        // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
-        // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
-        (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
-      );
-      records.push({ externalKey: c.doc.externalKey, of: c.of, sourceId: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: written ? "written" : "pending" });
-      if (!written && !ctx.dryRun) return;
+      ctx.deadLetter(c.sourceId, row ?? null, changeUnknown(`correction ${c.doc.externalKey} of ${c.of}`), { externalKey: c.doc.externalKey, payload: c.doc.payload });
+      return;
     }
-  };
+    if (!ctx.dryRun && ctx.exhausted(c.doc)) {
+      ctx.skipped();
+      return;
+    }
+    let written = false;
+    state.correctionKeys.add(c.doc.externalKey);
+    await ctx.writeOne(
+      c.doc,
+      row ? [row] : [],
+      (result) => {
+        written = true;
+        const at = ctx.now();
+        ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
+        for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
+      },
+      // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
+      // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
+      (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
+    );
+    state.records.push({ externalKey: c.doc.externalKey, of: c.of, sourceId: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: written ? "written" : "pending" });
+    if (!written && !ctx.dryRun) return;
+  }
+}
 
-  /** Acts on a review; true when the document is settled by it (nothing left for the ordinary write). */
-  const act = async (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument): Promise<boolean> => {
-    switch (review.verdict) {
-      case "new":
-        return false;
-      case "unchanged":
-        if (review.adopt && !ctx.dryRun) for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
-        return true;
-      case "ignore":
-        ctx.logger.warn("document changed after it was written; ignored (onChange: ignore)", { flowId: ctx.flowId, sourceId });
-        return true;
-      case "unknown":
-      case "report":
-        ctx.deadLetter(sourceId, row ?? null, review.error, doc ? { externalKey: doc.externalKey, payload: doc.payload } : {});
-        return true;
-      case "corrections":
-        await writeCorrections(review.corrections, row);
-        return true;
-    }
-  };
+/** Acts on a review; true when the document is settled by it (nothing left for the ordinary write). */
+async function actOnReview(ctx: ChangeWriterContext, state: WriterState, review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument): Promise<boolean> {
+  switch (review.verdict) {
+    case "new":
+      return false;
+    case "unchanged":
+      if (review.adopt && !ctx.dryRun) for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
+      return true;
+    case "ignore":
+      ctx.logger.warn("document changed after it was written; ignored (onChange: ignore)", { flowId: ctx.flowId, sourceId });
+      return true;
+    case "unknown":
+    case "report":
+      ctx.deadLetter(sourceId, row ?? null, review.error, doc ? { externalKey: doc.externalKey, payload: doc.payload } : {});
+      return true;
+    case "corrections":
+      await writeCorrections(ctx, state, review.corrections, row);
+      return true;
+  }
+}
+
+export function createChangeWriter(ctx: ChangeWriterContext) {
+  const state: WriterState = { records: [], correctionKeys: new Set<string>() };
+  const { records, correctionKeys } = state;
+  const alone = (row: SourceRow) => aloneLines(ctx, row);
+  const act = (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument) => actOnReview(ctx, state, review, sourceId, row, doc);
 
   return {
     records,

@@ -27,10 +27,11 @@ import type {
   WindowSummary,
 } from "./types.ts";
 import { attemptLedgerKey, PoisonBook, repeatedFailure } from "./poison.ts";
-import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
+import type { OutboxPlan } from "../state/outbox-store.ts";
+import { closePlan, type OutboxContext, type OutboxRun, settleThroughOutbox } from "./outbox-writer.ts";
 import { halveWindow, ownsInstant, planWindows, sourceClockEnd, type TimeWindow } from "./window.ts";
 import { startOfDayInZone } from "../util/time.ts";
-import { probeOtherSplit, TargetConflictError, verifyExisting } from "./verify-existing.ts";
+import { TargetConflictError, verifyExisting } from "./verify-existing.ts";
 import { ChangeBook, type ChangeSettings } from "./changes.ts";
 import { createChangeWriter, type ChangeWriter } from "./change-writer.ts";
 import { writeWithPeriodPolicy, type PeriodPolicy } from "./periods.ts";
@@ -202,13 +203,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   /** Cuts an incremental window at the source's clock − end lag; false when nothing of it is left. */
   const cutToSourceClock = (window: TimeWindow): boolean => {
     if (options.range) return true;
-    const inc = options.incremental;
-    const skew = deps.source.clockSkewMs?.();
-    const sourceNow = skew === undefined ? undefined : clock.now() + skew;
-    const end = sourceClockEnd({ now, sourceNow, endLagMs: inc.endLagMs, alignToDays: inc.alignToDays, timezone: inc.timezone });
-    if (end === undefined || window.to <= end) return true;
-    windowEndCutMs = Math.max(windowEndCutMs ?? 0, window.to - Math.max(window.from, end));
-    window.to = Math.max(window.from, end);
+    const cutMs = cutWindowToSourceClock(window, options.incremental, now, deps.source.clockSkewMs?.(), clock);
+    if (cutMs === undefined) return true;
+    windowEndCutMs = Math.max(windowEndCutMs ?? 0, cutMs);
     return window.to > window.from;
   };
 
@@ -228,15 +225,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
    */
   const lateBefore = options.lateBefore ?? (options.range ? undefined : watermarkBefore);
   const late = { rows: 0, minLagMs: 0 };
-  const noteLate = (rows: SourceRow[]) => {
-    if (lateBefore === undefined) return;
-    for (const row of rows) {
-      const at = deps.source.timeOf?.(row);
-      if (at === undefined || at >= lateBefore) continue;
-      late.rows++;
-      late.minLagMs = Math.max(late.minLagMs, lateBefore - at + Math.max(0, options.incremental.endLagMs));
-    }
-  };
+  const noteLate = (rows: SourceRow[]) => noteLateRows(late, rows, lateBefore, deps.source, options.incremental.endLagMs);
 
   let ledgerView: ((key: string) => LedgerEntry | undefined) | undefined;
   /** Entries settled in this run, newest last; they shadow the stored ledger. */
@@ -335,7 +324,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     counts.skipped += built.skipped?.length ?? 0;
     for (const f of built.failures) deadLetter(f.sourceId, f.source, f.error, { payload: f.payload });
     await changeWriter?.reviewBuilt(built, rowsById, deps.builder.merges);
-    const documents = outboxPlans ? await settleThroughOutbox(built.documents, rowsById) : built.documents;
+    const documents = outbox ? await settleThroughOutbox(outbox, built.documents, rowsById) : built.documents;
     for (const doc of poison.order(documents)) {
       const known = ledgerGet(doc.externalKey);
       if (changeWriter && doc.groupKey === undefined) {
@@ -346,25 +335,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
           if (dryRun) planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
           continue;
         }
-        // Same key, different content: the target already holds a posted document. Never overwrite silently:
-        // surface it as a dead letter, or skip it with a warning when the flow says onExisting: "skip".
-        if (dryRun) {
-          planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "changed" });
-          continue;
-        }
-        if (deps.onChanged === "skip") {
-          counts.skipped++;
-          logger.warn("document changed after it was written; skipped (onExisting: skip)", { flowId, externalKey: doc.externalKey });
-          continue;
-        }
-        deadLetter(
-          doc.members[0] ?? doc.externalKey,
-          doc.members.length === 1 ? rowsById.get(doc.members[0]!) : doc.members.map((m) => rowsById.get(m)),
-          new BridgeError("changed_after_write", `document ${doc.externalKey} changed after it was written to the target`, {
-            hint: "post the correction in the target by hand (or a red/reversal document), then resolve this dead letter",
-          }),
-          { externalKey: doc.externalKey, payload: doc.payload },
-        );
+        changedAfterWrite(doc, rowsById, { dryRun, planned, counts, onChanged: deps.onChanged, logger, flowId, deadLetter });
         continue;
       }
       if (!dryRun && poison.exhausted(doc)) {
@@ -399,174 +370,8 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     }
   };
 
-  /** Open outbox plans by group key (merge flows that write; undefined otherwise). */
-  let outboxPlans: Map<string, OutboxPlan> | undefined;
-  /** A started group also has members its plan does not hold: they become a supplement next run. */
-  let outboxLate = false;
-
-  /**
-   * Merged documents go through the outbox: a group unit (original or supplement, all its maxLines parts) is
-   * planned and stored before its first part is written; a stored plan is written as stored, never re-planned.
-   * Returns the documents left for the ordinary path (units already in the ledger before the outbox existed).
-   */
-  const settleThroughOutbox = async (docs: BuiltDocument[], rowsById: Map<string, SourceRow>): Promise<BuiltDocument[]> => {
-    const plans = outboxPlans!;
-    const rest: BuiltDocument[] = [];
-    const units = new Map<string, BuiltDocument[]>();
-    for (const doc of docs) {
-      if (doc.groupKey === undefined) {
-        rest.push(doc);
-        continue;
-      }
-      const started = plans.get(doc.groupKey);
-      if (started) {
-        if (doc.members.some((m) => !started.members.includes(m))) outboxLate = true;
-        units.set(started.unit, []);
-        continue;
-      }
-      const unit = outboxUnit(doc.groupKey, doc.supplement ?? 0);
-      units.set(unit, [...(units.get(unit) ?? []), doc]);
-    }
-    for (const [unit, parts] of units) {
-      let plan = [...plans.values()].find((p) => p.unit === unit);
-      if (!plan) {
-        if (parts.some((d) => ledgerGet(d.externalKey))) {
-          const changed = parts.findIndex((d) => ledgerGet(d.externalKey)?.contentHash !== undefined && ledgerGet(d.externalKey)!.contentHash !== d.contentHash);
-          if (changed < 0) {
-            rest.push(...parts); // written before the outbox: the ledger decides, as before
-            continue;
-          }
-          lostPlan(unit, parts, changed, rowsById);
-          continue;
-        }
-        plan = {
-          v: 1,
-          unit,
-          groupKey: parts[0]!.groupKey!,
-          supplement: parts[0]!.supplement ?? 0,
-          parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
-          members: [...new Set(parts.flatMap((d) => d.members))],
-          planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
-          runId: options.runId,
-          createdAt: clock.now(),
-          ...(changeWriter ? { images: changeWriter.planImages(parts.flatMap((d) => d.members), rowsById) } : {}),
-        };
-        // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
-        const clash = plan.supplement === 0 && !writtenGroup(plan.groupKey) ? await probeOtherSplit(deps.target, deps.targetOperation, plan.parts) : undefined;
-        if (clash) {
-          conflictPlan(plan, clash, rowsById);
-          continue;
-        }
-        await state.outbox!.put(flowId, plan); // before the first part: a stop between parts resumes this plan
-        plans.set(plan.groupKey, plan);
-      }
-      await writePlan(plan, rowsById);
-    }
-    return rest;
-  };
-
-  /**
-   * Parts of a unit are in the ledger but its plan is gone (a reset flow index, a plan written before the outbox) and
-   * the rebuild no longer matches a written part (a late member's lines): skipping that part (onExisting: skip) would
-   * drop the new lines, and writing the other parts could book lines shifted between parts twice. The unit's parts not
-   * written as rebuilt become one letter with every member's rows (adversary 12, test/core/adv12-index-reset.test.ts);
-   * its members are settled by it, like a conflict plan's.
-   */
-  const lostPlan = (unit: string, parts: BuiltDocument[], changed: number, rowsById: Map<string, SourceRow>) => {
-    const remainder = parts.filter((d, i) => i === changed || ledgerGet(d.externalKey)?.contentHash !== d.contentHash);
-    const members = [...new Set(parts.flatMap((d) => d.members))];
-    const key = parts[changed]!.externalKey;
-    deadLetter(
-      members[0] ?? key,
-      members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
-      new BridgeError("changed_after_write", `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`, {
-        hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
-      }),
-      { externalKey: key, payload: { outbox: { unit, parts: remainder.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })) } } },
-    );
-    const groupKey = parts[0]!.groupKey!;
-    const previous = writtenGroup(groupKey);
-    remember({ externalKey: groupLedgerKey(groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...members])], supplements: Math.max(previous?.supplements ?? 0, parts[0]!.supplement ?? 0), writtenAt: clock.now(), runId: options.runId });
-  };
-
-  /** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */
-  const conflictPlan = (plan: OutboxPlan, clash: TargetConflictError, rowsById: Map<string, SourceRow>) => {
-    deadLetter(plan.members[0] ?? plan.groupKey, plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined), clash, {
-      externalKey: plan.parts[0]!.externalKey,
-      payload: { outbox: { unit: plan.unit, parts: plan.parts } },
-    });
-    const previous = writtenGroup(plan.groupKey);
-    remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: clock.now(), runId: options.runId });
-  };
-
-  const writePlan = async (plan: OutboxPlan, rowsById: Map<string, SourceRow>) => {
-    const partDoc = (i: number): BuiltDocument => ({ ...plan.parts[i]!, groupKey: plan.groupKey, supplement: plan.supplement });
-    let refused: { at: number; error: BridgeError } | undefined;
-    for (let i = 0; i < plan.parts.length && !refused; i++) {
-      const doc = partDoc(i);
-      if (ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
-      if (poison.exhausted(doc)) {
-        // Dead-lettered already (settleSetAside files the remainder and closes the plan; this is a plan whose close
-        // was not saved, or a letter filed before that): the parts after it go with a remainder letter. Replay
-        // checks the ledger per part, so letters that overlap never write a part twice.
-        refused = { at: i + 1, error: repeatedFailure(doc.externalKey, poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
-        break;
-      }
-      let written = false;
-      // A part set aside carries the rows of every member from it on: if it is dead-lettered as poison, its letter
-      // holds the plan's remainder (settleSetAside) with those rows.
-      const remainderRows = [...new Set(plan.parts.slice(i).filter((p) => !ledgerGet(p.externalKey)).flatMap((p) => p.members))]
-        .map((m) => rowsById.get(m))
-        .filter((r): r is SourceRow => r !== undefined);
-      await writeOne(
-        doc,
-        remainderRows,
-        doc.supplement ? "supplement" : "new",
-        (result) => {
-          written = true;
-          remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: clock.now(), runId: options.runId });
-        },
-        (error) => (refused = { at: i, error }),
-      );
-      if (!written && !refused) return; // set aside (or dry run): the plan stays open, its later parts wait
-    }
-    if (refused) {
-      // Refused for good: the remainder (this part and every later one not written) is one dead letter with the
-      // stored payloads and its members' source rows; replaying it writes exactly those parts.
-      const remainder = plan.parts.slice(refused.at).filter((p) => !ledgerGet(p.externalKey));
-      if (remainder.length) {
-        const members = [...new Set(remainder.flatMap((p) => p.members))];
-        deadLetter(
-          members[0] ?? plan.groupKey,
-          members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
-          refused.error,
-          { externalKey: remainder[0]!.externalKey, payload: { outbox: { unit: plan.unit, parts: remainder } } },
-        );
-      }
-    }
-    // Before-images of the members whose parts are written (engine/changes.ts).
-    for (const part of plan.parts) if (ledgerGet(part.externalKey)) changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
-    closePlan(plan);
-  };
-
-  /**
-   * Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
-   * Members of a conflicting remainder are settled by the conflict letter (it holds their rows and both sides):
-   * they must not also go into a supplement, which would book them a second time once the letter is resolved.
-   */
-  const closePlan = (plan: OutboxPlan) => {
-    const previous = writtenGroup(plan.groupKey);
-    remember({
-      externalKey: groupLedgerKey(plan.groupKey),
-      contentHash: "group",
-      members: [...new Set([...(previous?.members ?? []), ...plan.members])],
-      supplements: Math.max(previous?.supplements ?? 0, plan.supplement),
-      writtenAt: clock.now(),
-      runId: options.runId,
-    });
-    outboxPlans!.delete(plan.groupKey);
-    settledPlans.push(plan.unit);
-  };
+  /** The outbox of merge flows that write (engine/outbox-writer.ts); undefined otherwise. */
+  let outbox: OutboxRun | undefined;
 
   const writeOne = async (
     doc: BuiltDocument,
@@ -667,13 +472,9 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       // it again (and only what follows), and writes the day once it is over.
       logger.info("merge groups of a day not yet over are held; the watermark waits for them", { flowId, held: heldGroups.length });
       if (options.range) return;
-      for (const group of heldGroups) {
-        for (const member of group.members) {
-          const at = deps.source.timeOf?.(rows.get(member) ?? {});
-          if (at === undefined) watermarkHeld = true;
-          else heldFrom = Math.min(heldFrom ?? Infinity, Math.floor(at / 1000) * 1000);
-        }
-      }
+      const held = heldGroupsStart(heldGroups, rows, deps.source);
+      if (held.untimed) watermarkHeld = true;
+      if (held.from !== undefined) heldFrom = Math.min(heldFrom ?? Infinity, held.from);
     } else if (heldGroups.length > 0) {
       // Every row is in [from, to) on the window's field and windows end on period boundaries, so a group still open
       // at the end of a past window means the group field is not the window field: the watermark must not pass
@@ -685,7 +486,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
   /** A window is settled: move the watermark past it unless something holds it. */
   const advancePast = async (window: TimeWindow) => {
     await flushState();
-    if (poison.takeWindowCount() > 0 || outboxLate) watermarkHeld = heldForDocuments = true;
+    if (poison.takeWindowCount() > 0 || outbox?.late) watermarkHeld = heldForDocuments = true;
     if (!options.range && !watermarkHeld) {
       watermark = Math.max(watermark, Math.min(window.to, heldFrom ?? Infinity));
       checkpointDirty = !(await saveCheckpoint({ watermark, runId: options.runId, updatedAt: clock.now() }, false));
@@ -707,25 +508,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       runError = { code: tookNothing.code, message: `the target took no document in this run (${setAsideCount} set aside): ${tookNothing.message}`, hint: tookNothing.hint };
     }
     for (const entry of entries) remember(entry);
-    for (const item of exhausted) {
-      const plan = item.doc.groupKey === undefined ? undefined : outboxPlans?.get(item.doc.groupKey);
-      const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
-      if (plan && at >= 0) {
-        // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
-        // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.
-        const remainder = plan.parts.slice(at).filter((p) => !ledgerGet(p.externalKey));
-        deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
-          externalKey: item.doc.externalKey,
-          payload: { outbox: { unit: plan.unit, parts: remainder } },
-        });
-        closePlan(plan);
-        continue;
-      }
-      deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
-        externalKey: item.doc.externalKey,
-        payload: changeWriter ? changeWriter.letterPayload(item.doc) : item.doc.payload,
-      });
-    }
+    for (const item of exhausted) fileExhausted(item, outbox, { ledgerGet, deadLetter, changeWriter });
     if (outcome === "success") outcome = "partial";
     return { pending: true, list: setAside };
   };
@@ -759,7 +542,26 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       uncleanBefore = true;
       logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, runs: inherited });
     }
-    if (deps.builder.merges && state.outbox && !dryRun) outboxPlans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
+    if (deps.builder.merges && state.outbox && !dryRun) {
+      const plans = new Map((await state.outbox.list(flowId)).map((p) => [p.groupKey, p]));
+      const ctx: OutboxContext = {
+        flowId,
+        runId: options.runId,
+        target: deps.target,
+        targetOperation: deps.targetOperation,
+        outbox: state.outbox,
+        now: () => clock.now(),
+        poison,
+        changeWriter,
+        ledgerGet,
+        remember,
+        writtenGroup,
+        deadLetter,
+        writeOne,
+        settled: (unit) => settledPlans.push(unit),
+      };
+      outbox = { ctx, plans, late: false };
+    }
     for (const window of windows) {
       const resume = cursor && cursor.window.from === window.from && cursor.window.to === window.to ? cursor : undefined;
       // A resumed spool holds every row read since the last build (earlier windows of the run included).
@@ -1043,15 +845,7 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
       outcome,
       counts,
       windows: windowsSummary,
-      api: meter.stats().map((s) => ({
-        endpoint: s.endpoint,
-        calls: s.calls,
-        errors: s.errors,
-        throttles: s.throttles,
-        p50Ms: percentile(s.latenciesMs, 50),
-        p95Ms: percentile(s.latenciesMs, 95),
-        latenciesMs: s.latenciesMs,
-      })),
+      api: apiSummary(meter),
       subrequests: meter.used(),
       source: {
         clockSkewMs: deps.source.clockSkewMs?.(),
@@ -1076,6 +870,122 @@ export async function runFlow(deps: RunDeps, options: RunOptions): Promise<RunRe
     if (!dryRun) await state.recordRun(summary);
     return { summary, planned };
   }
+}
+
+/**
+ * Same key, different content: the target already holds a posted document. Never overwritten silently: surfaced as
+ * a dead letter, or skipped with a warning when the flow says onExisting: "skip" (a dry run plans it as "changed").
+ */
+function changedAfterWrite(
+  doc: BuiltDocument,
+  rowsById: Map<string, SourceRow>,
+  run: {
+    dryRun: boolean;
+    planned: RunResult["planned"];
+    counts: RunSummary["counts"];
+    onChanged: RunDeps["onChanged"];
+    logger: Logger;
+    flowId: string;
+    deadLetter: (sourceId: string, source: unknown, error: unknown, extra: { externalKey?: string; payload?: unknown }) => void;
+  },
+): void {
+  if (run.dryRun) {
+    run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "changed" });
+    return;
+  }
+  if (run.onChanged === "skip") {
+    run.counts.skipped++;
+    run.logger.warn("document changed after it was written; skipped (onExisting: skip)", { flowId: run.flowId, externalKey: doc.externalKey });
+    return;
+  }
+  run.deadLetter(
+    doc.members[0] ?? doc.externalKey,
+    doc.members.length === 1 ? rowsById.get(doc.members[0]!) : doc.members.map((m) => rowsById.get(m)),
+    new BridgeError("changed_after_write", `document ${doc.externalKey} changed after it was written to the target`, {
+      hint: "post the correction in the target by hand (or a red/reversal document), then resolve this dead letter",
+    }),
+    { externalKey: doc.externalKey, payload: doc.payload },
+  );
+}
+
+/** A set-aside document that reached the failure limit (poison.ts), dead-lettered at the end of the run. */
+function fileExhausted(
+  item: ReturnType<PoisonBook["settle"]>["exhausted"][number],
+  outbox: OutboxRun | undefined,
+  run: {
+    ledgerGet: (key: string) => LedgerEntry | undefined;
+    deadLetter: (sourceId: string, source: unknown, error: unknown, extra: { externalKey?: string; payload?: unknown }) => void;
+    changeWriter: ChangeWriter | undefined;
+  },
+): void {
+  const plan = item.doc.groupKey === undefined ? undefined : outbox?.plans.get(item.doc.groupKey);
+  const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
+  if (outbox && plan && at >= 0) {
+    // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
+    // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.
+    const remainder = plan.parts.slice(at).filter((p) => !run.ledgerGet(p.externalKey));
+    run.deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+      externalKey: item.doc.externalKey,
+      payload: { outbox: { unit: plan.unit, parts: remainder } },
+    });
+    closePlan(outbox, plan);
+    return;
+  }
+  run.deadLetter(item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, repeatedFailure(item.doc.externalKey, item.attempts, item.error), {
+    externalKey: item.doc.externalKey,
+    payload: run.changeWriter ? run.changeWriter.letterPayload(item.doc) : item.doc.payload,
+  });
+}
+
+/** Counts rows written now that earlier runs read past without seeing (read before `lateBefore`), and their least lag. */
+function noteLateRows(late: { rows: number; minLagMs: number }, rows: SourceRow[], lateBefore: number | undefined, source: WindowSource, endLagMs: number): void {
+  if (lateBefore === undefined) return;
+  for (const row of rows) {
+    const at = source.timeOf?.(row);
+    if (at === undefined || at >= lateBefore) continue;
+    late.rows++;
+    late.minLagMs = Math.max(late.minLagMs, lateBefore - at + Math.max(0, endLagMs));
+  }
+}
+
+/** The run record's per-endpoint API figures. */
+function apiSummary(meter: CallMeter): RunSummary["api"] {
+  return meter.stats().map((s) => ({
+    endpoint: s.endpoint,
+    calls: s.calls,
+    errors: s.errors,
+    throttles: s.throttles,
+    p50Ms: percentile(s.latenciesMs, 50),
+    p95Ms: percentile(s.latenciesMs, 95),
+    latenciesMs: s.latenciesMs,
+  }));
+}
+
+/**
+ * Cuts an incremental window's end at the source's clock − end lag (the host ran ahead of Jushuitan); returns how far
+ * it was cut, or undefined when it was not. The window may be left empty (to === from).
+ */
+function cutWindowToSourceClock(window: TimeWindow, inc: IncrementalSettings, now: number, skewMs: number | undefined, clock: Clock): number | undefined {
+  const sourceNow = skewMs === undefined ? undefined : clock.now() + skewMs;
+  const end = sourceClockEnd({ now, sourceNow, endLagMs: inc.endLagMs, alignToDays: inc.alignToDays, timezone: inc.timezone });
+  if (end === undefined || window.to <= end) return undefined;
+  const cutMs = window.to - Math.max(window.from, end);
+  window.to = Math.max(window.from, end);
+  return cutMs;
+}
+
+/** Where held merge groups start on the window field (earliest member, whole seconds); untimed: a member has no time. */
+function heldGroupsStart(heldGroups: NonNullable<BuildResult["held"]>, rows: Map<string, SourceRow>, source: WindowSource): { from?: number; untimed: boolean } {
+  let from: number | undefined;
+  let untimed = false;
+  for (const group of heldGroups) {
+    for (const member of group.members) {
+      const at = source.timeOf?.(rows.get(member) ?? {});
+      if (at === undefined) untimed = true;
+      else from = Math.min(from ?? Infinity, Math.floor(at / 1000) * 1000);
+    }
+  }
+  return { ...(from !== undefined ? { from } : {}), untimed };
 }
 
 /** A window the request cap cannot read that cannot be halved (one second: more rows saved in it than the cap reads). */

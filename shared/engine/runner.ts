@@ -12,7 +12,7 @@ import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connec
 import type { TargetConnector } from "../connectors/target.ts";
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
 import { BridgeError, ConfigError } from "../errors.ts";
-import { createDocumentBuilder } from "../flow/builder.ts";
+import { createDocumentBuilder, type FlowDocumentBuilder } from "../flow/builder.ts";
 import { lookupTables } from "../flow/preview.ts";
 import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger, TokenStore } from "../ports.ts";
@@ -303,6 +303,60 @@ export async function openFlow(
   return { builder, target, tables };
 }
 
+/** The run's Jushuitan client: credentials, tokens and paging limits from the environment, calls through the run's meter. */
+function jushuitanClientFor(env: EnvVars, deps: { tokenStore: KvTokenStore; fetch: FetchLike; clock: Clock; logger: Logger; rateBudget?: RateBudget }): JushuitanClient {
+  return new JushuitanClient({
+    baseUrl: env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
+    appKey: required(env, "JST_APP_KEY"),
+    appSecret: required(env, "JST_APP_SECRET"),
+    tokenStore: deps.tokenStore,
+    fetch: deps.fetch,
+    clock: deps.clock,
+    logger: deps.logger,
+    initialTokens: tokensFromEnv(env),
+    // One Jushuitan budget per app across every run of the host (http/rate-budget.ts); else this client's own limiter.
+    ...(deps.rateBudget ? { rateLimiter: deps.rateBudget } : { limits: jstRateFromEnv(env) }),
+    ...(maxPagesPerWindow(env) ? { maxPagesPerWindow: maxPagesPerWindow(env) } : {}),
+    ...(requestTimeoutMs(env) ? { timeoutMs: requestTimeoutMs(env) } : {}),
+  });
+}
+
+/** A window's request parameters without the window fields the source sets itself; a range read by rangeTimeField keeps its date_type. */
+function windowParams(flow: Flow, readFlow: Flow, compiled: FlowDocumentBuilder["compiled"]) {
+  return (window: { from: number; to: number }) => {
+    const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
+    if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
+    return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
+  };
+}
+
+/** The engine's state for one run: over the flow's index when the lock is one, with the merge spool in chunked keys. */
+function runState(lock: FlowLockPort, store: FlowStateStore, kv: MeteredKeyValueStore, run: { flowId: string; runId: string; epoch: number | undefined; clock: Clock; logger: Logger }) {
+  const { flowId, runId, epoch, clock, logger } = run;
+  // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
+  const indexed = isFlowIndex(lock) ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(lock, store, flowId, runId, epoch, clock, logger)) : undefined;
+  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
+  // With the index, a page's spool (an unmerged flow's continuation) stays in the checkpoint there: no KV write per stop.
+  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger, ...(indexed ? { inlineBytes: INDEX_INLINE_SPOOL_BYTES } : {}) });
+  return { indexed, state };
+}
+
+/** Configuration problems surface before any document moves: recorded as a failed run. */
+async function failedRun(
+  error: unknown,
+  flowId: string,
+  request: RunRequest,
+  run: { clock: Clock; meter: ReturnType<typeof createCallMeter>; state: EngineState; kvCounts: KvOperationCounts },
+): Promise<RunResult> {
+  const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
+  const summary = skippedSummary(flowId, request, run.clock);
+  summary.outcome = "failed";
+  summary.error = { code: e.code, message: e.message, hint: e.hint };
+  summary.subrequests = run.meter.used();
+  if (!request.dryRun) await run.state.recordRun(summary);
+  return { summary: { ...summary, kv: { ...run.kvCounts } }, planned: [] };
+}
+
 export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
   const clock = ports.clock ?? systemClock;
   const logger = ports.logger ?? silentLogger;
@@ -326,11 +380,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     return { summary: skippedSummary(flow.id, request, clock), planned: [] };
   }
   const epoch = "epoch" in lease ? lease.epoch : undefined;
-  // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
-  const indexed = isFlowIndex(ports.lock) ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(ports.lock, store, flow.id, request.runId, epoch, clock, logger)) : undefined;
-  // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
-  // With the index, a page's spool (an unmerged flow's continuation) stays in the checkpoint there: no KV write per stop.
-  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger, ...(indexed ? { inlineBytes: INDEX_INLINE_SPOOL_BYTES } : {}) });
+  const { indexed, state } = runState(ports.lock, store, kv, { flowId: flow.id, runId: request.runId, epoch, clock, logger });
   try {
     // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
     const readFlow = request.range ? rangeFlow(flow) : flow;
@@ -338,25 +388,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     if (!request.range && !request.dryRun && !flow.incremental.startAt) await refuseLostCheckpoint(flow.id, store, indexed);
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     if (!request.dryRun && (await checkKeyScheme(flow, ports.env, store, request, clock, logger)) === "accepted") settings.lookbackMs = 0;
-    const jst = new JushuitanClient({
-      baseUrl: ports.env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
-      appKey: required(ports.env, "JST_APP_KEY"),
-      appSecret: required(ports.env, "JST_APP_SECRET"),
-      tokenStore,
-      fetch: meter.fetch,
-      clock,
-      logger,
-      initialTokens: tokensFromEnv(ports.env),
-      ...(ports.rateBudget ? { rateLimiter: ports.rateBudget } : { limits: jstRateFromEnv(ports.env) }),
-      ...(maxPagesPerWindow(ports.env) ? { maxPagesPerWindow: maxPagesPerWindow(ports.env) } : {}),
-      ...(requestTimeoutMs(ports.env) ? { timeoutMs: requestTimeoutMs(ports.env) } : {}),
-    });
-    const compiled = builder.compiled;
-    const params = (window: { from: number; to: number }) => {
-      const all = compiled.requestParams({ lastSyncTime: window.from, currentTime: window.to, timezone: flow.timezone });
-      if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
-      return Object.fromEntries(Object.entries(all).filter(([k]) => !WINDOW_PARAMS.has(k)));
-    };
+    const jst = jushuitanClientFor(ports.env, { tokenStore, fetch: meter.fetch, clock, logger, ...(ports.rateBudget ? { rateBudget: ports.rateBudget } : {}) });
+    const params = windowParams(flow, readFlow, builder.compiled);
     // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
     const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...(epoch !== undefined ? { epoch } : {}) });
     const runDeps: Parameters<typeof runFlow>[0] = {
@@ -406,14 +439,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     result.summary.kv = { ...kv.counts };
     return result;
   } catch (error) {
-    // Configuration problems surface before any document moves: record them as a failed run.
-    const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
-    const summary = skippedSummary(flow.id, request, clock);
-    summary.outcome = "failed";
-    summary.error = { code: e.code, message: e.message, hint: e.hint };
-    summary.subrequests = meter.used();
-    if (!request.dryRun) await state.recordRun(summary);
-    return { summary: { ...summary, kv: { ...kv.counts } }, planned: [] };
+    return await failedRun(error, flow.id, request, { clock, meter, state, kvCounts: kv.counts });
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }

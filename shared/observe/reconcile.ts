@@ -211,16 +211,20 @@ function required(env: Record<string, string | undefined>, name: string): string
   return value;
 }
 
-export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Promise<ReconcileReport> {
+/** What the reconcile phases share: the metered fetch, the token store and the request timeout. */
+interface ReconcileRun {
+  meter: ReturnType<typeof createCallMeter>;
+  tokenStore: KvTokenStore;
+  timeoutMs: number | undefined;
+}
+
+/** What the target should hold: the source's documents in the range, built as a sync would build them (by external key). */
+async function readExpected(spec: ReconcileSpec, ports: ReconcilePorts, run: ReconcileRun): Promise<{ expected: Map<string, Expected>; unmapped: string[] }> {
   const { flow, range } = spec;
   const { clock, logger, env } = ports;
+  const { meter, tokenStore, timeoutMs } = run;
   const target = flow.target.type;
   const zone = flow.timezone;
-  const meter = createCallMeter(ports.fetch, spec.budget ?? UNLIMITED_BUDGET, clock);
-  const docType = target === "kis" ? parseKisOperation(flow.target.operation).bill : flow.target.operation;
-  const tokenStore = new KvTokenStore(ports.kv, { clock, logger });
-  const timeoutMs = requestTimeoutMs(env);
-
   // ---- what the target should hold ----
   const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
   const references = new KvReferenceStore(ports.kv, { clock, logger });
@@ -270,7 +274,16 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
     }
     if (builder.merges) take([...rowsById.values()], window);
   }
+  return { expected, unmapped };
+}
 
+/** What the target holds: its documents listed over the expected days, and expected ones missing from the listing looked up by key. */
+async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: ReconcileRun, expected: Map<string, Expected>): Promise<Map<string, Found>> {
+  const { flow, range } = spec;
+  const { clock, logger, env } = ports;
+  const { meter, tokenStore, timeoutMs } = run;
+  const target = flow.target.type;
+  const zone = flow.timezone;
   // ---- what the target holds ----
   const days = [...expected.values()].map((e) => e.day).filter((d): d is string => !!d);
   days.push(formatInZone(range.from, "YYYY-MM-DD", zone), formatInZone(range.to - 1, "YYYY-MM-DD", zone));
@@ -311,7 +324,11 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
       if (v) found.set(key, { key, ...figuresOf("tplus", v.raw) });
     }
   }
+  return found;
+}
 
+/** Compares expected with found documents per day and warehouse. */
+function compareDocuments(expected: Map<string, Expected>, found: Map<string, Found>, docType: string, strict: boolean) {
   // ---- compare ----
   const byGroup = new Map<string, Found[]>(); // expected key → the target documents that carry it (original + supplements)
   const extra: string[] = [];
@@ -380,9 +397,25 @@ export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Pro
   const mismatchedSet = new Set(mismatched);
   for (const row of rows.values()) {
     const hasMismatch = [...expected.entries()].some(([k, e]) => mismatchedSet.has(k) && (e.day ?? "?") === row.day && (e.warehouse ?? "?") === row.warehouse);
-    row.drift = row.missing > 0 || hasMismatch || (spec.strict === true && row.extra > 0);
+    row.drift = row.missing > 0 || hasMismatch || (strict && row.extra > 0);
   }
   const sorted = [...rows.values()].sort((a, b) => (a.day === b.day ? a.warehouse.localeCompare(b.warehouse) : a.day < b.day ? -1 : 1));
+  return { sorted, missing, extra, mismatched, documents };
+}
+
+export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Promise<ReconcileReport> {
+  const { flow, range } = spec;
+  const { clock, logger, env } = ports;
+  const target = flow.target.type;
+  const meter = createCallMeter(ports.fetch, spec.budget ?? UNLIMITED_BUDGET, clock);
+  const docType = target === "kis" ? parseKisOperation(flow.target.operation).bill : flow.target.operation;
+  const tokenStore = new KvTokenStore(ports.kv, { clock, logger });
+  const timeoutMs = requestTimeoutMs(env);
+
+  const run: ReconcileRun = { meter, tokenStore, timeoutMs };
+  const { expected, unmapped } = await readExpected(spec, ports, run);
+  const found = await readFound(spec, ports, run, expected);
+  const { sorted, missing, extra, mismatched, documents } = compareDocuments(expected, found, docType, spec.strict === true);
   return {
     flowId: flow.id,
     target,

@@ -45,24 +45,19 @@ export interface IndexedState extends EngineState {
   hasCheckpoint(flowId: string): Promise<boolean>;
 }
 
-export function indexedState(base: EngineState, o: IndexedStateOptions): IndexedState {
+/** What the index-backed parts of the state share: the snapshot loaded once, the fenced commit, and the plan closes and
+ * settled markers that ride along with the next commit. */
+interface IndexSession {
+  o: IndexedStateOptions;
+  load(): Promise<FlowIndexSnapshot>;
+  commit(c: FlowIndexCommit): Promise<void>;
+  pending: { closePlans: string[]; clearMarkers: string[] };
+}
+
+function openIndexSession(o: IndexedStateOptions): IndexSession {
   let snapshot: Promise<FlowIndexSnapshot> | undefined;
   const load = () => (snapshot ??= o.index.loadIndex(o.flowId, { groupsSince: o.now() - REGISTRY_LOAD_DAYS * DAY_MS }));
-  /** Registry entries from the index plus what this run committed. */
-  let groups: Map<string, LedgerEntry> | undefined;
-  const registry = async () => (groups ??= new Map((await load()).groups.map((g) => [g.externalKey, g])));
   const pending = { closePlans: [] as string[], clearMarkers: [] as string[] };
-  /** Plans and markers found in KV (written before the index existed): deleted there too once settled. */
-  const kvPlans = new Set<string>();
-  const kvMarkers = new Set<string>();
-  let lastCommitted: Checkpoint | undefined;
-  let marked = false;
-  /** Open plans as this run knows them (loaded once, then kept up to date by its own puts and closes). */
-  let openPlans: Map<string, OutboxPlan> | undefined;
-  /** Markers this run cleared (or found settled). */
-  const cleared = new Set<string>();
-  let viewWatermark: number | undefined;
-
   const commit = async (c: FlowIndexCommit) => {
     const body: FlowIndexCommit = { ...c };
     if (pending.closePlans.length) body.closePlans = [...(c.closePlans ?? []), ...pending.closePlans.splice(0)];
@@ -70,6 +65,92 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
     const result = await o.index.commitIndex(o.flowId, o.runId, o.epoch, body);
     if (!result.committed) throw new LeaseLostError(o.flowId, o.runId, result.holder);
   };
+  return { o, load, commit, pending };
+}
+
+type Outbox = NonNullable<EngineState["outbox"]>;
+type WriteMarker = NonNullable<EngineState["writeMarker"]>;
+
+/** Open merge plans in the index; plans found in KV (written before the index existed) are deleted there too once closed. */
+function indexedOutbox(s: IndexSession, outbox: Outbox): Outbox {
+  const kvPlans = new Set<string>();
+  /** Open plans as this run knows them (loaded once, then kept up to date by its own puts and closes). */
+  let openPlans: Map<string, OutboxPlan> | undefined;
+  return {
+    list: async (flowId) => {
+      if (!openPlans) {
+        const snap = await s.load();
+        openPlans = new Map(snap.plans.map((p) => [p.unit, p]));
+        if (!snap.initialized) {
+          for (const p of await outbox.list(flowId)) {
+            if (openPlans.has(p.unit)) continue;
+            kvPlans.add(p.unit);
+            openPlans.set(p.unit, p);
+          }
+        }
+      }
+      // Live: a second engine pass in this run (a re-sweep) sees the plans opened and closed by the first.
+      return [...openPlans.values()];
+    },
+    put: async (_flowId, plan) => {
+      await s.commit({ openPlans: [plan] }); // before the first part is written
+      openPlans?.set(plan.unit, plan);
+    },
+    delete: async (flowId, unit) => {
+      s.pending.closePlans.push(unit);
+      openPlans?.delete(unit);
+      if (kvPlans.delete(unit)) await outbox.delete(flowId, unit);
+    },
+  };
+}
+
+/** Write markers in the index; markers found in KV (written before the index existed) are cleared there too. */
+function indexedWriteMarker(s: IndexSession, marker: WriteMarker, onMarked: () => void): WriteMarker {
+  const kvMarkers = new Set<string>();
+  /** Markers this run cleared (or found settled). */
+  const cleared = new Set<string>();
+  return {
+    unsettled: async (flowId, ownRunId) => {
+      const snap = await s.load();
+      const open: string[] = [];
+      for (const runId of snap.markers) {
+        if (runId === ownRunId || cleared.has(runId)) continue;
+        if (await s.o.runSettled(flowId, runId)) {
+          s.pending.clearMarkers.push(runId);
+          cleared.add(runId);
+        }
+        else open.push(runId);
+      }
+      if (!snap.initialized) {
+        for (const runId of await marker.unsettled(flowId, ownRunId)) {
+          kvMarkers.add(runId);
+          if (!open.includes(runId) && !cleared.has(runId)) open.push(runId);
+        }
+      }
+      return open;
+    },
+    mark: async () => {
+      await s.commit({ mark: { at: s.o.now() } });
+      onMarked();
+    },
+    clear: async (flowId, runIds) => {
+      s.pending.clearMarkers.push(...runIds);
+      for (const id of runIds) cleared.add(id);
+      const kvOnes = runIds.filter((id) => kvMarkers.delete(id));
+      if (kvOnes.length) await marker.clear(flowId, kvOnes);
+    },
+  };
+}
+
+export function indexedState(base: EngineState, o: IndexedStateOptions): IndexedState {
+  const session = openIndexSession(o);
+  const { load, commit, pending } = session;
+  /** Registry entries from the index plus what this run committed. */
+  let groups: Map<string, LedgerEntry> | undefined;
+  const registry = async () => (groups ??= new Map((await load()).groups.map((g) => [g.externalKey, g])));
+  let lastCommitted: Checkpoint | undefined;
+  let marked = false;
+  let viewWatermark: number | undefined;
 
   const outbox = base.outbox;
   const marker = base.writeMarker;
@@ -109,71 +190,8 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       const known = await registry();
       for (const e of registryEntries) known.set(e.externalKey, mergeGroupEntry(known.get(e.externalKey), e));
     },
-    ...(outbox
-      ? {
-          outbox: {
-            list: async (flowId) => {
-              if (!openPlans) {
-                const snap = await load();
-                openPlans = new Map(snap.plans.map((p) => [p.unit, p]));
-                if (!snap.initialized) {
-                  for (const p of await outbox.list(flowId)) {
-                    if (openPlans.has(p.unit)) continue;
-                    kvPlans.add(p.unit);
-                    openPlans.set(p.unit, p);
-                  }
-                }
-              }
-              // Live: a second engine pass in this run (a re-sweep) sees the plans opened and closed by the first.
-              return [...openPlans.values()];
-            },
-            put: async (_flowId, plan) => {
-              await commit({ openPlans: [plan] }); // before the first part is written
-              openPlans?.set(plan.unit, plan);
-            },
-            delete: async (flowId, unit) => {
-              pending.closePlans.push(unit);
-              openPlans?.delete(unit);
-              if (kvPlans.delete(unit)) await outbox.delete(flowId, unit);
-            },
-          },
-        }
-      : {}),
-    ...(marker
-      ? {
-          writeMarker: {
-            unsettled: async (flowId, ownRunId) => {
-              const snap = await load();
-              const open: string[] = [];
-              for (const runId of snap.markers) {
-                if (runId === ownRunId || cleared.has(runId)) continue;
-                if (await o.runSettled(flowId, runId)) {
-                  pending.clearMarkers.push(runId);
-                  cleared.add(runId);
-                }
-                else open.push(runId);
-              }
-              if (!snap.initialized) {
-                for (const runId of await marker.unsettled(flowId, ownRunId)) {
-                  kvMarkers.add(runId);
-                  if (!open.includes(runId) && !cleared.has(runId)) open.push(runId);
-                }
-              }
-              return open;
-            },
-            mark: async () => {
-              await commit({ mark: { at: o.now() } });
-              marked = true;
-            },
-            clear: async (flowId, runIds) => {
-              pending.clearMarkers.push(...runIds);
-              for (const id of runIds) cleared.add(id);
-              const kvOnes = runIds.filter((id) => kvMarkers.delete(id));
-              if (kvOnes.length) await marker.clear(flowId, kvOnes);
-            },
-          },
-        }
-      : {}),
+    ...(outbox ? { outbox: indexedOutbox(session, outbox) } : {}),
+    ...(marker ? { writeMarker: indexedWriteMarker(session, marker, () => (marked = true)) } : {}),
     recordRun: async (summary) => {
       // A run whose writes are settled needs no marker: cleared now rather than by the next run (one read fewer).
       if (marked && summary.writesSettled === true) pending.clearMarkers.push(o.runId);

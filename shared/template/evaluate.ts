@@ -29,6 +29,45 @@ import { formatSqlDate } from "./dates.ts";
 
 const EMPTY: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>);
 
+/** `x [NOT] IN (a, b, …)`: three-valued (a NULL item that matches nothing makes it NULL). */
+function compileIn(ctx: CompileCtx, node: Extract<Node, { t: "in" }>): Eval {
+  const site = ctx.site;
+  const arg = compileNode(ctx, node.arg);
+  const list = node.list.map((n) => compileNode(ctx, n));
+  const not = node.not;
+  const cmp = isFieldRead(node.arg) || node.list.some(isFieldRead) ? compareNumericText : compare;
+  return guard(site, node.pos, (s) => {
+    const v = arg(s);
+    if (v === null || v === undefined) return null;
+    const zone = zoneOf(s);
+    let sawNull = false;
+    for (const item of list) {
+      const c = cmp(v, item(s), zone);
+      if (c === 0) return !not;
+      if (c === null) sawNull = true;
+    }
+    return sawNull ? null : not;
+  });
+}
+
+/** `x [NOT] BETWEEN lo AND hi`: inclusive on both ends, three-valued. */
+function compileBetween(ctx: CompileCtx, node: Extract<Node, { t: "between" }>): Eval {
+  const site = ctx.site;
+  const arg = compileNode(ctx, node.arg);
+  const lo = compileNode(ctx, node.lo);
+  const hi = compileNode(ctx, node.hi);
+  const not = node.not;
+  const cmp = isFieldRead(node.arg) || isFieldRead(node.lo) || isFieldRead(node.hi) ? compareNumericText : compare;
+  return guard(site, node.pos, (s) => {
+    const v = arg(s);
+    const zone = zoneOf(s);
+    const a = cmp(v, lo(s), zone);
+    const b = cmp(v, hi(s), zone);
+    const r = and3(a === null ? null : a >= 0, b === null ? null : b <= 0);
+    return r === null ? null : r !== not;
+  });
+}
+
 export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false): Eval {
   const site = ctx.site;
   switch (node.t) {
@@ -85,39 +124,10 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
       const want = node.what === "TRUE";
       return guard(site, node.pos, (s) => (truth(arg(s)) === want) !== not);
     }
-    case "in": {
-      const arg = compileNode(ctx, node.arg);
-      const list = node.list.map((n) => compileNode(ctx, n));
-      const not = node.not;
-      const cmp = isFieldRead(node.arg) || node.list.some(isFieldRead) ? compareNumericText : compare;
-      return guard(site, node.pos, (s) => {
-        const v = arg(s);
-        if (v === null || v === undefined) return null;
-        const zone = zoneOf(s);
-        let sawNull = false;
-        for (const item of list) {
-          const c = cmp(v, item(s), zone);
-          if (c === 0) return !not;
-          if (c === null) sawNull = true;
-        }
-        return sawNull ? null : not;
-      });
-    }
-    case "between": {
-      const arg = compileNode(ctx, node.arg);
-      const lo = compileNode(ctx, node.lo);
-      const hi = compileNode(ctx, node.hi);
-      const not = node.not;
-      const cmp = isFieldRead(node.arg) || isFieldRead(node.lo) || isFieldRead(node.hi) ? compareNumericText : compare;
-      return guard(site, node.pos, (s) => {
-        const v = arg(s);
-        const zone = zoneOf(s);
-        const a = cmp(v, lo(s), zone);
-        const b = cmp(v, hi(s), zone);
-        const r = and3(a === null ? null : a >= 0, b === null ? null : b <= 0);
-        return r === null ? null : r !== not;
-      });
-    }
+    case "in":
+      return compileIn(ctx, node);
+    case "between":
+      return compileBetween(ctx, node);
     case "like":
       return compileLike(ctx, node);
     case "case":

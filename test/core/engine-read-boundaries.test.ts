@@ -4,7 +4,7 @@
  */
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { actualTargets, E2E_START, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
+import { actualTargets, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 

@@ -4,7 +4,7 @@ import { MemoryTokenStore } from "../../shared/ports.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { createCallMeter } from "../../shared/engine/meter.ts";
 import { createTplusClient } from "../../shared/connectors/tplus/operations.ts";
-import type { TplusClient, TplusClientOptions, TplusConfig } from "../../shared/connectors/tplus/operations.ts";
+import type { TplusClientOptions, TplusConfig } from "../../shared/connectors/tplus/operations.ts";
 import { generateIsvKeys, otherDispatchDto } from "../emulators/tplus/fixtures.ts";
 import type { IsvKeyPair } from "../emulators/tplus/fixtures.ts";
 import type { TplusEmulatorOptions } from "../emulators/tplus/index.ts";

@@ -1,7 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import type { Env } from "../../worker/env.ts";
-import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { actualKis, expectedKis } from "../helpers/targets.ts";
 import expectedPlain from "../fixtures/flows/jst-sales-out-to-tplus/plain/expected.json";
 import inputPlain from "../fixtures/flows/jst-sales-out-to-tplus/plain/input.json";

@@ -20,7 +20,6 @@ import {
   JstNetworkError,
   JstNotAuthorizedError,
   JstPagingError,
-  JstRefreshForbiddenError,
   JstThrottledError,
   JstTimeoutError,
   JstTokenError,

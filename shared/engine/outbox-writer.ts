@@ -1,0 +1,215 @@
+/**
+ * The outbox path of a run's merged documents (split out of run.ts): a group unit is planned and stored before its
+ * first part is written, a stored plan is written as stored, and a settled plan moves into the group registry.
+ * The run's shared state is explicit: the open plans and the `late` flag live in OutboxRun, everything else the run
+ * owns (ledger, dead letters, writes, poison book) is reached through its context.
+ */
+import { BridgeError } from "../errors.ts";
+import type { TargetConnector, TargetWriteResult } from "../connectors/target.ts";
+import type { LedgerEntry } from "../state/records.ts";
+import { type OutboxPlan, outboxUnit } from "../state/outbox-store.ts";
+import type { ChangeWriter } from "./change-writer.ts";
+import { contentHash } from "./hash.ts";
+import { type PoisonBook, repeatedFailure } from "./poison.ts";
+import type { EngineState, RunResult } from "./run.ts";
+import { groupLedgerKey } from "./run.ts";
+import type { BuiltDocument, SourceRow } from "./types.ts";
+import { probeOtherSplit, type TargetConflictError } from "./verify-existing.ts";
+
+export interface OutboxContext {
+  flowId: string;
+  runId: string;
+  target: TargetConnector;
+  targetOperation: string;
+  outbox: NonNullable<EngineState["outbox"]>;
+  now(): number;
+  poison: PoisonBook;
+  changeWriter: ChangeWriter | undefined;
+  ledgerGet(key: string): LedgerEntry | undefined;
+  remember(entry: LedgerEntry): void;
+  writtenGroup(groupKey: string): { members: string[]; supplements: number } | undefined;
+  deadLetter(sourceId: string, source: unknown, error: unknown, extra?: { externalKey?: string; payload?: unknown }): void;
+  writeOne(
+    doc: BuiltDocument,
+    rows: SourceRow[],
+    status: RunResult["planned"][number]["status"],
+    onSettled: (result?: TargetWriteResult) => void,
+    onRefused?: (error: BridgeError) => void,
+  ): Promise<void>;
+  /** A plan is settled: its store entry is deleted once the ledger holds its registry entry (the run's flushState). */
+  settled(unit: string): void;
+}
+
+/** One run's outbox: its open plans by group key, and whether a started group has members its plan does not hold. */
+export interface OutboxRun {
+  ctx: OutboxContext;
+  plans: Map<string, OutboxPlan>;
+  /** A started group also has members its plan does not hold: they become a supplement next run. */
+  late: boolean;
+}
+
+/**
+ * Merged documents go through the outbox: a group unit (original or supplement, all its maxLines parts) is
+ * planned and stored before its first part is written; a stored plan is written as stored, never re-planned.
+ * Returns the documents left for the ordinary path (units already in the ledger before the outbox existed).
+ */
+export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], rowsById: Map<string, SourceRow>): Promise<BuiltDocument[]> {
+  const ctx = w.ctx;
+  const plans = w.plans;
+  const rest: BuiltDocument[] = [];
+  const units = new Map<string, BuiltDocument[]>();
+  for (const doc of docs) {
+    if (doc.groupKey === undefined) {
+      rest.push(doc);
+      continue;
+    }
+    const started = plans.get(doc.groupKey);
+    if (started) {
+      if (doc.members.some((m) => !started.members.includes(m))) w.late = true;
+      units.set(started.unit, []);
+      continue;
+    }
+    const unit = outboxUnit(doc.groupKey, doc.supplement ?? 0);
+    units.set(unit, [...(units.get(unit) ?? []), doc]);
+  }
+  for (const [unit, parts] of units) {
+    let plan = [...plans.values()].find((p) => p.unit === unit);
+    if (!plan) {
+      if (parts.some((d) => ctx.ledgerGet(d.externalKey))) {
+        const changed = parts.findIndex((d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash);
+        if (changed < 0) rest.push(...parts); // written before the outbox: the ledger decides, as before
+        else lostPlan(w, unit, parts, changed, rowsById);
+        continue;
+      }
+      plan = {
+        v: 1,
+        unit,
+        groupKey: parts[0]!.groupKey!,
+        supplement: parts[0]!.supplement ?? 0,
+        parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
+        members: [...new Set(parts.flatMap((d) => d.members))],
+        planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
+        runId: ctx.runId,
+        createdAt: ctx.now(),
+        ...(ctx.changeWriter ? { images: ctx.changeWriter.planImages(parts.flatMap((d) => d.members), rowsById) } : {}),
+      };
+      // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
+      const clash = plan.supplement === 0 && !ctx.writtenGroup(plan.groupKey) ? await probeOtherSplit(ctx.target, ctx.targetOperation, plan.parts) : undefined;
+      if (clash) {
+        conflictPlan(w, plan, clash, rowsById);
+        continue;
+      }
+      await ctx.outbox.put(ctx.flowId, plan); // before the first part: a stop between parts resumes this plan
+      plans.set(plan.groupKey, plan);
+    }
+    await writePlan(w, plan, rowsById);
+  }
+  return rest;
+}
+
+/**
+ * Parts of a unit are in the ledger but its plan is gone (a reset flow index, a plan written before the outbox) and
+ * the rebuild no longer matches a written part (a late member's lines): skipping that part (onExisting: skip) would
+ * drop the new lines, and writing the other parts could book lines shifted between parts twice. The unit's parts not
+ * written as rebuilt become one letter with every member's rows (adversary 12, test/core/adv12-index-reset.test.ts);
+ * its members are settled by it, like a conflict plan's.
+ */
+function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], changed: number, rowsById: Map<string, SourceRow>) {
+  const ctx = w.ctx;
+  const remainder = parts.filter((d, i) => i === changed || ctx.ledgerGet(d.externalKey)?.contentHash !== d.contentHash);
+  const members = [...new Set(parts.flatMap((d) => d.members))];
+  const key = parts[changed]!.externalKey;
+  ctx.deadLetter(
+    members[0] ?? key,
+    members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+    new BridgeError("changed_after_write", `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`, {
+      hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
+    }),
+    { externalKey: key, payload: { outbox: { unit, parts: remainder.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })) } } },
+  );
+  const groupKey = parts[0]!.groupKey!;
+  const previous = ctx.writtenGroup(groupKey);
+  ctx.remember({ externalKey: groupLedgerKey(groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...members])], supplements: Math.max(previous?.supplements ?? 0, parts[0]!.supplement ?? 0), writtenAt: ctx.now(), runId: ctx.runId });
+}
+
+/** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */
+function conflictPlan(w: OutboxRun, plan: OutboxPlan, clash: TargetConflictError, rowsById: Map<string, SourceRow>) {
+  const ctx = w.ctx;
+  ctx.deadLetter(plan.members[0] ?? plan.groupKey, plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined), clash, {
+    externalKey: plan.parts[0]!.externalKey,
+    payload: { outbox: { unit: plan.unit, parts: plan.parts } },
+  });
+  const previous = ctx.writtenGroup(plan.groupKey);
+  ctx.remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: ctx.now(), runId: ctx.runId });
+}
+
+async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, SourceRow>) {
+  const ctx = w.ctx;
+  const partDoc = (i: number): BuiltDocument => ({ ...plan.parts[i]!, groupKey: plan.groupKey, supplement: plan.supplement });
+  let refused: { at: number; error: BridgeError } | undefined;
+  for (let i = 0; i < plan.parts.length && !refused; i++) {
+    const doc = partDoc(i);
+    if (ctx.ledgerGet(doc.externalKey)) continue; // written by an earlier invocation of this plan
+    if (ctx.poison.exhausted(doc)) {
+      // Dead-lettered already (settleSetAside files the remainder and closes the plan; this is a plan whose close
+      // was not saved, or a letter filed before that): the parts after it go with a remainder letter. Replay
+      // checks the ledger per part, so letters that overlap never write a part twice.
+      refused = { at: i + 1, error: repeatedFailure(doc.externalKey, ctx.poison.maxFailedRuns, new BridgeError("write_failed", "dead-lettered earlier")) };
+      break;
+    }
+    let written = false;
+    // A part set aside carries the rows of every member from it on: if it is dead-lettered as poison, its letter
+    // holds the plan's remainder (settleSetAside) with those rows.
+    const remainderRows = [...new Set(plan.parts.slice(i).filter((p) => !ctx.ledgerGet(p.externalKey)).flatMap((p) => p.members))]
+      .map((m) => rowsById.get(m))
+      .filter((r): r is SourceRow => r !== undefined);
+    await ctx.writeOne(
+      doc,
+      remainderRows,
+      doc.supplement ? "supplement" : "new",
+      (result) => {
+        written = true;
+        ctx.remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: ctx.now(), runId: ctx.runId });
+      },
+      (error) => (refused = { at: i, error }),
+    );
+    if (!written && !refused) return; // set aside (or dry run): the plan stays open, its later parts wait
+  }
+  if (refused) {
+    // Refused for good: the remainder (this part and every later one not written) is one dead letter with the
+    // stored payloads and its members' source rows; replaying it writes exactly those parts.
+    const remainder = plan.parts.slice(refused.at).filter((p) => !ctx.ledgerGet(p.externalKey));
+    if (remainder.length) {
+      const members = [...new Set(remainder.flatMap((p) => p.members))];
+      ctx.deadLetter(
+        members[0] ?? plan.groupKey,
+        members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+        refused.error,
+        { externalKey: remainder[0]!.externalKey, payload: { outbox: { unit: plan.unit, parts: remainder } } },
+      );
+    }
+  }
+  // Before-images of the members whose parts are written (engine/changes.ts).
+  for (const part of plan.parts) if (ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
+  closePlan(w, plan);
+}
+
+/**
+ * Every part is written or dead-lettered: the group registry takes the plan's members (union, max supplement).
+ * Members of a conflicting remainder are settled by the conflict letter (it holds their rows and both sides):
+ * they must not also go into a supplement, which would book them a second time once the letter is resolved.
+ */
+export function closePlan(w: OutboxRun, plan: OutboxPlan) {
+  const ctx = w.ctx;
+  const previous = ctx.writtenGroup(plan.groupKey);
+  ctx.remember({
+    externalKey: groupLedgerKey(plan.groupKey),
+    contentHash: "group",
+    members: [...new Set([...(previous?.members ?? []), ...plan.members])],
+    supplements: Math.max(previous?.supplements ?? 0, plan.supplement),
+    writtenAt: ctx.now(),
+    runId: ctx.runId,
+  });
+  w.plans.delete(plan.groupKey);
+  ctx.settled(plan.unit);
+}
