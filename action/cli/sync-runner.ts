@@ -133,6 +133,26 @@ export function outcomeExit(outcome: SyncOutcome): 0 | 1 | 2 {
   return outcome === "success" ? 0 : outcome === "partial" ? 2 : 1;
 }
 
+type ApiTotals = Map<string, { endpoint: string; calls: number; errors: number; throttles: number }>;
+
+/** Adds one run's counts, warnings (once per path), subrequests and API calls to the sync's report. */
+function absorbSummary(report: SyncReport, api: ApiTotals, summary: RunSummary) {
+  addCounts(report.counts, summary.counts);
+  for (const w of summary.warnings ?? []) {
+    report.warnings ??= [];
+    if (!report.warnings.some((x) => x.flowPath === w.flowPath && x.path === w.path)) report.warnings.push({ flowPath: w.flowPath, path: w.path, message: w.message, suggestions: w.suggestions });
+  }
+  report.subrequests += summary.subrequests;
+  report.runIds.push(summary.runId);
+  for (const s of summary.api) {
+    const a = api.get(s.endpoint) ?? { endpoint: s.endpoint, calls: 0, errors: 0, throttles: 0 };
+    a.calls += s.calls;
+    a.errors += s.errors;
+    a.throttles += s.throttles;
+    api.set(s.endpoint, a);
+  }
+}
+
 export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks = {}): Promise<SyncReport> {
   const { clock, logger } = ports;
   const windowMs = spec.windowMs ?? spec.flow.incremental.windowDays * DAY_MS;
@@ -206,23 +226,8 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
       }, Math.max(1000, Math.floor(leaseMs / 3)));
   (renewal as { unref?: () => void } | undefined)?.unref?.();
 
-  const api = new Map<string, { endpoint: string; calls: number; errors: number; throttles: number }>();
-  const absorb = (summary: RunSummary) => {
-    addCounts(report.counts, summary.counts);
-    for (const w of summary.warnings ?? []) {
-      report.warnings ??= [];
-      if (!report.warnings.some((x) => x.flowPath === w.flowPath && x.path === w.path)) report.warnings.push({ flowPath: w.flowPath, path: w.path, message: w.message, suggestions: w.suggestions });
-    }
-    report.subrequests += summary.subrequests;
-    report.runIds.push(summary.runId);
-    for (const s of summary.api) {
-      const a = api.get(s.endpoint) ?? { endpoint: s.endpoint, calls: 0, errors: 0, throttles: 0 };
-      a.calls += s.calls;
-      a.errors += s.errors;
-      a.throttles += s.throttles;
-      api.set(s.endpoint, a);
-    }
-  };
+  const api: ApiTotals = new Map();
+  const absorb = (summary: RunSummary) => absorbSummary(report, api, summary);
   // The app's rate window, persisted in the state and shared by every run of the process (the client waits on it):
   // a backfill started right after another waits for the minute the other one left.
   const rateBudget = jstRateBudget(ports.kv, ports.env, clock, logger, ports.fetch);

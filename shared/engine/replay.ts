@@ -27,11 +27,8 @@ export interface ReplayResult {
   subrequests: number;
 }
 
-export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
-  const clock = ports.clock ?? systemClock;
-  const logger = ports.logger ?? silentLogger;
-  const kv = new MeteredKeyValueStore(ports.kv);
-  const store = new FlowStateStore(kv, { clock, logger });
+/** The open letter and its flow, or a clear error: unknown, already resolved, a flow not run here, or waiting for approval. */
+async function replayableLetter(ports: RunnerPorts, store: FlowStateStore, id: string) {
   const letter = await store.getDeadLetter(id);
   if (!letter) throw new BridgeError("not_found", `dead letter ${id} does not exist`, { hint: "list them with GET /dead-letters" });
   if (letter.resolved) {
@@ -43,6 +40,15 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   if (!(await approved(ports.kv, flow))) {
     throw new BridgeError("conflict", `flow ${flow.id} waits for approval; dead letter ${id} is not replayed`, { hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page), then replay" });
   }
+  return { letter, flow };
+}
+
+export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
+  const clock = ports.clock ?? systemClock;
+  const logger = ports.logger ?? silentLogger;
+  const kv = new MeteredKeyValueStore(ports.kv);
+  const store = new FlowStateStore(kv, { clock, logger });
+  const { letter, flow } = await replayableLetter(ports, store, id);
   // A conflict letter wraps our document next to both sides (verify-existing.ts): its parts are under `document`.
   const planned = plannedParts(letter.payload) ?? plannedParts((letter.payload as { document?: unknown } | null)?.document);
   const rows = (Array.isArray(letter.source) ? letter.source : [letter.source]).filter(

@@ -88,40 +88,46 @@ export function rowversionInWindow(ep: JstEndpoint): boolean {
   return ep.cursor !== null && ep.cursor.param === "start_ts" && !ep.cursor.alone;
 }
 
+function initialMode(ep: JstEndpoint, preferred: WindowScanOptions["preferred"]): ReadMode {
+  return preferred === "offset" ? "offset" : preferred === "keyset" || !rowversionInWindow(ep) ? "keyset" : "rowversion";
+}
+
+function tooManyRequests(ep: JstEndpoint, begin: string, end: string, maxRequests: number, mode: ReadMode): JstPagingError {
+  return new JstPagingError({ path: ep.path }, `window ${begin}..${end} needed more than ${maxRequests} requests`, { window: { begin, end }, maxPages: maxRequests, mode });
+}
+
+/**
+ * Keyset: `check` is the least data_count the next request may report if the answer is ordered by the window's field
+ * (the previous data_count less the rows it read before the new begin). Each page may look ordered on its own while the
+ * answer is ordered by something else (id): the rows between two pages' times are then never returned, and only the
+ * count shows it (adversary 11, adv11-keyset-page-edge). A read row edited out of the window lowers the count too, so a
+ * short count is settled by one more request (the previous begin's count now): more rows now lie between the two
+ * begins than the page read there → rows were skipped, and the window is read by offset passes.
+ */
+async function rowsSkipped(call: CallData, ep: JstEndpoint, previousBegin: Record<string, unknown>, check: KeysetCheck, dataCount: number): Promise<boolean> {
+  const before = readPage(ep, await call(previousBegin)).dataCount;
+  return before === undefined || before - dataCount > check.read;
+}
+
 export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<string, unknown>, options: WindowScanOptions): AsyncGenerator<ScannedPage> {
-  const { window, pageSize, timeField, zone } = options;
+  const { window, pageSize, timeField, zone, resume } = options;
   if (window.to < window.from) throw new ConfigError(`window ends before it starts (from=${window.from}, to=${window.to})`);
   const second = (ms: number) => Math.floor(ms / 1000) * 1000;
   const fmt = (ms: number) => formatInZone(second(ms), undefined, zone);
   const end = fmt(window.to);
-  const resume = options.resume;
-  let mode: ReadMode =
-    resume?.mode ?? (options.preferred === "offset" ? "offset" : options.preferred === "keyset" || !rowversionInWindow(ep) ? "keyset" : "rowversion");
+  let mode: ReadMode = resume?.mode ?? initialMode(ep, options.preferred);
   let at = resume?.mode === "keyset" ? Math.max(window.from, resume.at) : window.from;
   let ts: JstCursor = resume?.mode === "rowversion" ? resume.ts : "0";
   /** Set while a busy second (keyset) or the whole window (offset) is read by passes that must agree. */
   let agree: AgreePass | undefined =
     resume && resume.mode !== "rowversion" && resume.agree ? { ...resume.agree, ids: [...resume.agree.ids] } : mode === "offset" ? { page: 1, ids: [] } : undefined;
-  /**
-   * Keyset: the least data_count the next request may report if the answer is ordered by the window's field (the
-   * previous data_count less the rows it read before the new begin). Each page may look ordered on its own while the
-   * answer is ordered by something else (id): the rows between two pages' times are then never returned, and only
-   * the count shows it (adversary 11, adv11-keyset-page-edge). A read row edited out of the window lowers the count
-   * too, so a short count is settled by one more request (the previous begin's count now): more rows now lie
-   * between the two begins than the page read there → rows were skipped, and the window is read by offset passes.
-   */
+  /** Keyset: the least data_count the next request may report if the answer is ordered by the window's field (rowsSkipped). */
   let check: KeysetCheck | undefined = resume?.mode === "keyset" && !resume.agree ? resume.check : undefined;
   /** Versions yielded in this scan: repeats (boundary second, ts ≥ cursor, a mode switch) are dropped. */
   const yielded = new Set<string>();
 
   for (let requestIndex = 1; ; requestIndex++) {
-    if (requestIndex > options.maxRequests) {
-      throw new JstPagingError({ path: ep.path }, `window ${fmt(window.from)}..${end} needed more than ${options.maxRequests} requests`, {
-        window: { begin: fmt(window.from), end },
-        maxPages: options.maxRequests,
-        mode,
-      });
-    }
+    if (requestIndex > options.maxRequests) throw tooManyRequests(ep, fmt(window.from), end, options.maxRequests, mode);
     const busySecond = mode === "keyset" && agree !== undefined;
     const biz: Record<string, unknown> = {
       ...base,
@@ -139,12 +145,8 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       at = window.from;
       continue;
     }
-    let skipped = false;
-    if (mode === "keyset" && !busySecond && check && page.dataCount !== undefined && page.dataCount < check.count) {
-      requestIndex++;
-      const before = readPage(ep, await call({ ...biz, modified_begin: fmt(check.from) })).dataCount;
-      skipped = before === undefined || before - page.dataCount > check.read;
-    }
+    const countShort = mode === "keyset" && !busySecond && check !== undefined && page.dataCount !== undefined && page.dataCount < check.count;
+    const skipped = countShort && (requestIndex++, await rowsSkipped(call, ep, { ...biz, modified_begin: fmt(check!.from) }, check!, page.dataCount!));
     check = undefined;
     if (mode === "keyset" && !busySecond && (skipped || !orderedByTime(page.rows, timeField, zone))) {
       // Unordered page, or rows vanished between the last begin and this one: the window is read by offset passes
