@@ -18,12 +18,13 @@ import worker from "../../worker/index.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { queueRunId, type SyncMessage } from "../../worker/queue.ts";
 import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
-import { actualKis, actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
+import { expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
 import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
+import { baseKey, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
 export interface ChaosResult {
@@ -94,10 +95,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     kisMaxHoldMs: scenario.requestTimeoutMs + 3000,
     ...(scenario.kisNoUniqueBillNo ? { kisNoUniqueBillNo: true } : {}),
     ...(scenario.jstClockOffsetMs ? { jstClockOffsetMs: scenario.jstClockOffsetMs } : {}),
-    // Other-inout only while the T+ seed flow windows on io_date: a sales-out re-saved now is invisible for L, and an
-    // io_date window read in those L seconds closes without it for good (seed 9001 long; the known io_date limitation
-    // adv11-late-confirm, issue 11 item 4; the nightly re-sweep finds it). Widen to every path once the seed reads by modified.
-    ...(scenario.jstVisibilityLagMs ? { jstVisibilityLagMs: scenario.jstVisibilityLagMs, jstVisibilityLagPaths: [JST_PATHS.otherInOut] } : {}),
+    // Every path: the T+ seed reads by modified now (issue 11 item 4), so a sale visible L after its modified is read by
+    // the first window that passes it, like an other-inout row (the io_date-window limitation of seed 9001 is gone).
+    ...(scenario.jstVisibilityLagMs ? { jstVisibilityLagMs: scenario.jstVisibilityLagMs, jstVisibilityLagPaths: [JST_PATHS.otherInOut, JST_PATHS.salesOut] } : {}),
   });
 
   const queue = recordingQueue();
@@ -432,7 +432,7 @@ async function judge(
     const watermark = typeof checkpoint?.watermark === "number" ? checkpoint.watermark : 0;
     if (all.length === 0 || (complete.length === 0 && !injected.killed)) {
       details.push(`${flow}: no completed window in ${runs.length} run records`);
-      return { from: 0, to: 0, runs };
+      return { from: 0, to: 0, readTo: 0, runs };
     }
     let to = complete[0]?.to ?? 0;
     if (!injected.killed) {
@@ -445,7 +445,8 @@ async function judge(
     if (details.some((d) => d.includes("coverage gap"))) {
       notes.push(`${flow} runs: ${runs.map((r) => `${r.runId} ${r.outcome} [${(r.windows ?? []).map((w) => `${iso(w.from).slice(5, 16)}…${iso(w.to).slice(5, 16)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`);
     }
-    return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, runs };
+    // readTo: the end of the furthest window any run read (a day-aligned merged flow reads past its watermark).
+    return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, readTo: Math.max(to, ...all.map((w) => w.to)), runs };
   };
   const kisRange = await covered(CHAOS_FLOWS.kis);
   const tplusRange = await covered(CHAOS_FLOWS.tplus);
@@ -459,6 +460,9 @@ async function judge(
   // The T+ seed reads by modified and groups by io_date (issue 11 item 4): the days closed by the runs, from what was
   // modified in the windows they read.
   const tplusExpected = expectedTplus(salesOut, 0, tplusRange.to, tplusRange.to, tplusRange.from);
+  // A group the runs wrote beyond that (a day closed by a window read past the watermark: seeds 7101, 7113 long) must
+  // hold exactly the source's Confirmed members modified in what was read.
+  const tplusAhead = expectedTplus(salesOut, 0, Number.MAX_SAFE_INTEGER, tplusRange.readTo, tplusRange.from);
 
   const permanent = new Set<string>();
   if (injected.brokenSku) {
@@ -495,7 +499,7 @@ async function judge(
   }
   const permanentInRange = [...permanent].filter((k) => {
     const [system, key] = split(k);
-    return system === "kis" ? kisExpected.has(key) : tplusExpected.has(key.replace(/-S\d+$/, ""));
+    return system === "kis" ? kisExpected.has(baseKey(key)) : tplusExpected.has(baseKey(key));
   });
 
   // ---- targets ----
@@ -507,7 +511,9 @@ async function judge(
       }
     }
     for (const [key, wanted] of expected) {
-      const got = actual.get(key);
+      const signed = actual.get(key);
+      // Fully reversed (a cancellation's red document): nothing of it stands in the target.
+      const got = signed && Object.keys(signed).length ? signed : undefined;
       // The late member held by a conflict letter is not in the target: compare without it.
       const want = system === "tplus" && injected.late?.key === key && lateInLetter ? without(wanted, injected.late.items) : wanted;
       const excused = permanent.has(`${system}:${key}`);
@@ -533,6 +539,10 @@ async function judge(
     }
     for (const [key, got] of actual) {
       if (expected.has(key)) continue;
+      if (Object.keys(got).length === 0) {
+        notes.push(`${system}: ${key} written and reversed (signed sum 0)`);
+        continue;
+      }
       const early = ahead?.get(key);
       if (early && qtyDiff(early, got) === "equal") {
         notes.push(`${system}: ${key} written before page drift moved it past the covered range`);
@@ -550,15 +560,17 @@ async function judge(
 
   const bills = await kisBills(stack);
   const billCounts = countBy(bills.map((b) => b.FBillNo));
-  compare("kis", kisExpected, actualKis(bills), billCounts, kisAhead);
+  // Signed per document: the bill plus its reversals and re-booked blues (issue 16), never "stored twice".
+  compare("kis", kisExpected, signedKis(bills), billCounts, kisAhead);
   const dispatches = await tplusDispatches(stack);
-  const tplusActual = actualTplus(dispatches);
+  // Signed per group: the voucher, its supplements and its corrections (issue 16).
+  const tplusActual = signedTplus(dispatches);
   const actualTplusHas = (code: string) => {
     const want = tplusExpected.get(code);
     const got = tplusActual.get(code);
     return !!want && !!got && qtyDiff(want, got) === "equal";
   };
-  compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)));
+  compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)), tplusAhead);
   notes.push(`kis: ${kisExpected.size} expected, ${bills.length} stored; tplus: ${tplusExpected.size} expected groups, ${dispatches.length} stored`);
   // Possible with few generated documents (only confirmed 其它退货 in the last day count); the T+ half still tests.
   if (kisExpected.size === 0) notes.push("kis: nothing expected in the covered range");
@@ -758,9 +770,17 @@ async function breakMaterials(stack: HubStack, e: Env, pick: number): Promise<st
  */
 async function precreateVoucher(stack: HubStack, pick: number): Promise<string | undefined> {
   const today = startOfDayInZone(Date.now(), ZONE);
-  // What the bridge will build for those days: the T+ seed reads by modified up to the start of today.
-  const groups = expectedTplus(await sourceDocuments(stack, JST_PATHS.salesOut), today - 2 * DAY, today, today);
-  const keys = [...groups.keys()].sort();
+  // What the bridge will build for those days: the T+ seed reads by modified from its first window (now − 1 day −
+  // lookback 30 min, runner.ts) up to the start of today. A member modified before that first window is never read,
+  // so a voucher holding it is not what the bridge builds (a conflict letter, rightly: 4242 long). Only groups with no
+  // member modified within 15 min of that start (the Jushuitan clock offset is at most 5 min) are candidates.
+  const docs = await sourceDocuments(stack, JST_PATHS.salesOut);
+  const firstFrom = Date.now() - DAY - 30 * 60_000;
+  const near = new Set(
+    expectedTplus(docs.filter((d) => Math.abs(Date.parse(String(d.modified).replace(" ", "T") + "+08:00") - firstFrom) < 15 * 60_000), today - 2 * DAY, today).keys(),
+  );
+  const groups = expectedTplus(docs, today - 2 * DAY, today, today, firstFrom);
+  const keys = [...groups.keys()].filter((k) => !near.has(k)).sort();
   const key = keys[Math.floor(pick * keys.length)];
   if (!key) return undefined;
   const m = /^SO-(\d{4}-\d{2}-\d{2})-(\d+)$/.exec(key);
