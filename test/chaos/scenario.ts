@@ -276,5 +276,13 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
     out.staleKv = true;
     faults.push("state.staleKv");
   }
+  // Issue 16 item 4: a Jushuitan user changes a served document's quantity (first line +1) and re-saves it, mid-scan
+  // or between invocations; read again by a later window, a posted one is corrected (<id>-R<n> + <id>-B<n>), and
+  // the signed sum per document must equal the source's current Confirmed quantities. Own stream: earlier draws stay.
+  const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
+  if (q() < knobs.p * 0.7) {
+    faults.push("jst.editQuantity");
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+  }
   return out;
 }
