@@ -241,8 +241,8 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
  *   within the end lag (5 min) of its `modified` is read by the first run whose window passes it; within lookback +
  *   end lag (KIS flow 15 min, T+ flow 24 h 5 min) by the next run; later than that only by the re-sweep
  *   (test/core/engine-read-boundaries.test.ts, with a simulated clock). Chaos runs in real time and stops once the
- *   flows settle, so it draws L inside the first bound. Other-inout only for now: the T+ seed still windows on
- *   io_date, where a sale re-saved within L of its window's read is missed until the re-sweep (seed 9001; run.ts).
+ *   flows settle, so it draws L inside the first bound. Both seed paths (run.ts): the T+ seed reads by modified
+ *   now, so the io_date-window miss of seed 9001 is gone.
  * - jst.cancelServed: a Jushuitan user cancels other-inout documents an answer already served, mid-scan or between
  *   invocations (the emulator re-stamps them, so the rest of the window shifts up, like an edit). The verdict judges
  *   against the source's final truth: a cancelled document need not be in the target; if it is, it must hold exactly
