@@ -27,6 +27,15 @@ import type { LedgerEntry } from "./records.ts";
 
 const DAY_MS = 86_400_000;
 const isGroupKey = (key: string) => key.startsWith("group:");
+/**
+ * Dead-letter markers (`dead:<key>`, engine run.ts) ride in the index with the registry: a run seconds after the one
+ * that filed a letter, reading a lagging KV ledger, would file it again (chaos state.staleKv; adv12-stale-dead-letter).
+ */
+const isDeadKey = (key: string) => key.startsWith("dead:");
+const isIndexedKey = (key: string) => isGroupKey(key) || isDeadKey(key);
+/** Registry entries grow (union); a dead-letter marker is the latest filing's. */
+const mergeIndexed = (current: LedgerEntry | undefined, next: LedgerEntry): LedgerEntry =>
+  isGroupKey(next.externalKey) ? mergeGroupEntry(current, next) : current && current.writtenAt > next.writtenAt ? current : next;
 
 export interface IndexedStateOptions {
   index: FlowIndexPort;
@@ -175,20 +184,20 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       const [view, known] = await Promise.all([base.ledgerView(flowId), registry()]);
       return (key) => {
         const kv = view(key);
-        if (!isGroupKey(key)) return kv;
+        if (!isIndexedKey(key)) return kv;
         const indexed = known.get(key);
-        return indexed && kv ? mergeGroupEntry(kv, indexed) : (indexed ?? kv);
+        return indexed && kv ? mergeIndexed(kv, indexed) : (indexed ?? kv);
       };
     },
     ledgerAppend: async (flowId, entries) => {
       // All entries go to the KV ledger (registry entries too: the record beyond the index's load horizon and for
       // hosts without an index); registry entries are committed to the index after it, fenced.
       await base.ledgerAppend(flowId, entries);
-      const registryEntries = entries.filter((e) => isGroupKey(e.externalKey));
+      const registryEntries = entries.filter((e) => isIndexedKey(e.externalKey));
       if (!registryEntries.length) return;
       await commit({ groups: registryEntries });
       const known = await registry();
-      for (const e of registryEntries) known.set(e.externalKey, mergeGroupEntry(known.get(e.externalKey), e));
+      for (const e of registryEntries) known.set(e.externalKey, mergeIndexed(known.get(e.externalKey), e));
     },
     ...(outbox ? { outbox: indexedOutbox(session, outbox) } : {}),
     ...(marker ? { writeMarker: indexedWriteMarker(session, marker, () => (marked = true)) } : {}),

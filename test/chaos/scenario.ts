@@ -241,8 +241,8 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
  *   within the end lag (5 min) of its `modified` is read by the first run whose window passes it; within lookback +
  *   end lag (KIS flow 15 min, T+ flow 24 h 5 min) by the next run; later than that only by the re-sweep
  *   (test/core/engine-read-boundaries.test.ts, with a simulated clock). Chaos runs in real time and stops once the
- *   flows settle, so it draws L inside the first bound. Other-inout only for now: the T+ seed still windows on
- *   io_date, where a sale re-saved within L of its window's read is missed until the re-sweep (seed 9001; run.ts).
+ *   flows settle, so it draws L inside the first bound. Both seed paths (run.ts): the T+ seed reads by modified
+ *   now, so the io_date-window miss of seed 9001 is gone.
  * - jst.cancelServed: a Jushuitan user cancels other-inout documents an answer already served, mid-scan or between
  *   invocations (the emulator re-stamps them, so the rest of the window shifts up, like an edit). The verdict judges
  *   against the source's final truth: a cancelled document need not be in the target; if it is, it must hold exactly
@@ -275,6 +275,14 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   if (r() < knobs.p * 0.5) {
     out.staleKv = true;
     faults.push("state.staleKv");
+  }
+  // Issue 16 item 4: a Jushuitan user changes a served document's quantity (first line +1) and re-saves it, mid-scan
+  // or between invocations; read again by a later window, a posted one is corrected (<id>-R<n> + <id>-B<n>), and
+  // the signed sum per document must equal the source's current Confirmed quantities. Own stream: earlier draws stay.
+  const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
+  if (q() < knobs.p * 0.7) {
+    faults.push("jst.editQuantity");
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
   }
   return out;
 }
