@@ -178,7 +178,11 @@ describe("issue 17 in Chromium: approval, reconcile drill-down and re-sweep, tra
     await page.waitForFunction(() => /re-swept|re-sweep failed/.test(document.getElementById("status")?.textContent ?? ""), null, WAIT);
     expect(await page.textContent("#status")).toContain(`已重新同步 / re-swept ${day}`);
     expect((await api("GET", `/runs?flow=${KIS}`)).runs.length, (await page.textContent("#status")) ?? "").toBe(before + 1);
+    // The page may re-render before the new reconcile is stored: wait for a report made after the re-sweep, not for
+    // the DOM alone (a stale report made this step depend on timing).
+    const resweptAt = Date.now();
     await page.click(`${section} button[data-action="reconcile"]`);
+    await expect.poll(async () => (await api("GET", `/reconcile?flow=${KIS}`)).results[0].latest.at, { timeout: 30_000 }).toBeGreaterThanOrEqual(resweptAt);
     await page.waitForFunction((d) => document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"]`)?.getAttribute("data-drift") === "no" || !document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"][data-drift="yes"]`), day, WAIT);
     const after = (await api("GET", `/reconcile?flow=${KIS}`)).results[0].latest.report;
     expect(after.missing).not.toContain(missingKey);
