@@ -8,7 +8,7 @@
  * Kept apart from FlowLock (worker/flow-lock.ts): that object is per flow, this one per app.
  */
 import { DurableObject } from "cloudflare:workers";
-import { JST_RATE_MARGIN_MS, jstRateFromEnv, jstRateLimits, readRateWindow, reserveSlot, settleGrant, type RateBudget, type RateGrant, type RateLimit, type RateWindowState } from "../shared/http/rate-budget.ts";
+import { JST_RATE_MARGIN_MS, jstRateFromEnv, jstRateLimits, readRateWindow, reserveSlot, reservedGrant, settleGrant, type RateBudget, type RateSettle, type RateGrant, type RateLimit, type RateWindowState } from "../shared/http/rate-budget.ts";
 import { rateWindowKey } from "../shared/http/persisted-rate-budget.ts";
 import { SlidingWindowRateLimiter } from "../shared/http/rate-limiter.ts";
 import type { Clock, Logger } from "../shared/ports.ts";
@@ -16,10 +16,7 @@ import { silentLogger, systemClock } from "../shared/ports.ts";
 import type { Env } from "./env.ts";
 
 /** An earlier grant (its instant in the object's clock) whose answer came back `elapsedMs` after it was sent. */
-export interface RateSettle {
-  at: number;
-  elapsedMs: number;
-}
+export type { RateSettle } from "../shared/http/rate-budget.ts";
 
 export interface Reservation {
   /** The slot, in the object's clock. */
@@ -122,16 +119,7 @@ export class DoRateBudget implements RateBudget {
       (this.options.logger ?? silentLogger).warn("jushuitan rate budget object unavailable; pacing in this isolate only", { message: error instanceof Error ? error.message : String(error) });
       return isolateBudget(this.options.appKey, clock, this.limits, this.marginMs).acquire(signal);
     }
-    if (reservation.waitMs > 0) await clock.sleep(reservation.waitMs, signal);
-    const sentAt = clock.now();
-    let open = true;
-    return {
-      settle: () => {
-        if (!open) return;
-        open = false;
-        this.settles.push({ at: reservation.at, elapsedMs: clock.now() - sentAt });
-      },
-    };
+    return reservedGrant(reservation, clock, (settle) => this.settles.push(settle), signal);
   }
 
   pauseUntil(epochMs: number): void {

@@ -10,7 +10,7 @@
 import { runFlowById, type RunRequest } from "../../shared/engine/runner.ts";
 import type { RunResult } from "../../shared/engine/run.ts";
 import type { RunSummary } from "../../shared/engine/types.ts";
-import { DAY_MS, planWindows, type TimeWindow } from "../../shared/engine/window.ts";
+import { DAY_MS, planSyncWindows, type TimeWindow } from "../../shared/engine/window.ts";
 import { BridgeError, ConfigError } from "../../shared/errors.ts";
 import type { Flow } from "../../shared/flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
@@ -114,19 +114,6 @@ function addCounts(into: Counts, add: Counts): void {
 function randomSuffix(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(3));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export function planSyncWindows(flow: Flow, range: { from: number; to: number }, windowMs: number): TimeWindow[] {
-  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
-  return planWindows({
-    watermark: range.from,
-    now: range.to,
-    lookbackMs: 0,
-    endLagMs: 0,
-    maxWindowMs: windowMs,
-    alignToDays: merge?.period?.unit === "day",
-    timezone: flow.timezone,
-  }).windows;
 }
 
 export function outcomeExit(outcome: SyncOutcome): 0 | 1 | 2 {

@@ -5,6 +5,7 @@
  * read twice or skipped; the source connector turns them into the API's inclusive second-precision bounds.
  */
 import { ConfigError } from "../errors.ts";
+import type { Flow } from "../flow/schema.ts";
 import { startOfDayInZone } from "../util/time.ts";
 
 export interface WindowPlanInput {
@@ -93,4 +94,18 @@ export function halveWindow(window: TimeWindow, alignToDays?: boolean, timezone?
   }
   const mid = Math.floor((window.from + (window.to - window.from) / 2) / 1000) * 1000;
   return mid > window.from && mid < window.to ? mid : undefined;
+}
+
+/** The windows a range is read in by a sync or a reconcile over it: whole days for day-merged flows, no lookback or lag. */
+export function planSyncWindows(flow: Flow, range: { from: number; to: number }, windowMs: number): TimeWindow[] {
+  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
+  return planWindows({
+    watermark: range.from,
+    now: range.to,
+    lookbackMs: 0,
+    endLagMs: 0,
+    maxWindowMs: windowMs,
+    alignToDays: merge?.period?.unit === "day",
+    timezone: flow.timezone,
+  }).windows;
 }

@@ -20,6 +20,7 @@
  * window survives the process in its state store).
  */
 import { ConfigError } from "../errors.ts";
+import type { Clock } from "../ports.ts";
 import type { RateLimit } from "./rate-limiter.ts";
 
 export type { RateLimit } from "./rate-limiter.ts";
@@ -44,6 +45,30 @@ export interface RateGrant {
 }
 
 /** The documented defaults (evidence above): 5 requests a second, 100 a minute, per app. */
+/** When a granted request's answer came back, as a shared budget (Durable Object, the Worker's endpoint) learns it. */
+export interface RateSettle {
+  at: number;
+  elapsedMs: number;
+}
+
+/**
+ * The grant of a shared budget's reservation: waits until its slot, then `settle` reports when the answer came back
+ * (the budget counts the request from its answer from then on). Used by the Durable Object client and the CLI's
+ * borrowing client alike.
+ */
+export async function reservedGrant(reservation: { at: number; waitMs: number }, clock: Clock, report: (settle: RateSettle) => void, signal?: AbortSignal, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RateGrant> {
+  if (reservation.waitMs > 0) await clock.sleep(Math.min(reservation.waitMs, maxWaitMs), signal);
+  const sentAt = clock.now();
+  let open = true;
+  return {
+    settle: () => {
+      if (!open) return;
+      open = false;
+      report({ at: reservation.at, elapsedMs: clock.now() - sentAt });
+    },
+  };
+}
+
 export const JST_DEFAULT_RATE = { perSecond: 5, perMinute: 100 } as const;
 /**
  * Widens each window (clock granularity). In process, trip times need no margin: a grant in flight counts as

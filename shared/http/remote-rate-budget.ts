@@ -7,7 +7,7 @@
  */
 import type { Clock, FetchLike, Logger } from "../ports.ts";
 import { silentLogger } from "../ports.ts";
-import type { RateBudget, RateGrant } from "./rate-budget.ts";
+import { type RateBudget, type RateGrant, reservedGrant } from "./rate-budget.ts";
 
 export interface RemoteRateBudgetOptions {
   baseUrl: string;
@@ -47,16 +47,7 @@ export class RemoteRateBudget implements RateBudget {
       });
       return this.options.fallback.acquire(signal);
     }
-    if (reservation.waitMs > 0) await clock.sleep(Math.min(reservation.waitMs, 5 * 60_000), signal);
-    const sentAt = clock.now();
-    let open = true;
-    return {
-      settle: () => {
-        if (!open) return;
-        open = false;
-        this.settles.push({ at: reservation.at, elapsedMs: clock.now() - sentAt });
-      },
-    };
+    return reservedGrant(reservation, clock, (settle) => this.settles.push(settle), signal, 5 * 60_000);
   }
 
   /** Saves what the fallback knows (a persisted window), if it has anything to save. */

@@ -20,7 +20,7 @@ import { KisClient, kisConfigFromEnv, KisOperations, parseKisOperation, type Kis
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
 import { type Budget, createCallMeter } from "../engine/meter.ts";
 import { jushuitanWindowSource, rangeFlow, requestTimeoutMs } from "../engine/runner.ts";
-import { DAY_MS, planWindows, type TimeWindow } from "../engine/window.ts";
+import { DAY_MS, planSyncWindows, type TimeWindow } from "../engine/window.ts";
 import { ConfigError } from "../errors.ts";
 import { createDocumentBuilder } from "../flow/builder.ts";
 import { lookupTables } from "../flow/preview.ts";
@@ -31,20 +31,6 @@ import { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
 
 const UNLIMITED_BUDGET: Budget = { maxSubrequests: Number.MAX_SAFE_INTEGER };
-
-/** The windows a range is read in (as a sync over the range reads it: whole days for day-merged flows). */
-export function planSyncWindows(flow: Flow, range: { from: number; to: number }, windowMs: number): TimeWindow[] {
-  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
-  return planWindows({
-    watermark: range.from,
-    now: range.to,
-    lookbackMs: 0,
-    endLagMs: 0,
-    maxWindowMs: windowMs,
-    alignToDays: merge?.period?.unit === "day",
-    timezone: flow.timezone,
-  }).windows;
-}
 
 export interface ReconcileSpec {
   flow: Flow;
