@@ -11,7 +11,7 @@ import type { OutboxPlan } from "../../shared/state/outbox-store.ts";
 import { DoFlowLock } from "../../worker/do-lock.ts";
 import type { Env } from "../../worker/env.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
-import { createStack, fillReferenceTables, fireCron, JST, workerEnv } from "./stack.ts";
+import { createStack, fillReferenceTables, fireCron, JST, startFlowAt, workerEnv } from "./stack.ts";
 
 const env = untypedEnv as unknown as Env;
 const T0 = Date.UTC(2024, 6, 1, 4);
@@ -94,13 +94,8 @@ describe("flow index in the FlowLock Durable Object", () => {
     const e = workerEnv(stack, { MAX_SUBREQUESTS: "10000" });
     await fillReferenceTables(stack, e);
     const now = Date.now();
-    // The merged T+ flow only builds closed days. Without a checkpoint it reads one day back, which late in the
-    // (Shanghai) day ends minutes after its start and may hold no confirmed sale: start it two days back instead,
-    // so its window always covers a whole closed day whatever the time of day (CI failed on this at 20:38 CST).
-    const seedLock = new DoFlowLock(e.FLOW_LOCK);
-    const { epoch } = await seedLock.acquire("jst-sales-out-to-tplus", "seed", 60_000);
-    await seedLock.commitIndex("jst-sales-out-to-tplus", "seed", epoch, { checkpoint: { watermark: now - 2 * 86_400_000, runId: "seed", updatedAt: now } });
-    await seedLock.release("jst-sales-out-to-tplus", "seed");
+    // Two days back: the merged T+ flow's window then holds a whole closed day at any hour (CI failed at 20:38 CST).
+    await startFlowAt(e, "jst-sales-out-to-tplus", now - 2 * 86_400_000);
     await fireCron(e, "*/30 * * * *", now);
     await fireCron(e, "10 1 * * *", now);
     const store = new FlowStateStore(new WorkersKvStore(e.STATE));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { actualKis, actualTplus, expectedKis, expectedTplus } from "../helpers/targets.ts";
-import { createStack, fillReferenceTables, fireCron, JST, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "./stack.ts";
+import { createStack, fillReferenceTables, fireCron, JST, kisBills, sourceDocuments, startFlowAt, tplusDispatches, workerEnv } from "./stack.ts";
 
 const KIS_CRON = "*/30 * * * *";
 const TPLUS_CRON = "10 1 * * *";
@@ -13,6 +13,7 @@ describe("cron ticks inside workerd against the emulators", () => {
     const e = workerEnv(stack, { MAX_SUBREQUESTS: "10000" });
     await fillReferenceTables(stack, e);
     const now = Date.now();
+    await startFlowAt(e, "jst-sales-out-to-tplus", now - 2 * 86_400_000); // a whole closed day at any hour
     await fireCron(e, KIS_CRON, now);
     await fireCron(e, TPLUS_CRON, now);
 

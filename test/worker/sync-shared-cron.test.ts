@@ -4,7 +4,7 @@ import { makeRunId } from "../../shared/state/keys.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { MIN_RUN_SUBREQUESTS, tickOrder } from "../../worker/scheduled.ts";
 import { actualKis, actualTplus, expectedKis, expectedTplus } from "../helpers/targets.ts";
-import { createStack, fillReferenceTables, fireCron, JST, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "./stack.ts";
+import { createStack, fillReferenceTables, fireCron, JST, kisBills, sourceDocuments, startFlowAt, tplusDispatches, workerEnv } from "./stack.ts";
 
 // Regression (found by the chaos suite): with both flows on one cron and a small MAX_SUBREQUESTS, the first
 // flow got floor(MAX / 2) − reserve = 1 subrequest, read its page and stopped, forever; and because the order
@@ -36,6 +36,7 @@ describe("flows sharing one cron", () => {
     await fillReferenceTables(stack, e);
     const store = new FlowStateStore(new WorkersKvStore(e.STATE));
     const base = Math.ceil(Date.now() / HALF_HOUR) * HALF_HOUR;
+    await startFlowAt(e, TPLUS, base - 2 * 86_400_000); // a whole closed day at any hour, so the budget is exceeded
 
     // A flow's latest run settled it: success, nothing left to continue. (A flow the tick's budget cannot fit
     // after the first one runs on a later tick.)
