@@ -32,7 +32,7 @@ import { type FlowIndexPort, INDEX_INLINE_SPOOL_BYTES, isFlowIndex } from "../st
 import { type IndexedState, indexedState, type IndexedStateOptions } from "../state/indexed-state.ts";
 import { assertNoKeyCollisions, KEY_SCHEME_LEDGER_KEY, KEY_SCHEME_REFRESH_MS, keySchemeAccepted, keySchemeHash, KeySchemeChangedError } from "./key-scheme.ts";
 import { KvTokenStore } from "../state/token-store.ts";
-import { parseInZone } from "../util/time.ts";
+import { parseInZone, startOfDayInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
 import { maxFailedRunsFromEnv } from "./poison.ts";
 import { maybeResweep, resweepSettings } from "./resweep.ts";
@@ -102,7 +102,11 @@ export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCou
 export function incrementalSettings(flow: Flow, now: number): IncrementalSettings {
   const zone = flow.timezone;
   const inc = flow.incremental;
-  let startAt = now - inc.lookbackMinutes * 60_000 - DAY_MS;
+  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
+  // A flow merged by day closes whole days: its first run starts at the beginning of yesterday, so its first voucher
+  // holds the whole day, not only what was saved after the hour of the first run (at 23:50, 40 minutes of it).
+  const dayStart = merge?.period?.unit === "day" ? startOfDayInZone(now - DAY_MS, zone) : now - DAY_MS;
+  let startAt = dayStart - inc.lookbackMinutes * 60_000;
   if (inc.startAt) {
     const parsed = parseInZone(inc.startAt, zone);
     if (parsed === null) {
@@ -113,7 +117,6 @@ export function incrementalSettings(flow: Flow, now: number): IncrementalSetting
     }
     startAt = parsed;
   }
-  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
   return {
     lookbackMs: inc.lookbackMinutes * 60_000,
     endLagMs: inc.endLagMinutes * 60_000,
