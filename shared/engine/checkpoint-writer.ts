@@ -3,7 +3,8 @@
  * unless something holds it, saves are spaced a second apart per key (KV), and a budget stop saves a cursor so the
  * next invocation continues exactly where this one stopped.
  */
-import { flushState, type FlowRun } from "./run-context.ts";
+import type { FlowRun } from "./run-context.ts";
+import { flushState } from "./run-ledger.ts";
 import type { Checkpoint, WindowCursor } from "./types.ts";
 import type { TimeWindow } from "./window.ts";
 import type { WindowScan } from "./window-scan.ts";

@@ -9,7 +9,8 @@ import { isAccountError, type TargetWriteResult } from "../connectors/target.ts"
 import { groupLedgerKey } from "./ledger-keys.ts";
 import { settleThroughOutbox } from "./outbox-writer.ts";
 import { writeWithPeriodPolicy } from "./periods.ts";
-import { fileDeadLetter, type FlowRun } from "./run-context.ts";
+import type { FlowRun } from "./run-context.ts";
+import { fileDeadLetter } from "./run-ledger.ts";
 import type { RunResult } from "./run.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import { verifyExisting } from "./verify-existing.ts";

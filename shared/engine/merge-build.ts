@@ -3,7 +3,8 @@
  * rows read but not built yet, built into groups at a period's end (or once at the run's end) and written.
  */
 import { settleDocuments } from "./document-writer.ts";
-import { flushState, type FlowRun } from "./run-context.ts";
+import type { FlowRun } from "./run-context.ts";
+import { flushState } from "./run-ledger.ts";
 import { HeldGroupError } from "./run-errors.ts";
 import type { BuildContext } from "./run.ts";
 import type { BuildResult, SourceRow, WindowSource, WindowSummary } from "./types.ts";

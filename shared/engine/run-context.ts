@@ -4,23 +4,20 @@
  * outbox). One object instead of closures over a dozen variables, so each part is a small function of it.
  */
 import { BudgetExhaustedError } from "../errors.ts";
-import type { DeadLetterInput, LedgerEntry } from "../state/records.ts";
 import { ChangeBook } from "./changes.ts";
 import { type ChangeWriter, createChangeWriter } from "./change-writer.ts";
 import type { WatermarkProgress } from "./checkpoint-writer.ts";
 import { writeOne } from "./document-writer.ts";
-import { contentHash } from "./hash.ts";
-import { deadLetterMarker, groupLedgerKey } from "./ledger-keys.ts";
 import type { MergeSpool } from "./merge-build.ts";
 import type { OutboxRun } from "./outbox-writer.ts";
 import { PoisonBook } from "./poison.ts";
-import { toBridgeError } from "./run-errors.ts";
+import { fileDeadLetter, RunLedger } from "./run-ledger.ts";
 import type { BuildContext, RunDeps, RunOptions, RunResult } from "./run.ts";
 import type { BuildResult, Checkpoint, RunOutcome, RunSummary, WindowCursor, WindowSummary } from "./types.ts";
-import { TargetConflictError } from "./verify-existing.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
 import type { WindowScan } from "./window-scan.ts";
 
+/** One invocation of one flow: its inputs, what it counted and settled, and the books it keeps. */
 export interface FlowRun {
   readonly deps: RunDeps;
   readonly options: RunOptions;
@@ -82,32 +79,6 @@ export interface LateRows {
   readonly before: number | undefined;
   rows: number;
   minLagMs: number;
-}
-
-/** The run's view of the flow ledger: entries settled in this run shadow the stored one until flushState saves them. */
-export class RunLedger {
-  view?: (key: string) => LedgerEntry | undefined;
-  /** Entries settled in this run, newest last. */
-  private readonly settled = new Map<string, LedgerEntry>();
-  readonly pending: LedgerEntry[] = [];
-  readonly pendingDead: DeadLetterInput[] = [];
-  /** Outbox plans settled (all parts written or dead-lettered): deleted once the ledger holds their registry entry. */
-  readonly settledPlans: string[] = [];
-
-  get(key: string): LedgerEntry | undefined {
-    return this.settled.get(key) ?? this.view?.(key);
-  }
-
-  remember(entry: LedgerEntry): void {
-    this.settled.set(entry.externalKey, entry);
-    this.pending.push(entry);
-  }
-
-  /** What was already written for a merge group (its registry entry). */
-  writtenGroup(groupKey: string): { members: string[]; supplements: number } | undefined {
-    const entry = this.get(groupLedgerKey(groupKey));
-    return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
-  }
 }
 
 /** Starts a run: its stored checkpoint (none for a range backfill), the windows it reads, and its books. */
@@ -186,52 +157,6 @@ function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>
     exhausted: (doc) => run.poison.exhausted(doc),
     skipped: () => run.counts.skipped++,
   });
-}
-
-/** The extra a dead letter can carry: the document's key and the payload that failed. */
-export type DeadLetterExtra = { externalKey?: string; payload?: unknown };
-
-/**
- * Files a dead letter once: a marker in the ledger (id + content hash) keeps the lookback overlap and
- * re-reads from filing the same failure again; a changed source document is tried afresh.
- */
-export function fileDeadLetter(run: FlowRun, sourceId: string, source: unknown, error: unknown, extra: DeadLetterExtra = {}): void {
-  const { clock, logger } = run.deps;
-  const e = toBridgeError(error);
-  const marker = deadLetterMarker(extra.externalKey ?? sourceId);
-  // A conflict shows both sides (verify-existing.ts) and is filed once per pair of sides, whichever path found it.
-  if (e instanceof TargetConflictError) extra = { ...extra, payload: { ...e.sides, document: extra.payload } };
-  const hash = e instanceof TargetConflictError ? contentHash(["conflict", e.sides]) : contentHash([source ?? null, extra.payload ?? null, e.code]);
-  if (run.ledger.get(marker)?.contentHash === hash) {
-    run.counts.skipped++;
-    return;
-  }
-  run.counts.deadLettered++;
-  run.deadLetterCodes[e.code] = (run.deadLetterCodes[e.code] ?? 0) + 1;
-  if (run.dryRun) return;
-  run.ledger.remember({ externalKey: marker, contentHash: hash, writtenAt: clock.now(), runId: run.runId });
-  run.ledger.pendingDead.push({
-    flowId: run.flowId,
-    runId: run.runId,
-    sourceId,
-    externalKey: extra.externalKey,
-    source,
-    payload: extra.payload,
-    error: { code: e.code, message: e.message, hint: e.hint },
-    at: clock.now(),
-  });
-  logger.warn("document dead-lettered", { flowId: run.flowId, sourceId, code: e.code });
-}
-
-/** Saves what the run settled: ledger entries, dead letters, and the deletion of settled outbox plans. */
-export async function flushState(run: FlowRun): Promise<void> {
-  if (run.dryRun) return;
-  const { state, lease } = run.deps;
-  const { ledger, flowId } = run;
-  await lease?.keep();
-  if (ledger.pending.length) await state.ledgerAppend(flowId, ledger.pending.splice(0));
-  if (ledger.pendingDead.length) await state.addDeadLetters(flowId, ledger.pendingDead.splice(0));
-  for (const unit of ledger.settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
 }
 
 /** The windows a run reads: the range of a backfill, or from the watermark − lookback; a resumed window first. */

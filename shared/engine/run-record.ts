@@ -5,7 +5,8 @@
 import { type CallMeter, percentile } from "./meter.ts";
 import { closePlan } from "./outbox-writer.ts";
 import { attemptLedgerKey, type PoisonBook, repeatedFailure } from "./poison.ts";
-import { fileDeadLetter, flushState, type FlowRun } from "./run-context.ts";
+import type { FlowRun } from "./run-context.ts";
+import { fileDeadLetter, flushState } from "./run-ledger.ts";
 import { toBridgeError } from "./run-errors.ts";
 import type { RunResult } from "./run.ts";
 import type { RunSummary } from "./types.ts";
