@@ -12,7 +12,7 @@ import type { ChangeWriter } from "./change-writer.ts";
 import { contentHash } from "./hash.ts";
 import { type PoisonBook, repeatedFailure } from "./poison.ts";
 import type { EngineState, RunResult } from "./run.ts";
-import { groupLedgerKey } from "./run.ts";
+import { groupLedgerKey } from "./ledger-keys.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
 import { probeOtherSplit, type TargetConflictError } from "./verify-existing.ts";
 

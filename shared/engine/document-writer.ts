@@ -1,0 +1,191 @@
+/**
+ * Per-document processing of a run (split out of run.ts): what a built document needs (skip, correction, dead
+ * letter, write), the write itself (once, verified, marked in flight) and what a failed write means for the run:
+ * a refusal is this document's dead letter, a transient failure sets it aside, a budget stop or an outage stops
+ * the run (the caller's one stop path).
+ */
+import { BridgeError, BudgetExhaustedError } from "../errors.ts";
+import { isAccountError, type TargetWriteResult } from "../connectors/target.ts";
+import { groupLedgerKey } from "./ledger-keys.ts";
+import { settleThroughOutbox } from "./outbox-writer.ts";
+import { writeWithPeriodPolicy } from "./periods.ts";
+import type { FlowRun } from "./run-context.ts";
+import { fileDeadLetter } from "./run-ledger.ts";
+import type { RunResult } from "./run.ts";
+import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
+import { verifyExisting } from "./verify-existing.ts";
+
+type PlannedStatus = RunResult["planned"][number]["status"];
+
+/** Settles a build: counts and letters its failures, reviews corrections, then writes what is new. */
+export async function settleDocuments(run: FlowRun, built: BuildResult, rowsById: Map<string, SourceRow>): Promise<void> {
+  run.unresolved = built.unresolved ?? [];
+  run.counts.dropped += built.dropped.length;
+  run.counts.skipped += built.skipped?.length ?? 0;
+  for (const f of built.failures) fileDeadLetter(run, f.sourceId, f.source, f.error, { payload: f.payload });
+  await run.changeWriter?.reviewBuilt(built, rowsById, run.deps.builder.merges);
+  const documents = run.outbox ? await settleThroughOutbox(run.outbox, built.documents, rowsById) : built.documents;
+  for (const doc of run.poison.order(documents)) await settleDocument(run, doc, rowsById);
+}
+
+/** One built document: skipped when the ledger has it, a correction or a changed-after-write case, else written. */
+async function settleDocument(run: FlowRun, doc: BuiltDocument, rowsById: Map<string, SourceRow>): Promise<void> {
+  const known = run.ledger.get(doc.externalKey);
+  if (run.changeWriter && doc.groupKey === undefined) {
+    if (await run.changeWriter.reviewDocument(doc, known, rowsById)) return;
+  } else if (known) {
+    if (known.contentHash === doc.contentHash) {
+      run.counts.skipped++;
+      if (run.dryRun) run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
+      return;
+    }
+    changedAfterWrite(run, doc, rowsById);
+    return;
+  }
+  if (!run.dryRun && run.poison.exhausted(doc)) {
+    run.counts.skipped++; // dead-lettered after failing in maxFailedRuns runs; replay it once fixed
+    return;
+  }
+  // Set aside by an earlier invocation of this run (the cursor holds the watermark for it): the next run retries it.
+  if (run.earlierSetAside.includes(doc.externalKey)) return;
+  const status = (doc.supplement ?? 0) > 0 ? "supplement" : "new";
+  await writeOne(run, doc, rowsOf(doc, rowsById), status, (result) => recordWritten(run, doc, rowsById, result));
+}
+
+/** A written document in the ledger (and, for a merged one, its group's registry entry), with its before-images. */
+function recordWritten(run: FlowRun, doc: BuiltDocument, rowsById: Map<string, SourceRow>, result: TargetWriteResult | undefined): void {
+  const at = run.deps.clock.now();
+  const { ledger, runId } = run;
+  ledger.remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: at, runId });
+  run.changeWriter?.imagesOf(doc, rowsById);
+  if (doc.groupKey === undefined) return;
+  const previous = ledger.writtenGroup(doc.groupKey);
+  ledger.remember({
+    externalKey: groupLedgerKey(doc.groupKey),
+    contentHash: "group",
+    members: [...new Set([...(previous?.members ?? []), ...doc.members])],
+    supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
+    writtenAt: at,
+    runId,
+  });
+}
+
+/**
+ * Writes one document (a dry run only plans it). Returns when it is settled, refused (dead letter or `onRefused`) or
+ * set aside; throws BudgetExhausted / an account or outage error to stop the run.
+ */
+export async function writeOne(
+  run: FlowRun,
+  doc: BuiltDocument,
+  rows: SourceRow[],
+  status: PlannedStatus,
+  onSettled: (result?: TargetWriteResult) => void,
+  onRefused?: (error: BridgeError) => void,
+): Promise<void> {
+  if (run.dryRun) {
+    run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status });
+    return;
+  }
+  await run.deps.lease?.keep(); // outside the try: a lost lease stops the run, it is not this document's failure
+  try {
+    const result = await writeVerified(run, doc);
+    if (result.status === "created") {
+      run.counts.written++;
+      noteLateRows(run, rows);
+    } else run.counts.alreadyExisted++;
+    run.poison.succeeded();
+    onSettled(result);
+  } catch (error) {
+    await writeFailed(run, doc, rows, error, onRefused);
+  }
+}
+
+/** The write, marked in flight first; "already exists" is verified to hold this document, not other lines. */
+async function writeVerified(run: FlowRun, doc: BuiltDocument): Promise<TargetWriteResult> {
+  const { deps, recovery } = run;
+  if (!recovery.markedWriting && deps.state.writeMarker) {
+    await deps.state.writeMarker.mark(run.flowId, run.runId, deps.clock.now());
+    recovery.markedWriting = true;
+  }
+  const write = { operation: deps.targetOperation, externalKey: doc.externalKey, payload: doc.payload };
+  // After an unclean stop (flag or markers left in state) every write verifies existence first.
+  const verifyAll = (run.options.recovering ?? false) || recovery.uncleanBefore;
+  const writeOptions = { verifyExisting: verifyAll || run.poison.triedBefore(doc) };
+  const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
+  const conflict = await verifyExisting(deps.target, write, result, deps.logger);
+  if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
+  return result;
+}
+
+/** What a failed write means: returns when the document is dealt with (letter, refusal, set aside), throws to stop the run. */
+async function writeFailed(run: FlowRun, doc: BuiltDocument, rows: SourceRow[], error: unknown, onRefused?: (error: BridgeError) => void): Promise<void> {
+  if (error instanceof BudgetExhaustedError) {
+    // The budget ran out while retrying this document after a retryable failure (a budget smaller than one
+    // write's retries, chaos seed 9053): set it aside for this run, so the continuation goes on with the others
+    // instead of spending every invocation on it; the next run tries it again.
+    const cause = error.after;
+    if (cause instanceof BridgeError && cause.retryable && !isAccountError(cause)) {
+      await run.poison.setAside(doc, rows, cause).catch((e: unknown) => {
+        if (!(e instanceof BudgetExhaustedError)) throw e;
+      });
+    }
+    throw error;
+  }
+  if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) {
+    if (onRefused) return onRefused(error);
+    // The source rows (every member's, for a merged document), so the letter can be replayed once the cause is fixed.
+    const source = doc.groupKey === undefined && rows.length === 1 ? rows[0] : rows;
+    fileDeadLetter(run, doc.members[0] ?? doc.externalKey, source, error, { externalKey: doc.externalKey, payload: doc.payload });
+    return;
+  }
+  // Transient and out of retries for this document: set it aside and go on (poison.ts), unless the failures
+  // look like an outage. About the account (credentials, quota) rather than this document: stop here.
+  if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
+    if (!(await run.poison.setAside(doc, rows, error))) {
+      run.deps.logger.warn("write failed after retries; document set aside for this run", { flowId: run.flowId, externalKey: doc.externalKey, code: error.code });
+      return;
+    }
+  }
+  throw error;
+}
+
+/**
+ * Same key, different content: the target already holds a posted document. Never overwritten silently: surfaced as
+ * a dead letter, or skipped with a warning when the flow says onExisting: "skip" (a dry run plans it as "changed").
+ */
+function changedAfterWrite(run: FlowRun, doc: BuiltDocument, rowsById: Map<string, SourceRow>): void {
+  if (run.dryRun) {
+    run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "changed" });
+    return;
+  }
+  if (run.deps.onChanged === "skip") {
+    run.counts.skipped++;
+    run.deps.logger.warn("document changed after it was written; skipped (onExisting: skip)", { flowId: run.flowId, externalKey: doc.externalKey });
+    return;
+  }
+  fileDeadLetter(
+    run,
+    doc.members[0] ?? doc.externalKey,
+    doc.members.length === 1 ? rowsById.get(doc.members[0]!) : doc.members.map((m) => rowsById.get(m)),
+    new BridgeError("changed_after_write", `document ${doc.externalKey} changed after it was written to the target`, {
+      hint: "post the correction in the target by hand (or a red/reversal document), then resolve this dead letter",
+    }),
+    { externalKey: doc.externalKey, payload: doc.payload },
+  );
+}
+
+/** Counts rows written now that earlier runs read past without seeing (read before `late.before`), and their least lag. */
+function noteLateRows(run: FlowRun, rows: SourceRow[]): void {
+  const { late } = run;
+  if (late.before === undefined) return;
+  for (const row of rows) {
+    const at = run.deps.source.timeOf?.(row);
+    if (at === undefined || at >= late.before) continue;
+    late.rows++;
+    late.minLagMs = Math.max(late.minLagMs, late.before - at + Math.max(0, run.options.incremental.endLagMs));
+  }
+}
+
+function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {
+  return doc.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined);
+}
