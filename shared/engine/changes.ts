@@ -15,6 +15,7 @@ import { BridgeError } from "../errors.ts";
 import { diffLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
+import { relatedKeys } from "./key-scheme.ts";
 import type { BuiltDocument } from "./types.ts";
 
 export type ChangePolicy = "compensate" | "deadLetter" | "ignore";
@@ -149,7 +150,7 @@ export class ChangeBook {
     const shape = this.settings.shape;
     // A reversal of the image written but never settled into it (a dead letter replayed after the source went back
     // to what was posted): the target no longer holds the image's lines, so the document is posted again.
-    const next = `${img.d}-R${(img.n ?? 0) + 1}`;
+    const next = relatedKeys.red(img.d, (img.n ?? 0) + 1);
     const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
     const before = reversed ? [] : fromStored(img.l);
     const after = shape.lines(doc.payload);
@@ -209,12 +210,12 @@ export class ChangeBook {
     const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
     const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
     if (after.length === 0) {
-      steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
+      steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
     } else if (shape.changeMode === "reverse_repost" || before.length === 0) {
-      if (before.length) steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
-      steps.push({ key: `${key}-B${n}`, kind: "blue", lines: after, after });
+      if (before.length) steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
+      steps.push({ key: relatedKeys.blue(key, n), kind: "blue", lines: after, after });
     } else {
-      steps.push(...differenceSteps(shape, `${key}-C${n}`, before, after));
+      steps.push(...differenceSteps(shape, relatedKeys.correction(key, n), before, after));
     }
     return steps.map((step, i) => {
       const last = i === steps.length - 1;
@@ -242,7 +243,7 @@ export class ChangeBook {
     if (!base) return { verdict: "unknown", error: changeUnknown(`member ${sourceId} of group ${groupKey}`) };
     const n = Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1);
     this.groupNext.set(groupKey, n + 1);
-    const steps = differenceSteps(shape, `${groupKey}-C${n}`, before, after);
+    const steps = differenceSteps(shape, relatedKeys.correction(groupKey, n), before, after);
     const corrections = steps.map((step, i): Correction => {
       const last = i === steps.length - 1;
       const note = `更正 ${groupKey} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
@@ -286,7 +287,7 @@ function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[
   const middle = sumLines([...before, ...decreases]);
   return [
     { key, kind: "red" as CorrectionKind, lines: decreases, after: middle },
-    { key: `${key}-B`, kind: "blue" as CorrectionKind, lines: increases, after },
+    { key: relatedKeys.correctionBlue(key), kind: "blue" as CorrectionKind, lines: increases, after },
   ];
 }
 
