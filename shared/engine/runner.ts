@@ -22,6 +22,7 @@ import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helper
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { ensureReferenceTables } from "./references.ts";
 import { chooseKisPrecheck } from "../doctor/findings.ts";
+import { withLearnedRedForm } from "../doctor/red-form.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
@@ -398,7 +399,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-      ...changeSettingsFor(flow, ports.env, clock),
+      ...changeSettingsFor(flow, await withLearnedRedForm(ports.env, kv), clock),
       target,
       // The index fences its own commits; without it, fenced-state.ts renews before the commits that need it.
       state: keeper && !indexed ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,
