@@ -203,10 +203,24 @@ export class ChangeBook {
     return { verdict: "corrections", corrections };
   }
 
+  /**
+   * The first correction number from `n` whose keys no other document holds in the ledger: a flow's own key can
+   * look like a correction's (a source id "<A>-R1" under "{io_id}"), and writing A's reversal under it would be
+   * taken for that document. Deterministic (the ledger decides), so a cut-short event is redone under the same keys.
+   */
+  private freeNumber(n: number, sourceId: string, keys: (n: number) => string[]): number {
+    const taken = (k: string) => {
+      const e = this.ledgerGet(k);
+      return e !== undefined && !(e.members ?? []).includes(sourceId);
+    };
+    while (keys(n).some(taken)) n++;
+    return n;
+  }
+
   private documentCorrections(sourceId: string, img: BeforeImage, head: Record<string, unknown>, before: ImageLine[], after: ImageLine[], event?: string): Correction[] {
     const shape = this.settings.shape;
-    const n = (img.n ?? 0) + 1;
     const key = img.d;
+    const n = this.freeNumber((img.n ?? 0) + 1, sourceId, (m) => [relatedKeys.red(key, m), relatedKeys.blue(key, m), relatedKeys.correction(key, m), relatedKeys.correctionBlue(relatedKeys.correction(key, m))]);
     const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
     const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
     if (after.length === 0) {
@@ -241,7 +255,7 @@ export class ChangeBook {
     const group = this.ledgerGet(groupImageKey(groupKey))?.before;
     const base = head ?? group?.h;
     if (!base) return { verdict: "unknown", error: changeUnknown(`member ${sourceId} of group ${groupKey}`) };
-    const n = Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1);
+    const n = this.freeNumber(Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1), sourceId, (m) => [relatedKeys.correction(groupKey, m), relatedKeys.correctionBlue(relatedKeys.correction(groupKey, m))]);
     this.groupNext.set(groupKey, n + 1);
     const steps = differenceSteps(shape, relatedKeys.correction(groupKey, n), before, after);
     const corrections = steps.map((step, i): Correction => {
