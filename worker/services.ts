@@ -9,6 +9,7 @@ import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/docto
 import { replayDeadLetter } from "../shared/engine/replay.ts";
 import { incrementalSettings, kisPrecheckFromEnv, loadReferenceTables } from "../shared/engine/runner.ts";
 import { chooseKisPrecheck } from "../shared/doctor/findings.ts";
+import { readLearnedRedForm, redFormOf, type RedFormChoice } from "../shared/doctor/red-form.ts";
 import type { RunSummary } from "../shared/engine/types.ts";
 import { planWindows } from "../shared/engine/window.ts";
 import { BridgeError } from "../shared/errors.ts";
@@ -105,11 +106,11 @@ export function createServices(env: Env, config: WorkerConfig) {
     async flows() {
       return Promise.all(
         Object.values(config.flows).map(async (flow) => {
-          const [checkpoint, runs, open, precheck] = await Promise.all([
+          const [checkpoint, runs, open, precheck, learnedRed] = await Promise.all([
             store.getWatermark(flow.id),
             store.listRuns(flow.id, 5),
             store.listDeadLetters(flow.id),
-            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), ports.kv) : undefined,
+            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), ports.kv) : undefined, readLearnedRedForm(ports.kv),
           ]);
           // Manual actions (a dead letter resolved by hand) are run records too; "last run" means the last sync.
           const lastSync = (runs as unknown as StoredRun[]).find((r) => r.counts !== undefined);
@@ -118,7 +119,7 @@ export function createServices(env: Env, config: WorkerConfig) {
             name: flow.name,
             description: flow.description,
             source: { type: flow.source.type, endpoint: flow.source.endpoint },
-            target: { type: flow.target.type, operation: flow.target.operation, ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}) },
+            target: { type: flow.target.type, operation: flow.target.operation, ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}), ...({ redForm: redFormOf(flow, env as unknown as Record<string, string | undefined>, learnedRed) } as { redForm?: RedFormChoice | { error: string } }) },
             merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
             schedule: scheduleOf(flow),
             watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,

@@ -25,8 +25,10 @@ import { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 
-import { correctionShape } from "../engine/change-settings.ts";
+import { probeKisRedForm, probeTplusRedForm, type RedProbeResult } from "./red-probe.ts";
+import { readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
 export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
+export { RED_FORM_KEY, readLearnedRedForm, redFormChoice, withLearnedRedForm, type LearnedRedForm, type RedFormChoice } from "./red-form.ts";
 
 export type CheckStatus = "ok" | "fail" | "unknown";
 
@@ -50,6 +52,8 @@ export interface DoctorFindings {
   kisBillNoHonoured?: boolean;
   /** From --write-probe: the T+ answer to a duplicate ExternalCode, and whether our matcher recognises it. */
   tplusDuplicate?: { code: string | undefined; message: string; recognised: boolean };
+  /** From --write-probe: the red document form each target accepted (red-probe.ts), also kept under RED_FORM_KEY. */
+  redForm?: LearnedRedForm;
 }
 
 export interface DoctorReport {
@@ -195,8 +199,10 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   const { jst, kisClient, tplusClient } = openClients(ports.env, deps, add);
   const targetsChecked = new Set<string>();
 
+  let learned = await readLearnedRedForm(ports.kv);
   for (const flow of flows) {
-    add(correctionCheck(flow, ports.env));
+    const correction = correctionCheck(flow, ports.env, learned);
+    add(correction);
     const sampled: Record<string, unknown>[] = [];
     // Source: permission per endpoint (190), rows carry ts, a sample for the code checks.
     if (jst) sampled.push(...(await sampleSource(jst, flow, now, sampleDays, add, findings)));
@@ -234,7 +240,11 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
         ...(misses.length ? { fix: "add the missing rows to the reference table named (the message gives the source value), then run doctor again" } : {}),
       });
       if (flow.target.type === "tplus" && tplusClient) await tplusCodesExist(flow, tplusClient, built.documents.map((d) => d.payload), add);
-      if (options.writeProbe && built.documents[0]) await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, now, add, findings);
+      if (options.writeProbe && built.documents[0]) {
+        await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, { env: ports.env, now, add, findings });
+        if (findings.redForm) learned = await storeLearnedRedForm(ports.kv, findings.redForm);
+        Object.assign(correction, correctionCheck(flow, ports.env, learned));
+      }
     } else if (options.writeProbe) {
       add({ system: "bridge", flowId: flow.id, title: "write probe", status: "unknown", detail: "no sampled source document to build a probe from", fix: "run doctor when the source has a recent document, or widen --sample-days" });
     }
@@ -470,10 +480,9 @@ async function writeProbe(
   payload: Record<string, unknown>,
   clients: { kis: KisOperations | undefined; tplus: TplusClient | undefined },
   probe: NonNullable<DoctorOptions["writeProbe"]>,
-  now: number,
-  add: Add,
-  findings: DoctorFindings,
+  context: { env: EnvVars; now: number; add: Add; findings: DoctorFindings },
 ) {
+  const { env, now, add, findings } = context;
   const key = `JSTB-PROBE-${formatInZone(now, "YYYYMMDDHHmmss")}`;
   const date = probe.probeDate ?? formatInZone(now, "YYYY-MM-DD");
   const title = `write probe ${key} (${date})`;
@@ -511,6 +520,7 @@ async function writeProbe(
           second === "unknown" ? "; run the probe again later (the precheck stays \"always\" until a duplicate refusal is seen)" : second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""
         }`,
       });
+      addRedProbe("kis", key, await probeKisRedForm(clients.kis, bill, object, key, env, now), add, findings);
     } else if (flow.target.type === "tplus" && clients.tplus) {
       const spec = resolveOperation(flow.target.operation);
       const dto = { ...payload, ExternalCode: key, VoucherDate: date, Memo: "jst-bridge doctor probe: delete me" };
@@ -530,28 +540,47 @@ async function writeProbe(
         detail: `second create answered ${d.code ?? "success"}: ${d.message}`,
         fix: `delete the probe voucher(s) ${key} in T+${d.recognised ? "" : "; report this answer so the duplicate matcher learns it (until then a resend after a lost answer becomes a dead letter instead of 'already booked')"}`,
       });
+      addRedProbe("tplus", key, await probeTplusRedForm(clients.tplus, spec.resource, dto, key, env, now), add, findings);
     }
   } catch (error) {
     add({ system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) });
   }
 }
 
+/** The red-form line of the write probe: what was tried and what was learned. */
+function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResult, add: Add, findings: DoctorFindings) {
+  if (result.learned) findings.redForm = { ...findings.redForm, ...result.learned };
+  const tried = result.tried.map((t) => `${t.form}: ${t.answer}`).join("; ");
+  const what = system === "kis" ? "bill" : "voucher";
+  add({
+    system,
+    title: `write probe red ${what} ${key}-R`,
+    status: result.learned ? "ok" : "unknown",
+    detail: result.learned ? `accepted ${tried.split("; ").at(-1)} (learned; tried: ${tried})` : `no red form accepted (${tried || "not tried"})`,
+    fix: result.learned
+      ? `delete the probe ${what}s ${key} and ${key}-R in ${system === "kis" ? "KIS" : "T+"} (the red one reverses the blue one)`
+      : `delete the probe ${what}(s) ${key}; post one red ${what} by hand and set ${system === "kis" ? "KIS_RED_QTY_SIGN" : "TPLUS_RED_QTY_SIGN / TPLUS_RED_BUSI_TYPE"} (docs/changes.md), or run the probe again`,
+  });
+}
+
 /**
- * How this flow corrects posted documents (docs/changes.md). "?" because the red form each target accepts is not
- * public (../shared/docs/reversals-and-periods.md §1.4, §2.5): a bookkeeper confirms it on a test account.
+ * How this flow corrects posted documents (docs/changes.md) and where its red form comes from: the environment,
+ * the stored write probe (red-form.ts), or the default. "?" while a compensating flow's red form is the default:
+ * the form each target accepts is not public (../shared/docs/reversals-and-periods.md §1.4, §2.5).
  */
-function correctionCheck(flow: Flow, env: Record<string, string | undefined>): DoctorCheck {
+function correctionCheck(flow: Flow, env: Record<string, string | undefined>, learned: LearnedRedForm): DoctorCheck {
   const title = "corrections after posting (onChange / red documents / closed period)";
   try {
-    const shape = correctionShape(flow.target.type, env);
-    const settings = Object.entries(shape.describe()).map(([k, v]) => `${k}=${v}`).join(", ");
+    const choice = redFormChoice(flow.target.type, env, learned);
+    const settings = Object.entries(choice.settings).map(([k, v]) => `${k}=${v}`).join(", ");
+    const settled = choice.source !== "default (no doctor --write-probe result)";
     return {
       system: flow.target.type,
       flowId: flow.id,
       title,
-      status: flow.target.onChange === "compensate" ? "unknown" : "ok",
-      detail: `onChange=${flow.target.onChange ?? `(unset: onExisting ${flow.target.onExisting})`}, closedPeriod=${flow.target.closedPeriod ?? "hold"}; ${settings}`,
-      fix: "post one red document by hand on a test account and read it back; if its sign or business type differs, set the variables above (docs/changes.md)",
+      status: flow.target.onChange === "compensate" && !settled ? "unknown" : "ok",
+      detail: `onChange=${flow.target.onChange ?? `(unset: onExisting ${flow.target.onExisting})`}, closedPeriod=${flow.target.closedPeriod ?? "hold"}; ${settings} (${choice.source})`,
+      fix: "run doctor --write-probe on a test account (it learns the red form), or post one red document by hand, read it back and set the variables above (docs/changes.md)",
     };
   } catch (error) {
     return { system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) };

@@ -15,6 +15,7 @@ import { BridgeError } from "../errors.ts";
 import { diffLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
+import { relatedKeys } from "./key-scheme.ts";
 import type { BuiltDocument } from "./types.ts";
 
 export type ChangePolicy = "compensate" | "deadLetter" | "ignore";
@@ -149,7 +150,7 @@ export class ChangeBook {
     const shape = this.settings.shape;
     // A reversal of the image written but never settled into it (a dead letter replayed after the source went back
     // to what was posted): the target no longer holds the image's lines, so the document is posted again.
-    const next = `${img.d}-R${(img.n ?? 0) + 1}`;
+    const next = relatedKeys.red(img.d, (img.n ?? 0) + 1);
     const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
     const before = reversed ? [] : fromStored(img.l);
     const after = shape.lines(doc.payload);
@@ -202,19 +203,33 @@ export class ChangeBook {
     return { verdict: "corrections", corrections };
   }
 
+  /**
+   * The first correction number from `n` whose keys no other document holds in the ledger: a flow's own key can
+   * look like a correction's (a source id "<A>-R1" under "{io_id}"), and writing A's reversal under it would be
+   * taken for that document. Deterministic (the ledger decides), so a cut-short event is redone under the same keys.
+   */
+  private freeNumber(n: number, sourceId: string, keys: (n: number) => string[]): number {
+    const taken = (k: string) => {
+      const e = this.ledgerGet(k);
+      return e !== undefined && !(e.members ?? []).includes(sourceId);
+    };
+    while (keys(n).some(taken)) n++;
+    return n;
+  }
+
   private documentCorrections(sourceId: string, img: BeforeImage, head: Record<string, unknown>, before: ImageLine[], after: ImageLine[], event?: string): Correction[] {
     const shape = this.settings.shape;
-    const n = (img.n ?? 0) + 1;
     const key = img.d;
+    const n = this.freeNumber((img.n ?? 0) + 1, sourceId, (m) => [relatedKeys.red(key, m), relatedKeys.blue(key, m), relatedKeys.correction(key, m), relatedKeys.correctionBlue(relatedKeys.correction(key, m))]);
     const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
     const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
     if (after.length === 0) {
-      steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
+      steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
     } else if (shape.changeMode === "reverse_repost" || before.length === 0) {
-      if (before.length) steps.push({ key: `${key}-R${n}`, kind: "red", lines: before, after: [] });
-      steps.push({ key: `${key}-B${n}`, kind: "blue", lines: after, after });
+      if (before.length) steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
+      steps.push({ key: relatedKeys.blue(key, n), kind: "blue", lines: after, after });
     } else {
-      steps.push(...differenceSteps(shape, `${key}-C${n}`, before, after));
+      steps.push(...differenceSteps(shape, relatedKeys.correction(key, n), before, after));
     }
     return steps.map((step, i) => {
       const last = i === steps.length - 1;
@@ -240,9 +255,9 @@ export class ChangeBook {
     const group = this.ledgerGet(groupImageKey(groupKey))?.before;
     const base = head ?? group?.h;
     if (!base) return { verdict: "unknown", error: changeUnknown(`member ${sourceId} of group ${groupKey}`) };
-    const n = Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1);
+    const n = this.freeNumber(Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1), sourceId, (m) => [relatedKeys.correction(groupKey, m), relatedKeys.correctionBlue(relatedKeys.correction(groupKey, m))]);
     this.groupNext.set(groupKey, n + 1);
-    const steps = differenceSteps(shape, `${groupKey}-C${n}`, before, after);
+    const steps = differenceSteps(shape, relatedKeys.correction(groupKey, n), before, after);
     const corrections = steps.map((step, i): Correction => {
       const last = i === steps.length - 1;
       const note = `更正 ${groupKey} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
@@ -286,7 +301,7 @@ function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[
   const middle = sumLines([...before, ...decreases]);
   return [
     { key, kind: "red" as CorrectionKind, lines: decreases, after: middle },
-    { key: `${key}-B`, kind: "blue" as CorrectionKind, lines: increases, after },
+    { key: relatedKeys.correctionBlue(key), kind: "blue" as CorrectionKind, lines: increases, after },
   ];
 }
 

@@ -112,3 +112,51 @@ export function assertNoKeyCollisions(flows: readonly Flow[]): void {
     details: { collisions: found.map(({ flows, templates, kind }) => ({ flows, templates, kind })) },
   });
 }
+
+/**
+ * The keys of documents that belong to another one (docs/changes.md, docs/merge-policy.md): a merge group's
+ * supplements `<group>-S<n>` and issue 16's corrections, `<key>-R<n>` (red reversal), `<key>-B<n>` (blue repost),
+ * `<key>-C<n>` (difference, or a merged member's group correction) and `<key>-C<n>-B` (the blue half of a
+ * difference that cannot mix signs). Built and parsed here only, so the engine, reconcile, the trace and the
+ * chaos verdict agree on what a key belongs to.
+ */
+export type RelatedKeyKind = "supplement" | "red" | "blue" | "correction" | "correction-blue";
+
+export const relatedKeys = {
+  supplement: (group: string, n: number) => `${group}-S${n}`,
+  red: (key: string, n: number) => `${key}-R${n}`,
+  blue: (key: string, n: number) => `${key}-B${n}`,
+  correction: (key: string, n: number) => `${key}-C${n}`,
+  /** The blue half of a difference correction `<key>-C<n>`. */
+  correctionBlue: (correctionKey: string) => `${correctionKey}-B`,
+} as const;
+
+const RELATED_KEY = /^(.+)-(?:(S)(\d+)|(R)(\d+)|(B)(\d+)|(C)(\d+)(-B)?)$/;
+const KIND_OF: Record<string, RelatedKeyKind> = { S: "supplement", R: "red", B: "blue", C: "correction" };
+
+export interface RelatedKey {
+  /** The document or merge group the key completes or corrects. */
+  base: string;
+  kind: RelatedKeyKind;
+  /** The supplement's or correction's number. */
+  n: number;
+}
+
+/** What a supplement or correction key belongs to; undefined for an original document's key. */
+export function parseRelatedKey(key: string): RelatedKey | undefined {
+  const m = RELATED_KEY.exec(key);
+  if (!m) return undefined;
+  const letter = m[2] ?? m[4] ?? m[6] ?? m[8]!;
+  const n = Number(m[3] ?? m[5] ?? m[7] ?? m[9]);
+  const kind = letter === "C" && m[10] ? "correction-blue" : KIND_OF[letter]!;
+  return { base: m[1]!, kind, n };
+}
+
+/** The document or group key a stored key belongs to (the key itself when it is an original's). */
+export const baseKeyOf = (key: string): string => parseRelatedKey(key)?.base ?? key;
+
+/** Whether a key is a correction's (issue 16), not an original's or a supplement's. */
+export function isCorrectionKey(key: string): boolean {
+  const related = parseRelatedKey(key);
+  return related !== undefined && related.kind !== "supplement";
+}

@@ -22,6 +22,8 @@ import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helper
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { ensureReferenceTables } from "./references.ts";
 import { chooseKisPrecheck } from "../doctor/findings.ts";
+import { withLearnedRedForm } from "../doctor/red-form.ts";
+import { replayHeldLetters } from "./held-replay.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
@@ -370,7 +372,8 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   // Two loaded flows that can produce the same key would swallow each other's documents: refused before anything runs.
   assertNoKeyCollisions(Object.values(ports.flows));
   const now = request.now ?? clock.now();
-  const meter = createCallMeter(ports.fetch, request.budget, clock);
+  // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
+  const meter = createCallMeter(ports.fetch, await replayHeldLetters(ports, flow.id, request, { clock, logger }), clock);
   // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
   const kv = new MeteredKeyValueStore(ports.kv);
   const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
@@ -401,7 +404,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-      ...changeSettingsFor(flow, ports.env, clock),
+      ...changeSettingsFor(flow, await withLearnedRedForm(ports.env, kv), clock),
       target,
       // The index fences its own commits; without it, fenced-state.ts renews before the commits that need it.
       state: keeper && !indexed ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,

@@ -20,6 +20,7 @@ import { KisClient, kisConfigFromEnv, KisOperations, parseKisOperation, type Kis
 import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
 import { type Budget, createCallMeter } from "../engine/meter.ts";
 import { jushuitanWindowSource, rangeFlow, requestTimeoutMs } from "../engine/runner.ts";
+import { baseKeyOf, isCorrectionKey, parseRelatedKey } from "../engine/key-scheme.ts";
 import { DAY_MS, planSyncWindows, type TimeWindow } from "../engine/window.ts";
 import { ConfigError } from "../errors.ts";
 import { createDocumentBuilder } from "../flow/builder.ts";
@@ -116,13 +117,10 @@ export interface ReconcileDocument {
 }
 
 const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
-const SUPPLEMENT = /^(.*)-S(\d+)$/;
 /**
- * Documents that belong to another one: supplements `<key>-S<n>` and issue 16's corrections (`<key>-R<n>` red,
- * `<key>-B<n>` blue, `<key>-C<n>` and `<key>-C<n>-B` differences, shared/engine/changes.ts). Their signed
- * quantities count towards the document they complete or correct.
+ * Documents that belong to another one (supplements `<key>-S<n>`, issue 16's corrections `-R<n>`, `-B<n>`,
+ * `-C<n>`, `-C<n>-B`: engine/key-scheme.ts parseRelatedKey) count towards the document they complete or correct.
  */
-const BELONGS = /^(.*)-(?:S\d+|R\d+|B\d+|C\d+(?:-B)?)$/;
 
 function num(v: unknown): number | undefined {
   if (typeof v === "number" && Number.isFinite(v)) return v;
@@ -286,20 +284,25 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   if (target === "kis") {
     const ops = new KisOperations(new KisClient({ config: kisConfigFromEnv(env), ...deps, ...(timeoutMs ? { timeoutMs } : {}) }));
     const bill = parseKisOperation(flow.target.operation).bill;
-    const add = async (row: KisBillRow) => {
+    const add = async (row: KisBillRow, corrected: ReadonlySet<string>) => {
       if (!row.FBillNo) return;
       let doc: Record<string, unknown> = row.entry ? { Head: row.head, Entry: row.entry } : { Head: row.head };
-      // Flat list rows carry no lines: read the bill when we need its quantities.
-      if (!row.entry && row.FID !== undefined && (expected.has(row.FBillNo) || SUPPLEMENT.test(row.FBillNo))) {
+      // Flat list rows carry no lines: read the bill when we need its quantities (an expected bill, a supplement
+      // or correction, or a bill that has one: a cancelled bill and its reversal sum to zero only with lines).
+      const needed = expected.has(row.FBillNo) || parseRelatedKey(row.FBillNo) !== undefined || corrected.has(row.FBillNo);
+      if (!row.entry && row.FID !== undefined && needed) {
         const detail = await ops.getBillDetail(bill, row.FID);
         doc = { Head: detail.Head, Entry: detail.Entry };
       }
       found.set(row.FBillNo, { key: row.FBillNo, ...figuresOf("kis", doc) });
     };
-    for await (const row of ops.bills(bill, { StartDate: listFrom, EndDate: listTo })) await add(row);
+    const listed: KisBillRow[] = [];
+    for await (const row of ops.bills(bill, { StartDate: listFrom, EndDate: listTo })) listed.push(row);
+    const corrected = new Set(listed.flatMap((row) => (row.FBillNo && isCorrectionKey(row.FBillNo) ? [baseKeyOf(row.FBillNo)] : [])));
+    for (const row of listed) await add(row, corrected);
     for (const key of unlisted()) {
       const page = await ops.listBills(bill, { FBillNo: key, ItemsOfPage: 10 });
-      for (const row of page.rows) if (row.FBillNo === key) await add(row);
+      for (const row of page.rows) if (row.FBillNo === key) await add(row, new Set());
     }
   } else {
     const client = createTplusClient(tplusConfigFromEnv(env), deps, timeoutMs ? { timeoutMs } : {});
@@ -320,7 +323,7 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
   const extra: string[] = [];
   const unexpected = new Map<string, Found[]>(); // a target document no longer expected, with its corrections
   for (const doc of found.values()) {
-    const owner = BELONGS.exec(doc.key)?.[1];
+    const owner = parseRelatedKey(doc.key)?.base;
     const base = expected.has(doc.key) ? doc.key : owner !== undefined && (expected.has(owner) || found.has(owner)) ? owner : doc.key;
     if (expected.has(base)) byGroup.set(base, [...(byGroup.get(base) ?? []), doc]);
     else unexpected.set(base, [...(unexpected.get(base) ?? []), doc]);

@@ -20,6 +20,7 @@ import type { TargetConnector, TargetWrite, TargetWriteResult } from "../connect
 import type { EngineState } from "../engine/run.ts";
 import type { RunSummary, SourceRow, WindowSource } from "../engine/types.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
+import { correctionChains, correctionEvents, type CorrectionChain, type CorrectionTraceEvent } from "./corrections-view.ts";
 import { freshnessOf, type FreshnessStats, poolFreshness } from "./freshness.ts";
 
 /** Trace data lives as long as run records (30 days). */
@@ -43,7 +44,9 @@ export type TraceEvent =
   | { t: "group"; at: number; key: string; members: string[]; supplements?: number }
   /** The ledger took a written document (its members), when the write's own event was already flushed. */
   | { t: "settled"; at: number; key: string; members: string[]; targetId?: string }
-  | { t: "dead_letter"; at: number; id?: string; key?: string; code: string; message: string; stage?: string };
+  | { t: "dead_letter"; at: number; id?: string; key?: string; code: string; message: string; stage?: string }
+  /** A correction of the run (issue 16): its key, what it corrects, the source document and event that caused it. */
+  | CorrectionTraceEvent;
 
 export interface TraceChunk {
   v: 1;
@@ -209,6 +212,14 @@ export class TraceRecorder {
     }
   }
 
+  /** The run's corrections, from its run record: each names its key, what it corrects and its cause. */
+  onCorrections(records: RunSummary["corrections"]) {
+    for (const e of correctionEvents(records ?? [], this.o.clock.now())) {
+      for (const token of [e.key, e.of, e.id]) this.tokens.add(token);
+      this.events.push(e);
+    }
+  }
+
   /** Lag (posted − source instant) of the documents this run wrote. */
   freshness(): FreshnessStats | undefined {
     return freshnessOf(this.lags);
@@ -362,6 +373,7 @@ export function observeRun<D extends { source: WindowSource; target: TargetConne
       await recorder.flush();
     },
     recordRun: async (summary: RunSummary) => {
+      recorder.onCorrections(summary.corrections);
       await recorder.flush(true);
       const freshness = recorder.takeFreshness();
       await deps.state.recordRun(freshness ? ({ ...summary, freshness } as RunSummary) : summary);
@@ -380,6 +392,8 @@ export interface TraceResult {
   q: string;
   days: number;
   events: Array<TraceEvent & { flow: string; run: string; window?: { from: number; to: number }; page?: number }>;
+  /** Per document found that was completed or corrected: its chain (observe/corrections-view.ts). */
+  corrections: CorrectionChain[];
   /** KV reads the search made. */
   reads: number;
 }
@@ -398,6 +412,8 @@ function mentions(e: TraceEvent, q: string): boolean {
       return e.key === q || e.members.includes(q);
     case "dead_letter":
       return e.id === q || e.key === q;
+    case "correction":
+      return e.key === q || e.of === q || e.id === q;
   }
 }
 
@@ -453,6 +469,7 @@ export async function searchTrace(kv: KeyValueStore, flowIds: readonly string[],
             related.add(e.key);
             for (const m of e.members ?? []) related.add(m);
           }
+          if (e.t === "correction") related.add(e.key).add(e.of).add(e.id);
         });
       }
     }
@@ -462,5 +479,5 @@ export async function searchTrace(kv: KeyValueStore, flowIds: readonly string[],
   related.delete(token);
   for (const r of [...related].slice(0, 20)) await collect(r);
   out.sort((a, b) => a.at - b.at);
-  return { q: token, days, events: out, reads };
+  return { q: token, days, events: out, corrections: correctionChains(out), reads };
 }

@@ -22,8 +22,13 @@ afterEach(async () => {
 });
 
 describe("adversary 17: reconcile counts corrections with their signs", () => {
-  it("KIS: after an edited bill is reversed and reposted and a cancelled one reversed, reconcile reports no drift", async () => {
-    e2e = await startE2E({ otherInOut: 60, salesOut: 0 });
+  it.each([
+    ["head+entry list rows", "headEntry"],
+    // Flat list rows carry no lines: reconcile reads the detail of every key that belongs to an expected one
+    // (key-scheme.ts baseKeyOf), corrections too — it read supplements only, so a correction counted as 0.
+    ["flat list rows", "flat"],
+  ] as const)("KIS (%s): after an edited bill is reversed and reposted and a cancelled one reversed, reconcile reports no drift", async (_, listRows) => {
+    e2e = await startE2E({ otherInOut: 60, salesOut: 0, kis: { listRows } });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
     const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));

@@ -84,12 +84,12 @@ describe("adversary 16: merged members moved to another day and back", () => {
 });
 
 describe("adversary 16: correction keys and real keys", () => {
-  // KNOWN LIMITATION (adversary 16): correction keys are `<key>-R<n>` / `-B<n>` / `-C<n>` in the same namespace as
-  // the flow's own keys. A flow whose externalKey template yields a real key equal to a correction's (here a source
-  // id "<A>-R1" under "{io_id}"; seeds key by numeric io_id, so only a user's flow over a free-text field can hit
-  // it) makes the later of the two a dead letter (change_unknown, whose text wrongly says "no before-image") instead of a write: the invariant stays false
-  // until it is resolved by hand. Not silent (a dead letter names the key), but a collision nonetheless.
-  it.fails("a real document keyed like another's reversal (<A>-R1) and A's cancellation both reach the target", async () => {
+  // Was a KNOWN LIMITATION: correction keys `<key>-R<n>` / `-B<n>` / `-C<n>` share the namespace of the flow's own
+  // keys, so a real document keyed "<A>-R1" (a user's flow over a free-text field) made A's reversal a
+  // change_unknown dead letter. Fixed: a correction takes the first number whose keys no other document holds in
+  // the ledger (changes.ts freeNumber), here <A>-R2. The other order (A's reversal written first, then a real
+  // document arrives under the same key) still dead-letters the real document: its key cannot be renamed.
+  it("a real document keyed like another's reversal (<A>-R1) and A's cancellation both reach the target", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
     const a = posted(e2e)[0]!;
@@ -106,12 +106,16 @@ describe("adversary 16: correction keys and real keys", () => {
 
 describe("adversary 16: a difference correction cut between its red and blue bills", () => {
   // KNOWN LIMITATION (adversary 16): a two-step correction (red `<key>-C<n>` of the decreases, then blue
-  // `<key>-C<n>-B`) keeps the image's number at n-1 after its red step so a cut-short event is redone under the
-  // same keys (a lost answer is then found by key). When the source changes again before the blue step lands,
-  // the redone event's red step differs from the written `-C<n>`: writeCorrections files a change_unknown dead
-  // letter and the blue step is never written (target: the first decrease only, no increase). Same shape for T+
-  // group corrections under a return business type (`<group>-C<n>` + `-C<n>-B`). A fix needs the image to record
-  // which step of event n is done (so the rest is recomputed under fresh keys) — not a small change.
+  // `<key>-C<n>-B` of the increases) settles the image to the middle lines after its red step but keeps the
+  // image's number at n-1, so a cut-short event is redone under the same keys and a lost answer is found by key.
+  // Here -C1 is written, -C1-B refused (a dead letter holding the planned -C1-B), then the source is edited again
+  // before anyone replays it. The next run recomputes event n=1 from the middle image against the new lines: its
+  // red step is a different -C1 (another decrease) than the written one, so writeCorrections files change_unknown
+  // and stops; the old -C1-B letter is for lines no longer wanted. Target: the first decrease only.
+  // Why not fixed here: the image would have to record which step of event n is done (e.g. `s: 1`) so the redo
+  // starts at the blue step under the same key, or moves to n+1 when the red step's content no longer matches —
+  // and the refused -C1-B letter must then be withdrawn, not replayed. Same shape for T+ under a return business
+  // type (`<group>-C<n>` + `-C<n>-B`). Never silent: a change_unknown and a conflict letter name the keys.
   it.fails("KIS_CHANGE_MODE=difference: C1 written, C1-B refused, the document edited again: the next runs settle it", async () => {
     const reject: string[] = [];
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, env: { KIS_CHANGE_MODE: "difference" }, kis: { rejectBillNos: reject } });
@@ -181,12 +185,15 @@ describe("adversary 16: a correction whose answer is lost after commit, then ano
     expect(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(`${id}-`)).map((b) => b.FBillNo).sort()).toEqual([`${id}-B1`, `${id}-R1`]);
   });
 
-  // KNOWN LIMITATION (adversary 16): B1 (reverse_repost) reached the target with the first edit's lines but its answer
-  // was lost; the image still says "reversed, not reposted" (l: [], n: 0). After a second edit the redone event
-  // is B1 with the new lines; verify-existing reads the target's B1 back, finds other lines and files a
-  // `conflict` dead letter (above). The invariant stays false (the second edit's delta is missing) until someone
-  // resolves it by hand. An automatic fix would settle the image to the lines the target's B1 holds (the
-  // conflict's `theirs`) and correct from there under R2/B2 — it needs a ContentLine → ImageLine mapping per target.
+  // KNOWN LIMITATION (adversary 16): B1 (reverse_repost) reached the target with the first edit's lines but its
+  // answer was lost; the image still says "reversed, not reposted" (l: [], n: 0). After a second edit the redone
+  // event is B1 with the new lines; verify-existing reads the target's B1 back, finds other lines and files a
+  // `conflict` dead letter (the test above), so nothing is doubled — but the second edit's delta stays missing
+  // until someone resolves the letter by hand. An automatic fix adopts the target's B1 as what was posted: settle
+  // the image to the lines the conflict's `theirs` holds, then correct from there under R2/B2. It needs the target's
+  // content lines (verify-existing ContentLine: sku code, qty) mapped back to image lines (the flow's line key and
+  // the line's other fields) per target — the mapping does not exist yet, and guessing it would risk booking
+  // wrong items silently, which is worse than the named conflict.
   it.fails("the signed invariant holds after the runs settle", async () => {
     const { e } = await lostB1ThenEdit();
     assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()), "after the second edit");
@@ -291,11 +298,14 @@ describe("adversary 16: edit, cancel, re-confirm around a run cut between the re
 describe("adversary 16: a refused group correction replayed after the member went back", () => {
   // KNOWN LIMITATION (adversary 16): the merged form of 'R1 refused ... then the letter replayed' above. A member's
   // cancellation `<group>-C<n>` is refused (period closed, held); the member is confirmed again, so its lines equal
-  // its image and nothing is due; after 反结账 the held letter is replayed as stored and reverses the member in the
-  // target while it is Confirmed. Unlike `<key>-R<n+1>`, a group correction's key does not say whether it was a full
-  // reversal of this member (group numbering is shared, the memo carries the event), so the next run cannot tell
-  // from the ledger alone. A fix: the correction's planned letter (or the replay) checks the member's image before
-  // writing, or the ledger entry of a correction records the image it moves to.
+  // its image and nothing is due; after 反结账 the held letter is replayed as stored (by hand, or by the next run:
+  // engine/held-replay.ts) and reverses the member in the target while it is Confirmed. The unmerged case is safe
+  // because `<key>-R<n+1>` in the ledger tells reviewDocument the document was reversed and must be posted again;
+  // a group correction's key does not say it reversed this member in full (group numbering is shared, the memo
+  // carries the event), and the replay writes a planned part without reading the source. Fix options: the run
+  // withdraws a held correction letter of a member it finds unchanged against its image (needs the open letters
+  // by source id in the change writer), or the planned part records the member lines it moves from/to and the
+  // next run settles the member's image to "to" when it sees the key in the ledger (then corrects back under C<n+1>).
   it.fails("T+: C1 held as period_closed, the member confirmed again, the letter replayed after 反结账: counted once", async () => {
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });

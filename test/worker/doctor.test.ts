@@ -34,3 +34,18 @@ describe("GET /doctor (Worker)", () => {
     expect(page.text).toMatch(/<tr data-status="ok"><td class="">✓<\/td><td>kis/);
   });
 });
+
+describe("the red form doctor --write-probe learned (issue 16), in GET /flows and GET /doctor", () => {
+  it("a stored probe result is the flow's red form, with its source; a read-only GET /doctor keeps it", async () => {
+    // What a CLI/Action `doctor --write-probe` against this KV stores (shared/doctor/red-form.ts RED_FORM_KEY).
+    await e.STATE.put("doctor/red-form", JSON.stringify({ kis: { redQtySign: "positive", at: Date.UTC(2026, 0, 2) }, tplus: { redQtySign: "positive", redBusiType: "14", at: Date.UTC(2026, 0, 2) } }));
+    const flows = (await callApi(e, "GET", "/flows")).json.flows as Array<{ id: string; target: { redForm?: { settings: Record<string, string>; source: string } } }>;
+    const kis = flows.find((f) => f.id === "jst-other-in-to-kis")!;
+    const tplus = flows.find((f) => f.id === "jst-sales-out-to-tplus")!;
+    expect(kis.target.redForm).toMatchObject({ settings: { KIS_RED_QTY_SIGN: "positive" }, source: "doctor write probe 2026-01-02T00:00:00.000Z" });
+    expect(tplus.target.redForm).toMatchObject({ settings: { TPLUS_RED_QTY_SIGN: "positive", TPLUS_RED_BUSI_TYPE: "14" }, source: expect.stringMatching(/^doctor write probe/) });
+    const checks = (await callApi(e, "GET", "/doctor")).json.checks as Array<{ system: string; title: string; detail?: string }>;
+    expect(checks.find((c) => c.system === "kis" && /^corrections after posting/.test(c.title))?.detail).toMatch(/KIS_RED_QTY_SIGN=positive, .*\(doctor write probe 2026-01-02/);
+    expect(JSON.parse((await e.STATE.get("doctor/red-form"))!).kis.redQtySign).toBe("positive");
+  });
+});

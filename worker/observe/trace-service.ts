@@ -15,6 +15,8 @@ export interface DocumentTrace {
   q: string;
   days: number;
   events: TraceEntry[];
+  /** Per document found that was completed or corrected: its chain (shared/observe/corrections-view.ts). */
+  corrections: TraceResult["corrections"];
   deadLetters: Array<Pick<DeadLetter, "id" | "flow" | "runId" | "sourceId" | "externalKey" | "error" | "createdAt" | "resolved">>;
   reads: number;
 }
@@ -48,6 +50,7 @@ export async function traceDocument(env: Env, services: Services, q: string, day
     q: token,
     days: result.days,
     events,
+    corrections: result.corrections,
     deadLetters: letters.map(({ id, flow, runId, sourceId, externalKey, error, createdAt, resolved }) => ({ id, flow, runId, sourceId, externalKey, error, createdAt, resolved })),
     reads: result.reads + 1,
   };

@@ -21,6 +21,10 @@ Read-only checks against Jushuitan, KIS and T+ with the configured credentials, 
   they need exist in the target. Reference tables with a source are filled as a first run would.
 --write-probe   writes ONE marked document (JSTB-PROBE-…) twice per target to learn how it answers a duplicate
                 key (KIS FBillNo, T+ ExternalCode); refused unless --test-account or --probe-date is given.
+                It then writes ONE red document (…-R) reversing it, trying the red forms in turn (KIS: FROB -1 with
+                negative, then positive quantities; T+: negative quantities, then a return business type with
+                negative, then positive ones) and keeps the form accepted (state key doctor/red-form): the flows'
+                corrections use it unless KIS_RED_QTY_SIGN / TPLUS_RED_QTY_SIGN / TPLUS_RED_BUSI_TYPE are set.
                 Delete the probe documents afterwards (the checklist names them).
 Default flows: all seed flows. The result is stored in the state (doctor/last) for the Worker and the engine.
 Options: --state file|kv, --state-dir <dir>, --json. Exit codes: 0 no ✗ · 1 a ✗ or an error.`;

@@ -1,0 +1,67 @@
+/**
+ * Closed periods, policy `hold` (engine/periods.ts, docs/changes.md): documents the target refused because their
+ * accounting period is closed wait as `period_closed` dead letters. When the accountant reopens the period
+ * (反结账) they are replayed by themselves: before each incremental run the oldest held letter of the flow is
+ * replayed through the normal replay path (engine/replay.ts: the flow's lock, verify-existing, the ledger, the
+ * letter resolved "by auto: period reopened"); while the period is still closed that one refusal is all it costs,
+ * and once it is accepted the rest follow in age order. Exactly once: a replay resolves its letter, and one
+ * already resolved (or whose document the ledger already holds) is not written again.
+ * The replays spend a share of the run's subrequest budget; the run gets what they left.
+ */
+import type { Clock, Logger } from "../ports.ts";
+import { FlowStateStore } from "../state/state-store.ts";
+import type { Budget } from "./meter.ts";
+import { replayDeadLetter } from "./replay.ts";
+import type { RunnerPorts } from "./runner.ts";
+
+export const HELD_BY = "auto: period reopened";
+/** The share of a run's budget held letters may use, and the least a replay needs to be worth starting. */
+const SHARE = 0.5;
+const MIN_PER_REPLAY = 3;
+
+/** Held letters of a flow, oldest first. */
+async function heldLetters(store: FlowStateStore, flowId: string) {
+  const open = await store.listDeadLetters(flowId);
+  return open.filter((l) => l.error?.code === "period_closed").sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Replays the flow's held letters when their period has reopened; returns the budget left for the run. Nothing
+ * for a dry run or a range backfill (an operator's explicit command).
+ */
+export async function replayHeldLetters(ports: RunnerPorts, flowId: string, request: { budget: Budget; dryRun?: boolean; range?: unknown }, deps: { clock: Clock; logger: Logger }): Promise<Budget> {
+  if (request.dryRun || request.range) return request.budget;
+  const { clock, logger } = deps;
+  let held;
+  try {
+    held = await heldLetters(new FlowStateStore(ports.kv, { clock, logger }), flowId);
+  } catch (error) {
+    logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
+    return request.budget;
+  }
+  if (held.length === 0) return request.budget;
+  const share = Math.floor(request.budget.maxSubrequests * SHARE);
+  let used = 0;
+  const replayed: string[] = [];
+  for (const letter of held) {
+    if (share - used < MIN_PER_REPLAY || (request.budget.deadline !== undefined && clock.now() >= request.budget.deadline)) break;
+    const result = await replayDeadLetter(ports, letter.id, { by: HELD_BY, budget: { maxSubrequests: share - used, ...(request.budget.deadline !== undefined ? { deadline: request.budget.deadline } : {}) } }).catch((error: unknown) => ({
+      replayed: false,
+      subrequests: 0,
+      error: { code: "replay_failed", message: error instanceof Error ? error.message : String(error) },
+    }));
+    used += result.subrequests;
+    if (result.replayed) {
+      replayed.push(letter.id);
+      continue;
+    }
+    // The oldest still refused: its period (and so every later one's, most likely) is still closed.
+    if (replayed.length === 0) {
+      logger.info("held letters: the oldest is still refused; they stay held", { flowId, held: held.length, letter: letter.id, code: result.error?.code });
+      break;
+    }
+    logger.warn("held letter still refused after an older one was accepted; it stays held", { flowId, letter: letter.id, code: result.error?.code, message: result.error?.message });
+  }
+  if (replayed.length) logger.info("held letters replayed: their period reopened", { flowId, replayed: replayed.length, stillHeld: held.length - replayed.length });
+  return { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) };
+}
