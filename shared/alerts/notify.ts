@@ -4,7 +4,7 @@
  * throws or fails the run. A webhook that errors or hangs is retried once, then logged; since the
  * webhook URL carries the robot's token, logs and results name only its host.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { RunSummary } from "../engine/types.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { silentLogger, systemClock } from "../ports.ts";
@@ -60,11 +60,11 @@ const STATE_TTL_SECONDS = 90 * 24 * 3600;
 
 const ALERT_EVENTS = ["run_failed", "dead_letters", "consecutive_failures", "recovered"] as const;
 const alertStateSchema = z.object({
-  lastSentAt: z.number().nullable(),
-  lastEvent: z.enum(ALERT_EVENTS).nullable(),
-  consecutiveFailures: z.number().int().min(0),
+  lastSentAt: z.nullable(z.number()),
+  lastEvent: z.nullable(z.enum(ALERT_EVENTS)),
+  consecutiveFailures: z.number().check(z.int(), z.gte(0)),
   openIncident: z.boolean(),
-  suppressed: z.number().int().min(0),
+  suppressed: z.number().check(z.int(), z.gte(0)),
 });
 
 export async function notifyRun(runSummary: RunSummary, deps: NotifyDeps): Promise<NotifyResult> {
