@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import { approvalSchema, observeSchema } from "../observe/config.ts";
 import { ConfigError } from "../errors.ts";
+import { ineffectiveSettingProblems } from "./ineffective.ts";
 import { formatIssues, type FlowProblem } from "./issues.ts";
 import { rawTemplateProblems, semanticProblems } from "./semantic.ts";
 
@@ -229,7 +230,7 @@ export type { FlowProblem };
  */
 export function loadFlow(json: unknown): Flow {
   const parsed = flowSchema.safeParse(json);
-  const problems: FlowProblem[] = parsed.success ? semanticProblems(parsed.data) : structuralProblems(parsed.error.issues, json);
+  const problems: FlowProblem[] = parsed.success ? validFlowProblems(parsed.data) : structuralProblems(parsed.error.issues, json);
   if (problems.length > 0) throw flowError(problems, json);
   return (parsed as { data: Flow }).data;
 }
@@ -238,8 +239,13 @@ export function loadFlow(json: unknown): Flow {
 export function checkFlow(json: unknown): { flow: Flow | null; problems: FlowProblem[] } {
   const parsed = flowSchema.safeParse(json);
   if (!parsed.success) return { flow: null, problems: structuralProblems(parsed.error.issues, json) };
-  const problems = semanticProblems(parsed.data);
+  const problems = validFlowProblems(parsed.data);
   return { flow: problems.length === 0 ? parsed.data : null, problems };
+}
+
+/** Problems of a schema-valid flow: the semantic checks, and settings that would have no effect. */
+function validFlowProblems(flow: Flow): FlowProblem[] {
+  return [...semanticProblems(flow), ...ineffectiveSettingProblems(flow)];
 }
 
 /** Schema problems plus the template problems that can be found in the raw document anyway. */
