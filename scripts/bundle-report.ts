@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
@@ -59,11 +59,17 @@ function segmentStarts(mappings: string): Array<Array<[number, number]>> {
   return lines;
 }
 
+/** npm package, or the project directory (`shared/engine`, `worker/dashboard`; `worker/*` for the Worker's top-level files). */
 function groupOf(source: string): string {
   const pkg = source.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
   if (pkg) return `npm:${pkg[1]}`;
-  const parts = source.replace(/^(\.\.\/)+/, "").split("/");
-  return parts.length > 2 ? parts.slice(0, 2).join("/") : parts.join("/");
+  const parts = source.split("/");
+  return parts.length > 2 ? parts.slice(0, 2).join("/") : parts.length === 2 ? `${parts[0]}/*` : source;
+}
+
+/** A source-map path (relative to the output directory) as a path in the repository. */
+function repoPath(source: string, outdir: string): string {
+  return source.startsWith("(") ? source : relative(process.cwd(), resolve(outdir, source));
 }
 
 const outdir = mkdtempSync(join(tmpdir(), "jst-bridge-bundle-report-"));
@@ -88,7 +94,7 @@ try {
     if (segs.length === 0 || (segs[0]?.[0] ?? 0) > 0) put("(unmapped)", line.slice(0, segs[0]?.[0] ?? line.length));
     segs.forEach(([col, src], j) => {
       const end = segs[j + 1]?.[0] ?? line.length;
-      put(src < 0 ? "(unmapped)" : (map.sources[src] ?? "(unmapped)"), line.slice(col, end));
+      put(src < 0 ? "(unmapped)" : repoPath(map.sources[src] ?? "(unmapped)", outdir), line.slice(col, end));
     });
   });
   const row = (texts: string[]) => {
@@ -111,7 +117,7 @@ try {
     "group",
     byGroup.sort((a, b) => b[1].gz - a[1].gz),
   );
-  const byModule = [...pieces].map(([k, t]) => [k.replace(/^(\.\.\/)+/, ""), row(t)] as [string, { raw: number; gz: number }]);
+  const byModule = [...pieces].map(([k, t]) => [k.replace(/^.*node_modules\//, "node_modules/"), row(t)] as [string, { raw: number; gz: number }]);
   print("module", byModule.sort((a, b) => b[1].gz - a[1].gz).slice(0, Number(values.modules)));
 } finally {
   rmSync(outdir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
  * The HTTP API (every route requires the bearer token or a dashboard session; see worker/http.ts).
  * Bodies and queries are validated with zod; every error uses the one envelope { error: { code, message, hint } }.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import * as z from "zod/mini";
 import { sourceDocuments } from "../shared/flow/source-documents.ts";
 import { parseCsv } from "../shared/util/csv.ts";

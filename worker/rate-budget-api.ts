@@ -4,7 +4,7 @@
  * window of its own, so a backfill on an office PC and the Worker's cron runs wait on one budget
  * (shared/http/remote-rate-budget.ts is the caller). The limits are the Worker's (JST_RATE_*), never the caller's.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import * as z from "zod/mini";
 import { BridgeError } from "../shared/errors.ts";
 import { jstRateFromEnv, jstRateLimits } from "../shared/http/rate-budget.ts";

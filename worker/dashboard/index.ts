@@ -5,7 +5,7 @@
  * buttons' same-origin calls.
  */
 import type { Context } from "hono";
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { BridgeError } from "../../shared/errors.ts";
 import type { Env } from "../env.ts";
 import { clientAddress } from "../auth-guard.ts";

@@ -4,7 +4,7 @@
  * requireAuth on their prefixes; a cookie-authenticated write must come from this origin, like every POST).
  */
 import type { Hono } from "hono";
-import { Hono as HonoApp } from "hono";
+import { Hono as HonoApp } from "hono/tiny";
 import * as z from "zod/mini";
 import type { Env } from "../env.ts";
 import { type AppEnv, parseWith } from "../http.ts";
