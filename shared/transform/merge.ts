@@ -92,11 +92,6 @@ export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Sorts ids with compareIds (in place) and returns them. */
-export function sortIds(ids: string[]): string[] {
-  return ids.sort(compareIds);
-}
-
 function getField(obj: Record<string, unknown>, path: string): unknown {
   if (path in obj || !path.includes(".")) return obj[path];
   let cur: unknown = obj;

@@ -111,11 +111,6 @@ export function fromLocalMs(local: number, zone: string): number {
   return ms;
 }
 
-/** Minutes east of UTC for `zone` at instant `epochMs`. */
-export function zoneOffsetMinutes(zone: string, epochMs: number): number {
-  return offsetMs(zone, epochMs) / 60_000;
-}
-
 // ---- parsing ----
 
 /** Wall-clock fields of a text, before any zone is applied. */

@@ -19,9 +19,6 @@ import { CHART_MAX_RUNS } from "./chart.ts";
 import { renderPage, securityHeaders } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
 
-/** How long a dashboard session lasts by default (SESSION_MAX_AGE_HOURS); rotating SYNC_API_TOKEN or SESSION_EPOCH ends every session. */
-export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
-
 type ServicesOf = (c: { env: Env }) => Services;
 
 async function signedIn(c: Context<AppEnv>): Promise<boolean> {
