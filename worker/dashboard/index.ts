@@ -16,7 +16,7 @@ import { redactorFor } from "../secrets.ts";
 import type { Services } from "../services.ts";
 import { observePages } from "../observe/routes.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
-import { renderPage, securityHeaders } from "./layout.ts";
+import { renderPage } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
@@ -44,7 +44,6 @@ function crossSite(c: Context): boolean {
 }
 
 function redirect(c: Context, location: string, status: 302 | 303 = 302) {
-  securityHeaders(c);
   return c.redirect(location, status);
 }
 
