@@ -29,3 +29,18 @@ describe("issueText (zod/mini without a locale)", () => {
     for (const t of [...texts(schema, {}), ...texts(schema, { n: 0, s: 1 })]) expect(t).not.toMatch(/Invalid input/);
   });
 });
+
+describe("FLOW_OBSERVE problems name the path and what was expected", () => {
+  it("a wrong value in FLOW_OBSERVE is reported with its path, never as a bare 'Invalid input'", async () => {
+    const { applyObserveEnv } = await import("../../worker/observe/config-env.ts");
+    const { seedFlow } = await import("../../shared/flows/index.ts");
+    const flows = { "jst-other-in-to-kis": seedFlow("jst-other-in-to-kis") };
+    const problems: string[] = [];
+    applyObserveEnv(flows, { FLOW_OBSERVE: JSON.stringify({ "jst-other-in-to-kis": { freshnessObjectiveMinutes: "ten" } }) }, problems);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("jst-other-in-to-kis.freshnessObjectiveMinutes: expected number");
+    const notJson: string[] = [];
+    applyObserveEnv(flows, { FLOW_OBSERVE: "{" }, notJson);
+    expect(notJson[0]).toContain("(not JSON)");
+  });
+});
