@@ -3,7 +3,8 @@
  * and every credential input maps onto the env-var contract name the Worker uses (`jst-app-secret` →
  * JST_APP_SECRET). A credential may come from the input or from the step's env; secret values are masked.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
+import { issueText } from "../shared/util/issue-text.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { SECRET_NAME } from "./cli/io.ts";
 
@@ -41,32 +42,40 @@ export const inputNameFor = (envName: string) => envName.toLowerCase().replace(/
 export const isSecretName = (envName: string) => SECRET_NAME.test(envName);
 
 const bool = (name: string) =>
-  z
-    .string()
-    .transform((s) => s.trim().toLowerCase())
-    .pipe(z.enum(["", "true", "false"], { error: `${name} must be true or false` }))
-    .transform((v) => v === "true");
+  z.pipe(
+    z.pipe(
+      z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase())),
+      z.enum(["", "true", "false"], { error: `${name} must be true or false` }),
+    ),
+    z.transform((v) => v === "true"),
+  );
 
-const optionalText = z
-  .string()
-  .transform((s) => s.trim())
-  .transform((s) => (s === "" ? undefined : s));
+const optionalText = z.pipe(
+  z.string(),
+  z.transform((s) => {
+    const t = s.trim();
+    return t === "" ? undefined : t;
+  }),
+);
 
 export const actionInputsSchema = z.object({
-  command: z
-    .string()
-    .transform((s) => s.trim().toLowerCase() || "sync")
-    .pipe(z.enum(["sync", "reconcile", "doctor"], { error: "command must be sync, reconcile or doctor" })),
-  flow: z.string().trim().min(1, { error: "flow is required: a seed flow id (jst-other-in-to-kis, jst-sales-out-to-tplus) or the path of a flow .json file" }),
+  command: z.pipe(
+    z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase() || "sync")),
+    z.enum(["sync", "reconcile", "doctor"], { error: "command must be sync, reconcile or doctor" }),
+  ),
+  flow: z.string().check(
+    z.trim(),
+    z.minLength(1, { error: "flow is required: a seed flow id (jst-other-in-to-kis, jst-sales-out-to-tplus) or the path of a flow .json file" }),
+  ),
   from: optionalText,
   to: optionalText,
   "dry-run": bool("dry-run"),
   window: optionalText,
-  state: z
-    .string()
-    .transform((s) => s.trim().toLowerCase() || "file")
-    .pipe(z.enum(["file", "kv"], { error: "state must be file or kv" })),
-  "state-dir": z.string().transform((s) => s.trim() || ".jst-bridge"),
+  state: z.pipe(
+    z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase() || "file")),
+    z.enum(["file", "kv"], { error: "state must be file or kv" }),
+  ),
+  "state-dir": z.pipe(z.string(), z.transform((s) => s.trim() || ".jst-bridge")),
   "fail-on-dead-letters": bool("fail-on-dead-letters"),
   "cloudflare-account-id": optionalText,
   "cloudflare-api-token": optionalText,
@@ -81,7 +90,7 @@ export function readInputs(getInput: (name: string) => string): ActionInputs {
   for (const name of Object.keys(actionInputsSchema.shape)) raw[name] = getInput(name);
   const parsed = actionInputsSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `input ${String(i.path[0] ?? "")}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `input ${String(i.path[0] ?? "")}: ${issueText(i)}`);
     throw new ConfigError(`Invalid action inputs:\n- ${problems.join("\n- ")}`, {
       hint: "fix the `with:` block of the jst-bridge step (see action/action.yml for every input)",
       details: { inputs: parsed.error.issues.map((i) => String(i.path[0] ?? "")) },

@@ -8,13 +8,13 @@
  * (test/core/security-secrets.test.ts, test/worker/security.test.ts, test/worker/api.test.ts).
  */
 import { execFileSync } from "node:child_process";
+import { parseArgs } from "node:util";
 import { CANARY_SCENARIOS, OUTPUTS, runCanaryScenario } from "../test/helpers/canary-matrix.ts";
 import { runFuzz } from "../test/helpers/template-fuzz.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
-const cases = flag("--cases", 100_000);
-const seed = flag("--seed", 20261123);
+const { values: options } = parseArgs({ options: { cases: { type: "string", default: "100000" }, seed: { type: "string", default: "20261123" } } });
+const cases = Number(options.cases);
+const seed = Number(options.seed);
 let failed = false;
 
 console.log("canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens, each echoed and searched in every encoded form: \\uXXXX, \\/, %xx, HTML, base64)");

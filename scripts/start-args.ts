@@ -5,12 +5,15 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseEnv } from "node:util";
 
 /** dotenv lines; values double-quoted with JSON escapes (dotenv expands \n inside double quotes). */
 export function envFileText(vars: Record<string, string>): string {
-  return Object.entries(vars)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join("\n") + "\n";
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n") + "\n"
+  );
 }
 
 /** Writes the variables to `<privateDir>/start.env` (0600) and returns its path. */
@@ -21,7 +24,24 @@ export function writePrivateEnvFile(privateDir: string, vars: Record<string, str
 }
 
 export function wranglerDevArgs(options: { port: number; stateDir: string; envFile?: string }): string[] {
-  const args = ["dev", "--port", String(options.port), "--ip", "127.0.0.1", "--test-scheduled", "--persist-to", join(options.stateDir, "persist"), "--show-interactive-dev-session=false", "--log-level", "warn"];
+  const args = [
+    "dev",
+    "--port",
+    String(options.port),
+    "--ip",
+    "127.0.0.1",
+    "--test-scheduled",
+    "--persist-to",
+    join(options.stateDir, "persist"),
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+  ];
   if (options.envFile) args.push("--env-file", options.envFile);
   return args;
+}
+
+/** The variables of a `.dev.vars` text, read with Node's own dotenv parser (the rules wrangler applies to the file). */
+export function devVarsFrom(text: string): Record<string, string> {
+  return { ...parseEnv(text) } as Record<string, string>;
 }

@@ -13,16 +13,17 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { formatDoctorReport } from "../shared/doctor/index.ts";
 import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
 import { serveOnLoopback, type RunningServer } from "../test/emulators/node/serve.ts";
 import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
 import { tokenWeakness } from "../shared/security/token-strength.ts";
-import { wranglerDevArgs, writePrivateEnvFile } from "./start-args.ts";
+import { devVarsFrom, wranglerDevArgs, writePrivateEnvFile } from "./start-args.ts";
 
-const args = process.argv.slice(2);
-const once = args.includes("--once");
-const portArg = args.includes("--port") ? args[args.indexOf("--port") + 1] : undefined;
+const { values: options } = parseArgs({ options: { once: { type: "boolean", default: false }, port: { type: "string" } } });
+const once = options.once;
+const portArg = options.port;
 const port = Number(portArg ?? process.env.PORT ?? 8787);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`--port must be a TCP port number (got ${String(portArg ?? process.env.PORT)})`);
@@ -33,13 +34,7 @@ const base = `http://127.0.0.1:${port}`;
 
 function devVars(): Record<string, string> {
   const path = join(root, ".dev.vars");
-  if (!existsSync(path)) return {};
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/.exec(line);
-    if (m) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1");
-  }
-  return out;
+  return existsSync(path) ? devVarsFrom(readFileSync(path, "utf8")) : {};
 }
 
 const real = devVars();

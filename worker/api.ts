@@ -2,39 +2,46 @@
  * The HTTP API (every route requires the bearer token or a dashboard session; see worker/http.ts).
  * Bodies and queries are validated with zod; every error uses the one envelope { error: { code, message, hint } }.
  */
-import { Hono } from "hono";
-import * as z from "zod";
+import { Hono } from "hono/tiny";
+import * as z from "zod/mini";
 import { sourceDocuments } from "../shared/flow/source-documents.ts";
 import { parseCsv } from "../shared/util/csv.ts";
 import { parseInZone } from "../shared/util/time.ts";
 import { type AppEnv, jsonBody, parseWith } from "./http.ts";
 import type { Services } from "./services.ts";
 
-const instant = z.union([z.number().int().nonnegative(), z.string().min(1)]).transform((v, ctx) => {
-  if (typeof v === "number") return v;
-  const ms = parseInZone(v);
-  if (ms === null) {
-    ctx.addIssue({ code: "custom", message: `"${v}" is not a date: use yyyy-MM-dd[ HH:mm:ss] (Asia/Shanghai) or epoch ms` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const instant = z.pipe(
+  z.union([z.number().check(z.int(), z.nonnegative()), z.string().check(z.minLength(1))]),
+  z.transform((v, ctx) => {
+    if (typeof v === "number") return v;
+    const ms = parseInZone(v);
+    if (ms === null) {
+      ctx.issues.push({ code: "custom", input: v, message: `"${v}" is not a date: use yyyy-MM-dd[ HH:mm:ss] (Asia/Shanghai) or epoch ms` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
 
 const syncBody = z
-  .strictObject({ from: instant.optional(), to: instant.optional(), dryRun: z.boolean().optional() })
-  .refine((b) => (b.from === undefined) === (b.to === undefined), { message: "give both from and to, or neither" });
+  .strictObject({ from: z.optional(instant), to: z.optional(instant), dryRun: z.optional(z.boolean()) })
+  .check(z.refine((b) => (b.from === undefined) === (b.to === undefined), { message: "give both from and to, or neither" }));
 
 const previewBody = z.strictObject({
   /** Source documents: an array of rows, a Jushuitan response envelope, or an array of envelopes. */
   documents: z.unknown(),
-  tables: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))).optional(),
+  tables: z.optional(z.record(z.string(), z.array(z.record(z.string(), z.unknown())))),
 });
-const previewDocuments = z.array(z.record(z.string(), z.unknown())).min(1, { message: "send at least one source document" }).max(500);
+const previewDocuments = z
+  .array(z.record(z.string(), z.unknown()))
+  .check(z.minLength(1, { message: "send at least one source document" }), z.maxLength(500));
 
-const runsQuery = z.object({ flow: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(20) });
-const deadLettersQuery = z.object({ flow: z.string().optional(), status: z.enum(["open", "resolved", "all"]).default("open") });
-const resolveBody = z.strictObject({ reason: z.string().trim().min(3, { message: "say why (at least 3 characters)" }).max(500) });
-const tableName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: "letters, digits, _ . - (max 128)" });
+const runsQuery = z.object({ flow: z.optional(z.string()), limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 20) });
+const deadLettersQuery = z.object({ flow: z.optional(z.string()), status: z._default(z.enum(["open", "resolved", "all"]), "open") });
+const resolveBody = z.strictObject({
+  reason: z.string().check(z.trim(), z.minLength(3, { message: "say why (at least 3 characters)" }), z.maxLength(500)),
+});
+const tableName = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: "letters, digits, _ . - (max 128)" }));
 
 export function apiRoutes(services: (c: { env: AppEnv["Bindings"] }) => Services) {
   const api = new Hono<AppEnv>();
@@ -89,7 +96,7 @@ export function apiRoutes(services: (c: { env: AppEnv["Bindings"] }) => Services
       const body = await jsonBody(c);
       rows = Array.isArray(body) ? body : (body as { rows?: unknown }).rows;
     }
-    const parsed = parseWith(z.array(z.record(z.string(), z.unknown())).min(1, { message: "no rows" }), rows, "rows");
+    const parsed = parseWith(z.array(z.record(z.string(), z.unknown())).check(z.minLength(1, { message: "no rows" })), rows, "rows");
     return c.json(await services(c).uploadReference(table, parsed));
   });
   api.post("/reference/:table/refresh", async (c) => {

@@ -1,6 +1,6 @@
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { bodyLimit } from "hono/body-limit";
-import { secureHeaders } from "hono/secure-headers";
+import { NONCE, secureHeaders } from "hono/secure-headers";
 import { BridgeError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import { apiRoutes } from "./api.ts";
@@ -37,9 +37,25 @@ export function createApp() {
   app.onError((error, c) => respondError(c, error));
   app.notFound((c) => respondError(c, new BridgeError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
 
-  // nosniff, HSTS, no-referrer … on every response (hono's secure-headers; the dashboard adds its nonce CSP),
+  // nosniff, HSTS, no-referrer, the nonce CSP … on every response (hono's secure-headers),
   // and no-store: API answers carry business documents and error text (security review #11).
-  app.use("*", secureHeaders({ xFrameOptions: "DENY" }));
+  app.use(
+    "*",
+    secureHeaders({
+      xFrameOptions: "DENY",
+      // Nothing runs but the dashboard's own stylesheet and script, by this response's nonce (layout.ts reads it).
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: [NONCE],
+        styleSrc: [NONCE],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    }),
+  );
   app.use("*", async (c, next) => {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");

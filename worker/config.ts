@@ -3,7 +3,7 @@
  * errors that name the variable and say how to fix it. Connector credentials are validated by the
  * connectors when a flow runs, so a deployment that only uses T+ needs no KIS variables.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ConfigError } from "../shared/errors.ts";
 import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";
@@ -25,15 +25,14 @@ export interface WorkerConfig {
 }
 
 const intVar = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: `${name} must be a whole number` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: `${name} must be between ${min} and ${max}` });
+  z.pipe(
+    z.pipe(z.string().check(z.regex(/^\d+$/, { error: `${name} must be a whole number` })), z.transform(Number)),
+    z.number().check(z.refine((n) => n >= min && n <= max, { error: `${name} must be between ${min} and ${max}` })),
+  );
 
 export function readWorkerConfig(env: Env): WorkerConfig {
   const problems: string[] = [];
-  const parse = <T>(name: keyof Env, schema: z.ZodType<T>, fallback: T): T => {
+  const parse = <T>(name: keyof Env, schema: z.ZodMiniType<T>, fallback: T): T => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
     const result = schema.safeParse(raw);

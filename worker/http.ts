@@ -4,7 +4,8 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
-import * as z from "zod";
+import type * as z from "zod/mini";
+import { issueText } from "../shared/util/issue-text.ts";
 import { BridgeError } from "../shared/errors.ts";
 import { clientAddress, recordFailure, refuseIfBlocked, tooManyAttempts } from "./auth-guard.ts";
 import { apiTokenProblem } from "./config.ts";
@@ -117,10 +118,10 @@ function unauthorized() {
 }
 
 /** Validates with zod; the error names every failing field by its path. */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+export function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : where}: ${i.message}`);
+  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join(".") : where}: ${issueText(i)}`);
   throw new BridgeError("invalid_request", `invalid ${where}: ${problems.join("; ")}`, { details: { problems } });
 }
 

@@ -4,8 +4,8 @@
  * window of its own, so a backfill on an office PC and the Worker's cron runs wait on one budget
  * (shared/http/remote-rate-budget.ts is the caller). The limits are the Worker's (JST_RATE_*), never the caller's.
  */
-import { Hono } from "hono";
-import * as z from "zod";
+import { Hono } from "hono/tiny";
+import * as z from "zod/mini";
 import { BridgeError } from "../shared/errors.ts";
 import { jstRateFromEnv, jstRateLimits } from "../shared/http/rate-budget.ts";
 import { rateWindowKey } from "../shared/http/persisted-rate-budget.ts";
@@ -16,9 +16,9 @@ import { DO_RATE_MARGIN_MS } from "./rate-budget-do.ts";
 export const RATE_BUDGET_API_PREFIX = "/rate-budget";
 
 const reserveBody = z.strictObject({
-  settles: z.array(z.strictObject({ at: z.number().finite(), elapsedMs: z.number().finite().nonnegative() })).max(100).default([]),
+  settles: z._default(z.array(z.strictObject({ at: z.number(), elapsedMs: z.number().check(z.nonnegative()) })).check(z.maxLength(100)), []),
 });
-const pauseBody = z.strictObject({ ms: z.number().int().positive().max(5 * 60_000) });
+const pauseBody = z.strictObject({ ms: z.number().check(z.int(), z.positive(), z.lte(5 * 60_000)) });
 
 function objectFor(env: AppEnv["Bindings"]) {
   const vars = envVars(env);

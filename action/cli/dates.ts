@@ -5,7 +5,7 @@
  */
 import { ConfigError } from "../../shared/errors.ts";
 import { DAY_MS, MAX_JST_WINDOW_MS } from "../../shared/engine/window.ts";
-import { DEFAULT_ZONE, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { DEFAULT_ZONE, formatInZone, parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -22,7 +22,7 @@ export function parseDateOption(option: string, text: string, zone: string = DEF
     });
   }
   // An end date without a time includes that whole day.
-  return end && DATE_ONLY.test(text.trim()) ? parseInZone(formatInZone(parsed + DAY_MS + 3_600_000, "YYYY-MM-DD", zone), zone)! : parsed;
+  return end && DATE_ONLY.test(text.trim()) ? startOfDayInZone(parsed + DAY_MS + 3_600_000, zone) : parsed;
 }
 
 export function parseRange(from: string | undefined, to: string | undefined, zone?: string, style: OptionStyle = "cli"): { from: number; to: number } | undefined {

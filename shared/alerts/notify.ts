@@ -4,7 +4,6 @@
  * throws or fails the run. A webhook that errors or hangs is retried once, then logged; since the
  * webhook URL carries the robot's token, logs and results name only its host.
  */
-import * as z from "zod";
 import type { RunSummary } from "../engine/types.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import { silentLogger, systemClock } from "../ports.ts";
@@ -13,7 +12,7 @@ import { decodeStored } from "../state/kv-helpers.ts";
 import { stateKeys } from "../state/keys.ts";
 import { type AlertConfig, alertConfigFromEnv, type AlertKind } from "./config.ts";
 import { type AlertMessage, buildWebhookRequest, createRedactor, type WebhookRequest } from "./formats.ts";
-import { type AlertDecision, type AlertEvent, type AlertState, decideAlert, INITIAL_ALERT_STATE, sameState, undeliveredState } from "./policy.ts";
+import { type AlertDecision, type AlertEvent, type AlertState, alertStateSchema, decideAlert, INITIAL_ALERT_STATE, sameState, undeliveredState } from "./policy.ts";
 
 export interface NotifyDeps {
   /** The configuration contract's variables (ALERT_WEBHOOK_URL, ALERT_KIND, ALERT_SECRET …). */
@@ -58,14 +57,6 @@ const DEFAULT_RETRY_DELAY_MS = 1_000;
 /** A flow's alert state outlives quiet months but not a removed flow forever. */
 const STATE_TTL_SECONDS = 90 * 24 * 3600;
 
-const ALERT_EVENTS = ["run_failed", "dead_letters", "consecutive_failures", "recovered"] as const;
-const alertStateSchema = z.object({
-  lastSentAt: z.number().nullable(),
-  lastEvent: z.enum(ALERT_EVENTS).nullable(),
-  consecutiveFailures: z.number().int().min(0),
-  openIncident: z.boolean(),
-  suppressed: z.number().int().min(0),
-});
 
 export async function notifyRun(runSummary: RunSummary, deps: NotifyDeps): Promise<NotifyResult> {
   // The message body quotes the run's error, which can quote an upstream that echoed a token: redact it all first.

@@ -17,21 +17,25 @@
  * The next state equals the previous one (same JSON) unless something meaningful changed, so the caller
  * writes KV only then (Workers KV Free: 1,000 writes a day).
  */
+import * as z from "zod/mini";
 import type { RunSummary } from "../engine/types.ts";
 
-export type AlertEvent = "run_failed" | "dead_letters" | "consecutive_failures" | "recovered";
+const ALERT_EVENTS = ["run_failed", "dead_letters", "consecutive_failures", "recovered"] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
-export interface AlertState {
+/** A flow's alert state as stored (`alert:<flow>`); the type is the schema's. */
+export const alertStateSchema = z.object({
   /** Epoch ms of the last message sent for the flow, null before the first. */
-  lastSentAt: number | null;
-  lastEvent: AlertEvent | null;
+  lastSentAt: z.nullable(z.number()),
+  lastEvent: z.nullable(z.enum(ALERT_EVENTS)),
   /** Failed runs since the last successful one. */
-  consecutiveFailures: number;
+  consecutiveFailures: z.number().check(z.int(), z.gte(0)),
   /** A failure alert was sent and no recovery notice yet. */
-  openIncident: boolean;
+  openIncident: z.boolean(),
   /** Events held back by grouping since the last message. */
-  suppressed: number;
-}
+  suppressed: z.number().check(z.int(), z.gte(0)),
+});
+export type AlertState = z.infer<typeof alertStateSchema>;
 
 export interface AlertPolicyConfig {
   /** Grouping period in ms (0: every event is sent). */

@@ -163,14 +163,12 @@ async function sampleSource(jst: JushuitanClient, flow: Flow, now: number, sampl
     add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "ok", detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)` });
     const carryTs = rows.length === 0 ? undefined : rows.every((r) => r.ts !== undefined && r.ts !== null);
     if (carryTs !== undefined) (findings.jstRowsCarryTs ??= {})[flow.source.endpoint] = carryTs;
-    const cursor = flow.source.paging.type === "cursor";
     add({
       system: "jushuitan",
       flowId: flow.id,
-      title: `rows of ${flow.source.endpoint} carry ts${cursor ? " (needed: the flow pages by cursor)" : ""}`,
-      status: carryTs === undefined ? "unknown" : carryTs || !cursor ? "ok" : "fail",
-      detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes" : "no (window paging does not need it)",
-      ...(carryTs === false && cursor ? { fix: 'switch the flow to window paging ("paging": {"type": "window"})' } : {}),
+      title: `rows of ${flow.source.endpoint} carry ts`,
+      status: carryTs === undefined ? "unknown" : "ok",
+      detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes (the engine can read by rowversion)" : "no (the engine reads by keyset or offset instead)",
     });
     return rows;
   } catch (error) {

@@ -19,7 +19,6 @@ import { relatedKeys } from "./key-scheme.ts";
 import type { BuiltDocument } from "./types.ts";
 
 export type ChangePolicy = "compensate" | "deadLetter" | "ignore";
-export const CHANGE_POLICIES = ["compensate", "deadLetter", "ignore"] as const;
 
 export const imageKey = (sourceId: string) => `img:${sourceId}`;
 export const groupImageKey = (groupKey: string) => `img-group:${groupKey}`;

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { Flow } from "../flow/schema.ts";
-import { startOfDayInZone } from "../util/time.ts";
+import { DAY_MS, startOfDayInZone } from "../util/time.ts";
 
 export interface WindowPlanInput {
   /** Everything strictly before this instant is settled (written or dead-lettered). */
@@ -31,7 +31,7 @@ export interface TimeWindow {
   to: number;
 }
 
-export const DAY_MS = 86_400_000;
+export { DAY_MS };
 export const MAX_JST_WINDOW_MS = 7 * DAY_MS;
 
 export function planWindows(input: WindowPlanInput): { windows: TimeWindow[]; rangeFrom: number; rangeTo: number } {

@@ -2,7 +2,8 @@
  * Turns zod issues into user-facing problems: a JSON path (`target.fields[2].children[0].type`), what is
  * wrong, and a hint on how to fix it (the allowed values, a "did you mean", the documented limit).
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
+import { issueText } from "../util/issue-text.ts";
 
 export interface FlowProblem {
   /** JSON path inside the flow document; "" for the document itself. */
@@ -109,7 +110,7 @@ function unwrap(def: ZodDefLike): ZodDefLike {
 }
 
 /** The object keys the schema allows at `path` (following discriminators by the document's values). */
-function allowedKeysAt(schema: z.ZodType, root: unknown, path: readonly PathKey[]): string[] | null {
+function allowedKeysAt(schema: z.ZodMiniType, root: unknown, path: readonly PathKey[]): string[] | null {
   let def = unwrap((schema as unknown as { _zod: { def: ZodDefLike } })._zod.def);
   for (let i = 0; i <= path.length; i++) {
     if (def.type === "union" && def.options && def.discriminator) {
@@ -181,7 +182,7 @@ function listWords(words: readonly string[]): string {
   return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
 }
 
-export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z.ZodType): FlowProblem[] {
+export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z.ZodMiniType): FlowProblem[] {
   const problems: FlowProblem[] = [];
   for (const issue of issues) {
     const path = issue.path;
@@ -253,16 +254,16 @@ export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z
           issue.origin === "array"
             ? `has ${Array.isArray(actual) ? actual.length : "?"} item(s); ${issue.code === "too_big" ? "at most" : "at least"} ${String(bound)} allowed`
             : issue.origin === "string"
-              ? issue.message
+              ? issueText(issue)
               : `${describe(actual)} is too ${issue.code === "too_big" ? "big" : "small"} (${issue.code === "too_big" ? "max" : "min"} ${String(bound)})`;
         problems.push({ path: at, problem: what, hint });
         break;
       }
       case "invalid_format":
-        problems.push({ path: at, problem: `${describe(actual)} ${issue.message}`, hint });
+        problems.push({ path: at, problem: `${describe(actual)} ${issueText(issue)}`, hint });
         break;
       default:
-        problems.push({ path: at, problem: issue.message, hint });
+        problems.push({ path: at, problem: issueText(issue), hint });
     }
   }
   return problems;

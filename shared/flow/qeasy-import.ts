@@ -140,7 +140,6 @@ interface SourceParts {
   endpoint: string;
   params: Record<string, unknown>;
   pageSize?: number;
-  cursor: boolean;
   timeField?: "modified" | "io_date";
   idField?: string;
   formatResponse?: unknown[];
@@ -167,8 +166,7 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
     return;
   }
   if (field === "start_ts" || field === "ts") {
-    out.cursor = true;
-    imp.notes.push(`source.request ${field}: became source.paging.type "cursor" (the engine sends the rowversion cursor)`);
+    imp.notes.push(`source.request ${field}: dropped; the engine reads by rowversion (start_ts) itself where the endpoint and rows allow it`);
     return;
   }
   if (raw === undefined || raw === null || raw === "") return;
@@ -317,7 +315,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
   if (src.idCheck === false) {
     imp.fail([...path, "idCheck"], "idCheck: false (overwrite already-seen ids)", "jst-bridge never overwrites a written document (deterministic keys); remove idCheck or set it to true");
   }
-  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, cursor: false, ...out0 };
+  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, ...out0 };
   if (src.id !== undefined) {
     const id = text(src.id);
     if (id && /^[\w.]+$/.test(id)) out.idField = id;
@@ -721,7 +719,7 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
       type: "jushuitan",
       endpoint: source.endpoint,
       params: source.params as Record<string, string | number | boolean | (string | number)[]>,
-      paging: { type: source.cursor ? "cursor" : "window", ...(source.pageSize ? { pageSize: Math.min(source.pageSize, 100) } : {}) },
+      paging: { type: "window", ...(source.pageSize ? { pageSize: Math.min(source.pageSize, 100) } : {}) },
       ...(source.timeField ? { timeField: source.timeField } : {}),
       ...(source.idField ? { idField: source.idField } : {}),
       ...(source.formatResponse ? { formatResponse: source.formatResponse as never } : {}),

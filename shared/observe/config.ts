@@ -8,21 +8,21 @@
  *     "reconcile": { "cron": "30 18 * * *", "days": 2 }   // scheduled reconcile (default daily, the 2 days before)
  *   }
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
 export const reconcileScheduleSchema = z.strictObject({
   /** UTC cron of the scheduled reconcile; "off" disables it. Default: daily at 18:30 UTC (02:30 Asia/Shanghai). */
-  cron: z.string().min(1).default("30 18 * * *"),
+  cron: z._default(z.string().check(z.minLength(1)), "30 18 * * *"),
   /** Days compared, ending yesterday in the flow's zone. */
-  days: z.number().int().min(1).max(31).default(2),
+  days: z._default(z.number().check(z.int(), z.gte(1), z.lte(31)), 2),
   /** Count extra target documents as drift too. */
-  strict: z.boolean().default(false),
+  strict: z._default(z.boolean(), false),
 });
 
 export const observeSchema = z.strictObject({
-  freshnessObjectiveMinutes: z.number().positive().optional(),
-  watermarkStallMinutes: z.number().positive().optional(),
-  reconcile: reconcileScheduleSchema.optional(),
+  freshnessObjectiveMinutes: z.optional(z.number().check(z.positive())),
+  watermarkStallMinutes: z.optional(z.number().check(z.positive())),
+  reconcile: z.optional(reconcileScheduleSchema),
 });
 
 export const approvalSchema = z.enum(["required", "none"]);

@@ -2,7 +2,7 @@
  * Small helpers shared by the state stores: bulk reads, the one-write-per-second-per-key spacing,
  * TTL checks and JSON decoding with a clear error.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { BridgeError, ConfigError } from "../errors.ts";
 import type { Clock, KeyValueStore } from "../ports.ts";
 import { utf8Length } from "../util/utf8.ts";
@@ -95,7 +95,7 @@ export function checkKey(key: string): void {
 export { utf8Length };
 
 /** Parses a stored value against its schema; a broken value names the key and how to recover. */
-export function decodeStored<T>(key: string, raw: string, schema: z.ZodType<T>): T {
+export function decodeStored<T>(key: string, raw: string, schema: z.ZodMiniType<T>): T {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

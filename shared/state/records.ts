@@ -3,7 +3,7 @@
  * KV REST, file) store exactly this JSON, so any host can read what another wrote.
  * Objects are decoded loosely: fields added by a newer version survive a round trip through an older one.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 
 // ---------- checkpoint (wm:<flow>) ----------
 
@@ -25,11 +25,11 @@ export type SavedCheckpoint<C extends Checkpoint = Checkpoint> = C & { savedAt: 
 
 export const checkpointSchema = z.looseObject({
   watermark: z.union([z.number(), z.string(), z.null()]),
-  cursor: z.looseObject({}).nullable().optional(),
-  runId: z.string().optional(),
+  cursor: z.optional(z.nullable(z.looseObject({}))),
+  runId: z.optional(z.string()),
 });
 
-export const savedCheckpointSchema = checkpointSchema.extend({ savedAt: z.number() });
+export const savedCheckpointSchema = z.extend(checkpointSchema, { savedAt: z.number() });
 
 // ---------- run record (run:<flow>:<runId>) ----------
 
@@ -58,16 +58,14 @@ export interface RunRecord {
 }
 
 export const runRecordSchema = z.looseObject({
-  runId: z.string().min(1),
-  flowId: z.string().min(1),
+  runId: z.string().check(z.minLength(1)),
+  flowId: z.string().check(z.minLength(1)),
   startedAt: z.number(),
-  finishedAt: z.number().optional(),
-  outcome: z.string().optional(),
-  trigger: z.string().optional(),
-  error: z.looseObject({ code: z.string(), message: z.string(), hint: z.string().optional() }).optional(),
-  resolvedDeadLetters: z
-    .array(z.object({ id: z.string(), reason: z.string(), by: z.string(), at: z.number() }))
-    .optional(),
+  finishedAt: z.optional(z.number()),
+  outcome: z.optional(z.string()),
+  trigger: z.optional(z.string()),
+  error: z.optional(z.looseObject({ code: z.string(), message: z.string(), hint: z.optional(z.string()) })),
+  resolvedDeadLetters: z.optional(z.array(z.object({ id: z.string(), reason: z.string(), by: z.string(), at: z.number() }))),
 });
 
 // ---------- ledger (ledger:<flow>:<segment>) ----------
@@ -159,16 +157,16 @@ export function checkLedgerSegment(value: unknown): string | null {
 }
 
 export const ledgerEntryInputSchema = z.object({
-  externalKey: z.string().min(1),
-  contentHash: z.string().min(1),
-  targetId: z.string().optional(),
-  members: z.array(z.string()).optional(),
-  supplements: z.number().int().nonnegative().optional(),
-  attempts: z.number().int().nonnegative().optional(),
-  createsSeen: z.boolean().optional(),
-  before: z.looseObject({ d: z.string(), l: z.array(z.array(z.unknown())) }).optional(),
+  externalKey: z.string().check(z.minLength(1)),
+  contentHash: z.string().check(z.minLength(1)),
+  targetId: z.optional(z.string()),
+  members: z.optional(z.array(z.string())),
+  supplements: z.optional(z.number().check(z.int(), z.nonnegative())),
+  attempts: z.optional(z.number().check(z.int(), z.nonnegative())),
+  createsSeen: z.optional(z.boolean()),
+  before: z.optional(z.looseObject({ d: z.string(), l: z.array(z.array(z.unknown())) })),
   writtenAt: z.number(),
-  runId: z.string().min(1),
+  runId: z.string().check(z.minLength(1)),
 });
 
 export function toStoredEntry(e: LedgerEntry): StoredLedgerEntry {
@@ -258,34 +256,34 @@ export interface DeadLetterSegmentValue {
 const deadLetterErrorSchema = z.looseObject({
   code: z.string(),
   message: z.string(),
-  hint: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  hint: z.optional(z.string()),
+  details: z.optional(z.record(z.string(), z.unknown())),
 });
 
 export const deadLetterInputSchema = z.looseObject({
-  runId: z.string().min(1),
-  flowId: z.string().optional(),
-  sourceId: z.string().optional(),
-  externalKey: z.string().optional(),
-  stage: z.string().optional(),
+  runId: z.string().check(z.minLength(1)),
+  flowId: z.optional(z.string()),
+  sourceId: z.optional(z.string()),
+  externalKey: z.optional(z.string()),
+  stage: z.optional(z.string()),
   error: deadLetterErrorSchema,
-  attempts: z.number().int().nonnegative().optional(),
-  at: z.number().optional(),
+  attempts: z.optional(z.number().check(z.int(), z.nonnegative())),
+  at: z.optional(z.number()),
 });
 
-export const deadLetterSegmentSchema: z.ZodType<DeadLetterSegmentValue> = z.object({
+export const deadLetterSegmentSchema: z.ZodMiniType<DeadLetterSegmentValue> = z.object({
   v: z.literal(1),
   flow: z.string(),
   items: z.array(
     z.looseObject({
       runId: z.string(),
-      sourceId: z.string().optional(),
-      externalKey: z.string().optional(),
-      stage: z.string().optional(),
+      sourceId: z.optional(z.string()),
+      externalKey: z.optional(z.string()),
+      stage: z.optional(z.string()),
       error: deadLetterErrorSchema,
-      attempts: z.number().optional(),
+      attempts: z.optional(z.number()),
       createdAt: z.number(),
-      resolved: z.object({ at: z.number(), reason: z.string(), by: z.string() }).optional(),
+      resolved: z.optional(z.object({ at: z.number(), reason: z.string(), by: z.string() })),
     }),
   ),
 });

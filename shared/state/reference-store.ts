@@ -8,7 +8,7 @@
  * A put writes new-version chunks, then the manifest, then deletes the old chunks, so a reader with
  * the old manifest sees either the old table or (when its chunks are already gone) a retryable error.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { BridgeError, ConfigError } from "../errors.ts";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger, type ReferenceStore, type ReferenceTable } from "../ports.ts";
 import { KEY_PREFIX, stateKeys } from "./keys.ts";
@@ -24,14 +24,14 @@ interface ReferenceManifest {
   source?: string;
 }
 
-const manifestSchema: z.ZodType<ReferenceManifest> = z.object({
+const manifestSchema: z.ZodMiniType<ReferenceManifest> = z.object({
   v: z.literal(1),
   name: z.string(),
-  version: z.string().regex(/^[a-z0-9]+$/),
-  chunks: z.number().int().nonnegative(),
-  rows: z.number().int().nonnegative(),
+  version: z.string().check(z.regex(/^[a-z0-9]+$/)),
+  chunks: z.number().check(z.int(), z.nonnegative()),
+  rows: z.number().check(z.int(), z.nonnegative()),
   updatedAt: z.number(),
-  source: z.string().optional(),
+  source: z.optional(z.string()),
 });
 
 /** Rows are checked by hand: a zod pass over 50,000 rows costs several times the JSON.parse itself (CPU-bound on Free). */

@@ -3,18 +3,18 @@
  * Hosts share it, so a refresh made by the Worker cron is used by the next CLI run and vice versa
  * (a rotated refresh token must never be lost). Values are secrets: errors name the key, never the value.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger, type TokenSet, type TokenStore } from "../ports.ts";
 import { ConfigError } from "../errors.ts";
 import { stateKeys } from "./keys.ts";
 import { decodeStored, WriteSpacer } from "./kv-helpers.ts";
 
-const tokenSetSchema: z.ZodType<TokenSet> = z.object({
+const tokenSetSchema: z.ZodMiniType<TokenSet> = z.object({
   accessToken: z.string(),
-  refreshToken: z.string().optional(),
-  expiresAt: z.number().optional(),
-  refreshExpiresAt: z.number().optional(),
-  extra: z.record(z.string(), z.string()).optional(),
+  refreshToken: z.optional(z.string()),
+  expiresAt: z.optional(z.number()),
+  refreshExpiresAt: z.optional(z.number()),
+  extra: z.optional(z.record(z.string(), z.string())),
 });
 
 export interface KvTokenStoreOptions {

@@ -115,10 +115,6 @@ export function collect(root: unknown, segments: readonly Segment[], from: numbe
   else if (v !== undefined) out.push(v);
 }
 
-export function isBlockedKey(key: string): boolean {
-  return BLOCKED.has(key);
-}
-
 const pathCache = new Map<string, Getter | null>();
 
 /**

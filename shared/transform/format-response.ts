@@ -5,7 +5,7 @@
  * never mutated (the same page may be previewed twice).
  */
 import { BridgeError } from "../errors.ts";
-import { DEFAULT_ZONE, formatInZone, parseInZone } from "../util/time.ts";
+import { DEFAULT_ZONE, parseInZone, splitWallText, wallClock as timeWallClock } from "../util/time.ts";
 
 export class FormatError extends BridgeError {
   constructor(message: string, details: Record<string, unknown>, hint?: string) {
@@ -22,9 +22,6 @@ interface FormatSpec {
   make(arg: string | undefined): Formatter;
 }
 
-const WALL = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?)?$/;
-const COMPACT = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$/;
-
 interface WallClock {
   y: string;
   mo: string;
@@ -34,22 +31,19 @@ interface WallClock {
   s: string;
 }
 
+const two = (n: number) => (n < 10 ? `0${n}` : String(n));
+const four = (n: number) => String(n).padStart(4, "0");
+
 /**
- * Wall-clock parts in `timezone`. Plain Jushuitan text (`2024-03-01 10:00:00[.123]`) is split without any
- * zone arithmetic (it already is Shanghai wall-clock time); instants (epoch numbers, text with Z/offset)
- * are converted into the zone.
+ * Wall-clock parts in `timezone`. Plain Jushuitan text (`2024-03-01 10:00:00[.123]`, or compact `20240301[1000[00]]`)
+ * is split without any zone arithmetic (it already is Shanghai wall-clock time); instants (epoch numbers, text with
+ * Z/offset) are converted into the zone. Both through the time module (shared/util/time.ts).
  */
 export function wallClock(value: unknown, timezone: string): WallClock | null {
   if (typeof value === "string") {
     const text = value.trim();
-    const m = WALL.exec(text) ?? COMPACT.exec(text);
-    if (m) {
-      const [, y, mo, d, h = "00", mi = "00", s = "00"] = m;
-      const month = Number(mo);
-      const day = Number(d);
-      if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(y), month) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
-      return { y: y!, mo: mo!, d: d!, h, mi, s };
-    }
+    const t = splitWallText(text, true);
+    if (t) return { y: four(t.year), mo: two(t.month), d: two(t.day), h: two(t.hour), mi: two(t.minute), s: two(t.second) };
     const ms = parseInZone(text, timezone);
     return ms === null ? null : fromInstant(ms, timezone);
   }
@@ -60,14 +54,9 @@ export function wallClock(value: unknown, timezone: string): WallClock | null {
   return null;
 }
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
 function fromInstant(ms: number, timezone: string): WallClock {
-  const text = formatInZone(ms, "YYYY-MM-DD HH:mm:ss", timezone);
-  return { y: text.slice(0, 4), mo: text.slice(5, 7), d: text.slice(8, 10), h: text.slice(11, 13), mi: text.slice(14, 16), s: text.slice(17, 19) };
+  const w = timeWallClock(ms, timezone);
+  return { y: four(w.year), mo: two(w.month), d: two(w.day), h: two(w.hour), mi: two(w.minute), s: two(w.second) };
 }
 
 function dateFormatter(render: (w: WallClock) => string, name: string): Formatter {

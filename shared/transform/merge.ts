@@ -9,7 +9,7 @@
 import { BridgeError } from "../errors.ts";
 import { contentHash, stableStringify } from "../engine/hash.ts";
 import { compileValue, type CompiledValue, type TemplateVars } from "../template/index.ts";
-import { DEFAULT_ZONE, parseInZone } from "../util/time.ts";
+import { DAY_MS, DEFAULT_ZONE, daysFromCivil, fromLocalMs } from "../util/time.ts";
 import { wallClock } from "./format-response.ts";
 
 export type Accumulator = "$sum" | "$avg" | "$min" | "$max" | "$first" | "$last" | "$push" | "$addToSet" | "$count";
@@ -90,11 +90,6 @@ function isDigits(s: string): boolean {
 export function compareIds(a: string, b: string): number {
   if (a.length !== b.length && isDigits(a) && isDigits(b)) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Sorts ids with compareIds (in place) and returns them. */
-export function sortIds(ids: string[]): string[] {
-  return ids.sort(compareIds);
 }
 
 function getField(obj: Record<string, unknown>, path: string): unknown {
@@ -282,15 +277,14 @@ export function periodEndOf(value: unknown, unit: "hour" | "day" | "month", time
   if (!w) return null;
   const y = Number(w.y);
   const mo = Number(w.mo);
-  const d = Number(w.d);
-  const next =
+  const day = daysFromCivil(y, mo, Number(w.d));
+  const local =
     unit === "hour"
-      ? new Date(Date.UTC(y, mo - 1, d, Number(w.h) + 1))
+      ? day * DAY_MS + (Number(w.h) + 1) * 3_600_000
       : unit === "day"
-        ? new Date(Date.UTC(y, mo - 1, d + 1))
-        : new Date(Date.UTC(y, mo, 1));
-  const text = next.toISOString().slice(0, 19).replace("T", " ");
-  return parseInZone(text, timezone);
+        ? (day + 1) * DAY_MS
+        : daysFromCivil(mo === 12 ? y + 1 : y, mo === 12 ? 1 : mo + 1, 1) * DAY_MS;
+  return fromLocalMs(local, timezone);
 }
 
 /**

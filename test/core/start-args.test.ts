@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { wranglerDevArgs, writePrivateEnvFile } from "../../scripts/start-args.ts";
+import { devVarsFrom, wranglerDevArgs, writePrivateEnvFile } from "../../scripts/start-args.ts";
 
 describe("npm start: credentials never on a command line", () => {
   it("the variables go to a 0600 env file read with --env-file; argv holds none of their values", () => {
@@ -21,5 +21,25 @@ describe("npm start: credentials never on a command line", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("npm start: .dev.vars is read the way wrangler reads it (Node's own util.parseEnv, dotenv rules)", () => {
+  it("exported, single-quoted, commented and multi-line values are read, not mistaken for absent or literal", () => {
+    const text = [
+      "# real systems",
+      "export JST_APP_KEY=key-123",
+      "SYNC_API_TOKEN='tok#en-0123456789abcdef'",
+      "KIS_CLIENT_ID=cid # the app's id",
+      'TPLUS_PRIVATE_KEY="-----BEGIN PRIVATE KEY-----',
+      "MIIB",
+      '-----END PRIVATE KEY-----"',
+    ].join("\n");
+    expect(devVarsFrom(text)).toEqual({
+      JST_APP_KEY: "key-123",
+      SYNC_API_TOKEN: "tok#en-0123456789abcdef",
+      KIS_CLIENT_ID: "cid",
+      TPLUS_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----",
+    });
   });
 });

@@ -5,7 +5,7 @@
  * buttons' same-origin calls.
  */
 import type { Context } from "hono";
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { BridgeError } from "../../shared/errors.ts";
 import type { Env } from "../env.ts";
 import { clientAddress } from "../auth-guard.ts";
@@ -16,11 +16,8 @@ import { redactorFor } from "../secrets.ts";
 import type { Services } from "../services.ts";
 import { observePages } from "../observe/routes.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
-import { renderPage, securityHeaders } from "./layout.ts";
+import { renderPage } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
-
-/** How long a dashboard session lasts by default (SESSION_MAX_AGE_HOURS); rotating SYNC_API_TOKEN or SESSION_EPOCH ends every session. */
-export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
 type ServicesOf = (c: { env: Env }) => Services;
 
@@ -47,7 +44,6 @@ function crossSite(c: Context): boolean {
 }
 
 function redirect(c: Context, location: string, status: 302 | 303 = 302) {
-  securityHeaders(c);
   return c.redirect(location, status);
 }
 

@@ -1,6 +1,7 @@
 /**
- * The dashboard's page shell: security headers (a per-response nonce is the only way a style or script
- * runs), the stylesheet, and one small script that wires the buttons to the JSON API with the session cookie.
+ * The dashboard's page shell: the stylesheet and one small script that wires the buttons to the JSON API with
+ * the session cookie. Both run by the response's CSP nonce, which hono's secure-headers sets for every response
+ * (worker/app.ts); nothing else on a page can run.
  */
 import type { Context } from "hono";
 import { html, raw } from "hono/html";
@@ -8,34 +9,6 @@ import { VERSION } from "../../shared/version.ts";
 import { outcomeStyles } from "./format.ts";
 
 export type Html = ReturnType<typeof html>;
-
-function newNonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes));
-}
-
-/** Headers every dashboard response carries (pages, redirects, errors). */
-export function securityHeaders(c: Context, nonce?: string) {
-  const script = nonce ? `'nonce-${nonce}'` : "'none'";
-  const style = nonce ? `'nonce-${nonce}'` : "'none'";
-  c.header(
-    "Content-Security-Policy",
-    [
-      "default-src 'none'",
-      `script-src ${script}`,
-      `style-src ${style}`,
-      "img-src 'self' data:",
-      "connect-src 'self'",
-      "form-action 'self'",
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-    ].join("; "),
-  );
-  c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "no-referrer");
-  c.header("X-Content-Type-Options", "nosniff");
-  c.header("Cache-Control", "no-store");
-}
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -169,8 +142,8 @@ const SCRIPT = `
 `;
 
 export function renderPage(c: Context, options: { title: string; body: Html; status?: number; signedIn?: boolean }) {
-  const nonce = newNonce();
-  securityHeaders(c, nonce);
+  // The nonce of this response's Content-Security-Policy (hono's secure-headers in app.ts makes one per response).
+  const nonce = c.get("secureHeadersNonce") ?? "";
   const page = html`<!doctype html>
 <html lang="zh-CN">
 <head>

@@ -11,7 +11,7 @@ import { notifyObservations } from "../../shared/observe/alerts.ts";
 import { DEFAULT_RECONCILE } from "../../shared/observe/config.ts";
 import { reconcile, type ReconcileReport } from "../../shared/observe/reconcile.ts";
 import { systemClock } from "../../shared/ports.ts";
-import { formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
 import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { runFlowInWorker, workerPorts } from "../runtime.ts";
@@ -49,7 +49,7 @@ export function reconcileRange(flow: Flow, now: number, request: { days?: number
     if (last - from > 30.5 * DAY_MS) throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
     return { from, to: last + DAY_MS };
   }
-  const today = parseInZone(formatInZone(now, "YYYY-MM-DD", zone), zone)!;
+  const today = startOfDayInZone(now, zone);
   return { from: today - (request.days ?? reconcileSettings(flow).days) * DAY_MS, to: today };
 }
 

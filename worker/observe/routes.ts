@@ -4,8 +4,8 @@
  * requireAuth on their prefixes; a cookie-authenticated write must come from this origin, like every POST).
  */
 import type { Hono } from "hono";
-import { Hono as HonoApp } from "hono";
-import * as z from "zod";
+import { Hono as HonoApp } from "hono/tiny";
+import * as z from "zod/mini";
 import type { Env } from "../env.ts";
 import { type AppEnv, parseWith } from "../http.ts";
 import type { Services } from "../services.ts";
@@ -23,18 +23,21 @@ import { approvalsBody } from "../dashboard/approval.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
 
-const traceQuery = z.object({ q: z.string().trim().min(1, { message: "give a document id: ?q=<io_id | so_id | ExternalCode | FBillNo>" }).max(128), days: z.coerce.number().int().min(1).max(31).optional() });
+const traceQuery = z.object({
+  q: z.string().check(z.trim(), z.minLength(1, { message: "give a document id: ?q=<io_id | so_id | ExternalCode | FBillNo>" }), z.maxLength(128)),
+  days: z.optional(z.coerce.number().check(z.int(), z.gte(1), z.lte(31))),
+});
 
 /** Prefixes app.ts guards with requireAuth. */
 export const OBSERVE_API_PREFIXES = ["/trace", "/reconcile"] as const;
 
 const reconcileBodySchema = z.strictObject({
-  days: z.number().int().min(1).max(31).optional(),
-  from: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
-  to: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }).optional(),
+  days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(31))),
+  from: z.optional(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }))),
+  to: z.optional(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }))),
 });
-const approveBody = z.strictObject({ planId: z.string().min(1).max(200).optional() });
-const resweepBody = z.strictObject({ day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" }) });
+const approveBody = z.strictObject({ planId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))) });
+const resweepBody = z.strictObject({ day: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, { message: "a day: yyyy-MM-dd" })) });
 
 function flowOf(services: Services, id: string) {
   const flow = Object.hasOwn(services.config.flows, id) ? services.config.flows[id] : undefined;

@@ -140,7 +140,3 @@ const BY_PATH = new Map<string, JstEndpoint>(Object.values(JST_ENDPOINTS).map((e
 export function endpointByPath(path: string): JstEndpoint | undefined {
   return BY_PATH.get(path);
 }
-
-export function listEndpoints(): JstEndpoint[] {
-  return [...BY_PATH.values()];
-}

@@ -205,11 +205,6 @@ export async function refreshAuthData(
   return gatewayFrom(data, "user/refresh_auth_data", t.clock.now());
 }
 
-/** `POST /koas/user/login_status?access_token {session_id}`: true when the server answers errcode 0. */
-export async function loginStatus(t: KisAuthTransport, p: { accessToken: string; sessionId: string }): Promise<unknown> {
-  return authPost(t, "user/login_status", { access_token: p.accessToken }, { session_id: p.sessionId }, [p.sessionId]);
-}
-
 /** The TokenSet the client keeps under "kis" (see KisClient for the layout). */
 export function kisTokenSet(login: KisLogin, gateway: KisGateway): TokenSet {
   const extra: Record<string, string> = {

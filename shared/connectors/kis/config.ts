@@ -2,7 +2,7 @@
  * KIS connection settings from the environment (the `KIS_*` names in the README are a contract).
  * Validation names the variables that are missing or malformed and never echoes a value: most are secrets.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ConfigError } from "../../errors.ts";
 
 export const KIS_DEFAULT_BASE_URL = "https://api.kingdee.com";
@@ -40,22 +40,24 @@ export const KIS_ENV_NAMES = {
   materialDetailBatch: "KIS_MATERIAL_DETAIL_BATCH",
 } as const satisfies Record<keyof KisConfig, string>;
 
-const required = z.string().trim().min(1);
-const optional = z.string().trim().min(1).optional();
+const required = z.string().check(z.trim(), z.minLength(1));
+const optional = z.optional(z.string().check(z.trim(), z.minLength(1)));
 
 const schema = z.object({
-  KIS_BASE_URL: z
-    .string()
-    .trim()
-    .refine((v) => {
-      try {
-        const u = new URL(v);
-        return u.protocol === "https:" || u.protocol === "http:";
-      } catch {
-        return false;
-      }
-    }, "must be an http(s) URL such as https://api.kingdee.com")
-    .default(KIS_DEFAULT_BASE_URL),
+  KIS_BASE_URL: z._default(
+    z.string().check(
+      z.trim(),
+      z.refine((v) => {
+        try {
+          const u = new URL(v);
+          return u.protocol === "https:" || u.protocol === "http:";
+        } catch {
+          return false;
+        }
+      }, "must be an http(s) URL such as https://api.kingdee.com"),
+    ),
+    KIS_DEFAULT_BASE_URL,
+  ),
   KIS_CLIENT_ID: required,
   KIS_CLIENT_SECRET: required,
   KIS_ACCESS_TOKEN: required,
@@ -64,12 +66,13 @@ const schema = z.object({
   KIS_ACCOUNT_DB: optional,
   KIS_SESSION_ID: optional,
   KIS_REFRESH_AUTH_DATA_TOKEN: optional,
-  KIS_MATERIAL_DETAIL_BATCH: z
-    .string()
-    .trim()
-    .regex(/^\d+$/)
-    .refine((v) => Number(v) >= 1 && Number(v) <= 200)
-    .optional(),
+  KIS_MATERIAL_DETAIL_BATCH: z.optional(
+    z.string().check(
+      z.trim(),
+      z.regex(/^\d+$/),
+      z.refine((v) => Number(v) >= 1 && Number(v) <= 200),
+    ),
+  ),
 });
 
 type EnvName = keyof z.infer<typeof schema>;

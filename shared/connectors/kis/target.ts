@@ -17,6 +17,7 @@ import type { TargetConnector, TargetWrite, TargetWriteOptions, TargetWriteResul
 import { KisBusinessError, KisDuplicateBillError, KisLookupError, KisPagingError, KisThrottledError } from "./errors.ts";
 import { linesOf, type ContentLine, type ReadBack } from "../content-lines.ts";
 import { KIS_BILL_TYPES, parseKisOperation, type KisBillObject, type KisBillRow, type KisBillType, type KisOperations } from "./operations.ts";
+import { addDaysToDay } from "../../util/time.ts";
 
 export interface KisTargetOptions {
   operations: KisOperations;
@@ -178,8 +179,8 @@ export class KisTarget implements TargetConnector {
         { bill, key },
       );
     }
-    const from = shiftDay(day, -this.slackDays);
-    const to = shiftDay(day, this.slackDays);
+    const from = addDaysToDay(day, -this.slackDays);
+    const to = addDaysToDay(day, this.slackDays);
     let detailReads = 0;
     for await (const row of this.ops.bills(bill, { StartDate: from, EndDate: to }, { pageSize: this.pageSize, maxPages: this.maxPages })) {
       const rowDay = billDay(row.Fdate);
@@ -294,7 +295,3 @@ function billDay(v: unknown): string | undefined {
   return m ? `${m[1]}-${m[2]}-${m[3]}` : undefined;
 }
 
-function shiftDay(day: string, days: number): string {
-  const [y, m, d] = day.split("-").map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
-}

@@ -3,7 +3,7 @@
  * TPLUS_MODE picks the variables that are required; validation names missing or malformed variables
  * and never echoes a value: most of them are secrets.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ConfigError } from "../../errors.ts";
 import { DEFAULT_CLOUD_BASE_URL } from "./cloud.ts";
 
@@ -58,23 +58,23 @@ export const TPLUS_ENV_NAMES = {
 
 const ALL_NAMES = Object.values(TPLUS_ENV_NAMES);
 
-const required = z.string().trim().min(1);
-const optional = z.string().trim().min(1).optional();
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((v) => {
+const required = z.string().check(z.trim(), z.minLength(1));
+const optional = z.optional(z.string().check(z.trim(), z.minLength(1)));
+const httpUrl = z.string().check(
+  z.trim(),
+  z.refine((v) => {
     try {
       const u = new URL(v);
       return u.protocol === "https:" || u.protocol === "http:";
     } catch {
       return false;
     }
-  });
+  }),
+);
 
 const cloudSchema = z.object({
   TPLUS_MODE: z.literal("cloud"),
-  TPLUS_BASE_URL: httpUrl.default(DEFAULT_CLOUD_BASE_URL),
+  TPLUS_BASE_URL: z._default(httpUrl, DEFAULT_CLOUD_BASE_URL),
   TPLUS_APP_KEY: required,
   TPLUS_APP_SECRET: required,
   TPLUS_OPEN_TOKEN: optional,
@@ -91,7 +91,7 @@ const onpremSchema = z.object({
   TPLUS_PRIVATE_KEY: required,
   TPLUS_USER: required,
   // Not trimmed: a password may end in a space.
-  TPLUS_PASSWORD: z.string().min(1),
+  TPLUS_PASSWORD: z.string().check(z.minLength(1)),
   TPLUS_ACCOUNT: required,
 });
 

@@ -1,0 +1,41 @@
+/**
+ * Settings that would be accepted and then have no effect, or silently disagree with another setting, are
+ * refused (Benthos-style lint, issue 18 item 3): a flow that says it does something it does not is worse
+ * than an error that says how to fix it.
+ */
+import type { FlowProblem } from "./issues.ts";
+import type { Flow } from "./schema.ts";
+
+/** What `params.date_type` makes Jushuitan filter by: 2 = io_date; 0 or absent = modified; anything else unknown. */
+function dateTypeField(value: unknown): "modified" | "io_date" | undefined {
+  if (value === undefined) return "modified";
+  const text = String(value).trim();
+  return text === "2" ? "io_date" : text === "0" ? "modified" : undefined;
+}
+
+export function ineffectiveSettingProblems(flow: Flow): FlowProblem[] {
+  const problems: FlowProblem[] = [];
+  const source = flow.source;
+  if (source.paging.type === "cursor") {
+    problems.push({
+      path: "source.paging.type",
+      problem:
+        '"cursor" has no effect: the engine chooses its paging itself (rowversion start_ts where the endpoint and rows allow it, else keyset or offset) and records it per window',
+      hint: 'use "window" (or leave paging out)',
+    });
+  }
+  const filtered = dateTypeField(source.params.date_type);
+  if (source.timeField && filtered && source.timeField !== filtered) {
+    const given =
+      source.params.date_type === undefined ? "is not set (Jushuitan then filters by modified)" : `is ${JSON.stringify(source.params.date_type)} (${filtered})`;
+    problems.push({
+      path: "source.timeField",
+      problem: `"${source.timeField}" disagrees with source.params.date_type, which ${given}: Jushuitan would select rows by one field and the windows keep them by the other, dropping rows`,
+      hint:
+        source.timeField === "io_date"
+          ? 'set source.params.date_type to 2, or timeField to "modified"'
+          : 'set source.params.date_type to 0, or timeField to "io_date"',
+    });
+  }
+  return problems;
+}
