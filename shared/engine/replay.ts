@@ -6,13 +6,14 @@
  */
 import { BridgeError } from "../errors.ts";
 import { approved } from "../observe/approval.ts";
-import { silentLogger, systemClock } from "../ports.ts";
-import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
-import type { LedgerEntry } from "../state/records.ts";
+import { composeHost } from "../compose/index.ts";
+import type { BuiltDocumentLike, FlowDocumentBuilder } from "../flow/builder.ts";
+import type { Flow } from "../flow/schema.ts";
+import type { Clock } from "../ports.ts";
+import type { DeadLetter, LedgerEntry } from "../state/records.ts";
 import type { PlannedPart } from "../state/outbox-store.ts";
-import { FlowStateStore } from "../state/state-store.ts";
-import { KvTokenStore } from "../state/token-store.ts";
-import { type Budget, createCallMeter } from "./meter.ts";
+import type { FlowStateStore } from "../state/state-store.ts";
+import type { Budget } from "./meter.ts";
 import { groupLedgerKey } from "./run.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
@@ -43,11 +44,26 @@ async function replayableLetter(ports: RunnerPorts, store: FlowStateStore, id: s
   return { letter, flow };
 }
 
+type Checked = (write: { operation: string; externalKey: string; payload: Record<string, unknown> }) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string }>;
+
+/** What one replay works with once its letter, lease and flow are in hand. */
+interface ReplayContext {
+  id: string;
+  by: string;
+  runId: string;
+  letter: DeadLetter;
+  flow: Flow;
+  store: FlowStateStore;
+  ledger: Awaited<ReturnType<FlowStateStore["ledgerView"]>>;
+  checked: Checked;
+  clock: Clock;
+  result: ReplayResult;
+}
+
 export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
-  const clock = ports.clock ?? systemClock;
-  const logger = ports.logger ?? silentLogger;
-  const kv = new MeteredKeyValueStore(ports.kv);
-  const store = new FlowStateStore(kv, { clock, logger });
+  const parts = composeHost(ports);
+  const { clock, logger } = parts;
+  const { meter, kv, store, tokenStore } = parts.session(options.budget);
   const { letter, flow } = await replayableLetter(ports, store, id);
   // A conflict letter wraps our document next to both sides (verify-existing.ts): its parts are under `document`.
   const planned = plannedParts(letter.payload) ?? plannedParts((letter.payload as { document?: unknown } | null)?.document);
@@ -59,8 +75,6 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
       hint: "re-run the window it came from instead (POST /flows/:id/sync with from/to), then delete this dead letter with a reason",
     });
   }
-
-  const meter = createCallMeter(ports.fetch, options.budget, clock);
   const runId = `replay-${clock.now()}`;
   const lease = await ports.lock.acquire(flow.id, runId, 5 * 60_000);
   if (!lease.acquired) {
@@ -68,15 +82,15 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
   const result: ReplayResult = { id, flowId: flow.id, replayed: false, written: [], subrequests: 0 };
   try {
-    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore: new KvTokenStore(kv), clock, logger, kv });
-    const ledger = await store.ledgerView(flow.id);
+    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
-    const checked = async (write: { operation: string; externalKey: string; payload: Record<string, unknown> }) => {
+    const checked: Checked = async (write) => {
       const written = await target.write(write, { verifyExisting: true });
       const conflict = await verifyExisting(target, write, written, logger);
       if (conflict) throw conflict;
       return written;
     };
+    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger: await store.ledgerView(flow.id), checked, clock, result };
     if (planned) {
       // A group whose key was found under another split: that document must be gone before the parts are written.
       const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
@@ -84,85 +98,9 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
         const clash = await probeOtherSplit(target, flow.target.operation, planned);
         if (clash) throw clash;
       }
-      // The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
-      // counts its members, so rebuilding from rows would write nothing or a different layout).
-      const entries: LedgerEntry[] = [];
-      for (const part of planned) {
-        if (ledger(part.externalKey)?.contentHash === part.contentHash) {
-          result.written.push({ externalKey: part.externalKey, status: "unchanged" });
-          continue;
-        }
-        const written = await checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
-        result.written.push({ externalKey: part.externalKey, status: written.status });
-        entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: clock.now(), runId });
-      }
-      if (entries.length) await store.ledgerAppend(flow.id, entries);
-      await store.resolveDeadLetter(id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: options.by });
-      result.replayed = true;
-      return result;
+      return await replayPlanned(ctx, planned);
     }
-    const now = clock.now();
-    const built = builder.build(rows, {
-      lastSyncTime: now,
-      currentTime: now,
-      written: (groupKey) => {
-        const entry = ledger(groupLedgerKey(groupKey));
-        return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
-      },
-    });
-    const failure = built.failures[0];
-    if (failure) {
-      result.error = { code: failure.error.code, message: failure.error.message, hint: failure.error.hint };
-      return result;
-    }
-    if (builder.merges && built.documents.length === 0) {
-      // The group registry already counts these members, so a rebuild writes nothing; resolving would lose the
-      // lines the letter stands for (a letter filed with only a part's payload before the outbox remainder rule).
-      result.error = {
-        code: "replay_impossible",
-        message: `dead letter ${id} is a merged group's document whose members the group registry already counts; rebuilding it writes nothing`,
-        hint: "book the missing lines in the target by hand (the letter's payload shows them), then delete this dead letter with a reason",
-      };
-      return result;
-    }
-    const entries: LedgerEntry[] = [];
-    for (const doc of built.documents) {
-      const known = ledger(doc.externalKey);
-      if (known?.contentHash === doc.contentHash) {
-        result.written.push({ externalKey: doc.externalKey, status: "unchanged" });
-        continue;
-      }
-      if (known) {
-        result.error = {
-          code: "changed_after_write",
-          message: `document ${doc.externalKey} is already in the target with other content`,
-          hint: "correct it in the target by hand, then delete this dead letter with a reason",
-        };
-        return result;
-      }
-      const written = await checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
-      result.written.push({ externalKey: doc.externalKey, status: written.status });
-      const at = clock.now();
-      entries.push({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId });
-      if (doc.groupKey !== undefined) {
-        const previous = ledger(groupLedgerKey(doc.groupKey));
-        entries.push({
-          externalKey: groupLedgerKey(doc.groupKey),
-          contentHash: "group",
-          members: [...new Set([...(previous?.members ?? []), ...doc.members])],
-          supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
-          writtenAt: at,
-          runId,
-        });
-      }
-    }
-    if (entries.length) await store.ledgerAppend(flow.id, entries);
-    await store.resolveDeadLetter(id, {
-      reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
-      by: options.by,
-    });
-    result.replayed = true;
-    return result;
+    return await replayRebuilt(ctx, builder, rows);
   } catch (error) {
     const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
     result.error = { code: e.code, message: e.message, hint: e.hint };
@@ -171,6 +109,106 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     result.subrequests = meter.used();
     await ports.lock.release(flow.id, runId).catch(() => undefined);
   }
+}
+
+/**
+ * The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
+ * counts its members, so rebuilding from rows would write nothing or a different layout).
+ */
+async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[]): Promise<ReplayResult> {
+  const { flow, ledger, result } = ctx;
+  const entries: LedgerEntry[] = [];
+  for (const part of planned) {
+    if (ledger(part.externalKey)?.contentHash === part.contentHash) {
+      result.written.push({ externalKey: part.externalKey, status: "unchanged" });
+      continue;
+    }
+    const written = await ctx.checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
+    result.written.push({ externalKey: part.externalKey, status: written.status });
+    entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: ctx.clock.now(), runId: ctx.runId });
+  }
+  if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  await ctx.store.resolveDeadLetter(ctx.id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: ctx.by });
+  result.replayed = true;
+  return result;
+}
+
+/** Rebuilds the letter's document(s) from its source rows with the current flow and tables, and writes what is new. */
+async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, rows: SourceRow[]): Promise<ReplayResult> {
+  const { id, flow, ledger, result } = ctx;
+  const now = ctx.clock.now();
+  const built = builder.build(rows, {
+    lastSyncTime: now,
+    currentTime: now,
+    written: (groupKey) => {
+      const entry = ledger(groupLedgerKey(groupKey));
+      return entry ? { members: entry.members ?? [], supplements: entry.supplements ?? 0 } : undefined;
+    },
+  });
+  const failure = built.failures[0];
+  if (failure) {
+    result.error = { code: failure.error.code, message: failure.error.message, hint: failure.error.hint };
+    return result;
+  }
+  if (builder.merges && built.documents.length === 0) {
+    // The group registry already counts these members, so a rebuild writes nothing; resolving would lose the
+    // lines the letter stands for (a letter filed with only a part's payload before the outbox remainder rule).
+    result.error = {
+      code: "replay_impossible",
+      message: `dead letter ${id} is a merged group's document whose members the group registry already counts; rebuilding it writes nothing`,
+      hint: "book the missing lines in the target by hand (the letter's payload shows them), then delete this dead letter with a reason",
+    };
+    return result;
+  }
+  const entries: LedgerEntry[] = [];
+  for (const doc of built.documents) {
+    const known = ledger(doc.externalKey);
+    if (known?.contentHash === doc.contentHash) {
+      result.written.push({ externalKey: doc.externalKey, status: "unchanged" });
+      continue;
+    }
+    if (known) {
+      result.error = {
+        code: "changed_after_write",
+        message: `document ${doc.externalKey} is already in the target with other content`,
+        hint: "correct it in the target by hand, then delete this dead letter with a reason",
+      };
+      return result;
+    }
+    const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
+    result.written.push({ externalKey: doc.externalKey, status: written.status });
+    entries.push(...documentEntries(doc, written, ledger, ctx.clock.now(), ctx.runId));
+  }
+  if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  await ctx.store.resolveDeadLetter(id, {
+    reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
+    by: ctx.by,
+  });
+  result.replayed = true;
+  return result;
+}
+
+/** The ledger entries of one replayed document: the document, and for a merged group its registry entry. */
+function documentEntries(
+  doc: BuiltDocumentLike,
+  written: { targetId?: string; targetCode?: string },
+  ledger: ReplayContext["ledger"],
+  at: number,
+  runId: string,
+): LedgerEntry[] {
+  const entries: LedgerEntry[] = [{ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId }];
+  if (doc.groupKey !== undefined) {
+    const previous = ledger(groupLedgerKey(doc.groupKey));
+    entries.push({
+      externalKey: groupLedgerKey(doc.groupKey),
+      contentHash: "group",
+      members: [...new Set([...(previous?.members ?? []), ...doc.members])],
+      supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
+      writtenAt: at,
+      runId,
+    });
+  }
+  return entries;
 }
 
 /** The parts of a merged group's outbox plan a dead letter holds (engine run.ts writePlan), if it holds them. */
