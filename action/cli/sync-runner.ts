@@ -15,7 +15,7 @@ import { BridgeError, ConfigError } from "../../shared/errors.ts";
 import type { Flow } from "../../shared/flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
 import { makeRunId } from "../../shared/state/keys.ts";
-import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { composeHost } from "../../shared/compose/index.ts";
 import type { FlowLockPort } from "../../shared/state/lock.ts";
 import { withWindow } from "./flows.ts";
 import { CombinedFlowLock, heldLease, processLock, StateLeaseLock, workerOwner } from "./lease-lock.ts";
@@ -174,7 +174,7 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   if (windows) hooks.onPlan?.(windows);
 
   if (!spec.range && !dryRun && ports.env.ALLOW_CLI_INCREMENTAL !== "1") {
-    const owner = workerOwner(await new FlowStateStore(ports.kv, { clock }).getWatermark(flow.id));
+    const owner = workerOwner(await composeHost(ports).stateStore().getWatermark(flow.id));
     if (owner) {
       report.outcome = "failed";
       report.error = {
