@@ -22,6 +22,8 @@ const CONSTRUCTIONS = [
   /new KvTokenStore\(/,
   /new KvReferenceStore\(/,
   /new MeteredKeyValueStore\(/,
+  /new TplusCloudTransport\(/,
+  /\bbootstrapWithCode\(/,
 ];
 
 /** The connectors' own code (a client re-creating itself for another 账套, createTplusClient's definition) and the root itself. */

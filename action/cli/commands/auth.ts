@@ -8,12 +8,10 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { signParams } from "../../../shared/connectors/jushuitan/sign.ts";
-import { bootstrapWithCode, KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
-import { TplusCloudTransport } from "../../../shared/connectors/tplus/cloud.ts";
+import { KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
 import type { Clients } from "../../../shared/compose/index.ts";
-import { requestTimeoutMs } from "../../../shared/compose/env.ts";
 import { BridgeError, ConfigError } from "../../../shared/errors.ts";
-import type { Clock, FetchLike, Logger, TokenSet, TokenStore } from "../../../shared/ports.ts";
+import type { TokenSet, TokenStore } from "../../../shared/ports.ts";
 import type { CommandContext } from "../context.ts";
 import type { OpenedState } from "../state.ts";
 import { EXIT } from "../errors.ts";
@@ -132,8 +130,6 @@ interface AuthSession {
   state: OpenedState;
   store: TokenStore;
   clients: Clients;
-  /** What a client of this command needs besides the environment (the T+ code exchange takes it as is). */
-  common: { fetch: FetchLike; clock: Clock; logger: Logger; tokenStore: TokenStore; timeoutMs?: number };
 }
 
 export async function authCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
@@ -149,9 +145,7 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       await tokenStore.put(s, t);
     },
   };
-  const timeoutMs = requestTimeoutMs(ctx.env);
-  const common = { fetch: ctx.fetch, clock: ctx.io.clock, logger: ctx.logger, tokenStore: store, ...(timeoutMs ? { timeoutMs } : {}) };
-  const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store), common };
+  const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store) };
   if (system === "jst") return authJst(ctx, session);
   if (system === "tplus") return (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase() === "onprem" ? checkTplusOnprem(ctx, session) : authTplusCloud(ctx, session);
   if (system === "kis") return authKis(ctx, session);
@@ -208,12 +202,7 @@ async function authTplusCloud(ctx: CommandContext, session: AuthSession): Promis
   const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
   ctx.redactor.add(code);
   const redirectUri = ctx.string("redirect-uri") ?? (await ask(ctx, "redirect URI registered for the app: ", "redirect-uri"));
-  const transport = new TplusCloudTransport({
-    ...(ctx.env.TPLUS_BASE_URL ? { baseUrl: ctx.env.TPLUS_BASE_URL } : {}),
-    appKey: ctx.env.TPLUS_APP_KEY!,
-    appSecret: ctx.env.TPLUS_APP_SECRET!,
-    ...session.common,
-  });
+  const transport = session.clients.tplusCloudAuth();
   const info = await transport.exchangeAuthorizationCode(code, redirectUri).catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
   const tokens = await session.store.get("tplus-cloud");
   if (!tokens) throw new ConfigError("T+ answered the code exchange but no token was stored", { hint: "run the command again with a fresh code" });
@@ -231,17 +220,13 @@ async function authKis(ctx: CommandContext, session: AuthSession): Promise<numbe
   if (!ctx.string("code")) ctx.err("Authorize the app for your KIS user in the Kingdee open platform; the redirect carries a one-time code.");
   const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
   ctx.redactor.add(code);
-  const { timeoutMs } = session.common;
-  const result = await bootstrapWithCode(
-    { baseUrl: ctx.env.KIS_BASE_URL ?? "https://api.kingdee.com", fetch: ctx.fetch, clock: ctx.io.clock, ...(timeoutMs ? { timeoutMs } : {}) },
-    {
-      clientId: ctx.env.KIS_CLIENT_ID!,
-      clientSecret: ctx.env.KIS_CLIENT_SECRET!,
+  const result = await session.clients
+    .kisBootstrap({
       code,
       chooseAccount: (accounts: KisAccount[]) => pick(ctx, accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
       chooseApp: (apps: KisAccountApp[]) => pick(ctx, apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
-    },
-  ).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
+    })
+    .catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
   await session.store.put(KIS_TOKEN_KEY, result.tokens);
   await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], session.state.description);
   return EXIT.ok;
