@@ -3,6 +3,9 @@
  * watermark and last run; runs; dead letters and their replay; the API catalog; on-demand and fanned-out
  * syncs; previews; reference tables. Routes and pages stay thin on top of this.
  */
+import { JST_DEFAULT_BASE_URL } from "../shared/compose/connectors.ts";
+import { KIS_DEFAULT_BASE_URL } from "../shared/connectors/kis/config.ts";
+import { DEFAULT_CLOUD_BASE_URL } from "../shared/connectors/tplus/cloud.ts";
 import { percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
 import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
@@ -66,13 +69,13 @@ function hostOf(url: string | undefined, fallback: string) {
 /** The external endpoints a flow uses, as the metered fetch labels them (host + path). */
 export function flowEndpoints(flow: Flow, env: Env): Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> {
   const out: Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> = [
-    { endpoint: `${hostOf(env.JST_BASE_URL, "https://openapi.jushuitan.com")}${flow.source.endpoint}`, system: "jushuitan" },
+    { endpoint: `${hostOf(env.JST_BASE_URL, JST_DEFAULT_BASE_URL)}${flow.source.endpoint}`, system: "jushuitan" },
   ];
   if (flow.target.type === "tplus") {
-    out.push({ endpoint: `${hostOf(env.TPLUS_BASE_URL, "https://openapi.chanjet.com")}/tplus/api/v2/${flow.target.operation}`, system: "tplus" });
+    out.push({ endpoint: `${hostOf(env.TPLUS_BASE_URL, DEFAULT_CLOUD_BASE_URL)}/tplus/api/v2/${flow.target.operation}`, system: "tplus" });
   } else {
     const [app, ...rest] = flow.target.operation.split("/");
-    out.push({ endpoint: `${hostOf(env.KIS_BASE_URL, "https://api.kingdee.com")}/koas/${app}/api/${rest.join("/")}`, system: "kis" });
+    out.push({ endpoint: `${hostOf(env.KIS_BASE_URL, KIS_DEFAULT_BASE_URL)}/koas/${app}/api/${rest.join("/")}`, system: "kis" });
   }
   return out;
 }
