@@ -5,8 +5,7 @@
  * REQUEST_TIMEOUT_MS, the rate budget and paging limits are read the same way everywhere.
  */
 import { JushuitanClient, tokensFromEnv } from "../connectors/jushuitan/index.ts";
-import { bootstrapWithCode, KIS_DEFAULT_BASE_URL, KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
-import { TplusCloudTransport } from "../connectors/tplus/cloud.ts";
+import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
 import type { TargetConnector } from "../connectors/target.ts";
 import { createTplusClient, tplusConfigFromEnv, type TplusClient, type TplusClientOptions } from "../connectors/tplus/operations.ts";
 import type { Flow } from "../flow/schema.ts";
@@ -68,25 +67,4 @@ export function tplusClient(env: EnvVars, deps: ClientDeps, options: Omit<TplusC
 export function targetClient(flow: Flow, env: EnvVars, deps: ClientDeps, options: { kisPrecheck?: "always" | "after_unknown_outcome" } = {}): TargetConnector {
   if (flow.target.type === "tplus") return tplusClient(env, deps);
   return new KisTarget({ operations: kisOperations(env, deps), precheck: options.kisPrecheck ?? kisPrecheck(env) });
-}
-
-/** T+ cloud's token endpoints for `auth tplus` (the code exchange): TPLUS_BASE_URL, TPLUS_APP_KEY/SECRET, REQUEST_TIMEOUT_MS. */
-export function tplusCloudAuth(env: EnvVars, deps: ClientDeps): TplusCloudTransport {
-  const timeoutMs = requestTimeoutMs(env);
-  return new TplusCloudTransport({
-    ...(env.TPLUS_BASE_URL ? { baseUrl: env.TPLUS_BASE_URL } : {}),
-    appKey: requiredEnv(env, "TPLUS_APP_KEY"),
-    appSecret: requiredEnv(env, "TPLUS_APP_SECRET"),
-    ...deps,
-    ...(timeoutMs ? { timeoutMs } : {}),
-  });
-}
-
-/** KIS's authorization-code bootstrap for `auth kis`: KIS_BASE_URL, KIS_CLIENT_ID/SECRET, REQUEST_TIMEOUT_MS. */
-export function kisBootstrap(env: EnvVars, deps: Pick<ClientDeps, "fetch" | "clock">, choice: Omit<Parameters<typeof bootstrapWithCode>[1], "clientId" | "clientSecret">) {
-  const timeoutMs = requestTimeoutMs(env);
-  return bootstrapWithCode(
-    { baseUrl: env.KIS_BASE_URL ?? KIS_DEFAULT_BASE_URL, fetch: deps.fetch, clock: deps.clock, ...(timeoutMs ? { timeoutMs } : {}) },
-    { clientId: requiredEnv(env, "KIS_CLIENT_ID"), clientSecret: requiredEnv(env, "KIS_CLIENT_SECRET"), ...choice },
-  );
 }

@@ -15,7 +15,7 @@ import type { FlowLockPort } from "../state/lock.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { FlowStateStore } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
-import { type ClientDeps, type JushuitanClientChoices, jushuitanClient, kisBootstrap, kisOperations, targetClient, tplusClient, tplusCloudAuth } from "./connectors.ts";
+import { type ClientDeps, type JushuitanClientChoices, jushuitanClient, kisOperations, targetClient, tplusClient } from "./connectors.ts";
 import { type EnvVars, ledgerOptions } from "./env.ts";
 
 export type { EnvVars } from "./env.ts";
@@ -41,9 +41,6 @@ export interface Clients {
   kis(): ReturnType<typeof kisOperations>;
   tplus(options?: Parameters<typeof tplusClient>[2]): ReturnType<typeof tplusClient>;
   target(flow: Flow, options?: Parameters<typeof targetClient>[3]): ReturnType<typeof targetClient>;
-  /** `auth`'s bootstraps: T+ cloud's code exchange, KIS's authorization code. */
-  tplusCloudAuth(): ReturnType<typeof tplusCloudAuth>;
-  kisBootstrap(choice: Parameters<typeof kisBootstrap>[2]): ReturnType<typeof kisBootstrap>;
 }
 
 /** One run's or replay's parts: calls metered against its budget, KV operations counted, the stores over the counted KV. */
@@ -86,8 +83,6 @@ export function composeHost(ports: HostPorts): HostParts {
       kis: () => kisOperations(env, deps),
       tplus: (options) => tplusClient(env, deps, options),
       target: (flow, options) => targetClient(flow, env, deps, options),
-      tplusCloudAuth: () => tplusCloudAuth(env, deps),
-      kisBootstrap: (choice) => kisBootstrap(env, deps, choice),
     };
   };
   return {

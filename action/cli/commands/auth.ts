@@ -9,6 +9,8 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { signParams } from "../../../shared/connectors/jushuitan/sign.ts";
 import { KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
+import { kisBootstrap, tplusCloudAuth } from "../../../shared/compose/auth.ts";
+import type { ClientDeps } from "../../../shared/compose/connectors.ts";
 import type { Clients } from "../../../shared/compose/index.ts";
 import { BridgeError, ConfigError } from "../../../shared/errors.ts";
 import type { TokenSet, TokenStore } from "../../../shared/ports.ts";
@@ -130,6 +132,8 @@ interface AuthSession {
   state: OpenedState;
   store: TokenStore;
   clients: Clients;
+  /** What the bootstraps need besides the environment: the redacting fetch, the learning token store, clock, logger. */
+  deps: ClientDeps;
 }
 
 export async function authCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
@@ -145,7 +149,8 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       await tokenStore.put(s, t);
     },
   };
-  const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store) };
+  const deps: ClientDeps = { fetch: ctx.fetch, tokenStore: store, clock: ctx.io.clock, logger: ctx.logger };
+  const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store), deps };
   if (system === "jst") return authJst(ctx, session);
   if (system === "tplus") return (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase() === "onprem" ? checkTplusOnprem(ctx, session) : authTplusCloud(ctx, session);
   if (system === "kis") return authKis(ctx, session);
@@ -202,7 +207,7 @@ async function authTplusCloud(ctx: CommandContext, session: AuthSession): Promis
   const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
   ctx.redactor.add(code);
   const redirectUri = ctx.string("redirect-uri") ?? (await ask(ctx, "redirect URI registered for the app: ", "redirect-uri"));
-  const transport = session.clients.tplusCloudAuth();
+  const transport = tplusCloudAuth(ctx.env, session.deps);
   const info = await transport.exchangeAuthorizationCode(code, redirectUri).catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
   const tokens = await session.store.get("tplus-cloud");
   if (!tokens) throw new ConfigError("T+ answered the code exchange but no token was stored", { hint: "run the command again with a fresh code" });
@@ -220,13 +225,11 @@ async function authKis(ctx: CommandContext, session: AuthSession): Promise<numbe
   if (!ctx.string("code")) ctx.err("Authorize the app for your KIS user in the Kingdee open platform; the redirect carries a one-time code.");
   const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
   ctx.redactor.add(code);
-  const result = await session.clients
-    .kisBootstrap({
-      code,
-      chooseAccount: (accounts: KisAccount[]) => pick(ctx, accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
-      chooseApp: (apps: KisAccountApp[]) => pick(ctx, apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
-    })
-    .catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
+  const result = await kisBootstrap(ctx.env, session.deps, {
+    code,
+    chooseAccount: (accounts: KisAccount[]) => pick(ctx, accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
+    chooseApp: (apps: KisAccountApp[]) => pick(ctx, apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
+  }).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
   await session.store.put(KIS_TOKEN_KEY, result.tokens);
   await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], session.state.description);
   return EXIT.ok;
