@@ -12,7 +12,8 @@ import type { Clock, FetchLike, Logger } from "../shared/ports.ts";
 import { systemClock } from "../shared/ports.ts";
 import { MIN_SECRET_LENGTH, Redactor as SecretRedactor, shortSecretNames } from "../shared/security/redact.ts";
 import { securePorts } from "../shared/security/secret-ports.ts";
-import { FlowStateStore } from "../shared/state/state-store.ts";
+import { composeHost } from "../shared/compose/index.ts";
+import type { FlowStateStore } from "../shared/state/state-store.ts";
 import { parseDuration, parseRange, rangeLabel } from "./cli/dates.ts";
 import { whereOf } from "./cli/errors.ts";
 import { resolveFlow } from "./cli/flows.ts";
@@ -127,7 +128,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     core.setOutput("documents-dead-lettered", String(report.counts.deadLettered));
     core.setOutput("outcome", report.outcome);
     await syncSummary(report, flow.timezone);
-    if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, new FlowStateStore(ports.kv, { clock, logger }), redactor);
+    if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, composeHost(ports).stateStore(), redactor);
     if (report.error) {
       const where = report.error.window ? ` (window ${rangeLabel(report.error.window, flow.timezone)})` : "";
       const text = redactor.apply(`${report.error.message}${where}${report.error.hint ? ` — ${report.error.hint}` : ""}`);

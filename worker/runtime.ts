@@ -1,4 +1,5 @@
 /** Builds the core's ports from Worker bindings and runs one flow (cron, queue and HTTP all come through here). */
+import { composeHost } from "../shared/compose/index.ts";
 import { runFlowById, type RunRequest } from "../shared/engine/runner.ts";
 import { runWithApproval } from "../shared/observe/approval.ts";
 import type { RunResult } from "../shared/engine/run.ts";
@@ -40,6 +41,12 @@ export function workerPorts(env: Env, config: WorkerConfig) {
   const ports = securePorts(rawPorts(env, config, redactor), redactor);
   // One Jushuitan rate budget per app for every run: cron, queue continuations, HTTP syncs (worker/rate-budget-do.ts).
   return { ...ports, redactor, rateBudget: workerRateBudget(env, ports.env, ports.logger) };
+}
+
+/** The Worker's parts from the composition root (shared/compose): state, token and reference stores, clients, sessions. */
+export function workerHost(env: Env, config: WorkerConfig) {
+  const ports = workerPorts(env, config);
+  return { ...composeHost(ports), lock: ports.lock, flows: ports.flows, redactor: ports.redactor };
 }
 
 function rawPorts(env: Env, config: WorkerConfig, redactor: Redactor) {

@@ -3,6 +3,9 @@
  * watermark and last run; runs; dead letters and their replay; the API catalog; on-demand and fanned-out
  * syncs; previews; reference tables. Routes and pages stay thin on top of this.
  */
+import { JST_DEFAULT_BASE_URL } from "../shared/compose/connectors.ts";
+import { KIS_DEFAULT_BASE_URL } from "../shared/connectors/kis/config.ts";
+import { DEFAULT_CLOUD_BASE_URL } from "../shared/connectors/tplus/cloud.ts";
 import { percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
 import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
@@ -17,13 +20,12 @@ import { nextCronTime } from "../shared/flow/cron-next.ts";
 import { preview } from "../shared/flow/preview.ts";
 import type { FieldMapping, Flow } from "../shared/flow/schema.ts";
 import { makeRunId } from "../shared/state/keys.ts";
-import { KvReferenceStore } from "../shared/state/reference-store.ts";
+import type { KvReferenceStore } from "../shared/state/reference-store.ts";
 import type { RunRecord } from "../shared/state/records.ts";
-import { FlowStateStore } from "../shared/state/state-store.ts";
-import { KvTokenStore } from "../shared/state/token-store.ts";
+import type { FlowStateStore } from "../shared/state/state-store.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
-import { runFlowInWorker, workerPorts } from "./runtime.ts";
+import { runFlowInWorker, workerHost } from "./runtime.ts";
 import { freshnessOfFlow } from "./observe/freshness-service.ts";
 import type { FlowFreshness } from "../shared/observe/freshness.ts";
 
@@ -68,13 +70,13 @@ function hostOf(url: string | undefined, fallback: string) {
 /** The external endpoints a flow uses, as the metered fetch labels them (host + path). */
 export function flowEndpoints(flow: Flow, env: Env): Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> {
   const out: Array<{ endpoint: string; system: ApiCatalogEntry["system"] }> = [
-    { endpoint: `${hostOf(env.JST_BASE_URL, "https://openapi.jushuitan.com")}${flow.source.endpoint}`, system: "jushuitan" },
+    { endpoint: `${hostOf(env.JST_BASE_URL, JST_DEFAULT_BASE_URL)}${flow.source.endpoint}`, system: "jushuitan" },
   ];
   if (flow.target.type === "tplus") {
-    out.push({ endpoint: `${hostOf(env.TPLUS_BASE_URL, "https://openapi.chanjet.com")}/tplus/api/v2/${flow.target.operation}`, system: "tplus" });
+    out.push({ endpoint: `${hostOf(env.TPLUS_BASE_URL, DEFAULT_CLOUD_BASE_URL)}/tplus/api/v2/${flow.target.operation}`, system: "tplus" });
   } else {
     const [app, ...rest] = flow.target.operation.split("/");
-    out.push({ endpoint: `${hostOf(env.KIS_BASE_URL, "https://api.kingdee.com")}/koas/${app}/api/${rest.join("/")}`, system: "kis" });
+    out.push({ endpoint: `${hostOf(env.KIS_BASE_URL, KIS_DEFAULT_BASE_URL)}/koas/${app}/api/${rest.join("/")}`, system: "kis" });
   }
   return out;
 }
@@ -87,22 +89,48 @@ function configuredFlow(config: WorkerConfig, id: string): Flow {
   return flow;
 }
 
+/** What each group of services works with: the Worker's parts from the composition root (shared/compose). */
+interface ServiceContext {
+  env: Env;
+  config: WorkerConfig;
+  parts: ReturnType<typeof workerHost>;
+  store: FlowStateStore;
+  references: KvReferenceStore;
+  flowOrThrow(id: string): Flow;
+  scheduleOf(flow: Flow): { cron: string; next: number | null } | null;
+}
+
 export function createServices(env: Env, config: WorkerConfig) {
-  const ports = workerPorts(env, config);
-  const store = new FlowStateStore(ports.kv, { logger: ports.logger });
-  const references = new KvReferenceStore(ports.kv);
-
-  const flowOrThrow = (id: string): Flow => configuredFlow(config, id);
-
-  const scheduleOf = (flow: Flow) => {
-    for (const [cron, ids] of config.schedules) if (ids.includes(flow.id)) return { cron, next: nextCronTime(cron, Date.now()) };
-    return null;
+  const parts = workerHost(env, config);
+  const store = parts.stateStore();
+  const ctx: ServiceContext = {
+    env,
+    config,
+    parts,
+    store,
+    references: parts.referenceStore(),
+    flowOrThrow: (id) => configuredFlow(config, id),
+    scheduleOf: (flow) => {
+      for (const [cron, ids] of config.schedules) if (ids.includes(flow.id)) return { cron, next: nextCronTime(cron, Date.now()) };
+      return null;
+    },
   };
-
   return {
     config,
     store,
+    ...flowViews(ctx),
+    ...runViews(ctx),
+    ...deadLetterServices(ctx),
+    apiCatalog: () => apiCatalog(ctx),
+    sync: (flowId: string, request: SyncRequest) => syncFlow(ctx, flowId, request),
+    ...referenceServices(ctx),
+    ...doctorServices(ctx),
+  };
+}
 
+/** Flows with their schedule, watermark, last run, open dead letters and freshness (the dashboard's home page, GET /flows). */
+function flowViews({ env, config, parts, store, flowOrThrow, scheduleOf }: ServiceContext) {
+  return {
     async flows() {
       return Promise.all(
         Object.values(config.flows).map(async (flow) => {
@@ -110,10 +138,11 @@ export function createServices(env: Env, config: WorkerConfig) {
             store.getWatermark(flow.id),
             store.listRuns(flow.id, 5),
             store.listDeadLetters(flow.id),
-            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), ports.kv) : undefined, readLearnedRedForm(ports.kv),
+            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), parts.kv) : undefined, readLearnedRedForm(parts.kv),
           ]);
           // Manual actions (a dead letter resolved by hand) are run records too; "last run" means the last sync.
           const lastSync = (runs as unknown as StoredRun[]).find((r) => r.counts !== undefined);
+          const watermark = typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null;
           return {
             id: flow.id,
             name: flow.name,
@@ -122,11 +151,11 @@ export function createServices(env: Env, config: WorkerConfig) {
             target: { type: flow.target.type, operation: flow.target.operation, ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}), ...({ redForm: redFormOf(flow, env as unknown as Record<string, string | undefined>, learnedRed) } as { redForm?: RedFormChoice | { error: string } }) },
             merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
             schedule: scheduleOf(flow),
-            watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null,
+            watermark,
             resumeCursor: Boolean(checkpoint?.cursor),
             lastRun: lastSync ?? null,
             openDeadLetters: open.length,
-            ...({ freshness: await freshnessOfFlow(ports.kv, flow, { cron: scheduleOf(flow)?.cron ?? null, watermark: typeof checkpoint?.watermark === "number" ? checkpoint.watermark : null, runs }) } as { freshness?: FlowFreshness }),
+            ...({ freshness: await freshnessOfFlow(parts.kv, flow, { cron: scheduleOf(flow)?.cron ?? null, watermark, runs }) } as { freshness?: FlowFreshness }),
           };
         }),
       );
@@ -134,7 +163,7 @@ export function createServices(env: Env, config: WorkerConfig) {
 
     async flow(id: string) {
       const flow = flowOrThrow(id);
-      const [checkpoint, runs, lease] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 10), ports.lock.inspect(flow.id)]);
+      const [checkpoint, runs, lease] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 10), parts.lock.inspect(flow.id)]);
       return {
         flow,
         schedule: scheduleOf(flow),
@@ -145,7 +174,12 @@ export function createServices(env: Env, config: WorkerConfig) {
         mapping: mappingRows(flow.target.fields),
       };
     },
+  };
+}
 
+/** Run records (GET /runs, /runs/:id). */
+function runViews({ store, flowOrThrow }: ServiceContext) {
+  return {
     async runs(flow: string | undefined, limit: number) {
       if (flow) flowOrThrow(flow);
       return ((await store.listRuns(flow, limit)) as unknown as StoredRun[]).map((r) => ({ id: runPublicId(r.flowId, r.runId), ...r }));
@@ -158,14 +192,19 @@ export function createServices(env: Env, config: WorkerConfig) {
       if (!run) throw new BridgeError("not_found", `no run ${publicId}`, { hint: "run records expire after 30 days" });
       return { id: publicId, ...(run as unknown as StoredRun) };
     },
+  };
+}
 
+/** Dead letters: list, replay, resolve by hand. */
+function deadLetterServices({ config, parts, store, flowOrThrow }: ServiceContext) {
+  return {
     deadLetters(flow: string | undefined, status: "open" | "resolved" | "all") {
       if (flow) flowOrThrow(flow);
       return store.listDeadLetters(flow, { status });
     },
 
     replay(id: string, by: string) {
-      return replayDeadLetter(ports, id, { by, budget: { maxSubrequests: Math.max(1, config.maxSubrequests - config.stateReserve) } });
+      return replayDeadLetter(parts, id, { by, budget: { maxSubrequests: Math.max(1, config.maxSubrequests - config.stateReserve) } });
     },
 
     async resolve(id: string, reason: string, by: string) {
@@ -183,85 +222,99 @@ export function createServices(env: Env, config: WorkerConfig) {
       });
       return letter;
     },
+  };
+}
 
-    async apiCatalog(): Promise<ApiCatalogEntry[]> {
-      const entries = new Map<string, ApiCatalogEntry & { latencies: number[] }>();
-      for (const flow of Object.values(config.flows)) {
-        for (const { endpoint, system } of flowEndpoints(flow, env)) {
-          const e = entries.get(endpoint) ?? { endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
-          if (!e.flows.includes(flow.id)) e.flows.push(flow.id);
-          entries.set(endpoint, e);
-        }
-      }
-      const runs = (await store.listRuns(undefined, 100)) as unknown as StoredRun[];
-      for (const run of runs) {
-        for (const api of run.api ?? []) {
-          const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/") ? "kis" : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/") ? "tplus" : "jushuitan";
-          const e = entries.get(api.endpoint) ?? { endpoint: api.endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
-          e.calls += api.calls;
-          e.errors += api.errors;
-          e.throttles += api.throttles;
-          e.runs++;
-          if (!e.flows.includes(run.flowId)) e.flows.push(run.flowId);
-          e.latencies.push(...(api.latenciesMs ?? []));
-          entries.set(api.endpoint, e);
-        }
-      }
-      return [...entries.values()].map(({ latencies, ...e }) => ({ ...e, p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95) }));
-    },
+/** The external endpoints the flows use, with the calls, errors, throttles and latencies of the last 100 runs. */
+async function apiCatalog({ env, config, store }: ServiceContext): Promise<ApiCatalogEntry[]> {
+  const entries = new Map<string, ApiCatalogEntry & { latencies: number[] }>();
+  const entry = (endpoint: string, system: ApiCatalogEntry["system"]) =>
+    entries.get(endpoint) ?? { endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
+  for (const flow of Object.values(config.flows)) {
+    for (const { endpoint, system } of flowEndpoints(flow, env)) {
+      const e = entry(endpoint, system);
+      if (!e.flows.includes(flow.id)) e.flows.push(flow.id);
+      entries.set(endpoint, e);
+    }
+  }
+  const runs = (await store.listRuns(undefined, 100)) as unknown as StoredRun[];
+  for (const run of runs) {
+    for (const api of run.api ?? []) {
+      const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/") ? "kis" : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/") ? "tplus" : "jushuitan";
+      const e = entry(api.endpoint, system);
+      e.calls += api.calls;
+      e.errors += api.errors;
+      e.throttles += api.throttles;
+      e.runs++;
+      if (!e.flows.includes(run.flowId)) e.flows.push(run.flowId);
+      e.latencies.push(...(api.latenciesMs ?? []));
+      entries.set(api.endpoint, e);
+    }
+  }
+  return [...entries.values()].map(({ latencies, ...e }) => ({ ...e, p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95) }));
+}
 
-    /**
-     * On-demand sync. No range: an incremental run (like a cron tick). A short range runs inline; a long one
-     * is queued window by window (each message its own invocation budget) and answered 202.
-     */
-    async sync(flowId: string, request: { from?: number; to?: number; dryRun?: boolean }) {
-      const flow = flowOrThrow(flowId);
-      const at = Date.now();
-      const runId = makeRunId(at, request.dryRun ? "dryrun" : "http");
-      if (request.from === undefined || request.to === undefined) {
-        const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, dryRun: request.dryRun });
-        return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
-      }
-      if (request.to <= request.from) throw new BridgeError("invalid_request", "`to` must be after `from`");
-      // Bounded before any window is planned: an unbounded range would build millions of windows (security review #4).
-      if (request.to > at + MAX_SYNC_FUTURE_MS) {
-        throw new BridgeError("invalid_request", "`to` is in the future", { hint: "end the range today or earlier; incremental runs (no range) pick up new documents" });
-      }
-      if (request.to - request.from > MAX_SYNC_RANGE_DAYS * 86_400_000) {
-        throw new BridgeError("invalid_request", `the range spans more than ${MAX_SYNC_RANGE_DAYS} days`, {
-          hint: `split it into ranges of at most ${MAX_SYNC_RANGE_DAYS} days, or backfill with the CLI / GitHub Action`,
-        });
-      }
-      const settings = incrementalSettings(flow, at);
-      const windows = planWindows({
-        watermark: request.from,
-        now: request.to,
-        lookbackMs: 0,
-        endLagMs: 0,
-        maxWindowMs: settings.windowMs,
-        alignToDays: settings.alignToDays,
-        timezone: settings.timezone,
-      }).windows;
-      if (windows.length <= INLINE_SYNC_MAX_WINDOWS) {
-        const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, range: { from: request.from, to: request.to }, dryRun: request.dryRun });
-        return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
-      }
-      if (request.dryRun) {
-        throw new BridgeError("invalid_request", `a dry run covers at most ${INLINE_SYNC_MAX_WINDOWS} windows (this range has ${windows.length})`, {
-          hint: "preview a shorter range, or use the CLI: jst-bridge sync <flow> --from … --to … --dry-run",
-        });
-      }
-      if (!env.SYNC_QUEUE) {
-        throw new BridgeError("invalid_request", `the range spans ${windows.length} windows and no queue is configured to fan it out`, {
-          hint: `split it into ranges of ${INLINE_SYNC_MAX_WINDOWS} windows, add the SYNC_QUEUE binding (wrangler.toml), or backfill with the CLI / GitHub Action`,
-        });
-      }
-      const messages = windows.map((w) => ({ body: { kind: "window" as const, flowId, runId, from: w.from, to: w.to } }));
-      // Chunks of at most 100 (the Queues limit per sendBatch; each message is ~150 bytes, far under 256 KB).
-      for (let i = 0; i < messages.length; i += QUEUE_BATCH_MAX) await env.SYNC_QUEUE.sendBatch(messages.slice(i, i + QUEUE_BATCH_MAX));
-      return { status: 202 as const, accepted: { runId, windows: windows.length, firstWindow: windows[0], lastWindow: windows.at(-1) } };
-    },
+type SyncRequest = { from?: number; to?: number; dryRun?: boolean };
 
+/**
+ * On-demand sync. No range: an incremental run (like a cron tick). A short range runs inline; a long one
+ * is queued window by window (each message its own invocation budget) and answered 202.
+ */
+async function syncFlow({ env, config, flowOrThrow }: ServiceContext, flowId: string, request: SyncRequest) {
+  const flow = flowOrThrow(flowId);
+  const at = Date.now();
+  const runId = makeRunId(at, request.dryRun ? "dryrun" : "http");
+  if (request.from === undefined || request.to === undefined) {
+    const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, dryRun: request.dryRun });
+    return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
+  }
+  const windows = rangeWindows(flow, { from: request.from, to: request.to }, at);
+  if (windows.length <= INLINE_SYNC_MAX_WINDOWS) {
+    const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, range: { from: request.from, to: request.to }, dryRun: request.dryRun });
+    return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
+  }
+  if (request.dryRun) {
+    throw new BridgeError("invalid_request", `a dry run covers at most ${INLINE_SYNC_MAX_WINDOWS} windows (this range has ${windows.length})`, {
+      hint: "preview a shorter range, or use the CLI: jst-bridge sync <flow> --from … --to … --dry-run",
+    });
+  }
+  if (!env.SYNC_QUEUE) {
+    throw new BridgeError("invalid_request", `the range spans ${windows.length} windows and no queue is configured to fan it out`, {
+      hint: `split it into ranges of ${INLINE_SYNC_MAX_WINDOWS} windows, add the SYNC_QUEUE binding (wrangler.toml), or backfill with the CLI / GitHub Action`,
+    });
+  }
+  const messages = windows.map((w) => ({ body: { kind: "window" as const, flowId, runId, from: w.from, to: w.to } }));
+  // Chunks of at most 100 (the Queues limit per sendBatch; each message is ~150 bytes, far under 256 KB).
+  for (let i = 0; i < messages.length; i += QUEUE_BATCH_MAX) await env.SYNC_QUEUE.sendBatch(messages.slice(i, i + QUEUE_BATCH_MAX));
+  return { status: 202 as const, accepted: { runId, windows: windows.length, firstWindow: windows[0], lastWindow: windows.at(-1) } };
+}
+
+/** The windows of a requested range, bounded before any is planned: an unbounded range would build millions (security review #4). */
+function rangeWindows(flow: Flow, range: { from: number; to: number }, at: number) {
+  if (range.to <= range.from) throw new BridgeError("invalid_request", "`to` must be after `from`");
+  if (range.to > at + MAX_SYNC_FUTURE_MS) {
+    throw new BridgeError("invalid_request", "`to` is in the future", { hint: "end the range today or earlier; incremental runs (no range) pick up new documents" });
+  }
+  if (range.to - range.from > MAX_SYNC_RANGE_DAYS * 86_400_000) {
+    throw new BridgeError("invalid_request", `the range spans more than ${MAX_SYNC_RANGE_DAYS} days`, {
+      hint: `split it into ranges of at most ${MAX_SYNC_RANGE_DAYS} days, or backfill with the CLI / GitHub Action`,
+    });
+  }
+  const settings = incrementalSettings(flow, at);
+  return planWindows({
+    watermark: range.from,
+    now: range.to,
+    lookbackMs: 0,
+    endLagMs: 0,
+    maxWindowMs: settings.windowMs,
+    alignToDays: settings.alignToDays,
+    timezone: settings.timezone,
+  }).windows;
+}
+
+/** Previews and reference tables: list, upload, refresh from their source. */
+function referenceServices({ config, parts, references, flowOrThrow }: ServiceContext) {
+  return {
     async preview(flowId: string, documents: Record<string, unknown>[], tables?: Record<string, Record<string, unknown>[]>) {
       const flow = flowOrThrow(flowId);
       const stored = await loadReferenceTables({ ...flow, references: flow.references.filter((r) => !tables?.[r.name]) }, references).catch((error: unknown) => {
@@ -297,12 +350,17 @@ export function createServices(env: Env, config: WorkerConfig) {
       if (!ref) {
         throw new BridgeError("not_found", `no flow fills reference table "${table}" from a source`, { hint: "upload it instead with POST /reference/" + table });
       }
-      return refreshReferenceTable(ref, { env: ports.env, fetch: ports.fetch, tokenStore: new KvTokenStore(ports.kv), references, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger });
+      return refreshReferenceTable(ref, { env: parts.env, fetch: parts.fetch, tokenStore: parts.tokenStore(), references, clock: parts.clock, logger: parts.logger });
     },
+  };
+}
 
+/** The go-live checklist: the last stored one, and a fresh read-only run. */
+function doctorServices({ config, parts }: ServiceContext) {
+  return {
     /** The last stored checklist (GET /doctor, CLI or Action doctor against the same KV), for the dashboard. */
     async lastDoctor(): Promise<DoctorReport | null> {
-      const raw = await ports.kv.get(DOCTOR_RESULT_KEY);
+      const raw = await parts.kv.get(DOCTOR_RESULT_KEY);
       if (!raw) return null;
       try {
         return JSON.parse(raw) as DoctorReport;
@@ -313,7 +371,7 @@ export function createServices(env: Env, config: WorkerConfig) {
 
     /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
     async doctor() {
-      return runDoctor({ env: ports.env, fetch: ports.fetch, kv: ports.kv, clock: { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) }, logger: ports.logger, flows: config.flows }, { exerciseRefresh: true });
+      return runDoctor({ env: parts.env, fetch: parts.fetch, kv: parts.kv, clock: parts.clock, logger: parts.logger, flows: config.flows }, { exerciseRefresh: true });
     },
   };
 }

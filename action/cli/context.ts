@@ -3,6 +3,7 @@
  * pass through the redactor, a logger on stderr that steps around the progress line, and the state.
  */
 import { parseArgs } from "node:util";
+import { composeHost, type HostParts } from "../../shared/compose/index.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/ports.ts";
 import { MIN_SECRET_LENGTH, Redactor as SecretRedactor, shortSecretNames } from "../../shared/security/redact.ts";
@@ -108,6 +109,11 @@ export class CommandContext {
     const dir = typeof this.options["state-dir"] === "string" ? this.options["state-dir"] : ".jst-bridge";
     const opened = openState({ kind, dir, cwd: this.io.cwd, env: this.env, fetch: this.io.fetch, clock: this.io.clock, logger: this.logger });
     return { ...opened, kv: redactingKv(opened.kv, this.secrets) };
+  }
+
+  /** The parts over a state (shared/compose): stores, clients and sessions; commands build nothing themselves. */
+  host(state: OpenedState, fetch: FetchLike = this.fetch): HostParts {
+    return composeHost({ env: this.env, kv: state.kv, fetch, clock: this.io.clock, logger: this.logger });
   }
 
   /** fetch for the upstreams: https only (loopback or ALLOW_INSECURE_HTTP=true excepted), no redirects, credentials learned. */

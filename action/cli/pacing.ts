@@ -16,7 +16,8 @@ import { Redactor } from "../../shared/security/redact.ts";
 import { redactingFetch } from "../../shared/security/secret-ports.ts";
 import { insecureHttpAllowed } from "../../shared/security/transport.ts";
 
-export const JST_DEFAULT_BASE_URL = "https://openapi.jushuitan.com";
+export { JST_DEFAULT_BASE_URL } from "../../shared/compose/connectors.ts";
+import { JST_DEFAULT_BASE_URL } from "../../shared/compose/connectors.ts";
 
 const limiters = new WeakMap<Clock, Map<string, SlidingWindowRateLimiter>>();
 

@@ -6,22 +6,23 @@
  * duplicate key. Results are stored under DOCTOR_RESULT_KEY so the engine and the dashboard can use them.
  * Platform-free: the CLI, the Action and the Worker pass their own ports.
  */
-import { JushuitanClient, tokensFromEnv } from "../connectors/jushuitan/index.ts";
-import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/index.ts";
+import type { JushuitanClient } from "../connectors/jushuitan/index.ts";
+import { kisConfigFromEnv, type KisOperations } from "../connectors/kis/index.ts";
 import { parseKisOperation, type KisBillObject } from "../connectors/kis/operations.ts";
 import { KisBusinessError, KisDuplicateBillError } from "../connectors/kis/errors.ts";
-import { createTplusClient, resolveOperation, tplusConfigFromEnv, type TplusClient } from "../connectors/tplus/operations.ts";
+import { resolveOperation, type TplusClient } from "../connectors/tplus/operations.ts";
+import { jushuitanClient, kisOperations, tplusClient as tplusClientOf } from "../compose/connectors.ts";
+import { composeHost } from "../compose/index.ts";
 import { TPLUS_ERROR, TplusError } from "../connectors/tplus/errors.ts";
 import { TplusCloudTransport } from "../connectors/tplus/cloud.ts";
 import { ensureReferenceTables } from "../engine/references.ts";
-import type { EnvVars } from "../engine/runner.ts";
+import type { EnvVars } from "../compose/env.ts";
 import { BridgeError } from "../errors.ts";
 import { createDocumentBuilder } from "../flow/builder.ts";
 import { lookupTables } from "../flow/preview.ts";
 import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
-import { KvReferenceStore } from "../state/reference-store.ts";
-import { KvTokenStore } from "../state/token-store.ts";
+import type { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 
@@ -116,36 +117,22 @@ function describe(error: unknown): { detail: string; fix?: string } {
 /** What the doctor's clients share: the date-recording fetch, the token store, the clock and the logger. */
 type ClientDeps = { fetch: FetchLike; tokenStore: KvTokenStore; clock: Clock; logger: Logger };
 
-/** The three vendors' clients from the environment; a target client that cannot be configured is undefined (its checks say so). */
+/** The three vendors' clients from the environment (shared/compose); a client that cannot be configured is undefined (its checks say so). */
 function openClients(env: EnvVars, deps: ClientDeps, add: Add) {
-  // ---- Jushuitan ----
-  let jst: JushuitanClient | undefined;
-  try {
-    jst = new JushuitanClient({
-      baseUrl: env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
-      appKey: env.JST_APP_KEY ?? "",
-      appSecret: env.JST_APP_SECRET ?? "",
-      ...deps,
-      initialTokens: tokensFromEnv(env),
-    });
-  } catch (error) {
-    add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) });
-  }
-
-  const kisClient = (() => {
+  const attempt = <T>(build: () => T, onError?: (error: unknown) => void): T | undefined => {
     try {
-      return new KisOperations(new KisClient({ config: kisConfigFromEnv(env), ...deps }));
-    } catch {
+      return build();
+    } catch (error) {
+      onError?.(error);
       return undefined;
     }
-  })();
-  const tplusClient = (() => {
-    try {
-      return createTplusClient(tplusConfigFromEnv(env), deps, { retry: { tries: 2 } });
-    } catch {
-      return undefined;
-    }
-  })();
+  };
+  const jst = attempt(
+    () => jushuitanClient(env, deps),
+    (error) => add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) }),
+  );
+  const kisClient = attempt(() => kisOperations(env, deps));
+  const tplusClient = attempt(() => tplusClientOf(env, deps, { retry: { tries: 2 } }));
   return { jst, kisClient, tplusClient };
 }
 
@@ -183,8 +170,9 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   const add = (c: DoctorCheck) => checks.push(c);
   const now = ports.clock.now();
   const recorder = dateRecordingFetch(ports.fetch, () => ports.clock.now());
-  const deps = { fetch: recorder.fetch, tokenStore: new KvTokenStore(ports.kv), clock: ports.clock, logger: ports.logger };
-  const references = new KvReferenceStore(ports.kv);
+  const parts = composeHost(ports);
+  const deps = { fetch: recorder.fetch, tokenStore: parts.tokenStore(), clock: ports.clock, logger: ports.logger };
+  const references = parts.referenceStore();
   const flows = Object.values(ports.flows).filter((f) => !options.flowIds || options.flowIds.includes(f.id));
   const sampleDays = Math.min(7, Math.max(1, options.sampleDays ?? 3));
 
@@ -367,7 +355,7 @@ async function kisAccountDbCheck(ops: KisOperations, env: EnvVars, add: Add) {
     add({ system: "kis", title: "AccountDB", status: "unknown", detail: "KIS_ACCOUNT_DB is not set", fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not" });
     return;
   }
-  const probe = new KisOperations(ops.client.withAccountDb(WRONG_ACCOUNT_DB));
+  const probe = ops.withAccountDb(WRONG_ACCOUNT_DB);
   try {
     await probe.listMaterials(1, 1);
     add({ system: "kis", title: "AccountDB", status: "unknown", detail: `KIS ignored the 账套 field: a wrong name (${WRONG_ACCOUNT_DB}) was accepted too, so KIS_ACCOUNT_DB may not select the 账套`, fix: "check the 账套 in the KIS client (or try KIS_ACCOUNT_DB spelled as the server expects); KIS云 accounts have no 账套 field" });

@@ -9,7 +9,8 @@
  * The replays spend a share of the run's subrequest budget; the run gets what they left.
  */
 import type { Clock, Logger } from "../ports.ts";
-import { FlowStateStore } from "../state/state-store.ts";
+import { composeHost } from "../compose/index.ts";
+import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
 import { replayDeadLetter } from "./replay.ts";
 import type { RunnerPorts } from "./runner.ts";
@@ -34,7 +35,7 @@ export async function replayHeldLetters(ports: RunnerPorts, flowId: string, requ
   const { clock, logger } = deps;
   let held;
   try {
-    held = await heldLetters(new FlowStateStore(ports.kv, { clock, logger }), flowId);
+    held = await heldLetters(composeHost({ ...ports, clock, logger }).stateStore(), flowId);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
     return request.budget;

@@ -3,14 +3,13 @@
  * inventory/Query or warehouse/Query), so lookups such as the seed's `_mongoQuery … F_103 = sku_id`
  * run against current master data. Uploads (CSV/JSON) go straight to the ReferenceStore instead.
  */
-import { KisClient, kisConfigFromEnv, KisOperations } from "../connectors/kis/index.ts";
-import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
+import { kisOperations, tplusClient } from "../compose/connectors.ts";
 import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
 import type { Flow, Reference } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger, ReferenceStore, TokenStore } from "../ports.ts";
 import { newMaterialRefreshProgress } from "../connectors/kis/operations.ts";
 import { dropRefreshProgress, loadRefreshProgress, saveRefreshProgress } from "./reference-progress.ts";
-import type { EnvVars } from "./runner.ts";
+import type { EnvVars } from "../compose/env.ts";
 
 export interface ReferenceRefreshPorts {
   env: EnvVars;
@@ -21,6 +20,11 @@ export interface ReferenceRefreshPorts {
   logger: Logger;
   /** Where a refresh cut off by the subrequest budget keeps its position (resumed next run). Optional. */
   kv?: KeyValueStore;
+}
+
+/** The clients' share of the ports (the composition root builds them: shared/compose/connectors.ts). */
+function clientDeps(ports: ReferenceRefreshPorts) {
+  return { fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger };
 }
 
 export const REFRESHABLE_OPERATIONS = {
@@ -37,8 +41,7 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
   const rows: Record<string, unknown>[] = [];
   const { type, operation } = ref.source;
   if (type === "kis") {
-    const client = new KisClient({ config: kisConfigFromEnv(ports.env), fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
-    const ops = new KisOperations(client);
+    const ops = kisOperations(ports.env, clientDeps(ports));
     if (operation === "Material/List") {
       // The catalogue may need more calls than one invocation has (one per material when only GetDetail
       // exists): keep the position when the budget runs out and continue from it next run.
@@ -61,7 +64,7 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
     else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
     else throw unsupported(ref);
   } else {
-    const client = createTplusClient(tplusConfigFromEnv(ports.env), { fetch: ports.fetch, tokenStore: ports.tokenStore, clock: ports.clock, logger: ports.logger });
+    const client = tplusClient(ports.env, clientDeps(ports));
     if (operation === "inventory/Query") rows.push(...(await client.queryAllInventory()));
     else if (operation === "warehouse/Query") rows.push(...(await client.queryAllArchive("warehouse/Query")));
     else throw unsupported(ref);

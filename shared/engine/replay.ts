@@ -6,18 +6,18 @@
  */
 import { BridgeError } from "../errors.ts";
 import { approved } from "../observe/approval.ts";
-import type { TargetConnector, TargetWriteResult } from "../connectors/target.ts";
-import { type Clock, type Logger, silentLogger, systemClock } from "../ports.ts";
-import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
+import { composeHost } from "../compose/index.ts";
+import type { BuiltDocumentLike, FlowDocumentBuilder } from "../flow/builder.ts";
+import type { Flow } from "../flow/schema.ts";
+import type { Clock } from "../ports.ts";
 import type { DeadLetter, LedgerEntry } from "../state/records.ts";
 import type { PlannedPart } from "../state/outbox-store.ts";
-import { FlowStateStore } from "../state/state-store.ts";
-import { KvTokenStore } from "../state/token-store.ts";
-import { type Budget, createCallMeter } from "./meter.ts";
-import { type DocumentBuilder, groupLedgerKey } from "./run.ts";
+import type { FlowStateStore } from "../state/state-store.ts";
+import type { Budget } from "./meter.ts";
+import { groupLedgerKey } from "./run.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
-import type { BuiltDocument, SourceRow } from "./types.ts";
+import type { SourceRow } from "./types.ts";
 
 export interface ReplayResult {
   id: string;
@@ -44,11 +44,26 @@ async function replayableLetter(ports: RunnerPorts, store: FlowStateStore, id: s
   return { letter, flow };
 }
 
+type Checked = (write: { operation: string; externalKey: string; payload: Record<string, unknown> }) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string }>;
+
+/** What one replay works with once its letter, lease and flow are in hand. */
+interface ReplayContext {
+  id: string;
+  by: string;
+  runId: string;
+  letter: DeadLetter;
+  flow: Flow;
+  store: FlowStateStore;
+  ledger: Awaited<ReturnType<FlowStateStore["ledgerView"]>>;
+  checked: Checked;
+  clock: Clock;
+  result: ReplayResult;
+}
+
 export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
-  const clock = ports.clock ?? systemClock;
-  const logger = ports.logger ?? silentLogger;
-  const kv = new MeteredKeyValueStore(ports.kv);
-  const store = new FlowStateStore(kv, { clock, logger });
+  const parts = composeHost(ports);
+  const { clock, logger } = parts;
+  const { meter, kv, store, tokenStore } = parts.session(options.budget);
   const { letter, flow } = await replayableLetter(ports, store, id);
   // A conflict letter wraps our document next to both sides (verify-existing.ts): its parts are under `document`.
   const planned = plannedParts(letter.payload) ?? plannedParts((letter.payload as { document?: unknown } | null)?.document);
@@ -60,8 +75,6 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
       hint: "re-run the window it came from instead (POST /flows/:id/sync with from/to), then delete this dead letter with a reason",
     });
   }
-
-  const meter = createCallMeter(ports.fetch, options.budget, clock);
   const runId = `replay-${clock.now()}`;
   const lease = await ports.lock.acquire(flow.id, runId, 5 * 60_000);
   if (!lease.acquired) {
@@ -69,11 +82,25 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
   const result: ReplayResult = { id, flowId: flow.id, replayed: false, written: [], subrequests: 0 };
   try {
-    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore: new KvTokenStore(kv), clock, logger, kv });
-    const ledger = await store.ledgerView(flow.id);
-    const session: ReplaySession = { id, letter, flowId: flow.id, operation: flow.target.operation, target, ledger, store, clock, logger, runId, by: options.by, result };
-    if (planned) return await replayPlanned(session, planned);
-    return await replayRebuilt(session, builder, rows);
+    const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
+    /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
+    const checked: Checked = async (write) => {
+      const written = await target.write(write, { verifyExisting: true });
+      const conflict = await verifyExisting(target, write, written, logger);
+      if (conflict) throw conflict;
+      return written;
+    };
+    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger: await store.ledgerView(flow.id), checked, clock, result };
+    if (planned) {
+      // A group whose key was found under another split: that document must be gone before the parts are written.
+      const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
+      if (letter.error.code === "conflict" && typeof taken === "string" && !planned.some((p) => p.externalKey === taken)) {
+        const clash = await probeOtherSplit(target, flow.target.operation, planned);
+        if (clash) throw clash;
+      }
+      return await replayPlanned(ctx, planned);
+    }
+    return await replayRebuilt(ctx, builder, rows);
   } catch (error) {
     const e = error instanceof BridgeError ? error : new BridgeError("internal", String(error));
     result.error = { code: e.code, message: e.message, hint: e.hint };
@@ -84,67 +111,32 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   }
 }
 
-/** What one replay works with: the letter, the flow's target and ledger, and the result it fills in. */
-interface ReplaySession {
-  id: string;
-  letter: DeadLetter;
-  flowId: string;
-  operation: string;
-  target: TargetConnector;
-  ledger: (externalKey: string) => LedgerEntry | undefined;
-  store: FlowStateStore;
-  clock: Clock;
-  logger: Logger;
-  runId: string;
-  by: string;
-  result: ReplayResult;
-}
-
-/** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
-async function writeChecked(s: ReplaySession, externalKey: string, payload: Record<string, unknown>): Promise<TargetWriteResult> {
-  const write = { operation: s.operation, externalKey, payload };
-  const written = await s.target.write(write, { verifyExisting: true });
-  const conflict = await verifyExisting(s.target, write, written, s.logger);
-  if (conflict) throw conflict;
-  return written;
-}
-
-/** Saves the replay's ledger entries and resolves the letter with what was written. */
-async function resolveReplayed(s: ReplaySession, entries: LedgerEntry[], nothing = ""): Promise<ReplayResult> {
-  if (entries.length) await s.store.ledgerAppend(s.flowId, entries);
-  await s.store.resolveDeadLetter(s.id, { reason: `replayed: ${s.result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || nothing}`, by: s.by });
-  s.result.replayed = true;
-  return s.result;
-}
-
 /**
- * The remainder of a merged group's outbox plan: written exactly as planned (the group registry already counts its
- * members, so rebuilding from rows would write nothing or a different layout).
+ * The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
+ * counts its members, so rebuilding from rows would write nothing or a different layout).
  */
-async function replayPlanned(s: ReplaySession, planned: PlannedPart[]): Promise<ReplayResult> {
-  // A group whose key was found under another split: that document must be gone before the parts are written.
-  const taken = (s.letter.payload as { externalKey?: unknown } | null)?.externalKey;
-  if (s.letter.error.code === "conflict" && typeof taken === "string" && !planned.some((p) => p.externalKey === taken)) {
-    const clash = await probeOtherSplit(s.target, s.operation, planned);
-    if (clash) throw clash;
-  }
+async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[]): Promise<ReplayResult> {
+  const { flow, ledger, result } = ctx;
   const entries: LedgerEntry[] = [];
   for (const part of planned) {
-    if (s.ledger(part.externalKey)?.contentHash === part.contentHash) {
-      s.result.written.push({ externalKey: part.externalKey, status: "unchanged" });
+    if (ledger(part.externalKey)?.contentHash === part.contentHash) {
+      result.written.push({ externalKey: part.externalKey, status: "unchanged" });
       continue;
     }
-    const written = await writeChecked(s, part.externalKey, part.payload);
-    s.result.written.push({ externalKey: part.externalKey, status: written.status });
-    entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: s.clock.now(), runId: s.runId });
+    const written = await ctx.checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
+    result.written.push({ externalKey: part.externalKey, status: written.status });
+    entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: ctx.clock.now(), runId: ctx.runId });
   }
-  return resolveReplayed(s, entries);
+  if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  await ctx.store.resolveDeadLetter(ctx.id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: ctx.by });
+  result.replayed = true;
+  return result;
 }
 
 /** Rebuilds the letter's document(s) from its source rows with the current flow and tables, and writes what is new. */
-async function replayRebuilt(s: ReplaySession, builder: DocumentBuilder, rows: SourceRow[]): Promise<ReplayResult> {
-  const { result, ledger, id } = s;
-  const now = s.clock.now();
+async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, rows: SourceRow[]): Promise<ReplayResult> {
+  const { id, flow, ledger, result } = ctx;
+  const now = ctx.clock.now();
   const built = builder.build(rows, {
     lastSyncTime: now,
     currentTime: now,
@@ -183,27 +175,39 @@ async function replayRebuilt(s: ReplaySession, builder: DocumentBuilder, rows: S
       };
       return result;
     }
-    const written = await writeChecked(s, doc.externalKey, doc.payload);
+    const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
     result.written.push({ externalKey: doc.externalKey, status: written.status });
-    entries.push(...writtenEntries(s, doc, written));
+    entries.push(...documentEntries(doc, written, ledger, ctx.clock.now(), ctx.runId));
   }
-  return resolveReplayed(s, entries, "nothing left to write");
+  if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  await ctx.store.resolveDeadLetter(id, {
+    reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
+    by: ctx.by,
+  });
+  result.replayed = true;
+  return result;
 }
 
-/** A rebuilt document's ledger entry and, for a merged one, its group's registry entry. */
-function writtenEntries(s: ReplaySession, doc: BuiltDocument, written: TargetWriteResult): LedgerEntry[] {
-  const at = s.clock.now();
-  const entries: LedgerEntry[] = [{ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId: s.runId }];
-  if (doc.groupKey === undefined) return entries;
-  const previous = s.ledger(groupLedgerKey(doc.groupKey));
-  entries.push({
-    externalKey: groupLedgerKey(doc.groupKey),
-    contentHash: "group",
-    members: [...new Set([...(previous?.members ?? []), ...doc.members])],
-    supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
-    writtenAt: at,
-    runId: s.runId,
-  });
+/** The ledger entries of one replayed document: the document, and for a merged group its registry entry. */
+function documentEntries(
+  doc: BuiltDocumentLike,
+  written: { targetId?: string; targetCode?: string },
+  ledger: ReplayContext["ledger"],
+  at: number,
+  runId: string,
+): LedgerEntry[] {
+  const entries: LedgerEntry[] = [{ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId }];
+  if (doc.groupKey !== undefined) {
+    const previous = ledger(groupLedgerKey(doc.groupKey));
+    entries.push({
+      externalKey: groupLedgerKey(doc.groupKey),
+      contentHash: "group",
+      members: [...new Set([...(previous?.members ?? []), ...doc.members])],
+      supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
+      writtenAt: at,
+      runId,
+    });
+  }
   return entries;
 }
 

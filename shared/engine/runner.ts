@@ -5,23 +5,18 @@
  * in the ports they pass in.
  */
 import { changeSettingsFor } from "./change-settings.ts";
-import { endpointByPath, JushuitanClient, rowId, tokensFromEnv } from "../connectors/jushuitan/index.ts";
+import { endpointByPath, type JushuitanClient, rowId } from "../connectors/jushuitan/index.ts";
 import { parseJstTime } from "../connectors/jushuitan/paging.ts";
 import type { ReadMode, ReadPosition } from "../connectors/jushuitan/window-scan.ts";
-import { KisClient, kisConfigFromEnv, KisOperations, KisTarget } from "../connectors/kis/index.ts";
 import type { TargetConnector } from "../connectors/target.ts";
-import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
 import { BridgeError, ConfigError } from "../errors.ts";
-import { createDocumentBuilder, type FlowDocumentBuilder } from "../flow/builder.ts";
-import { lookupTables } from "../flow/preview.ts";
+import type { FlowDocumentBuilder } from "../flow/builder.ts";
 import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger, TokenStore } from "../ports.ts";
 import { silentLogger, systemClock } from "../ports.ts";
 import type { FlowLockPort } from "../state/lock.ts";
 import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
-import { ensureReferenceTables } from "./references.ts";
-import { chooseKisPrecheck } from "../doctor/findings.ts";
 import { withLearnedRedForm } from "../doctor/red-form.ts";
 import { replayHeldLetters } from "./held-replay.ts";
 import { FlowStateStore } from "../state/state-store.ts";
@@ -42,9 +37,13 @@ import { type EngineState, type IncrementalSettings, runFlow, type RunResult } f
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
 import { observeRun, TraceRecorder } from "../observe/trace.ts";
-import { jstRateFromEnv, type RateBudget } from "../http/rate-budget.ts";
+import type { RateBudget } from "../http/rate-budget.ts";
 
-export type EnvVars = Record<string, string | undefined>;
+import type { EnvVars } from "../compose/env.ts";
+import { jushuitanClient, targetClient } from "../compose/connectors.ts";
+import { composeHost } from "../compose/index.ts";
+
+export type { EnvVars } from "../compose/env.ts";
 
 export interface RunnerPorts {
   env: EnvVars;
@@ -186,94 +185,18 @@ export function windowTimeField(flow: Flow): "modified" | "io_date" {
   return String(flow.source.params?.date_type ?? "0") === "2" ? "io_date" : "modified";
 }
 
+/** A flow's target connector (built by the composition root, shared/compose/connectors.ts). */
 export function createTarget(
   flow: Flow,
   env: EnvVars,
   deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger },
   options: { kisPrecheck?: "always" | "after_unknown_outcome" } = {},
 ): TargetConnector {
-  const timeoutMs = requestTimeoutMs(env);
-  if (flow.target.type === "tplus") {
-    return createTplusClient(tplusConfigFromEnv(env), deps, timeoutMs ? { timeoutMs } : {});
-  }
-  const client = new KisClient({
-    config: kisConfigFromEnv(env),
-    fetch: deps.fetch,
-    tokenStore: deps.tokenStore,
-    clock: deps.clock,
-    logger: deps.logger,
-    ...(timeoutMs ? { timeoutMs } : {}),
-  });
-  return new KisTarget({ operations: new KisOperations(client), precheck: options.kisPrecheck ?? kisPrecheck(env) });
+  return targetClient(flow, env, deps, options);
 }
 
-/**
- * KIS_PRECHECK: "always" (default) looks every bill up before creating it, because whether KIS refuses a repeated
- * FBillNo is not established (shared/docs/wire-evidence.md §4.5): with "after_unknown_outcome" any ledger miss
- * (reset, retention, KV lag, two hosts) books a second bill on an account that accepts repeated numbers.
- * "after_unknown_outcome" saves one list call per bill; set it only for an account shown to refuse a repeated FBillNo.
- */
-export function kisPrecheck(env: EnvVars): "always" | "after_unknown_outcome" {
-  return kisPrecheckFromEnv(env) ?? "always";
-}
-
-/** KIS_PRECHECK when set (validated), else undefined: then the stored doctor result decides (doctor/findings.ts). */
-export function kisPrecheckFromEnv(env: EnvVars): "always" | "after_unknown_outcome" | undefined {
-  const raw = env.KIS_PRECHECK;
-  if (raw === undefined || raw === "") return undefined;
-  if (raw === "always") return "always";
-  if (raw === "after_unknown_outcome") return raw;
-  throw new ConfigError(`KIS_PRECHECK must be "always" or "after_unknown_outcome" (got "${raw}")`, {
-    hint: 'unset it for the safe default "always"; "after_unknown_outcome" only for a KIS account that refuses a repeated FBillNo',
-  });
-}
-
-/**
- * LEDGER_RETENTION_DAYS: forget ledger entries older than this at compaction (default: keep all). The ledger
- * is loaded into memory once per run; on Workers Free (10 ms CPU) a ledger of tens of thousands of entries
- * costs more than the budget, so high-volume Free deployments keep e.g. 35 days: older documents are still
- * protected by the targets' external-key uniqueness.
- */
-export function ledgerOptions(env: EnvVars): { ledger?: { retentionMs: number } } {
-  const raw = env.LEDGER_RETENTION_DAYS;
-  if (raw === undefined || raw === "") return {};
-  const days = Number(raw);
-  if (!Number.isFinite(days) || days < 2 || days > 3650) {
-    throw new ConfigError(`LEDGER_RETENTION_DAYS must be a number of days between 2 and 3650 (got "${raw}")`, {
-      hint: "it must exceed every flow's lookback; unset it to keep the whole ledger",
-    });
-  }
-  return { ledger: { retentionMs: days * DAY_MS } };
-}
-
-/** REQUEST_TIMEOUT_MS: how long one upstream request may take before it counts as lost (default: each client's own). */
-export function requestTimeoutMs(env: EnvVars): number | undefined {
-  const raw = env.REQUEST_TIMEOUT_MS;
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 50 || value > 600_000) {
-    throw new ConfigError(`REQUEST_TIMEOUT_MS must be a number of milliseconds between 50 and 600000 (got "${raw}")`, {
-      hint: "unset it to use the defaults (30 s for Jushuitan)",
-    });
-  }
-  return value;
-}
-
-/**
- * JST_MAX_PAGES_PER_WINDOW: requests one window may take (default 2,000, i.e. 100,000 rows at 50 a page). A window
- * whose first answer counts more rows than that is halved until it fits.
- */
-export function maxPagesPerWindow(env: EnvVars): number | undefined {
-  const raw = env.JST_MAX_PAGES_PER_WINDOW;
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100_000) {
-    throw new ConfigError(`JST_MAX_PAGES_PER_WINDOW must be a whole number between 1 and 100000 (got "${raw}")`, {
-      hint: "unset it to use the default of 2000 requests per window",
-    });
-  }
-  return value;
-}
+// The env settings moved to the composition root (shared/compose/env.ts); re-exported for existing importers.
+export { kisPrecheck, kisPrecheckFromEnv, ledgerOptions, maxPagesPerWindow, requestTimeoutMs } from "../compose/env.ts";
 
 /** Loads the reference tables a flow declares; a missing one is a configuration error, not N dead letters. */
 export async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
@@ -293,37 +216,15 @@ export async function loadReferenceTables(flow: Flow, store: KvReferenceStore) {
   return tables;
 }
 
-/** The compiled flow (with its reference tables loaded) and its target client. */
-export async function openFlow(
-  flow: Flow,
-  env: EnvVars,
-  deps: { fetch: FetchLike; tokenStore: TokenStore; clock: Clock; logger: Logger; kv: KeyValueStore },
-) {
-  // Tables with a source fill themselves when empty or stale (references.ts); uploads stay for the rest.
-  const tables = await ensureReferenceTables(flow, { env, ...deps, references: new KvReferenceStore(deps.kv) });
-  const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
-  // KIS: KIS_PRECHECK, else what doctor --write-probe learned about duplicate bill numbers, else "always".
-  const precheck = flow.target.type === "kis" ? (await chooseKisPrecheck(kisPrecheckFromEnv(env), deps.kv)).mode : undefined;
-  const target = createTarget(flow, env, deps, precheck ? { kisPrecheck: precheck } : {});
-  return { builder, target, tables };
-}
+/** The compiled flow (with its reference tables loaded) and its target client: built by the composition root (shared/compose/flow.ts). */
+import { openFlow } from "../compose/flow.ts";
+
+export { openFlow };
 
 /** The run's Jushuitan client: credentials, tokens and paging limits from the environment, calls through the run's meter. */
 function jushuitanClientFor(env: EnvVars, deps: { tokenStore: KvTokenStore; fetch: FetchLike; clock: Clock; logger: Logger; rateBudget?: RateBudget }): JushuitanClient {
-  return new JushuitanClient({
-    baseUrl: env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
-    appKey: required(env, "JST_APP_KEY"),
-    appSecret: required(env, "JST_APP_SECRET"),
-    tokenStore: deps.tokenStore,
-    fetch: deps.fetch,
-    clock: deps.clock,
-    logger: deps.logger,
-    initialTokens: tokensFromEnv(env),
-    // One Jushuitan budget per app across every run of the host (http/rate-budget.ts); else this client's own limiter.
-    ...(deps.rateBudget ? { rateLimiter: deps.rateBudget } : { limits: jstRateFromEnv(env) }),
-    ...(maxPagesPerWindow(env) ? { maxPagesPerWindow: maxPagesPerWindow(env) } : {}),
-    ...(requestTimeoutMs(env) ? { timeoutMs: requestTimeoutMs(env) } : {}),
-  });
+  const { rateBudget, ...clientDeps } = deps;
+  return jushuitanClient(env, clientDeps, rateBudget ? { rateBudget } : {});
 }
 
 /** A window's request parameters without the window fields the source sets itself; a range read by rangeTimeField keeps its date_type. */
@@ -373,11 +274,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   assertNoKeyCollisions(Object.values(ports.flows));
   const now = request.now ?? clock.now();
   // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
-  const meter = createCallMeter(ports.fetch, await replayHeldLetters(ports, flow.id, request, { clock, logger }), clock);
-  // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
-  const kv = new MeteredKeyValueStore(ports.kv);
-  const store = new FlowStateStore(kv, { clock, logger, ...ledgerOptions(ports.env) });
-  const tokenStore = new KvTokenStore(kv);
+  const budget = await replayHeldLetters(ports, flow.id, request, { clock, logger });
+  // The run's metered fetch, counted KV, state and token stores, from the composition root (shared/compose).
+  const { meter, kv, store, tokenStore } = composeHost({ ...ports, clock, logger }).session(budget);
 
   const leaseMs = request.leaseMs ?? 15 * 60_000;
   const lease = request.dryRun ? { acquired: true } : await ports.lock.acquire(flow.id, request.runId, leaseMs);
@@ -491,12 +390,6 @@ async function refuseLostCheckpoint(flowId: string, store: FlowStateStore, index
 function indexOptions(index: FlowIndexPort, store: FlowStateStore, flowId: string, runId: string, epoch: number | undefined, clock: Clock, logger: Logger): IndexedStateOptions {
   const runSettled = (flow: string, id: string) => store.getRun(flow, id).then((r) => r?.writesSettled === true, () => false);
   return { index, flowId, runId, epoch, now: () => clock.now(), logger, runSettled };
-}
-
-function required(env: EnvVars, name: string): string {
-  const value = env[name];
-  if (!value) throw new ConfigError(`${name} is not set`, { hint: `set it with \`wrangler secret put ${name}\` (Worker) or in the environment / .env (CLI)` });
-  return value;
 }
 
 function skippedSummary(flowId: string, request: RunRequest, clock: Clock): RunSummary {

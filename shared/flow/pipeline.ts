@@ -119,15 +119,44 @@ function asBridgeError(error: unknown, id: string): BridgeError {
 export function compileFlow(flow: Flow): CompiledFlow {
   const timezone = flow.timezone ?? DEFAULT_ZONE;
   const source = flow.source;
-  const idPath = source.idField.split(".");
-  const format = compileFormatRules(source.formatResponse ?? [], timezone);
-  const condition = compileCondition(source.condition ?? [], { mode: source.conditionMode, linesField: linesFieldOf(flow), timezone });
   const flatten = source.flatten ? compileFlatten(source.flatten) : null;
   const mergeOp = flow.operation?.type === "merge" ? flow.operation : undefined;
   const merge: CompiledMerge | null = mergeOp ? compileMerge(mergeOp, { flatRows: flatten !== null, timezone }) : null;
   const mapping = compileMapping(flow);
+  const params = compileParams(source.params);
+  const sourceId = sourceIdOf(source.idField);
+  const prepare = prepareStage(flow, sourceId, flatten);
+  const assemble = assembleStage(merge);
+  const mapDocuments = mapStage(mapping);
+  return {
+    flow,
+    merges: merge !== null,
+    mapping,
+    sourceId,
+    requestParams: (vars) => requestParams(params, vars),
+    prepare,
+    assemble,
+    mapDocuments,
+    run(docs, options) {
+      const prepared = prepare(docs);
+      const assembled = assemble(prepared.records, options);
+      const mapped = mapDocuments(assembled.documents, options);
+      return {
+        documents: mapped.documents,
+        dropped: prepared.dropped,
+        errors: [...prepared.errors, ...assembled.errors, ...mapped.errors],
+        held: assembled.held,
+        skipped: assembled.skipped,
+      };
+    },
+  };
+}
 
-  const params: { key: string; value: CompiledValue | unknown[] | number | boolean }[] = Object.entries(source.params).map(([key, value]) => ({
+type CompiledParam = { key: string; value: CompiledValue | unknown[] | number | boolean };
+
+/** source.params with their templates compiled (strings, and strings inside arrays). */
+function compileParams(params: Flow["source"]["params"]): CompiledParam[] {
+  return Object.entries(params).map(([key, value]) => ({
     key,
     value:
       typeof value === "string"
@@ -136,14 +165,35 @@ export function compileFlow(flow: Flow): CompiledFlow {
           ? value.map((v, i) => (typeof v === "string" ? compileValue(v, { path: `source.params.${key}[${i}]` }) : v))
           : value,
   }));
+}
 
-  const sourceId = (doc: Record<string, unknown>): string => {
+function requestParams(params: readonly CompiledParam[], vars: TemplateVars): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const scope = { record: {}, vars };
+  for (const p of params) {
+    if (Array.isArray(p.value)) out[p.key] = p.value.map((v) => (isCompiled(v) ? v.evaluate(scope) : v));
+    else out[p.key] = isCompiled(p.value) ? p.value.evaluate(scope) : p.value;
+  }
+  return out;
+}
+
+/** A document's id at source.idField (a dotted path); "" when it has none. */
+function sourceIdOf(idField: string): (doc: Record<string, unknown>) => string {
+  const idPath = idField.split(".");
+  return (doc) => {
     let cur: unknown = doc;
     for (const key of idPath) cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[key] : undefined;
     return cur === undefined || cur === null ? "" : String(cur);
   };
+}
 
-  const prepare = (docs: readonly Record<string, unknown>[]): PrepareResult => {
+/** formatResponse, the source condition and flatten, per document: records to merge/map, dropped documents, errors. */
+function prepareStage(flow: Flow, sourceId: (doc: Record<string, unknown>) => string, flatten: ReturnType<typeof compileFlatten> | null): CompiledFlow["prepare"] {
+  const source = flow.source;
+  const timezone = flow.timezone ?? DEFAULT_ZONE;
+  const format = compileFormatRules(source.formatResponse ?? [], timezone);
+  const condition = compileCondition(source.condition ?? [], { mode: source.conditionMode, linesField: linesFieldOf(flow), timezone });
+  return (docs) => {
     const out: PrepareResult = { records: [], dropped: [], errors: [] };
     for (let d = 0; d < docs.length; d++) {
       const doc = docs[d]!;
@@ -175,8 +225,11 @@ export function compileFlow(flow: Flow): CompiledFlow {
     }
     return out;
   };
+}
 
-  const assemble = (records: readonly PreparedRecord[], options: AssembleOptions): AssembleResult => {
+/** Without a merge every record is a document; with one, the merge plan decides what is written, held or skipped. */
+function assembleStage(merge: CompiledMerge | null): CompiledFlow["assemble"] {
+  return (records, options) => {
     if (!merge) {
       return { documents: records.map((r) => ({ members: [r.id], record: r.record })), held: [], skipped: [], errors: [] };
     }
@@ -192,8 +245,11 @@ export function compileFlow(flow: Flow): CompiledFlow {
       errors: plan.errors,
     };
   };
+}
 
-  const mapDocuments: CompiledFlow["mapDocuments"] = (documents, options) => {
+/** The field mapping per assembled document, with its external key and content hash. */
+function mapStage(mapping: ReturnType<typeof compileMapping>): CompiledFlow["mapDocuments"] {
+  return (documents, options) => {
     const result: { documents: TargetDocument[]; errors: DocumentError[] } = { documents: [], errors: [] };
     const scope = { vars: options.vars, lookups: options.lookups, trace: options.trace };
     for (const doc of documents) {
@@ -211,37 +267,6 @@ export function compileFlow(flow: Flow): CompiledFlow {
       }
     }
     return result;
-  };
-
-  return {
-    flow,
-    merges: merge !== null,
-    mapping,
-    sourceId,
-    requestParams(vars) {
-      const out: Record<string, unknown> = {};
-      const scope = { record: {}, vars };
-      for (const p of params) {
-        if (Array.isArray(p.value)) out[p.key] = p.value.map((v) => (isCompiled(v) ? v.evaluate(scope) : v));
-        else out[p.key] = isCompiled(p.value) ? p.value.evaluate(scope) : p.value;
-      }
-      return out;
-    },
-    prepare,
-    assemble,
-    mapDocuments,
-    run(docs, options) {
-      const prepared = prepare(docs);
-      const assembled = assemble(prepared.records, options);
-      const mapped = mapDocuments(assembled.documents, options);
-      return {
-        documents: mapped.documents,
-        dropped: prepared.dropped,
-        errors: [...prepared.errors, ...assembled.errors, ...mapped.errors],
-        held: assembled.held,
-        skipped: assembled.skipped,
-      };
-    },
   };
 }
 

@@ -614,6 +614,8 @@ function convertCron(imp: Importer, raw: unknown, path: Path): string | undefine
   return cron;
 }
 
+type TargetKind = { type: "tplus" | "kis"; operation: string };
+
 /** Converts a QEasy scheme into a native flow, with notes on the choices made. */
 export function importQeasyDetailed(json: unknown, options: QeasyImportOptions = {}): QeasyImportResult {
   const imp = new Importer(options);
@@ -621,96 +623,127 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
   imp.keys(json, [], ["name", "id", "description", "version", "source", "target", "crontab", "schedule"], "scheme");
 
   const src = convertSource(imp, json.source, ["source"]);
-  const tgt = json.target;
-  let target: { type: "tplus" | "kis"; operation: string } | null = null;
-  let fields: FieldMapping[] = [];
-  let merge: MergeParts | null = null;
-  if (!isObject(tgt)) {
-    imp.fail(["target"], "missing target metadata", 'add "target": { "api": "…", "request": [ … ] }');
-  } else {
-    imp.keys(tgt, ["target"], ["api", "method", "effect", "type", "idCheck", "request", "otherRequest", "operation", "groupCalculate", "id", "number", "name", "label", "describe", "targetBodyName", "autoFillResponse", "response"], "target");
-    if (tgt.idCheck === true) imp.notes.push("target.idCheck: kept by design (the external key stops a second write of the same document)");
-    if (tgt.autoFillResponse !== undefined) imp.notes.push("target.autoFillResponse: ignored (the target's answer is kept in the ledger: target id/code)");
-    if (tgt.response !== undefined) imp.notes.push("target.response: ignored (the target clients read the answer themselves)");
-    if (tgt.targetBodyName !== undefined) imp.notes.push(`target.targetBodyName ${JSON.stringify(tgt.targetBodyName)}: ignored (the detail array is the target field whose value names the lines)`);
-    const api = text(tgt.api);
-    if (!api) imp.fail(["target", "api"], "target without api", 'give the target operation, e.g. "/tplus/api/v2/otherDispatch/Create"');
-    else target = targetKind(imp, api, ["target", "api"]);
-    const method = text(tgt.method);
-    if (method && method.toUpperCase() !== "POST") imp.fail(["target", "method"], `target method ${method}`, "T+ and KIS writes are POST");
-    if (tgt.idCheck === false) imp.fail(["target", "idCheck"], "idCheck: false", "jst-bridge never overwrites a written document; remove idCheck or set it to true");
-    if (!Array.isArray(tgt.request) || tgt.request.length === 0) imp.fail(["target", "request"], "target without request fields", "list the payload fields as [{ field, type, value }]");
-    else fields = treeFromParentIds(tgt.request).map((f, i) => convertField(imp, f, ["target", "request", i])).filter((f): f is FieldMapping => f !== null);
-    // The clients own the envelopes ({"dto": …} for T+, {"Object": …} for KIS): unwrap them here.
-    const wrapper = target?.type === "tplus" ? "dto" : target?.type === "kis" ? "Object" : undefined;
-    if (wrapper && fields.length === 1 && fields[0]!.field === wrapper && fields[0]!.type === "object" && fields[0]!.children) {
-      fields = fields[0]!.children;
-      imp.notes.push(`target.request: the "${wrapper}" wrapper was removed (the ${target!.type === "tplus" ? "T+" : "KIS"} client adds it)`);
-    }
-    if (Array.isArray(tgt.otherRequest)) {
-      tgt.otherRequest.forEach((o, i) => {
-        const name = isObject(o) ? text(o.field) : undefined;
-        if (name && TRANSPORT_FIELDS.has(name)) imp.notes.push(`target.otherRequest ${name}: connection setting, configure it on the ${target?.type ?? "target"} connection instead`);
-        else imp.fail(["target", "otherRequest", i], `otherRequest ${JSON.stringify(name ?? o)}`, "put payload fields into request; connection settings (AccountDB) into the connection");
-      });
-    } else if (tgt.otherRequest !== undefined) imp.fail(["target", "otherRequest"], "otherRequest is not an array", "use [{ field, value }]");
-    const linesDefault = src?.flatten?.path;
-    if (tgt.operation !== undefined) {
-      const op = tgt.operation;
-      if (!isObject(op)) imp.fail(["target", "operation"], "operation is not an object", 'use { "method": "merge", … }');
-      else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null) imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
-      else if (op.method !== "merge") imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
-      else merge = convertMergeOperation(imp, op, ["target", "operation"], linesDefault);
-    }
-    if (tgt.groupCalculate !== undefined) {
-      if (merge) imp.fail(["target", "groupCalculate"], "both operation merge and groupCalculate", "keep one of them");
-      else if (!isObject(tgt.groupCalculate)) imp.fail(["target", "groupCalculate"], "groupCalculate is not an object", "use { headerGroup, bodyGroup, calculate }");
-      else merge = convertGroupCalculate(imp, tgt.groupCalculate, ["target", "groupCalculate"], linesDefault);
-    }
-    if (merge?.implicitLineGroup) {
-      // Sums without a body field list: summing every line into one would drop the SKU (and every other line field)
-      // from the voucher. Lines are grouped by the non-summed line fields the mapping reads instead.
-      const by = lineFieldsRead(fields, merge.lines, linesDefault !== undefined).filter((f) => !(f in merge!.calculate) && !merge!.groupBy.includes(f));
-      merge.lineGroupBy = by;
-      imp.notes.push(
-        by.length > 0
-          ? `operation: no body field list; lines are grouped by the line fields the mapping reads (${by.join(", ")}) and ${Object.keys(merge.calculate).join(", ")} summed per group`
-          : `operation: no body field list and the mapping reads no other line field; all lines of a group become one line with ${Object.keys(merge.calculate).join(", ")} summed`,
-      );
-    }
-  }
-
-  // The deterministic external key: T+ ExternalCode, KIS FBillNo.
-  let externalKey = "{_merge_key}";
-  if (target) {
-    const names = target.type === "tplus" ? ["ExternalCode"] : ["FBillNo"];
-    const keyField = findKeyField(fields, names);
-    if (merge) {
-      if (keyField) {
-        if (keyField.value !== "{_merge_key}") imp.notes.push(`${keyField.field}: was ${JSON.stringify(keyField.value ?? "")}; merged documents use the deterministic merge key {_merge_key}`);
-        keyField.value = "{_merge_key}";
-      } else {
-        fields.unshift({ field: names[0]!, type: "string", value: "{_merge_key}", label: "external key (added by the importer)" });
-        imp.notes.push(`${names[0]}: added with {_merge_key} (merged documents need a deterministic key)`);
-      }
-    } else if (keyField?.value) externalKey = keyField.value;
-    else imp.fail(["target", "request"], `no ${names[0]} field with a value`, `add { "field": "${names[0]}", "value": "{io_id}" } (the deterministic key that stops duplicate writes)`);
-  }
-
-  let cron: string | undefined;
-  const schedule = json.schedule;
-  if (json.crontab !== undefined) cron = convertCron(imp, json.crontab, ["crontab"]);
-  else if (typeof schedule === "string") cron = convertCron(imp, schedule, ["schedule"]);
-  else if (isObject(schedule)) {
-    imp.keys(schedule, ["schedule"], ["crontab", "cron"], "schedule");
-    cron = convertCron(imp, schedule.crontab ?? schedule.cron, ["schedule", schedule.crontab !== undefined ? "crontab" : "cron"]);
-  }
-
+  const { target, fields, merge } = isObject(json.target)
+    ? convertTarget(imp, json.target, src?.flatten?.path)
+    : (imp.fail(["target"], "missing target metadata", 'add "target": { "api": "…", "request": [ … ] }'), { target: null, fields: [], merge: null });
+  const externalKey = target ? resolveExternalKey(imp, target, fields, merge) : "{_merge_key}";
+  const cron = convertSchedule(imp, json);
   if (imp.unsupported.length > 0) throw new QeasyImportError(imp.unsupported);
 
   const source = src!;
+  const doc = assembleFlow(imp, json, options, source, target!, fields, externalKey);
+  if (cron) doc.schedule = { cron };
+  if (merge) addMergeOperation(imp, doc, merge, source, options);
+  if (imp.usesMongoTable && !options.mongoQueryTable) {
+    imp.notes.push(`_mongoQuery reads QEasy's store; it now reads reference table "lookup" — pass { mongoQueryTable } to name it`);
+  }
+  return { flow: loadFlow(doc), notes: imp.notes, ...(source.responseFields ? { responseFields: source.responseFields } : {}) };
+}
+
+/** The target metadata: operation, payload fields (envelope unwrapped) and the merge it asks for. */
+function convertTarget(imp: Importer, tgt: Json, linesDefault: string | undefined): { target: TargetKind | null; fields: FieldMapping[]; merge: MergeParts | null } {
+  imp.keys(tgt, ["target"], ["api", "method", "effect", "type", "idCheck", "request", "otherRequest", "operation", "groupCalculate", "id", "number", "name", "label", "describe", "targetBodyName", "autoFillResponse", "response"], "target");
+  if (tgt.idCheck === true) imp.notes.push("target.idCheck: kept by design (the external key stops a second write of the same document)");
+  if (tgt.autoFillResponse !== undefined) imp.notes.push("target.autoFillResponse: ignored (the target's answer is kept in the ledger: target id/code)");
+  if (tgt.response !== undefined) imp.notes.push("target.response: ignored (the target clients read the answer themselves)");
+  if (tgt.targetBodyName !== undefined) imp.notes.push(`target.targetBodyName ${JSON.stringify(tgt.targetBodyName)}: ignored (the detail array is the target field whose value names the lines)`);
+  let target: TargetKind | null = null;
+  const api = text(tgt.api);
+  if (!api) imp.fail(["target", "api"], "target without api", 'give the target operation, e.g. "/tplus/api/v2/otherDispatch/Create"');
+  else target = targetKind(imp, api, ["target", "api"]);
+  const method = text(tgt.method);
+  if (method && method.toUpperCase() !== "POST") imp.fail(["target", "method"], `target method ${method}`, "T+ and KIS writes are POST");
+  if (tgt.idCheck === false) imp.fail(["target", "idCheck"], "idCheck: false", "jst-bridge never overwrites a written document; remove idCheck or set it to true");
+  const fields = targetFields(imp, tgt, target);
+  const merge = targetMerge(imp, tgt, linesDefault);
+  if (merge?.implicitLineGroup) {
+    // Sums without a body field list: summing every line into one would drop the SKU (and every other line field)
+    // from the voucher. Lines are grouped by the non-summed line fields the mapping reads instead.
+    const by = lineFieldsRead(fields, merge.lines, linesDefault !== undefined).filter((f) => !(f in merge.calculate) && !merge.groupBy.includes(f));
+    merge.lineGroupBy = by;
+    imp.notes.push(
+      by.length > 0
+        ? `operation: no body field list; lines are grouped by the line fields the mapping reads (${by.join(", ")}) and ${Object.keys(merge.calculate).join(", ")} summed per group`
+        : `operation: no body field list and the mapping reads no other line field; all lines of a group become one line with ${Object.keys(merge.calculate).join(", ")} summed`,
+    );
+  }
+  return { target, fields, merge };
+}
+
+/** target.request as field mappings, without the client's envelope; otherRequest connection settings noted. */
+function targetFields(imp: Importer, tgt: Json, target: TargetKind | null): FieldMapping[] {
+  let fields: FieldMapping[] = [];
+  if (!Array.isArray(tgt.request) || tgt.request.length === 0) imp.fail(["target", "request"], "target without request fields", "list the payload fields as [{ field, type, value }]");
+  else fields = treeFromParentIds(tgt.request).map((f, i) => convertField(imp, f, ["target", "request", i])).filter((f): f is FieldMapping => f !== null);
+  // The clients own the envelopes ({"dto": …} for T+, {"Object": …} for KIS): unwrap them here.
+  const wrapper = target?.type === "tplus" ? "dto" : target?.type === "kis" ? "Object" : undefined;
+  if (wrapper && fields.length === 1 && fields[0]!.field === wrapper && fields[0]!.type === "object" && fields[0]!.children) {
+    fields = fields[0]!.children;
+    imp.notes.push(`target.request: the "${wrapper}" wrapper was removed (the ${target!.type === "tplus" ? "T+" : "KIS"} client adds it)`);
+  }
+  if (Array.isArray(tgt.otherRequest)) {
+    tgt.otherRequest.forEach((o, i) => {
+      const name = isObject(o) ? text(o.field) : undefined;
+      if (name && TRANSPORT_FIELDS.has(name)) imp.notes.push(`target.otherRequest ${name}: connection setting, configure it on the ${target?.type ?? "target"} connection instead`);
+      else imp.fail(["target", "otherRequest", i], `otherRequest ${JSON.stringify(name ?? o)}`, "put payload fields into request; connection settings (AccountDB) into the connection");
+    });
+  } else if (tgt.otherRequest !== undefined) imp.fail(["target", "otherRequest"], "otherRequest is not an array", "use [{ field, value }]");
+  return fields;
+}
+
+/** The merge the target asks for: operation.method "merge" or groupCalculate (not both). */
+function targetMerge(imp: Importer, tgt: Json, linesDefault: string | undefined): MergeParts | null {
+  let merge: MergeParts | null = null;
+  if (tgt.operation !== undefined) {
+    const op = tgt.operation;
+    if (!isObject(op)) imp.fail(["target", "operation"], "operation is not an object", 'use { "method": "merge", … }');
+    else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null) imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
+    else if (op.method !== "merge") imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
+    else merge = convertMergeOperation(imp, op, ["target", "operation"], linesDefault);
+  }
+  if (tgt.groupCalculate !== undefined) {
+    if (merge) imp.fail(["target", "groupCalculate"], "both operation merge and groupCalculate", "keep one of them");
+    else if (!isObject(tgt.groupCalculate)) imp.fail(["target", "groupCalculate"], "groupCalculate is not an object", "use { headerGroup, bodyGroup, calculate }");
+    else merge = convertGroupCalculate(imp, tgt.groupCalculate, ["target", "groupCalculate"], linesDefault);
+  }
+  return merge;
+}
+
+/** The deterministic external key: T+ ExternalCode, KIS FBillNo (merged documents: the merge key). */
+function resolveExternalKey(imp: Importer, target: TargetKind, fields: FieldMapping[], merge: MergeParts | null): string {
+  const names = target.type === "tplus" ? ["ExternalCode"] : ["FBillNo"];
+  const keyField = findKeyField(fields, names);
+  if (merge) {
+    if (keyField) {
+      if (keyField.value !== "{_merge_key}") imp.notes.push(`${keyField.field}: was ${JSON.stringify(keyField.value ?? "")}; merged documents use the deterministic merge key {_merge_key}`);
+      keyField.value = "{_merge_key}";
+    } else {
+      fields.unshift({ field: names[0]!, type: "string", value: "{_merge_key}", label: "external key (added by the importer)" });
+      imp.notes.push(`${names[0]}: added with {_merge_key} (merged documents need a deterministic key)`);
+    }
+    return "{_merge_key}";
+  }
+  if (keyField?.value) return keyField.value;
+  imp.fail(["target", "request"], `no ${names[0]} field with a value`, `add { "field": "${names[0]}", "value": "{io_id}" } (the deterministic key that stops duplicate writes)`);
+  return "{_merge_key}";
+}
+
+/** crontab, or schedule as a string or { crontab | cron }. */
+function convertSchedule(imp: Importer, json: Json): string | undefined {
+  const schedule = json.schedule;
+  if (json.crontab !== undefined) return convertCron(imp, json.crontab, ["crontab"]);
+  if (typeof schedule === "string") return convertCron(imp, schedule, ["schedule"]);
+  if (isObject(schedule)) {
+    imp.keys(schedule, ["schedule"], ["crontab", "cron"], "schedule");
+    return convertCron(imp, schedule.crontab ?? schedule.cron, ["schedule", schedule.crontab !== undefined ? "crontab" : "cron"]);
+  }
+  return undefined;
+}
+
+/** The native flow document (before the schedule and the merge operation are added). */
+function assembleFlow(imp: Importer, json: Json, options: QeasyImportOptions, source: SourceParts, target: TargetKind, fields: FieldMapping[], externalKey: string): FlowInput {
   const endpointSlug = slug(source.endpoint.replace(/^\/open\//, "").replace(/\/query$/, ""));
-  const id = options.id ?? `jst-${endpointSlug}-to-${target!.type}`;
+  const id = options.id ?? `jst-${endpointSlug}-to-${target.type}`;
   const doc: FlowInput = {
     id,
     name: options.name ?? text(json.name) ?? id,
@@ -728,8 +761,8 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
       ...(source.flatten ? { flatten: source.flatten } : {}),
     },
     target: {
-      type: target!.type,
-      operation: target!.operation,
+      type: target.type,
+      operation: target.operation,
       externalKey,
       fields,
       ...(imp.usesMongoTable ? { defaultLookupTable: imp.mongoTable() } : {}),
@@ -742,35 +775,33 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
     })),
   };
   if (typeof json.description === "string") doc.description = json.description;
-  if (cron) doc.schedule = { cron };
-  if (merge) {
-    const prefix = options.mergeKeyPrefix ?? "JST";
-    const op: Record<string, unknown> = {
-      type: "merge",
-      groupBy: merge.groupBy,
-      lines: merge.lines,
-      calculate: merge.calculate,
-      keyTemplate: `${prefix}-${merge.groupBy.map((f) => `{${f}}`).join("-")}`,
-    };
-    if (merge.lineGroupBy) op.lineGroupBy = merge.lineGroupBy;
-    if (merge.headerCalculate) op.headerCalculate = merge.headerCalculate;
-    if (merge.maxLines) op.maxLines = merge.maxLines;
-    // A group on a day field (formatResponse … format "date") waits until its day is closed.
-    const dayField = merge.groupBy.find((f) => (source.formatResponse ?? []).some((r) => isObject(r) && r.new === f && r.format === "date"));
-    if (dayField) {
-      op.period = { field: dayField, unit: "day" };
-      doc.incremental = { lookbackMinutes: 1440, endLagMinutes: 5, windowDays: 1 };
-      imp.notes.push(`operation.period: groups on ${dayField} are written once their day is closed; lookback raised to one day so late documents reach a supplement`);
-    } else {
-      imp.notes.push("operation: merged groups are written as soon as they are read (add operation.period to wait for a closed period)");
-    }
-    doc.operation = op as never;
-    imp.notes.push(`operation.keyTemplate: ${String(op.keyTemplate)} (deterministic per group)`);
+  return doc;
+}
+
+/** The flow's merge operation, with a period (and a day of lookback) when it groups on a formatted date. */
+function addMergeOperation(imp: Importer, doc: FlowInput, merge: MergeParts, source: SourceParts, options: QeasyImportOptions): void {
+  const prefix = options.mergeKeyPrefix ?? "JST";
+  const op: Record<string, unknown> = {
+    type: "merge",
+    groupBy: merge.groupBy,
+    lines: merge.lines,
+    calculate: merge.calculate,
+    keyTemplate: `${prefix}-${merge.groupBy.map((f) => `{${f}}`).join("-")}`,
+  };
+  if (merge.lineGroupBy) op.lineGroupBy = merge.lineGroupBy;
+  if (merge.headerCalculate) op.headerCalculate = merge.headerCalculate;
+  if (merge.maxLines) op.maxLines = merge.maxLines;
+  // A group on a day field (formatResponse … format "date") waits until its day is closed.
+  const dayField = merge.groupBy.find((f) => (source.formatResponse ?? []).some((r) => isObject(r) && r.new === f && r.format === "date"));
+  if (dayField) {
+    op.period = { field: dayField, unit: "day" };
+    doc.incremental = { lookbackMinutes: 1440, endLagMinutes: 5, windowDays: 1 };
+    imp.notes.push(`operation.period: groups on ${dayField} are written once their day is closed; lookback raised to one day so late documents reach a supplement`);
+  } else {
+    imp.notes.push("operation: merged groups are written as soon as they are read (add operation.period to wait for a closed period)");
   }
-  if (imp.usesMongoTable && !options.mongoQueryTable) {
-    imp.notes.push(`_mongoQuery reads QEasy's store; it now reads reference table "lookup" — pass { mongoQueryTable } to name it`);
-  }
-  return { flow: loadFlow(doc), notes: imp.notes, ...(source.responseFields ? { responseFields: source.responseFields } : {}) };
+  doc.operation = op as never;
+  imp.notes.push(`operation.keyTemplate: ${String(op.keyTemplate)} (deterministic per group)`);
 }
 
 /** Converts a QEasy scheme into a native flow; throws QeasyImportError listing every unsupported construct. */

@@ -74,38 +74,59 @@ export function rawTemplateProblems(json: unknown): FlowProblem[] {
   return problems;
 }
 
+/** What the section checkers share: the flow, the problems found so far and the declared reference tables. */
+interface SemanticContext {
+  flow: Flow;
+  problems: FlowProblem[];
+  declared: Set<string>;
+  declaredList: string[];
+}
+
 export function semanticProblems(flow: Flow): FlowProblem[] {
-  const problems: FlowProblem[] = [];
   const declared = new Set(flow.references.map((r) => r.name));
-  const declaredList = [...declared];
+  const ctx: SemanticContext = { flow, problems: [], declared, declaredList: [...declared] };
+  // One checker per section, in the order the problems are reported (Benthos validates per component).
+  checkGeneral(ctx);
+  checkSource(ctx);
+  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
+  if (merge) checkMerge(ctx, merge);
+  checkTarget(ctx, merge !== undefined);
+  return ctx.problems.map((p) => ({ ...p, problem: firstLine(p.problem) }));
+}
 
-  const compile = (source: string, path: string): CompiledValue | null => compileOrReport(source, path, problems);
+function compile(ctx: SemanticContext, source: string, path: string): CompiledValue | null {
+  return compileOrReport(source, path, ctx.problems);
+}
 
-  const checkTables = (value: CompiledValue, path: string, defaultTable: string | undefined) => {
-    for (const table of value.tables) {
-      if (!declared.has(table)) {
-        const guess = closest(table, declaredList);
-        problems.push({
-          path,
-          problem: `lookup reads table "${table}", which is not declared in references`,
-          hint: guess ? `did you mean "${guess}"? Otherwise add { "name": "${table}", "keyField": "…" } to references` : `add { "name": "${table}", "keyField": "…" } to references`,
-        });
-      }
+/** Lookups in a compiled value read declared tables (or a declared default table). */
+function checkTables(ctx: SemanticContext, value: CompiledValue, path: string, defaultTable: string | undefined) {
+  const { problems, declared, declaredList } = ctx;
+  for (const table of value.tables) {
+    if (!declared.has(table)) {
+      const guess = closest(table, declaredList);
+      problems.push({
+        path,
+        problem: `lookup reads table "${table}", which is not declared in references`,
+        hint: guess ? `did you mean "${guess}"? Otherwise add { "name": "${table}", "keyField": "…" } to references` : `add { "name": "${table}", "keyField": "…" } to references`,
+      });
     }
-    if (value.usesDefaultTable) {
-      if (!defaultTable) {
-        problems.push({
-          path,
-          problem: "lookup names no table and no default table applies",
-          hint: 'set "table" on this field (or an enclosing one) or target.defaultLookupTable to a declared reference',
-        });
-      } else if (!declared.has(defaultTable)) {
-        problems.push({ path, problem: `lookup reads default table "${defaultTable}", which is not declared in references`, hint: `add { "name": "${defaultTable}", "keyField": "…" } to references` });
-      }
+  }
+  if (value.usesDefaultTable) {
+    if (!defaultTable) {
+      problems.push({
+        path,
+        problem: "lookup names no table and no default table applies",
+        hint: 'set "table" on this field (or an enclosing one) or target.defaultLookupTable to a declared reference',
+      });
+    } else if (!declared.has(defaultTable)) {
+      problems.push({ path, problem: `lookup reads default table "${defaultTable}", which is not declared in references`, hint: `add { "name": "${defaultTable}", "keyField": "…" } to references` });
     }
-  };
+  }
+}
 
-  // ---- general ----
+/** Time zone, schedule, startAt, duplicate references. */
+function checkGeneral(ctx: SemanticContext) {
+  const { flow, problems } = ctx;
   if (flow.timezone !== undefined) {
     try {
       new Intl.DateTimeFormat("en-US", { timeZone: flow.timezone });
@@ -125,17 +146,20 @@ export function semanticProblems(flow: Flow): FlowProblem[] {
     if (seenRefs.has(r.name)) problems.push({ path: `references[${i}].name`, problem: `reference "${r.name}" is declared twice`, hint: "remove the duplicate" });
     seenRefs.add(r.name);
   });
+}
 
-  // ---- source ----
+/** Request parameters, formatResponse formats and conditions. */
+function checkSource(ctx: SemanticContext) {
+  const { flow, problems } = ctx;
   const source = flow.source;
   for (const [key, value] of Object.entries(source.params)) {
     const base = jsonPath(["source", "params", key]);
     if (typeof value === "string") {
-      const c = compile(value, base);
-      if (c) checkTables(c, base, undefined);
+      const c = compile(ctx, value, base);
+      if (c) checkTables(ctx, c, base, undefined);
     } else if (Array.isArray(value)) {
       value.forEach((v, i) => {
-        if (typeof v === "string") compile(v, `${base}[${i}]`);
+        if (typeof v === "string") compile(ctx, v, `${base}[${i}]`);
       });
     }
   }
@@ -155,91 +179,95 @@ export function semanticProblems(flow: Flow): FlowProblem[] {
       }
     }),
   );
+}
 
-  // ---- merge ----
-  const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
-  if (merge) {
-    const key = compile(merge.keyTemplate, "operation.keyTemplate");
-    if (key) {
-      const used = new Set(key.fields);
-      const outside = key.fields.filter((f) => !merge.groupBy.includes(f));
-      const unused = merge.groupBy.filter((f) => !used.has(f));
-      if (outside.length > 0) {
-        problems.push({ path: "operation.keyTemplate", problem: `uses ${outside.join(", ")}, which ${outside.length > 1 ? "are" : "is"} not in groupBy, so one group could get several keys`, hint: `use only the groupBy fields (${merge.groupBy.join(", ")}), or add the field to groupBy` });
-      }
-      if (unused.length > 0) {
-        problems.push({ path: "operation.keyTemplate", problem: `does not use groupBy field${unused.length > 1 ? "s" : ""} ${unused.join(", ")}, so two groups could share one external key`, hint: `include {${unused[0]}} in the key template` });
-      }
-      if (key.tables.length > 0 || key.usesDefaultTable) problems.push({ path: "operation.keyTemplate", problem: "the merge key may not use lookups", hint: "build the key from groupBy fields only" });
+/** The merge: key template over the groupBy fields, accumulators, flattened line prefixes. */
+function checkMerge(ctx: SemanticContext, merge: Extract<NonNullable<Flow["operation"]>, { type: "merge" }>) {
+  const { flow, problems } = ctx;
+  const key = compile(ctx, merge.keyTemplate, "operation.keyTemplate");
+  if (key) {
+    const used = new Set(key.fields);
+    const outside = key.fields.filter((f) => !merge.groupBy.includes(f));
+    const unused = merge.groupBy.filter((f) => !used.has(f));
+    if (outside.length > 0) {
+      problems.push({ path: "operation.keyTemplate", problem: `uses ${outside.join(", ")}, which ${outside.length > 1 ? "are" : "is"} not in groupBy, so one group could get several keys`, hint: `use only the groupBy fields (${merge.groupBy.join(", ")}), or add the field to groupBy` });
     }
-    if (merge.lineGroupBy === undefined && Object.keys(merge.calculate).length > 0) {
-      problems.push({ path: "operation.calculate", problem: "line accumulators need lineGroupBy (lines are kept as they are without it)", hint: 'add "lineGroupBy" (e.g. ["sku_id"]), or [] to merge all lines of a group into one' });
+    if (unused.length > 0) {
+      problems.push({ path: "operation.keyTemplate", problem: `does not use groupBy field${unused.length > 1 ? "s" : ""} ${unused.join(", ")}, so two groups could share one external key`, hint: `include {${unused[0]}} in the key template` });
     }
-    merge.lineGroupBy?.forEach((f, i) => {
-      if (f in merge.calculate) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `${f} is both a line group field and calculated`, hint: `remove it from calculate` });
-    });
-    for (const f of Object.keys(merge.headerCalculate ?? {})) {
-      if (merge.groupBy.includes(f)) problems.push({ path: jsonPath(["operation", "headerCalculate", f]), problem: `${f} is a groupBy field and cannot also be calculated`, hint: "remove it from headerCalculate" });
-    }
-    if (flow.source.flatten && merge.lines === flow.source.flatten.path && merge.lineGroupBy) {
-      const prefix = flow.source.flatten.prefix ?? `${flow.source.flatten.path}_`;
-      merge.lineGroupBy.forEach((f, i) => {
-        if (!f.startsWith(prefix)) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `flattened rows name line fields with the prefix "${prefix}", but "${f}" lacks it`, hint: `write "${prefix}${f}"` });
-      });
-    }
+    if (key.tables.length > 0 || key.usesDefaultTable) problems.push({ path: "operation.keyTemplate", problem: "the merge key may not use lookups", hint: "build the key from groupBy fields only" });
   }
+  if (merge.lineGroupBy === undefined && Object.keys(merge.calculate).length > 0) {
+    problems.push({ path: "operation.calculate", problem: "line accumulators need lineGroupBy (lines are kept as they are without it)", hint: 'add "lineGroupBy" (e.g. ["sku_id"]), or [] to merge all lines of a group into one' });
+  }
+  merge.lineGroupBy?.forEach((f, i) => {
+    if (f in merge.calculate) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `${f} is both a line group field and calculated`, hint: `remove it from calculate` });
+  });
+  for (const f of Object.keys(merge.headerCalculate ?? {})) {
+    if (merge.groupBy.includes(f)) problems.push({ path: jsonPath(["operation", "headerCalculate", f]), problem: `${f} is a groupBy field and cannot also be calculated`, hint: "remove it from headerCalculate" });
+  }
+  if (flow.source.flatten && merge.lines === flow.source.flatten.path && merge.lineGroupBy) {
+    const prefix = flow.source.flatten.prefix ?? `${flow.source.flatten.path}_`;
+    merge.lineGroupBy.forEach((f, i) => {
+      if (!f.startsWith(prefix)) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `flattened rows name line fields with the prefix "${prefix}", but "${f}" lacks it`, hint: `write "${prefix}${f}"` });
+    });
+  }
+}
 
-  // ---- target ----
+/** The external key, the default lookup table and the field mapping. */
+function checkTarget(ctx: SemanticContext, merged: boolean) {
+  const { flow, problems } = ctx;
   const target = flow.target;
-  const keyValue = compile(target.externalKey, "target.externalKey");
+  const keyValue = compile(ctx, target.externalKey, "target.externalKey");
   if (keyValue) {
-    checkTables(keyValue, "target.externalKey", target.defaultLookupTable);
-    if (merge && !keyValue.fields.includes("_merge_key")) {
+    checkTables(ctx, keyValue, "target.externalKey", target.defaultLookupTable);
+    if (merged && !keyValue.fields.includes("_merge_key")) {
       problems.push({ path: "target.externalKey", problem: "a merged flow must use the merge key (with its part and supplement suffixes) as its external key", hint: 'write "{_merge_key}"' });
     }
   }
-  if (target.defaultLookupTable !== undefined && !declared.has(target.defaultLookupTable)) {
+  if (target.defaultLookupTable !== undefined && !ctx.declared.has(target.defaultLookupTable)) {
     problems.push({ path: "target.defaultLookupTable", problem: `table "${target.defaultLookupTable}" is not declared in references`, hint: `add { "name": "${target.defaultLookupTable}", "keyField": "…" } to references` });
   }
+  checkFields(ctx, target.fields, "target.fields", undefined);
+}
 
-  const checkFields = (fields: readonly FieldMapping[], base: string, inheritedTable: string | undefined) => {
-    const names = new Map<string, number>();
-    fields.forEach((f, i) => {
-      const path = `${base}[${i}]`;
-      const table = f.table ?? inheritedTable;
-      if (names.has(f.field)) problems.push({ path: `${path}.field`, problem: `"${f.field}" appears twice at this level (also at ${base}[${names.get(f.field)}])`, hint: "remove or rename one of them" });
-      names.set(f.field, i);
-      if (f.table !== undefined && !declared.has(f.table)) {
-        problems.push({ path: `${path}.table`, problem: `table "${f.table}" is not declared in references`, hint: `add { "name": "${f.table}", "keyField": "…" } to references` });
+/** One level of the field mapping (and, recursively, its children). */
+function checkFields(ctx: SemanticContext, fields: readonly FieldMapping[], base: string, inheritedTable: string | undefined) {
+  const { problems } = ctx;
+  const names = new Map<string, number>();
+  fields.forEach((f, i) => {
+    const path = `${base}[${i}]`;
+    const table = f.table ?? inheritedTable;
+    if (names.has(f.field)) problems.push({ path: `${path}.field`, problem: `"${f.field}" appears twice at this level (also at ${base}[${names.get(f.field)}])`, hint: "remove or rename one of them" });
+    names.set(f.field, i);
+    if (f.table !== undefined && !ctx.declared.has(f.table)) {
+      problems.push({ path: `${path}.table`, problem: `table "${f.table}" is not declared in references`, hint: `add { "name": "${f.table}", "keyField": "…" } to references` });
+    }
+    const hasChildren = f.children !== undefined && f.children.length > 0;
+    if (f.children !== undefined && f.type !== "object" && f.type !== "array") {
+      problems.push({ path: `${path}.children`, problem: `a field of type "${f.type}" cannot have children`, hint: 'use type "object" (one nested object) or "array" (one element per source line)' });
+    }
+    if (f.type === "array" && hasChildren && (f.value === undefined || f.value === "")) {
+      problems.push({ path: `${path}.value`, problem: "an array with children needs the source array in value", hint: 'e.g. "value": "items"' });
+    }
+    if (f.type === "object" && hasChildren && f.value !== undefined && f.value !== "") {
+      problems.push({ path: `${path}.value`, problem: "an object with children takes its values from the children; value is not used", hint: "remove value" });
+    }
+    if (f.format !== undefined) {
+      try {
+        parseFormat(f.format);
+      } catch (error) {
+        problems.push({ path: `${path}.format`, problem: error instanceof Error ? error.message : String(error), hint: error instanceof BridgeError ? error.hint : undefined });
       }
-      const hasChildren = f.children !== undefined && f.children.length > 0;
-      if (f.children !== undefined && f.type !== "object" && f.type !== "array") {
-        problems.push({ path: `${path}.children`, problem: `a field of type "${f.type}" cannot have children`, hint: 'use type "object" (one nested object) or "array" (one element per source line)' });
-      }
-      if (f.type === "array" && hasChildren && (f.value === undefined || f.value === "")) {
-        problems.push({ path: `${path}.value`, problem: "an array with children needs the source array in value", hint: 'e.g. "value": "items"' });
-      }
-      if (f.type === "object" && hasChildren && f.value !== undefined && f.value !== "") {
-        problems.push({ path: `${path}.value`, problem: "an object with children takes its values from the children; value is not used", hint: "remove value" });
-      }
-      if (f.format !== undefined) {
-        try {
-          parseFormat(f.format);
-        } catch (error) {
-          problems.push({ path: `${path}.format`, problem: error instanceof Error ? error.message : String(error), hint: error instanceof BridgeError ? error.hint : undefined });
-        }
-      }
-      const v = f.value;
-      const isArrayPath = f.type === "array" && hasChildren && v !== undefined && PLAIN_PATH.test(v);
-      if (v !== undefined && v !== "" && !isArrayPath && !(f.type === "object" && hasChildren)) {
-        const c = compile(v, `${path}.value`);
-        if (c) checkTables(c, `${path}.value`, table ?? target.defaultLookupTable);
-      }
-      if (f.children) checkFields(f.children, `${path}.children`, table);
-    });
-  };
-  checkFields(target.fields, "target.fields", undefined);
-  return problems.map((p) => ({ ...p, problem: firstLine(p.problem) }));
+    }
+    const v = f.value;
+    const isArrayPath = f.type === "array" && hasChildren && v !== undefined && PLAIN_PATH.test(v);
+    if (v !== undefined && v !== "" && !isArrayPath && !(f.type === "object" && hasChildren)) {
+      const c = compile(ctx, v, `${path}.value`);
+      if (c) checkTables(ctx, c, `${path}.value`, table ?? ctx.flow.target.defaultLookupTable);
+    }
+    if (f.children) checkFields(ctx, f.children, `${path}.children`, table);
+  });
 }
 
 /** The detail array conditions and merges refer to. */

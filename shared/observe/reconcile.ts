@@ -15,20 +15,18 @@
  * rows carry detail lines (when they do not, quantities are "n/a" and only presence is compared); KIS bill
  * lists as {Head, Entry} rows or flat rows (flat rows are completed with getdetail per bill).
  */
-import { JushuitanClient, tokensFromEnv } from "../connectors/jushuitan/index.ts";
-import { KisClient, kisConfigFromEnv, KisOperations, parseKisOperation, type KisBillRow } from "../connectors/kis/index.ts";
-import { createTplusClient, tplusConfigFromEnv } from "../connectors/tplus/operations.ts";
-import { type Budget, createCallMeter } from "../engine/meter.ts";
-import { jushuitanWindowSource, rangeFlow, requestTimeoutMs } from "../engine/runner.ts";
+import { parseKisOperation, type KisBillRow } from "../connectors/kis/index.ts";
+import { type Clients, composeHost } from "../compose/index.ts";
+import type { Budget } from "../engine/meter.ts";
+import { jushuitanWindowSource, rangeFlow } from "../engine/runner.ts";
+import { DAY_MS, planSyncWindows } from "../engine/window.ts";
 import { baseKeyOf, isCorrectionKey, parseRelatedKey } from "../engine/key-scheme.ts";
-import { DAY_MS, planSyncWindows, type TimeWindow } from "../engine/window.ts";
 import { ConfigError } from "../errors.ts";
 import { createDocumentBuilder } from "../flow/builder.ts";
 import { lookupTables } from "../flow/preview.ts";
 import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
-import { KvReferenceStore } from "../state/reference-store.ts";
-import { KvTokenStore } from "../state/token-store.ts";
+import type { KvReferenceStore } from "../state/reference-store.ts";
 import { formatInZone } from "../util/time.ts";
 
 const UNLIMITED_BUDGET: Budget = { maxSubrequests: Number.MAX_SAFE_INTEGER };
@@ -189,29 +187,20 @@ interface Found extends DocFigures {
   key: string;
 }
 
-function required(env: Record<string, string | undefined>, name: string): string {
-  const value = env[name];
-  if (!value) throw new ConfigError(`${name} is not set`, { hint: "set it in the environment or .env (the same names as the Worker's secrets)", details: { missing: [name] } });
-  return value;
-}
-
-/** What the reconcile phases share: the metered fetch, the token store and the request timeout. */
+/** What the reconcile phases share: the metered session's clients and the reference store (shared/compose). */
 interface ReconcileRun {
-  meter: ReturnType<typeof createCallMeter>;
-  tokenStore: KvTokenStore;
-  timeoutMs: number | undefined;
+  clients: Clients;
+  references: KvReferenceStore;
 }
 
 /** What the target should hold: the source's documents in the range, built as a sync would build them (by external key). */
-async function readExpected(spec: ReconcileSpec, ports: ReconcilePorts, run: ReconcileRun): Promise<{ expected: Map<string, Expected>; unmapped: string[] }> {
+async function readExpected(spec: ReconcileSpec, run: ReconcileRun): Promise<{ expected: Map<string, Expected>; unmapped: string[] }> {
   const { flow, range } = spec;
-  const { clock, logger, env } = ports;
-  const { meter, tokenStore, timeoutMs } = run;
+  const { references } = run;
   const target = flow.target.type;
   const zone = flow.timezone;
   // ---- what the target should hold ----
   const tables: Record<string, ReadonlyArray<Record<string, unknown>>> = {};
-  const references = new KvReferenceStore(ports.kv, { clock, logger });
   for (const ref of flow.references) {
     const table = await references.get(ref.name);
     if (!table || table.rows.length === 0) {
@@ -223,17 +212,7 @@ async function readExpected(spec: ReconcileSpec, ports: ReconcilePorts, run: Rec
     tables[ref.name] = table.rows;
   }
   const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
-  const jst = new JushuitanClient({
-    baseUrl: env.JST_BASE_URL ?? "https://openapi.jushuitan.com",
-    appKey: required(env, "JST_APP_KEY"),
-    appSecret: required(env, "JST_APP_SECRET"),
-    tokenStore,
-    fetch: meter.fetch,
-    clock,
-    logger,
-    initialTokens: tokensFromEnv(env),
-    ...(timeoutMs ? { timeoutMs } : {}),
-  });
+  const jst = run.clients.jushuitan();
   const params = (w: { from: number; to: number }) => {
     const all = builder.compiled.requestParams({ lastSyncTime: w.from, currentTime: w.to, timezone: zone });
     if (readFlow !== flow) all.date_type = readFlow.source.params.date_type;
@@ -264,8 +243,7 @@ async function readExpected(spec: ReconcileSpec, ports: ReconcilePorts, run: Rec
 /** What the target holds: its documents listed over the expected days, and expected ones missing from the listing looked up by key. */
 async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: ReconcileRun, expected: Map<string, Expected>): Promise<Map<string, Found>> {
   const { flow, range } = spec;
-  const { clock, logger, env } = ports;
-  const { meter, tokenStore, timeoutMs } = run;
+  const { logger } = ports;
   const target = flow.target.type;
   const zone = flow.timezone;
   // ---- what the target holds ----
@@ -274,7 +252,6 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   const listFrom = days.reduce((a, b) => (b < a ? b : a));
   const listTo = days.reduce((a, b) => (b > a ? b : a));
   const found = new Map<string, Found>();
-  const deps = { fetch: meter.fetch, tokenStore, clock, logger };
   const unlisted = () => {
     const keys = [...expected.keys()].filter((k) => !found.has(k));
     if (keys.length > MAX_KEY_LOOKUPS) logger.warn("many expected documents are not in the target's listing; only some are looked up by key", { notListed: keys.length, lookedUp: MAX_KEY_LOOKUPS });
@@ -282,7 +259,7 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   };
 
   if (target === "kis") {
-    const ops = new KisOperations(new KisClient({ config: kisConfigFromEnv(env), ...deps, ...(timeoutMs ? { timeoutMs } : {}) }));
+    const ops = run.clients.kis();
     const bill = parseKisOperation(flow.target.operation).bill;
     const add = async (row: KisBillRow, corrected: ReadonlySet<string>) => {
       if (!row.FBillNo) return;
@@ -305,7 +282,7 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
       for (const row of page.rows) if (row.FBillNo === key) await add(row, new Set());
     }
   } else {
-    const client = createTplusClient(tplusConfigFromEnv(env), deps, timeoutMs ? { timeoutMs } : {});
+    const client = run.clients.tplus();
     const operation = flow.target.operation;
     for (const v of await client.listVouchers(operation, { from: listFrom, to: listTo })) found.set(v.externalCode, { key: v.externalCode, ...figuresOf("tplus", v.raw) });
     for (const key of unlisted()) {
@@ -394,15 +371,13 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
 
 export async function reconcile(spec: ReconcileSpec, ports: ReconcilePorts): Promise<ReconcileReport> {
   const { flow, range } = spec;
-  const { clock, logger, env } = ports;
   const target = flow.target.type;
-  const meter = createCallMeter(ports.fetch, spec.budget ?? UNLIMITED_BUDGET, clock);
+  const parts = composeHost(ports);
+  const { meter, clients } = parts.session(spec.budget ?? UNLIMITED_BUDGET);
   const docType = target === "kis" ? parseKisOperation(flow.target.operation).bill : flow.target.operation;
-  const tokenStore = new KvTokenStore(ports.kv, { clock, logger });
-  const timeoutMs = requestTimeoutMs(env);
 
-  const run: ReconcileRun = { meter, tokenStore, timeoutMs };
-  const { expected, unmapped } = await readExpected(spec, ports, run);
+  const run: ReconcileRun = { clients, references: parts.referenceStore() };
+  const { expected, unmapped } = await readExpected(spec, run);
   const found = await readFound(spec, ports, run, expected);
   const { sorted, missing, extra, mismatched, documents } = compareDocuments(expected, found, docType, spec.strict === true);
   return {

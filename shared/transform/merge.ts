@@ -307,203 +307,244 @@ function dedupe(inputs: readonly MergeInput[]): MergeInput[] {
   return [...byKey.values()].sort((a, b) => compareIds(a.id, b.id) || (a.seq ?? 0) - (b.seq ?? 0));
 }
 
+/** A merge configuration compiled once: the getters, accumulators and key template every group reuses. */
+interface MergePlan {
+  config: MergeConfig;
+  flatRows: boolean;
+  timezone: string;
+  keyTemplate: CompiledValue;
+  groupGet: Array<(row: Record<string, unknown>) => unknown>;
+  /** The key template reads only groupBy fields: the rendered key is a function of the groupBy values. */
+  keyFromGroupBy: boolean;
+  headerCalc: [string, Accumulator][];
+  lineCalc: [string, Accumulator][];
+  lineCalcGet: Array<(row: Record<string, unknown>) => unknown>;
+  lineKeyGet: Array<(row: Record<string, unknown>) => unknown>;
+  linesOf: (row: Record<string, unknown>) => unknown;
+  adders: ReturnType<typeof adder>[];
+}
+
 export function compileMerge(config: MergeConfig, options: { flatRows?: boolean; timezone?: string; path?: string } = {}): CompiledMerge {
-  const flatRows = options.flatRows ?? false;
-  const timezone = options.timezone ?? DEFAULT_ZONE;
   const keyTemplate: CompiledValue = compileValue(config.keyTemplate, { path: options.path ? `${options.path}.keyTemplate` : "operation.keyTemplate" });
   const lineCalc = Object.entries(config.calculate ?? {}) as [string, Accumulator][];
-  const lineCalcGet = lineCalc.map(([field]) => getter(field));
-  const lineKeyGet = (config.lineGroupBy ?? []).map(getter);
-  const linesOf = getter(config.lines);
-  const adders = lineCalc.map(([field, acc]) => adder(acc, field));
-  /** Map key of a line: one primitive field keys directly (1 and "1" stay apart), else canonical JSON. */
-  const lineKeyOf = (row: Record<string, unknown>): unknown => {
-    if (lineKeyGet.length === 1) {
-      const v = lineKeyGet[0]!(row);
-      return v !== null && typeof v === "object" ? `json:${JSON.stringify(v)}` : (v ?? null);
-    }
-    let k = "";
-    for (const get of lineKeyGet) k += `${JSON.stringify(get(row) ?? null)}|`;
-    return k;
+  const plan: MergePlan = {
+    config,
+    flatRows: options.flatRows ?? false,
+    timezone: options.timezone ?? DEFAULT_ZONE,
+    keyTemplate,
+    groupGet: config.groupBy.map(getter),
+    // When the key template reads only groupBy fields (always, for a loaded flow), render it once per
+    // distinct value tuple instead of once per document.
+    keyFromGroupBy: keyTemplate.fields.every((f) => config.groupBy.includes(f)),
+    headerCalc: Object.entries(config.headerCalculate ?? {}) as [string, Accumulator][],
+    lineCalc,
+    lineCalcGet: lineCalc.map(([field]) => getter(field)),
+    lineKeyGet: (config.lineGroupBy ?? []).map(getter),
+    linesOf: getter(config.lines),
+    adders: lineCalc.map(([field, acc]) => adder(acc, field)),
   };
-  const headerCalc = Object.entries(config.headerCalculate ?? {}) as [string, Accumulator][];
-  const lineGroupBy = config.lineGroupBy;
-
-  const groupGet = config.groupBy.map(getter);
-  // When the key template reads only groupBy fields (always, for a loaded flow), the rendered key is a
-  // function of the groupBy values: render it once per distinct value tuple instead of once per document.
-  const keyFromGroupBy = keyTemplate.fields.every((f) => config.groupBy.includes(f));
-
-  const group: CompiledMerge["group"] = (inputs, vars) => {
-    const groups = new Map<string, MergeInput[]>();
-    const errors: { id: string; error: BridgeError }[] = [];
-    const rendered = new Map<unknown, unknown>(); // nested by groupBy value → rendered key
-    for (const input of inputs) {
-      let complete = true;
-      for (const get of groupGet) if (isEmpty(get(input.record))) complete = false;
-      if (!complete) {
-        const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
-        errors.push({
-          id: input.id,
-          error: new MergeError(`document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, { id: input.id, fields: missing }, "Every document must carry the groupBy fields; check formatResponse and the source data."),
-        });
-        continue;
-      }
-      let key: string | undefined;
-      let level = rendered;
-      if (keyFromGroupBy) {
-        for (let i = 0; i < groupGet.length - 1; i++) {
-          const v = groupGet[i]!(input.record);
-          let next = level.get(v) as Map<unknown, unknown> | undefined;
-          if (!next) level.set(v, (next = new Map()));
-          level = next;
-        }
-        key = level.get(groupGet[groupGet.length - 1]!(input.record)) as string | undefined;
-      }
-      if (key === undefined) {
-        try {
-          key = String(keyTemplate.evaluate({ record: input.record, vars }));
-        } catch (error) {
-          errors.push({ id: input.id, error: error instanceof BridgeError ? error : new MergeError(String(error), { id: input.id }) });
-          continue;
-        }
-        if (keyFromGroupBy) level.set(groupGet[groupGet.length - 1]!(input.record), key);
-      }
-      let list = groups.get(key);
-      if (!list) groups.set(key, (list = []));
-      list.push(input);
-    }
-    const sorted = [...groups.keys()].sort();
-    return { groups: sorted.map((groupKey) => ({ groupKey, inputs: groups.get(groupKey)! })), errors };
-  };
-
   // Period ends per raw value: a window holds few distinct days, so each is computed once.
   const periodCache = new Map<unknown, number | null>();
-  const periodEnd: CompiledMerge["periodEnd"] = (inputs) => {
-    const period = config.period;
-    if (!period) return undefined;
-    let end = -Infinity;
-    for (const input of inputs) {
-      const raw = getField(input.record, period.field);
-      let e = periodCache.get(raw);
-      if (e === undefined) {
-        e = periodEndOf(raw, period.unit, timezone);
-        if (periodCache.size > 4096) periodCache.clear();
-        if (typeof raw === "string" || typeof raw === "number") periodCache.set(raw, e);
-      }
-      if (e === null) {
-        throw new MergeError(`document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`, { id: input.id, field: period.field }, `Make sure every document carries ${period.field}.`);
-      }
-      if (e > end) end = e;
-    }
-    return end;
+  return {
+    config,
+    group: (inputs, vars) => groupInputs(plan, inputs, vars),
+    mergeGroup: (groupKey, rawInputs, supplement = 0) => mergeGroupOf(plan, groupKey, rawInputs, supplement),
+    periodEnd: (inputs) => periodEndOfInputs(plan, periodCache, inputs),
   };
+}
 
-  const mergeGroup: CompiledMerge["mergeGroup"] = (groupKey, rawInputs, supplement = 0) => {
-    const inputs = dedupe(rawInputs);
-    const first = inputs[0];
-    if (!first) return [];
-
-    // Header: the groupBy fields (equal across members) and the header accumulators, one value per member.
-    const header: Record<string, unknown> = {};
-    for (const f of config.groupBy) header[f] = getField(first.record, f);
-    if (headerCalc.length > 0) {
-      const states = headerCalc.map(() => newState());
-      let lastId: string | undefined;
-      for (const input of inputs) {
-        if (input.id === lastId) continue; // flattened rows of one document count once
-        lastId = input.id;
-        headerCalc.forEach(([field, acc], i) => accumulate(acc, states[i]!, getField(input.record, field), field, input.id));
-      }
-      headerCalc.forEach(([field, acc], i) => (header[field] = result(acc, states[i]!)));
-    }
-
-    // Lines, in member order; grouped lines keep the position of their first occurrence.
-    const lines: Record<string, unknown>[] = [];
-    const groupsByKey = lineGroupBy ? new Map<unknown, LineGroup>() : null;
-    const lineGroups: LineGroup[] = [];
-    for (const input of inputs) {
-      const source = flatRows ? [input.record] : linesOf(input.record);
-      if (!Array.isArray(source)) continue;
-      for (const line of source) {
-        if (line === null || typeof line !== "object") continue;
-        const row = line as Record<string, unknown>;
-        if (!groupsByKey) {
-          lines.push(row);
-          continue;
-        }
-        const k = lineKeyOf(row);
-        let g = groupsByKey.get(k);
-        if (!g) {
-          const base: Record<string, unknown> = {};
-          for (let i = 0; i < lineKeyGet.length; i++) base[lineGroupBy![i]!] = lineKeyGet[i]!(row);
-          g = { key: k, base, states: lineCalc.map(newState), index: lineGroups.length };
-          groupsByKey.set(k, g);
-          lineGroups.push(g);
-        }
-        for (let i = 0; i < adders.length; i++) adders[i]!(g.states[i]!, lineCalcGet[i]!(row), input.id);
-      }
-    }
-    for (const g of lineGroups) {
-      const line = { ...g.base };
-      for (let i = 0; i < lineCalc.length; i++) line[lineCalc[i]![0]] = result(lineCalc[i]![1], g.states[i]!);
-      lines.push(line);
-    }
-
-    const allMembers = [...new Set(inputs.map((i) => i.id))];
-    /** Members that fed lines [from, to): a second pass, only when maxLines splits the group. */
-    const membersOfLines = (members: readonly MergeInput[], from: number, to: number): string[] => {
-      const out = new Set<string>();
-      let position = 0;
-      for (const input of members) {
-        const source = flatRows ? [input.record] : linesOf(input.record);
-        if (!Array.isArray(source)) continue;
-        for (const line of source) {
-          if (line === null || typeof line !== "object") continue;
-          const index = groupsByKey ? groupsByKey.get(lineKeyOf(line as Record<string, unknown>))!.index : position++;
-          if (index >= from && index < to) out.add(input.id);
-        }
-      }
-      return [...out].sort(compareIds);
-    };
-    const max = config.maxLines && lines.length > config.maxLines ? config.maxLines : lines.length || 1;
-    const parts = Math.max(1, Math.ceil(lines.length / max));
-    const baseKey = supplement > 0 ? `${groupKey}-S${supplement}` : groupKey;
-    const docs: MergedDocument[] = [];
-    for (let p = 0; p < parts; p++) {
-      const partLines = lines.slice(p * max, (p + 1) * max);
-      const members = parts === 1 ? allMembers : membersOfLines(inputs, p * max, (p + 1) * max);
-      const key = parts > 1 ? `${baseKey}-${p + 1}` : baseKey;
-      const record: Record<string, unknown> = {
-        ...header,
-        [config.lines]: partLines,
-        _merge_key: key,
-        _merge_group: groupKey,
-        _merge_part: p + 1,
-        _merge_parts: parts,
-        _merge_supplement: supplement,
-        _merge_count: members.length,
-        _merge_members: members,
-      };
-      // The hash is computed on first use: the pipeline hashes the mapped payload, not this record.
-      let hash: string | undefined;
-      docs.push({
-        key,
-        groupKey,
-        part: p + 1,
-        parts,
-        supplement,
-        members,
-        record,
-        get hash() {
-          return (hash ??= contentHash(record));
-        },
+/** Groups inputs by rendered key (sorted); inputs without the groupBy fields or whose key fails to render are errors. */
+function groupInputs(plan: MergePlan, inputs: readonly MergeInput[], vars: TemplateVars): ReturnType<CompiledMerge["group"]> {
+  const { config, groupGet, keyFromGroupBy, keyTemplate } = plan;
+  const groups = new Map<string, MergeInput[]>();
+  const errors: { id: string; error: BridgeError }[] = [];
+  const rendered = new Map<unknown, unknown>(); // nested by groupBy value → rendered key
+  for (const input of inputs) {
+    let complete = true;
+    for (const get of groupGet) if (isEmpty(get(input.record))) complete = false;
+    if (!complete) {
+      const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
+      errors.push({
+        id: input.id,
+        error: new MergeError(`document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, { id: input.id, fields: missing }, "Every document must carry the groupBy fields; check formatResponse and the source data."),
       });
+      continue;
     }
-    return docs;
-  };
+    let key: string | undefined;
+    let level = rendered;
+    if (keyFromGroupBy) {
+      for (let i = 0; i < groupGet.length - 1; i++) {
+        const v = groupGet[i]!(input.record);
+        let next = level.get(v) as Map<unknown, unknown> | undefined;
+        if (!next) level.set(v, (next = new Map()));
+        level = next;
+      }
+      key = level.get(groupGet[groupGet.length - 1]!(input.record)) as string | undefined;
+    }
+    if (key === undefined) {
+      try {
+        key = String(keyTemplate.evaluate({ record: input.record, vars }));
+      } catch (error) {
+        errors.push({ id: input.id, error: error instanceof BridgeError ? error : new MergeError(String(error), { id: input.id }) });
+        continue;
+      }
+      if (keyFromGroupBy) level.set(groupGet[groupGet.length - 1]!(input.record), key);
+    }
+    let list = groups.get(key);
+    if (!list) groups.set(key, (list = []));
+    list.push(input);
+  }
+  const sorted = [...groups.keys()].sort();
+  return { groups: sorted.map((groupKey) => ({ groupKey, inputs: groups.get(groupKey)! })), errors };
+}
 
-  return { config, group, mergeGroup, periodEnd };
+/** End of the period the group belongs to (max over members); undefined without `period`. */
+function periodEndOfInputs(plan: MergePlan, cache: Map<unknown, number | null>, inputs: readonly MergeInput[]): number | undefined {
+  const period = plan.config.period;
+  if (!period) return undefined;
+  let end = -Infinity;
+  for (const input of inputs) {
+    const raw = getField(input.record, period.field);
+    let e = cache.get(raw);
+    if (e === undefined) {
+      e = periodEndOf(raw, period.unit, plan.timezone);
+      if (cache.size > 4096) cache.clear();
+      if (typeof raw === "string" || typeof raw === "number") cache.set(raw, e);
+    }
+    if (e === null) {
+      throw new MergeError(`document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`, { id: input.id, field: period.field }, `Make sure every document carries ${period.field}.`);
+    }
+    if (e > end) end = e;
+  }
+  return end;
+}
+
+/** Map key of a line: one primitive field keys directly (1 and "1" stay apart), else canonical JSON. */
+function lineKeyOf(plan: MergePlan, row: Record<string, unknown>): unknown {
+  const { lineKeyGet } = plan;
+  if (lineKeyGet.length === 1) {
+    const v = lineKeyGet[0]!(row);
+    return v !== null && typeof v === "object" ? `json:${JSON.stringify(v)}` : (v ?? null);
+  }
+  let k = "";
+  for (const get of lineKeyGet) k += `${JSON.stringify(get(row) ?? null)}|`;
+  return k;
+}
+
+/** Header: the groupBy fields (equal across members) and the header accumulators, one value per member. */
+function mergeHeader(plan: MergePlan, inputs: readonly MergeInput[]): Record<string, unknown> {
+  const { config, headerCalc } = plan;
+  const header: Record<string, unknown> = {};
+  for (const f of config.groupBy) header[f] = getField(inputs[0]!.record, f);
+  if (headerCalc.length > 0) {
+    const states = headerCalc.map(() => newState());
+    let lastId: string | undefined;
+    for (const input of inputs) {
+      if (input.id === lastId) continue; // flattened rows of one document count once
+      lastId = input.id;
+      headerCalc.forEach(([field, acc], i) => accumulate(acc, states[i]!, getField(input.record, field), field, input.id));
+    }
+    headerCalc.forEach(([field, acc], i) => (header[field] = result(acc, states[i]!)));
+  }
+  return header;
+}
+
+/** Lines, in member order; grouped lines (lineGroupBy) keep the position of their first occurrence. */
+function mergeLines(plan: MergePlan, inputs: readonly MergeInput[]): { lines: Record<string, unknown>[]; groupsByKey: Map<unknown, LineGroup> | null } {
+  const { flatRows, linesOf, lineKeyGet, lineCalc, lineCalcGet, adders } = plan;
+  const lineGroupBy = plan.config.lineGroupBy;
+  const lines: Record<string, unknown>[] = [];
+  const groupsByKey = lineGroupBy ? new Map<unknown, LineGroup>() : null;
+  const lineGroups: LineGroup[] = [];
+  for (const input of inputs) {
+    const source = flatRows ? [input.record] : linesOf(input.record);
+    if (!Array.isArray(source)) continue;
+    for (const line of source) {
+      if (line === null || typeof line !== "object") continue;
+      const row = line as Record<string, unknown>;
+      if (!groupsByKey) {
+        lines.push(row);
+        continue;
+      }
+      const k = lineKeyOf(plan, row);
+      let g = groupsByKey.get(k);
+      if (!g) {
+        const base: Record<string, unknown> = {};
+        for (let i = 0; i < lineKeyGet.length; i++) base[lineGroupBy![i]!] = lineKeyGet[i]!(row);
+        g = { key: k, base, states: lineCalc.map(newState), index: lineGroups.length };
+        groupsByKey.set(k, g);
+        lineGroups.push(g);
+      }
+      for (let i = 0; i < adders.length; i++) adders[i]!(g.states[i]!, lineCalcGet[i]!(row), input.id);
+    }
+  }
+  for (const g of lineGroups) {
+    const line = { ...g.base };
+    for (let i = 0; i < lineCalc.length; i++) line[lineCalc[i]![0]] = result(lineCalc[i]![1], g.states[i]!);
+    lines.push(line);
+  }
+  return { lines, groupsByKey };
+}
+
+/** Members that fed lines [from, to): a second pass, only when maxLines splits the group. */
+function membersOfLines(plan: MergePlan, groupsByKey: Map<unknown, LineGroup> | null, members: readonly MergeInput[], from: number, to: number): string[] {
+  const out = new Set<string>();
+  let position = 0;
+  for (const input of members) {
+    const source = plan.flatRows ? [input.record] : plan.linesOf(input.record);
+    if (!Array.isArray(source)) continue;
+    for (const line of source) {
+      if (line === null || typeof line !== "object") continue;
+      const index = groupsByKey ? groupsByKey.get(lineKeyOf(plan, line as Record<string, unknown>))!.index : position++;
+      if (index >= from && index < to) out.add(input.id);
+    }
+  }
+  return [...out].sort(compareIds);
+}
+
+/** Merges one group's inputs (all of them, or just the late ones for a supplement) into one document per maxLines part. */
+function mergeGroupOf(plan: MergePlan, groupKey: string, rawInputs: readonly MergeInput[], supplement: number): MergedDocument[] {
+  const { config } = plan;
+  const inputs = dedupe(rawInputs);
+  if (!inputs[0]) return [];
+  const header = mergeHeader(plan, inputs);
+  const { lines, groupsByKey } = mergeLines(plan, inputs);
+  const allMembers = [...new Set(inputs.map((i) => i.id))];
+  const max = config.maxLines && lines.length > config.maxLines ? config.maxLines : lines.length || 1;
+  const parts = Math.max(1, Math.ceil(lines.length / max));
+  const baseKey = supplement > 0 ? `${groupKey}-S${supplement}` : groupKey;
+  const docs: MergedDocument[] = [];
+  for (let p = 0; p < parts; p++) {
+    const partLines = lines.slice(p * max, (p + 1) * max);
+    const members = parts === 1 ? allMembers : membersOfLines(plan, groupsByKey, inputs, p * max, (p + 1) * max);
+    const key = parts > 1 ? `${baseKey}-${p + 1}` : baseKey;
+    const record: Record<string, unknown> = {
+      ...header,
+      [config.lines]: partLines,
+      _merge_key: key,
+      _merge_group: groupKey,
+      _merge_part: p + 1,
+      _merge_parts: parts,
+      _merge_supplement: supplement,
+      _merge_count: members.length,
+      _merge_members: members,
+    };
+    // The hash is computed on first use: the pipeline hashes the mapped payload, not this record.
+    let hash: string | undefined;
+    docs.push({
+      key,
+      groupKey,
+      part: p + 1,
+      parts,
+      supplement,
+      members,
+      record,
+      get hash() {
+        return (hash ??= contentHash(record));
+      },
+    });
+  }
+  return docs;
 }
 
 /** Merges everything given, ignoring periods and earlier writes (see merge-policy.ts for those). */

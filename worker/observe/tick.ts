@@ -1,15 +1,14 @@
 /** After a cron tick's runs: freshness alerts per flow, whatever the runs' outcomes (issue 17 item 2). */
 import { notifyObservations } from "../../shared/observe/alerts.ts";
-import { FlowStateStore } from "../../shared/state/state-store.ts";
 import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
-import { workerPorts } from "../runtime.ts";
+import { workerHost } from "../runtime.ts";
 import { freshnessOfFlow } from "./freshness-service.ts";
 
 export async function freshnessTick(env: Env, config: WorkerConfig, cron: string, flowIds: readonly string[], now: number): Promise<void> {
   if (!env.ALERT_WEBHOOK_URL) return; // nothing to send: spend no KV reads
-  const ports = workerPorts(env, config);
-  const store = new FlowStateStore(ports.kv, { logger: ports.logger });
+  const ports = workerHost(env, config);
+  const store = ports.stateStore();
   for (const flowId of flowIds) {
     const flow = config.flows[flowId];
     if (!flow) continue;

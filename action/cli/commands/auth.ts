@@ -7,16 +7,15 @@
  */
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { JushuitanClient } from "../../../shared/connectors/jushuitan/index.ts";
 import { signParams } from "../../../shared/connectors/jushuitan/sign.ts";
-import { bootstrapWithCode, KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
-import { TplusCloudTransport } from "../../../shared/connectors/tplus/cloud.ts";
-import { createTplusClient, tplusConfigFromEnv } from "../../../shared/connectors/tplus/operations.ts";
-import { requestTimeoutMs } from "../../../shared/engine/runner.ts";
+import { KIS_TOKEN_KEY, type KisAccount, type KisAccountApp } from "../../../shared/connectors/kis/index.ts";
+import { kisBootstrap, tplusCloudAuth } from "../../../shared/compose/auth.ts";
+import type { ClientDeps } from "../../../shared/compose/connectors.ts";
+import type { Clients } from "../../../shared/compose/index.ts";
 import { BridgeError, ConfigError } from "../../../shared/errors.ts";
 import type { TokenSet, TokenStore } from "../../../shared/ports.ts";
-import { KvTokenStore } from "../../../shared/state/token-store.ts";
 import type { CommandContext } from "../context.ts";
+import type { OpenedState } from "../state.ts";
 import { EXIT } from "../errors.ts";
 
 export const AUTH_USAGE = `jst-bridge auth jst [--code <code>] [--isv]
@@ -128,10 +127,20 @@ async function printSecrets(ctx: CommandContext, system: string, values: Record<
   ctx.out(`Worker secrets (this system's app credentials and tokens, and SYNC_API_TOKEN) merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`);
 }
 
+/** What each system's walk-through works with: the state, a token store that teaches the redactor, and the clients over it. */
+interface AuthSession {
+  state: OpenedState;
+  store: TokenStore;
+  clients: Clients;
+  /** What the bootstraps need besides the environment: the redacting fetch, the learning token store, clock, logger. */
+  deps: ClientDeps;
+}
+
 export async function authCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
   const system = positionals[0];
   const state = ctx.state();
-  const tokenStore = new KvTokenStore(state.kv, { clock: ctx.io.clock, logger: ctx.logger });
+  const host = ctx.host(state);
+  const tokenStore = host.tokenStore();
   // Anything a token store receives is a secret: teach the redactor before any log line can carry it.
   const store: TokenStore = {
     get: (s) => tokenStore.get(s),
@@ -140,107 +149,105 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
       await tokenStore.put(s, t);
     },
   };
-  const timeoutMs = requestTimeoutMs(ctx.env);
-  const common = { fetch: ctx.fetch, clock: ctx.io.clock, logger: ctx.logger, tokenStore: store, ...(timeoutMs ? { timeoutMs } : {}) };
-
-  if (system === "jst") {
-    need(ctx, ["JST_APP_KEY", "JST_APP_SECRET"]);
-    const client = new JushuitanClient({ baseUrl: ctx.env.JST_BASE_URL ?? "https://openapi.jushuitan.com", appKey: ctx.env.JST_APP_KEY!, appSecret: ctx.env.JST_APP_SECRET!, ...common });
-    let tokens: TokenSet;
-    if (ctx.flag("isv")) {
-      const timestamp = String(Math.floor(ctx.io.clock.now() / 1000));
-      const sign = signParams(ctx.env.JST_APP_SECRET!, { app_key: ctx.env.JST_APP_KEY!, timestamp, charset: "utf-8" });
-      const url = `https://openweb.jushuitan.com/auth?${new URLSearchParams({ app_key: ctx.env.JST_APP_KEY!, timestamp, charset: "utf-8", sign })}`;
-      if (!ctx.string("code")) ctx.err(`Open this page as the merchant, authorize the app, and copy the code from the redirect:\n  ${url}`);
-      const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
-      ctx.redactor.add(code);
-      tokens = await client.accessToken(code).catch(codeRefused("the authorization code is single-use and expires quickly: open the page again and use the new code"));
-    } else {
-      const code = ctx.string("code");
-      tokens = code ? await client.getInitToken(code) : await client.getInitToken();
-    }
-    const values: Record<string, string> = { JST_ACCESS_TOKEN: tokens.accessToken };
-    if (tokens.refreshToken) values.JST_REFRESH_TOKEN = tokens.refreshToken;
-    await printSecrets(ctx, "jst", values, [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`], state.description);
-    return EXIT.ok;
-  }
-
-  if (system === "tplus") {
-    const mode = (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase();
-    if (mode === "onprem") {
-      // On-prem has no token to hand out: check that the configured login works and list what to set.
-      const client = createTplusClient(tplusConfigFromEnv(ctx.env), common, timeoutMs ? { timeoutMs } : {});
-      const warehouses = await client.queryWarehouse();
-      // TPLUS_ORG_ID only when set: user/password login sends an empty orgId (docs/targets-tplus.md).
-      const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter((n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim());
-      const secretsFile = await writeSecretsFile(ctx, "tplus", {});
-      if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode, loginOk: true, warehouses: warehouses.length, variables: names, secretsFile }, null, 2));
-      else
-        ctx.out(
-          [
-            `T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`,
-            `The TPLUS_* values are merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`,
-            "Or set them one by one (wrangler asks for each):",
-            ...names.map((n) => `npx wrangler secret put ${n}`),
-          ].join("\n"),
-        );
-      return EXIT.ok;
-    }
-    need(ctx, ["TPLUS_APP_KEY", "TPLUS_APP_SECRET"]);
-    if (!ctx.string("code")) ctx.err("Have the T+ organisation's administrator authorize your app in the Chanjet open platform; your redirect URI then receives ?code=… (valid 10 minutes).");
-    const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
-    ctx.redactor.add(code);
-    const redirectUri = ctx.string("redirect-uri") ?? (await ask(ctx, "redirect URI registered for the app: ", "redirect-uri"));
-    const transport = new TplusCloudTransport({
-      ...(ctx.env.TPLUS_BASE_URL ? { baseUrl: ctx.env.TPLUS_BASE_URL } : {}),
-      appKey: ctx.env.TPLUS_APP_KEY!,
-      appSecret: ctx.env.TPLUS_APP_SECRET!,
-      ...common,
-    });
-    const info = await transport.exchangeAuthorizationCode(code, redirectUri).catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
-    const tokens = await store.get("tplus-cloud");
-    if (!tokens) throw new ConfigError("T+ answered the code exchange but no token was stored", { hint: "run the command again with a fresh code" });
-    const values: Record<string, string> = { TPLUS_OPEN_TOKEN: tokens.accessToken };
-    if (tokens.refreshToken) values.TPLUS_REFRESH_TOKEN = tokens.refreshToken;
-    if (info.orgId) values.TPLUS_ORG_ID = info.orgId;
-    await printSecrets(ctx, "tplus", values, [`T+ cloud: tokens obtained${info.expiresAt ? `, access token valid until ${new Date(info.expiresAt).toISOString()}` : ""}${info.refreshExpiresAt ? `, refresh token until ${new Date(info.refreshExpiresAt).toISOString()}` : ""}.`], state.description);
-    return EXIT.ok;
-  }
-
-  if (system === "kis") {
-    need(ctx, ["KIS_CLIENT_ID", "KIS_CLIENT_SECRET"]);
-    if (!ctx.string("code")) ctx.err("Authorize the app for your KIS user in the Kingdee open platform; the redirect carries a one-time code.");
-    const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
-    ctx.redactor.add(code);
-    const pick = async <T>(items: T[], wanted: string | undefined, id: (x: T) => string, describe: (x: T) => string, what: string, flag: string): Promise<T> => {
-      if (wanted !== undefined) {
-        const hit = items.find((x) => id(x) === wanted);
-        if (!hit) throw new ConfigError(`no ${what} "${wanted}"`, { hint: `choose one of: ${items.map(id).join(", ")}`, details: { option: flag } });
-        return hit;
-      }
-      if (items.length === 1) return items[0]!;
-      ctx.err(`${what}s:\n${items.map((x, i) => `  ${i + 1}. ${describe(x)}`).join("\n")}`);
-      const answer = await ask(ctx, `${what} (1-${items.length}): `, flag);
-      const chosen = items[Number(answer) - 1] ?? items.find((x) => id(x) === answer);
-      if (!chosen) throw new ConfigError(`"${answer}" is not one of the listed ${what}s`, { hint: `answer with a number from 1 to ${items.length}, or pass --${flag}`, details: { option: flag } });
-      return chosen;
-    };
-    const result = await bootstrapWithCode(
-      { baseUrl: ctx.env.KIS_BASE_URL ?? "https://api.kingdee.com", fetch: ctx.fetch, clock: ctx.io.clock, ...(timeoutMs ? { timeoutMs } : {}) },
-      {
-        clientId: ctx.env.KIS_CLIENT_ID!,
-        clientSecret: ctx.env.KIS_CLIENT_SECRET!,
-        code,
-        chooseAccount: (accounts: KisAccount[]) => pick(accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
-        chooseApp: (apps: KisAccountApp[]) => pick(apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
-      },
-    ).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
-    await store.put(KIS_TOKEN_KEY, result.tokens);
-    await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], state.description);
-    return EXIT.ok;
-  }
-
+  const deps: ClientDeps = { fetch: ctx.fetch, tokenStore: store, clock: ctx.io.clock, logger: ctx.logger };
+  const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store), deps };
+  if (system === "jst") return authJst(ctx, session);
+  if (system === "tplus") return (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase() === "onprem" ? checkTplusOnprem(ctx, session) : authTplusCloud(ctx, session);
+  if (system === "kis") return authKis(ctx, session);
   throw new ConfigError(`auth: unknown system "${system ?? ""}"`, { hint: "use jst, tplus or kis" });
+}
+
+/** Jushuitan: getInitToken with a chosen code (self-developed app), or the authorization page's code (--isv). */
+async function authJst(ctx: CommandContext, session: AuthSession): Promise<number> {
+  need(ctx, ["JST_APP_KEY", "JST_APP_SECRET"]);
+  // New tokens are what this command is for: the env's JST_ACCESS_TOKEN does not seed the store here.
+  const client = session.clients.jushuitan({ envTokens: false });
+  let tokens: TokenSet;
+  if (ctx.flag("isv")) {
+    const timestamp = String(Math.floor(ctx.io.clock.now() / 1000));
+    const sign = signParams(ctx.env.JST_APP_SECRET!, { app_key: ctx.env.JST_APP_KEY!, timestamp, charset: "utf-8" });
+    const url = `https://openweb.jushuitan.com/auth?${new URLSearchParams({ app_key: ctx.env.JST_APP_KEY!, timestamp, charset: "utf-8", sign })}`;
+    if (!ctx.string("code")) ctx.err(`Open this page as the merchant, authorize the app, and copy the code from the redirect:\n  ${url}`);
+    const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
+    ctx.redactor.add(code);
+    tokens = await client.accessToken(code).catch(codeRefused("the authorization code is single-use and expires quickly: open the page again and use the new code"));
+  } else {
+    const code = ctx.string("code");
+    tokens = code ? await client.getInitToken(code) : await client.getInitToken();
+  }
+  const values: Record<string, string> = { JST_ACCESS_TOKEN: tokens.accessToken };
+  if (tokens.refreshToken) values.JST_REFRESH_TOKEN = tokens.refreshToken;
+  await printSecrets(ctx, "jst", values, [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`], session.state.description);
+  return EXIT.ok;
+}
+
+/** T+ on-prem has no token to hand out: check that the configured login works and list what to set. */
+async function checkTplusOnprem(ctx: CommandContext, session: AuthSession): Promise<number> {
+  const warehouses = await session.clients.tplus().queryWarehouse();
+  // TPLUS_ORG_ID only when set: user/password login sends an empty orgId (docs/targets-tplus.md).
+  const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter((n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim());
+  const secretsFile = await writeSecretsFile(ctx, "tplus", {});
+  if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode: "onprem", loginOk: true, warehouses: warehouses.length, variables: names, secretsFile }, null, 2));
+  else
+    ctx.out(
+      [
+        `T+ on-prem: login as ${ctx.env.TPLUS_USER} on 账套 ${ctx.env.TPLUS_ACCOUNT} works (${warehouses.length} warehouses visible).`,
+        `The TPLUS_* values are merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`,
+        "Or set them one by one (wrangler asks for each):",
+        ...names.map((n) => `npx wrangler secret put ${n}`),
+      ].join("\n"),
+    );
+  return EXIT.ok;
+}
+
+/** T+ cloud: exchange the one-time code the app's redirect URI received for the organisation's tokens. */
+async function authTplusCloud(ctx: CommandContext, session: AuthSession): Promise<number> {
+  need(ctx, ["TPLUS_APP_KEY", "TPLUS_APP_SECRET"]);
+  if (!ctx.string("code")) ctx.err("Have the T+ organisation's administrator authorize your app in the Chanjet open platform; your redirect URI then receives ?code=… (valid 10 minutes).");
+  const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
+  ctx.redactor.add(code);
+  const redirectUri = ctx.string("redirect-uri") ?? (await ask(ctx, "redirect URI registered for the app: ", "redirect-uri"));
+  const transport = tplusCloudAuth(ctx.env, session.deps);
+  const info = await transport.exchangeAuthorizationCode(code, redirectUri).catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
+  const tokens = await session.store.get("tplus-cloud");
+  if (!tokens) throw new ConfigError("T+ answered the code exchange but no token was stored", { hint: "run the command again with a fresh code" });
+  const values: Record<string, string> = { TPLUS_OPEN_TOKEN: tokens.accessToken };
+  if (tokens.refreshToken) values.TPLUS_REFRESH_TOKEN = tokens.refreshToken;
+  if (info.orgId) values.TPLUS_ORG_ID = info.orgId;
+  const until = `${info.expiresAt ? `, access token valid until ${new Date(info.expiresAt).toISOString()}` : ""}${info.refreshExpiresAt ? `, refresh token until ${new Date(info.refreshExpiresAt).toISOString()}` : ""}`;
+  await printSecrets(ctx, "tplus", values, [`T+ cloud: tokens obtained${until}.`], session.state.description);
+  return EXIT.ok;
+}
+
+/** KIS: exchange the authorization code, then choose the 账套 (--account) and the app (--app). */
+async function authKis(ctx: CommandContext, session: AuthSession): Promise<number> {
+  need(ctx, ["KIS_CLIENT_ID", "KIS_CLIENT_SECRET"]);
+  if (!ctx.string("code")) ctx.err("Authorize the app for your KIS user in the Kingdee open platform; the redirect carries a one-time code.");
+  const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
+  ctx.redactor.add(code);
+  const result = await kisBootstrap(ctx.env, session.deps, {
+    code,
+    chooseAccount: (accounts: KisAccount[]) => pick(ctx, accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
+    chooseApp: (apps: KisAccountApp[]) => pick(ctx, apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
+  }).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
+  await session.store.put(KIS_TOKEN_KEY, result.tokens);
+  await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], session.state.description);
+  return EXIT.ok;
+}
+
+/** One of `items`: the one named by the flag, the only one, or the one the user picks from a numbered list. */
+async function pick<T>(ctx: CommandContext, items: T[], wanted: string | undefined, id: (x: T) => string, describe: (x: T) => string, what: string, flag: string): Promise<T> {
+  if (wanted !== undefined) {
+    const hit = items.find((x) => id(x) === wanted);
+    if (!hit) throw new ConfigError(`no ${what} "${wanted}"`, { hint: `choose one of: ${items.map(id).join(", ")}`, details: { option: flag } });
+    return hit;
+  }
+  if (items.length === 1) return items[0]!;
+  ctx.err(`${what}s:\n${items.map((x, i) => `  ${i + 1}. ${describe(x)}`).join("\n")}`);
+  const answer = await ask(ctx, `${what} (1-${items.length}): `, flag);
+  const chosen = items[Number(answer) - 1] ?? items.find((x) => id(x) === answer);
+  if (!chosen) throw new ConfigError(`"${answer}" is not one of the listed ${what}s`, { hint: `answer with a number from 1 to ${items.length}, or pass --${flag}`, details: { option: flag } });
+  return chosen;
 }
 
 /** Keeps the connector's error (code, message, where) but says what to do about a refused bootstrap. */

@@ -8,7 +8,6 @@ import { QeasyImportError } from "../../../shared/flow/qeasy-import.ts";
 import { checkFlowPaths, detectPart, importQeasyPart, QEASY_PARTS, type QeasyPart, type QeasyPartOptions } from "../../../shared/flow/qeasy-parts.ts";
 import type { UnresolvedPath } from "../../../shared/flow/unresolved.ts";
 import { checkFlow } from "../../../shared/flow/schema.ts";
-import { KvReferenceStore } from "../../../shared/state/reference-store.ts";
 import type { CommandContext } from "../context.ts";
 import { EXIT, toBridge } from "../errors.ts";
 import { isQeasyScheme, readJsonFile, resolveFlow } from "../flows.ts";
@@ -97,7 +96,7 @@ export async function previewCommand(ctx: CommandContext, positionals: string[])
   }
   const fromState = flow.references.filter((r) => !(r.name in tables));
   if (fromState.length) {
-    const store = new KvReferenceStore(ctx.state().kv);
+    const store = ctx.host(ctx.state()).referenceStore();
     for (const ref of fromState) {
       const table = await store.get(ref.name).catch(() => null);
       if (table) tables[ref.name] = table.rows;

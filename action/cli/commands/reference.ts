@@ -4,8 +4,6 @@ import { resolve } from "node:path";
 import { refreshReferenceTable } from "../../../shared/engine/references.ts";
 import { ConfigError } from "../../../shared/errors.ts";
 import { seedFlows } from "../../../shared/flows/index.ts";
-import { KvReferenceStore } from "../../../shared/state/reference-store.ts";
-import { KvTokenStore } from "../../../shared/state/token-store.ts";
 import { parseCsv } from "../../../shared/util/csv.ts";
 import type { CommandContext } from "../context.ts";
 import { EXIT } from "../errors.ts";
@@ -50,7 +48,8 @@ async function readRows(path: string): Promise<Record<string, unknown>[]> {
 export async function referenceCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
   const [action, table, file] = positionals;
   const state = ctx.state();
-  const references = new KvReferenceStore(state.kv, { clock: ctx.io.clock, logger: ctx.logger });
+  const host = ctx.host(state);
+  const references = host.referenceStore();
   if (action === "list") {
     const names = await references.list();
     const tables = await Promise.all(names.map((n) => references.get(n)));
@@ -89,7 +88,7 @@ export async function referenceCommand(ctx: CommandContext, positionals: string[
   const result = await refreshReferenceTable(ref, {
     env: ctx.env,
     fetch: ctx.fetch,
-    tokenStore: new KvTokenStore(state.kv, { clock: ctx.io.clock, logger: ctx.logger }),
+    tokenStore: host.tokenStore(),
     references,
     clock: ctx.io.clock,
     logger: ctx.logger,

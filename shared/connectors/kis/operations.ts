@@ -256,6 +256,11 @@ export class KisOperations {
     this.client = client;
   }
 
+  /** The same operations against another 账套 database (doctor's AccountDB probe). */
+  withAccountDb(accountDb: string): KisOperations {
+    return new KisOperations(this.client.withAccountDb(accountDb));
+  }
+
   /** `<bill>/create` with `{"Object":{"Head","Entry"}}` → `{FID, FBillNo}`. A single attempt: see KisTarget for retries. */
   async createBill(bill: KisBillType, object: KisBillObject, options: { signal?: AbortSignal } = {}): Promise<KisCreatedBill> {
     const data = await this.client.call(KIS_INVENTORY_APP, `${bill}/create`, { Object: object }, { idempotent: false, ...options });
