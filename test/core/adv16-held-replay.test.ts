@@ -10,7 +10,7 @@ import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -155,5 +155,37 @@ describe("adversary 16: held letters of a period that stays closed", () => {
     await settle(e2e);
     await settle(e2e);
     expect(e2e.stack.kis.bills().map((b) => b.FBillNo)).toContain(String(late.io_id));
+  });
+});
+
+describe("adversary 16: a held merged day voucher whose member is cancelled meanwhile", () => {
+  // FINDING adv16-held-group-cancelled-member: T+ merged flow; the day voucher of 06-19 is refused (period closed)
+  // and held with its outbox plan. While held, one of its members is cancelled in 聚水潭. The run that reads the
+  // cancellation finds no member image (the group was never written) and does nothing; after 反结账 the held
+  // replay writes the planned voucher as stored, with the cancelled member's lines, and records no member images.
+  // The day's voucher then exceeds the source by that member for good: the issue's headline promise ("a
+  // cancellation propagates into a merged voucher") fails on the hold path.
+  it.fails("FINDING adv16-held-group-cancelled-member: a member cancelled while its day voucher is held is not booked after 反结账", async () => {
+    const TPLUS = "jst-sales-out-to-tplus";
+    const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
+    await e2e.runToCompletion(TPLUS);
+    const held = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS, { status: "open" })).filter((l) => l.error.code === "period_closed");
+    expect(held.length).toBeGreaterThan(0);
+    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, status: "Cancelled" });
+    for (let i = 0; i < 3; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    setPeriods(periods, {});
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    const group = `2024-06-19|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the member's day after 反结账");
   });
 });
