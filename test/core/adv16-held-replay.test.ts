@@ -189,3 +189,28 @@ describe("adversary 16: a held merged day voucher whose member is cancelled mean
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the member's day after 反结账");
   });
 });
+
+describe("adversary 16: closedPeriod redate, then a correction", () => {
+  // FINDING adv16-redate-correction-other-day: with closedPeriod "redate" a document of a closed period is booked on
+  // the first day of the current month (06-01). Its before-image keeps the head of the document as built (dated
+  // 05-30), so when the source is cancelled after the period reopened, the reversal R1 is dated 05-30: KIS then holds
+  // +q on 06-01 and -q on 05-30 — a closed-and-reopened period gets negative stock and June keeps the cancelled
+  // quantities. A reversal must land where the blue was booked (the image should keep the date actually written).
+  it.fails("FINDING adv16-redate-correction-other-day: the reversal of a redated document lands on the day it was booked", async () => {
+    const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
+    e2e = await startE2E({ days: 25, otherInOut: 30, salesOut: 0, kis: { periods } });
+    e2e.flows[KIS]!.target.closedPeriod = "redate";
+    await e2e.runToCompletion(KIS);
+    const bill = e2e.stack.kis.bills().find((b) => /原日期/.test(JSON.stringify(b.Head)))!;
+    expect(bill).toBeDefined();
+    const id = String(bill.FBillNo);
+    setPeriods(periods, {});
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: Number(id), status: "Cancelled" });
+    await settle(e2e);
+    await settle(e2e);
+    const mine = e2e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(id));
+    expect(mine.map((b) => b.FBillNo).sort()).toEqual([id, `${id}-R1`]);
+    const signed = kisTotals(mine);
+    expect([...signed.entries()].filter(([, q]) => q !== 0)).toEqual([]);
+  });
+});
