@@ -24,7 +24,8 @@ describe("adversary 16: an amount-only edit of a merged member", () => {
   // image keeps amounts, so the group correction <group>-C1 is due with a line of quantity 0 and the amount
   // difference (differenceSteps counts qty 0 with amount > 0 as an increase; compose keeps BaseQuantity 0). T+
   // refuses it ("RDRecordDetails[0] 数量不能为0"): a dead letter whose planned payload can never be accepted, and an
-  // alert — every price correction upstream becomes a permanent letter. The KIS shape does the same (FQty 0). Either
+  // alert — every price correction upstream becomes a permanent letter (KIS_CHANGE_MODE=difference would send FQty 0 too;
+  // not run here). Either
   // carry amount-only differences in a form the target takes, or leave them out (docs/changes.md: corrections are
   // about quantities) with a note, but never a letter that replays into the same refusal.
   it.fails("FINDING adv16-amount-only-zero-qty-line: T+: a member's sale_amount changed, quantities not: settled without a dead letter", async () => {
