@@ -214,3 +214,32 @@ describe("adversary 16: closedPeriod redate, then a correction", () => {
     expect([...signed.entries()].filter(([, q]) => q !== 0)).toEqual([]);
   });
 });
+
+describe("adversary 16: a held merged day voucher and a late member", () => {
+  // Probe of the hold path with a late arrival: the day voucher of 06-19 is held (period closed); a late member of
+  // 06-19 arrives while closed; days pass; 反结账. The day's group must then sum to the source.
+  it("T+: a late member of a held day is booked once after 反结账", async () => {
+    const TPLUS = "jst-sales-out-to-tplus";
+    const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
+    await e2e.runToCompletion(TPLUS);
+    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(m);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { ...copy, status: "Confirmed" });
+    for (let i = 0; i < 3; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    setPeriods(periods, {});
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    const group = `2024-06-19|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the late member's day after 反结账");
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => v.ExternalCode);
+    expect(codes.length).toBe(new Set(codes).size);
+  });
+});
