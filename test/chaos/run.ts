@@ -8,6 +8,8 @@
  */
 import { env as baseBindings } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { incrementalSettings } from "../../shared/engine/runner.ts";
+import { seedFlow } from "../../shared/flows/index.ts";
 import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import { makeRunId } from "../../shared/state/keys.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
@@ -811,12 +813,15 @@ async function breakMaterials(stack: HubStack, e: Env, pick: number): Promise<st
  */
 async function precreateVoucher(stack: HubStack, pick: number): Promise<string | undefined> {
   const today = startOfDayInZone(Date.now(), ZONE);
-  // What the bridge will build for those days: the T+ seed reads by modified from its first window (start now − 1 day
-  // − lookback 30 min, runner.ts; the window opens one more lookback before it: seeds 4242, 9154) up to today's start. A member modified before that first window is never read,
+  // What the bridge will build for those days: the T+ seed reads by modified from its first window (seeds 4242, 9154)
+  // up to today's start. A member modified before that first window is never read,
   // so a voucher holding it is not what the bridge builds (a conflict letter, rightly: 4242 long). Only groups with no
   // member modified within 15 min of that start (the Jushuitan clock offset is at most 5 min) are candidates.
   const docs = await sourceDocuments(stack, JST_PATHS.salesOut);
-  const firstFrom = Date.now() - DAY - 60 * 60_000;
+  // The engine's own first-run start (runner.ts incrementalSettings: a day-merged flow starts at yesterday's start), less
+  // the one more lookback its first window opens with.
+  const settings = incrementalSettings(seedFlow(CHAOS_FLOWS.tplus), Date.now());
+  const firstFrom = settings.startAt - settings.lookbackMs;
   const near = new Set(
     expectedTplus(docs.filter((d) => Math.abs(Date.parse(String(d.modified).replace(" ", "T") + "+08:00") - firstFrom) < 15 * 60_000), today - 2 * DAY, today).keys(),
   );
