@@ -20,6 +20,7 @@ import type { TargetConnector, TargetWrite, TargetWriteResult } from "../connect
 import type { EngineState } from "../engine/run.ts";
 import type { RunSummary, SourceRow, WindowSource } from "../engine/types.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
+import type { ContinuationPort } from "../state/continuation.ts";
 import { freshnessOf, type FreshnessStats, poolFreshness } from "./freshness.ts";
 
 /** Trace data lives as long as run records (30 days). */
@@ -54,6 +55,14 @@ export interface TraceChunk {
   page?: number;
   at: number;
   events: TraceEvent[];
+}
+
+/** An invocation's unwritten trace, carried in the flow index to the run's last invocation. */
+export interface TraceCarry {
+  v: 1;
+  events: TraceEvent[];
+  tokens: string[];
+  lags: number[];
 }
 
 interface DayMap {
@@ -209,6 +218,30 @@ export class TraceRecorder {
     }
   }
 
+  /**
+   * What this invocation has not written yet, for the next invocation of a continuing run to write
+   * (state/continuation.ts): its events and tokens (none with TRACE_INDEX=off) and its freshness lags.
+   */
+  takeCarry(): TraceCarry {
+    const carry: TraceCarry = { v: 1, events: this.o.index === false ? [] : this.events, tokens: this.o.index === false ? [] : [...this.tokens], lags: [...this.lags] };
+    this.events = [];
+    this.tokens = new Set();
+    this.lags.length = 0;
+    return carry;
+  }
+
+  /** Earlier invocations' carried traces go first into this invocation's next chunk (and their lags into its freshness). */
+  importCarry(carried: readonly unknown[]): void {
+    const events: TraceEvent[] = [];
+    for (const c of carried as Partial<TraceCarry>[]) {
+      if (c?.v !== 1) continue;
+      events.push(...(c.events ?? []));
+      for (const t of c.tokens ?? []) this.tokens.add(t);
+      this.lags.push(...(c.lags ?? []));
+    }
+    this.events = [...events, ...this.events];
+  }
+
   /** Lag (posted − source instant) of the documents this run wrote. */
   freshness(): FreshnessStats | undefined {
     return freshnessOf(this.lags);
@@ -362,7 +395,13 @@ export function observeRun<D extends { source: WindowSource; target: TargetConne
       await recorder.flush();
     },
     recordRun: async (summary: RunSummary) => {
-      await recorder.flush(true);
+      // A continuing invocation (Worker, flow index) carries its trace to the run's last one: no KV write here.
+      const continuation = (deps.state as { continuation?: ContinuationPort }).continuation;
+      if (await continuation?.carries(summary)) continuation!.keepTrace(recorder.takeCarry());
+      else {
+        if (continuation) recorder.importCarry(await continuation.carriedTraces().catch(() => []));
+        await recorder.flush(true);
+      }
       const freshness = recorder.takeFreshness();
       await deps.state.recordRun(freshness ? ({ ...summary, freshness } as RunSummary) : summary);
     },
