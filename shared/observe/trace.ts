@@ -34,6 +34,8 @@ const KEY_WRITE_INTERVAL_MS = 1_050;
  * one write. A run killed mid-way loses at most this much of the index; its chunks stay readable by key.
  */
 export const DAY_MAP_INTERVAL_MS = 10_000;
+/** Source instants kept for freshness (rows read whose document is not written yet: a merge day's spool at most). */
+const MAX_SOURCE_TIMES = 50_000;
 /** Events held before a chunk is written regardless of time (bounds memory and chunk size). */
 const MAX_BUFFERED = 2_000;
 
@@ -117,7 +119,6 @@ export class TraceRecorder {
   private window?: { from: number; to: number };
   private page?: number;
   private readonly maps = new Map<string, { map: DayMap; dirty: boolean; lastPut: number }>();
-  private readonly payloads = new Map<string, unknown>();
   /** Source instant (window field) of every row read, for freshness. */
   private readonly sourceTimes = new Map<string, number>();
   private readonly lags: number[] = [];
@@ -148,14 +149,13 @@ export class TraceRecorder {
         }
       }
       const time = source.timeOf?.(row);
-      if (time !== undefined && !this.sourceTimes.has(id)) this.sourceTimes.set(id, time);
+      if (time !== undefined && !this.sourceTimes.has(id)) this.noteSourceTime(id, time);
       this.tokens.add(id);
       this.events.push({ t: "read", at, id, ...(Object.keys(ids).length ? { ids } : {}), ...(time !== undefined ? { time } : {}), w: this.window, p: page });
     }
   }
 
   onWritten(doc: TargetWrite, result: TargetWriteResult) {
-    if (this.o.payloads !== false) this.payloads.set(doc.externalKey, doc.payload);
     const targetId = result.targetId ?? result.targetCode;
     this.tokens.add(doc.externalKey);
     if (targetId) this.tokens.add(targetId);
@@ -197,6 +197,7 @@ export class TraceRecorder {
       for (const m of e.members) {
         this.tokens.add(m);
         const time = this.sourceTimes.get(m);
+        this.sourceTimes.delete(m); // measured once; a long backfill must not keep every row's instant
         if (time !== undefined && e.writtenAt >= time) this.lags.push(e.writtenAt - time);
       }
     }
@@ -240,6 +241,12 @@ export class TraceRecorder {
       this.lags.push(...(c.lags ?? []));
     }
     this.events = [...events, ...this.events];
+  }
+
+  /** Rows read and not (yet) written: bounded, oldest forgotten first (their lag then goes unmeasured, nothing else). */
+  private noteSourceTime(id: string, time: number) {
+    if (this.sourceTimes.size >= MAX_SOURCE_TIMES) this.sourceTimes.delete(this.sourceTimes.keys().next().value as string);
+    this.sourceTimes.set(id, time);
   }
 
   /** Lag (posted − source instant) of the documents this run wrote. */
