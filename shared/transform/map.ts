@@ -252,17 +252,20 @@ const NO_ANCESTORS: Records = Object.freeze([]) as Records;
 /** A field's path for errors and traces, built only when one is needed (not per field of every line). */
 const pathAt = (prefix: string, node: Node) => (prefix === "" ? node.field : `${prefix}.${node.field}`);
 
-function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string): { value: unknown; missed: boolean } {
-  if (!node.value) return { value: undefined, missed: false };
+/** What evaluate returns for a lookup miss covered by the field's default (no result object per field). */
+const MISSED: unique symbol = Symbol("lookup miss");
+
+function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string): unknown {
+  if (!node.value) return undefined;
   const scope = ctx.scope;
   scope.record = record;
   scope.parent = ancestors[0];
   scope.ancestors = ancestors;
   scope.defaultLookupTable = node.table ?? ctx.defaultTable;
   try {
-    return { value: node.value.evaluate(scope), missed: false };
+    return node.value.evaluate(scope);
   } catch (error) {
-    if (error instanceof LookupMissError && node.hasDefault) return { value: undefined, missed: true };
+    if (error instanceof LookupMissError && node.hasDefault) return MISSED;
     wrap(error, pathAt(prefix, node), node);
   }
 }
@@ -290,7 +293,8 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       const path = pathAt(prefix, node);
       let source: unknown;
       if (node.arrayPath) source = getPath(record, node.arrayPath);
-      else source = evaluate(node, ctx, record, ancestors, prefix).value;
+      else source = evaluate(node, ctx, record, ancestors, prefix);
+      if (source === MISSED) source = undefined;
       if (source === undefined || source === null) {
         if (node.required) throw new MappingError("mapping_required", `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`, { path, flowPath: node.flowPath }, `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`);
         out[node.field] = [];
@@ -313,7 +317,9 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       continue;
     }
 
-    let { value, missed } = evaluate(node, ctx, record, ancestors, prefix);
+    let value = evaluate(node, ctx, record, ancestors, prefix);
+    const missed = value === MISSED;
+    if (missed) value = undefined;
     if (node.format && !isEmpty(value)) {
       try {
         value = node.format(value, ctx.timezone);
