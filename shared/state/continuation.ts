@@ -61,6 +61,8 @@ function compactRun(summary: RunSummary): CarriedRun {
     outcome: summary.outcome,
     counts: { ...summary.counts },
     subrequests: summary.subrequests,
+    continues: summary.continues,
+    windows: summary.windows.map((w) => ({ from: w.from, to: w.to, complete: w.complete })),
   };
 }
 
@@ -72,6 +74,8 @@ export function chainOf(runs: CarriedRun[], last: RunSummary) {
   return {
     invocations: all.length,
     runIds: all.map((r) => r.runId),
+    /** Every invocation's compact record (its own budget, windows and counts), the last one's included. */
+    runs: all,
     startedAt: all[0]!.startedAt,
     counts,
     subrequests: all.reduce((n, r) => n + r.subrequests, 0),

@@ -46,6 +46,9 @@ export interface CarriedRun {
   outcome: string;
   counts: Record<string, number>;
   subrequests: number;
+  continues: boolean;
+  /** The windows the invocation read (what a dashboard or a test checks coverage with). */
+  windows: Array<{ from: number; to: number; complete: boolean }>;
 }
 
 /** What one invocation that continues leaves in the index instead of writing KV keys (continuation.ts). */

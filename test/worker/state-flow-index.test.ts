@@ -95,7 +95,7 @@ describe("flow index in the FlowLock Durable Object", () => {
     const { epoch } = await lock.acquire("idx-d", "run-1", 60_000);
     const entry = (k: string) => ({ externalKey: k, contentHash: "h", writtenAt: T0, runId: "run-1" });
     const bigTrace = { v: 1, events: [{ t: "read", at: T0, id: "x".repeat(2_500_000) }], tokens: ["x"], lags: [5] };
-    const run = { runId: "run-1", startedAt: T0, finishedAt: T0 + 1, outcome: "incomplete", counts: { written: 2 }, subrequests: 35 };
+    const run = { runId: "run-1", startedAt: T0, finishedAt: T0 + 1, outcome: "incomplete", counts: { written: 2 }, subrequests: 35, continues: true, windows: [{ from: 0, to: 1, complete: false }] };
     expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { ledger: [entry("A"), entry("B")] } })).committed).toBe(true);
     expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { trace: bigTrace, run } })).committed).toBe(true);
     // A stale epoch adds nothing.
