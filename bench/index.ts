@@ -110,7 +110,7 @@ rows.push(["API calls per sync vs minimum (one invocation)", `${sync["unlimited.
 rows.push(["API calls vs minimum, Free budget (50/invocation)", `${sync["free.calls"]} / ${sync["free.minimum"]} over ${sync["free.invocations"]} invocations`, "equal", sync["free.calls"] === sync["free.minimum"]]);
 rows.push(["Wall time, real rate limits (5/s, 100/min)", `${(sync.wall.wallMs / 1000).toFixed(2)} s vs floor ${(sync.wall.floorMs / 1000).toFixed(2)} s = ${sync.wall.ratio.toFixed(2)}× (${sync.wall.throttles} throttled answers)`, "≤ 1.15×", sync.wall.ratio <= 1.15]);
 rows.push(["KV writes per 1,000 documents (one invocation)", sync["unlimited.kvWritesPer1000"].toFixed(1), "≤ 25", sync["unlimited.kvWritesPer1000"] <= 25]);
-rows.push(["KV writes per 1,000 documents, Free budget", `${sync["free.kvWritesPer1000"].toFixed(1)} (${sync["free.invocations"]} invocations)`, "≤ 25", sync["free.kvWritesPer1000"] <= 25]);
+rows.push(["KV writes per 1,000 documents, Free budget (continuation state in the Durable Object)", `${sync["free.kvWritesPer1000"].toFixed(1)} (${sync["free.invocations"]} invocations)`, "≤ 25", sync["free.kvWritesPer1000"] <= 25]);
 
 const bundle = bundleFigures();
 rows.push(["Worker bundle (wrangler deploy --dry-run), gzip", `${bundle.gzipKiB.toFixed(1)} KiB (${bundle.rawKiB.toFixed(0)} KiB raw)`, "≤ 110 KiB", bundle.gzipKiB <= 110]);

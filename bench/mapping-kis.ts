@@ -6,11 +6,16 @@
  *   (a) core      the compiled pipeline running shared/flows/jst-other-in-to-kis.json
  *   (b) JSONata   one expression evaluated per document (lookups as bound functions over the same Maps as (c))
  *   (c) hand      a hand-written TypeScript function
- * The outputs are checked equal before timing. Rounds interleave the three (core, hand, JSONata, core, …) and the
- * ratios are taken per round, then the median with min–max: a noisy machine slows neighbouring runs alike.
+ * Each produces what the engine takes from the core: per document the external key, the payload and its content hash
+ * (engine/hash.ts, which tells an unchanged re-read from a changed document), so (b) and (c) hash with the same function
+ * (before issue 18 they did not, and the hash was ~40 % of the core's time: a 30× "gap" that was not the mapping's).
+ * The outputs are checked equal before timing. Rounds interleave the three, in an order that rotates each round
+ * (core, hand, JSONata; hand, JSONata, core; …: no implementation always runs after the same one, e.g. on its garbage),
+ * and the ratios are taken per round, then the median with min–max: a noisy machine slows neighbouring runs alike.
  */
 import { cpuUsage } from "node:process";
 import jsonata from "jsonata";
+import { contentHash } from "../shared/engine/hash.ts";
 import { compileFlow } from "../shared/flow/pipeline.ts";
 import { lookupTables } from "../shared/flow/preview.ts";
 import { seedFlow } from "../shared/flows/index.ts";
@@ -54,18 +59,25 @@ const compiled = compileFlow(seedFlow("jst-other-in-to-kis"));
 const tables = lookupTables({ warehouses: warehouseRows, kis_materials: materialRows });
 const vars = { lastSyncTime: Date.UTC(2024, 1, 29), currentTime: Date.UTC(2024, 2, 20) };
 
-function core(docs: Doc[]): Doc[] {
+/** What the engine takes from the mapping: the key, the payload and its content hash (members: the source id). */
+interface Mapped {
+  externalKey: string;
+  payload: Doc;
+  hash: string;
+}
+
+function core(docs: Doc[]): Mapped[] {
   const result = compiled.run(docs, { vars, lookups: tables });
   if (result.errors.length > 0) throw result.errors[0]!.error;
-  return result.documents.map((d) => d.payload);
+  return result.documents;
 }
 
 // ---------- (c) hand-written ----------
 const stockOf = new Map(warehouseRows.map((w) => [String(w.wms_co_id), String(w.kis_stock_id)]));
 const materialOf = new Map(materialRows.map((m) => [m.F_103, { item: String(m.FItemID), unit: String(m.FUnitID) }]));
 
-function hand(docs: Doc[]): Doc[] {
-  const out: Doc[] = [];
+function hand(docs: Doc[]): Mapped[] {
+  const out: Mapped[] = [];
   for (const d of docs) {
     const stock = stockOf.get(String(d.wms_co_id));
     if (stock === undefined) throw new Error(`no warehouse ${d.wms_co_id}`);
@@ -76,10 +88,11 @@ function hand(docs: Doc[]): Doc[] {
       const qty = Number(l.qty);
       entry.push({ FItemID: m.item, FUnitID: m.unit, FQty: qty, Fauxqty: qty, FAuxQtyMust: qty, FDCStockID: stock, FAuxPrice: Number(l.cost_price), Famount: Number(l.cost_amount), FPlanMode: 14036 });
     }
-    out.push({
+    const payload = {
       Head: { FBillNo: String(d.io_id), Fdate: String(d.io_date).slice(0, 19).replace(" ", "T"), FTranType: 10, FROB: 1, FDCStockID: stock, Fnote: String(d.remark ?? "") },
       Entry: entry,
-    });
+    };
+    out.push({ externalKey: String(d.io_id), payload, hash: contentHash(payload) });
   }
   return out;
 }
@@ -98,16 +111,20 @@ const expr = jsonata(`(
 )`);
 const bindings = { stockOf: (k: string) => stockOf.get(k), materialOf: (k: string) => materialOf.get(k) };
 
-async function viaJsonata(docs: Doc[]): Promise<Doc[]> {
-  const out: Doc[] = [];
-  for (const d of docs) out.push(await expr.evaluate(d, bindings));
+async function viaJsonata(docs: Doc[]): Promise<Mapped[]> {
+  const out: Mapped[] = [];
+  for (const d of docs) {
+    const payload = await expr.evaluate(d, bindings);
+    out.push({ externalKey: String(d.io_id), payload, hash: contentHash(payload) });
+  }
   return out;
 }
 
 // ---------- harness ----------
-function same(what: string, got: Doc[], want: Doc[]) {
-  const a = JSON.stringify(got);
-  const b = JSON.stringify(want);
+function same(what: string, got: Mapped[], want: Mapped[]) {
+  const shape = (xs: Mapped[]) => JSON.stringify(xs.map((x) => [x.externalKey, x.payload, x.hash]));
+  const a = shape(got);
+  const b = shape(want);
   if (a !== b) {
     const i = [...a].findIndex((ch, k) => ch !== b[k]);
     throw new Error(`${what} output differs from hand-written at char ${i}: …${a.slice(Math.max(0, i - 80), i + 80)}… vs …${b.slice(Math.max(0, i - 80), i + 80)}…`);
@@ -130,10 +147,16 @@ async function main() {
   same("JSONata", await viaJsonata(docs), want);
 
   const runs = { core: [] as number[], hand: [] as number[], jsonata: [] as number[] };
+  const impls = [
+    ["core", () => core(docs)],
+    ["hand", () => hand(docs)],
+    ["jsonata", () => viaJsonata(docs)],
+  ] as const;
   for (let r = 0; r < ROUNDS; r++) {
-    runs.core.push(await cpuMs(() => core(docs)));
-    runs.hand.push(await cpuMs(() => hand(docs)));
-    runs.jsonata.push(await cpuMs(() => viaJsonata(docs)));
+    for (let k = 0; k < impls.length; k++) {
+      const [name, fn] = impls[(r + k) % impls.length]!;
+      runs[name].push(await cpuMs(fn));
+    }
   }
   const perDocUs = (xs: number[]) => (median(xs) * 1000) / DOCS;
   const overHand = runs.core.map((x, i) => x / runs.hand[i]!);

@@ -263,13 +263,18 @@ async function main() {
     hand: { docs: [] as number[], page: [] as number[] },
   };
   const parseOnly: number[] = [];
+  // Interleaved round by round, the order rotating each round (no implementation always follows the same one).
+  const impls = [
+    ["core", () => core(docs), () => corePages(pages)],
+    ["hand", () => hand(docs), () => handPages(pages)],
+    ["jsonata", () => viaJsonata(docs), () => jsonataPages(pages)],
+  ] as const;
   for (let r = 0; r < ROUNDS; r++) {
-    runs.core.docs.push((await time(() => core(docs))).cpuMs);
-    runs.hand.docs.push((await time(() => hand(docs))).cpuMs);
-    runs.jsonata.docs.push((await time(() => viaJsonata(docs))).cpuMs);
-    runs.core.page.push((await time(() => corePages(pages))).cpuMs / pages.length);
-    runs.hand.page.push((await time(() => handPages(pages))).cpuMs / pages.length);
-    runs.jsonata.page.push((await time(() => jsonataPages(pages))).cpuMs / pages.length);
+    for (let k = 0; k < impls.length; k++) {
+      const [name, whole, paged] = impls[(r + k) % impls.length]!;
+      runs[name].docs.push((await time(whole)).cpuMs);
+      runs[name].page.push((await time(paged)).cpuMs / pages.length);
+    }
     parseOnly.push((await time(() => pages.forEach((p) => JSON.parse(p)))).cpuMs / pages.length);
   }
 

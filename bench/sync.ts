@@ -1,13 +1,15 @@
 /**
  * Sync benchmarks against the emulators over loopback HTTP (node bench/sync.ts [--json]):
  *  1. API calls per sync against the theoretical minimum (source pages + target writes);
- *  2. KV writes per 1,000 documents, with one unlimited invocation and with the Workers Free budget (50);
+ *  2. KV writes per 1,000 documents, with one unlimited invocation and with the Workers Free budget (50), in the
+ *     Worker's state layout (flow index in the Durable Object: a continuing run's carry stays there, state/continuation.ts);
  *  3. wall time of a rate-bound sync under the real Jushuitan limits (5/s, 100/min) against the floor they impose.
  */
 import { runFlowById } from "../shared/engine/runner.ts";
 import { DAY_MS } from "../shared/engine/window.ts";
 import { seedFlow } from "../shared/flows/index.ts";
 import { silentLogger, systemClock } from "../shared/ports.ts";
+import { MemoryFlowCoordinator } from "../shared/state/flow-index.ts";
 import { MemoryFlowLock } from "../shared/state/lock.ts";
 import { MemoryKeyValueStore } from "../shared/state/memory-kv.ts";
 import { KvReferenceStore } from "../shared/state/reference-store.ts";
@@ -36,6 +38,8 @@ async function callsAndKvWrites() {
     ["free", 50 - 15],
   ] as const) {
     const e2e = await startE2E({ otherInOut: 12_000, salesOut: 0, days: 5 });
+    // The Worker's layout: checkpoint, registry and a continuing run's carry in the flow's Durable Object (its model).
+    e2e.ports.lock = new MemoryFlowCoordinator(e2e.clock);
     const summaries = await e2e.runToCompletion("jst-other-in-to-kis", { budget: { maxSubrequests: budget } }, 2000);
     const written = summaries.reduce((n, s) => n + s.counts.written, 0);
     const kvWrites = summaries.reduce((n, s) => n + (s.kv?.writes ?? 0), 0);

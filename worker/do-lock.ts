@@ -66,6 +66,10 @@ export class DoFlowLock implements FlowCoordinator, FlowIndexPort {
     return (await this.stub(flowId).commitIndex(flowId, runId, epoch, commit, this.now?.())) as FlowIndexCommitResult;
   }
 
+  async loadCarriedTraces(flowId: string): Promise<unknown[]> {
+    return (await this.stub(flowId).loadCarriedTraces(flowId)) as unknown[];
+  }
+
   private stub(flowId: string): DurableObjectStub<FlowLock> {
     return this.namespace.get(this.namespace.idFromName(flowId));
   }

@@ -7,13 +7,15 @@
  *   idx_group      (flow_id, group_key, body, updated_at)    registry entries, merged as a union on commit
  *   idx_plan       (flow_id, unit, seq, body)                open merge plans, chunked like the checkpoint
  *   idx_marker     (flow_id, run_id, at)                     runs whose writes are not known to be settled
+ *   idx_carry      (flow_id, seq, part, kind, body)          what invocations of a continuing run keep here instead of
+ *                                                           in KV (ledger entries, trace, compact run records), chunked
  * SQLite-backed objects take at most 2 MB per string or row (https://developers.cloudflare.com/durable-objects/platform/limits/);
  * chunks keep every row under it whatever a cursor or a plan grows to.
  * Costs (billed as rows read/written, https://developers.cloudflare.com/durable-objects/platform/pricing): a load reads
  * the flow's rows (checkpoint chunks, registry entries of the last REGISTRY_LOAD_DAYS, open plans, markers); a commit
  * reads the lease row and writes one row per checkpoint chunk, registry entry, plan chunk and marker it carries.
  */
-import { chunkText, type FlowIndexCommit, type FlowIndexCommitResult, type FlowIndexSnapshot, mergeGroupEntry } from "../shared/state/flow-index.ts";
+import { chunkText, type FlowIndexCommit, type FlowIndexCommitResult, type FlowIndexSnapshot, mergeGroupEntry, summarizeCarry } from "../shared/state/flow-index.ts";
 import { checkLeaseArgs, mayCommit, type LeaseRecord } from "../shared/state/lock.ts";
 import type { Checkpoint } from "../shared/engine/types.ts";
 import type { OutboxPlan } from "../shared/state/outbox-store.ts";
@@ -23,7 +25,8 @@ export const FLOW_INDEX_SCHEMA = `
   CREATE TABLE IF NOT EXISTS idx_checkpoint (flow_id TEXT NOT NULL, seq INTEGER NOT NULL, run_id TEXT NOT NULL, body TEXT NOT NULL, saved_at INTEGER NOT NULL, PRIMARY KEY (flow_id, seq));
   CREATE TABLE IF NOT EXISTS idx_group (flow_id TEXT NOT NULL, group_key TEXT NOT NULL, body TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (flow_id, group_key));
   CREATE TABLE IF NOT EXISTS idx_plan (flow_id TEXT NOT NULL, unit TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (flow_id, unit, seq));
-  CREATE TABLE IF NOT EXISTS idx_marker (flow_id TEXT NOT NULL, run_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (flow_id, run_id));`;
+  CREATE TABLE IF NOT EXISTS idx_marker (flow_id TEXT NOT NULL, run_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (flow_id, run_id));
+  CREATE TABLE IF NOT EXISTS idx_carry (flow_id TEXT NOT NULL, seq INTEGER NOT NULL, part INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (flow_id, seq, part));`;
 
 export class FlowIndexTables {
   private readonly storage: DurableObjectStorage;
@@ -49,13 +52,40 @@ export class FlowIndexTables {
     }
     const plans = [...planChunks.values()].map((chunks) => JSON.parse(chunks.join("")) as OutboxPlan);
     const markers = sql.exec<{ run_id: string }>("SELECT run_id FROM idx_marker WHERE flow_id = ?", flowId).toArray().map((r) => r.run_id);
-    return { initialized: checkpoint !== null, checkpoint, groups, plans, markers };
+    // Carried traces are only measured here; loadCarriedTraces reads them when the run writes them to KV.
+    const carry = this.carryRows(flowId, false);
+    return { initialized: checkpoint !== null, checkpoint, groups, plans, markers, ...(carry.length ? { carry: summarizeCarry(carry) } : {}) };
+  }
+
+  /** The carried traces, oldest first. */
+  loadCarriedTraces(flowId: string): unknown[] {
+    return this.carryRows(flowId, true)
+      .filter((r) => r.kind === "trace")
+      .map((r) => JSON.parse(r.body) as unknown);
+  }
+
+  /** Carried rows with their chunks joined, in commit order (trace bodies left out unless asked for). */
+  private carryRows(flowId: string, traces: boolean): Array<{ kind: string; body: string; chars: number }> {
+    const out: Array<{ seq: number; kind: string; body: string; chars: number }> = [];
+    const rows = this.storage.sql.exec<{ seq: number; kind: string; body: string; chars: number }>(
+      "SELECT seq, kind, length(body) AS chars, CASE WHEN kind = 'trace' AND ? = 0 THEN '' ELSE body END AS body FROM idx_carry WHERE flow_id = ? ORDER BY seq, part",
+      traces ? 1 : 0,
+      flowId,
+    );
+    for (const r of rows) {
+      const last = out[out.length - 1];
+      if (last && last.seq === r.seq) {
+        last.body += r.body;
+        last.chars += r.chars;
+      } else out.push({ seq: r.seq, kind: r.kind, body: r.body, chars: r.chars });
+    }
+    return out;
   }
 
   /** Forgets the flow's index (a flow started over together with its KV state; test scenarios). */
   forget(flowId: string): void {
     this.storage.transactionSync(() => {
-      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker"]) this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
+      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", "idx_carry"]) this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
     });
   }
 
@@ -83,7 +113,20 @@ export class FlowIndexTables {
       for (const unit of commit.closePlans ?? []) sql.exec("DELETE FROM idx_plan WHERE flow_id = ? AND unit = ?", flowId, unit);
       if (commit.mark) sql.exec("INSERT OR REPLACE INTO idx_marker (flow_id, run_id, at) VALUES (?, ?, ?)", flowId, runId, commit.mark.at);
       for (const id of commit.clearMarkers ?? []) sql.exec("DELETE FROM idx_marker WHERE flow_id = ? AND run_id = ?", flowId, id);
+      for (const kind of commit.dropCarry ?? []) sql.exec("DELETE FROM idx_carry WHERE flow_id = ? AND kind = ?", flowId, kind);
+      this.addCarry(flowId, commit.carry);
     });
     return { committed: true };
+  }
+
+  private addCarry(flowId: string, carry: FlowIndexCommit["carry"]): void {
+    if (!carry) return;
+    const sql = this.storage.sql;
+    let seq = sql.exec<{ next: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM idx_carry WHERE flow_id = ?", flowId).one().next;
+    for (const kind of ["ledger", "trace", "run"] as const) {
+      if (carry[kind] === undefined) continue;
+      chunkText(JSON.stringify(carry[kind])).forEach((body, part) => sql.exec("INSERT INTO idx_carry (flow_id, seq, part, kind, body) VALUES (?, ?, ?, ?, ?)", flowId, seq, part, kind, body));
+      seq++;
+    }
   }
 }

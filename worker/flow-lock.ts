@@ -51,6 +51,11 @@ export class FlowLock extends DurableObject<Env> {
     return this.index.load(flowId, groupsSince);
   }
 
+  /** The traces carried by a continuing run's invocations (shared/state/continuation.ts). */
+  loadCarriedTraces(flowId: string): unknown[] {
+    return this.index.loadCarriedTraces(flowId);
+  }
+
   /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys. */
   forgetIndex(flowId: string): void {
     this.index.forget(flowId);

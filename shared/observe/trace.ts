@@ -21,6 +21,7 @@ import type { EngineState } from "../engine/run.ts";
 import type { RunSummary, SourceRow, WindowSource } from "../engine/types.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
 import { correctionChains, correctionEvents, type CorrectionChain, type CorrectionTraceEvent } from "./corrections-view.ts";
+import type { ContinuationPort } from "../state/continuation.ts";
 import { freshnessOf, type FreshnessStats, poolFreshness } from "./freshness.ts";
 
 /** Trace data lives as long as run records (30 days). */
@@ -34,6 +35,8 @@ const KEY_WRITE_INTERVAL_MS = 1_050;
  * one write. A run killed mid-way loses at most this much of the index; its chunks stay readable by key.
  */
 export const DAY_MAP_INTERVAL_MS = 10_000;
+/** Source instants kept for freshness (rows read whose document is not written yet: a merge day's spool at most). */
+const MAX_SOURCE_TIMES = 50_000;
 /** Events held before a chunk is written regardless of time (bounds memory and chunk size). */
 const MAX_BUFFERED = 2_000;
 
@@ -57,6 +60,14 @@ export interface TraceChunk {
   page?: number;
   at: number;
   events: TraceEvent[];
+}
+
+/** An invocation's unwritten trace, carried in the flow index to the run's last invocation. */
+export interface TraceCarry {
+  v: 1;
+  events: TraceEvent[];
+  tokens: string[];
+  lags: number[];
 }
 
 interface DayMap {
@@ -111,7 +122,6 @@ export class TraceRecorder {
   private window?: { from: number; to: number };
   private page?: number;
   private readonly maps = new Map<string, { map: DayMap; dirty: boolean; lastPut: number }>();
-  private readonly payloads = new Map<string, unknown>();
   /** Source instant (window field) of every row read, for freshness. */
   private readonly sourceTimes = new Map<string, number>();
   private readonly lags: number[] = [];
@@ -142,14 +152,13 @@ export class TraceRecorder {
         }
       }
       const time = source.timeOf?.(row);
-      if (time !== undefined && !this.sourceTimes.has(id)) this.sourceTimes.set(id, time);
+      if (time !== undefined && !this.sourceTimes.has(id)) this.noteSourceTime(id, time);
       this.tokens.add(id);
       this.events.push({ t: "read", at, id, ...(Object.keys(ids).length ? { ids } : {}), ...(time !== undefined ? { time } : {}), w: this.window, p: page });
     }
   }
 
   onWritten(doc: TargetWrite, result: TargetWriteResult) {
-    if (this.o.payloads !== false) this.payloads.set(doc.externalKey, doc.payload);
     const targetId = result.targetId ?? result.targetCode;
     this.tokens.add(doc.externalKey);
     if (targetId) this.tokens.add(targetId);
@@ -191,6 +200,7 @@ export class TraceRecorder {
       for (const m of e.members) {
         this.tokens.add(m);
         const time = this.sourceTimes.get(m);
+        this.sourceTimes.delete(m); // measured once; a long backfill must not keep every row's instant
         if (time !== undefined && e.writtenAt >= time) this.lags.push(e.writtenAt - time);
       }
     }
@@ -218,6 +228,36 @@ export class TraceRecorder {
       for (const token of [e.key, e.of, e.id]) this.tokens.add(token);
       this.events.push(e);
     }
+    }
+
+  /**
+   * What this invocation has not written yet, for the next invocation of a continuing run to write
+   * (state/continuation.ts): its events and tokens (none with TRACE_INDEX=off) and its freshness lags.
+   */
+  takeCarry(): TraceCarry {
+    const carry: TraceCarry = { v: 1, events: this.o.index === false ? [] : this.events, tokens: this.o.index === false ? [] : [...this.tokens], lags: [...this.lags] };
+    this.events = [];
+    this.tokens = new Set();
+    this.lags.length = 0;
+    return carry;
+  }
+
+  /** Earlier invocations' carried traces go first into this invocation's next chunk (and their lags into its freshness). */
+  importCarry(carried: readonly unknown[]): void {
+    const events: TraceEvent[] = [];
+    for (const c of carried as Partial<TraceCarry>[]) {
+      if (c?.v !== 1) continue;
+      events.push(...(c.events ?? []));
+      for (const t of c.tokens ?? []) this.tokens.add(t);
+      this.lags.push(...(c.lags ?? []));
+    }
+    this.events = [...events, ...this.events];
+  }
+
+  /** Rows read and not (yet) written: bounded, oldest forgotten first (their lag then goes unmeasured, nothing else). */
+  private noteSourceTime(id: string, time: number) {
+    if (this.sourceTimes.size >= MAX_SOURCE_TIMES) this.sourceTimes.delete(this.sourceTimes.keys().next().value as string);
+    this.sourceTimes.set(id, time);
   }
 
   /** Lag (posted − source instant) of the documents this run wrote. */
@@ -374,7 +414,13 @@ export function observeRun<D extends { source: WindowSource; target: TargetConne
     },
     recordRun: async (summary: RunSummary) => {
       recorder.onCorrections(summary.corrections);
-      await recorder.flush(true);
+      // A continuing invocation (Worker, flow index) carries its trace to the run's last one: no KV write here.
+      const continuation = (deps.state as { continuation?: ContinuationPort }).continuation;
+      if (await continuation?.carries(summary)) continuation!.keepTrace(recorder.takeCarry());
+      else {
+        if (continuation) recorder.importCarry(await continuation.carriedTraces().catch(() => []));
+        await recorder.flush(true);
+      }
       const freshness = recorder.takeFreshness();
       await deps.state.recordRun(freshness ? ({ ...summary, freshness } as RunSummary) : summary);
     },

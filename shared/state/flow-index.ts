@@ -34,6 +34,39 @@ export interface FlowIndexSnapshot {
   plans: OutboxPlan[];
   /** Run ids whose writes are not known to be settled. */
   markers: string[];
+  /** What earlier invocations of a continuing run left here instead of in KV (continuation.ts); the trace part is read by loadCarry. */
+  carry?: CarrySummary;
+}
+
+/** A continuation invocation's run record, kept in the index until its run ends (the last invocation's KV record sums them). */
+export interface CarriedRun {
+  runId: string;
+  startedAt: number;
+  finishedAt: number;
+  outcome: string;
+  counts: Record<string, number>;
+  subrequests: number;
+  continues: boolean;
+  /** The windows the invocation read (what a dashboard or a test checks coverage with). */
+  windows: Array<{ from: number; to: number; complete: boolean }>;
+}
+
+/** What one invocation that continues leaves in the index instead of writing KV keys (continuation.ts). */
+export interface CarryCommit {
+  /** Ledger entries (the KV ledger gets them in one segment when the run ends). */
+  ledger?: LedgerEntry[];
+  /** The invocation's unwritten trace (observe/trace.ts: events, tokens, freshness lags), opaque here. */
+  trace?: unknown;
+  /** The invocation's run record, compact. */
+  run?: CarriedRun;
+}
+
+/** The carried ledger and run records (loaded with the index) and the size of everything carried. */
+export interface CarrySummary {
+  ledger: LedgerEntry[];
+  runs: CarriedRun[];
+  /** Characters of JSON carried (ledger, trace and runs): the run flushes to KV before it grows past a bound. */
+  chars: number;
 }
 
 /** Everything one step of a run changes, committed at once under the lease's epoch. */
@@ -49,6 +82,10 @@ export interface FlowIndexCommit {
   mark?: { at: number };
   /** Markers of earlier runs that are settled now. */
   clearMarkers?: string[];
+  /** Kept for the next invocation of a continuing run (continuation.ts). */
+  carry?: CarryCommit;
+  /** These kinds of carried rows are in KV now: forgotten here (before the commit's own carry is added). */
+  dropCarry?: Array<keyof CarryCommit>;
 }
 
 export interface FlowIndexCommitResult {
@@ -61,11 +98,13 @@ export interface FlowIndexPort {
   loadIndex(flowId: string, options: { groupsSince: number }): Promise<FlowIndexSnapshot>;
   /** Refused (nothing changes) unless `runId` holds the flow's lease at `epoch`. */
   commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult>;
+  /** The carried traces, oldest first (read once, by the invocation that writes them to KV). */
+  loadCarriedTraces(flowId: string): Promise<unknown[]>;
 }
 
 export function isFlowIndex(value: unknown): value is FlowIndexPort {
   const v = value as Partial<FlowIndexPort> | null;
-  return typeof v?.loadIndex === "function" && typeof v.commitIndex === "function";
+  return typeof v?.loadIndex === "function" && typeof v.commitIndex === "function" && typeof v.loadCarriedTraces === "function";
 }
 
 /** How far back a run loads registry entries: groups older than this are also in the KV ledger (and verified in the target). */
@@ -109,6 +148,7 @@ interface MemoryIndex {
   groups: Map<string, { entry: LedgerEntry; at: number }>;
   plans: Map<string, OutboxPlan>;
   markers: Map<string, number>;
+  carry: Array<{ kind: keyof CarryCommit; body: string }>;
 }
 
 /**
@@ -158,8 +198,9 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
       return { initialized: false, checkpoint: null, groups: [], plans: [], markers: [] };
     }
     const groups = [...index.groups.values()].filter((g) => g.at >= options.groupsSince).map((g) => g.entry);
-    this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0);
-    return structuredClone({ initialized: index.checkpoint !== null, checkpoint: index.checkpoint, groups, plans: [...index.plans.values()], markers: [...index.markers.keys()] });
+    this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0) + index.carry.length;
+    const carry = index.carry.length ? { carry: summarizeCarry(index.carry) } : {};
+    return structuredClone({ initialized: index.checkpoint !== null, checkpoint: index.checkpoint, groups, plans: [...index.plans.values()], markers: [...index.markers.keys()], ...carry });
   }
 
   async commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult> {
@@ -167,7 +208,7 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     this.rowsRead++;
     if (!mayCommit(lease, runId, epoch)) return lease ? { committed: false, holder: lease.runId } : { committed: false };
     let index = this.indexes.get(flowId);
-    if (!index) this.indexes.set(flowId, (index = { checkpoint: null, groups: new Map(), plans: new Map(), markers: new Map() }));
+    if (!index) this.indexes.set(flowId, (index = { checkpoint: null, groups: new Map(), plans: new Map(), markers: new Map(), carry: [] }));
     const c = structuredClone(commit);
     const now = this.clockRef.now();
     if (c.checkpoint) {
@@ -195,6 +236,34 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     for (const id of c.clearMarkers ?? []) {
       if (index.markers.delete(id)) this.rowsWritten++;
     }
+    if (c.dropCarry) {
+      const drop = new Set<string>(c.dropCarry);
+      this.rowsWritten += index.carry.filter((r) => drop.has(r.kind)).length;
+      index.carry = index.carry.filter((r) => !drop.has(r.kind));
+    }
+    for (const kind of ["ledger", "trace", "run"] as const) {
+      if (c.carry?.[kind] === undefined) continue;
+      const body = JSON.stringify(c.carry[kind]);
+      this.rowsWritten += chunkText(body).length;
+      index.carry.push({ kind, body });
+    }
     return { committed: true };
   }
+
+  async loadCarriedTraces(flowId: string): Promise<unknown[]> {
+    const rows = (this.indexes.get(flowId)?.carry ?? []).filter((r) => r.kind === "trace");
+    this.rowsRead += Math.max(1, rows.length);
+    return rows.map((r) => JSON.parse(r.body) as unknown);
+  }
+}
+
+/** The index's carried rows as the snapshot's summary (ledger and runs parsed; traces only counted). */
+export function summarizeCarry(rows: ReadonlyArray<{ kind: string; body: string; chars?: number }>): CarrySummary {
+  const out: CarrySummary = { ledger: [], runs: [], chars: 0 };
+  for (const r of rows) {
+    out.chars += r.chars ?? r.body.length;
+    if (r.kind === "ledger") out.ledger.push(...(JSON.parse(r.body) as LedgerEntry[]));
+    else if (r.kind === "run") out.runs.push(JSON.parse(r.body) as CarriedRun);
+  }
+  return out;
 }

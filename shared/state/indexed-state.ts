@@ -18,9 +18,10 @@
  * Migration: until the index holds a checkpoint, the first run reads the KV checkpoint, plans and markers once.
  */
 import type { EngineState } from "../engine/run.ts";
-import type { Checkpoint } from "../engine/types.ts";
+import type { Checkpoint, RunSummary } from "../engine/types.ts";
 import type { Logger } from "../ports.ts";
 import { type FlowIndexCommit, type FlowIndexPort, type FlowIndexSnapshot, mergeGroupEntry, REGISTRY_LOAD_DAYS } from "./flow-index.ts";
+import { type ContinuationPort, openCarry } from "./continuation.ts";
 import { LeaseLostError } from "./lease-keeper.ts";
 import type { OutboxPlan } from "./outbox-store.ts";
 import type { LedgerEntry } from "./records.ts";
@@ -52,6 +53,8 @@ export interface IndexedStateOptions {
 export interface IndexedState extends EngineState {
   /** Whether the flow has a checkpoint (in the index, or in KV before the index held one). */
   hasCheckpoint(flowId: string): Promise<boolean>;
+  /** A continuing invocation's trace and run record stay in the index (continuation.ts). */
+  continuation: ContinuationPort;
 }
 
 /** What the index-backed parts of the state share: the snapshot loaded once, the fenced commit, and the plan closes and
@@ -160,6 +163,8 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
   let lastCommitted: Checkpoint | undefined;
   let marked = false;
   let viewWatermark: number | undefined;
+  // A continuing invocation's ledger entries, trace and run record stay in the index until the run ends (continuation.ts).
+  const carry = openCarry(o, load, base);
 
   const outbox = base.outbox;
   const marker = base.writeMarker;
@@ -181,47 +186,73 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       lastCommitted = checkpoint;
     },
     ledgerView: async (flowId) => {
-      const [view, known] = await Promise.all([base.ledgerView(flowId), registry()]);
+      const [view, known] = await Promise.all([base.ledgerView(flowId), registry(), carry.ready()]);
       return (key) => {
         const kv = view(key);
-        if (!isIndexedKey(key)) return kv;
+        const carried = carry.view(key);
+        const stored = carried && kv ? mergeIndexed(kv, carried) : (carried ?? kv);
+        if (!isIndexedKey(key)) return stored;
         const indexed = known.get(key);
-        return indexed && kv ? mergeIndexed(kv, indexed) : (indexed ?? kv);
+        return indexed && stored ? mergeIndexed(stored, indexed) : (indexed ?? stored);
       };
     },
-    ledgerAppend: async (flowId, entries) => {
-      // All entries go to the KV ledger (registry entries too: the record beyond the index's load horizon and for
-      // hosts without an index); registry entries are committed to the index after it, fenced.
-      await base.ledgerAppend(flowId, entries);
+    ledgerAppend: async (_flowId, entries) => {
+      // All entries are carried in the index (fenced, with the registry entries among them) until the run ends, then
+      // written to the KV ledger in one segment (the record beyond the index's load horizon, and for hosts without one).
+      if (!entries.length) return;
       const registryEntries = entries.filter((e) => isIndexedKey(e.externalKey));
+      await commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
+      carry.appended(entries);
       if (!registryEntries.length) return;
-      await commit({ groups: registryEntries });
       const known = await registry();
       for (const e of registryEntries) known.set(e.externalKey, mergeIndexed(known.get(e.externalKey), e));
     },
     ...(outbox ? { outbox: indexedOutbox(session, outbox) } : {}),
     ...(marker ? { writeMarker: indexedWriteMarker(session, marker, () => (marked = true)) } : {}),
+    continuation: carry,
     recordRun: async (summary) => {
       // A run whose writes are settled needs no marker: cleared now rather than by the next run (one read fewer).
       if (marked && summary.writesSettled === true) pending.clearMarkers.push(o.runId);
-      if (pending.closePlans.length || pending.clearMarkers.length) {
+      // A continuing invocation: its record (and trace) ride with the settled plans/markers in one commit, no KV write.
+      if (await carry.keep(summary, commit).catch((error: unknown) => warnKept(o, error))) return;
+      const { drop, chain } = await flushCarry(o, carry, summary);
+      if (pending.closePlans.length || pending.clearMarkers.length || drop) {
         try {
-          await commit({});
+          await commit(drop ? { dropCarry: drop } : {});
         } catch (error) {
           // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
           o.logger.warn("could not settle plans/markers in the flow index", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
         }
       }
-      // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it.
-      if (lastCommitted && lastCommitted.watermark !== viewWatermark) {
+      // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it
+      // (a run of several invocations: written by the last).
+      const latest = lastCommitted ?? (chain ? (await load()).checkpoint : null);
+      if (latest && (chain || latest.watermark !== viewWatermark)) {
         try {
-          await base.saveCheckpoint(o.flowId, { watermark: lastCommitted.watermark, runId: lastCommitted.runId, updatedAt: lastCommitted.updatedAt });
-          viewWatermark = lastCommitted.watermark;
+          await base.saveCheckpoint(o.flowId, { watermark: latest.watermark, runId: latest.runId, updatedAt: latest.updatedAt });
+          viewWatermark = latest.watermark;
         } catch (error) {
           o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
         }
       }
-      await base.recordRun(summary);
+      await base.recordRun(chain ? ({ ...summary, chain } as RunSummary) : summary);
     },
   };
 }
+
+function warnKept(o: IndexedStateOptions, error: unknown): false {
+  // The record then goes to KV as before (the carry itself stays for the run's last invocation).
+  o.logger.warn("could not keep the invocation's record in the flow index", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+  return false;
+}
+
+/** Writes the carried ledger to KV; a failed write keeps the carry (the next invocation writes it) and the run goes on. */
+async function flushCarry(o: IndexedStateOptions, carry: ReturnType<typeof openCarry>, summary: RunSummary) {
+  try {
+    return await carry.flush(summary);
+  } catch (error) {
+    o.logger.warn("could not write the carried ledger to KV; the next invocation writes it", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+    return {};
+  }
+}
+

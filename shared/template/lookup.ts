@@ -386,11 +386,27 @@ function rowKeys(row: Record<string, unknown>): string {
 
 export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval {
   const { site, index, conditions, find } = spec;
+  const only = conditions.length === 1 ? conditions[0]! : undefined;
+  const single = only && only.op === "$eq" && only.values.length === 1 ? only : undefined;
   return (s: EvalScope) => {
     const table = spec.table ?? s.defaultLookupTable;
     if (!table) throw evalError(site, index, "the lookup names no table and the flow has no default lookup table", "Add table=NAME (or from NAME), or set the flow's default lookup table.");
     const rows = s.lookups?.get(table);
     if (!rows) throw evalError(site, index, `lookup table "${table}" is not loaded`, `Load reference table "${table}" (upload it or run the flow that fills it) before this flow runs.`);
+    // The common shape, one `$eq` on one value: the index's rows all hold (same key), so the first row with the field is the answer.
+    if (single) {
+      const key = keyOf(single.values[0]!(s));
+      if (key !== null) {
+        for (const row of candidates(rows, single.path, key)) {
+          const found = find.get(row);
+          if (found !== undefined) return found;
+          if (!tableHas(rows, find)) {
+            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`);
+          }
+          return onMiss === "null" ? null : undefined;
+        }
+      }
+    }
     const values: unknown[][] = conditions.map((c) => {
       const out: unknown[] = [];
       for (const v of c.values) {

@@ -70,6 +70,13 @@ export function step(value: unknown, key: Segment): unknown {
   return Object.hasOwn(value, key) && !BLOCKED.has(key) ? (value as Record<string, unknown>)[key] : undefined;
 }
 
+/** `step` for a name compileGetter has already checked against BLOCKED (the per-field read of every mapping). */
+function stepName(value: unknown, key: string): unknown {
+  if (value === null || typeof value !== "object") return undefined;
+  if (Array.isArray(value)) return step(value, key);
+  return Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+}
+
 export type Getter = (root: unknown) => unknown;
 
 const none: Getter = () => undefined;
@@ -82,9 +89,9 @@ export function compileGetter(segments: readonly Segment[]): Getter {
     case 0:
       return (root) => root;
     case 1:
-      return (root) => step(root, a!);
+      return typeof a === "string" ? (root) => stepName(root, a) : (root) => step(root, a!);
     case 2:
-      return (root) => step(step(root, a!), b!);
+      return typeof a === "string" && typeof b === "string" ? (root) => stepName(stepName(root, a), b) : (root) => step(step(root, a!), b!);
     case 3:
       return (root) => step(step(step(root, a!), b!), c!);
     default:

@@ -195,39 +195,39 @@ function typeError(path: string, node: Node, value: unknown, expected: string): 
   );
 }
 
-function convert(node: Node, value: unknown, path: string, timezone: string): unknown {
+function convert(node: Node, value: unknown, prefix: string, timezone: string): unknown {
   switch (node.type) {
     case "string":
       if (typeof value === "string") return value;
       if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
-      throw typeError(path, node, value, "text");
+      throw typeError(pathAt(prefix, node), node, value, "text");
     case "int": {
       const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value.trim()) : NaN;
-      if (!Number.isFinite(n) || !Number.isInteger(n)) throw typeError(path, node, value, "a whole number");
+      if (!Number.isFinite(n) || !Number.isInteger(n)) throw typeError(pathAt(prefix, node), node, value, "a whole number");
       return n;
     }
     case "float": {
       const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value.trim()) : NaN;
-      if (!Number.isFinite(n)) throw typeError(path, node, value, "a number");
+      if (!Number.isFinite(n)) throw typeError(pathAt(prefix, node), node, value, "a number");
       return n;
     }
     case "date":
     case "datetime": {
       const w = wallClock(value, timezone);
-      if (!w) throw typeError(path, node, value, node.type === "date" ? "a date (yyyy-MM-dd)" : "a date-time (yyyy-MM-dd HH:mm:ss)");
+      if (!w) throw typeError(pathAt(prefix, node), node, value, node.type === "date" ? "a date (yyyy-MM-dd)" : "a date-time (yyyy-MM-dd HH:mm:ss)");
       return node.type === "date" ? `${w.y}-${w.mo}-${w.d}` : `${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`;
     }
     case "bool":
       if (typeof value === "boolean") return value;
       if (value === 1 || value === "1" || value === "true" || value === "TRUE" || value === "True") return true;
       if (value === 0 || value === "0" || value === "false" || value === "FALSE" || value === "False") return false;
-      throw typeError(path, node, value, "true or false");
+      throw typeError(pathAt(prefix, node), node, value, "true or false");
     case "object":
       if (value !== null && typeof value === "object" && !Array.isArray(value)) return value;
-      throw typeError(path, node, value, "an object");
+      throw typeError(pathAt(prefix, node), node, value, "an object");
     case "array":
       if (Array.isArray(value)) return value;
-      throw typeError(path, node, value, "an array");
+      throw typeError(pathAt(prefix, node), node, value, "an array");
   }
 }
 
@@ -249,25 +249,31 @@ function wrap(error: unknown, path: string, node: Node): never {
 type Records = readonly Record<string, unknown>[];
 const NO_ANCESTORS: Records = Object.freeze([]) as Records;
 
-function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancestors: Records, path: string): { value: unknown; missed: boolean } {
-  if (!node.value) return { value: undefined, missed: false };
+/** A field's path for errors and traces, built only when one is needed (not per field of every line). */
+const pathAt = (prefix: string, node: Node) => (prefix === "" ? node.field : `${prefix}.${node.field}`);
+
+/** What evaluate returns for a lookup miss covered by the field's default (no result object per field). */
+const MISSED: unique symbol = Symbol("lookup miss");
+
+function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string): unknown {
+  if (!node.value) return undefined;
   const scope = ctx.scope;
   scope.record = record;
   scope.parent = ancestors[0];
   scope.ancestors = ancestors;
   scope.defaultLookupTable = node.table ?? ctx.defaultTable;
   try {
-    return { value: node.value.evaluate(scope), missed: false };
+    return node.value.evaluate(scope);
   } catch (error) {
-    if (error instanceof LookupMissError && node.hasDefault) return { value: undefined, missed: true };
-    wrap(error, path, node);
+    if (error instanceof LookupMissError && node.hasDefault) return MISSED;
+    wrap(error, pathAt(prefix, node), node);
   }
 }
 
 function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string, out: Record<string, unknown>): void {
   for (const node of nodes) {
-    const path = prefix === "" ? node.field : `${prefix}.${node.field}`;
     if (node.children && node.type === "object") {
+      const path = pathAt(prefix, node);
       const obj: Record<string, unknown> = {};
       mapNodes(node.children, ctx, record, ancestors, path, obj);
       if (node.required) {
@@ -284,9 +290,11 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       continue;
     }
     if (node.children && node.type === "array") {
+      const path = pathAt(prefix, node);
       let source: unknown;
       if (node.arrayPath) source = getPath(record, node.arrayPath);
-      else source = evaluate(node, ctx, record, ancestors, path).value;
+      else source = evaluate(node, ctx, record, ancestors, prefix);
+      if (source === MISSED) source = undefined;
       if (source === undefined || source === null) {
         if (node.required) throw new MappingError("mapping_required", `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`, { path, flowPath: node.flowPath }, `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`);
         out[node.field] = [];
@@ -309,12 +317,14 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       continue;
     }
 
-    let { value, missed } = evaluate(node, ctx, record, ancestors, path);
+    let value = evaluate(node, ctx, record, ancestors, prefix);
+    const missed = value === MISSED;
+    if (missed) value = undefined;
     if (node.format && !isEmpty(value)) {
       try {
         value = node.format(value, ctx.timezone);
       } catch (error) {
-        wrap(error, path, node);
+        wrap(error, pathAt(prefix, node), node);
       }
     }
     let defaulted: TraceEntry["defaulted"];
@@ -323,6 +333,7 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       defaulted = missed ? "lookup_miss" : "empty";
     }
     if (isEmpty(value)) {
+      const path = pathAt(prefix, node);
       if (node.required) {
         throw new MappingError("mapping_required", `${path}: required value is empty (${node.value ? node.value.source : "no value configured"})`, { path, flowPath: node.flowPath, source: node.value?.source }, `Make sure the source carries it or give ${node.flowPath} a "default".`);
       }
@@ -330,10 +341,10 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       if (ctx.trace) ctx.trace.push({ path, source: node.value?.source ?? "(none)", value: value === "" ? "" : undefined });
       continue;
     }
-    const converted = convert(node, value, path, ctx.timezone);
+    const converted = convert(node, value, prefix, ctx.timezone);
     out[node.field] = converted;
     if (ctx.trace) {
-      const entry: TraceEntry = { path, source: defaulted ? "(default)" : node.value?.source ?? "(default)", value: converted };
+      const entry: TraceEntry = { path: pathAt(prefix, node), source: defaulted ? "(default)" : node.value?.source ?? "(default)", value: converted };
       if (defaulted) entry.defaulted = defaulted;
       ctx.trace.push(entry);
     }

@@ -20,6 +20,7 @@ import worker from "../../worker/index.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { queueRunId, type SyncMessage } from "../../worker/queue.ts";
 import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
+import { invocationsOf } from "../helpers/invocations.ts";
 import { expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
@@ -64,6 +65,19 @@ interface RunView {
   setAside?: Array<{ externalKey: string; attempts: number; code: string }>;
   watermarkHeld?: "documents" | "groups";
 }
+/**
+ * An invocation's record: in KV, or — a continuing invocation of the Worker (shared/state/continuation.ts) — carried in
+ * the flow index until its run ends, then inside the run's last record (`chain.runs`).
+ */
+async function invocationRecord(store: FlowStateStore, lock: DoFlowLock, flow: string, runId: string): Promise<RunView | null> {
+  const stored = (await store.getRun(flow, runId)) as RunView | null;
+  if (stored) return stored;
+  const carried = (await lock.loadIndex(flow, { groupsSince: Number.MAX_SAFE_INTEGER })).carry?.runs.find((r) => r.runId === runId);
+  if (carried) return { ...(carried as unknown as RunView), flowId: flow };
+  const chained = invocationsOf(await store.listRuns(flow, 1000)).find((r) => r.runId === runId);
+  return chained ? { ...(chained as unknown as RunView), flowId: flow } : null;
+}
+
 /** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
 type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
 
@@ -214,7 +228,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       const lock = new DoFlowLock(e.FLOW_LOCK);
       return Promise.all(
         flows.map(async (f): Promise<Outcome> => {
-          const run = (await store.getRun(f, makeRunId(at, "cron"))) as RunView | null;
+          const run = await invocationRecord(store, lock, f, makeRunId(at, "cron"));
           if (run || !scenario.sharedCron) return { flow: f, run };
           // No record: either its lease was held, or the tick's budget could not fit it after the first flow.
           const lease = await lock.inspect(f);
@@ -238,7 +252,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       const result = await getQueueResult(batch, ctx);
       if (result.retryMessages.some((m) => m.msgId === id) && message.attempts < 5) queue.pending.push({ body: message.body, attempts: message.attempts + 1 });
       const flow = message.body.flowId as ChaosFlowId;
-      return [{ flow, run: (await store.getRun(flow, queueRunId(message.body.runId, { id, attempts: message.attempts }))) as RunView | null }];
+      return [{ flow, run: await invocationRecord(store, new DoFlowLock(e.FLOW_LOCK), flow, queueRunId(message.body.runId, { id, attempts: message.attempts })) }];
     };
 
     let lossPending = scenario.ledgerLoss === true;
@@ -312,7 +326,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           const at = nextScheduled();
           const [, http] = await Promise.all([fireCron(e, cronOf(flow), at), callApi(e, "POST", `/flows/${flow}/sync`, { body: {} })]);
           ticks += 2;
-          const cronRun = (await store.getRun(flow, makeRunId(at, "cron"))) as RunView | null;
+          const cronRun = await invocationRecord(store, new DoFlowLock(e.FLOW_LOCK), flow, makeRunId(at, "cron"));
           const httpRun = http.status === 200 ? (http.json.run as RunView) : null;
           const httpSkipped = httpRun?.outcome === "skipped_locked";
           if (http.status !== 200) details.push(`overlap: HTTP sync answered ${http.status}`);
@@ -433,7 +447,8 @@ async function judge(
   // The range each flow settled: from the first window any run started to the final watermark. Without a
   // killed invocation every completed window has a run record, and together they must leave no gap.
   const covered = async (flow: ChaosFlowId) => {
-    const runs = (await store.listRuns(flow, 1000)) as unknown as RunView[];
+    // Every invocation's windows: a run of several invocations keeps them in its last record's chain.
+    const runs = invocationsOf(await store.listRuns(flow, 1000)) as unknown as RunView[];
     const all = runs.flatMap((r) => r.windows ?? []);
     const complete = all.filter((w) => w.complete).sort((a, b) => a.from - b.from);
     const checkpoint = await store.getWatermark<{ watermark: number }>(flow);

@@ -25,4 +25,9 @@ describe("md5Hex", () => {
     const bytes = new Uint8Array(1000).map((_, i) => (i * 7) & 0xff);
     expect(md5Hex(bytes)).toBe(createHash("md5").update(bytes).digest("hex"));
   });
+
+  it("gives every input its own digest whatever came before (reused buffer) and past the reused buffer's size", () => {
+    const inputs = ["x".repeat(5000), "short", "聚".repeat(400_000), "", "y".repeat(63), "z".repeat(2_000_000), "abc"];
+    for (const text of inputs) expect(md5Hex(text)).toBe(createHash("md5").update(text, "utf8").digest("hex"));
+  });
 });

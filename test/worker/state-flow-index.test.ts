@@ -89,6 +89,31 @@ describe("flow index in the FlowLock Durable Object", () => {
     expect(snap.plans).toEqual([big]);
   });
 
+  it("a continuing run's carry (ledger, trace, run records) is stored fenced, chunked past one row, and dropped by kind", async () => {
+    const now = { t: T0 };
+    const lock = lockAt(now);
+    const { epoch } = await lock.acquire("idx-d", "run-1", 60_000);
+    const entry = (k: string) => ({ externalKey: k, contentHash: "h", writtenAt: T0, runId: "run-1" });
+    const bigTrace = { v: 1, events: [{ t: "read", at: T0, id: "x".repeat(2_500_000) }], tokens: ["x"], lags: [5] };
+    const run = { runId: "run-1", startedAt: T0, finishedAt: T0 + 1, outcome: "incomplete", counts: { written: 2 }, subrequests: 35, continues: true, windows: [{ from: 0, to: 1, complete: false }] };
+    expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { ledger: [entry("A"), entry("B")] } })).committed).toBe(true);
+    expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { trace: bigTrace, run } })).committed).toBe(true);
+    // A stale epoch adds nothing.
+    expect((await lock.commitIndex("idx-d", "run-1", (epoch ?? 0) - 1, { carry: { ledger: [entry("Z")] } })).committed).toBe(false);
+    const snap = await new DoFlowLock(env.FLOW_LOCK).loadIndex("idx-d", { groupsSince: 0 });
+    expect(snap.carry?.ledger.map((e) => e.externalKey)).toEqual(["A", "B"]);
+    expect(snap.carry?.runs).toEqual([run]);
+    expect(snap.carry?.chars).toBeGreaterThan(2_500_000); // the trace is measured, not loaded
+    expect(await lock.loadCarriedTraces("idx-d")).toEqual([bigTrace]);
+    // A run that failed before writing its trace drops the ledger and records only: the trace waits for the next one.
+    await lock.commitIndex("idx-d", "run-1", epoch, { dropCarry: ["ledger", "run"] });
+    const after = await lock.loadIndex("idx-d", { groupsSince: 0 });
+    expect(after.carry?.ledger).toEqual([]);
+    expect(await lock.loadCarriedTraces("idx-d")).toEqual([bigTrace]);
+    await lock.commitIndex("idx-d", "run-1", epoch, { dropCarry: ["trace"] });
+    expect(await lock.loadIndex("idx-d", { groupsSince: 0 })).not.toHaveProperty("carry");
+  });
+
   it("a cron tick keeps the checkpoint and the merge registry in the Durable Object, and a checkpoint view in KV", async () => {
     const stack = await createStack({ documents: { [JST.otherInOut]: 60, [JST.salesOut]: 60 }, days: 2 });
     const e = workerEnv(stack, { MAX_SUBREQUESTS: "10000" });
