@@ -49,3 +49,17 @@ export function signedTplus(vouchers: Array<{ ExternalCode: string; payload: Row
   }
   return out;
 }
+
+/** Correction documents in the targets by kind: KIS reversals (-R), re-booked blues (-B), differences (-C); T+ group corrections (-C) and supplements (-S). */
+export interface CorrectionCounts {
+  reversals: number;
+  rebooked: number;
+  deltas: number;
+  groupCorrections: number;
+  supplements: number;
+}
+
+export function countCorrections(kisKeys: string[], tplusKeys: string[]): CorrectionCounts {
+  const n = (keys: string[], suffix: string) => keys.filter((k) => new RegExp(`-${suffix}\\d+$`).test(k)).length;
+  return { reversals: n(kisKeys, "R"), rebooked: n(kisKeys, "B"), deltas: n(kisKeys, "C"), groupCorrections: n(tplusKeys, "C"), supplements: n(tplusKeys, "S") };
+}

@@ -79,6 +79,9 @@ export interface ChaosScenario {
   kisPoison?: boolean;
   /** Worker reads of KV may answer a value up to 60 s old (state.staleKv, test/chaos/stale-kv.ts). */
   staleKv?: boolean;
+  /** jst.editBetween: rounds of edits of posted documents once the flows settled, and documents per flow per round. */
+  editRounds?: number;
+  editsPerRound?: number;
 }
 
 interface Knobs {
@@ -146,6 +149,7 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
       kind: "editServed",
       path: JST_PATHS.otherInOut,
       change: "edit",
+      stamp: "afterWindow",
       count: 1 + Math.floor(more() * 2),
       skip: Math.floor(more() * 9),
       times: 1 + Math.floor(more() * 3),
@@ -266,7 +270,7 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   }
   if (r() < knobs.p * 0.7) {
     faults.push("jst.cancelServed");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", stamp: "afterWindow", count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
   }
   if (r() < knobs.p * 0.5) {
     out.kisPoison = true;
@@ -282,7 +286,37 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
   if (q() < knobs.p * 0.7) {
     faults.push("jst.editQuantity");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp: "afterWindow", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+  }
+  return { ...out, ...drawEdits(seed, knobs, faults, jushuitan) };
+}
+
+/**
+ * Issue 16 item 4: edits and cancellations of posted documents, between runs and while a scan pages, on both flows.
+ * Own stream: earlier draws stay. Stamps land where the next run reads them (test/chaos/edits.ts explains why).
+ * - jst.editBetween: once both flows settled, 1–2 rounds; each changes 2–6 posted documents of each flow (quantity,
+ *   line added or removed, cancelled, re-saved unchanged); the flows then run again.
+ * - jst.editLines: while other-inout pages, served documents gain or lose a line (the next run reads them).
+ * - jst.editSales: while sales-out pages, served documents change or are cancelled (re-stamped to the window's last
+ *   second: the merged flow reads only closed days, so the same scan reads them again at its end).
+ */
+function drawEdits(seed: number, knobs: Knobs, faults: string[], jushuitan: FaultSpec[]): Partial<ChaosScenario> {
+  const r = seededRandom((seed ^ 0x5851_f42d) >>> 0);
+  const int = (min: number, max: number) => min + Math.floor(r() * (max - min + 1));
+  const out: Partial<ChaosScenario> = {};
+  if (r() < 0.75) {
+    out.editRounds = int(1, 2);
+    out.editsPerRound = int(2, 6);
+    faults.push("jst.editBetween");
+  }
+  if (r() < knobs.p * 1.5) {
+    faults.push("jst.editLines");
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: r() < 0.5 ? "addLine" : "removeLine", stamp: "afterWindow", count: int(1, 2), skip: int(0, 8), times: int(1, 2) });
+  }
+  if (r() < knobs.p * 1.5) {
+    faults.push("jst.editSales");
+    const change = (["quantity", "addLine", "removeLine", "cancel"] as const)[int(0, 3)];
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.salesOut, change, stamp: "windowEnd", count: int(1, 3), skip: int(0, 6), times: int(1, 3) });
   }
   return out;
 }
