@@ -111,7 +111,8 @@ const exits = await Promise.all(
   shards.map((s) =>
     runShard(s.from, s.count, (r) => {
       results.set(r.seed, r);
-      const line = `${String(results.size).padStart(4)}/${runs}  seed ${r.seed}  ${r.ok ? "ok  " : "FAIL"}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.ticks} ticks  ${r.faults.join(" ")}`;
+      const fixed = r.corrections ? r.corrections.reversals + r.corrections.rebooked + r.corrections.deltas + r.corrections.groupCorrections : 0;
+      const line = `${String(results.size).padStart(4)}/${runs}  seed ${r.seed}  ${r.ok ? "ok  " : "FAIL"}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.ticks} ticks  ${r.edits ?? 0} edits  ${fixed} corrections  ${r.faults.join(" ")}`;
       console.log(line);
       if (!r.ok || values.verbose) for (const d of r.details) console.log(`        ${d}`);
     }),

@@ -25,9 +25,18 @@ const SPREAD_MS: Record<ChaosFlowId, number> = { [CHAOS_FLOWS.kis]: 5 * 60_000, 
 
 /** The end of the furthest completed window of a flow's runs (its watermark as the runs recorded it). */
 export async function coveredTo(store: FlowStateStore, flow: ChaosFlowId): Promise<number> {
-  const runs = (await store.listRuns(flow, 1000)) as unknown as Array<{ windows?: Array<{ to: number; complete: boolean }> }>;
-  return Math.max(0, ...runs.flatMap((r) => r.windows ?? []).filter((w) => w.complete).map((w) => w.to));
+  return (await coveredRange(store, flow)).to;
 }
+
+/** From the first window any run read to the end of the furthest completed one (0, 0 before any run). */
+async function coveredRange(store: FlowStateStore, flow: ChaosFlowId): Promise<{ from: number; to: number }> {
+  const runs = (await store.listRuns(flow, 1000)) as unknown as Array<{ windows?: Array<{ from: number; to: number; complete: boolean }> }>;
+  const windows = runs.flatMap((r) => r.windows ?? []);
+  const to = Math.max(0, ...windows.filter((w) => w.complete).map((w) => w.to));
+  return { from: windows.length ? Math.min(...windows.map((w) => w.from)) : 0, to };
+}
+
+const modifiedMs = (doc: Row) => Date.parse(`${String(doc.modified).replace(" ", "T")}+08:00`);
 
 export async function editLog(stack: HubStack): Promise<EditRecord[]> {
   const res = await fetch(`${stack.urls.jushuitan}/__emulator/edits`);
@@ -43,15 +52,18 @@ export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], lastRunS
   return edits.some((e) => e.path === PATH_OF[flow] && (e.madeAt >= lastRunStartedAt || Math.floor(e.modifiedMs / 1000) * 1000 >= Math.floor(covered / 1000) * 1000));
 }
 
-/** Posted source documents of a flow: KIS bills' documents, or members of written T+ groups. */
-async function postedDocuments(stack: HubStack, flow: ChaosFlowId): Promise<Row[]> {
+/**
+ * Posted source documents of a flow: KIS bills' documents, or members of written T+ groups that the runs read (a
+ * member modified before the first window was never read: editing it makes it a late arrival, not a correction).
+ */
+async function postedDocuments(stack: HubStack, flow: ChaosFlowId, range: { from: number; to: number }): Promise<Row[]> {
   if (flow === CHAOS_FLOWS.kis) {
     const billed = new Set((await kisBills(stack)).map((b) => b.FBillNo).filter((k) => !/-[A-Z]\d+$/.test(k)));
     return (await sourceDocuments(stack, JST_PATHS.otherInOut)).filter((d) => d.status === "Confirmed" && billed.has(String(d.io_id)));
   }
   const groups = new Set((await tplusDispatches(stack)).map((d) => /^(SO-\d{4}-\d{2}-\d{2}-\d+)/.exec(d.ExternalCode)?.[1]));
   return (await sourceDocuments(stack, JST_PATHS.salesOut)).filter(
-    (d) => d.status === "Confirmed" && Number(d.shop_id) === 0 && groups.has(`SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`),
+    (d) => d.status === "Confirmed" && Number(d.shop_id) === 0 && modifiedMs(d) >= range.from && modifiedMs(d) < range.to && groups.has(`SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`),
   );
 }
 
@@ -62,9 +74,10 @@ async function postedDocuments(stack: HubStack, flow: ChaosFlowId): Promise<Row[
 export async function editBetweenRuns(stack: HubStack, store: FlowStateStore, random: () => number, perFlow: number): Promise<string[]> {
   const notes: string[] = [];
   for (const flow of [CHAOS_FLOWS.kis, CHAOS_FLOWS.tplus] as ChaosFlowId[]) {
-    const covered = await coveredTo(store, flow);
+    const range = await coveredRange(store, flow);
+    const covered = range.to;
     if (covered === 0) continue;
-    const candidates = (await postedDocuments(stack, flow)).map((d) => String(d.io_id)).sort();
+    const candidates = (await postedDocuments(stack, flow, range)).map((d) => String(d.io_id)).sort();
     for (let i = 0; i < perFlow && candidates.length > 0; i++) {
       const key = candidates.splice(Math.floor(random() * candidates.length), 1)[0]!;
       const change = BETWEEN[Math.floor(random() * BETWEEN.length)]!;

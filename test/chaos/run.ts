@@ -486,6 +486,7 @@ async function judge(
     return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, readTo: Math.max(to, ...all.map((w) => w.to)), runs };
   };
   const kisRange = await covered(CHAOS_FLOWS.kis);
+  if (true) for (const f of [CHAOS_FLOWS.tplus]) notes.push(`DBG ${f} runs: ${((await store.listRuns(f, 1000)) as unknown as RunView[]).map((r) => `${r.runId} ${r.outcome} ${JSON.stringify(r.counts)} ${JSON.stringify((r as unknown as Row).corrections ?? null)} [${(r.windows ?? []).map((w) => `${iso(w.from)}…${iso(w.to)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`);
   const tplusRange = await covered(CHAOS_FLOWS.tplus);
 
   // ---- expected permanent failures ----
