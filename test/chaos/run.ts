@@ -275,6 +275,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         if (!lossPending) break;
         // ---- the T+ flow's ledger is lost, then a late member of its latest written day arrives -------------
         lossPending = false;
+        // Edits after the before-images are lost cannot be corrected by anyone (what was posted is unknown: a known
+        // limit, docs/changes.md); this class tests the late member, so users stop editing here.
+        await fetch(`${stack.urls.jushuitan}/__emulator/faults?kind=editServed`, { method: "DELETE" });
         late = await loseLedgerWithLateMember(stack, { ...e, STATE: realKv }, random());
         if (late) {
           notes.push(`ledger of ${CHAOS_FLOWS.tplus} lost; late member ${late.id} of ${late.key}`);
@@ -545,6 +548,7 @@ async function judge(
   });
 
   // ---- targets ----
+  const correctionRefused = (system: string, key: string) => [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
   /** `system:key` whose signed sum equals the source (the per (day, warehouse, sku) cross-check covers these). */
   const matched = new Set<string>();
   const compare = (
@@ -582,7 +586,11 @@ async function judge(
       }
       const diff = qtyDiff(want, got);
       if (diff === "equal" && want === wanted) matched.add(`${system}:${key}`);
-      if (diff === "more" && withinUpTo(key, got)) {
+      if (diff !== "equal" && correctionRefused(system, key)) {
+        // A permanent fault (T+ business refusal, a KIS material missing) hit one of its corrections: that
+        // correction is a dead letter (judged below), so the target lacks exactly its lines.
+        notes.push(`${system}: ${key} differs by a correction that was dead-lettered for a permanent fault`);
+      } else if (diff === "more" && withinUpTo(key, got)) {
         notes.push(`${system}: ${key} holds members re-stamped past the covered range after they were written`);
       } else if (diff === "more") {
         duplicated++;
@@ -659,8 +667,15 @@ async function judge(
   // lines is then rightly a conflict letter. Allowed, not required (the target keeps the hand-entered voucher).
   const allowedLetters = new Set(permanent);
   if (injected.duplicateKey && injected.duplicateMayConflict) allowedLetters.add(`tplus:${injected.duplicateKey}`);
+  // A correction (<key>-R1, -B1, <group>-C1) of a document that hit a permanent fault may carry the letter instead of
+  // the document itself (posted before the fault, e.g. a line with the broken material added later).
+  for (const l of letters) {
+    const [system, key] = split(l.key);
+    if (allowedLetters.has(`${system}:${baseKey(key)}`)) allowedLetters.add(l.key);
+  }
   const filedVerdict = judgeLetters(letters, allowedLetters);
-  const filed = filedVerdict.filedKeys;
+  const filed = new Set([...filedVerdict.filedKeys].map((k) => `${split(k)[0]}:${baseKey(split(k)[1])}`));
+  for (const k of filedVerdict.filedKeys) filed.add(k);
   const unexpectedDead = filedVerdict.unexpected;
   details.push(...filedVerdict.details);
   let missingDead = 0;

@@ -628,7 +628,9 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     return c.json({ ok: true, active: faults.length });
   });
   app.delete("/__emulator/faults", (c) => {
-    faults = [];
+    // ?kind=editServed removes only faults of that kind.
+    const kind = c.req.query("kind");
+    faults = kind ? faults.filter((f) => f.kind !== kind) : [];
     return c.json({ ok: true });
   });
   app.post("/__emulator/reset", (c) => {
