@@ -107,3 +107,59 @@ export function editClasses(edits: EditRecord[]): string[] {
   }
   return [...out];
 }
+
+/** A document's status and lines at one moment (its content at the start, or right after an edit). */
+export interface DocVersion {
+  status: unknown;
+  items: unknown;
+}
+
+/** Every version each edited document had, oldest first: its content at the start, then after each edit. */
+export function versionsOf(start: Map<string, Row>, edits: EditRecord[], path: string): Map<string, DocVersion[]> {
+  const out = new Map<string, DocVersion[]>();
+  for (const e of edits) {
+    if (e.path !== path) continue;
+    if (!out.has(e.key)) {
+      const first = start.get(e.key);
+      out.set(e.key, first ? [{ status: first.status, items: first.items }] : []);
+    }
+    out.get(e.key)!.push(e.after);
+  }
+  return out;
+}
+
+/**
+ * Whether `got` is what the target may hold for a document or group some of whose documents were re-stamped past the
+ * covered range after an edit (page drift moved them before a run read their last version: they are read after the
+ * range, as every row modified past it). `fixed` is the sum of the members judged as they are now; each of the
+ * `open` documents counts in any of its versions (or not at all, when `mayBeAbsent`). At most 256 combinations.
+ */
+export function explainedByVersions(
+  fixed: Record<string, number>,
+  open: DocVersion[][],
+  got: Record<string, number>,
+  counts: (v: DocVersion) => Record<string, number> | undefined,
+  mayBeAbsent: boolean,
+): boolean {
+  let sums: Array<Record<string, number>> = [{ ...fixed }];
+  for (const versions of open) {
+    const next: Array<Record<string, number>> = [];
+    for (const base of sums) {
+      if (mayBeAbsent) next.push(base);
+      for (const v of versions) {
+        const add = counts(v);
+        if (!add) {
+          next.push(base);
+          continue;
+        }
+        const sum = { ...base };
+        for (const [sku, q] of Object.entries(add)) sum[sku] = Math.round(((sum[sku] ?? 0) + q) * 1e6) / 1e6;
+        next.push(sum);
+      }
+    }
+    sums = next.slice(0, 256);
+  }
+  const same = (a: Record<string, number>, b: Record<string, number>) =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].every((k) => Math.abs((a[k] ?? 0) - (b[k] ?? 0)) < 1e-9);
+  return sums.some((s) => same(s, got));
+}

@@ -25,7 +25,8 @@ import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses
 import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
-import { coveredTo, editBetweenRuns, editClasses, editLog, needsAnotherRun } from "./edits.ts";
+import { coveredTo, type DocVersion, editBetweenRuns, editClasses, editLog, explainedByVersions, needsAnotherRun, versionsOf } from "./edits.ts";
+import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
@@ -163,6 +164,10 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       if (poisonBill) notes.push(`KIS bill ${poisonBill} is poison (HTTP 500 on every create)`);
     }
     // What each other-inout document held before anyone cancelled it (jst.cancelServed: the verdict's final truth).
+    const atStart = {
+      otherInOut: new Map((await sourceDocuments(stack, JST_PATHS.otherInOut)).map((d) => [String(d.io_id), d])),
+      salesOut: new Map((await sourceDocuments(stack, JST_PATHS.salesOut)).map((d) => [String(d.io_id), d])),
+    };
     const confirmedAtStart = new Map((await sourceDocuments(stack, JST_PATHS.otherInOut)).filter((d) => d.status === "Confirmed").map((d) => [String(d.io_id), d]));
     await addFaults(stack.urls.jushuitan, scenario.faultSpecs.jushuitan);
     // ---- stale KV reads: from here on the Worker's invocations read KV through the hostile wrapper -----------
@@ -383,11 +388,11 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     // ---- verdict -------------------------------------------------------------------------------------
     untap();
     await Promise.all(reading);
-    const verdict = await judge(stack, store, { brokenSku, duplicateKey, duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => f.kind === "pageDrift" && f.path === JST_PATHS.salesOut), doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
+    const edits = await editLog(stack);
+    const verdict = await judge(stack, store, { atStart, edits,  brokenSku, duplicateKey, duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => f.kind === "pageDrift" && f.path === JST_PATHS.salesOut), doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
     const fired = new Set(await firedFaults(stack));
     if (scenario.jstClockOffsetMs) fired.add("jst.clockOffset");
     if (scenario.jstVisibilityLagMs) fired.add("jst.visibilityLag");
-    const edits = await editLog(stack);
     for (const label of editClasses(edits)) fired.add(label);
     if (effective.has("jst.editBetween")) fired.add("jst.editBetween");
     notes.push(`${edits.length} edit(s) of source documents; corrections in the targets: ${JSON.stringify(verdict.corrections)}`);
@@ -456,6 +461,9 @@ async function judge(
     late?: LateMember;
     poisonBill?: string;
     confirmedAtStart: Map<string, Row>;
+    /** Every source document as it was before the runs (the versions an edit started from). */
+    atStart: { otherInOut: Map<string, Row>; salesOut: Map<string, Row> };
+    edits: EditRecord[];
   },
   details: string[],
   notes: string[],
@@ -548,6 +556,27 @@ async function judge(
   });
 
   // ---- targets ----
+  const groupOf = (d: Row) => `SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`;
+  const modifiedAt = (d: Row) => Date.parse(`${String(d.modified).replace(" ", "T")}+08:00`);
+  const versions = { kis: versionsOf(injected.atStart.otherInOut, injected.edits, JST_PATHS.otherInOut), tplus: versionsOf(injected.atStart.salesOut, injected.edits, JST_PATHS.salesOut) };
+  const confirmedQty = (v: DocVersion) => (v.status === "Confirmed" ? expectedKis([{ status: "Confirmed", type: "其它退货", modified: "2000-01-01 00:00:00", io_id: 0, items: v.items }], 0, Number.MAX_SAFE_INTEGER).get("0") : undefined);
+  /** An edited document (or a group member) page drift re-stamped past the covered range before a run read its last version. */
+  const unreadEdit = (system: "kis" | "tplus", key: string, got: QtyBySku): boolean => {
+    if (system === "kis") {
+      const doc = otherInOut.find((d) => String(d.io_id) === key);
+      const known = versions.kis.get(key);
+      return !!doc && !!known && modifiedAt(doc) >= kisRange.to && explainedByVersions({}, [known], got, confirmedQty, false);
+    }
+    const members = salesOut.filter((d) => Number(d.shop_id) === 0 && groupOf(d) === key);
+    const open = members.filter((d) => modifiedAt(d) >= tplusRange.to && versions.tplus.has(String(d.io_id)));
+    if (open.length === 0) return false;
+    const fixed: QtyBySku = {};
+    for (const d of members) {
+      if (open.includes(d) || d.status !== "Confirmed" || modifiedAt(d) < tplusRange.from || modifiedAt(d) >= tplusRange.to) continue;
+      for (const [sku, q] of Object.entries(confirmedQty({ status: d.status, items: d.items }) ?? {})) fixed[sku] = (fixed[sku] ?? 0) + q;
+    }
+    return explainedByVersions(fixed, open.map((d) => versions.tplus.get(String(d.io_id))!), got, confirmedQty, true);
+  };
   const correctionRefused = (system: string, key: string) => [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
   /** `system:key` whose signed sum equals the source (the per (day, warehouse, sku) cross-check covers these). */
   const matched = new Set<string>();
@@ -578,6 +607,10 @@ async function judge(
       const want = system === "tplus" && injected.late?.key === key && lateInLetter ? without(wanted, injected.late.items) : wanted;
       const excused = permanent.has(`${system}:${key}`);
       if (!got) {
+        if (unreadEdit(system, key, {})) {
+          notes.push(`${system}: ${key} missing, as one of its versions before an edit page drift moved past the range`);
+          continue;
+        }
         if (!excused) {
           lost++;
           details.push(`${system}: ${key} missing from the target`);
@@ -586,7 +619,9 @@ async function judge(
       }
       const diff = qtyDiff(want, got);
       if (diff === "equal" && want === wanted) matched.add(`${system}:${key}`);
-      if (diff !== "equal" && correctionRefused(system, key)) {
+      if (diff !== "equal" && unreadEdit(system, key, got)) {
+        notes.push(`${system}: ${key} holds a version from before an edit that page drift moved past the covered range`);
+      } else if (diff !== "equal" && correctionRefused(system, key)) {
         // A permanent fault (T+ business refusal, a KIS material missing) hit one of its corrections: that
         // correction is a dead letter (judged below), so the target lacks exactly its lines.
         notes.push(`${system}: ${key} differs by a correction that was dead-lettered for a permanent fault`);
@@ -608,6 +643,10 @@ async function judge(
       if (expected.has(key)) continue;
       if (Object.keys(got).length === 0) {
         notes.push(`${system}: ${key} written and reversed (signed sum 0)`);
+        continue;
+      }
+      if (unreadEdit(system, key, got)) {
+        notes.push(`${system}: ${key} holds a version from before an edit that page drift moved past the covered range`);
         continue;
       }
       const early = ahead?.get(key);
@@ -639,8 +678,6 @@ async function judge(
   compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)), undefined, tplusUpTo);
   // The signed invariant per (day, warehouse, sku), from the targets' own date and warehouse fields: a correction
   // booked on another day or warehouse than its document would pass the per-key sums but not this.
-  const groupOf = (d: Row) => `SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`;
-  const modifiedAt = (d: Row) => Date.parse(`${String(d.modified).replace(" ", "T")}+08:00`);
   const inTplusRange = (d: Row) => Number(d.shop_id) === 0 && modifiedAt(d) >= tplusRange.from && modifiedAt(d) < tplusRange.to;
   const crossed = [
     ...signedDifferences(

@@ -34,6 +34,8 @@ export interface EditRecord {
   madeAt: number;
   /** "query": made while answering a query (editServed); "admin": between runs (POST /__emulator/edit). */
   via: "query" | "admin";
+  /** The document's status and lines right after the change. */
+  after: { status: unknown; items: unknown };
 }
 
 /** Applies `change` to the row in place; `pick` in [0, 1) chooses the line and SKU. Returns the change applied. */

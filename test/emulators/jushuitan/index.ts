@@ -560,7 +560,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         // The window's end second belongs to the next window (engine/window.ts ownsInstant): "afterWindow" lands on it,
         // "windowEnd" on the last second this window owns.
         else stampRow(endpoint.table, key, stamp === "afterWindow" ? plan.window.end : plan.window.end - 1000);
-        edits.push({ path, key, change, modifiedMs: row.modifiedMs, madeAt: now(), via: "query" });
+        edits.push({ path, key, change, modifiedMs: row.modifiedMs, madeAt: now(), via: "query", after: { status: row.row.status, items: structuredClone(row.row.items) } });
       }
     }
     const matched = matchRows(plan, source());
@@ -656,7 +656,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const change = applyEdit(stored.row, body.change, body.pick ?? 0);
     if (body.modifiedMs === undefined) touch(table, key);
     else stampRow(table, key, body.modifiedMs);
-    edits.push({ path: body.path, key, change, modifiedMs: stored.modifiedMs, madeAt: now(), via: "admin" });
+    edits.push({ path: body.path, key, change, modifiedMs: stored.modifiedMs, madeAt: now(), via: "admin", after: { status: stored.row.status, items: structuredClone(stored.row.items) } });
     return c.json({ ok: true, change, row: structuredClone(stored.row) });
   });
   app.get("/__emulator/edits", (c) => c.json(edits));
