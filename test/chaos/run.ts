@@ -265,6 +265,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         const behind: ChaosFlowId[] = [];
         for (const f of FLOW_IDS) if (needsAnotherRun(f, edits, lastStart.get(f) ?? 0, await coveredTo(store, f))) behind.push(f);
         if (behind.length > 0) {
+          hostileKv?.settle();
           for (const f of behind) settled.set(f, false);
           // An edit stamped at a window's end second is read once the next window passes it: give the clock a second.
           await sleep(1000);
@@ -272,6 +273,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         }
         if (editRounds > 0) {
           editRounds--;
+          hostileKv?.settle();
           notes.push(`edited between runs: ${(await editBetweenRuns(stack, store, random, scenario.editsPerRound ?? 3)).join(", ")}`);
           effective.add("jst.editBetween");
           for (const f of FLOW_IDS) settled.set(f, false);
@@ -498,7 +500,6 @@ async function judge(
     return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, readTo: Math.max(to, ...all.map((w) => w.to)), runs };
   };
   const kisRange = await covered(CHAOS_FLOWS.kis);
-  if (true) for (const f of [CHAOS_FLOWS.tplus]) notes.push(`DBG ${f} runs: ${((await store.listRuns(f, 1000)) as unknown as RunView[]).map((r) => `${r.runId} ${r.outcome} ${JSON.stringify(r.counts)} ${JSON.stringify((r as unknown as Row).corrections ?? null)} [${(r.windows ?? []).map((w) => `${iso(w.from)}…${iso(w.to)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`);
   const tplusRange = await covered(CHAOS_FLOWS.tplus);
 
   // ---- expected permanent failures ----
