@@ -25,7 +25,8 @@ import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses
 import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
-import { coveredTo, type DocVersion, editBetweenRuns, editClasses, editLog, explainedByVersions, needsAnotherRun, versionsOf } from "./edits.ts";
+import { coveredTo, editBetweenRuns, editLog } from "./edits.ts";
+import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, versionsOf } from "./edit-verdict.ts";
 import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
