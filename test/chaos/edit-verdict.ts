@@ -9,12 +9,22 @@ import { CHAOS_FLOWS, type ChaosFlowId, JST_PATHS } from "./scenario.ts";
 type Row = Record<string, unknown>;
 export const PATH_OF: Record<ChaosFlowId, string> = { [CHAOS_FLOWS.kis]: JST_PATHS.otherInOut, [CHAOS_FLOWS.tplus]: JST_PATHS.salesOut };
 
+/** A completed window of a flow's run, and when (host time) the invocation that first reported it started. */
+export interface ReadWindow {
+  from: number;
+  to: number;
+  tickAt: number;
+}
+
 /**
- * Whether `flow` must run again: an edit of its path was made after its last run started, or is stamped at or past
- * the end of what its runs covered (a run has not read it yet).
+ * Whether `flow` must run again: some edit of its path has not been read yet, i.e. no window that owns its stamp
+ * (second precision, [from, to): engine/window.ts ownsInstant) was read by an invocation that started after the edit.
+ * "A run started after the edit" alone is not enough: a shared-cron tick may run late (scheduledTime up to 20 min
+ * back) and read a window that ends before the stamp (seed 4245 long).
  */
-export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], lastRunStartedAt: number, covered: number): boolean {
-  return edits.some((e) => e.path === PATH_OF[flow] && (e.madeAt >= lastRunStartedAt || Math.floor(e.modifiedMs / 1000) * 1000 >= Math.floor(covered / 1000) * 1000));
+export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): boolean {
+  const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+  return edits.some((e) => e.path === PATH_OF[flow] && !reads.some((w) => w.tickAt > e.madeAt && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)));
 }
 
 /** The chaos classes the edits made during scans stand for (the emulator's log of them). */

@@ -25,8 +25,8 @@ import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses
 import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
-import { coveredTo, editBetweenRuns, editLog } from "./edits.ts";
-import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, versionsOf } from "./edit-verdict.ts";
+import { editBetweenRuns, editLog } from "./edits.ts";
+import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, type ReadWindow, versionsOf } from "./edit-verdict.ts";
 import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
@@ -199,8 +199,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     let roundRobin = 0; // shared cron: which flow an HTTP sync picks
     /** Invocations that ran each flow (not skipped). */
     const ran = new Map<ChaosFlowId, number>(FLOW_IDS.map((f) => [f, 0]));
-    /** When the invocation that last ran each flow started (edits made after it need another run). */
-    const lastStart = new Map<ChaosFlowId, number>();
+    /** Completed windows each flow read, with the start of the invocation that first reported them (edit-verdict.ts). */
+    const reads = new Map<ChaosFlowId, ReadWindow[]>(FLOW_IDS.map((f) => [f, []]));
+    const attributed = new Set<string>();
     let tickAt = 0;
     let editRounds = scenario.editRounds ?? 0;
 
@@ -215,7 +216,12 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           continue;
         }
         ran.set(flow, (ran.get(flow) ?? 0) + 1);
-        lastStart.set(flow, tickAt);
+        for (const w of run.windows ?? []) {
+          const id = `${run.runId}|${w.from}|${w.to}`;
+          if (!w.complete || attributed.has(id)) continue;
+          attributed.add(id);
+          reads.get(flow)!.push({ from: w.from, to: w.to, tickAt });
+        }
         if ((run.subrequests ?? 0) > runBudget) details.push(`run ${run.runId} of ${flow} made ${run.subrequests} subrequests (budget ${runBudget})`);
         settled.set(flow, flowSettled(run));
       }
@@ -264,7 +270,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         // ---- issue 16: every edit is read by a later run; then users edit posted documents between runs ----------
         const edits = await editLog(stack);
         const behind: ChaosFlowId[] = [];
-        for (const f of FLOW_IDS) if (needsAnotherRun(f, edits, lastStart.get(f) ?? 0, await coveredTo(store, f))) behind.push(f);
+        for (const f of FLOW_IDS) if (needsAnotherRun(f, edits, reads.get(f)!)) behind.push(f);
         if (behind.length > 0) {
           hostileKv?.settle();
           for (const f of behind) settled.set(f, false);

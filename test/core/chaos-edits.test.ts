@@ -60,12 +60,13 @@ describe("emulator edits", () => {
 describe("chaos driver: another run after an edit", () => {
   const edit = (over: Partial<EditRecord>): EditRecord => ({ path: JST_PATHS.otherInOut, key: "1", change: "quantity", modifiedMs: 10_000, madeAt: 5_000, via: "admin", after: { status: "Confirmed", items: [] }, ...over });
 
-  it("until a run started after the edit and the covered range passed its stamp, for the edited path only", () => {
+  it("until a window owning its stamp was read by an invocation that started after the edit, for the edited path only", () => {
     const kis = CHAOS_FLOWS.kis;
-    expect(needsAnotherRun(kis, [edit({})], 4_000, 20_000)).toBe(true); // made after the last run started
-    expect(needsAnotherRun(kis, [edit({})], 6_000, 10_000)).toBe(true); // stamped on the covered end: not read yet
-    expect(needsAnotherRun(kis, [edit({})], 6_000, 11_000)).toBe(false);
-    expect(needsAnotherRun(CHAOS_FLOWS.tplus, [edit({})], 0, 0)).toBe(false);
+    expect(needsAnotherRun(kis, [edit({})], [])).toBe(true);
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 0, to: 20_000, tickAt: 4_000 }])).toBe(true); // read before the edit
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 0, to: 10_000, tickAt: 6_000 }])).toBe(true); // the end second is the next window's
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 10_000, to: 11_000, tickAt: 6_000 }])).toBe(false);
+    expect(needsAnotherRun(CHAOS_FLOWS.tplus, [edit({})], [])).toBe(false);
   });
 });
 
