@@ -96,11 +96,13 @@ interface Knobs {
   /** REQUEST_TIMEOUT_MS choices and RUN_LEASE_SECONDS choices: what timeouts and killed invocations cost in wall time. */
   timeoutsMs: number[];
   leaseSeconds: number[];
+  /** jst.editBetween: share of runs and most rounds (the quick suite in npm test keeps its time: fewer, one round). */
+  editBetween: { p: number; maxRounds: number };
 }
 
 const PROFILES: Record<ChaosProfile, Knobs> = {
-  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
-  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
+  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1], editBetween: { p: 0.6, maxRounds: 1 } },
+  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2], editBetween: { p: 0.75, maxRounds: 2 } },
 };
 
 /** `{ [name]: true }` and the label `state.<name>` / `kis.<name>` in the scenario's faults when drawn. */
@@ -304,8 +306,9 @@ function drawEdits(seed: number, knobs: Knobs, faults: string[], jushuitan: Faul
   const r = seededRandom((seed ^ 0x5851_f42d) >>> 0);
   const int = (min: number, max: number) => min + Math.floor(r() * (max - min + 1));
   const out: Partial<ChaosScenario> = {};
-  if (r() < 0.75) {
-    out.editRounds = int(1, 2);
+  if (r() < knobs.editBetween.p) {
+    const rounds = int(1, 2);
+    out.editRounds = Math.min(rounds, knobs.editBetween.maxRounds);
     out.editsPerRound = int(2, 6);
     faults.push("jst.editBetween");
   }
