@@ -17,6 +17,8 @@ export type ChaosFlowId = (typeof CHAOS_FLOWS)[keyof typeof CHAOS_FLOWS];
 export const JST_PATHS = { otherInOut: "/open/other/inout/query", salesOut: "/open/orders/out/simple/query" } as const;
 export const TPLUS_CREATE = "otherDispatch/Create";
 export const KIS_CREATE = "miscellaneousreceipt/create";
+/** Both seed flows' incremental.endLagMinutes: edits during a scan are stamped no earlier than this behind now. */
+const END_LAG_MS = 5 * 60_000;
 /** Code of the injected T+ business refusal (the verdict recognises the refused write by it). */
 export const TPLUS_BIZ_CODE = "EXBZ0101";
 
@@ -151,7 +153,7 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
       kind: "editServed",
       path: JST_PATHS.otherInOut,
       change: "edit",
-      stamp: "afterWindow",
+      stamp: "afterWindow", afterLagMs: END_LAG_MS,
       count: 1 + Math.floor(more() * 2),
       skip: Math.floor(more() * 9),
       times: 1 + Math.floor(more() * 3),
@@ -272,7 +274,7 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   }
   if (r() < knobs.p * 0.7) {
     faults.push("jst.cancelServed");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", stamp: "afterWindow", count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
   }
   if (r() < knobs.p * 0.5) {
     out.kisPoison = true;
@@ -288,7 +290,7 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
   if (q() < knobs.p * 0.7) {
     faults.push("jst.editQuantity");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp: "afterWindow", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
   }
   return { ...out, ...drawEdits(seed, knobs, faults, jushuitan) };
 }
@@ -314,7 +316,7 @@ function drawEdits(seed: number, knobs: Knobs, faults: string[], jushuitan: Faul
   }
   if (r() < knobs.p * 1.5) {
     faults.push("jst.editLines");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: r() < 0.5 ? "addLine" : "removeLine", stamp: "afterWindow", count: int(1, 2), skip: int(0, 8), times: int(1, 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: r() < 0.5 ? "addLine" : "removeLine", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: int(1, 2), skip: int(0, 8), times: int(1, 2) });
   }
   if (r() < knobs.p * 1.5) {
     faults.push("jst.editSales");

@@ -117,6 +117,8 @@ export interface FaultSpec {
   change?: EditChange;
   /** editServed: the edited row's new `modified` (edits.ts EditStamp; default "now"). */
   stamp?: EditStamp;
+  /** editServed "afterWindow": at least this far behind the earlier of the host's and Jushuitan's clocks (the flows' end lag). */
+  afterLagMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -559,7 +561,9 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         if (stamp === "now" || !plan.window) touch(endpoint.table, key, change === "cancel" ? 0 : past);
         // The window's end second belongs to the next window (engine/window.ts ownsInstant): "afterWindow" lands on it,
         // "windowEnd" on the last second this window owns.
-        else stampRow(endpoint.table, key, stamp === "afterWindow" ? plan.window.end : plan.window.end - 1000);
+        // "afterWindow" never lands before the end lag behind the clocks: a run cut into several windows reads the
+        // later ones after this one, and a real edit is never stamped before the run that follows it (seed 9130 long).
+        else stampRow(endpoint.table, key, stamp === "afterWindow" ? Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)) : plan.window.end - 1000);
         edits.push({ path, key, change, modifiedMs: row.modifiedMs, madeAt: now(), via: "query", after: { status: row.row.status, items: structuredClone(row.row.items) } });
       }
     }
