@@ -18,6 +18,9 @@ interface RunResult {
   duplicated: number;
   unexpectedDeadLetters: number;
   missingDeadLetters: number;
+  /** Correction documents the targets held at the end (issue 16). */
+  corrections?: { reversals: number; rebooked: number; deltas: number; groupCorrections: number; supplements: number };
+  edits?: number;
   ok: boolean;
   details: string[];
   notes?: string[];
@@ -108,7 +111,8 @@ const exits = await Promise.all(
   shards.map((s) =>
     runShard(s.from, s.count, (r) => {
       results.set(r.seed, r);
-      const line = `${String(results.size).padStart(4)}/${runs}  seed ${r.seed}  ${r.ok ? "ok  " : "FAIL"}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.ticks} ticks  ${r.faults.join(" ")}`;
+      const fixed = r.corrections ? r.corrections.reversals + r.corrections.rebooked + r.corrections.deltas + r.corrections.groupCorrections : 0;
+      const line = `${String(results.size).padStart(4)}/${runs}  seed ${r.seed}  ${r.ok ? "ok  " : "FAIL"}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.ticks} ticks  ${r.edits ?? 0} edits  ${fixed} corrections  ${r.faults.join(" ")}`;
       console.log(line);
       if (!r.ok || values.verbose) for (const d of r.details) console.log(`        ${d}`);
     }),
@@ -146,6 +150,12 @@ console.log(`  lost               ${sum((r) => r.lost)}`);
 console.log(`  duplicated         ${sum((r) => r.duplicated)}`);
 console.log(`  dead letters       ${sum((r) => r.unexpectedDeadLetters)} unexpected, ${sum((r) => r.missingDeadLetters)} missing`);
 console.log(`  invocations        ${sum((r) => r.ticks)}`);
+// Issue 16: the edits and cancellations made, and the corrections they caused (the figures show they happen).
+const fixes = (k: keyof NonNullable<RunResult["corrections"]>) => sum((r) => r.corrections?.[k] ?? 0);
+console.log(`  source edits       ${sum((r) => r.edits ?? 0)} (between and during runs)`);
+console.log(
+  `  corrections        ${fixes("reversals") + fixes("rebooked") + fixes("deltas") + fixes("groupCorrections")}: KIS ${fixes("reversals")} reversals (-R), ${fixes("rebooked")} re-booked (-B), ${fixes("deltas")} deltas (-C); T+ ${fixes("groupCorrections")} group corrections (-C); ${fixes("supplements")} supplements (-S)`,
+);
 if (durations.length) {
   console.log(`  run time           median ${(durations[Math.floor(durations.length / 2)]! / 1000).toFixed(1)} s, max ${(durations.at(-1)! / 1000).toFixed(1)} s`);
 }

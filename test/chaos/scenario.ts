@@ -17,6 +17,8 @@ export type ChaosFlowId = (typeof CHAOS_FLOWS)[keyof typeof CHAOS_FLOWS];
 export const JST_PATHS = { otherInOut: "/open/other/inout/query", salesOut: "/open/orders/out/simple/query" } as const;
 export const TPLUS_CREATE = "otherDispatch/Create";
 export const KIS_CREATE = "miscellaneousreceipt/create";
+/** Both seed flows' incremental.endLagMinutes: edits during a scan are stamped no earlier than this behind now. */
+const END_LAG_MS = 5 * 60_000;
 /** Code of the injected T+ business refusal (the verdict recognises the refused write by it). */
 export const TPLUS_BIZ_CODE = "EXBZ0101";
 
@@ -79,6 +81,9 @@ export interface ChaosScenario {
   kisPoison?: boolean;
   /** Worker reads of KV may answer a value up to 60 s old (state.staleKv, test/chaos/stale-kv.ts). */
   staleKv?: boolean;
+  /** jst.editBetween: rounds of edits of posted documents once the flows settled, and documents per flow per round. */
+  editRounds?: number;
+  editsPerRound?: number;
 }
 
 interface Knobs {
@@ -93,11 +98,13 @@ interface Knobs {
   /** REQUEST_TIMEOUT_MS choices and RUN_LEASE_SECONDS choices: what timeouts and killed invocations cost in wall time. */
   timeoutsMs: number[];
   leaseSeconds: number[];
+  /** jst.editBetween: share of runs and most rounds (the quick suite in npm test keeps its time: fewer, one round). */
+  editBetween: { p: number; maxRounds: number };
 }
 
 const PROFILES: Record<ChaosProfile, Knobs> = {
-  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1] },
-  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2] },
+  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1], editBetween: { p: 0.6, maxRounds: 1 } },
+  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2], editBetween: { p: 0.75, maxRounds: 2 } },
 };
 
 /** `{ [name]: true }` and the label `state.<name>` / `kis.<name>` in the scenario's faults when drawn. */
@@ -146,6 +153,7 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
       kind: "editServed",
       path: JST_PATHS.otherInOut,
       change: "edit",
+      stamp: "afterWindow", afterLagMs: END_LAG_MS,
       count: 1 + Math.floor(more() * 2),
       skip: Math.floor(more() * 9),
       times: 1 + Math.floor(more() * 3),
@@ -266,7 +274,7 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   }
   if (r() < knobs.p * 0.7) {
     faults.push("jst.cancelServed");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
   }
   if (r() < knobs.p * 0.5) {
     out.kisPoison = true;
@@ -282,7 +290,38 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
   if (q() < knobs.p * 0.7) {
     faults.push("jst.editQuantity");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+  }
+  return { ...out, ...drawEdits(seed, knobs, faults, jushuitan) };
+}
+
+/**
+ * Issue 16 item 4: edits and cancellations of posted documents, between runs and while a scan pages, on both flows.
+ * Own stream: earlier draws stay. Stamps land where the next run reads them (test/chaos/edits.ts explains why).
+ * - jst.editBetween: once both flows settled, 1–2 rounds; each changes 2–6 posted documents of each flow (quantity,
+ *   line added or removed, cancelled, re-saved unchanged); the flows then run again.
+ * - jst.editLines: while other-inout pages, served documents gain or lose a line (the next run reads them).
+ * - jst.editSales: while sales-out pages, served documents change or are cancelled (re-stamped to the window's last
+ *   second: the merged flow reads only closed days, so the same scan reads them again at its end).
+ */
+function drawEdits(seed: number, knobs: Knobs, faults: string[], jushuitan: FaultSpec[]): Partial<ChaosScenario> {
+  const r = seededRandom((seed ^ 0x5851_f42d) >>> 0);
+  const int = (min: number, max: number) => min + Math.floor(r() * (max - min + 1));
+  const out: Partial<ChaosScenario> = {};
+  if (r() < knobs.editBetween.p) {
+    const rounds = int(1, 2);
+    out.editRounds = Math.min(rounds, knobs.editBetween.maxRounds);
+    out.editsPerRound = int(2, 6);
+    faults.push("jst.editBetween");
+  }
+  if (r() < knobs.p * 1.5) {
+    faults.push("jst.editLines");
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: r() < 0.5 ? "addLine" : "removeLine", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: int(1, 2), skip: int(0, 8), times: int(1, 2) });
+  }
+  if (r() < knobs.p * 1.5) {
+    faults.push("jst.editSales");
+    const change = (["quantity", "addLine", "removeLine", "cancel"] as const)[int(0, 3)];
+    jushuitan.push({ kind: "editServed", path: JST_PATHS.salesOut, change, stamp: "windowEnd", count: int(1, 3), skip: int(0, 6), times: int(1, 3) });
   }
   return out;
 }

@@ -34,35 +34,50 @@ export function sourceTotals(docs: Row[], include: (doc: Row) => boolean = () =>
   return out;
 }
 
-/** KIS bills (emulator `bills()`): FROB = -1 counts negatively whatever the sign of FQty. */
+/** One signed target line: where it counts (day, warehouse as Jushuitan's wms_co_id, sku) and how much. */
+export interface SignedLine {
+  day: string;
+  warehouse: string;
+  sku: string;
+  qty: number;
+}
+
+/** A KIS bill's lines, signed: FROB = -1 counts negatively whatever the sign of FQty (KIS_RED_QTY_SIGN). */
+export function kisSignedLines(bill: { Head?: Row; Entry: Row[] }): SignedLine[] {
+  const head = bill.Head ?? {};
+  const red = head.FROB === -1;
+  const day = String(head.Fdate).slice(0, 10);
+  return bill.Entry.map((e) => {
+    const stock = String(e.FDCStockID ?? e.FSCStockID ?? head.FDCStockID ?? head.FSCStockID);
+    const q = Number(e.FQty);
+    return { day, warehouse: wmsByKisStock.get(stock) ?? `?${stock}`, sku: skuByKisItem.get(String(e.FItemID)) ?? `?${String(e.FItemID)}`, qty: red ? -Math.abs(q) : q };
+  });
+}
+
+/** KIS bills (emulator `bills()`), by (day, warehouse, sku). */
 export function kisTotals(bills: Array<{ Head: Row; Entry: Row[] }>): SignedTotals {
   const out: SignedTotals = new Map();
-  for (const bill of bills) {
-    const red = bill.Head.FROB === -1;
-    const day = String(bill.Head.Fdate).slice(0, 10);
-    for (const e of bill.Entry) {
-      const stock = String(e.FDCStockID ?? e.FSCStockID ?? bill.Head.FDCStockID ?? bill.Head.FSCStockID);
-      const q = Number(e.FQty);
-      add(out, day, wmsByKisStock.get(stock) ?? `?${stock}`, skuByKisItem.get(String(e.FItemID)) ?? `?${String(e.FItemID)}`, red ? -Math.abs(q) : q);
-    }
-  }
+  for (const bill of bills) for (const l of kisSignedLines(bill)) add(out, l.day, l.warehouse, l.sku, l.qty);
   return out;
 }
 
-/** T+ vouchers (emulator `vouchers(resource)`): quantities as signed, or negated under a return business type. */
+/** A T+ voucher's lines: quantities as signed, or negated under a return business type (TPLUS_RED_BUSI_TYPE). */
+export function tplusSignedLines(voucher: { payload: Row }, options: { redBusiType?: string } = {}): SignedLine[] {
+  const p = voucher.payload;
+  const busi = (p.BusiType as Row | undefined)?.Code;
+  const red = options.redBusiType !== undefined && String(busi) === options.redBusiType;
+  const day = String(p.VoucherDate).slice(0, 10);
+  const wh = String((p.Warehouse as Row | undefined)?.Code);
+  return ((p.RDRecordDetails as Row[] | undefined) ?? []).map((d) => {
+    const q = Number(d.BaseQuantity ?? d.Quantity);
+    return { day, warehouse: wmsByTplus.get(wh) ?? `?${wh}`, sku: String((d.Inventory as Row).Code), qty: red ? -Math.abs(q) : q };
+  });
+}
+
+/** T+ vouchers (emulator `vouchers(resource)`), by (day, warehouse, sku). */
 export function tplusTotals(vouchers: Array<{ payload: Row }>, options: { redBusiType?: string } = {}): SignedTotals {
   const out: SignedTotals = new Map();
-  for (const v of vouchers) {
-    const p = v.payload;
-    const busi = (p.BusiType as Row | undefined)?.Code;
-    const red = options.redBusiType !== undefined && String(busi) === options.redBusiType;
-    const day = String(p.VoucherDate).slice(0, 10);
-    const wh = String((p.Warehouse as Row | undefined)?.Code);
-    for (const d of (p.RDRecordDetails as Row[] | undefined) ?? []) {
-      const q = Number(d.BaseQuantity ?? d.Quantity);
-      add(out, day, wmsByTplus.get(wh) ?? `?${wh}`, String((d.Inventory as Row).Code), red ? -Math.abs(q) : q);
-    }
-  }
+  for (const v of vouchers) for (const l of tplusSignedLines(v, options)) add(out, l.day, l.warehouse, l.sku, l.qty);
   return out;
 }
 

@@ -11,6 +11,7 @@ import { parseInZone } from "../../../shared/util/time.ts";
 import { seededRandom } from "../catalog.ts";
 import { DAY, formatTime, generateTables, type Row, type RowVersion, type StoredRow, type TableName } from "./data.ts";
 import { EMU_ENDPOINTS, QueryError, inventoryTotals, matchRows, pageData, planQuery, type QueryPlan } from "./query.ts";
+import { applyEdit, type EditChange, type EditRecord, type EditStamp } from "./edits.ts";
 
 export const JST_EMULATOR_DEFAULTS = {
   appKey: "jst-emulator-app-key",
@@ -111,9 +112,13 @@ export interface FaultSpec {
   /**
    * editServed: re-save the row (its `modified` moves past the query's end), cancel it (status Cancelled), or change
    * its first line's quantity by +1 and re-save it ("quantity", issue 16: an edit after the bridge may have posted it).
-   * Default edit.
+   * Default edit. "addLine" / "removeLine": a line added or removed (test/emulators/jushuitan/edits.ts).
    */
-  change?: "edit" | "cancel" | "quantity";
+  change?: EditChange;
+  /** editServed: the edited row's new `modified` (edits.ts EditStamp; default "now"). */
+  stamp?: EditStamp;
+  /** editServed "afterWindow": at least this far behind the earlier of the host's and Jushuitan's clocks (the flows' end lag). */
+  afterLagMs?: number;
 }
 
 export interface RequestLogEntry {
@@ -169,6 +174,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   const visibilityLagMs = options.visibilityLagMs ?? 0;
   /** Jushuitan's own clock. */
   const serverNow = () => now() + clockOffsetMs;
+  /** Documents changed by editServed faults or POST /__emulator/edit, in order. */
+  const edits: EditRecord[] = [];
   /** Keys served in answers, oldest first, per table (what an editServed fault picks from). */
   const served = new Map<TableName, string[]>();
   const limits = {
@@ -291,6 +298,16 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
   }
 
   /** Bumps `modified` (to now, or later when `atLeast` says so) and `ts`, as any write in the ERP does. */
+  /** Sets a row's `modified` to an exact second (an edit made at that instant of Jushuitan's clock). */
+  function stampRow(table: TableName, key: string, ms: number) {
+    const s = tables[table].get(key);
+    if (!s) return;
+    s.modifiedMs = Math.floor(ms / 1000) * 1000;
+    s.row.modified = formatTime(s.modifiedMs);
+    s.ts = rowVersion.next();
+    s.row.ts = s.ts;
+  }
+
   function touch(table: TableName, key: string, atLeast = 0) {
     const s = tables[table].get(key);
     if (!s) return;
@@ -539,12 +556,15 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         const key = keys.splice(Math.floor(pick() * keys.length), 1)[0]!;
         const row = tables[endpoint.table].get(key);
         if (!row) continue;
-        if (f.change === "cancel") row.row.status = "Cancelled";
-        if (f.change === "quantity" && Array.isArray(row.row.items) && row.row.items.length > 0) {
-          const first = row.row.items[0] as Row;
-          first.qty = Number(first.qty) + 1;
-        }
-        touch(endpoint.table, key, f.change === "cancel" ? 0 : past);
+        const change = applyEdit(row.row, f.change ?? "edit", pick());
+        const stamp = f.stamp ?? "now";
+        if (stamp === "now" || !plan.window) touch(endpoint.table, key, change === "cancel" ? 0 : past);
+        // The window's end second belongs to the next window (engine/window.ts ownsInstant): "afterWindow" lands on it,
+        // "windowEnd" on the last second this window owns.
+        // "afterWindow" never lands before the end lag behind the clocks: a run cut into several windows reads the
+        // later ones after this one, and a real edit is never stamped before the run that follows it (seed 9130 long).
+        else stampRow(endpoint.table, key, stamp === "afterWindow" ? Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)) : plan.window.end - 1000);
+        edits.push({ path, key, change, modifiedMs: row.modifiedMs, madeAt: now(), via: "query", after: { status: row.row.status, items: structuredClone(row.row.items) } });
       }
     }
     const matched = matchRows(plan, source());
@@ -612,7 +632,9 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     return c.json({ ok: true, active: faults.length });
   });
   app.delete("/__emulator/faults", (c) => {
-    faults = [];
+    // ?kind=editServed removes only faults of that kind.
+    const kind = c.req.query("kind");
+    faults = kind ? faults.filter((f) => f.kind !== kind) : [];
     return c.json({ ok: true });
   });
   app.post("/__emulator/reset", (c) => {
@@ -628,6 +650,20 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const body = (await c.req.json()) as { path: string; doc: Row };
     return c.json({ ok: true, row: upsertDocument(body.path, body.doc) });
   });
+  // A user edits or cancels a document between runs (issue 16), saved at `modifiedMs` (Jushuitan's clock; default now).
+  app.post("/__emulator/edit", async (c) => {
+    const body = (await c.req.json()) as { path: string; key: string | number; change: EditChange; pick?: number; modifiedMs?: number };
+    const table = tableFor(body.path);
+    const key = String(body.key);
+    const stored = tables[table].get(key);
+    if (!stored) return c.json({ ok: false, error: `no document ${key} in ${body.path}` }, 404);
+    const change = applyEdit(stored.row, body.change, body.pick ?? 0);
+    if (body.modifiedMs === undefined) touch(table, key);
+    else stampRow(table, key, body.modifiedMs);
+    edits.push({ path: body.path, key, change, modifiedMs: stored.modifiedMs, madeAt: now(), via: "admin", after: { status: stored.row.status, items: structuredClone(stored.row.items) } });
+    return c.json({ ok: true, change, row: structuredClone(stored.row) });
+  });
+  app.get("/__emulator/edits", (c) => c.json(edits));
   app.post("/__emulator/tokens/expire", (c) => {
     expireTokens();
     return c.json({ ok: true });

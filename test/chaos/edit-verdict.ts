@@ -1,0 +1,98 @@
+/**
+ * The pure half of issue 16's chaos machinery (test/chaos/edits.ts drives; this judges): when a flow must run again
+ * after an edit, which chaos classes the emulator's edits stand for, and which versions of an edited document a target
+ * may hold. Web standards only, no stack: unit-tested in test/core/chaos-edits.test.ts.
+ */
+import type { EditRecord } from "../emulators/jushuitan/edits.ts";
+import { CHAOS_FLOWS, type ChaosFlowId, JST_PATHS } from "./scenario.ts";
+
+type Row = Record<string, unknown>;
+export const PATH_OF: Record<ChaosFlowId, string> = { [CHAOS_FLOWS.kis]: JST_PATHS.otherInOut, [CHAOS_FLOWS.tplus]: JST_PATHS.salesOut };
+
+/** A completed window of a flow's run, and when (host time) the invocation that first reported it started. */
+export interface ReadWindow {
+  from: number;
+  to: number;
+  tickAt: number;
+}
+
+/**
+ * Whether `flow` must run again: some edit of its path has not been read yet, i.e. no window that owns its stamp
+ * (second precision, [from, to): engine/window.ts ownsInstant) was read by an invocation that started after the edit.
+ * "A run started after the edit" alone is not enough: a shared-cron tick may run late (scheduledTime up to 20 min
+ * back) and read a window that ends before the stamp (seed 4245 long).
+ */
+export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): boolean {
+  const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+  return edits.some((e) => e.path === PATH_OF[flow] && !reads.some((w) => w.tickAt > e.madeAt && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)));
+}
+
+/** The chaos classes the edits made during scans stand for (the emulator's log of them). */
+export function editClasses(edits: EditRecord[]): string[] {
+  const out = new Set<string>();
+  for (const e of edits) {
+    if (e.via !== "query") continue;
+    if (e.path === JST_PATHS.salesOut) out.add("jst.editSales");
+    else if (e.change === "cancel") out.add("jst.cancelServed");
+    else if (e.change === "quantity") out.add("jst.editQuantity");
+    else if (e.change === "edit") out.add("jst.editServed");
+    else out.add("jst.editLines");
+  }
+  return [...out];
+}
+
+/** A document's status and lines at one moment (its content at the start, or right after an edit). */
+export interface DocVersion {
+  status: unknown;
+  items: unknown;
+}
+
+/** Every version each edited document had, oldest first: its content at the start, then after each edit. */
+export function versionsOf(start: Map<string, Row>, edits: EditRecord[], path: string): Map<string, DocVersion[]> {
+  const out = new Map<string, DocVersion[]>();
+  for (const e of edits) {
+    if (e.path !== path) continue;
+    if (!out.has(e.key)) {
+      const first = start.get(e.key);
+      out.set(e.key, first ? [{ status: first.status, items: first.items }] : []);
+    }
+    out.get(e.key)!.push(e.after);
+  }
+  return out;
+}
+
+/**
+ * Whether `got` is what the target may hold for a document or group some of whose documents were re-stamped past the
+ * covered range after an edit (page drift moved them before a run read their last version: they are read after the
+ * range, as every row modified past it). `fixed` is the sum of the members judged as they are now; each of the
+ * `open` documents counts in any of its versions (or not at all, when `mayBeAbsent`). At most 256 combinations.
+ */
+export function explainedByVersions(
+  fixed: Record<string, number>,
+  open: DocVersion[][],
+  got: Record<string, number>,
+  counts: (v: DocVersion) => Record<string, number> | undefined,
+  mayBeAbsent: boolean,
+): boolean {
+  let sums: Array<Record<string, number>> = [{ ...fixed }];
+  for (const versions of open) {
+    const next: Array<Record<string, number>> = [];
+    for (const base of sums) {
+      if (mayBeAbsent) next.push(base);
+      for (const v of versions) {
+        const add = counts(v);
+        if (!add) {
+          next.push(base);
+          continue;
+        }
+        const sum = { ...base };
+        for (const [sku, q] of Object.entries(add)) sum[sku] = Math.round(((sum[sku] ?? 0) + q) * 1e6) / 1e6;
+        next.push(sum);
+      }
+    }
+    sums = next.slice(0, 256);
+  }
+  const same = (a: Record<string, number>, b: Record<string, number>) =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].every((k) => Math.abs((a[k] ?? 0) - (b[k] ?? 0)) < 1e-9);
+  return sums.some((s) => same(s, got));
+}

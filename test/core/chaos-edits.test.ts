@@ -1,0 +1,101 @@
+/**
+ * Issue 16 chaos machinery (test/chaos/edits.ts, test/emulators/jushuitan/edits.ts): edits land where the next run
+ * reads them, the driver knows when a flow must run again, and the verdict's pieces count and explain corrections.
+ */
+import { describe, expect, it } from "vitest";
+import { countCorrections } from "../chaos/corrections.ts";
+import { explainedByVersions, needsAnotherRun, versionsOf } from "../chaos/edit-verdict.ts";
+import { CHAOS_FLOWS, JST_PATHS } from "../chaos/scenario.ts";
+import { SKUS } from "../emulators/catalog.ts";
+import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
+import { createJushuitanEmulator } from "../emulators/jushuitan/index.ts";
+import { serveOnLoopback } from "../emulators/node/serve.ts";
+
+type Row = Record<string, unknown>;
+const line = (sku: string, qty: number): Row => ({ sku_id: sku, qty, ioi_id: 1 });
+const A = SKUS[0]!.skuId;
+const B = SKUS[1]!.skuId;
+
+describe("emulator edits", () => {
+  it("change quantities, add and remove lines, cancel; a one-line document loses no line", () => {
+    const doc = (): Row => ({ status: "Confirmed", items: [line(A, 3), line(B, 2)] });
+    const cancelled = doc();
+    expect(applyEdit(cancelled, "cancel", 0.3)).toBe("cancel");
+    expect(cancelled.status).toBe("Cancelled");
+    const added = doc();
+    expect(applyEdit(added, "addLine", 0.1)).toBe("addLine");
+    expect((added.items as Row[]).map((i) => i.sku_id)).toHaveLength(3);
+    expect(new Set((added.items as Row[]).map((i) => i.sku_id)).size).toBe(3);
+    const removed = doc();
+    expect(applyEdit(removed, "removeLine", 0.9)).toBe("removeLine");
+    expect(removed.items).toEqual([line(A, 3)]);
+    const single: Row = { status: "Confirmed", items: [line(A, 1)] };
+    expect(applyEdit(single, "removeLine", 0.2)).toBe("quantity");
+    expect((single.items as Row[])[0]!.qty).toBe(2);
+    const down = doc();
+    applyEdit(down, "quantity", 0.1);
+    expect((down.items as Row[])[0]!.qty).toBe(2);
+  });
+
+  it("POST /__emulator/edit stamps `modified` at the requested instant and logs the version", async () => {
+    const emulator = createJushuitanEmulator({ documents: { [JST_PATHS.otherInOut]: 3 } });
+    const server = await serveOnLoopback(emulator.app);
+    try {
+      const key = String(emulator.documents(JST_PATHS.otherInOut)[0]!.io_id);
+      const at = Date.UTC(2026, 11, 4, 15, 59, 59);
+      const res = await fetch(`${server.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key, change: "cancel", modifiedMs: at }) });
+      expect(res.status).toBe(200);
+      const row = ((await res.json()) as { row: Row }).row;
+      expect(row.status).toBe("Cancelled");
+      expect(row.modified).toBe("2026-12-04 23:59:59");
+      const log = (await (await fetch(`${server.url}/__emulator/edits`)).json()) as EditRecord[];
+      expect(log).toEqual([expect.objectContaining({ path: JST_PATHS.otherInOut, key, change: "cancel", modifiedMs: at, via: "admin", after: expect.objectContaining({ status: "Cancelled" }) })]);
+      expect((await fetch(`${server.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key: "nope", change: "edit" }) })).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("chaos driver: another run after an edit", () => {
+  const edit = (over: Partial<EditRecord>): EditRecord => ({ path: JST_PATHS.otherInOut, key: "1", change: "quantity", modifiedMs: 10_000, madeAt: 5_000, via: "admin", after: { status: "Confirmed", items: [] }, ...over });
+
+  it("until a window owning its stamp was read by an invocation that started after the edit, for the edited path only", () => {
+    const kis = CHAOS_FLOWS.kis;
+    expect(needsAnotherRun(kis, [edit({})], [])).toBe(true);
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 0, to: 20_000, tickAt: 4_000 }])).toBe(true); // read before the edit
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 0, to: 10_000, tickAt: 6_000 }])).toBe(true); // the end second is the next window's
+    expect(needsAnotherRun(kis, [edit({})], [{ from: 10_000, to: 11_000, tickAt: 6_000 }])).toBe(false);
+    expect(needsAnotherRun(CHAOS_FLOWS.tplus, [edit({})], [])).toBe(false);
+  });
+});
+
+describe("chaos verdict: corrections and unread versions", () => {
+  it("counts correction documents by kind", () => {
+    expect(countCorrections(["1", "1-R1", "1-B1", "2-R1", "3-C1"], ["SO-2026-12-04-1", "SO-2026-12-04-1-C1", "SO-2026-12-04-1-C2", "SO-2026-12-04-1-S1"])).toEqual({
+      reversals: 2,
+      rebooked: 1,
+      deltas: 1,
+      groupCorrections: 2,
+      supplements: 1,
+    });
+  });
+
+  it("a target may hold any version of a document re-stamped past the covered range, never a mix", () => {
+    const start = new Map<string, Row>([["7", { status: "Confirmed", items: [line(A, 3)] }]]);
+    const edits = [edit2("7", { status: "Confirmed", items: [line(A, 4)] }), edit2("7", { status: "Cancelled", items: [line(A, 4)] })];
+    const versions = versionsOf(start, edits, JST_PATHS.salesOut).get("7")!;
+    expect(versions).toHaveLength(3);
+    const qty = (v: { status: unknown; items: unknown }) => (v.status === "Confirmed" ? Object.fromEntries((v.items as Row[]).map((i) => [String(i.sku_id), Number(i.qty)])) : undefined);
+    const fixed = { [B]: 1 };
+    expect(explainedByVersions(fixed, [versions], { [A]: 3, [B]: 1 }, qty, true)).toBe(true);
+    expect(explainedByVersions(fixed, [versions], { [A]: 4, [B]: 1 }, qty, true)).toBe(true);
+    expect(explainedByVersions(fixed, [versions], { [B]: 1 }, qty, true)).toBe(true);
+    expect(explainedByVersions(fixed, [versions], { [A]: 7, [B]: 1 }, qty, true)).toBe(false);
+    expect(explainedByVersions(fixed, [versions], { [A]: 3 }, qty, true)).toBe(false);
+  });
+});
+
+function edit2(key: string, after: { status: unknown; items: unknown }): EditRecord {
+  return { path: JST_PATHS.salesOut, key, change: "quantity", modifiedMs: 0, madeAt: 0, via: "query", after };
+}
