@@ -6,15 +6,14 @@
  * day + warehouse group — finer than per (day, warehouse, sku), since every key lies in one day and warehouse.
  * Web standards only (runs in workerd).
  */
+import { baseKeyOf, isCorrectionKey } from "../../shared/engine/key-scheme.ts";
 import type { QtyBySku } from "../helpers/targets.ts";
 import { kisSignedLines, type SignedLine, tplusSignedLines } from "../helpers/signed-invariant.ts";
 
 type Row = Record<string, unknown>;
-const CORRECTION = /-(?:R|B|C|S)\d+$/;
-
-/** The document or group key a stored key belongs to. */
-export const baseKey = (key: string): string => key.replace(CORRECTION, "");
-export const isCorrectionKey = (key: string): boolean => CORRECTION.test(key) && !/-S\d+$/.test(key);
+/** The document or group key a stored key belongs to: the product's own parser (also `-C<n>-B`). */
+export const baseKey = baseKeyOf;
+export { isCorrectionKey };
 
 function bySku(out: Map<string, QtyBySku>, key: string, lines: SignedLine[]) {
   const sum = out.get(key) ?? {};
