@@ -107,7 +107,7 @@ export async function probeTplusRedForm(client: TplusClient, resource: string, b
   const forms: Array<{ redQtySign: RedQtySign; redBusiType?: string }> = [{ redQtySign: "negative" }, ...(busi ? [{ redQtySign: "negative" as const, redBusiType: busi }, { redQtySign: "positive" as const, redBusiType: busi }] : [])];
   const candidates = forms.map((f) => ({
     form: `${f.redBusiType ? `BusiType ${f.redBusiType}` : "the voucher's own BusiType"}, ${f.redQtySign} quantities`,
-    shape: tplusCorrectionShape({ ...f, changeMode: "difference" }),
+    shape: tplusCorrectionShape({ ...f, changeMode: "difference" }, resource),
     learned: f,
   }));
   const redKey = `${probeKey}-R`;
