@@ -27,7 +27,7 @@ import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 
 import { probeKisRedForm, probeTplusRedForm, type RedProbeResult } from "./red-probe.ts";
-import { readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
+import { mergeLearned, readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
 export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 export { RED_FORM_KEY, readLearnedRedForm, redFormChoice, withLearnedRedForm, type LearnedRedForm, type RedFormChoice } from "./red-form.ts";
 
@@ -537,7 +537,7 @@ async function writeProbe(
 
 /** The red-form line of the write probe: what was tried and what was learned. */
 function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResult, add: Add, findings: DoctorFindings) {
-  if (result.learned) findings.redForm = { ...findings.redForm, ...result.learned };
+  if (result.learned) findings.redForm = mergeLearned(findings.redForm, result.learned);
   const tried = result.tried.map((t) => `${t.form}: ${t.answer}`).join("; ");
   const what = system === "kis" ? "bill" : "voucher";
   // The net is said as it is: a blue probe booked twice (a duplicate key accepted) and reversed once leaves stock.
@@ -562,7 +562,7 @@ function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResul
 function correctionCheck(flow: Flow, env: Record<string, string | undefined>, learned: LearnedRedForm): DoctorCheck {
   const title = "corrections after posting (onChange / red documents / closed period)";
   try {
-    const choice = redFormChoice(flow.target.type, env, learned);
+    const choice = redFormChoice(flow.target.type, env, learned, flow.target.operation);
     const settings = Object.entries(choice.settings).map(([k, v]) => `${k}=${v}`).join(", ");
     const settled = choice.source !== "default (no doctor --write-probe result)";
     return {

@@ -112,5 +112,6 @@ export async function probeTplusRedForm(client: TplusClient, resource: string, b
   }));
   const redKey = `${probeKey}-R`;
   const out = await tryForms(candidates, blue, redKey, blues, (dto) => client.transport.call(`${resource}/Create`, { dto }), (e) => judge(e, "tplus", env));
-  return { tried: out.tried, blues, reversed: out.reversed, ...(out.accepted ? { learned: { tplus: { ...out.accepted, at: now } }, redKey } : {}) };
+  const form = out.accepted ? { ...out.accepted, at: now } : undefined;
+  return { tried: out.tried, blues, reversed: out.reversed, ...(form ? { learned: { tplus: form, tplusByKind: { [resource]: form } }, redKey } : {}) };
 }
