@@ -63,6 +63,12 @@ export function diffLines(before: readonly ImageLine[], after: readonly ImageLin
   return sumLines([...after, ...negated]);
 }
 
+/**
+ * The lines a target can take: a quantity line of quantity 0 is refused (KIS "数量FQty必须大于0", T+ "数量不能为0"),
+ * so a line edited to 0 in the source is a removed line for corrections (issue 16, adv16-zero-line-repost).
+ */
+export const postableLines = (lines: readonly ImageLine[]): ImageLine[] => lines.filter((l) => Math.abs(l.qty) > 1e-9);
+
 export function sameLines(a: readonly ImageLine[], b: readonly ImageLine[]): boolean {
   return diffLines(a, b).length === 0;
 }

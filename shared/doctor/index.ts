@@ -27,7 +27,7 @@ import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 
 import { probeKisRedForm, probeTplusRedForm, type RedProbeResult } from "./red-probe.ts";
-import { readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
+import { mergeLearned, readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
 export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 export { RED_FORM_KEY, readLearnedRedForm, redFormChoice, withLearnedRedForm, type LearnedRedForm, type RedFormChoice } from "./red-form.ts";
 
@@ -506,13 +506,15 @@ async function writeProbe(
           second === "unknown" ? "; run the probe again later (the precheck stays \"always\" until a duplicate refusal is seen)" : second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""
         }`,
       });
-      addRedProbe("kis", key, await probeKisRedForm(clients.kis, bill, object, key, env, now), add, findings);
+      addRedProbe("kis", key, await probeKisRedForm(clients.kis, bill, object, key, env, now, second === "accepted" ? 2 : 1), add, findings);
     } else if (flow.target.type === "tplus" && clients.tplus) {
       const spec = resolveOperation(flow.target.operation);
       const dto = { ...payload, ExternalCode: key, VoucherDate: date, Memo: "jst-bridge doctor probe: delete me" };
       await clients.tplus.transport.call(`${spec.resource}/Create`, { dto });
+      let blues = 1;
       try {
         await clients.tplus.transport.call(`${spec.resource}/Create`, { dto });
+        blues = 2;
         findings.tplusDuplicate = { code: undefined, message: "accepted a second document", recognised: false };
       } catch (error) {
         const t = error instanceof TplusError ? error : undefined;
@@ -526,7 +528,7 @@ async function writeProbe(
         detail: `second create answered ${d.code ?? "success"}: ${d.message}`,
         fix: `delete the probe voucher(s) ${key} in T+${d.recognised ? "" : "; report this answer so the duplicate matcher learns it (until then a resend after a lost answer becomes a dead letter instead of 'already booked')"}`,
       });
-      addRedProbe("tplus", key, await probeTplusRedForm(clients.tplus, spec.resource, dto, key, env, now), add, findings);
+      addRedProbe("tplus", key, await probeTplusRedForm(clients.tplus, spec.resource, dto, key, env, now, blues), add, findings);
     }
   } catch (error) {
     add({ system: flow.target.type, flowId: flow.id, title, status: "fail", ...describe(error) });
@@ -535,16 +537,19 @@ async function writeProbe(
 
 /** The red-form line of the write probe: what was tried and what was learned. */
 function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResult, add: Add, findings: DoctorFindings) {
-  if (result.learned) findings.redForm = { ...findings.redForm, ...result.learned };
+  if (result.learned) findings.redForm = mergeLearned(findings.redForm, result.learned);
   const tried = result.tried.map((t) => `${t.form}: ${t.answer}`).join("; ");
   const what = system === "kis" ? "bill" : "voucher";
+  // The net is said as it is: a blue probe booked twice (a duplicate key accepted) and reversed once leaves stock.
+  const open = result.blues - result.reversed;
+  const net = open === 0 ? `the red ones reverse the blue ones: net nil` : `${open} blue probe ${what}(s) NOT reversed: their quantities are still booked`;
   add({
     system,
     title: `write probe red ${what} ${key}-R`,
     status: result.learned ? "ok" : "unknown",
-    detail: result.learned ? `accepted ${tried.split("; ").at(-1)} (learned; tried: ${tried})` : `no red form accepted (${tried || "not tried"})`,
+    detail: result.learned ? `accepted ${result.tried.find((t) => t.answer === "accepted")?.form} (learned; tried: ${tried}); ${result.blues} blue, ${result.reversed} reversed` : `no red form accepted (${tried || "not tried"})`,
     fix: result.learned
-      ? `delete the probe ${what}s ${key} and ${key}-R in ${system === "kis" ? "KIS" : "T+"} (the red one reverses the blue one)`
+      ? `delete the probe ${what}s ${key} and ${key}-R* in ${system === "kis" ? "KIS" : "T+"} (${net})`
       : `delete the probe ${what}(s) ${key}; post one red ${what} by hand and set ${system === "kis" ? "KIS_RED_QTY_SIGN" : "TPLUS_RED_QTY_SIGN / TPLUS_RED_BUSI_TYPE"} (docs/changes.md), or run the probe again`,
   });
 }
@@ -557,7 +562,7 @@ function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResul
 function correctionCheck(flow: Flow, env: Record<string, string | undefined>, learned: LearnedRedForm): DoctorCheck {
   const title = "corrections after posting (onChange / red documents / closed period)";
   try {
-    const choice = redFormChoice(flow.target.type, env, learned);
+    const choice = redFormChoice(flow.target.type, env, learned, flow.target.operation);
     const settings = Object.entries(choice.settings).map(([k, v]) => `${k}=${v}`).join(", ");
     const settled = choice.source !== "default (no doctor --write-probe result)";
     return {

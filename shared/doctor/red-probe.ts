@@ -27,6 +27,9 @@ export interface RedProbeResult {
   tried: Array<{ form: string; answer: string }>;
   /** The key of the red document written, when one was accepted. */
   redKey?: string;
+  /** Blue probe documents the target booked (2 when it accepted a duplicate key) and how many a red one reverses. */
+  blues: number;
+  reversed: number;
 }
 
 const NOTE = "jst-bridge doctor probe (red): delete me";
@@ -45,31 +48,48 @@ interface Candidate<T> {
   learned: T;
 }
 
+/**
+ * Reverses each further blue probe the target booked (it accepted a duplicate key: adv16-probe-net-duplicate) with
+ * the accepted form, under `<redKey>2`, `<redKey>3` …; how many were reversed in all (the first included).
+ */
+async function reverseCopies(shape: CorrectionShape, blue: Record<string, unknown>, redKey: string, blues: number, write: (payload: Record<string, unknown>) => Promise<unknown>, tried: RedProbeResult["tried"]) {
+  let reversed = 1;
+  for (let i = 2; i <= blues; i++) {
+    try {
+      await write(shape.compose(shape.head(blue), `${redKey}${i}`, shape.lines(blue), "red", NOTE));
+      reversed++;
+    } catch (error) {
+      tried.push({ form: `reversal of blue probe copy ${i}`, answer: `failed: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+  return reversed;
+}
+
 /** Tries the candidates in order; stops at the first accepted one or at a failure that says nothing. */
-async function tryForms<T>(candidates: Candidate<T>[], blue: Record<string, unknown>, redKey: string, write: (payload: Record<string, unknown>) => Promise<unknown>, judgeError: (e: unknown) => ReturnType<typeof judge>) {
+async function tryForms<T>(candidates: Candidate<T>[], blue: Record<string, unknown>, redKey: string, blues: number, write: (payload: Record<string, unknown>) => Promise<unknown>, judgeError: (e: unknown) => ReturnType<typeof judge>) {
   const tried: RedProbeResult["tried"] = [];
   for (const c of candidates) {
     const payload = c.shape.compose(c.shape.head(blue), redKey, c.shape.lines(blue), "red", NOTE);
     try {
       await write(payload);
       tried.push({ form: c.form, answer: "accepted" });
-      return { tried, accepted: c.learned };
+      return { tried, accepted: c.learned, reversed: await reverseCopies(c.shape, blue, redKey, blues, write, tried) };
     } catch (error) {
       const { verdict, answer } = judgeError(error);
       tried.push({ form: c.form, answer: `${verdict}: ${answer}` });
       if (verdict === "unknown") break;
     }
   }
-  return { tried, accepted: undefined };
+  return { tried, accepted: undefined, reversed: 0 };
 }
 
-/** KIS: a red bill `<probe>-R` reversing the blue probe bill `blue`. */
-export async function probeKisRedForm(ops: KisOperations, bill: KisBillType, blue: KisBillObject, probeKey: string, env: Record<string, string | undefined>, now: number): Promise<RedProbeResult> {
+/** KIS: a red bill `<probe>-R` reversing the blue probe bill `blue` (and one more per further booked copy: `blues`). */
+export async function probeKisRedForm(ops: KisOperations, bill: KisBillType, blue: KisBillObject, probeKey: string, env: Record<string, string | undefined>, now: number, blues = 1): Promise<RedProbeResult> {
   const signs: RedQtySign[] = ["negative", "positive"];
   const candidates = signs.map((redQtySign) => ({ form: `FROB=-1, ${redQtySign} quantities`, shape: kisCorrectionShape({ redQtySign, changeMode: "reverse_repost" }), learned: redQtySign }));
   const redKey = `${probeKey}-R`;
-  const out = await tryForms(candidates, blue as unknown as Record<string, unknown>, redKey, (p) => ops.createBill(bill, p as unknown as KisBillObject), (e) => judge(e, "kis", env));
-  return { tried: out.tried, ...(out.accepted ? { learned: { kis: { redQtySign: out.accepted, at: now } }, redKey } : {}) };
+  const out = await tryForms(candidates, blue as unknown as Record<string, unknown>, redKey, blues, (p) => ops.createBill(bill, p as unknown as KisBillObject), (e) => judge(e, "kis", env));
+  return { tried: out.tried, blues, reversed: out.reversed, ...(out.accepted ? { learned: { kis: { redQtySign: out.accepted, at: now } }, redKey } : {}) };
 }
 
 /** A return business type to try for a T+ voucher kind: TPLUS_RED_BUSI_TYPE, else 14 其他退库 / 16 销售退货. */
@@ -81,16 +101,17 @@ function returnBusiType(resource: string, env: Record<string, string | undefined
   return undefined;
 }
 
-/** T+: a red voucher `<probe>-R` reversing the blue probe voucher `blue`. */
-export async function probeTplusRedForm(client: TplusClient, resource: string, blue: Record<string, unknown>, probeKey: string, env: Record<string, string | undefined>, now: number): Promise<RedProbeResult> {
+/** T+: a red voucher `<probe>-R` reversing the blue probe voucher `blue` (and one more per further booked copy). */
+export async function probeTplusRedForm(client: TplusClient, resource: string, blue: Record<string, unknown>, probeKey: string, env: Record<string, string | undefined>, now: number, blues = 1): Promise<RedProbeResult> {
   const busi = returnBusiType(resource, env);
   const forms: Array<{ redQtySign: RedQtySign; redBusiType?: string }> = [{ redQtySign: "negative" }, ...(busi ? [{ redQtySign: "negative" as const, redBusiType: busi }, { redQtySign: "positive" as const, redBusiType: busi }] : [])];
   const candidates = forms.map((f) => ({
     form: `${f.redBusiType ? `BusiType ${f.redBusiType}` : "the voucher's own BusiType"}, ${f.redQtySign} quantities`,
-    shape: tplusCorrectionShape({ ...f, changeMode: "difference" }),
+    shape: tplusCorrectionShape({ ...f, changeMode: "difference" }, resource),
     learned: f,
   }));
   const redKey = `${probeKey}-R`;
-  const out = await tryForms(candidates, blue, redKey, (dto) => client.transport.call(`${resource}/Create`, { dto }), (e) => judge(e, "tplus", env));
-  return { tried: out.tried, ...(out.accepted ? { learned: { tplus: { ...out.accepted, at: now } }, redKey } : {}) };
+  const out = await tryForms(candidates, blue, redKey, blues, (dto) => client.transport.call(`${resource}/Create`, { dto }), (e) => judge(e, "tplus", env));
+  const form = out.accepted ? { ...out.accepted, at: now } : undefined;
+  return { tried: out.tried, blues, reversed: out.reversed, ...(form ? { learned: { tplus: form, tplusByKind: { [resource]: form } }, redKey } : {}) };
 }

@@ -13,12 +13,13 @@ import { DEFAULT_ZONE } from "../util/time.ts";
 import type { ChangeSettings } from "./changes.ts";
 import { periodMatchers, type PeriodPolicy } from "./periods.ts";
 
-export function correctionShape(system: "kis" | "tplus", env: Record<string, string | undefined>): CorrectionShape {
-  return system === "kis" ? kisCorrectionShape(kisCorrectionSettings(env)) : tplusCorrectionShape(tplusCorrectionSettings(env));
+/** `operation`: the flow's target operation; a T+ voucher kind keeps its lines in its own field (tplus/line-shapes.ts). */
+export function correctionShape(system: "kis" | "tplus", env: Record<string, string | undefined>, operation?: string): CorrectionShape {
+  return system === "kis" ? kisCorrectionShape(kisCorrectionSettings(env)) : tplusCorrectionShape(tplusCorrectionSettings(env), operation);
 }
 
 export function changeSettingsFor(flow: Flow, env: Record<string, string | undefined>, clock: Clock): { changes?: ChangeSettings; periods: PeriodPolicy } {
-  const shape = correctionShape(flow.target.type, env);
+  const shape = correctionShape(flow.target.type, env, flow.target.operation);
   const periods: PeriodPolicy = {
     policy: flow.target.closedPeriod ?? "hold",
     matchers: periodMatchers(flow.target.type, env),

@@ -12,7 +12,7 @@
  * ledger batch, so a correction cut short is recomputed under the same key. Pure apart from the ledger view.
  */
 import { BridgeError } from "../errors.ts";
-import { diffLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
+import { diffLines, postableLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
 import { relatedKeys } from "./key-scheme.ts";
@@ -151,8 +151,8 @@ export class ChangeBook {
     // to what was posted): the target no longer holds the image's lines, so the document is posted again.
     const next = relatedKeys.red(img.d, (img.n ?? 0) + 1);
     const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
-    const before = reversed ? [] : fromStored(img.l);
-    const after = shape.lines(doc.payload);
+    const before = reversed ? [] : postableLines(fromStored(img.l));
+    const after = postableLines(shape.lines(doc.payload));
     if (sameLines(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`document ${img.d}`, before.length > 0 && after.length === 0) };
@@ -166,7 +166,7 @@ export class ChangeBook {
     if (this.policy === "ignore") return { verdict: "ignore" };
     const what = img.g ? `member ${sourceId} of group ${img.d}` : `document ${img.d}`;
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, true) };
-    const before = fromStored(img.l);
+    const before = postableLines(fromStored(img.l));
     if (img.g) return this.groupCorrection(sourceId, img, undefined, before, [], "no_longer_passes", event);
     if (!img.h) return { verdict: "unknown", error: changeUnknown(what) };
     return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, img.h, before, [], event) };
@@ -176,11 +176,12 @@ export class ChangeBook {
    * A member of a written merge group read again (`lines`: what it alone maps to now; `head`: the head it alone
    * maps to). No image: adopt the current lines (a ledger from before corrections existed: see docs/changes.md).
    */
-  reviewMember(sourceId: string, groupKey: string, lines: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
+  reviewMember(sourceId: string, groupKey: string, current: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
     const img = this.image(sourceId);
     // Adopted with the group's head when the group has no image either, so a later cancellation can be reversed.
-    if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines }], head, 0, "adopted") };
-    const before = fromStored(img.l);
+    if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines: current }], head, 0, "adopted") };
+    const before = postableLines(fromStored(img.l));
+    const lines = postableLines(current);
     const moved = img.d !== groupKey;
     if (moved ? before.length === 0 && lines.length === 0 : sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
@@ -290,10 +291,14 @@ export class ChangeBook {
  */
 function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[], after: ImageLine[]) {
   const delta = diffLines(before, after);
-  const decreases = delta.filter((l) => l.qty < 0 || (l.qty === 0 && (l.amount ?? 0) < 0));
-  const increases = delta.filter((l) => !decreases.includes(l));
+  // An amount-only difference (改价) cannot be a quantity line (the target refuses quantity 0): that item is
+  // reversed with its posted line and posted again with its current one (adv16-amount-only-zero-qty-line).
+  const repriced = new Set(delta.filter((l) => Math.abs(l.qty) <= 1e-9).map((l) => l.key));
+  const negate = (l: ImageLine) => ({ ...l, qty: -l.qty, ...(l.amount !== undefined ? { amount: -l.amount } : {}) });
+  const decreases = [...delta.filter((l) => l.qty < 0), ...before.filter((l) => repriced.has(l.key)).map(negate)];
+  const increases = [...delta.filter((l) => l.qty > 0), ...after.filter((l) => repriced.has(l.key))];
   if (shape.mixedSigns || decreases.length === 0 || increases.length === 0) {
-    if (shape.mixedSigns && decreases.length && increases.length) return [{ key, kind: "signed" as CorrectionKind, lines: delta, after }];
+    if (shape.mixedSigns && decreases.length && increases.length) return [{ key, kind: "signed" as CorrectionKind, lines: [...decreases, ...increases], after }];
     if (increases.length === 0) return [{ key, kind: "red" as CorrectionKind, lines: decreases, after }];
     return [{ key, kind: "blue" as CorrectionKind, lines: increases, after }];
   }

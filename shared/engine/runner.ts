@@ -303,7 +303,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       source: jushuitanWindowSource(jst, readFlow, params),
       builder,
       onChanged: flow.target.onExisting === "error" ? "deadLetter" : "skip",
-      ...changeSettingsFor(flow, await withLearnedRedForm(ports.env, kv), clock),
+      ...changeSettingsFor(flow, await withLearnedRedForm(ports.env, kv, flow.target.operation), clock),
       target,
       // The index fences its own commits; without it, fenced-state.ts renews before the commits that need it.
       state: keeper && !indexed ? fencedState(state, { lock: ports.lock, keeper, runId: request.runId }) : state,

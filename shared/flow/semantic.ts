@@ -10,6 +10,7 @@ import { compileCondition } from "../transform/condition.ts";
 import { parseFormat } from "../transform/format-response.ts";
 import { cronProblem } from "./cron.ts";
 import { closest, jsonPath, type FlowProblem } from "./issues.ts";
+import { TPLUS_LINE_SHAPES, tplusLineShape } from "../connectors/tplus/line-shapes.ts";
 import type { FieldMapping, Flow } from "./schema.ts";
 
 const PLAIN_PATH = /^[\p{L}_$][\p{L}\p{N}_$]*(\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
@@ -229,6 +230,21 @@ function checkTarget(ctx: SemanticContext, merged: boolean) {
     problems.push({ path: "target.defaultLookupTable", problem: `table "${target.defaultLookupTable}" is not declared in references`, hint: `add { "name": "${target.defaultLookupTable}", "keyField": "…" } to references` });
   }
   checkFields(ctx, target.fields, "target.fields", undefined);
+  checkChangeFollowing(ctx);
+}
+
+/**
+ * Following posted documents compares their lines; a T+ voucher kind whose lines we cannot read would make every
+ * edit and cancellation look "unchanged" (adv16-tplus-saledelivery-blind), so onChange is refused for it.
+ */
+function checkChangeFollowing(ctx: SemanticContext) {
+  const target = ctx.flow.target;
+  if (target.type !== "tplus" || (target.onChange !== "compensate" && target.onChange !== "deadLetter") || tplusLineShape(target.operation)) return;
+  ctx.problems.push({
+    path: "target.onChange",
+    problem: `onChange "${target.onChange}" needs the line shape of the T+ voucher kind, and "${target.operation}" is not one whose lines are known (${Object.keys(TPLUS_LINE_SHAPES).join(", ")})`,
+    hint: 'use one of those operations, or set onChange to "ignore" (or remove it) and correct changed documents by hand',
+  });
 }
 
 /** One level of the field mapping (and, recursively, its children). */

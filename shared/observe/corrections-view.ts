@@ -44,13 +44,14 @@ type Ev = { t: string; at: number; run?: string; key?: string; targetId?: string
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 const rec = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
-/** Signed figures of a written payload: KIS `{Head, Entry}` (FROB -1 subtracts) or T+ `RDRecordDetails`. */
+/** Signed figures of a written payload: KIS `{Head, Entry}` (FROB -1 subtracts) or T+ `RDRecordDetails` / 销货单 `SaleDeliveryDetails` (tplus/line-shapes.ts). */
 function figuresOf(payload: unknown, kind: ChainLink["kind"]): Figures | undefined {
   const p = rec(payload);
   if (!p) return undefined;
   const head = rec(p.Head);
   const kisLines = Array.isArray(p.Entry) ? (p.Entry as unknown[]) : undefined;
-  const lines = kisLines ?? (Array.isArray(p.RDRecordDetails) ? (p.RDRecordDetails as unknown[]) : undefined);
+  const tplusLines = p.RDRecordDetails ?? p.SaleDeliveryDetails;
+  const lines = kisLines ?? (Array.isArray(tplusLines) ? (tplusLines as unknown[]) : undefined);
   if (!lines) return undefined;
   const red = kind === "red" || head?.FROB === -1;
   const sign = (n: number) => (red ? -Math.abs(n) : n);
@@ -59,7 +60,7 @@ function figuresOf(payload: unknown, kind: ChainLink["kind"]): Figures | undefin
   for (const raw of lines) {
     const l = rec(raw) ?? {};
     qty += sign(Number(l.FQty ?? l.BaseQuantity ?? l.Quantity ?? 0));
-    const a = l.Famount ?? l.Amount;
+    const a = l.Famount ?? l.Amount ?? l.OrigTaxAmount;
     if (a !== undefined) amount = (amount ?? 0) + sign(Number(a));
   }
   return { qty: round(qty), ...(amount !== undefined ? { amount: round(amount) } : {}) };

@@ -168,12 +168,12 @@ export function figuresOf(target: "kis" | "tplus", doc: Record<string, unknown>)
   const warehouse = obj(doc.Warehouse);
   const wh = text(warehouse ? (warehouse.Code ?? warehouse.code) : doc.Warehouse);
   if (wh) out.warehouse = wh;
-  const details = doc.RDRecordDetails ?? doc.Details;
+  const details = doc.RDRecordDetails ?? doc.Details ?? doc.SaleDeliveryDetails;
   if (Array.isArray(details)) {
     const lines = details.map(obj).filter((l): l is Record<string, unknown> => !!l);
     const qty = sum(lines, ["BaseQuantity", "Quantity"]);
     if (qty !== undefined) out.qty = qty;
-    const amount = sum(lines, ["Amount"]);
+    const amount = sum(lines, ["Amount", "OrigTaxAmount"]);
     if (amount !== undefined) out.amount = amount;
   }
   return out;

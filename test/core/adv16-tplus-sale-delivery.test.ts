@@ -6,7 +6,9 @@
  * Real ChangeBook and correction shape, the ledger entries it produces.
  */
 import { describe, expect, it } from "vitest";
-import { correctionShape } from "../../shared/engine/change-settings.ts";
+import { changeSettingsFor } from "../../shared/engine/change-settings.ts";
+import { loadFlow } from "../../shared/flow/schema.ts";
+import tplusFlow from "../../shared/flows/jst-sales-out-to-tplus.json" with { type: "json" };
 import { ChangeBook } from "../../shared/engine/changes.ts";
 import { contentHash } from "../../shared/engine/hash.ts";
 import type { BuiltDocument } from "../../shared/engine/types.ts";
@@ -23,10 +25,12 @@ const saleDelivery = (qty: number): Record<string, unknown> => ({
     { Inventory: { Code: "BXW40-22" }, Quantity: 3, OrigTaxPrice: 5, OrigTaxAmount: 15 },
   ],
 });
+/** The shipped T+ flow writing 销货单 instead, onChange "compensate": its correction settings as the engine makes them. */
+const saleDeliveryFlow = () => loadFlow({ ...structuredClone(tplusFlow), target: { ...structuredClone(tplusFlow.target), operation: "saleDelivery/Create" } });
 const built = (payload: Record<string, unknown>): BuiltDocument => ({ externalKey: "SO-900001", payload, members: ["900001"], contentHash: contentHash(payload) });
 
 function posted() {
-  const settings = { policy: "compensate" as const, shape: correctionShape("tplus", {}) };
+  const settings = changeSettingsFor(saleDeliveryFlow(), {}, { now: () => 0, sleep: async () => {} }).changes!;
   const first = built(saleDelivery(5));
   const ledger = new Map<string, LedgerEntry>();
   const book = new ChangeBook(settings, (k) => ledger.get(k));
@@ -37,18 +41,34 @@ function posted() {
 }
 
 describe("adversary 16: corrections of a T+ 销货单 flow", () => {
+  it("a correction of a 销货单 is written in its own fields (SaleDeliveryDetails, Quantity, OrigTaxAmount)", () => {
+    const { settings, ledger } = posted();
+    const book = new ChangeBook(settings, (k) => ledger.get(k));
+    const review = book.reviewDocument(built(saleDelivery(9)), ledger.get("SO-900001"));
+    if (review.verdict !== "corrections") throw new Error(review.verdict);
+    const payload = review.corrections[0]!.doc.payload;
+    expect(payload.RDRecordDetails).toBeUndefined();
+    expect(payload.SaleDeliveryDetails).toEqual([{ Inventory: { Code: "NZK30-21" }, Quantity: 4, OrigTaxAmount: 40, OrigTaxPrice: 10 }]);
+  });
+
+  it("onChange on a T+ operation whose lines are not known is refused at flow load, with its JSON path", () => {
+    const flow = { ...structuredClone(tplusFlow), target: { ...structuredClone(tplusFlow.target), operation: "saleDispatch/Create" } };
+    expect(() => loadFlow(flow)).toThrow(/at target\.onChange: onChange "compensate" needs the line shape of the T\+ voucher kind/);
+    expect(() => loadFlow({ ...flow, target: { ...flow.target, onChange: "ignore" } })).not.toThrow();
+  });
+
   // FINDING adv16-tplus-saledelivery-blind: the before-image of a posted 销货单 holds no lines (the shape reads only
   // RDRecordDetails), so an edited quantity compares [] with [] ("unchanged") and a cancellation finds an image
   // without lines ("nothing was posted"): every edit and cancellation of a posted 销货单 is dropped silently — no
   // correction, no dead letter, no alert — while doctor shows the flow's corrections as configured.
-  it.fails("FINDING adv16-tplus-saledelivery-blind: a 销货单 whose quantity changed after posting gets a correction (or a letter)", () => {
+  it("FINDING adv16-tplus-saledelivery-blind: a 销货单 whose quantity changed after posting gets a correction (or a letter)", () => {
     const { settings, ledger } = posted();
     const book = new ChangeBook(settings, (k) => ledger.get(k));
     const edited = built(saleDelivery(9));
     expect(book.reviewDocument(edited, ledger.get("SO-900001")).verdict).not.toBe("unchanged");
   });
 
-  it.fails("FINDING adv16-tplus-saledelivery-blind: a 销货单 cancelled after posting gets a reversal (or a letter)", () => {
+  it("FINDING adv16-tplus-saledelivery-blind: a 销货单 cancelled after posting gets a reversal (or a letter)", () => {
     const { settings, ledger } = posted();
     const book = new ChangeBook(settings, (k) => ledger.get(k));
     expect(book.reviewDropped("900001").verdict).not.toBe("new");

@@ -13,6 +13,7 @@
  * return business type or positive red quantities, decreases and increases go in separate vouchers.
  */
 import { choice, isRecord, sumLines, withNote, type ChangeMode, type CorrectionShape, type ImageLine } from "../correction.ts";
+import { DEFAULT_TPLUS_LINE_SHAPE, tplusLineShape, type TplusLineShape } from "./line-shapes.ts";
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
@@ -31,29 +32,37 @@ export function tplusCorrectionSettings(env: Record<string, string | undefined>)
   };
 }
 
-const DETAILS = "RDRecordDetails";
-
 function codeOf(v: unknown): string | undefined {
   if (isRecord(v) && v.Code !== undefined && v.Code !== null) return String(v.Code);
   return undefined;
 }
 
-export function tplusCorrectionShape(settings: TplusCorrectionSettings): CorrectionShape {
+/**
+ * The correction shape of a T+ voucher kind (`operation`, e.g. "saleDelivery/Create"; line-shapes.ts). A kind
+ * whose lines are not known reads as RDRecord vouchers: flow/semantic.ts refuses onChange for such a flow, so
+ * only the date and memo (closed periods) are used for it.
+ */
+export function tplusCorrectionShape(settings: TplusCorrectionSettings, operation?: string): CorrectionShape {
+  const ls: TplusLineShape = (operation && tplusLineShape(operation)) || DEFAULT_TPLUS_LINE_SHAPE;
+  const DETAILS = ls.details;
   const mixedSigns = settings.redQtySign === "negative" && settings.redBusiType === undefined;
   return {
     system: "tplus",
     mixedSigns,
     changeMode: settings.changeMode,
     lines(payload) {
-      const red = settings.redBusiType !== undefined && codeOf(payload.BusiType) === settings.redBusiType;
+      const red = settings.redBusiType !== undefined && codeOf(payload[ls.busiField]) === settings.redBusiType;
       const out: ImageLine[] = [];
       for (const raw of Array.isArray(payload[DETAILS]) ? (payload[DETAILS] as unknown[]) : []) {
         if (!isRecord(raw)) continue;
         const key = codeOf(raw.Inventory);
         if (key === undefined) continue;
-        const { BaseQuantity, Quantity, Amount, Price, ...rest } = raw;
+        const { BaseQuantity, Quantity, [ls.amountField]: Amount, ...others } = raw;
+        // The price is recomputed from the amount when there is one; a line priced without an amount keeps its price.
+        const { [ls.priceField]: Price, ...priceless } = others;
         void Price;
-        const q = Number(BaseQuantity ?? Quantity ?? 0);
+        const rest = Amount === undefined ? others : priceless;
+        const q = Number((ls.qtyField === "Quantity" ? (Quantity ?? BaseQuantity) : (BaseQuantity ?? Quantity)) ?? 0);
         const a = Amount === undefined ? undefined : Number(Amount);
         out.push({ key, qty: red ? -Math.abs(q) : q, ...(a !== undefined ? { amount: red ? -Math.abs(a) : a } : {}), rest });
       }
@@ -68,14 +77,14 @@ export function tplusCorrectionShape(settings: TplusCorrectionSettings): Correct
       const red = kind === "red";
       const sign = red && settings.redQtySign === "negative" ? -1 : 1;
       const dto: Record<string, unknown> = { ...head, ExternalCode: externalKey, Memo: withNote(head.Memo, note) };
-      if (red && settings.redBusiType !== undefined) dto.BusiType = { Code: settings.redBusiType };
+      if (red && settings.redBusiType !== undefined) dto[ls.busiField] = { Code: settings.redBusiType };
       dto[DETAILS] = lines.map((l) => {
         const q = kind === "signed" ? round(l.qty) : round(sign * Math.abs(l.qty));
-        const line: Record<string, unknown> = { ...(l.rest ?? {}), BaseQuantity: q };
+        const line: Record<string, unknown> = { ...(l.rest ?? {}), [ls.qtyField]: q };
         if (l.amount !== undefined) {
           const a = kind === "signed" ? round(l.amount) : round(sign * Math.abs(l.amount));
-          line.Amount = a;
-          if (q !== 0) line.Price = round(Math.abs(a / q));
+          line[ls.amountField] = a;
+          if (q !== 0) line[ls.priceField] = round(Math.abs(a / q));
         }
         return line;
       });
