@@ -48,7 +48,7 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
   // the period is closed. The run that reads the cancellation finds no image and no ledger entry (nothing posted),
   // so it does nothing and leaves the held letter open. After 反结账 the next run's held replay rebuilds the
   // document from the letter's stored rows and books it: a cancelled document is posted to KIS, nothing reports it.
-  it.fails("FINDING adv16-held-cancelled-replayed: a held document cancelled while the period is closed is not booked after 反结账", async () => {
+  it("FINDING adv16-held-cancelled-replayed: a held document cancelled while the period is closed is not booked after 反结账", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, letter, doc } = await heldDocument(periods);
     e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
@@ -83,7 +83,7 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
   // entry but no before-image (img:<id>). When the document is later cancelled in 聚水潭, reviewDropped finds no
   // image and answers "new": no reversal, no dead letter, no alert — the bill stays in KIS for good. The same holds
   // for any dead letter replayed by hand (POST /dead-letters/:id/replay).
-  it.fails("FINDING adv16-replayed-no-image: a document booked by a held replay and cancelled afterwards is reversed (or reported)", async () => {
+  it("FINDING adv16-replayed-no-image: a document booked by a held replay and cancelled afterwards is reversed (or reported)", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, doc } = await heldDocument(periods);
     setPeriods(periods, {});
