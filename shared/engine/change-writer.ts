@@ -11,6 +11,7 @@ import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, ty
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
+import type { HeldLetters } from "./held-letters.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -29,6 +30,8 @@ export interface ChangeWriterContext {
   /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
   exhausted(doc: BuiltDocument): boolean;
   skipped(): void;
+  /** Open held letters, withdrawn when their document no longer needs writing (held-letters.ts). */
+  held?: HeldLetters;
 }
 
 /** The source's change stamp of a row (its `modified`), for the run record and the correction's memo. */
@@ -128,7 +131,9 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
       for (const d of built.dropped) {
         const row = rowsById.get(d.sourceId);
-        await act(ctx.book.reviewDropped(d.sourceId, eventOf(row)), d.sourceId, row);
+        const review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+        if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
+        await act(review, d.sourceId, row);
       }
       if (!merges) return;
       // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
@@ -152,6 +157,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     async reviewDocument(doc: BuiltDocument, known: LedgerEntry | undefined, rowsById: Map<string, SourceRow>): Promise<boolean> {
       const row = doc.members.length === 1 ? rowsById.get(doc.members[0]!) : undefined;
       const review = ctx.book.reviewDocument(doc, known, eventOf(row));
+      if (review.verdict === "unchanged" && row) await ctx.held?.unchanged(doc.members[0]!, doc.externalKey);
       const handled = await act(review, doc.members[0] ?? doc.externalKey, row, doc);
       if (handled && review.verdict !== "corrections" && review.verdict !== "unknown" && review.verdict !== "report") ctx.skipped();
       return handled;

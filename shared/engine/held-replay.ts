@@ -16,6 +16,7 @@ import { composeHost } from "../compose/index.ts";
 import type { DeadLetter } from "../state/records.ts";
 import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
+import { heldLetters, supersedeHeld, type HeldLetters } from "./held-letters.ts";
 import { replayDeadLetter } from "./replay.ts";
 import type { RunnerPorts } from "./runner.ts";
 
@@ -28,27 +29,35 @@ const MIN_PER_REPLAY = 3;
 export const heldDate = (letter: DeadLetter) => /dated (\d{4}-\d{2}-\d{2})/.exec(letter.error?.message ?? "")?.[1] ?? "";
 
 /** Held letters of a flow: newest document date first (no date last), each date's letters oldest first. */
-async function heldLetters(store: FlowStateStore, flowId: string) {
+async function listHeld(store: FlowStateStore, flowId: string) {
   const open = await store.listDeadLetters(flowId);
   const byDate = (a: DeadLetter, b: DeadLetter) => (heldDate(a) === heldDate(b) ? 0 : heldDate(a) === "" ? 1 : heldDate(b) === "" ? -1 : heldDate(a) < heldDate(b) ? 1 : -1);
   return open.filter((l) => l.error?.code === "period_closed").sort((a, b) => byDate(a, b) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
- * Replays the flow's held letters when their period has reopened; returns the budget left for the run. Nothing
- * for a dry run or a range backfill (an operator's explicit command).
+ * Replays the flow's held letters when their period has reopened (an older letter of a key a newer one holds is
+ * superseded first: held-letters.ts); returns the budget left for the run and the letters still held, which the run
+ * keeps up to date (RunDeps.held). Nothing for a dry run or a range backfill (an operator's explicit command).
  */
-export async function replayHeldLetters(ports: RunnerPorts, flowId: string, request: { budget: Budget; dryRun?: boolean; range?: unknown }, deps: { clock: Clock; logger: Logger }): Promise<Budget> {
-  if (request.dryRun || request.range) return request.budget;
+export async function replayHeldLetters(
+  ports: RunnerPorts,
+  flowId: string,
+  request: { budget: Budget; dryRun?: boolean; range?: unknown },
+  deps: { clock: Clock; logger: Logger },
+): Promise<{ budget: Budget; held?: HeldLetters }> {
+  if (request.dryRun || request.range) return { budget: request.budget };
   const { clock, logger } = deps;
+  const store = composeHost({ ...ports, clock, logger }).stateStore();
+  const resolve = (id: string, resolution: { reason: string; by: string }) => store.resolveDeadLetter(id, resolution);
   let held;
   try {
-    held = await heldLetters(composeHost({ ...ports, clock, logger }).stateStore(), flowId);
+    held = await supersedeHeld(await listHeld(store, flowId), resolve, HELD_BY);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
-    return request.budget;
+    return { budget: request.budget };
   }
-  if (held.length === 0) return request.budget;
+  if (held.length === 0) return { budget: request.budget };
   const share = Math.floor(request.budget.maxSubrequests * SHARE);
   let used = 0;
   const replayed: string[] = [];
@@ -72,5 +81,6 @@ export async function replayHeldLetters(ports: RunnerPorts, flowId: string, requ
     logger.warn("held letter still refused after another of its date was accepted; it stays held", { flowId, letter: letter.id, code: result.error?.code, message: result.error?.message });
   }
   if (replayed.length) logger.info("held letters replayed: their period reopened", { flowId, replayed: replayed.length, stillHeld: held.length - replayed.length });
-  return { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) };
+  const open = heldLetters(held.filter((l) => !replayed.includes(l.id)), resolve, logger);
+  return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...(open ? { held: open } : {}) };
 }

@@ -61,11 +61,27 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
     assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()), "after 反结账");
   });
 
+  // Fixer (held-letters.ts): the run that reads the cancellation withdraws the held letter, so nothing is booked even
+  // when the period reopens days later (out of every run's window; the image-and-reverse path cannot help there).
+  it("a held document cancelled while closed, 反结账 days later: never booked, its letter withdrawn", async () => {
+    const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
+    const { e, letter, doc } = await heldDocument(periods);
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    await settle(e);
+    for (let i = 0; i < 3; i++) await settle(e, 24 * 3600_000);
+    setPeriods(periods, {});
+    await settle(e);
+    await settle(e);
+    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(letter.externalKey!))).toEqual([]);
+    const mine = (await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "all" })).filter((l) => l.externalKey === letter.externalKey);
+    expect(mine.map((l) => l.resolved?.reason.split(":")[0])).toEqual(["withdrawn"]);
+  });
+
   // FINDING adv16-held-edited-stale: a held document is edited (a quantity corrected) while the period is closed.
   // The run reads it again, is refused again, and files a second letter with the new rows. After 反结账 the held
   // replay takes the oldest letter first and books the OLD quantities; the newer letter then meets a ledger entry
   // with other content (changed_after_write) and stays open, retried every run. KIS holds the stale numbers.
-  it.fails("FINDING adv16-held-edited-stale: a held document edited while the period is closed is booked with its current quantities", async () => {
+  it("FINDING adv16-held-edited-stale: a held document edited while the period is closed is booked with its current quantities", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, doc } = await heldDocument(periods);
     const items = structuredClone(doc.items as Row[]);
@@ -106,7 +122,7 @@ describe("adversary 16: a held reversal replayed long after the document went ba
   // run's window (its last edit is days old), so nothing posts it again: KIS holds it reversed while it is Confirmed.
   // (The existing passing test replays right after the re-confirmation, inside the lookback window, so the next run
   // re-reads the document and posts B1.)
-  it.fails("FINDING adv16-held-red-stale: a reversal held while the document was re-confirmed, replayed days later, leaves the document counted once", async () => {
+  it("FINDING adv16-held-red-stale: a reversal held while the document was re-confirmed, replayed days later, leaves the document counted once", async () => {
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
