@@ -17,6 +17,7 @@ import type { Budget } from "./meter.ts";
 import { groupLedgerKey } from "./run.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { replayImages, type ReplayImages } from "./replay-images.ts";
+import { TraceRecorder } from "../observe/trace.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
 import type { SourceRow } from "./types.ts";
 
@@ -61,6 +62,8 @@ interface ReplayContext {
   result: ReplayResult;
   /** Before-images of what the replay writes (none when the flow follows no changes). */
   images: ReplayImages | undefined;
+  /** The document trace (GET /trace): a replay's writes are events like a run's (adversary finding adv16-replay-untraced). */
+  trace: TraceRecorder;
 }
 
 export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
@@ -84,18 +87,23 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     throw new BridgeError("flow_locked", `flow ${flow.id} is running right now`, { retryable: true, hint: "replay again when the run has finished" });
   }
   const result: ReplayResult = { id, flowId: flow.id, replayed: false, written: [], subrequests: 0 };
+  const trace = new TraceRecorder({ kv, flowId: flow.id, runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" });
   try {
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
     const checked: Checked = async (write) => {
-      const written = await target.write(write, { verifyExisting: true });
+      const written = await target.write(write, { verifyExisting: true }).catch((error: unknown) => {
+        trace.onWriteFailed(write, error);
+        throw error;
+      });
       const conflict = await verifyExisting(target, write, written, logger);
       if (conflict) throw conflict;
+      trace.onWritten(write, written);
       return written;
     };
     const ledger = await store.ledgerView(flow.id);
     const images = await replayImages(flow, { env: ports.env, kv, clock, builder, rows, ledger });
-    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger, checked, clock, result, images };
+    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger, checked, clock, result, images, trace };
     if (planned) {
       // A group whose key was found under another split: that document must be gone before the parts are written.
       const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
@@ -111,6 +119,7 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     result.error = { code: e.code, message: e.message, hint: e.hint };
     return result;
   } finally {
+    await trace.flush(true);
     result.subrequests = meter.used();
     await ports.lock.release(flow.id, runId).catch(() => undefined);
   }
@@ -136,6 +145,7 @@ async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[], unit: s
   }
   if (ctx.images) entries.push(...ctx.images.ofPlanned(unit, writtenParts, ctx.clock.now(), ctx.runId));
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  ctx.trace.onLedger(entries);
   await ctx.store.resolveDeadLetter(ctx.id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: ctx.by });
   result.replayed = true;
   return result;
@@ -189,6 +199,7 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
     if (ctx.images) entries.push(...ctx.images.ofDocument(doc, ctx.clock.now(), ctx.runId));
   }
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  ctx.trace.onLedger(entries);
   await ctx.store.resolveDeadLetter(id, {
     reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
     by: ctx.by,
