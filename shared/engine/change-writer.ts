@@ -115,6 +115,18 @@ async function actOnReview(ctx: ChangeWriterContext, state: WriterState, review:
   }
 }
 
+/**
+ * A member of a held group plan, read while the plan waits (held-letters.ts): imaged as the plan will post it, so its
+ * change is corrected against the plan; the correction is refused too and held behind the plan. True when imaged.
+ */
+function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
+  const held = ctx.dryRun ? undefined : ctx.held?.member(sourceId, (r) => ctx.idOf(r as SourceRow));
+  const planned = held && aloneLines(ctx, held.row as SourceRow);
+  if (!held || !planned) return false;
+  for (const e of ctx.book.memberImages(held.groupKey, [{ id: sourceId, lines: planned.lines }], held.payload, ctx.now(), ctx.runId)) ctx.remember(e);
+  return true;
+}
+
 export function createChangeWriter(ctx: ChangeWriterContext) {
   const state: WriterState = { records: [], correctionKeys: new Set<string>() };
   const { records, correctionKeys } = state;
@@ -131,8 +143,9 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
       for (const d of built.dropped) {
         const row = rowsById.get(d.sourceId);
-        const review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
-        if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
+        let review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+        if (review.verdict === "new" && ctx.held && heldMemberImaged(ctx, d.sourceId)) review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+        else if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
         await act(review, d.sourceId, row);
       }
       if (!merges) return;
@@ -150,6 +163,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         const row = rowsById.get(s.id);
         const mine = row && alone(row);
         if (!mine) continue;
+        if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
         await act(ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row)), s.id, row);
       }
     },

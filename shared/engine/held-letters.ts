@@ -43,10 +43,22 @@ export async function supersedeHeld(held: DeadLetter[], resolve: Resolve, by: st
   return kept;
 }
 
+/** A member of a merged group whose plan is held: the group, the member's row as planned, a planned part's payload. */
+export interface HeldMember {
+  groupKey: string;
+  row: Record<string, unknown>;
+  payload: Record<string, unknown>;
+}
+
 /** What a run may do with the flow's open held letters (RunDeps.held). */
 export interface HeldLetters {
   /** The document was read and the condition drops it: withdraw its held letter when it was never posted. */
   dropped(sourceId: string): Promise<void>;
+  /**
+   * A member of a held group plan (outbox unit `<groupKey>#S<n>`): the replay will post it as planned, so a change
+   * read meanwhile is corrected against the plan (change-writer.ts), held behind it (adv16-held-group-cancelled-member).
+   */
+  member(sourceId: string, idOf: (row: Record<string, unknown>) => string): HeldMember | undefined;
   /** The document equals what was posted (its image): withdraw held corrections of it. */
   unchanged(sourceId: string, documentKey: string): Promise<void>;
 }
@@ -62,6 +74,17 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
     }
   };
   return {
+    member(sourceId, idOf) {
+      for (const l of pending) {
+        const groupKey = typeof unitOf(l) === "string" ? /^(.*)#S\d+$/.exec(String(unitOf(l)))?.[1] : undefined;
+        const parts = (l.payload as { outbox?: { parts?: Array<{ members?: unknown; payload?: unknown }> } }).outbox?.parts ?? [];
+        const part = parts.find((p) => Array.isArray(p.members) && p.members.includes(sourceId));
+        const rows = Array.isArray(l.source) ? (l.source as unknown[]) : [];
+        const row = rows.find((r): r is Record<string, unknown> => r !== null && typeof r === "object" && idOf(r as Record<string, unknown>) === sourceId);
+        if (groupKey !== undefined && part && row && part.payload && typeof part.payload === "object") return { groupKey, row, payload: part.payload as Record<string, unknown> };
+      }
+      return undefined;
+    },
     dropped: (sourceId) =>
       withdraw((l) => l.sourceId === sourceId && isDocumentLetter(l), `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`),
     unchanged: (sourceId, documentKey) =>

@@ -11,7 +11,7 @@ import { withLearnedRedForm } from "../doctor/red-form.ts";
 import type { LedgerEntry } from "../state/records.ts";
 import type { PlannedPart } from "../state/outbox-store.ts";
 import { changeSettingsFor } from "./change-settings.ts";
-import { ChangeBook } from "./changes.ts";
+import { ChangeBook, imageKey } from "./changes.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
 
 export interface ReplayImages {
@@ -38,8 +38,10 @@ export async function replayImages(
     if (built.failures.length || id === undefined) continue;
     own.set(id, sumLines(built.documents.flatMap((d) => changes.shape.lines(d.payload))));
   }
+  // A member imaged already (a run read its change while the plan was held: change-writer.ts) keeps that image: it
+  // is the newer knowledge, and its correction is settled against it.
   const ofGroup = (groupKey: string, members: string[], payload: Record<string, unknown>, at: number, runId: string) =>
-    book.memberImages(groupKey, members.flatMap((id) => (own.has(id) ? [{ id, lines: own.get(id)! }] : [])), payload, at, runId);
+    book.memberImages(groupKey, members.flatMap((id) => (own.has(id) && !deps.ledger(imageKey(id)) ? [{ id, lines: own.get(id)! }] : [])), payload, at, runId);
   return {
     ofDocument(doc, at, runId) {
       if (doc.groupKey === undefined) return book.documentImage(doc as BuiltDocument, at, runId);
