@@ -11,6 +11,7 @@ import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, ty
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
+import type { HeldLetters } from "./held-letters.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -29,6 +30,8 @@ export interface ChangeWriterContext {
   /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
   exhausted(doc: BuiltDocument): boolean;
   skipped(): void;
+  /** Open held letters, withdrawn when their document no longer needs writing (held-letters.ts). */
+  held?: HeldLetters;
 }
 
 /** The source's change stamp of a row (its `modified`), for the run record and the correction's memo. */
@@ -112,6 +115,18 @@ async function actOnReview(ctx: ChangeWriterContext, state: WriterState, review:
   }
 }
 
+/**
+ * A member of a held group plan, read while the plan waits (held-letters.ts): imaged as the plan will post it, so its
+ * change is corrected against the plan; the correction is refused too and held behind the plan. True when imaged.
+ */
+function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
+  const held = ctx.dryRun ? undefined : ctx.held?.member(sourceId, (r) => ctx.idOf(r as SourceRow));
+  const planned = held && aloneLines(ctx, held.row as SourceRow);
+  if (!held || !planned) return false;
+  for (const e of ctx.book.memberImages(held.groupKey, [{ id: sourceId, lines: planned.lines }], held.payload, ctx.now(), ctx.runId)) ctx.remember(e);
+  return true;
+}
+
 export function createChangeWriter(ctx: ChangeWriterContext) {
   const state: WriterState = { records: [], correctionKeys: new Set<string>() };
   const { records, correctionKeys } = state;
@@ -128,7 +143,10 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
       for (const d of built.dropped) {
         const row = rowsById.get(d.sourceId);
-        await act(ctx.book.reviewDropped(d.sourceId, eventOf(row)), d.sourceId, row);
+        let review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+        if (review.verdict === "new" && ctx.held && heldMemberImaged(ctx, d.sourceId)) review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+        else if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
+        await act(review, d.sourceId, row);
       }
       if (!merges) return;
       // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
@@ -145,6 +163,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         const row = rowsById.get(s.id);
         const mine = row && alone(row);
         if (!mine) continue;
+        if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
         await act(ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row)), s.id, row);
       }
     },
@@ -152,6 +171,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     async reviewDocument(doc: BuiltDocument, known: LedgerEntry | undefined, rowsById: Map<string, SourceRow>): Promise<boolean> {
       const row = doc.members.length === 1 ? rowsById.get(doc.members[0]!) : undefined;
       const review = ctx.book.reviewDocument(doc, known, eventOf(row));
+      if (review.verdict === "unchanged" && row) await ctx.held?.unchanged(doc.members[0]!, doc.externalKey);
       const handled = await act(review, doc.members[0] ?? doc.externalKey, row, doc);
       if (handled && review.verdict !== "corrections" && review.verdict !== "unknown" && review.verdict !== "report") ctx.skipped();
       return handled;

@@ -8,7 +8,7 @@ import { BridgeError, BudgetExhaustedError } from "../errors.ts";
 import { isAccountError, type TargetWriteResult } from "../connectors/target.ts";
 import { groupLedgerKey } from "./ledger-keys.ts";
 import { settleThroughOutbox } from "./outbox-writer.ts";
-import { writeWithPeriodPolicy } from "./periods.ts";
+import { type RedatedWriteResult, writeWithPeriodPolicy } from "./periods.ts";
 import type { FlowRun } from "./run-context.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
 import type { RunResult } from "./run.ts";
@@ -57,7 +57,8 @@ function recordWritten(run: FlowRun, doc: BuiltDocument, rowsById: Map<string, S
   const at = run.deps.clock.now();
   const { ledger, runId } = run;
   ledger.remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: at, runId });
-  run.changeWriter?.imagesOf(doc, rowsById);
+  const writtenPayload = (result as RedatedWriteResult | undefined)?.writtenPayload; // redated (periods.ts): image what was booked
+  run.changeWriter?.imagesOf(writtenPayload ? { ...doc, payload: writtenPayload } : doc, rowsById);
   if (doc.groupKey === undefined) return;
   const previous = ledger.writtenGroup(doc.groupKey);
   ledger.remember({

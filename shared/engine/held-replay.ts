@@ -1,17 +1,22 @@
 /**
  * Closed periods, policy `hold` (engine/periods.ts, docs/changes.md): documents the target refused because their
  * accounting period is closed wait as `period_closed` dead letters. When the accountant reopens the period
- * (反结账) they are replayed by themselves: before each incremental run the oldest held letter of the flow is
- * replayed through the normal replay path (engine/replay.ts: the flow's lock, verify-existing, the ledger, the
- * letter resolved "by auto: period reopened"); while the period is still closed that one refusal is all it costs,
- * and once it is accepted the rest follow in age order. Exactly once: a replay resolves its letter, and one
+ * (反结账) they are replayed by themselves: before each incremental run the held letter of the flow's newest
+ * document date is replayed through the normal replay path (engine/replay.ts: the flow's lock, verify-existing, the
+ * ledger, the letter resolved "by auto: period reopened"). Periods close in order and reopen from the latest back
+ * (反结账 goes back one period at a time), so a refused date means every older date is closed too: while closed that
+ * one refusal is all it costs; once accepted, the same date's other letters (in age order) and then older dates
+ * follow until one is refused. Probing by creation age instead let a letter of a period closed for good block every
+ * later reopened one (adversary finding adv16-held-head-of-line). Exactly once: a replay resolves its letter, and one
  * already resolved (or whose document the ledger already holds) is not written again.
  * The replays spend a share of the run's subrequest budget; the run gets what they left.
  */
 import type { Clock, Logger } from "../ports.ts";
 import { composeHost } from "../compose/index.ts";
+import type { DeadLetter } from "../state/records.ts";
 import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
+import { heldLetters, supersedeHeld, type HeldLetters } from "./held-letters.ts";
 import { replayDeadLetter } from "./replay.ts";
 import type { RunnerPorts } from "./runner.ts";
 
@@ -20,27 +25,39 @@ export const HELD_BY = "auto: period reopened";
 const SHARE = 0.5;
 const MIN_PER_REPLAY = 3;
 
-/** Held letters of a flow, oldest first. */
-async function heldLetters(store: FlowStateStore, flowId: string) {
+/** The document date a held letter names (periods.ts periodError: "… the document dated YYYY-MM-DD …"); "" if none. */
+export const heldDate = (letter: DeadLetter) => /dated (\d{4}-\d{2}-\d{2})/.exec(letter.error?.message ?? "")?.[1] ?? "";
+
+/** Held letters of a flow: newest document date first (no date last), each date's letters oldest first. */
+async function listHeld(store: FlowStateStore, flowId: string) {
   const open = await store.listDeadLetters(flowId);
-  return open.filter((l) => l.error?.code === "period_closed").sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byDate = (a: DeadLetter, b: DeadLetter) => (heldDate(a) === heldDate(b) ? 0 : heldDate(a) === "" ? 1 : heldDate(b) === "" ? -1 : heldDate(a) < heldDate(b) ? 1 : -1);
+  return open.filter((l) => l.error?.code === "period_closed").sort((a, b) => byDate(a, b) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
- * Replays the flow's held letters when their period has reopened; returns the budget left for the run. Nothing
- * for a dry run or a range backfill (an operator's explicit command).
+ * Replays the flow's held letters when their period has reopened (an older letter of a key a newer one holds is
+ * superseded first: held-letters.ts); returns the budget left for the run and the letters still held, which the run
+ * keeps up to date (RunDeps.held). Nothing for a dry run or a range backfill (an operator's explicit command).
  */
-export async function replayHeldLetters(ports: RunnerPorts, flowId: string, request: { budget: Budget; dryRun?: boolean; range?: unknown }, deps: { clock: Clock; logger: Logger }): Promise<Budget> {
-  if (request.dryRun || request.range) return request.budget;
+export async function replayHeldLetters(
+  ports: RunnerPorts,
+  flowId: string,
+  request: { budget: Budget; dryRun?: boolean; range?: unknown },
+  deps: { clock: Clock; logger: Logger },
+): Promise<{ budget: Budget; held?: HeldLetters }> {
+  if (request.dryRun || request.range) return { budget: request.budget };
   const { clock, logger } = deps;
+  const store = composeHost({ ...ports, clock, logger }).stateStore();
+  const resolve = (id: string, resolution: { reason: string; by: string }) => store.resolveDeadLetter(id, resolution);
   let held;
   try {
-    held = await heldLetters(composeHost({ ...ports, clock, logger }).stateStore(), flowId);
+    held = await supersedeHeld(await listHeld(store, flowId), resolve, HELD_BY);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
-    return request.budget;
+    return { budget: request.budget };
   }
-  if (held.length === 0) return request.budget;
+  if (held.length === 0) return { budget: request.budget };
   const share = Math.floor(request.budget.maxSubrequests * SHARE);
   let used = 0;
   const replayed: string[] = [];
@@ -56,13 +73,14 @@ export async function replayHeldLetters(ports: RunnerPorts, flowId: string, requ
       replayed.push(letter.id);
       continue;
     }
-    // The oldest still refused: its period (and so every later one's, most likely) is still closed.
-    if (replayed.length === 0) {
-      logger.info("held letters: the oldest is still refused; they stay held", { flowId, held: held.length, letter: letter.id, code: result.error?.code });
+    // The first letter of its date refused: that date's period (and so every older one's) is still closed.
+    if (held.find((l) => heldDate(l) === heldDate(letter)) === letter) {
+      logger.info("held letters: the newest date still held is refused; it and older dates stay held", { flowId, held: held.length, letter: letter.id, date: heldDate(letter), code: result.error?.code });
       break;
     }
-    logger.warn("held letter still refused after an older one was accepted; it stays held", { flowId, letter: letter.id, code: result.error?.code, message: result.error?.message });
+    logger.warn("held letter still refused after another of its date was accepted; it stays held", { flowId, letter: letter.id, code: result.error?.code, message: result.error?.message });
   }
   if (replayed.length) logger.info("held letters replayed: their period reopened", { flowId, replayed: replayed.length, stillHeld: held.length - replayed.length });
-  return { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) };
+  const open = heldLetters(held.filter((l) => !replayed.includes(l.id)), resolve, logger);
+  return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...(open ? { held: open } : {}) };
 }

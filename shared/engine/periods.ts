@@ -46,6 +46,9 @@ export function classifyRefusal(error: unknown, matchers: PeriodMatchers): Perio
   return undefined;
 }
 
+/** A write answered after redating: `writtenPayload` is what the target holds (the built payload is not). */
+export type RedatedWriteResult = TargetWriteResult & { writtenPayload?: Record<string, unknown> };
+
 export interface PeriodPolicy {
   policy: ClosedPeriodPolicy;
   matchers: PeriodMatchers;
@@ -85,7 +88,9 @@ export async function writeWithPeriodPolicy(target: TargetConnector, write: Targ
     if (date !== undefined && date >= firstOpen) throw periodError(kind, error as BridgeError, date);
     const redated = { ...write, payload: policy.shape.redate(write.payload, firstOpen, `原日期 ${date ?? "?"}`) };
     try {
-      return await target.write(redated, options);
+      // The payload actually written travels with the result: the before-image must hold the date the target booked,
+      // or a later reversal lands in the original (reopened) period (adversary finding adv16-redate-correction-other-day).
+      return { ...(await target.write(redated, options)), writtenPayload: redated.payload } as RedatedWriteResult;
     } catch (again) {
       const kind2 = classifyRefusal(again, policy.matchers);
       if (kind2) throw periodError(kind2, again as BridgeError, date, firstOpen);

@@ -16,6 +16,8 @@ import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
 import { groupLedgerKey } from "./run.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
+import { replayImages, type ReplayImages } from "./replay-images.ts";
+import { TraceRecorder } from "../observe/trace.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
 import type { SourceRow } from "./types.ts";
 
@@ -58,6 +60,10 @@ interface ReplayContext {
   checked: Checked;
   clock: Clock;
   result: ReplayResult;
+  /** Before-images of what the replay writes (none when the flow follows no changes). */
+  images: ReplayImages | undefined;
+  /** The document trace (GET /trace): a replay's writes are events like a run's (adversary finding adv16-replay-untraced). */
+  trace: TraceRecorder;
 }
 
 export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
@@ -81,16 +87,23 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     throw new BridgeError("flow_locked", `flow ${flow.id} is running right now`, { retryable: true, hint: "replay again when the run has finished" });
   }
   const result: ReplayResult = { id, flowId: flow.id, replayed: false, written: [], subrequests: 0 };
+  const trace = new TraceRecorder({ kv, flowId: flow.id, runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" });
   try {
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
     const checked: Checked = async (write) => {
-      const written = await target.write(write, { verifyExisting: true });
+      const written = await target.write(write, { verifyExisting: true }).catch((error: unknown) => {
+        trace.onWriteFailed(write, error);
+        throw error;
+      });
       const conflict = await verifyExisting(target, write, written, logger);
       if (conflict) throw conflict;
+      trace.onWritten(write, written);
       return written;
     };
-    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger: await store.ledgerView(flow.id), checked, clock, result };
+    const ledger = await store.ledgerView(flow.id);
+    const images = await replayImages(flow, { env: ports.env, kv, clock, builder, rows, ledger });
+    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger, checked, clock, result, images, trace };
     if (planned) {
       // A group whose key was found under another split: that document must be gone before the parts are written.
       const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
@@ -98,7 +111,7 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
         const clash = await probeOtherSplit(target, flow.target.operation, planned);
         if (clash) throw clash;
       }
-      return await replayPlanned(ctx, planned);
+      return await replayPlanned(ctx, planned, plannedUnit(letter.payload) ?? plannedUnit((letter.payload as { document?: unknown } | null)?.document));
     }
     return await replayRebuilt(ctx, builder, rows);
   } catch (error) {
@@ -106,6 +119,7 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
     result.error = { code: e.code, message: e.message, hint: e.hint };
     return result;
   } finally {
+    await trace.flush(true);
     result.subrequests = meter.used();
     await ports.lock.release(flow.id, runId).catch(() => undefined);
   }
@@ -115,9 +129,10 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
  * The remainder of a merged group's outbox plan: written exactly as planned (the group registry already
  * counts its members, so rebuilding from rows would write nothing or a different layout).
  */
-async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[]): Promise<ReplayResult> {
+async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[], unit: string | undefined): Promise<ReplayResult> {
   const { flow, ledger, result } = ctx;
   const entries: LedgerEntry[] = [];
+  const writtenParts: PlannedPart[] = [];
   for (const part of planned) {
     if (ledger(part.externalKey)?.contentHash === part.contentHash) {
       result.written.push({ externalKey: part.externalKey, status: "unchanged" });
@@ -126,8 +141,11 @@ async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[]): Promis
     const written = await ctx.checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
     result.written.push({ externalKey: part.externalKey, status: written.status });
     entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: ctx.clock.now(), runId: ctx.runId });
+    writtenParts.push(part);
   }
+  if (ctx.images) entries.push(...ctx.images.ofPlanned(unit, writtenParts, ctx.clock.now(), ctx.runId));
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  ctx.trace.onLedger(entries);
   await ctx.store.resolveDeadLetter(ctx.id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: ctx.by });
   result.replayed = true;
   return result;
@@ -178,8 +196,10 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
     const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
     result.written.push({ externalKey: doc.externalKey, status: written.status });
     entries.push(...documentEntries(doc, written, ledger, ctx.clock.now(), ctx.runId));
+    if (ctx.images) entries.push(...ctx.images.ofDocument(doc, ctx.clock.now(), ctx.runId));
   }
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
+  ctx.trace.onLedger(entries);
   await ctx.store.resolveDeadLetter(id, {
     reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ") || "nothing left to write"}`,
     by: ctx.by,
@@ -209,6 +229,12 @@ function documentEntries(
     });
   }
   return entries;
+}
+
+/** The outbox unit of a letter's plan (`<groupKey>#S<n>`, or `correction:<key>`), if it names one. */
+function plannedUnit(payload: unknown): string | undefined {
+  const unit = (payload as { outbox?: { unit?: unknown } } | null)?.outbox?.unit;
+  return typeof unit === "string" ? unit : undefined;
 }
 
 /** The parts of a merged group's outbox plan a dead letter holds (engine run.ts writePlan), if it holds them. */

@@ -156,6 +156,7 @@ function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>
     writeOne: (doc, rows, onSettled, onRefused) => writeOne(run, doc, rows, "changed", onSettled, onRefused),
     exhausted: (doc) => run.poison.exhausted(doc),
     skipped: () => run.counts.skipped++,
+    ...(deps.held && !run.dryRun ? { held: deps.held } : {}),
   });
 }
 

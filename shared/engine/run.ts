@@ -20,6 +20,7 @@ import type { OutboxContext } from "./outbox-writer.ts";
 import type { TimeWindow } from "./window.ts";
 import type { ChangeSettings } from "./changes.ts";
 import type { PeriodPolicy } from "./periods.ts";
+import type { HeldLetters } from "./held-letters.ts";
 import { advancePast, saveCursor, saveWatermark } from "./checkpoint-writer.ts";
 import { writeOne } from "./document-writer.ts";
 import { buildUnbuilt, spoolAndBuild } from "./merge-build.ts";
@@ -99,6 +100,8 @@ export interface RunDeps {
   changes?: ChangeSettings;
   /** Closed-period / enable-date refusals (flow target.closedPeriod, engine/periods.ts). */
   periods?: PeriodPolicy;
+  /** The flow's open held letters, withdrawn when the run finds their document no longer needs writing (held-letters.ts). */
+  held?: HeldLetters;
   target: TargetConnector;
   state: EngineState;
   meter: CallMeter;

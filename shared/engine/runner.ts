@@ -274,7 +274,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   assertNoKeyCollisions(Object.values(ports.flows));
   const now = request.now ?? clock.now();
   // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
-  const budget = await replayHeldLetters(ports, flow.id, request, { clock, logger });
+  const { budget, held } = await replayHeldLetters(ports, flow.id, request, { clock, logger });
   // The run's metered fetch, counted KV, state and token stores, from the composition root (shared/compose).
   const { meter, kv, store, tokenStore } = composeHost({ ...ports, clock, logger }).session(budget);
 
@@ -311,6 +311,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       clock,
       logger,
       lease: keeper,
+      ...(held ? { held } : {}),
     };
     // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
     if (!request.dryRun) Object.assign(runDeps, observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })));

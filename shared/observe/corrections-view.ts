@@ -90,7 +90,8 @@ export function correctionChains(events: readonly Ev[]): CorrectionChain[] {
     if (of === undefined) continue;
     const link = linkOf(e.key, of);
     Object.assign(link, { run: link.run ?? e.run, at: e.at, ...(e.targetId ? { targetId: e.targetId } : {}) });
-    if (link.status === undefined) link.status = "written";
+    // Written (by the run or later by a dead-letter replay): a run's "pending" record no longer holds.
+    link.status = "written";
     const figures = figuresOf(e.payload, link.kind);
     if (figures) Object.assign(link, figures);
   }

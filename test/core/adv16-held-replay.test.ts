@@ -48,7 +48,7 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
   // the period is closed. The run that reads the cancellation finds no image and no ledger entry (nothing posted),
   // so it does nothing and leaves the held letter open. After 反结账 the next run's held replay rebuilds the
   // document from the letter's stored rows and books it: a cancelled document is posted to KIS, nothing reports it.
-  it.fails("FINDING adv16-held-cancelled-replayed: a held document cancelled while the period is closed is not booked after 反结账", async () => {
+  it("FINDING adv16-held-cancelled-replayed: a held document cancelled while the period is closed is not booked after 反结账", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, letter, doc } = await heldDocument(periods);
     e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
@@ -61,11 +61,27 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
     assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()), "after 反结账");
   });
 
+  // Fixer (held-letters.ts): the run that reads the cancellation withdraws the held letter, so nothing is booked even
+  // when the period reopens days later (out of every run's window; the image-and-reverse path cannot help there).
+  it("a held document cancelled while closed, 反结账 days later: never booked, its letter withdrawn", async () => {
+    const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
+    const { e, letter, doc } = await heldDocument(periods);
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    await settle(e);
+    for (let i = 0; i < 3; i++) await settle(e, 24 * 3600_000);
+    setPeriods(periods, {});
+    await settle(e);
+    await settle(e);
+    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(letter.externalKey!))).toEqual([]);
+    const mine = (await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "all" })).filter((l) => l.externalKey === letter.externalKey);
+    expect(mine.map((l) => l.resolved?.reason.split(":")[0])).toEqual(["withdrawn"]);
+  });
+
   // FINDING adv16-held-edited-stale: a held document is edited (a quantity corrected) while the period is closed.
   // The run reads it again, is refused again, and files a second letter with the new rows. After 反结账 the held
   // replay takes the oldest letter first and books the OLD quantities; the newer letter then meets a ledger entry
   // with other content (changed_after_write) and stays open, retried every run. KIS holds the stale numbers.
-  it.fails("FINDING adv16-held-edited-stale: a held document edited while the period is closed is booked with its current quantities", async () => {
+  it("FINDING adv16-held-edited-stale: a held document edited while the period is closed is booked with its current quantities", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, doc } = await heldDocument(periods);
     const items = structuredClone(doc.items as Row[]);
@@ -83,7 +99,7 @@ describe("adversary 16: held letters replayed after the source moved on", () => 
   // entry but no before-image (img:<id>). When the document is later cancelled in 聚水潭, reviewDropped finds no
   // image and answers "new": no reversal, no dead letter, no alert — the bill stays in KIS for good. The same holds
   // for any dead letter replayed by hand (POST /dead-letters/:id/replay).
-  it.fails("FINDING adv16-replayed-no-image: a document booked by a held replay and cancelled afterwards is reversed (or reported)", async () => {
+  it("FINDING adv16-replayed-no-image: a document booked by a held replay and cancelled afterwards is reversed (or reported)", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     const { e, doc } = await heldDocument(periods);
     setPeriods(periods, {});
@@ -106,7 +122,7 @@ describe("adversary 16: a held reversal replayed long after the document went ba
   // run's window (its last edit is days old), so nothing posts it again: KIS holds it reversed while it is Confirmed.
   // (The existing passing test replays right after the re-confirmation, inside the lookback window, so the next run
   // re-reads the document and posts B1.)
-  it.fails("FINDING adv16-held-red-stale: a reversal held while the document was re-confirmed, replayed days later, leaves the document counted once", async () => {
+  it("FINDING adv16-held-red-stale: a reversal held while the document was re-confirmed, replayed days later, leaves the document counted once", async () => {
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
@@ -136,7 +152,7 @@ describe("adversary 16: held letters of a period that stays closed", () => {
   // period (反结账 of May's last week while earlier stays closed, or a year closed for good), a still-refused letter
   // at the head blocks every reopened one forever: the promise "replayed when the period reopens" fails silently
   // (an info log each run).
-  it.fails("FINDING adv16-held-head-of-line: letters of a reopened period replay although an older letter's period stays closed", async () => {
+  it("FINDING adv16-held-head-of-line: letters of a reopened period replay although an older letter's period stays closed", async () => {
     // Days before 05-29 are closed for good; a late document dated 05-30 arrives while 05-29… is closed too.
     const periods = { closedBefore: "2024-05-29", profile: "yuejie" as const };
     e2e = await startE2E({ days: 30, otherInOut: 40, salesOut: 0, kis: { periods } });
@@ -165,7 +181,7 @@ describe("adversary 16: a held merged day voucher whose member is cancelled mean
   // replay writes the planned voucher as stored, with the cancelled member's lines, and records no member images.
   // The day's voucher then exceeds the source by that member for good: the issue's headline promise ("a
   // cancellation propagates into a merged voucher") fails on the hold path.
-  it.fails("FINDING adv16-held-group-cancelled-member: a member cancelled while its day voucher is held is not booked after 反结账", async () => {
+  it("FINDING adv16-held-group-cancelled-member: a member cancelled while its day voucher is held is not booked after 反结账", async () => {
     const TPLUS = "jst-sales-out-to-tplus";
     const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
@@ -187,6 +203,42 @@ describe("adversary 16: a held merged day voucher whose member is cancelled mean
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
     const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the member's day after 反结账");
+    // Fixer: the cancellation became a group correction held behind the plan; both replayed once, nothing left open.
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
+    expect(codes.length).toBe(new Set(codes).size);
+    expect(codes.some((c) => /-C\d+$/.test(c))).toBe(true);
+    const open = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS, { status: "open" })).filter((l) => l.error.code === "period_closed");
+    expect(open).toEqual([]);
+  });
+});
+
+describe("fixer: a held merged day voucher whose member is edited meanwhile", () => {
+  // The edit is read while the plan is held: the member is imaged as planned and its difference becomes a group
+  // correction held behind the plan (change-writer.ts heldMemberImaged); after 反结账 the day sums to the source.
+  it("T+: a member edited while its day voucher is held is booked with its current quantities after 反结账", async () => {
+    const TPLUS = "jst-sales-out-to-tplus";
+    const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
+    await e2e.runToCompletion(TPLUS);
+    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    const items = structuredClone(m.items as Row[]);
+    items[0]!.qty = Number(items[0]!.qty) + 3;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, items });
+    for (let i = 0; i < 3; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    setPeriods(periods, {});
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(24 * 3600_000);
+      await e2e.runToCompletion(TPLUS);
+    }
+    const group = `2024-06-19|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the edited member's day after 反结账");
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
+    expect(codes.length).toBe(new Set(codes).size);
   });
 });
 
@@ -196,7 +248,7 @@ describe("adversary 16: closedPeriod redate, then a correction", () => {
   // 05-30), so when the source is cancelled after the period reopened, the reversal R1 is dated 05-30: KIS then holds
   // +q on 06-01 and -q on 05-30 — a closed-and-reopened period gets negative stock and June keeps the cancelled
   // quantities. A reversal must land where the blue was booked (the image should keep the date actually written).
-  it.fails("FINDING adv16-redate-correction-other-day: the reversal of a redated document lands on the day it was booked", async () => {
+  it("FINDING adv16-redate-correction-other-day: the reversal of a redated document lands on the day it was booked", async () => {
     const periods = { closedBefore: "2024-06-01", profile: "yuejie" as const };
     e2e = await startE2E({ days: 25, otherInOut: 30, salesOut: 0, kis: { periods } });
     e2e.flows[KIS]!.target.closedPeriod = "redate";

@@ -26,7 +26,7 @@ describe("adversary 16: a correction written by the held replay in the document'
   // appears in the document's corrections chain only as the run's "pending" correction: the chain never shows it
   // written, and its net (what the target holds for the document) is missing — the dashboard says the cancelled
   // document is still waiting for its reversal although KIS holds it.
-  it.fails("FINDING adv16-replay-untraced: R1 written by the held replay is shown written in the corrections chain, net 0", async () => {
+  it("FINDING adv16-replay-untraced: R1 written by the held replay is shown written in the corrections chain, net 0", async () => {
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);

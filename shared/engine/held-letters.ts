@@ -1,0 +1,93 @@
+/**
+ * Held (period_closed) letters kept up to date with the source (docs/changes.md). A held letter stores what was
+ * refused; the held replay (held-replay.ts) writes exactly that once the period reopens, without reading the source
+ * again. So whatever the engine learns about the document meanwhile must reach the letter, or the replay books stale
+ * content (adversary findings adv16-held-edited-stale, -held-cancelled-replayed, -held-red-stale):
+ * - a newer refusal of the same key supersedes the older letter (one held letter per key: the newest holds the
+ *   latest content), resolved "superseded";
+ * - a run that reads the document when it no longer needs writing withdraws the letter, resolved "withdrawn: …":
+ *   cancelled (dropped by the condition) before it was ever posted, or back to its before-image while a correction
+ *   of it is held.
+ * Only letters that stand for this one document are touched: a merged group's plan (several members) never is.
+ */
+import type { Logger } from "../ports.ts";
+import type { DeadLetter } from "../state/records.ts";
+
+export const WITHDRAWN_BY = "auto: source moved on";
+
+type Resolve = (id: string, resolution: { reason: string; by: string }) => Promise<unknown>;
+
+const unitOf = (letter: DeadLetter) => (letter.payload as { outbox?: { unit?: unknown } } | null)?.outbox?.unit;
+/** A letter rebuilt from one document's own row (not a merged plan, not a correction). */
+const isDocumentLetter = (letter: DeadLetter) => unitOf(letter) === undefined && letter.source !== null && typeof letter.source === "object" && !Array.isArray(letter.source);
+/** A letter holding one correction of a document (change-writer.ts plannedLetter: unit `correction:<key>`). */
+const isCorrectionLetter = (letter: DeadLetter) => typeof unitOf(letter) === "string" && String(unitOf(letter)).startsWith("correction:");
+
+/**
+ * Resolves every held letter older than another held letter of the same key ("superseded"); returns the rest in
+ * their order. Keys with one letter are left as they are.
+ */
+export async function supersedeHeld(held: DeadLetter[], resolve: Resolve, by: string): Promise<DeadLetter[]> {
+  const newest = new Map<string, DeadLetter>();
+  for (const l of held) {
+    if (l.externalKey === undefined) continue;
+    const n = newest.get(l.externalKey);
+    if (!n || l.createdAt > n.createdAt || (l.createdAt === n.createdAt && l.id > n.id)) newest.set(l.externalKey, l);
+  }
+  const kept: DeadLetter[] = [];
+  for (const l of held) {
+    const n = l.externalKey === undefined ? l : newest.get(l.externalKey)!;
+    if (n === l) kept.push(l);
+    else await resolve(l.id, { reason: `superseded: ${n.id} holds the newer refusal of ${l.externalKey}`, by });
+  }
+  return kept;
+}
+
+/** A member of a merged group whose plan is held: the group, the member's row as planned, a planned part's payload. */
+export interface HeldMember {
+  groupKey: string;
+  row: Record<string, unknown>;
+  payload: Record<string, unknown>;
+}
+
+/** What a run may do with the flow's open held letters (RunDeps.held). */
+export interface HeldLetters {
+  /** The document was read and the condition drops it: withdraw its held letter when it was never posted. */
+  dropped(sourceId: string): Promise<void>;
+  /**
+   * A member of a held group plan (outbox unit `<groupKey>#S<n>`): the replay will post it as planned, so a change
+   * read meanwhile is corrected against the plan (change-writer.ts), held behind it (adv16-held-group-cancelled-member).
+   */
+  member(sourceId: string, idOf: (row: Record<string, unknown>) => string): HeldMember | undefined;
+  /** The document equals what was posted (its image): withdraw held corrections of it. */
+  unchanged(sourceId: string, documentKey: string): Promise<void>;
+}
+
+export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger): HeldLetters | undefined {
+  const pending = [...open];
+  if (pending.length === 0) return undefined;
+  const withdraw = async (pick: (l: DeadLetter) => boolean, reason: string) => {
+    for (const l of pending.filter(pick)) {
+      pending.splice(pending.indexOf(l), 1);
+      await resolve(l.id, { reason, by: WITHDRAWN_BY });
+      logger.info("held letter withdrawn: the source moved on", { letter: l.id, externalKey: l.externalKey, reason });
+    }
+  };
+  return {
+    member(sourceId, idOf) {
+      for (const l of pending) {
+        const groupKey = typeof unitOf(l) === "string" ? /^(.*)#S\d+$/.exec(String(unitOf(l)))?.[1] : undefined;
+        const parts = (l.payload as { outbox?: { parts?: Array<{ members?: unknown; payload?: unknown }> } }).outbox?.parts ?? [];
+        const part = parts.find((p) => Array.isArray(p.members) && p.members.includes(sourceId));
+        const rows = Array.isArray(l.source) ? (l.source as unknown[]) : [];
+        const row = rows.find((r): r is Record<string, unknown> => r !== null && typeof r === "object" && idOf(r as Record<string, unknown>) === sourceId);
+        if (groupKey !== undefined && part && row && part.payload && typeof part.payload === "object") return { groupKey, row, payload: part.payload as Record<string, unknown> };
+      }
+      return undefined;
+    },
+    dropped: (sourceId) =>
+      withdraw((l) => l.sourceId === sourceId && isDocumentLetter(l), `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`),
+    unchanged: (sourceId, documentKey) =>
+      withdraw((l) => l.sourceId === sourceId && l.externalKey !== documentKey && isCorrectionLetter(l), `withdrawn: ${sourceId} is back to what was posted in ${documentKey}; the correction is no longer due`),
+  };
+}
