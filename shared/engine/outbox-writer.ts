@@ -139,6 +139,7 @@ function conflictPlan(w: OutboxRun, plan: OutboxPlan, clash: TargetConflictError
     externalKey: plan.parts[0]!.externalKey,
     payload: { outbox: { unit: plan.unit, parts: plan.parts } },
   });
+  for (const part of plan.parts) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images); // as writePlan's refused parts
   const previous = ctx.writtenGroup(plan.groupKey);
   ctx.remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: ctx.now(), runId: ctx.runId });
 }
@@ -189,8 +190,11 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
       );
     }
   }
-  // Before-images of the members whose parts are written (engine/changes.ts).
-  for (const part of plan.parts) if (ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
+  // Before-images of the members (engine/changes.ts): of the parts written, and of the parts refused into the letter,
+  // as the letter holds them (its replay books exactly those lines): the group registry settles those members, so a
+  // member edited or cancelled later is corrected against the letter, never adopted with its new lines or taken for
+  // new (chaos seeds 9042, 9182 long: a conflict with a voucher entered by hand, test/core/changes-conflict-group).
+  for (const part of plan.parts) if (refused || ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
   closePlan(w, plan);
 }
 

@@ -21,7 +21,8 @@ import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { queueRunId, type SyncMessage } from "../../worker/queue.ts";
 import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
 import { invocationsOf } from "../helpers/invocations.ts";
-import { expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
+import { actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
+import { conflictLetterLines, handBookedExpected } from "./duplicate-verdict.ts";
 import { kisTotals, signedDifferences, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
@@ -422,7 +423,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     untap();
     await Promise.all(reading);
     const edits = await editLog(stack);
-    const verdict = await judge(stack, store, { atStart, edits,  brokenSku, duplicateKey, duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => f.kind === "pageDrift" && f.path === JST_PATHS.salesOut), doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
+    const verdict = await judge(stack, store, { atStart, edits,  brokenSku, duplicateKey, duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => (f.kind === "pageDrift" || f.kind === "editServed") && f.path === JST_PATHS.salesOut), doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
     const fired = new Set(await firedFaults(stack));
     if (scenario.jstClockOffsetMs) fired.add("jst.clockOffset");
     if (scenario.jstVisibilityLagMs) fired.add("jst.visibilityLag");
@@ -485,7 +486,7 @@ async function judge(
   injected: {
     brokenSku?: string;
     duplicateKey?: string;
-    /** Page drift on sales-out may re-stamp a member of the pre-created group before the bridge reads it. */
+    /** Page drift or a served edit on sales-out may change a member of the pre-created group before the bridge reads it. */
     duplicateMayConflict?: boolean;
     doomedWrites: Set<string>;
     refused: Set<string>;
@@ -613,6 +614,7 @@ async function judge(
   const correctionRefused = (system: string, key: string) => [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
   /** `system:key` whose signed sum equals the source (the per (day, warehouse, sku) cross-check covers these). */
   const matched = new Set<string>();
+  let handBooked: ((key: string, source: QtyBySku) => QtyBySku | undefined) | undefined;
   const compare = (
     system: "kis" | "tplus",
     expected: Map<string, QtyBySku>,
@@ -648,6 +650,14 @@ async function judge(
           lost++;
           details.push(`${system}: ${key} missing from the target`);
         }
+        continue;
+      }
+      const hand = system === "tplus" ? handBooked?.(key, want) : undefined;
+      if (hand) {
+        const ok = qtyDiff(hand, got) === "equal";
+        if (ok) notes.push(`${system}: ${key} keeps the voucher entered by hand (a conflict letter), with the corrections written against the letter since`);
+        else details.push(`${system}: ${key} is not the voucher entered by hand plus the corrections since its conflict letter: ${JSON.stringify(got)} vs ${JSON.stringify(hand)}`);
+        if (!ok) duplicated++;
         continue;
       }
       const diff = qtyDiff(want, got);
@@ -712,6 +722,9 @@ async function judge(
     const got = tplusActual.get(code);
     return !!want && !!got && qtyDiff(want, got) === "equal";
   };
+  const conflictLines = injected.duplicateKey ? conflictLetterLines(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" }), injected.duplicateKey) : undefined;
+  const handEntered = dispatches.find((d) => d.ExternalCode === injected.duplicateKey && d.payload.Memo === HAND_MEMO);
+  if (conflictLines && handEntered) handBooked = (key, source) => (key === injected.duplicateKey ? handBookedExpected(actualTplus([{ ExternalCode: key, payload: handEntered.payload }]).get(key)!, conflictLines, source) : undefined);
   compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)), undefined, tplusUpTo);
   // The signed invariant per (day, warehouse, sku), from the targets' own date and warehouse fields: a correction
   // booked on another day or warehouse than its document would pass the per-key sums but not this.
@@ -947,6 +960,8 @@ async function breakMaterials(stack: HubStack, e: Env, pick: number): Promise<st
  * Books, directly at T+, the voucher the bridge will write for one closed day + warehouse (same ExternalCode,
  * same quantities), as if someone had entered it first: the bridge's write then meets the duplicate answer.
  */
+const HAND_MEMO = "entered by hand before the bridge ran";
+
 async function precreateVoucher(stack: HubStack, pick: number): Promise<string | undefined> {
   const today = startOfDayInZone(Date.now(), ZONE);
   // What the bridge will build for those days: the T+ seed reads by modified from its first window (seeds 4242, 9154)
@@ -974,7 +989,7 @@ async function precreateVoucher(stack: HubStack, pick: number): Promise<string |
     VoucherType: { Code: "ST1024" },
     BusiType: { Code: "13" },
     Warehouse: { Code: warehouse.tplusCode },
-    Memo: "entered by hand before the bridge ran",
+    Memo: HAND_MEMO,
     RDRecordDetails: Object.entries(groups.get(key)!).map(([sku, qty]) => ({ Inventory: { Code: sku }, BaseQuantity: qty, Price: 0, Amount: 0 })),
   };
   const res = await fetch(`${stack.urls.tplus}/tplus/api/v2/${TPLUS_CREATE}`, {
