@@ -6,7 +6,7 @@
  */
 import { BridgeError, BudgetExhaustedError } from "../errors.ts";
 import { isAccountError, type TargetWriteResult } from "../connectors/target.ts";
-import { groupLedgerKey } from "./ledger-keys.ts";
+import { writtenEntries } from "./ledger-keys.ts";
 import { settleThroughOutbox } from "./outbox-writer.ts";
 import { type RedatedWriteResult, writeWithPeriodPolicy } from "./periods.ts";
 import type { FlowRun } from "./run-context.ts";
@@ -54,21 +54,13 @@ async function settleDocument(run: FlowRun, doc: BuiltDocument, rowsById: Map<st
 
 /** A written document in the ledger (and, for a merged one, its group's registry entry), with its before-images. */
 function recordWritten(run: FlowRun, doc: BuiltDocument, rowsById: Map<string, SourceRow>, result: TargetWriteResult | undefined): void {
-  const at = run.deps.clock.now();
   const { ledger, runId } = run;
-  ledger.remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: at, runId });
+  const previous = doc.groupKey === undefined ? undefined : ledger.writtenGroup(doc.groupKey);
+  const [entry, group] = writtenEntries(doc, result?.targetId ?? result?.targetCode, previous, run.deps.clock.now(), runId);
+  ledger.remember(entry!);
   const writtenPayload = (result as RedatedWriteResult | undefined)?.writtenPayload; // redated (periods.ts): image what was booked
   run.changeWriter?.imagesOf(writtenPayload ? { ...doc, payload: writtenPayload } : doc, rowsById);
-  if (doc.groupKey === undefined) return;
-  const previous = ledger.writtenGroup(doc.groupKey);
-  ledger.remember({
-    externalKey: groupLedgerKey(doc.groupKey),
-    contentHash: "group",
-    members: [...new Set([...(previous?.members ?? []), ...doc.members])],
-    supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
-    writtenAt: at,
-    runId,
-  });
+  if (group) ledger.remember(group);
 }
 
 /**

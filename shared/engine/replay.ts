@@ -14,7 +14,7 @@ import type { DeadLetter, LedgerEntry } from "../state/records.ts";
 import type { PlannedPart } from "../state/outbox-store.ts";
 import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
-import { groupLedgerKey } from "./run.ts";
+import { groupLedgerKey, writtenEntries } from "./ledger-keys.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { replayImages, type ReplayImages } from "./replay-images.ts";
 import { TraceRecorder } from "../observe/trace.ts";
@@ -195,7 +195,7 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
     }
     const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
     result.written.push({ externalKey: doc.externalKey, status: written.status });
-    entries.push(...documentEntries(doc, written, ledger, ctx.clock.now(), ctx.runId));
+    entries.push(...writtenEntries(doc, written.targetId ?? written.targetCode, doc.groupKey === undefined ? undefined : ledger(groupLedgerKey(doc.groupKey)), ctx.clock.now(), ctx.runId));
     if (ctx.images) entries.push(...ctx.images.ofDocument(doc, ctx.clock.now(), ctx.runId));
   }
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
@@ -208,28 +208,6 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
   return result;
 }
 
-/** The ledger entries of one replayed document: the document, and for a merged group its registry entry. */
-function documentEntries(
-  doc: BuiltDocumentLike,
-  written: { targetId?: string; targetCode?: string },
-  ledger: ReplayContext["ledger"],
-  at: number,
-  runId: string,
-): LedgerEntry[] {
-  const entries: LedgerEntry[] = [{ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: written.targetId ?? written.targetCode, members: doc.members, writtenAt: at, runId }];
-  if (doc.groupKey !== undefined) {
-    const previous = ledger(groupLedgerKey(doc.groupKey));
-    entries.push({
-      externalKey: groupLedgerKey(doc.groupKey),
-      contentHash: "group",
-      members: [...new Set([...(previous?.members ?? []), ...doc.members])],
-      supplements: Math.max(previous?.supplements ?? 0, doc.supplement ?? 0),
-      writtenAt: at,
-      runId,
-    });
-  }
-  return entries;
-}
 
 /** The outbox unit of a letter's plan (`<groupKey>#S<n>`, or `correction:<key>`), if it names one. */
 function plannedUnit(payload: unknown): string | undefined {
