@@ -5,7 +5,9 @@
 // the score is then a lower bound: other tests may kill more).
 import { defineConfig } from "vitest/config";
 
-const only = process.env.MUTATION_TESTS?.split(",").map((f) => f.trim()).filter(Boolean);
+const only = process.env.MUTATION_TESTS?.split(",")
+  .map((f) => f.trim())
+  .filter(Boolean);
 
 export default defineConfig({
   test: {

@@ -44,7 +44,10 @@ export const isSecretName = (envName: string) => SECRET_NAME.test(envName);
 const bool = (name: string) =>
   z.pipe(
     z.pipe(
-      z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase())),
+      z.pipe(
+        z.string(),
+        z.transform((s) => s.trim().toLowerCase()),
+      ),
       z.enum(["", "true", "false"], { error: `${name} must be true or false` }),
     ),
     z.transform((v) => v === "true"),
@@ -60,22 +63,33 @@ const optionalText = z.pipe(
 
 export const actionInputsSchema = z.object({
   command: z.pipe(
-    z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase() || "sync")),
+    z.pipe(
+      z.string(),
+      z.transform((s) => s.trim().toLowerCase() || "sync"),
+    ),
     z.enum(["sync", "reconcile", "doctor"], { error: "command must be sync, reconcile or doctor" }),
   ),
-  flow: z.string().check(
-    z.trim(),
-    z.minLength(1, { error: "flow is required: a seed flow id (jst-other-in-to-kis, jst-sales-out-to-tplus) or the path of a flow .json file" }),
-  ),
+  flow: z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1, { error: "flow is required: a seed flow id (jst-other-in-to-kis, jst-sales-out-to-tplus) or the path of a flow .json file" }),
+    ),
   from: optionalText,
   to: optionalText,
   "dry-run": bool("dry-run"),
   window: optionalText,
   state: z.pipe(
-    z.pipe(z.string(), z.transform((s) => s.trim().toLowerCase() || "file")),
+    z.pipe(
+      z.string(),
+      z.transform((s) => s.trim().toLowerCase() || "file"),
+    ),
     z.enum(["file", "kv"], { error: "state must be file or kv" }),
   ),
-  "state-dir": z.pipe(z.string(), z.transform((s) => s.trim() || ".jst-bridge")),
+  "state-dir": z.pipe(
+    z.string(),
+    z.transform((s) => s.trim() || ".jst-bridge"),
+  ),
   "fail-on-dead-letters": bool("fail-on-dead-letters"),
   "cloudflare-account-id": optionalText,
   "cloudflare-api-token": optionalText,
@@ -103,7 +117,12 @@ export function readInputs(getInput: (name: string) => string): ActionInputs {
  * The env contract for the run: the step's env, overlaid with credential inputs and the Cloudflare inputs.
  * `mask` is called with every secret value (core.setSecret), multi-line values line by line too.
  */
-export function contractEnv(inputs: ActionInputs, getInput: (name: string) => string, stepEnv: Record<string, string | undefined>, mask: (value: string) => void): Record<string, string | undefined> {
+export function contractEnv(
+  inputs: ActionInputs,
+  getInput: (name: string) => string,
+  stepEnv: Record<string, string | undefined>,
+  mask: (value: string) => void,
+): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...stepEnv };
   for (const name of CREDENTIAL_ENV_NAMES) {
     const value = getInput(inputNameFor(name)).trim();

@@ -75,7 +75,9 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     });
     const logger = actionLogger(redactor);
     for (const name of shortSecretNames(env)) {
-      core.warning(`${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`);
+      core.warning(
+        `${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`,
+      );
     }
     const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
     const { flow, notes } = await resolveFlow(inputs.flow, cwd);
@@ -89,24 +91,50 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
       // The refresh is exercised only against the KV the Worker uses (a rotation into a file store would strand it).
       const report = await runDoctor({ ...ports, flows: { [flow.id]: flow } }, { exerciseRefresh: inputs.state === "kv" });
       const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
-      for (const c of report.checks) core.info(redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`));
-      const rows = report.checks.map((c) => [mark[c.status], c.system, c.title, redactor.apply(c.detail ?? ""), c.status === "ok" ? "" : redactor.apply(c.fix ?? "")]);
-      await writeSummary(`jst-bridge doctor ${flow.id}`, report.ok ? "no ✗" : "**fix the ✗ lines before go-live**", ["", "system", "check", "detail", "fix"], rows);
+      for (const c of report.checks)
+        core.info(
+          redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`),
+        );
+      const rows = report.checks.map((c) => [
+        mark[c.status],
+        c.system,
+        c.title,
+        redactor.apply(c.detail ?? ""),
+        c.status === "ok" ? "" : redactor.apply(c.fix ?? ""),
+      ]);
+      await writeSummary(
+        `jst-bridge doctor ${flow.id}`,
+        report.ok ? "no ✗" : "**fix the ✗ lines before go-live**",
+        ["", "system", "check", "detail", "fix"],
+        rows,
+      );
       if (!report.ok) core.setFailed(`doctor ${flow.id}: ${report.checks.filter((c) => c.status === "fail").length} check(s) failed`);
       return;
     }
 
     if (inputs.command === "reconcile") {
-      if (!range) throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", { hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07" });
+      if (!range)
+        throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", {
+          hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07",
+        });
       const report = await reconcile({ flow, range, ...(windowMs ? { windowMs } : {}) }, ports);
       const drifted = report.rows.filter((r) => r.drift);
       core.setOutput("drift", String(drifted.length));
       core.setOutput("missing", String(report.missing.length));
       core.setOutput("documents-read", String(report.sourceDocuments));
       const { header, rows } = reconcileTable(report, true);
-      await writeSummary(`jst-bridge reconcile ${flow.id}`, `${rangeLabel(range, flow.timezone)} — ${report.drift ? "**drift**" : "no drift"}: ${report.expectedDocuments} expected, ${report.targetDocuments} in the target`, header, rows);
-      for (const key of report.missing.slice(0, MAX_ANNOTATIONS)) core.warning(`document ${key} is missing in the target`, { title: `jst-bridge reconcile ${flow.id}` });
-      if (report.drift) core.setFailed(`reconcile ${flow.id}: ${drifted.length} day/warehouse row(s) differ (${report.missing.length} missing, ${report.mismatched.length} with a different quantity or amount)`);
+      await writeSummary(
+        `jst-bridge reconcile ${flow.id}`,
+        `${rangeLabel(range, flow.timezone)} — ${report.drift ? "**drift**" : "no drift"}: ${report.expectedDocuments} expected, ${report.targetDocuments} in the target`,
+        header,
+        rows,
+      );
+      for (const key of report.missing.slice(0, MAX_ANNOTATIONS))
+        core.warning(`document ${key} is missing in the target`, { title: `jst-bridge reconcile ${flow.id}` });
+      if (report.drift)
+        core.setFailed(
+          `reconcile ${flow.id}: ${drifted.length} day/warehouse row(s) differ (${report.missing.length} missing, ${report.mismatched.length} with a different quantity or amount)`,
+        );
       return;
     }
 
@@ -118,7 +146,9 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
           core.group(`Window ${index + 1}/${count}: ${rangeLabel(window, flow.timezone)}`, async () => {
             const result = await work();
             const c = result.summary.counts;
-            core.info(`${result.summary.outcome}: ${c.read} read, ${c.written} written, ${c.alreadyExisted} already there, ${c.skipped} skipped, ${c.deadLettered} dead-lettered, ${result.summary.subrequests} API calls`);
+            core.info(
+              `${result.summary.outcome}: ${c.read} read, ${c.written} written, ${c.alreadyExisted} already there, ${c.skipped} skipped, ${c.deadLettered} dead-lettered, ${result.summary.subrequests} API calls`,
+            );
             return result;
           }),
       },
@@ -170,7 +200,12 @@ async function syncSummary(report: SyncReport, zone: string | undefined): Promis
     const c = report.counts;
     const rows = report.windows.map((w) => [rangeLabel(w, zone), w.outcome, n(w.pages), n(w.counts.read), "", "", "", ""]);
     rows.push(["**Total**", report.outcome, n(report.pages), n(c.read), n(c.written), n(c.alreadyExisted), n(c.skipped), n(c.deadLettered)]);
-    await writeSummary(title, `${what} — ${report.outcome}, ${n(report.subrequests)} API calls`, ["Window", "Outcome", "Pages", "Read", "Written", "Already there", "Skipped", "Dead letters"], rows);
+    await writeSummary(
+      title,
+      `${what} — ${report.outcome}, ${n(report.subrequests)} API calls`,
+      ["Window", "Outcome", "Pages", "Read", "Written", "Already there", "Skipped", "Dead letters"],
+      rows,
+    );
     return;
   }
   const header = ["Window", "Outcome", "Pages", "Read", report.dryRun ? "Would write" : "Written", "Already there", "Skipped", "Dead letters"];
@@ -185,7 +220,16 @@ async function syncSummary(report: SyncReport, zone: string | undefined): Promis
     n(w.counts.deadLettered),
   ]);
   const c = report.counts;
-  rows.push(["**Total**", report.outcome, n(report.pages), n(c.read), report.dryRun ? n(rows.reduce((s, r) => s + Number(r[4]!.replace(/,/g, "")), 0)) : n(c.written), n(c.alreadyExisted), n(c.skipped), n(c.deadLettered)]);
+  rows.push([
+    "**Total**",
+    report.outcome,
+    n(report.pages),
+    n(c.read),
+    report.dryRun ? n(rows.reduce((s, r) => s + Number(r[4]!.replace(/,/g, "")), 0)) : n(c.written),
+    n(c.alreadyExisted),
+    n(c.skipped),
+    n(c.deadLettered),
+  ]);
   await writeSummary(title, `${what} — ${report.outcome}, ${n(report.subrequests)} API calls`, header, rows);
 }
 
@@ -200,7 +244,11 @@ async function annotateDeadLetters(report: SyncReport, store: FlowStateStore, re
     }
     if (letters.length > MAX_ANNOTATIONS) core.warning(`${letters.length - MAX_ANNOTATIONS} more dead letters of ${report.flowId}`, { title: "Dead letters" });
   } catch (error) {
-    core.warning(redactor.apply(`${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`));
+    core.warning(
+      redactor.apply(
+        `${report.counts.deadLettered} documents were dead-lettered (details could not be read: ${error instanceof Error ? error.message : String(error)})`,
+      ),
+    );
   }
 }
 

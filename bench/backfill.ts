@@ -64,12 +64,28 @@ try {
   delete flow.source.params.types;
   await writeFile(join(dir, "flow.json"), JSON.stringify(flow));
   const env = stack.env({ jushuitan: jst.url, tplus: "http://127.0.0.1:9", kis: kis.url });
-  await writeFile(join(dir, ".env"), Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n"));
+  await writeFile(
+    join(dir, ".env"),
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n"),
+  );
   await writeFile(join(dir, "warehouses.json"), JSON.stringify(warehouseReferenceRows()));
 
-  const { stdout } = await promisify(execFile)(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []), join(import.meta.dirname, "backfill-driver.mjs"), join(dir, "cli-main.mjs"), dir, day(from), day(today - DAY_MS)], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
+      join(import.meta.dirname, "backfill-driver.mjs"),
+      join(dir, "cli-main.mjs"),
+      dir,
+      day(from),
+      day(today - DAY_MS),
+    ],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const { report, seconds, rssBeforeSync, peakRss, skippedMs } = JSON.parse(stdout.trim().split("\n").at(-1)!);
   const c = report.counts;
   const minimum = report.pages + c.written + c.alreadyExisted + c.deadLettered;

@@ -22,7 +22,11 @@ const node = process.execPath;
 
 function runJson(script: string, args: string[] = []): Record<string, any> {
   const out = execFileSync(node, [join(ROOT, script), ...args, "--json"], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  const line = out
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .at(-1);
   if (!line) throw new Error(`${script} printed no JSON result`);
   return JSON.parse(line);
 }
@@ -30,7 +34,11 @@ function runJson(script: string, args: string[] = []): Record<string, any> {
 function bundleFigures() {
   const dir = mkdtempSync(join(tmpdir(), "jst-bridge-bench-bundle-"));
   try {
-    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], { cwd: ROOT, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir], {
+      cwd: ROOT,
+      stdio: "ignore",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
     const file = readdirSync(dir).find((f) => f.endsWith(".js"))!;
     const bytes = readFileSync(join(dir, file));
     return { rawKiB: statSync(join(dir, file)).size / 1024, gzipKiB: gzipSync(bytes).length / 1024 };
@@ -95,35 +103,103 @@ const started = Date.now();
 console.log("measuring… (mapping, sync, bundle, start-up, backfill — a few minutes)");
 
 const mapping = runJson("bench/mapping.ts");
-rows.push(["Mapping: core vs JSONata (docs/s)", `${mapping.speedupVsJsonata.toFixed(1)}× (${Math.round(mapping.coreDocsPerSec).toLocaleString()} vs ${Math.round(mapping.jsonataDocsPerSec).toLocaleString()})`, "≥ 30×", mapping.speedupVsJsonata >= 30]);
-rows.push(["Mapping: core vs hand-written (time; median of per-round ratios)", `${mapping.overHand.toFixed(2)}× (${mapping.overHandMin.toFixed(2)}–${mapping.overHandMax.toFixed(2)})`, "≤ 1.3×", mapping.overHand <= 1.3]);
-rows.push(["CPU per 50-document page (incl. JSON.parse)", `${mapping.corePageMs.toFixed(3)} ms (JSON.parse alone ${mapping.parsePageMs.toFixed(3)} ms of a ${mapping.pageKiB.toFixed(0)} KiB page)`, "≤ 0.5 ms", mapping.corePageMs <= 0.5]);
+rows.push([
+  "Mapping: core vs JSONata (docs/s)",
+  `${mapping.speedupVsJsonata.toFixed(1)}× (${Math.round(mapping.coreDocsPerSec).toLocaleString()} vs ${Math.round(mapping.jsonataDocsPerSec).toLocaleString()})`,
+  "≥ 30×",
+  mapping.speedupVsJsonata >= 30,
+]);
+rows.push([
+  "Mapping: core vs hand-written (time; median of per-round ratios)",
+  `${mapping.overHand.toFixed(2)}× (${mapping.overHandMin.toFixed(2)}–${mapping.overHandMax.toFixed(2)})`,
+  "≤ 1.3×",
+  mapping.overHand <= 1.3,
+]);
+rows.push([
+  "CPU per 50-document page (incl. JSON.parse)",
+  `${mapping.corePageMs.toFixed(3)} ms (JSON.parse alone ${mapping.parsePageMs.toFixed(3)} ms of a ${mapping.pageKiB.toFixed(0)} KiB page)`,
+  "≤ 0.5 ms",
+  mapping.corePageMs <= 0.5,
+]);
 
 const kis = runJson("bench/mapping-kis.ts");
-rows.push(["Mapping per document, KIS seed flow (no merge)", `core ${kis.coreUsPerDoc.toFixed(1)} µs, hand-written ${kis.handUsPerDoc.toFixed(1)} µs, JSONata ${kis.jsonataUsPerDoc.toFixed(1)} µs`, "—", null]);
-rows.push(["Mapping, KIS seed flow: core vs hand-written (median of per-round ratios)", `${kis.overHand.toFixed(2)}× (${kis.overHandMin.toFixed(2)}–${kis.overHandMax.toFixed(2)}); ${kis.speedupVsJsonata.toFixed(1)}× faster than JSONata`, "≤ 1.3×", kis.overHand <= 1.3]);
+rows.push([
+  "Mapping per document, KIS seed flow (no merge)",
+  `core ${kis.coreUsPerDoc.toFixed(1)} µs, hand-written ${kis.handUsPerDoc.toFixed(1)} µs, JSONata ${kis.jsonataUsPerDoc.toFixed(1)} µs`,
+  "—",
+  null,
+]);
+rows.push([
+  "Mapping, KIS seed flow: core vs hand-written (median of per-round ratios)",
+  `${kis.overHand.toFixed(2)}× (${kis.overHandMin.toFixed(2)}–${kis.overHandMax.toFixed(2)}); ${kis.speedupVsJsonata.toFixed(1)}× faster than JSONata`,
+  "≤ 1.3×",
+  kis.overHand <= 1.3,
+]);
 const fresh = runJson("bench/freshness.ts") as unknown as { rows: Array<{ label: string; p95: string; p95Ms: number }> };
-for (const r of fresh.rows) rows.push([`Freshness: ${r.label}, p95 (posted − modified)`, r.p95, r.label.startsWith("Paid, 1-min cron, end lag 1") ? "≤ 2 min" : "—", r.label.startsWith("Paid, 1-min cron, end lag 1") ? r.p95Ms <= 120_000 : null]);
+for (const r of fresh.rows)
+  rows.push([
+    `Freshness: ${r.label}, p95 (posted − modified)`,
+    r.p95,
+    r.label.startsWith("Paid, 1-min cron, end lag 1") ? "≤ 2 min" : "—",
+    r.label.startsWith("Paid, 1-min cron, end lag 1") ? r.p95Ms <= 120_000 : null,
+  ]);
 
 const sync = runJson("bench/sync.ts");
-rows.push(["API calls per sync vs minimum (one invocation)", `${sync["unlimited.calls"]} / ${sync["unlimited.minimum"]}`, "equal", sync["unlimited.calls"] === sync["unlimited.minimum"]]);
-rows.push(["API calls vs minimum, Free budget (50/invocation)", `${sync["free.calls"]} / ${sync["free.minimum"]} over ${sync["free.invocations"]} invocations`, "equal", sync["free.calls"] === sync["free.minimum"]]);
-rows.push(["Wall time, real rate limits (5/s, 100/min)", `${(sync.wall.wallMs / 1000).toFixed(2)} s vs floor ${(sync.wall.floorMs / 1000).toFixed(2)} s = ${sync.wall.ratio.toFixed(2)}× (${sync.wall.throttles} throttled answers)`, "≤ 1.15×", sync.wall.ratio <= 1.15]);
+rows.push([
+  "API calls per sync vs minimum (one invocation)",
+  `${sync["unlimited.calls"]} / ${sync["unlimited.minimum"]}`,
+  "equal",
+  sync["unlimited.calls"] === sync["unlimited.minimum"],
+]);
+rows.push([
+  "API calls vs minimum, Free budget (50/invocation)",
+  `${sync["free.calls"]} / ${sync["free.minimum"]} over ${sync["free.invocations"]} invocations`,
+  "equal",
+  sync["free.calls"] === sync["free.minimum"],
+]);
+rows.push([
+  "Wall time, real rate limits (5/s, 100/min)",
+  `${(sync.wall.wallMs / 1000).toFixed(2)} s vs floor ${(sync.wall.floorMs / 1000).toFixed(2)} s = ${sync.wall.ratio.toFixed(2)}× (${sync.wall.throttles} throttled answers)`,
+  "≤ 1.15×",
+  sync.wall.ratio <= 1.15,
+]);
 rows.push(["KV writes per 1,000 documents (one invocation)", sync["unlimited.kvWritesPer1000"].toFixed(1), "≤ 25", sync["unlimited.kvWritesPer1000"] <= 25]);
-rows.push(["KV writes per 1,000 documents, Free budget (continuation state in the Durable Object)", `${sync["free.kvWritesPer1000"].toFixed(1)} (${sync["free.invocations"]} invocations)`, "≤ 25", sync["free.kvWritesPer1000"] <= 25]);
+rows.push([
+  "KV writes per 1,000 documents, Free budget (continuation state in the Durable Object)",
+  `${sync["free.kvWritesPer1000"].toFixed(1)} (${sync["free.invocations"]} invocations)`,
+  "≤ 25",
+  sync["free.kvWritesPer1000"] <= 25,
+]);
 
 const bundle = bundleFigures();
-rows.push(["Worker bundle (wrangler deploy --dry-run), gzip", `${bundle.gzipKiB.toFixed(1)} KiB (${bundle.rawKiB.toFixed(0)} KiB raw)`, "≤ 110 KiB", bundle.gzipKiB <= 110]);
+rows.push([
+  "Worker bundle (wrangler deploy --dry-run), gzip",
+  `${bundle.gzipKiB.toFixed(1)} KiB (${bundle.rawKiB.toFixed(0)} KiB raw)`,
+  "≤ 110 KiB",
+  bundle.gzipKiB <= 110,
+]);
 const startup = await startupMs();
 rows.push(["Worker start-up (module parse + evaluate, Node)", `${startup.toFixed(1)} ms`, "< 1,000 ms (platform limit)", startup < 1000]);
 
 const backfill = backfillFigures();
-rows.push([`Backfill ${backfill.documents.toLocaleString()} documents (CLI): throughput`, `${Math.round(backfill.docsPerSec).toLocaleString()} documents/s`, "≥ 500 documents/s", backfill.docsPerSec >= 500]);
-rows.push([`Backfill ${backfill.documents.toLocaleString()} documents: peak RSS`, `${backfill.peakRssMb.toFixed(0)} MB`, "≤ 120 MB", backfill.peakRssMb <= 120]);
+rows.push([
+  `Backfill ${backfill.documents.toLocaleString()} documents (CLI): throughput`,
+  `${Math.round(backfill.docsPerSec).toLocaleString()} documents/s`,
+  "≥ 500 documents/s",
+  backfill.docsPerSec >= 500,
+]);
+rows.push([
+  `Backfill ${backfill.documents.toLocaleString()} documents: peak RSS`,
+  `${backfill.peakRssMb.toFixed(0)} MB`,
+  "≤ 120 MB",
+  backfill.peakRssMb <= 120,
+]);
 
 const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i] ?? 4)).join(" | ")} |`;
-console.log(`\njst-bridge benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+console.log(
+  `\njst-bridge benchmarks — ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+);
 console.log(line(["measure", "measured", "goal", "met"]));
 console.log(`|${width.map((w) => "-".repeat(w + 2)).join("|")}|------|`);
 for (const r of rows) console.log(line([r[0], r[1], r[2], r[3] === null ? "—" : r[3] ? "yes" : "NO"]));

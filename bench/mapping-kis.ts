@@ -41,11 +41,34 @@ function synthesize(): Doc[] {
       const sku = SKUS[(i * LINES + l) % SKUS.length]!;
       const qty = 1 + Math.floor(rand() * 5);
       const cost = money(sku.salePrice * 0.6);
-      items.push({ ioi_id: io_id * 10 + l, sku_id: sku.skuId, i_id: sku.itemId, name: sku.name, properties_value: sku.propertiesValue, qty, cost_price: cost, cost_amount: money(cost * qty), unit: sku.unit });
+      items.push({
+        ioi_id: io_id * 10 + l,
+        sku_id: sku.skuId,
+        i_id: sku.itemId,
+        name: sku.name,
+        properties_value: sku.propertiesValue,
+        qty,
+        cost_price: cost,
+        cost_amount: money(cost * qty),
+        unit: sku.unit,
+      });
     }
     docs.push({
-      io_id, io_date: at, modified: at, created: at, status: "Confirmed", type: "其它退货", warehouse: wh.jstName, wms_co_id: wh.jstWmsCoId,
-      remark: ["退货入库", "", "盘点调整"][i % 3], receiver_name: "", creator_name: "仓管", labels: "", lock_wh_id: 0, items, batchs: [],
+      io_id,
+      io_date: at,
+      modified: at,
+      created: at,
+      status: "Confirmed",
+      type: "其它退货",
+      warehouse: wh.jstName,
+      wms_co_id: wh.jstWmsCoId,
+      remark: ["退货入库", "", "盘点调整"][i % 3],
+      receiver_name: "",
+      creator_name: "仓管",
+      labels: "",
+      lock_wh_id: 0,
+      items,
+      batchs: [],
     });
   }
   return docs;
@@ -86,10 +109,27 @@ function hand(docs: Doc[]): Mapped[] {
       const m = materialOf.get(l.sku_id);
       if (!m) throw new Error(`no material ${l.sku_id}`);
       const qty = Number(l.qty);
-      entry.push({ FItemID: m.item, FUnitID: m.unit, FQty: qty, Fauxqty: qty, FAuxQtyMust: qty, FDCStockID: stock, FAuxPrice: Number(l.cost_price), Famount: Number(l.cost_amount), FPlanMode: 14036 });
+      entry.push({
+        FItemID: m.item,
+        FUnitID: m.unit,
+        FQty: qty,
+        Fauxqty: qty,
+        FAuxQtyMust: qty,
+        FDCStockID: stock,
+        FAuxPrice: Number(l.cost_price),
+        Famount: Number(l.cost_amount),
+        FPlanMode: 14036,
+      });
     }
     const payload = {
-      Head: { FBillNo: String(d.io_id), Fdate: String(d.io_date).slice(0, 19).replace(" ", "T"), FTranType: 10, FROB: 1, FDCStockID: stock, Fnote: String(d.remark ?? "") },
+      Head: {
+        FBillNo: String(d.io_id),
+        Fdate: String(d.io_date).slice(0, 19).replace(" ", "T"),
+        FTranType: 10,
+        FROB: 1,
+        FDCStockID: stock,
+        Fnote: String(d.remark ?? ""),
+      },
       Entry: entry,
     };
     out.push({ externalKey: String(d.io_id), payload, hash: contentHash(payload) });
@@ -127,7 +167,9 @@ function same(what: string, got: Mapped[], want: Mapped[]) {
   const b = shape(want);
   if (a !== b) {
     const i = [...a].findIndex((ch, k) => ch !== b[k]);
-    throw new Error(`${what} output differs from hand-written at char ${i}: …${a.slice(Math.max(0, i - 80), i + 80)}… vs …${b.slice(Math.max(0, i - 80), i + 80)}…`);
+    throw new Error(
+      `${what} output differs from hand-written at char ${i}: …${a.slice(Math.max(0, i - 80), i + 80)}… vs …${b.slice(Math.max(0, i - 80), i + 80)}…`,
+    );
   }
 }
 
@@ -174,8 +216,12 @@ async function main() {
     speedupVsJsonata: median(vsJsonata),
   };
   console.log(`node ${process.version}; KIS seed flow (no merge): ${DOCS} documents × ${LINES} lines, ${ROUNDS} interleaved rounds, CPU time`);
-  console.log(`per document: core ${result.coreUsPerDoc.toFixed(2)} µs, hand-written ${result.handUsPerDoc.toFixed(2)} µs, JSONata ${result.jsonataUsPerDoc.toFixed(2)} µs`);
-  console.log(`core vs hand-written: ${result.overHand.toFixed(2)}× the time (min ${result.overHandMin.toFixed(2)}, max ${result.overHandMax.toFixed(2)}); core vs JSONata: ${result.speedupVsJsonata.toFixed(1)}× faster`);
+  console.log(
+    `per document: core ${result.coreUsPerDoc.toFixed(2)} µs, hand-written ${result.handUsPerDoc.toFixed(2)} µs, JSONata ${result.jsonataUsPerDoc.toFixed(2)} µs`,
+  );
+  console.log(
+    `core vs hand-written: ${result.overHand.toFixed(2)}× the time (min ${result.overHandMin.toFixed(2)}, max ${result.overHandMax.toFixed(2)}); core vs JSONata: ${result.speedupVsJsonata.toFixed(1)}× faster`,
+  );
   if (process.argv.includes("--json")) console.log(JSON.stringify(result));
 }
 

@@ -49,21 +49,75 @@ function synthesize(): Doc[] {
       const qty = 1 + Math.floor(rand() * 5);
       const price = money(sku.salePrice * (rand() < 0.2 ? 0.9 : 1));
       items.push({
-        ioi_id: io_id * 10 + l, pic: "", sku_id: sku.skuId, qty, name: sku.name, properties_value: sku.propertiesValue,
-        sale_price: price, oi_id: 90_000_000 + i * 10 + l, sale_amount: money(price * qty), i_id: sku.itemId, unit: sku.unit,
-        sale_base_price: sku.salePrice, combine_sku_id: "", is_gift: false, outer_oi_id: "", raw_so_id: "", batch_id: "",
+        ioi_id: io_id * 10 + l,
+        pic: "",
+        sku_id: sku.skuId,
+        qty,
+        name: sku.name,
+        properties_value: sku.propertiesValue,
+        sale_price: price,
+        oi_id: 90_000_000 + i * 10 + l,
+        sale_amount: money(price * qty),
+        i_id: sku.itemId,
+        unit: sku.unit,
+        sale_base_price: sku.salePrice,
+        combine_sku_id: "",
+        is_gift: false,
+        outer_oi_id: "",
+        raw_so_id: "",
+        batch_id: "",
       });
     }
     const amount = money(items.reduce((s, l) => s + l.sale_amount, 0));
     docs.push({
-      co_id: 10_174_711, shop_id: 0, shop_name: "线下门店", io_id, o_id: 8_800_000 + i, so_id: `MD202403${String(i).padStart(6, "0")}`,
-      created: io_date, modified: io_date, status: "Confirmed", order_type: "线下订单", invoice_title: "", shop_buyer_id: "",
-      receiver_name: "门店顾客", buyer_message: "", remark: ["门店零售", "门店自提", "会员日活动"][i % 3], is_cod: false,
-      pay_amount: amount, paid_amount: amount, free_amount: 0, freight: 0, l_id: "", io_date, lc_id: "", labels: "",
-      weight: 1.75, f_weight: 0, merge_so_id: "", wms_co_id: wh.jstWmsCoId, business_staff: "", currency: "CNY", pay_date: io_date,
-      logistics_company: "", wave_id: 0, seller_flag: 0, order_staff_id: 0, order_staff_name: "", node: "", is_print_express: false,
-      is_print: false, ts: 2_800_000_000 + i, shipment: "", deliver_name: "", channel_name: "", tracking_number: "", package_no: "",
-      items, batchs: [], sns: [],
+      co_id: 10_174_711,
+      shop_id: 0,
+      shop_name: "线下门店",
+      io_id,
+      o_id: 8_800_000 + i,
+      so_id: `MD202403${String(i).padStart(6, "0")}`,
+      created: io_date,
+      modified: io_date,
+      status: "Confirmed",
+      order_type: "线下订单",
+      invoice_title: "",
+      shop_buyer_id: "",
+      receiver_name: "门店顾客",
+      buyer_message: "",
+      remark: ["门店零售", "门店自提", "会员日活动"][i % 3],
+      is_cod: false,
+      pay_amount: amount,
+      paid_amount: amount,
+      free_amount: 0,
+      freight: 0,
+      l_id: "",
+      io_date,
+      lc_id: "",
+      labels: "",
+      weight: 1.75,
+      f_weight: 0,
+      merge_so_id: "",
+      wms_co_id: wh.jstWmsCoId,
+      business_staff: "",
+      currency: "CNY",
+      pay_date: io_date,
+      logistics_company: "",
+      wave_id: 0,
+      seller_flag: 0,
+      order_staff_id: 0,
+      order_staff_name: "",
+      node: "",
+      is_print_express: false,
+      is_print: false,
+      ts: 2_800_000_000 + i,
+      shipment: "",
+      deliver_name: "",
+      channel_name: "",
+      tracking_number: "",
+      package_no: "",
+      items,
+      batchs: [],
+      sns: [],
     });
   }
   // The API returns documents in time order, not id order.
@@ -239,7 +293,13 @@ async function main() {
   const pages: string[] = [];
   for (let i = 0; i < docs.length; i += PAGE) {
     const datas = docs.slice(i, i + PAGE);
-    pages.push(JSON.stringify({ code: 0, msg: "执行成功", data: { page_index: i / PAGE + 1, page_size: PAGE, data_count: DOCS, page_count: DOCS / PAGE, has_next: i + PAGE < DOCS, datas } }));
+    pages.push(
+      JSON.stringify({
+        code: 0,
+        msg: "执行成功",
+        data: { page_index: i / PAGE + 1, page_size: PAGE, data_count: DOCS, page_count: DOCS / PAGE, has_next: i + PAGE < DOCS, datas },
+      }),
+    );
   }
   const pageBytes = pages.reduce((s, p) => s + Buffer.byteLength(p), 0) / pages.length;
 
@@ -254,7 +314,9 @@ async function main() {
   same("core (from page texts)", ap, c);
   const lines = a.reduce((s, d) => s + d.RDRecordDetails.length, 0);
 
-  console.log(`node ${process.version}; ${DOCS} sales-out documents × ${LINES} lines → ${a.length} merged T+ documents (${lines} lines); ${ROUNDS} rounds, median`);
+  console.log(
+    `node ${process.version}; ${DOCS} sales-out documents × ${LINES} lines → ${a.length} merged T+ documents (${lines} lines); ${ROUNDS} rounds, median`,
+  );
   console.log(`page: ${PAGE} documents, ${(pageBytes / 1024).toFixed(1)} KiB of JSON on average\n`);
 
   const runs = {
@@ -305,11 +367,27 @@ async function main() {
   console.log(`core per 50-doc page incl. JSON.parse: ${coreRow.page.toFixed(3)} ms (goal ≤ 0.5 ms) ${coreRow.page <= 0.5 ? "MET" : "MISSED"}`);
   const parse = median(parseOnly);
   if (process.argv.includes("--json")) {
-    console.log(JSON.stringify({ coreDocsPerSec: coreRow.rate, jsonataDocsPerSec: jsonataRow.rate, handDocsPerSec: handRow.rate, speedupVsJsonata: speedup, overHand, overHandMin: Math.min(...overHands), overHandMax: Math.max(...overHands), corePageMs: coreRow.page, handPageMs: handRow.page, parsePageMs: median(parseOnly), pageKiB: pageBytes / 1024 }));
+    console.log(
+      JSON.stringify({
+        coreDocsPerSec: coreRow.rate,
+        jsonataDocsPerSec: jsonataRow.rate,
+        handDocsPerSec: handRow.rate,
+        speedupVsJsonata: speedup,
+        overHand,
+        overHandMin: Math.min(...overHands),
+        overHandMax: Math.max(...overHands),
+        corePageMs: coreRow.page,
+        handPageMs: handRow.page,
+        parsePageMs: median(parseOnly),
+        pageKiB: pageBytes / 1024,
+      }),
+    );
     return;
   }
   console.log(`\ncontext: the hand-written function is ${(jsonataRow.ms / handRow.ms).toFixed(1)}× faster than JSONata here, a practical ceiling for any`);
-  console.log(`implementation doing the same work; JSON.parse of a ${(pageBytes / 1024).toFixed(0)} KiB page alone takes ${parse.toFixed(3)} ms, the core adds`);
+  console.log(
+    `implementation doing the same work; JSON.parse of a ${(pageBytes / 1024).toFixed(0)} KiB page alone takes ${parse.toFixed(3)} ms, the core adds`,
+  );
   console.log(`${Math.max(0, coreRow.page - parse).toFixed(3)} ms per page on top (hand-written: ${Math.max(0, handRow.page - parse).toFixed(3)} ms).`);
 }
 

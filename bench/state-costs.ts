@@ -45,50 +45,59 @@ const FLOWS = [
 
 const out: Record<string, number> = {};
 for (const layout of (process.argv.includes("--index-only") ? ["index"] : ["kv", "index"]) as Array<"kv" | "index">)
-for (const f of FLOWS) {
-  /** Source documents of the flow: what one unlimited invocation reads (the same seed data for both budgets). */
-  let sourceDocs = 0;
-  for (const [label, budget] of [
-    ["unlimited", 100_000],
-    ["free", 50 - 15],
-  ] as const) {
-    const e2e = await startE2E({ otherInOut: f.otherInOut, salesOut: f.salesOut, days: 5 });
-    // Past the last generated day, so merged days are closed.
-    e2e.clock.advance(DAY_MS);
-    const base: FlowLockPort & { rows?: () => { read: number; written: number } } = layout === "index" ? new MemoryFlowCoordinator(e2e.clock) : new MemoryFlowLock(e2e.clock);
-    const counted = countingLock(base);
-    const summaries = [];
-    for (let i = 0; i < 5000; i++) {
-      const { summary } = await runFlowById({ ...e2e.ports, lock: counted.lock }, { flowId: f.id, runId: `bench-${i}`, trigger: "cli", budget: { maxSubrequests: budget } });
-      summaries.push(summary);
-      if (!summary.continues) break;
-      e2e.clock.advance(60_000);
+  for (const f of FLOWS) {
+    /** Source documents of the flow: what one unlimited invocation reads (the same seed data for both budgets). */
+    let sourceDocs = 0;
+    for (const [label, budget] of [
+      ["unlimited", 100_000],
+      ["free", 50 - 15],
+    ] as const) {
+      const e2e = await startE2E({ otherInOut: f.otherInOut, salesOut: f.salesOut, days: 5 });
+      // Past the last generated day, so merged days are closed.
+      e2e.clock.advance(DAY_MS);
+      const base: FlowLockPort & { rows?: () => { read: number; written: number } } =
+        layout === "index" ? new MemoryFlowCoordinator(e2e.clock) : new MemoryFlowLock(e2e.clock);
+      const counted = countingLock(base);
+      const summaries = [];
+      for (let i = 0; i < 5000; i++) {
+        const { summary } = await runFlowById(
+          { ...e2e.ports, lock: counted.lock },
+          { flowId: f.id, runId: `bench-${i}`, trigger: "cli", budget: { maxSubrequests: budget } },
+        );
+        summaries.push(summary);
+        if (!summary.continues) break;
+        e2e.clock.advance(60_000);
+      }
+      const written = summaries.reduce((n, s) => n + s.counts.written + s.counts.alreadyExisted, 0);
+      if (label === "unlimited") sourceDocs = summaries.reduce((n, s) => n + s.counts.read, 0);
+      const kv = summaries.reduce(
+        (acc, s) => ({
+          reads: acc.reads + (s.kv?.reads ?? 0),
+          writes: acc.writes + (s.kv?.writes ?? 0),
+          deletes: acc.deletes + (s.kv?.deletes ?? 0),
+          lists: acc.lists + (s.kv?.lists ?? 0),
+        }),
+        { reads: 0, writes: 0, deletes: 0, lists: 0 },
+      );
+      const per = (n: number) => Math.round((n / Math.max(1, sourceDocs)) * 1000 * 10) / 10;
+      const rows = (base as { rows?: () => { read: number; written: number } }).rows?.() ?? { read: 0, written: 0 };
+      const key = `${layout}.${f.id}.${label}`;
+      Object.assign(out, {
+        [`${key}.sourceDocuments`]: sourceDocs,
+        [`${key}.targetDocuments`]: written,
+        [`${key}.invocations`]: summaries.length,
+        [`${key}.kvReadsPer1000`]: per(kv.reads),
+        [`${key}.kvWritesPer1000`]: per(kv.writes),
+        [`${key}.kvDeletesPer1000`]: per(kv.deletes),
+        [`${key}.kvListsPer1000`]: per(kv.lists),
+        [`${key}.doRequestsPer1000`]: per(counted.requests()),
+        [`${key}.doRowsReadPer1000`]: per(rows.read),
+        [`${key}.doRowsWrittenPer1000`]: per(rows.written),
+      });
+      log(
+        `${key}: ${sourceDocs} source documents → ${written} target documents, ${summaries.length} invocation(s), last ${summaries.at(-1)?.outcome}; per 1,000 source documents: KV ${per(kv.reads)} reads, ${per(kv.writes)} writes, ${per(kv.deletes)} deletes, ${per(kv.lists)} lists; DO ${per(counted.requests())} requests, ${per(rows.read)} rows read, ${per(rows.written)} rows written`,
+      );
+      await e2e.close();
     }
-    const written = summaries.reduce((n, s) => n + s.counts.written + s.counts.alreadyExisted, 0);
-    if (label === "unlimited") sourceDocs = summaries.reduce((n, s) => n + s.counts.read, 0);
-    const kv = summaries.reduce(
-      (acc, s) => ({ reads: acc.reads + (s.kv?.reads ?? 0), writes: acc.writes + (s.kv?.writes ?? 0), deletes: acc.deletes + (s.kv?.deletes ?? 0), lists: acc.lists + (s.kv?.lists ?? 0) }),
-      { reads: 0, writes: 0, deletes: 0, lists: 0 },
-    );
-    const per = (n: number) => Math.round((n / Math.max(1, sourceDocs)) * 1000 * 10) / 10;
-    const rows = (base as { rows?: () => { read: number; written: number } }).rows?.() ?? { read: 0, written: 0 };
-    const key = `${layout}.${f.id}.${label}`;
-    Object.assign(out, {
-      [`${key}.sourceDocuments`]: sourceDocs,
-      [`${key}.targetDocuments`]: written,
-      [`${key}.invocations`]: summaries.length,
-      [`${key}.kvReadsPer1000`]: per(kv.reads),
-      [`${key}.kvWritesPer1000`]: per(kv.writes),
-      [`${key}.kvDeletesPer1000`]: per(kv.deletes),
-      [`${key}.kvListsPer1000`]: per(kv.lists),
-      [`${key}.doRequestsPer1000`]: per(counted.requests()),
-      [`${key}.doRowsReadPer1000`]: per(rows.read),
-      [`${key}.doRowsWrittenPer1000`]: per(rows.written),
-    });
-    log(
-      `${key}: ${sourceDocs} source documents → ${written} target documents, ${summaries.length} invocation(s), last ${summaries.at(-1)?.outcome}; per 1,000 source documents: KV ${per(kv.reads)} reads, ${per(kv.writes)} writes, ${per(kv.deletes)} deletes, ${per(kv.lists)} lists; DO ${per(counted.requests())} requests, ${per(rows.read)} rows read, ${per(rows.written)} rows written`,
-    );
-    await e2e.close();
   }
-}
 if (json) console.log(JSON.stringify(out));

@@ -54,7 +54,9 @@ async function callsAndKvWrites() {
     out[`${label}.minimum`] = minimum;
     out[`${label}.kvWrites`] = kvWrites;
     out[`${label}.kvWritesPer1000`] = (kvWrites / written) * 1000;
-    log(`${label}: ${written} documents in ${summaries.length} invocation(s); ${calls} API calls (${jstRequests} page reads; minimum ${minimum} = ${pagesOnce} pages + ${written} writes); ${kvWrites} KV writes = ${((kvWrites / written) * 1000).toFixed(1)} per 1,000 documents`);
+    log(
+      `${label}: ${written} documents in ${summaries.length} invocation(s); ${calls} API calls (${jstRequests} page reads; minimum ${minimum} = ${pagesOnce} pages + ${written} writes); ${kvWrites} KV writes = ${((kvWrites / written) * 1000).toFixed(1)} per 1,000 documents`,
+    );
     await e2e.close();
   }
   return out;
@@ -90,7 +92,15 @@ async function wallTimeUnderLimits() {
   flow.incremental.startAt = formatInZone(now - 4 * DAY_MS, "YYYY-MM-DD");
   const started = performance.now();
   const { summary } = await runFlowById(
-    { env, kv, lock: new MemoryFlowLock(systemClock), fetch: (i, init) => fetch(i, init), clock: systemClock, logger: silentLogger, flows: { [flow.id]: flow } },
+    {
+      env,
+      kv,
+      lock: new MemoryFlowLock(systemClock),
+      fetch: (i, init) => fetch(i, init),
+      clock: systemClock,
+      logger: silentLogger,
+      flows: { [flow.id]: flow },
+    },
     { flowId: flow.id, runId: "bench-wall", trigger: "cli", budget: { maxSubrequests: 100_000 } },
   );
   const wallMs = performance.now() - started;

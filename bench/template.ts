@@ -62,9 +62,7 @@ for (const source of [...header, ...line]) {
   const isLine = line.includes(source);
   bench(source.length > 84 ? `${source.slice(0, 83)}…` : source, () => {
     const doc = docs[d++ % docs.length]!;
-    const scope: EvalScope = isLine
-      ? { record: doc.items[d % 5]!, parent: doc, vars, lookups }
-      : { record: doc, vars, lookups };
+    const scope: EvalScope = isLine ? { record: doc.items[d % 5]!, parent: doc, vars, lookups } : { record: doc, vars, lookups };
     compiled.evaluate(scope);
   });
 }

@@ -144,7 +144,9 @@ for (const [name, c] of [...byClass].sort((a, b) => a[0].localeCompare(b[0]))) {
 const sum = (f: (r: RunResult) => number) => all.reduce((n, r) => n + f(r), 0);
 const durations = all.map((r) => r.durationMs).sort((a, b) => a - b);
 console.log("\ntotals:");
-console.log(`  runs               ${all.length} of ${runs}${missing.length ? ` (no result for ${missing.length}: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? " …" : ""})` : ""}`);
+console.log(
+  `  runs               ${all.length} of ${runs}${missing.length ? ` (no result for ${missing.length}: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? " …" : ""})` : ""}`,
+);
 console.log(`  failed             ${failures.length}${failures.length ? `  seeds: ${failures.map((r) => r.seed).join(", ")}` : ""}`);
 console.log(`  lost               ${sum((r) => r.lost)}`);
 console.log(`  duplicated         ${sum((r) => r.duplicated)}`);
@@ -157,7 +159,9 @@ console.log(
   `  corrections        ${fixes("reversals") + fixes("rebooked") + fixes("deltas") + fixes("groupCorrections")}: KIS ${fixes("reversals")} reversals (-R), ${fixes("rebooked")} re-booked (-B), ${fixes("deltas")} deltas (-C); T+ ${fixes("groupCorrections")} group corrections (-C); ${fixes("supplements")} supplements (-S)`,
 );
 if (durations.length) {
-  console.log(`  run time           median ${(durations[Math.floor(durations.length / 2)]! / 1000).toFixed(1)} s, max ${(durations.at(-1)! / 1000).toFixed(1)} s`);
+  console.log(
+    `  run time           median ${(durations[Math.floor(durations.length / 2)]! / 1000).toFixed(1)} s, max ${(durations.at(-1)! / 1000).toFixed(1)} s`,
+  );
 }
 console.log(`  wall time          ${(elapsed / 1000).toFixed(0)} s`);
 

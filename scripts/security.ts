@@ -17,7 +17,9 @@ const cases = Number(options.cases);
 const seed = Number(options.seed);
 let failed = false;
 
-console.log("canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens, each echoed and searched in every encoded form: \\uXXXX, \\/, %xx, HTML, base64)");
+console.log(
+  "canary matrix: secrets × outputs (leaks per cell; every secret the deployment knows, incl. echoed and rotated tokens, each echoed and searched in every encoded form: \\uXXXX, \\/, %xx, HTML, base64)",
+);
 console.log(`  ${"scenario".padEnd(72)}${"secrets".padStart(8)}  ${OUTPUTS.map((o) => o.padStart(13)).join("")}`);
 let totalLeaks = 0;
 let cells = 0;
@@ -41,7 +43,9 @@ const started = performance.now();
 const report = runFuzz(cases, seed);
 const seconds = (performance.now() - started) / 1000;
 console.log(`template fuzz: ${report.cases} cases (seed ${seed}) in ${seconds.toFixed(1)} s`);
-console.log(`  compiled ${report.compiled}, syntax errors ${report.syntaxErrors}, eval errors ${report.evalErrors}, lookup misses ${report.lookupMisses}, values ${report.values}`);
+console.log(
+  `  compiled ${report.compiled}, syntax errors ${report.syntaxErrors}, eval errors ${report.evalErrors}, lookup misses ${report.lookupMisses}, values ${report.values}`,
+);
 console.log(`  generated valid expressions compiled: ${report.validCompiled}/${report.validGenerated}; slowest case ${report.slowest.ms.toFixed(1)} ms`);
 console.log(`  prototypes intact: ${report.prototypesIntact}; failures: ${report.failures.length}`);
 for (const f of report.failures.slice(0, 10)) console.log(`  FAIL [${f.phase}] ${f.problem}: ${JSON.stringify(f.source).slice(0, 200)}`);
@@ -63,12 +67,18 @@ function summariseAudit(json: string) {
   const parsed = JSON.parse(json) as { message?: string; statusCode?: number };
   if (parsed.message && parsed.statusCode) {
     // Some registries (mirrors, proxies) refuse the advisory endpoint; say so instead of reporting "clean".
-    console.log(`npm audit unavailable: the registry answered ${parsed.statusCode} (${parsed.message.split(" - ")[0]}); run it where the public registry's advisory API is reachable`);
+    console.log(
+      `npm audit unavailable: the registry answered ${parsed.statusCode} (${parsed.message.split(" - ")[0]}); run it where the public registry's advisory API is reachable`,
+    );
     return;
   }
   const audit = parsed as { metadata?: { vulnerabilities?: Record<string, number> }; vulnerabilities?: Record<string, { severity: string; via: unknown[] }> };
   const counts = audit.metadata?.vulnerabilities ?? {};
-  console.log(`npm audit --omit=dev: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  console.log(
+    `npm audit --omit=dev: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
   for (const [name, v] of Object.entries(audit.vulnerabilities ?? {})) {
     console.log(`  ${v.severity.padEnd(8)} ${name}`);
   }

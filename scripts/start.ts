@@ -116,11 +116,17 @@ async function main() {
   console.log(useEmulators ? "mode: emulators (no JST_APP_KEY in .dev.vars)" : "mode: real systems (credentials from .dev.vars)");
 
   const weakness = tokenWeakness(token, 32);
-  if (weakness) console.warn(`SYNC_API_TOKEN in .dev.vars is too weak (${weakness}): the API and dashboard stay closed until it is replaced (openssl rand -hex 32).`);
+  if (weakness)
+    console.warn(`SYNC_API_TOKEN in .dev.vars is too weak (${weakness}): the API and dashboard stay closed until it is replaced (openssl rand -hex 32).`);
   // No credential on the command line (ps shows argv to every local user): a 0600 env file in the 0700 state directory.
   const envFile = Object.keys(vars).length ? writePrivateEnvFile(stateDir, vars) : undefined;
   const wranglerArgs = ["wrangler", ...wranglerDevArgs({ port, stateDir, ...(envFile ? { envFile } : {}) })];
-  if (await fetch(`${base}/health`).then(() => true, () => false)) {
+  if (
+    await fetch(`${base}/health`).then(
+      () => true,
+      () => false,
+    )
+  ) {
     console.error(`port ${port} is already serving something (another npm start?): stop it, or run npm start -- --port <other>`);
     return shutdown(1);
   }
@@ -173,7 +179,9 @@ async function main() {
   }
   // The go-live checklist against the same systems (GET /doctor; `npx jst-bridge doctor` does the same from a shell).
   const doctor = await api(token, "GET", "/doctor").catch((error: unknown) => ({ error }));
-  console.log(`\n${"error" in doctor ? `doctor failed: ${doctor.error instanceof Error ? doctor.error.message : String(doctor.error)}` : formatDoctorReport(doctor)}`);
+  console.log(
+    `\n${"error" in doctor ? `doctor failed: ${doctor.error instanceof Error ? doctor.error.message : String(doctor.error)}` : formatDoctorReport(doctor)}`,
+  );
   console.log(`\nWorker:    ${base}  (dashboard: ${base}/ · API: ${base}/flows)`);
   if (useEmulators) console.log(`API token: ${token}  (demo token for this session; sign in to the dashboard with it)`);
   else console.log("API token: SYNC_API_TOKEN from .dev.vars");

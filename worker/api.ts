@@ -32,9 +32,7 @@ const previewBody = z.strictObject({
   documents: z.unknown(),
   tables: z.optional(z.record(z.string(), z.array(z.record(z.string(), z.unknown())))),
 });
-const previewDocuments = z
-  .array(z.record(z.string(), z.unknown()))
-  .check(z.minLength(1, { message: "send at least one source document" }), z.maxLength(500));
+const previewDocuments = z.array(z.record(z.string(), z.unknown())).check(z.minLength(1, { message: "send at least one source document" }), z.maxLength(500));
 
 const runsQuery = z.object({ flow: z.optional(z.string()), limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(200)), 20) });
 const deadLettersQuery = z.object({ flow: z.optional(z.string()), status: z._default(z.enum(["open", "resolved", "all"]), "open") });

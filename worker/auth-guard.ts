@@ -79,7 +79,10 @@ export function clientAddress(headers: { header(name: string): string | undefine
  */
 export function limitKey(ip: string): string {
   if (!ip.includes(":")) return ip;
-  const bare = ip.replace(/^\[|\]$/g, "").split("%")[0]!.toLowerCase();
+  const bare = ip
+    .replace(/^\[|\]$/g, "")
+    .split("%")[0]!
+    .toLowerCase();
   // An IPv4-mapped address (::ffff:192.0.2.1) counts as its IPv4 address.
   const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
   if (mapped) return mapped[1]!;

@@ -49,7 +49,9 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   const all = Object.fromEntries(seedFlows().map((f) => [f.id, f]));
   let flows = all;
   if (env.FLOWS) {
-    const ids = env.FLOWS.split(",").map((s) => s.trim()).filter(Boolean);
+    const ids = env.FLOWS.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = ids.filter((id) => !Object.hasOwn(all, id));
     if (unknown.length) problems.push(`FLOWS names unknown flows: ${unknown.join(", ")} (known: ${Object.keys(all).join(", ")})`);
     flows = Object.fromEntries(ids.filter((id) => Object.hasOwn(all, id)).map((id) => [id, all[id]!]));

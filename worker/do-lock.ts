@@ -3,14 +3,7 @@
  * addressed by name, called over RPC (each call one billed Durable Object request).
  */
 import type { Checkpoint } from "../shared/state/records.ts";
-import type {
-  AcquireResult,
-  FlowCoordinator,
-  LeaseStatus,
-  ReleaseResult,
-  RenewResult,
-  StoredCheckpointCopy,
-} from "../shared/state/lock.ts";
+import type { AcquireResult, FlowCoordinator, LeaseStatus, ReleaseResult, RenewResult, StoredCheckpointCopy } from "../shared/state/lock.ts";
 import { checkLeaseArgs } from "../shared/state/lock.ts";
 import type { FlowLock } from "./flow-lock.ts";
 import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexPort, FlowIndexSnapshot } from "../shared/state/flow-index.ts";

@@ -15,7 +15,14 @@
  * the flow's rows (checkpoint chunks, registry entries of the last REGISTRY_LOAD_DAYS, open plans, markers); a commit
  * reads the lease row and writes one row per checkpoint chunk, registry entry, plan chunk and marker it carries.
  */
-import { chunkText, type FlowIndexCommit, type FlowIndexCommitResult, type FlowIndexSnapshot, mergeGroupEntry, summarizeCarry } from "../shared/state/flow-index.ts";
+import {
+  chunkText,
+  type FlowIndexCommit,
+  type FlowIndexCommitResult,
+  type FlowIndexSnapshot,
+  mergeGroupEntry,
+  summarizeCarry,
+} from "../shared/state/flow-index.ts";
 import { checkLeaseArgs, mayCommit, type LeaseRecord } from "../shared/state/lock.ts";
 import type { Checkpoint } from "../shared/engine/types.ts";
 import type { OutboxPlan } from "../shared/state/outbox-store.ts";
@@ -51,7 +58,10 @@ export class FlowIndexTables {
       planChunks.set(r.unit, [...(planChunks.get(r.unit) ?? []), r.body]);
     }
     const plans = [...planChunks.values()].map((chunks) => JSON.parse(chunks.join("")) as OutboxPlan);
-    const markers = sql.exec<{ run_id: string }>("SELECT run_id FROM idx_marker WHERE flow_id = ?", flowId).toArray().map((r) => r.run_id);
+    const markers = sql
+      .exec<{ run_id: string }>("SELECT run_id FROM idx_marker WHERE flow_id = ?", flowId)
+      .toArray()
+      .map((r) => r.run_id);
     // Carried traces are only measured here; loadCarriedTraces reads them when the run writes them to KV.
     const carry = this.carryRows(flowId, false);
     return { initialized: checkpoint !== null, checkpoint, groups, plans, markers, ...(carry.length ? { carry: summarizeCarry(carry) } : {}) };
@@ -85,7 +95,8 @@ export class FlowIndexTables {
   /** Forgets the flow's index (a flow started over together with its KV state; test scenarios). */
   forget(flowId: string): void {
     this.storage.transactionSync(() => {
-      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", "idx_carry"]) this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
+      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", "idx_carry"])
+        this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
     });
   }
 
@@ -104,11 +115,19 @@ export class FlowIndexTables {
       for (const entry of commit.groups ?? []) {
         const row = sql.exec<{ body: string }>("SELECT body FROM idx_group WHERE flow_id = ? AND group_key = ?", flowId, entry.externalKey).toArray()[0];
         const merged = mergeGroupEntry(row ? (JSON.parse(row.body) as LedgerEntry) : undefined, entry);
-        sql.exec("INSERT OR REPLACE INTO idx_group (flow_id, group_key, body, updated_at) VALUES (?, ?, ?, ?)", flowId, entry.externalKey, JSON.stringify(merged), now);
+        sql.exec(
+          "INSERT OR REPLACE INTO idx_group (flow_id, group_key, body, updated_at) VALUES (?, ?, ?, ?)",
+          flowId,
+          entry.externalKey,
+          JSON.stringify(merged),
+          now,
+        );
       }
       for (const plan of commit.openPlans ?? []) {
         sql.exec("DELETE FROM idx_plan WHERE flow_id = ? AND unit = ?", flowId, plan.unit);
-        chunkText(JSON.stringify(plan)).forEach((body, seq) => sql.exec("INSERT INTO idx_plan (flow_id, unit, seq, body) VALUES (?, ?, ?, ?)", flowId, plan.unit, seq, body));
+        chunkText(JSON.stringify(plan)).forEach((body, seq) =>
+          sql.exec("INSERT INTO idx_plan (flow_id, unit, seq, body) VALUES (?, ?, ?, ?)", flowId, plan.unit, seq, body),
+        );
       }
       for (const unit of commit.closePlans ?? []) sql.exec("DELETE FROM idx_plan WHERE flow_id = ? AND unit = ?", flowId, unit);
       if (commit.mark) sql.exec("INSERT OR REPLACE INTO idx_marker (flow_id, run_id, at) VALUES (?, ?, ?)", flowId, runId, commit.mark.at);
@@ -125,7 +144,9 @@ export class FlowIndexTables {
     let seq = sql.exec<{ next: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM idx_carry WHERE flow_id = ?", flowId).one().next;
     for (const kind of ["ledger", "trace", "run"] as const) {
       if (carry[kind] === undefined) continue;
-      chunkText(JSON.stringify(carry[kind])).forEach((body, part) => sql.exec("INSERT INTO idx_carry (flow_id, seq, part, kind, body) VALUES (?, ?, ?, ?, ?)", flowId, seq, part, kind, body));
+      chunkText(JSON.stringify(carry[kind])).forEach((body, part) =>
+        sql.exec("INSERT INTO idx_carry (flow_id, seq, part, kind, body) VALUES (?, ?, ?, ?, ?)", flowId, seq, part, kind, body),
+      );
       seq++;
     }
   }

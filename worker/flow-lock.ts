@@ -119,7 +119,9 @@ export class FlowLock extends DurableObject<Env> {
 
   private readLease(flowId: string): LeaseRecord | null {
     const row = this.ctx.storage.sql.exec<LeaseRow>("SELECT flow_id, run_id, acquired_at, expires_at, epoch FROM lease WHERE flow_id = ?", flowId).toArray()[0];
-    return row ? { flowId: row.flow_id, runId: row.run_id, acquiredAt: row.acquired_at, expiresAt: row.expires_at, ...(row.epoch !== null ? { epoch: row.epoch } : {}) } : null;
+    return row
+      ? { flowId: row.flow_id, runId: row.run_id, acquiredAt: row.acquired_at, expiresAt: row.expires_at, ...(row.epoch !== null ? { epoch: row.epoch } : {}) }
+      : null;
   }
 
   private writeLease(lease: LeaseRecord): void {

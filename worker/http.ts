@@ -35,7 +35,22 @@ const STATUS_BY_CODE: Record<string, number> = {
  * Error `details` keys an API answer may carry. Everything else stays in the logs (redacted there): a
  * detail can hold text an upstream sent (a body excerpt with tokens the redactor never learned).
  */
-const PUBLIC_DETAIL_KEYS = new Set(["problems", "retryAfterSeconds", "option", "path", "field", "flowId", "table", "key", "limit", "maxBytes", "httpStatus", "jstCode", "runId", "status"]);
+const PUBLIC_DETAIL_KEYS = new Set([
+  "problems",
+  "retryAfterSeconds",
+  "option",
+  "path",
+  "field",
+  "flowId",
+  "table",
+  "key",
+  "limit",
+  "maxBytes",
+  "httpStatus",
+  "jstCode",
+  "runId",
+  "status",
+]);
 
 function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!details) return undefined;
@@ -72,7 +87,10 @@ export function requireStrongToken(env: Env): string {
     throw new BridgeError("not_configured", "SYNC_API_TOKEN is not set, so the API is closed", { hint: "set it with `wrangler secret put SYNC_API_TOKEN`" });
   }
   const problem = apiTokenProblem(token);
-  if (problem) throw new BridgeError("not_configured", `SYNC_API_TOKEN is too weak, so the API is closed: ${problem}`, { hint: "set a random one: `openssl rand -hex 32 | wrangler secret put SYNC_API_TOKEN`" });
+  if (problem)
+    throw new BridgeError("not_configured", `SYNC_API_TOKEN is too weak, so the API is closed: ${problem}`, {
+      hint: "set a random one: `openssl rand -hex 32 | wrangler secret put SYNC_API_TOKEN`",
+    });
   return token;
 }
 

@@ -8,7 +8,20 @@
  * Kept apart from FlowLock (worker/flow-lock.ts): that object is per flow, this one per app.
  */
 import { DurableObject } from "cloudflare:workers";
-import { JST_RATE_MARGIN_MS, jstRateFromEnv, jstRateLimits, readRateWindow, reserveSlot, reservedGrant, settleGrant, type RateBudget, type RateSettle, type RateGrant, type RateLimit, type RateWindowState } from "../shared/http/rate-budget.ts";
+import {
+  JST_RATE_MARGIN_MS,
+  jstRateFromEnv,
+  jstRateLimits,
+  readRateWindow,
+  reserveSlot,
+  reservedGrant,
+  settleGrant,
+  type RateBudget,
+  type RateSettle,
+  type RateGrant,
+  type RateLimit,
+  type RateWindowState,
+} from "../shared/http/rate-budget.ts";
 import { rateWindowKey } from "../shared/http/persisted-rate-budget.ts";
 import { SlidingWindowRateLimiter } from "../shared/http/rate-limiter.ts";
 import type { Clock, Logger } from "../shared/ports.ts";
@@ -49,7 +62,8 @@ export class JstRateBudget extends DurableObject<Env> {
     if (!validLimits(limits)) limits = jstRateLimits();
     let state = await this.load();
     for (const s of settles) {
-      if (Number.isFinite(s.at) && Number.isFinite(s.elapsedMs)) state = { ...state, grants: settleGrant(state.grants, s.at, s.at + Math.max(0, Math.min(s.elapsedMs, 60_000))) };
+      if (Number.isFinite(s.at) && Number.isFinite(s.elapsedMs))
+        state = { ...state, grants: settleGrant(state.grants, s.at, s.at + Math.max(0, Math.min(s.elapsedMs, 60_000))) };
     }
     const reserved = reserveSlot(state, limits, Math.max(0, marginMs), now);
     this.window = reserved.state;
@@ -74,7 +88,9 @@ export class JstRateBudget extends DurableObject<Env> {
 }
 
 function validLimits(limits: RateLimit[]): boolean {
-  return Array.isArray(limits) && limits.length > 0 && limits.every((l) => Number.isInteger(l.limit) && l.limit > 0 && l.windowMs > 0 && l.windowMs <= 3_600_000);
+  return (
+    Array.isArray(limits) && limits.length > 0 && limits.every((l) => Number.isInteger(l.limit) && l.limit > 0 && l.windowMs > 0 && l.windowMs <= 3_600_000)
+  );
 }
 
 export interface DoRateBudgetOptions {
@@ -116,7 +132,9 @@ export class DoRateBudget implements RateBudget {
       this.reservations++;
     } catch (error) {
       // Pacing must not stop a sync: this isolate's own budget keeps at least one invocation inside the limits.
-      (this.options.logger ?? silentLogger).warn("jushuitan rate budget object unavailable; pacing in this isolate only", { message: error instanceof Error ? error.message : String(error) });
+      (this.options.logger ?? silentLogger).warn("jushuitan rate budget object unavailable; pacing in this isolate only", {
+        message: error instanceof Error ? error.message : String(error),
+      });
       return isolateBudget(this.options.appKey, clock, this.limits, this.marginMs).acquire(signal);
     }
     return reservedGrant(reservation, clock, (settle) => this.settles.push(settle), signal);

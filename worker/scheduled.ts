@@ -66,7 +66,9 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   // Freshness alerts look at the watermark and lags, not at whether the runs above succeeded.
   await freshnessTick(env, config, cron, flowIds, scheduledTime);
   // A flow's scheduled reconcile (default daily) runs on the first tick after it is due, with what budget is left.
-  await reconcileTick(env, config, scheduledTime, remaining).catch((error: unknown) => consoleLogger.error("reconcile tick failed", { message: error instanceof Error ? error.message : String(error) }));
+  await reconcileTick(env, config, scheduledTime, remaining).catch((error: unknown) =>
+    consoleLogger.error("reconcile tick failed", { message: error instanceof Error ? error.message : String(error) }),
+  );
   return summaries;
 }
 

@@ -138,7 +138,8 @@ function flowViews({ env, config, parts, store, flowOrThrow, scheduleOf }: Servi
             store.getWatermark(flow.id),
             store.listRuns(flow.id, 5),
             store.listDeadLetters(flow.id),
-            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), parts.kv) : undefined, readLearnedRedForm(parts.kv),
+            flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), parts.kv) : undefined,
+            readLearnedRedForm(parts.kv),
           ]);
           // Manual actions (a dead letter resolved by hand) are run records too; "last run" means the last sync.
           const lastSync = (runs as unknown as StoredRun[]).find((r) => r.counts !== undefined);
@@ -148,14 +149,23 @@ function flowViews({ env, config, parts, store, flowOrThrow, scheduleOf }: Servi
             name: flow.name,
             description: flow.description,
             source: { type: flow.source.type, endpoint: flow.source.endpoint },
-            target: { type: flow.target.type, operation: flow.target.operation, ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}), ...({ redForm: redFormOf(flow, env as unknown as Record<string, string | undefined>, learnedRed) } as { redForm?: RedFormChoice | { error: string } }) },
+            target: {
+              type: flow.target.type,
+              operation: flow.target.operation,
+              ...(precheck ? { precheck: precheck.mode, precheckSource: precheck.source } : {}),
+              ...({ redForm: redFormOf(flow, env as unknown as Record<string, string | undefined>, learnedRed) } as {
+                redForm?: RedFormChoice | { error: string };
+              }),
+            },
             merge: flow.operation?.type === "merge" ? { groupBy: flow.operation.groupBy, lines: flow.operation.lines } : null,
             schedule: scheduleOf(flow),
             watermark,
             resumeCursor: Boolean(checkpoint?.cursor),
             lastRun: lastSync ?? null,
             openDeadLetters: open.length,
-            ...({ freshness: await freshnessOfFlow(parts.kv, flow, { cron: scheduleOf(flow)?.cron ?? null, watermark, runs }) } as { freshness?: FlowFreshness }),
+            ...({ freshness: await freshnessOfFlow(parts.kv, flow, { cron: scheduleOf(flow)?.cron ?? null, watermark, runs }) } as {
+              freshness?: FlowFreshness;
+            }),
           };
         }),
       );
@@ -229,7 +239,18 @@ function deadLetterServices({ config, parts, store, flowOrThrow }: ServiceContex
 async function apiCatalog({ env, config, store }: ServiceContext): Promise<ApiCatalogEntry[]> {
   const entries = new Map<string, ApiCatalogEntry & { latencies: number[] }>();
   const entry = (endpoint: string, system: ApiCatalogEntry["system"]) =>
-    entries.get(endpoint) ?? { endpoint, system, flows: [] as string[], calls: 0, errors: 0, throttles: 0, p50Ms: 0, p95Ms: 0, runs: 0, latencies: [] as number[] };
+    entries.get(endpoint) ?? {
+      endpoint,
+      system,
+      flows: [] as string[],
+      calls: 0,
+      errors: 0,
+      throttles: 0,
+      p50Ms: 0,
+      p95Ms: 0,
+      runs: 0,
+      latencies: [] as number[],
+    };
   for (const flow of Object.values(config.flows)) {
     for (const { endpoint, system } of flowEndpoints(flow, env)) {
       const e = entry(endpoint, system);
@@ -240,7 +261,11 @@ async function apiCatalog({ env, config, store }: ServiceContext): Promise<ApiCa
   const runs = (await store.listRuns(undefined, 100)) as unknown as StoredRun[];
   for (const run of runs) {
     for (const api of run.api ?? []) {
-      const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/") ? "kis" : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/") ? "tplus" : "jushuitan";
+      const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/")
+        ? "kis"
+        : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/")
+          ? "tplus"
+          : "jushuitan";
       const e = entry(api.endpoint, system);
       e.calls += api.calls;
       e.errors += api.errors;
@@ -270,7 +295,14 @@ async function syncFlow({ env, config, flowOrThrow }: ServiceContext, flowId: st
   }
   const windows = rangeWindows(flow, { from: request.from, to: request.to }, at);
   if (windows.length <= INLINE_SYNC_MAX_WINDOWS) {
-    const result = await runFlowInWorker(env, config, { flowId, runId, trigger: "http", now: at, range: { from: request.from, to: request.to }, dryRun: request.dryRun });
+    const result = await runFlowInWorker(env, config, {
+      flowId,
+      runId,
+      trigger: "http",
+      now: at,
+      range: { from: request.from, to: request.to },
+      dryRun: request.dryRun,
+    });
     return { status: 200 as const, run: result.summary, planned: request.dryRun ? result.planned : undefined };
   }
   if (request.dryRun) {
@@ -293,7 +325,9 @@ async function syncFlow({ env, config, flowOrThrow }: ServiceContext, flowId: st
 function rangeWindows(flow: Flow, range: { from: number; to: number }, at: number) {
   if (range.to <= range.from) throw new BridgeError("invalid_request", "`to` must be after `from`");
   if (range.to > at + MAX_SYNC_FUTURE_MS) {
-    throw new BridgeError("invalid_request", "`to` is in the future", { hint: "end the range today or earlier; incremental runs (no range) pick up new documents" });
+    throw new BridgeError("invalid_request", "`to` is in the future", {
+      hint: "end the range today or earlier; incremental runs (no range) pick up new documents",
+    });
   }
   if (range.to - range.from > MAX_SYNC_RANGE_DAYS * 86_400_000) {
     throw new BridgeError("invalid_request", `the range spans more than ${MAX_SYNC_RANGE_DAYS} days`, {
@@ -317,9 +351,11 @@ function referenceServices({ config, parts, references, flowOrThrow }: ServiceCo
   return {
     async preview(flowId: string, documents: Record<string, unknown>[], tables?: Record<string, Record<string, unknown>[]>) {
       const flow = flowOrThrow(flowId);
-      const stored = await loadReferenceTables({ ...flow, references: flow.references.filter((r) => !tables?.[r.name]) }, references).catch((error: unknown) => {
-        throw error instanceof BridgeError ? error : new BridgeError("internal", String(error));
-      });
+      const stored = await loadReferenceTables({ ...flow, references: flow.references.filter((r) => !tables?.[r.name]) }, references).catch(
+        (error: unknown) => {
+          throw error instanceof BridgeError ? error : new BridgeError("internal", String(error));
+        },
+      );
       const now = Date.now();
       return preview(flow, documents, { tables: { ...stored, ...tables }, vars: { lastSyncTime: now, currentTime: now }, trace: true });
     },
@@ -329,15 +365,25 @@ function referenceServices({ config, parts, references, flowOrThrow }: ServiceCo
       return Promise.all(
         names.map(async (name) => {
           const meta = await references.describe(name);
-          return { name, ...meta, usedBy: Object.values(config.flows).filter((f) => f.references.some((r) => r.name === name)).map((f) => f.id) };
+          return {
+            name,
+            ...meta,
+            usedBy: Object.values(config.flows)
+              .filter((f) => f.references.some((r) => r.name === name))
+              .map((f) => f.id),
+          };
         }),
       );
     },
 
     async uploadReference(table: string, rows: Record<string, unknown>[]) {
-      const declared = Object.values(config.flows).flatMap((f) => f.references).find((r) => r.name === table);
+      const declared = Object.values(config.flows)
+        .flatMap((f) => f.references)
+        .find((r) => r.name === table);
       if (declared && rows.some((r) => r[declared.keyField] === undefined || r[declared.keyField] === "")) {
-        throw new BridgeError("invalid_request", `every row of "${table}" needs its key column "${declared.keyField}"`, { hint: "add the column to the CSV header / JSON objects" });
+        throw new BridgeError("invalid_request", `every row of "${table}" needs its key column "${declared.keyField}"`, {
+          hint: "add the column to the CSV header / JSON objects",
+        });
       }
       await references.put({ name: table, rows, updatedAt: Date.now(), source: "upload" });
       return { table, rows: rows.length };
@@ -348,9 +394,18 @@ function referenceServices({ config, parts, references, flowOrThrow }: ServiceCo
         .flatMap((f) => f.references)
         .find((r) => r.name === table && r.source);
       if (!ref) {
-        throw new BridgeError("not_found", `no flow fills reference table "${table}" from a source`, { hint: "upload it instead with POST /reference/" + table });
+        throw new BridgeError("not_found", `no flow fills reference table "${table}" from a source`, {
+          hint: "upload it instead with POST /reference/" + table,
+        });
       }
-      return refreshReferenceTable(ref, { env: parts.env, fetch: parts.fetch, tokenStore: parts.tokenStore(), references, clock: parts.clock, logger: parts.logger });
+      return refreshReferenceTable(ref, {
+        env: parts.env,
+        fetch: parts.fetch,
+        tokenStore: parts.tokenStore(),
+        references,
+        clock: parts.clock,
+        logger: parts.logger,
+      });
     },
   };
 }
@@ -371,7 +426,10 @@ function doctorServices({ config, parts }: ServiceContext) {
 
     /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
     async doctor() {
-      return runDoctor({ env: parts.env, fetch: parts.fetch, kv: parts.kv, clock: parts.clock, logger: parts.logger, flows: config.flows }, { exerciseRefresh: true });
+      return runDoctor(
+        { env: parts.env, fetch: parts.fetch, kv: parts.kv, clock: parts.clock, logger: parts.logger, flows: config.flows },
+        { exerciseRefresh: true },
+      );
     },
   };
 }

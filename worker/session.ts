@@ -93,6 +93,7 @@ export async function endSession<E extends { Bindings: Env }>(c: Context<E>): Pr
   const guard = sessionGuard(c.env);
   if (session && guard) await guard.revokeSession(session.nonce, Date.now() + (session.remaining + SKEW_SECONDS) * 1000);
   // Without the Durable Object binding: KV (shortest expiry 60 s; other locations may see it ~60 s late).
-  else if (session && c.env.STATE) await c.env.STATE.put(REVOKED_PREFIX + session.nonce, "1", { expirationTtl: Math.max(60, session.remaining + SKEW_SECONDS) });
+  else if (session && c.env.STATE)
+    await c.env.STATE.put(REVOKED_PREFIX + session.nonce, "1", { expirationTtl: Math.max(60, session.remaining + SKEW_SECONDS) });
   deleteCookie(c, SESSION_COOKIE, { httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
 }

@@ -38,7 +38,10 @@ export function parseCommandArgs(command: string, args: string[], options: Optio
     const { values, positionals } = parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
     return { values: values as ParsedOptions, positionals };
   } catch (error) {
-    throw new ConfigError(`${command}: ${(error as Error).message}`, { hint: `run \`jst-bridge ${command} --help\` for the options`, details: { option: command } });
+    throw new ConfigError(`${command}: ${(error as Error).message}`, {
+      hint: `run \`jst-bridge ${command} --help\` for the options`,
+      details: { option: command },
+    });
   }
 }
 
@@ -64,7 +67,9 @@ export class CommandContext {
     this.logger = createCliLogger((line) => this.err(line), level, this.redactor);
     // Too short to mask everywhere (they would match ordinary text): masked only after a credential word.
     for (const name of shortSecretNames(env)) {
-      this.logger.warn(`${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`);
+      this.logger.warn(
+        `${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`,
+      );
     }
   }
 

@@ -25,7 +25,12 @@ export function parseDateOption(option: string, text: string, zone: string = DEF
   return end && DATE_ONLY.test(text.trim()) ? startOfDayInZone(parsed + DAY_MS + 3_600_000, zone) : parsed;
 }
 
-export function parseRange(from: string | undefined, to: string | undefined, zone?: string, style: OptionStyle = "cli"): { from: number; to: number } | undefined {
+export function parseRange(
+  from: string | undefined,
+  to: string | undefined,
+  zone?: string,
+  style: OptionStyle = "cli",
+): { from: number; to: number } | undefined {
   if (from === undefined && to === undefined) return undefined;
   if (from === undefined || to === undefined) {
     throw new ConfigError(`${named(from === undefined ? "from" : "to", style)} is missing`, {

@@ -36,6 +36,8 @@ export function formatError(error: unknown, redactor: Redactor, context?: string
   const lines = [`error: ${e.message}${e.code && e.code !== "internal" ? ` [${e.code}]` : ""}`];
   const where = [context, whereOf(e)].filter(Boolean).join("; ");
   if (where) lines.push(`  where: ${where}`);
-  lines.push(`  fix:   ${e.hint ?? (e.code === "internal" ? "this looks like a bug in jst-bridge; please report it with the command you ran" : "see the message above")}`);
+  lines.push(
+    `  fix:   ${e.hint ?? (e.code === "internal" ? "this looks like a bug in jst-bridge; please report it with the command you ran" : "see the message above")}`,
+  );
   return redactor.apply(lines.join("\n")) + "\n";
 }

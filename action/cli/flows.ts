@@ -27,12 +27,18 @@ export async function readJsonFile(path: string, what: string): Promise<unknown>
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read ${what} ${path}${code ? ` (${code})` : ""}`, { hint: "check the path (relative paths start at the current directory)", details: { file: path } });
+    throw new ConfigError(`cannot read ${what} ${path}${code ? ` (${code})` : ""}`, {
+      hint: "check the path (relative paths start at the current directory)",
+      details: { file: path },
+    });
   }
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new ConfigError(`${what} ${path} is not valid JSON: ${(error as Error).message}`, { hint: "fix the JSON syntax (a JSON linter shows the exact spot)", details: { file: path } });
+    throw new ConfigError(`${what} ${path} is not valid JSON: ${(error as Error).message}`, {
+      hint: "fix the JSON syntax (a JSON linter shows the exact spot)",
+      details: { file: path },
+    });
   }
 }
 

@@ -9,7 +9,17 @@ import { EXIT, formatError } from "./errors.ts";
 import { type CliIO, nodeIO, Redactor } from "./io.ts";
 import { AUTH_OPTIONS, AUTH_USAGE, authCommand } from "./commands/auth.ts";
 import { DOCTOR_OPTIONS, DOCTOR_USAGE, doctorCommand } from "./commands/doctor.ts";
-import { IMPORT_OPTIONS, IMPORT_USAGE, importQeasyCommand, PREVIEW_OPTIONS, PREVIEW_USAGE, previewCommand, VALIDATE_OPTIONS, VALIDATE_USAGE, validateCommand } from "./commands/flow-tools.ts";
+import {
+  IMPORT_OPTIONS,
+  IMPORT_USAGE,
+  importQeasyCommand,
+  PREVIEW_OPTIONS,
+  PREVIEW_USAGE,
+  previewCommand,
+  VALIDATE_OPTIONS,
+  VALIDATE_USAGE,
+  validateCommand,
+} from "./commands/flow-tools.ts";
 import { RECONCILE_OPTIONS, RECONCILE_USAGE, reconcileCommand } from "./commands/reconcile.ts";
 import { REFERENCE_OPTIONS, REFERENCE_USAGE, referenceCommand } from "./commands/reference.ts";
 import { SYNC_OPTIONS, SYNC_USAGE, syncCommand } from "./commands/sync.ts";
@@ -24,14 +34,44 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  sync: { summary: "backfill a date range, or run incrementally like the Worker", usage: SYNC_USAGE, options: { ...SYNC_OPTIONS, ...STATE_OPTIONS }, run: syncCommand },
-  reconcile: { summary: "compare source and target per day and warehouse; exit 3 on drift", usage: RECONCILE_USAGE, options: { ...RECONCILE_OPTIONS, ...STATE_OPTIONS }, run: reconcileCommand },
-  preview: { summary: "map documents from a file through a flow, write nothing", usage: PREVIEW_USAGE, options: { ...PREVIEW_OPTIONS, ...STATE_OPTIONS }, run: previewCommand },
+  sync: {
+    summary: "backfill a date range, or run incrementally like the Worker",
+    usage: SYNC_USAGE,
+    options: { ...SYNC_OPTIONS, ...STATE_OPTIONS },
+    run: syncCommand,
+  },
+  reconcile: {
+    summary: "compare source and target per day and warehouse; exit 3 on drift",
+    usage: RECONCILE_USAGE,
+    options: { ...RECONCILE_OPTIONS, ...STATE_OPTIONS },
+    run: reconcileCommand,
+  },
+  preview: {
+    summary: "map documents from a file through a flow, write nothing",
+    usage: PREVIEW_USAGE,
+    options: { ...PREVIEW_OPTIONS, ...STATE_OPTIONS },
+    run: previewCommand,
+  },
   validate: { summary: "check a flow or QEasy scheme document", usage: VALIDATE_USAGE, options: VALIDATE_OPTIONS, run: validateCommand },
   "import-qeasy": { summary: "convert QEasy scheme metadata into a flow", usage: IMPORT_USAGE, options: IMPORT_OPTIONS, run: importQeasyCommand },
-  auth: { summary: "get tokens for jst, tplus or kis and print the wrangler secret lines", usage: AUTH_USAGE, options: { ...AUTH_OPTIONS, ...STATE_OPTIONS }, run: authCommand },
-  doctor: { summary: "read-only go-live checklist against the configured systems (--write-probe learns duplicate answers)", usage: DOCTOR_USAGE, options: { ...DOCTOR_OPTIONS, ...STATE_OPTIONS }, run: doctorCommand },
-  reference: { summary: "upload, refresh or list reference tables", usage: REFERENCE_USAGE, options: { ...REFERENCE_OPTIONS, ...STATE_OPTIONS }, run: referenceCommand },
+  auth: {
+    summary: "get tokens for jst, tplus or kis and print the wrangler secret lines",
+    usage: AUTH_USAGE,
+    options: { ...AUTH_OPTIONS, ...STATE_OPTIONS },
+    run: authCommand,
+  },
+  doctor: {
+    summary: "read-only go-live checklist against the configured systems (--write-probe learns duplicate answers)",
+    usage: DOCTOR_USAGE,
+    options: { ...DOCTOR_OPTIONS, ...STATE_OPTIONS },
+    run: doctorCommand,
+  },
+  reference: {
+    summary: "upload, refresh or list reference tables",
+    usage: REFERENCE_USAGE,
+    options: { ...REFERENCE_OPTIONS, ...STATE_OPTIONS },
+    run: referenceCommand,
+  },
 };
 
 export function usage(): string {
@@ -63,7 +103,9 @@ export async function runCli(argv: string[], overrides: Partial<CliIO> = {}): Pr
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr.write(formatError(new ConfigError(`unknown command "${name}"`, { hint: `use one of ${Object.keys(COMMANDS).join(", ")} (jst-bridge --help)` }), new Redactor()));
+    io.stderr.write(
+      formatError(new ConfigError(`unknown command "${name}"`, { hint: `use one of ${Object.keys(COMMANDS).join(", ")} (jst-bridge --help)` }), new Redactor()),
+    );
     return EXIT.failure;
   }
   let ctx: CommandContext | undefined;

@@ -19,7 +19,14 @@ const AGENTS = {
 type SimpleBody = string | Uint8Array | URLSearchParams | ArrayBuffer | null | undefined;
 
 function simpleBody(body: unknown): body is SimpleBody {
-  return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array || body instanceof URLSearchParams || body instanceof ArrayBuffer;
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === "string" ||
+    body instanceof Uint8Array ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer
+  );
 }
 
 function bodyBytes(body: SimpleBody): Buffer | undefined {

@@ -49,16 +49,26 @@ const persisted = new WeakMap<KeyValueStore, Map<string, PersistedRateBudget>>()
  * by the Worker's runs (they wait on their object): without JST_RATE_BUDGET_URL, a CLI and the Worker running in
  * the same minute are not paced together.
  */
-export function jstRateBudget(kv: KeyValueStore, env: Record<string, string | undefined>, clock: Clock, logger: Logger, fetch?: FetchLike): RateBudget & { flush(): Promise<void> } {
+export function jstRateBudget(
+  kv: KeyValueStore,
+  env: Record<string, string | undefined>,
+  clock: Clock,
+  logger: Logger,
+  fetch?: FetchLike,
+): RateBudget & { flush(): Promise<void> } {
   const key = rateWindowKey(env.JST_APP_KEY?.trim() || env.JST_BASE_URL || JST_DEFAULT_BASE_URL);
   let byKey = persisted.get(kv);
   if (!byKey) persisted.set(kv, (byKey = new Map()));
   let budget = byKey.get(key);
-  if (!budget) byKey.set(key, (budget = new PersistedRateBudget({ kv, key, clock, logger, limits: jstRateLimits(jstRateFromEnv(env)), marginMs: JST_RATE_MARGIN_MS })));
+  if (!budget)
+    byKey.set(key, (budget = new PersistedRateBudget({ kv, key, clock, logger, limits: jstRateLimits(jstRateFromEnv(env)), marginMs: JST_RATE_MARGIN_MS })));
   const workerUrl = env.JST_RATE_BUDGET_URL?.trim();
   const token = env.SYNC_API_TOKEN?.trim();
   if (!workerUrl || !fetch) return budget;
-  if (!token) throw new ConfigError("JST_RATE_BUDGET_URL is set but SYNC_API_TOKEN is not", { hint: "set SYNC_API_TOKEN to the Worker's API token, or unset JST_RATE_BUDGET_URL" });
+  if (!token)
+    throw new ConfigError("JST_RATE_BUDGET_URL is set but SYNC_API_TOKEN is not", {
+      hint: "set SYNC_API_TOKEN to the Worker's API token, or unset JST_RATE_BUDGET_URL",
+    });
   // The bearer token goes only over https (loopback or ALLOW_INSECURE_HTTP aside) and is learned by the redactor.
   const guarded = redactingFetch(fetch, Redactor.fromEnv(env, [token]), { allowInsecureHttp: insecureHttpAllowed(env) });
   return new RemoteRateBudget({ baseUrl: workerUrl, token, fetch: guarded, clock, logger, fallback: budget });

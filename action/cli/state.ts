@@ -45,7 +45,10 @@ export function kvSettings(env: Record<string, string | undefined>) {
 export function parseStateKind(value: string | undefined): StateKind {
   const v = (value ?? "file").trim().toLowerCase();
   if (v === "file" || v === "kv") return v;
-  throw new ConfigError(`--state "${value}" is not a state backend`, { hint: "use --state file (a local directory, default) or --state kv (the Worker's KV namespace)", details: { option: "state" } });
+  throw new ConfigError(`--state "${value}" is not a state backend`, {
+    hint: "use --state file (a local directory, default) or --state kv (the Worker's KV namespace)",
+    details: { option: "state" },
+  });
 }
 
 export function openState(options: StateOptions): OpenedState {

@@ -127,7 +127,8 @@ function absorbSummary(report: SyncReport, api: ApiTotals, summary: RunSummary) 
   addCounts(report.counts, summary.counts);
   for (const w of summary.warnings ?? []) {
     report.warnings ??= [];
-    if (!report.warnings.some((x) => x.flowPath === w.flowPath && x.path === w.path)) report.warnings.push({ flowPath: w.flowPath, path: w.path, message: w.message, suggestions: w.suggestions });
+    if (!report.warnings.some((x) => x.flowPath === w.flowPath && x.path === w.path))
+      report.warnings.push({ flowPath: w.flowPath, path: w.path, message: w.message, suggestions: w.suggestions });
   }
   report.subrequests += summary.subrequests;
   report.runIds.push(summary.runId);
@@ -164,9 +165,12 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   const report = newReport(spec, flow.id, windowMs, dryRun, startedAt);
   const windows = spec.range ? planSyncWindows(flow, spec.range, windowMs) : undefined;
   if (windows && windows.length === 0) {
-    throw new ConfigError(`the range ${new Date(spec.range!.from).toISOString()} … ${new Date(spec.range!.to).toISOString()} holds no whole window of flow ${flow.id}`, {
-      hint: "flows that merge per day read whole days: give a range of at least one full day (dates without times)",
-    });
+    throw new ConfigError(
+      `the range ${new Date(spec.range!.from).toISOString()} … ${new Date(spec.range!.to).toISOString()} holds no whole window of flow ${flow.id}`,
+      {
+        hint: "flows that merge per day read whole days: give a range of at least one full day (dates without times)",
+      },
+    );
   }
   if (windows) hooks.onPlan?.(windows);
   if (!spec.range && !dryRun && ports.env.ALLOW_CLI_INCREMENTAL !== "1" && (await refuseWorkerOwned(report, flow.id, ports))) return report;
@@ -183,7 +187,16 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
     report,
     hooks,
     baseRunId,
-    runnerPorts: { env: ports.env, kv: ports.kv, lock: heldLease(held.lease, held.lock), fetch: ports.fetch, clock, logger, flows: { [flow.id]: flow }, rateBudget },
+    runnerPorts: {
+      env: ports.env,
+      kv: ports.kv,
+      lock: heldLease(held.lease, held.lock),
+      fetch: ports.fetch,
+      clock,
+      logger,
+      flows: { [flow.id]: flow },
+      rateBudget,
+    },
     absorb: (summary) => absorbSummary(report, api, summary),
     request: (runId, extra) => ({ flowId: flow.id, runId, trigger: spec.trigger, budget: UNLIMITED_BUDGET, dryRun, leaseMs, ...extra }),
   };
@@ -262,18 +275,25 @@ async function holdLease(report: SyncReport, spec: SyncSpec, flowId: string, run
       report.finishedAt = clock.now();
       return undefined;
     }
-    if (lease.tookOverFrom) logger.warn("took over the lease of a run that stopped uncleanly; writes are verified first", { flowId, previous: lease.tookOverFrom });
+    if (lease.tookOverFrom)
+      logger.warn("took over the lease of a run that stopped uncleanly; writes are verified first", { flowId, previous: lease.tookOverFrom });
   }
   // Renew well before expiry; unref'd so it never keeps the process alive.
   const renewal = dryRun
     ? undefined
-    : setInterval(() => {
-        lock.renew(flowId, runId, leaseMs).catch((e: unknown) => logger.warn("lease renewal failed", { message: e instanceof Error ? e.message : String(e) }));
-      }, Math.max(1000, Math.floor(leaseMs / 3)));
+    : setInterval(
+        () => {
+          lock
+            .renew(flowId, runId, leaseMs)
+            .catch((e: unknown) => logger.warn("lease renewal failed", { message: e instanceof Error ? e.message : String(e) }));
+        },
+        Math.max(1000, Math.floor(leaseMs / 3)),
+      );
   (renewal as { unref?: () => void } | undefined)?.unref?.();
   const stop = async () => {
     if (renewal) clearInterval(renewal);
-    if (!dryRun) await lock.release(flowId, runId).catch((e: unknown) => logger.warn("lease release failed", { message: e instanceof Error ? e.message : String(e) }));
+    if (!dryRun)
+      await lock.release(flowId, runId).catch((e: unknown) => logger.warn("lease release failed", { message: e instanceof Error ? e.message : String(e) }));
   };
   return { lock, lease, stop };
 }
@@ -292,7 +312,14 @@ async function runWindows(run: SyncRun, windows: TimeWindow[]): Promise<void> {
           range: window,
           onProgress: (p) => {
             pages++;
-            hooks.onProgress?.({ window, windowIndex: i, windowCount: windows.length, pages: report.pages + pages, read: before.read + p.read, written: before.written + p.written });
+            hooks.onProgress?.({
+              window,
+              windowIndex: i,
+              windowCount: windows.length,
+              pages: report.pages + pages,
+              read: before.read + p.read,
+              written: before.written + p.written,
+            });
           },
         }),
       );
@@ -300,14 +327,25 @@ async function runWindows(run: SyncRun, windows: TimeWindow[]): Promise<void> {
     run.absorb(summary);
     const windowPages = summary.windows.reduce((n, w) => n + w.pages, 0);
     report.pages += windowPages;
-    const w: WindowReport = { from: window.from, to: window.to, runId: summary.runId, outcome: summary.outcome, pages: windowPages, counts: { ...summary.counts }, subrequests: summary.subrequests };
+    const w: WindowReport = {
+      from: window.from,
+      to: window.to,
+      runId: summary.runId,
+      outcome: summary.outcome,
+      pages: windowPages,
+      counts: { ...summary.counts },
+      subrequests: summary.subrequests,
+    };
     if (summary.error) w.error = summary.error;
     if (dryRun) w.planned = countPlanned(planned);
     report.windows.push(w);
     hooks.onWindowDone?.(w, i, windows.length);
     if (summary.outcome === "failed" || summary.outcome === "skipped_locked" || summary.outcome === "incomplete") {
       report.outcome = summary.outcome === "incomplete" ? "incomplete" : "failed";
-      report.error = { ...(summary.error ?? { code: summary.outcome, message: `window ended ${summary.outcome}` }), window: { from: window.from, to: window.to } };
+      report.error = {
+        ...(summary.error ?? { code: summary.outcome, message: `window ended ${summary.outcome}` }),
+        window: { from: window.from, to: window.to },
+      };
       break;
     }
     if (summary.outcome === "partial") report.outcome = "partial";
@@ -323,14 +361,23 @@ async function runIncremental(run: SyncRun): Promise<void> {
     const { summary, planned } = await runFlowById(
       run.runnerPorts,
       run.request(`${run.baseRunId}-i${n}`, {
-        onProgress: (p) => hooks.onProgress?.({ window: p.window, windowIndex: 0, pages: ++pages, read: before.read + p.read, written: before.written + p.written }),
+        onProgress: (p) =>
+          hooks.onProgress?.({ window: p.window, windowIndex: 0, pages: ++pages, read: before.read + p.read, written: before.written + p.written }),
       }),
     );
     run.absorb(summary);
     report.watermark = { before: report.watermark?.before ?? summary.watermarkBefore, after: summary.watermarkAfter };
     for (const win of summary.windows) {
       report.pages += win.pages;
-      const w: WindowReport = { from: win.from, to: win.to, runId: summary.runId, outcome: win.complete ? "success" : summary.outcome, pages: win.pages, counts: { ...emptyCounts(), read: win.rows }, subrequests: 0 };
+      const w: WindowReport = {
+        from: win.from,
+        to: win.to,
+        runId: summary.runId,
+        outcome: win.complete ? "success" : summary.outcome,
+        pages: win.pages,
+        counts: { ...emptyCounts(), read: win.rows },
+        subrequests: 0,
+      };
       if (dryRun) w.planned = countPlanned(planned);
       report.windows.push(w);
     }

@@ -43,7 +43,9 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
 
   constructor(options: FileKvOptions) {
     if (!options || typeof options.dir !== "string" || options.dir.length === 0) {
-      throw new BridgeError("config_invalid", "FileKeyValueStore needs a directory", { hint: "Pass { dir: './.jst-bridge-state' } (or set the CLI's --state-dir)." });
+      throw new BridgeError("config_invalid", "FileKeyValueStore needs a directory", {
+        hint: "Pass { dir: './.jst-bridge-state' } (or set the CLI's --state-dir).",
+      });
     }
     this.dir = options.dir;
     this.now = options.now ?? (() => Date.now());
@@ -128,7 +130,10 @@ export class FileKeyValueStore implements KeyValueStore, BulkReadableStore {
     const uid = process.getuid();
     const info = await stat(this.dir);
     if (info.uid !== uid) {
-      if (info.mode & 0o077) this.warn(`state directory ${this.dir} belongs to another user and is readable by others (mode ${(info.mode & 0o777).toString(8)}): use a directory of your own`);
+      if (info.mode & 0o077)
+        this.warn(
+          `state directory ${this.dir} belongs to another user and is readable by others (mode ${(info.mode & 0o777).toString(8)}): use a directory of your own`,
+        );
       return;
     }
     if (info.mode & 0o077) await chmod(this.dir, 0o700);

@@ -158,11 +158,15 @@ export class KvRestStore implements KeyValueStore {
           res = await this.fetchFn(url, body === undefined ? { method, headers } : { method, headers, body });
         } catch (error) {
           if (error instanceof BridgeError) throw error; // e.g. the engine's budget guard
-          throw new BridgeError("kv_rest_unreachable", `KV REST ${op} "${key}" could not reach ${new URL(url).host}: ${error instanceof Error ? error.message : String(error)}`, {
-            retryable: true,
-            hint: "Check the network and the API base URL.",
-            details: { op, key },
-          });
+          throw new BridgeError(
+            "kv_rest_unreachable",
+            `KV REST ${op} "${key}" could not reach ${new URL(url).host}: ${error instanceof Error ? error.message : String(error)}`,
+            {
+              retryable: true,
+              hint: "Check the network and the API base URL.",
+              details: { op, key },
+            },
+          );
         }
         if ((res.status >= 200 && res.status < 300) || passStatuses.includes(res.status)) return res;
         throw await this.httpError(op, key, res);
@@ -196,11 +200,17 @@ export class KvRestStore implements KeyValueStore {
       });
     }
     if (res.status === 429) {
-      return new BridgeError("kv_rate_limited", message, { retryable, hint: "KV allows one write per second per key and has daily write quotas on the Free plan.", details });
+      return new BridgeError("kv_rate_limited", message, {
+        retryable,
+        hint: "KV allows one write per second per key and has daily write quotas on the Free plan.",
+        details,
+      });
     }
     return new BridgeError(retryable ? "kv_rest_unavailable" : "kv_rest_rejected", message, {
       retryable,
-      hint: retryable ? "Cloudflare's API is failing; the request was retried. Try again later." : "The request was rejected; the message says why (key too long, value too large, TTL below 60 s …).",
+      hint: retryable
+        ? "Cloudflare's API is failing; the request was retried. Try again later."
+        : "The request was rejected; the message says why (key too long, value too large, TTL below 60 s …).",
       details,
     });
   }

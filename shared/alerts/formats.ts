@@ -108,10 +108,19 @@ export function alertLines(message: AlertMessage): string[] {
     lines.push(`恢复前连续失败 ${message.consecutiveFailures} 次 / recovered after ${message.consecutiveFailures} failed runs`);
   }
   if (message.deadLetterCodes && Object.keys(message.deadLetterCodes).length) {
-    lines.push(`**死信类别 classes**: ${Object.entries(message.deadLetterCodes).map(([code, n]) => `${plain(code)} ${n}`).join(" · ")}`);
+    lines.push(
+      `**死信类别 classes**: ${Object.entries(message.deadLetterCodes)
+        .map(([code, n]) => `${plain(code)} ${n}`)
+        .join(" · ")}`,
+    );
   }
   if (message.corrections?.length) {
-    lines.push(`**更正单据 corrections**: ${message.corrections.slice(0, 10).map((k) => plain(k)).join(", ")}${message.corrections.length > 10 ? ` … (+${message.corrections.length - 10})` : ""}`);
+    lines.push(
+      `**更正单据 corrections**: ${message.corrections
+        .slice(0, 10)
+        .map((k) => plain(k))
+        .join(", ")}${message.corrections.length > 10 ? ` … (+${message.corrections.length - 10})` : ""}`,
+    );
   }
   if (message.counts.deadLettered > 0) {
     lines.push(`死信需要处理：请在控制台查看并重放 / dead letters need attention: review and replay them in the dashboard`);
@@ -127,7 +136,11 @@ export function alertLines(message: AlertMessage): string[] {
 
 /** One line of text, capped, with the characters that start robot markup (`<@user>`, `<at id=all>`, `<font>`) neutralised. */
 function plain(text: string, maxChars = 200): string {
-  const flat = String(text).replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/</g, "‹").replace(/>/g, "›").trim();
+  const flat = String(text)
+    .replace(/[\u0000-\u001f\u007f]+/g, " ")
+    .replace(/</g, "‹")
+    .replace(/>/g, "›")
+    .trim();
   const points = Array.from(flat);
   return points.length > maxChars ? `${points.slice(0, maxChars).join("")}…` : flat;
 }

@@ -12,7 +12,16 @@ import { decodeStored } from "../state/kv-helpers.ts";
 import { stateKeys } from "../state/keys.ts";
 import { type AlertConfig, alertConfigFromEnv, type AlertKind } from "./config.ts";
 import { type AlertMessage, buildWebhookRequest, createRedactor, type WebhookRequest } from "./formats.ts";
-import { type AlertDecision, type AlertEvent, type AlertState, alertStateSchema, decideAlert, INITIAL_ALERT_STATE, sameState, undeliveredState } from "./policy.ts";
+import {
+  type AlertDecision,
+  type AlertEvent,
+  type AlertState,
+  alertStateSchema,
+  decideAlert,
+  INITIAL_ALERT_STATE,
+  sameState,
+  undeliveredState,
+} from "./policy.ts";
 
 export interface NotifyDeps {
   /** The configuration contract's variables (ALERT_WEBHOOK_URL, ALERT_KIND, ALERT_SECRET …). */
@@ -56,7 +65,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRY_DELAY_MS = 1_000;
 /** A flow's alert state outlives quiet months but not a removed flow forever. */
 const STATE_TTL_SECONDS = 90 * 24 * 3600;
-
 
 export async function notifyRun(runSummary: RunSummary, deps: NotifyDeps): Promise<NotifyResult> {
   // The message body quotes the run's error, which can quote an upstream that echoed a token: redact it all first.

@@ -21,7 +21,11 @@ export function tplusCloudAuth(env: EnvVars, deps: ClientDeps): TplusCloudTransp
 }
 
 /** KIS's authorization-code bootstrap for `auth kis`: KIS_BASE_URL, KIS_CLIENT_ID/SECRET, REQUEST_TIMEOUT_MS. */
-export function kisBootstrap(env: EnvVars, deps: Pick<ClientDeps, "fetch" | "clock">, choice: Omit<Parameters<typeof bootstrapWithCode>[1], "clientId" | "clientSecret">) {
+export function kisBootstrap(
+  env: EnvVars,
+  deps: Pick<ClientDeps, "fetch" | "clock">,
+  choice: Omit<Parameters<typeof bootstrapWithCode>[1], "clientId" | "clientSecret">,
+) {
   const timeoutMs = requestTimeoutMs(env);
   return bootstrapWithCode(
     { baseUrl: env.KIS_BASE_URL ?? KIS_DEFAULT_BASE_URL, fetch: deps.fetch, clock: deps.clock, ...(timeoutMs ? { timeoutMs } : {}) },

@@ -12,7 +12,11 @@ const DAY_MS = 86_400_000;
 /** A variable a connector cannot work without. */
 export function requiredEnv(env: EnvVars, name: string): string {
   const value = env[name];
-  if (!value) throw new ConfigError(`${name} is not set`, { hint: `set it with \`wrangler secret put ${name}\` (Worker) or in the environment / .env (CLI)`, details: { missing: [name] } });
+  if (!value)
+    throw new ConfigError(`${name} is not set`, {
+      hint: `set it with \`wrangler secret put ${name}\` (Worker) or in the environment / .env (CLI)`,
+      details: { missing: [name] },
+    });
   return value;
 }
 

@@ -78,7 +78,9 @@ export function choice<T extends string>(env: Record<string, string | undefined>
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   if ((allowed as readonly string[]).includes(raw)) return raw as T;
-  throw new ConfigError(`${name} must be one of ${allowed.join(", ")} (got "${raw}")`, { hint: `set ${name} to ${allowed.join(" or ")}, or leave it unset for ${fallback}` });
+  throw new ConfigError(`${name} must be one of ${allowed.join(", ")} (got "${raw}")`, {
+    hint: `set ${name} to ${allowed.join(" or ")}, or leave it unset for ${fallback}`,
+  });
 }
 
 export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

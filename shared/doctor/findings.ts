@@ -42,6 +42,11 @@ export async function chooseKisPrecheck(envMode: "always" | "after_unknown_outco
   if (!f?.kisDuplicateBillNo) return { mode: "always", source: "default (no doctor --write-probe result)" };
   const at = typeof stored?.checkedAt === "number" ? new Date(stored.checkedAt).toISOString() : "unknown time";
   const mode = kisPrecheckFromFindings(f);
-  const what = f.kisDuplicateBillNo === "accepted" ? "KIS accepted a second bill with the same FBillNo" : f.kisBillNoHonoured ? "KIS kept the FBillNo and refused a duplicate" : "KIS refused a duplicate but replaced the FBillNo";
+  const what =
+    f.kisDuplicateBillNo === "accepted"
+      ? "KIS accepted a second bill with the same FBillNo"
+      : f.kisBillNoHonoured
+        ? "KIS kept the FBillNo and refused a duplicate"
+        : "KIS refused a duplicate but replaced the FBillNo";
   return { mode, source: `doctor write probe ${at}: ${what}` };
 }

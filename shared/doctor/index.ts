@@ -138,7 +138,14 @@ function openClients(env: EnvVars, deps: ClientDeps, add: Add) {
 
 /** Source check of one flow: credentials and permission for its endpoint (190), whether rows carry ts, and the first
  * page of the last `sampleDays` days as a sample for the code checks. */
-async function sampleSource(jst: JushuitanClient, flow: Flow, now: number, sampleDays: number, add: Add, findings: DoctorFindings): Promise<Record<string, unknown>[]> {
+async function sampleSource(
+  jst: JushuitanClient,
+  flow: Flow,
+  now: number,
+  sampleDays: number,
+  add: Add,
+  findings: DoctorFindings,
+): Promise<Record<string, unknown>[]> {
   const builder = createDocumentBuilder(flow);
   const to = now;
   const from = now - sampleDays * 86_400_000;
@@ -147,7 +154,13 @@ async function sampleSource(jst: JushuitanClient, flow: Flow, now: number, sampl
     const pageSize = flow.source.paging.pageSize ?? 30;
     const data = (await jst.call<{ datas?: unknown[] } | null>(flow.source.endpoint, { ...params, page_index: 1, page_size: pageSize })) ?? {};
     const rows = (Array.isArray(data.datas) ? data.datas : []).filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
-    add({ system: "jushuitan", flowId: flow.id, title: `credentials and API permission for ${flow.source.endpoint}`, status: "ok", detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)` });
+    add({
+      system: "jushuitan",
+      flowId: flow.id,
+      title: `credentials and API permission for ${flow.source.endpoint}`,
+      status: "ok",
+      detail: `${rows.length} document(s) in the last ${sampleDays} days (first page)`,
+    });
     const carryTs = rows.length === 0 ? undefined : rows.every((r) => r.ts !== undefined && r.ts !== null);
     if (carryTs !== undefined) (findings.jstRowsCarryTs ??= {})[flow.source.endpoint] = carryTs;
     add({
@@ -155,7 +168,12 @@ async function sampleSource(jst: JushuitanClient, flow: Flow, now: number, sampl
       flowId: flow.id,
       title: `rows of ${flow.source.endpoint} carry ts`,
       status: carryTs === undefined ? "unknown" : "ok",
-      detail: carryTs === undefined ? "no documents to look at" : carryTs ? "yes (the engine can read by rowversion)" : "no (the engine reads by keyset or offset instead)",
+      detail:
+        carryTs === undefined
+          ? "no documents to look at"
+          : carryTs
+            ? "yes (the engine can read by rowversion)"
+            : "no (the engine reads by keyset or offset instead)",
     });
     return rows;
   } catch (error) {
@@ -197,7 +215,16 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     let tables: Record<string, ReadonlyArray<Record<string, unknown>>> | undefined;
     try {
       tables = await ensureReferenceTables(flow, { env: ports.env, ...deps, references });
-      add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "ok", detail: Object.entries(tables).map(([n, r]) => `${n}: ${r.length} rows`).join(", ") || "none" });
+      add({
+        system: "bridge",
+        flowId: flow.id,
+        title: "reference tables",
+        status: "ok",
+        detail:
+          Object.entries(tables)
+            .map(([n, r]) => `${n}: ${r.length} rows`)
+            .join(", ") || "none",
+      });
     } catch (error) {
       add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "fail", ...describe(error) });
     }
@@ -225,14 +252,27 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
         detail: misses.length === 0 ? `${built.documents.length} documents built` : [...new Set(misses)].slice(0, 5).join("; "),
         ...(misses.length ? { fix: "add the missing rows to the reference table named (the message gives the source value), then run doctor again" } : {}),
       });
-      if (flow.target.type === "tplus" && tplusClient) await tplusCodesExist(flow, tplusClient, built.documents.map((d) => d.payload), add);
+      if (flow.target.type === "tplus" && tplusClient)
+        await tplusCodesExist(
+          flow,
+          tplusClient,
+          built.documents.map((d) => d.payload),
+          add,
+        );
       if (options.writeProbe && built.documents[0]) {
         await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, { env: ports.env, now, add, findings });
         if (findings.redForm) learned = await storeLearnedRedForm(ports.kv, findings.redForm);
         Object.assign(correction, correctionCheck(flow, ports.env, learned));
       }
     } else if (options.writeProbe) {
-      add({ system: "bridge", flowId: flow.id, title: "write probe", status: "unknown", detail: "no sampled source document to build a probe from", fix: "run doctor when the source has a recent document, or widen --sample-days" });
+      add({
+        system: "bridge",
+        flowId: flow.id,
+        title: "write probe",
+        status: "unknown",
+        detail: "no sampled source document to build a probe from",
+        fix: "run doctor when the source has a recent document, or widen --sample-days",
+      });
     }
   }
 
@@ -286,7 +326,10 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
         system: "kis",
         title: `material field ${ref.keyField} (the key of ${ref.name}) and FUnitID`,
         status: rows.length === 0 ? "unknown" : present && unit ? "ok" : "fail",
-        detail: rows.length === 0 ? "no materials listed" : `${ref.keyField}: ${present ? "present" : "missing"}, FUnitID: ${unit ? "present" : "missing"} (List + GetListDetails/GetDetail)`,
+        detail:
+          rows.length === 0
+            ? "no materials listed"
+            : `${ref.keyField}: ${present ? "present" : "missing"}, FUnitID: ${unit ? "present" : "missing"} (List + GetListDetails/GetDetail)`,
         ...(!present ? { fix: `create the custom field ${ref.keyField} on KIS materials holding the Jushuitan sku_id, or upload ${ref.name} as CSV` } : {}),
       });
     } catch (error) {
@@ -305,7 +348,11 @@ async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVar
       title: `${bill}/list honours the FBillNo filter`,
       status: honoured === undefined ? "unknown" : honoured ? "ok" : "fail",
       detail: honoured === undefined ? "no bills yet to test against" : honoured ? "yes" : "no: the list ignored FBillNo",
-      ...(honoured === false ? { fix: "lookups by bill number would scan pages and may give up; keep KIS_PRECHECK unset only if --write-probe shows KIS refuses a duplicate FBillNo" } : {}),
+      ...(honoured === false
+        ? {
+            fix: "lookups by bill number would scan pages and may give up; keep KIS_PRECHECK unset only if --write-probe shows KIS refuses a duplicate FBillNo",
+          }
+        : {}),
     });
   } catch (error) {
     add({ system: "kis", title: "bill list", status: "fail", ...describe(error) });
@@ -331,7 +378,13 @@ async function kisRefreshCheck(ops: KisOperations, add: Add, exercise: boolean) 
   }
   const tokens = await ops.client.currentTokens();
   if (!tokens.extra?.sessionId && !tokens.extra?.refreshAuthDataToken) {
-    add({ system: "kis", title, status: "unknown", detail: "neither KIS_SESSION_ID nor KIS_REFRESH_AUTH_DATA_TOKEN is set: nothing to refresh with", fix: "set KIS_SESSION_ID and KIS_REFRESH_AUTH_DATA_TOKEN (docs/targets-kis.md), or the flows stop when the credentials expire" });
+    add({
+      system: "kis",
+      title,
+      status: "unknown",
+      detail: "neither KIS_SESSION_ID nor KIS_REFRESH_AUTH_DATA_TOKEN is set: nothing to refresh with",
+      fix: "set KIS_SESSION_ID and KIS_REFRESH_AUTH_DATA_TOKEN (docs/targets-kis.md), or the flows stop when the credentials expire",
+    });
     return;
   }
   try {
@@ -339,7 +392,13 @@ async function kisRefreshCheck(ops: KisOperations, add: Add, exercise: boolean) 
     await ops.listMaterials(1, 1);
     add({ system: "kis", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
   } catch (error) {
-    add({ system: "kis", title, status: "fail", ...describe(error), fix: "the refresh credentials were refused (rotated by another deployment?): re-run the KIS authorization (docs/targets-kis.md) and update KIS_SESSION_ID / KIS_REFRESH_AUTH_DATA_TOKEN" });
+    add({
+      system: "kis",
+      title,
+      status: "fail",
+      ...describe(error),
+      fix: "the refresh credentials were refused (rotated by another deployment?): re-run the KIS authorization (docs/targets-kis.md) and update KIS_SESSION_ID / KIS_REFRESH_AUTH_DATA_TOKEN",
+    });
   }
 }
 
@@ -352,13 +411,25 @@ const WRONG_ACCOUNT_DB = "JSTB-DOCTOR-NO-SUCH-ACCOUNT-DB";
  */
 async function kisAccountDbCheck(ops: KisOperations, env: EnvVars, add: Add) {
   if (!env.KIS_ACCOUNT_DB) {
-    add({ system: "kis", title: "AccountDB", status: "unknown", detail: "KIS_ACCOUNT_DB is not set", fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not" });
+    add({
+      system: "kis",
+      title: "AccountDB",
+      status: "unknown",
+      detail: "KIS_ACCOUNT_DB is not set",
+      fix: "KIS 私有云 accounts need KIS_ACCOUNT_DB (the 账套 database); KIS云 does not",
+    });
     return;
   }
   const probe = ops.withAccountDb(WRONG_ACCOUNT_DB);
   try {
     await probe.listMaterials(1, 1);
-    add({ system: "kis", title: "AccountDB", status: "unknown", detail: `KIS ignored the 账套 field: a wrong name (${WRONG_ACCOUNT_DB}) was accepted too, so KIS_ACCOUNT_DB may not select the 账套`, fix: "check the 账套 in the KIS client (or try KIS_ACCOUNT_DB spelled as the server expects); KIS云 accounts have no 账套 field" });
+    add({
+      system: "kis",
+      title: "AccountDB",
+      status: "unknown",
+      detail: `KIS ignored the 账套 field: a wrong name (${WRONG_ACCOUNT_DB}) was accepted too, so KIS_ACCOUNT_DB may not select the 账套`,
+      fix: "check the 账套 in the KIS client (or try KIS_ACCOUNT_DB spelled as the server expects); KIS云 accounts have no 账套 field",
+    });
   } catch (error) {
     const refused = error instanceof KisBusinessError && error.kind === "account_db";
     add(
@@ -371,7 +442,13 @@ async function kisAccountDbCheck(ops: KisOperations, env: EnvVars, add: Add) {
 
 async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!client) {
-    add({ system: "tplus", title: "credentials", status: "fail", detail: "T+ configuration is incomplete", fix: "set TPLUS_MODE and its variables (README); run `jst-bridge auth tplus`" });
+    add({
+      system: "tplus",
+      title: "credentials",
+      status: "fail",
+      detail: "T+ configuration is incomplete",
+      fix: "set TPLUS_MODE and its variables (README); run `jst-bridge auth tplus`",
+    });
     return;
   }
   try {
@@ -386,13 +463,20 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
     // The rotated pair is saved to the token store before use (cloud.ts), where the flows read it.
     const title = "token refresh (auth/v2/refreshToken)";
     if (!exerciseRefresh) add({ system: "tplus", title, ...REFRESH_NOT_EXERCISED });
-    else try {
-      await client.transport.refreshNow();
-      await client.queryWarehouse({ PageSize: 1 });
-      add({ system: "tplus", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
-    } catch (error) {
-      add({ system: "tplus", title, status: "fail", ...describe(error), fix: "the refresh token was refused (rotated by another deployment?): authorize the app again and set TPLUS_REFRESH_TOKEN / TPLUS_OPEN_TOKEN" });
-    }
+    else
+      try {
+        await client.transport.refreshNow();
+        await client.queryWarehouse({ PageSize: 1 });
+        add({ system: "tplus", title, status: "ok", detail: "refreshed, saved to the token store and used once" });
+      } catch (error) {
+        add({
+          system: "tplus",
+          title,
+          status: "fail",
+          ...describe(error),
+          fix: "the refresh token was refused (rotated by another deployment?): authorize the app again and set TPLUS_REFRESH_TOKEN / TPLUS_OPEN_TOKEN",
+        });
+      }
   }
   const spec = resolveOperation(flow.target.operation);
   try {
@@ -409,7 +493,9 @@ async function tplusChecks(flow: Flow, client: TplusClient | undefined, add: Add
         title: `${spec.service}/FindVoucherList filters by ExternalCode`,
         status: honoured ? "ok" : "fail",
         detail: honoured ? "yes" : "no: lookups after a lost answer scan the newest vouchers (bounded), then rely on T+'s duplicate check",
-        ...(honoured ? {} : { fix: "find the filter's field name in the voucher's column info (chanjet_column_info) and report it; recovery stays safe but slower" }),
+        ...(honoured
+          ? {}
+          : { fix: "find the filter's field name in the voucher's column info (chanjet_column_info) and report it; recovery stays safe but slower" }),
       });
     }
   } catch (error) {
@@ -450,7 +536,12 @@ async function tplusCodesExist(flow: Flow, client: TplusClient, payloads: Record
       flowId: flow.id,
       title: `codes of the sampled documents exist in T+ (${warehouses.size} warehouses, ${Math.min(inventory.size, 20)} of ${inventory.size} inventory codes)`,
       status: missing.length ? "fail" : "ok",
-      ...(missing.length ? { detail: `missing: ${missing.slice(0, 10).join(", ")}`, fix: "create them in T+ (存货/仓库档案) or fix the mapping (warehouses table, sku_id → Inventory.Code)" } : {}),
+      ...(missing.length
+        ? {
+            detail: `missing: ${missing.slice(0, 10).join(", ")}`,
+            fix: "create them in T+ (存货/仓库档案) or fix the mapping (warehouses table, sku_id → Inventory.Code)",
+          }
+        : {}),
     });
   } catch (error) {
     add({ system: "tplus", flowId: flow.id, title: "codes of the sampled documents exist in T+", status: "fail", ...describe(error) });
@@ -476,7 +567,10 @@ async function writeProbe(
     if (flow.target.type === "kis" && clients.kis) {
       const { bill } = parseKisOperation(flow.target.operation);
       const source = (payload.Object && typeof payload.Object === "object" ? payload.Object : payload) as KisBillObject;
-      const object: KisBillObject = { Head: { ...source.Head, FBillNo: key, Fdate: `${date}T00:00:00`, Fnote: "jst-bridge doctor probe: delete me" }, Entry: source.Entry };
+      const object: KisBillObject = {
+        Head: { ...source.Head, FBillNo: key, Fdate: `${date}T00:00:00`, Fnote: "jst-bridge doctor probe: delete me" },
+        Entry: source.Entry,
+      };
       const first = await clients.kis.createBill(bill, object);
       findings.kisBillNoHonoured = first.FBillNo === key;
       let second: "refused" | "accepted" | "unknown";
@@ -500,10 +594,16 @@ async function writeProbe(
         title,
         status: second === "unknown" ? "unknown" : second === "refused" && findings.kisBillNoHonoured ? "ok" : "fail",
         detail: `FBillNo ${findings.kisBillNoHonoured ? "kept" : `replaced by ${first.FBillNo}`}; ${
-          second === "unknown" ? `the second create failed for another reason (${otherFailure}), so the duplicate answer is unknown` : `a second bill with the same FBillNo was ${second}`
+          second === "unknown"
+            ? `the second create failed for another reason (${otherFailure}), so the duplicate answer is unknown`
+            : `a second bill with the same FBillNo was ${second}`
         }`,
         fix: `delete the probe bill(s) ${key} in KIS${
-          second === "unknown" ? "; run the probe again later (the precheck stays \"always\" until a duplicate refusal is seen)" : second === "accepted" || !findings.kisBillNoHonoured ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)" : ""
+          second === "unknown"
+            ? '; run the probe again later (the precheck stays "always" until a duplicate refusal is seen)'
+            : second === "accepted" || !findings.kisBillNoHonoured
+              ? "; set KIS_PRECHECK=always (KIS does not protect against a duplicate)"
+              : ""
         }`,
       });
       addRedProbe("kis", key, await probeKisRedForm(clients.kis, bill, object, key, env, now, second === "accepted" ? 2 : 1), add, findings);
@@ -518,7 +618,11 @@ async function writeProbe(
         findings.tplusDuplicate = { code: undefined, message: "accepted a second document", recognised: false };
       } catch (error) {
         const t = error instanceof TplusError ? error : undefined;
-        findings.tplusDuplicate = { code: t?.tplusCode, message: error instanceof Error ? error.message : String(error), recognised: t?.code === TPLUS_ERROR.duplicate };
+        findings.tplusDuplicate = {
+          code: t?.tplusCode,
+          message: error instanceof Error ? error.message : String(error),
+          recognised: t?.code === TPLUS_ERROR.duplicate,
+        };
       }
       const d = findings.tplusDuplicate;
       add({
@@ -547,7 +651,9 @@ function addRedProbe(system: "kis" | "tplus", key: string, result: RedProbeResul
     system,
     title: `write probe red ${what} ${key}-R`,
     status: result.learned ? "ok" : "unknown",
-    detail: result.learned ? `accepted ${result.tried.find((t) => t.answer === "accepted")?.form} (learned; tried: ${tried}); ${result.blues} blue, ${result.reversed} reversed` : `no red form accepted (${tried || "not tried"})`,
+    detail: result.learned
+      ? `accepted ${result.tried.find((t) => t.answer === "accepted")?.form} (learned; tried: ${tried}); ${result.blues} blue, ${result.reversed} reversed`
+      : `no red form accepted (${tried || "not tried"})`,
     fix: result.learned
       ? `delete the probe ${what}s ${key} and ${key}-R* in ${system === "kis" ? "KIS" : "T+"} (${net})`
       : `delete the probe ${what}(s) ${key}; post one red ${what} by hand and set ${system === "kis" ? "KIS_RED_QTY_SIGN" : "TPLUS_RED_QTY_SIGN / TPLUS_RED_BUSI_TYPE"} (docs/changes.md), or run the probe again`,
@@ -563,7 +669,9 @@ function correctionCheck(flow: Flow, env: Record<string, string | undefined>, le
   const title = "corrections after posting (onChange / red documents / closed period)";
   try {
     const choice = redFormChoice(flow.target.type, env, learned, flow.target.operation);
-    const settings = Object.entries(choice.settings).map(([k, v]) => `${k}=${v}`).join(", ");
+    const settings = Object.entries(choice.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ");
     const settled = choice.source !== "default (no doctor --write-probe result)";
     return {
       system: flow.target.type,
@@ -588,7 +696,9 @@ export function formatDoctorReport(report: DoctorReport): string {
     if (c.fix && c.status !== "ok") lines.push(`    fix: ${c.fix}`);
   }
   const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
-  lines.push("", `${count("ok")} ✓ · ${count("fail")} ✗ · ${count("unknown")} ? — ${report.ok ? "no ✗: the checked points are ready for go-live (? lines need a real document or account to settle)" : "fix the ✗ lines before go-live"}`);
+  lines.push(
+    "",
+    `${count("ok")} ✓ · ${count("fail")} ✗ · ${count("unknown")} ? — ${report.ok ? "no ✗: the checked points are ready for go-live (? lines need a real document or account to settle)" : "fix the ✗ lines before go-live"}`,
+  );
   return lines.join("\n");
 }
-

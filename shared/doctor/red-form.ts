@@ -129,7 +129,11 @@ export function redFormChoice(system: "kis" | "tplus", env: Record<string, strin
 }
 
 /** GET /flows: a flow's red form and its source, or the configuration error that stops its corrections. */
-export function redFormOf(flow: { target: { type: "kis" | "tplus"; operation?: string } }, env: Record<string, string | undefined>, learned: LearnedRedForm): RedFormChoice | { error: string } {
+export function redFormOf(
+  flow: { target: { type: "kis" | "tplus"; operation?: string } },
+  env: Record<string, string | undefined>,
+  learned: LearnedRedForm,
+): RedFormChoice | { error: string } {
   try {
     return redFormChoice(flow.target.type, env, learned, flow.target.operation);
   } catch (error) {

@@ -52,7 +52,14 @@ interface Candidate<T> {
  * Reverses each further blue probe the target booked (it accepted a duplicate key: adv16-probe-net-duplicate) with
  * the accepted form, under `<redKey>2`, `<redKey>3` …; how many were reversed in all (the first included).
  */
-async function reverseCopies(shape: CorrectionShape, blue: Record<string, unknown>, redKey: string, blues: number, write: (payload: Record<string, unknown>) => Promise<unknown>, tried: RedProbeResult["tried"]) {
+async function reverseCopies(
+  shape: CorrectionShape,
+  blue: Record<string, unknown>,
+  redKey: string,
+  blues: number,
+  write: (payload: Record<string, unknown>) => Promise<unknown>,
+  tried: RedProbeResult["tried"],
+) {
   let reversed = 1;
   for (let i = 2; i <= blues; i++) {
     try {
@@ -66,7 +73,14 @@ async function reverseCopies(shape: CorrectionShape, blue: Record<string, unknow
 }
 
 /** Tries the candidates in order; stops at the first accepted one or at a failure that says nothing. */
-async function tryForms<T>(candidates: Candidate<T>[], blue: Record<string, unknown>, redKey: string, blues: number, write: (payload: Record<string, unknown>) => Promise<unknown>, judgeError: (e: unknown) => ReturnType<typeof judge>) {
+async function tryForms<T>(
+  candidates: Candidate<T>[],
+  blue: Record<string, unknown>,
+  redKey: string,
+  blues: number,
+  write: (payload: Record<string, unknown>) => Promise<unknown>,
+  judgeError: (e: unknown) => ReturnType<typeof judge>,
+) {
   const tried: RedProbeResult["tried"] = [];
   for (const c of candidates) {
     const payload = c.shape.compose(c.shape.head(blue), redKey, c.shape.lines(blue), "red", NOTE);
@@ -84,11 +98,30 @@ async function tryForms<T>(candidates: Candidate<T>[], blue: Record<string, unkn
 }
 
 /** KIS: a red bill `<probe>-R` reversing the blue probe bill `blue` (and one more per further booked copy: `blues`). */
-export async function probeKisRedForm(ops: KisOperations, bill: KisBillType, blue: KisBillObject, probeKey: string, env: Record<string, string | undefined>, now: number, blues = 1): Promise<RedProbeResult> {
+export async function probeKisRedForm(
+  ops: KisOperations,
+  bill: KisBillType,
+  blue: KisBillObject,
+  probeKey: string,
+  env: Record<string, string | undefined>,
+  now: number,
+  blues = 1,
+): Promise<RedProbeResult> {
   const signs: RedQtySign[] = ["negative", "positive"];
-  const candidates = signs.map((redQtySign) => ({ form: `FROB=-1, ${redQtySign} quantities`, shape: kisCorrectionShape({ redQtySign, changeMode: "reverse_repost" }), learned: redQtySign }));
+  const candidates = signs.map((redQtySign) => ({
+    form: `FROB=-1, ${redQtySign} quantities`,
+    shape: kisCorrectionShape({ redQtySign, changeMode: "reverse_repost" }),
+    learned: redQtySign,
+  }));
   const redKey = `${probeKey}-R`;
-  const out = await tryForms(candidates, blue as unknown as Record<string, unknown>, redKey, blues, (p) => ops.createBill(bill, p as unknown as KisBillObject), (e) => judge(e, "kis", env));
+  const out = await tryForms(
+    candidates,
+    blue as unknown as Record<string, unknown>,
+    redKey,
+    blues,
+    (p) => ops.createBill(bill, p as unknown as KisBillObject),
+    (e) => judge(e, "kis", env),
+  );
   return { tried: out.tried, blues, reversed: out.reversed, ...(out.accepted ? { learned: { kis: { redQtySign: out.accepted, at: now } }, redKey } : {}) };
 }
 
@@ -102,16 +135,39 @@ function returnBusiType(resource: string, env: Record<string, string | undefined
 }
 
 /** T+: a red voucher `<probe>-R` reversing the blue probe voucher `blue` (and one more per further booked copy). */
-export async function probeTplusRedForm(client: TplusClient, resource: string, blue: Record<string, unknown>, probeKey: string, env: Record<string, string | undefined>, now: number, blues = 1): Promise<RedProbeResult> {
+export async function probeTplusRedForm(
+  client: TplusClient,
+  resource: string,
+  blue: Record<string, unknown>,
+  probeKey: string,
+  env: Record<string, string | undefined>,
+  now: number,
+  blues = 1,
+): Promise<RedProbeResult> {
   const busi = returnBusiType(resource, env);
-  const forms: Array<{ redQtySign: RedQtySign; redBusiType?: string }> = [{ redQtySign: "negative" }, ...(busi ? [{ redQtySign: "negative" as const, redBusiType: busi }, { redQtySign: "positive" as const, redBusiType: busi }] : [])];
+  const forms: Array<{ redQtySign: RedQtySign; redBusiType?: string }> = [
+    { redQtySign: "negative" },
+    ...(busi
+      ? [
+          { redQtySign: "negative" as const, redBusiType: busi },
+          { redQtySign: "positive" as const, redBusiType: busi },
+        ]
+      : []),
+  ];
   const candidates = forms.map((f) => ({
     form: `${f.redBusiType ? `BusiType ${f.redBusiType}` : "the voucher's own BusiType"}, ${f.redQtySign} quantities`,
     shape: tplusCorrectionShape({ ...f, changeMode: "difference" }, resource),
     learned: f,
   }));
   const redKey = `${probeKey}-R`;
-  const out = await tryForms(candidates, blue, redKey, blues, (dto) => client.transport.call(`${resource}/Create`, { dto }), (e) => judge(e, "tplus", env));
+  const out = await tryForms(
+    candidates,
+    blue,
+    redKey,
+    blues,
+    (dto) => client.transport.call(`${resource}/Create`, { dto }),
+    (e) => judge(e, "tplus", env),
+  );
   const form = out.accepted ? { ...out.accepted, at: now } : undefined;
   return { tried: out.tried, blues, reversed: out.reversed, ...(form ? { learned: { tplus: form, tplusByKind: { [resource]: form } }, redKey } : {}) };
 }

@@ -39,7 +39,12 @@ const eventOf = (row: SourceRow | undefined) => (row && typeof row.modified === 
 
 /** A correction in the shape of an outbox remainder, which a dead-letter replay writes as stored. */
 function plannedLetter(doc: BuiltDocument) {
-  return { outbox: { unit: `correction:${doc.externalKey}`, parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }] } };
+  return {
+    outbox: {
+      unit: `correction:${doc.externalKey}`,
+      parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }],
+    },
+  };
 }
 
 /** What a change writer keeps across the run: the correction records and the keys of the corrections it tried. */
@@ -67,7 +72,10 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
         if (!ctx.dryRun) for (const e of c.settle(ctx.now(), ctx.runId)) ctx.remember(e);
         continue;
       }
-      ctx.deadLetter(c.sourceId, row ?? null, changeUnknown(`correction ${c.doc.externalKey} of ${c.of}`), { externalKey: c.doc.externalKey, payload: c.doc.payload });
+      ctx.deadLetter(c.sourceId, row ?? null, changeUnknown(`correction ${c.doc.externalKey} of ${c.of}`), {
+        externalKey: c.doc.externalKey,
+        payload: c.doc.payload,
+      });
       return;
     }
     if (!ctx.dryRun && ctx.exhausted(c.doc)) {
@@ -82,25 +90,48 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
       (result) => {
         written = true;
         const at = ctx.now();
-        ctx.remember({ externalKey: c.doc.externalKey, contentHash: c.doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: c.doc.members, writtenAt: at, runId: ctx.runId });
+        ctx.remember({
+          externalKey: c.doc.externalKey,
+          contentHash: c.doc.contentHash,
+          targetId: result?.targetId ?? result?.targetCode,
+          members: c.doc.members,
+          writtenAt: at,
+          runId: ctx.runId,
+        });
         for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
       },
       // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
       // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
       (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
     );
-    state.records.push({ externalKey: c.doc.externalKey, of: c.of, sourceId: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: written ? "written" : "pending" });
+    state.records.push({
+      externalKey: c.doc.externalKey,
+      of: c.of,
+      sourceId: c.sourceId,
+      kind: c.kind,
+      cause: c.cause,
+      ...(c.event ? { event: c.event } : {}),
+      status: written ? "written" : "pending",
+    });
     if (!written && !ctx.dryRun) return;
   }
 }
 
 /** Acts on a review; true when the document is settled by it (nothing left for the ordinary write). */
-async function actOnReview(ctx: ChangeWriterContext, state: WriterState, review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument): Promise<boolean> {
+async function actOnReview(
+  ctx: ChangeWriterContext,
+  state: WriterState,
+  review: Review,
+  sourceId: string,
+  row: SourceRow | undefined,
+  doc?: BuiltDocument,
+): Promise<boolean> {
   switch (review.verdict) {
     case "new":
       return false;
     case "unchanged":
-      if (review.adopt && !ctx.dryRun) for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
+      if (review.adopt && !ctx.dryRun)
+        for (const a of review.adopt) ctx.remember({ ...a, writtenAt: a.writtenAt || ctx.now(), runId: a.runId === "adopted" ? ctx.runId : a.runId });
       return true;
     case "ignore":
       ctx.logger.warn("document changed after it was written; ignored (onChange: ignore)", { flowId: ctx.flowId, sourceId });
@@ -155,7 +186,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         if (doc.groupKey === undefined) continue;
         for (const id of doc.members) {
           const img = ctx.ledgerGet(imageKey(id))?.before;
-          if (img?.g && img.d !== doc.groupKey && img.l.length > 0) await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
+          if (img?.g && img.d !== doc.groupKey && img.l.length > 0)
+            await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
         }
       }
       const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -187,7 +219,11 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       }
       return out;
     },
-    imagesOf(doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">, rowsById: Map<string, SourceRow> | undefined, planned?: Record<string, StoredImageLine[]>) {
+    imagesOf(
+      doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">,
+      rowsById: Map<string, SourceRow> | undefined,
+      planned?: Record<string, StoredImageLine[]>,
+    ) {
       if (ctx.dryRun) return;
       const at = ctx.now();
       if (doc.groupKey === undefined) {

@@ -74,18 +74,27 @@ export const toStoredLines = (lines: readonly ImageLine[]): StoredImageLine[] =>
 export const fromStored = (lines: readonly StoredImageLine[]): ImageLine[] =>
   lines.map(([key, qty, amount, rest]) => ({ key, qty, ...(typeof amount === "number" ? { amount } : {}), ...(rest ? { rest } : {}) }));
 
-const abs = (lines: readonly ImageLine[]) => lines.map((l) => ({ ...l, qty: Math.abs(l.qty), ...(l.amount !== undefined ? { amount: Math.abs(l.amount) } : {}) }));
+const abs = (lines: readonly ImageLine[]) =>
+  lines.map((l) => ({ ...l, qty: Math.abs(l.qty), ...(l.amount !== undefined ? { amount: Math.abs(l.amount) } : {}) }));
 
 export function changeUnknown(what: string): BridgeError {
-  return new BridgeError("change_unknown", `${what} changed after it was posted, but the ledger holds no before-image of what was posted (written before corrections existed)`, {
-    hint: "compare the source with the target and post the correction by hand (a red/reversal document), then resolve this dead letter",
-  });
+  return new BridgeError(
+    "change_unknown",
+    `${what} changed after it was posted, but the ledger holds no before-image of what was posted (written before corrections existed)`,
+    {
+      hint: "compare the source with the target and post the correction by hand (a red/reversal document), then resolve this dead letter",
+    },
+  );
 }
 
 function changedAfterWrite(what: string, cancelled: boolean): BridgeError {
-  return new BridgeError(cancelled ? "cancelled_after_write" : "changed_after_write", `${what} ${cancelled ? "no longer passes the flow's condition (cancelled?)" : "changed"} after it was written to the target`, {
-    hint: "post the correction in the target by hand (or set the flow's target.onChange to \"compensate\"), then resolve this dead letter",
-  });
+  return new BridgeError(
+    cancelled ? "cancelled_after_write" : "changed_after_write",
+    `${what} ${cancelled ? "no longer passes the flow's condition (cancelled?)" : "changed"} after it was written to the target`,
+    {
+      hint: 'post the correction in the target by hand (or set the flow\'s target.onChange to "compensate"), then resolve this dead letter',
+    },
+  );
 }
 
 /**
@@ -122,11 +131,19 @@ export class ChangeBook {
   /** The image of a posted (not merged) document. */
   documentImage(doc: BuiltDocument, at: number, runId: string): LedgerEntry[] {
     const shape = this.settings.shape;
-    return doc.members.map((id) => this.entry(imageKey(id), { d: doc.externalKey, l: toStoredLines(shape.lines(doc.payload)), h: shape.head(doc.payload) }, at, runId, [id]));
+    return doc.members.map((id) =>
+      this.entry(imageKey(id), { d: doc.externalKey, l: toStoredLines(shape.lines(doc.payload)), h: shape.head(doc.payload) }, at, runId, [id]),
+    );
   }
 
   /** The images of a merge group's members (their lines alone) and, once, the group's head. */
-  memberImages(groupKey: string, members: ReadonlyArray<{ id: string; lines: ImageLine[] }>, payload: Record<string, unknown> | undefined, at: number, runId: string): LedgerEntry[] {
+  memberImages(
+    groupKey: string,
+    members: ReadonlyArray<{ id: string; lines: ImageLine[] }>,
+    payload: Record<string, unknown> | undefined,
+    at: number,
+    runId: string,
+  ): LedgerEntry[] {
     const out = members.map((m) => this.entry(imageKey(m.id), { d: groupKey, g: 1, l: toStoredLines(m.lines) }, at, runId, [m.id]));
     const group = this.ledgerGet(groupImageKey(groupKey))?.before;
     if (!group && payload) out.push(this.entry(groupImageKey(groupKey), { d: groupKey, l: [], n: 0, h: this.settings.shape.head(payload) }, at, runId));
@@ -144,7 +161,9 @@ export class ChangeBook {
       if (!known) return { verdict: "new" };
       if (known.contentHash === doc.contentHash) return { verdict: "unchanged", adopt: this.documentImage(doc, known.writtenAt, known.runId) };
       if (this.policy === "ignore") return { verdict: "ignore" };
-      return this.policy === "compensate" ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) } : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
+      return this.policy === "compensate"
+        ? { verdict: "unknown", error: changeUnknown(`document ${doc.externalKey}`) }
+        : { verdict: "report", error: changedAfterWrite(`document ${doc.externalKey}`, false) };
     }
     const shape = this.settings.shape;
     // A reversal of the image written but never settled into it (a dead letter replayed after the source went back
@@ -217,10 +236,22 @@ export class ChangeBook {
     return n;
   }
 
-  private documentCorrections(sourceId: string, img: BeforeImage, head: Record<string, unknown>, before: ImageLine[], after: ImageLine[], event?: string): Correction[] {
+  private documentCorrections(
+    sourceId: string,
+    img: BeforeImage,
+    head: Record<string, unknown>,
+    before: ImageLine[],
+    after: ImageLine[],
+    event?: string,
+  ): Correction[] {
     const shape = this.settings.shape;
     const key = img.d;
-    const n = this.freeNumber((img.n ?? 0) + 1, sourceId, (m) => [relatedKeys.red(key, m), relatedKeys.blue(key, m), relatedKeys.correction(key, m), relatedKeys.correctionBlue(relatedKeys.correction(key, m))]);
+    const n = this.freeNumber((img.n ?? 0) + 1, sourceId, (m) => [
+      relatedKeys.red(key, m),
+      relatedKeys.blue(key, m),
+      relatedKeys.correction(key, m),
+      relatedKeys.correctionBlue(relatedKeys.correction(key, m)),
+    ]);
     const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
     const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
     if (after.length === 0) {
@@ -249,13 +280,24 @@ export class ChangeBook {
     });
   }
 
-  private groupCorrection(sourceId: string, img: BeforeImage, head: Record<string, unknown> | undefined, before: ImageLine[], after: ImageLine[], cause: CorrectionCause, event?: string): Review {
+  private groupCorrection(
+    sourceId: string,
+    img: BeforeImage,
+    head: Record<string, unknown> | undefined,
+    before: ImageLine[],
+    after: ImageLine[],
+    cause: CorrectionCause,
+    event?: string,
+  ): Review {
     const shape = this.settings.shape;
     const groupKey = img.d;
     const group = this.ledgerGet(groupImageKey(groupKey))?.before;
     const base = head ?? group?.h;
     if (!base) return { verdict: "unknown", error: changeUnknown(`member ${sourceId} of group ${groupKey}`) };
-    const n = this.freeNumber(Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1), sourceId, (m) => [relatedKeys.correction(groupKey, m), relatedKeys.correctionBlue(relatedKeys.correction(groupKey, m))]);
+    const n = this.freeNumber(Math.max(this.groupNext.get(groupKey) ?? 0, (group?.n ?? 0) + 1), sourceId, (m) => [
+      relatedKeys.correction(groupKey, m),
+      relatedKeys.correctionBlue(relatedKeys.correction(groupKey, m)),
+    ]);
     this.groupNext.set(groupKey, n + 1);
     const steps = differenceSteps(shape, relatedKeys.correction(groupKey, n), before, after);
     const corrections = steps.map((step, i): Correction => {
@@ -298,7 +340,8 @@ function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[
   const decreases = [...delta.filter((l) => l.qty < 0), ...before.filter((l) => repriced.has(l.key)).map(negate)];
   const increases = [...delta.filter((l) => l.qty > 0), ...after.filter((l) => repriced.has(l.key))];
   if (shape.mixedSigns || decreases.length === 0 || increases.length === 0) {
-    if (shape.mixedSigns && decreases.length && increases.length) return [{ key, kind: "signed" as CorrectionKind, lines: [...decreases, ...increases], after }];
+    if (shape.mixedSigns && decreases.length && increases.length)
+      return [{ key, kind: "signed" as CorrectionKind, lines: [...decreases, ...increases], after }];
     if (increases.length === 0) return [{ key, kind: "red" as CorrectionKind, lines: decreases, after }];
     return [{ key, kind: "blue" as CorrectionKind, lines: increases, after }];
   }
@@ -308,4 +351,3 @@ function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[
     { key: relatedKeys.correctionBlue(key), kind: "blue" as CorrectionKind, lines: increases, after },
   ];
 }
-

@@ -135,7 +135,11 @@ async function writeFailed(run: FlowRun, doc: BuiltDocument, rows: SourceRow[], 
   // look like an outage. About the account (credentials, quota) rather than this document: stop here.
   if (error instanceof BridgeError && error.retryable && !isAccountError(error)) {
     if (!(await run.poison.setAside(doc, rows, error))) {
-      run.deps.logger.warn("write failed after retries; document set aside for this run", { flowId: run.flowId, externalKey: doc.externalKey, code: error.code });
+      run.deps.logger.warn("write failed after retries; document set aside for this run", {
+        flowId: run.flowId,
+        externalKey: doc.externalKey,
+        code: error.code,
+      });
       return;
     }
   }

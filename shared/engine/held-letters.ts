@@ -19,7 +19,8 @@ type Resolve = (id: string, resolution: { reason: string; by: string }) => Promi
 
 const unitOf = (letter: DeadLetter) => (letter.payload as { outbox?: { unit?: unknown } } | null)?.outbox?.unit;
 /** A letter rebuilt from one document's own row (not a merged plan, not a correction). */
-const isDocumentLetter = (letter: DeadLetter) => unitOf(letter) === undefined && letter.source !== null && typeof letter.source === "object" && !Array.isArray(letter.source);
+const isDocumentLetter = (letter: DeadLetter) =>
+  unitOf(letter) === undefined && letter.source !== null && typeof letter.source === "object" && !Array.isArray(letter.source);
 /** A letter holding one correction of a document (change-writer.ts plannedLetter: unit `correction:<key>`). */
 const isCorrectionLetter = (letter: DeadLetter) => typeof unitOf(letter) === "string" && String(unitOf(letter)).startsWith("correction:");
 
@@ -81,13 +82,20 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
         const part = parts.find((p) => Array.isArray(p.members) && p.members.includes(sourceId));
         const rows = Array.isArray(l.source) ? (l.source as unknown[]) : [];
         const row = rows.find((r): r is Record<string, unknown> => r !== null && typeof r === "object" && idOf(r as Record<string, unknown>) === sourceId);
-        if (groupKey !== undefined && part && row && part.payload && typeof part.payload === "object") return { groupKey, row, payload: part.payload as Record<string, unknown> };
+        if (groupKey !== undefined && part && row && part.payload && typeof part.payload === "object")
+          return { groupKey, row, payload: part.payload as Record<string, unknown> };
       }
       return undefined;
     },
     dropped: (sourceId) =>
-      withdraw((l) => l.sourceId === sourceId && isDocumentLetter(l), `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`),
+      withdraw(
+        (l) => l.sourceId === sourceId && isDocumentLetter(l),
+        `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`,
+      ),
     unchanged: (sourceId, documentKey) =>
-      withdraw((l) => l.sourceId === sourceId && l.externalKey !== documentKey && isCorrectionLetter(l), `withdrawn: ${sourceId} is back to what was posted in ${documentKey}; the correction is no longer due`),
+      withdraw(
+        (l) => l.sourceId === sourceId && l.externalKey !== documentKey && isCorrectionLetter(l),
+        `withdrawn: ${sourceId} is back to what was posted in ${documentKey}; the correction is no longer due`,
+      ),
   };
 }

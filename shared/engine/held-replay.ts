@@ -31,8 +31,11 @@ export const heldDate = (letter: DeadLetter) => /dated (\d{4}-\d{2}-\d{2})/.exec
 /** Held letters of a flow: newest document date first (no date last), each date's letters oldest first. */
 async function listHeld(store: FlowStateStore, flowId: string) {
   const open = await store.listDeadLetters(flowId);
-  const byDate = (a: DeadLetter, b: DeadLetter) => (heldDate(a) === heldDate(b) ? 0 : heldDate(a) === "" ? 1 : heldDate(b) === "" ? -1 : heldDate(a) < heldDate(b) ? 1 : -1);
-  return open.filter((l) => l.error?.code === "period_closed").sort((a, b) => byDate(a, b) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const byDate = (a: DeadLetter, b: DeadLetter) =>
+    heldDate(a) === heldDate(b) ? 0 : heldDate(a) === "" ? 1 : heldDate(b) === "" ? -1 : heldDate(a) < heldDate(b) ? 1 : -1;
+  return open
+    .filter((l) => l.error?.code === "period_closed")
+    .sort((a, b) => byDate(a, b) || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
@@ -63,7 +66,10 @@ export async function replayHeldLetters(
   const replayed: string[] = [];
   for (const letter of held) {
     if (share - used < MIN_PER_REPLAY || (request.budget.deadline !== undefined && clock.now() >= request.budget.deadline)) break;
-    const result = await replayDeadLetter(ports, letter.id, { by: HELD_BY, budget: { maxSubrequests: share - used, ...(request.budget.deadline !== undefined ? { deadline: request.budget.deadline } : {}) } }).catch((error: unknown) => ({
+    const result = await replayDeadLetter(ports, letter.id, {
+      by: HELD_BY,
+      budget: { maxSubrequests: share - used, ...(request.budget.deadline !== undefined ? { deadline: request.budget.deadline } : {}) },
+    }).catch((error: unknown) => ({
       replayed: false,
       subrequests: 0,
       error: { code: "replay_failed", message: error instanceof Error ? error.message : String(error) },
@@ -75,12 +81,28 @@ export async function replayHeldLetters(
     }
     // The first letter of its date refused: that date's period (and so every older one's) is still closed.
     if (held.find((l) => heldDate(l) === heldDate(letter)) === letter) {
-      logger.info("held letters: the newest date still held is refused; it and older dates stay held", { flowId, held: held.length, letter: letter.id, date: heldDate(letter), code: result.error?.code });
+      logger.info("held letters: the newest date still held is refused; it and older dates stay held", {
+        flowId,
+        held: held.length,
+        letter: letter.id,
+        date: heldDate(letter),
+        code: result.error?.code,
+      });
       break;
     }
-    logger.warn("held letter still refused after another of its date was accepted; it stays held", { flowId, letter: letter.id, code: result.error?.code, message: result.error?.message });
+    logger.warn("held letter still refused after another of its date was accepted; it stays held", {
+      flowId,
+      letter: letter.id,
+      code: result.error?.code,
+      message: result.error?.message,
+    });
   }
-  if (replayed.length) logger.info("held letters replayed: their period reopened", { flowId, replayed: replayed.length, stillHeld: held.length - replayed.length });
-  const open = heldLetters(held.filter((l) => !replayed.includes(l.id)), resolve, logger);
+  if (replayed.length)
+    logger.info("held letters replayed: their period reopened", { flowId, replayed: replayed.length, stillHeld: held.length - replayed.length });
+  const open = heldLetters(
+    held.filter((l) => !replayed.includes(l.id)),
+    resolve,
+    logger,
+  );
   return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...(open ? { held: open } : {}) };
 }

@@ -28,12 +28,16 @@ export function keySchemeAccepted(env: Record<string, string | undefined>, flowI
 
 export class KeySchemeChangedError extends BridgeError {
   constructor(flowId: string, hash: string, range: boolean) {
-    super("key_scheme_changed", `flow ${flowId}: its external key template changed since documents were written (key scheme ${hash}); the run is refused so nothing is booked twice under new keys`, {
-      hint: range
-        ? `run an incremental sync first with ACCEPT_KEY_SCHEME=${flowId}:${hash}, or restore the previous externalKey/keyTemplate`
-        : `restore the previous externalKey/keyTemplate, or accept the change with ACCEPT_KEY_SCHEME=${flowId}:${hash} (the next run then reads only what changed after the watermark; documents edited upstream later are booked under the new keys)`,
-      details: { flowId, keyScheme: hash },
-    });
+    super(
+      "key_scheme_changed",
+      `flow ${flowId}: its external key template changed since documents were written (key scheme ${hash}); the run is refused so nothing is booked twice under new keys`,
+      {
+        hint: range
+          ? `run an incremental sync first with ACCEPT_KEY_SCHEME=${flowId}:${hash}, or restore the previous externalKey/keyTemplate`
+          : `restore the previous externalKey/keyTemplate, or accept the change with ACCEPT_KEY_SCHEME=${flowId}:${hash} (the next run then reads only what changed after the watermark; documents edited upstream later are booked under the new keys)`,
+        details: { flowId, keyScheme: hash },
+      },
+    );
   }
 }
 
@@ -53,7 +57,10 @@ function effectiveKeyTemplate(flow: Flow): string {
 
 /** Target system + document kind: T+ refuses a repeated ExternalCode per voucher type, KIS FBillNo per bill type. */
 function documentKind(flow: Flow): string {
-  return `${flow.target.type}:${flow.target.operation.trim().toLowerCase().replace(/\/create$/, "")}`;
+  return `${flow.target.type}:${flow.target.operation
+    .trim()
+    .toLowerCase()
+    .replace(/\/create$/, "")}`;
 }
 
 const PLACEHOLDER = /\{[^{}]*\}/;
@@ -108,7 +115,7 @@ export function assertNoKeyCollisions(flows: readonly Flow[]): void {
   const found = keyCollisions(flows);
   if (found.length === 0) return;
   throw new BridgeError("key_collision", found.map((c) => c.message).join("; "), {
-    hint: "give each flow its own key namespace: a distinct literal prefix in target.externalKey or operation.keyTemplate (e.g. \"S2-{io_date_new}-{wms_co_id}\"), then accept the key scheme change (ACCEPT_KEY_SCHEME)",
+    hint: 'give each flow its own key namespace: a distinct literal prefix in target.externalKey or operation.keyTemplate (e.g. "S2-{io_date_new}-{wms_co_id}"), then accept the key scheme change (ACCEPT_KEY_SCHEME)',
     details: { collisions: found.map(({ flows, templates, kind }) => ({ flows, templates, kind })) },
   });
 }

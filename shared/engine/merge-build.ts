@@ -94,7 +94,11 @@ export async function buildUnbuilt(run: FlowRun, window: TimeWindow): Promise<vo
 }
 
 /** Where held merge groups start on the window field (earliest member, whole seconds); untimed: a member has no time. */
-function heldGroupsStart(heldGroups: NonNullable<BuildResult["held"]>, rows: Map<string, SourceRow>, source: WindowSource): { from?: number; untimed: boolean } {
+function heldGroupsStart(
+  heldGroups: NonNullable<BuildResult["held"]>,
+  rows: Map<string, SourceRow>,
+  source: WindowSource,
+): { from?: number; untimed: boolean } {
   let from: number | undefined;
   let untimed = false;
   for (const group of heldGroups) {

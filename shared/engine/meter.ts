@@ -63,12 +63,10 @@ export function createCallMeter(fetch: FetchLike, budget: Budget, clock: Clock):
   const metered: FetchLike = async (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     if (exhausted()) {
-      throw new BudgetExhaustedError(
-        used >= budget.maxSubrequests
-          ? `subrequest budget of ${budget.maxSubrequests} spent`
-          : "invocation deadline reached",
-        { used, maxSubrequests: budget.maxSubrequests },
-      );
+      throw new BudgetExhaustedError(used >= budget.maxSubrequests ? `subrequest budget of ${budget.maxSubrequests} spent` : "invocation deadline reached", {
+        used,
+        maxSubrequests: budget.maxSubrequests,
+      });
     }
     used++;
     const s = statsFor(endpointLabel(url));

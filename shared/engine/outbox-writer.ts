@@ -76,8 +76,11 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
     let plan = [...plans.values()].find((p) => p.unit === unit);
     if (!plan) {
       if (parts.some((d) => ctx.ledgerGet(d.externalKey))) {
-        const changed = parts.findIndex((d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash);
-        if (changed < 0) rest.push(...parts); // written before the outbox: the ledger decides, as before
+        const changed = parts.findIndex(
+          (d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash,
+        );
+        if (changed < 0)
+          rest.push(...parts); // written before the outbox: the ledger decides, as before
         else lostPlan(w, unit, parts, changed, rowsById);
         continue;
       }
@@ -91,7 +94,14 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
         planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
         runId: ctx.runId,
         createdAt: ctx.now(),
-        ...(ctx.changeWriter ? { images: ctx.changeWriter.planImages(parts.flatMap((d) => d.members), rowsById) } : {}),
+        ...(ctx.changeWriter
+          ? {
+              images: ctx.changeWriter.planImages(
+                parts.flatMap((d) => d.members),
+                rowsById,
+              ),
+            }
+          : {}),
       };
       // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
       const clash = plan.supplement === 0 && !ctx.writtenGroup(plan.groupKey) ? await probeOtherSplit(ctx.target, ctx.targetOperation, plan.parts) : undefined;
@@ -122,26 +132,54 @@ function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], changed: n
   ctx.deadLetter(
     members[0] ?? key,
     members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
-    new BridgeError("changed_after_write", `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`, {
-      hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
-    }),
-    { externalKey: key, payload: { outbox: { unit, parts: remainder.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })) } } },
+    new BridgeError(
+      "changed_after_write",
+      `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`,
+      {
+        hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
+      },
+    ),
+    {
+      externalKey: key,
+      payload: {
+        outbox: { unit, parts: remainder.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })) },
+      },
+    },
   );
   const groupKey = parts[0]!.groupKey!;
   const previous = ctx.writtenGroup(groupKey);
-  ctx.remember({ externalKey: groupLedgerKey(groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...members])], supplements: Math.max(previous?.supplements ?? 0, parts[0]!.supplement ?? 0), writtenAt: ctx.now(), runId: ctx.runId });
+  ctx.remember({
+    externalKey: groupLedgerKey(groupKey),
+    contentHash: "group",
+    members: [...new Set([...(previous?.members ?? []), ...members])],
+    supplements: Math.max(previous?.supplements ?? 0, parts[0]!.supplement ?? 0),
+    writtenAt: ctx.now(),
+    runId: ctx.runId,
+  });
 }
 
 /** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */
 function conflictPlan(w: OutboxRun, plan: OutboxPlan, clash: TargetConflictError, rowsById: Map<string, SourceRow>) {
   const ctx = w.ctx;
-  ctx.deadLetter(plan.members[0] ?? plan.groupKey, plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined), clash, {
-    externalKey: plan.parts[0]!.externalKey,
-    payload: { outbox: { unit: plan.unit, parts: plan.parts } },
-  });
+  ctx.deadLetter(
+    plan.members[0] ?? plan.groupKey,
+    plan.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+    clash,
+    {
+      externalKey: plan.parts[0]!.externalKey,
+      payload: { outbox: { unit: plan.unit, parts: plan.parts } },
+    },
+  );
   for (const part of plan.parts) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images); // as writePlan's refused parts
   const previous = ctx.writtenGroup(plan.groupKey);
-  ctx.remember({ externalKey: groupLedgerKey(plan.groupKey), contentHash: "group", members: [...new Set([...(previous?.members ?? []), ...plan.members])], supplements: previous?.supplements ?? 0, writtenAt: ctx.now(), runId: ctx.runId });
+  ctx.remember({
+    externalKey: groupLedgerKey(plan.groupKey),
+    contentHash: "group",
+    members: [...new Set([...(previous?.members ?? []), ...plan.members])],
+    supplements: previous?.supplements ?? 0,
+    writtenAt: ctx.now(),
+    runId: ctx.runId,
+  });
 }
 
 async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, SourceRow>) {
@@ -161,7 +199,14 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
     let written = false;
     // A part set aside carries the rows of every member from it on: if it is dead-lettered as poison, its letter
     // holds the plan's remainder (settleSetAside) with those rows.
-    const remainderRows = [...new Set(plan.parts.slice(i).filter((p) => !ctx.ledgerGet(p.externalKey)).flatMap((p) => p.members))]
+    const remainderRows = [
+      ...new Set(
+        plan.parts
+          .slice(i)
+          .filter((p) => !ctx.ledgerGet(p.externalKey))
+          .flatMap((p) => p.members),
+      ),
+    ]
       .map((m) => rowsById.get(m))
       .filter((r): r is SourceRow => r !== undefined);
     await ctx.writeOne(
@@ -170,7 +215,14 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
       doc.supplement ? "supplement" : "new",
       (result) => {
         written = true;
-        ctx.remember({ externalKey: doc.externalKey, contentHash: doc.contentHash, targetId: result?.targetId ?? result?.targetCode, members: doc.members, writtenAt: ctx.now(), runId: ctx.runId });
+        ctx.remember({
+          externalKey: doc.externalKey,
+          contentHash: doc.contentHash,
+          targetId: result?.targetId ?? result?.targetCode,
+          members: doc.members,
+          writtenAt: ctx.now(),
+          runId: ctx.runId,
+        });
       },
       (error) => (refused = { at: i, error }),
     );
@@ -194,7 +246,8 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
   // as the letter holds them (its replay books exactly those lines): the group registry settles those members, so a
   // member edited or cancelled later is corrected against the letter, never adopted with its new lines or taken for
   // new (chaos seeds 9042, 9182 long: a conflict with a voucher entered by hand, test/core/changes-conflict-group).
-  for (const part of plan.parts) if (refused || ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
+  for (const part of plan.parts)
+    if (refused || ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
   closePlan(w, plan);
 }
 

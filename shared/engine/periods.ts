@@ -20,8 +20,10 @@ export interface PeriodMatchers {
   beforeEnable: RegExp;
 }
 
-export const DEFAULT_CLOSED_PATTERN = "已结账|已经结账|已月结|已关账|期间已关闭|不能(小于|早于)[^，,。]{0,20}当前(会计|仓存|库存)?期间|(会计|账务|库存|仓存)期间[^，,。]{0,20}(结账|关闭|封存)|不能(录入|保存)[^，,。]{0,20}(当前)?(账期|期间)[^，,。]{0,10}之前|period[^.]{0,30}closed";
-export const DEFAULT_ENABLE_PATTERN = "(早于|小于|之前|不能早于)[^，,。]{0,20}启用(日期|期间)|启用(日期|期间)[^，,。]{0,20}(之前|不能|早于|小于)|before[^.]{0,30}(enable|start)[^.]{0,10}date";
+export const DEFAULT_CLOSED_PATTERN =
+  "已结账|已经结账|已月结|已关账|期间已关闭|不能(小于|早于)[^，,。]{0,20}当前(会计|仓存|库存)?期间|(会计|账务|库存|仓存)期间[^，,。]{0,20}(结账|关闭|封存)|不能(录入|保存)[^，,。]{0,20}(当前)?(账期|期间)[^，,。]{0,10}之前|period[^.]{0,30}closed";
+export const DEFAULT_ENABLE_PATTERN =
+  "(早于|小于|之前|不能早于)[^，,。]{0,20}启用(日期|期间)|启用(日期|期间)[^，,。]{0,20}(之前|不能|早于|小于)|before[^.]{0,30}(enable|start)[^.]{0,10}date";
 
 function pattern(env: Record<string, string | undefined>, name: string, fallback: string): RegExp {
   const raw = env[name];
@@ -34,7 +36,10 @@ function pattern(env: Record<string, string | undefined>, name: string, fallback
 
 export function periodMatchers(system: "kis" | "tplus", env: Record<string, string | undefined>): PeriodMatchers {
   const prefix = system === "kis" ? "KIS" : "TPLUS";
-  return { closed: pattern(env, `${prefix}_PERIOD_CLOSED_PATTERN`, DEFAULT_CLOSED_PATTERN), beforeEnable: pattern(env, `${prefix}_ENABLE_DATE_PATTERN`, DEFAULT_ENABLE_PATTERN) };
+  return {
+    closed: pattern(env, `${prefix}_PERIOD_CLOSED_PATTERN`, DEFAULT_CLOSED_PATTERN),
+    beforeEnable: pattern(env, `${prefix}_ENABLE_DATE_PATTERN`, DEFAULT_ENABLE_PATTERN),
+  };
 }
 
 /** A permanent refusal that names a closed period or the enable date; undefined for anything else. */
@@ -60,15 +65,19 @@ export interface PeriodPolicy {
 /** The dead letter a held refusal becomes: its own class, so alerts and the dashboard name it. */
 export function periodError(kind: PeriodRefusal, cause: BridgeError, date: string | undefined, redated?: string): BridgeError {
   const what = kind === "period_closed" ? "its accounting period is closed (已结账)" : "its date is before the account's enable date (启用日期)";
-  return new BridgeError(kind, `the target refused the document dated ${date ?? "?"}${redated ? ` (also re-dated to ${redated})` : ""}: ${what}: ${cause.message}`, {
-    retryable: false,
-    cause,
-    hint:
-      kind === "period_closed"
-        ? "reopen the period in the target (反结账) and replay this dead letter, or set the flow's target.closedPeriod to \"redate\""
-        : "the document predates the account: post it by hand, or replay after moving the enable date",
-    details: { refusal: kind, date, ...(redated ? { redated } : {}) },
-  });
+  return new BridgeError(
+    kind,
+    `the target refused the document dated ${date ?? "?"}${redated ? ` (also re-dated to ${redated})` : ""}: ${what}: ${cause.message}`,
+    {
+      retryable: false,
+      cause,
+      hint:
+        kind === "period_closed"
+          ? 'reopen the period in the target (反结账) and replay this dead letter, or set the flow\'s target.closedPeriod to "redate"'
+          : "the document predates the account: post it by hand, or replay after moving the enable date",
+      details: { refusal: kind, date, ...(redated ? { redated } : {}) },
+    },
+  );
 }
 
 /**
@@ -76,7 +85,12 @@ export function periodError(kind: PeriodRefusal, cause: BridgeError, date: strin
  * the document is written again dated the first day of the current month in the flow's timezone (the earliest
  * day that can be open without knowing the target's calendar), with the original date in the memo.
  */
-export async function writeWithPeriodPolicy(target: TargetConnector, write: TargetWrite, options: TargetWriteOptions, policy: PeriodPolicy): Promise<TargetWriteResult> {
+export async function writeWithPeriodPolicy(
+  target: TargetConnector,
+  write: TargetWrite,
+  options: TargetWriteOptions,
+  policy: PeriodPolicy,
+): Promise<TargetWriteResult> {
   try {
     return await target.write(write, options);
   } catch (error) {

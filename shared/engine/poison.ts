@@ -156,7 +156,10 @@ export class PoisonBook {
    * End of run: the attempt entries to record, and the documents whose count reached the limit (to dead-letter).
    * Counts do not grow in a run that looked like an outage.
    */
-  settle(runId: string, at: number): {
+  settle(
+    runId: string,
+    at: number,
+  ): {
     entries: LedgerEntry[];
     exhausted: Array<SetAsideDocument & { attempts: number }>;
     setAside: Array<{ externalKey: string; attempts: number; code: string }>;
@@ -192,10 +195,14 @@ export class PoisonBook {
 
 /** The dead letter's error for a document that failed in too many runs. */
 export function repeatedFailure(externalKey: string, attempts: number, last: BridgeError): BridgeError {
-  return new BridgeError("write_failed_repeatedly", `${externalKey}: the target failed this document in ${attempts} runs (last: ${last.code}: ${last.message})`, {
-    hint: "the other documents were written; check this payload against the target (a value or master data it cannot take), fix the flow, reference table or target, then replay this dead letter",
-    details: { lastCode: last.code },
-  });
+  return new BridgeError(
+    "write_failed_repeatedly",
+    `${externalKey}: the target failed this document in ${attempts} runs (last: ${last.code}: ${last.message})`,
+    {
+      hint: "the other documents were written; check this payload against the target (a value or master data it cannot take), fix the flow, reference table or target, then replay this dead letter",
+      details: { lastCode: last.code },
+    },
+  );
 }
 
 /** MAX_FAILED_RUNS: failed runs after which a document that keeps failing is dead-lettered (default 3). */

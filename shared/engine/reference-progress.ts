@@ -18,7 +18,13 @@ interface SavedProgress {
   progress: MaterialRefreshProgress;
 }
 
-export async function loadRefreshProgress(kv: KeyValueStore | undefined, table: string, source: string, now: number, maxAgeMs: number): Promise<{ startedAt: number; progress: MaterialRefreshProgress } | null> {
+export async function loadRefreshProgress(
+  kv: KeyValueStore | undefined,
+  table: string,
+  source: string,
+  now: number,
+  maxAgeMs: number,
+): Promise<{ startedAt: number; progress: MaterialRefreshProgress } | null> {
   if (!kv) return null;
   const raw = await kv.get(stateKeys.referenceProgress(table));
   if (raw === null) return null;
@@ -44,7 +50,14 @@ export async function loadRefreshProgress(kv: KeyValueStore | undefined, table: 
   }
 }
 
-export async function saveRefreshProgress(kv: KeyValueStore | undefined, table: string, source: string, startedAt: number, now: number, progress: MaterialRefreshProgress): Promise<void> {
+export async function saveRefreshProgress(
+  kv: KeyValueStore | undefined,
+  table: string,
+  source: string,
+  startedAt: number,
+  now: number,
+  progress: MaterialRefreshProgress,
+): Promise<void> {
   if (!kv) return;
   const saved: SavedProgress = { v: 1, source, startedAt, savedAt: now, progress };
   await kv.put(stateKeys.referenceProgress(table), JSON.stringify(saved));

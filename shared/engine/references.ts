@@ -55,13 +55,16 @@ export async function refreshReferenceTable(ref: Reference, ports: ReferenceRefr
       } catch (error) {
         if (error instanceof BudgetExhaustedError) {
           await saveRefreshProgress(ports.kv, ref.name, source, saved?.startedAt ?? now, ports.clock.now(), progress);
-          ports.logger.warn("reference refresh ran out of subrequests; the next run continues it", { table: ref.name, listed: progress.listed.length, detailed: progress.detailed.length });
+          ports.logger.warn("reference refresh ran out of subrequests; the next run continues it", {
+            table: ref.name,
+            listed: progress.listed.length,
+            detailed: progress.detailed.length,
+          });
         } else await dropRefreshProgress(ports.kv, ref.name);
         throw error;
       }
       await dropRefreshProgress(ports.kv, ref.name);
-    }
-    else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
+    } else if (operation === "Stock/List") for await (const row of ops.stocks()) rows.push({ ...row });
     else throw unsupported(ref);
   } else {
     const client = tplusClient(ports.env, clientDeps(ports));
@@ -130,17 +133,21 @@ export async function ensureReferenceTables(flow: Flow, ports: ReferenceRefreshP
           throw error;
         }
         if (empty) {
-          throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty, and filling it from ${ref.source.type} ${ref.source.operation} failed`, {
-            hint: `${error instanceof BridgeError && error.hint ? `${error.hint} ` : ""}Or upload it with POST /reference/${ref.name} or \`jst-bridge reference upload ${ref.name} file.csv\`.`,
-            details: { table: ref.name, cause: error instanceof BridgeError ? error.code : "unknown" },
-            cause: error,
-          });
+          throw new ConfigError(
+            `flow ${flow.id} needs reference table "${ref.name}", which is empty, and filling it from ${ref.source.type} ${ref.source.operation} failed`,
+            {
+              hint: `${error instanceof BridgeError && error.hint ? `${error.hint} ` : ""}Or upload it with POST /reference/${ref.name} or \`jst-bridge reference upload ${ref.name} file.csv\`.`,
+              details: { table: ref.name, cause: error instanceof BridgeError ? error.code : "unknown" },
+              cause: error,
+            },
+          );
         }
         // Back off for a TTL: without this every run after the TTL pays the same doomed refresh (e.g. an uploaded
         // kis_materials on an account whose materials lack the key field). updatedAt doubles as "last attempt";
         // the source says the rows are the older ones.
         const code = error instanceof BridgeError ? error.code : "unknown";
-        const source = `${(table!.source ?? "").replace(/ \(refresh from .* failed at .*\)$/, "")} (refresh from ${ref.source.type} ${ref.source.operation} failed at ${new Date(ports.clock.now()).toISOString()}: ${code})`.trim();
+        const source =
+          `${(table!.source ?? "").replace(/ \(refresh from .* failed at .*\)$/, "")} (refresh from ${ref.source.type} ${ref.source.operation} failed at ${new Date(ports.clock.now()).toISOString()}: ${code})`.trim();
         await ports.references.put({ ...table!, updatedAt: ports.clock.now(), source });
         ports.logger.warn("reference table refresh failed; using the older table and retrying after the TTL", { table: ref.name, code });
       }

@@ -24,7 +24,14 @@ export interface ReplayImages {
 /** Undefined when the flow follows no changes (no target.onChange): nothing to image. */
 export async function replayImages(
   flow: Flow,
-  deps: { env: Record<string, string | undefined>; kv: KeyValueStore; clock: Clock; builder: FlowDocumentBuilder; rows: SourceRow[]; ledger: (key: string) => LedgerEntry | undefined },
+  deps: {
+    env: Record<string, string | undefined>;
+    kv: KeyValueStore;
+    clock: Clock;
+    builder: FlowDocumentBuilder;
+    rows: SourceRow[];
+    ledger: (key: string) => LedgerEntry | undefined;
+  },
 ): Promise<ReplayImages | undefined> {
   const { changes } = changeSettingsFor(flow, await withLearnedRedForm(deps.env, deps.kv), deps.clock);
   if (!changes) return undefined;
@@ -41,7 +48,13 @@ export async function replayImages(
   // A member imaged already (a run read its change while the plan was held: change-writer.ts) keeps that image: it
   // is the newer knowledge, and its correction is settled against it.
   const ofGroup = (groupKey: string, members: string[], payload: Record<string, unknown>, at: number, runId: string) =>
-    book.memberImages(groupKey, members.flatMap((id) => (own.has(id) && !deps.ledger(imageKey(id)) ? [{ id, lines: own.get(id)! }] : [])), payload, at, runId);
+    book.memberImages(
+      groupKey,
+      members.flatMap((id) => (own.has(id) && !deps.ledger(imageKey(id)) ? [{ id, lines: own.get(id)! }] : [])),
+      payload,
+      at,
+      runId,
+    );
   return {
     ofDocument(doc, at, runId) {
       if (doc.groupKey === undefined) return book.documentImage(doc as BuiltDocument, at, runId);

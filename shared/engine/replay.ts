@@ -41,12 +41,18 @@ async function replayableLetter(ports: RunnerPorts, store: FlowStateStore, id: s
   if (!flow) throw new BridgeError("not_found", `dead letter ${id} belongs to flow ${letter.flow}, which this deployment does not run`);
   // "approval: required" holds every write of the flow until approved (shared/observe/approval.ts): a replay too.
   if (!(await approved(ports.kv, flow))) {
-    throw new BridgeError("conflict", `flow ${flow.id} waits for approval; dead letter ${id} is not replayed`, { hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page), then replay" });
+    throw new BridgeError("conflict", `flow ${flow.id} waits for approval; dead letter ${id} is not replayed`, {
+      hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page), then replay",
+    });
   }
   return { letter, flow };
 }
 
-type Checked = (write: { operation: string; externalKey: string; payload: Record<string, unknown> }) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string }>;
+type Checked = (write: {
+  operation: string;
+  externalKey: string;
+  payload: Record<string, unknown>;
+}) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string }>;
 
 /** What one replay works with once its letter, lease and flow are in hand. */
 interface ReplayContext {
@@ -140,7 +146,14 @@ async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[], unit: s
     }
     const written = await ctx.checked({ operation: flow.target.operation, externalKey: part.externalKey, payload: part.payload });
     result.written.push({ externalKey: part.externalKey, status: written.status });
-    entries.push({ externalKey: part.externalKey, contentHash: part.contentHash, targetId: written.targetId ?? written.targetCode, members: part.members, writtenAt: ctx.clock.now(), runId: ctx.runId });
+    entries.push({
+      externalKey: part.externalKey,
+      contentHash: part.contentHash,
+      targetId: written.targetId ?? written.targetCode,
+      members: part.members,
+      writtenAt: ctx.clock.now(),
+      runId: ctx.runId,
+    });
     writtenParts.push(part);
   }
   if (ctx.images) entries.push(...ctx.images.ofPlanned(unit, writtenParts, ctx.clock.now(), ctx.runId));
@@ -195,7 +208,15 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
     }
     const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
     result.written.push({ externalKey: doc.externalKey, status: written.status });
-    entries.push(...writtenEntries(doc, written.targetId ?? written.targetCode, doc.groupKey === undefined ? undefined : ledger(groupLedgerKey(doc.groupKey)), ctx.clock.now(), ctx.runId));
+    entries.push(
+      ...writtenEntries(
+        doc,
+        written.targetId ?? written.targetCode,
+        doc.groupKey === undefined ? undefined : ledger(groupLedgerKey(doc.groupKey)),
+        ctx.clock.now(),
+        ctx.runId,
+      ),
+    );
     if (ctx.images) entries.push(...ctx.images.ofDocument(doc, ctx.clock.now(), ctx.runId));
   }
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
@@ -208,7 +229,6 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
   return result;
 }
 
-
 /** The outbox unit of a letter's plan (`<groupKey>#S<n>`, or `correction:<key>`), if it names one. */
 function plannedUnit(payload: unknown): string | undefined {
   const unit = (payload as { outbox?: { unit?: unknown } } | null)?.outbox?.unit;
@@ -220,7 +240,12 @@ function plannedParts(payload: unknown): PlannedPart[] | undefined {
   const parts = (payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
   if (!Array.isArray(parts) || parts.length === 0) return undefined;
   const ok = parts.every(
-    (p) => p && typeof p === "object" && typeof (p as PlannedPart).externalKey === "string" && typeof (p as PlannedPart).contentHash === "string" && typeof (p as PlannedPart).payload === "object",
+    (p) =>
+      p &&
+      typeof p === "object" &&
+      typeof (p as PlannedPart).externalKey === "string" &&
+      typeof (p as PlannedPart).contentHash === "string" &&
+      typeof (p as PlannedPart).payload === "object",
   );
   return ok ? (parts as PlannedPart[]) : undefined;
 }

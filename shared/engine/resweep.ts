@@ -85,7 +85,10 @@ export async function maybeResweep(input: ResweepInput): Promise<RunSummary | un
   const range = pending ? { from: pending.next, to: pending.to } : whole;
   const { summary } = await input.runRange(range, `${input.runId}-resweep`, whole.to);
   const found = (pending?.found ?? 0) + summary.counts.written + summary.counts.deadLettered;
-  const reported: RunSummary = { ...summary, resweep: { days: settings.days, from: whole.from, to: whole.to, found, ...(pending ? { resumedAt: range.from } : {}) } };
+  const reported: RunSummary = {
+    ...summary,
+    resweep: { days: settings.days, from: whole.from, to: whole.to, found, ...(pending ? { resumedAt: range.from } : {}) },
+  };
   await input.recordRun(reported);
   if (found > 0 && !summary.continues) {
     input.logger.warn("re-sweep found documents the incremental runs missed; consider a longer lookback or end lag", {

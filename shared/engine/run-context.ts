@@ -113,7 +113,15 @@ export async function openFlowRun(deps: RunDeps, options: RunOptions): Promise<F
     continues: false,
     ledger,
     // The hold waits for documents (set aside, late outbox members), not only for a day still open (run record).
-    progress: { before: watermarkBefore, watermark: watermarkBefore, saved: watermarkBefore, lastSaveAt: -Infinity, dirty: false, held, heldForDocuments: held && cursor?.holdFor !== "groups" },
+    progress: {
+      before: watermarkBefore,
+      watermark: watermarkBefore,
+      saved: watermarkBefore,
+      lastSaveAt: -Infinity,
+      dirty: false,
+      held,
+      heldForDocuments: held && cursor?.holdFor !== "groups",
+    },
     recovery: { inherited: [], uncleanBefore: false, markedWriting: false, ledgerSaveFailed: false },
     spool: { groupsElsewhere, deferToRunEnd: deps.builder.merges && groupsElsewhere && !options.range, unbuilt: new Map(), readUnbuilt: [] },
     poison,

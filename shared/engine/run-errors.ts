@@ -28,11 +28,15 @@ export class HeldGroupError extends BridgeError {
 
 /** A window the request cap cannot read that cannot be halved (one second: more rows saved in it than the cap reads). */
 export function windowTooBig(window: TimeWindow, cause: BridgeError, merged: boolean): BridgeError {
-  return new BridgeError("jst_paging_stuck", `window ${span(window)} needs more requests than the cap and cannot be split (one second)${merged ? "; the merged groups read so far are not written" : ""}`, {
-    cause,
-    hint: "raise JST_MAX_PAGES_PER_WINDOW (or the page size): more documents were saved in one second than the cap reads",
-    details: { window, ...cause.details },
-  });
+  return new BridgeError(
+    "jst_paging_stuck",
+    `window ${span(window)} needs more requests than the cap and cannot be split (one second)${merged ? "; the merged groups read so far are not written" : ""}`,
+    {
+      cause,
+      hint: "raise JST_MAX_PAGES_PER_WINDOW (or the page size): more documents were saved in one second than the cap reads",
+      details: { window, ...cause.details },
+    },
+  );
 }
 
 export function toBridgeError(error: unknown): BridgeError {

@@ -61,7 +61,11 @@ function settleSetAside(run: FlowRun): { pending: boolean; list: SetAsideList } 
   if (tookNothing && run.outcome !== "failed") {
     // Every write failed and none counted as poison (no create seen to work): report it as the outage it may be.
     run.outcome = "failed";
-    run.error = { code: tookNothing.code, message: `the target took no document in this run (${setAsideCount} set aside): ${tookNothing.message}`, hint: tookNothing.hint };
+    run.error = {
+      code: tookNothing.code,
+      message: `the target took no document in this run (${setAsideCount} set aside): ${tookNothing.message}`,
+      hint: tookNothing.hint,
+    };
   }
   for (const entry of entries) run.ledger.remember(entry);
   for (const item of exhausted) fileExhausted(run, item);
@@ -86,10 +90,16 @@ function fileExhausted(run: FlowRun, item: ReturnType<PoisonBook["settle"]>["exh
     closePlan(outbox, plan);
     return;
   }
-  fileDeadLetter(run, item.doc.members[0] ?? item.doc.externalKey, item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows, error, {
-    externalKey: item.doc.externalKey,
-    payload: run.changeWriter ? run.changeWriter.letterPayload(item.doc) : item.doc.payload,
-  });
+  fileDeadLetter(
+    run,
+    item.doc.members[0] ?? item.doc.externalKey,
+    item.doc.groupKey === undefined && item.rows.length === 1 ? item.rows[0] : item.rows,
+    error,
+    {
+      externalKey: item.doc.externalKey,
+      payload: run.changeWriter ? run.changeWriter.letterPayload(item.doc) : item.doc.payload,
+    },
+  );
 }
 
 /** Whether this run's writes are settled (run record `writesSettled`); a recovering run that settled clears what it inherited. */

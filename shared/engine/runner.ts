@@ -79,8 +79,18 @@ export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCou
   const outbox = kv ? new OutboxStore(kv) : undefined;
   const marker = kv ? new WriteMarkerStore(kv) : undefined;
   return {
-    ...(marker ? { writeMarker: { unsettled: (f, r) => marker.unsettled(f, r), mark: (f, r, at) => marker.mark(f, r, at), clear: (f, ids) => marker.clear(f, ids) } } : {}),
-    ...(outbox ? { outbox: { list: (flowId) => outbox.list(flowId), put: (flowId, plan) => outbox.put(flowId, plan), delete: (flowId, unit) => outbox.delete(flowId, unit) } } : {}),
+    ...(marker
+      ? { writeMarker: { unsettled: (f, r) => marker.unsettled(f, r), mark: (f, r, at) => marker.mark(f, r, at), clear: (f, ids) => marker.clear(f, ids) } }
+      : {}),
+    ...(outbox
+      ? {
+          outbox: {
+            list: (flowId) => outbox.list(flowId),
+            put: (flowId, plan) => outbox.put(flowId, plan),
+            delete: (flowId, unit) => outbox.delete(flowId, unit),
+          },
+        }
+      : {}),
     loadCheckpoint: async (flowId) => {
       const saved = await store.getWatermark<Checkpoint & { watermark: number }>(flowId);
       return saved && typeof saved.watermark === "number" ? (saved as unknown as Checkpoint) : null;
@@ -143,7 +153,11 @@ export function rangeFlow(flow: Flow): Flow {
   return { ...flow, source: { ...flow.source, timeField: field, params: { ...flow.source.params, date_type: field === "io_date" ? 2 : 0 } } };
 }
 
-export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, params: (window: { from: number; to: number }) => Record<string, unknown>): WindowSource {
+export function jushuitanWindowSource(
+  client: JushuitanClient,
+  flow: Flow,
+  params: (window: { from: number; to: number }) => Record<string, unknown>,
+): WindowSource {
   const endpoint = endpointByPath(flow.source.endpoint);
   if (!endpoint) {
     throw new ConfigError(`flow ${flow.id}: source.endpoint ${flow.source.endpoint} is not a Jushuitan endpoint jst-bridge knows`, {
@@ -167,7 +181,14 @@ export function jushuitanWindowSource(client: JushuitanClient, flow: Flow, param
       })) {
         // A failed rowversion probe is not repeated, but one window's unordered answers do not put later windows in offset mode.
         preferred = page.mode === "offset" ? "keyset" : page.mode;
-        yield { rows: page.rows as SourceRow[], pageIndex: page.requestIndex, dataCount: page.dataCount, hasMore: page.hasNext, mode: page.mode, position: page.position };
+        yield {
+          rows: page.rows as SourceRow[],
+          pageIndex: page.requestIndex,
+          dataCount: page.dataCount,
+          hasMore: page.hasNext,
+          mode: page.mode,
+          position: page.position,
+        };
       }
     },
     idOf: (row) => (idField === endpoint.idField ? rowId(endpoint, row) : String(row[idField] ?? "")),
@@ -222,7 +243,10 @@ import { openFlow } from "../compose/flow.ts";
 export { openFlow };
 
 /** The run's Jushuitan client: credentials, tokens and paging limits from the environment, calls through the run's meter. */
-function jushuitanClientFor(env: EnvVars, deps: { tokenStore: KvTokenStore; fetch: FetchLike; clock: Clock; logger: Logger; rateBudget?: RateBudget }): JushuitanClient {
+function jushuitanClientFor(
+  env: EnvVars,
+  deps: { tokenStore: KvTokenStore; fetch: FetchLike; clock: Clock; logger: Logger; rateBudget?: RateBudget },
+): JushuitanClient {
   const { rateBudget, ...clientDeps } = deps;
   return jushuitanClient(env, clientDeps, rateBudget ? { rateBudget } : {});
 }
@@ -237,13 +261,24 @@ function windowParams(flow: Flow, readFlow: Flow, compiled: FlowDocumentBuilder[
 }
 
 /** The engine's state for one run: over the flow's index when the lock is one, with the merge spool in chunked keys. */
-function runState(lock: FlowLockPort, store: FlowStateStore, kv: MeteredKeyValueStore, run: { flowId: string; runId: string; epoch: number | undefined; clock: Clock; logger: Logger }) {
+function runState(
+  lock: FlowLockPort,
+  store: FlowStateStore,
+  kv: MeteredKeyValueStore,
+  run: { flowId: string; runId: string; epoch: number | undefined; clock: Clock; logger: Logger },
+) {
   const { flowId, runId, epoch, clock, logger } = run;
   // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
-  const indexed = isFlowIndex(lock) ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(lock, store, flowId, runId, epoch, clock, logger)) : undefined;
+  const indexed = isFlowIndex(lock)
+    ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(lock, store, flowId, runId, epoch, clock, logger))
+    : undefined;
   // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
   // With the index, a page's spool (an unmerged flow's continuation) stays in the checkpoint there: no KV write per stop.
-  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, { now: () => clock.now(), logger, ...(indexed ? { inlineBytes: INDEX_INLINE_SPOOL_BYTES } : {}) });
+  const state = spooledState(indexed ?? engineStateOver(store, kv.counts, kv), kv, {
+    now: () => clock.now(),
+    logger,
+    ...(indexed ? { inlineBytes: INDEX_INLINE_SPOOL_BYTES } : {}),
+  });
   return { indexed, state };
 }
 
@@ -296,7 +331,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     const jst = jushuitanClientFor(ports.env, { tokenStore, fetch: meter.fetch, clock, logger, ...(ports.rateBudget ? { rateBudget: ports.rateBudget } : {}) });
     const params = windowParams(flow, readFlow, builder.compiled);
     // Renewals and state commits carry the lease's epoch (state/fenced-state.ts): a run that lost the lease stops.
-    const keeper = request.dryRun ? undefined : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...(epoch !== undefined ? { epoch } : {}) });
+    const keeper = request.dryRun
+      ? undefined
+      : new LeaseKeeper({ lock: ports.lock, flowId: flow.id, runId: request.runId, leaseMs, clock, ...(epoch !== undefined ? { epoch } : {}) });
     const runDeps: Parameters<typeof runFlow>[0] = {
       flowId: flow.id,
       targetOperation: flow.target.operation,
@@ -314,7 +351,11 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       ...(held ? { held } : {}),
     };
     // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
-    if (!request.dryRun) Object.assign(runDeps, observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })));
+    if (!request.dryRun)
+      Object.assign(
+        runDeps,
+        observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })),
+      );
     const runOptions: Parameters<typeof runFlow>[1] = {
       runId: request.runId,
       trigger: request.trigger,
@@ -352,7 +393,14 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
 }
 
 /** Refuses a run whose flow changed its external-key templates since it last wrote (engine/key-scheme.ts). */
-async function checkKeyScheme(flow: Flow, env: EnvVars, store: FlowStateStore, request: RunRequest, clock: Clock, logger: Logger): Promise<"same" | "accepted"> {
+async function checkKeyScheme(
+  flow: Flow,
+  env: EnvVars,
+  store: FlowStateStore,
+  request: RunRequest,
+  clock: Clock,
+  logger: Logger,
+): Promise<"same" | "accepted"> {
   const hash = keySchemeHash(flow);
   const recorded = (await store.ledgerView(flow.id))(KEY_SCHEME_LEDGER_KEY);
   let result: "same" | "accepted" = "same";
@@ -381,15 +429,31 @@ async function refuseLostCheckpoint(flowId: string, store: FlowStateStore, index
   if (indexed ? await indexed.hasCheckpoint(flowId) : await store.getWatermark(flowId)) return;
   const { entries } = await store.loadLedger(flowId);
   if (entries === 0) return;
-  throw new BridgeError("checkpoint_missing", `flow ${flowId} has no checkpoint but its ledger holds ${entries} written document(s): it ran before and lost its place`, {
-    retryable: false,
-    hint: "set the flow's incremental.startAt to where it should resume (the last run record's watermarkAfter, or earlier: the ledger skips what is already written), or run a range backfill (once a checkpoint exists, startAt is ignored)",
-    details: { flowId, ledgerEntries: entries },
-  });
+  throw new BridgeError(
+    "checkpoint_missing",
+    `flow ${flowId} has no checkpoint but its ledger holds ${entries} written document(s): it ran before and lost its place`,
+    {
+      retryable: false,
+      hint: "set the flow's incremental.startAt to where it should resume (the last run record's watermarkAfter, or earlier: the ledger skips what is already written), or run a range backfill (once a checkpoint exists, startAt is ignored)",
+      details: { flowId, ledgerEntries: entries },
+    },
+  );
 }
 
-function indexOptions(index: FlowIndexPort, store: FlowStateStore, flowId: string, runId: string, epoch: number | undefined, clock: Clock, logger: Logger): IndexedStateOptions {
-  const runSettled = (flow: string, id: string) => store.getRun(flow, id).then((r) => r?.writesSettled === true, () => false);
+function indexOptions(
+  index: FlowIndexPort,
+  store: FlowStateStore,
+  flowId: string,
+  runId: string,
+  epoch: number | undefined,
+  clock: Clock,
+  logger: Logger,
+): IndexedStateOptions {
+  const runSettled = (flow: string, id: string) =>
+    store.getRun(flow, id).then(
+      (r) => r?.writesSettled === true,
+      () => false,
+    );
   return { index, flowId, runId, epoch, now: () => clock.now(), logger, runSettled };
 }
 

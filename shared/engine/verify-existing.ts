@@ -27,11 +27,15 @@ export class TargetConflictError extends BridgeError {
       .slice(0, 5)
       .map((d) => `${d.item}: ours ${d.ours}, target ${d.theirs}`)
       .join("; ");
-    super("conflict", `the target already holds ${sides.externalKey}${sides.targetId ? ` (id ${sides.targetId})` : ""} with other lines than this run would write (${shown}${sides.diff.length > 5 ? "; …" : ""})`, {
-      retryable: false,
-      hint: "compare both sides in this dead letter: post the missing lines by hand (or void the target's document and replay this letter), then resolve it",
-      details: { ...sides },
-    });
+    super(
+      "conflict",
+      `the target already holds ${sides.externalKey}${sides.targetId ? ` (id ${sides.targetId})` : ""} with other lines than this run would write (${shown}${sides.diff.length > 5 ? "; …" : ""})`,
+      {
+        retryable: false,
+        hint: "compare both sides in this dead letter: post the missing lines by hand (or void the target's document and replay this letter), then resolve it",
+        details: { ...sides },
+      },
+    );
     this.sides = sides;
   }
 }
@@ -41,7 +45,12 @@ export class TargetConflictError extends BridgeError {
  * differs, undefined when it matches (or when the connector cannot read documents back: then the answer is trusted,
  * as before, with a warning).
  */
-export async function verifyExisting(target: TargetConnector, write: TargetWrite, result: TargetWriteResult, logger: Logger): Promise<TargetConflictError | undefined> {
+export async function verifyExisting(
+  target: TargetConnector,
+  write: TargetWrite,
+  result: TargetWriteResult,
+  logger: Logger,
+): Promise<TargetConflictError | undefined> {
   // A document found after our own lost answer is assumed ours, but after a ledger loss it may be the earlier
   // document under the key (chaos seeds 20261205 / 20261260: a late member was recorded as written and lost).
   if ((result.status !== "already_exists" && !result.recovered) || !target.readBack) return undefined;
@@ -54,7 +63,7 @@ export async function verifyExisting(target: TargetConnector, write: TargetWrite
   if (diff.length === 0) return undefined;
   return new TargetConflictError({
     externalKey: write.externalKey,
-    ...(back.targetId ?? result.targetId ? { targetId: back.targetId ?? result.targetId } : {}),
+    ...((back.targetId ?? result.targetId) ? { targetId: back.targetId ?? result.targetId } : {}),
     ours: back.ours,
     theirs: back.theirs,
     diff,

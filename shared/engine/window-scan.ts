@@ -44,7 +44,17 @@ export function openScan(run: FlowRun, window: TimeWindow, resume: WindowCursor 
   // A resumed spool holds every row read since the last build (earlier windows of the run included).
   for (const row of resume?.spool ?? []) rowsById.set(run.deps.source.idOf(row), row);
   const seen = new Set<string>(resume?.seenIds ?? []);
-  return { window, summary, resumed: resume !== undefined, seen, rowsById, page: 1, position: resume?.position, readComplete: resume?.readComplete ?? false, pendingWasLast: false };
+  return {
+    window,
+    summary,
+    resumed: resume !== undefined,
+    seen,
+    rowsById,
+    page: 1,
+    position: resume?.position,
+    readComplete: resume?.readComplete ?? false,
+    pendingWasLast: false,
+  };
 }
 
 /** Rows of a page whose writes the previous invocation could not finish: settle them without reading the page again. */

@@ -74,7 +74,13 @@ export function ownsInstant(window: TimeWindow, at: number | undefined): boolean
  * (the host clock is the smaller one, already applied). A host clock running ahead would otherwise move the
  * watermark past rows Jushuitan has not stamped yet.
  */
-export function sourceClockEnd(input: { now: number; sourceNow: number | undefined; endLagMs: number; alignToDays?: boolean; timezone?: string }): number | undefined {
+export function sourceClockEnd(input: {
+  now: number;
+  sourceNow: number | undefined;
+  endLagMs: number;
+  alignToDays?: boolean;
+  timezone?: string;
+}): number | undefined {
   if (input.sourceNow === undefined || input.sourceNow > input.now - 1000) return undefined;
   const end = input.sourceNow - Math.max(0, input.endLagMs);
   return input.alignToDays ? startOfDayInZone(end, input.timezone) : end;

@@ -93,7 +93,8 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
         else for (const key of [...sourceOpen.keys()]) if (!now.some((u) => u.flowPath === key)) sourceOpen.delete(key);
       }
       const unresolved = [...(sourceOpen?.values() ?? []), ...tracker.report()];
-      if (unresolved.length > 0) result.unresolved = unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
+      if (unresolved.length > 0)
+        result.unresolved = unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
       // Mapped documents keep their order; find each one's assembled record for withExternalKey.
       const assembledByKey = new Map(assembled.documents.map((d) => [d.merge?.key ?? d.members[0]!, d]));
       for (const doc of mapped.documents) {

@@ -22,7 +22,16 @@ export {
   type Source,
   type Target,
 } from "./schema.ts";
-export { compileFlow, type CompiledFlow, type PreparedRecord, type AssembledDocument, type TargetDocument, type RunResult, type DocumentError, type Dropped } from "./pipeline.ts";
+export {
+  compileFlow,
+  type CompiledFlow,
+  type PreparedRecord,
+  type AssembledDocument,
+  type TargetDocument,
+  type RunResult,
+  type DocumentError,
+  type Dropped,
+} from "./pipeline.ts";
 export { createDocumentBuilder, type FlowDocumentBuilder, type BuildContextLike, type BuiltDocumentLike, type BuildResultLike } from "./builder.ts";
 export { preview, lookupTables, type PreviewOptions, type PreviewResult, type PreviewDocument, type TableRows } from "./preview.ts";
 export { importQeasy, importQeasyDetailed, QeasyImportError, type QeasyImportOptions, type QeasyImportResult } from "./qeasy-import.ts";

@@ -53,8 +53,7 @@ const KEY_HINTS: Record<string, string> = {
   name: "give the flow a human-readable name",
   version: "use a whole number ≥ 1 and raise it whenever the mapping changes",
   endpoint: 'use a Jushuitan query path, e.g. "/open/orders/out/simple/query"',
-  windowDays:
-    "Jushuitan refuses modified_begin/modified_end spans over 7 days; use a value from 1 to 7 (the engine cuts longer ranges into windows)",
+  windowDays: "Jushuitan refuses modified_begin/modified_end spans over 7 days; use a value from 1 to 7 (the engine cuts longer ranges into windows)",
   lookbackMinutes: "minutes re-read before the watermark to catch late rows, e.g. 10",
   endLagMinutes: "minutes left unread before now because rows may still be written upstream, e.g. 5",
   pageSize: "Jushuitan document queries return at most 50 rows per page (inventory 100)",
@@ -194,7 +193,11 @@ export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z
         if (actual === undefined) {
           problems.push({ path: at, problem: `is required (expected ${issue.expected})`, hint: hint ?? `add "${String(path[path.length - 1])}"` });
         } else {
-          problems.push({ path: at, problem: `expected ${issue.expected}, got ${describe(actual)}`, hint: hint ?? `use ${/^[aeiou]/.test(String(issue.expected)) ? "an" : "a"} ${issue.expected}` });
+          problems.push({
+            path: at,
+            problem: `expected ${issue.expected}, got ${describe(actual)}`,
+            hint: hint ?? `use ${/^[aeiou]/.test(String(issue.expected)) ? "an" : "a"} ${issue.expected}`,
+          });
         }
         break;
       }
@@ -238,11 +241,7 @@ export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z
           problems.push({
             path: jsonPath([...path, key]),
             problem: `unknown key "${key}"`,
-            hint: guess
-              ? `did you mean "${guess}"?`
-              : allowed
-                ? `remove it; allowed keys here: ${allowed.join(", ")}`
-                : "remove it or fix its spelling",
+            hint: guess ? `did you mean "${guess}"?` : allowed ? `remove it; allowed keys here: ${allowed.join(", ")}` : "remove it or fix its spelling",
           });
         }
         break;

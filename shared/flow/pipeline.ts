@@ -188,7 +188,11 @@ function sourceIdOf(idField: string): (doc: Record<string, unknown>) => string {
 }
 
 /** formatResponse, the source condition and flatten, per document: records to merge/map, dropped documents, errors. */
-function prepareStage(flow: Flow, sourceId: (doc: Record<string, unknown>) => string, flatten: ReturnType<typeof compileFlatten> | null): CompiledFlow["prepare"] {
+function prepareStage(
+  flow: Flow,
+  sourceId: (doc: Record<string, unknown>) => string,
+  flatten: ReturnType<typeof compileFlatten> | null,
+): CompiledFlow["prepare"] {
   const source = flow.source;
   const timezone = flow.timezone ?? DEFAULT_ZONE;
   const format = compileFormatRules(source.formatResponse ?? [], timezone);
@@ -201,7 +205,9 @@ function prepareStage(flow: Flow, sourceId: (doc: Record<string, unknown>) => st
       if (id === "") {
         out.errors.push({
           id: `#${d}`,
-          error: new BridgeError("source_id_missing", `document #${d} of the batch has no ${source.idField}`, { hint: `Set source.idField to the field that identifies a document (now "${source.idField}").` }),
+          error: new BridgeError("source_id_missing", `document #${d} of the batch has no ${source.idField}`, {
+            hint: `Set source.idField to the field that identifies a document (now "${source.idField}").`,
+          }),
         });
         continue;
       }
@@ -260,7 +266,7 @@ function mapStage(mapping: ReturnType<typeof compileMapping>): CompiledFlow["map
         if (doc.merge) out.merge = doc.merge;
         result.documents.push(out);
       } catch (error) {
-        const id = doc.merge ? doc.merge.key : doc.members[0] ?? "?";
+        const id = doc.merge ? doc.merge.key : (doc.members[0] ?? "?");
         const entry: DocumentError = { id, error: asBridgeError(error, id) };
         if (doc.merge) entry.members = doc.members;
         result.errors.push(entry);

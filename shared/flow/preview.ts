@@ -87,7 +87,13 @@ export function preview(flow: unknown, sourceDocs: readonly Record<string, unkno
     errors: result.errors,
     held: result.held,
     skipped: result.skipped,
-    warnings: [...unresolvedSourcePaths(compiled.flow, sourceDocs), ...findUnresolvedPaths(compiled.mapping, assembled.documents.map((d) => d.record))],
+    warnings: [
+      ...unresolvedSourcePaths(compiled.flow, sourceDocs),
+      ...findUnresolvedPaths(
+        compiled.mapping,
+        assembled.documents.map((d) => d.record),
+      ),
+    ],
   };
 }
 

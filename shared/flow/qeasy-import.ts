@@ -150,7 +150,12 @@ interface SourceParts {
 }
 
 function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): void {
-  imp.keys(item, path, ["field", "label", "type", "value", "describe", "parser", "name", "default", "children", "id", "parent_id", "required", "is_required", "isRequired"], "request parameter");
+  imp.keys(
+    item,
+    path,
+    ["field", "label", "type", "value", "describe", "parser", "name", "default", "children", "id", "parent_id", "required", "is_required", "isRequired"],
+    "request parameter",
+  );
   const field = text(item.field);
   if (!field) {
     imp.fail([...path, "field"], "request parameter without a field name", 'give it "field"');
@@ -185,7 +190,11 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
       return;
     }
     if (name !== "StringToArray") {
-      imp.fail([...path, "parser"], `request parser ${JSON.stringify(name ?? parser)}`, "request parameters support the parsers StringToArray and ArrayToString");
+      imp.fail(
+        [...path, "parser"],
+        `request parser ${JSON.stringify(name ?? parser)}`,
+        "request parameters support the parsers StringToArray and ArrayToString",
+      );
       return;
     }
   }
@@ -232,7 +241,10 @@ function responseFields(v: unknown): DocumentedFields | null {
     if (!isObject(item) || typeof item.field !== "string") continue;
     header.push(item.field);
     if (Array.isArray(item.children) && item.children.length > 0) {
-      arrays[item.field] = item.children.filter(isObject).map((c) => text(c.field)).filter((f): f is string => f !== undefined);
+      arrays[item.field] = item.children
+        .filter(isObject)
+        .map((c) => text(c.field))
+        .filter((f): f is string => f !== undefined);
     }
   }
   return { header, arrays };
@@ -285,9 +297,17 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     if (resolved.path === null) {
       // One sentence, not a list of everything else a non-Jushuitan source config holds.
       if (resolved.suggestion) {
-        imp.fail([...path, "api"], `source api ${JSON.stringify(api)} is not a Jushuitan API name QEasy uses`, `did you mean "${resolved.suggestion}" (${resolveJstApi(resolved.suggestion).path})? Or write the /open/…/query path`);
+        imp.fail(
+          [...path, "api"],
+          `source api ${JSON.stringify(api)} is not a Jushuitan API name QEasy uses`,
+          `did you mean "${resolved.suggestion}" (${resolveJstApi(resolved.suggestion).path})? Or write the /open/…/query path`,
+        );
       } else {
-        imp.fail([...path, "api"], `source api ${JSON.stringify(api)} is not a Jushuitan open-platform query`, "jst-bridge reads Jushuitan (聚水潭) only: point source.api at a Jushuitan query such as /open/orders/out/simple/query (or orders.out.simple.query)");
+        imp.fail(
+          [...path, "api"],
+          `source api ${JSON.stringify(api)} is not a Jushuitan open-platform query`,
+          "jst-bridge reads Jushuitan (聚水潭) only: point source.api at a Jushuitan query such as /open/orders/out/simple/query (or orders.out.simple.query)",
+        );
       }
       return null;
     }
@@ -295,9 +315,36 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     if (resolved.near) imp.notes.push(`source.api "${resolved.path}" is not an endpoint jst-bridge knows; did you mean ${resolved.near}? (kept as written)`);
     api = resolved.path;
   }
-  imp.keys(src, path, ["api", "method", "effect", "type", "id", "number", "name", "idCheck", "request", "otherRequest", "formatResponse", "condition", "beatFlat", "autoFillResponse", "response", "label", "describe"], "source");
+  imp.keys(
+    src,
+    path,
+    [
+      "api",
+      "method",
+      "effect",
+      "type",
+      "id",
+      "number",
+      "name",
+      "idCheck",
+      "request",
+      "otherRequest",
+      "formatResponse",
+      "condition",
+      "beatFlat",
+      "autoFillResponse",
+      "response",
+      "label",
+      "describe",
+    ],
+    "source",
+  );
   if (!api) {
-    imp.fail([...path, "api"], `source api ${JSON.stringify(src.api ?? null)}`, 'only Jushuitan open-platform queries ("/open/…/query") are supported as a source');
+    imp.fail(
+      [...path, "api"],
+      `source api ${JSON.stringify(src.api ?? null)}`,
+      'only Jushuitan open-platform queries ("/open/…/query") are supported as a source',
+    );
   }
   if (src.autoFillResponse !== undefined) imp.notes.push("source.autoFillResponse: ignored (jst-bridge always reads the whole documented response)");
   if (src.idCheck === true) imp.notes.push("source.idCheck: kept by design (every document is written once under its deterministic key)");
@@ -311,9 +358,14 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
   const method = text(src.method);
   if (method && method.toUpperCase() !== "POST") imp.fail([...path, "method"], `source method ${method}`, "Jushuitan queries are POST");
   const effect = text(src.effect) ?? text(src.type);
-  if (effect && effect.toUpperCase() !== "QUERY") imp.fail([...path, src.effect !== undefined ? "effect" : "type"], `source effect ${effect}`, 'a source must be a "QUERY"');
+  if (effect && effect.toUpperCase() !== "QUERY")
+    imp.fail([...path, src.effect !== undefined ? "effect" : "type"], `source effect ${effect}`, 'a source must be a "QUERY"');
   if (src.idCheck === false) {
-    imp.fail([...path, "idCheck"], "idCheck: false (overwrite already-seen ids)", "jst-bridge never overwrites a written document (deterministic keys); remove idCheck or set it to true");
+    imp.fail(
+      [...path, "idCheck"],
+      "idCheck: false (overwrite already-seen ids)",
+      "jst-bridge never overwrites a written document (deterministic keys); remove idCheck or set it to true",
+    );
   }
   const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, ...out0 };
   if (src.id !== undefined) {
@@ -332,7 +384,8 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     }
     items.forEach((item, i) => {
       if (!isObject(item)) imp.fail([...path, list, i], "request entry is not an object", "use { field, type, value }");
-      else if (Array.isArray(item.children) && item.children.length > 0) imp.fail([...path, list, i, "children"], "nested request parameters", "flatten them into plain parameters");
+      else if (Array.isArray(item.children) && item.children.length > 0)
+        imp.fail([...path, list, i, "children"], "nested request parameters", "flatten them into plain parameters");
       else convertParam(imp, item, [...path, list, i], out);
     });
   }
@@ -373,7 +426,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     const bf = src.beatFlat;
     const paths = Array.isArray(bf) ? bf : typeof bf === "string" ? [bf] : null;
     if (!paths || paths.length !== 1 || typeof paths[0] !== "string") {
-      imp.fail([...path, "beatFlat"], `beatFlat ${JSON.stringify(bf)}`, "flatten exactly one detail array, e.g. [\"items\"]");
+      imp.fail([...path, "beatFlat"], `beatFlat ${JSON.stringify(bf)}`, 'flatten exactly one detail array, e.g. ["items"]');
     } else out.flatten = { path: paths[0] };
   }
   return out;
@@ -386,7 +439,12 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     imp.fail(path, "field is not an object", "use { field, type, value }");
     return null;
   }
-  imp.keys(item, path, ["field", "label", "type", "value", "children", "describe", "default", "required", "is_required", "isRequired", "parser", "name", "id", "parent_id"], "target field");
+  imp.keys(
+    item,
+    path,
+    ["field", "label", "type", "value", "children", "describe", "default", "required", "is_required", "isRequired", "parser", "name", "id", "parent_id"],
+    "target field",
+  );
   const field = text(item.field);
   if (!field) {
     imp.fail([...path, "field"], "target field without a name", 'give it "field"');
@@ -415,7 +473,9 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
     }
   }
   if (Array.isArray(item.children) && item.children.length > 0) {
-    const children = treeFromParentIds(item.children).map((c, i) => convertField(imp, c, [...path, "children", i])).filter((c): c is FieldMapping => c !== null);
+    const children = treeFromParentIds(item.children)
+      .map((c, i) => convertField(imp, c, [...path, "children", i]))
+      .filter((c): c is FieldMapping => c !== null);
     out.children = children;
     if (type === "object") delete out.value;
   }
@@ -438,7 +498,11 @@ function convertField(imp: Importer, item: unknown, path: Path): FieldMapping | 
       out.format = `implode('${params ?? ","}')`;
       out.type = "string";
     } else {
-      imp.fail([...path, "parser"], `parser ${JSON.stringify(name ?? parser)}`, "supported parsers: ConvertObjectParser, StringToArray, ArrayToString; nest the value with children instead");
+      imp.fail(
+        [...path, "parser"],
+        `parser ${JSON.stringify(name ?? parser)}`,
+        "supported parsers: ConvertObjectParser, StringToArray, ArrayToString; nest the value with children instead",
+      );
     }
   }
   return out;
@@ -475,7 +539,11 @@ const ACCUMULATORS = ["$sum", "$avg", "$min", "$max", "$first", "$last", "$push"
 
 function stringList(imp: Importer, v: unknown, path: Path): string[] {
   if (v === undefined || v === null || v === "") return [];
-  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (typeof v === "string")
+    return v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
   imp.fail(path, `${JSON.stringify(v)} is not a field list`, 'use ["a", "b"] or "a,b"');
   return [];
@@ -489,7 +557,8 @@ function calculateMap(imp: Importer, v: unknown, path: Path): Record<string, str
   }
   const out: Record<string, string> = {};
   for (const [field, acc] of Object.entries(v)) {
-    if (typeof acc !== "string" || !ACCUMULATORS.includes(acc)) imp.fail([...path, field], `accumulator ${JSON.stringify(acc)}`, `use one of ${ACCUMULATORS.join(", ")}`);
+    if (typeof acc !== "string" || !ACCUMULATORS.includes(acc))
+      imp.fail([...path, field], `accumulator ${JSON.stringify(acc)}`, `use one of ${ACCUMULATORS.join(", ")}`);
     else out[field] = acc;
   }
   return out;
@@ -498,7 +567,8 @@ function calculateMap(imp: Importer, v: unknown, path: Path): Record<string, str
 function convertGroupCalculate(imp: Importer, gc: Json, path: Path, linesDefault: string | undefined): MergeParts | null {
   imp.keys(gc, path, ["headerGroup", "bodyGroup", "bodyName", "targetBodyName", "bodyMaxLine", "calculate"], "groupCalculate");
   const groupBy = stringList(imp, gc.headerGroup, [...path, "headerGroup"]);
-  if (groupBy.length === 0) imp.fail([...path, "headerGroup"], "groupCalculate without headerGroup", "jst-bridge merges into one document per header group; list the header fields");
+  if (groupBy.length === 0)
+    imp.fail([...path, "headerGroup"], "groupCalculate without headerGroup", "jst-bridge merges into one document per header group; list the header fields");
   const lines = text(gc.bodyName) ?? linesDefault;
   if (!lines) {
     imp.fail([...path, "bodyName"], "groupCalculate without bodyName", 'name the detail array, e.g. "items"');
@@ -520,7 +590,12 @@ function convertGroupCalculate(imp: Importer, gc: Json, path: Path, linesDefault
 
 /** The `operation: { method: "merge", field, bodyName, header, body, bodySum … }` form (UNCERTAIN wire names; see docs). */
 function convertMergeOperation(imp: Importer, op: Json, path: Path, linesDefault: string | undefined): MergeParts | null {
-  imp.keys(op, path, ["method", "field", "bodyName", "header", "body", "bodySum", "headerSum", "headerGroup", "bodyGroup", "calculate", "bodyMaxLine", "targetBodyName"], "merge operation");
+  imp.keys(
+    op,
+    path,
+    ["method", "field", "bodyName", "header", "body", "bodySum", "headerSum", "headerGroup", "bodyGroup", "calculate", "bodyMaxLine", "targetBodyName"],
+    "merge operation",
+  );
   const groupBy = stringList(imp, op.field ?? op.headerGroup, [...path, op.field !== undefined ? "field" : "headerGroup"]);
   if (groupBy.length === 0) imp.fail([...path, "field"], "merge operation without a group field", 'give "field": "io_date_new" (comma-separate several)');
   const lines = text(op.bodyName) ?? linesDefault;
@@ -582,10 +657,11 @@ function lineFieldsRead(fields: readonly FieldMapping[], lines: string, flattene
 
 function findKeyField(fields: FieldMapping[], names: readonly string[]): FieldMapping | undefined {
   for (const f of fields) if (names.includes(f.field) && f.type !== "object" && f.type !== "array") return f;
-  for (const f of fields) if (f.type === "object" && f.children) {
-    const hit = findKeyField(f.children, names);
-    if (hit) return hit;
-  }
+  for (const f of fields)
+    if (f.type === "object" && f.children) {
+      const hit = findKeyField(f.children, names);
+      if (hit) return hit;
+    }
   return undefined;
 }
 
@@ -619,7 +695,14 @@ type TargetKind = { type: "tplus" | "kis"; operation: string };
 /** Converts a QEasy scheme into a native flow, with notes on the choices made. */
 export function importQeasyDetailed(json: unknown, options: QeasyImportOptions = {}): QeasyImportResult {
   const imp = new Importer(options);
-  if (!isObject(json)) throw new QeasyImportError([{ path: "", construct: `scheme of kind ${Array.isArray(json) ? "array" : typeof json}`, hint: "paste the scheme as one JSON object with source and target" }]);
+  if (!isObject(json))
+    throw new QeasyImportError([
+      {
+        path: "",
+        construct: `scheme of kind ${Array.isArray(json) ? "array" : typeof json}`,
+        hint: "paste the scheme as one JSON object with source and target",
+      },
+    ]);
   imp.keys(json, [], ["name", "id", "description", "version", "source", "target", "crontab", "schedule"], "scheme");
 
   const src = convertSource(imp, json.source, ["source"]);
@@ -641,19 +724,48 @@ export function importQeasyDetailed(json: unknown, options: QeasyImportOptions =
 }
 
 /** The target metadata: operation, payload fields (envelope unwrapped) and the merge it asks for. */
-function convertTarget(imp: Importer, tgt: Json, linesDefault: string | undefined): { target: TargetKind | null; fields: FieldMapping[]; merge: MergeParts | null } {
-  imp.keys(tgt, ["target"], ["api", "method", "effect", "type", "idCheck", "request", "otherRequest", "operation", "groupCalculate", "id", "number", "name", "label", "describe", "targetBodyName", "autoFillResponse", "response"], "target");
+function convertTarget(
+  imp: Importer,
+  tgt: Json,
+  linesDefault: string | undefined,
+): { target: TargetKind | null; fields: FieldMapping[]; merge: MergeParts | null } {
+  imp.keys(
+    tgt,
+    ["target"],
+    [
+      "api",
+      "method",
+      "effect",
+      "type",
+      "idCheck",
+      "request",
+      "otherRequest",
+      "operation",
+      "groupCalculate",
+      "id",
+      "number",
+      "name",
+      "label",
+      "describe",
+      "targetBodyName",
+      "autoFillResponse",
+      "response",
+    ],
+    "target",
+  );
   if (tgt.idCheck === true) imp.notes.push("target.idCheck: kept by design (the external key stops a second write of the same document)");
   if (tgt.autoFillResponse !== undefined) imp.notes.push("target.autoFillResponse: ignored (the target's answer is kept in the ledger: target id/code)");
   if (tgt.response !== undefined) imp.notes.push("target.response: ignored (the target clients read the answer themselves)");
-  if (tgt.targetBodyName !== undefined) imp.notes.push(`target.targetBodyName ${JSON.stringify(tgt.targetBodyName)}: ignored (the detail array is the target field whose value names the lines)`);
+  if (tgt.targetBodyName !== undefined)
+    imp.notes.push(`target.targetBodyName ${JSON.stringify(tgt.targetBodyName)}: ignored (the detail array is the target field whose value names the lines)`);
   let target: TargetKind | null = null;
   const api = text(tgt.api);
   if (!api) imp.fail(["target", "api"], "target without api", 'give the target operation, e.g. "/tplus/api/v2/otherDispatch/Create"');
   else target = targetKind(imp, api, ["target", "api"]);
   const method = text(tgt.method);
   if (method && method.toUpperCase() !== "POST") imp.fail(["target", "method"], `target method ${method}`, "T+ and KIS writes are POST");
-  if (tgt.idCheck === false) imp.fail(["target", "idCheck"], "idCheck: false", "jst-bridge never overwrites a written document; remove idCheck or set it to true");
+  if (tgt.idCheck === false)
+    imp.fail(["target", "idCheck"], "idCheck: false", "jst-bridge never overwrites a written document; remove idCheck or set it to true");
   const fields = targetFields(imp, tgt, target);
   const merge = targetMerge(imp, tgt, linesDefault);
   if (merge?.implicitLineGroup) {
@@ -673,8 +785,12 @@ function convertTarget(imp: Importer, tgt: Json, linesDefault: string | undefine
 /** target.request as field mappings, without the client's envelope; otherRequest connection settings noted. */
 function targetFields(imp: Importer, tgt: Json, target: TargetKind | null): FieldMapping[] {
   let fields: FieldMapping[] = [];
-  if (!Array.isArray(tgt.request) || tgt.request.length === 0) imp.fail(["target", "request"], "target without request fields", "list the payload fields as [{ field, type, value }]");
-  else fields = treeFromParentIds(tgt.request).map((f, i) => convertField(imp, f, ["target", "request", i])).filter((f): f is FieldMapping => f !== null);
+  if (!Array.isArray(tgt.request) || tgt.request.length === 0)
+    imp.fail(["target", "request"], "target without request fields", "list the payload fields as [{ field, type, value }]");
+  else
+    fields = treeFromParentIds(tgt.request)
+      .map((f, i) => convertField(imp, f, ["target", "request", i]))
+      .filter((f): f is FieldMapping => f !== null);
   // The clients own the envelopes ({"dto": …} for T+, {"Object": …} for KIS): unwrap them here.
   const wrapper = target?.type === "tplus" ? "dto" : target?.type === "kis" ? "Object" : undefined;
   if (wrapper && fields.length === 1 && fields[0]!.field === wrapper && fields[0]!.type === "object" && fields[0]!.children) {
@@ -684,8 +800,14 @@ function targetFields(imp: Importer, tgt: Json, target: TargetKind | null): Fiel
   if (Array.isArray(tgt.otherRequest)) {
     tgt.otherRequest.forEach((o, i) => {
       const name = isObject(o) ? text(o.field) : undefined;
-      if (name && TRANSPORT_FIELDS.has(name)) imp.notes.push(`target.otherRequest ${name}: connection setting, configure it on the ${target?.type ?? "target"} connection instead`);
-      else imp.fail(["target", "otherRequest", i], `otherRequest ${JSON.stringify(name ?? o)}`, "put payload fields into request; connection settings (AccountDB) into the connection");
+      if (name && TRANSPORT_FIELDS.has(name))
+        imp.notes.push(`target.otherRequest ${name}: connection setting, configure it on the ${target?.type ?? "target"} connection instead`);
+      else
+        imp.fail(
+          ["target", "otherRequest", i],
+          `otherRequest ${JSON.stringify(name ?? o)}`,
+          "put payload fields into request; connection settings (AccountDB) into the connection",
+        );
     });
   } else if (tgt.otherRequest !== undefined) imp.fail(["target", "otherRequest"], "otherRequest is not an array", "use [{ field, value }]");
   return fields;
@@ -697,13 +819,16 @@ function targetMerge(imp: Importer, tgt: Json, linesDefault: string | undefined)
   if (tgt.operation !== undefined) {
     const op = tgt.operation;
     if (!isObject(op)) imp.fail(["target", "operation"], "operation is not an object", 'use { "method": "merge", … }');
-    else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null) imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
-    else if (op.method !== "merge") imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
+    else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null)
+      imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
+    else if (op.method !== "merge")
+      imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
     else merge = convertMergeOperation(imp, op, ["target", "operation"], linesDefault);
   }
   if (tgt.groupCalculate !== undefined) {
     if (merge) imp.fail(["target", "groupCalculate"], "both operation merge and groupCalculate", "keep one of them");
-    else if (!isObject(tgt.groupCalculate)) imp.fail(["target", "groupCalculate"], "groupCalculate is not an object", "use { headerGroup, bodyGroup, calculate }");
+    else if (!isObject(tgt.groupCalculate))
+      imp.fail(["target", "groupCalculate"], "groupCalculate is not an object", "use { headerGroup, bodyGroup, calculate }");
     else merge = convertGroupCalculate(imp, tgt.groupCalculate, ["target", "groupCalculate"], linesDefault);
   }
   return merge;
@@ -715,7 +840,8 @@ function resolveExternalKey(imp: Importer, target: TargetKind, fields: FieldMapp
   const keyField = findKeyField(fields, names);
   if (merge) {
     if (keyField) {
-      if (keyField.value !== "{_merge_key}") imp.notes.push(`${keyField.field}: was ${JSON.stringify(keyField.value ?? "")}; merged documents use the deterministic merge key {_merge_key}`);
+      if (keyField.value !== "{_merge_key}")
+        imp.notes.push(`${keyField.field}: was ${JSON.stringify(keyField.value ?? "")}; merged documents use the deterministic merge key {_merge_key}`);
       keyField.value = "{_merge_key}";
     } else {
       fields.unshift({ field: names[0]!, type: "string", value: "{_merge_key}", label: "external key (added by the importer)" });
@@ -724,7 +850,11 @@ function resolveExternalKey(imp: Importer, target: TargetKind, fields: FieldMapp
     return "{_merge_key}";
   }
   if (keyField?.value) return keyField.value;
-  imp.fail(["target", "request"], `no ${names[0]} field with a value`, `add { "field": "${names[0]}", "value": "{io_id}" } (the deterministic key that stops duplicate writes)`);
+  imp.fail(
+    ["target", "request"],
+    `no ${names[0]} field with a value`,
+    `add { "field": "${names[0]}", "value": "{io_id}" } (the deterministic key that stops duplicate writes)`,
+  );
   return "{_merge_key}";
 }
 
@@ -741,7 +871,15 @@ function convertSchedule(imp: Importer, json: Json): string | undefined {
 }
 
 /** The native flow document (before the schedule and the merge operation are added). */
-function assembleFlow(imp: Importer, json: Json, options: QeasyImportOptions, source: SourceParts, target: TargetKind, fields: FieldMapping[], externalKey: string): FlowInput {
+function assembleFlow(
+  imp: Importer,
+  json: Json,
+  options: QeasyImportOptions,
+  source: SourceParts,
+  target: TargetKind,
+  fields: FieldMapping[],
+  externalKey: string,
+): FlowInput {
   const endpointSlug = slug(source.endpoint.replace(/^\/open\//, "").replace(/\/query$/, ""));
   const id = options.id ?? `jst-${endpointSlug}-to-${target.type}`;
   const doc: FlowInput = {
@@ -796,7 +934,9 @@ function addMergeOperation(imp: Importer, doc: FlowInput, merge: MergeParts, sou
   if (dayField) {
     op.period = { field: dayField, unit: "day" };
     doc.incremental = { lookbackMinutes: 1440, endLagMinutes: 5, windowDays: 1 };
-    imp.notes.push(`operation.period: groups on ${dayField} are written once their day is closed; lookback raised to one day so late documents reach a supplement`);
+    imp.notes.push(
+      `operation.period: groups on ${dayField} are written once their day is closed; lookback raised to one day so late documents reach a supplement`,
+    );
   } else {
     imp.notes.push("operation: merged groups are written as soon as they are read (add operation.period to wait for a closed period)");
   }

@@ -152,7 +152,8 @@ function checkPaths(flow: Flow, notes: string[], options: Pick<QeasyPartOptions,
   const sourceRecord = documentedSource(flow, extra);
   if (sourceRecord) for (const u of unresolvedSourcePaths(flow, [sourceRecord])) found.set(`${u.flowPath} ${u.path}`, u);
   if (record) for (const u of findUnresolvedPaths(mapping, [record])) found.set(`${u.flowPath} ${u.path}`, u);
-  else if (!options.sample) notes.push(`paths: the response fields of ${flow.source.endpoint} are not documented here; give a sample (--sample docs.json) to check the template paths`);
+  else if (!options.sample)
+    notes.push(`paths: the response fields of ${flow.source.endpoint} are not documented here; give a sample (--sample docs.json) to check the template paths`);
   if (options.sample && options.sample.length > 0) {
     for (const u of preview(flow, options.sample, { trace: false }).warnings) {
       const key = `${u.flowPath} ${u.path}`;

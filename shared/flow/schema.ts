@@ -17,9 +17,7 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 export const ACCUMULATORS = ["$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet", "$count"] as const;
 export type Accumulator = (typeof ACCUMULATORS)[number];
 
-export const CONDITION_OPERATORS = [
-  "eq", "neq", "gt", "egt", "lt", "elt", "like", "notlike", "in", "notin", "between", "notnull", "isnull",
-] as const;
+export const CONDITION_OPERATORS = ["eq", "neq", "gt", "egt", "lt", "elt", "like", "notlike", "in", "notin", "between", "notnull", "isnull"] as const;
 export type ConditionOperator = (typeof CONDITION_OPERATORS)[number];
 
 /** One node of the target mapping tree. */
@@ -158,18 +156,14 @@ const targetCommon = {
 export const tplusTargetSchema = z.strictObject({
   type: z.literal("tplus"),
   /** T+ resource/action under /tplus/api/v2/, e.g. otherDispatch/Create. */
-  operation: z.string().check(
-    z.regex(/^[A-Za-z][A-Za-z0-9]*\/[A-Za-z][A-Za-z0-9]*$/, { error: "must be a T+ resource/action like otherDispatch/Create" }),
-  ),
+  operation: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]*\/[A-Za-z][A-Za-z0-9]*$/, { error: "must be a T+ resource/action like otherDispatch/Create" })),
   ...targetCommon,
 });
 
 export const kisTargetSchema = z.strictObject({
   type: z.literal("kis"),
   /** KIS koas path after /koas/, e.g. app007104/miscellaneousreceipt/create. */
-  operation: z.string().check(
-    z.regex(/^[A-Za-z0-9]+(\/[A-Za-z0-9_]+)+$/, { error: "must be a KIS path like app007104/miscellaneousreceipt/create" }),
-  ),
+  operation: z.string().check(z.regex(/^[A-Za-z0-9]+(\/[A-Za-z0-9_]+)+$/, { error: "must be a KIS path like app007104/miscellaneousreceipt/create" })),
   ...targetCommon,
 });
 
@@ -191,10 +185,7 @@ export type Reference = z.infer<typeof referenceSchema>;
 export const incrementalSchema = z.strictObject({
   lookbackMinutes: z._default(z.number().check(z.gte(0)), 10),
   endLagMinutes: z._default(z.number().check(z.gte(0)), 5),
-  windowDays: z._default(
-    z.number().check(z.gt(0, { error: "must be more than 0 days" }), z.lte(7, { error: "must be at most 7 days" })),
-    1,
-  ),
+  windowDays: z._default(z.number().check(z.gt(0, { error: "must be more than 0 days" }), z.lte(7, { error: "must be at most 7 days" })), 1),
   /** First watermark of a new flow: `yyyy-MM-dd[ HH:mm:ss]` in the flow timezone. */
   startAt: z.optional(z.string()),
 });
@@ -257,8 +248,7 @@ function structuralProblems(issues: readonly z.core.$ZodIssue[], json: unknown):
 }
 
 export function flowError(problems: FlowProblem[], json?: unknown): ConfigError {
-  const id =
-    json && typeof json === "object" && typeof (json as { id?: unknown }).id === "string" ? ` "${(json as { id: string }).id}"` : "";
+  const id = json && typeof json === "object" && typeof (json as { id?: unknown }).id === "string" ? ` "${(json as { id: string }).id}"` : "";
   const lines = problems.map((p) => `  - at ${p.path || "(flow)"}: ${p.problem}${p.hint ? ` — ${p.hint}` : ""}`);
   const head = `Flow${id} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):`;
   return new ConfigError(`${head}\n${lines.join("\n")}`, {

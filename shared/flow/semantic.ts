@@ -108,7 +108,9 @@ function checkTables(ctx: SemanticContext, value: CompiledValue, path: string, d
       problems.push({
         path,
         problem: `lookup reads table "${table}", which is not declared in references`,
-        hint: guess ? `did you mean "${guess}"? Otherwise add { "name": "${table}", "keyField": "…" } to references` : `add { "name": "${table}", "keyField": "…" } to references`,
+        hint: guess
+          ? `did you mean "${guess}"? Otherwise add { "name": "${table}", "keyField": "…" } to references`
+          : `add { "name": "${table}", "keyField": "…" } to references`,
       });
     }
   }
@@ -120,7 +122,11 @@ function checkTables(ctx: SemanticContext, value: CompiledValue, path: string, d
         hint: 'set "table" on this field (or an enclosing one) or target.defaultLookupTable to a declared reference',
       });
     } else if (!declared.has(defaultTable)) {
-      problems.push({ path, problem: `lookup reads default table "${defaultTable}", which is not declared in references`, hint: `add { "name": "${defaultTable}", "keyField": "…" } to references` });
+      problems.push({
+        path,
+        problem: `lookup reads default table "${defaultTable}", which is not declared in references`,
+        hint: `add { "name": "${defaultTable}", "keyField": "…" } to references`,
+      });
     }
   }
 }
@@ -137,14 +143,24 @@ function checkGeneral(ctx: SemanticContext) {
   }
   if (flow.schedule) {
     const problem = cronProblem(flow.schedule.cron);
-    if (problem) problems.push({ path: "schedule.cron", problem: `invalid cron ${JSON.stringify(flow.schedule.cron)}: ${problem}`, hint: 'use 5 fields, e.g. "*/15 * * * *" or "3 2 * * *"' });
+    if (problem)
+      problems.push({
+        path: "schedule.cron",
+        problem: `invalid cron ${JSON.stringify(flow.schedule.cron)}: ${problem}`,
+        hint: 'use 5 fields, e.g. "*/15 * * * *" or "3 2 * * *"',
+      });
   }
   if (flow.incremental.startAt !== undefined && parseInZone(flow.incremental.startAt, flow.timezone) === null) {
-    problems.push({ path: "incremental.startAt", problem: `${JSON.stringify(flow.incremental.startAt)} is not a date`, hint: 'write "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" (flow timezone)' });
+    problems.push({
+      path: "incremental.startAt",
+      problem: `${JSON.stringify(flow.incremental.startAt)} is not a date`,
+      hint: 'write "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" (flow timezone)',
+    });
   }
   const seenRefs = new Set<string>();
   flow.references.forEach((r, i) => {
-    if (seenRefs.has(r.name)) problems.push({ path: `references[${i}].name`, problem: `reference "${r.name}" is declared twice`, hint: "remove the duplicate" });
+    if (seenRefs.has(r.name))
+      problems.push({ path: `references[${i}].name`, problem: `reference "${r.name}" is declared twice`, hint: "remove the duplicate" });
     seenRefs.add(r.name);
   });
 }
@@ -168,7 +184,11 @@ function checkSource(ctx: SemanticContext) {
     try {
       parseFormat(rule.format);
     } catch (error) {
-      problems.push({ path: `source.formatResponse[${i}].format`, problem: error instanceof Error ? error.message : String(error), hint: error instanceof BridgeError ? error.hint : undefined });
+      problems.push({
+        path: `source.formatResponse[${i}].format`,
+        problem: error instanceof Error ? error.message : String(error),
+        hint: error instanceof BridgeError ? error.hint : undefined,
+      });
     }
   });
   source.condition?.forEach((group, g) =>
@@ -176,7 +196,11 @@ function checkSource(ctx: SemanticContext) {
       try {
         compileCondition([[c]], { linesField: linesFieldOf(flow) });
       } catch (error) {
-        problems.push({ path: `source.condition[${g}][${i}]`, problem: error instanceof Error ? error.message : String(error), hint: error instanceof BridgeError ? error.hint : undefined });
+        problems.push({
+          path: `source.condition[${g}][${i}]`,
+          problem: error instanceof Error ? error.message : String(error),
+          hint: error instanceof BridgeError ? error.hint : undefined,
+        });
       }
     }),
   );
@@ -191,26 +215,50 @@ function checkMerge(ctx: SemanticContext, merge: Extract<NonNullable<Flow["opera
     const outside = key.fields.filter((f) => !merge.groupBy.includes(f));
     const unused = merge.groupBy.filter((f) => !used.has(f));
     if (outside.length > 0) {
-      problems.push({ path: "operation.keyTemplate", problem: `uses ${outside.join(", ")}, which ${outside.length > 1 ? "are" : "is"} not in groupBy, so one group could get several keys`, hint: `use only the groupBy fields (${merge.groupBy.join(", ")}), or add the field to groupBy` });
+      problems.push({
+        path: "operation.keyTemplate",
+        problem: `uses ${outside.join(", ")}, which ${outside.length > 1 ? "are" : "is"} not in groupBy, so one group could get several keys`,
+        hint: `use only the groupBy fields (${merge.groupBy.join(", ")}), or add the field to groupBy`,
+      });
     }
     if (unused.length > 0) {
-      problems.push({ path: "operation.keyTemplate", problem: `does not use groupBy field${unused.length > 1 ? "s" : ""} ${unused.join(", ")}, so two groups could share one external key`, hint: `include {${unused[0]}} in the key template` });
+      problems.push({
+        path: "operation.keyTemplate",
+        problem: `does not use groupBy field${unused.length > 1 ? "s" : ""} ${unused.join(", ")}, so two groups could share one external key`,
+        hint: `include {${unused[0]}} in the key template`,
+      });
     }
-    if (key.tables.length > 0 || key.usesDefaultTable) problems.push({ path: "operation.keyTemplate", problem: "the merge key may not use lookups", hint: "build the key from groupBy fields only" });
+    if (key.tables.length > 0 || key.usesDefaultTable)
+      problems.push({ path: "operation.keyTemplate", problem: "the merge key may not use lookups", hint: "build the key from groupBy fields only" });
   }
   if (merge.lineGroupBy === undefined && Object.keys(merge.calculate).length > 0) {
-    problems.push({ path: "operation.calculate", problem: "line accumulators need lineGroupBy (lines are kept as they are without it)", hint: 'add "lineGroupBy" (e.g. ["sku_id"]), or [] to merge all lines of a group into one' });
+    problems.push({
+      path: "operation.calculate",
+      problem: "line accumulators need lineGroupBy (lines are kept as they are without it)",
+      hint: 'add "lineGroupBy" (e.g. ["sku_id"]), or [] to merge all lines of a group into one',
+    });
   }
   merge.lineGroupBy?.forEach((f, i) => {
-    if (f in merge.calculate) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `${f} is both a line group field and calculated`, hint: `remove it from calculate` });
+    if (f in merge.calculate)
+      problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `${f} is both a line group field and calculated`, hint: `remove it from calculate` });
   });
   for (const f of Object.keys(merge.headerCalculate ?? {})) {
-    if (merge.groupBy.includes(f)) problems.push({ path: jsonPath(["operation", "headerCalculate", f]), problem: `${f} is a groupBy field and cannot also be calculated`, hint: "remove it from headerCalculate" });
+    if (merge.groupBy.includes(f))
+      problems.push({
+        path: jsonPath(["operation", "headerCalculate", f]),
+        problem: `${f} is a groupBy field and cannot also be calculated`,
+        hint: "remove it from headerCalculate",
+      });
   }
   if (flow.source.flatten && merge.lines === flow.source.flatten.path && merge.lineGroupBy) {
     const prefix = flow.source.flatten.prefix ?? `${flow.source.flatten.path}_`;
     merge.lineGroupBy.forEach((f, i) => {
-      if (!f.startsWith(prefix)) problems.push({ path: `operation.lineGroupBy[${i}]`, problem: `flattened rows name line fields with the prefix "${prefix}", but "${f}" lacks it`, hint: `write "${prefix}${f}"` });
+      if (!f.startsWith(prefix))
+        problems.push({
+          path: `operation.lineGroupBy[${i}]`,
+          problem: `flattened rows name line fields with the prefix "${prefix}", but "${f}" lacks it`,
+          hint: `write "${prefix}${f}"`,
+        });
     });
   }
 }
@@ -223,11 +271,19 @@ function checkTarget(ctx: SemanticContext, merged: boolean) {
   if (keyValue) {
     checkTables(ctx, keyValue, "target.externalKey", target.defaultLookupTable);
     if (merged && !keyValue.fields.includes("_merge_key")) {
-      problems.push({ path: "target.externalKey", problem: "a merged flow must use the merge key (with its part and supplement suffixes) as its external key", hint: 'write "{_merge_key}"' });
+      problems.push({
+        path: "target.externalKey",
+        problem: "a merged flow must use the merge key (with its part and supplement suffixes) as its external key",
+        hint: 'write "{_merge_key}"',
+      });
     }
   }
   if (target.defaultLookupTable !== undefined && !ctx.declared.has(target.defaultLookupTable)) {
-    problems.push({ path: "target.defaultLookupTable", problem: `table "${target.defaultLookupTable}" is not declared in references`, hint: `add { "name": "${target.defaultLookupTable}", "keyField": "…" } to references` });
+    problems.push({
+      path: "target.defaultLookupTable",
+      problem: `table "${target.defaultLookupTable}" is not declared in references`,
+      hint: `add { "name": "${target.defaultLookupTable}", "keyField": "…" } to references`,
+    });
   }
   checkFields(ctx, target.fields, "target.fields", undefined);
   checkChangeFollowing(ctx);
@@ -254,14 +310,27 @@ function checkFields(ctx: SemanticContext, fields: readonly FieldMapping[], base
   fields.forEach((f, i) => {
     const path = `${base}[${i}]`;
     const table = f.table ?? inheritedTable;
-    if (names.has(f.field)) problems.push({ path: `${path}.field`, problem: `"${f.field}" appears twice at this level (also at ${base}[${names.get(f.field)}])`, hint: "remove or rename one of them" });
+    if (names.has(f.field))
+      problems.push({
+        path: `${path}.field`,
+        problem: `"${f.field}" appears twice at this level (also at ${base}[${names.get(f.field)}])`,
+        hint: "remove or rename one of them",
+      });
     names.set(f.field, i);
     if (f.table !== undefined && !ctx.declared.has(f.table)) {
-      problems.push({ path: `${path}.table`, problem: `table "${f.table}" is not declared in references`, hint: `add { "name": "${f.table}", "keyField": "…" } to references` });
+      problems.push({
+        path: `${path}.table`,
+        problem: `table "${f.table}" is not declared in references`,
+        hint: `add { "name": "${f.table}", "keyField": "…" } to references`,
+      });
     }
     const hasChildren = f.children !== undefined && f.children.length > 0;
     if (f.children !== undefined && f.type !== "object" && f.type !== "array") {
-      problems.push({ path: `${path}.children`, problem: `a field of type "${f.type}" cannot have children`, hint: 'use type "object" (one nested object) or "array" (one element per source line)' });
+      problems.push({
+        path: `${path}.children`,
+        problem: `a field of type "${f.type}" cannot have children`,
+        hint: 'use type "object" (one nested object) or "array" (one element per source line)',
+      });
     }
     if (f.type === "array" && hasChildren && (f.value === undefined || f.value === "")) {
       problems.push({ path: `${path}.value`, problem: "an array with children needs the source array in value", hint: 'e.g. "value": "items"' });
@@ -273,7 +342,11 @@ function checkFields(ctx: SemanticContext, fields: readonly FieldMapping[], base
       try {
         parseFormat(f.format);
       } catch (error) {
-        problems.push({ path: `${path}.format`, problem: error instanceof Error ? error.message : String(error), hint: error instanceof BridgeError ? error.hint : undefined });
+        problems.push({
+          path: `${path}.format`,
+          problem: error instanceof Error ? error.message : String(error),
+          hint: error instanceof BridgeError ? error.hint : undefined,
+        });
       }
     }
     const v = f.value;

@@ -134,8 +134,11 @@ function availablePaths(scopes: readonly Scope[], lineArrays: readonly string[])
   return out;
 }
 
-
-const lastSegment = (p: string) => p.replace(/^\.\.\//, "").split(/\.|\[\]\./).pop() ?? p;
+const lastSegment = (p: string) =>
+  p
+    .replace(/^\.\.\//, "")
+    .split(/\.|\[\]\./)
+    .pop() ?? p;
 
 /** The nearest existing paths to `path`, best first. */
 export function nearestPaths(path: string, available: Iterable<string>, max = 3): string[] {
@@ -205,7 +208,9 @@ export function createUnresolvedTracker(mapping: CompiledMapping): UnresolvedTra
         const perLine = suggestions.find((s) => s.includes("[]."));
         const hint =
           (suggestions.length > 0 ? `; did you mean ${suggestions.map((s) => `${check.path} → ${s}`).join(", ")}?` : "") +
-          (perLine ? ` (${perLine} is a line field: map it inside the children mapping of ${perLine.split("[].")[0]}, or aggregate it with SUM(${perLine.replace("[].", ".")}))` : "");
+          (perLine
+            ? ` (${perLine} is a line field: map it inside the children mapping of ${perLine.split("[].")[0]}, or aggregate it with SUM(${perLine.replace("[].", ".")}))`
+            : "");
         out.push({
           flowPath: check.flowPath,
           path: check.path,

@@ -56,7 +56,13 @@ export interface RateSettle {
  * (the budget counts the request from its answer from then on). Used by the Durable Object client and the CLI's
  * borrowing client alike.
  */
-export async function reservedGrant(reservation: { at: number; waitMs: number }, clock: Clock, report: (settle: RateSettle) => void, signal?: AbortSignal, maxWaitMs = Number.POSITIVE_INFINITY): Promise<RateGrant> {
+export async function reservedGrant(
+  reservation: { at: number; waitMs: number },
+  clock: Clock,
+  report: (settle: RateSettle) => void,
+  signal?: AbortSignal,
+  maxWaitMs = Number.POSITIVE_INFINITY,
+): Promise<RateGrant> {
   if (reservation.waitMs > 0) await clock.sleep(Math.min(reservation.waitMs, maxWaitMs), signal);
   const sentAt = clock.now();
   let open = true;

@@ -156,7 +156,11 @@ export class SlidingWindowRateLimiter implements RateBudget {
         const grantedAt = this.inFlight.get(id);
         if (grantedAt === undefined) return;
         this.inFlight.delete(id);
-        this.grants = settleGrant([...this.grants, grantedAt].sort((a, b) => a - b), grantedAt, Math.min(this.clock.now(), grantedAt + this.inFlightCapMs));
+        this.grants = settleGrant(
+          [...this.grants, grantedAt].sort((a, b) => a - b),
+          grantedAt,
+          Math.min(this.clock.now(), grantedAt + this.inFlightCapMs),
+        );
         const waiters = this.settledWaiters;
         this.settledWaiters = [];
         for (const wake of waiters) wake();

@@ -31,7 +31,12 @@ export interface ObservationResult {
  * Sends what `current` holds that is new or due, and the clearing of what `events` covers but `current` no longer
  * holds (only the events this check is about: the freshness check does not clear a drift).
  */
-export async function notifyObservations(flowId: string, events: readonly ObservationEvent[], current: readonly Observation[], deps: NotifyDeps): Promise<ObservationResult> {
+export async function notifyObservations(
+  flowId: string,
+  events: readonly ObservationEvent[],
+  current: readonly Observation[],
+  deps: NotifyDeps,
+): Promise<ObservationResult> {
   const result: ObservationResult = { sent: [], cleared: [], stateWritten: false };
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? systemClock;

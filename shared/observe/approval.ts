@@ -66,7 +66,12 @@ export async function approved(kv: KeyValueStore, flow: Flow): Promise<boolean> 
  * Runs the flow, or, while it waits for approval, its dry run, storing the plan. `run` is the host's normal
  * run; the held result is the dry run's, marked `approval: "pending"` on its summary (additive field).
  */
-export async function runWithApproval<R extends { dryRun?: boolean; runId: string }>(kv: KeyValueStore, flow: Flow | undefined, request: R, run: (request: R) => Promise<RunResult>): Promise<RunResult> {
+export async function runWithApproval<R extends { dryRun?: boolean; runId: string }>(
+  kv: KeyValueStore,
+  flow: Flow | undefined,
+  request: R,
+  run: (request: R) => Promise<RunResult>,
+): Promise<RunResult> {
   if (!flow || request.dryRun || (await approved(kv, flow))) return run(request);
   const result = await run({ ...request, dryRun: true });
   const hash = flowHash(flow);
@@ -90,7 +95,9 @@ export async function approve(kv: KeyValueStore, flow: Flow, by: string, now: nu
   if (planId !== undefined) {
     const plan = await readPlan(kv, flow.id);
     if (!plan || plan.planId !== planId) {
-      throw new BridgeError("conflict", `plan ${planId} is not the flow's latest plan${plan ? ` (${plan.planId})` : ""}`, { hint: "reload the page and review the latest plan" });
+      throw new BridgeError("conflict", `plan ${planId} is not the flow's latest plan${plan ? ` (${plan.planId})` : ""}`, {
+        hint: "reload the page and review the latest plan",
+      });
     }
   }
   const approval: Approval = { flowHash: flowHash(flow), at: now, by, ...(planId ? { planId } : {}) };

@@ -9,10 +9,30 @@ import type { CorrectionRecord } from "../engine/changes.ts";
 import { parseRelatedKey, type RelatedKeyKind } from "../engine/key-scheme.ts";
 
 /** The trace event a run's correction records become (recorded with the run record). */
-export type CorrectionTraceEvent = { t: "correction"; at: number; key: string; of: string; id: string; kind: CorrectionRecord["kind"]; cause: CorrectionRecord["cause"]; event?: string; status: CorrectionRecord["status"] };
+export type CorrectionTraceEvent = {
+  t: "correction";
+  at: number;
+  key: string;
+  of: string;
+  id: string;
+  kind: CorrectionRecord["kind"];
+  cause: CorrectionRecord["cause"];
+  event?: string;
+  status: CorrectionRecord["status"];
+};
 
 export const correctionEvents = (records: readonly CorrectionRecord[], at: number): CorrectionTraceEvent[] =>
-  records.map((c) => ({ t: "correction", at, key: c.externalKey, of: c.of, id: c.sourceId, kind: c.kind, cause: c.cause, ...(c.event ? { event: c.event } : {}), status: c.status }));
+  records.map((c) => ({
+    t: "correction",
+    at,
+    key: c.externalKey,
+    of: c.of,
+    id: c.sourceId,
+    kind: c.kind,
+    cause: c.cause,
+    ...(c.event ? { event: c.event } : {}),
+    status: c.status,
+  }));
 
 type Figures = { qty?: number; amount?: number };
 
@@ -39,7 +59,9 @@ export interface CorrectionChain {
   net?: Figures;
 }
 
-type Ev = { t: string; at: number; run?: string; key?: string; targetId?: string; payload?: unknown; members?: string[] } & Partial<Omit<CorrectionTraceEvent, "t" | "at" | "key" | "status">> & { status?: string };
+type Ev = { t: string; at: number; run?: string; key?: string; targetId?: string; payload?: unknown; members?: string[] } & Partial<
+  Omit<CorrectionTraceEvent, "t" | "at" | "key" | "status">
+> & { status?: string };
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 const rec = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
@@ -80,7 +102,14 @@ export function correctionChains(events: readonly Ev[]): CorrectionChain[] {
   };
   for (const e of events) {
     if (e.t === "correction" && e.key && e.of) {
-      Object.assign(linkOf(e.key, e.of), { kind: e.kind, cause: e.cause, sourceId: e.id, ...(e.event ? { event: e.event } : {}), status: e.status as CorrectionTraceEvent["status"], run: e.run });
+      Object.assign(linkOf(e.key, e.of), {
+        kind: e.kind,
+        cause: e.cause,
+        sourceId: e.id,
+        ...(e.event ? { event: e.event } : {}),
+        status: e.status as CorrectionTraceEvent["status"],
+        run: e.run,
+      });
     }
   }
   for (const e of events) {
@@ -106,7 +135,9 @@ export function correctionChains(events: readonly Ev[]): CorrectionChain[] {
     out.push({
       of,
       links: list,
-      ...(complete ? { net: { qty: round(list.reduce((n, l) => n + l.qty!, 0)), ...(amounts ? { amount: round(list.reduce((n, l) => n + l.amount!, 0)) } : {}) } } : {}),
+      ...(complete
+        ? { net: { qty: round(list.reduce((n, l) => n + l.qty!, 0)), ...(amounts ? { amount: round(list.reduce((n, l) => n + l.amount!, 0)) } : {}) } }
+        : {}),
     });
   }
   return out;

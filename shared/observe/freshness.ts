@@ -113,7 +113,13 @@ export type HourlyFreshness = Map<number, FreshnessStats>;
  * about now − end lag (− one interval) and that falls further behind than the threshold has stopped advancing,
  * whatever the runs report.
  */
-export function flowFreshness(input: { runs: readonly FreshnessRun[]; watermark: number | null; now: number; policy: FreshnessPolicy; hourly: HourlyFreshness }): FlowFreshness {
+export function flowFreshness(input: {
+  runs: readonly FreshnessRun[];
+  watermark: number | null;
+  now: number;
+  policy: FreshnessPolicy;
+  hourly: HourlyFreshness;
+}): FlowFreshness {
   const { runs, watermark, now, policy } = input;
   const syncs = runs.filter((r) => !r.dryRun && r.watermarkBefore !== undefined);
   const last = syncs.find((r) => r.freshness);
@@ -124,11 +130,17 @@ export function flowFreshness(input: { runs: readonly FreshnessRun[]; watermark:
   const threshold = stallThreshold(policy);
   const alerts: FlowFreshness["alerts"] = [];
   if (stalledMs !== null && threshold !== null && stalledMs > threshold) {
-    alerts.push({ event: "watermark_stalled", message: `水位落后 ${minutes(stalledMs)}(阈值 ${minutes(threshold)}) / the watermark is ${minutes(stalledMs)} behind (threshold ${minutes(threshold)})` });
+    alerts.push({
+      event: "watermark_stalled",
+      message: `水位落后 ${minutes(stalledMs)}(阈值 ${minutes(threshold)}) / the watermark is ${minutes(stalledMs)} behind (threshold ${minutes(threshold)})`,
+    });
   }
   const objective = policy.objectiveP95Ms ?? null;
   if (objective !== null && day && day.p95Ms > objective) {
-    alerts.push({ event: "lag_objective", message: `24 小时 p95 延迟 ${minutes(day.p95Ms)} 超过目标 ${minutes(objective)} / 24 h p95 lag ${minutes(day.p95Ms)} exceeds the objective ${minutes(objective)}` });
+    alerts.push({
+      event: "lag_objective",
+      message: `24 小时 p95 延迟 ${minutes(day.p95Ms)} 超过目标 ${minutes(objective)} / 24 h p95 lag ${minutes(day.p95Ms)} exceeds the objective ${minutes(objective)}`,
+    });
   }
   return {
     ...(last?.freshness ? { lastRun: { ...last.freshness, ...(last.runId ? { runId: last.runId } : {}) } } : {}),

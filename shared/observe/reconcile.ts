@@ -205,7 +205,9 @@ async function readExpected(spec: ReconcileSpec, run: ReconcileRun): Promise<{ e
     const table = await references.get(ref.name);
     if (!table || table.rows.length === 0) {
       throw new ConfigError(`flow ${flow.id} needs reference table "${ref.name}", which is empty in this state`, {
-        hint: ref.source ? `fill it with \`jst-bridge reference refresh ${ref.name} --flow ${flow.id}\`` : `upload it with \`jst-bridge reference upload ${ref.name} <file.csv|json>\``,
+        hint: ref.source
+          ? `fill it with \`jst-bridge reference refresh ${ref.name} --flow ${flow.id}\``
+          : `upload it with \`jst-bridge reference upload ${ref.name} <file.csv|json>\``,
         details: { table: ref.name },
       });
     }
@@ -254,7 +256,11 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   const found = new Map<string, Found>();
   const unlisted = () => {
     const keys = [...expected.keys()].filter((k) => !found.has(k));
-    if (keys.length > MAX_KEY_LOOKUPS) logger.warn("many expected documents are not in the target's listing; only some are looked up by key", { notListed: keys.length, lookedUp: MAX_KEY_LOOKUPS });
+    if (keys.length > MAX_KEY_LOOKUPS)
+      logger.warn("many expected documents are not in the target's listing; only some are looked up by key", {
+        notListed: keys.length,
+        lookedUp: MAX_KEY_LOOKUPS,
+      });
     return keys.slice(0, MAX_KEY_LOOKUPS);
   };
 
@@ -284,7 +290,8 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   } else {
     const client = run.clients.tplus();
     const operation = flow.target.operation;
-    for (const v of await client.listVouchers(operation, { from: listFrom, to: listTo })) found.set(v.externalCode, { key: v.externalCode, ...figuresOf("tplus", v.raw) });
+    for (const v of await client.listVouchers(operation, { from: listFrom, to: listTo }))
+      found.set(v.externalCode, { key: v.externalCode, ...figuresOf("tplus", v.raw) });
     for (const key of unlisted()) {
       const v = await client.findVoucherByExternalCode(operation, key, { detail: true });
       if (v) found.set(key, { key, ...figuresOf("tplus", v.raw) });
@@ -307,7 +314,11 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
   }
   for (const docs of unexpected.values()) {
     // Reversed in full (a cancelled document and its red correction): nothing of it is left in the target.
-    const reversed = docs.length > 1 && docs.every((d) => d.qty !== undefined) && Math.abs(docs.reduce((n, d) => n + d.qty!, 0)) < 1e-6 && Math.abs(docs.reduce((n, d) => n + (d.amount ?? 0), 0)) < 0.005;
+    const reversed =
+      docs.length > 1 &&
+      docs.every((d) => d.qty !== undefined) &&
+      Math.abs(docs.reduce((n, d) => n + d.qty!, 0)) < 1e-6 &&
+      Math.abs(docs.reduce((n, d) => n + (d.amount ?? 0), 0)) < 0.005;
     if (!reversed) extra.push(...docs.map((d) => d.key));
   }
   const rows = new Map<string, ReconcileRow>();
@@ -315,7 +326,21 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
     const key = `${day ?? "?"}\u0000${warehouse ?? "?"}`;
     let row = rows.get(key);
     if (!row) {
-      row = { day: day ?? "?", warehouse: warehouse ?? "?", docType, sourceDocuments: 0, expected: 0, found: 0, missing: 0, extra: 0, sourceQty: 0, targetQty: 0, sourceAmount: null, targetAmount: null, drift: false };
+      row = {
+        day: day ?? "?",
+        warehouse: warehouse ?? "?",
+        docType,
+        sourceDocuments: 0,
+        expected: 0,
+        found: 0,
+        missing: 0,
+        extra: 0,
+        sourceQty: 0,
+        targetQty: 0,
+        sourceAmount: null,
+        targetAmount: null,
+        drift: false,
+      };
       rows.set(key, row);
     }
     return row;
@@ -325,7 +350,8 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
   const mismatched: string[] = [];
   const documents: ReconcileDocument[] = [];
   const note = (d: ReconcileDocument) => {
-    if (documents.length < MAX_DOCUMENTS) documents.push(Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) as unknown as ReconcileDocument);
+    if (documents.length < MAX_DOCUMENTS)
+      documents.push(Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) as unknown as ReconcileDocument);
   };
   for (const [key, exp] of expected) {
     const row = rowOf(exp.day, exp.warehouse);
@@ -348,7 +374,16 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
     const amount = docs.some((d) => d.amount !== undefined) ? docs.reduce((n, d) => n + (d.amount ?? 0), 0) : undefined;
     if ((qtyKnown && Math.abs(qty - (exp.qty ?? 0)) > 1e-6) || (amount !== undefined && exp.amount !== undefined && Math.abs(amount - exp.amount) > 0.005)) {
       mismatched.push(key);
-      note({ key, day: row.day, warehouse: row.warehouse, status: "different", sourceQty: exp.qty, targetQty: qtyKnown ? qty : undefined, sourceAmount: exp.amount, targetAmount: amount });
+      note({
+        key,
+        day: row.day,
+        warehouse: row.warehouse,
+        status: "different",
+        sourceQty: exp.qty,
+        targetQty: qtyKnown ? qty : undefined,
+        sourceAmount: exp.amount,
+        targetAmount: amount,
+      });
     }
   }
   for (const key of extra) {
@@ -405,7 +440,20 @@ function fmt(n: number | null, digits = 0): string {
 
 /** The table of differences (or every row with `all`). */
 export function reconcileTable(report: ReconcileReport, all = false): { header: string[]; rows: string[][] } {
-  const header = ["day", "warehouse", "source docs", "expected docs", "target docs", "missing", "extra", "source qty", "target qty", "source amount", "target amount", "status"];
+  const header = [
+    "day",
+    "warehouse",
+    "source docs",
+    "expected docs",
+    "target docs",
+    "missing",
+    "extra",
+    "source qty",
+    "target qty",
+    "source amount",
+    "target amount",
+    "status",
+  ];
   const rows = report.rows
     .filter((r) => all || r.drift || r.extra > 0)
     .map((r) => [

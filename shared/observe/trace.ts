@@ -228,14 +228,19 @@ export class TraceRecorder {
       for (const token of [e.key, e.of, e.id]) this.tokens.add(token);
       this.events.push(e);
     }
-    }
+  }
 
   /**
    * What this invocation has not written yet, for the next invocation of a continuing run to write
    * (state/continuation.ts): its events and tokens (none with TRACE_INDEX=off) and its freshness lags.
    */
   takeCarry(): TraceCarry {
-    const carry: TraceCarry = { v: 1, events: this.o.index === false ? [] : this.events, tokens: this.o.index === false ? [] : [...this.tokens], lags: [...this.lags] };
+    const carry: TraceCarry = {
+      v: 1,
+      events: this.o.index === false ? [] : this.events,
+      tokens: this.o.index === false ? [] : [...this.tokens],
+      lags: [...this.lags],
+    };
     this.events = [];
     this.tokens = new Set();
     this.lags.length = 0;
@@ -281,7 +286,16 @@ export class TraceRecorder {
         this.lastChunkAt = this.o.clock.now();
         const at = this.o.clock.now();
         const suffix = `${this.o.runId}:${this.seq++}`;
-        const chunk: TraceChunk = { v: 1, flow: this.o.flowId, run: this.o.runId, seq: this.seq - 1, at, events: this.events, ...(this.window ? { window: this.window } : {}), ...(this.page !== undefined ? { page: this.page } : {}) };
+        const chunk: TraceChunk = {
+          v: 1,
+          flow: this.o.flowId,
+          run: this.o.runId,
+          seq: this.seq - 1,
+          at,
+          events: this.events,
+          ...(this.window ? { window: this.window } : {}),
+          ...(this.page !== undefined ? { page: this.page } : {}),
+        };
         this.events = [];
         await this.o.kv.put(chunkKey(this.o.flowId, suffix), JSON.stringify(chunk), { expirationTtl: TRACE_TTL_SECONDS });
         this.ops.writes++;
@@ -306,7 +320,10 @@ export class TraceRecorder {
         entry.lastPut = this.o.clock.now();
       }
     } catch (error) {
-      this.o.logger?.warn("trace write failed; the run goes on without it", { flowId: this.o.flowId, message: error instanceof Error ? error.message : String(error) });
+      this.o.logger?.warn("trace write failed; the run goes on without it", {
+        flowId: this.o.flowId,
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -336,7 +353,10 @@ export class TraceRecorder {
       this.freshnessPut = this.o.clock.now();
       this.ops.writes++;
     } catch (error) {
-      this.o.logger?.warn("freshness write failed; the run goes on without it", { flowId: this.o.flowId, message: error instanceof Error ? error.message : String(error) });
+      this.o.logger?.warn("freshness write failed; the run goes on without it", {
+        flowId: this.o.flowId,
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 

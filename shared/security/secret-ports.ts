@@ -107,7 +107,10 @@ export function redactingLogger(inner: Logger, redactor: Redactor): Logger {
 }
 
 /** Wraps a host's ports (any object with env/kv/fetch/logger) with the redactor; other fields pass through. */
-export function securePorts<P extends { env: Record<string, string | undefined>; kv: KeyValueStore; fetch: FetchLike; logger: Logger }>(ports: P, redactor: Redactor): P {
+export function securePorts<P extends { env: Record<string, string | undefined>; kv: KeyValueStore; fetch: FetchLike; logger: Logger }>(
+  ports: P,
+  redactor: Redactor,
+): P {
   redactor.addEnv(ports.env);
   const fetch = redactingFetch(ports.fetch, redactor, { allowInsecureHttp: insecureHttpAllowed(ports.env) });
   const lock = (ports as { lock?: unknown }).lock;

@@ -68,6 +68,7 @@ export function tokenWeakness(token: string, minLength: number): string | null {
   if (repeatedPeriod(token) !== null) return "it repeats a short pattern; use a random value";
   if (new Set(token).size < 8) return "it repeats too few different characters; use a random value";
   const bits = Math.floor(estimateTokenBits(token));
-  if (bits < MIN_TOKEN_BITS) return `its estimated strength is about ${bits} bits (runs, repeats and few character kinds count little); use a random value (\`openssl rand -hex 32\`)`;
+  if (bits < MIN_TOKEN_BITS)
+    return `its estimated strength is about ${bits} bits (runs, repeats and few character kinds count little); use a random value (\`openssl rand -hex 32\`)`;
   return null;
 }

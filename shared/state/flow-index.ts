@@ -200,7 +200,14 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     const groups = [...index.groups.values()].filter((g) => g.at >= options.groupsSince).map((g) => g.entry);
     this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0) + index.carry.length;
     const carry = index.carry.length ? { carry: summarizeCarry(index.carry) } : {};
-    return structuredClone({ initialized: index.checkpoint !== null, checkpoint: index.checkpoint, groups, plans: [...index.plans.values()], markers: [...index.markers.keys()], ...carry });
+    return structuredClone({
+      initialized: index.checkpoint !== null,
+      checkpoint: index.checkpoint,
+      groups,
+      plans: [...index.plans.values()],
+      markers: [...index.markers.keys()],
+      ...carry,
+    });
   }
 
   async commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult> {

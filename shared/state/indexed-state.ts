@@ -130,8 +130,7 @@ function indexedWriteMarker(s: IndexSession, marker: WriteMarker, onMarked: () =
         if (await s.o.runSettled(flowId, runId)) {
           s.pending.clearMarkers.push(runId);
           cleared.add(runId);
-        }
-        else open.push(runId);
+        } else open.push(runId);
       }
       if (!snap.initialized) {
         for (const runId of await marker.unsettled(flowId, ownRunId)) {
@@ -221,7 +220,10 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
           await commit(drop ? { dropCarry: drop } : {});
         } catch (error) {
           // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
-          o.logger.warn("could not settle plans/markers in the flow index", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+          o.logger.warn("could not settle plans/markers in the flow index", {
+            flowId: o.flowId,
+            message: error instanceof Error ? error.message : String(error),
+          });
         }
       }
       // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it
@@ -242,7 +244,10 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
 
 function warnKept(o: IndexedStateOptions, error: unknown): false {
   // The record then goes to KV as before (the carry itself stays for the run's last invocation).
-  o.logger.warn("could not keep the invocation's record in the flow index", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+  o.logger.warn("could not keep the invocation's record in the flow index", {
+    flowId: o.flowId,
+    message: error instanceof Error ? error.message : String(error),
+  });
   return false;
 }
 
@@ -251,8 +256,10 @@ async function flushCarry(o: IndexedStateOptions, carry: ReturnType<typeof openC
   try {
     return await carry.flush(summary);
   } catch (error) {
-    o.logger.warn("could not write the carried ledger to KV; the next invocation writes it", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+    o.logger.warn("could not write the carried ledger to KV; the next invocation writes it", {
+      flowId: o.flowId,
+      message: error instanceof Error ? error.message : String(error),
+    });
     return {};
   }
 }
-

@@ -68,11 +68,9 @@ export const stateKeys = {
   deadLetterPrefix: (flow?: string) => (flow === undefined ? KEY_PREFIX.deadLetter : `${KEY_PREFIX.deadLetter}${checkFlowId(flow)}:`),
   token: (system: string) => `${KEY_PREFIX.token}${checkName("system name", system)}`,
   referenceMeta: (table: string) => `${KEY_PREFIX.reference}${checkName("reference table name", table)}:meta`,
-  referenceChunk: (table: string, version: string, index: number) =>
-    `${KEY_PREFIX.reference}${checkName("reference table name", table)}:${version}-${index}`,
+  referenceChunk: (table: string, version: string, index: number) => `${KEY_PREFIX.reference}${checkName("reference table name", table)}:${version}-${index}`,
   referenceProgress: (table: string) => `${KEY_PREFIX.reference}${checkName("reference table name", table)}:progress`,
-  referencePrefix: (table?: string) =>
-    table === undefined ? KEY_PREFIX.reference : `${KEY_PREFIX.reference}${checkName("reference table name", table)}:`,
+  referencePrefix: (table?: string) => (table === undefined ? KEY_PREFIX.reference : `${KEY_PREFIX.reference}${checkName("reference table name", table)}:`),
   alert: (flow: string) => `${KEY_PREFIX.alert}${checkFlowId(flow)}`,
 };
 

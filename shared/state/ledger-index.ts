@@ -118,8 +118,7 @@ export function planCompaction(index: LedgerIndex, options: LedgerCompactionOpti
   if (pageSegments.length < options.compactAfterSegments) return null;
   const cutoff = options.retentionCutoff;
   // A pack is closed once it is full by count, or at least half full by bytes (packs cut by size end up there).
-  const isOpenPack = (s: LedgerSegmentInfo) =>
-    s.kind === "p" && s.entries.length < options.packMaxEntries && s.bytes < options.packMaxBytes / 2;
+  const isOpenPack = (s: LedgerSegmentInfo) => s.kind === "p" && s.entries.length < options.packMaxEntries && s.bytes < options.packMaxBytes / 2;
   const merging = index.segments.filter((s) => s.kind === "s" || isOpenPack(s));
   const expiredPacks = index.segments.filter((s) => s.kind === "p" && !isOpenPack(s) && cutoff !== undefined && s.newestWrittenAt < cutoff);
 

@@ -92,7 +92,9 @@ export function checkLeaseArgs(flowId: string, runId: string, leaseMs?: number):
     throw new ConfigError(`Invalid run id for the lock: ${JSON.stringify(runId)}`, { hint: "Pass the run's id (1–256 characters)." });
   }
   if (leaseMs !== undefined && (!Number.isFinite(leaseMs) || leaseMs <= 0 || leaseMs > MAX_LEASE_MS)) {
-    throw new ConfigError(`Invalid lease length ${leaseMs} ms`, { hint: `Use a lease between 1 ms and ${MAX_LEASE_MS} ms (24 h), longer than one run's wall time.` });
+    throw new ConfigError(`Invalid lease length ${leaseMs} ms`, {
+      hint: `Use a lease between 1 ms and ${MAX_LEASE_MS} ms (24 h), longer than one run's wall time.`,
+    });
   }
 }
 
@@ -221,13 +223,23 @@ export class MemoryFlowLock implements FlowCoordinator {
  * Runs `task` while holding the flow's lease: acquire, run, release (also on failure). When another run
  * holds a live lease, throws `flow_locked` (not retryable: the other run is doing the work).
  */
-export async function withFlowLease<T>(lock: FlowLockPort, flowId: string, runId: string, leaseMs: number, task: (lease: AcquireResult) => Promise<T>): Promise<T> {
+export async function withFlowLease<T>(
+  lock: FlowLockPort,
+  flowId: string,
+  runId: string,
+  leaseMs: number,
+  task: (lease: AcquireResult) => Promise<T>,
+): Promise<T> {
   const lease = await lock.acquire(flowId, runId, leaseMs);
   if (!lease.acquired) {
-    throw new BridgeError("flow_locked", `Flow ${flowId} is already running (run ${lease.holder ?? "unknown"}, lease until ${new Date(lease.expiresAt).toISOString()})`, {
-      hint: "Wait for that run to finish; a crashed run's lease expires on its own.",
-      details: { flowId, holder: lease.holder, expiresAt: lease.expiresAt },
-    });
+    throw new BridgeError(
+      "flow_locked",
+      `Flow ${flowId} is already running (run ${lease.holder ?? "unknown"}, lease until ${new Date(lease.expiresAt).toISOString()})`,
+      {
+        hint: "Wait for that run to finish; a crashed run's lease expires on its own.",
+        details: { flowId, holder: lease.holder, expiresAt: lease.expiresAt },
+      },
+    );
   }
   try {
     return await task(lease);

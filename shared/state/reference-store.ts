@@ -101,11 +101,15 @@ export class KvReferenceStore implements ReferenceStore {
         return table;
       }
       if (attempt >= 2) {
-        throw new BridgeError("reference_table_inconsistent", `Reference table "${name}" is being replaced; a chunk of version ${manifest.version} is missing`, {
-          retryable: true,
-          hint: "Retry in a minute (KV propagates a new table within ~60 s); if it persists, upload the table again.",
-          details: { table: name, version: manifest.version },
-        });
+        throw new BridgeError(
+          "reference_table_inconsistent",
+          `Reference table "${name}" is being replaced; a chunk of version ${manifest.version} is missing`,
+          {
+            retryable: true,
+            hint: "Retry in a minute (KV propagates a new table within ~60 s); if it persists, upload the table again.",
+            details: { table: name, version: manifest.version },
+          },
+        );
       }
     }
   }

@@ -14,16 +14,7 @@
  */
 import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger } from "../ports.ts";
-import {
-  checkFlowId,
-  KEY_PREFIX,
-  makeDeadLetterId,
-  newSegmentId,
-  parseDeadLetterId,
-  parseSegmentId,
-  splitFlowKey,
-  stateKeys,
-} from "./keys.ts";
+import { checkFlowId, KEY_PREFIX, makeDeadLetterId, newSegmentId, parseDeadLetterId, parseSegmentId, splitFlowKey, stateKeys } from "./keys.ts";
 import { decodeStored, MAX_VALUE_BYTES, MIN_TTL_SECONDS, readMany, utf8Length, WriteSpacer } from "./kv-helpers.ts";
 import { LedgerIndex, planCompaction } from "./ledger-index.ts";
 import {
@@ -274,7 +265,10 @@ export class FlowStateStore {
         if (!s.id) this.logger.warn("ignoring unrecognised ledger key", { key: s.key });
         return s.id !== null;
       });
-    const values = await readMany(this.kv, segments.map((s) => s.key));
+    const values = await readMany(
+      this.kv,
+      segments.map((s) => s.key),
+    );
     const index = new LedgerIndex(flow);
     for (const s of segments) {
       const raw = values.get(s.key);
@@ -319,7 +313,10 @@ export class FlowStateStore {
       if (!parsed.success) throw invalidInput(`dead letter [${i}]`, parsed.error.issues[0]);
       const { at, flowId, ...rest } = parsed.data;
       if (flowId !== undefined && flowId !== flow) {
-        throw new ConfigError(`Dead letter [${i}] belongs to flow ${flowId}, not ${flow}`, { hint: "File dead letters under their own flow.", details: { flow, flowId } });
+        throw new ConfigError(`Dead letter [${i}] belongs to flow ${flowId}, not ${flow}`, {
+          hint: "File dead letters under their own flow.",
+          details: { flow, flowId },
+        });
       }
       return dropUndefined({ ...rest, createdAt: at ?? now }) as StoredDeadLetter;
     });
@@ -441,7 +438,8 @@ function checkValueSize(key: string, text: string, fix: string): void {
 }
 
 function positiveInt(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number, got ${value}`, { hint: `Set ${name} to a value above 0.` });
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConfigError(`${name} must be a positive number, got ${value}`, { hint: `Set ${name} to a value above 0.` });
   return Math.floor(value);
 }
 
@@ -449,4 +447,3 @@ function dropUndefined<T extends Record<string, unknown>>(o: T): T {
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }
-

@@ -51,7 +51,10 @@ export class KvTokenStore implements TokenStore {
     if (!parsed.success) {
       const path = parsed.error.issues[0]?.path.map(String).join(".") || "(root)";
       // The zod message can quote the received value; report only the field.
-      throw new ConfigError(`Invalid token set for "${system}" at ${path}`, { hint: "accessToken must be a string; expiry fields epoch ms.", details: { system, path } });
+      throw new ConfigError(`Invalid token set for "${system}" at ${path}`, {
+        hint: "accessToken must be a string; expiry fields epoch ms.",
+        details: { system, path },
+      });
     }
     await this.spacer.write(key, () => this.kv.put(key, JSON.stringify(parsed.data)));
     this.written.set(key, structuredClone(parsed.data));

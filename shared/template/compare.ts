@@ -50,5 +50,8 @@ export function compareNumericText(a: unknown, b: unknown, zone: string): number
 }
 
 function significantDigits(text: string): number {
-  return text.replace(/[eE].*$/, "").replace(/\D/g, "").replace(/^0+/, "").length;
+  return text
+    .replace(/[eE].*$/, "")
+    .replace(/\D/g, "")
+    .replace(/^0+/, "").length;
 }

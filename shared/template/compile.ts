@@ -67,17 +67,25 @@ function guardCompile(source: string, options: CompileOptions, body: () => Compi
     return body();
   } catch (e) {
     if (e instanceof BridgeError) throw e;
-    throw new TemplateSyntaxError(
-      `internal error while compiling: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
-      { path: options.path, source: typeof source === "string" ? source : String(source), position: 1, expected: "" },
-    );
+    throw new TemplateSyntaxError(`internal error while compiling: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, {
+      path: options.path,
+      source: typeof source === "string" ? source : String(source),
+      position: 1,
+      expected: "",
+    });
   }
 }
 
 function expression(ctx: CompileCtx, start: number, kind: Kind): CompiledValue {
   const source = ctx.site.source;
   if (source.length - start > MAX_EXPRESSION_LENGTH) {
-    throw syntaxError(ctx.site, start + MAX_EXPRESSION_LENGTH, `expression longer than ${MAX_EXPRESSION_LENGTH} characters`, "a shorter expression", "Split the logic over several fields or use a lookup table.");
+    throw syntaxError(
+      ctx.site,
+      start + MAX_EXPRESSION_LENGTH,
+      `expression longer than ${MAX_EXPRESSION_LENGTH} characters`,
+      "a shorter expression",
+      "Split the logic over several fields or use a lookup table.",
+    );
   }
   const node = parseExpression(ctx, start, source.length);
   return new Compiled(ctx, kind, compileNode(ctx, node), true);
@@ -90,7 +98,11 @@ function expression(ctx: CompileCtx, start: number, kind: Kind): CompiledValue {
 export function compileValue(source: string, options: CompileOptions = {}): CompiledValue {
   return guardCompile(source, options, () => {
     if (typeof source !== "string") {
-      throw new TemplateSyntaxError(`a value must be text, got ${source === null ? "null" : typeof source}`, { path: options.path, source: String(source), position: 1, expected: "text" }, "Quote the value in the flow file.");
+      throw new TemplateSyntaxError(
+        `a value must be text, got ${source === null ? "null" : typeof source}`,
+        { path: options.path, source: String(source), position: 1, expected: "text" },
+        "Quote the value in the flow file.",
+      );
     }
     const ctx = newContext(source, options);
     const lead = source.length - source.trimStart().length;
@@ -102,18 +114,38 @@ export function compileValue(source: string, options: CompileOptions = {}): Comp
       }
       const word = prefix[1]!.toLowerCase();
       if (word === "function") return expression(ctx, start, "function");
-      if (source.length - start > MAX_EXPRESSION_LENGTH) throw syntaxError(ctx.site, start + MAX_EXPRESSION_LENGTH, `lookup longer than ${MAX_EXPRESSION_LENGTH} characters`, "a shorter lookup", "Shorten the lookup conditions.");
+      if (source.length - start > MAX_EXPRESSION_LENGTH)
+        throw syntaxError(
+          ctx.site,
+          start + MAX_EXPRESSION_LENGTH,
+          `lookup longer than ${MAX_EXPRESSION_LENGTH} characters`,
+          "a shorter lookup",
+          "Shorten the lookup conditions.",
+        );
       if (word === "mongoquery") {
         const spec = parseMongoQuery(ctx, start, source.length, lead);
         return new Compiled(ctx, "lookup", compileLookup(spec, "throw"), false);
       }
       const found = parseFindCollection(ctx, start, source.length, false, lead);
       if (source.slice(found.end).trim() !== "") {
-        throw syntaxError(ctx.site, found.end + (source.slice(found.end).length - source.slice(found.end).trimStart().length), "unexpected text after _endFind", "the end of the value", "To combine a lookup with other logic, use _function … _findCollection … _endFind ….");
+        throw syntaxError(
+          ctx.site,
+          found.end + (source.slice(found.end).length - source.slice(found.end).trimStart().length),
+          "unexpected text after _endFind",
+          "the end of the value",
+          "To combine a lookup with other logic, use _function … _findCollection … _endFind ….",
+        );
       }
       return new Compiled(ctx, "lookup", compileLookup(found.spec, "throw"), false);
     }
-    if (source.length > MAX_TEMPLATE_LENGTH) throw syntaxError(ctx.site, MAX_TEMPLATE_LENGTH, `value longer than ${MAX_TEMPLATE_LENGTH} characters`, "a shorter value", "Keep long fixed text out of templates.");
+    if (source.length > MAX_TEMPLATE_LENGTH)
+      throw syntaxError(
+        ctx.site,
+        MAX_TEMPLATE_LENGTH,
+        `value longer than ${MAX_TEMPLATE_LENGTH} characters`,
+        "a shorter value",
+        "Keep long fixed text out of templates.",
+      );
     const template = compileTemplate(ctx, 0, source.length);
     return new Compiled(ctx, template.kind, template.evaluate, false);
   });
@@ -123,7 +155,12 @@ export function compileValue(source: string, options: CompileOptions = {}): Comp
 export function compileExpression(expr: string, options: CompileOptions = {}): CompiledValue {
   return guardCompile(expr, options, () => {
     if (typeof expr !== "string") {
-      throw new TemplateSyntaxError(`an expression must be text, got ${expr === null ? "null" : typeof expr}`, { path: options.path, source: String(expr), position: 1, expected: "text" });
+      throw new TemplateSyntaxError(`an expression must be text, got ${expr === null ? "null" : typeof expr}`, {
+        path: options.path,
+        source: String(expr),
+        position: 1,
+        expected: "text",
+      });
     }
     return expression(newContext(expr, options), 0, "function");
   });

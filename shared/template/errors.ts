@@ -35,11 +35,11 @@ export interface TemplateSyntaxDetails {
 /** The value or expression cannot be compiled. Raised at compile time, never during a run. */
 export class TemplateSyntaxError extends BridgeError {
   constructor(message: string, details: TemplateSyntaxDetails, hint?: string) {
-    super(
-      "template_syntax",
-      `Template syntax error (${where(details.path, details.position)}): ${message}\n${excerpt(details.source, details.position)}`,
-      { retryable: false, hint, details: { ...details } },
-    );
+    super("template_syntax", `Template syntax error (${where(details.path, details.position)}): ${message}\n${excerpt(details.source, details.position)}`, {
+      retryable: false,
+      hint,
+      details: { ...details },
+    });
   }
 }
 
@@ -72,15 +72,11 @@ export interface LookupMissDetails {
 /** A lookup found no row. Callers decide (default value, dead letter). */
 export class LookupMissError extends BridgeError {
   constructor(details: LookupMissDetails) {
-    super(
-      "lookup_miss",
-      `Lookup found no row in table "${details.table}"${details.path ? ` (${details.path})` : ""} where ${safeJson(details.where)}`,
-      {
-        retryable: false,
-        hint: `Add the missing row to reference table "${details.table}", or give the field a default in the mapping.`,
-        details: { ...details },
-      },
-    );
+    super("lookup_miss", `Lookup found no row in table "${details.table}"${details.path ? ` (${details.path})` : ""} where ${safeJson(details.where)}`, {
+      retryable: false,
+      hint: `Add the missing row to reference table "${details.table}", or give the field a default in the mapping.`,
+      details: { ...details },
+    });
   }
 }
 

@@ -11,20 +11,7 @@ import { startOf, type Node } from "./parser.ts";
 import { collect, parsePath, step, type FieldPath } from "./paths.ts";
 import { compileInterpolation, compilePlaceholder, fieldReader, noteField, recordAt, templateText, type PlaceholderPart } from "./template.ts";
 import type { EvalScope } from "./types.ts";
-import {
-  SqlDate,
-  ValueError,
-  add,
-  divide,
-  intDivide,
-  modulo,
-  multiply,
-  roundHalfAway,
-  subtract,
-  toNumber,
-  toText,
-  truth,
-} from "./values.ts";
+import { SqlDate, ValueError, add, divide, intDivide, modulo, multiply, roundHalfAway, subtract, toNumber, toText, truth } from "./values.ts";
 import { formatSqlDate } from "./dates.ts";
 
 const EMPTY: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>);
@@ -137,7 +124,14 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
     case "cast":
       return compileCast(ctx, node);
     case "interval": {
-      if (!allowInterval) throw syntaxError(site, node.pos, "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT", "a value", "Write DATE_ADD(date, INTERVAL 1 DAY) or date + INTERVAL 1 DAY.");
+      if (!allowInterval)
+        throw syntaxError(
+          site,
+          node.pos,
+          "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT",
+          "a value",
+          "Write DATE_ADD(date, INTERVAL 1 DAY) or date + INTERVAL 1 DAY.",
+        );
       const amount = compileNode(ctx, node.amount);
       const unit = node.unit;
       return guard(site, node.pos, (s) => new IntervalValue(toNumber(amount(s)), unit));
@@ -176,7 +170,8 @@ function compileBinary(ctx: CompileCtx, node: Extract<Node, { t: "bin" }>): Eval
   const r = compileNode(ctx, node.r, dateArith);
   const pos = node.pos;
   if (dateArith) {
-    if (node.l.t === "interval" && node.r.t === "interval") throw syntaxError(site, pos, "cannot add two intervals", "a date", "Add intervals to a date one at a time.");
+    if (node.l.t === "interval" && node.r.t === "interval")
+      throw syntaxError(site, pos, "cannot add two intervals", "a date", "Add intervals to a date one at a time.");
     const intervalFirst = node.l.t === "interval";
     const sign = op === "-" ? -1 : 1;
     return guard(site, pos, (s) => {
@@ -244,7 +239,17 @@ function arithmetic(ctx: CompileCtx, pos: number, l: Eval, r: Eval, f: (a: numbe
 
 function comparison(ctx: CompileCtx, pos: number, op: string, l: Eval, r: Eval, cmp: typeof compare): Eval {
   const test: (c: number) => boolean =
-    op === "=" ? (c) => c === 0 : op === "<>" ? (c) => c !== 0 : op === "<" ? (c) => c < 0 : op === "<=" ? (c) => c <= 0 : op === ">" ? (c) => c > 0 : (c) => c >= 0;
+    op === "="
+      ? (c) => c === 0
+      : op === "<>"
+        ? (c) => c !== 0
+        : op === "<"
+          ? (c) => c < 0
+          : op === "<="
+            ? (c) => c <= 0
+            : op === ">"
+              ? (c) => c > 0
+              : (c) => c >= 0;
   return guard(ctx.site, pos, (s) => {
     const c = cmp(l(s), r(s), zoneOf(s));
     return c === null ? null : test(c);
@@ -368,7 +373,10 @@ function compileCall(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): Eval 
   const spec = FUNCTIONS[node.name]!;
   if (spec.aggregate) return compileAggregate(ctx, node);
   const args = node.args.map((a, i) => compileNode(ctx, a, spec.interval === true && i === 1));
-  const info: CallInfo = { constant: (i) => (node.args[i] ? constantValue(node.args[i]!) : NOT_CONSTANT), fieldRead: (i) => (node.args[i] ? isFieldRead(node.args[i]!) : false) };
+  const info: CallInfo = {
+    constant: (i) => (node.args[i] ? constantValue(node.args[i]!) : NOT_CONSTANT),
+    fieldRead: (i) => (node.args[i] ? isFieldRead(node.args[i]!) : false),
+  };
   return guard(ctx.site, node.pos, spec.build!(args, info));
 }
 
@@ -453,7 +461,8 @@ function extreme(values: Iterable<unknown>, zone: string, direction: 1 | -1, cmp
   let best: unknown = null;
   for (const v of values) {
     if (v === null || v === undefined) continue;
-    if (typeof v === "object" && !(v instanceof SqlDate)) throw new ValueError("MIN/MAX need scalar values", "Aggregate a field of each line: MAX(items, price).");
+    if (typeof v === "object" && !(v instanceof SqlDate))
+      throw new ValueError("MIN/MAX need scalar values", "Aggregate a field of each line: MAX(items, price).");
     if (best === null || cmp(v, best, zone)! * direction > 0) best = v;
   }
   return best;
@@ -508,7 +517,13 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
   const site = ctx.site;
   if (second) {
     if (!path) {
-      throw syntaxError(site, startOf(first), `the first argument of ${node.name}(array, expression) must name a detail array`, "a field such as items", `Write ${node.name}(items, qty * sale_price): names in the expression read each line.`);
+      throw syntaxError(
+        site,
+        startOf(first),
+        `the first argument of ${node.name}(array, expression) must name a detail array`,
+        "a field such as items",
+        `Write ${node.name}(items, qty * sale_price): names in the expression read each line.`,
+      );
     }
     noteField(ctx, path);
     const readArray = fieldReader(path, ctx);
@@ -519,7 +534,8 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
     return guard(site, node.pos, (s) => {
       const lines = readArray(s);
       if (lines === null || lines === undefined) return fold([], zoneOf(s));
-      if (!Array.isArray(lines)) throw new ValueError(`${path.text} is not an array`, `${node.name}(array, expression) aggregates over the lines of a detail array.`);
+      if (!Array.isArray(lines))
+        throw new ValueError(`${path.text} is not an array`, `${node.name}(array, expression) aggregates over the lines of a detail array.`);
       const lineScope: EvalScope = { record: EMPTY, parent: s.record, vars: s.vars, lookups: s.lookups, defaultLookupTable: s.defaultLookupTable };
       const values: unknown[] = [];
       for (const line of lines) {
@@ -542,4 +558,3 @@ function compileAggregate(ctx: CompileCtx, node: Extract<Node, { t: "call" }>): 
     return fold(Array.isArray(v) ? v : [v], zoneOf(s));
   });
 }
-

@@ -20,19 +20,7 @@ import {
   type IntervalUnit,
 } from "./dates.ts";
 import type { EvalScope } from "./types.ts";
-import {
-  MAX_STRING,
-  SqlDate,
-  ValueError,
-  modulo,
-  numberToText,
-  roundHalfAway,
-  toInt,
-  toNumber,
-  toText,
-  truncateDecimal,
-  truth,
-} from "./values.ts";
+import { MAX_STRING, SqlDate, ValueError, modulo, numberToText, roundHalfAway, toInt, toNumber, toText, truncateDecimal, truth } from "./values.ts";
 import { compare, compareNumericText } from "./compare.ts";
 import { UNIT_PRICE_MAX_DECIMALS, unitPrice } from "./unit-price.ts";
 import { utf8Length } from "../util/utf8.ts";
@@ -74,7 +62,8 @@ function text(v: unknown, s: EvalScope): string | null {
 }
 
 function bounded(out: string): string {
-  if (out.length > MAX_STRING) throw new ValueError(`text longer than ${MAX_STRING} characters`, "The result would be too large; check the lengths and counts.");
+  if (out.length > MAX_STRING)
+    throw new ValueError(`text longer than ${MAX_STRING} characters`, "The result would be too large; check the lengths and counts.");
   return out;
 }
 
@@ -92,7 +81,6 @@ function charSlice(str: string, start: number, end?: number): string {
   if (!SURROGATE.test(str)) return str.slice(start, end);
   return Array.from(str).slice(start, end).join("");
 }
-
 
 function trimSpaces(str: string, left: boolean, right: boolean): string {
   let a = 0;
@@ -191,28 +179,31 @@ type Builder = (args: Eval[], info: CallInfo) => Eval;
 
 /** All-null-in/null-out wrappers for eager functions. */
 function unary(f: (v: unknown, s: EvalScope) => unknown): Builder {
-  return ([a]) => (s) => {
-    const v = a!(s);
-    return v === null || v === undefined ? null : f(v, s);
-  };
+  return ([a]) =>
+    (s) => {
+      const v = a!(s);
+      return v === null || v === undefined ? null : f(v, s);
+    };
 }
 
 function binary(f: (x: unknown, y: unknown, s: EvalScope) => unknown): Builder {
-  return ([a, b]) => (s) => {
-    const x = a!(s);
-    if (x === null || x === undefined) return null;
-    const y = b!(s);
-    return y === null || y === undefined ? null : f(x, y, s);
-  };
+  return ([a, b]) =>
+    (s) => {
+      const x = a!(s);
+      if (x === null || x === undefined) return null;
+      const y = b!(s);
+      return y === null || y === undefined ? null : f(x, y, s);
+    };
 }
 
 function ternary(f: (x: unknown, y: unknown, z: unknown, s: EvalScope) => unknown): Builder {
-  return ([a, b, c]) => (s) => {
-    const x = a!(s);
-    const y = b!(s);
-    const z = c!(s);
-    return x == null || y == null || z == null ? null : f(x, y, z, s);
-  };
+  return ([a, b, c]) =>
+    (s) => {
+      const x = a!(s);
+      const y = b!(s);
+      const z = c!(s);
+      return x == null || y == null || z == null ? null : f(x, y, z, s);
+    };
 }
 
 function numeric(f: (n: number) => number): Builder {
@@ -234,23 +225,24 @@ const now: Builder = () => (s) => new SqlDate(nowSeconds(s) * 1000, false);
 const curdate: Builder = () => (s) => dateOf(s.vars.currentTime, zoneOf(s));
 
 function dateShift(sign: 1 | -1, daysAllowed: boolean): Builder {
-  return ([a, b]) => (s) => {
-    const zone = zoneOf(s);
-    const d = toDate(a!(s), zone);
-    const raw = b!(s);
-    if (d === null || raw === null || raw === undefined) return null;
-    let amount: number | null;
-    let unit: IntervalUnit;
-    if (raw instanceof IntervalValue) {
-      amount = raw.amount;
-      unit = raw.unit;
-    } else if (daysAllowed) {
-      amount = toNumber(raw);
-      unit = "DAY";
-    } else throw new ValueError("the second argument must be INTERVAL n UNIT");
-    if (amount === null) return null;
-    return addInterval(d, sign * amount, unit, zone);
-  };
+  return ([a, b]) =>
+    (s) => {
+      const zone = zoneOf(s);
+      const d = toDate(a!(s), zone);
+      const raw = b!(s);
+      if (d === null || raw === null || raw === undefined) return null;
+      let amount: number | null;
+      let unit: IntervalUnit;
+      if (raw instanceof IntervalValue) {
+        amount = raw.amount;
+        unit = raw.unit;
+      } else if (daysAllowed) {
+        amount = toNumber(raw);
+        unit = "DAY";
+      } else throw new ValueError("the second argument must be INTERVAL n UNIT");
+      if (amount === null) return null;
+      return addInterval(d, sign * amount, unit, zone);
+    };
 }
 
 function extreme(direction: 1 | -1): Builder {
@@ -278,16 +270,21 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 3,
     max: 3,
     usage: "IF(condition, then, else)",
-    build: ([c, a, b]) => (s) => (truth(c!(s)) === true ? a!(s) : b!(s)),
+    build:
+      ([c, a, b]) =>
+      (s) =>
+        truth(c!(s)) === true ? a!(s) : b!(s),
   },
   IFNULL: {
     min: 2,
     max: 2,
     usage: "IFNULL(value, fallback)",
-    build: ([a, b]) => (s) => {
-      const v = a!(s);
-      return v === null || v === undefined ? b!(s) : v;
-    },
+    build:
+      ([a, b]) =>
+      (s) => {
+        const v = a!(s);
+        return v === null || v === undefined ? b!(s) : v;
+      },
   },
   COALESCE: {
     min: 1,
@@ -303,12 +300,21 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
   NULLIF: {
     min: 2,
     max: 2,
-    build: ([a, b]) => (s) => {
-      const x = a!(s);
-      return compare(x, b!(s), zoneOf(s)) === 0 ? null : x;
-    },
+    build:
+      ([a, b]) =>
+      (s) => {
+        const x = a!(s);
+        return compare(x, b!(s), zoneOf(s)) === 0 ? null : x;
+      },
   },
-  ISNULL: { min: 1, max: 1, build: ([a]) => (s) => a!(s) == null },
+  ISNULL: {
+    min: 1,
+    max: 1,
+    build:
+      ([a]) =>
+      (s) =>
+        a!(s) == null,
+  },
   GREATEST: { min: 2, max: Infinity, build: extreme(1) },
   LEAST: { min: 2, max: Infinity, build: extreme(-1) },
 
@@ -331,20 +337,22 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 2,
     max: Infinity,
     usage: "CONCAT_WS(separator, a, b, …)",
-    build: ([sepArg, ...args]) => (s) => {
-      const sep = text(sepArg!(s), s);
-      if (sep === null) return null;
-      let out = "";
-      let first = true;
-      for (const a of args) {
-        const v = text(a(s), s);
-        if (v === null) continue;
-        out += first ? v : sep + v;
-        first = false;
-        if (out.length > MAX_STRING) bounded(out);
-      }
-      return out;
-    },
+    build:
+      ([sepArg, ...args]) =>
+      (s) => {
+        const sep = text(sepArg!(s), s);
+        if (sep === null) return null;
+        let out = "";
+        let first = true;
+        for (const a of args) {
+          const v = text(a(s), s);
+          if (v === null) continue;
+          out += first ? v : sep + v;
+          first = false;
+          if (out.length > MAX_STRING) bounded(out);
+        }
+        return out;
+      },
   },
   REPLACE: { min: 3, max: 3, usage: "REPLACE(text, from, to)", build: ternary((a, b, c, s) => replaceAll(text(a, s)!, text(b, s)!, text(c, s)!)) },
   SUBSTRING: { min: 2, max: 3, usage: "SUBSTRING(text, position[, length])", build: substringBuilder },
@@ -381,12 +389,14 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 2,
     max: 3,
     usage: "LOCATE(substring, text[, start])",
-    build: ([a, b, c]) => (s) => {
-      const sub = text(a!(s), s);
-      const str = text(b!(s), s);
-      const from = c ? toInt(c(s)) : 1;
-      return sub === null || str === null || from === null ? null : locate(sub, str, from);
-    },
+    build:
+      ([a, b, c]) =>
+      (s) => {
+        const sub = text(a!(s), s);
+        const str = text(b!(s), s);
+        const from = c ? toInt(c(s)) : 1;
+        return sub === null || str === null || from === null ? null : locate(sub, str, from);
+      },
   },
   INSTR: { min: 2, max: 2, usage: "INSTR(text, substring)", build: binary((str, sub, s) => locate(text(sub, s)!, text(str, s)!, 1)) },
   LENGTH: { min: 1, max: 1, usage: "LENGTH(text): UTF-8 bytes", build: unary((v, s) => utf8Length(text(v, s)!)) },
@@ -420,24 +430,28 @@ export const FUNCTIONS: Record<string, FunctionSpec> = {
     min: 1,
     max: 2,
     usage: "ROUND(x[, decimals])",
-    build: ([a, d]) => (s) => {
-      const x = toNumber(a!(s));
-      const digits = d ? toInt(d(s)) : 0;
-      return x === null || digits === null ? null : roundHalfAway(x, digits);
-    },
+    build:
+      ([a, d]) =>
+      (s) => {
+        const x = toNumber(a!(s));
+        const digits = d ? toInt(d(s)) : 0;
+        return x === null || digits === null ? null : roundHalfAway(x, digits);
+      },
   },
   UNIT_PRICE: {
     min: 2,
     max: 4,
     usage: "UNIT_PRICE(amount, qty[, amountDecimals[, maxDecimals]])",
-    build: ([a, q, ad, md]) => (s) => {
-      const amount = toNumber(a!(s));
-      const qty = toNumber(q!(s));
-      const amountDecimals = ad ? toInt(ad(s)) : 2;
-      const maxDecimals = md ? toInt(md(s)) : UNIT_PRICE_MAX_DECIMALS;
-      if (amount === null || qty === null || amountDecimals === null || maxDecimals === null) return null;
-      return unitPrice(amount, qty, amountDecimals, maxDecimals);
-    },
+    build:
+      ([a, q, ad, md]) =>
+      (s) => {
+        const amount = toNumber(a!(s));
+        const qty = toNumber(q!(s));
+        const amountDecimals = ad ? toInt(ad(s)) : 2;
+        const maxDecimals = md ? toInt(md(s)) : UNIT_PRICE_MAX_DECIMALS;
+        if (amount === null || qty === null || amountDecimals === null || maxDecimals === null) return null;
+        return unitPrice(amount, qty, amountDecimals, maxDecimals);
+      },
   },
   TRUNCATE: { min: 2, max: 2, usage: "TRUNCATE(x, decimals)", build: binary((x, d) => truncateDecimal(toNumber(x)!, toInt(d)!)) },
   FLOOR: { min: 1, max: 1, build: numeric(Math.floor) },

@@ -52,9 +52,11 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
       const m = NUMBER.exec(src)!;
       const stop = Math.min(end, NUMBER.lastIndex);
       const text = src.slice(i, stop);
-      if (stop < end && IDENT_CHAR.test(src[stop]!)) throw syntaxError(ctx.site, i, `bad token "${text}${src[stop]}"`, "a number or a name", "Names cannot start with a digit; quote text as '…'.");
+      if (stop < end && IDENT_CHAR.test(src[stop]!))
+        throw syntaxError(ctx.site, i, `bad token "${text}${src[stop]}"`, "a number or a name", "Names cannot start with a digit; quote text as '…'.");
       const v = Number(text);
-      if (!Number.isFinite(v) || m[0].length > 400) throw syntaxError(ctx.site, i, "number out of range", "a finite number", "Numbers must fit a double (about 1.8e308).");
+      if (!Number.isFinite(v) || m[0].length > 400)
+        throw syntaxError(ctx.site, i, "number out of range", "a finite number", "Numbers must fit a double (about 1.8e308).");
       tokens.push({ k: "num", v, pos: i, end: stop });
       i = stop;
       continue;
@@ -76,7 +78,14 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
     }
     if (ch === "{") {
       const match = matchAt(ctx, i, end);
-      if (!match) throw syntaxError(ctx.site, i, "bad token \"{\"", "{field}, {{VARIABLE|filter}} or an expression", "Placeholders are {field.path} or {{VARIABLE|filter}}; quote literal text as '…'.");
+      if (!match)
+        throw syntaxError(
+          ctx.site,
+          i,
+          'bad token "{"',
+          "{field}, {{VARIABLE|filter}} or an expression",
+          "Placeholders are {field.path} or {{VARIABLE|filter}}; quote literal text as '…'.",
+        );
       tokens.push({ k: "ph", ph: match.placeholder, text: match.text, pos: i, end: match.end });
       i = match.end;
       continue;
@@ -105,7 +114,13 @@ export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
       continue;
     }
     const shown = String.fromCodePoint(src.codePointAt(i)!);
-    throw syntaxError(ctx.site, i, `bad token "${shown}"`, "an operator, a name, a number or a quoted string", op === "<=>" ? "<=> is not supported; use IS NULL / = instead." : "Quote text as '…'; operators are + - * / % = <> != < <= > >= AND OR NOT.");
+    throw syntaxError(
+      ctx.site,
+      i,
+      `bad token "${shown}"`,
+      "an operator, a name, a number or a quoted string",
+      op === "<=>" ? "<=> is not supported; use IS NULL / = instead." : "Quote text as '…'; operators are + - * / % = <> != < <= > >= AND OR NOT.",
+    );
   }
 }
 
@@ -126,7 +141,14 @@ function lexString(ctx: CompileCtx, start: number, end: number): Token {
       }
     }
   }
-  if (close < 0) throw syntaxError(ctx.site, start, "unterminated string", quote, `Close the string with ${quote}; write ${quote}${quote} or \\${quote} for a quote inside it.`);
+  if (close < 0)
+    throw syntaxError(
+      ctx.site,
+      start,
+      "unterminated string",
+      quote,
+      `Close the string with ${quote}; write ${quote}${quote} or \\${quote} for a quote inside it.`,
+    );
   const parts: TemplatePart[] = [];
   let text = "";
   for (let j = start + 1; j < close; j++) {

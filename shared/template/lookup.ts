@@ -37,7 +37,13 @@ export interface LookupSpec {
 function rowPath(ctx: CompileCtx, text: string, index: number): RowPath {
   const parsed = parsePath(text);
   if (!parsed || parsed.parent) {
-    throw syntaxError(ctx.site, index, `"${text}" is not a row path`, "a row path like content.FItemID or FNumber", "Row paths use letters, digits and _, joined by . and [n].");
+    throw syntaxError(
+      ctx.site,
+      index,
+      `"${text}" is not a row path`,
+      "a row path like content.FItemID or FNumber",
+      "Row paths use letters, digits and _, joined by . and [n].",
+    );
   }
   const direct = compileGetter(parsed.segments);
   if (parsed.segments.length > 1 && parsed.segments[0] === "content") {
@@ -124,8 +130,7 @@ export function parseMongoQuery(ctx: CompileCtx, start: number, end: number, at:
       if (key === "table") {
         if (table !== undefined) throw syntaxError(ctx.site, i, "the collection is named twice", "one of <collection> or table=", MONGO_HINT);
         table = value;
-      }
-      else find = rowPath(ctx, value, valueAt);
+      } else find = rowPath(ctx, value, valueAt);
       i = stop;
     } else {
       throw syntaxError(ctx.site, i, `unknown _mongoQuery key "${source.slice(i, eq)}"`, "table=, findField= or where=", MONGO_HINT);
@@ -173,7 +178,8 @@ function parseWhere(ctx: CompileCtx, start: number, end: number): Condition[] {
   // JSON strings hold templates; compile them over their place in the source so errors point there.
   const value = (v: unknown): Eval => {
     if (typeof v !== "string") {
-      if (v !== null && typeof v === "object") throw syntaxError(ctx.site, start, "condition values must be strings, numbers, booleans or null", "a value", MONGO_HINT);
+      if (v !== null && typeof v === "object")
+        throw syntaxError(ctx.site, start, "condition values must be strings, numbers, booleans or null", "a value", MONGO_HINT);
       return constant(v);
     }
     const quoted = JSON.stringify(v);
@@ -188,7 +194,8 @@ function parseWhere(ctx: CompileCtx, start: number, end: number): Condition[] {
   const conditions: Condition[] = [];
   for (const [key, cond] of Object.entries(where as Record<string, unknown>)) {
     const keyAt = start + Math.max(0, raw.indexOf(JSON.stringify(key)));
-    if (key.startsWith("$")) throw syntaxError(ctx.site, keyAt, `operator ${key} is not supported at the top level`, "a row path", "Conditions are ANDed; use one key per row path.");
+    if (key.startsWith("$"))
+      throw syntaxError(ctx.site, keyAt, `operator ${key} is not supported at the top level`, "a row path", "Conditions are ANDed; use one key per row path.");
     const path = rowPath(ctx, key, keyAt);
     if (cond !== null && typeof cond === "object" && !Array.isArray(cond)) {
       for (const [op, operand] of Object.entries(cond as Record<string, unknown>)) {
@@ -270,7 +277,13 @@ export function parseFindCollection(ctx: CompileCtx, start: number, end: number,
     }
     const eq = w.indexOf("=");
     if (eq <= 0) {
-      throw syntaxError(ctx.site, i, `expected a condition KEY=value${nested ? " or _endFind" : ""}`, nested ? "KEY=value or _endFind" : "KEY=value", `${FIND_HINT} Conditions are ANDed; only = is supported.`);
+      throw syntaxError(
+        ctx.site,
+        i,
+        `expected a condition KEY=value${nested ? " or _endFind" : ""}`,
+        nested ? "KEY=value or _endFind" : "KEY=value",
+        `${FIND_HINT} Conditions are ANDed; only = is supported.`,
+      );
     }
     const path = rowPath(ctx, w.slice(0, eq), i);
     const valueAt = i + eq + 1;
@@ -390,9 +403,21 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
   const single = only && only.op === "$eq" && only.values.length === 1 ? only : undefined;
   return (s: EvalScope) => {
     const table = spec.table ?? s.defaultLookupTable;
-    if (!table) throw evalError(site, index, "the lookup names no table and the flow has no default lookup table", "Add table=NAME (or from NAME), or set the flow's default lookup table.");
+    if (!table)
+      throw evalError(
+        site,
+        index,
+        "the lookup names no table and the flow has no default lookup table",
+        "Add table=NAME (or from NAME), or set the flow's default lookup table.",
+      );
     const rows = s.lookups?.get(table);
-    if (!rows) throw evalError(site, index, `lookup table "${table}" is not loaded`, `Load reference table "${table}" (upload it or run the flow that fills it) before this flow runs.`);
+    if (!rows)
+      throw evalError(
+        site,
+        index,
+        `lookup table "${table}" is not loaded`,
+        `Load reference table "${table}" (upload it or run the flow that fills it) before this flow runs.`,
+      );
     // The common shape, one `$eq` on one value: the index's rows all hold (same key), so the first row with the field is the answer.
     if (single) {
       const key = keyOf(single.values[0]!(s));
@@ -401,7 +426,12 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
           const found = find.get(row);
           if (found !== undefined) return found;
           if (!tableHas(rows, find)) {
-            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`);
+            throw evalError(
+              site,
+              index,
+              `no row of lookup table "${table}" has the field ${find.text}`,
+              `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`,
+            );
           }
           return onMiss === "null" ? null : undefined;
         }
@@ -433,7 +463,12 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
           // The row matched but lacks the field. Sparse rows are normal (FStock on some materials only), but a field
           // no row of the table has is a misspelt findField: an error naming it, never a value that vanishes.
           if (!tableHas(rows, find)) {
-            throw evalError(site, index, `no row of lookup table "${table}" has the field ${find.text}`, `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`);
+            throw evalError(
+              site,
+              index,
+              `no row of lookup table "${table}" has the field ${find.text}`,
+              `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`,
+            );
           }
           return onMiss === "null" ? null : undefined;
         }
@@ -444,7 +479,12 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
     if (rows.length > 0) {
       for (const c of conditions) {
         if (!tableHas(rows, c.path)) {
-          throw evalError(site, index, `no row of lookup table "${table}" has the field ${c.path.text} (in where)`, `Check the spelling of ${c.path.text}; rows have ${rowKeys(rows[0]!)}.`);
+          throw evalError(
+            site,
+            index,
+            `no row of lookup table "${table}" has the field ${c.path.text} (in where)`,
+            `Check the spelling of ${c.path.text}; rows have ${rowKeys(rows[0]!)}.`,
+          );
         }
       }
     }

@@ -36,7 +36,25 @@ export type Node = { pos: number; h: number } & (
 type NodeBody = Node extends infer N ? (N extends Node ? Omit<N, "pos" | "h"> : never) : never;
 
 const RESERVED = new Set([
-  "AND", "OR", "XOR", "NOT", "IS", "IN", "LIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "NULL", "TRUE", "FALSE", "DIV", "INTERVAL", "AS",
+  "AND",
+  "OR",
+  "XOR",
+  "NOT",
+  "IS",
+  "IN",
+  "LIKE",
+  "BETWEEN",
+  "CASE",
+  "WHEN",
+  "THEN",
+  "ELSE",
+  "END",
+  "NULL",
+  "TRUE",
+  "FALSE",
+  "DIV",
+  "INTERVAL",
+  "AS",
 ]);
 
 const COMPARISONS = new Set(["=", "<>", "!=", "<", "<=", ">", ">="]);
@@ -62,10 +80,12 @@ class Parser {
 
   parseAll(): Node {
     const first = this.peek();
-    if (first.k === "eof") throw this.error(first, "empty expression", "an expression", "Write an expression after _function, e.g. _function CONCAT(io_id, '-', so_id).");
+    if (first.k === "eof")
+      throw this.error(first, "empty expression", "an expression", "Write an expression after _function, e.g. _function CONCAT(io_id, '-', so_id).");
     const node = this.expr(0);
     const rest = this.peek();
-    if (rest.k !== "eof") throw this.error(rest, `unexpected ${describe(rest)}`, "an operator or the end of the expression", "Check for a missing operator, comma or parenthesis.");
+    if (rest.k !== "eof")
+      throw this.error(rest, `unexpected ${describe(rest)}`, "an operator or the end of the expression", "Check for a missing operator, comma or parenthesis.");
     return node;
   }
 
@@ -112,7 +132,14 @@ class Parser {
   private node(pos: number, body: NodeBody, ...children: (Node | null | undefined)[]): Node {
     let h = 0;
     for (const c of children) if (c && c.h > h) h = c.h;
-    if (h + 1 > MAX_HEIGHT) throw syntaxError(this.ctx.site, pos, `expression too deep (more than ${MAX_HEIGHT} levels)`, "a shorter expression", "Split the expression or aggregate with SUM(items, expr).");
+    if (h + 1 > MAX_HEIGHT)
+      throw syntaxError(
+        this.ctx.site,
+        pos,
+        `expression too deep (more than ${MAX_HEIGHT} levels)`,
+        "a shorter expression",
+        "Split the expression or aggregate with SUM(items, expr).",
+      );
     return { ...body, pos, h: h + 1 } as Node;
   }
 
@@ -182,7 +209,13 @@ class Parser {
     if (t.k === "op") {
       const op = t.v === "||" ? "OR" : t.v === "&&" ? "AND" : t.v === "!=" ? "<>" : t.v;
       const right = this.expr(bp);
-      if (right.t === "interval" && op !== "+" && op !== "-") throw this.error(t, "INTERVAL can only be added to or subtracted from a date", "+ or -", "Write date + INTERVAL n DAY or DATE_ADD(date, INTERVAL n DAY).");
+      if (right.t === "interval" && op !== "+" && op !== "-")
+        throw this.error(
+          t,
+          "INTERVAL can only be added to or subtracted from a date",
+          "+ or -",
+          "Write date + INTERVAL n DAY or DATE_ADD(date, INTERVAL n DAY).",
+        );
       return this.node(pos, { t: "bin", op, l: left, r: right }, left, right);
     }
     const word = this.keyword(t)!;
@@ -200,7 +233,13 @@ class Parser {
         if (not) this.next();
         const what = this.next();
         const k = this.keyword(what);
-        if (k !== "NULL" && k !== "TRUE" && k !== "FALSE") throw this.error(what, `expected NULL, TRUE or FALSE after IS${not ? " NOT" : ""}`, "NULL", "Write x IS NULL, x IS NOT NULL, x IS TRUE or x IS FALSE; compare values with =.");
+        if (k !== "NULL" && k !== "TRUE" && k !== "FALSE")
+          throw this.error(
+            what,
+            `expected NULL, TRUE or FALSE after IS${not ? " NOT" : ""}`,
+            "NULL",
+            "Write x IS NULL, x IS NOT NULL, x IS TRUE or x IS FALSE; compare values with =.",
+          );
         return this.node(pos, { t: "is", arg: left, not, what: k }, left);
       }
       case "NOT": {
@@ -241,7 +280,8 @@ class Parser {
       items.push(this.expr(0));
       const t = this.next();
       if (this.isOp(t, close)) return items;
-      if (!this.isOp(t, ",")) throw this.error(t, `expected "," or "${close}", found ${describe(t)}`, `, or ${close}`, "Separate arguments with commas and close the parenthesis.");
+      if (!this.isOp(t, ","))
+        throw this.error(t, `expected "," or "${close}", found ${describe(t)}`, `, or ${close}`, "Separate arguments with commas and close the parenthesis.");
     }
   }
 
@@ -310,7 +350,8 @@ class Parser {
           break;
       }
       if (this.isOp(this.peek(), "(")) return this.call(t, word);
-      if (RESERVED.has(word)) throw this.error(t, `unexpected keyword ${word}`, "a value", "An operand is missing, or quote the word as text '…' / `name` for a field.");
+      if (RESERVED.has(word))
+        throw this.error(t, `unexpected keyword ${word}`, "a value", "An operand is missing, or quote the word as text '…' / `name` for a field.");
     }
     return this.node(pos, { t: "field", path: t.path });
   }
@@ -328,7 +369,8 @@ class Parser {
       whens.push([when, then]);
       children.push(when, then);
     }
-    if (whens.length === 0) throw this.error(this.peek(), "CASE needs at least one WHEN … THEN …", "WHEN", "Write CASE WHEN condition THEN value [ELSE value] END.");
+    if (whens.length === 0)
+      throw this.error(this.peek(), "CASE needs at least one WHEN … THEN …", "WHEN", "Write CASE WHEN condition THEN value [ELSE value] END.");
     let otherwise: Node | null = null;
     if (this.isKeyword(this.peek(), "ELSE")) {
       this.next();
@@ -344,7 +386,12 @@ class Parser {
     const unitTok = this.next();
     const unit = this.keyword(unitTok);
     if (!unit || !INTERVAL_UNITS.has(unit)) {
-      throw this.error(unitTok, `expected an interval unit, found ${describe(unitTok)}`, [...INTERVAL_UNITS].join(" | "), "Write INTERVAL n DAY (or SECOND, MINUTE, HOUR, WEEK, MONTH, QUARTER, YEAR).");
+      throw this.error(
+        unitTok,
+        `expected an interval unit, found ${describe(unitTok)}`,
+        [...INTERVAL_UNITS].join(" | "),
+        "Write INTERVAL n DAY (or SECOND, MINUTE, HOUR, WEEK, MONTH, QUARTER, YEAR).",
+      );
     }
     return this.node(pos, { t: "interval", amount, unit: unit as IntervalUnit }, amount);
   }
@@ -358,15 +405,28 @@ class Parser {
       const guess = suggest(name, functionNames()).trim();
       throw this.error(t, `unknown function ${t.name}`, "a known function", `${guess ? `${guess} ` : ""}Known functions: ${functionNames().join(", ")}.`);
     }
-    if (++this.depth > MAX_DEPTH) throw this.error(t, `nesting deeper than ${MAX_DEPTH} levels`, "a flatter expression", "Reduce the nesting of parentheses, functions and NOT.");
+    if (++this.depth > MAX_DEPTH)
+      throw this.error(t, `nesting deeper than ${MAX_DEPTH} levels`, "a flatter expression", "Reduce the nesting of parentheses, functions and NOT.");
     const args = this.list(")");
     this.depth--;
     if (args.length < spec.min || args.length > spec.max) {
       const arity = spec.min === spec.max ? `${spec.min}` : spec.max === Infinity ? `at least ${spec.min}` : `${spec.min} to ${spec.max}`;
-      throw this.error(t, `${name} takes ${arity} argument${spec.min === 1 && spec.max === 1 ? "" : "s"}, got ${args.length}`, `${arity} arguments`, `Usage: ${spec.usage ?? usage(name, spec.min, spec.max)}`);
+      throw this.error(
+        t,
+        `${name} takes ${arity} argument${spec.min === 1 && spec.max === 1 ? "" : "s"}, got ${args.length}`,
+        `${arity} arguments`,
+        `Usage: ${spec.usage ?? usage(name, spec.min, spec.max)}`,
+      );
     }
     args.forEach((a, i) => {
-      if (a.t === "interval" && !(spec.interval && i === 1)) throw syntaxError(this.ctx.site, a.pos, `INTERVAL is not allowed as argument ${i + 1} of ${name}`, "a value", "Use INTERVAL in DATE_ADD / DATE_SUB or as date + INTERVAL n DAY.");
+      if (a.t === "interval" && !(spec.interval && i === 1))
+        throw syntaxError(
+          this.ctx.site,
+          a.pos,
+          `INTERVAL is not allowed as argument ${i + 1} of ${name}`,
+          "a value",
+          "Use INTERVAL in DATE_ADD / DATE_SUB or as date + INTERVAL n DAY.",
+        );
     });
     return this.node(pos, { t: "call", name, args }, ...args);
   }
@@ -376,17 +436,25 @@ class Parser {
     this.expectKeyword("AS", "in CAST(x AS type)");
     const typeTok = this.next();
     const type = this.keyword(typeTok);
-    if (!type || !CAST_TYPES.has(type)) throw this.error(typeTok, `unknown CAST type ${describe(typeTok)}`, [...CAST_TYPES].join(" | "), "Cast to CHAR, SIGNED, UNSIGNED, DECIMAL(p,s), DATE or DATETIME.");
+    if (!type || !CAST_TYPES.has(type))
+      throw this.error(
+        typeTok,
+        `unknown CAST type ${describe(typeTok)}`,
+        [...CAST_TYPES].join(" | "),
+        "Cast to CHAR, SIGNED, UNSIGNED, DECIMAL(p,s), DATE or DATETIME.",
+      );
     let scale = 0;
     if ((type === "SIGNED" || type === "UNSIGNED") && this.isKeyword(this.peek(), "INTEGER")) this.next();
     if ((type === "DECIMAL" || type === "CHAR") && this.isOp(this.peek(), "(")) {
       this.next();
       const p = this.next();
-      if (p.k !== "num" || !Number.isInteger(p.v)) throw this.error(p, "expected a whole number", "a precision", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
+      if (p.k !== "num" || !Number.isInteger(p.v))
+        throw this.error(p, "expected a whole number", "a precision", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
       if (this.isOp(this.peek(), ",")) {
         this.next();
         const s = this.next();
-        if (s.k !== "num" || !Number.isInteger(s.v) || s.v > 30) throw this.error(s, "expected a scale from 0 to 30", "a scale", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
+        if (s.k !== "num" || !Number.isInteger(s.v) || s.v > 30)
+          throw this.error(s, "expected a scale from 0 to 30", "a scale", "Write DECIMAL(precision, scale), e.g. DECIMAL(18, 2).");
         scale = s.v;
       }
       this.expectOp(")", "to close the type");

@@ -234,6 +234,11 @@ export function compileTemplate(ctx: CompileCtx, start: number, end: number): Co
 export function scopedPathReader(text: string, lineArrays?: readonly string[]): ((scope: EvalScope) => unknown) | null {
   const parsed = parsePath(text);
   if (!parsed) return null;
-  const site = { path: undefined, source: text, variables: undefined, lineArrays: lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined };
+  const site = {
+    path: undefined,
+    source: text,
+    variables: undefined,
+    lineArrays: lineArrays && lineArrays.length > 0 ? lineArrays.map((a) => a.split(".")) : undefined,
+  };
   return fieldReader(parsed, { site, fields: new Set(), tables: new Set(), usesDefaultTable: false, prefix: "" });
 }

@@ -58,10 +58,14 @@ export function toNumber(value: unknown): number | null {
       const n = Number(value);
       if (Number.isFinite(n)) return n;
     }
-    throw new ValueError(`${show(value)} is not a number`, "Arithmetic needs numeric values; wrap optional text in IFNULL(NULLIF(x, ''), 0) or fix the source field.");
+    throw new ValueError(
+      `${show(value)} is not a number`,
+      "Arithmetic needs numeric values; wrap optional text in IFNULL(NULLIF(x, ''), 0) or fix the source field.",
+    );
   }
   if (typeof value === "boolean") return value ? 1 : 0;
-  if (value instanceof SqlDate) throw new ValueError("a date is not a number", "Use UNIX_TIMESTAMP(date) for seconds, or DATEDIFF / DATE_ADD for date arithmetic.");
+  if (value instanceof SqlDate)
+    throw new ValueError("a date is not a number", "Use UNIX_TIMESTAMP(date) for seconds, or DATEDIFF / DATE_ADD for date arithmetic.");
   throw new ValueError(`${show(value)} is not a number`, "Aggregate detail arrays with SUM(items, expr) / COUNT(items).");
 }
 
@@ -117,7 +121,6 @@ export function scaleOf(n: number): number {
   const decimals = dot < 0 ? 0 : mantissa.length - dot - 1;
   return Math.max(0, decimals - Number(s.slice(e + 1)));
 }
-
 
 /** Rounds away the binary noise of a result that is exact at `scale` decimals. */
 function clean(r: number, scale: number): number {

@@ -140,11 +140,13 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
   const known = builtin(rawName);
   if (known && typeof known === "object") {
     if (known.kind === "page") {
-      if (filter) throw new PlaceholderError(`filter "${filter}" does not apply to ${rawName}`, filterOffset, "}}", `${rawName} is a number; remove the filter.`);
+      if (filter)
+        throw new PlaceholderError(`filter "${filter}" does not apply to ${rawName}`, filterOffset, "}}", `${rawName} is a number; remove the filter.`);
       return { placeholder: known, end, text: shown };
     }
     if (known.kind === "time") {
-      if (known.daysAgo > 36_500) throw new PlaceholderError("DAYS_AGO_n is limited to 36500 days", nameOffset, "a smaller n", "Use DAYS_AGO_1 … DAYS_AGO_36500.");
+      if (known.daysAgo > 36_500)
+        throw new PlaceholderError("DAYS_AGO_n is limited to 36500 days", nameOffset, "a smaller n", "Use DAYS_AGO_1 … DAYS_AGO_36500.");
       return { placeholder: { ...known, filter }, end, text: shown };
     }
   }
@@ -159,8 +161,15 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
     );
   }
   const path = parsePath(rawName);
-  if (!path) return fail(`"${rawName}" is not a field path or variable`, nameOffset, "a field path like io_id, items[0].sku_id or ../remark, or a variable", "Field paths use letters, digits and _, joined by . and [n].");
-  if (path.parent && path.segments.length > 0 && rawName.startsWith("../../")) return fail("only one parent level (../) is available", nameOffset, "../field", "Inside a children mapping ../x reads the parent record.");
+  if (!path)
+    return fail(
+      `"${rawName}" is not a field path or variable`,
+      nameOffset,
+      "a field path like io_id, items[0].sku_id or ../remark, or a variable",
+      "Field paths use letters, digits and _, joined by . and [n].",
+    );
+  if (path.parent && path.segments.length > 0 && rawName.startsWith("../../"))
+    return fail("only one parent level (../) is available", nameOffset, "../field", "Inside a children mapping ../x reads the parent record.");
   return { placeholder: { kind: "field", path, filter }, end, text: shown };
 }
 
@@ -223,7 +232,8 @@ export function placeholderValue(p: Placeholder, raw: unknown, vars: VarSource, 
             : vars.pageIndex === undefined || vars.pageSize === undefined
               ? undefined
               : (vars.pageIndex - 1) * vars.pageSize;
-      if (v === undefined) throw new ValueError(`${p.name} is not set for this evaluation`, "Only request templates of a paged source have a page; use it there.");
+      if (v === undefined)
+        throw new ValueError(`${p.name} is not set for this evaluation`, "Only request templates of a paged source have a page; use it there.");
       return v;
     }
     default: {

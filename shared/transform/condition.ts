@@ -8,8 +8,7 @@ import { BridgeError } from "../errors.ts";
 import { parseInZone } from "../util/time.ts";
 import { wallClock } from "./format-response.ts";
 
-export type ConditionLogic =
-  | "eq" | "neq" | "gt" | "egt" | "lt" | "elt" | "like" | "notlike" | "in" | "notin" | "between" | "notnull" | "isnull";
+export type ConditionLogic = "eq" | "neq" | "gt" | "egt" | "lt" | "elt" | "like" | "notlike" | "in" | "notin" | "between" | "notnull" | "isnull";
 
 export interface ConditionInput {
   field: string;
@@ -19,9 +18,7 @@ export interface ConditionInput {
 
 export type ConditionMode = "line" | "strict";
 
-export type ConditionOutcome =
-  | { keep: true; doc: Record<string, unknown> }
-  | { keep: false; reason: string };
+export type ConditionOutcome = { keep: true; doc: Record<string, unknown> } | { keep: false; reason: string };
 
 /** A condition that cannot work whatever the data (bad `between`, missing value). Reported at flow load. */
 export class ConditionConfigError extends BridgeError {
@@ -100,7 +97,13 @@ function listOf(value: unknown): unknown[] {
 
 function likeTest(pattern: string): (v: unknown) => boolean {
   if (!pattern.includes("%")) return (v) => !EMPTY(v) && String(v).includes(pattern);
-  const re = new RegExp(`^${pattern.split("%").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+  const re = new RegExp(
+    `^${pattern
+      .split("%")
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+    "s",
+  );
   return (v) => !EMPTY(v) && re.test(String(v));
 }
 
@@ -160,7 +163,10 @@ function buildTest(c: ConditionInput, timezone: string): Test {
     case "isnull":
       return EMPTY;
     default:
-      throw new ConditionConfigError(`unknown logic "${String((c as { logic: unknown }).logic)}"`, "use eq, neq, gt, egt, lt, elt, like, notlike, in, notin, between, notnull or isnull");
+      throw new ConditionConfigError(
+        `unknown logic "${String((c as { logic: unknown }).logic)}"`,
+        "use eq, neq, gt, egt, lt, elt, like, notlike, in, notin, between, notnull or isnull",
+      );
   }
 }
 

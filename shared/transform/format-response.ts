@@ -62,7 +62,12 @@ function fromInstant(ms: number, timezone: string): WallClock {
 function dateFormatter(render: (w: WallClock) => string, name: string): Formatter {
   return (value, timezone) => {
     const w = wallClock(value, timezone);
-    if (!w) throw new FormatError(`cannot read ${JSON.stringify(value)} as a date for format "${name}"`, { value, format: name }, "Source dates must look like 2024-03-01, 2024-03-01 10:00:00, an ISO instant or epoch seconds/ms.");
+    if (!w)
+      throw new FormatError(
+        `cannot read ${JSON.stringify(value)} as a date for format "${name}"`,
+        { value, format: name },
+        "Source dates must look like 2024-03-01, 2024-03-01 10:00:00, an ISO instant or epoch seconds/ms.",
+      );
     return render(w);
   };
 }
@@ -118,7 +123,12 @@ const FORMATS: Record<string, FormatSpec> = {
     arg: "none",
     make: () => (value, timezone, now) => {
       const w = wallClock(value, timezone);
-      if (!w) throw new FormatError(`cannot read ${JSON.stringify(value)} as a date for format "dateDescription"`, { value, format: "dateDescription" }, "give a date such as 2024-03-01 10:00:00 or epoch seconds");
+      if (!w)
+        throw new FormatError(
+          `cannot read ${JSON.stringify(value)} as a date for format "dateDescription"`,
+          { value, format: "dateDescription" },
+          "give a date such as 2024-03-01 10:00:00 or epoch seconds",
+        );
       const at = parseInZone(`${w.y}-${w.mo}-${w.d} ${w.h}:${w.mi}:${w.s}`, timezone)!;
       return describeAge((now ?? Date.now()) - at);
     },
@@ -204,7 +214,11 @@ export function parseFormat(format: string): Formatter {
   const m = /^\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$/s.exec(format);
   const spec = m ? FORMATS[m[1]!] : undefined;
   if (!m || !spec) {
-    throw new FormatError(`unknown format ${JSON.stringify(format)}`, { format }, `use one of: ${FORMAT_NAMES.map((n) => (FORMATS[n]!.arg === "none" ? n : `${n}(…)`)).join(", ")}`);
+    throw new FormatError(
+      `unknown format ${JSON.stringify(format)}`,
+      { format },
+      `use one of: ${FORMAT_NAMES.map((n) => (FORMATS[n]!.arg === "none" ? n : `${n}(…)`)).join(", ")}`,
+    );
   }
   const arg = m[2]?.trim();
   if (spec.arg === "none" && arg !== undefined && arg !== "") {

@@ -7,14 +7,7 @@
  * so the engine can dead-letter that document and go on.
  */
 import { BridgeError } from "../errors.ts";
-import {
-  compileValue,
-  LookupMissError,
-  type CompiledValue,
-  type EvalScope,
-  type LookupTables,
-  type TemplateVars,
-} from "../template/index.ts";
+import { compileValue, LookupMissError, type CompiledValue, type EvalScope, type LookupTables, type TemplateVars } from "../template/index.ts";
 import { DEFAULT_ZONE } from "../util/time.ts";
 import { parseFormat, wallClock, type Formatter } from "./format-response.ts";
 
@@ -179,7 +172,7 @@ function getPath(obj: Record<string, unknown>, path: readonly string[]): unknown
 function show(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }
@@ -243,7 +236,13 @@ function wrap(error: unknown, path: string, node: Node): never {
   if (error instanceof BridgeError) {
     throw new MappingError(error.code, `${path}: ${error.message}`, { ...error.details, path, flowPath: node.flowPath }, error.hint, error);
   }
-  throw new MappingError("mapping_failed", `${path}: ${error instanceof Error ? error.message : String(error)}`, { path, flowPath: node.flowPath }, undefined, error);
+  throw new MappingError(
+    "mapping_failed",
+    `${path}: ${error instanceof Error ? error.message : String(error)}`,
+    { path, flowPath: node.flowPath },
+    undefined,
+    error,
+  );
 }
 
 type Records = readonly Record<string, unknown>[];
@@ -283,7 +282,12 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
           break;
         }
         if (empty) {
-          throw new MappingError("mapping_required", `${path}: required object is empty (none of its fields has a value)`, { path, flowPath: node.flowPath }, `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`);
+          throw new MappingError(
+            "mapping_required",
+            `${path}: required object is empty (none of its fields has a value)`,
+            { path, flowPath: node.flowPath },
+            `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`,
+          );
         }
       }
       out[node.field] = obj;
@@ -296,7 +300,13 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       else source = evaluate(node, ctx, record, ancestors, prefix);
       if (source === MISSED) source = undefined;
       if (source === undefined || source === null) {
-        if (node.required) throw new MappingError("mapping_required", `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`, { path, flowPath: node.flowPath }, `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`);
+        if (node.required)
+          throw new MappingError(
+            "mapping_required",
+            `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`,
+            { path, flowPath: node.flowPath },
+            `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`,
+          );
         out[node.field] = [];
         continue;
       }
@@ -311,7 +321,12 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
         items[i] = item;
       }
       if (node.required && items.length === 0) {
-        throw new MappingError("mapping_required", `${path}: required array is empty`, { path, flowPath: node.flowPath }, "A document without lines cannot be written; filter it with a condition.");
+        throw new MappingError(
+          "mapping_required",
+          `${path}: required array is empty`,
+          { path, flowPath: node.flowPath },
+          "A document without lines cannot be written; filter it with a condition.",
+        );
       }
       out[node.field] = items;
       continue;
@@ -335,7 +350,12 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
     if (isEmpty(value)) {
       const path = pathAt(prefix, node);
       if (node.required) {
-        throw new MappingError("mapping_required", `${path}: required value is empty (${node.value ? node.value.source : "no value configured"})`, { path, flowPath: node.flowPath, source: node.value?.source }, `Make sure the source carries it or give ${node.flowPath} a "default".`);
+        throw new MappingError(
+          "mapping_required",
+          `${path}: required value is empty (${node.value ? node.value.source : "no value configured"})`,
+          { path, flowPath: node.flowPath, source: node.value?.source },
+          `Make sure the source carries it or give ${node.flowPath} a "default".`,
+        );
       }
       if (value === "" && node.type === "string") out[node.field] = "";
       if (ctx.trace) ctx.trace.push({ path, source: node.value?.source ?? "(none)", value: value === "" ? "" : undefined });
@@ -344,7 +364,7 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
     const converted = convert(node, value, prefix, ctx.timezone);
     out[node.field] = converted;
     if (ctx.trace) {
-      const entry: TraceEntry = { path: pathAt(prefix, node), source: defaulted ? "(default)" : node.value?.source ?? "(default)", value: converted };
+      const entry: TraceEntry = { path: pathAt(prefix, node), source: defaulted ? "(default)" : (node.value?.source ?? "(default)"), value: converted };
       if (defaulted) entry.defaulted = defaulted;
       ctx.trace.push(entry);
     }
@@ -375,7 +395,12 @@ export function compileMapping(flow: { target: MappingTarget; timezone?: string 
         throw error;
       }
       if (externalKey === "") {
-        throw new MappingError("mapping_key_empty", `external key is empty (template ${JSON.stringify(flow.target.externalKey)})`, { path: "target.externalKey" }, "The key identifies the document in the target; make sure the fields it uses are present.");
+        throw new MappingError(
+          "mapping_key_empty",
+          `external key is empty (template ${JSON.stringify(flow.target.externalKey)})`,
+          { path: "target.externalKey" },
+          "The key identifies the document in the target; make sure the fields it uses are present.",
+        );
       }
       const ctx: Ctx = { scope, timezone, defaultTable, trace: mapScope.trace ? [] : null };
       const payload: Record<string, unknown> = {};

@@ -185,7 +185,11 @@ function accumulate(acc: Accumulator, state: AccState, value: unknown, field: st
       if (isEmpty(value)) return;
       const n = typeof value === "number" ? value : Number(value);
       if (typeof value === "boolean" || !Number.isFinite(n)) {
-        throw new MergeError(`cannot ${acc === "$sum" ? "sum" : "average"} ${field}=${JSON.stringify(value)} of document ${memberId}: not a number`, { field, value, id: memberId }, `Fix the source value or use "$first" for ${field}.`);
+        throw new MergeError(
+          `cannot ${acc === "$sum" ? "sum" : "average"} ${field}=${JSON.stringify(value)} of document ${memberId}: not a number`,
+          { field, value, id: memberId },
+          `Fix the source value or use "$first" for ${field}.`,
+        );
       }
       state.sum += n;
       addExact(state, n);
@@ -366,7 +370,11 @@ function groupInputs(plan: MergePlan, inputs: readonly MergeInput[], vars: Templ
       const missing = config.groupBy.filter((f) => isEmpty(getField(input.record, f)));
       errors.push({
         id: input.id,
-        error: new MergeError(`document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, { id: input.id, fields: missing }, "Every document must carry the groupBy fields; check formatResponse and the source data."),
+        error: new MergeError(
+          `document ${input.id} has no value for merge field${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
+          { id: input.id, fields: missing },
+          "Every document must carry the groupBy fields; check formatResponse and the source data.",
+        ),
       });
       continue;
     }
@@ -412,7 +420,11 @@ function periodEndOfInputs(plan: MergePlan, cache: Map<unknown, number | null>, 
       if (typeof raw === "string" || typeof raw === "number") cache.set(raw, e);
     }
     if (e === null) {
-      throw new MergeError(`document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`, { id: input.id, field: period.field }, `Make sure every document carries ${period.field}.`);
+      throw new MergeError(
+        `document ${input.id}: ${period.field}=${JSON.stringify(getField(input.record, period.field))} is not a date, so its merge period is unknown`,
+        { id: input.id, field: period.field },
+        `Make sure every document carries ${period.field}.`,
+      );
     }
     if (e > end) end = e;
   }

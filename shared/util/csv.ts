@@ -40,18 +40,24 @@ export function parseCsv(text: string): Record<string, unknown>[] {
       line++;
     } else field += ch;
   }
-  if (quoted) throw new BridgeError("invalid_csv", `CSV has an unterminated quoted field (from line ${line})`, { hint: 'close the quote, or double quotes inside quoted fields ("")' });
+  if (quoted)
+    throw new BridgeError("invalid_csv", `CSV has an unterminated quoted field (from line ${line})`, {
+      hint: 'close the quote, or double quotes inside quoted fields ("")',
+    });
   if (field !== "" || row.length) {
     row.push(field);
     records.push(row);
   }
   const nonEmpty = records.filter((r) => !(r.length === 1 && r[0] === ""));
   const header = nonEmpty.shift();
-  if (!header || header.every((h) => h.trim() === "")) throw new BridgeError("invalid_csv", "CSV has no header line", { hint: "the first line names the columns, e.g. wms_co_id,tplus_code,kis_stock_id" });
+  if (!header || header.every((h) => h.trim() === ""))
+    throw new BridgeError("invalid_csv", "CSV has no header line", { hint: "the first line names the columns, e.g. wms_co_id,tplus_code,kis_stock_id" });
   const names = header.map((h) => h.trim());
   return nonEmpty.map((cells, n) => {
     if (cells.length > names.length) {
-      throw new BridgeError("invalid_csv", `CSV row ${n + 2} has ${cells.length} fields but the header has ${names.length}`, { hint: "quote values that contain commas" });
+      throw new BridgeError("invalid_csv", `CSV row ${n + 2} has ${cells.length} fields but the header has ${names.length}`, {
+        hint: "quote values that contain commas",
+      });
     }
     const out: Record<string, unknown> = {};
     names.forEach((name, i) => {

@@ -49,5 +49,11 @@ export interface CorrectionCounts {
 
 export function countCorrections(kisKeys: string[], tplusKeys: string[]): CorrectionCounts {
   const n = (keys: string[], suffix: string) => keys.filter((k) => new RegExp(`-${suffix}\\d+$`).test(k)).length;
-  return { reversals: n(kisKeys, "R"), rebooked: n(kisKeys, "B"), deltas: n(kisKeys, "C"), groupCorrections: n(tplusKeys, "C"), supplements: n(tplusKeys, "S") };
+  return {
+    reversals: n(kisKeys, "R"),
+    rebooked: n(kisKeys, "B"),
+    deltas: n(kisKeys, "C"),
+    groupCorrections: n(tplusKeys, "C"),
+    supplements: n(tplusKeys, "S"),
+  };
 }

@@ -20,7 +20,8 @@ export function conflictLetterLines(letters: DeadLetter[], key: string): QtyBySk
   const parts = (letter?.payload as { document?: { outbox?: { parts?: Array<{ payload?: Row }> } } } | undefined)?.document?.outbox?.parts;
   if (!parts) return undefined;
   const out: QtyBySku = {};
-  for (const p of parts) for (const d of (p.payload?.RDRecordDetails as Row[] | undefined) ?? []) add(out, { [String((d.Inventory as Row).Code)]: Number(d.BaseQuantity) }, 1);
+  for (const p of parts)
+    for (const d of (p.payload?.RDRecordDetails as Row[] | undefined) ?? []) add(out, { [String((d.Inventory as Row).Code)]: Number(d.BaseQuantity) }, 1);
   return out;
 }
 

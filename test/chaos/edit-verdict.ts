@@ -24,7 +24,9 @@ export interface ReadWindow {
  */
 export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): boolean {
   const second = (ms: number) => Math.floor(ms / 1000) * 1000;
-  return edits.some((e) => e.path === PATH_OF[flow] && !reads.some((w) => w.tickAt > e.madeAt && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)));
+  return edits.some(
+    (e) => e.path === PATH_OF[flow] && !reads.some((w) => w.tickAt > e.madeAt && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
+  );
 }
 
 /** The chaos classes the edits made during scans stand for (the emulator's log of them). */

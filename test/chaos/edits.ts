@@ -55,7 +55,12 @@ async function postedDocuments(stack: HubStack, flow: ChaosFlowId, range: { from
   }
   const groups = new Set((await tplusDispatches(stack)).map((d) => /^(SO-\d{4}-\d{2}-\d{2}-\d+)/.exec(d.ExternalCode)?.[1]));
   return (await sourceDocuments(stack, JST_PATHS.salesOut)).filter(
-    (d) => d.status === "Confirmed" && Number(d.shop_id) === 0 && modifiedMs(d) >= range.from && modifiedMs(d) < range.to && groups.has(`SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`),
+    (d) =>
+      d.status === "Confirmed" &&
+      Number(d.shop_id) === 0 &&
+      modifiedMs(d) >= range.from &&
+      modifiedMs(d) < range.to &&
+      groups.has(`SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`),
   );
 }
 
@@ -85,4 +90,3 @@ export async function editBetweenRuns(stack: HubStack, store: FlowStateStore, ra
   }
   return notes;
 }
-

@@ -114,7 +114,10 @@ export function installNetworkSwitch(hubUrl: string): void {
     if (doom.plan.mode === "beforeAnswer" && write && doom.writes >= doom.plan.afterWrites) {
       // The write reaches the target (and commits there); its answer is lost with the invocation.
       doom.kill();
-      forward().then((response) => notify(real, init?.body, response), () => undefined);
+      forward().then(
+        (response) => notify(real, init?.body, response),
+        () => undefined,
+      );
       return hang(signal);
     }
     const response = await forward();

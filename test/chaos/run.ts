@@ -122,7 +122,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     ...(scenario.jstClockOffsetMs ? { jstClockOffsetMs: scenario.jstClockOffsetMs } : {}),
     // Every path: the T+ seed reads by modified now (issue 11 item 4), so a sale visible L after its modified is read by
     // the first window that passes it, like an other-inout row (the io_date-window limitation of seed 9001 is gone).
-    ...(scenario.jstVisibilityLagMs ? { jstVisibilityLagMs: scenario.jstVisibilityLagMs, jstVisibilityLagPaths: [JST_PATHS.otherInOut, JST_PATHS.salesOut] } : {}),
+    ...(scenario.jstVisibilityLagMs
+      ? { jstVisibilityLagMs: scenario.jstVisibilityLagMs, jstVisibilityLagPaths: [JST_PATHS.otherInOut, JST_PATHS.salesOut] }
+      : {}),
   });
 
   const queue = recordingQueue();
@@ -147,9 +149,12 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
   const untap = tapResponses((request, response) => {
     if (!request.url.startsWith(stack.urls.tplus) || !request.url.includes(TPLUS_CREATE) || response.status < 400) return;
     reading.push(
-      response.text().then((text) => {
-        if (text.includes(TPLUS_BIZ_CODE)) for (const key of externalKeys(request.body)) refused.add(key);
-      }, () => undefined),
+      response.text().then(
+        (text) => {
+          if (text.includes(TPLUS_BIZ_CODE)) for (const key of externalKeys(request.body)) refused.add(key);
+        },
+        () => undefined,
+      ),
     );
   });
   let ticks = 0;
@@ -186,7 +191,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       otherInOut: new Map((await sourceDocuments(stack, JST_PATHS.otherInOut)).map((d) => [String(d.io_id), d])),
       salesOut: new Map((await sourceDocuments(stack, JST_PATHS.salesOut)).map((d) => [String(d.io_id), d])),
     };
-    const confirmedAtStart = new Map((await sourceDocuments(stack, JST_PATHS.otherInOut)).filter((d) => d.status === "Confirmed").map((d) => [String(d.io_id), d]));
+    const confirmedAtStart = new Map(
+      (await sourceDocuments(stack, JST_PATHS.otherInOut)).filter((d) => d.status === "Confirmed").map((d) => [String(d.io_id), d]),
+    );
     await addFaults(stack.urls.jushuitan, scenario.faultSpecs.jushuitan);
     // ---- stale KV reads: from here on the Worker's invocations read KV through the hostile wrapper -----------
     const realKv = e.STATE;
@@ -277,7 +284,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       const result = await getQueueResult(batch, ctx);
       if (result.retryMessages.some((m) => m.msgId === id) && message.attempts < 5) queue.pending.push({ body: message.body, attempts: message.attempts + 1 });
       const flow = message.body.flowId as ChaosFlowId;
-      return [{ flow, run: await invocationRecord(store, new DoFlowLock(e.FLOW_LOCK), flow, queueRunId(message.body.runId, { id, attempts: message.attempts })) }];
+      return [
+        { flow, run: await invocationRecord(store, new DoFlowLock(e.FLOW_LOCK), flow, queueRunId(message.body.runId, { id, attempts: message.attempts })) },
+      ];
     };
 
     let lossPending = scenario.ledgerLoss === true;
@@ -370,7 +379,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           notes.push("overlap skipped: the flow's lease was held");
         } else {
           // Holds the first Jushuitan answer a little so the holder is certainly still running when the other asks.
-          await addFaults(stack.urls.jushuitan, [{ kind: "timeout", delayMs: 150, path: flow === CHAOS_FLOWS.kis ? JST_PATHS.otherInOut : JST_PATHS.salesOut }]);
+          await addFaults(stack.urls.jushuitan, [
+            { kind: "timeout", delayMs: 150, path: flow === CHAOS_FLOWS.kis ? JST_PATHS.otherInOut : JST_PATHS.salesOut },
+          ]);
           const at = nextScheduled();
           const [, http] = await Promise.all([fireCron(e, cronOf(flow), at), callApi(e, "POST", `/flows/${flow}/sync`, { body: {} })]);
           ticks += 2;
@@ -379,7 +390,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           const httpSkipped = httpRun?.outcome === "skipped_locked";
           if (http.status !== 200) details.push(`overlap: HTTP sync answered ${http.status}`);
           else if (httpSkipped === (cronRun === null)) {
-            details.push(`overlap: ${httpSkipped ? "both the cron tick and the HTTP sync were skipped" : "the cron tick and the HTTP sync both ran"} (expected exactly one skipped_locked)`);
+            details.push(
+              `overlap: ${httpSkipped ? "both the cron tick and the HTTP sync were skipped" : "the cron tick and the HTTP sync both ran"} (expected exactly one skipped_locked)`,
+            );
           } else {
             effective.add("overlap");
           }
@@ -409,21 +422,44 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         outcomes = (await Promise.all(pendingFlows.map(trigger))).flat();
         ticks += pendingFlows.length;
       }
-      notes.push(`#${ticks} ${((Date.now() - started) / 1000).toFixed(1)}s ${outcomes.map((o) => `${o.flow.slice(0, 9)}:${o.run?.outcome}${o.run?.continues ? "+" : ""}:${o.run?.subrequests}`).join(" ")}`);
+      notes.push(
+        `#${ticks} ${((Date.now() - started) / 1000).toFixed(1)}s ${outcomes.map((o) => `${o.flow.slice(0, 9)}:${o.run?.outcome}${o.run?.continues ? "+" : ""}:${o.run?.subrequests}`).join(" ")}`,
+      );
       if (note(outcomes)) await sleep(scenario.leaseSeconds * 1000 + 150);
     }
 
     const unsettled = FLOW_IDS.filter((f) => !settled.get(f));
     for (const flow of unsettled) {
       const run = lastRun.get(flow) as (RunView & { error?: { code: string; message: string } }) | null | undefined;
-      details.push(`${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}${run.setAside?.length ? ` set aside: ${run.setAside.map((s) => s.externalKey).join(", ")}` : ""}` : "skipped (lease held) or none"}`);
+      details.push(
+        `${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}${run.setAside?.length ? ` set aside: ${run.setAside.map((s) => s.externalKey).join(", ")}` : ""}` : "skipped (lease held) or none"}`,
+      );
     }
 
     // ---- verdict -------------------------------------------------------------------------------------
     untap();
     await Promise.all(reading);
     const edits = await editLog(stack);
-    const verdict = await judge(stack, store, { atStart, edits,  brokenSku, duplicateKey, duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => (f.kind === "pageDrift" || f.kind === "editServed") && f.path === JST_PATHS.salesOut), doomedWrites, refused, killed: effective.has("abort"), doomedFrom, late, poisonBill, confirmedAtStart }, details, notes);
+    const verdict = await judge(
+      stack,
+      store,
+      {
+        atStart,
+        edits,
+        brokenSku,
+        duplicateKey,
+        duplicateMayConflict: scenario.faultSpecs.jushuitan.some((f) => (f.kind === "pageDrift" || f.kind === "editServed") && f.path === JST_PATHS.salesOut),
+        doomedWrites,
+        refused,
+        killed: effective.has("abort"),
+        doomedFrom,
+        late,
+        poisonBill,
+        confirmedAtStart,
+      },
+      details,
+      notes,
+    );
     const fired = new Set(await firedFaults(stack));
     if (scenario.jstClockOffsetMs) fired.add("jst.clockOffset");
     if (scenario.jstVisibilityLagMs) fired.add("jst.visibilityLag");
@@ -459,7 +495,19 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     };
   } catch (error) {
     details.push(`runner error: ${error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error)}`);
-    return { seed: scenario.seed, faults: [...effective], ticks, lost: 0, duplicated: 0, unexpectedDeadLetters: 0, missingDeadLetters: 0, ok: false, details, notes, durationMs: Date.now() - started };
+    return {
+      seed: scenario.seed,
+      faults: [...effective],
+      ticks,
+      lost: 0,
+      duplicated: 0,
+      unexpectedDeadLetters: 0,
+      missingDeadLetters: 0,
+      ok: false,
+      details,
+      notes,
+      durationMs: Date.now() - started,
+    };
   } finally {
     untap();
     await fetch(`${hub}/__hub/stacks/${stack.id}`, { method: "DELETE" }).catch(() => undefined);
@@ -527,10 +575,17 @@ async function judge(
     }
     to = Math.max(to, watermark, ...complete.map((w) => w.to));
     if (details.some((d) => d.includes("coverage gap"))) {
-      notes.push(`${flow} runs: ${runs.map((r) => `${r.runId} ${r.outcome} [${(r.windows ?? []).map((w) => `${iso(w.from).slice(5, 16)}…${iso(w.to).slice(5, 16)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`);
+      notes.push(
+        `${flow} runs: ${runs.map((r) => `${r.runId} ${r.outcome} [${(r.windows ?? []).map((w) => `${iso(w.from).slice(5, 16)}…${iso(w.to).slice(5, 16)}${w.complete ? "" : "?"}`).join(", ")}]`).join(" | ")}`,
+      );
     }
     // readTo: the end of the furthest window any run read (a day-aligned merged flow reads past its watermark).
-    return { from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER), to, readTo: Math.max(to, ...all.map((w) => w.to)), runs };
+    return {
+      from: Math.min(...all.map((w) => w.from), injected.doomedFrom.get(flow) ?? Number.MAX_SAFE_INTEGER),
+      to,
+      readTo: Math.max(to, ...all.map((w) => w.to)),
+      runs,
+    };
   };
   const kisRange = await covered(CHAOS_FLOWS.kis);
   const tplusRange = await covered(CHAOS_FLOWS.tplus);
@@ -568,7 +623,8 @@ async function judge(
   const cancelled = new Map<string, QtyBySku>();
   for (const doc of otherInOut) {
     const before = injected.confirmedAtStart.get(String(doc.io_id));
-    if (before && doc.status !== "Confirmed") cancelled.set(String(doc.io_id), expectedKis([{ ...before, modified: "2000-01-01 00:00:00" }], 0, Number.MAX_SAFE_INTEGER).get(String(doc.io_id)) ?? {});
+    if (before && doc.status !== "Confirmed")
+      cancelled.set(String(doc.io_id), expectedKis([{ ...before, modified: "2000-01-01 00:00:00" }], 0, Number.MAX_SAFE_INTEGER).get(String(doc.io_id)) ?? {});
   }
   if (cancelled.size) notes.push(`cancelled while the flows ran: ${[...cancelled.keys()].join(", ")}`);
   // After a ledger loss the rebuilt group is answered "already exists": its late member is in a supplement, or the
@@ -592,8 +648,14 @@ async function judge(
   // ---- targets ----
   const groupOf = (d: Row) => `SO-${String(d.io_date).slice(0, 10)}-${String(d.wms_co_id)}`;
   const modifiedAt = (d: Row) => Date.parse(`${String(d.modified).replace(" ", "T")}+08:00`);
-  const versions = { kis: versionsOf(injected.atStart.otherInOut, injected.edits, JST_PATHS.otherInOut), tplus: versionsOf(injected.atStart.salesOut, injected.edits, JST_PATHS.salesOut) };
-  const confirmedQty = (v: DocVersion) => (v.status === "Confirmed" ? expectedKis([{ status: "Confirmed", type: "其它退货", modified: "2000-01-01 00:00:00", io_id: 0, items: v.items }], 0, Number.MAX_SAFE_INTEGER).get("0") : undefined);
+  const versions = {
+    kis: versionsOf(injected.atStart.otherInOut, injected.edits, JST_PATHS.otherInOut),
+    tplus: versionsOf(injected.atStart.salesOut, injected.edits, JST_PATHS.salesOut),
+  };
+  const confirmedQty = (v: DocVersion) =>
+    v.status === "Confirmed"
+      ? expectedKis([{ status: "Confirmed", type: "其它退货", modified: "2000-01-01 00:00:00", io_id: 0, items: v.items }], 0, Number.MAX_SAFE_INTEGER).get("0")
+      : undefined;
   /** An edited document (or a group member) page drift re-stamped past the covered range before a run read its last version. */
   const unreadEdit = (system: "kis" | "tplus", key: string, got: QtyBySku): boolean => {
     if (system === "kis") {
@@ -609,9 +671,16 @@ async function judge(
       if (open.includes(d) || d.status !== "Confirmed" || modifiedAt(d) < tplusRange.from || modifiedAt(d) >= tplusRange.to) continue;
       for (const [sku, q] of Object.entries(confirmedQty({ status: d.status, items: d.items }) ?? {})) fixed[sku] = (fixed[sku] ?? 0) + q;
     }
-    return explainedByVersions(fixed, open.map((d) => versions.tplus.get(String(d.io_id))!), got, confirmedQty, true);
+    return explainedByVersions(
+      fixed,
+      open.map((d) => versions.tplus.get(String(d.io_id))!),
+      got,
+      confirmedQty,
+      true,
+    );
   };
-  const correctionRefused = (system: string, key: string) => [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
+  const correctionRefused = (system: string, key: string) =>
+    [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
   /** `system:key` whose signed sum equals the source (the per (day, warehouse, sku) cross-check covers these). */
   const matched = new Set<string>();
   let handBooked: ((key: string, source: QtyBySku) => QtyBySku | undefined) | undefined;
@@ -656,7 +725,10 @@ async function judge(
       if (hand) {
         const ok = qtyDiff(hand, got) === "equal";
         if (ok) notes.push(`${system}: ${key} keeps the voucher entered by hand (a conflict letter), with the corrections written against the letter since`);
-        else details.push(`${system}: ${key} is not the voucher entered by hand plus the corrections since its conflict letter: ${JSON.stringify(got)} vs ${JSON.stringify(hand)}`);
+        else
+          details.push(
+            `${system}: ${key} is not the voucher entered by hand plus the corrections since its conflict letter: ${JSON.stringify(got)} vs ${JSON.stringify(hand)}`,
+          );
         if (!ok) duplicated++;
         continue;
       }
@@ -722,9 +794,15 @@ async function judge(
     const got = tplusActual.get(code);
     return !!want && !!got && qtyDiff(want, got) === "equal";
   };
-  const conflictLines = injected.duplicateKey ? conflictLetterLines(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" }), injected.duplicateKey) : undefined;
+  const conflictLines = injected.duplicateKey
+    ? conflictLetterLines(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" }), injected.duplicateKey)
+    : undefined;
   const handEntered = dispatches.find((d) => d.ExternalCode === injected.duplicateKey && d.payload.Memo === HAND_MEMO);
-  if (conflictLines && handEntered) handBooked = (key, source) => (key === injected.duplicateKey ? handBookedExpected(actualTplus([{ ExternalCode: key, payload: handEntered.payload }]).get(key)!, conflictLines, source) : undefined);
+  if (conflictLines && handEntered)
+    handBooked = (key, source) =>
+      key === injected.duplicateKey
+        ? handBookedExpected(actualTplus([{ ExternalCode: key, payload: handEntered.payload }]).get(key)!, conflictLines, source)
+        : undefined;
   compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)), undefined, tplusUpTo);
   // The signed invariant per (day, warehouse, sku), from the targets' own date and warehouse fields: a correction
   // booked on another day or warehouse than its document would pass the per-key sums but not this.
@@ -746,8 +824,16 @@ async function judge(
 
   // ---- dead letters ----
   const letters = [
-    ...(await store.listDeadLetters(CHAOS_FLOWS.kis, { status: "all" })).map((l) => ({ key: `kis:${l.externalKey ?? l.sourceId}`, code: l.error.code, message: l.error.message })),
-    ...(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).map((l) => ({ key: `tplus:${l.externalKey ?? l.sourceId}`, code: l.error.code, message: l.error.message })),
+    ...(await store.listDeadLetters(CHAOS_FLOWS.kis, { status: "all" })).map((l) => ({
+      key: `kis:${l.externalKey ?? l.sourceId}`,
+      code: l.error.code,
+      message: l.error.message,
+    })),
+    ...(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" })).map((l) => ({
+      key: `tplus:${l.externalKey ?? l.sourceId}`,
+      code: l.error.code,
+      message: l.error.message,
+    })),
   ];
   for (const l of letters) notes.push(`dead letter ${l.key} ${l.code}: ${l.message.slice(0, 160)}`);
   // The pre-created voucher holds every member of its group; page drift on sales-out re-stamps some past the window
@@ -792,7 +878,10 @@ async function judge(
     const alreadyExisted = tplusRange.runs.reduce((n, r) => n + (r.counts?.alreadyExisted ?? 0), 0);
     notes.push(`tplus runs reported ${alreadyExisted} already-existing voucher(s)`);
   }
-  const corrections = countCorrections(bills.map((b) => b.FBillNo), dispatches.map((d) => d.ExternalCode));
+  const corrections = countCorrections(
+    bills.map((b) => b.FBillNo),
+    dispatches.map((d) => d.ExternalCode),
+  );
   return { lost, duplicated, unexpectedDead, missingDead, expectedDead: permanentInRange.length, cancelled: cancelled.size, corrections };
 }
 
@@ -832,7 +921,10 @@ async function loseLedgerWithLateMember(stack: HubStack, e: Env, pick: number): 
   const item = (sibling.items as Row[])[Math.floor(pick * (sibling.items as Row[]).length)] ?? (sibling.items as Row[])[0]!;
   const items: Row[] = [{ ...item, qty: 7 }];
   const { io_id: _omit, ...rest } = sibling;
-  const res = await fetch(`${stack.urls.jushuitan}/__emulator/documents`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.salesOut, doc: { ...rest, o_id: Number(sibling.o_id ?? 0) + 900_000, items } }) });
+  const res = await fetch(`${stack.urls.jushuitan}/__emulator/documents`, {
+    method: "POST",
+    body: JSON.stringify({ path: JST_PATHS.salesOut, doc: { ...rest, o_id: Number(sibling.o_id ?? 0) + 900_000, items } }),
+  });
   if (!res.ok) throw new Error(`adding the late member answered ${res.status}`);
   const row = ((await res.json()) as { row: Row }).row;
   return { id: String(row.io_id), key, items: items.map((i) => ({ sku_id: String(i.sku_id), qty: 7 })) };
@@ -935,7 +1027,11 @@ async function poisonKisBill(stack: HubStack, pick: number): Promise<string | un
     .sort();
   const billNo = ids[Math.floor(pick * ids.length)];
   if (!billNo) return undefined;
-  const res = await fetch(`${stack.urls.kis}/__emulator/poison`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ billNos: [billNo] }) });
+  const res = await fetch(`${stack.urls.kis}/__emulator/poison`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ billNos: [billNo] }),
+  });
   if (!res.ok) throw new Error(`poisoning KIS bill ${billNo} answered ${res.status}`);
   return billNo;
 }
@@ -974,7 +1070,11 @@ async function precreateVoucher(stack: HubStack, pick: number): Promise<string |
   const settings = incrementalSettings(seedFlow(CHAOS_FLOWS.tplus), Date.now());
   const firstFrom = settings.startAt - settings.lookbackMs;
   const near = new Set(
-    expectedTplus(docs.filter((d) => Math.abs(Date.parse(String(d.modified).replace(" ", "T") + "+08:00") - firstFrom) < 15 * 60_000), today - 2 * DAY, today).keys(),
+    expectedTplus(
+      docs.filter((d) => Math.abs(Date.parse(String(d.modified).replace(" ", "T") + "+08:00") - firstFrom) < 15 * 60_000),
+      today - 2 * DAY,
+      today,
+    ).keys(),
   );
   const groups = expectedTplus(docs, today - 2 * DAY, today, today, firstFrom);
   const keys = [...groups.keys()].filter((k) => !near.has(k)).sort();

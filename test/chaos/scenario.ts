@@ -103,8 +103,26 @@ interface Knobs {
 }
 
 const PROFILES: Record<ChaosProfile, Knobs> = {
-  quick: { p: 0.18, maxTimes: 1, docs: { otherInOut: [200, 320], salesOut: [60, 140] }, perMinuteThrottle: 0, tinyBudget: 0.3, timeoutsMs: [700, 900], leaseSeconds: [1], editBetween: { p: 0.6, maxRounds: 1 } },
-  long: { p: 0.3, maxTimes: 2, docs: { otherInOut: [200, 480], salesOut: [60, 220] }, perMinuteThrottle: 0.04, tinyBudget: 0.5, timeoutsMs: [800, 1000, 1200], leaseSeconds: [1, 2], editBetween: { p: 0.75, maxRounds: 2 } },
+  quick: {
+    p: 0.18,
+    maxTimes: 1,
+    docs: { otherInOut: [200, 320], salesOut: [60, 140] },
+    perMinuteThrottle: 0,
+    tinyBudget: 0.3,
+    timeoutsMs: [700, 900],
+    leaseSeconds: [1],
+    editBetween: { p: 0.6, maxRounds: 1 },
+  },
+  long: {
+    p: 0.3,
+    maxTimes: 2,
+    docs: { otherInOut: [200, 480], salesOut: [60, 220] },
+    perMinuteThrottle: 0.04,
+    tinyBudget: 0.5,
+    timeoutsMs: [800, 1000, 1200],
+    leaseSeconds: [1, 2],
+    editBetween: { p: 0.75, maxRounds: 2 },
+  },
 };
 
 /** `{ [name]: true }` and the label `state.<name>` / `kis.<name>` in the scenario's faults when drawn. */
@@ -136,14 +154,22 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
   const withPath = (spec: FaultSpec, path: string | undefined): FaultSpec => (path === undefined ? spec : { ...spec, path });
 
   // ---- Jushuitan --------------------------------------------------------------------------------
-  if (chance(knobs.p)) add("jst.5xx", jushuitan, withPath({ kind: "http5xx", status: pickOf([500, 502, 503, 504]), skip: int(0, 8), times: times() }, jstPath()));
+  if (chance(knobs.p))
+    add("jst.5xx", jushuitan, withPath({ kind: "http5xx", status: pickOf([500, 502, 503, 504]), skip: int(0, 8), times: times() }, jstPath()));
   // Query paths only: a refresh answer lost to a timeout after the server rotated the pair cannot be recovered by anyone.
-  if (chance(knobs.p)) add("jst.timeout", jushuitan, { kind: "timeout", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), delayMs: requestTimeoutMs + 1500, skip: int(0, 8) });
+  if (chance(knobs.p))
+    add("jst.timeout", jushuitan, {
+      kind: "timeout",
+      path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]),
+      delayMs: requestTimeoutMs + 1500,
+      skip: int(0, 8),
+    });
   if (chance(knobs.p)) add("jst.html", jushuitan, withPath({ kind: "html", skip: int(0, 8), times: times() }, jstPath()));
   if (chance(knobs.p)) add("jst.throttle199", jushuitan, withPath({ kind: "throttle", code: 199, skip: int(0, 8), times: times() }, jstPath()));
   if (chance(knobs.perMinuteThrottle)) add("jst.throttle200", jushuitan, withPath({ kind: "throttle", code: 200, skip: int(0, 8) }, jstPath()));
   if (chance(knobs.p)) add("jst.tokenExpired", jushuitan, { kind: "tokenExpired", skip: int(0, 8) });
-  if (chance(knobs.p)) add("jst.pageDrift", jushuitan, { kind: "pageDrift", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), count: int(2, 5), skip: int(0, 4) });
+  if (chance(knobs.p))
+    add("jst.pageDrift", jushuitan, { kind: "pageDrift", path: pickOf([JST_PATHS.otherInOut, JST_PATHS.salesOut]), count: int(2, 5), skip: int(0, 4) });
 
   // Issue 11: a row an answer already served is re-saved before a later request (mid-scan, or before the next
   // invocation resumes), which shifts offset pages. Drawn from its own stream so the draws above stay as they were.
@@ -153,7 +179,8 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
       kind: "editServed",
       path: JST_PATHS.otherInOut,
       change: "edit",
-      stamp: "afterWindow", afterLagMs: END_LAG_MS,
+      stamp: "afterWindow",
+      afterLagMs: END_LAG_MS,
       count: 1 + Math.floor(more() * 2),
       skip: Math.floor(more() * 9),
       times: 1 + Math.floor(more() * 3),
@@ -164,7 +191,8 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
   if (chance(knobs.p)) add("tplus.5xx", tplus, { kind: "http5xx", path: TPLUS_CREATE, status: pickOf([500, 502, 503]), skip: int(0, 5), times: times() });
   if (chance(knobs.p)) add("tplus.throttle409", tplus, { kind: "throttle409", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
   if (chance(knobs.p)) add("tplus.tokenExpired", tplus, { kind: "tokenExpired", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
-  if (chance(knobs.p)) add("tplus.commitThenTimeout", tplus, { kind: "commitThenTimeout", path: TPLUS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 5), times: times() });
+  if (chance(knobs.p))
+    add("tplus.commitThenTimeout", tplus, { kind: "commitThenTimeout", path: TPLUS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 5), times: times() });
   if (chance(knobs.p)) add("tplus.commitThen5xx", tplus, { kind: "commitThen5xx", path: TPLUS_CREATE, skip: int(0, 5), times: times() });
   const duplicateVoucher = chance(knobs.p);
   if (duplicateVoucher) faults.push("tplus.duplicate");
@@ -176,13 +204,20 @@ export function drawScenario(seed: number, profile: ChaosProfile = "quick"): Cha
     add("kis.authExpired", kis, { kind: "authExpired", path: KIS_CREATE, credential: pickOf(["access_token", "auth_data"]), skip: int(0, 8) });
   }
   if (chance(knobs.p)) add("kis.throttle", kis, { kind: "throttle", path: KIS_CREATE, retryAfterS: 1, skip: int(0, 8), times: times() });
-  if (chance(knobs.p)) add("kis.commitThenTimeout", kis, { kind: "commitThenTimeout", path: KIS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 8), times: times() });
+  if (chance(knobs.p))
+    add("kis.commitThenTimeout", kis, { kind: "commitThenTimeout", path: KIS_CREATE, delayMs: requestTimeoutMs + 2000, skip: int(0, 8), times: times() });
 
   // ---- permanent faults -------------------------------------------------------------------------
   const brokenMaterial = chance(0.15);
   if (brokenMaterial) faults.push("permanent.lookupMiss");
   if (chance(0.15)) {
-    add("permanent.tplusBizError", tplus, { kind: "bizError", path: TPLUS_CREATE, code: TPLUS_BIZ_CODE, message: "存货已停用，不能保存其他出库单", skip: int(0, 4) });
+    add("permanent.tplusBizError", tplus, {
+      kind: "bizError",
+      path: TPLUS_CREATE,
+      code: TPLUS_BIZ_CODE,
+      message: "存货已停用，不能保存其他出库单",
+      skip: int(0, 4),
+    });
   }
 
   // ---- conditions -------------------------------------------------------------------------------
@@ -274,7 +309,16 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   }
   if (r() < knobs.p * 0.7) {
     faults.push("jst.cancelServed");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "cancel", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(r() * 2), skip: Math.floor(r() * 9), times: 1 + Math.floor(r() * 2) });
+    jushuitan.push({
+      kind: "editServed",
+      path: JST_PATHS.otherInOut,
+      change: "cancel",
+      stamp: "afterWindow",
+      afterLagMs: END_LAG_MS,
+      count: 1 + Math.floor(r() * 2),
+      skip: Math.floor(r() * 9),
+      times: 1 + Math.floor(r() * 2),
+    });
   }
   if (r() < knobs.p * 0.5) {
     out.kisPoison = true;
@@ -290,7 +334,16 @@ function drawHostile(seed: number, knobs: Knobs, faults: string[], jushuitan: Fa
   const q = seededRandom((seed ^ 0x3c6e_f372) >>> 0);
   if (q() < knobs.p * 0.7) {
     faults.push("jst.editQuantity");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: 1 + Math.floor(q() * 2), skip: Math.floor(q() * 9), times: 1 + Math.floor(q() * 2) });
+    jushuitan.push({
+      kind: "editServed",
+      path: JST_PATHS.otherInOut,
+      change: "quantity",
+      stamp: "afterWindow",
+      afterLagMs: END_LAG_MS,
+      count: 1 + Math.floor(q() * 2),
+      skip: Math.floor(q() * 9),
+      times: 1 + Math.floor(q() * 2),
+    });
   }
   return { ...out, ...drawEdits(seed, knobs, faults, jushuitan) };
 }
@@ -316,7 +369,16 @@ function drawEdits(seed: number, knobs: Knobs, faults: string[], jushuitan: Faul
   }
   if (r() < knobs.p * 1.5) {
     faults.push("jst.editLines");
-    jushuitan.push({ kind: "editServed", path: JST_PATHS.otherInOut, change: r() < 0.5 ? "addLine" : "removeLine", stamp: "afterWindow", afterLagMs: END_LAG_MS, count: int(1, 2), skip: int(0, 8), times: int(1, 2) });
+    jushuitan.push({
+      kind: "editServed",
+      path: JST_PATHS.otherInOut,
+      change: r() < 0.5 ? "addLine" : "removeLine",
+      stamp: "afterWindow",
+      afterLagMs: END_LAG_MS,
+      count: int(1, 2),
+      skip: int(0, 8),
+      times: int(1, 2),
+    });
   }
   if (r() < knobs.p * 1.5) {
     faults.push("jst.editSales");

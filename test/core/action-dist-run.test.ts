@@ -109,11 +109,15 @@ describe("committed bundles as child processes", () => {
   });
 
   it("node action/dist/cli.js sync … --json reads .env from the working directory and backfills T+", async () => {
-    const { stdout } = await run(process.execPath, [join(ROOT, "action", "dist", "cli.js"), "sync", "jst-sales-out-to-tplus", "--from", FROM, "--to", TO, "--json"], {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? "" },
-      timeout: 60_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [join(ROOT, "action", "dist", "cli.js"), "sync", "jst-sales-out-to-tplus", "--from", FROM, "--to", TO, "--json"],
+      {
+        cwd: work,
+        env: { PATH: process.env.PATH ?? "" },
+        timeout: 60_000,
+      },
+    );
     const report = JSON.parse(stdout);
     expect(report.exitCode).toBe(0);
     expect(report.windows).toHaveLength(4);

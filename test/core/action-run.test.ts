@@ -135,7 +135,16 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     expect(table.at(-1)![4]).toBe(String(bills.length));
     expect(core.state.summary.writes).toBe(1);
     const env = h.e2e.env as Record<string, string>;
-    for (const name of ["JST_APP_SECRET", "JST_ACCESS_TOKEN", "JST_REFRESH_TOKEN", "TPLUS_APP_SECRET", "TPLUS_OPEN_TOKEN", "KIS_CLIENT_SECRET", "KIS_ACCESS_TOKEN", "KIS_AUTH_DATA"]) {
+    for (const name of [
+      "JST_APP_SECRET",
+      "JST_ACCESS_TOKEN",
+      "JST_REFRESH_TOKEN",
+      "TPLUS_APP_SECRET",
+      "TPLUS_OPEN_TOKEN",
+      "KIS_CLIENT_SECRET",
+      "KIS_ACCESS_TOKEN",
+      "KIS_AUTH_DATA",
+    ]) {
       expect(core.state.secrets, name).toContain(env[name]);
     }
     expect(core.state.secrets).not.toContain(env.JST_BASE_URL);
@@ -175,7 +184,10 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     await runAction(h);
     expect(core.state.outputs).toMatchObject({ drift: "1", missing: "1" });
     expect(core.state.failed).toEqual([expect.stringContaining("reconcile jst-other-in-to-kis: 1 day/warehouse row(s) differ (1 missing")]);
-    expect(core.state.warnings).toContainEqual({ message: `document ${victim.FBillNo} is missing in the target`, title: "jst-bridge reconcile jst-other-in-to-kis" });
+    expect(core.state.warnings).toContainEqual({
+      message: `document ${victim.FBillNo} is missing in the target`,
+      title: "jst-bridge reconcile jst-other-in-to-kis",
+    });
     const table = core.state.summary.tables[0]!;
     expect(table.some((row) => row.at(-1) === "DRIFT" && row[0] === String(victim.Head.Fdate).slice(0, 10))).toBe(true);
   });
@@ -216,7 +228,16 @@ describe("action run() with @actions/core mocked, emulators over HTTP", () => {
     expect([up.code, refresh.code], up.stderr + refresh.stderr).toEqual([0, 0]);
 
     // First sync: the Action, state in KV (credentials as inputs, the KV token as an input too).
-    core.state.inputs = { ...credentialInputs(h), flow: KIS, from: FROM, to: TO, state: "kv", "cloudflare-account-id": "acc123", "cloudflare-api-token": token, "kv-namespace-id": "ns-state" };
+    core.state.inputs = {
+      ...credentialInputs(h),
+      flow: KIS,
+      from: FROM,
+      to: TO,
+      state: "kv",
+      "cloudflare-account-id": "acc123",
+      "cloudflare-api-token": token,
+      "kv-namespace-id": "ns-state",
+    };
     await runAction(h, { CF_API_BASE_URL: kvEnv.CF_API_BASE_URL });
     expect(core.state.failed).toEqual([]);
     expect(core.state.secrets).toContain(token);

@@ -13,7 +13,15 @@ import { echoedSecrets, echoingFetch } from "../helpers/echo-upstream.ts";
 import { startCliHarness, type CliHarness } from "./cli-harness.ts";
 
 const core = vi.hoisted(() => ({
-  state: { inputs: {} as Record<string, string>, secrets: [] as string[], failed: [] as string[], warnings: [] as string[], errors: [] as string[], logs: [] as string[], summary: [] as string[] },
+  state: {
+    inputs: {} as Record<string, string>,
+    secrets: [] as string[],
+    failed: [] as string[],
+    warnings: [] as string[],
+    errors: [] as string[],
+    logs: [] as string[],
+    summary: [] as string[],
+  },
 }));
 
 vi.mock("@actions/core", () => {
@@ -100,7 +108,9 @@ describe("Action: tokens loaded or refreshed are masked; state files are private
   it("the CLI refuses plain http to a remote upstream before sending anything (review #12)", async () => {
     h = await startCliHarness();
     await h.fillReferences();
-    const res = await h.cli(["sync", KIS, "--from", day(E2E_START - 2 * DAY_MS), "--to", day(E2E_START - DAY_MS)], { env: { JST_BASE_URL: "http://openapi.jushuitan.example" } });
+    const res = await h.cli(["sync", KIS, "--from", day(E2E_START - 2 * DAY_MS), "--to", day(E2E_START - DAY_MS)], {
+      env: { JST_BASE_URL: "http://openapi.jushuitan.example" },
+    });
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain("plain http to openapi.jushuitan.example");
     expect(res.stderr).toContain("ALLOW_INSECURE_HTTP");

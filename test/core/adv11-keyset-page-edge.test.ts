@@ -44,7 +44,13 @@ describe("adv11: answers ordered by id, each page ordered by modified on its own
   });
 
   it("the same, read by budgeted invocations (a stop between the two pages): none is skipped", async () => {
-    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" }, jushuitan: { answerOrder: "id" } });
+    e2e = await startE2E({
+      otherInOut: 20,
+      salesOut: 0,
+      days: 3,
+      env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" },
+      jushuitan: { answerOrder: "id" },
+    });
     const jst = e2e.stack.jushuitan;
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
     const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
@@ -77,7 +83,13 @@ describe("adv11: answers ordered by id, each page ordered by modified on its own
   // exactly as many rows skipped there cancel out: the skipped row is not read by the incremental runs (the periodic
   // re-sweep, off here, is what finds it). Closing it needs the gap's ids (an offset pass over the gap), not its count.
   it.fails("one row skipped at a page edge while one read row is edited out of the gap: the count check cannot see it", async () => {
-    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" }, jushuitan: { answerOrder: "id" } });
+    e2e = await startE2E({
+      otherInOut: 20,
+      salesOut: 0,
+      days: 3,
+      env: { RESWEEP_DAYS: "0", KIS_PRECHECK: "after_unknown_outcome" },
+      jushuitan: { answerOrder: "id" },
+    });
     const jst = e2e.stack.jushuitan;
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
     // Move the watermark well past the seeded documents, so the next window holds only the documents below.

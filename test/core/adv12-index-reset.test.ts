@@ -49,7 +49,14 @@ async function scenario(env: E2E) {
   const sku = String(((first[0]!.payload.RDRecordDetails as Array<Record<string, unknown>>)[0]!.Inventory as Record<string, unknown>).Code);
   const template = jst
     .documents(JST_PATHS.salesOut)
-    .find((d) => String(d.io_date).startsWith(m[1]!) && String(d.wms_co_id) === m[2] && d.shop_id === 0 && d.status === "Confirmed" && (d.items as Array<Record<string, unknown>>).some((i) => String(i.sku_id) === sku))!;
+    .find(
+      (d) =>
+        String(d.io_date).startsWith(m[1]!) &&
+        String(d.wms_co_id) === m[2] &&
+        d.shop_id === 0 &&
+        d.status === "Confirmed" &&
+        (d.items as Array<Record<string, unknown>>).some((i) => String(i.sku_id) === sku),
+    )!;
   expect(template).toBeDefined();
   const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
   const added = jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m[1]} 12:00:00` });
@@ -65,7 +72,11 @@ async function scenario(env: E2E) {
   }
   const vouchers = env.stack.tplus.vouchers("otherDispatch");
   expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
-  const expected = expectedTargets(env, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")!, tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")! }).tplus;
+  const expected = expectedTargets(env, {
+    kis: 0,
+    tplusDayEnd: parseInZone("2024-06-20 00:00:00")!,
+    tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")!,
+  }).tplus;
   const group = code.replace(/-1$/, "");
   const letters = await new FlowStateStore(env.kv).listDeadLetters(TPLUS);
   return { actual: tplusByGroup(vouchers), expected, group, lateId: String(added.io_id), letters };
@@ -76,7 +87,9 @@ describe("adv12: flow index reset with KV intact", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
     const { actual, expected, group, lateId, letters } = await scenario(e2e);
     const booked = JSON.stringify(actual.get(group)) === JSON.stringify(expected.get(group));
-    const lettered = letters.some((l) => JSON.stringify(l.source ?? null).includes(`"io_id":${lateId}`) || JSON.stringify(l.source ?? null).includes(`"io_id":"${lateId}"`));
+    const lettered = letters.some(
+      (l) => JSON.stringify(l.source ?? null).includes(`"io_id":${lateId}`) || JSON.stringify(l.source ?? null).includes(`"io_id":"${lateId}"`),
+    );
     expect({ booked, lettered }).not.toEqual({ booked: false, lettered: false });
     // Nothing booked twice either: no SKU of the group holds more in the target than its members have.
     const want = expected.get(group)!;

@@ -62,7 +62,14 @@ describe("adv12: outbox found through a lagging KV list", () => {
     const sku = String(((first[0]!.payload.RDRecordDetails as Array<Record<string, unknown>>)[0]!.Inventory as Record<string, unknown>).Code);
     const template = jst
       .documents(JST_PATHS.salesOut)
-      .find((d) => String(d.io_date).startsWith(m![1]!) && String(d.wms_co_id) === m![2] && d.shop_id === 0 && d.status === "Confirmed" && (d.items as Array<Record<string, unknown>>).some((i) => String(i.sku_id) === sku))!;
+      .find(
+        (d) =>
+          String(d.io_date).startsWith(m![1]!) &&
+          String(d.wms_co_id) === m![2] &&
+          d.shop_id === 0 &&
+          d.status === "Confirmed" &&
+          (d.items as Array<Record<string, unknown>>).some((i) => String(i.sku_id) === sku),
+      )!;
     expect(template).toBeDefined();
     const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
     const added = jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m![1]} 12:00:00` });
@@ -82,7 +89,11 @@ describe("adv12: outbox found through a lagging KV list", () => {
     const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
     expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
     // The seed reads by modified up to the start of today: documents saved today are not read yet (a later supplement).
-    const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")!, tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")! }).tplus;
+    const expected = expectedTargets(e2e, {
+      kis: 0,
+      tplusDayEnd: parseInZone("2024-06-20 00:00:00")!,
+      tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")!,
+    }).tplus;
     const actual = tplusByGroup(vouchers);
     const group = code.replace(/-1$/, "");
     expect(actual.get(group)).toEqual(expected.get(group));

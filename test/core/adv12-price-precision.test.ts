@@ -24,7 +24,11 @@ describe("adv12: Price × Qty = Amount on large merged quantities", () => {
     const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
     const item = (template.items as Array<Record<string, unknown>>)[0]!;
     // A day with no other sales (before the generated history), so this is the whole merged line.
-    jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: "2024-06-13 10:00:00", items: [{ ...item, qty: 30000, sale_price: 0.333333, sale_amount: 10000 }] });
+    jst.upsertDocument(JST_PATHS.salesOut, {
+      ...rest,
+      io_date: "2024-06-13 10:00:00",
+      items: [{ ...item, qty: 30000, sale_price: 0.333333, sale_amount: 10000 }],
+    });
     // The seed reads by `modified` up to the start of today: the document saved now is read on tomorrow's run.
     e2e.clock.advance(86_400_000);
     await e2e.runToCompletion(TPLUS);

@@ -28,7 +28,8 @@ describe("adv12: a dead letter under stale KV reads", () => {
     const env = e2e;
     const stale = new StaleKeyValueStore(env.kv, () => env.clock.now());
     const lock = new MemoryFlowCoordinator(env.clock);
-    const run = (runId: string) => runFlowById({ ...env.ports, kv: stale.view(runId), lock }, { flowId: KIS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
+    const run = (runId: string) =>
+      runFlowById({ ...env.ports, kv: stale.view(runId), lock }, { flowId: KIS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
     for (let i = 0; i < 3; i++) {
       env.clock.advance(30 * 60_000);
       await run(`catch-up-${i}`);
@@ -37,7 +38,10 @@ describe("adv12: a dead letter under stale KV reads", () => {
     const template = env.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
     expect(template).toBeDefined();
     const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
-    const row = env.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { ...rest, items: [{ ...(template.items as Record<string, unknown>[])[0], sku_id: "NO-SUCH-SKU", qty: 3 }] });
+    const row = env.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, {
+      ...rest,
+      items: [{ ...(template.items as Record<string, unknown>[])[0], sku_id: "NO-SUCH-SKU", qty: 3 }],
+    });
     const id = String(row.io_id);
 
     env.clock.advance(6 * 60_000); // past the 5-minute end lag

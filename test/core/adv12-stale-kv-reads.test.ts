@@ -27,12 +27,14 @@ function setup(env: E2E) {
   const stale = new StaleKeyValueStore(env.kv, () => env.clock.now());
   const lock = new MemoryFlowCoordinator(env.clock);
   // Each run in its own location: it sees its own writes at once, every earlier run's only after 60 s.
-  const run = (runId: string) => runFlowById({ ...env.ports, kv: stale.view(runId), lock }, { flowId: TPLUS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
+  const run = (runId: string) =>
+    runFlowById({ ...env.ports, kv: stale.view(runId), lock }, { flowId: TPLUS, runId, trigger: "cli", budget: { maxSubrequests: 10_000 } });
   const settle = async (from: number) => {
     for (let i = from; i < from + 40; i++) {
       env.clock.advance(30 * 60_000);
       const { summary } = await run(`r-${i}`);
-      if (process.env.DEBUG_STALE) console.log(i, summary.outcome, JSON.stringify(summary.counts), summary.error?.message, summary.watermarkBefore, summary.watermarkAfter);
+      if (process.env.DEBUG_STALE)
+        console.log(i, summary.outcome, JSON.stringify(summary.counts), summary.error?.message, summary.watermarkBefore, summary.watermarkAfter);
       if (!summary.continues && summary.outcome === "success") return;
     }
   };
@@ -43,7 +45,9 @@ function setup(env: E2E) {
 function lateMember(env: E2E, code: string) {
   const m = /^SO-(\d{4}-\d{2}-\d{2})-([^-]+)/.exec(code)!;
   const jst = env.stack.jushuitan;
-  const template = jst.documents(JST_PATHS.salesOut).find((d) => String(d.io_date).startsWith(m[1]!) && String(d.wms_co_id) === m[2] && d.shop_id === 0 && d.status === "Confirmed")!;
+  const template = jst
+    .documents(JST_PATHS.salesOut)
+    .find((d) => String(d.io_date).startsWith(m[1]!) && String(d.wms_co_id) === m[2] && d.shop_id === 0 && d.status === "Confirmed")!;
   expect(template).toBeDefined();
   const { io_id: _i, ts: _t, modified: _m, ...rest } = template;
   const added = jst.upsertDocument(JST_PATHS.salesOut, { ...rest, io_date: `${m[1]} 12:00:00` });
@@ -55,7 +59,11 @@ function lateMember(env: E2E, code: string) {
 async function expectExactlyOnce(env: E2E) {
   const vouchers = env.stack.tplus.vouchers("otherDispatch");
   expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
-  const expected = expectedTargets(env, { kis: 0, tplusDayEnd: parseInZone("2024-06-20 00:00:00")!, tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")! }).tplus;
+  const expected = expectedTargets(env, {
+    kis: 0,
+    tplusDayEnd: parseInZone("2024-06-20 00:00:00")!,
+    tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")!,
+  }).tplus;
   expect(Object.fromEntries(tplusByGroup(vouchers))).toEqual(Object.fromEntries(expected));
   expect(await new FlowStateStore(env.kv).listDeadLetters(TPLUS)).toEqual([]);
 }

@@ -26,7 +26,10 @@ describe("adv13: the stored doctor finding 'KIS accepts a duplicate FBillNo' is 
       { writeProbe: { probeDate: "2024-06-19" } },
     );
     expect(report.findings.kisDuplicateBillNo).toBe("accepted");
-    const ours = () => e2e!.stack.kis.state().bills.filter((b: { FBillNo?: string; head?: { FBillNo?: string } }) => !/JSTB-PROBE/.test(String(b.FBillNo ?? b.head?.FBillNo ?? "")));
+    const ours = () =>
+      e2e!.stack.kis
+        .state()
+        .bills.filter((b: { FBillNo?: string; head?: { FBillNo?: string } }) => !/JSTB-PROBE/.test(String(b.FBillNo ?? b.head?.FBillNo ?? "")));
     await e2e.runToCompletion(KIS);
     const first = ours().length;
     expect(first).toBeGreaterThan(0);

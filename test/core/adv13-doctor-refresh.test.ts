@@ -17,7 +17,10 @@ afterEach(async () => {
 });
 
 describe("adv13: doctor with a dead refresh credential", () => {
-  for (const [system, variable] of [["kis", "KIS_REFRESH_AUTH_DATA_TOKEN"], ["tplus", "TPLUS_REFRESH_TOKEN"]] as const) {
+  for (const [system, variable] of [
+    ["kis", "KIS_REFRESH_AUTH_DATA_TOKEN"],
+    ["tplus", "TPLUS_REFRESH_TOKEN"],
+  ] as const) {
     it(`${variable} that the server refuses is not a ✓ go-live line for ${system}`, async () => {
       e2e = await startE2E({ otherInOut: 5, salesOut: 5, env: { [variable]: "rotated-elsewhere-0123456789" } });
       const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows });

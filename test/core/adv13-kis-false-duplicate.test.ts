@@ -22,7 +22,11 @@ afterEach(async () => {
   servers = [];
 });
 
-const receipt = (key: string): TargetWrite => ({ operation: "app007104/miscellaneousreceipt/create", externalKey: key, payload: { Object: receiptObject({}) } });
+const receipt = (key: string): TargetWrite => ({
+  operation: "app007104/miscellaneousreceipt/create",
+  externalKey: key,
+  payload: { Object: receiptObject({}) },
+});
 
 describe("adv13: a refusal that matches the duplicate pattern but the bill does not exist", () => {
   for (const reason of ["第2行物料编号1.01.0001重复，同一物料不能重复录入", "序列号编号SN0001已存在"]) {
@@ -31,7 +35,13 @@ describe("adv13: a refusal that matches the duplicate pattern but the bill does 
       const emulator = createKisEmulator({ now: clock.now });
       const server = await serveOnLoopback(emulator.app);
       servers.push(server);
-      const client = new KisClient({ config: kisConfigFor(emulator, server.url), fetch: (i, init) => fetch(i, init), tokenStore: new MemoryTokenStore(), clock, retry: { tries: 2, baseDelayMs: 10, maxDelayMs: 20 } });
+      const client = new KisClient({
+        config: kisConfigFor(emulator, server.url),
+        fetch: (i, init) => fetch(i, init),
+        tokenStore: new MemoryTokenStore(),
+        clock,
+        retry: { tries: 2, baseDelayMs: 10, maxDelayMs: 20 },
+      });
       const target = new KisTarget({ operations: new KisOperations(client), precheck: "after_unknown_outcome" });
       emulator.addFaults([{ kind: "bizError", path: "/create", reason, times: 1 }]);
       const outcome = await target.write(receipt("JST-IO-7001")).then(

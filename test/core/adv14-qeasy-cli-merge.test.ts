@@ -45,7 +45,7 @@ describe("adv14: validate --strict", () => {
   });
 });
 
-describe("adv14: whole QEasy schemes written with QEasy's own \"type\": \"QUERY\"", () => {
+describe('adv14: whole QEasy schemes written with QEasy\'s own "type": "QUERY"', () => {
   const scheme = {
     source: { api: "/open/other/inout/query", type: "QUERY", method: "POST", request: [{ field: "status", type: "string", value: "Confirmed" }] },
     target: {
@@ -59,7 +59,7 @@ describe("adv14: whole QEasy schemes written with QEasy's own \"type\": \"QUERY\
     },
   };
 
-  it("adv14 F9a: validate recognises a whole scheme whose source says \"type\": \"QUERY\" as QEasy (not a native flow with 20 errors)", async () => {
+  it('adv14 F9a: validate recognises a whole scheme whose source says "type": "QUERY" as QEasy (not a native flow with 20 errors)', async () => {
     const file = join(dir, "typed-scheme.json");
     await writeFile(file, JSON.stringify(scheme));
     const r = await cli(["validate", file, "--json"]);
@@ -68,7 +68,7 @@ describe("adv14: whole QEasy schemes written with QEasy's own \"type\": \"QUERY\
     expect(r.code).toBe(0);
   });
 
-  it("adv14 F9b: preview runs a whole scheme whose source says \"type\": \"QUERY\"", async () => {
+  it('adv14 F9b: preview runs a whole scheme whose source says "type": "QUERY"', async () => {
     const file = join(dir, "typed-scheme2.json");
     await writeFile(file, JSON.stringify(scheme));
     await writeFile(join(dir, "docs9.json"), JSON.stringify([{ io_id: 9, modified: "2024-03-01 10:00:00", items: [{ qty: 2 }] }]));
@@ -89,12 +89,28 @@ describe("adv14: QEasy merge without a body field list", () => {
         request: [
           { field: "ExternalCode", value: "{io_id}" },
           { field: "VoucherDate", value: "{io_date_new}" },
-          { field: "RDRecordDetails", type: "array", value: "items", children: [{ field: "Code", value: "{{items.sku_id}}" }, { field: "Quantity", type: "float", value: "{{items.qty}}" }] },
+          {
+            field: "RDRecordDetails",
+            type: "array",
+            value: "items",
+            children: [
+              { field: "Code", value: "{{items.sku_id}}" },
+              { field: "Quantity", type: "float", value: "{{items.qty}}" },
+            ],
+          },
         ],
       },
     };
     const docs = [
-      { io_id: 1, io_date: "2024-03-01 10:00:00", modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 1 }, { sku_id: "B", qty: 2 }] },
+      {
+        io_id: 1,
+        io_date: "2024-03-01 10:00:00",
+        modified: "2024-03-01 10:00:00",
+        items: [
+          { sku_id: "A", qty: 1 },
+          { sku_id: "B", qty: 2 },
+        ],
+      },
       { io_id: 2, io_date: "2024-03-01 12:00:00", modified: "2024-03-01 12:00:00", items: [{ sku_id: "A", qty: 3 }] },
     ];
     let lines: unknown;

@@ -20,7 +20,10 @@ const flow = (value: string) =>
       operation: "APP006992/api/OtherInStock/Save",
       externalKey: "{io_id}",
       defaultLookupTable: "materials",
-      fields: [{ field: "FBillNo", type: "string", value: "{io_id}" }, { field: "Entry", type: "array", value: "items", children: [{ field: "FItemID", type: "int", value }] }],
+      fields: [
+        { field: "FBillNo", type: "string", value: "{io_id}" },
+        { field: "Entry", type: "array", value: "items", children: [{ field: "FItemID", type: "int", value }] },
+      ],
     },
   });
 const docs = [{ io_id: 1, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 2 }] }];

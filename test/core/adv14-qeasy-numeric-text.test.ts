@@ -43,7 +43,16 @@ const flow = loadFlow({
   },
 });
 
-const docs = [{ io_id: 1, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", sale_price: 9, cost_price: 10 }, { sku_id: "B", sale_price: 10, cost_price: 9 }] }];
+const docs = [
+  {
+    io_id: 1,
+    modified: "2024-03-01 10:00:00",
+    items: [
+      { sku_id: "A", sale_price: 9, cost_price: 10 },
+      { sku_id: "B", sale_price: 10, cost_price: 9 },
+    ],
+  },
+];
 
 describe("adv14: round(2) text compared in _function", () => {
   it("adv14 F13: comparisons, GREATEST and MAX over round(2) text compare numbers (9.00 < 10.00), not text", () => {

@@ -17,17 +17,36 @@ function flowWith(fields: unknown[], source: Record<string, unknown> = {}) {
     version: 1,
     source: { type: "jushuitan", endpoint: "/open/other/inout/query", params: {}, ...source },
     incremental: { lookbackMinutes: 10, endLagMinutes: 5, windowDays: 1 },
-    target: { type: "kis", operation: "APP006992/api/OtherInStock/Save", externalKey: "{io_id}", fields: [{ field: "FBillNo", type: "string", value: "{io_id}" }, ...fields] },
+    target: {
+      type: "kis",
+      operation: "APP006992/api/OtherInStock/Save",
+      externalKey: "{io_id}",
+      fields: [{ field: "FBillNo", type: "string", value: "{io_id}" }, ...fields],
+    },
   });
 }
 
 const docs = [
-  { io_id: 1, remark: "r", freight: 10, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 1, batchs: [{ batch_no: "B1", qty: 1 }] }, { sku_id: "B", qty: 3, batchs: [] }] },
+  {
+    io_id: 1,
+    remark: "r",
+    freight: 10,
+    modified: "2024-03-01 10:00:00",
+    items: [
+      { sku_id: "A", qty: 1, batchs: [{ batch_no: "B1", qty: 1 }] },
+      { sku_id: "B", qty: 3, batchs: [] },
+    ],
+  },
 ];
 
 const jstScheme = (request: unknown[], source: Record<string, unknown> = {}) => ({
   source: { api: "/open/orders/out/simple/query", type: "QUERY", method: "POST", ...source },
-  target: { api: "/tplus/api/v2/otherDispatch/Create", type: "EXECUTE", method: "POST", request: [{ field: "ExternalCode", type: "string", value: "{io_id}" }, ...request] },
+  target: {
+    api: "/tplus/api/v2/otherDispatch/Create",
+    type: "EXECUTE",
+    method: "POST",
+    request: [{ field: "ExternalCode", type: "string", value: "{io_id}" }, ...request],
+  },
 });
 
 describe("adv14: children arrays whose source array resolves to nothing", () => {
@@ -40,7 +59,12 @@ describe("adv14: children arrays whose source array resolves to nothing", () => 
 
   it("adv14 F1b: a nested children array (items.batch for batchs) that resolves to nothing is reported", () => {
     const flow = flowWith([
-      { field: "Entry", type: "array", value: "items", children: [{ field: "Batches", type: "array", value: "items.batch", children: [{ field: "FBatchNo", type: "string", value: "{{batch.batch_no}}" }] }] },
+      {
+        field: "Entry",
+        type: "array",
+        value: "items",
+        children: [{ field: "Batches", type: "array", value: "items.batch", children: [{ field: "FBatchNo", type: "string", value: "{{batch.batch_no}}" }] }],
+      },
     ]);
     const r = preview(flow, docs, { vars });
     expect(r.documents[0]!.payload.Entry).toEqual([{ Batches: [] }, { Batches: [] }]);
@@ -48,7 +72,9 @@ describe("adv14: children arrays whose source array resolves to nothing", () => 
   });
 
   it("adv14 F1c: import-qeasy lists a children array name the endpoint does not document", () => {
-    const { unresolved } = importQeasyPart(jstScheme([{ field: "RDRecordDetails", type: "array", value: "itemz", children: [{ field: "Quantity", type: "float", value: "{{itemz.qty}}" }] }]));
+    const { unresolved } = importQeasyPart(
+      jstScheme([{ field: "RDRecordDetails", type: "array", value: "itemz", children: [{ field: "Quantity", type: "float", value: "{{itemz.qty}}" }] }]),
+    );
     expect(unresolved.map((u) => u.flowPath)).toContain("target.fields[1].value");
   });
 });
@@ -56,7 +82,17 @@ describe("adv14: children arrays whose source array resolves to nothing", () => 
 describe("adv14: children arrays named with braces", () => {
   for (const value of ["{items}", "{{items}}"]) {
     it(`adv14 F11 (${value}): {{items.qty}} inside a children mapping whose array is written ${value} produces the quantity (or is reported)`, () => {
-      const flow = flowWith([{ field: "Entry", type: "array", value, children: [{ field: "FQty", type: "float", value: "{{items.qty}}" }, { field: "FSku", type: "string", value: "{sku_id}" }] }]);
+      const flow = flowWith([
+        {
+          field: "Entry",
+          type: "array",
+          value,
+          children: [
+            { field: "FQty", type: "float", value: "{{items.qty}}" },
+            { field: "FSku", type: "string", value: "{sku_id}" },
+          ],
+        },
+      ]);
       const r = preview(flow, docs, { vars });
       // Today: Entry [{FSku:"A"},{FSku:"B"}] — FQty vanishes from every line and warnings is [] (a computed array is skipped by the tracker).
       const entry = r.documents[0]!.payload.Entry as Record<string, unknown>[];
@@ -81,7 +117,12 @@ describe("adv14: aggregates inside a children mapping", () => {
   it("adv14 F2: SUM({{items.qty}}) inside the items children mapping reads the header's items (line first, then header)", () => {
     // Freight allocated by quantity share, written the way QEasy writes line and header fields.
     const flow = flowWith([
-      { field: "Entry", type: "array", value: "items", children: [{ field: "FFreight", type: "float", value: "_function ROUND({{freight}} * {{items.qty}} / SUM({{items.qty}}), 2)" }] },
+      {
+        field: "Entry",
+        type: "array",
+        value: "items",
+        children: [{ field: "FFreight", type: "float", value: "_function ROUND({{freight}} * {{items.qty}} / SUM({{items.qty}}), 2)" }],
+      },
     ]);
     const r = preview(flow, docs, { vars });
     expect(r.errors).toEqual([]);
@@ -101,7 +142,12 @@ describe("adv14: aggregates inside a children mapping", () => {
 
   it("adv14 F3b: SUM({{../items.qty}}) inside a line resolves and is not reported", () => {
     const flow = flowWith([
-      { field: "Entry", type: "array", value: "items", children: [{ field: "FShare", type: "float", value: "_function ROUND({{qty}} / SUM({{../items.qty}}), 2)" }] },
+      {
+        field: "Entry",
+        type: "array",
+        value: "items",
+        children: [{ field: "FShare", type: "float", value: "_function ROUND({{qty}} / SUM({{../items.qty}}), 2)" }],
+      },
     ]);
     const r = preview(flow, docs, { vars });
     expect(r.documents[0]!.payload.Entry).toEqual([{ FShare: 0.25 }, { FShare: 0.75 }]);
@@ -119,7 +165,9 @@ describe("adv14: required target fields", () => {
   });
 
   it("adv14 F4b: QEasy is_required on an object field imports as required and is enforced", () => {
-    const { flow } = importQeasyDetailed(jstScheme([{ field: "Warehouse", type: "object", is_required: true, children: [{ field: "Code", type: "string", value: "{{warehouse_code}}" }] }]));
+    const { flow } = importQeasyDetailed(
+      jstScheme([{ field: "Warehouse", type: "object", is_required: true, children: [{ field: "Code", type: "string", value: "{{warehouse_code}}" }] }]),
+    );
     const r = preview(flow, [{ io_id: 7, modified: "2024-03-01 10:00:00", io_date: "2024-03-01 10:00:00", items: [] }], { vars });
     expect(r.documents.map((d) => d.payload)).toEqual([]);
     expect(r.errors.length).toBe(1);
@@ -141,7 +189,9 @@ describe("adv14: conditions and formatResponse paths", () => {
 
   it("adv14 F6: import-qeasy checks formatResponse old paths (a typo makes the new field always empty)", () => {
     const { unresolved } = importQeasyPart(
-      jstScheme([{ field: "VoucherDate", type: "string", value: "{io_date_new}" }], { formatResponse: [{ old: "io_datee", new: "io_date_new", format: "date" }] }),
+      jstScheme([{ field: "VoucherDate", type: "string", value: "{io_date_new}" }], {
+        formatResponse: [{ old: "io_datee", new: "io_date_new", format: "date" }],
+      }),
     );
     expect(unresolved.map((u) => u.path).some((p) => p === "io_datee" || p === "io_date_new")).toBe(true);
   });

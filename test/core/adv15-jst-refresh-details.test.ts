@@ -23,7 +23,12 @@ describe("adv15: rotated Jushuitan tokens in an unreadable refresh answer", () =
   it("adv15 jst refresh details: the error the API would answer with carries no newly issued token", async () => {
     setup = await startJst();
     const creds = setup.emulator.credentials;
-    const redactor = Redactor.fromEnv({ JST_APP_KEY: creds.appKey, JST_APP_SECRET: creds.appSecret, JST_ACCESS_TOKEN: creds.accessToken, JST_REFRESH_TOKEN: creds.refreshToken });
+    const redactor = Redactor.fromEnv({
+      JST_APP_KEY: creds.appKey,
+      JST_APP_SECRET: creds.appSecret,
+      JST_ACCESS_TOKEN: creds.accessToken,
+      JST_REFRESH_TOKEN: creds.refreshToken,
+    });
     const issued: string[] = [];
     const gateway: FetchLike = async (input, init) => {
       const res = await fetch(input, init);

@@ -16,7 +16,10 @@ function wire() {
   const fetch: FetchLike = async (input, init) => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     sent.push({ url, auth: new Headers(init?.headers).get("Authorization"), redirect: init?.redirect });
-    return new Response(JSON.stringify({ success: true, result: [], result_info: { cursor: "" } }), { status: 404, headers: { "Content-Type": "application/json" } });
+    return new Response(JSON.stringify({ success: true, result: [], result_info: { cursor: "" } }), {
+      status: 404,
+      headers: { "Content-Type": "application/json" },
+    });
   };
   return { sent, fetch };
 }
@@ -26,7 +29,15 @@ const env = (base: string) => ({ CF_ACCOUNT_ID: "acc0123", CF_API_TOKEN: CF_TOKE
 describe("adv15: state: kv over plain http", () => {
   it("adv15 kv-rest: a plain-http CF_API_BASE_URL to a non-loopback host is refused before the token is sent", async () => {
     const { sent, fetch } = wire();
-    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("http://kv-proxy.example.com/client/v4"), fetch, clock: systemClock, logger: silentLogger });
+    const state = openState({
+      kind: "kv",
+      dir: ".jst-bridge",
+      cwd: process.cwd(),
+      env: env("http://kv-proxy.example.com/client/v4"),
+      fetch,
+      clock: systemClock,
+      logger: silentLogger,
+    });
     await state.kv.get("tok:jushuitan:default").catch(() => undefined);
     const clear = sent.filter((s) => s.url.startsWith("http:") && s.auth?.includes(CF_TOKEN));
     expect(clear, JSON.stringify(sent)).toEqual([]);
@@ -34,7 +45,15 @@ describe("adv15: state: kv over plain http", () => {
 
   it("adv15 kv-rest: requests carrying the Cloudflare token do not follow redirects", async () => {
     const { sent, fetch } = wire();
-    const state = openState({ kind: "kv", dir: ".jst-bridge", cwd: process.cwd(), env: env("https://api.cloudflare.com/client/v4"), fetch, clock: systemClock, logger: silentLogger });
+    const state = openState({
+      kind: "kv",
+      dir: ".jst-bridge",
+      cwd: process.cwd(),
+      env: env("https://api.cloudflare.com/client/v4"),
+      fetch,
+      clock: systemClock,
+      logger: silentLogger,
+    });
     await state.kv.get("tok:jushuitan:default").catch(() => undefined);
     expect(sent.length).toBeGreaterThan(0);
     for (const s of sent) expect(String(s.redirect), s.url).toMatch(/manual|error/);

@@ -160,7 +160,12 @@ describe("adversary 16: held letters of a period that stays closed", () => {
     const older = (await letters(e2e)).filter((l) => l.error.code === "period_closed");
     expect(older.length).toBeGreaterThan(0);
     setPeriods(periods, { closedBefore: "2024-06-01", profile: "yuejie" });
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!);
+    const {
+      io_id: _i,
+      modified: _m,
+      ts: _t,
+      ...copy
+    } = structuredClone(e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!);
     const late = e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { ...copy, io_date: "2024-05-30 10:00:00", status: "Confirmed" });
     await settle(e2e);
     expect((await letters(e2e)).filter((l) => l.externalKey === String(late.io_id)).map((l) => l.error.code)).toEqual(["period_closed"]);
@@ -188,7 +193,9 @@ describe("adversary 16: a held merged day voucher whose member is cancelled mean
     await e2e.runToCompletion(TPLUS);
     const held = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS, { status: "open" })).filter((l) => l.error.code === "period_closed");
     expect(held.length).toBeGreaterThan(0);
-    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    const m = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, status: "Cancelled" });
     for (let i = 0; i < 3; i++) {
       e2e.clock.advance(24 * 3600_000);
@@ -201,7 +208,10 @@ describe("adversary 16: a held merged day voucher whose member is cancelled mean
     }
     const group = `2024-06-19|${String(m.wms_co_id)}|`;
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    const source = sourceTotals(
+      e2e.stack.jushuitan.documents(JST_PATHS.salesOut),
+      (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"),
+    );
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the member's day after 反结账");
     // Fixer: the cancellation became a group correction held behind the plan; both replayed once, nothing left open.
     const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
@@ -220,7 +230,9 @@ describe("fixer: a held merged day voucher whose member is edited meanwhile", ()
     const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
     await e2e.runToCompletion(TPLUS);
-    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    const m = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
     const items = structuredClone(m.items as Row[]);
     items[0]!.qty = Number(items[0]!.qty) + 3;
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, items });
@@ -235,7 +247,10 @@ describe("fixer: a held merged day voucher whose member is edited meanwhile", ()
     }
     const group = `2024-06-19|${String(m.wms_co_id)}|`;
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    const source = sourceTotals(
+      e2e.stack.jushuitan.documents(JST_PATHS.salesOut),
+      (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"),
+    );
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the edited member's day after 反结账");
     const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
     expect(codes.length).toBe(new Set(codes).size);
@@ -275,7 +290,9 @@ describe("adversary 16: a held merged day voucher and a late member", () => {
     const periods: { closedBefore?: string } = { closedBefore: "2024-06-20" };
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
     await e2e.runToCompletion(TPLUS);
-    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
+    const m = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19"))!;
     const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(m);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { ...copy, status: "Confirmed" });
     for (let i = 0; i < 3; i++) {
@@ -289,7 +306,10 @@ describe("adversary 16: a held merged day voucher and a late member", () => {
     }
     const group = `2024-06-19|${String(m.wms_co_id)}|`;
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"));
+    const source = sourceTotals(
+      e2e.stack.jushuitan.documents(JST_PATHS.salesOut),
+      (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith("2024-06-19"),
+    );
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the late member's day after 反结账");
     const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => v.ExternalCode);
     expect(codes.length).toBe(new Set(codes).size);

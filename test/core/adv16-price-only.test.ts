@@ -32,7 +32,11 @@ describe("adversary 16: an amount-only edit of a merged member", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     await e2e.runToCompletion(TPLUS);
     const today = parseInZone(`${formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-    const m = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < today)!;
+    const m = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .find(
+        (d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < today,
+      )!;
     const items = structuredClone(m.items as Row[]);
     items[0]!.sale_amount = Number(items[0]!.sale_amount ?? 0) + 12.34;
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, items });

@@ -31,7 +31,10 @@ describe("adversary 16: the write probe's net effect on the books", () => {
   // … (the red one reverses the blue one)" as if the net were nil. Real books, real stock.
   it("FINDING adv16-probe-net-duplicate: a KIS account that accepts a duplicate FBillNo is left with net zero probe stock", async () => {
     e2e = await startE2E({ otherInOut: 30, salesOut: 0, kis: { enforceUniqueBillNo: false } });
-    const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows }, { writeProbe: { probeDate: "2024-06-19" }, flowIds: [KIS] });
+    const report = await runDoctor(
+      { env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows },
+      { writeProbe: { probeDate: "2024-06-19" }, flowIds: [KIS] },
+    );
     expect(report.findings.kisDuplicateBillNo).toBe("accepted");
     expect(report.findings.redForm?.kis?.redQtySign).toBeDefined();
     expect(kisProbeNet(e2e)).toBe(0);

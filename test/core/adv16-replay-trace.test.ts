@@ -38,7 +38,9 @@ describe("adversary 16: a correction written by the held replay in the document'
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
     await e2e.runToCompletion(KIS);
-    expect((await new FlowStateStore(e2e.kv).listDeadLetters(KIS)).filter((l) => l.externalKey === `${id}-R1`).map((l) => l.error.code)).toEqual(["period_closed"]);
+    expect((await new FlowStateStore(e2e.kv).listDeadLetters(KIS)).filter((l) => l.externalKey === `${id}-R1`).map((l) => l.error.code)).toEqual([
+      "period_closed",
+    ]);
     setPeriods(periods, {});
     e2e.clock.advance(15 * 60_000);
     await e2e.runToCompletion(KIS);

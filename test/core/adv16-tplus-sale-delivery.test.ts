@@ -27,7 +27,12 @@ const saleDelivery = (qty: number): Record<string, unknown> => ({
 });
 /** The shipped T+ flow writing 销货单 instead, onChange "compensate": its correction settings as the engine makes them. */
 const saleDeliveryFlow = () => loadFlow({ ...structuredClone(tplusFlow), target: { ...structuredClone(tplusFlow.target), operation: "saleDelivery/Create" } });
-const built = (payload: Record<string, unknown>): BuiltDocument => ({ externalKey: "SO-900001", payload, members: ["900001"], contentHash: contentHash(payload) });
+const built = (payload: Record<string, unknown>): BuiltDocument => ({
+  externalKey: "SO-900001",
+  payload,
+  members: ["900001"],
+  contentHash: contentHash(payload),
+});
 
 function posted() {
   const settings = changeSettingsFor(saleDeliveryFlow(), {}, { now: () => 0, sleep: async () => {} }).changes!;

@@ -12,8 +12,17 @@ describe("adversary 17: stall alert for every cron shape", () => {
     for (const cron of ["*/5 1-10 * * *", "0 9-18 * * 1-5", "0 0,12 * * *", "15 1,5,9 * * *"]) {
       const interval = cronIntervalMs(cron);
       expect(interval, cron).not.toBeNull();
-      const f = flowFreshness({ runs: [], watermark: now - 7 * 86_400_000, now, policy: { intervalMs: interval, alignToDays: false, endLagMs: 300_000 }, hourly: new Map() });
-      expect(f.alerts.map((a) => a.event), cron).toEqual(["watermark_stalled"]);
+      const f = flowFreshness({
+        runs: [],
+        watermark: now - 7 * 86_400_000,
+        now,
+        policy: { intervalMs: interval, alignToDays: false, endLagMs: 300_000 },
+        hourly: new Map(),
+      });
+      expect(
+        f.alerts.map((a) => a.event),
+        cron,
+      ).toEqual(["watermark_stalled"]);
     }
     // 3 × the interval = the longest quiet gap + two shortest intervals: 36 h for twice a day; for hourly on
     // weekdays 9-18 the weekend (Fri 18:00 → Mon 09:00, 63 h) + 2 h.

@@ -39,7 +39,12 @@ describe("adversary 17: reconcile counts corrections with their signs", () => {
     jst.upsertDocument(JST_PATHS.otherInOut, { io_id: cancelled!.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
     const runs = await e2e.runToCompletion(KIS);
-    expect(runs.flatMap((r) => r.corrections ?? []).map((c) => c.externalKey).sort()).toEqual([`${edited!.io_id}-B1`, `${edited!.io_id}-R1`, `${cancelled!.io_id}-R1`].sort());
+    expect(
+      runs
+        .flatMap((r) => r.corrections ?? [])
+        .map((c) => c.externalKey)
+        .sort(),
+    ).toEqual([`${edited!.io_id}-B1`, `${edited!.io_id}-R1`, `${cancelled!.io_id}-R1`].sort());
 
     // From the documents' days (io_date) to today (the day of their edit: KIS reads the range by modified).
     const days = [edited!, cancelled!].map((d) => parseInZone(String(d.io_date).slice(0, 10))!);

@@ -30,7 +30,11 @@ describe("adversary 17: the trace day map stays within a KV value", () => {
       });
       await rec.flush();
       rec.onPage({ from: t - 60_000, to: t }, page + 1, rows, source as never);
-      for (const r of rows) rec.onWritten({ operation: "create", externalKey: `JST-${r.io_id}`, payload: {} } as never, { status: "created", targetId: `XSCK-2024-${r.io_id}` } as never);
+      for (const r of rows)
+        rec.onWritten(
+          { operation: "create", externalKey: `JST-${r.io_id}`, payload: {} } as never,
+          { status: "created", targetId: `XSCK-2024-${r.io_id}` } as never,
+        );
     }
     await rec.flush(true);
     const map = (await kv.get("trace:d:jst-sales-out-to-tplus:20240620"))!;

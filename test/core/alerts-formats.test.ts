@@ -183,7 +183,7 @@ describe("alert formats against the robot receiver (HTTP, signatures checked wit
       trigger: "cron",
       outcome: "failed",
       counts: { read: 1, written: 0, alreadyExisted: 0, skipped: 0, deadLettered: 2, dropped: 0 },
-      error: { code: "x", message: "bad <@all> <at id=all></at> <font color=\"info\">ok</font>\n# heading" },
+      error: { code: "x", message: 'bad <@all> <at id=all></at> <font color="info">ok</font>\n# heading' },
       at: T0,
       consecutiveFailures: 4,
       grouped: 3,

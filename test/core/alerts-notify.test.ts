@@ -25,7 +25,8 @@ function harness(s: ReceiverSetup, env: Record<string, string> = {}, overrides: 
     ...overrides,
   };
   /** Runs one summary finishing at the clock's current time. */
-  const run = (outcome: Parameters<typeof summary>[0], extra: Parameters<typeof summary>[1] = {}) => notifyRun(summary(outcome, { at: s.clock.now(), ...extra }), deps);
+  const run = (outcome: Parameters<typeof summary>[0], extra: Parameters<typeof summary>[1] = {}) =>
+    notifyRun(summary(outcome, { at: s.clock.now(), ...extra }), deps);
   return { logger, kv, deps, run };
 }
 
@@ -139,11 +140,15 @@ describe("notifyRun: grouping, escalation, recovery and KV writes (robot receive
 
   it("network errors whose text quotes the URL never reach logs or results", async () => {
     setup = await startReceiver();
-    const h = harness(setup, {}, {
-      fetch: async (input) => {
-        throw new TypeError(`fetch failed: connect ECONNREFUSED ${String(input)}`);
+    const h = harness(
+      setup,
+      {},
+      {
+        fetch: async (input) => {
+          throw new TypeError(`fetch failed: connect ECONNREFUSED ${String(input)}`);
+        },
       },
-    });
+    );
     const result = await h.run("failed");
     expect(result).toMatchObject({ status: "undelivered", attempts: 2, reason: "network error (TypeError)" });
     expectNoLeak(setup, result, h.logger.lines);

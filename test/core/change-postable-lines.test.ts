@@ -10,8 +10,15 @@ import type { BuiltDocument } from "../../shared/engine/types.ts";
 import type { LedgerEntry } from "../../shared/state/records.ts";
 
 type Line = [item: string, qty: number, amount: number];
-const kisBill = (lines: Line[]): Record<string, unknown> => ({ Head: { FBillNo: "D1", Fdate: "2024-06-19T00:00:00", FROB: 1 }, Entry: lines.map(([i, q, a]) => ({ FItemID: i, FQty: q, Fauxqty: q, FAuxQtyMust: q, Famount: a })) });
-const tplusVoucher = (lines: Line[]): Record<string, unknown> => ({ ExternalCode: "D1", VoucherDate: "2024-06-19", RDRecordDetails: lines.map(([i, q, a]) => ({ Inventory: { Code: i }, BaseQuantity: q, Amount: a })) });
+const kisBill = (lines: Line[]): Record<string, unknown> => ({
+  Head: { FBillNo: "D1", Fdate: "2024-06-19T00:00:00", FROB: 1 },
+  Entry: lines.map(([i, q, a]) => ({ FItemID: i, FQty: q, Fauxqty: q, FAuxQtyMust: q, Famount: a })),
+});
+const tplusVoucher = (lines: Line[]): Record<string, unknown> => ({
+  ExternalCode: "D1",
+  VoucherDate: "2024-06-19",
+  RDRecordDetails: lines.map(([i, q, a]) => ({ Inventory: { Code: i }, BaseQuantity: q, Amount: a })),
+});
 const built = (payload: Record<string, unknown>): BuiltDocument => ({ externalKey: "D1", payload, members: ["1"], contentHash: contentHash(payload) });
 
 function corrected(system: "kis" | "tplus", env: Record<string, string>, first: Line[], then: Line[]) {
@@ -31,8 +38,22 @@ const tplusQty = (p: Record<string, unknown>) => (p.RDRecordDetails as Array<Rec
 
 describe("corrections never carry a quantity-0 line", () => {
   it("KIS reverse_repost: a line edited to 0 is left out of the repost", () => {
-    const c = corrected("kis", {}, [["A", 5, 50], ["B", 3, 30]], [["A", 0, 50], ["B", 3, 30]]);
-    expect(c.map((x) => [x.doc.externalKey, x.kind, kisQty(x.doc.payload)])).toEqual([["D1-R1", "red", [5, 3]], ["D1-B1", "blue", [3]]]);
+    const c = corrected(
+      "kis",
+      {},
+      [
+        ["A", 5, 50],
+        ["B", 3, 30],
+      ],
+      [
+        ["A", 0, 50],
+        ["B", 3, 30],
+      ],
+    );
+    expect(c.map((x) => [x.doc.externalKey, x.kind, kisQty(x.doc.payload)])).toEqual([
+      ["D1-R1", "red", [5, 3]],
+      ["D1-B1", "blue", [3]],
+    ]);
   });
 
   it("KIS reverse_repost: every line edited to 0 is a reversal only", () => {
@@ -41,13 +62,37 @@ describe("corrections never carry a quantity-0 line", () => {
   });
 
   it("KIS difference: a line edited to 0 (its amount kept) is a red of its posted quantity", () => {
-    const c = corrected("kis", { KIS_CHANGE_MODE: "difference" }, [["A", 5, 50], ["B", 3, 30]], [["A", 0, 50], ["B", 3, 30]]);
+    const c = corrected(
+      "kis",
+      { KIS_CHANGE_MODE: "difference" },
+      [
+        ["A", 5, 50],
+        ["B", 3, 30],
+      ],
+      [
+        ["A", 0, 50],
+        ["B", 3, 30],
+      ],
+    );
     expect(c.map((x) => [x.kind, kisQty(x.doc.payload)])).toEqual([["red", [5]]]);
   });
 
   it("KIS difference: a price-only edit is the item reversed and posted again, both with its quantity", () => {
-    const c = corrected("kis", { KIS_CHANGE_MODE: "difference" }, [["A", 5, 50], ["B", 3, 30]], [["A", 5, 60], ["B", 3, 30]]);
-    expect(c.map((x) => [x.kind, kisQty(x.doc.payload), (x.doc.payload.Entry as Array<Record<string, unknown>>).map((l) => Math.abs(Number(l.Famount)))])).toEqual([
+    const c = corrected(
+      "kis",
+      { KIS_CHANGE_MODE: "difference" },
+      [
+        ["A", 5, 50],
+        ["B", 3, 30],
+      ],
+      [
+        ["A", 5, 60],
+        ["B", 3, 30],
+      ],
+    );
+    expect(
+      c.map((x) => [x.kind, kisQty(x.doc.payload), (x.doc.payload.Entry as Array<Record<string, unknown>>).map((l) => Math.abs(Number(l.Famount)))]),
+    ).toEqual([
       ["red", [5], [50]],
       ["blue", [5], [60]],
     ]);
@@ -59,7 +104,18 @@ describe("corrections never carry a quantity-0 line", () => {
   });
 
   it("T+ difference (signed): a line edited to 0 is its posted quantity negated", () => {
-    const c = corrected("tplus", {}, [["A", 5, 50], ["B", 2, 20]], [["A", 0, 50], ["B", 2, 20]]);
+    const c = corrected(
+      "tplus",
+      {},
+      [
+        ["A", 5, 50],
+        ["B", 2, 20],
+      ],
+      [
+        ["A", 0, 50],
+        ["B", 2, 20],
+      ],
+    );
     expect(c.map((x) => [x.kind, tplusQty(x.doc.payload)])).toEqual([["red", [-5]]]);
   });
 });

@@ -32,10 +32,15 @@ const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE
 /** T+ flow scope: offline-shop documents of closed days, modified before today (what the seed has read). */
 function tplusSource(e: E2E) {
   const end = startOfToday(e);
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
+  return sourceTotals(
+    e.stack.jushuitan.documents(JST_PATHS.salesOut),
+    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
+  );
 }
 const members = (e: E2E) =>
-  e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2);
+  e.stack.jushuitan
+    .documents(JST_PATHS.salesOut)
+    .filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2);
 const posted = (e: E2E): Row[] => {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
   return e.stack.jushuitan.documents(JST_PATHS.otherInOut).filter((d) => billNos.has(String(d.io_id)));
@@ -182,7 +187,13 @@ describe("adversary 16: a correction whose answer is lost after commit, then ano
     const { e, id } = await lostB1ThenEdit();
     const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS);
     expect(letters.map((l) => [l.externalKey, l.error?.code])).toEqual([[`${id}-B1`, "conflict"]]);
-    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(`${id}-`)).map((b) => b.FBillNo).sort()).toEqual([`${id}-B1`, `${id}-R1`]);
+    expect(
+      e.stack.kis
+        .bills()
+        .filter((b) => String(b.FBillNo).startsWith(`${id}-`))
+        .map((b) => b.FBillNo)
+        .sort(),
+    ).toEqual([`${id}-B1`, `${id}-R1`]);
   });
 
   // KNOWN LIMITATION (adversary 16): B1 (reverse_repost) reached the target with the first edit's lines but its
@@ -230,7 +241,10 @@ describe("adversary 16: decimals and documents never read", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const m = members(e2e).find((d) => parseInZone(String(d.modified))! < startOfToday(e2e!))!;
-    for (const qtys of [[0.1, 0.2], [0.3, 1.7]]) {
+    for (const qtys of [
+      [0.1, 0.2],
+      [0.3, 1.7],
+    ]) {
       const items = structuredClone(m.items as Row[]);
       items[0]!.qty = qtys[0];
       items[1]!.qty = qtys[1];
@@ -291,7 +305,13 @@ describe("adversary 16: edit, cancel, re-confirm around a run cut between the re
     const again = await settle(e2e, KIS);
     expect(again.reduce((n, r) => n + r.counts.written, 0)).toBe(0);
     assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after confirming again");
-    expect(e2e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(id)).map((b) => b.FBillNo).sort()).toEqual([id, `${id}-B1`, `${id}-R1`].sort());
+    expect(
+      e2e.stack.kis
+        .bills()
+        .filter((b) => String(b.FBillNo).startsWith(id))
+        .map((b) => b.FBillNo)
+        .sort(),
+    ).toEqual([id, `${id}-B1`, `${id}-R1`].sort());
   });
 });
 
@@ -327,7 +347,13 @@ describe("adversary 16: a refused group correction replayed after the member wen
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
     // The group's members as first posted (the late ones, modified on 06-20, are the held supplements) and m.
     const first = parseInZone("2024-06-20 00:00:00")!;
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && String(d.io_date).startsWith(String(m.io_date).slice(0, 10)) && (d.io_id === m.io_id || parseInZone(String(d.modified))! < first));
+    const source = sourceTotals(
+      e2e.stack.jushuitan.documents(JST_PATHS.salesOut),
+      (d) =>
+        Number(d.shop_id) === 0 &&
+        String(d.io_date).startsWith(String(m.io_date).slice(0, 10)) &&
+        (d.io_id === m.io_id || parseInZone(String(d.modified))! < first),
+    );
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the replay");
   });
 });

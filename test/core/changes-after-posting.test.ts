@@ -36,12 +36,18 @@ const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE
 function tplusSource(e: E2E, dayEnd: string) {
   const end = parseInZone(dayEnd)!;
   const read = startOfToday(e);
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < read);
+  return sourceTotals(
+    e.stack.jushuitan.documents(JST_PATHS.salesOut),
+    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < read,
+  );
 }
 
 function postedKis(e: E2E, n: number): Row[] {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
-  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).filter((d) => billNos.has(String(d.io_id))).slice(0, n);
+  return e.stack.jushuitan
+    .documents(JST_PATHS.otherInOut)
+    .filter((d) => billNos.has(String(d.io_id)))
+    .slice(0, n);
 }
 
 describe("changes after posting (finding 5)", () => {
@@ -87,7 +93,15 @@ describe("changes after posting (finding 5)", () => {
     assertSignedInvariant(tplusSource(e2e, "2024-06-20 00:00:00"), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the first sync");
 
     const jst = e2e.stack.jushuitan;
-    const members = jst.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < startOfToday(e2e!));
+    const members = jst
+      .documents(JST_PATHS.salesOut)
+      .filter(
+        (d) =>
+          Number(d.shop_id) === 0 &&
+          d.status === "Confirmed" &&
+          String(d.io_date).startsWith("2024-06-19") &&
+          parseInZone(String(d.modified))! < startOfToday(e2e!),
+      );
     expect(members.length).toBeGreaterThanOrEqual(2);
     const [edited, cancelled] = members;
     const items = structuredClone(edited!.items as Row[]);
@@ -98,7 +112,11 @@ describe("changes after posting (finding 5)", () => {
     const runs = await e2e.runToCompletion(TPLUS);
     expect(runs.at(-1)!.outcome).toBe("success");
 
-    assertSignedInvariant(tplusSource(e2e, "2024-06-20 00:00:00"), tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the edit and the cancellation");
+    assertSignedInvariant(
+      tplusSource(e2e, "2024-06-20 00:00:00"),
+      tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")),
+      "after the edit and the cancellation",
+    );
     const corrections = runs.flatMap((r) => r.corrections ?? []);
     expect(corrections).toHaveLength(2);
     for (const c of corrections) {

@@ -26,7 +26,17 @@ const summary = {
 
 describe("alerts for corrections and closed periods", () => {
   it("name the dead-letter classes and the correcting documents", () => {
-    const message: AlertMessage = alertMessage(summary, { grouped: 0, nextState: { lastSentAt: 1, lastEvent: "dead_letters", consecutiveFailures: 0, openIncident: false, suppressed: 0 }, changed: true, send: "dead_letters" }, null, { timezone: "Asia/Shanghai" } as never);
+    const message: AlertMessage = alertMessage(
+      summary,
+      {
+        grouped: 0,
+        nextState: { lastSentAt: 1, lastEvent: "dead_letters", consecutiveFailures: 0, openIncident: false, suppressed: 0 },
+        changed: true,
+        send: "dead_letters",
+      },
+      null,
+      { timezone: "Asia/Shanghai" } as never,
+    );
     const text = alertLines(message).join("\n");
     expect(text).toContain("period_closed 2");
     expect(text).toContain("2100019-R1 (2100019, written)");

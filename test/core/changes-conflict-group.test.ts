@@ -30,7 +30,10 @@ afterEach(async () => {
 const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 function tplusSource(e: E2E) {
   const end = startOfToday(e);
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
+  return sourceTotals(
+    e.stack.jushuitan.documents(JST_PATHS.salesOut),
+    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
+  );
 }
 
 /** The closed day's offline group with the most members (at least 3), before any run. */

@@ -12,7 +12,15 @@ import { seedFlow } from "../../shared/flows/index.ts";
 const image: LedgerEntry = {
   externalKey: "img:2100019",
   contentHash: "h",
-  before: { d: "2100019", l: [["301", 5, 50, { FUnitID: 1 }], ["302", 2]], n: 1, h: { Head: { FTranType: 10 } } },
+  before: {
+    d: "2100019",
+    l: [
+      ["301", 5, 50, { FUnitID: 1 }],
+      ["302", 2],
+    ],
+    n: 1,
+    h: { Head: { FTranType: 10 } },
+  },
   members: ["2100019"],
   writtenAt: 1,
   runId: "r",
@@ -36,7 +44,10 @@ describe("change book (pure)", () => {
     externalKey: "2100019",
     members: ["2100019"],
     contentHash: JSON.stringify(lines),
-    payload: { Head: { FBillNo: "2100019", FROB: 1, Fnote: "" }, Entry: lines.map(([item, qty]) => ({ FItemID: item, FUnitID: 1, FQty: qty, Fauxqty: qty, FAuxQtyMust: qty })) },
+    payload: {
+      Head: { FBillNo: "2100019", FROB: 1, Fnote: "" },
+      Entry: lines.map(([item, qty]) => ({ FItemID: item, FUnitID: 1, FQty: qty, Fauxqty: qty, FAuxQtyMust: qty })),
+    },
   });
   const ledgerWith = (entries: LedgerEntry[]) => (key: string) => entries.find((e) => e.externalKey === key);
 
@@ -44,11 +55,20 @@ describe("change book (pure)", () => {
     const book = new ChangeBook({ policy: "compensate", shape: kisCorrectionShape({ redQtySign: "negative", changeMode: "reverse_repost" }) }, () => undefined);
     const first = doc([["301", 5]]);
     const [img] = book.documentImage(first, 1, "r");
-    const next = new ChangeBook({ policy: "compensate", shape: kisCorrectionShape({ redQtySign: "negative", changeMode: "reverse_repost" }) }, ledgerWith([img!]));
+    const next = new ChangeBook(
+      { policy: "compensate", shape: kisCorrectionShape({ redQtySign: "negative", changeMode: "reverse_repost" }) },
+      ledgerWith([img!]),
+    );
     const review = next.reviewDocument(doc([["301", 7]]), { externalKey: "2100019", contentHash: "old", writtenAt: 1, runId: "r" });
     expect(review.verdict).toBe("corrections");
     if (review.verdict !== "corrections") return;
-    expect(review.corrections.map((c) => [c.doc.externalKey, (c.doc.payload.Head as { FROB: number }).FROB, (c.doc.payload.Entry as Array<{ FQty: number }>)[0]!.FQty])).toEqual([
+    expect(
+      review.corrections.map((c) => [
+        c.doc.externalKey,
+        (c.doc.payload.Head as { FROB: number }).FROB,
+        (c.doc.payload.Entry as Array<{ FQty: number }>)[0]!.FQty,
+      ]),
+    ).toEqual([
       ["2100019-R1", -1, -5],
       ["2100019-B1", 1, 7],
     ]);
@@ -60,7 +80,9 @@ describe("change book (pure)", () => {
     const payload = { ExternalCode: "K", Memo: "a", RDRecordDetails: [{ Inventory: { Code: "A" }, BaseQuantity: 2 }] };
     const [img] = book.documentImage({ externalKey: "K", members: ["1"], contentHash: "a", payload }, 1, "r");
     const next = new ChangeBook({ policy: "compensate", shape }, ledgerWith([img!]));
-    expect(next.reviewDocument({ externalKey: "K", members: ["1"], contentHash: "b", payload: { ...payload, Memo: "b" } }, undefined).verdict).toBe("unchanged");
+    expect(next.reviewDocument({ externalKey: "K", members: ["1"], contentHash: "b", payload: { ...payload, Memo: "b" } }, undefined).verdict).toBe(
+      "unchanged",
+    );
   });
 
   it("onChange is validated with its JSON path", () => {

@@ -31,7 +31,10 @@ function kisSource(e: E2E) {
 /** T+ flow scope: the seed reads by modified and writes a day once it is closed: closed days, modified before today. */
 function tplusSource(e: E2E) {
   const end = parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
+  return sourceTotals(
+    e.stack.jushuitan.documents(JST_PATHS.salesOut),
+    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
+  );
 }
 const posted = (e: E2E): Row[] => {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
@@ -40,7 +43,9 @@ const posted = (e: E2E): Row[] => {
 /** A posted KIS document with at least two lines. */
 const twoLines = (e: E2E) => posted(e).find((d) => (d.items as Row[]).length >= 2)!;
 const members = (e: E2E) =>
-  e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2);
+  e.stack.jushuitan
+    .documents(JST_PATHS.salesOut)
+    .filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2);
 const deadLetters = (e: E2E, flow: string) => new FlowStateStore(e.kv).listDeadLetters(flow);
 
 async function kisFlow(options: E2EOptions, mutate?: (e: E2E) => void) {
@@ -121,7 +126,12 @@ describe("a refused correction", () => {
 
 describe("T+ red vouchers", () => {
   it("return business type (TPLUS_RED_BUSI_TYPE=14, positive quantities): a member's up/down edit splits into C1 (14) and C1-B", async () => {
-    e2e = await startE2E({ otherInOut: 0, salesOut: 160, env: { TPLUS_RED_BUSI_TYPE: "14", TPLUS_RED_QTY_SIGN: "positive" }, tplus: { redQuantities: "positive" } });
+    e2e = await startE2E({
+      otherInOut: 0,
+      salesOut: 160,
+      env: { TPLUS_RED_BUSI_TYPE: "14", TPLUS_RED_QTY_SIGN: "positive" },
+      tplus: { redQuantities: "positive" },
+    });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const m = members(e2e)[0]!;
     const items = structuredClone(m.items as Row[]);

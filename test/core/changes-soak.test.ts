@@ -77,7 +77,15 @@ for (const seed of [16, 1616]) {
       let corrections = 0;
       for (let round = 0; round < 200; round++) {
         for (let k = 0; k < 3; k++) mutate(e, JST_PATHS.otherInOut, rand, (d) => d.type === "其它退货");
-        if (round % 5 === 2) e.stack.jushuitan.addFaults({ kind: "editServed", path: JST_PATHS.otherInOut, skip: 1, times: 2, count: 1, change: rand() < 0.5 ? "quantity" : "cancel" });
+        if (round % 5 === 2)
+          e.stack.jushuitan.addFaults({
+            kind: "editServed",
+            path: JST_PATHS.otherInOut,
+            skip: 1,
+            times: 2,
+            count: 1,
+            change: rand() < 0.5 ? "quantity" : "cancel",
+          });
         e.clock.advance(20 * 60_000);
         // A small budget: runs continue over several invocations while the faults edit served rows.
         const runs = await e.runToCompletion(KIS, { budget: { maxSubrequests: 5 } });
@@ -110,7 +118,15 @@ for (const seed of [16, 1616]) {
       for (let round = 0; round < 200; round++) {
         const visible = (d: Row) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < e.clock.now() - HOUR;
         for (let k = 0; k < 3; k++) mutate(e, JST_PATHS.salesOut, rand, visible);
-        if (round % 5 === 3) e.stack.jushuitan.addFaults({ kind: "editServed", path: JST_PATHS.salesOut, skip: 1, times: 2, count: 1, change: rand() < 0.5 ? "quantity" : "cancel" });
+        if (round % 5 === 3)
+          e.stack.jushuitan.addFaults({
+            kind: "editServed",
+            path: JST_PATHS.salesOut,
+            skip: 1,
+            times: 2,
+            count: 1,
+            change: rand() < 0.5 ? "quantity" : "cancel",
+          });
         e.clock.advance(HOUR);
         const runs = await e.runToCompletion(TPLUS, { budget: { maxSubrequests: 5 } });
         invocations += runs.length;

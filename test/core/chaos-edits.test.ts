@@ -43,14 +43,29 @@ describe("emulator edits", () => {
     try {
       const key = String(emulator.documents(JST_PATHS.otherInOut)[0]!.io_id);
       const at = Date.UTC(2026, 11, 4, 15, 59, 59);
-      const res = await fetch(`${server.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key, change: "cancel", modifiedMs: at }) });
+      const res = await fetch(`${server.url}/__emulator/edit`, {
+        method: "POST",
+        body: JSON.stringify({ path: JST_PATHS.otherInOut, key, change: "cancel", modifiedMs: at }),
+      });
       expect(res.status).toBe(200);
       const row = ((await res.json()) as { row: Row }).row;
       expect(row.status).toBe("Cancelled");
       expect(row.modified).toBe("2026-12-04 23:59:59");
       const log = (await (await fetch(`${server.url}/__emulator/edits`)).json()) as EditRecord[];
-      expect(log).toEqual([expect.objectContaining({ path: JST_PATHS.otherInOut, key, change: "cancel", modifiedMs: at, via: "admin", after: expect.objectContaining({ status: "Cancelled" }) })]);
-      expect((await fetch(`${server.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key: "nope", change: "edit" }) })).status).toBe(404);
+      expect(log).toEqual([
+        expect.objectContaining({
+          path: JST_PATHS.otherInOut,
+          key,
+          change: "cancel",
+          modifiedMs: at,
+          via: "admin",
+          after: expect.objectContaining({ status: "Cancelled" }),
+        }),
+      ]);
+      expect(
+        (await fetch(`${server.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key: "nope", change: "edit" }) }))
+          .status,
+      ).toBe(404);
     } finally {
       await server.close();
     }
@@ -58,7 +73,16 @@ describe("emulator edits", () => {
 });
 
 describe("chaos driver: another run after an edit", () => {
-  const edit = (over: Partial<EditRecord>): EditRecord => ({ path: JST_PATHS.otherInOut, key: "1", change: "quantity", modifiedMs: 10_000, madeAt: 5_000, via: "admin", after: { status: "Confirmed", items: [] }, ...over });
+  const edit = (over: Partial<EditRecord>): EditRecord => ({
+    path: JST_PATHS.otherInOut,
+    key: "1",
+    change: "quantity",
+    modifiedMs: 10_000,
+    madeAt: 5_000,
+    via: "admin",
+    after: { status: "Confirmed", items: [] },
+    ...over,
+  });
 
   it("until a window owning its stamp was read by an invocation that started after the edit, for the edited path only", () => {
     const kis = CHAOS_FLOWS.kis;
@@ -72,7 +96,9 @@ describe("chaos driver: another run after an edit", () => {
 
 describe("chaos verdict: corrections and unread versions", () => {
   it("counts correction documents by kind", () => {
-    expect(countCorrections(["1", "1-R1", "1-B1", "2-R1", "3-C1"], ["SO-2026-12-04-1", "SO-2026-12-04-1-C1", "SO-2026-12-04-1-C2", "SO-2026-12-04-1-S1"])).toEqual({
+    expect(
+      countCorrections(["1", "1-R1", "1-B1", "2-R1", "3-C1"], ["SO-2026-12-04-1", "SO-2026-12-04-1-C1", "SO-2026-12-04-1-C2", "SO-2026-12-04-1-S1"]),
+    ).toEqual({
       reversals: 2,
       rebooked: 1,
       deltas: 1,
@@ -86,7 +112,8 @@ describe("chaos verdict: corrections and unread versions", () => {
     const edits = [edit2("7", { status: "Confirmed", items: [line(A, 4)] }), edit2("7", { status: "Cancelled", items: [line(A, 4)] })];
     const versions = versionsOf(start, edits, JST_PATHS.salesOut).get("7")!;
     expect(versions).toHaveLength(3);
-    const qty = (v: { status: unknown; items: unknown }) => (v.status === "Confirmed" ? Object.fromEntries((v.items as Row[]).map((i) => [String(i.sku_id), Number(i.qty)])) : undefined);
+    const qty = (v: { status: unknown; items: unknown }) =>
+      v.status === "Confirmed" ? Object.fromEntries((v.items as Row[]).map((i) => [String(i.sku_id), Number(i.qty)])) : undefined;
     const fixed = { [B]: 1 };
     expect(explainedByVersions(fixed, [versions], { [A]: 3, [B]: 1 }, qty, true)).toBe(true);
     expect(explainedByVersions(fixed, [versions], { [A]: 4, [B]: 1 }, qty, true)).toBe(true);

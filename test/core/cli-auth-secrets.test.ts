@@ -22,7 +22,12 @@ describe("jst-bridge auth writes the secrets file for wrangler secret bulk", () 
     const file = join(h.dir, ".jst-bridge", "secrets.json");
     expect(jst.stdout).toContain("npx wrangler secret bulk .jst-bridge/secrets.json");
     const first = JSON.parse(await readFile(file, "utf8")) as Record<string, string>;
-    expect(first).toMatchObject({ JST_APP_KEY: expect.any(String), JST_APP_SECRET: expect.any(String), JST_ACCESS_TOKEN: expect.stringMatching(/^[0-9a-f]{32}$/), SYNC_API_TOKEN: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(first).toMatchObject({
+      JST_APP_KEY: expect.any(String),
+      JST_APP_SECRET: expect.any(String),
+      JST_ACCESS_TOKEN: expect.stringMatching(/^[0-9a-f]{32}$/),
+      SYNC_API_TOKEN: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect((await stat(file)).mode & 0o077).toBe(0);
     expect(jst.stdout).not.toContain(first.SYNC_API_TOKEN);
     expect(jst.stdout).not.toContain(first.JST_ACCESS_TOKEN);
@@ -30,7 +35,12 @@ describe("jst-bridge auth writes the secrets file for wrangler secret bulk", () 
     const kis = await h.cli(["auth", "kis", "--hide-values"], { prompt: async () => "kis-test-code" });
     expect(kis.code, kis.stderr).toBe(0);
     const merged = JSON.parse(await readFile(file, "utf8")) as Record<string, string>;
-    expect(merged).toMatchObject({ JST_ACCESS_TOKEN: first.JST_ACCESS_TOKEN, SYNC_API_TOKEN: first.SYNC_API_TOKEN, KIS_AUTH_DATA: expect.any(String), KIS_CLIENT_SECRET: expect.any(String) });
+    expect(merged).toMatchObject({
+      JST_ACCESS_TOKEN: first.JST_ACCESS_TOKEN,
+      SYNC_API_TOKEN: first.SYNC_API_TOKEN,
+      KIS_AUTH_DATA: expect.any(String),
+      KIS_CLIENT_SECRET: expect.any(String),
+    });
   });
 
   it("--secrets-file puts it elsewhere", async () => {
@@ -51,7 +61,13 @@ describe("jst-bridge auth writes the secrets file for wrangler secret bulk", () 
     expect(r.stdout).toContain("npx wrangler secret bulk .jst-bridge/secrets.json");
     expect(r.stdout).not.toContain("TPLUS_ORG_ID");
     const file = JSON.parse(await readFile(join(h.dir, ".jst-bridge", "secrets.json"), "utf8")) as Record<string, string>;
-    expect(file).toMatchObject({ TPLUS_MODE: "onprem", TPLUS_USER: "demo", TPLUS_PASSWORD: "demo-pass", TPLUS_ACCOUNT: "001", TPLUS_PRIVATE_KEY: keys.privatePem });
+    expect(file).toMatchObject({
+      TPLUS_MODE: "onprem",
+      TPLUS_USER: "demo",
+      TPLUS_PASSWORD: "demo-pass",
+      TPLUS_ACCOUNT: "001",
+      TPLUS_PRIVATE_KEY: keys.privatePem,
+    });
     expect(r.stdout).not.toContain("demo-pass");
   });
 });

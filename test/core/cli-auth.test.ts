@@ -42,7 +42,9 @@ describe("jst-bridge auth (CLI in-process, emulators over HTTP)", () => {
     // The code is single-use: a second exchange fails with what/where/fix and exit 1.
     const again = await h.cli(["auth", "jst", "--isv", "--code", "jst-emulator-auth-code"]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^error: .*无效的code.*\n {2}where: jst-bridge auth; path \/openWeb\/auth\/accessToken\n {2}fix: {3}the authorization code is single-use/);
+    expect(again.stderr).toMatch(
+      /^error: .*无效的code.*\n {2}where: jst-bridge auth; path \/openWeb\/auth\/accessToken\n {2}fix: {3}the authorization code is single-use/,
+    );
   });
 
   it("tplus (cloud): trades the redirect's code for the token pair and prints both wrangler lines", async () => {
@@ -63,7 +65,8 @@ describe("jst-bridge auth (CLI in-process, emulators over HTTP)", () => {
     expect(r.code, r.stderr).toBe(0);
     const stored = await tokens(h).get("kis");
     expect(stored?.extra?.authData).toBeTruthy();
-    for (const name of ["KIS_ACCESS_TOKEN", "KIS_SESSION_ID", "KIS_AUTH_DATA", "KIS_GW_ROUTER_ADDR"]) expect(r.stdout).toContain(`npx wrangler secret put ${name}\n`);
+    for (const name of ["KIS_ACCESS_TOKEN", "KIS_SESSION_ID", "KIS_AUTH_DATA", "KIS_GW_ROUTER_ADDR"])
+      expect(r.stdout).toContain(`npx wrangler secret put ${name}\n`);
     expect(r.stdout).not.toContain(stored!.accessToken);
     expect(r.stdout).not.toContain(stored!.extra!.authData!);
     expect(r.stdout).not.toContain("SECRET VALUES");

@@ -48,6 +48,9 @@ describe("jst-bridge doctor (CLI)", () => {
     const run = await h.cli(["doctor", "jst-sales-out-to-tplus", "--json"]);
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout);
-    expect(report.checks.find((c: { title: string }) => c.title === "reference tables")).toMatchObject({ status: "fail", fix: expect.stringMatching(/warehouses/) });
+    expect(report.checks.find((c: { title: string }) => c.title === "reference tables")).toMatchObject({
+      status: "fail",
+      fix: expect.stringMatching(/warehouses/),
+    });
   });
 });

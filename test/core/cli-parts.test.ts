@@ -157,7 +157,11 @@ describe("the CLI's fetch port and Jushuitan pacing", () => {
     });
     try {
       const fetch = createNodeFetch();
-      const res = await fetch(`${server.url}/echo`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ a: "1 2" }).toString() });
+      const res = await fetch(`${server.url}/echo`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ a: "1 2" }).toString(),
+      });
       expect(res.status).toBe(201);
       expect(res.headers.get("x-a")).toBe("b");
       expect(await res.json()).toEqual({ ok: 1 });

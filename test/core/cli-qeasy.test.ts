@@ -43,9 +43,14 @@ describe("CLI: QEasy metadata as people copy it", () => {
     await cli(["import-qeasy", file, "--lookup-table", "kis_materials", "--out", join(dir, "flow2.json")]);
     const docs = [{ io_id: 1, io_date: "2024-03-01 10:00:00", wms_co_id: 1, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 1 }] }];
     await writeFile(join(dir, "docs.json"), JSON.stringify(docs));
-    await writeFile(join(dir, "tables.json"), JSON.stringify({ kis_materials: [{ F_103: "A", FItemID: 1, FUnitID: 2 }], warehouses: [{ wms_co_id: 1, kis_stock_id: "S" }] }));
+    await writeFile(
+      join(dir, "tables.json"),
+      JSON.stringify({ kis_materials: [{ F_103: "A", FItemID: 1, FUnitID: 2 }], warehouses: [{ wms_co_id: 1, kis_stock_id: "S" }] }),
+    );
     const r = await cli(["preview", join(dir, "flow2.json"), "--input", join(dir, "docs.json"), "--tables", join(dir, "tables.json")]);
-    expect(r.stdout + r.stderr).toMatch(/warning: target\.fields\[1\]\.children\[9\]\.value: "items\.qtty" resolves to nothing in all 1 record; did you mean items\.qtty → items\.qty/);
+    expect(r.stdout + r.stderr).toMatch(
+      /warning: target\.fields\[1\]\.children\[9\]\.value: "items\.qtty" resolves to nothing in all 1 record; did you mean items\.qtty → items\.qty/,
+    );
   });
 
   it("import-qeasy and validate take a lone target config and a field list (--part or detected)", async () => {

@@ -32,7 +32,15 @@ describe("CLI on a flow the Worker runs", () => {
     expect(report.error.hint).toMatch(/--from/);
     expect(h.e2e.stack.kis.bills()).toHaveLength(0);
 
-    const range = await h.cli(["sync", KIS, "--from", formatInZone(E2E_START - 3 * DAY_MS).slice(0, 10), "--to", formatInZone(E2E_START - DAY_MS).slice(0, 10), "--json"]);
+    const range = await h.cli([
+      "sync",
+      KIS,
+      "--from",
+      formatInZone(E2E_START - 3 * DAY_MS).slice(0, 10),
+      "--to",
+      formatInZone(E2E_START - DAY_MS).slice(0, 10),
+      "--json",
+    ]);
     expect(range.code, range.stderr).toBe(0);
   });
 });

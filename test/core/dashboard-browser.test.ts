@@ -80,7 +80,11 @@ beforeAll(async () => {
   hubUrl = hubServer.url;
   const res = await fetch(`${hubUrl}/__hub/stacks`, {
     method: "POST",
-    body: JSON.stringify({ documents: { "/open/other/inout/query": 60, "/open/orders/out/simple/query": 40 }, days: 1, limits: { perSecond: null, perMinute: null } }),
+    body: JSON.stringify({
+      documents: { "/open/other/inout/query": 60, "/open/orders/out/simple/query": 40 },
+      days: 1,
+      limits: { perSecond: null, perMinute: null },
+    }),
   });
   stack = (await res.json()) as Stack;
 
@@ -95,7 +99,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1360, height: 900 },
     locale: "zh-CN",
     timezoneId: "Asia/Shanghai",
@@ -149,7 +161,13 @@ describe("dashboard in Chromium", () => {
     // Master data the way an operator fills it, but with the materials of style TX100 missing.
     await api("POST", "/reference/warehouses", { rows: stack.warehouses });
     await api("POST", "/reference/kis_materials/refresh");
-    const broken = SKUS.filter((s) => s.itemId !== "TX100").map((s) => ({ FItemID: s.kisItemId, FNumber: s.kisNumber, FName: s.name, FUnitID: s.kisUnitId, F_103: s.skuId }));
+    const broken = SKUS.filter((s) => s.itemId !== "TX100").map((s) => ({
+      FItemID: s.kisItemId,
+      FNumber: s.kisNumber,
+      FName: s.name,
+      FUnitID: s.kisUnitId,
+      F_103: s.skuId,
+    }));
     await api("POST", "/reference/kis_materials", { rows: broken });
 
     // Sync now: the run appears in the history with dead letters for the TX100 documents.

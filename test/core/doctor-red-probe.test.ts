@@ -26,7 +26,10 @@ afterEach(async () => {
 
 async function doctor(options: E2EOptions, doctorOptions: DoctorOptions = PROBE, flowIds?: string[]) {
   e2e ??= await startE2E({ otherInOut: 30, salesOut: 60, ...options });
-  const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows }, { ...doctorOptions, ...(flowIds ? { flowIds } : {}) });
+  const report = await runDoctor(
+    { env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows },
+    { ...doctorOptions, ...(flowIds ? { flowIds } : {}) },
+  );
   const line = (system: string, re: RegExp) => report.checks.find((c) => c.system === system && re.test(c.title));
   return { report, line };
 }
@@ -53,7 +56,10 @@ describe("doctor --write-probe learns the KIS red bill form (FROB -1)", () => {
   it("an account that takes positive quantities with FROB -1: learned, shown, and the next reversal is accepted", async () => {
     const { report, line } = await doctor({ kis: { redQtySign: "positive" } }, PROBE, [KIS]);
     expect(report.findings.redForm?.kis?.redQtySign).toBe("positive");
-    expect(line("kis", /^write probe red bill JSTB-PROBE-/)).toMatchObject({ status: "ok", detail: expect.stringMatching(/accepted FROB=-1, positive quantities/) });
+    expect(line("kis", /^write probe red bill JSTB-PROBE-/)).toMatchObject({
+      status: "ok",
+      detail: expect.stringMatching(/accepted FROB=-1, positive quantities/),
+    });
     expect(line("kis", /^corrections after posting/)?.detail).toMatch(/KIS_RED_QTY_SIGN=positive, .*\(doctor write probe /);
     expect(kisProbeNet(e2e!)).toBe(0);
     const { id, corrections, letters } = await cancelPostedKis(e2e!);
@@ -85,12 +91,21 @@ describe("doctor --write-probe learns the T+ red voucher form", () => {
   const members = (e: E2E) =>
     e.stack.jushuitan
       .documents(JST_PATHS.salesOut)
-      .filter((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < parseInZone("2024-06-20 00:00:00")!);
+      .filter(
+        (d) =>
+          Number(d.shop_id) === 0 &&
+          d.status === "Confirmed" &&
+          String(d.io_date).startsWith("2024-06-19") &&
+          parseInZone(String(d.modified))! < parseInZone("2024-06-20 00:00:00")!,
+      );
 
   it("an account that refuses negative quantities: a return business type (14) with positive quantities; a member's cancellation is then accepted", async () => {
     const { report, line } = await doctor({ tplus: { redQuantities: "positive" } }, PROBE, [TPLUS]);
     expect(report.findings.redForm?.tplus).toMatchObject({ redQtySign: "positive", redBusiType: "14" });
-    expect(line("tplus", /^write probe red voucher/)).toMatchObject({ status: "ok", detail: expect.stringMatching(/accepted BusiType 14, positive quantities/) });
+    expect(line("tplus", /^write probe red voucher/)).toMatchObject({
+      status: "ok",
+      detail: expect.stringMatching(/accepted BusiType 14, positive quantities/),
+    });
     expect(line("tplus", /^corrections after posting/)?.detail).toMatch(/TPLUS_RED_QTY_SIGN=positive, TPLUS_RED_BUSI_TYPE=14, .*\(doctor write probe /);
     const e = e2e!;
     expect((await e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");

@@ -24,7 +24,10 @@ describe("jst-bridge doctor (read-only)", () => {
   it("evidence profile: every check passes or is unknown, and the result is stored", async () => {
     const { report, text } = await doctor();
     if (process.env.SHOW_DOCTOR) console.log(text);
-    expect(report.checks.filter((c) => c.status === "fail"), text).toEqual([]);
+    expect(
+      report.checks.filter((c) => c.status === "fail"),
+      text,
+    ).toEqual([]);
     expect(text).toMatch(/✓ \[jushuitan jst-other-in-to-kis\] credentials and API permission for \/open\/other\/inout\/query/);
     expect(text).toMatch(/✓ \[kis\] material field F_103/);
     expect(text).toMatch(/✓ \[tplus\] OtherDispatchOpenApi\/FindVoucherList reachable/);
@@ -34,7 +37,11 @@ describe("jst-bridge doctor (read-only)", () => {
   });
 
   it("names what would break: no custom field on KIS materials, KIS list filters ignored, T+ without FindVoucherList", async () => {
-    const { report, text, line } = await doctor({ skipReferenceRefresh: true, kis: { materialFields: "none", listIgnoresFilters: true }, tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
+    const { report, text, line } = await doctor({
+      skipReferenceRefresh: true,
+      kis: { materialFields: "none", listIgnoresFilters: true },
+      tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] },
+    });
     expect(report.ok).toBe(false);
     expect(line(/material field F_103/)).toMatchObject({ status: "fail", fix: expect.stringMatching(/F_103/) });
     expect(line(/FindVoucherList reachable/)).toMatchObject({ status: "fail", fix: expect.stringMatching(/接口权限/) });
@@ -47,7 +54,11 @@ describe("jst-bridge doctor (read-only)", () => {
     const report = await runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows });
     const perm = report.checks.filter((c) => c.system === "jushuitan" && /API permission/.test(c.title));
     expect(perm.find((c) => c.flowId === "jst-other-in-to-kis")?.status).toBe("ok");
-    expect(perm.find((c) => c.flowId === "jst-sales-out-to-tplus")).toMatchObject({ status: "fail", detail: expect.stringMatching(/jst_no_permission/), fix: expect.stringMatching(/API权限/) });
+    expect(perm.find((c) => c.flowId === "jst-sales-out-to-tplus")).toMatchObject({
+      status: "fail",
+      detail: expect.stringMatching(/jst_no_permission/),
+      fix: expect.stringMatching(/API权限/),
+    });
   });
 
   it("the legacy emulator profiles: only the missing FindVoucherList is named (fix-13: really legacyQuery)", async () => {
@@ -55,7 +66,10 @@ describe("jst-bridge doctor (read-only)", () => {
     // must name (recovery then relies on T+'s duplicate check), while everything else passes.
     const { report, text } = await doctor({ kis: { materialFields: "list" }, tplus: { voucherApi: "legacyQuery", archivePaging: "pageIndex" } });
     const failed = report.checks.filter((c) => c.status === "fail");
-    expect(failed.map((c) => c.title), text).toEqual(["OtherDispatchOpenApi/FindVoucherList reachable"]);
+    expect(
+      failed.map((c) => c.title),
+      text,
+    ).toEqual(["OtherDispatchOpenApi/FindVoucherList reachable"]);
     expect(failed[0]?.fix, text).toMatch(/duplicate check/);
   });
 });
@@ -63,7 +77,9 @@ describe("jst-bridge doctor (read-only)", () => {
 describe("doctor --write-probe", () => {
   it("is refused without a test account or probe date", async () => {
     e2e = await startE2E({ otherInOut: 5, salesOut: 5 });
-    await expect(runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows }, { writeProbe: {} })).rejects.toThrow(/test account or a probe date/);
+    await expect(
+      runDoctor({ env: e2e.env, fetch: e2e.ports.fetch, kv: e2e.kv, clock: e2e.clock, logger: silentLogger, flows: e2e.flows }, { writeProbe: {} }),
+    ).rejects.toThrow(/test account or a probe date/);
   });
 
   it("learns that KIS refuses a duplicate FBillNo and how T+ answers a duplicate ExternalCode", async () => {
@@ -77,6 +93,9 @@ describe("doctor --write-probe", () => {
     const { report } = await doctor({ kis: { enforceUniqueBillNo: false } }, { writeProbe: { probeDate: "2024-06-19" } });
     expect(report.findings.kisDuplicateBillNo).toBe("accepted");
     expect(kisPrecheckFromFindings(report.findings)).toBe("always");
-    expect(report.checks.find((c) => /write probe/.test(c.title) && c.system === "kis")).toMatchObject({ status: "fail", fix: expect.stringMatching(/KIS_PRECHECK=always/) });
+    expect(report.checks.find((c) => /write probe/.test(c.title) && c.system === "kis")).toMatchObject({
+      status: "fail",
+      fix: expect.stringMatching(/KIS_PRECHECK=always/),
+    });
   });
 });

@@ -34,7 +34,10 @@ describe("account-level failures stop the run instead of dead-lettering document
     e2e.stack.tplus.addFaults([{ kind: "tokenExpired", path: "otherDispatch/Create", skip: 1, times: 2 }]);
     e2e.stack.kis.addFaults([{ kind: "authExpired", path: "miscellaneousreceipt/create", skip: 2, times: 2, credential: "access_token" }]);
 
-    for (const [flow, code] of [[KIS, "kis_auth_failed"], [TPLUS, "tplus_auth"]] as const) {
+    for (const [flow, code] of [
+      [KIS, "kis_auth_failed"],
+      [TPLUS, "tplus_auth"],
+    ] as const) {
       const first = await e2e.run(flow);
       expect(first.summary.outcome, flow).toBe("failed");
       expect(first.summary.error?.code, flow).toBe(code);
@@ -48,7 +51,11 @@ describe("account-level failures stop the run instead of dead-lettering document
     expect(await store.listDeadLetters(KIS)).toEqual([]);
     expect(await store.listDeadLetters(TPLUS)).toEqual([]);
     // The seed reads by modified up to the start of today: documents saved today are not read yet (a later supplement).
-    const expected = expectedTargets(e2e, { kis: E2E_START - 5 * 60_000, tplusDayEnd: startOfDayInZone(E2E_START), tplusModifiedBefore: startOfDayInZone(E2E_START) });
+    const expected = expectedTargets(e2e, {
+      kis: E2E_START - 5 * 60_000,
+      tplusDayEnd: startOfDayInZone(E2E_START),
+      tplusModifiedBefore: startOfDayInZone(E2E_START),
+    });
     const actual = actualTargets(e2e);
     expect(expected.kis.size).toBeGreaterThan(3);
     expect(Object.fromEntries(actual.kis)).toEqual(Object.fromEntries(expected.kis));

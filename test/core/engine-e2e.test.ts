@@ -11,7 +11,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-
 describe("engine end to end (Node, emulators over HTTP)", () => {
   it("syncs both seed flows exactly, and a second run writes nothing", async () => {
     e2e = await startE2E();

@@ -200,7 +200,9 @@ describe("the periodic wide re-sweep", () => {
     expect(actualTargets(e2e).kis.has(String(late.io_id))).toBe(true);
     const { FlowStateStore } = await import("../../shared/state/state-store.ts");
     const records = await new FlowStateStore(e2e.kv).listRuns(KIS, 50);
-    const resweep = records.find((r) => (r as { resweep?: unknown }).resweep !== undefined) as unknown as { resweep: { found: number; days: number } } | undefined;
+    const resweep = records.find((r) => (r as { resweep?: unknown }).resweep !== undefined) as unknown as
+      | { resweep: { found: number; days: number } }
+      | undefined;
     expect(resweep?.resweep).toMatchObject({ found: 1, days: 3 });
     expectKisExact(e2e);
   });

@@ -14,7 +14,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-
 describe("engine resilience (Node, emulators over HTTP)", () => {
   it("a budget of 5 subrequests takes many invocations, each within budget, with the same final state", async () => {
     e2e = await startE2E();

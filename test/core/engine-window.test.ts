@@ -63,8 +63,7 @@ describe("createCallMeter", () => {
   const clock: Clock = { now: () => 1000, sleep: async () => {} };
 
   it("refuses requests past the budget and counts per endpoint", async () => {
-    const fetch = async (input: Request | string | URL) =>
-      String(input).includes("slow") ? new Response("", { status: 503 }) : Response.json({ code: 0 });
+    const fetch = async (input: Request | string | URL) => (String(input).includes("slow") ? new Response("", { status: 503 }) : Response.json({ code: 0 }));
     const meter = createCallMeter(fetch, { maxSubrequests: 3 }, clock);
     await meter.fetch("https://api.example/a?x=1");
     await meter.fetch("https://api.example/a?x=2");

@@ -63,9 +63,7 @@ describe("poison documents (engine-review finding 8)", () => {
     const until = E2E_START - 5 * 60_000;
     const expectedAll = expectedKis(docs, 0, until);
     await probe.close();
-    const byModified = docs
-      .filter((d) => expectedAll.has(String(d.io_id)))
-      .sort((a, b) => String(a.modified).localeCompare(String(b.modified)));
+    const byModified = docs.filter((d) => expectedAll.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)));
     const poison = [String(byModified[0]!.io_id), String(byModified[3]!.io_id)];
     const firstPoisonModified = parseInZone(String(byModified[0]!.modified))!;
 
@@ -104,7 +102,10 @@ describe("poison documents (engine-review finding 8)", () => {
     const before = e2e.stack.kis.requests().length;
     e2e.clock.advance(30 * 60_000);
     await e2e.runToCompletion(KIS);
-    const resent = e2e.stack.kis.requests().slice(before).filter((r) => /create$/.test(r.path));
+    const resent = e2e.stack.kis
+      .requests()
+      .slice(before)
+      .filter((r) => /create$/.test(r.path));
     expect(resent).toHaveLength(0);
   });
 });
@@ -332,7 +333,10 @@ describe("key scheme versioned (engine-review finding 11)", () => {
     billNo.value = "JST-{io_id}";
     // Two bills are edited upstream after the change (a re-read that would become "new" documents under the new keys).
     e2e.clock.advance(60_000);
-    const ids = e2e.stack.kis.bills().slice(0, 2).map((b) => b.FBillNo);
+    const ids = e2e.stack.kis
+      .bills()
+      .slice(0, 2)
+      .map((b) => b.FBillNo);
     e2e.stack.jushuitan.touchDocuments(JST_PATHS.otherInOut, ids);
     e2e.clock.advance(10 * 60_000);
     const { summary } = await e2e.run(KIS);

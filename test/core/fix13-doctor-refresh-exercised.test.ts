@@ -16,7 +16,8 @@ afterEach(async () => {
 });
 
 const ports = (e: E2E) => ({ env: e.env, fetch: e.ports.fetch, kv: e.kv, clock: e.clock, logger: silentLogger, flows: e.flows });
-const refreshLine = (checks: { system: string; title: string; status: string }[], system: string) => checks.find((c) => c.system === system && /token refresh/.test(c.title));
+const refreshLine = (checks: { system: string; title: string; status: string }[], system: string) =>
+  checks.find((c) => c.system === system && /token refresh/.test(c.title));
 
 describe("fix13: doctor exercises the token refresh", () => {
   it("working refresh credentials: ✓ and the rotated T+ pair is stored", async () => {
@@ -31,7 +32,10 @@ describe("fix13: doctor exercises the token refresh", () => {
     expect((await e2e.run("jst-sales-out-to-tplus")).summary.outcome).not.toBe("failed");
   });
 
-  for (const [system, variable] of [["kis", "KIS_REFRESH_AUTH_DATA_TOKEN"], ["tplus", "TPLUS_REFRESH_TOKEN"]] as const) {
+  for (const [system, variable] of [
+    ["kis", "KIS_REFRESH_AUTH_DATA_TOKEN"],
+    ["tplus", "TPLUS_REFRESH_TOKEN"],
+  ] as const) {
     it(`a refused ${variable} is a ✗; without exerciseRefresh the line is ?`, async () => {
       e2e = await startE2E({ otherInOut: 5, salesOut: 5, env: { [variable]: "rotated-elsewhere-0123456789" } });
       expect(refreshLine((await runDoctor(ports(e2e))).checks, system)?.status).toBe("unknown");

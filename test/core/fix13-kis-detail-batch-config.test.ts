@@ -26,6 +26,9 @@ describe("fix13: KIS_MATERIAL_DETAIL_BATCH", () => {
     const details = e2e.stack.kis.requests().filter((r) => /GetListDetails/.test(r.path));
     expect(details.length).toBeGreaterThan(0);
     expect(details.filter((r) => r.errcode).length).toBe(0);
-    expect(details.every((r) => ((r.body as { ItemIds?: unknown[] } | undefined)?.ItemIds?.length ?? 0) <= 5), JSON.stringify(details.slice(0, 2))).toBe(true);
+    expect(
+      details.every((r) => ((r.body as { ItemIds?: unknown[] } | undefined)?.ItemIds?.length ?? 0) <= 5),
+      JSON.stringify(details.slice(0, 2)),
+    ).toBe(true);
   });
 });

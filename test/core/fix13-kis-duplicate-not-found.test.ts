@@ -23,7 +23,13 @@ describe("fix13: duplicate-bill refusal without the bill", () => {
     const emulator = createKisEmulator({ now: clock.now });
     const server = await serveOnLoopback(emulator.app);
     servers.push(server);
-    const client = new KisClient({ config: kisConfigFor(emulator, server.url), fetch: (i, init) => fetch(i, init), tokenStore: new MemoryTokenStore(), clock, retry: { tries: 2, baseDelayMs: 10, maxDelayMs: 20 } });
+    const client = new KisClient({
+      config: kisConfigFor(emulator, server.url),
+      fetch: (i, init) => fetch(i, init),
+      tokenStore: new MemoryTokenStore(),
+      clock,
+      retry: { tries: 2, baseDelayMs: 10, maxDelayMs: 20 },
+    });
     const target = new KisTarget({ operations: new KisOperations(client), precheck: "after_unknown_outcome" });
     emulator.addFaults([{ kind: "bizError", path: "/create", reason: "单据编号[JST-IO-7002]已存在，不能重复保存", times: 1 }]);
     const write = { operation: "app007104/miscellaneousreceipt/create", externalKey: "JST-IO-7002", payload: { Object: receiptObject({}) } };

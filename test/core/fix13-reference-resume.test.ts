@@ -22,10 +22,18 @@ describe("fix13: resumable reference refresh", () => {
     e2e.stack.kis.clearRequests();
     const outcomes: string[] = [];
     for (let i = 0; i < 5 && ((await refs.get("kis_materials"))?.rows.length ?? 0) === 0; i++) {
-      outcomes.push(await e2e.run(KIS, { budget: { maxSubrequests: 50 } }).then((r) => r.summary.outcome, (e: unknown) => `error:${(e as { code?: string }).code}`));
+      outcomes.push(
+        await e2e.run(KIS, { budget: { maxSubrequests: 50 } }).then(
+          (r) => r.summary.outcome,
+          (e: unknown) => `error:${(e as { code?: string }).code}`,
+        ),
+      );
     }
     const rows = (await refs.get("kis_materials"))?.rows ?? [];
-    expect(rows.filter((r) => r.F_103 !== undefined), outcomes.join(", ")).toHaveLength(SKUS.length);
+    expect(
+      rows.filter((r) => r.F_103 !== undefined),
+      outcomes.join(", "),
+    ).toHaveLength(SKUS.length);
     const details = e2e.stack.kis.requests().filter((r) => /Material\/GetDetail$/i.test(r.path)).length;
     expect(details).toBeLessThanOrEqual(SKUS.length + 2 * 20); // at most the slice cut off per invocation is read again
     expect(await e2e.kv.get("ref:kis_materials:progress")).toBeNull();

@@ -62,7 +62,9 @@ function compare(result: PreviewResult, expected: ExpectedFile) {
       members: e.members ?? undefined,
     })),
   );
-  expect(result.dropped).toEqual((expected.dropped ?? []).map((d) => ({ id: d.id, reason: d.reason === undefined ? expect.any(String) : expect.stringContaining(d.reason) })));
+  expect(result.dropped).toEqual(
+    (expected.dropped ?? []).map((d) => ({ id: d.id, reason: d.reason === undefined ? expect.any(String) : expect.stringContaining(d.reason) })),
+  );
   expect(result.held.map((h) => ({ groupKey: h.groupKey, members: h.members }))).toEqual(
     (expected.held ?? []).map((h) => ({ groupKey: h.groupKey, members: h.members ?? expect.any(Array) })),
   );

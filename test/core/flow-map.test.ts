@@ -31,7 +31,14 @@ const record = {
 describe("mapping", () => {
   it("builds nested objects and arrays; children see the line as record and the header as parent", () => {
     const m = mapper([
-      { field: "Head", type: "object", children: [{ field: "No", type: "string", value: "{io_id}" }, { field: "Day", type: "date", value: "{io_date}" }] },
+      {
+        field: "Head",
+        type: "object",
+        children: [
+          { field: "No", type: "string", value: "{io_id}" },
+          { field: "Day", type: "date", value: "{io_date}" },
+        ],
+      },
       {
         field: "Entry",
         type: "array",
@@ -95,16 +102,29 @@ describe("mapping", () => {
     expect(out.payload).toEqual({ Memo: "(none)", Kept: "", Fixed: 7, Entry: [{ Item: 0 }, { Item: 1001 }] });
     expect(out.trace).toContainEqual({ path: "Entry[0].Item", source: "(default)", value: 0, defaulted: "lookup_miss" });
     expect(out.trace).toContainEqual({ path: "Memo", source: "(default)", value: "(none)", defaulted: "empty" });
-    expect(out.trace).toContainEqual({ path: "Entry[1].Item", source: '_mongoQuery findField=content.FItemID where={"content.F_103":{"$eq":"{sku_id}"}}', value: 1001 });
+    expect(out.trace).toContainEqual({
+      path: "Entry[1].Item",
+      source: '_mongoQuery findField=content.FItemID where={"content.F_103":{"$eq":"{sku_id}"}}',
+      value: 1001,
+    });
 
     const required = mapper([{ field: "No", type: "string", value: "{remark}", required: true }]);
     expect(() => required.map(record, { vars })).toThrow("No: required value is empty ({remark})");
-    const requiredLines = mapper([{ field: "Entry", type: "array", value: "items", required: true, children: [{ field: "x", type: "string", value: "{sku_id}" }] }]);
+    const requiredLines = mapper([
+      { field: "Entry", type: "array", value: "items", required: true, children: [{ field: "x", type: "string", value: "{sku_id}" }] },
+    ]);
     expect(() => requiredLines.map({ ...record, items: [] }, { vars })).toThrow("Entry: required array is empty");
   });
 
   it("a lookup miss without default is an error with the lookup_miss code and the path", () => {
-    const m = mapper([{ field: "Entry", type: "array", value: "items", children: [{ field: "Item", type: "string", value: '_mongoQuery findField=content.FItemID where={"content.F_103":{"$eq":"{sku_id}"}}' }] }]);
+    const m = mapper([
+      {
+        field: "Entry",
+        type: "array",
+        value: "items",
+        children: [{ field: "Item", type: "string", value: '_mongoQuery findField=content.FItemID where={"content.F_103":{"$eq":"{sku_id}"}}' }],
+      },
+    ]);
     try {
       m.map({ ...record, items: [{ sku_id: "TX100-11" }, { sku_id: "ZZZ" }] }, { vars, lookups: tables });
       expect.unreachable();

@@ -33,11 +33,17 @@ function doc(id: number, day: string, wh: number, lines: [string, number, number
 }
 
 const DOCS = [
-  doc(12, "2024-03-01", 10817, [["A", 1, 59], ["B", 2, 19.8]]),
+  doc(12, "2024-03-01", 10817, [
+    ["A", 1, 59],
+    ["B", 2, 19.8],
+  ]),
   doc(3, "2024-03-01", 10817, [["A", 2, 118]]),
   doc(7, "2024-03-01", 10818, [["C", 1, 169]]),
   doc(25, "2024-03-02", 10817, [["B", 1, 9.9]]),
-  doc(100, "2024-03-01", 10817, [["B", 3, 29.7], ["D", 1, 0.1]]),
+  doc(100, "2024-03-01", 10817, [
+    ["B", 3, 29.7],
+    ["D", 1, 0.1],
+  ]),
 ];
 
 describe("merge", () => {
@@ -105,19 +111,28 @@ describe("merge", () => {
       calculate: { n: "$sum", avg: "$avg", lo: "$min", hi: "$max", f: "$first", l: "$last", all: "$push", set: "$addToSet", c: "$count" },
       keyTemplate: "K{g}",
     });
-    const rows = [3, 1, 2].map((i) => ({ id: String(i), record: { g: 1, items: [{ n: i, avg: i * 2, lo: i, hi: i, f: `f${i}`, l: `l${i}`, all: i, set: i % 2, c: i === 2 ? "" : "x" }] } }));
+    const rows = [3, 1, 2].map((i) => ({
+      id: String(i),
+      record: { g: 1, items: [{ n: i, avg: i * 2, lo: i, hi: i, f: `f${i}`, l: `l${i}`, all: i, set: i % 2, c: i === 2 ? "" : "x" }] },
+    }));
     const [d] = mergeRecords(rows, m, vars).documents;
     expect(d!.record.items).toEqual([{ n: 6, avg: 4, lo: 1, hi: 3, f: "f1", l: "l3", all: [1, 2, 3], set: [1, 0], c: 2 }]);
   });
 
   it("keeps lines unchanged without lineGroupBy", () => {
     const m = compileMerge({ groupBy: ["g"], lines: "items", keyTemplate: "K{g}" });
-    const rows = [{ id: "2", record: { g: 1, items: [{ a: 2 }] } }, { id: "1", record: { g: 1, items: [{ a: 1 }, { a: 1.5 }] } }];
+    const rows = [
+      { id: "2", record: { g: 1, items: [{ a: 2 }] } },
+      { id: "1", record: { g: 1, items: [{ a: 1 }, { a: 1.5 }] } },
+    ];
     expect(mergeRecords(rows, m, vars).documents[0]!.record.items).toEqual([{ a: 1 }, { a: 1.5 }, { a: 2 }]);
   });
 
   it("merges flattened rows (beatFlat) as lines", () => {
-    const m = compileMerge({ groupBy: ["io_date_new"], lines: "items", lineGroupBy: ["items_sku_id"], calculate: { items_qty: "$sum" }, keyTemplate: "JST-{io_date_new}" }, { flatRows: true });
+    const m = compileMerge(
+      { groupBy: ["io_date_new"], lines: "items", lineGroupBy: ["items_sku_id"], calculate: { items_qty: "$sum" }, keyTemplate: "JST-{io_date_new}" },
+      { flatRows: true },
+    );
     const rows: MergeInput[] = [
       { id: "1", seq: 0, record: { io_date_new: "2024-03-01", items_sku_id: "A", items_qty: 1 } },
       { id: "1", seq: 1, record: { io_date_new: "2024-03-01", items_sku_id: "B", items_qty: 2 } },
@@ -137,7 +152,11 @@ describe("merge", () => {
     expect(documents).toHaveLength(1);
     expect(errors.map((e) => [e.id, e.error.code])).toEqual([["2", "merge_failed"]]);
     expect(errors[0]!.error.message).toContain("has no value for merge field io_date_new");
-    const nan = mergeRecords([doc(1, "2024-03-01", 1, [["A", 1, 5]]), { id: "9", record: { io_date_new: "2024-03-01", wms_co_id: 1, items: [{ sku_id: "A", qty: "two" }] } }], merge, vars);
+    const nan = mergeRecords(
+      [doc(1, "2024-03-01", 1, [["A", 1, 5]]), { id: "9", record: { io_date_new: "2024-03-01", wms_co_id: 1, items: [{ sku_id: "A", qty: "two" }] } }],
+      merge,
+      vars,
+    );
     expect(nan.errors.map((e) => e.id)).toEqual(["1", "9"]);
     expect(nan.errors[0]!.error.message).toContain('cannot sum qty="two" of document 9');
   });

@@ -60,7 +60,17 @@ describe("compiled pipeline", () => {
     ];
     const compiled = compileFlow(loadFlow(doc));
     const result = compiled.run(
-      [{ io_id: 9, status: "Confirmed", items: [{ ioi_id: 91, qty: 1 }, { ioi_id: 92, qty: 4 }] }, { io_id: 10, status: "Confirmed", items: [] }],
+      [
+        {
+          io_id: 9,
+          status: "Confirmed",
+          items: [
+            { ioi_id: 91, qty: 1 },
+            { ioi_id: 92, qty: 4 },
+          ],
+        },
+        { io_id: 10, status: "Confirmed", items: [] },
+      ],
       { vars },
     );
     expect(result.documents.map((d) => [d.externalKey, d.members, d.payload])).toEqual([
@@ -93,7 +103,9 @@ describe("document builder (engine adapter)", () => {
       sale(3, "2024-03-01 10:00:00", [{ sku_id: "A", qty: 1, sale_amount: 5 }], 99999),
     ];
     const result = builder.build(rows, { ...vars, closedBefore: Date.UTC(2024, 2, 1, 16) });
-    expect(result.documents.map((d) => [d.externalKey, d.groupKey, d.supplement, d.members])).toEqual([["SO-2024-03-01-10817", "SO-2024-03-01-10817", 0, ["1"]]]);
+    expect(result.documents.map((d) => [d.externalKey, d.groupKey, d.supplement, d.members])).toEqual([
+      ["SO-2024-03-01-10817", "SO-2024-03-01-10817", 0, ["1"]],
+    ]);
     // The unknown warehouse fails its merged document: one failure per member, with the source row.
     expect(result.failures.map((f) => [f.sourceId, f.error.code, f.source])).toEqual([
       ["2", "lookup_miss", rows[1]],

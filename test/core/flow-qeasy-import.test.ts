@@ -22,7 +22,9 @@ const fixture = (flow: string, c: string) => {
 };
 
 describe("QEasy import", () => {
-  const files = readdirSync(QEASY).filter((f) => f.endsWith(".json")).sort();
+  const files = readdirSync(QEASY)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
 
   it("has a reconstructed scheme for each seed", () => {
     expect(files).toEqual(["seed-000-other-in-to-kis.json", "seed-003-group-calculate.json", "seed-003-sales-out-to-tplus.json"]);
@@ -42,13 +44,24 @@ describe("QEasy import", () => {
     const { flow, notes } = importQeasyDetailed(scheme("seed-000-other-in-to-kis.json"), { id: "jst-other-in-to-kis", mongoQueryTable: "kis_materials" });
     expect(flow.source).toMatchObject({
       endpoint: "/open/other/inout/query",
-      params: { modified_begin: "{{LAST_SYNC_TIME|datetime}}", modified_end: "{{CURRENT_TIME|datetime}}", status: "Confirmed", date_type: 0, types: ["其它退货"] },
+      params: {
+        modified_begin: "{{LAST_SYNC_TIME|datetime}}",
+        modified_end: "{{CURRENT_TIME|datetime}}",
+        status: "Confirmed",
+        date_type: 0,
+        types: ["其它退货"],
+      },
       paging: { type: "window", pageSize: 30 },
       timeField: "modified",
       idField: "io_id",
     });
     expect(flow.source.params).not.toHaveProperty("page_index");
-    expect(flow.target).toMatchObject({ type: "kis", operation: "app007104/miscellaneousreceipt/create", externalKey: "{io_id}", defaultLookupTable: "kis_materials" });
+    expect(flow.target).toMatchObject({
+      type: "kis",
+      operation: "app007104/miscellaneousreceipt/create",
+      externalKey: "{io_id}",
+      defaultLookupTable: "kis_materials",
+    });
     expect(flow.references.map((r) => [r.name, r.keyField])).toEqual([
       ["warehouses", "wms_co_id"],
       ["kis_materials", "F_103"],
@@ -109,7 +122,12 @@ describe("QEasy import", () => {
     const { flow, notes } = importQeasyDetailed(scheme("seed-003-group-calculate.json"));
     expect(flow.id).toBe("jst-orders-out-simple-to-tplus");
     expect(flow.target.fields.map((f) => f.field)).toEqual(["ExternalCode", "VoucherDate", "VoucherType", "BusiType", "Warehouse", "RDRecordDetails"]);
-    expect(flow.operation).toMatchObject({ groupBy: ["io_date_new", "wms_co_id"], lineGroupBy: ["items_sku_id"], maxLines: 200, keyTemplate: "JST-{io_date_new}-{wms_co_id}" });
+    expect(flow.operation).toMatchObject({
+      groupBy: ["io_date_new", "wms_co_id"],
+      lineGroupBy: ["items_sku_id"],
+      maxLines: 200,
+      keyTemplate: "JST-{io_date_new}-{wms_co_id}",
+    });
     expect(flow.source.paging).toEqual({ type: "window", pageSize: 50 });
     expect(flow.source.condition).toEqual([[{ field: "items.qty", logic: "gt", value: "0" }]]);
     expect(flow.source.conditionMode).toBe("line");
@@ -117,7 +135,12 @@ describe("QEasy import", () => {
     const { docs, tables } = fixture("jst-sales-out-to-tplus", "multi-day-merge");
     const result = preview(flow, docs, { tables, closedBefore: Date.UTC(2024, 2, 2, 16), trace: false });
     expect(result.errors).toEqual([]);
-    expect(result.documents.map((d) => d.externalKey)).toEqual(["JST-2024-03-01-10817", "JST-2024-03-01-10818", "JST-2024-03-02-10817", "JST-2024-03-02-10818"]);
+    expect(result.documents.map((d) => d.externalKey)).toEqual([
+      "JST-2024-03-01-10817",
+      "JST-2024-03-01-10818",
+      "JST-2024-03-02-10817",
+      "JST-2024-03-02-10818",
+    ]);
   });
 
   it("lists every unsupported construct with its path and a hint", () => {

@@ -92,7 +92,9 @@ describe("loadFlow: bad input gives the JSON path, the problem and a hint", () =
     const doc = validFlow();
     doc.target.fields[6].children[2].value = "_function ROUND({sale_amount} / , 2)";
     const e = loadError(doc);
-    expect(e.message).toMatch(/at target\.fields\[6\]\.children\[2\]\.value: template "_function ROUND\(\{sale_amount\} \/ , 2\)" does not compile \(column \d+\): /);
+    expect(e.message).toMatch(
+      /at target\.fields\[6\]\.children\[2\]\.value: template "_function ROUND\(\{sale_amount\} \/ , 2\)" does not compile \(column \d+\): /,
+    );
   });
 
   it("a lookup reading an undeclared reference table", () => {
@@ -108,7 +110,7 @@ describe("loadFlow: bad input gives the JSON path, the problem and a hint", () =
     const doc = validFlow();
     doc.target.fields[5].value = '_mongoQuery findField=content.Name where={"content.id":{"$eq":"{remark}"}}';
     const e = loadError(doc);
-    expect(e.message).toContain("at target.fields[5].value: lookup names no table and no default table applies — set \"table\"");
+    expect(e.message).toContain('at target.fields[5].value: lookup names no table and no default table applies — set "table"');
   });
 
   it("a window over 7 days", () => {
@@ -148,7 +150,7 @@ describe("loadFlow: bad input gives the JSON path, the problem and a hint", () =
     expect(e.message).toContain("at operation.keyTemplate: does not use groupBy field wms_co_id, so two groups could share one external key");
     const doc2 = validFlow();
     doc2.target.externalKey = "{io_id}";
-    expect(loadError(doc2).message).toContain('at target.externalKey: a merged flow must use the merge key');
+    expect(loadError(doc2).message).toContain("at target.externalKey: a merged flow must use the merge key");
   });
 
   it("mapping tree semantics: children on scalars, duplicate fields, bad formats, bad conditions", () => {

@@ -65,7 +65,10 @@ describe("formatResponse", () => {
     ]);
     const doc = { items: [{ qty: "2.7", sale_price: 9.95 }, { qty: 3 }], receiver: { date: "2024-01-02 03:04:05" } };
     const out = rules(doc);
-    expect(out.items).toEqual([{ qty: "2.7", sale_price: 9.95, qty_int: 2, price: "10.0" }, { qty: 3, qty_int: 3 }]);
+    expect(out.items).toEqual([
+      { qty: "2.7", sale_price: 9.95, qty_int: 2, price: "10.0" },
+      { qty: 3, qty_int: 3 },
+    ]);
     expect(out.receiver_day).toBe("2024-01-02");
     expect(doc.items[0]).toEqual({ qty: "2.7", sale_price: 9.95 });
   });

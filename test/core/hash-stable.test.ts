@@ -24,7 +24,7 @@ describe("stableStringify", () => {
     const sparse = [1, , 3];
     const values: unknown[] = [
       { Head: { FBillNo: "2100001", Fdate: "2024-03-01T10:20:07", FTranType: 10, Fnote: "退货入库" }, Entry: [{ FItemID: "1", FQty: 2.5, FAuxPrice: -0 }] },
-      { b: 1, a: { d: [1, "2", null, undefined, { z: undefined, y: true }], c: undefined }, "\u2028": "line", "quote\"": "\\" },
+      { b: 1, a: { d: [1, "2", null, undefined, { z: undefined, y: true }], c: undefined }, "\u2028": "line", 'quote"': "\\" },
       [undefined, () => 1, Symbol("s"), Number.NaN, Infinity, 1e21, "\ud800"],
       sparse,
       { date: new Date(0), nested: [[[]], {}], 10: "ten", 2: "two", B: 0, a: 0 },

@@ -104,7 +104,13 @@ describe("SlidingWindowRateLimiter", () => {
 
   it("never deadlocks on requests in flight: a waiter is served once one answers", async () => {
     const clock = new ManualClock(0);
-    const limiter = new SlidingWindowRateLimiter({ clock, limits: [{ limit: 1, windowMs: 1000 }, { limit: 100, windowMs: 60_000 }] });
+    const limiter = new SlidingWindowRateLimiter({
+      clock,
+      limits: [
+        { limit: 1, windowMs: 1000 },
+        { limit: 100, windowMs: 60_000 },
+      ],
+    });
     const first = await limiter.acquire();
     const sleepSpy = clock.sleeps;
     setTimeout(() => first.settle(), 5);

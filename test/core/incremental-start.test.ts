@@ -15,7 +15,10 @@ const lateEvening = Date.UTC(2026, 11, 5, 15, 50);
 const justAfterMidnight = Date.UTC(2026, 11, 4, 16, 10);
 
 describe("the first run's start point", () => {
-  for (const [name, now] of [["23:50", lateEvening], ["00:10", justAfterMidnight]] as const) {
+  for (const [name, now] of [
+    ["23:50", lateEvening],
+    ["00:10", justAfterMidnight],
+  ] as const) {
     it(`a merged-by-day flow (T+ seed) started at ${name} reads the whole of yesterday, with its lookback before it`, () => {
       const flow = seedFlow("jst-sales-out-to-tplus");
       const s = incrementalSettings(flow, now);

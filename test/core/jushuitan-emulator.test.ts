@@ -62,7 +62,12 @@ describe("Jushuitan emulator: gateway checks", () => {
     const data = refreshed.data as { access_token: string; refresh_token: string };
     expect(data.access_token).toMatch(/^[0-9a-f]{32}$/);
     const query = (token: string) =>
-      rawPost(setup!.url, JST_PATHS.sku, { app_key: appKey, access_token: token, timestamp: now(), version: "2", charset: "utf-8", biz: '{"sku_ids":"TX100-11"}' }, appSecret);
+      rawPost(
+        setup!.url,
+        JST_PATHS.sku,
+        { app_key: appKey, access_token: token, timestamp: now(), version: "2", charset: "utf-8", biz: '{"sku_ids":"TX100-11"}' },
+        appSecret,
+      );
     expect((await query(accessToken)).code).toBe(100);
     expect((await query(data.access_token)).code).toBe(0);
     const again = await rawPost(
@@ -166,13 +171,15 @@ describe("Jushuitan emulator: filters", () => {
   it("filters by status, types, ids; purchase-in defaults to Confirmed; inventory totals vs per warehouse", async () => {
     setup = await startJst({ emulator: { documents: { [JST_PATHS.purchaseIn]: 200 } } });
     const window = { from: T0 - 30 * DAY, to: T0 };
-    const read = async (path: string, params: Record<string, unknown>) =>
-      (await collect(setup!.client.pages(path, params, { window }))).flatMap((p) => p.rows);
+    const read = async (path: string, params: Record<string, unknown>) => (await collect(setup!.client.pages(path, params, { window }))).flatMap((p) => p.rows);
 
     const confirmedIn = await read(JST_PATHS.otherInOut, { status: "Confirmed", types: ["其它进仓"] });
     const all = setup.emulator.documents(JST_PATHS.otherInOut);
     expect(confirmedIn.map((r) => r.io_id).sort()).toEqual(
-      all.filter((r) => r.status === "Confirmed" && r.type === "其它进仓").map((r) => r.io_id).sort(),
+      all
+        .filter((r) => r.status === "Confirmed" && r.type === "其它进仓")
+        .map((r) => r.io_id)
+        .sort(),
     );
 
     const purchase = setup.emulator.documents(JST_PATHS.purchaseIn);
@@ -181,7 +188,9 @@ describe("Jushuitan emulator: filters", () => {
     expect(defaulted.length).toBeLessThan(purchase.length);
     expect(await read(JST_PATHS.purchaseIn, { statuss: ["Confirmed", "WaitConfirm", "Cancelled"] })).toHaveLength(purchase.length);
 
-    const byIds = await setup.client.call<{ datas: Array<{ io_id: number }> }>(JST_PATHS.otherInOut, { io_ids: [String(all[3]!.io_id), String(all[9]!.io_id)] });
+    const byIds = await setup.client.call<{ datas: Array<{ io_id: number }> }>(JST_PATHS.otherInOut, {
+      io_ids: [String(all[3]!.io_id), String(all[9]!.io_id)],
+    });
     expect(byIds.datas.map((r) => r.io_id).sort()).toEqual([all[3]!.io_id, all[9]!.io_id].sort());
 
     const totals = await read(JST_PATHS.inventory, { sku_ids: "TX100-11" });

@@ -50,7 +50,12 @@ describe("Jushuitan envelope and typed errors (emulator over HTTP)", () => {
     expect(Array.isArray(data.datas)).toBe(true);
     const [entry] = setup.emulator.requests();
     expect(entry).toMatchObject({ method: "POST", path: PATH, code: 0, biz: WINDOW });
-    expect(entry!.params).toMatchObject({ app_key: setup.emulator.credentials.appKey, version: "2", charset: "utf-8", timestamp: String(setup.clock.now() / 1000) });
+    expect(entry!.params).toMatchObject({
+      app_key: setup.emulator.credentials.appKey,
+      version: "2",
+      charset: "utf-8",
+      timestamp: String(setup.clock.now() / 1000),
+    });
   });
 
   it("code 10: invalid sign (wrong secret)", async () => {

@@ -31,7 +31,9 @@ interface Recorded {
 }
 
 /** Starts an emulator over real HTTP and a client on it; `fetch` records what went on the wire. */
-async function setup(opts: { emulator?: KisEmulatorOptions; client?: Partial<KisClientOptions>; store?: TokenStore; config?: Parameters<typeof kisConfigFor>[2] } = {}) {
+async function setup(
+  opts: { emulator?: KisEmulatorOptions; client?: Partial<KisClientOptions>; store?: TokenStore; config?: Parameters<typeof kisConfigFor>[2] } = {},
+) {
   const clock = manualClock();
   const emulator = createKisEmulator({ now: clock.now, ...opts.emulator });
   const server = await serveOnLoopback(emulator.app);
@@ -245,7 +247,11 @@ describe("KisClient credentials", () => {
     t.clock.advance(3_600_000);
     const results = await Promise.all([t.ops.listStocks(1, 10), t.ops.listMaterials(1, 10), t.ops.listStocks(1, 5), t.ops.listMaterials(2, 10)]);
     expect(results.map((r) => r.rows.length)).toEqual([WAREHOUSES.length, 10, WAREHOUSES.length, 10]);
-    expect(paths(t.emulator).filter((p) => p.startsWith("user/")).sort()).toEqual(["user/refresh_auth_data:0", "user/refresh_login_access_token:0"]);
+    expect(
+      paths(t.emulator)
+        .filter((p) => p.startsWith("user/"))
+        .sort(),
+    ).toEqual(["user/refresh_auth_data:0", "user/refresh_login_access_token:0"]);
   });
 
   it("takes credentials another host already rotated instead of refreshing again", async () => {
@@ -403,7 +409,13 @@ describe("KIS auth bootstrap (user-authorization route)", () => {
     const result = await bootstrapWithCode(transport, { clientId: t.config.clientId, clientSecret: t.config.clientSecret, code: "kis-test-code" });
     expect(result.account.acctnumber).toBeTruthy();
     expect(result.app.icrmid).toBeTruthy();
-    expect(Object.keys(result.env).sort()).toEqual(["KIS_ACCESS_TOKEN", "KIS_AUTH_DATA", "KIS_GW_ROUTER_ADDR", "KIS_REFRESH_AUTH_DATA_TOKEN", "KIS_SESSION_ID"]);
+    expect(Object.keys(result.env).sort()).toEqual([
+      "KIS_ACCESS_TOKEN",
+      "KIS_AUTH_DATA",
+      "KIS_GW_ROUTER_ADDR",
+      "KIS_REFRESH_AUTH_DATA_TOKEN",
+      "KIS_SESSION_ID",
+    ]);
     expect(result.tokens.extra?.sessionSecret).toBeTruthy();
     // the signed calls were accepted: account, account_applist, get_service_gateway all errcode 0
     expect(paths(t.emulator)).toEqual(["oauth2/access_token:0", "user/account:0", "user/account_applist:0", "user/get_service_gateway:0"]);
@@ -419,7 +431,9 @@ describe("KIS auth bootstrap (user-authorization route)", () => {
     // the auth data issued before the bootstrap was superseded
     expect(t.emulator.checkAuthData(t.config.authData)).toBe("invalid");
 
-    const reuse = await caught(exchangeAuthorizationCode(transport, { clientId: t.config.clientId, clientSecret: t.config.clientSecret, code: "kis-test-code" }));
+    const reuse = await caught(
+      exchangeAuthorizationCode(transport, { clientId: t.config.clientId, clientSecret: t.config.clientSecret, code: "kis-test-code" }),
+    );
     expect(reuse).toBeInstanceOf(KisBusinessError);
   });
 });

@@ -148,7 +148,11 @@ describe("KIS emulator: 其他入库单 validation", () => {
     const a = await call(ctx, "app007104/api/miscellaneousreceipt/create", create(receiptObject({ fdate: "2024-03-01 10:00:00.123" })));
     const b = await call(ctx, "app007104/api/miscellaneousreceipt/create", create(receiptObject({ fdate: "2024-03-01T10:00:00" })));
     const o = receiptObject();
-    const c = await call(ctx, "app007104/api/miscellaneousreceipt/create", create({ ...o, Entry: [{ ...o.Entry[0], FItemID: "1001", FUnitID: "11", FDCStockID: "301" }] }));
+    const c = await call(
+      ctx,
+      "app007104/api/miscellaneousreceipt/create",
+      create({ ...o, Entry: [{ ...o.Entry[0], FItemID: "1001", FUnitID: "11", FDCStockID: "301" }] }),
+    );
     expect([a.env.errcode, b.env.errcode, c.env.errcode]).toEqual([0, 0, 0]);
     expect([a.env.data.FBillNo, b.env.data.FBillNo, c.env.data.FBillNo]).toEqual(["QTRK000001", "QTRK000002", "QTRK000003"]);
     expect(new Set([a.env.data.FID, b.env.data.FID, c.env.data.FID]).size).toBe(3);
@@ -183,13 +187,22 @@ describe("KIS emulator: 其他入库单 validation", () => {
 describe("KIS emulator: lists and details", () => {
   it("lists bills with FBillNo/date filters and reads details back", async () => {
     const ctx = await start();
-    for (const [no, day] of [["A-1", "2024-03-01"], ["A-2", "2024-03-02"], ["A-3", "2024-03-03"]] as const) {
+    for (const [no, day] of [
+      ["A-1", "2024-03-01"],
+      ["A-2", "2024-03-02"],
+      ["A-3", "2024-03-03"],
+    ] as const) {
       const o = receiptObject({ fdate: `${day} 09:00:00` });
       await call(ctx, "app007104/api/miscellaneousreceipt/create", create({ ...o, Head: { ...o.Head, FBillNo: no, FHeadSelfB0163: `src-${no}` } }));
     }
     const byNo = await call(ctx, "app007104/api/miscellaneousreceipt/list", { CurrentPage: 1, ItemsOfPage: 10, FBillNo: "A-2" });
     expect(byNo.env.data.List.map((r: any) => r.Head.FBillNo)).toEqual(["A-2"]);
-    const byDate = await call(ctx, "app007104/api/miscellaneousreceipt/list", { CurrentPage: 1, ItemsOfPage: 10, StartDate: "2024-03-02", EndDate: "2024-03-03" });
+    const byDate = await call(ctx, "app007104/api/miscellaneousreceipt/list", {
+      CurrentPage: 1,
+      ItemsOfPage: 10,
+      StartDate: "2024-03-02",
+      EndDate: "2024-03-03",
+    });
     expect(byDate.env.data.List.map((r: any) => r.Head.FBillNo)).toEqual(["A-2", "A-3"]);
     expect(byDate.env.data).toMatchObject({ TotalPages: 1, TotalItems: 2 });
     const fid = byNo.env.data.List[0].Head.FID;
@@ -219,7 +232,13 @@ describe("KIS emulator: lists and details", () => {
 describe("KIS emulator: auth routes and admin routes", () => {
   it("walks the user-authorization routes and rotates credentials on refresh", async () => {
     const ctx = await start();
-    const headers = { "Content-Type": "application/json", "KIS-Timestamp": String(Math.floor(ctx.clock.now() / 1000)), "KIS-State": "s", "KIS-TraceID": "t", "KIS-Ver": "1.0" };
+    const headers = {
+      "Content-Type": "application/json",
+      "KIS-Timestamp": String(Math.floor(ctx.clock.now() / 1000)),
+      "KIS-State": "s",
+      "KIS-TraceID": "t",
+      "KIS-Ver": "1.0",
+    };
     const post = async (path: string, body: unknown) =>
       (await (await fetch(`${ctx.url}/koas/${path}`, { method: "POST", headers, body: JSON.stringify(body) })).json()) as Envelope;
     const login = await post("oauth2/access_token?client_id=kis-client-id&client_secret=kis-client-secret", { code: "kis-test-code" });
@@ -263,8 +282,17 @@ describe("KIS emulator: auth routes and admin routes", () => {
     const faulted = await call(ctx, "APP006992/api/Stock/List", body);
     expect(faulted.env.description).toContain("模拟故障");
     expect((await call(ctx, "APP006992/api/Stock/List", body)).env.errcode).toBe(0); // used up
-    const log = (await (await admin("GET", "requests")).json()) as Array<{ path: string; errcode: number; fault: string | null; query: Record<string, string> }>;
-    expect(log.map((e) => [e.errcode, e.fault])).toEqual([[0, null], [10201, "bizError"], [0, null]]);
+    const log = (await (await admin("GET", "requests")).json()) as Array<{
+      path: string;
+      errcode: number;
+      fault: string | null;
+      query: Record<string, string>;
+    }>;
+    expect(log.map((e) => [e.errcode, e.fault])).toEqual([
+      [0, null],
+      [10201, "bizError"],
+      [0, null],
+    ]);
     expect(log[0]!.query.access_token).not.toBe(ctx.emulator.credentials().accessToken);
     await call(ctx, "app007104/api/miscellaneousreceipt/create", create(receiptObject()));
     const state = (await (await admin("GET", "state")).json()) as { bills: unknown[] };

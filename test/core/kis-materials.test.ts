@@ -38,7 +38,14 @@ async function setup(options: KisEmulatorOptions = {}) {
     ...(c.refreshAuthDataToken ? { KIS_REFRESH_AUTH_DATA_TOKEN: c.refreshAuthDataToken } : {}),
   };
   const references = new KvReferenceStore(new MemoryKeyValueStore());
-  const ports = { env, fetch: (i: RequestInfo | URL, init?: RequestInit) => fetch(i, init), tokenStore: new MemoryTokenStore(), references, clock, logger: silentLogger };
+  const ports = {
+    env,
+    fetch: (i: RequestInfo | URL, init?: RequestInit) => fetch(i, init),
+    tokenStore: new MemoryTokenStore(),
+    references,
+    clock,
+    logger: silentLogger,
+  };
   return { emulator, server, references, ports };
 }
 
@@ -66,7 +73,11 @@ describe("KIS emulator materials follow the public clients", () => {
   it("Material/List rows carry only FItemID/FNumber/FName/FParentID(/FDetail); GetListDetails carries unit and custom fields", async () => {
     const t = await setup();
     const base = `${t.server.url}/koas/APP006992/api/Material`;
-    const list = await post(`${base}/List`, { CurrentPage: 1, ItemsOfPage: 100, ParentId: 0, Detail: true, SearchKey: "", Ids: [], StartDate: "", EndDate: "" }, t.emulator);
+    const list = await post(
+      `${base}/List`,
+      { CurrentPage: 1, ItemsOfPage: 100, ParentId: 0, Detail: true, SearchKey: "", Ids: [], StartDate: "", EndDate: "" },
+      t.emulator,
+    );
     expect(list.errcode).toBe(0);
     for (const row of list.data.List) expect(Object.keys(row).sort()).toEqual(["FDetail", "FItemID", "FName", "FNumber", "FParentID"]);
     const ids = list.data.List.slice(0, 3).map((r) => r.FItemID as number);
@@ -90,7 +101,7 @@ describe("kis_materials refresh (KIS seed flow: FItemID/FUnitID by F_103)", () =
       const detailCalls = t.emulator.requests().filter((r) => r.path.endsWith("/GetListDetails"));
       if (profile === "details") {
         expect(detailCalls.length).toBe(Math.ceil(SKUS.length / 20));
-        for (const c of detailCalls) expect(((c.body as { ItemIds: number[] }).ItemIds).length).toBeLessThanOrEqual(20);
+        for (const c of detailCalls) expect((c.body as { ItemIds: number[] }).ItemIds.length).toBeLessThanOrEqual(20);
       }
     });
   }

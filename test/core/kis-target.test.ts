@@ -76,19 +76,16 @@ describe("KisTarget: idempotent writes keyed on FBillNo", () => {
     expect(calls(t.emulator)).toEqual(["list:0"]);
   });
 
-  it.each(["always", "after_unknown_outcome"] as const)(
-    "commit-then-timeout stores exactly one bill (precheck %s)",
-    async (precheck) => {
-      const t = await setup({ client: { timeoutMs: 200 }, target: { precheck } });
-      t.emulator.addFaults([{ kind: "commitThenTimeout", path: "miscellaneousreceipt/create" }]);
-      const result = await t.target.write(receipt("JST-IO-2001"));
-      expect(result).toMatchObject({ status: "created", targetCode: "JST-IO-2001" });
-      expect(t.emulator.bills()).toHaveLength(1);
-      expect(result.targetId).toBe(String(t.emulator.bills()[0]!.FID));
-      const creates = calls(t.emulator).filter((c) => c.startsWith("create"));
-      expect(creates).toEqual(["create:commitThenTimeout"]);
-    },
-  );
+  it.each(["always", "after_unknown_outcome"] as const)("commit-then-timeout stores exactly one bill (precheck %s)", async (precheck) => {
+    const t = await setup({ client: { timeoutMs: 200 }, target: { precheck } });
+    t.emulator.addFaults([{ kind: "commitThenTimeout", path: "miscellaneousreceipt/create" }]);
+    const result = await t.target.write(receipt("JST-IO-2001"));
+    expect(result).toMatchObject({ status: "created", targetCode: "JST-IO-2001" });
+    expect(t.emulator.bills()).toHaveLength(1);
+    expect(result.targetId).toBe(String(t.emulator.bills()[0]!.FID));
+    const creates = calls(t.emulator).filter((c) => c.startsWith("create"));
+    expect(creates).toEqual(["create:commitThenTimeout"]);
+  });
 
   it("HTTP 5xx before commit: looks up, finds nothing, resends once", async () => {
     const t = await setup();
@@ -134,7 +131,7 @@ describe("KisTarget: idempotent writes keyed on FBillNo", () => {
   it("permanent business errors are not retried", async () => {
     const t = await setup();
     const doc = receipt("JST-IO-4001");
-    const object = (doc.payload.Object as ReturnType<typeof receiptObject>);
+    const object = doc.payload.Object as ReturnType<typeof receiptObject>;
     object.Entry[0]!.FItemID = 999_999;
     const e = (await caught(t.target.write(doc))) as KisBusinessError;
     expect(e).toBeInstanceOf(KisBusinessError);

@@ -38,7 +38,12 @@ function lint(files: Record<string, string>): Diagnostic[] {
   } catch (error) {
     out = String((error as { stdout?: string }).stdout ?? "");
   }
-  const report = JSON.parse(out.trim().split("\n").find((l) => l.startsWith("{"))!) as { diagnostics: Diagnostic[] };
+  const report = JSON.parse(
+    out
+      .trim()
+      .split("\n")
+      .find((l) => l.startsWith("{"))!,
+  ) as { diagnostics: Diagnostic[] };
   return report.diagnostics.filter((d) => d.severity === "error");
 }
 

@@ -9,9 +9,7 @@ describe("md5Hex", () => {
     expect(md5Hex("abc")).toBe("900150983cd24fb0d6963f7d28e17f72");
     expect(md5Hex("message digest")).toBe("f96b697d7cb7938d525a2f31aaf161d0");
     expect(md5Hex("abcdefghijklmnopqrstuvwxyz")).toBe("c3fcd3d76192e4007dfb496cca67e13b");
-    expect(md5Hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890")).toBe(
-      "57edf4a22be3c955ac49da2e2107b67a",
-    );
+    expect(md5Hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890")).toBe("57edf4a22be3c955ac49da2e2107b67a");
   });
 
   it("agrees with node:crypto on UTF-8 text of every length around the block boundaries", () => {

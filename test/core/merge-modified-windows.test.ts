@@ -27,7 +27,9 @@ describe("merged flow windowed on modified, grouped by io_date", () => {
     (flow.source as { rangeTimeField?: string }).rangeTimeField = "io_date";
     const jst = e2e.stack.jushuitan;
     // Some documents of the range's days were saved days later (late confirmations): they still belong to their day.
-    const inRange = jst.documents(JST_PATHS.salesOut).filter((d) => String(d.io_date).slice(0, 10) === "2024-06-17" && d.shop_id === 0 && d.status === "Confirmed");
+    const inRange = jst
+      .documents(JST_PATHS.salesOut)
+      .filter((d) => String(d.io_date).slice(0, 10) === "2024-06-17" && d.shop_id === 0 && d.status === "Confirmed");
     expect(inRange.length).toBeGreaterThan(0);
     e2e.clock.advance(2 * 86_400_000);
     jst.stampModified(JST_PATHS.salesOut, inRange[0]!.io_id as number, e2e.clock.now() - 3_600_000);

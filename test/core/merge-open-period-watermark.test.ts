@@ -81,7 +81,12 @@ describe("merge groups of a period that is not over", () => {
     // A sale dated today (2024-06-20, Asia/Shanghai) but saved yesterday evening (dated ahead of its save): the
     // windows on `modified` read it in yesterday's window, while its group's day is not over.
     const sample = relevant()[0]!;
-    const ahead = e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { ...structuredClone(sample), io_id: undefined, o_id: Number(sample.o_id) + 900_000, io_date: "2024-06-20 09:00:00" });
+    const ahead = e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, {
+      ...structuredClone(sample),
+      io_id: undefined,
+      o_id: Number(sample.o_id) + 900_000,
+      io_date: "2024-06-20 09:00:00",
+    });
     e2e.stack.jushuitan.stampModified(JST_PATHS.salesOut, String(ahead.io_id), parseInZone("2024-06-19 20:00:00", flow.timezone)!, false);
     expect(relevant().filter(today).length).toBe(1);
 

@@ -27,7 +27,12 @@ describe("merge policy edges", () => {
 
   it("a group whose merge fails files each member with an error naming the group (mutants: empty catch, {} entries, no groupKey)", () => {
     const merge = compileMerge(config);
-    const throwing = { ...merge, mergeGroup: () => { throw new TypeError("boom"); } };
+    const throwing = {
+      ...merge,
+      mergeGroup: () => {
+        throw new TypeError("boom");
+      },
+    };
     const plan = planMerge([input(2, "d1"), input(1, "d1"), input(5, "d2")], throwing, { vars });
     expect(plan.documents).toEqual([]);
     expect(plan.errors.map((e) => e.id)).toEqual(["1", "2", "5"]);

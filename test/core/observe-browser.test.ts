@@ -78,13 +78,23 @@ beforeAll(async () => {
   hubUrl = hubServer.url;
   const res = await fetch(`${hubUrl}/__hub/stacks`, {
     method: "POST",
-    body: JSON.stringify({ documents: { "/open/other/inout/query": 60, "/open/orders/out/simple/query": 40 }, days: 1, limits: { perSecond: null, perMinute: null } }),
+    body: JSON.stringify({
+      documents: { "/open/other/inout/query": 60, "/open/orders/out/simple/query": 40 },
+      days: 1,
+      limits: { perSecond: null, perMinute: null },
+    }),
   });
   stack = (await res.json()) as Stack;
 
   harness = createTestHarness({
     root: ROOT,
-    workers: [{ configPath: "./wrangler.toml", vars: { ...stack.env, MAX_SUBREQUESTS: "10000", LOG_LEVEL: "warn", FLOW_APPROVAL: KIS }, secrets: { SYNC_API_TOKEN: TOKEN } }],
+    workers: [
+      {
+        configPath: "./wrangler.toml",
+        vars: { ...stack.env, MAX_SUBREQUESTS: "10000", LOG_LEVEL: "warn", FLOW_APPROVAL: KIS },
+        secrets: { SYNC_API_TOKEN: TOKEN },
+      },
+    ],
   });
   base = String((await harness.listen()).url);
 
@@ -93,7 +103,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1360, height: 900 },
     locale: "zh-CN",
     timezoneId: "Asia/Shanghai",
@@ -136,7 +154,13 @@ describe("issue 17 in Chromium: approval, reconcile drill-down and re-sweep, tra
     // Master data with the materials of style TX100 missing: the approved run dead-letters those documents.
     await api("POST", "/reference/warehouses", { rows: stack.warehouses });
     await api("POST", "/reference/kis_materials/refresh");
-    const broken = SKUS.filter((s) => s.itemId !== "TX100").map((s) => ({ FItemID: s.kisItemId, FNumber: s.kisNumber, FName: s.name, FUnitID: s.kisUnitId, F_103: s.skuId }));
+    const broken = SKUS.filter((s) => s.itemId !== "TX100").map((s) => ({
+      FItemID: s.kisItemId,
+      FNumber: s.kisNumber,
+      FName: s.name,
+      FUnitID: s.kisUnitId,
+      F_103: s.skuId,
+    }));
     await api("POST", "/reference/kis_materials", { rows: broken });
 
     // ---- approval ----
@@ -183,7 +207,13 @@ describe("issue 17 in Chromium: approval, reconcile drill-down and re-sweep, tra
     const resweptAt = Date.now();
     await page.click(`${section} button[data-action="reconcile"]`);
     await expect.poll(async () => (await api("GET", `/reconcile?flow=${KIS}`)).results[0].latest.at, { timeout: 30_000 }).toBeGreaterThanOrEqual(resweptAt);
-    await page.waitForFunction((d) => document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"]`)?.getAttribute("data-drift") === "no" || !document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"][data-drift="yes"]`), day, WAIT);
+    await page.waitForFunction(
+      (d) =>
+        document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"]`)?.getAttribute("data-drift") === "no" ||
+        !document.querySelector(`section.reconcile tr.drift-row[data-day="${d}"][data-drift="yes"]`),
+      day,
+      WAIT,
+    );
     const after = (await api("GET", `/reconcile?flow=${KIS}`)).results[0].latest.report;
     expect(after.missing).not.toContain(missingKey);
     expect(after.rows.filter((r: { day: string; drift: boolean }) => r.day === day && r.drift)).toEqual([]);

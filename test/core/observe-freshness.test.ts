@@ -34,7 +34,9 @@ describe("freshness", () => {
     const f = stored.freshness!;
     expect(f.n).toBe(summary.counts.written);
     // Independently: every bill's source document's `modified`, against the run's start and end.
-    const docs = new Map(e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).map((d) => [String((d as Record<string, unknown>).io_id), d as Record<string, unknown>]));
+    const docs = new Map(
+      e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).map((d) => [String((d as Record<string, unknown>).io_id), d as Record<string, unknown>]),
+    );
     const modified = e2e.stack.kis
       .bills()
       .map((b) => docs.get(String((b as unknown as { Head: { FBillNo: string } }).Head.FBillNo)))
@@ -43,7 +45,11 @@ describe("freshness", () => {
     expect(modified).toHaveLength(f.n);
     const lo = modified.map((m) => summary.startedAt - m);
     const hi = modified.map((m) => summary.finishedAt - m);
-    for (const [p, got] of [[50, f.p50Ms], [95, f.p95Ms], [100, f.maxMs]] as const) {
+    for (const [p, got] of [
+      [50, f.p50Ms],
+      [95, f.p95Ms],
+      [100, f.maxMs],
+    ] as const) {
       expect(got).toBeGreaterThanOrEqual(quantile(lo, p));
       expect(got).toBeLessThanOrEqual(quantile(hi, p));
     }
@@ -66,25 +72,43 @@ describe("freshness", () => {
 
   it("alerts on a stalled watermark although every run succeeds, and on p95 over the objective; clears once", async () => {
     const now = Date.UTC(2024, 5, 20, 2, 0, 0);
-    const okRuns = Array.from({ length: 5 }, (_, i) => ({ startedAt: now - i * 60_000, finishedAt: now - i * 60_000 + 500, watermarkBefore: now - 3_600_000, watermarkAfter: now - 3_600_000 }));
+    const okRuns = Array.from({ length: 5 }, (_, i) => ({
+      startedAt: now - i * 60_000,
+      finishedAt: now - i * 60_000 + 500,
+      watermarkBefore: now - 3_600_000,
+      watermarkAfter: now - 3_600_000,
+    }));
     const policy = { intervalMs: 60_000, alignToDays: false, endLagMs: 5 * 60_000, objectiveP95Ms: 120_000 };
     const healthy = flowFreshness({ runs: okRuns, watermark: now - 6 * 60_000, now, policy, hourly: new Map() });
     expect(healthy.alerts).toEqual([]);
-    const stalled = flowFreshness({ runs: okRuns, watermark: now - 3_600_000, now, policy, hourly: new Map([[now - 3_600_000, freshnessOf([300_000, 400_000])!]]) });
+    const stalled = flowFreshness({
+      runs: okRuns,
+      watermark: now - 3_600_000,
+      now,
+      policy,
+      hourly: new Map([[now - 3_600_000, freshnessOf([300_000, 400_000])!]]),
+    });
     expect(stalled.alerts.map((a) => a.event)).toEqual(["watermark_stalled", "lag_objective"]);
     expect(stalled.stallThresholdMs).toBe(180_000);
     // Day-aligned (merged) flows: the watermark moves once a day, so a day more is normal.
-    expect(flowFreshness({ runs: okRuns, watermark: now - 20 * 3_600_000, now, policy: { ...policy, alignToDays: true }, hourly: new Map() }).alerts).toEqual([]);
+    expect(flowFreshness({ runs: okRuns, watermark: now - 20 * 3_600_000, now, policy: { ...policy, alignToDays: true }, hourly: new Map() }).alerts).toEqual(
+      [],
+    );
 
     receiver = await startReceiver();
     const kv = new MemoryKeyValueStore({ now: () => receiver!.clock.now() });
-    const deps = { env: { ALERT_WEBHOOK_URL: receiver.urls.dingtalk, ALERT_KIND: "dingtalk", ALERT_SECRET: DINGTALK_SECRET, ALERT_PERIOD_MINUTES: "30" }, kv, fetch: httpFetch, clock: receiver.clock };
+    const deps = {
+      env: { ALERT_WEBHOOK_URL: receiver.urls.dingtalk, ALERT_KIND: "dingtalk", ALERT_SECRET: DINGTALK_SECRET, ALERT_PERIOD_MINUTES: "30" },
+      kv,
+      fetch: httpFetch,
+      clock: receiver.clock,
+    };
     const events = ["watermark_stalled", "lag_objective"] as const;
     expect((await notifyObservations(KIS, events, stalled.alerts, deps)).sent).toEqual(["watermark_stalled", "lag_objective"]);
     receiver.clock.advance(60_000);
     expect((await notifyObservations(KIS, events, stalled.alerts, deps)).sent).toEqual([]); // grouped within the period
     receiver.clock.advance(31 * 60_000);
-    expect((await notifyObservations(KIS, events, stalled.alerts.slice(0, 1), deps))).toMatchObject({ sent: ["watermark_stalled"], cleared: ["lag_objective"] });
+    expect(await notifyObservations(KIS, events, stalled.alerts.slice(0, 1), deps)).toMatchObject({ sent: ["watermark_stalled"], cleared: ["lag_objective"] });
     const texts = receiver.receiver.accepted().map((r) => (r.body as { markdown: { text: string } }).markdown.text);
     expect(texts).toHaveLength(4);
     expect(texts[0]).toContain("水位停止前进 / watermark stalled");

@@ -55,7 +55,9 @@ describe("document trace", () => {
     // O(1) per page, not per document: one chunk per page plus the day map (and one map read per run).
     expect(ops.writes).toBeLessThanOrEqual(2 * pages + 2 * runs.length);
     expect(ops.reads).toBeLessThanOrEqual(2 * runs.length);
-    console.log(`trace cost: ${read} documents read, ${written} written, ${pages} pages, ${runs.length} runs → ${ops.writes} writes, ${ops.reads} reads; per 1,000 documents: ${((ops.writes * 1000) / read).toFixed(1)} writes, ${((ops.reads * 1000) / read).toFixed(1)} reads`);
+    console.log(
+      `trace cost: ${read} documents read, ${written} written, ${pages} pages, ${runs.length} runs → ${ops.writes} writes, ${ops.reads} reads; per 1,000 documents: ${((ops.writes * 1000) / read).toFixed(1)} writes, ${((ops.reads * 1000) / read).toFixed(1)} reads`,
+    );
 
     const doc = e2e.stack.kis.bills()[3]!;
     const billNo = String((doc as { Head?: { FBillNo?: string } }).Head?.FBillNo ?? (doc as { FBillNo?: string }).FBillNo);
@@ -93,7 +95,10 @@ describe("document trace", () => {
     const members = new Set(byCode.events.flatMap((e) => (e.t === "write" || e.t === "settled" || e.t === "group" ? (e.members ?? []) : [])));
     expect(members.size).toBeGreaterThan(0);
     const ioId = [...members][0]!;
-    const order = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String((d as Record<string, unknown>).io_id) === ioId) as Record<string, unknown>;
+    const order = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String((d as Record<string, unknown>).io_id) === ioId) as Record<
+      string,
+      unknown
+    >;
     expect(order).toBeDefined();
     // The accountant quotes the sales order: its read, the merge group and the T+ document it went into.
     const bySo = await searchTrace(e2e.kv, [KIS, TPLUS], String(order.so_id), { now: e2e.clock.now() });

@@ -74,7 +74,14 @@ describe("closed periods: held letters replay when the period reopens", () => {
     const today = parseInZone(`${formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
     const m = e2e.stack.jushuitan
       .documents(JST_PATHS.salesOut)
-      .find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && (d.items as Row[]).length >= 2 && parseInZone(String(d.modified))! < today)!;
+      .find(
+        (d) =>
+          Number(d.shop_id) === 0 &&
+          d.status === "Confirmed" &&
+          String(d.io_date).startsWith("2024-06-19") &&
+          (d.items as Row[]).length >= 2 &&
+          parseInZone(String(d.modified))! < today,
+      )!;
     setPeriods(periods, { closedBefore: "2024-06-20" });
     const items = structuredClone(m.items as Row[]);
     items[0]!.qty = Number(items[0]!.qty) + 2;
@@ -93,7 +100,10 @@ describe("closed periods: held letters replay when the period reopens", () => {
     expect(codes.filter((c) => c === correction!.externalKey)).toHaveLength(1);
     expect(codes.length).toBe(new Set(codes).size);
     const end = parseInZone(`${formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end);
+    const source = sourceTotals(
+      e2e.stack.jushuitan.documents(JST_PATHS.salesOut),
+      (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
+    );
     assertSignedInvariant(source, tplusTotals(e2e.stack.tplus.vouchers("otherDispatch")), "after the period reopened");
   });
 });

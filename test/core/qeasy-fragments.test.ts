@@ -73,7 +73,12 @@ function run(f: Fixture): unknown {
     }
     case "source": {
       const { source } = importQeasyPart(f.fragment, { part: "source" }).result as { source: Record<string, unknown> };
-      return Object.fromEntries(Object.keys(f.expected).map((k) => [k, k === "params" ? Object.fromEntries(Object.keys(f.expected.params).map((p) => [p, (source.params as any)[p]])) : source[k]]));
+      return Object.fromEntries(
+        Object.keys(f.expected).map((k) => [
+          k,
+          k === "params" ? Object.fromEntries(Object.keys(f.expected.params).map((p) => [p, (source.params as any)[p]])) : source[k],
+        ]),
+      );
     }
   }
 }

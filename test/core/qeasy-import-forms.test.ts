@@ -125,7 +125,14 @@ describe("QEasy's own keys", () => {
 
   it("a non-Jushuitan source gets one clear sentence", () => {
     const s = seed();
-    s.source = { api: "/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery.common.kdsvc", type: "QUERY", method: "POST", request: [{ field: "FormId", value: "STK_InStock" }], otherRequest: [{ field: "x", parser: { name: "Weird" } }], weird: 1 };
+    s.source = {
+      api: "/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery.common.kdsvc",
+      type: "QUERY",
+      method: "POST",
+      request: [{ field: "FormId", value: "STK_InStock" }],
+      otherRequest: [{ field: "x", parser: { name: "Weird" } }],
+      weird: 1,
+    };
     const e = importError(() => importQeasyDetailed(s));
     expect(e.unsupported).toHaveLength(1);
     expect(e.unsupported[0]!.path).toBe("source.api");

@@ -40,7 +40,7 @@ describe("QEasy language forms", () => {
     expect(v.evaluate({ record: {}, vars: { ...vars, pageIndex: 3, pageSize: 50 } })).toBe(100);
   });
 
-  it("formatResponse round(2) gives QEasy's text \"20.00\"; dateDescription the relative text", () => {
+  it('formatResponse round(2) gives QEasy\'s text "20.00"; dateDescription the relative text', () => {
     expect(parseFormat("round(2)")("19.9956", TZ)).toBe("20.00");
     expect(parseFormat("round")(1.005, TZ)).toBe("1.01");
     const now = Date.UTC(2024, 2, 2, 2, 0, 0); // 2024-03-02 10:00 Shanghai

@@ -9,10 +9,7 @@ import { compileMapping, type MappingField } from "../../shared/transform/map.ts
 
 const vars = { lastSyncTime: Date.UTC(2024, 2, 1), currentTime: Date.UTC(2024, 2, 2) };
 const tables = lookupTables({
-  materials: [
-    { content: { FItemID: 1001, F_103: "TX100-11" } },
-    { content: { FItemID: 1002, F_103: "TX100-12" } },
-  ],
+  materials: [{ content: { FItemID: 1001, F_103: "TX100-11" } }, { content: { FItemID: 1002, F_103: "TX100-12" } }],
 });
 
 const doc = {
@@ -27,7 +24,9 @@ const doc = {
 };
 
 function lines(arrayName: string, children: MappingField[], record: Record<string, unknown>) {
-  const m = compileMapping({ target: { externalKey: "{io_id}", fields: [{ field: "Entry", type: "array", value: arrayName, children }], defaultLookupTable: "materials" } });
+  const m = compileMapping({
+    target: { externalKey: "{io_id}", fields: [{ field: "Entry", type: "array", value: arrayName, children }], defaultLookupTable: "materials" },
+  });
   return m.map(record, { vars, lookups: tables }).payload.Entry as Record<string, unknown>[];
 }
 
@@ -82,7 +81,11 @@ describe("QEasy line scope", () => {
   });
 
   it("lookups keyed by a header field inside a line mapping", () => {
-    const out = lines("items", [{ field: "Item", type: "int", value: "_findCollection find FItemID from materials where F_103={{code}}" }], { io_id: 1, code: "TX100-12", items: [{ qty: 1 }] });
+    const out = lines("items", [{ field: "Item", type: "int", value: "_findCollection find FItemID from materials where F_103={{code}}" }], {
+      io_id: 1,
+      code: "TX100-12",
+      items: [{ qty: 1 }],
+    });
     expect(out).toEqual([{ Item: 1002 }]);
   });
 
@@ -97,11 +100,16 @@ describe("QEasy line scope", () => {
             value: "items",
             children: [
               { field: "Sku", type: "string", value: "{{items.sku_id}}" },
-              { field: "Batches", type: "array", value: "batchs", children: [
-                { field: "No", type: "string", value: "{{batchs.batch_no}}" },
-                { field: "Sku", type: "string", value: "{{items.sku_id}}" },
-                { field: "Memo", type: "string", value: "{{remark}}" },
-              ] },
+              {
+                field: "Batches",
+                type: "array",
+                value: "batchs",
+                children: [
+                  { field: "No", type: "string", value: "{{batchs.batch_no}}" },
+                  { field: "Sku", type: "string", value: "{{items.sku_id}}" },
+                  { field: "Memo", type: "string", value: "{{remark}}" },
+                ],
+              },
             ],
           },
         ],
@@ -113,11 +121,15 @@ describe("QEasy line scope", () => {
 
   it("after beatFlat + merge the merged lines keep their flattened names: {{items.items_qty}} and {{items.qty}}", () => {
     const merged = { io_id: 1, items: [{ items_qty: 4, items_sku_id: "A" }] };
-    const out = lines("items", [
-      { field: "Qty", type: "float", value: "{{items.items_qty}}" },
-      { field: "Qty2", type: "float", value: "{{items.qty}}" },
-      { field: "Sku", type: "string", value: "{items_sku_id}" },
-    ], merged);
+    const out = lines(
+      "items",
+      [
+        { field: "Qty", type: "float", value: "{{items.items_qty}}" },
+        { field: "Qty2", type: "float", value: "{{items.qty}}" },
+        { field: "Sku", type: "string", value: "{items_sku_id}" },
+      ],
+      merged,
+    );
     expect(out).toEqual([{ Qty: 4, Qty2: 4, Sku: "A" }]);
   });
 });

@@ -24,14 +24,20 @@ const flow = (value: string) =>
       operation: "APP006992/api/OtherInStock/Save",
       externalKey: "{io_id}",
       defaultLookupTable: "materials",
-      fields: [{ field: "FBillNo", type: "string", value: "{io_id}" }, { field: "Entry", type: "array", value: "items", children: [{ field: "FItemID", type: "int", value, default: 0 }] }],
+      fields: [
+        { field: "FBillNo", type: "string", value: "{io_id}" },
+        { field: "Entry", type: "array", value: "items", children: [{ field: "FItemID", type: "int", value, default: 0 }] },
+      ],
     },
   });
 const docs = [{ io_id: 1, modified: "2024-03-01 10:00:00", items: [{ sku_id: "A", qty: 2 }] }];
 
 describe("issue 14: misspelt lookup keys", () => {
   it("a where key no row of the table has is a per-document error, not the default", () => {
-    const r = preview(flow('_mongoQuery findField=content.FItemID where={"content.F_1033":{"$eq":"{{items.sku_id}}"}}'), docs, { vars, tables: { materials: [{ content: { F_103: "A", FItemID: 1001 } }] } });
+    const r = preview(flow('_mongoQuery findField=content.FItemID where={"content.F_1033":{"$eq":"{{items.sku_id}}"}}'), docs, {
+      vars,
+      tables: { materials: [{ content: { F_103: "A", FItemID: 1001 } }] },
+    });
     expect(r.documents).toEqual([]);
     expect(r.errors.map((e) => e.error.message).join("\n")).toMatch(/no row of lookup table "materials" has the field content\.F_1033/);
   });

@@ -21,7 +21,11 @@ function flowWith(lineFields: unknown[], headerFields: unknown[] = []) {
       type: "kis",
       operation: "APP006992/api/OtherInStock/Save",
       externalKey: "{io_id}",
-      fields: [{ field: "FBillNo", type: "string", value: "{io_id}" }, ...headerFields, { field: "Entry", type: "array", value: "items", children: lineFields }],
+      fields: [
+        { field: "FBillNo", type: "string", value: "{io_id}" },
+        ...headerFields,
+        { field: "Entry", type: "array", value: "items", children: lineFields },
+      ],
     },
   });
 }
@@ -33,17 +37,22 @@ const docs = [
 
 describe("unresolved template paths", () => {
   it("preview warns with the flow path and the nearest existing path (typo in a line field)", () => {
-    const flow = flowWith([
-      { field: "Qty", type: "float", value: "{{items.qtty}}" },
-      { field: "Sku", type: "string", value: "{{items.sku_id}}" },
-    ], [{ field: "Memo", type: "string", value: "{{remak}}" }]);
+    const flow = flowWith(
+      [
+        { field: "Qty", type: "float", value: "{{items.qtty}}" },
+        { field: "Sku", type: "string", value: "{{items.sku_id}}" },
+      ],
+      [{ field: "Memo", type: "string", value: "{{remak}}" }],
+    );
     const result = preview(flow, docs);
     expect(result.errors).toEqual([]);
     expect(result.warnings.map((w) => [w.flowPath, w.path, w.suggestions[0]])).toEqual([
       ["target.fields[1].value", "remak", "remark"],
       ["target.fields[2].children[0].value", "items.qtty", "items.qty"],
     ]);
-    expect(result.warnings[1]!.message).toMatch(/target\.fields\[2\]\.children\[0\]\.value: "items\.qtty" resolves to nothing in all 2 records; did you mean items\.qtty → items\.qty/);
+    expect(result.warnings[1]!.message).toMatch(
+      /target\.fields\[2\]\.children\[0\]\.value: "items\.qtty" resolves to nothing in all 2 records; did you mean items\.qtty → items\.qty/,
+    );
   });
 
   it("a line path written at the header is reported with the line field as suggestion", () => {

@@ -35,7 +35,9 @@ describe("back-to-back CLI processes share the app's minute", () => {
     expect(second.code, second.stderr).toBe(0);
     const log = h.e2e.stack.jushuitan.requests();
     const elapsed = h.e2e.clock.now() - started;
-    console.log(`back-to-back: ${firstRequests} + ${log.length - firstRequests} requests, ${log.filter((r) => r.code === 199).length} × 199, ${log.filter((r) => r.code === 200).length} × 200, ${(elapsed / 1000).toFixed(1)} s emulated`);
+    console.log(
+      `back-to-back: ${firstRequests} + ${log.length - firstRequests} requests, ${log.filter((r) => r.code === 199).length} × 199, ${log.filter((r) => r.code === 200).length} × 200, ${(elapsed / 1000).toFixed(1)} s emulated`,
+    );
     // Together well over a minute's 100: the second process must know what the first one spent.
     expect(log.length).toBeGreaterThan(110);
     expect(firstRequests).toBeLessThan(100);

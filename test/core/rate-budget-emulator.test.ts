@@ -115,7 +115,13 @@ describe("PersistedRateBudget", () => {
     const kv = new MemoryKeyValueStore();
     await kv.put("rate:jst:test", "{not json");
     const warnings: string[] = [];
-    const budget = new PersistedRateBudget({ kv, key: "rate:jst:test", clock, limits: jstRateLimits(), logger: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} } });
+    const budget = new PersistedRateBudget({
+      kv,
+      key: "rate:jst:test",
+      clock,
+      limits: jstRateLimits(),
+      logger: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} },
+    });
     (await budget.acquire()).settle();
     await budget.flush();
     expect(warnings.length).toBeGreaterThan(0);

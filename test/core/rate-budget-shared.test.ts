@@ -29,10 +29,14 @@ function runRealTime(e: E2E, speed: number) {
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const timer = setTimeout(resolve, Math.max(0, ms) / speed);
-      signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      }, { once: true });
+      signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
 }
 
@@ -55,20 +59,23 @@ async function runAllAtOnce(e: E2E, shared: boolean) {
     runFlowById(ports, { flowId: KIS, runId: "cron-kis", trigger: "cron", budget: budgetOf }),
     runFlowById(ports, { flowId: TPLUS, runId: "cron-tplus", trigger: "cron", budget: budgetOf }),
     // A backfill holds its own (range-scoped) lease, as the CLI's does.
-    runFlowById({ ...ports, lock: new MemoryFlowLock(e.clock) }, {
-      flowId: KIS,
-      runId: "backfill-kis",
-      trigger: "cli",
-      budget: budgetOf,
-      range: { from: E2E_START - 6 * DAY_MS, to: E2E_START - 3 * DAY_MS },
-    }),
+    runFlowById(
+      { ...ports, lock: new MemoryFlowLock(e.clock) },
+      {
+        flowId: KIS,
+        runId: "backfill-kis",
+        trigger: "cli",
+        budget: budgetOf,
+        range: { from: E2E_START - 6 * DAY_MS, to: E2E_START - 3 * DAY_MS },
+      },
+    ),
   ]);
   return { summaries: results.map((r) => r.summary), elapsedMs: e.clock.now() - started };
 }
 
 describe("one Jushuitan rate budget per app", () => {
   it("two flows and a backfill running at once draw no throttled answer", async () => {
-        e2e = await startE2E({ otherInOut: 1500, salesOut: 900, days: 8 });
+    e2e = await startE2E({ otherInOut: 1500, salesOut: 900, days: 8 });
     // Small pages: a read-heavy minute (well over 100 requests between the three runs).
     for (const flow of Object.values(e2e.flows)) flow.source.paging = { ...flow.source.paging, pageSize: 5 } as typeof flow.source.paging;
     runRealTime(e2e, 5);

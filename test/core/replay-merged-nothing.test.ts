@@ -29,7 +29,13 @@ describe("replay of a merged letter that would write nothing", () => {
     expect(members.length).toBeGreaterThan(0);
     const rows = e2e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => members.includes(String(d.io_id)));
     const [letter] = await store.addDeadLetters(TPLUS, [
-      { runId: "r-old", externalKey: written.ExternalCode, source: rows, payload: written.payload, error: { code: "write_failed_repeatedly", message: "old letter" } },
+      {
+        runId: "r-old",
+        externalKey: written.ExternalCode,
+        source: rows,
+        payload: written.payload,
+        error: { code: "write_failed_repeatedly", message: "old letter" },
+      },
     ]);
     const before = vouchers.length;
     const replay = await replayDeadLetter(e2e.ports, letter!.id, { by: "test", budget: { maxSubrequests: 200 } });

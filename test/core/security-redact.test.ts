@@ -14,9 +14,20 @@ const TOKEN = "at-3-48bcf09daf5d4b5a";
 
 describe("Redactor", () => {
   it("builds from env names, and replaces raw, JSON-escaped, URL-encoded and HTML-escaped forms", () => {
-    const r = Redactor.fromEnv({ JST_APP_SECRET: 'se"cr/et<&>value', JST_APP_KEY: "public-app-key", SYNC_API_TOKEN: "sync-token-0123456789", TPLUS_PRIVATE_KEY: "-----BEGIN-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END-----" });
+    const r = Redactor.fromEnv({
+      JST_APP_SECRET: 'se"cr/et<&>value',
+      JST_APP_KEY: "public-app-key",
+      SYNC_API_TOKEN: "sync-token-0123456789",
+      TPLUS_PRIVATE_KEY: "-----BEGIN-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEA\n-----END-----",
+    });
     const secret = 'se"cr/et<&>value';
-    const text = [secret, JSON.stringify({ m: secret }), encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString(), secret.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")].join(" | ");
+    const text = [
+      secret,
+      JSON.stringify({ m: secret }),
+      encodeURIComponent(secret),
+      new URLSearchParams({ s: secret }).toString(),
+      secret.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;"),
+    ].join(" | ");
     const out = r.redact(text);
     expect(out).not.toContain("cr/et");
     expect(out).not.toContain("cr%2Fet");
@@ -45,7 +56,16 @@ describe("Redactor", () => {
   it("learns the credentials a request carries: headers, cookie values, Bearer part, query and form params (review #7)", () => {
     const r = new Redactor();
     const blob = btoa(JSON.stringify({ access_token: "onprem-token-0123456789", sig: "abc" }));
-    r.addRequest("https://kis.example/koas/x?access_token=at-query-0123456789&page=1", new Headers({ Authorization: `Bearer ${blob}`, Cookie: "sid=sid-1-b2211b69c0e74f47; lang=zh", appSecret: "tplus-secret-0123", "Content-Type": "application/json" }), "app_key=k&access_token=jst-form-token-0123&sign=s");
+    r.addRequest(
+      "https://kis.example/koas/x?access_token=at-query-0123456789&page=1",
+      new Headers({
+        Authorization: `Bearer ${blob}`,
+        Cookie: "sid=sid-1-b2211b69c0e74f47; lang=zh",
+        appSecret: "tplus-secret-0123",
+        "Content-Type": "application/json",
+      }),
+      "app_key=k&access_token=jst-form-token-0123&sign=s",
+    );
     const out = r.redact(`${blob} sid-1-b2211b69c0e74f47 at-query-0123456789 tplus-secret-0123 jst-form-token-0123 application/json`);
     expect(out).toBe("*** *** *** *** *** application/json");
   });
@@ -56,7 +76,12 @@ describe("KIS transport: redact before the snippet is cut (review #6)", () => {
     const fetch = async () => new Response(`${"x".repeat(150)}${TOKEN}`, { status: 400, headers: { "Content-Type": "text/plain" } });
     const redactor = new Redactor().add(TOKEN);
     const policy = { redact: (t: string) => redactor.redact(t), authErrorMatcher: () => null, duplicatePatterns: [], throttleStatuses: [429] };
-    const error = await postKoas(fetch, systemClock, { url: "https://kis.example/koas/a/api/b", headers: {}, body: "{}", timeoutMs: 2000, label: "a/b" }, policy as never).catch((e: unknown) => e);
+    const error = await postKoas(
+      fetch,
+      systemClock,
+      { url: "https://kis.example/koas/a/api/b", headers: {}, body: "{}", timeoutMs: 2000, label: "a/b" },
+      policy as never,
+    ).catch((e: unknown) => e);
     const text = JSON.stringify(error) + String((error as Error).message) + JSON.stringify((error as { details?: unknown }).details);
     expect(text).toContain("xxxx");
     expect(text).not.toContain("at-3-48bc");
@@ -92,7 +117,10 @@ describe("ports boundary", () => {
       seen.push(init);
       return new Response(null, { status: 307, headers: { Location: "https://evil.example/steal" } });
     };
-    const error = await redactingFetch(inner, new Redactor())("https://api.kingdee.com/koas/x", { method: "POST", headers: { "KIS-AuthData": "ad-4-0123456789" } }).catch((e: unknown) => e);
+    const error = await redactingFetch(inner, new Redactor())("https://api.kingdee.com/koas/x", {
+      method: "POST",
+      headers: { "KIS-AuthData": "ad-4-0123456789" },
+    }).catch((e: unknown) => e);
     expect(seen[0]?.redirect).toBe("manual");
     expect(error).toMatchObject({ code: "upstream_redirect", retryable: false });
     expect(String((error as Error).message)).toContain("evil.example");
@@ -102,7 +130,9 @@ describe("ports boundary", () => {
 describe("https only for targets and alert webhooks (review #12)", () => {
   it("ALERT_WEBHOOK_URL over plain http to a remote host is a configuration error; loopback and ALLOW_INSECURE_HTTP=true are allowed", async () => {
     const { alertConfigFromEnv } = await import("../../shared/alerts/config.ts");
-    expect(() => alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://oapi.dingtalk.com/robot/send?access_token=abcdef123456" })).toThrow(/ALERT_WEBHOOK_URL: plain http/);
+    expect(() => alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://oapi.dingtalk.com/robot/send?access_token=abcdef123456" })).toThrow(
+      /ALERT_WEBHOOK_URL: plain http/,
+    );
     expect(alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://127.0.0.1:9000/hooks/x" })?.url).toContain("127.0.0.1");
     expect(alertConfigFromEnv({ ALERT_WEBHOOK_URL: "http://robots.lan/hooks/x", ALLOW_INSECURE_HTTP: "true" })?.url).toContain("robots.lan");
   });

@@ -37,15 +37,24 @@ describe("on-prem T+: Authorization blob and sid never leak", () => {
     };
     const upstream = echoingFetch((input, init) => fetch(input, init), [{ path: "Create", shape: "tplus" }]);
     const redactor = Redactor.fromEnv({ TPLUS_APP_SECRET: config.appSecret, TPLUS_PASSWORD: config.password, TPLUS_PRIVATE_KEY: config.privateKey });
-    const client = createTplusClient(config, { fetch: redactingFetch(upstream.fetch, redactor), tokenStore: new MemoryTokenStore(), clock: h.clock }, { retry: { baseDelayMs: 20, maxAttempts: 1 } as never });
-    const result = await client.write({ operation: "otherDispatch", externalKey: "JST-OP-ECHO", payload: otherDispatchDto("JST-OP-ECHO") }).catch((e: unknown) => e);
+    const client = createTplusClient(
+      config,
+      { fetch: redactingFetch(upstream.fetch, redactor), tokenStore: new MemoryTokenStore(), clock: h.clock },
+      { retry: { baseDelayMs: 20, maxAttempts: 1 } as never },
+    );
+    const result = await client
+      .write({ operation: "otherDispatch", externalKey: "JST-OP-ECHO", payload: otherDispatchDto("JST-OP-ECHO") })
+      .catch((e: unknown) => e);
     const secrets = echoedSecrets(upstream.echoed);
     // The echo carried the signed Authorization blob and the sid cookie.
     expect(upstream.echoed.some((l) => /^authorization:/i.test(l))).toBe(true);
     expect(upstream.echoed.some((l) => /sid=/i.test(l))).toBe(true);
     const raw = JSON.stringify(result) + String((result as Error)?.message ?? "") + JSON.stringify((result as { details?: unknown })?.details ?? null);
     // The connector's own error holds (a cut prefix of) the echoed blob: else the test proves nothing.
-    expect(secrets.some((s) => raw.includes(s.slice(0, 16))), "the error does not hold the echo").toBe(true);
+    expect(
+      secrets.some((s) => raw.includes(s.slice(0, 16))),
+      "the error does not hold the echo",
+    ).toBe(true);
     const redacted = redactor.redact(raw);
     // Neither whole nor cut: no 12-character start of any echoed credential remains.
     expect(secrets.filter((s) => redacted.includes(s.slice(0, 12))).map((s) => s.slice(0, 8))).toEqual([]);

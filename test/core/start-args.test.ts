@@ -9,7 +9,11 @@ describe("npm start: credentials never on a command line", () => {
   it("the variables go to a 0600 env file read with --env-file; argv holds none of their values", () => {
     const dir = mkdtempSync(join(tmpdir(), "start-args-"));
     try {
-      const vars = { SYNC_API_TOKEN: "demo-0123456789abcdef0123456789abcdef", KIS_ACCESS_TOKEN: "at-3-0123456789", TPLUS_PRIVATE_KEY: "-----BEGIN-----\nline\n-----END-----" };
+      const vars = {
+        SYNC_API_TOKEN: "demo-0123456789abcdef0123456789abcdef",
+        KIS_ACCESS_TOKEN: "at-3-0123456789",
+        TPLUS_PRIVATE_KEY: "-----BEGIN-----\nline\n-----END-----",
+      };
       const file = writePrivateEnvFile(dir, vars);
       const argv = wranglerDevArgs({ port: 8787, stateDir: dir, envFile: file }).join(" ");
       for (const value of Object.values(vars)) expect(argv).not.toContain(value.split("\n")[0]!.slice(5));

@@ -23,12 +23,27 @@ function setup() {
   const store = new FlowStateStore(kv, { clock, writeIntervalMs: 0 });
   const lock = new MemoryFlowCoordinator(clock);
   const stateFor = (runId: string, epoch: number | undefined) =>
-    indexedState(engineStateOver(store, undefined, kv), { index: lock, flowId: FLOW, runId, epoch, now: () => clock.now(), logger: silentLogger, runSettled: async () => false });
+    indexedState(engineStateOver(store, undefined, kv), {
+      index: lock,
+      flowId: FLOW,
+      runId,
+      epoch,
+      now: () => clock.now(),
+      logger: silentLogger,
+      runSettled: async () => false,
+    });
   return { clock, kv, store, lock, stateFor };
 }
 
 const cp = (watermark: number, runId: string): Checkpoint => ({ watermark, runId, updatedAt: watermark });
-const group = (members: string[], supplements: number, writtenAt: number, runId = "r") => ({ externalKey: "group:G", contentHash: "group", members, supplements, writtenAt, runId });
+const group = (members: string[], supplements: number, writtenAt: number, runId = "r") => ({
+  externalKey: "group:G",
+  contentHash: "group",
+  members,
+  supplements,
+  writtenAt,
+  runId,
+});
 
 describe("engine state over the flow index", () => {
   it("a run whose lease was taken over gets lease_lost from every commit and changes nothing", async () => {
@@ -45,7 +60,9 @@ describe("engine state over the flow index", () => {
 
     await expect(stateA.saveCheckpoint(FLOW, cp(99, "run-a"))).rejects.toMatchObject({ code: "lease_lost" });
     await expect(stateA.ledgerAppend(FLOW, [group(["x"], 0, clock.now(), "run-a")])).rejects.toMatchObject({ code: "lease_lost" });
-    await expect(stateA.outbox!.put(FLOW, { v: 1, unit: "G#S0", groupKey: "G", supplement: 0, parts: [], members: [], planHash: "h", runId: "run-a", createdAt: 0 })).rejects.toMatchObject({ code: "lease_lost" });
+    await expect(
+      stateA.outbox!.put(FLOW, { v: 1, unit: "G#S0", groupKey: "G", supplement: 0, parts: [], members: [], planHash: "h", runId: "run-a", createdAt: 0 }),
+    ).rejects.toMatchObject({ code: "lease_lost" });
     await expect(stateA.writeMarker!.mark(FLOW, "run-a", clock.now())).rejects.toMatchObject({ code: "lease_lost" });
     const snap = await lock.loadIndex(FLOW, { groupsSince: 0 });
     expect(snap).toMatchObject({ checkpoint: cp(2, "run-b"), groups: [], plans: [], markers: [] });

@@ -34,7 +34,15 @@ const countingFetch: FetchLike = (input, init) => {
 };
 
 function store(overrides: Partial<ConstructorParameters<typeof KvRestStore>[0]> = {}) {
-  return new KvRestStore({ accountId: ACCOUNT, namespaceId: NAMESPACE, apiToken: TOKEN, fetch: countingFetch, baseUrl: `${server.url}/client/v4`, clock, ...overrides });
+  return new KvRestStore({
+    accountId: ACCOUNT,
+    namespaceId: NAMESPACE,
+    apiToken: TOKEN,
+    fetch: countingFetch,
+    baseUrl: `${server.url}/client/v4`,
+    clock,
+    ...overrides,
+  });
 }
 
 beforeAll(async () => {
@@ -108,7 +116,10 @@ describe("KvRestStore against the KV REST emulator (real HTTP)", () => {
 
   it("retries 429 and 5xx with backoff (honouring Retry-After), then gives up with a retryable error", async () => {
     const kv = store({ tries: 3, baseDelayMs: 100, maxDelayMs: 1_000 });
-    emulator.addFaults([{ kind: "http_error", status: 429, path: "/values/", times: 1, retryAfter: 2 }, { kind: "http_error", status: 503, path: "/values/", times: 1 }]);
+    emulator.addFaults([
+      { kind: "http_error", status: 429, path: "/values/", times: 1, retryAfter: 2 },
+      { kind: "http_error", status: 503, path: "/values/", times: 1 },
+    ]);
     const before = clock.slept;
     await kv.put("wm:f", '{"watermark":1}');
     expect(calls).toBe(3);

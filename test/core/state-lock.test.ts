@@ -20,7 +20,13 @@ describe("MemoryFlowLock (the shared lease rules)", () => {
     expect(await lock.acquire("flow-a", "run-1", 60_000)).toEqual({ acquired: false, holder: "run-1", expiresAt: 1_060_000 });
     expect((await lock.renew("flow-a", "run-1", 60_000)).expiresAt).toBe(1_070_000);
     clock.advance(70_000); // expiry is exclusive: at expiresAt the lease is gone
-    expect(await lock.acquire("flow-a", "run-2", 30_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: 1_110_000, tookOverFrom: "run-1", epoch: 1_080_000 });
+    expect(await lock.acquire("flow-a", "run-2", 30_000)).toEqual({
+      acquired: true,
+      holder: "run-2",
+      expiresAt: 1_110_000,
+      tookOverFrom: "run-1",
+      epoch: 1_080_000,
+    });
     expect(await lock.inspect("flow-a")).toEqual({ holder: "run-2", expiresAt: 1_110_000, expired: false });
   });
 
@@ -50,12 +56,14 @@ describe("MemoryFlowLock (the shared lease rules)", () => {
 
   it("withFlowLease runs the task under the lease, releases it even on failure, and refuses when held", async () => {
     const lock = new MemoryFlowLock(testClock());
-    await expect(withFlowLease(lock, "f", "run-1", 1_000, async () => {
-      expect((await lock.inspect("f")).holder).toBe("run-1");
-      const blocked = await withFlowLease(lock, "f", "run-2", 1_000, async () => "ran").catch((e: unknown) => e);
-      expect((blocked as BridgeError).code).toBe("flow_locked");
-      throw new Error("task failed");
-    })).rejects.toThrow("task failed");
+    await expect(
+      withFlowLease(lock, "f", "run-1", 1_000, async () => {
+        expect((await lock.inspect("f")).holder).toBe("run-1");
+        const blocked = await withFlowLease(lock, "f", "run-2", 1_000, async () => "ran").catch((e: unknown) => e);
+        expect((blocked as BridgeError).code).toBe("flow_locked");
+        throw new Error("task failed");
+      }),
+    ).rejects.toThrow("task failed");
     expect(await lock.inspect("f")).toEqual({ expired: false });
     expect(await withFlowLease(lock, "f", "run-2", 1_000, async (lease) => lease.holder)).toBe("run-2");
   });

@@ -15,8 +15,12 @@ describe("group registry merge", () => {
     const cli = new FlowStateStore(kv, { clock: { now: () => T0 + 10 * 60_000, sleep: async () => {} } });
     const worker = new FlowStateStore(kv, { clock: { now: () => T0 + 60_000, sleep: async () => {} } });
     // The CLI (clock 10 min ahead) writes the group's original; later the Worker writes supplement 1 with a late member.
-    await cli.ledgerAppend(FLOW, [{ externalKey: "group:SO-1", contentHash: "group", members: ["1", "2"], supplements: 0, writtenAt: T0 + 10 * 60_000, runId: "cli" }]);
-    await worker.ledgerAppend(FLOW, [{ externalKey: "group:SO-1", contentHash: "group", members: ["1", "2", "3"], supplements: 1, writtenAt: T0 + 60_000, runId: "cron" }]);
+    await cli.ledgerAppend(FLOW, [
+      { externalKey: "group:SO-1", contentHash: "group", members: ["1", "2"], supplements: 0, writtenAt: T0 + 10 * 60_000, runId: "cli" },
+    ]);
+    await worker.ledgerAppend(FLOW, [
+      { externalKey: "group:SO-1", contentHash: "group", members: ["1", "2", "3"], supplements: 1, writtenAt: T0 + 60_000, runId: "cron" },
+    ]);
     const view = await new FlowStateStore(kv).ledgerView(FLOW);
     const entry = view("group:SO-1")!;
     expect([...entry.members!].sort()).toEqual(["1", "2", "3"]);
@@ -27,9 +31,13 @@ describe("group registry merge", () => {
     const kv = new MemoryKeyValueStore();
     let now = T0;
     const store = new FlowStateStore(kv, { clock: { now: () => now, sleep: async (ms) => void (now += ms) }, ledger: { compactAfterSegments: 2 } });
-    await store.ledgerAppend(FLOW, [{ externalKey: "group:SO-1", contentHash: "group", members: ["1", "4"], supplements: 2, writtenAt: T0 + 10 * 60_000, runId: "cli" }]);
+    await store.ledgerAppend(FLOW, [
+      { externalKey: "group:SO-1", contentHash: "group", members: ["1", "4"], supplements: 2, writtenAt: T0 + 10 * 60_000, runId: "cli" },
+    ]);
     now += 2000;
-    await store.ledgerAppend(FLOW, [{ externalKey: "group:SO-1", contentHash: "group", members: ["1", "2", "3"], supplements: 1, writtenAt: T0 + 60_000, runId: "cron" }]);
+    await store.ledgerAppend(FLOW, [
+      { externalKey: "group:SO-1", contentHash: "group", members: ["1", "2", "3"], supplements: 1, writtenAt: T0 + 60_000, runId: "cron" },
+    ]);
     now += 2000;
     await store.ledgerAppend(FLOW, [{ externalKey: "SO-1", contentHash: "h", writtenAt: now, runId: "cron" }]);
     now += 2000;

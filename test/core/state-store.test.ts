@@ -127,7 +127,9 @@ describe("FlowStateStore ledger", () => {
 
   it("rejects malformed entries before writing anything", async () => {
     const { store, kv } = setup();
-    const err = await store.ledgerAppend("flow-a", [entry("ok", "h", 1), { externalKey: "", contentHash: "h", writtenAt: 1, runId: "r" }]).catch((e: unknown) => e);
+    const err = await store
+      .ledgerAppend("flow-a", [entry("ok", "h", 1), { externalKey: "", contentHash: "h", writtenAt: 1, runId: "r" }])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain("[1]");
     expect(kv.stats.writes).toBe(0);
@@ -207,7 +209,14 @@ describe("FlowStateStore dead letters", () => {
   it("adds in one write, lists, gets by id, resolves with reason, and keeps the resolved one", async () => {
     const { store, open, kv, clock } = setup();
     const added = await store.addDeadLetters("flow-a", [
-      { runId: "r1", sourceId: "io-1", externalKey: "doc-1", stage: "write", error: { code: "kis_rejected", message: "stock not found" }, source: { io_id: 1 } },
+      {
+        runId: "r1",
+        sourceId: "io-1",
+        externalKey: "doc-1",
+        stage: "write",
+        error: { code: "kis_rejected", message: "stock not found" },
+        source: { io_id: 1 },
+      },
       { runId: "r1", sourceId: "io-2", error: { code: "lookup_missing", message: "no material for sku X" } },
     ]);
     expect(kv.stats.writes).toBe(1);
@@ -270,7 +279,13 @@ describe("FlowStateStore run records", () => {
     for (let i = 0; i < 5; i++) {
       clock.advance(600_000);
       started.push(clock.now());
-      await store.recordRun({ runId: makeRunId(clock.now(), "cron"), flowId: i % 2 ? "flow-b" : "flow-a", startedAt: clock.now(), outcome: "success", counts: { written: i } });
+      await store.recordRun({
+        runId: makeRunId(clock.now(), "cron"),
+        flowId: i % 2 ? "flow-b" : "flow-a",
+        startedAt: clock.now(),
+        outcome: "success",
+        counts: { written: i },
+      });
     }
     const reader = open();
     const a = await reader.listRuns("flow-a", 10);

@@ -48,7 +48,14 @@ describe("KvTokenStore", () => {
 function bigTable(rows: number) {
   return Array.from({ length: rows }, (_, i) => {
     const sku = SKUS[i % SKUS.length]!;
-    return { F_103: `${sku.skuId}-${i}`, FItemID: 10_000 + i, FNumber: `${sku.kisNumber}.${i}`, FName: `${sku.name} 第${i}号`, FUnitID: sku.kisUnitId, spec: sku.propertiesValue };
+    return {
+      F_103: `${sku.skuId}-${i}`,
+      FItemID: 10_000 + i,
+      FNumber: `${sku.kisNumber}.${i}`,
+      FName: `${sku.name} 第${i}号`,
+      FUnitID: sku.kisUnitId,
+      spec: sku.propertiesValue,
+    };
   });
 }
 

@@ -156,7 +156,16 @@ describe("_findCollection (QEasy)", () => {
 
   it("per-line lookups inside an aggregate", () => {
     const v = compileValue("_function SUM(items, qty * _findCollection find content.FUnitID from materials where content.F_103={sku_id} _endFind)");
-    expect(v.evaluate(scope({ items: [{ sku_id: "SKU-A", qty: 2 }, { sku_id: "SKU-B", qty: 1 }] }))).toBe(34);
+    expect(
+      v.evaluate(
+        scope({
+          items: [
+            { sku_id: "SKU-A", qty: 2 },
+            { sku_id: "SKU-B", qty: 1 },
+          ],
+        }),
+      ),
+    ).toBe(34);
   });
 
   it("syntax errors point at the problem", () => {

@@ -205,7 +205,9 @@ describe("run variables and filters", () => {
   });
 
   it("a page variable outside a paged request is an evaluation error", () => {
-    expect(() => compileValue("{PAGINATION_START_PAGE}").evaluate({ record: {}, vars: { lastSyncTime: LAST, currentTime: NOW } })).toThrow(/PAGINATION_START_PAGE is not set/);
+    expect(() => compileValue("{PAGINATION_START_PAGE}").evaluate({ record: {}, vars: { lastSyncTime: LAST, currentTime: NOW } })).toThrow(
+      /PAGINATION_START_PAGE is not set/,
+    );
   });
 });
 

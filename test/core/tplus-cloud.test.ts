@@ -20,7 +20,11 @@ beforeEach(() => {
   h.clock.sleeps.length = 0;
 });
 
-const write = (key: string, overrides: Record<string, unknown> = {}) => ({ operation: "otherDispatch", externalKey: key, payload: otherDispatchDto(key, overrides) });
+const write = (key: string, overrides: Record<string, unknown> = {}) => ({
+  operation: "otherDispatch",
+  externalKey: key,
+  payload: otherDispatchDto(key, overrides),
+});
 
 describe("T+Cloud transport", () => {
   it("posts JSON with appKey / appSecret / openToken headers and books the voucher", async () => {
@@ -85,7 +89,14 @@ describe("T+Cloud transport", () => {
     expect(now!.refreshToken).not.toBe(tokens.refreshToken);
     // The next run (a new client on the same store) uses the rotated pair, not the stale env seed.
     const again = createTplusClient(
-      { mode: "cloud", baseUrl: main.server.url, appKey: main.emulator.appKey, appSecret: main.emulator.appSecret, openToken: tokens.accessToken, refreshToken: tokens.refreshToken },
+      {
+        mode: "cloud",
+        baseUrl: main.server.url,
+        appKey: main.emulator.appKey,
+        appSecret: main.emulator.appSecret,
+        openToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+      },
       { fetch: (i, init) => fetch(i, init), tokenStore: store, clock: h.clock },
     );
     expect((await again.write(write("JST-IO-3003"))).status).toBe("created");
@@ -106,7 +117,14 @@ describe("T+Cloud transport", () => {
     const shared = new MemoryTokenStore();
     const a = h.cloudClient(main, { store: shared });
     const b = createTplusClient(
-      { mode: "cloud", baseUrl: main.server.url, appKey: main.emulator.appKey, appSecret: main.emulator.appSecret, openToken: a.tokens.accessToken, refreshToken: a.tokens.refreshToken },
+      {
+        mode: "cloud",
+        baseUrl: main.server.url,
+        appKey: main.emulator.appKey,
+        appSecret: main.emulator.appSecret,
+        openToken: a.tokens.accessToken,
+        refreshToken: a.tokens.refreshToken,
+      },
       { fetch: (i, init) => fetch(i, init), tokenStore: shared, clock: h.clock },
     );
     await b.write(write("JST-IO-5000")); // b now holds the seed pair in memory
@@ -185,7 +203,14 @@ describe("T+Cloud transport", () => {
     };
     const seed = main.emulator.issueCloudTokens();
     const client = createTplusClient(
-      { mode: "cloud", baseUrl: main.server.url, appKey: main.emulator.appKey, appSecret: main.emulator.appSecret, openToken: seed.accessToken, refreshToken: seed.refreshToken },
+      {
+        mode: "cloud",
+        baseUrl: main.server.url,
+        appKey: main.emulator.appKey,
+        appSecret: main.emulator.appSecret,
+        openToken: seed.accessToken,
+        refreshToken: seed.refreshToken,
+      },
       { fetch: (i, init) => fetch(i, init), tokenStore: flaky, clock: h.clock },
     );
     await client.write(write("JST-IO-7301"));

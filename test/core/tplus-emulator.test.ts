@@ -18,7 +18,11 @@ describe("T+ emulator over HTTP", () => {
     const noHeaders = await post("/tplus/api/v2/otherDispatch/Create", { dto: otherDispatchDto("E-1") });
     expect(noHeaders.status).toBe(403);
     expect(await noHeaders.json()).toMatchObject({ code: "50000" });
-    const badToken = await post("/tplus/api/v2/otherDispatch/Create", { dto: otherDispatchDto("E-1") }, { appKey: s.emulator.appKey, appSecret: s.emulator.appSecret, openToken: "forged" });
+    const badToken = await post(
+      "/tplus/api/v2/otherDispatch/Create",
+      { dto: otherDispatchDto("E-1") },
+      { appKey: s.emulator.appKey, appSecret: s.emulator.appSecret, openToken: "forged" },
+    );
     expect(badToken.status).toBe(401);
     const t = s.emulator.issueCloudTokens();
     const unknownPath = await post("/tplus/api/v2/nothing/Here", {}, { appKey: s.emulator.appKey, appSecret: s.emulator.appSecret, openToken: t.accessToken });
@@ -29,7 +33,9 @@ describe("T+ emulator over HTTP", () => {
   it("the token endpoints check grantType and appKey", async () => {
     const noKey = await fetch(`${s.server.url}/auth/v2/refreshToken?grantType=refresh_token&refreshToken=x`);
     expect(await noKey.json()).toMatchObject({ code: "4001" });
-    const noGrant = await fetch(`${s.server.url}/auth/v2/refreshToken?refreshToken=x`, { headers: { appKey: s.emulator.appKey, appSecret: s.emulator.appSecret } });
+    const noGrant = await fetch(`${s.server.url}/auth/v2/refreshToken?refreshToken=x`, {
+      headers: { appKey: s.emulator.appKey, appSecret: s.emulator.appSecret },
+    });
     expect(await noGrant.json()).toMatchObject({ code: "4003" });
   });
 
@@ -42,13 +48,20 @@ describe("T+ emulator over HTTP", () => {
     expect((await post("/tplus/api/v2/otherDispatch/Create", { dto: otherDispatchDto("A-1") }, headers)).status).toBe(200);
     expect((await post("/tplus/api/v2/otherDispatch/Create", { dto: otherDispatchDto("A-2") }, headers)).status).toBe(503);
 
-    const log = (await (await fetch(`${s.server.url}/__emulator/requests`)).json()) as Array<{ path: string; status: number; fault?: string; body?: { externalCodes?: string[] } }>;
+    const log = (await (await fetch(`${s.server.url}/__emulator/requests`)).json()) as Array<{
+      path: string;
+      status: number;
+      fault?: string;
+      body?: { externalCodes?: string[] };
+    }>;
     const tail = log.slice(-2);
     expect(tail.map((e) => [e.status, e.fault ?? null, e.body?.externalCodes?.[0] ?? null])).toEqual([
       [200, null, "A-1"],
       [503, "http5xx", null],
     ]);
-    const state = (await (await fetch(`${s.server.url}/__emulator/state`)).json()) as { vouchers: Record<string, Array<{ ExternalCode: string; payload: unknown }>> };
+    const state = (await (await fetch(`${s.server.url}/__emulator/state`)).json()) as {
+      vouchers: Record<string, Array<{ ExternalCode: string; payload: unknown }>>;
+    };
     expect(state.vouchers.otherDispatch!.map((v) => v.ExternalCode)).toEqual(["A-1"]);
     expect(state.vouchers.otherDispatch![0]!.payload).toMatchObject({ VoucherType: { Code: "ST1024" } });
 

@@ -45,7 +45,10 @@ export function harness() {
     return { fetch: f, calls };
   }
 
-  function cloudClient(served: Served, opts: { options?: TplusClientOptions; store?: MemoryTokenStore; fetch?: FetchLike; config?: Partial<TplusConfig> } = {}) {
+  function cloudClient(
+    served: Served,
+    opts: { options?: TplusClientOptions; store?: MemoryTokenStore; fetch?: FetchLike; config?: Partial<TplusConfig> } = {},
+  ) {
     const tokens = served.emulator.issueCloudTokens();
     const store = opts.store ?? new MemoryTokenStore();
     const counting = countingFetch();
@@ -58,10 +61,14 @@ export function harness() {
       refreshToken: tokens.refreshToken,
       ...opts.config,
     } as TplusConfig;
-    const client = createTplusClient(config, { fetch: opts.fetch ?? counting.fetch, tokenStore: store, clock }, {
-      retry: { baseDelayMs: 50, maxDelayMs: 2000 },
-      ...opts.options,
-    });
+    const client = createTplusClient(
+      config,
+      { fetch: opts.fetch ?? counting.fetch, tokenStore: store, clock },
+      {
+        retry: { baseDelayMs: 50, maxDelayMs: 2000 },
+        ...opts.options,
+      },
+    );
     return { client, store, tokens, calls: counting.calls };
   }
 

@@ -23,7 +23,11 @@ beforeAll(async () => {
 afterAll(() => h.closeAll());
 beforeEach(() => main.emulator.reset());
 
-function onpremClient(served: Served, overrides: Partial<TplusOnpremConfig> = {}, extra: { store?: MemoryTokenStore; options?: TplusClientOptions; clockOffsetMs?: number } = {}) {
+function onpremClient(
+  served: Served,
+  overrides: Partial<TplusOnpremConfig> = {},
+  extra: { store?: MemoryTokenStore; options?: TplusClientOptions; clockOffsetMs?: number } = {},
+) {
   const user = served.emulator.users[0]!;
   const store = extra.store ?? new MemoryTokenStore();
   const counting = h.countingFetch();

@@ -57,9 +57,17 @@ describe("on-prem user/password login: orgId empty by default", () => {
 
   it("still sends TPLUS_ORG_ID when it is set (enterprise-cloud-ID accounts), and the old emulator profile insists on it", async () => {
     const strict = await h.start({ publicKey: keys.publicPem, onpremOrgId: "required" });
-    const withOrg = createTplusClient(tplusConfigFromEnv(onpremEnv(strict, { TPLUS_ORG_ID: strict.emulator.orgId })), { fetch, tokenStore: new MemoryTokenStore(), clock: h.clock });
+    const withOrg = createTplusClient(tplusConfigFromEnv(onpremEnv(strict, { TPLUS_ORG_ID: strict.emulator.orgId })), {
+      fetch,
+      tokenStore: new MemoryTokenStore(),
+      clock: h.clock,
+    });
     expect(await withOrg.write(write("JST-ORG-2"))).toMatchObject({ status: "created" });
-    const without = createTplusClient(tplusConfigFromEnv(onpremEnv(strict)), { fetch, tokenStore: new MemoryTokenStore(), clock: h.clock }, { retry: { tries: 1 } });
+    const without = createTplusClient(
+      tplusConfigFromEnv(onpremEnv(strict)),
+      { fetch, tokenStore: new MemoryTokenStore(), clock: h.clock },
+      { retry: { tries: 1 } },
+    );
     expect((await rejection(without.write(write("JST-ORG-3")))).message).toMatch(/orgId/);
   });
 });
@@ -95,7 +103,13 @@ describe("voucher lookup through OtherDispatchOpenApi/FindVoucherList", () => {
     it(`finds and lists vouchers by ExternalCode and date (paramDic filter ${filter})`, async () => {
       const served = await h.start({ findVoucherFilter: filter });
       const { client } = h.cloudClient(served);
-      for (const [k, d] of [["R-1", "2025-03-01"], ["R-2", "2025-03-02"], ["R-3", "2025-03-05"], ["R-4", "2025-03-03"]] as const) await client.write(write(k, d));
+      for (const [k, d] of [
+        ["R-1", "2025-03-01"],
+        ["R-2", "2025-03-02"],
+        ["R-3", "2025-03-05"],
+        ["R-4", "2025-03-03"],
+      ] as const)
+        await client.write(write(k, d));
       expect(await client.findVoucherByExternalCode("otherDispatch", "R-3")).toMatchObject({ externalCode: "R-3", id: expect.any(String) });
       expect(await client.findVoucherByExternalCode("otherDispatch", "R-9")).toBeNull();
       // Reconcile needs the date and lines, which only GetVoucherDTO has.

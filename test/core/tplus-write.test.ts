@@ -29,7 +29,14 @@ async function setup(mode: Mode, emulatorOptions: TplusEmulatorOptions = {}, opt
   let config: TplusConfig;
   if (mode === "cloud") {
     const t = served.emulator.issueCloudTokens();
-    config = { mode, baseUrl: served.server.url, appKey: served.emulator.appKey, appSecret: served.emulator.appSecret, openToken: t.accessToken, refreshToken: t.refreshToken };
+    config = {
+      mode,
+      baseUrl: served.server.url,
+      appKey: served.emulator.appKey,
+      appSecret: served.emulator.appSecret,
+      openToken: t.accessToken,
+      refreshToken: t.refreshToken,
+    };
   } else {
     const u = served.emulator.users[0]!;
     config = {
@@ -45,11 +52,19 @@ async function setup(mode: Mode, emulatorOptions: TplusEmulatorOptions = {}, opt
     };
   }
   // 300 ms is far above a loopback round trip; a held answer needs it to expire.
-  const client = createTplusClient(config, { fetch, tokenStore: new MemoryTokenStore(), clock: h.clock }, { timeoutMs: 300, retry: { baseDelayMs: 10 }, ...options });
+  const client = createTplusClient(
+    config,
+    { fetch, tokenStore: new MemoryTokenStore(), clock: h.clock },
+    { timeoutMs: 300, retry: { baseDelayMs: 10 }, ...options },
+  );
   return { served, client, calls: counting.calls };
 }
 
-const doc = (key: string, overrides: Record<string, unknown> = {}) => ({ operation: "otherDispatch", externalKey: key, payload: otherDispatchDto(key, overrides) });
+const doc = (key: string, overrides: Record<string, unknown> = {}) => ({
+  operation: "otherDispatch",
+  externalKey: key,
+  payload: otherDispatchDto(key, overrides),
+});
 const stored = (s: Served) => s.emulator.state().vouchers.otherDispatch.map((v) => v.ExternalCode);
 const creates = (s: Served) => s.emulator.requests().filter((r) => r.path.endsWith("/Create"));
 
@@ -63,11 +78,7 @@ describe.each(["cloud", "onprem"] as const)("idempotent write (%s)", (mode) => {
   });
 
   it("the duplicate message is configurable and recognised by a configured matcher", async () => {
-    const { served, client } = await setup(
-      mode,
-      { duplicateCode: "EXBZ0999", duplicateMessage: "单据{code}重复提交" },
-      { duplicate: { codes: ["EXBZ0999"] } },
-    );
+    const { served, client } = await setup(mode, { duplicateCode: "EXBZ0999", duplicateMessage: "单据{code}重复提交" }, { duplicate: { codes: ["EXBZ0999"] } });
     await client.write(doc("JST-D-2"));
     expect((await client.write(doc("JST-D-2"))).status).toBe("already_exists");
     expect(stored(served)).toHaveLength(1);
@@ -174,7 +185,12 @@ describe.each(["cloud", "onprem"] as const)("idempotent write (%s)", (mode) => {
 
   it("lists vouchers by date range for reconciliation", async () => {
     const { client } = await setup(mode);
-    for (const [key, date] of [["R-1", "2025-03-01"], ["R-2", "2025-03-02"], ["R-3", "2025-03-05"], ["R-4", "2025-03-02"]]) {
+    for (const [key, date] of [
+      ["R-1", "2025-03-01"],
+      ["R-2", "2025-03-02"],
+      ["R-3", "2025-03-05"],
+      ["R-4", "2025-03-02"],
+    ]) {
       await client.write(doc(key!, { VoucherDate: date }));
     }
     const listed = await client.listVouchers("otherDispatch", { from: "2025-03-02", to: "2025-03-04", pageSize: 1 });

@@ -7,7 +7,14 @@ const ev = (expr: string, record: Record<string, unknown>) => compileExpression(
 describe("UNIT_PRICE", () => {
   it("carries enough decimals for the product to round to the amount", () => {
     expect(ev("UNIT_PRICE({a}, {q})", { a: 10000, q: 30000 })).toBe(0.33333333);
-    for (const [a, q] of [[10000, 30000], [1, 3], [999999.99, 7777777], [0.01, 999], [123.45, -7], [5000, 100000]] as const) {
+    for (const [a, q] of [
+      [10000, 30000],
+      [1, 3],
+      [999999.99, 7777777],
+      [0.01, 999],
+      [123.45, -7],
+      [5000, 100000],
+    ] as const) {
       const p = ev("UNIT_PRICE({a}, {q})", { a, q }) as number;
       expect(Math.round(p * q * 100)).toBe(Math.round(a * 100));
     }

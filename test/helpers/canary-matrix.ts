@@ -105,7 +105,9 @@ export async function runCanaryScenario(scenario: CanaryScenario): Promise<Canar
     const known = new Redactor().addEnv(e2e.env).addAll(tokens);
     for (const s of [...known.known(), ...echoedSecrets(upstream.echoed)]) if (s.length >= 8) secrets.add(s);
     const list = [...secrets];
-    const plain = Object.entries(e2e.env).filter(([name]) => !known.known().includes(e2e.env[name]!)).map(([, v]) => v);
+    const plain = Object.entries(e2e.env)
+      .filter(([name]) => !known.known().includes(e2e.env[name]!))
+      .map(([, v]) => v);
 
     const outputs: Record<Output, string> = {
       logs: lines.join("\n"),

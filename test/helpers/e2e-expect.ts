@@ -9,7 +9,11 @@ import { actualTargets, E2E_START, expectedTargets, type E2E } from "./e2e.ts";
  */
 export function expectTargetsExact(current: E2E) {
   // T+ reads by `modified` up to the start of today: a closed day's documents saved today are a later supplement.
-  const expected = expectedTargets(current, { kis: E2E_START - 5 * 60_000, tplusDayEnd: startOfDayInZone(E2E_START), tplusModifiedBefore: startOfDayInZone(E2E_START) });
+  const expected = expectedTargets(current, {
+    kis: E2E_START - 5 * 60_000,
+    tplusDayEnd: startOfDayInZone(E2E_START),
+    tplusModifiedBefore: startOfDayInZone(E2E_START),
+  });
   const actual = actualTargets(current);
   expect(expected.kis.size).toBeGreaterThan(10);
   expect(expected.tplus.size).toBeGreaterThan(5);

@@ -54,7 +54,11 @@ export async function startE2E(options: E2EOptions = {}) {
   });
   const servers: RunningServer[] = [];
   for (const emulator of [stack.jushuitan, stack.tplus, stack.kis]) servers.push(await serveOnLoopback(emulator.app));
-  const env: Record<string, string> = { ...stack.env({ jushuitan: servers[0]!.url, tplus: servers[1]!.url, kis: servers[2]!.url }), REQUEST_TIMEOUT_MS: "400", ...options.env };
+  const env: Record<string, string> = {
+    ...stack.env({ jushuitan: servers[0]!.url, tplus: servers[1]!.url, kis: servers[2]!.url }),
+    REQUEST_TIMEOUT_MS: "400",
+    ...options.env,
+  };
 
   const kv = new MemoryKeyValueStore();
   const lock = new MemoryFlowLock(clock);

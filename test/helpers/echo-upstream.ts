@@ -25,7 +25,7 @@ const PLAIN_HEADERS = new Set(["content-type", "accept", "content-length", "user
 export function requestValues(url: string, headers: Headers, body: unknown): string[] {
   const out: string[] = [];
   headers.forEach((v, k) => {
-    if (PLAIN_HEADERS.has(k.toLowerCase()) || k.toLowerCase().startsWith("kis-") && k.toLowerCase() !== "kis-authdata") return;
+    if (PLAIN_HEADERS.has(k.toLowerCase()) || (k.toLowerCase().startsWith("kis-") && k.toLowerCase() !== "kis-authdata")) return;
     out.push(`${k}: ${v}`);
   });
   for (const [k, v] of new URL(url).searchParams) out.push(`${k}=${v}`);
@@ -59,20 +59,37 @@ export function echoingFetch(inner: FetchLike, rules: EchoRule[], extraEcho: () 
       case "jst":
         return Response.json({ code: 100, msg: `非法请求 ${text}`, data: null });
       case "jst-html":
-        return new Response(`<html><body>${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}</body></html>`, { status: 502, headers: { "Content-Type": "text/html" } });
+        return new Response(`<html><body>${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}</body></html>`, {
+          status: 502,
+          headers: { "Content-Type": "text/html" },
+        });
       case "tplus":
         return Response.json({ code: "EXBZ0001", message: `业务处理失败 ${text}` }, { status: 400 });
       case "kis":
         return Response.json({ errcode: 500010, description: `单据保存失败 ${text}` });
       case "kis-html":
-        return new Response(`${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}`, { status: 400, headers: { "Content-Type": "text/plain" } });
+        return new Response(`${pad}${values.map((v) => v.replace(/^[^=:]*[=:]\s*/, "")).join(" ")} ${encoded.join(" ")}`, {
+          status: 400,
+          headers: { "Content-Type": "text/plain" },
+        });
     }
   };
   return { fetch, echoed };
 }
 
 /** Names whose values are credentials in the three vendors' protocols (kept apart from the product's own list). */
-const CREDENTIAL_NAMES = new Set(["access_token", "refresh_token", "app_secret", "appsecret", "opentoken", "authorization", "cookie", "kis-authdata", "sid", "client_secret"]);
+const CREDENTIAL_NAMES = new Set([
+  "access_token",
+  "refresh_token",
+  "app_secret",
+  "appsecret",
+  "opentoken",
+  "authorization",
+  "cookie",
+  "kis-authdata",
+  "sid",
+  "client_secret",
+]);
 
 /** The credential values among the echoed `name: value` / `name=value` lines. */
 export function echoedSecrets(echoed: string[]): string[] {

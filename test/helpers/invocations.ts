@@ -13,7 +13,5 @@ export interface InvocationRecord {
 
 /** Stored run records (newest first, as listRuns returns them) → their invocations, oldest first. */
 export function invocationsOf(records: readonly unknown[]): InvocationRecord[] {
-  return [...records]
-    .reverse()
-    .flatMap((r) => (r as { chain?: { runs: InvocationRecord[] } }).chain?.runs ?? [r as InvocationRecord]);
+  return [...records].reverse().flatMap((r) => (r as { chain?: { runs: InvocationRecord[] } }).chain?.runs ?? [r as InvocationRecord]);
 }

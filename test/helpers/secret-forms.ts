@@ -37,7 +37,12 @@ export function echoForms(value: string): string[] {
   const forms = new Set<string>(textForms(value));
   for (const lead of LEADS) {
     forms.add(b64(lead + value));
-    forms.add(b64(lead + value).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
+    forms.add(
+      b64(lead + value)
+        .replace(/\+/g, "-")
+        .replace(/\//g, "_")
+        .replace(/=+$/, ""),
+    );
   }
   return [...forms];
 }

@@ -29,7 +29,8 @@ export function sourceTotals(docs: Row[], include: (doc: Row) => boolean = () =>
   const out: SignedTotals = new Map();
   for (const doc of docs) {
     if (doc.status !== "Confirmed" || !include(doc)) continue;
-    for (const item of (doc.items as Row[] | undefined) ?? []) add(out, String(doc.io_date).slice(0, 10), String(doc.wms_co_id), String(item.sku_id), Number(item.qty));
+    for (const item of (doc.items as Row[] | undefined) ?? [])
+      add(out, String(doc.io_date).slice(0, 10), String(doc.wms_co_id), String(item.sku_id), Number(item.qty));
   }
   return out;
 }
@@ -50,7 +51,12 @@ export function kisSignedLines(bill: { Head?: Row; Entry: Row[] }): SignedLine[]
   return bill.Entry.map((e) => {
     const stock = String(e.FDCStockID ?? e.FSCStockID ?? head.FDCStockID ?? head.FSCStockID);
     const q = Number(e.FQty);
-    return { day, warehouse: wmsByKisStock.get(stock) ?? `?${stock}`, sku: skuByKisItem.get(String(e.FItemID)) ?? `?${String(e.FItemID)}`, qty: red ? -Math.abs(q) : q };
+    return {
+      day,
+      warehouse: wmsByKisStock.get(stock) ?? `?${stock}`,
+      sku: skuByKisItem.get(String(e.FItemID)) ?? `?${String(e.FItemID)}`,
+      qty: red ? -Math.abs(q) : q,
+    };
   });
 }
 

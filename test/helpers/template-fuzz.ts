@@ -71,20 +71,14 @@ function int(rand: Rand, min: number, max: number): number {
 const HOSTILE_JSON = JSON.stringify({
   qty: 3,
   price: 19.9,
-  name: "O'Brien \"quoted\" \\ {qty} {{LAST_SYNC_TIME}}",
+  name: 'O\'Brien "quoted" \\ {qty} {{LAST_SYNC_TIME}}',
   date_text: "2024-02-29 23:59:59",
   empty: "",
   nil: null,
   flag: true,
   big_text: "x".repeat(20_000),
   emoji: "a😀b",
-  items: [
-    { sku_id: "A", qty: 2, sale_price: 19.9 },
-    { sku_id: "B", qty: "1", sale_price: "0.1" },
-    { sku_id: null, qty: null },
-    "not an object",
-    [1, 2],
-  ],
+  items: [{ sku_id: "A", qty: 2, sale_price: 19.9 }, { sku_id: "B", qty: "1", sale_price: "0.1" }, { sku_id: null, qty: null }, "not an object", [1, 2]],
   nested: { a: { b: { c: [{ d: 1 }] } } },
 }).replace(/^\{/, '{"__proto__":{"polluted":"yes","qty":666},"constructor":{"prototype":{"polluted":"yes"}},"prototype":{"x":1},');
 
@@ -101,16 +95,70 @@ const LOOKUPS: LookupTables = { get: (name) => (name === "t" || name === "materi
 // ---- generators ----
 
 const FIELDS = [
-  "qty", "price", "name", "date_text", "empty", "nil", "flag", "missing", "items", "items.qty", "items[0].qty", "nested.a.b.c[0].d",
-  "__proto__", "__proto__.polluted", "constructor", "constructor.constructor", "constructor.prototype", "prototype", "toString",
-  "valueOf", "hasOwnProperty", "parent.qty", "big_text", "emoji",
+  "qty",
+  "price",
+  "name",
+  "date_text",
+  "empty",
+  "nil",
+  "flag",
+  "missing",
+  "items",
+  "items.qty",
+  "items[0].qty",
+  "nested.a.b.c[0].d",
+  "__proto__",
+  "__proto__.polluted",
+  "constructor",
+  "constructor.constructor",
+  "constructor.prototype",
+  "prototype",
+  "toString",
+  "valueOf",
+  "hasOwnProperty",
+  "parent.qty",
+  "big_text",
+  "emoji",
 ];
 const PLACEHOLDERS = [
-  "{qty}", "{{qty}}", "{../qty}", "{parent.name}", "{{LAST_SYNC_TIME}}", "{{CURRENT_TIME|datetime}}", "{{DAYS_AGO_3|date}}",
-  "{{date_text|datetime}}", "{{name|timestamp}}", "{PAGINATION_START_PAGE}", "{{PAGINATION_PAGE_SIZE}}", "{__proto__}",
-  "{{__proto__}}", "{constructor.constructor}", "{items[1].sku_id}", "{{missing|date}}",
+  "{qty}",
+  "{{qty}}",
+  "{../qty}",
+  "{parent.name}",
+  "{{LAST_SYNC_TIME}}",
+  "{{CURRENT_TIME|datetime}}",
+  "{{DAYS_AGO_3|date}}",
+  "{{date_text|datetime}}",
+  "{{name|timestamp}}",
+  "{PAGINATION_START_PAGE}",
+  "{{PAGINATION_PAGE_SIZE}}",
+  "{__proto__}",
+  "{{__proto__}}",
+  "{constructor.constructor}",
+  "{items[1].sku_id}",
+  "{{missing|date}}",
 ];
-const STRINGS = ["''", "'abc'", "'O''Brien'", "'a\\'b'", '"dq"', "'%a_'", "'2024-01-31'", "'2024-01-31 10:00:00'", "'10'", "' 7 '", "'中文'", "'😀'", "'{qty}'", "'x{qty}y'", "'{{date_text|datetime}}'", "'%Y-%m-%d %H:%i:%s'", "'\\\\'", "'{'", "'}'"];
+const STRINGS = [
+  "''",
+  "'abc'",
+  "'O''Brien'",
+  "'a\\'b'",
+  '"dq"',
+  "'%a_'",
+  "'2024-01-31'",
+  "'2024-01-31 10:00:00'",
+  "'10'",
+  "' 7 '",
+  "'中文'",
+  "'😀'",
+  "'{qty}'",
+  "'x{qty}y'",
+  "'{{date_text|datetime}}'",
+  "'%Y-%m-%d %H:%i:%s'",
+  "'\\\\'",
+  "'{'",
+  "'}'",
+];
 const NUMBERS = ["0", "1", "-1", "2.675", "0.1", "1e3", "1e308", "9007199254740993", "100", "3", "-0.5", ".5", "32536771199", "1700000000"];
 const BINARY = ["+", "-", "*", "/", "%", "DIV", "MOD", "=", "<>", "!=", "<", "<=", ">", ">=", "AND", "OR", "XOR", "&&", "||"];
 const UNITS = ["SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"];
@@ -170,7 +218,10 @@ export function validExpression(rand: Rand, depth: number): string {
     case 11:
       return `_findCollection find ${pick(rand, ["FItemID", "content.FItemID", "__proto__", "constructor"])} from ${pick(rand, ["t", "materials", "nope"])} where ${pick(rand, ["F_103", "content.F_103", "__proto__"])}=${pick(rand, ["{{name}}", "{qty}", "'A'", "B", "constructor"])} _endFind`;
     default: {
-      const name = pick(rand, FUNCTION_NAMES.filter((n) => !FUNCTIONS[n]!.aggregate));
+      const name = pick(
+        rand,
+        FUNCTION_NAMES.filter((n) => !FUNCTIONS[n]!.aggregate),
+      );
       const spec = FUNCTIONS[name]!;
       const count = int(rand, spec.min, Math.min(spec.max, spec.min + 3));
       const args = Array.from({ length: count }, (_, i) => (spec.interval && i === 1 && rand() < 0.7 ? `INTERVAL ${sub()} ${pick(rand, UNITS)}` : sub()));
@@ -180,11 +231,87 @@ export function validExpression(rand: Rand, depth: number): string {
 }
 
 const SOUP = [
-  "(", ")", ",", "'", '"', "`", "{", "}", "{{", "}}", "|", "datetime", "_findCollection", "_endFind", "find", "from", "where", "=",
-  "INTERVAL", "DAY", "CASE", "WHEN", "THEN", "ELSE", "END", "AND", "OR", "NOT", "IN", "BETWEEN", "LIKE", "IS", "NULL", "%", "_", "\\",
-  "/*", "*/", "-- ", "+", "-", "*", "/", ".", "[", "]", "[0]", "0", "1.5", "9".repeat(400), "😀", "\u0000", "\n", "\u3000", "__proto__",
-  "constructor", "prototype", "qty", "items", "CONCAT", "REPLACE", "SUM", "DATE_FORMAT", "LPAD", "REPEAT", "_function", "_mongoQuery",
-  "$eq", "{\"a\":1}", "<=>", "#", "@", "?", ":", ";", "&", "^", "~", "LAST_SYNC_TIME", "DAYS_AGO_999999", "PAGINATION_PAGE_SIZE",
+  "(",
+  ")",
+  ",",
+  "'",
+  '"',
+  "`",
+  "{",
+  "}",
+  "{{",
+  "}}",
+  "|",
+  "datetime",
+  "_findCollection",
+  "_endFind",
+  "find",
+  "from",
+  "where",
+  "=",
+  "INTERVAL",
+  "DAY",
+  "CASE",
+  "WHEN",
+  "THEN",
+  "ELSE",
+  "END",
+  "AND",
+  "OR",
+  "NOT",
+  "IN",
+  "BETWEEN",
+  "LIKE",
+  "IS",
+  "NULL",
+  "%",
+  "_",
+  "\\",
+  "/*",
+  "*/",
+  "-- ",
+  "+",
+  "-",
+  "*",
+  "/",
+  ".",
+  "[",
+  "]",
+  "[0]",
+  "0",
+  "1.5",
+  "9".repeat(400),
+  "😀",
+  "\u0000",
+  "\n",
+  "\u3000",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "qty",
+  "items",
+  "CONCAT",
+  "REPLACE",
+  "SUM",
+  "DATE_FORMAT",
+  "LPAD",
+  "REPEAT",
+  "_function",
+  "_mongoQuery",
+  "$eq",
+  '{"a":1}',
+  "<=>",
+  "#",
+  "@",
+  "?",
+  ":",
+  ";",
+  "&",
+  "^",
+  "~",
+  "LAST_SYNC_TIME",
+  "DAYS_AGO_999999",
+  "PAGINATION_PAGE_SIZE",
 ];
 
 function tokenSoup(rand: Rand): string {
@@ -267,7 +394,8 @@ function mutate(rand: Rand, text: string): string {
 function templateValue(rand: Rand): string {
   const n = int(rand, 1, 5);
   let out = "";
-  for (let i = 0; i < n; i++) out += rand() < 0.5 ? pick(rand, PLACEHOLDERS) : pick(rand, ["-", " ", "text", "{", "}", "{\"a\":1}", "中文", "{bad key}", "{{", "}}", "|"]);
+  for (let i = 0; i < n; i++)
+    out += rand() < 0.5 ? pick(rand, PLACEHOLDERS) : pick(rand, ["-", " ", "text", "{", "}", '{"a":1}', "中文", "{bad key}", "{{", "}}", "|"]);
   return out;
 }
 

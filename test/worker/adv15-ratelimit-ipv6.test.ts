@@ -14,7 +14,10 @@ describe("adv15: rate limit keyed on the full IPv6 address", () => {
   it("adv15 ipv6: 15 wrong bearer tokens from one /64 (rotating interface ids) get 429 eventually", async () => {
     const statuses: number[] = [];
     for (let i = 1; i <= 15; i++) {
-      const res = await callApi(e, "GET", "/flows", { token: `wrong-token-${i}-xxxxxxxxxxxxxxxxxxxxxxxx`, headers: { "CF-Connecting-IP": `2001:db8:15:15::${i.toString(16)}` } });
+      const res = await callApi(e, "GET", "/flows", {
+        token: `wrong-token-${i}-xxxxxxxxxxxxxxxxxxxxxxxx`,
+        headers: { "CF-Connecting-IP": `2001:db8:15:15::${i.toString(16)}` },
+      });
       statuses.push(res.status);
     }
     expect(statuses, statuses.join(",")).toContain(429);

@@ -67,14 +67,18 @@ describe("alerts inside workerd", () => {
     expect(receiver.accepted("dingtalk")[0]?.query.sign).toMatch(/^[A-Za-z0-9+/]{43}=$/);
 
     for (const c of signed) {
-      const result = await notifyRun(failedRun(`${c.flow}-wrong`), inProcess(receiver, { ALERT_WEBHOOK_URL: c.url, ALERT_KIND: c.kind, ALERT_SECRET: "not-it" }));
+      const result = await notifyRun(
+        failedRun(`${c.flow}-wrong`),
+        inProcess(receiver, { ALERT_WEBHOOK_URL: c.url, ALERT_KIND: c.kind, ALERT_SECRET: "not-it" }),
+      );
       expect(result.status, c.kind).toBe("undelivered");
     }
-    expect(receiver.requests().filter((r) => !r.accepted).map((r) => r.reason)).toEqual([
-      "sign not match",
-      "sign match fail or timestamp is not within one hour from current time",
-      "signature mismatch",
-    ]);
+    expect(
+      receiver
+        .requests()
+        .filter((r) => !r.accepted)
+        .map((r) => r.reason),
+    ).toEqual(["sign not match", "sign match fail or timestamp is not within one hour from current time", "signature mismatch"]);
     const stored = JSON.parse((await env.STATE.get(stateKeys.alert("wk-alert-feishu")))!);
     expect(stored).toMatchObject({ lastEvent: "run_failed", consecutiveFailures: 1, openIncident: true });
   });
@@ -84,7 +88,11 @@ describe("alerts inside workerd", () => {
     receiver.addFaults({ kind: "hang", times: 2 });
     const result = await notifyRun(
       failedRun("wk-alert-hang"),
-      inProcess(receiver, { ALERT_WEBHOOK_URL: receiver.webhookUrls("https://robots.example").wecom, ALERT_KIND: "wecom" }, { timeoutMs: 100, retryDelayMs: 1 }),
+      inProcess(
+        receiver,
+        { ALERT_WEBHOOK_URL: receiver.webhookUrls("https://robots.example").wecom, ALERT_KIND: "wecom" },
+        { timeoutMs: 100, retryDelayMs: 1 },
+      ),
     );
     expect(result).toMatchObject({ status: "undelivered", attempts: 2, reason: "no answer within 100 ms" });
     receiver.releaseHangs();

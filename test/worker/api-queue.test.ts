@@ -74,7 +74,9 @@ describe("queue fan-out of a long range (inside workerd)", () => {
     const noQueue = await callApi({ ...e, SYNC_QUEUE: undefined } as Env, "POST", `/flows/${KIS}/sync`, { body: { from: to - 10 * DAY, to } });
     expect(noQueue.status).toBe(400);
     expect(noQueue.json.error.hint).toContain("SYNC_QUEUE");
-    const dry = await callApi({ ...e, SYNC_QUEUE: recordingQueue() } as unknown as Env, "POST", `/flows/${KIS}/sync`, { body: { from: to - 10 * DAY, to, dryRun: true } });
+    const dry = await callApi({ ...e, SYNC_QUEUE: recordingQueue() } as unknown as Env, "POST", `/flows/${KIS}/sync`, {
+      body: { from: to - 10 * DAY, to, dryRun: true },
+    });
     expect(dry.status).toBe(400);
   });
 });

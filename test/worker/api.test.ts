@@ -4,7 +4,18 @@ import { actualKis, expectedKis } from "../helpers/targets.ts";
 import expectedPlain from "../fixtures/flows/jst-sales-out-to-tplus/plain/expected.json";
 import inputPlain from "../fixtures/flows/jst-sales-out-to-tplus/plain/input.json";
 import tablesPlain from "../fixtures/flows/jst-sales-out-to-tplus/plain/tables.json";
-import { callApi, createStack, emulatorRequests, fillReferenceTables, type HubStack, JST, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "./stack.ts";
+import {
+  callApi,
+  createStack,
+  emulatorRequests,
+  fillReferenceTables,
+  type HubStack,
+  JST,
+  kisBills,
+  sourceDocuments,
+  tplusDispatches,
+  workerEnv,
+} from "./stack.ts";
 
 const KIS = "jst-other-in-to-kis";
 const TPLUS = "jst-sales-out-to-tplus";
@@ -145,7 +156,6 @@ describe("HTTP API: flows, sync, runs, catalog", () => {
     expect(res.json.documents[0].trace.length).toBeGreaterThan(3);
   });
 });
-
 
 describe("HTTP API: reference tables", () => {
   it("reference uploads are validated", async () => {

@@ -29,35 +29,39 @@ const REPORT_MARKER = "CHAOS_RESULT ";
 describe(`chaos: ${RUNS} seeded scenarios from seed ${BASE_SEED} (${PROFILE})`, () => {
   for (let i = 0; i < RUNS; i++) {
     const seed = BASE_SEED + i;
-    it(`seed ${seed}`, async () => {
-      const scenario = drawScenario(seed, PROFILE);
-      let result: ChaosResult;
-      try {
-        result = await runChaosScenario(scenario);
-      } catch (error) {
-        result = {
-          seed,
-          faults: scenario.faults,
-          ticks: 0,
-          lost: 0,
-          duplicated: 0,
-          unexpectedDeadLetters: 0,
-          missingDeadLetters: 0,
-          ok: false,
-          details: [`runner threw: ${String(error)}`],
-          notes: [],
-          durationMs: 0,
-        };
-      }
-      if (REPORT) console.log(REPORT_MARKER + JSON.stringify({ ...result, drawn: scenario.faults }));
-      const summary = { seed, faults: result.faults, details: result.details };
-      expect(result.lost, JSON.stringify(summary)).toBe(0);
-      expect(result.duplicated, JSON.stringify(summary)).toBe(0);
-      expect(result.unexpectedDeadLetters, JSON.stringify(summary)).toBe(0);
-      expect(result.missingDeadLetters, JSON.stringify(summary)).toBe(0);
-      expect(result.details).toEqual([]);
-      expect(result.ok).toBe(true);
-      expect(result.ticks).toBeGreaterThan(0);
-    }, TIMEOUT_MS);
+    it(
+      `seed ${seed}`,
+      async () => {
+        const scenario = drawScenario(seed, PROFILE);
+        let result: ChaosResult;
+        try {
+          result = await runChaosScenario(scenario);
+        } catch (error) {
+          result = {
+            seed,
+            faults: scenario.faults,
+            ticks: 0,
+            lost: 0,
+            duplicated: 0,
+            unexpectedDeadLetters: 0,
+            missingDeadLetters: 0,
+            ok: false,
+            details: [`runner threw: ${String(error)}`],
+            notes: [],
+            durationMs: 0,
+          };
+        }
+        if (REPORT) console.log(REPORT_MARKER + JSON.stringify({ ...result, drawn: scenario.faults }));
+        const summary = { seed, faults: result.faults, details: result.details };
+        expect(result.lost, JSON.stringify(summary)).toBe(0);
+        expect(result.duplicated, JSON.stringify(summary)).toBe(0);
+        expect(result.unexpectedDeadLetters, JSON.stringify(summary)).toBe(0);
+        expect(result.missingDeadLetters, JSON.stringify(summary)).toBe(0);
+        expect(result.details).toEqual([]);
+        expect(result.ok).toBe(true);
+        expect(result.ticks).toBeGreaterThan(0);
+      },
+      TIMEOUT_MS,
+    );
   }
 });

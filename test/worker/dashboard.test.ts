@@ -50,7 +50,13 @@ beforeAll(async () => {
   const store = new FlowStateStore(new WorkersKvStore(e.STATE));
   const now = Date.now();
   const letters = await store.addDeadLetters(KIS, [
-    { runId: "r-xss", sourceId: IMG, stage: "lookup", error: { code: "lookup_miss", message: `material ${XSS} not found`, hint: `upload ${IMG}` }, source: { io_id: IMG, remark: XSS } },
+    {
+      runId: "r-xss",
+      sourceId: IMG,
+      stage: "lookup",
+      error: { code: "lookup_miss", message: `material ${XSS} not found`, hint: `upload ${IMG}` },
+      source: { io_id: IMG, remark: XSS },
+    },
     { runId: "r-xss", sourceId: "42", stage: "write", error: { code: "kis_error", message: "plain failure" }, source: { io_id: 42 } },
   ]);
   letterIds = letters.map((l) => l.id);
@@ -201,12 +207,39 @@ describe("dashboard: pages", () => {
 
   it("escapes a malicious flow name and mapping in the rendered views", async () => {
     const base = seedFlow(KIS);
-    const evil = { ...base, name: XSS, description: IMG, target: { ...base.target, operation: `x/${IMG}`, fields: [{ field: IMG, type: "string" as const, label: XSS, value: `{${XSS}}` }] } };
-    const detail = { flow: evil, schedule: null, watermark: null, checkpoint: null, lease: { expired: true }, runs: [], mapping: mappingRows(evil.target.fields) };
+    const evil = {
+      ...base,
+      name: XSS,
+      description: IMG,
+      target: { ...base.target, operation: `x/${IMG}`, fields: [{ field: IMG, type: "string" as const, label: XSS, value: `{${XSS}}` }] },
+    };
+    const detail = {
+      flow: evil,
+      schedule: null,
+      watermark: null,
+      checkpoint: null,
+      lease: { expired: true },
+      runs: [],
+      mapping: mappingRows(evil.target.fields),
+    };
     const flowHtml = String(await flowBody({ detail, history: [], deadLetters: [] }));
     const overviewHtml = String(
       await overviewBody({
-        flows: [{ id: evil.id, name: XSS, description: IMG, source: { type: "jushuitan", endpoint: IMG }, target: { type: "kis", operation: XSS }, merge: null, schedule: null, watermark: null, resumeCursor: false, lastRun: null, openDeadLetters: 0 }],
+        flows: [
+          {
+            id: evil.id,
+            name: XSS,
+            description: IMG,
+            source: { type: "jushuitan", endpoint: IMG },
+            target: { type: "kis", operation: XSS },
+            merge: null,
+            schedule: null,
+            watermark: null,
+            resumeCursor: false,
+            lastRun: null,
+            openDeadLetters: 0,
+          },
+        ],
         histories: {},
         deadLetters: [],
         apis: [{ endpoint: IMG, system: "kis", flows: [XSS], calls: 1, errors: 0, throttles: 0, p50Ms: 1, p95Ms: 1, runs: 1 }],
@@ -238,7 +271,11 @@ describe("dashboard: the cookie on the API", () => {
     // Still open after the refused calls.
     expect((await page("/")).text).toContain(`<tr class="dead-letter open" data-dead-letter="${letterIds[1]}">`);
 
-    const same = await callApi(e, "DELETE", `/dead-letters/${id}`, { token: null, body: { reason: "posted by hand in KIS" }, headers: { Cookie: cookie, Origin: ORIGIN } });
+    const same = await callApi(e, "DELETE", `/dead-letters/${id}`, {
+      token: null,
+      body: { reason: "posted by hand in KIS" },
+      headers: { Cookie: cookie, Origin: ORIGIN },
+    });
     expect(same.status).toBe(200);
     expect(same.json.deadLetter.resolved.by).toBe("dashboard");
     const after = await page("/");

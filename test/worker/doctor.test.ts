@@ -26,7 +26,11 @@ describe("GET /doctor (Worker)", () => {
   });
 
   it("the dashboard overview shows the last checklist", async () => {
-    const login = await callApi(e, "POST", "/login", { token: null, body: new URLSearchParams({ token: e.SYNC_API_TOKEN! }).toString(), headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" } });
+    const login = await callApi(e, "POST", "/login", {
+      token: null,
+      body: new URLSearchParams({ token: e.SYNC_API_TOKEN! }).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" },
+    });
     const cookie = (login.headers.get("Set-Cookie") ?? "").split(";")[0]!;
     const page = await callApi(e, "GET", "/", { token: null, headers: { Cookie: cookie } });
     expect(page.status).toBe(200);
@@ -38,14 +42,28 @@ describe("GET /doctor (Worker)", () => {
 describe("the red form doctor --write-probe learned (issue 16), in GET /flows and GET /doctor", () => {
   it("a stored probe result is the flow's red form, with its source; a read-only GET /doctor keeps it", async () => {
     // What a CLI/Action `doctor --write-probe` against this KV stores (shared/doctor/red-form.ts RED_FORM_KEY).
-    await e.STATE.put("doctor/red-form", JSON.stringify({ kis: { redQtySign: "positive", at: Date.UTC(2026, 0, 2) }, tplus: { redQtySign: "positive", redBusiType: "14", at: Date.UTC(2026, 0, 2) } }));
-    const flows = (await callApi(e, "GET", "/flows")).json.flows as Array<{ id: string; target: { redForm?: { settings: Record<string, string>; source: string } } }>;
+    await e.STATE.put(
+      "doctor/red-form",
+      JSON.stringify({
+        kis: { redQtySign: "positive", at: Date.UTC(2026, 0, 2) },
+        tplus: { redQtySign: "positive", redBusiType: "14", at: Date.UTC(2026, 0, 2) },
+      }),
+    );
+    const flows = (await callApi(e, "GET", "/flows")).json.flows as Array<{
+      id: string;
+      target: { redForm?: { settings: Record<string, string>; source: string } };
+    }>;
     const kis = flows.find((f) => f.id === "jst-other-in-to-kis")!;
     const tplus = flows.find((f) => f.id === "jst-sales-out-to-tplus")!;
     expect(kis.target.redForm).toMatchObject({ settings: { KIS_RED_QTY_SIGN: "positive" }, source: "doctor write probe 2026-01-02T00:00:00.000Z" });
-    expect(tplus.target.redForm).toMatchObject({ settings: { TPLUS_RED_QTY_SIGN: "positive", TPLUS_RED_BUSI_TYPE: "14" }, source: expect.stringMatching(/^doctor write probe/) });
+    expect(tplus.target.redForm).toMatchObject({
+      settings: { TPLUS_RED_QTY_SIGN: "positive", TPLUS_RED_BUSI_TYPE: "14" },
+      source: expect.stringMatching(/^doctor write probe/),
+    });
     const checks = (await callApi(e, "GET", "/doctor")).json.checks as Array<{ system: string; title: string; detail?: string }>;
-    expect(checks.find((c) => c.system === "kis" && /^corrections after posting/.test(c.title))?.detail).toMatch(/KIS_RED_QTY_SIGN=positive, .*\(doctor write probe 2026-01-02/);
+    expect(checks.find((c) => c.system === "kis" && /^corrections after posting/.test(c.title))?.detail).toMatch(
+      /KIS_RED_QTY_SIGN=positive, .*\(doctor write probe 2026-01-02/,
+    );
     expect(JSON.parse((await e.STATE.get("doctor/red-form"))!).kis.redQtySign).toBe("positive");
   });
 });

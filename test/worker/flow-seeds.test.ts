@@ -12,8 +12,22 @@ describe("seed flows inside workerd", () => {
   it("previews a merged sales-out day", () => {
     const docs = [
       // The seed reads every status and posts what passes its condition status = Confirmed (issue 16).
-      { io_id: 2, status: "Confirmed", io_date: "2024-03-01 10:00:00.120", wms_co_id: 10817, remark: "门店零售", items: [{ sku_id: "TX100-11", qty: 2, sale_amount: 118 }] },
-      { io_id: 1, status: "Confirmed", io_date: "2024-03-01 23:59:59", wms_co_id: 10817, remark: "会员日活动", items: [{ sku_id: "TX100-11", qty: 1, sale_amount: 53.1 }] },
+      {
+        io_id: 2,
+        status: "Confirmed",
+        io_date: "2024-03-01 10:00:00.120",
+        wms_co_id: 10817,
+        remark: "门店零售",
+        items: [{ sku_id: "TX100-11", qty: 2, sale_amount: 118 }],
+      },
+      {
+        io_id: 1,
+        status: "Confirmed",
+        io_date: "2024-03-01 23:59:59",
+        wms_co_id: 10817,
+        remark: "会员日活动",
+        items: [{ sku_id: "TX100-11", qty: 1, sale_amount: 53.1 }],
+      },
     ];
     const result = preview(seedFlow("jst-sales-out-to-tplus"), docs, {
       tables: { warehouses: [{ wms_co_id: 10817, tplus_code: "01" }] },

@@ -56,7 +56,9 @@ describe("HTTP API: document trace", () => {
     const after = await callApi(env, "GET", `/trace?q=${encodeURIComponent(letter.sourceId)}`);
     const status = after.json.events.find((e: { t: string }) => e.t === "dead_letter_status");
     expect(status.reason).toMatch(/^replayed: /);
-    expect(after.json.events.map((e: { at: number }) => e.at)).toEqual([...after.json.events.map((e: { at: number }) => e.at)].sort((a: number, b: number) => a - b));
+    expect(after.json.events.map((e: { at: number }) => e.at)).toEqual(
+      [...after.json.events.map((e: { at: number }) => e.at)].sort((a: number, b: number) => a - b),
+    );
 
     // Authenticated like every API route; one plain id only.
     expect((await callApi(env, "GET", `/trace?q=${encodeURIComponent(bill.FBillNo)}`, { token: null })).status).toBe(401);

@@ -39,7 +39,10 @@ describe("queue deliveries run under their own run ids", () => {
   it("a continue chain keeps one record per delivery (carried into its last run record's chain), and together they cover the range without a gap", async () => {
     const stack = await createStack({ documents: { [JST.otherInOut]: 600, [JST.salesOut]: 0 }, days: 2, limits: { perSecond: null, perMinute: null } });
     const queue = recordingQueue();
-    const e = { ...workerEnv(stack, { MAX_SUBREQUESTS: "8", STATE_SUBREQUEST_RESERVE: "3", FLOWS: KIS, CONTINUE_WITH: "queue" }), SYNC_QUEUE: queue } as unknown as Env;
+    const e = {
+      ...workerEnv(stack, { MAX_SUBREQUESTS: "8", STATE_SUBREQUEST_RESERVE: "3", FLOWS: KIS, CONTINUE_WITH: "queue" }),
+      SYNC_QUEUE: queue,
+    } as unknown as Env;
     await fillReferenceTables(stack, e);
     await fireCron(e, KIS_CRON, Date.now());
 
@@ -71,7 +74,10 @@ describe("queue deliveries run under their own run ids", () => {
     const e = { ...workerEnv(stack, { MAX_SUBREQUESTS: "10000", FLOWS: KIS }), SYNC_QUEUE: recordingQueue() } as unknown as Env;
     await fillReferenceTables(stack, e);
     // Both deliveries start together; the first Jushuitan answer is held a moment so the lease holder is still running.
-    await fetch(`${stack.urls.jushuitan}/__emulator/faults`, { method: "POST", body: JSON.stringify([{ kind: "timeout", delayMs: 300, path: JST.otherInOut }]) });
+    await fetch(`${stack.urls.jushuitan}/__emulator/faults`, {
+      method: "POST",
+      body: JSON.stringify([{ kind: "timeout", delayMs: 300, path: JST.otherInOut }]),
+    });
     const to = Date.now() - 3_600_000;
     const windows = [
       { from: to - 2 * 86_400_000, to: to - 86_400_000 },

@@ -14,7 +14,12 @@ afterEach(() => vi.restoreAllMocks());
 describe("canary: an upstream echoing its credentials leaks nothing through the Worker", () => {
   it("Jushuitan echo: run records, dead letters, API, dashboard, Worker logs, alert body", async () => {
     const stack = await createStack({ documents: { [JST.otherInOut]: 40, [JST.salesOut]: 10 }, days: 2 });
-    const e = workerEnv(stack, { MAX_SUBREQUESTS: "400", LOG_LEVEL: "debug", ALERT_WEBHOOK_URL: "https://robots.example/hooks/canary-hook-0123456789", ALERT_KIND: "json" });
+    const e = workerEnv(stack, {
+      MAX_SUBREQUESTS: "400",
+      LOG_LEVEL: "debug",
+      ALERT_WEBHOOK_URL: "https://robots.example/hooks/canary-hook-0123456789",
+      ALERT_KIND: "json",
+    });
     await fillReferenceTables(stack, e);
 
     const alertBodies: string[] = [];
@@ -49,7 +54,11 @@ describe("canary: an upstream echoing its credentials leaks nothing through the 
     for (const run of runs.json.runs as Array<{ id: string }>) output.push((await callApi(e, "GET", `/runs/${run.id}`)).text);
     expect(output.join("\n")).toContain("jst_token_invalid"); // the echoing error is in there
 
-    const login = await callApi(e, "POST", "/login", { token: null, body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`, headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" } });
+    const login = await callApi(e, "POST", "/login", {
+      token: null,
+      body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`,
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" },
+    });
     const cookie = (login.headers.get("Set-Cookie") ?? "").split(";")[0]!;
     for (const path of ["/", "/ui/flows/jst-other-in-to-kis"]) {
       const page = await callApi(e, "GET", path, { token: null, headers: { Cookie: cookie } });
@@ -60,14 +69,26 @@ describe("canary: an upstream echoing its credentials leaks nothing through the 
     const tokens: string[] = [];
     for (const k of (await env.STATE.list()).keys) {
       const value = (await env.STATE.get(k.name)) ?? "";
-      if (k.name.startsWith("tok:")) tokens.push(...Object.values(JSON.parse(value) as Record<string, unknown>).filter((v): v is string => typeof v === "string"));
+      if (k.name.startsWith("tok:"))
+        tokens.push(...Object.values(JSON.parse(value) as Record<string, unknown>).filter((v): v is string => typeof v === "string"));
       else stored.push(`${k.name}=${value}`);
     }
 
-    const secrets = [...new Set([...echoedSecrets(upstream.echoed), e.JST_APP_SECRET!, e.JST_ACCESS_TOKEN!, e.JST_REFRESH_TOKEN!, e.SYNC_API_TOKEN!, ...tokens.filter((t) => t.length >= 12)])];
+    const secrets = [
+      ...new Set([
+        ...echoedSecrets(upstream.echoed),
+        e.JST_APP_SECRET!,
+        e.JST_ACCESS_TOKEN!,
+        e.JST_REFRESH_TOKEN!,
+        e.SYNC_API_TOKEN!,
+        ...tokens.filter((t) => t.length >= 12),
+      ]),
+    ];
     const places = { "responses + Worker logs": output.join("\n"), "stored state": stored.join("\n"), "alert body": alertBodies.join("\n") };
     // Each secret in every encoded form (the upstream echoed them all).
-    const leaks = Object.entries(places).flatMap(([where, text]) => secrets.filter((s) => searchForms(s).some((f) => text.includes(f))).map((s) => `${where}: ${s.slice(0, 8)}…`));
+    const leaks = Object.entries(places).flatMap(([where, text]) =>
+      secrets.filter((s) => searchForms(s).some((f) => text.includes(f))).map((s) => `${where}: ${s.slice(0, 8)}…`),
+    );
     expect(leaks).toEqual([]);
   });
 });

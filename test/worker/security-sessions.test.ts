@@ -16,7 +16,11 @@ let address = 0;
 const ip = () => ({ "CF-Connecting-IP": `203.0.113.${++address}` });
 
 async function signIn(envv: Env = e, headers: Record<string, string> = {}) {
-  const res = await callApi(envv, "POST", "/login", { token: null, body: `token=${encodeURIComponent(envv.SYNC_API_TOKEN!)}`, headers: { ...FORM, Origin: ORIGIN, ...headers } });
+  const res = await callApi(envv, "POST", "/login", {
+    token: null,
+    body: `token=${encodeURIComponent(envv.SYNC_API_TOKEN!)}`,
+    headers: { ...FORM, Origin: ORIGIN, ...headers },
+  });
   expect(res.status).toBe(303);
   const setCookie = res.headers.get("Set-Cookie") ?? "";
   return { setCookie, cookie: setCookie.split(";")[0]! };
@@ -86,11 +90,23 @@ describe("abuse limits (review #3)", () => {
       const res = await callApi(e, "POST", "/login", { token: null, body: "token=wrong-guess-0123456789", headers: { ...FORM, Origin: ORIGIN, ...from } });
       expect(res.status, `attempt ${i + 1}`).toBe(i < 9 ? 401 : 429);
     }
-    const right = await callApi(e, "POST", "/login", { token: null, body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`, headers: { ...FORM, Origin: ORIGIN, ...from } });
+    const right = await callApi(e, "POST", "/login", {
+      token: null,
+      body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`,
+      headers: { ...FORM, Origin: ORIGIN, ...from },
+    });
     expect(right.status).toBe(429);
     expect(right.headers.get("Set-Cookie")).toBeNull();
     // Another address is not affected.
-    expect((await callApi(e, "POST", "/login", { token: null, body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`, headers: { ...FORM, Origin: ORIGIN, ...ip() } })).status).toBe(303);
+    expect(
+      (
+        await callApi(e, "POST", "/login", {
+          token: null,
+          body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`,
+          headers: { ...FORM, Origin: ORIGIN, ...ip() },
+        })
+      ).status,
+    ).toBe(303);
   });
 
   it("bearer failures are limited per address too", async () => {
@@ -128,7 +144,9 @@ describe("bounded requests (review #4, #5, #11)", () => {
       },
     };
     const to = Date.now() - 3_600_000;
-    const res = await callApi({ ...e, SYNC_QUEUE: queue } as unknown as Env, "POST", "/flows/jst-other-in-to-kis/sync", { body: { from: to - 200 * 86_400_000, to } });
+    const res = await callApi({ ...e, SYNC_QUEUE: queue } as unknown as Env, "POST", "/flows/jst-other-in-to-kis/sync", {
+      body: { from: to - 200 * 86_400_000, to },
+    });
     expect(res.status).toBe(202);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(res.json.accepted.windows);
     expect(Math.max(...batches)).toBeLessThanOrEqual(100);
@@ -137,7 +155,11 @@ describe("bounded requests (review #4, #5, #11)", () => {
 
   it("flow ids are own properties only: constructor, __proto__, toString are unknown flows", async () => {
     for (const id of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
-      for (const [method, path, body] of [["GET", `/flows/${id}`, undefined], ["POST", `/flows/${id}/sync`, {}], ["POST", `/flows/${id}/preview`, { documents: [{ a: 1 }] }]] as const) {
+      for (const [method, path, body] of [
+        ["GET", `/flows/${id}`, undefined],
+        ["POST", `/flows/${id}/sync`, {}],
+        ["POST", `/flows/${id}/preview`, { documents: [{ a: 1 }] }],
+      ] as const) {
         const res = await callApi(e, method, path, body === undefined ? {} : { body });
         expect(res.status, `${method} ${path}`).toBe(404);
       }
@@ -145,7 +167,12 @@ describe("bounded requests (review #4, #5, #11)", () => {
   });
 
   it("API responses carry Cache-Control: no-store and X-Content-Type-Options: nosniff", async () => {
-    for (const [path, token] of [["/flows", undefined], ["/dead-letters", undefined], ["/flows", null], ["/nope", undefined]] as const) {
+    for (const [path, token] of [
+      ["/flows", undefined],
+      ["/dead-letters", undefined],
+      ["/flows", null],
+      ["/nope", undefined],
+    ] as const) {
       const res = await callApi(e, "GET", path, token === null ? { token: null } : {});
       expect(res.headers.get("Cache-Control"), path).toContain("no-store");
       expect(res.headers.get("X-Content-Type-Options"), path).toBe("nosniff");

@@ -10,7 +10,19 @@ import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import { WorkersKvStore } from "../../worker/kv-store.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, JST, workerEnv } from "./stack.ts";
 
-const SECRETS = ["JST_APP_SECRET", "JST_ACCESS_TOKEN", "JST_REFRESH_TOKEN", "TPLUS_APP_SECRET", "TPLUS_OPEN_TOKEN", "TPLUS_REFRESH_TOKEN", "KIS_CLIENT_SECRET", "KIS_ACCESS_TOKEN", "KIS_AUTH_DATA", "KIS_REFRESH_AUTH_DATA_TOKEN", "SYNC_API_TOKEN"] as const;
+const SECRETS = [
+  "JST_APP_SECRET",
+  "JST_ACCESS_TOKEN",
+  "JST_REFRESH_TOKEN",
+  "TPLUS_APP_SECRET",
+  "TPLUS_OPEN_TOKEN",
+  "TPLUS_REFRESH_TOKEN",
+  "KIS_CLIENT_SECRET",
+  "KIS_ACCESS_TOKEN",
+  "KIS_AUTH_DATA",
+  "KIS_REFRESH_AUTH_DATA_TOKEN",
+  "SYNC_API_TOKEN",
+] as const;
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -36,12 +48,24 @@ describe("security inside workerd", () => {
     const failed = await callApi(bad, "POST", "/flows/jst-sales-out-to-tplus/sync", { body: { from: now - 3 * 86_400_000, to: now - 2 * 86_400_000 } });
     output.push(failed.text);
 
-    for (const path of ["/flows", "/flows/jst-other-in-to-kis", "/flows/jst-sales-out-to-tplus", "/runs?limit=50", "/dead-letters?status=all", "/apis", "/reference"]) {
+    for (const path of [
+      "/flows",
+      "/flows/jst-other-in-to-kis",
+      "/flows/jst-sales-out-to-tplus",
+      "/runs?limit=50",
+      "/dead-letters?status=all",
+      "/apis",
+      "/reference",
+    ]) {
       const res = await callApi(e, "GET", path);
       expect(res.status, path).toBe(200);
       output.push(res.text);
     }
-    const login = await callApi(e, "POST", "/login", { token: null, body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`, headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" } });
+    const login = await callApi(e, "POST", "/login", {
+      token: null,
+      body: `token=${encodeURIComponent(e.SYNC_API_TOKEN!)}`,
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: "https://bridge.test" },
+    });
     output.push(login.text, login.headers.get("Location") ?? "");
     const cookie = (login.headers.get("Set-Cookie") ?? "").split(";")[0]!;
     for (const path of ["/", "/ui/flows/jst-other-in-to-kis", "/ui/flows/jst-sales-out-to-tplus"]) {

@@ -89,8 +89,9 @@ export async function kisBills(stack: HubStack) {
 }
 
 export async function tplusDispatches(stack: HubStack) {
-  return (await adminState<{ vouchers: { otherDispatch: Array<{ ExternalCode: string; payload: Record<string, unknown> }> } }>(`${stack.urls.tplus}/__emulator/state`)).vouchers
-    .otherDispatch;
+  return (
+    await adminState<{ vouchers: { otherDispatch: Array<{ ExternalCode: string; payload: Record<string, unknown> }> } }>(`${stack.urls.tplus}/__emulator/state`)
+  ).vouchers.otherDispatch;
 }
 
 /** Calls the Worker's fetch handler with this env (the API as a client sees it). */

@@ -58,9 +58,20 @@ describe("flow index in the FlowLock Durable Object", () => {
     const now = { t: T0 };
     const lock = lockAt(now);
     const { epoch } = await lock.acquire("idx-b", "run-1", 60_000);
-    const entry = (members: string[], supplements: number, writtenAt: number) => ({ externalKey: "group:G", contentHash: "group", members, supplements, writtenAt, runId: "run-1" });
+    const entry = (members: string[], supplements: number, writtenAt: number) => ({
+      externalKey: "group:G",
+      contentHash: "group",
+      members,
+      supplements,
+      writtenAt,
+      runId: "run-1",
+    });
     // A host whose clock runs 10 minutes ahead wrote first; the newer entry with fewer members must not hide its members.
-    await lock.commitIndex("idx-b", "run-1", epoch, { groups: [entry(["a", "b"], 1, T0 + 600_000)], openPlans: [plan("G#S1"), plan("H#S0")], mark: { at: T0 } });
+    await lock.commitIndex("idx-b", "run-1", epoch, {
+      groups: [entry(["a", "b"], 1, T0 + 600_000)],
+      openPlans: [plan("G#S1"), plan("H#S0")],
+      mark: { at: T0 },
+    });
     await lock.commitIndex("idx-b", "run-1", epoch, { groups: [entry(["c"], 0, T0)], closePlans: ["G#S1"] });
     const snap = await lock.loadIndex("idx-b", { groupsSince: 0 });
     expect(snap.groups).toHaveLength(1);
@@ -95,7 +106,16 @@ describe("flow index in the FlowLock Durable Object", () => {
     const { epoch } = await lock.acquire("idx-d", "run-1", 60_000);
     const entry = (k: string) => ({ externalKey: k, contentHash: "h", writtenAt: T0, runId: "run-1" });
     const bigTrace = { v: 1, events: [{ t: "read", at: T0, id: "x".repeat(2_500_000) }], tokens: ["x"], lags: [5] };
-    const run = { runId: "run-1", startedAt: T0, finishedAt: T0 + 1, outcome: "incomplete", counts: { written: 2 }, subrequests: 35, continues: true, windows: [{ from: 0, to: 1, complete: false }] };
+    const run = {
+      runId: "run-1",
+      startedAt: T0,
+      finishedAt: T0 + 1,
+      outcome: "incomplete",
+      counts: { written: 2 },
+      subrequests: 35,
+      continues: true,
+      windows: [{ from: 0, to: 1, complete: false }],
+    };
     expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { ledger: [entry("A"), entry("B")] } })).committed).toBe(true);
     expect((await lock.commitIndex("idx-d", "run-1", epoch, { carry: { trace: bigTrace, run } })).committed).toBe(true);
     // A stale epoch adds nothing.

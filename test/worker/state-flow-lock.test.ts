@@ -26,7 +26,13 @@ describe("FlowLock Durable Object", () => {
   it("lets another run take over an expired lease; the old holder can then neither renew nor release", async () => {
     const stub = stubFor("lock-b");
     await stub.acquire("lock-b", "run-1", 5_000, T0);
-    expect(await stub.acquire("lock-b", "run-2", 5_000, T0 + 5_000)).toEqual({ acquired: true, holder: "run-2", expiresAt: T0 + 10_000, tookOverFrom: "run-1", epoch: T0 + 5_000 });
+    expect(await stub.acquire("lock-b", "run-2", 5_000, T0 + 5_000)).toEqual({
+      acquired: true,
+      holder: "run-2",
+      expiresAt: T0 + 10_000,
+      tookOverFrom: "run-1",
+      epoch: T0 + 5_000,
+    });
     expect((await stub.renew("lock-b", "run-1", 5_000, T0 + 5_001)).renewed).toBe(false);
     expect(await stub.release("lock-b", "run-1")).toEqual({ released: false, holder: "run-2" });
     expect(await stub.renew("lock-b", "run-2", 5_000, T0 + 6_000)).toEqual({ renewed: true, holder: "run-2", expiresAt: T0 + 11_000 });

@@ -24,7 +24,12 @@ describe("FlowStateStore over the Workers KV binding", () => {
     const store = new FlowStateStore(new WorkersKvStore(env.STATE), { clock });
     await store.saveCheckpoint("wk-flow", { watermark: 1_719_800_000_000, cursor: { window: { from: 1, to: 2 }, page: 4 }, runId: "r1" });
     const fresh = new FlowStateStore(new WorkersKvStore(env.STATE), { clock });
-    expect(await fresh.getWatermark("wk-flow")).toEqual({ watermark: 1_719_800_000_000, cursor: { window: { from: 1, to: 2 }, page: 4 }, runId: "r1", savedAt: clock.now() });
+    expect(await fresh.getWatermark("wk-flow")).toEqual({
+      watermark: 1_719_800_000_000,
+      cursor: { window: { from: 1, to: 2 }, page: 4 },
+      runId: "r1",
+      savedAt: clock.now(),
+    });
     expect(JSON.parse((await env.STATE.get("wm:wk-flow")) as string).runId).toBe("r1");
   });
 
@@ -33,7 +38,10 @@ describe("FlowStateStore over the Workers KV binding", () => {
     const writer = new FlowStateStore(new WorkersKvStore(env.STATE), { clock });
     for (let page = 0; page < 6; page++) {
       clock.advance(1_000);
-      await writer.ledgerAppend("wk-ledger", Array.from({ length: 50 }, (_, i) => ({ externalKey: `doc-${page * 50 + i}`, contentHash: `h${page}`, writtenAt: clock.now(), runId: "r1" })));
+      await writer.ledgerAppend(
+        "wk-ledger",
+        Array.from({ length: 50 }, (_, i) => ({ externalKey: `doc-${page * 50 + i}`, contentHash: `h${page}`, writtenAt: clock.now(), runId: "r1" })),
+      );
     }
     expect((await env.STATE.list({ prefix: "ledger:wk-ledger:" })).keys).toHaveLength(6);
     const reader = new FlowStateStore(new WorkersKvStore(env.STATE), { clock, ledger: { compactAfterSegments: 4 } });
@@ -75,7 +83,10 @@ describe("FlowStateStore over the Workers KV binding", () => {
     expect(keys).toHaveLength(23);
     expect(keys[22]).toBe("page-test:22");
     const many = await new WorkersKvStore(env.STATE).getMany(["page-test:00", "page-test:99"]);
-    expect([...many.entries()]).toEqual([["page-test:00", "x"], ["page-test:99", null]]);
+    expect([...many.entries()]).toEqual([
+      ["page-test:00", "x"],
+      ["page-test:99", null],
+    ]);
   });
 
   it("shares tokens and reference tables through the binding", async () => {

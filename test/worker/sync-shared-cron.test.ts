@@ -41,8 +41,14 @@ describe("flows sharing one cron", () => {
 
     // A flow's latest run settled it: success, nothing left to continue. (A flow the tick's budget cannot fit
     // after the first one runs on a later tick.)
-    const done = new Map<string, boolean>([[KIS, false], [TPLUS, false]]);
-    const ran = new Map<string, number>([[KIS, 0], [TPLUS, 0]]);
+    const done = new Map<string, boolean>([
+      [KIS, false],
+      [TPLUS, false],
+    ]);
+    const ran = new Map<string, number>([
+      [KIS, 0],
+      [TPLUS, 0],
+    ]);
     let ticks = 0;
     for (; ticks < 40 && [...done.values()].some((d) => !d); ticks++) {
       const at = base + ticks * HALF_HOUR;
@@ -66,7 +72,9 @@ describe("flows sharing one cron", () => {
     // T+ builds once per run from every window it read (a budget stop carries them to the continuation in the spool),
     // so windows an invocation read count even when a later invocation completed the build.
     const covered = async (flow: string) => {
-      const windows = (invocationsOf(await store.listRuns(flow, 500)) as unknown as Windows[]).flatMap((r) => r.windows.filter((w) => w.complete || flow === TPLUS));
+      const windows = (invocationsOf(await store.listRuns(flow, 500)) as unknown as Windows[]).flatMap((r) =>
+        r.windows.filter((w) => w.complete || flow === TPLUS),
+      );
       return { from: Math.min(...windows.map((w) => w.from)), to: Math.max(...windows.map((w) => w.to)) };
     };
     const k = await covered(KIS);

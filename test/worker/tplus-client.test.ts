@@ -33,13 +33,27 @@ function setup(mode: "cloud" | "onprem", timeoutMs = 5000, privateKey?: string) 
     config = { mode, baseUrl: BASE, appKey: emulator.appKey, appSecret: emulator.appSecret, openToken: seed.accessToken, refreshToken: seed.refreshToken };
   } else {
     const u = emulator.users[0]!;
-    config = { mode, baseUrl: `${BASE}:8890/tplus/api/v2/`, appKey: emulator.appKey, appSecret: emulator.appSecret, orgId: emulator.orgId, privateKey: privateKey ?? keys.privatePem, user: u.userName, password: u.password, account: u.accNum };
+    config = {
+      mode,
+      baseUrl: `${BASE}:8890/tplus/api/v2/`,
+      appKey: emulator.appKey,
+      appSecret: emulator.appSecret,
+      orgId: emulator.orgId,
+      privateKey: privateKey ?? keys.privatePem,
+      user: u.userName,
+      password: u.password,
+      account: u.accNum,
+    };
   }
   const client = createTplusClient(config, { fetch: portTo(emulator), tokenStore: store, clock }, { timeoutMs, retry: { baseDelayMs: 10 } });
   return { emulator, client, store, clock, seed };
 }
 
-const doc = (key: string, overrides: Record<string, unknown> = {}) => ({ operation: "otherDispatch", externalKey: key, payload: otherDispatchDto(key, overrides) });
+const doc = (key: string, overrides: Record<string, unknown> = {}) => ({
+  operation: "otherDispatch",
+  externalKey: key,
+  payload: otherDispatchDto(key, overrides),
+});
 
 /** PKCS#8 of a 2048-bit RSA key is a fixed 26-byte envelope around the PKCS#1 key; unwrap it to get a "BEGIN RSA PRIVATE KEY". */
 function toPkcs1Pem(pkcs8Pem: string): string {

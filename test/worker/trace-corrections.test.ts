@@ -15,13 +15,20 @@ describe("HTTP API: a document's corrections in GET /trace", () => {
     const billNos = new Set((await kisBills(s)).map((b) => b.FBillNo));
     const doc = (await sourceDocuments(s, JST.otherInOut)).find((d) => billNos.has(String(d.io_id)))!;
     const id = String(doc.io_id);
-    const upsert = (patch: Row) => fetch(`${s.urls.jushuitan}/__emulator/documents`, { method: "POST", body: JSON.stringify({ path: JST.otherInOut, doc: { io_id: doc.io_id, ...patch } }) });
+    const upsert = (patch: Row) =>
+      fetch(`${s.urls.jushuitan}/__emulator/documents`, {
+        method: "POST",
+        body: JSON.stringify({ path: JST.otherInOut, doc: { io_id: doc.io_id, ...patch } }),
+      });
     // The edits are seconds old: a range sync reads them now (an incremental run would wait out its end lag).
     const range = () => ({ from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 1_000).toISOString() });
     const items = structuredClone(doc.items as Row[]);
     items[0]!.qty = Number(items[0]!.qty) + 3;
     await upsert({ items });
-    expect((await callApi(env, "POST", `/flows/${KIS}/sync`, { body: range() })).json.run.corrections.map((c: Row) => c.externalKey).sort()).toEqual([`${id}-B1`, `${id}-R1`]);
+    expect((await callApi(env, "POST", `/flows/${KIS}/sync`, { body: range() })).json.run.corrections.map((c: Row) => c.externalKey).sort()).toEqual([
+      `${id}-B1`,
+      `${id}-R1`,
+    ]);
     await upsert({ status: "Cancelled" });
     expect((await callApi(env, "POST", `/flows/${KIS}/sync`, { body: range() })).json.run.corrections.map((c: Row) => c.externalKey)).toEqual([`${id}-R2`]);
 

@@ -25,7 +25,9 @@ export function approvalsBody(views: ApprovalView[]): Html {
 ${views.length === 0 ? html`<p class="muted">没有需要审批的方案 / No flow asks for approval</p>` : ""}
 </section>
 ${views.map(
-  (v) => html`<section class="approval" data-flow="${v.flow.id}" data-approved="${v.approved ? "yes" : "no"}"><h2>${v.flow.name} <code class="muted">${v.flow.id}</code></h2>
+  (
+    v,
+  ) => html`<section class="approval" data-flow="${v.flow.id}" data-approved="${v.approved ? "yes" : "no"}"><h2>${v.flow.name} <code class="muted">${v.flow.id}</code></h2>
 ${
   v.approved
     ? html`<p><span class="badge o-success">已批准 / approved</span> ${v.approval ? html`${shanghaiTime(v.approval.at)} (${v.approval.by})` : ""}</p>`

@@ -20,7 +20,12 @@ export function flowNodes(flow: Flow): DiagramNode[] {
   const groups = s.condition ?? [];
   const merge = flow.operation?.type === "merge" ? flow.operation : undefined;
   return [
-    { key: "source", title: "源 / Source", used: true, lines: [`聚水潭 Jushuitan`, s.endpoint, `${s.timeField ?? "modified"} · ${s.paging.type} · id ${s.idField}`] },
+    {
+      key: "source",
+      title: "源 / Source",
+      used: true,
+      lines: [`聚水潭 Jushuitan`, s.endpoint, `${s.timeField ?? "modified"} · ${s.paging.type} · id ${s.idField}`],
+    },
     {
       key: "formatResponse",
       title: "格式化 / formatResponse",
@@ -32,7 +37,9 @@ export function flowNodes(flow: Flow): DiagramNode[] {
       title: "条件 / condition",
       used: groups.length > 0,
       lines: groups.length
-        ? groups.map((g, i) => `${i ? "OR " : ""}${g.map((c) => `${c.field} ${c.logic}${c.value === undefined ? "" : ` ${JSON.stringify(c.value)}`}`).join(" AND ")}`)
+        ? groups.map(
+            (g, i) => `${i ? "OR " : ""}${g.map((c) => `${c.field} ${c.logic}${c.value === undefined ? "" : ` ${JSON.stringify(c.value)}`}`).join(" AND ")}`,
+          )
         : ["未使用 / not used"],
     },
     {
@@ -46,7 +53,11 @@ export function flowNodes(flow: Flow): DiagramNode[] {
       title: "合并 / merge",
       used: Boolean(merge),
       lines: merge
-        ? [`by ${merge.groupBy.join(", ")}`, `lines ${merge.lines}${merge.lineGroupBy ? ` by ${merge.lineGroupBy.join(", ")}` : ""}`, `key ${merge.keyTemplate}`]
+        ? [
+            `by ${merge.groupBy.join(", ")}`,
+            `lines ${merge.lines}${merge.lineGroupBy ? ` by ${merge.lineGroupBy.join(", ")}` : ""}`,
+            `key ${merge.keyTemplate}`,
+          ]
         : ["未使用 / not used"],
     },
     {

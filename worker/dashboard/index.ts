@@ -53,7 +53,8 @@ export function dashboardRoutes(services: ServicesOf) {
   // Pages answer errors with a page, not the API's JSON envelope (messages are escaped like everything else).
   ui.onError((error, c) => {
     const e = error instanceof BridgeError ? error : new BridgeError("internal", "internal error", { hint: "see the Worker logs" });
-    if (!(error instanceof BridgeError)) console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) })));
+    if (!(error instanceof BridgeError))
+      console.error(redactorFor(c.env).redact(JSON.stringify({ level: "error", message: "dashboard: unhandled", error: String(error) })));
     const status = e.code === "not_found" ? 404 : e.code === "not_configured" ? 503 : 500;
     return renderPage(c, { title: "错误 / Error", status, signedIn: true, body: errorBody(`错误 / Error (${e.code})`, e.message, e.hint) });
   });
@@ -76,7 +77,11 @@ export function dashboardRoutes(services: ServicesOf) {
     } catch (error) {
       if (!(error instanceof BridgeError) || error.code !== "rate_limited") throw error;
       c.header("Retry-After", String((error.details as { retryAfterSeconds?: number }).retryAfterSeconds ?? 60));
-      return renderPage(c, { title: "登录 / Sign in", status: 429, body: loginBody({ error: "尝试次数过多，请稍后再试 / Too many attempts, try again later" }) });
+      return renderPage(c, {
+        title: "登录 / Sign in",
+        status: 429,
+        body: loginBody({ error: "尝试次数过多，请稍后再试 / Too many attempts, try again later" }),
+      });
     }
     if (!ok) return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
     await startSession(c);
@@ -84,7 +89,8 @@ export function dashboardRoutes(services: ServicesOf) {
   });
 
   ui.post("/logout", async (c) => {
-    if (!sameOrigin(c)) return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
+    if (!sameOrigin(c))
+      return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
     await endSession(c);
     return redirect(c, "/login", 303);
   });
@@ -102,7 +108,13 @@ export function dashboardRoutes(services: ServicesOf) {
 
   ui.get("/", async (c) => {
     const s = services(c);
-    const [flows, deadLetters, apis, recentRuns, doctor] = await Promise.all([s.flows(), s.deadLetters(undefined, "all"), s.apiCatalog(), s.runs(undefined, 20), s.lastDoctor()]);
+    const [flows, deadLetters, apis, recentRuns, doctor] = await Promise.all([
+      s.flows(),
+      s.deadLetters(undefined, "all"),
+      s.apiCatalog(),
+      s.runs(undefined, 20),
+      s.lastDoctor(),
+    ]);
     const histories: Record<string, RunRow[]> = {};
     await Promise.all(
       flows.map(async (f) => {

@@ -5,7 +5,8 @@ import type { StoredReconcile } from "../observe/reconcile-service.ts";
 import { shanghaiTime } from "./format.ts";
 import type { Html } from "./layout.ts";
 
-const n = (v: number | null | undefined, digits = 0) => (v === null || v === undefined ? "n/a" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const n = (v: number | null | undefined, digits = 0) =>
+  v === null || v === undefined ? "n/a" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const STATUS = { missing: "缺失 / missing", extra: "多余 / extra", different: "不同 / different" } as const;
 
 function drillDown(flowId: string, row: ReconcileRow, docs: ReconcileDocument[]) {
@@ -44,7 +45,9 @@ ${report.rows.map(
 </section>`;
 }
 
-export function reconcileBody(flows: Array<{ flow: { id: string; name: string }; latest: StoredReconcile | null; manual: { from: string; to: string } }>): Html {
+export function reconcileBody(
+  flows: Array<{ flow: { id: string; name: string }; latest: StoredReconcile | null; manual: { from: string; to: string } }>,
+): Html {
   return html`<section><h2>对账 / Reconcile</h2><p class="muted">按天 × 仓库 × 单据类型比较聚水潭与目标系统(数量、金额);"重新同步该日"经正常的恰好一次路径重读该日。 / Source against target per day × warehouse × document type (counts, quantities); "re-sweep this day" re-reads the day through the normal exactly-once path.</p></section>
 ${flows.map((f) => flowSection(f.flow, f.latest, f.manual))}`;
 }

@@ -9,7 +9,13 @@ const runLink = (flow: string, run: string) => html`<a href="/runs/${encodeURICo
 function what(e: TraceEntry): Html {
   switch (e.t) {
     case "read":
-      return html`读取 / read <code>${e.id}</code>${e.ids ? html` <span class="muted">${Object.entries(e.ids).map(([k, v]) => `${k} ${v}`).join(" · ")}</span>` : ""}${e.time !== undefined ? html`<br><span class="muted">源时间 / source time ${shanghaiTime(e.time)}</span>` : ""}`;
+      return html`读取 / read <code>${e.id}</code>${
+        e.ids
+          ? html` <span class="muted">${Object.entries(e.ids)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(" · ")}</span>`
+          : ""
+      }${e.time !== undefined ? html`<br><span class="muted">源时间 / source time ${shanghaiTime(e.time)}</span>` : ""}`;
     case "write":
       return html`写入 / written <code>${e.key}</code> → <strong>${e.status === "created" ? "已创建 / created" : "已存在 / already there"}</strong>${e.targetId ? html` · 凭证号 / voucher id <code class="target-id">${e.targetId}</code>` : ""}${e.recovered ? html` <span class="muted">(recovered)</span>` : ""}${e.members?.length ? html`<br><span class="muted">源单据 / members ${e.members.join(", ")}</span>` : ""}${e.payload !== undefined ? html`<details><summary>映射结果 / mapped payload</summary><pre>${previewJson(e.payload)}</pre></details>` : ""}`;
     case "write_failed":

@@ -185,7 +185,8 @@ ${
 <thead><tr><th></th><th>系统 / System</th><th>检查 / Check</th><th>详情 / Detail</th><th>修复 / Fix</th></tr></thead>
 <tbody>
 ${report.checks.map(
-  (c) => html`<tr data-status="${c.status}"><td class="${c.status === "fail" ? "err" : ""}">${mark[c.status]}</td><td>${c.system}${c.flowId ? html` <span class="muted">${c.flowId}</span>` : ""}</td><td>${c.title}</td><td>${c.detail ?? ""}</td><td>${c.status === "ok" ? "" : (c.fix ?? "")}</td></tr>`,
+  (c) =>
+    html`<tr data-status="${c.status}"><td class="${c.status === "fail" ? "err" : ""}">${mark[c.status]}</td><td>${c.system}${c.flowId ? html` <span class="muted">${c.flowId}</span>` : ""}</td><td>${c.title}</td><td>${c.detail ?? ""}</td><td>${c.status === "ok" ? "" : (c.fix ?? "")}</td></tr>`,
 )}
 </tbody>
 </table>`

@@ -10,7 +10,10 @@ import { observeSchema } from "../../shared/observe/config.ts";
 
 export function applyObserveEnv(flows: Record<string, Flow>, env: { FLOW_APPROVAL?: string; FLOW_OBSERVE?: string }, problems: string[]): Record<string, Flow> {
   const out = { ...flows };
-  for (const id of (env.FLOW_APPROVAL ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const id of (env.FLOW_APPROVAL ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!Object.hasOwn(out, id)) problems.push(`FLOW_APPROVAL names unknown or disabled flow ${id}`);
     else out[id] = { ...out[id]!, approval: "required" };
   }

@@ -53,13 +53,25 @@ export function reconcileRange(flow: Flow, now: number, request: { days?: number
   return { from: today - (request.days ?? reconcileSettings(flow).days) * DAY_MS, to: today };
 }
 
-export async function runReconcile(env: Env, config: WorkerConfig, flow: Flow, range: { from: number; to: number }, trigger: StoredReconcile["trigger"], maxSubrequests?: number): Promise<StoredReconcile> {
+export async function runReconcile(
+  env: Env,
+  config: WorkerConfig,
+  flow: Flow,
+  range: { from: number; to: number },
+  trigger: StoredReconcile["trigger"],
+  maxSubrequests?: number,
+): Promise<StoredReconcile> {
   const ports = workerPorts(env, config);
   const at = Date.now();
   let stored: StoredReconcile;
   try {
     const report = await reconcile(
-      { flow, range, strict: reconcileSettings(flow).strict, budget: { maxSubrequests: Math.max(1, (maxSubrequests ?? config.maxSubrequests) - config.stateReserve) } },
+      {
+        flow,
+        range,
+        strict: reconcileSettings(flow).strict,
+        budget: { maxSubrequests: Math.max(1, (maxSubrequests ?? config.maxSubrequests) - config.stateReserve) },
+      },
       { env: ports.env, kv: ports.kv, fetch: ports.fetch, clock: systemClock, logger: ports.logger },
     );
     stored = { at, trigger, report };
@@ -73,7 +85,17 @@ export async function runReconcile(env: Env, config: WorkerConfig, flow: Flow, r
     flow.id,
     ["reconcile_drift"],
     drifted.length
-      ? [{ event: "reconcile_drift", message: `${drifted.length} 行有差异(缺 ${stored.report!.missing.length},不同 ${stored.report!.mismatched.length}): ${drifted.slice(0, 5).map((r) => `${r.day} ${r.warehouse}`).join(", ")} / ${drifted.length} day×warehouse rows drift (${stored.report!.missing.length} missing, ${stored.report!.mismatched.length} different)` }]
+      ? [
+          {
+            event: "reconcile_drift",
+            message: `${drifted.length} 行有差异(缺 ${stored.report!.missing.length},不同 ${stored.report!.mismatched.length}): ${drifted
+              .slice(0, 5)
+              .map((r) => `${r.day} ${r.warehouse}`)
+              .join(
+                ", ",
+              )} / ${drifted.length} day×warehouse rows drift (${stored.report!.missing.length} missing, ${stored.report!.mismatched.length} different)`,
+          },
+        ]
       : [],
     ports,
   ).catch(() => undefined);
@@ -136,10 +158,16 @@ export async function resweepDay(env: Env, config: WorkerConfig, flow: Flow, day
   const rangeTimeField = flow.source.rangeTimeField ?? "io_date";
   // The approval gate judges the flow as defined (not this read of it): a flow waiting for approval is refused.
   if (!(await approved(workerPorts(env, config).kv, flow))) {
-    throw new BridgeError("conflict", `flow ${flow.id} waits for approval`, { hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page)" });
+    throw new BridgeError("conflict", `flow ${flow.id} waits for approval`, {
+      hint: "approve its plan first (POST /flows/:id/approve or the dashboard's approvals page)",
+    });
   }
   const swept: Flow = { ...flow, approval: undefined, source: { ...flow.source, rangeTimeField } };
   const at = Date.now();
-  const result = await runFlowInWorker(env, { ...config, flows: { ...config.flows, [flow.id]: swept } }, { flowId: flow.id, runId: makeRunId(at, "http"), trigger: "http", now: at, range: { from, to } });
+  const result = await runFlowInWorker(
+    env,
+    { ...config, flows: { ...config.flows, [flow.id]: swept } },
+    { flowId: flow.id, runId: makeRunId(at, "http"), trigger: "http", now: at, range: { from, to } },
+  );
   return result.summary;
 }

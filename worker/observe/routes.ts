@@ -78,7 +78,10 @@ export function observeApi(services: ServicesOf) {
   api.post("/flows/:id/approve", async (c) => {
     const s = services(c);
     const flow = flowOf(s, c.req.param("id"));
-    if (flow.approval !== "required") throw new BridgeError("invalid_request", `flow ${flow.id} does not ask for approval`, { hint: 'set "approval": "required" on the flow to hold its writes until approved' });
+    if (flow.approval !== "required")
+      throw new BridgeError("invalid_request", `flow ${flow.id} does not ask for approval`, {
+        hint: 'set "approval": "required" on the flow to hold its writes until approved',
+      });
     const body = parseWith(approveBody, await jsonBody(c), "body");
     const approval = await approve(new WorkersKvStore(c.env.STATE), flow, c.get("authBy") === "session" ? "dashboard" : "api", Date.now(), body.planId);
     const result = await s.sync(flow.id, {});
@@ -102,7 +105,12 @@ export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
     const kv = new WorkersKvStore(c.env.STATE);
     const gated = Object.values(s.config.flows).filter((f) => f.approval === "required");
     const views = await Promise.all(
-      gated.map(async (f) => ({ flow: { id: f.id, name: f.name }, approved: await approved(kv, f), approval: await readApproval(kv, f.id), plan: await readPlan(kv, f.id) })),
+      gated.map(async (f) => ({
+        flow: { id: f.id, name: f.name },
+        approved: await approved(kv, f),
+        approval: await readApproval(kv, f.id),
+        plan: await readPlan(kv, f.id),
+      })),
     );
     return renderPage(c, { title: "上线审批 / Approvals", signedIn: true, body: approvalsBody(views) });
   });

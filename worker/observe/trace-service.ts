@@ -9,7 +9,9 @@ import type { Env } from "../env.ts";
 import { WorkersKvStore } from "../kv-store.ts";
 import type { Services } from "../services.ts";
 
-export type TraceEntry = TraceResult["events"][number] | { t: "dead_letter_status"; at: number; flow: string; run: string; letter: string; open: boolean; reason?: string; by?: string };
+export type TraceEntry =
+  | TraceResult["events"][number]
+  | { t: "dead_letter_status"; at: number; flow: string; run: string; letter: string; open: boolean; reason?: string; by?: string };
 
 export interface DocumentTrace {
   q: string;
@@ -26,7 +28,9 @@ const ID = /^[\p{L}\p{N}_.:\-/#]{1,128}$/u;
 export async function traceDocument(env: Env, services: Services, q: string, days?: number): Promise<DocumentTrace> {
   const token = q.trim();
   if (!ID.test(token)) {
-    throw new BridgeError("invalid_request", "q must be one document id (io_id, so_id, ExternalCode or FBillNo), 1–128 letters, digits or _ . : - / #", { hint: "e.g. GET /trace?q=5300123" });
+    throw new BridgeError("invalid_request", "q must be one document id (io_id, so_id, ExternalCode or FBillNo), 1–128 letters, digits or _ . : - / #", {
+      hint: "e.g. GET /trace?q=5300123",
+    });
   }
   const flows = Object.keys(services.config.flows);
   const result = await searchTrace(new WorkersKvStore(env.STATE), flows, token, { now: Date.now(), ...(days ? { days } : {}) });
@@ -40,10 +44,22 @@ export async function traceDocument(env: Env, services: Services, q: string, day
       if (e.key) ids.add(e.key);
     }
   }
-  const letters = (await services.deadLetters(undefined, "all")).filter((l) => (l.sourceId && ids.has(l.sourceId)) || (l.externalKey && ids.has(l.externalKey)));
+  const letters = (await services.deadLetters(undefined, "all")).filter(
+    (l) => (l.sourceId && ids.has(l.sourceId)) || (l.externalKey && ids.has(l.externalKey)),
+  );
   const events: TraceEntry[] = [...result.events];
   for (const l of letters) {
-    if (l.resolved) events.push({ t: "dead_letter_status", at: l.resolved.at, flow: l.flow, run: l.runId, letter: l.id, open: false, reason: l.resolved.reason, by: l.resolved.by });
+    if (l.resolved)
+      events.push({
+        t: "dead_letter_status",
+        at: l.resolved.at,
+        flow: l.flow,
+        run: l.runId,
+        letter: l.id,
+        open: false,
+        reason: l.resolved.reason,
+        by: l.resolved.by,
+      });
   }
   events.sort((a, b) => a.at - b.at);
   return {
@@ -51,7 +67,16 @@ export async function traceDocument(env: Env, services: Services, q: string, day
     days: result.days,
     events,
     corrections: result.corrections,
-    deadLetters: letters.map(({ id, flow, runId, sourceId, externalKey, error, createdAt, resolved }) => ({ id, flow, runId, sourceId, externalKey, error, createdAt, resolved })),
+    deadLetters: letters.map(({ id, flow, runId, sourceId, externalKey, error, createdAt, resolved }) => ({
+      id,
+      flow,
+      runId,
+      sourceId,
+      externalKey,
+      error,
+      createdAt,
+      resolved,
+    })),
     reads: result.reads + 1,
   };
 }

@@ -62,13 +62,20 @@ async function writeSecretsFile(ctx: CommandContext, system: string, values: Rec
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) current = parsed as Record<string, string>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new ConfigError(`${relative} exists but is not a JSON object of secrets`, { hint: "move it away, or name another file with --secrets-file", details: { file: relative } });
+      throw new ConfigError(`${relative} exists but is not a JSON object of secrets`, {
+        hint: "move it away, or name another file with --secrets-file",
+        details: { file: relative },
+      });
     }
   }
   const prefix = SYSTEM_PREFIX[system]!;
-  const fromEnv = Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[0].startsWith(prefix) && typeof e[1] === "string" && e[1].trim() !== ""));
+  const fromEnv = Object.fromEntries(
+    Object.entries(ctx.env).filter((e): e is [string, string] => e[0].startsWith(prefix) && typeof e[1] === "string" && e[1].trim() !== ""),
+  );
   const next: Record<string, string> = { ...current, ...fromEnv, ...values };
-  if (!next.SYNC_API_TOKEN) next.SYNC_API_TOKEN = ctx.env.SYNC_API_TOKEN?.trim() || [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  if (!next.SYNC_API_TOKEN)
+    next.SYNC_API_TOKEN =
+      ctx.env.SYNC_API_TOKEN?.trim() || [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
   for (const v of Object.values(next)) ctx.redactor.add(v);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
@@ -83,7 +90,10 @@ export function shellQuote(value: string): string {
 
 async function ask(ctx: CommandContext, question: string, flag: string): Promise<string> {
   if (!ctx.io.prompt) {
-    throw new ConfigError(`${question.replace(/:\s*$/, "")} is needed and stdin is not a terminal`, { hint: `pass it with --${flag}`, details: { option: flag } });
+    throw new ConfigError(`${question.replace(/:\s*$/, "")} is needed and stdin is not a terminal`, {
+      hint: `pass it with --${flag}`,
+      details: { option: flag },
+    });
   }
   const answer = (await ctx.io.prompt(question)).trim();
   if (!answer) throw new ConfigError("no answer given", { hint: `run again and answer, or pass --${flag}`, details: { option: flag } });
@@ -124,7 +134,9 @@ async function printSecrets(ctx: CommandContext, system: string, values: Record<
     `For GitHub Actions, store the same names as repository secrets (gh secret set NAME) and pass them to the action.`,
   ];
   ctx.outSecrets(lines.join("\n"));
-  ctx.out(`Worker secrets (this system's app credentials and tokens, and SYNC_API_TOKEN) merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`);
+  ctx.out(
+    `Worker secrets (this system's app credentials and tokens, and SYNC_API_TOKEN) merged into ${secretsFile} (mode 600): npx wrangler secret bulk ${secretsFile}`,
+  );
 }
 
 /** What each system's walk-through works with: the state, a token store that teaches the redactor, and the clients over it. */
@@ -152,7 +164,8 @@ export async function authCommand(ctx: CommandContext, positionals: string[]): P
   const deps: ClientDeps = { fetch: ctx.fetch, tokenStore: store, clock: ctx.io.clock, logger: ctx.logger };
   const session: AuthSession = { state, store, clients: host.clients(ctx.fetch, store), deps };
   if (system === "jst") return authJst(ctx, session);
-  if (system === "tplus") return (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase() === "onprem" ? checkTplusOnprem(ctx, session) : authTplusCloud(ctx, session);
+  if (system === "tplus")
+    return (ctx.env.TPLUS_MODE ?? "cloud").trim().toLowerCase() === "onprem" ? checkTplusOnprem(ctx, session) : authTplusCloud(ctx, session);
   if (system === "kis") return authKis(ctx, session);
   throw new ConfigError(`auth: unknown system "${system ?? ""}"`, { hint: "use jst, tplus or kis" });
 }
@@ -170,14 +183,22 @@ async function authJst(ctx: CommandContext, session: AuthSession): Promise<numbe
     if (!ctx.string("code")) ctx.err(`Open this page as the merchant, authorize the app, and copy the code from the redirect:\n  ${url}`);
     const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
     ctx.redactor.add(code);
-    tokens = await client.accessToken(code).catch(codeRefused("the authorization code is single-use and expires quickly: open the page again and use the new code"));
+    tokens = await client
+      .accessToken(code)
+      .catch(codeRefused("the authorization code is single-use and expires quickly: open the page again and use the new code"));
   } else {
     const code = ctx.string("code");
     tokens = code ? await client.getInitToken(code) : await client.getInitToken();
   }
   const values: Record<string, string> = { JST_ACCESS_TOKEN: tokens.accessToken };
   if (tokens.refreshToken) values.JST_REFRESH_TOKEN = tokens.refreshToken;
-  await printSecrets(ctx, "jst", values, [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`], session.state.description);
+  await printSecrets(
+    ctx,
+    "jst",
+    values,
+    [`Jushuitan: token obtained${tokens.expiresAt ? `, valid until ${new Date(tokens.expiresAt).toISOString()}` : ""}.`],
+    session.state.description,
+  );
   return EXIT.ok;
 }
 
@@ -185,9 +206,18 @@ async function authJst(ctx: CommandContext, session: AuthSession): Promise<numbe
 async function checkTplusOnprem(ctx: CommandContext, session: AuthSession): Promise<number> {
   const warehouses = await session.clients.tplus().queryWarehouse();
   // TPLUS_ORG_ID only when set: user/password login sends an empty orgId (docs/targets-tplus.md).
-  const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter((n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim());
+  const names = ["TPLUS_APP_KEY", "TPLUS_APP_SECRET", "TPLUS_ORG_ID", "TPLUS_PRIVATE_KEY", "TPLUS_USER", "TPLUS_PASSWORD", "TPLUS_ACCOUNT"].filter(
+    (n) => n !== "TPLUS_ORG_ID" || ctx.env.TPLUS_ORG_ID?.trim(),
+  );
   const secretsFile = await writeSecretsFile(ctx, "tplus", {});
-  if (ctx.json) ctx.out(JSON.stringify({ command: "auth", system: "tplus", mode: "onprem", loginOk: true, warehouses: warehouses.length, variables: names, secretsFile }, null, 2));
+  if (ctx.json)
+    ctx.out(
+      JSON.stringify(
+        { command: "auth", system: "tplus", mode: "onprem", loginOk: true, warehouses: warehouses.length, variables: names, secretsFile },
+        null,
+        2,
+      ),
+    );
   else
     ctx.out(
       [
@@ -203,12 +233,17 @@ async function checkTplusOnprem(ctx: CommandContext, session: AuthSession): Prom
 /** T+ cloud: exchange the one-time code the app's redirect URI received for the organisation's tokens. */
 async function authTplusCloud(ctx: CommandContext, session: AuthSession): Promise<number> {
   need(ctx, ["TPLUS_APP_KEY", "TPLUS_APP_SECRET"]);
-  if (!ctx.string("code")) ctx.err("Have the T+ organisation's administrator authorize your app in the Chanjet open platform; your redirect URI then receives ?code=… (valid 10 minutes).");
+  if (!ctx.string("code"))
+    ctx.err(
+      "Have the T+ organisation's administrator authorize your app in the Chanjet open platform; your redirect URI then receives ?code=… (valid 10 minutes).",
+    );
   const code = ctx.string("code") ?? (await ask(ctx, "authorization code: ", "code"));
   ctx.redactor.add(code);
   const redirectUri = ctx.string("redirect-uri") ?? (await ask(ctx, "redirect URI registered for the app: ", "redirect-uri"));
   const transport = tplusCloudAuth(ctx.env, session.deps);
-  const info = await transport.exchangeAuthorizationCode(code, redirectUri).catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
+  const info = await transport
+    .exchangeAuthorizationCode(code, redirectUri)
+    .catch(codeRefused("the code is single-use and valid 10 minutes, and the redirect URI must be exactly the one registered for the app: authorize again"));
   const tokens = await session.store.get("tplus-cloud");
   if (!tokens) throw new ConfigError("T+ answered the code exchange but no token was stored", { hint: "run the command again with a fresh code" });
   const values: Record<string, string> = { TPLUS_OPEN_TOKEN: tokens.accessToken };
@@ -227,16 +262,48 @@ async function authKis(ctx: CommandContext, session: AuthSession): Promise<numbe
   ctx.redactor.add(code);
   const result = await kisBootstrap(ctx.env, session.deps, {
     code,
-    chooseAccount: (accounts: KisAccount[]) => pick(ctx, accounts, ctx.string("account"), (a) => a.acctnumber, (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`, "账套 (account)", "account"),
-    chooseApp: (apps: KisAccountApp[]) => pick(ctx, apps, ctx.string("app"), (a) => a.icrmid, (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`, "app", "app"),
+    chooseAccount: (accounts: KisAccount[]) =>
+      pick(
+        ctx,
+        accounts,
+        ctx.string("account"),
+        (a) => a.acctnumber,
+        (a) => `${a.acctnumber}${a.name ? ` ${a.name}` : ""}`,
+        "账套 (account)",
+        "account",
+      ),
+    chooseApp: (apps: KisAccountApp[]) =>
+      pick(
+        ctx,
+        apps,
+        ctx.string("app"),
+        (a) => a.icrmid,
+        (a) => `${a.icrmid}${a.name ? ` ${a.name}` : ""}`,
+        "app",
+        "app",
+      ),
   }).catch(codeRefused("KIS codes are single-use: authorize the app again and use the new code (check KIS_CLIENT_ID/KIS_CLIENT_SECRET too)"));
   await session.store.put(KIS_TOKEN_KEY, result.tokens);
-  await printSecrets(ctx, "kis", result.env, [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`], session.state.description);
+  await printSecrets(
+    ctx,
+    "kis",
+    result.env,
+    [`KIS: 账套 ${result.account.acctnumber}${result.account.name ? ` (${result.account.name})` : ""}, app ${result.app.icrmid}.`],
+    session.state.description,
+  );
   return EXIT.ok;
 }
 
 /** One of `items`: the one named by the flag, the only one, or the one the user picks from a numbered list. */
-async function pick<T>(ctx: CommandContext, items: T[], wanted: string | undefined, id: (x: T) => string, describe: (x: T) => string, what: string, flag: string): Promise<T> {
+async function pick<T>(
+  ctx: CommandContext,
+  items: T[],
+  wanted: string | undefined,
+  id: (x: T) => string,
+  describe: (x: T) => string,
+  what: string,
+  flag: string,
+): Promise<T> {
   if (wanted !== undefined) {
     const hit = items.find((x) => id(x) === wanted);
     if (!hit) throw new ConfigError(`no ${what} "${wanted}"`, { hint: `choose one of: ${items.map(id).join(", ")}`, details: { option: flag } });
@@ -246,14 +313,19 @@ async function pick<T>(ctx: CommandContext, items: T[], wanted: string | undefin
   ctx.err(`${what}s:\n${items.map((x, i) => `  ${i + 1}. ${describe(x)}`).join("\n")}`);
   const answer = await ask(ctx, `${what} (1-${items.length}): `, flag);
   const chosen = items[Number(answer) - 1] ?? items.find((x) => id(x) === answer);
-  if (!chosen) throw new ConfigError(`"${answer}" is not one of the listed ${what}s`, { hint: `answer with a number from 1 to ${items.length}, or pass --${flag}`, details: { option: flag } });
+  if (!chosen)
+    throw new ConfigError(`"${answer}" is not one of the listed ${what}s`, {
+      hint: `answer with a number from 1 to ${items.length}, or pass --${flag}`,
+      details: { option: flag },
+    });
   return chosen;
 }
 
 /** Keeps the connector's error (code, message, where) but says what to do about a refused bootstrap. */
 function codeRefused(hint: string) {
   return (error: unknown): never => {
-    if (error instanceof BridgeError && !error.retryable) throw new BridgeError(error.code, error.message, { hint, cause: error, ...(error.details ? { details: error.details } : {}) });
+    if (error instanceof BridgeError && !error.retryable)
+      throw new BridgeError(error.code, error.message, { hint, cause: error, ...(error.details ? { details: error.details } : {}) });
     throw error;
   };
 }

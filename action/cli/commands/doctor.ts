@@ -45,7 +45,9 @@ export async function doctorCommand(ctx: CommandContext, positionals: string[]):
   }
   const probeDate = ctx.string("probe-date");
   if (probeDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(probeDate)) {
-    throw new ConfigError(`--probe-date must be YYYY-MM-DD (got "${probeDate}")`, { hint: "a date whose documents you can delete, e.g. in a closed test period" });
+    throw new ConfigError(`--probe-date must be YYYY-MM-DD (got "${probeDate}")`, {
+      hint: "a date whose documents you can delete, e.g. in a closed test period",
+    });
   }
   const days = ctx.string("sample-days");
   const sampleDays = days === undefined ? undefined : Number(days);

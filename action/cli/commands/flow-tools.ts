@@ -43,14 +43,23 @@ becomes its native block. Notes on the choices the importer made, and every temp
 documented response fields nor the sample resolve, go to stderr.
 ${QEASY_PART_HELP}
 Exit codes: 0 converted · 1 unsupported constructs (each listed with its path).`;
-export const IMPORT_OPTIONS = { out: { type: "string" }, id: { type: "string" }, target: { type: "string" }, "lookup-table": { type: "string" }, part: { type: "string" }, sample: { type: "string" }, endpoint: { type: "string" } } as const;
+export const IMPORT_OPTIONS = {
+  out: { type: "string" },
+  id: { type: "string" },
+  target: { type: "string" },
+  "lookup-table": { type: "string" },
+  part: { type: "string" },
+  sample: { type: "string" },
+  endpoint: { type: "string" },
+} as const;
 
 /** The QEasy options shared by validate and import-qeasy. */
 async function qeasyOptions(ctx: CommandContext): Promise<QeasyPartOptions> {
   const options: QeasyPartOptions = {};
   const part = ctx.string("part");
   if (part !== undefined) {
-    if (!(QEASY_PARTS as readonly string[]).includes(part)) throw new ConfigError(`--part "${part}" is not a part of a QEasy scheme`, { hint: `use one of ${QEASY_PARTS.join(", ")}`, details: { option: "part" } });
+    if (!(QEASY_PARTS as readonly string[]).includes(part))
+      throw new ConfigError(`--part "${part}" is not a part of a QEasy scheme`, { hint: `use one of ${QEASY_PARTS.join(", ")}`, details: { option: "part" } });
     options.part = part as QeasyPart;
   }
   const sample = ctx.string("sample");
@@ -70,10 +79,16 @@ function documentsOf(json: unknown, file: string): Record<string, unknown>[] {
   try {
     docs = sourceDocuments(json);
   } catch (error) {
-    throw new ConfigError(`${file} holds no source documents: ${(error as Error).message}`, { hint: (error as BridgeError).hint ?? "give a JSON array of documents", details: { file } });
+    throw new ConfigError(`${file} holds no source documents: ${(error as Error).message}`, {
+      hint: (error as BridgeError).hint ?? "give a JSON array of documents",
+      details: { file },
+    });
   }
   if (docs.some((d) => !d || typeof d !== "object" || Array.isArray(d))) {
-    throw new ConfigError(`${file}: every source document must be a JSON object`, { hint: "give an array of documents (objects) or a Jushuitan response", details: { file } });
+    throw new ConfigError(`${file}: every source document must be a JSON object`, {
+      hint: "give an array of documents (objects) or a Jushuitan response",
+      details: { file },
+    });
   }
   return docs;
 }
@@ -104,14 +119,38 @@ export async function previewCommand(ctx: CommandContext, positionals: string[])
     }
   }
   const result = preview(flow, docs, { tables, trace: false, vars: { currentTime: ctx.io.clock.now() } });
-  const errors = result.errors.map((e) => ({ id: e.id, ...(e.members ? { members: e.members } : {}), code: e.error.code, message: e.error.message, ...(e.error.hint ? { hint: e.error.hint } : {}) }));
+  const errors = result.errors.map((e) => ({
+    id: e.id,
+    ...(e.members ? { members: e.members } : {}),
+    code: e.error.code,
+    message: e.error.message,
+    ...(e.error.hint ? { hint: e.error.hint } : {}),
+  }));
   if (ctx.json) {
-    ctx.out(JSON.stringify({ command: "preview", flowId: flow.id, documents: result.documents, errors, dropped: result.dropped, held: result.held, skipped: result.skipped, warnings: result.warnings }, null, 2));
+    ctx.out(
+      JSON.stringify(
+        {
+          command: "preview",
+          flowId: flow.id,
+          documents: result.documents,
+          errors,
+          dropped: result.dropped,
+          held: result.held,
+          skipped: result.skipped,
+          warnings: result.warnings,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     for (const w of result.warnings) ctx.err(warningLine(w));
-    for (const d of result.documents) ctx.out(`# ${d.externalKey} (${d.members.length} source document${d.members.length === 1 ? "" : "s"})\n${JSON.stringify(d.payload, null, 2)}`);
+    for (const d of result.documents)
+      ctx.out(`# ${d.externalKey} (${d.members.length} source document${d.members.length === 1 ? "" : "s"})\n${JSON.stringify(d.payload, null, 2)}`);
     for (const e of errors) ctx.out(`! ${e.id}: ${e.message}${e.hint ? ` — ${e.hint}` : ""}`);
-    ctx.out(`${docs.length} source documents → ${result.documents.length} target documents, ${errors.length} failed, ${result.dropped.length} dropped by conditions${result.held.length ? `, ${result.held.length} merge groups held (period open)` : ""}`);
+    ctx.out(
+      `${docs.length} source documents → ${result.documents.length} target documents, ${errors.length} failed, ${result.dropped.length} dropped by conditions${result.held.length ? `, ${result.held.length} merge groups held (period open)` : ""}`,
+    );
   }
   return errors.length > 0 ? EXIT.partial : EXIT.ok;
 }
@@ -128,11 +167,28 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
     try {
       const { part, result, notes, unresolved } = importQeasyPart(json, options);
       if (strict && unresolved.length > 0) {
-        report(ctx, path, file, "qeasy", unresolved.map((u) => ({ path: u.flowPath, problem: u.message, hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents" })));
+        report(
+          ctx,
+          path,
+          file,
+          "qeasy",
+          unresolved.map((u) => ({
+            path: u.flowPath,
+            problem: u.message,
+            hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents",
+          })),
+        );
         return EXIT.failure;
       }
       const flowId = part === "scheme" ? (result as { id: string }).id : undefined;
-      if (ctx.json) ctx.out(JSON.stringify({ command: "validate", file: path, kind: "qeasy", part, valid: true, ...(flowId ? { flowId } : {}), notes, warnings: unresolved }, null, 2));
+      if (ctx.json)
+        ctx.out(
+          JSON.stringify(
+            { command: "validate", file: path, kind: "qeasy", part, valid: true, ...(flowId ? { flowId } : {}), notes, warnings: unresolved },
+            null,
+            2,
+          ),
+        );
       else {
         if (part === "scheme") {
           const flow = result as { id: string; source: { endpoint: string }; target: { type: string; operation: string } };
@@ -148,7 +204,9 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
       const problems =
         error instanceof QeasyImportError
           ? error.unsupported.map((u) => ({ path: u.path, problem: u.construct, hint: u.hint }))
-          : ((e.details?.problems as Array<{ path: string; problem: string; hint?: string }> | undefined) ?? [{ path: (e.details?.path as string | undefined) ?? "", problem: e.message, hint: e.hint }]);
+          : ((e.details?.problems as Array<{ path: string; problem: string; hint?: string }> | undefined) ?? [
+              { path: (e.details?.path as string | undefined) ?? "", problem: e.message, hint: e.hint },
+            ]);
       report(ctx, path, file, "qeasy", problems);
       return EXIT.failure;
     }
@@ -158,10 +216,21 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
     const notes: string[] = [];
     const unresolved = checkFlowPaths(flow, notes, options);
     if (strict && unresolved.length > 0) {
-      report(ctx, path, file, "flow", unresolved.map((u) => ({ path: u.flowPath, problem: u.message, hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents" })));
+      report(
+        ctx,
+        path,
+        file,
+        "flow",
+        unresolved.map((u) => ({
+          path: u.flowPath,
+          problem: u.message,
+          hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents",
+        })),
+      );
       return EXIT.failure;
     }
-    if (ctx.json) ctx.out(JSON.stringify({ command: "validate", file: path, kind: "flow", valid: true, flowId: flow.id, notes, warnings: unresolved }, null, 2));
+    if (ctx.json)
+      ctx.out(JSON.stringify({ command: "validate", file: path, kind: "flow", valid: true, flowId: flow.id, notes, warnings: unresolved }, null, 2));
     else {
       ctx.out(`${file}: valid flow ${flow.id} (${flow.source.endpoint} → ${flow.target.type} ${flow.target.operation}${flow.operation ? ", merged" : ""})`);
       for (const n of notes) ctx.out(`  note: ${n}`);
@@ -188,11 +257,17 @@ export async function importQeasyCommand(ctx: CommandContext, positionals: strin
   const path = resolve(ctx.io.cwd, file);
   const json = await readJsonFile(path, "QEasy scheme");
   const target = ctx.string("target");
-  if (target !== undefined && target !== "tplus" && target !== "kis") throw new ConfigError(`--target "${target}" is not a target`, { hint: "use --target tplus or --target kis", details: { option: "target" } });
+  if (target !== undefined && target !== "tplus" && target !== "kis")
+    throw new ConfigError(`--target "${target}" is not a target`, { hint: "use --target tplus or --target kis", details: { option: "target" } });
   const id = ctx.string("id");
   const table = ctx.string("lookup-table");
   const options = await qeasyOptions(ctx);
-  const { part, result, notes, unresolved } = importQeasyPart(json, { ...options, ...(id ? { id } : {}), ...(target ? { targetType: target } : {}), ...(table ? { mongoQueryTable: table } : {}) });
+  const { part, result, notes, unresolved } = importQeasyPart(json, {
+    ...options,
+    ...(id ? { id } : {}),
+    ...(target ? { targetType: target } : {}),
+    ...(table ? { mongoQueryTable: table } : {}),
+  });
   const text = `${JSON.stringify(result, null, 2)}\n`;
   const out = ctx.string("out");
   const name = part === "scheme" ? `flow ${(result as { id: string }).id}` : `QEasy ${part} block`;
@@ -203,7 +278,21 @@ export async function importQeasyCommand(ctx: CommandContext, positionals: strin
   for (const n of notes) ctx.err(`note: ${n}`);
   for (const u of unresolved) ctx.err(warningLine(u));
   if (ctx.json) {
-    ctx.out(JSON.stringify({ command: "import-qeasy", part, ...(part === "scheme" ? { flowId: (result as { id: string }).id } : {}), out: out ?? null, notes, warnings: unresolved, ...(out ? {} : part === "scheme" ? { flow: result } : { result }) }, null, 2));
+    ctx.out(
+      JSON.stringify(
+        {
+          command: "import-qeasy",
+          part,
+          ...(part === "scheme" ? { flowId: (result as { id: string }).id } : {}),
+          out: out ?? null,
+          notes,
+          warnings: unresolved,
+          ...(out ? {} : part === "scheme" ? { flow: result } : { result }),
+        },
+        null,
+        2,
+      ),
+    );
   } else if (!out) ctx.out(text);
   return EXIT.ok;
 }

@@ -16,12 +16,18 @@ and prints the differences. Reads only; writes nothing.
   --state, --state-dir  as for sync (reference tables and tokens come from the state)
 Exit codes: 0 no drift · 3 drift found · 1 failure.`;
 
-export const RECONCILE_OPTIONS = { from: { type: "string" }, to: { type: "string" }, window: { type: "string" }, all: { type: "boolean" }, strict: { type: "boolean" } } as const;
+export const RECONCILE_OPTIONS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  window: { type: "string" },
+  all: { type: "boolean" },
+  strict: { type: "boolean" },
+} as const;
 
 export async function reconcileCommand(ctx: CommandContext, positionals: string[]): Promise<number> {
   const { flow } = await resolveFlow(positionals[0], ctx.io.cwd);
   const range = parseRange(ctx.string("from"), ctx.string("to"), flow.timezone);
-  if (!range) throw new ConfigError("reconcile needs --from and --to", { hint: 'e.g. --from 2024-06-01 --to 2024-06-07 (the days to compare)' });
+  if (!range) throw new ConfigError("reconcile needs --from and --to", { hint: "e.g. --from 2024-06-01 --to 2024-06-07 (the days to compare)" });
   range.to = Math.min(range.to, ctx.io.clock.now());
   const windowText = ctx.string("window");
   const state = ctx.state();

@@ -29,14 +29,20 @@ async function readRows(path: string): Promise<Record<string, unknown>[]> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new ConfigError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, { hint: "check the file path", details: { file: path } });
+    throw new ConfigError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the file path",
+      details: { file: path },
+    });
   }
   if (/\.csv$/i.test(path)) return parseCsv(text);
   let json: unknown;
   try {
     json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`, { hint: "give a .csv file, or JSON: an array of row objects", details: { file: path } });
+    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`, {
+      hint: "give a .csv file, or JSON: an array of row objects",
+      details: { file: path },
+    });
   }
   const rows = Array.isArray(json) ? json : json && typeof json === "object" ? (json as { rows?: unknown }).rows : undefined;
   if (!Array.isArray(rows) || rows.some((r) => !r || typeof r !== "object" || Array.isArray(r))) {
@@ -53,24 +59,44 @@ export async function referenceCommand(ctx: CommandContext, positionals: string[
   if (action === "list") {
     const names = await references.list();
     const tables = await Promise.all(names.map((n) => references.get(n)));
-    const rows = tables.filter((t) => t !== null).map((t) => ({ name: t!.name, rows: t!.rows.length, updatedAt: new Date(t!.updatedAt).toISOString(), source: t!.source ?? "" }));
+    const rows = tables
+      .filter((t) => t !== null)
+      .map((t) => ({ name: t!.name, rows: t!.rows.length, updatedAt: new Date(t!.updatedAt).toISOString(), source: t!.source ?? "" }));
     if (ctx.json) ctx.out(JSON.stringify({ command: "reference list", state: state.description, tables: rows }, null, 2));
-    else ctx.out(rows.length ? formatTable(["table", "rows", "updated", "source"], rows.map((r) => [r.name, String(r.rows), r.updatedAt, r.source])) : `no reference tables in ${state.description}`);
+    else
+      ctx.out(
+        rows.length
+          ? formatTable(
+              ["table", "rows", "updated", "source"],
+              rows.map((r) => [r.name, String(r.rows), r.updatedAt, r.source]),
+            )
+          : `no reference tables in ${state.description}`,
+      );
     return EXIT.ok;
   }
   if (!table || (action !== "upload" && action !== "refresh")) {
-    throw new ConfigError(`reference ${action ?? ""}: expected upload <table> <file>, refresh <table> --flow <flow>, or list`.replace("  ", " "), { hint: "run `jst-bridge reference --help`" });
+    throw new ConfigError(`reference ${action ?? ""}: expected upload <table> <file>, refresh <table> --flow <flow>, or list`.replace("  ", " "), {
+      hint: "run `jst-bridge reference --help`",
+    });
   }
   if (action === "upload") {
     if (!file) throw new ConfigError(`reference upload ${table}: which file?`, { hint: `jst-bridge reference upload ${table} ${table}.csv` });
     const path = resolve(ctx.io.cwd, file);
     const rows = await readRows(path);
-    if (rows.length === 0) throw new ConfigError(`${path} has no rows`, { hint: "an empty table would make every lookup fail; add rows", details: { file: path } });
-    const keyField = ctx.string("key") ?? seedFlows().flatMap((f) => f.references).find((r) => r.name === table)?.keyField;
+    if (rows.length === 0)
+      throw new ConfigError(`${path} has no rows`, { hint: "an empty table would make every lookup fail; add rows", details: { file: path } });
+    const keyField =
+      ctx.string("key") ??
+      seedFlows()
+        .flatMap((f) => f.references)
+        .find((r) => r.name === table)?.keyField;
     if (keyField) {
       const without = rows.findIndex((r) => r[keyField] === undefined || r[keyField] === "");
       if (without >= 0) {
-        throw new ConfigError(`row ${without + 1} of ${path} has no "${keyField}"`, { hint: `every row of "${table}" needs its key column ${keyField} (or name another with --key)`, details: { file: path, table } });
+        throw new ConfigError(`row ${without + 1} of ${path} has no "${keyField}"`, {
+          hint: `every row of "${table}" needs its key column ${keyField} (or name another with --key)`,
+          details: { file: path, table },
+        });
       }
     }
     await references.put({ name: table, rows, updatedAt: ctx.io.clock.now(), source: `upload ${file}` });
@@ -79,11 +105,15 @@ export async function referenceCommand(ctx: CommandContext, positionals: string[
     return EXIT.ok;
   }
   const flowRef = ctx.string("flow");
-  if (!flowRef) throw new ConfigError(`reference refresh ${table} needs --flow <flow>`, { hint: "the flow says where the table comes from (references[].source)" });
+  if (!flowRef)
+    throw new ConfigError(`reference refresh ${table} needs --flow <flow>`, { hint: "the flow says where the table comes from (references[].source)" });
   const { flow } = await resolveFlow(flowRef, ctx.io.cwd);
   const ref = flow.references.find((r) => r.name === table);
   if (!ref) {
-    throw new ConfigError(`flow ${flow.id} has no reference table "${table}"`, { hint: `its tables: ${flow.references.map((r) => r.name).join(", ") || "none"}`, details: { table } });
+    throw new ConfigError(`flow ${flow.id} has no reference table "${table}"`, {
+      hint: `its tables: ${flow.references.map((r) => r.name).join(", ") || "none"}`,
+      details: { table },
+    });
   }
   const result = await refreshReferenceTable(ref, {
     env: ctx.env,

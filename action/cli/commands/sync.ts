@@ -66,9 +66,13 @@ export async function syncCommand(ctx: CommandContext, positionals: string[]): P
   if (report.error) {
     const where = report.error.window ? `window ${rangeLabel(report.error.window, zone)}` : `flow ${report.flowId}`;
     const resume = report.error.window && report.range ? ` — after fixing it, resume with --from "${label(report.error.window.from, zone)}"` : "";
-    ctx.err(`error: ${report.error.message}${report.error.code ? ` [${report.error.code}]` : ""}\n  where: ${where}\n  fix:   ${report.error.hint ?? "see the message above"}${resume}`);
+    ctx.err(
+      `error: ${report.error.message}${report.error.code ? ` [${report.error.code}]` : ""}\n  where: ${where}\n  fix:   ${report.error.hint ?? "see the message above"}${resume}`,
+    );
   } else if (report.counts.deadLettered > 0) {
-    ctx.err(`warning: ${report.counts.deadLettered} document(s) were dead-lettered; list them in the Worker dashboard or the state's dl:${report.flowId}:* records, fix the cause, then replay`);
+    ctx.err(
+      `warning: ${report.counts.deadLettered} document(s) were dead-lettered; list them in the Worker dashboard or the state's dl:${report.flowId}:* records, fix the cause, then replay`,
+    );
   }
   return exit === 0 ? EXIT.ok : exit === 2 ? EXIT.partial : EXIT.failure;
 }
@@ -77,15 +81,38 @@ function printReport(ctx: CommandContext, report: SyncReport, zone: string | und
   const n = (v: number) => v.toLocaleString("en-US");
   if (report.windows.length > 0 && report.mode === "incremental") {
     // The engine plans an incremental run's windows itself; counts are per run (the totals line).
-    ctx.out(formatTable(["window", "outcome", "pages", "read"], report.windows.map((w) => [rangeLabel(w, zone), w.outcome, n(w.pages), n(w.counts.read)])));
+    ctx.out(
+      formatTable(
+        ["window", "outcome", "pages", "read"],
+        report.windows.map((w) => [rangeLabel(w, zone), w.outcome, n(w.pages), n(w.counts.read)]),
+      ),
+    );
   } else if (report.windows.length > 0) {
     const header = report.dryRun
       ? ["window", "outcome", "pages", "read", "would write", "unchanged", "changed", "dead letters"]
       : ["window", "outcome", "pages", "read", "written", "existed", "skipped", "dead letters"];
     const rows = report.windows.map((w) =>
       report.dryRun
-        ? [rangeLabel(w, zone), w.outcome, n(w.pages), n(w.counts.read), n((w.planned?.new ?? 0) + (w.planned?.supplement ?? 0)), n(w.planned?.unchanged ?? 0), n(w.planned?.changed ?? 0), n(w.counts.deadLettered)]
-        : [rangeLabel(w, zone), w.outcome, n(w.pages), n(w.counts.read), n(w.counts.written), n(w.counts.alreadyExisted), n(w.counts.skipped), n(w.counts.deadLettered)],
+        ? [
+            rangeLabel(w, zone),
+            w.outcome,
+            n(w.pages),
+            n(w.counts.read),
+            n((w.planned?.new ?? 0) + (w.planned?.supplement ?? 0)),
+            n(w.planned?.unchanged ?? 0),
+            n(w.planned?.changed ?? 0),
+            n(w.counts.deadLettered),
+          ]
+        : [
+            rangeLabel(w, zone),
+            w.outcome,
+            n(w.pages),
+            n(w.counts.read),
+            n(w.counts.written),
+            n(w.counts.alreadyExisted),
+            n(w.counts.skipped),
+            n(w.counts.deadLettered),
+          ],
     );
     ctx.out(formatTable(header, rows));
   }
@@ -93,7 +120,11 @@ function printReport(ctx: CommandContext, report: SyncReport, zone: string | und
   const secs = (report.finishedAt - report.startedAt) / 1000;
   const parts = [
     `${report.flowId}: ${report.outcome}${report.dryRun ? " (dry run)" : ""}`,
-    report.range ? rangeLabel(report.range, zone) : report.watermark ? `watermark ${label(report.watermark.before, zone)} → ${label(report.watermark.after, zone)}` : "incremental",
+    report.range
+      ? rangeLabel(report.range, zone)
+      : report.watermark
+        ? `watermark ${label(report.watermark.before, zone)} → ${label(report.watermark.after, zone)}`
+        : "incremental",
     `${n(c.read)} read`,
     `${n(c.written)} written`,
     `${n(c.alreadyExisted)} already there`,

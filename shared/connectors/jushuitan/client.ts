@@ -26,17 +26,7 @@ import {
   errorForCode,
   type JstErrorContext,
 } from "./errors.ts";
-import {
-  DAY_MS,
-  compareCursor,
-  readPage,
-  rowCursor,
-  rowId,
-  rowVersionKey,
-  splitWindow,
-  type JstCursor,
-  type JstWindow,
-} from "./paging.ts";
+import { DAY_MS, compareCursor, readPage, rowCursor, rowId, rowVersionKey, splitWindow, type JstCursor, type JstWindow } from "./paging.ts";
 import { signedForm } from "./sign.ts";
 import { type ScannedPage, scanWindow, type WindowScanOptions } from "./window-scan.ts";
 import { Redactor } from "../../security/redact.ts";
@@ -265,11 +255,7 @@ export class JushuitanClient {
    * with the endpoint's maximum page size. Stops a window on has_next=false, an empty page or a short page;
    * throws JstPagingError when a page repeats the previous one or a window exceeds the page cap.
    */
-  async *pages<Row = JstRow>(
-    path: string,
-    params: Record<string, unknown> = {},
-    options: JstWindowScanOptions,
-  ): AsyncGenerator<JstWindowPage<Row>> {
+  async *pages<Row = JstRow>(path: string, params: Record<string, unknown> = {}, options: JstWindowScanOptions): AsyncGenerator<JstWindowPage<Row>> {
     const ep = this.endpoint(path);
     const pageSize = this.pageSize(ep, options.pageSize);
     const base = this.normalizeParams(ep, params);
@@ -326,11 +312,7 @@ export class JushuitanClient {
    * repeat the boundary row, which is dropped. Stops on a short page, has_next=false, or when no row
    * is newer than the cursor.
    */
-  async *cursorPages<Row = JstRow>(
-    path: string,
-    params: Record<string, unknown> = {},
-    options: JstCursorScanOptions,
-  ): AsyncGenerator<JstCursorPage<Row>> {
+  async *cursorPages<Row = JstRow>(path: string, params: Record<string, unknown> = {}, options: JstCursorScanOptions): AsyncGenerator<JstCursorPage<Row>> {
     const ep = this.endpoint(path);
     const spec = ep.cursor;
     if (!spec) {
@@ -498,7 +480,10 @@ export class JushuitanClient {
     // Another call (or another host) already rotated it.
     if (stored.accessToken !== rejectedAccessToken) return stored;
     if (!stored.refreshToken) {
-      throw new JstTokenError({ path, jstCode: 100 }, "the token expired and no refresh token is stored: re-authorize and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN");
+      throw new JstTokenError(
+        { path, jstCode: 100 },
+        "the token expired and no refresh token is stored: re-authorize and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN",
+      );
     }
     return this.refreshShared(stored);
   }
@@ -528,7 +513,10 @@ export class JushuitanClient {
         // (now old) refresh token. Their new pair reaches the store right after: use it instead of failing.
         const rotated = await this.rotatedElsewhere(refreshToken);
         if (rotated) return rotated;
-        throw new JstTokenError({ path, jstCode: error.jstCode, serverMessage: error.details?.serverMessage as string | undefined }, "the refresh token was rejected: re-authorize the app and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN");
+        throw new JstTokenError(
+          { path, jstCode: error.jstCode, serverMessage: error.details?.serverMessage as string | undefined },
+          "the refresh token was rejected: re-authorize the app and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN",
+        );
       }
       throw error;
     }
@@ -686,7 +674,11 @@ function salvageTokens(text: string): Record<string, string> | undefined {
 }
 
 /** `{code, msg, data}` → data, or the typed error for the code / the HTTP status / the unreadable body. */
-export function parseEnvelope(ctx: JstErrorContext & { httpStatus: number }, text: string, cut: (text: string, max: number) => string = plainCut): EnvelopeResult {
+export function parseEnvelope(
+  ctx: JstErrorContext & { httpStatus: number },
+  text: string,
+  cut: (text: string, max: number) => string = plainCut,
+): EnvelopeResult {
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -47,9 +47,7 @@ export class JstSignError extends JstError {
 export class JstTokenError extends JstError {
   constructor(ctx: JstErrorContext, hint?: string) {
     super("jst_token_invalid", ctx, "the access_token is invalid or expired", {
-      hint:
-        hint ??
-        "refresh the token (the client does this when it has a refresh token) or re-authorize the app and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN",
+      hint: hint ?? "refresh the token (the client does this when it has a refresh token) or re-authorize the app and set JST_ACCESS_TOKEN / JST_REFRESH_TOKEN",
     });
   }
 }

@@ -93,7 +93,11 @@ function initialMode(ep: JstEndpoint, preferred: WindowScanOptions["preferred"])
 }
 
 function tooManyRequests(ep: JstEndpoint, begin: string, end: string, maxRequests: number, mode: ReadMode): JstPagingError {
-  return new JstPagingError({ path: ep.path }, `window ${begin}..${end} needed more than ${maxRequests} requests`, { window: { begin, end }, maxPages: maxRequests, mode });
+  return new JstPagingError({ path: ep.path }, `window ${begin}..${end} needed more than ${maxRequests} requests`, {
+    window: { begin, end },
+    maxPages: maxRequests,
+    mode,
+  });
 }
 
 /**
@@ -120,7 +124,11 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
   let ts: JstCursor = resume?.mode === "rowversion" ? resume.ts : "0";
   /** Set while a busy second (keyset) or the whole window (offset) is read by passes that must agree. */
   let agree: AgreePass | undefined =
-    resume && resume.mode !== "rowversion" && resume.agree ? { ...resume.agree, ids: [...resume.agree.ids] } : mode === "offset" ? { page: 1, ids: [] } : undefined;
+    resume && resume.mode !== "rowversion" && resume.agree
+      ? { ...resume.agree, ids: [...resume.agree.ids] }
+      : mode === "offset"
+        ? { page: 1, ids: [] }
+        : undefined;
   /** Keyset: the least data_count the next request may report if the answer is ordered by the window's field (rowsSkipped). */
   let check: KeysetCheck | undefined = resume?.mode === "keyset" && !resume.agree ? resume.check : undefined;
   /** Versions yielded in this scan: repeats (boundary second, ts ≥ cursor, a mode switch) are dropped. */
@@ -241,4 +249,3 @@ function orderedByTime(rows: Record<string, unknown>[], field: string, zone?: st
   }
   return true;
 }
-

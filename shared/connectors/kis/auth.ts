@@ -97,7 +97,9 @@ function rows(data: unknown): Record<string, unknown>[] {
   const arr = Array.isArray(data)
     ? data
     : data && typeof data === "object"
-      ? ((["list", "List", "data", "Data", "accounts", "apps", "applist"].map((k) => (data as Record<string, unknown>)[k]).find(Array.isArray) as unknown[] | undefined) ?? [])
+      ? ((["list", "List", "data", "Data", "accounts", "apps", "applist"].map((k) => (data as Record<string, unknown>)[k]).find(Array.isArray) as
+          | unknown[]
+          | undefined) ?? [])
       : [];
   return arr.filter((r): r is Record<string, unknown> => !!r && typeof r === "object");
 }
@@ -244,7 +246,8 @@ export async function bootstrapWithCode(
   if (accounts.length === 0) throw new KisBadResponseError(200, "KIS user/account listed no 账套 for this user", { retryable: false });
   const account = p.chooseAccount ? await p.chooseAccount(accounts) : accounts[0]!;
   const apps = await listAccountApps(t, { ...base, clientId: p.clientId, acctnumber: account.acctnumber, pid: account.pid });
-  if (apps.length === 0) throw new KisBadResponseError(200, "KIS user/account_applist listed no app for this 账套: subscribe the app first", { retryable: false });
+  if (apps.length === 0)
+    throw new KisBadResponseError(200, "KIS user/account_applist listed no app for this 账套: subscribe the app first", { retryable: false });
   const app = p.chooseApp ? await p.chooseApp(apps) : apps[0]!;
   const gateway = await getServiceGateway(t, { ...base, acctnumber: account.acctnumber, pid: account.pid, icrmid: app.icrmid });
   const tokens = kisTokenSet(login, gateway);

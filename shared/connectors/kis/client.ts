@@ -129,8 +129,7 @@ export class KisClient {
       ...this.retry,
       clock: this.clock,
       minDelayFor: (e) => (e instanceof KisThrottledError ? e.retryAfterMs : undefined),
-      onRetry: (e, attempt, delayMs) =>
-        this.logger.warn("KIS call failed, retrying", { path, attempt, delayMs, code: (e as { code?: string }).code }),
+      onRetry: (e, attempt, delayMs) => this.logger.warn("KIS call failed, retrying", { path, attempt, delayMs, code: (e as { code?: string }).code }),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
@@ -284,7 +283,9 @@ export class KisClient {
 
   private seedFingerprint(): Promise<string> {
     const c = this.config;
-    this.seed ??= sha256Hex([c.accessToken, c.authData, c.gwRouterAddr, c.sessionId ?? "", c.refreshAuthDataToken ?? ""].join("\n")).then((h) => h.slice(0, 16));
+    this.seed ??= sha256Hex([c.accessToken, c.authData, c.gwRouterAddr, c.sessionId ?? "", c.refreshAuthDataToken ?? ""].join("\n")).then((h) =>
+      h.slice(0, 16),
+    );
     return this.seed;
   }
 

@@ -94,7 +94,11 @@ export function kisConfigFromEnv(env: Record<string, string | undefined>): KisCo
       // Only the variable name and our own rule text: zod messages could quote the input.
       else
         invalid.push(
-          name === "KIS_BASE_URL" ? `${name} (must be an http(s) URL)` : name === "KIS_MATERIAL_DETAIL_BATCH" ? `${name} (must be a whole number from 1 to 200)` : name,
+          name === "KIS_BASE_URL"
+            ? `${name} (must be an http(s) URL)`
+            : name === "KIS_MATERIAL_DETAIL_BATCH"
+              ? `${name} (must be a whole number from 1 to 200)`
+              : name,
         );
     }
     const parts: string[] = [];

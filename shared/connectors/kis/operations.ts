@@ -121,7 +121,9 @@ export function parseKisOperation(operation: string): { appId: string; bill: Kis
   const bill = m?.[2]?.toLowerCase();
   if (!m || m[1]!.toLowerCase() !== KIS_INVENTORY_APP || !bill || !(bill in KIS_BILL_TYPES)) {
     throw new ConfigError(`Unsupported KIS operation "${operation}"`, {
-      hint: `Use one of ${Object.keys(KIS_BILL_TYPES).map((b) => `${KIS_INVENTORY_APP}/${b}/create`).join(", ")}.`,
+      hint: `Use one of ${Object.keys(KIS_BILL_TYPES)
+        .map((b) => `${KIS_INVENTORY_APP}/${b}/create`)
+        .join(", ")}.`,
       details: { operation },
     });
   }
@@ -404,7 +406,10 @@ export class KisOperations {
     const have = new Set(progress.detailed.map((d) => d.FItemID));
     const pending = progress.listed.map((m) => m.FItemID).filter((id) => !have.has(id));
     // Small slices, so the progress advances by what was read before the budget ran out.
-    const slice = Math.max(1, progress.detailState.perItem ? 10 : (progress.detailState.batch ?? this.client.config.materialDetailBatch ?? KIS_MATERIAL_DETAIL_BATCH));
+    const slice = Math.max(
+      1,
+      progress.detailState.perItem ? 10 : (progress.detailState.batch ?? this.client.config.materialDetailBatch ?? KIS_MATERIAL_DETAIL_BATCH),
+    );
     for (let i = 0; i < pending.length; i += slice) {
       progress.detailed.push(...(await this.materialDetails(pending.slice(i, i + slice), call, progress.detailState)));
     }

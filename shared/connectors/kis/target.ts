@@ -136,8 +136,7 @@ export class KisTarget implements TargetConnector {
         out.push(await this.write(doc));
       } catch (error) {
         if (error instanceof BudgetExhaustedError) throw error;
-        const bridgeError =
-          error instanceof BridgeError ? error : new BridgeError("kis_unexpected", error instanceof Error ? error.message : String(error));
+        const bridgeError = error instanceof BridgeError ? error : new BridgeError("kis_unexpected", error instanceof Error ? error.message : String(error));
         out.push({ externalKey: doc.externalKey, error: bridgeError });
       }
     }
@@ -282,7 +281,12 @@ export class KisTarget implements TargetConnector {
 }
 
 /** Bill lines as item + quantity (FItemID, FQty; Fauxqty when FQty is absent). */
-const entryLines = (entry: unknown): ContentLine[] => linesOf(entry, (e) => e.FItemID, (e) => e.FQty ?? e.Fauxqty);
+const entryLines = (entry: unknown): ContentLine[] =>
+  linesOf(
+    entry,
+    (e) => e.FItemID,
+    (e) => e.FQty ?? e.Fauxqty,
+  );
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === "object" && !Array.isArray(v);
@@ -294,4 +298,3 @@ function billDay(v: unknown): string | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(v.trim());
   return m ? `${m[1]}-${m[2]}-${m[3]}` : undefined;
 }
-

@@ -5,14 +5,7 @@
  */
 import { BridgeError } from "../../errors.ts";
 import type { Clock, FetchLike } from "../../ports.ts";
-import {
-  businessError,
-  KisAuthError,
-  KisBadResponseError,
-  KisThrottledError,
-  KisTransportError,
-  type KisAuthErrorMatcher,
-} from "./errors.ts";
+import { businessError, KisAuthError, KisBadResponseError, KisThrottledError, KisTransportError, type KisAuthErrorMatcher } from "./errors.ts";
 import type { TextRedactor } from "./errors.ts";
 
 export interface KoasPolicy {
@@ -131,11 +124,11 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
     const snippet = cutRedacted(policy.redact, text.replace(/\s+/g, " "), 160);
     // A 2xx/5xx HTML page is a gateway hiccup (retry); a 4xx page means a wrong URL or path (do not).
     const retryable = status < 400 || status >= 500;
-    throw new KisBadResponseError(
-      status,
-      `KIS answered ${req.label} with ${html ? "an HTML page" : "a body that is not JSON"} (HTTP ${status})`,
-      { retryable, snippet, contentType },
-    );
+    throw new KisBadResponseError(status, `KIS answered ${req.label} with ${html ? "an HTML page" : "a body that is not JSON"} (HTTP ${status})`, {
+      retryable,
+      snippet,
+      contentType,
+    });
   }
 
   const env = envelope as Record<string, unknown>;

@@ -21,13 +21,17 @@ const TOKEN_PROBE_BODY = { param: { PageSize: 1 } };
 
 /** The token works elsewhere, so a 50000/401|403 on this path means the gateway does not know the path. */
 function unknownPathError(path: string, cause: TplusError): TplusError {
-  return new TplusError(TPLUS_ERROR.apiNotEnabled, `T+ ${path}: the gateway does not know this API (50000, HTTP ${cause.httpStatus}) although the token works`, {
-    httpStatus: cause.httpStatus,
-    tplusCode: cause.tplusCode,
-    details: { path, unknownPath: true },
-    hint: "Check the resource/method name and that the API is enabled for your app (应用 → 接口权限); the token itself is fine, so it was not refreshed.",
-    cause,
-  });
+  return new TplusError(
+    TPLUS_ERROR.apiNotEnabled,
+    `T+ ${path}: the gateway does not know this API (50000, HTTP ${cause.httpStatus}) although the token works`,
+    {
+      httpStatus: cause.httpStatus,
+      tplusCode: cause.tplusCode,
+      details: { path, unknownPath: true },
+      hint: "Check the resource/method name and that the API is enabled for your app (应用 → 接口权限); the token itself is fine, so it was not refreshed.",
+      cause,
+    },
+  );
 }
 /** Refresh when less than this is left of the access token (tokens live 6 days). */
 export const DEFAULT_REFRESH_MARGIN_MS = 24 * 3_600_000;
@@ -137,7 +141,8 @@ export class TplusCloudTransport implements TplusTransport {
         // The token was dead AND the path is unknown (same 50000/401|403 answer): with a fresh token that works on
         // the probe path, the second refusal is about the path, so callers (lookups) can fall back instead of
         // failing with an auth error.
-        if (path !== TOKEN_PROBE_PATH && this.isTokenRejection(again) && (await this.tokenWorks(tokens, options))) throw unknownPathError(path, again as TplusError);
+        if (path !== TOKEN_PROBE_PATH && this.isTokenRejection(again) && (await this.tokenWorks(tokens, options)))
+          throw unknownPathError(path, again as TplusError);
         throw again;
       }
     }
@@ -207,7 +212,8 @@ export class TplusCloudTransport implements TplusTransport {
       return await this.refreshFrom(tokens.accessToken, signal);
     } catch (error) {
       // The server refused the proactive refresh, so nothing rotated: keep the old token while it lives, try again later.
-      const refused = error instanceof TplusError && (error.code === TPLUS_ERROR.refreshFailed || error.code === TPLUS_ERROR.tooFast || error.code === TPLUS_ERROR.throttled);
+      const refused =
+        error instanceof TplusError && (error.code === TPLUS_ERROR.refreshFailed || error.code === TPLUS_ERROR.tooFast || error.code === TPLUS_ERROR.throttled);
       if (refused && this.tokens === tokens && tokens.accessToken !== "" && tokens.expiresAt !== undefined && now < tokens.expiresAt) {
         this.proactiveBlockedUntil = now + 10 * 60_000;
         this.logger.warn("tplus: proactive token refresh refused, using the current token until it expires", { code: error.code });

@@ -241,13 +241,17 @@ export function readAnswer(ctx: AnswerContext): Answer {
     const serverText = parsed !== NOT_JSON && parsed && typeof parsed === "object" ? codeOf((parsed as Record<string, unknown>).error) : "";
     return {
       ok: false,
-      error: new TplusError(TPLUS_ERROR.throttled, `${where}: throttled by the gateway (HTTP ${status})${serverText ? `: ${scrub(serverText, ctx.secrets ?? [])}` : ""}`, {
-        httpStatus: status,
-        retryable: true,
-        retryAfterMs: retryAfterMs(ctx.retryAfterHeader) ?? 1000,
-        details: { path },
-        hint: "Too many calls per second for this app; the connector backs off. Lower the flow's write concurrency if it keeps happening.",
-      }),
+      error: new TplusError(
+        TPLUS_ERROR.throttled,
+        `${where}: throttled by the gateway (HTTP ${status})${serverText ? `: ${scrub(serverText, ctx.secrets ?? [])}` : ""}`,
+        {
+          httpStatus: status,
+          retryable: true,
+          retryAfterMs: retryAfterMs(ctx.retryAfterHeader) ?? 1000,
+          details: { path },
+          hint: "Too many calls per second for this app; the connector backs off. Lower the flow's write concurrency if it keeps happening.",
+        },
+      ),
     };
   }
 
@@ -263,7 +267,10 @@ export function readAnswer(ctx: AnswerContext): Answer {
       if (status < 500) {
         return {
           ok: false,
-          error: new TplusError(TPLUS_ERROR.http, `${where}: HTTP ${status}: ${scrub(obj.error, ctx.secrets ?? [])}`, { httpStatus: status, details: { path } }),
+          error: new TplusError(TPLUS_ERROR.http, `${where}: HTTP ${status}: ${scrub(obj.error, ctx.secrets ?? [])}`, {
+            httpStatus: status,
+            details: { path },
+          }),
         };
       }
     }

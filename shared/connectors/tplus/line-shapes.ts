@@ -35,7 +35,10 @@ export const TPLUS_LINE_SHAPES: Readonly<Record<string, TplusLineShape>> = {
 
 /** The resource of a flow's T+ operation ("saleDelivery/Create" → "saleDelivery"), case-insensitive. */
 export function tplusResourceOf(operation: string): string {
-  const name = operation.trim().replace(/\/create$/i, "").replace(/^create/i, "");
+  const name = operation
+    .trim()
+    .replace(/\/create$/i, "")
+    .replace(/^create/i, "");
   return Object.keys(TPLUS_LINE_SHAPES).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
 }
 

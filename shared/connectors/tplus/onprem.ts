@@ -111,10 +111,7 @@ export class TplusOnpremTransport implements TplusTransport {
 
   private async send(path: string, body: unknown, session: TokenSet | null, options: TplusCallOptions, query = ""): Promise<unknown> {
     const headers: Record<string, string> = {
-      Authorization: await this.authorization(
-        session ? (this.options.subject ?? "chanjet") : (this.options.loginSubject ?? "tester"),
-        session?.accessToken,
-      ),
+      Authorization: await this.authorization(session ? (this.options.subject ?? "chanjet") : (this.options.loginSubject ?? "tester"), session?.accessToken),
       "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
     };
     const sid = session?.extra?.sid;

@@ -48,7 +48,11 @@ export type TplusOperationName = keyof typeof TPLUS_OPERATIONS;
 type OperationSpec = (typeof TPLUS_OPERATIONS)[TplusOperationName];
 
 export function resolveOperation(name: string): OperationSpec {
-  const key = name.trim().replace(/\/create$/i, "").replace(/^create/i, "").toLowerCase();
+  const key = name
+    .trim()
+    .replace(/\/create$/i, "")
+    .replace(/^create/i, "")
+    .toLowerCase();
   for (const spec of Object.values(TPLUS_OPERATIONS)) if (spec.resource.toLowerCase() === key) return spec;
   throw new ConfigError(`T+ has no write operation "${name}"`, {
     hint: `Use one of: ${Object.keys(TPLUS_OPERATIONS).join(", ")}.`,
@@ -199,16 +203,22 @@ function rowsOf(answer: unknown): Record<string, unknown>[] {
 function isUnsupported(error: unknown): boolean {
   return (
     error instanceof TplusError &&
-    (error.code === TPLUS_ERROR.apiNotEnabled || error.httpStatus === 404 || (error.code === TPLUS_ERROR.business && /服务|service|not found|不存在的接口/i.test(error.message)))
+    (error.code === TPLUS_ERROR.apiNotEnabled ||
+      error.httpStatus === 404 ||
+      (error.code === TPLUS_ERROR.business && /服务|service|not found|不存在的接口/i.test(error.message)))
   );
 }
 
 /** Errors that would hit every document the same way: no point in trying them one by one. */
 function isWholeBatchFailure(error: unknown): boolean {
   return (
-    error instanceof TplusError &&
-    ([TPLUS_ERROR.quota, TPLUS_ERROR.appKeyMismatch, TPLUS_ERROR.refreshFailed, TPLUS_ERROR.loginFailed, TPLUS_ERROR.tokenPersistFailed] as string[]).includes(error.code)
-  ) || (error instanceof TplusError && error.code === TPLUS_ERROR.auth && error.httpStatus !== 404) || error instanceof ConfigError;
+    (error instanceof TplusError &&
+      (
+        [TPLUS_ERROR.quota, TPLUS_ERROR.appKeyMismatch, TPLUS_ERROR.refreshFailed, TPLUS_ERROR.loginFailed, TPLUS_ERROR.tokenPersistFailed] as string[]
+      ).includes(error.code)) ||
+    (error instanceof TplusError && error.code === TPLUS_ERROR.auth && error.httpStatus !== 404) ||
+    error instanceof ConfigError
+  );
 }
 
 function asBridgeError(error: unknown): BridgeError {
@@ -327,7 +337,10 @@ export class TplusClient implements TargetConnector {
   }
 
   /** One page of `<Service>/FindVoucherList {pageIndex (0-based), pageSize, paramDic}` (MCP guide idx 61143165842). */
-  async findVoucherList(operation: string, page: { pageIndex: number; pageSize?: number; paramDic?: Record<string, unknown> }): Promise<Record<string, unknown>[]> {
+  async findVoucherList(
+    operation: string,
+    page: { pageIndex: number; pageSize?: number; paramDic?: Record<string, unknown> },
+  ): Promise<Record<string, unknown>[]> {
     const spec = resolveOperation(operation);
     const body = { pageIndex: page.pageIndex, pageSize: page.pageSize ?? VOUCHER_LOOKUP_PAGE_SIZE, paramDic: page.paramDic ?? {} };
     return rowsOf(await withRetry(() => this.transport.call(`${spec.service}/FindVoucherList`, body), this.retryOptions()));
@@ -338,7 +351,8 @@ export class TplusClient implements TargetConnector {
     const spec = resolveOperation(operation);
     const param = { voucherID: voucherId, ...(spec.voucherTypeCode ? { voucherTypeCode: spec.voucherTypeCode } : {}) };
     const answer = await withRetry(() => this.transport.call(`${spec.service}/GetVoucherDTO`, { param }), this.retryOptions());
-    if (!answer || typeof answer !== "object" || Array.isArray(answer)) throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/GetVoucherDTO: expected an object`);
+    if (!answer || typeof answer !== "object" || Array.isArray(answer))
+      throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/GetVoucherDTO: expected an object`);
     const o = answer as Record<string, unknown>;
     return (o.dto && typeof o.dto === "object" ? o.dto : o.data && typeof o.data === "object" ? o.data : o) as Record<string, unknown>;
   }
@@ -379,7 +393,10 @@ export class TplusClient implements TargetConnector {
   async listVouchers(operation: string, range: { from: string; to: string; pageSize?: number }): Promise<TplusVoucherSummary[]> {
     const spec = resolveOperation(operation);
     const pageSize = range.pageSize ?? VOUCHER_LOOKUP_PAGE_SIZE;
-    const maxPages = Math.max(this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES, Math.ceil((VOUCHER_LOOKUP_MAX_PAGES * VOUCHER_LOOKUP_PAGE_SIZE) / pageSize));
+    const maxPages = Math.max(
+      this.options.voucherLookupMaxPages ?? VOUCHER_LOOKUP_MAX_PAGES,
+      Math.ceil((VOUCHER_LOOKUP_MAX_PAGES * VOUCHER_LOOKUP_PAGE_SIZE) / pageSize),
+    );
     // The range goes into paramDic, so an account that honours it lists only those days: back-dated vouchers
     // booked later are found by their date, and the history is not read. The dates are still checked below.
     const names = this.options.voucherDateFilter ?? { from: "VoucherDateBegin", to: "VoucherDateEnd" };
@@ -389,12 +406,17 @@ export class TplusClient implements TargetConnector {
     let outside = 0;
     for (let pageIndex = 0; ; pageIndex++) {
       if (pageIndex >= maxPages) {
-        throw new TplusError(TPLUS_ERROR.http, `T+ ${spec.service}/FindVoucherList: more than ${maxPages * pageSize} vouchers to scan${outside > 0 ? " (the account ignored the date filter)" : ""}`, {
-          details: { maxPages, pageSize, outsideRange: outside },
-          hint: outside > 0
-            ? `This account does not filter FindVoucherList by ${names.from}/${names.to}: find the date field names in the voucher's column info, or reconcile a shorter range / raise voucherLookupMaxPages.`
-            : "Reconcile a shorter range, or raise voucherLookupMaxPages.",
-        });
+        throw new TplusError(
+          TPLUS_ERROR.http,
+          `T+ ${spec.service}/FindVoucherList: more than ${maxPages * pageSize} vouchers to scan${outside > 0 ? " (the account ignored the date filter)" : ""}`,
+          {
+            details: { maxPages, pageSize, outsideRange: outside },
+            hint:
+              outside > 0
+                ? `This account does not filter FindVoucherList by ${names.from}/${names.to}: find the date field names in the voucher's column info, or reconcile a shorter range / raise voucherLookupMaxPages.`
+                : "Reconcile a shorter range, or raise voucherLookupMaxPages.",
+          },
+        );
       }
       const rows = await this.findVoucherList(spec.resource, { pageIndex, pageSize, paramDic });
       for (const row of rows) {
@@ -457,13 +479,20 @@ export class TplusClient implements TargetConnector {
       if (verify) {
         const found = await this.lookupByExternalCode(spec, externalKey);
         verify = false;
-        if (found) return { externalKey, status: "already_exists", ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
+        if (found)
+          return { externalKey, status: "already_exists", ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
       }
       if (uncertain && (this.options.recovery ?? "query") === "query") {
         const found = await this.lookupByExternalCode(spec, externalKey);
         if (found) {
           this.logger.info("tplus: document found after a lost answer", { operation: spec.resource, externalKey });
-          return { externalKey, status: "created", recovered: true, ...(found.id ? { targetId: found.id } : {}), ...(found.code ? { targetCode: found.code } : {}) };
+          return {
+            externalKey,
+            status: "created",
+            recovered: true,
+            ...(found.id ? { targetId: found.id } : {}),
+            ...(found.code ? { targetCode: found.code } : {}),
+          };
         }
       }
       try {

@@ -120,7 +120,8 @@ export function createAlertReceiverEmulator(options: AlertReceiverOptions = {}) 
   };
 
   /** Shared handling: log, faults, UTF-8 and JSON decoding; `check` returns a rejection reason or null. */
-  const receive = (platform: Platform, check: (body: Record<string, unknown>, req: Request, raw: string) => Promise<{ reason: string; code: number } | null>) =>
+  const receive =
+    (platform: Platform, check: (body: Record<string, unknown>, req: Request, raw: string) => Promise<{ reason: string; code: number } | null>) =>
     async (c: { req: { raw: Request } }) => {
       const req = c.req.raw;
       const url = new URL(req.url);

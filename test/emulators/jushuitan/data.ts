@@ -109,9 +109,23 @@ function items(ctx: Ctx, ioId: number, firstItemId: number, kind: "cost" | "sale
       qty,
     };
     if (kind === "cost") {
-      return { ...base, cost_price: sku.costPrice, cost_amount: money(sku.costPrice * qty), sale_price: sku.salePrice, sale_amount: money(sku.salePrice * qty), remark: "" };
+      return {
+        ...base,
+        cost_price: sku.costPrice,
+        cost_amount: money(sku.costPrice * qty),
+        sale_price: sku.salePrice,
+        sale_amount: money(sku.salePrice * qty),
+        remark: "",
+      };
     }
-    const discount = kind === "sale" ? weighted(ctx.rand, [[1, 6], [0.9, 2], [0.8, 1]] as const) : 1;
+    const discount =
+      kind === "sale"
+        ? weighted(ctx.rand, [
+            [1, 6],
+            [0.9, 2],
+            [0.8, 1],
+          ] as const)
+        : 1;
     const price = money(sku.salePrice * discount);
     return { ...base, sale_price: price, sale_amount: money(price * qty), sale_base_price: sku.salePrice };
   });
@@ -165,11 +179,20 @@ export function generateTables(options: GenerateOptions): GeneratedTables {
   // 其它出入库
   instants(ctx, options.counts.otherInOut).forEach((m, i) => {
     const ioId = 2_100_000 + i * 3 + Math.floor(rand() * 3);
-    const type = weighted(rand, [["其它进仓", 5], ["其它出库", 4], ["其它退货", 1]] as const);
+    const type = weighted(rand, [
+      ["其它进仓", 5],
+      ["其它出库", 4],
+      ["其它退货", 1],
+    ] as const);
     const wh = pick(rand, WAREHOUSES);
     const ioDate = m.ms - Math.floor(rand() * 2 * DAY);
     const created = ioDate - Math.floor(rand() * 6 * 3_600_000);
-    const status = weighted(rand, [["Confirmed", 80], ["WaitConfirm", 10], ["Cancelled", 5], ["Delete", 5]] as const);
+    const status = weighted(rand, [
+      ["Confirmed", 80],
+      ["WaitConfirm", 10],
+      ["Cancelled", 5],
+      ["Delete", 5],
+    ] as const);
     const row: Row = {
       io_id: ioId,
       io_date: formatTime(ioDate, rand() < 0.3),
@@ -197,14 +220,19 @@ export function generateTables(options: GenerateOptions): GeneratedTables {
   // 销售出库
   instants(ctx, options.counts.salesOut).forEach((m, i) => {
     const ioId = 5_300_000 + i * 2 + Math.floor(rand() * 2);
-    const shop = weighted(rand, SHOPS.map((s) => [s, s.offline ? 4 : 3] as const));
+    const shop = weighted(
+      rand,
+      SHOPS.map((s) => [s, s.offline ? 4 : 3] as const),
+    );
     const wh = pick(rand, WAREHOUSES.slice(0, 2));
     const ioDate = m.ms - Math.floor(rand() * DAY);
     const created = ioDate - Math.floor(rand() * 2 * DAY);
     const [carrier, lcId] = pick(rand, CARRIERS);
     const lines = items(ctx, ioId, ioId * 10, "sale");
     const amount = money(lines.reduce((s, l) => s + (l.sale_amount as number), 0));
-    const soId = shop.offline ? `MD${formatInZone(created, "YYYYMMDD")}${String(i).padStart(4, "0")}` : `${shop.shopId === 16800101 ? "" : "DY"}${3_000_000_000_000_000 + i * 7919}`;
+    const soId = shop.offline
+      ? `MD${formatInZone(created, "YYYYMMDD")}${String(i).padStart(4, "0")}`
+      : `${shop.shopId === 16800101 ? "" : "DY"}${3_000_000_000_000_000 + i * 7919}`;
     const row: Row = {
       co_id: 10_174_711,
       shop_id: shop.shopId,
@@ -213,7 +241,12 @@ export function generateTables(options: GenerateOptions): GeneratedTables {
       o_id: 8_800_000 + i,
       so_id: soId,
       created: formatTime(created),
-      status: weighted(rand, [["Confirmed", 85], ["WaitConfirm", 8], ["Cancelled", 4], ["Delete", 3]] as const),
+      status: weighted(rand, [
+        ["Confirmed", 85],
+        ["WaitConfirm", 8],
+        ["Cancelled", 4],
+        ["Delete", 3],
+      ] as const),
       order_type: shop.offline ? "线下订单" : "普通订单",
       io_date: formatTime(ioDate, rand() < 0.3),
       pay_amount: amount,
@@ -243,7 +276,11 @@ export function generateTables(options: GenerateOptions): GeneratedTables {
     const supplier = pick(rand, SUPPLIERS);
     const ioDate = m.ms - Math.floor(rand() * DAY);
     const created = ioDate - Math.floor(rand() * DAY);
-    const status = weighted(rand, [["Confirmed", 85], ["WaitConfirm", 10], ["Cancelled", 5]] as const);
+    const status = weighted(rand, [
+      ["Confirmed", 85],
+      ["WaitConfirm", 10],
+      ["Cancelled", 5],
+    ] as const);
     const row: Row = {
       io_id: ioId,
       po_id: 660_000 + Math.floor(i / 2),
@@ -294,8 +331,16 @@ export function generateTables(options: GenerateOptions): GeneratedTables {
       wms_co_id: WAREHOUSES[2]!.jstWmsCoId,
       shop_id: shop.shopId,
       aftersale_remark: pick(rand, ["", "尺码不合适", "七天无理由", "质量问题"]),
-      status: weighted(rand, [["Confirmed", 80], ["WaitConfirm", 15], ["Cancelled", 5]] as const),
-      type: weighted(rand, [["普通退货", 7], ["拒收退货", 1], ["换货", 2]] as const),
+      status: weighted(rand, [
+        ["Confirmed", 80],
+        ["WaitConfirm", 15],
+        ["Cancelled", 5],
+      ] as const),
+      type: weighted(rand, [
+        ["普通退货", 7],
+        ["拒收退货", 1],
+        ["换货", 2],
+      ] as const),
       drp_co_name: "",
       items: items(ctx, ioId, ioId * 10, "return"),
       batchs: [],

@@ -57,7 +57,16 @@ export function applyEdit(row: Row, change: EditChange, pick: number): EditChang
     if (sku) {
       const template = items[0]!;
       const maxId = Math.max(0, ...items.map((i) => Number(i.ioi_id) || 0));
-      items.push({ ...template, ioi_id: maxId + 1, sku_id: sku.skuId, i_id: sku.itemId, name: sku.name, properties_value: sku.propertiesValue, unit: sku.unit, qty: 1 + Math.floor(pick * 3) });
+      items.push({
+        ...template,
+        ioi_id: maxId + 1,
+        sku_id: sku.skuId,
+        i_id: sku.itemId,
+        name: sku.name,
+        properties_value: sku.propertiesValue,
+        unit: sku.unit,
+        qty: 1 + Math.floor(pick * 3),
+      });
       return change;
     }
   }

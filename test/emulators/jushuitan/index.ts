@@ -339,7 +339,9 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const key = keyOf(table, incoming);
     const existing = tables[table].get(key);
     const t = serverNow();
-    const row: Row = existing ? { ...existing.row, ...incoming } : { status: "Confirmed", items: [], created: formatTime(t), io_date: formatTime(t), ...incoming };
+    const row: Row = existing
+      ? { ...existing.row, ...incoming }
+      : { status: "Confirmed", items: [], created: formatTime(t), io_date: formatTime(t), ...incoming };
     const ioDateMs = typeof row.io_date === "string" ? (parseInZone(row.io_date) ?? t) : t;
     const createdMs = typeof row.created === "string" ? (parseInZone(row.created) ?? t) : t;
     tables[table].set(key, { key, row, modifiedMs: t, ioDateMs, createdMs, ts: 0 });
@@ -563,8 +565,21 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
         // "windowEnd" on the last second this window owns.
         // "afterWindow" never lands before the end lag behind the clocks: a run cut into several windows reads the
         // later ones after this one, and a real edit is never stamped before the run that follows it (seed 9130 long).
-        else stampRow(endpoint.table, key, stamp === "afterWindow" ? Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)) : plan.window.end - 1000);
-        edits.push({ path, key, change, modifiedMs: row.modifiedMs, madeAt: now(), via: "query", after: { status: row.row.status, items: structuredClone(row.row.items) } });
+        else
+          stampRow(
+            endpoint.table,
+            key,
+            stamp === "afterWindow" ? Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)) : plan.window.end - 1000,
+          );
+        edits.push({
+          path,
+          key,
+          change,
+          modifiedMs: row.modifiedMs,
+          madeAt: now(),
+          via: "query",
+          after: { status: row.row.status, items: structuredClone(row.row.items) },
+        });
       }
     }
     const matched = matchRows(plan, source());
@@ -584,12 +599,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     return envelope(0, OK_MSG, data);
   }
 
-  function handleAuth(
-    c: Context,
-    path: string,
-    params: Record<string, string>,
-    envelope: (code: number, msg: string, data?: unknown) => Response,
-  ): Response {
+  function handleAuth(c: Context, path: string, params: Record<string, string>, envelope: (code: number, msg: string, data?: unknown) => Response): Response {
     const answer = (record: TokenRecord) =>
       envelope(0, OK_MSG, { access_token: record.accessToken, expires_in: lifetimeSeconds, refresh_token: record.refreshToken, scope: "all" });
     const op = path.slice("/openWeb/auth/".length);
@@ -660,7 +670,15 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     const change = applyEdit(stored.row, body.change, body.pick ?? 0);
     if (body.modifiedMs === undefined) touch(table, key);
     else stampRow(table, key, body.modifiedMs);
-    edits.push({ path: body.path, key, change, modifiedMs: stored.modifiedMs, madeAt: now(), via: "admin", after: { status: stored.row.status, items: structuredClone(stored.row.items) } });
+    edits.push({
+      path: body.path,
+      key,
+      change,
+      modifiedMs: stored.modifiedMs,
+      madeAt: now(),
+      via: "admin",
+      after: { status: stored.row.status, items: structuredClone(stored.row.items) },
+    });
     return c.json({ ok: true, change, row: structuredClone(stored.row) });
   });
   app.get("/__emulator/edits", (c) => c.json(edits));

@@ -204,7 +204,8 @@ export function planQuery(endpoint: EmuEndpoint, biz: Row): QueryPlan {
   const end = biz.modified_end;
   let window: QueryPlan["window"];
   if ((begin !== undefined && begin !== "") || (end !== undefined && end !== "")) {
-    if (cursor !== undefined && endpoint.cursorForbidsWindow) fail(`参数不符合规范,请检查传入参数!使用${endpoint.cursorParam}查询时不能传modified_begin/modified_end`);
+    if (cursor !== undefined && endpoint.cursorForbidsWindow)
+      fail(`参数不符合规范,请检查传入参数!使用${endpoint.cursorParam}查询时不能传modified_begin/modified_end`);
     if (typeof begin !== "string" || typeof end !== "string" || !begin || !end) fail("参数不符合规范,请检查传入参数!modified_begin和modified_end必须同时传入");
     const b = parseInZone(begin as string);
     const e = parseInZone(end as string);
@@ -234,7 +235,10 @@ export function planQuery(endpoint: EmuEndpoint, biz: Row): QueryPlan {
     const v = biz[param];
     if (v === undefined || v === null || v === "") continue;
     if (typeof v !== "string") fail(`参数不符合规范,请检查传入参数!${param}必须为逗号分隔的字符串`);
-    const list = (v as string).split(",").map((x) => x.trim()).filter(Boolean);
+    const list = (v as string)
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (list.length > spec.max) fail(`参数不符合规范,请检查传入参数!${param}不能超过${spec.max}个`);
     if (endpoint.idParams.includes(param)) hasIds = true;
     const set = new Set(list);

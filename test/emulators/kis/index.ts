@@ -180,8 +180,7 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
   });
 
   const ok = (c: C, data: unknown) => c.json({ errcode: 0, description: "成功", data });
-  const fail = (c: C, errcode: number, description: string, status: 200 | 400 | 401 | 404 = 200) =>
-    c.json({ errcode, description, data: null }, status);
+  const fail = (c: C, errcode: number, description: string, status: 200 | 400 | 401 | 404 = 200) => c.json({ errcode, description, data: null }, status);
   const bizFail = (c: C, reason: string) => fail(c, 10201, `业务接口返回失败结果，失败原因：${reason}`);
 
   /** KIS-Timestamp, KIS-State, KIS-TraceID, KIS-Ver on every call (doc B2). */
@@ -225,9 +224,7 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     const sig = c.req.header("KIS-Signature");
     if (!sig) return null;
     const secret = auth.sessionSecret(sessionId) ?? "";
-    const expected = await sha256Hex(
-      `${c.req.header("KIS-State")}${sessionId}${c.req.header("KIS-TraceID")}${secret}${c.req.header("KIS-Timestamp")}`,
-    );
+    const expected = await sha256Hex(`${c.req.header("KIS-State")}${sessionId}${c.req.header("KIS-TraceID")}${secret}${c.req.header("KIS-Timestamp")}`);
     return sig === expected ? null : fail(c, 10000, "KIS-Signature校验失败");
   };
 
@@ -386,7 +383,10 @@ export function createKisEmulator(options: KisEmulatorOptions = {}) {
     if (!body) {
       // The gateway forwards to the on-prem router and reports the parse failure with the forwarded auth block (S8).
       const method = `kis.${c.req.param("app")}.api.${c.req.param("object")}.${c.req.param("action")}`;
-      return bizFail(c, `403-ParseRequestContent:{AuthData:{EID:"1000001",AuthData:"${authData}",Method:"${method}",Sign:"${authData.slice(-8)}"}}...${JSON_PARSE_REASON}`);
+      return bizFail(
+        c,
+        `403-ParseRequestContent:{AuthData:{EID:"1000001",AuthData:"${authData}",Method:"${method}",Sign:"${authData.slice(-8)}"}}...${JSON_PARSE_REASON}`,
+      );
     }
     const accountDb = typeof body.AccountDB === "string" ? body.AccountDB : typeof body.AccountDb === "string" ? body.AccountDb : undefined;
     if (options.accountDb !== undefined) {

@@ -8,7 +8,9 @@ function pem(label: string, der: ArrayBuffer): string {
   const bytes = new Uint8Array(der);
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
-  const b64 = btoa(binary).replace(/(.{64})/g, "$1\n").trim();
+  const b64 = btoa(binary)
+    .replace(/(.{64})/g, "$1\n")
+    .trim();
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -21,11 +23,10 @@ export interface IsvKeyPair {
 
 /** A fresh 2048-bit RSA key pair, as Chanjet would issue to an ISV. */
 export async function generateIsvKeys(): Promise<IsvKeyPair> {
-  const pair = (await crypto.subtle.generateKey(
-    { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
+  const pair = (await crypto.subtle.generateKey({ name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   const privateDer = (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer;
   const publicDer = (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer;
   return { privatePem: pem("PRIVATE KEY", privateDer), publicPem: pem("PUBLIC KEY", publicDer) };

@@ -201,7 +201,14 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     master.inventory.set(code, { Code: code, Name: `合成存货 ${i + 1}`, Unit: "件" });
   }
   // Ts: a row version that grows with every change (UNCERTAIN name; the archive APIs filter on it per the MCP guide's advice).
-  const inventoryRows = [...master.inventory.values()].map((v, i) => ({ ID: i + 1, Code: v.Code, Name: v.Name, Unit: { Name: v.Unit }, Disabled: false, Ts: 1000 + i }));
+  const inventoryRows = [...master.inventory.values()].map((v, i) => ({
+    ID: i + 1,
+    Code: v.Code,
+    Name: v.Name,
+    Unit: { Name: v.Unit },
+    Disabled: false,
+    Ts: 1000 + i,
+  }));
   const warehouseRows = [...master.warehouses.values()].map((v, i) => ({ ID: i + 1, Code: v.Code, Name: v.Name }));
 
   // ---- mutable state ----
@@ -350,7 +357,8 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
       const line = lines[i] as Record<string, unknown>;
       const q = Number(line.BaseQuantity ?? line.Quantity);
       if ((options.redQuantities ?? "negative") === "positive" && q < 0) return { code: "999", message: `RDRecordDetails[${i}] 数量不能为负数` };
-      if ((options.redQuantities ?? "negative") === "negative" && isReturn && q > 0) return { code: "999", message: `RDRecordDetails[${i}] 退库业务的数量必须为负数` };
+      if ((options.redQuantities ?? "negative") === "negative" && isReturn && q > 0)
+        return { code: "999", message: `RDRecordDetails[${i}] 退库业务的数量必须为负数` };
     }
     return null;
   }
@@ -403,7 +411,10 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
   function pageOf<T>(rows: T[], param: Record<string, unknown>, transport: "cloud" | "onprem"): Answer | T[] {
     const { PageIndex, PageSize } = param;
     if (PageIndex === undefined && PageSize === undefined) return rows;
-    if ((PageIndex !== undefined && (typeof PageIndex !== "number" || !Number.isInteger(PageIndex) || PageIndex < 1)) || (PageSize !== undefined && (typeof PageSize !== "number" || !Number.isInteger(PageSize) || PageSize < 1))) {
+    if (
+      (PageIndex !== undefined && (typeof PageIndex !== "number" || !Number.isInteger(PageIndex) || PageIndex < 1)) ||
+      (PageSize !== undefined && (typeof PageSize !== "number" || !Number.isInteger(PageSize) || PageSize < 1))
+    ) {
       return refusal(transport, "EXVD0001", "PageIndex / PageSize 必须是正整数");
     }
     const size = (PageSize as number | undefined) ?? 100;
@@ -415,7 +426,10 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
   function queryVouchers(kind: VoucherKind, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
     const param = isObject(args.param) ? args.param : {};
     const { ExternalCode, VoucherDateBegin, VoucherDateEnd } = param;
-    for (const [name, value] of [["VoucherDateBegin", VoucherDateBegin], ["VoucherDateEnd", VoucherDateEnd]] as const) {
+    for (const [name, value] of [
+      ["VoucherDateBegin", VoucherDateBegin],
+      ["VoucherDateEnd", VoucherDateEnd],
+    ] as const) {
       if (value !== undefined && !isValidDate(value)) return refusal(transport, "EXVD0001", `${name} 格式不正确，应为 yyyy-MM-dd`);
     }
     let rows = vouchers.get(kind.resource) ?? [];
@@ -436,7 +450,11 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
   }
 
   /** Archives without a page index: PageSize ≤ 1000 (default 1000), rows in Ts order after `param.Ts` when given. */
-  function archivePage(rows: Array<Record<string, unknown>>, param: Record<string, unknown>, transport: "cloud" | "onprem"): Answer | Array<Record<string, unknown>> {
+  function archivePage(
+    rows: Array<Record<string, unknown>>,
+    param: Record<string, unknown>,
+    transport: "cloud" | "onprem",
+  ): Answer | Array<Record<string, unknown>> {
     const size = param.PageSize ?? 1000;
     if (typeof size !== "number" || !Number.isInteger(size) || size < 1) return refusal(transport, "EXVD0001", "PageSize 必须是正整数");
     if (size > Math.min(maxPageSize, 1000)) return refusal(transport, "EXVD0001", `PageSize 不能超过 ${Math.min(maxPageSize, 1000)}`);
@@ -448,18 +466,23 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
   /** `{pageIndex (0-based), pageSize, paramDic}` → `[{id, code, externalcode, ts}]`, newest first (MCP guide idx 61143165842). */
   function findVoucherList(kind: VoucherKind, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
     const { pageIndex, pageSize } = args;
-    if (typeof pageIndex !== "number" || !Number.isInteger(pageIndex) || pageIndex < 0) return refusal(transport, "EXVD0001", "pageIndex 必须是从 0 开始的整数");
-    if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > maxPageSize) return refusal(transport, "EXVD0001", `pageSize 必须在 1 到 ${maxPageSize} 之间`);
+    if (typeof pageIndex !== "number" || !Number.isInteger(pageIndex) || pageIndex < 0)
+      return refusal(transport, "EXVD0001", "pageIndex 必须是从 0 开始的整数");
+    if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > maxPageSize)
+      return refusal(transport, "EXVD0001", `pageSize 必须在 1 到 ${maxPageSize} 之间`);
     if (args.paramDic !== undefined && !isObject(args.paramDic)) return refusal(transport, "EXVD0001", "paramDic 必须是对象");
     const dic = (args.paramDic ?? {}) as Record<string, unknown>;
     let rows = [...(vouchers.get(kind.resource) ?? [])].reverse();
-    if ((options.findVoucherFilter ?? "externalCode") === "externalCode" && typeof dic.ExternalCode === "string") rows = rows.filter((v) => v.ExternalCode === dic.ExternalCode);
+    if ((options.findVoucherFilter ?? "externalCode") === "externalCode" && typeof dic.ExternalCode === "string")
+      rows = rows.filter((v) => v.ExternalCode === dic.ExternalCode);
     if ((options.findVoucherDateFilter ?? "honoured") === "honoured") {
       const { VoucherDateBegin: begin, VoucherDateEnd: end } = dic;
       if (typeof begin === "string") rows = rows.filter((v) => v.VoucherDate.slice(0, 10) >= begin.slice(0, 10));
       if (typeof end === "string") rows = rows.filter((v) => v.VoucherDate.slice(0, 10) <= end.slice(0, 10));
     }
-    const page = rows.slice(pageIndex * pageSize, (pageIndex + 1) * pageSize).map((v) => ({ id: v.ID, code: v.Code, externalcode: v.ExternalCode, ts: v.createdAt }));
+    const page = rows
+      .slice(pageIndex * pageSize, (pageIndex + 1) * pageSize)
+      .map((v) => ({ id: v.ID, code: v.Code, externalcode: v.ExternalCode, ts: v.createdAt }));
     return { status: 200, json: page };
   }
 
@@ -474,7 +497,8 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
 
   function queryMaster(resource: string, args: Record<string, unknown>, transport: "cloud" | "onprem"): Answer {
     const param = isObject(args.param) ? args.param : {};
-    let rows: Array<Record<string, unknown>> = resource === "inventory" ? inventoryRows : resource === "warehouse" ? warehouseRows : [...master.partners.values()].map((p, i) => ({ ID: i + 1, ...p }));
+    let rows: Array<Record<string, unknown>> =
+      resource === "inventory" ? inventoryRows : resource === "warehouse" ? warehouseRows : [...master.partners.values()].map((p, i) => ({ ID: i + 1, ...p }));
     if (typeof param.Code === "string") rows = rows.filter((r) => r.Code === param.Code);
     if (typeof param.Name === "string") rows = rows.filter((r) => String(r.Name).includes(param.Name as string));
     const page = (options.archivePaging ?? "pageSize") === "pageSize" ? archivePage(rows, param, transport) : pageOf(rows, param, transport);
@@ -508,7 +532,9 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
       case "http5xx":
         return { answer: { status: status ?? 503, text: "<html><body><h1>503 Service Unavailable</h1></body></html>", contentType: "text/html" } };
       case "html":
-        return { answer: { status: status ?? 200, text: "<!DOCTYPE html><html><head><title>登录</title></head><body>请登录</body></html>", contentType: "text/html" } };
+        return {
+          answer: { status: status ?? 200, text: "<!DOCTYPE html><html><head><title>登录</title></head><body>请登录</body></html>", contentType: "text/html" },
+        };
       case "throttle409":
         return { answer: { status: 409, json: { error: "请求过于频繁，请稍后再试" } } };
       case "quota50112":
@@ -521,13 +547,19 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
         return {
           answer: {
             status: status ?? errorStatus(ctx.transport),
-            json: { code: typeof fault.code === "string" ? fault.code : "EXBZ0001", message: typeof fault.message === "string" ? fault.message : "业务处理失败" },
+            json: {
+              code: typeof fault.code === "string" ? fault.code : "EXBZ0001",
+              message: typeof fault.message === "string" ? fault.message : "业务处理失败",
+            },
           },
         };
       case "tokenExpired":
         ctx.invalidateToken();
         return {
-          answer: ctx.transport === "cloud" ? { status: 401, json: { code: "50000", message: "openToken无效或已过期" } } : refusal("onprem", "EXSM0003", "提供令牌信息不正确"),
+          answer:
+            ctx.transport === "cloud"
+              ? { status: 401, json: { code: "50000", message: "openToken无效或已过期" } }
+              : refusal("onprem", "EXSM0003", "提供令牌信息不正确"),
         };
       case "timeout":
         return { after: "hold", delayMs: typeof fault.delayMs === "number" ? fault.delayMs : 60_000 };
@@ -628,7 +660,8 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
         if (callTimes.length >= options.rateLimit.max) return { status: 409, json: { error: "请求过于频繁，请稍后再试" } };
         callTimes.push(t);
       }
-      if (options.monthlyQuota !== undefined && callsThisMonth >= options.monthlyQuota) return { status: 401, json: { code: "50112", message: "当前应用本月流量已用完" } };
+      if (options.monthlyQuota !== undefined && callsThisMonth >= options.monthlyQuota)
+        return { status: 401, json: { code: "50112", message: "当前应用本月流量已用完" } };
       callsThisMonth++;
       if (!(c.headers.get("Content-Type") ?? "").toLowerCase().includes("application/json")) {
         return refusal("cloud", "EXVD0001", "Content-Type 必须是 application/json");
@@ -671,10 +704,23 @@ export function createTplusEmulator(options: TplusEmulatorOptions = {}) {
     // Decode first so the tokenExpired fault can invalidate the session it names.
     const authorization = c.headers.get("Authorization") ?? undefined;
     if (!keyRing) return refusal("onprem", "EXSM0001", "emulator: no ISV public key configured (options.publicKey)");
-    const check = await verifyOnpremAuthorization(authorization, { apps, orgId, allowEmptyOrgId: (options.onpremOrgId ?? "emptyOrConfigured") === "emptyOrConfigured", keys: keyRing, acceptRs256: options.acceptRs256 ?? false, now });
+    const check = await verifyOnpremAuthorization(authorization, {
+      apps,
+      orgId,
+      allowEmptyOrgId: (options.onpremOrgId ?? "emptyOrConfigured") === "emptyOrConfigured",
+      keys: keyRing,
+      acceptRs256: options.acceptRs256 ?? false,
+      now,
+    });
     if (check.ok) {
       presentedToken = typeof check.auth.claims.access_token === "string" ? check.auth.claims.access_token : "";
-      ctx.log.auth = { orgId: check.auth.orgId, alg: check.auth.alg, sub: check.auth.claims.sub, accessToken: presentedToken ? "present" : "missing", cookieSid: /(^|;\s*)sid=/.test(c.headers.get("Cookie") ?? "") };
+      ctx.log.auth = {
+        orgId: check.auth.orgId,
+        alg: check.auth.alg,
+        sub: check.auth.claims.sub,
+        accessToken: presentedToken ? "present" : "missing",
+        cookieSid: /(^|;\s*)sid=/.test(c.headers.get("Cookie") ?? ""),
+      };
     }
     return runWithFault(fault, ctx, () => {
       if (!check.ok) return refusal("onprem", check.code, check.message);

@@ -23,10 +23,54 @@ export interface VoucherKind {
 
 export const VOUCHER_KINDS: VoucherKind[] = [
   // BusiType 13 其他, 14 其他退库, 25 盘亏 (S1 BusinessType.cs); which ones T+ allows per voucher is UNCERTAIN.
-  { resource: "otherDispatch", label: "其他出库单", voucherType: "ST1024", busiField: "BusiType", busiTypes: ["13", "14", "25"], details: "RDRecordDetails", partnerRequired: false, partnerField: "Partner", codePrefix: "QC", batch: true },
-  { resource: "otherReceive", label: "其他入库单", voucherType: "ST1004", busiField: "BusiType", busiTypes: ["13", "14", "26"], details: "RDRecordDetails", partnerRequired: false, partnerField: "Partner", codePrefix: "QR", batch: false },
-  { resource: "purchaseReceive", label: "采购入库单", voucherType: "ST1001", busiField: "BusiType", busiTypes: ["01", "02"], details: "RDRecordDetails", partnerRequired: false, partnerField: "Partner", codePrefix: "CR", batch: false },
-  { resource: "saleDelivery", label: "销货单", voucherType: null, busiField: "BusinessType", busiTypes: ["15", "16"], details: "SaleDeliveryDetails", partnerRequired: true, partnerField: "Customer", codePrefix: "SA", batch: true },
+  {
+    resource: "otherDispatch",
+    label: "其他出库单",
+    voucherType: "ST1024",
+    busiField: "BusiType",
+    busiTypes: ["13", "14", "25"],
+    details: "RDRecordDetails",
+    partnerRequired: false,
+    partnerField: "Partner",
+    codePrefix: "QC",
+    batch: true,
+  },
+  {
+    resource: "otherReceive",
+    label: "其他入库单",
+    voucherType: "ST1004",
+    busiField: "BusiType",
+    busiTypes: ["13", "14", "26"],
+    details: "RDRecordDetails",
+    partnerRequired: false,
+    partnerField: "Partner",
+    codePrefix: "QR",
+    batch: false,
+  },
+  {
+    resource: "purchaseReceive",
+    label: "采购入库单",
+    voucherType: "ST1001",
+    busiField: "BusiType",
+    busiTypes: ["01", "02"],
+    details: "RDRecordDetails",
+    partnerRequired: false,
+    partnerField: "Partner",
+    codePrefix: "CR",
+    batch: false,
+  },
+  {
+    resource: "saleDelivery",
+    label: "销货单",
+    voucherType: null,
+    busiField: "BusinessType",
+    busiTypes: ["15", "16"],
+    details: "SaleDeliveryDetails",
+    partnerRequired: true,
+    partnerField: "Customer",
+    codePrefix: "SA",
+    batch: true,
+  },
 ];
 
 export interface MasterData {
@@ -95,7 +139,11 @@ export function validateVoucher(kind: VoucherKind, dto: unknown, master: MasterD
   }
   if (dto.Memo !== undefined && typeof dto.Memo !== "string") return malformed("Memo 必须是字符串");
   if (dto.DynamicPropertyKeys !== undefined || dto.DynamicPropertyValues !== undefined) {
-    if (!Array.isArray(dto.DynamicPropertyKeys) || !Array.isArray(dto.DynamicPropertyValues) || dto.DynamicPropertyKeys.length !== dto.DynamicPropertyValues.length) {
+    if (
+      !Array.isArray(dto.DynamicPropertyKeys) ||
+      !Array.isArray(dto.DynamicPropertyValues) ||
+      dto.DynamicPropertyKeys.length !== dto.DynamicPropertyValues.length
+    ) {
       return malformed("DynamicPropertyKeys 与 DynamicPropertyValues 必须是等长数组");
     }
   }
