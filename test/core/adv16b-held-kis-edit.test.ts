@@ -26,9 +26,9 @@ async function settle(e: E2E, ms = 15 * 60_000) {
 }
 
 /** Posts the KIS history, closes the period of one posted bill, applies `change` to it, waits `days` closed, reopens. */
-async function editWhileClosed(change: (doc: Row) => Row, days: number) {
+async function editWhileClosed(change: (doc: Row) => Row, days: number, env: Record<string, string> = {}, then?: (doc: Row) => Row) {
   const periods: { closedBefore?: string } = {};
-  e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
+  e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods }, env });
   await e2e.runToCompletion(KIS);
   const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
   const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
@@ -36,6 +36,10 @@ async function editWhileClosed(change: (doc: Row) => Row, days: number) {
   setPeriods(periods, { closedBefore: next });
   e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, ...change(doc) });
   await settle(e2e);
+  if (then) {
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, ...then(doc) });
+    await settle(e2e);
+  }
   for (let i = 0; i < days; i++) await settle(e2e, DAY);
   setPeriods(periods, {});
   await settle(e2e);
@@ -72,6 +76,25 @@ describe("adversary 16b: a KIS bill edited while its period is closed, 反结账
   // happens to be read again.
   it.fails("FINDING adv16b-held-red-no-repost: edited while closed, 反结账 4 days later: the bill counts its current lines", async () => {
     const { signed, source } = await editWhileClosed(plusTwo, 4);
+    assertSignedInvariant(source, signed, "the document after 反结账");
+  });
+
+  // FINDING adv16b-held-cancel-then-edit-difference: KIS_CHANGE_MODE=difference. A posted bill is cancelled while its
+  // period is closed: R1 (−posted) is refused and held; the image stays at the posted lines. It is then confirmed
+  // again with its first line +2, still closed: the run reviews it against the unmoved image and plans C1 (+2, a
+  // blue bill: only an increase), refused and held too. R1 and C1 are different keys, so neither supersedes the
+  // other, and nothing withdraws R1 (held-letters.ts withdraws only when the bill is back to its image). After
+  // 反结账 the held replay writes both (posted − posted + 2); the daily re-sweep then re-reads the bill, finds R1 in
+  // the ledger ("reversed", changes.ts reviewDocument) and reposts the current lines as B1: posted − posted + 2 +
+  // current. Expected: the bill counts its current lines. Actual (observed, bill 2100019): 2100019 +[23,27,7,28],
+  // R1 −[27,23,7,28], C1 +[2], B1 +[27,25,7,28] → NZK30-44 source 25, target 27 (the edit's +2 counted twice;
+  // without the re-sweep, every line but +2 would be lost instead). Fault: change-writer.ts / held-letters.ts — a
+  // held correction event is not superseded or withdrawn when a newer event of the same document is planned from
+  // the same (unmoved) image under another key (R1 vs C1).
+  it.fails("FINDING adv16b-held-cancel-then-edit-difference: cancelled then re-confirmed edited while closed: counted once after 反结账", async () => {
+    const cancelled = () => ({ status: "Cancelled" });
+    const edited = (doc: Row) => ({ status: "Confirmed", ...plusTwo(doc) });
+    const { signed, source } = await editWhileClosed(cancelled, 1, { KIS_CHANGE_MODE: "difference" }, edited);
     assertSignedInvariant(source, signed, "the document after 反结账");
   });
 });
