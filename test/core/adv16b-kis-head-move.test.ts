@@ -62,4 +62,26 @@ describe("adversary 16b: a posted KIS bill moved to another day or warehouse (li
     await settle(e2e);
     assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the date edit");
   });
+
+  // FINDING adv16b-kis-red-current-head: the date edited together with a quantity (so a correction IS made): the
+  // reverse_repost event composes its red R1 on the CURRENT head (changes.ts reviewDocument passes
+  // shape.head(doc.payload) to documentCorrections, used for every step), not on the head that was posted (img.h,
+  // which reviewDropped uses). R1 therefore reverses the posted lines on the NEW day while they were booked on the old
+  // one. Expected: old day 0, new day = current lines. Actual: old day keeps +posted, new day gets −posted + current
+  // (observed: 2024-06-15 BB600-32 +28, MZ500-13 +7, NZK30-32 +27, NZK30-44 +23 where the source has 0; 2024-06-14
+  // NZK30-44 +2 (−23 + 25), the others 0, where the source has 28/7/27/25).
+  it.fails("FINDING adv16b-kis-red-current-head: io_date and a quantity edited together: the reversal lands on the day the bill was booked", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const doc = postedDoc(e2e);
+    const day = String(doc.io_date).slice(0, 10);
+    const before = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
+    items[0]!.qty = Number(items[0]!.qty) + 2;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items, io_date: `${before}${String(doc.io_date).slice(10)}` });
+    const runs = await settle(e2e);
+    expect(runs.flatMap((r) => r.corrections ?? []).map((c) => c.kind)).toEqual(["red", "blue"]);
+    await settle(e2e);
+    assertSignedInvariant(kisSource(e2e), kisTotals(e2e.stack.kis.bills()), "after the date and quantity edit");
+  });
 });
