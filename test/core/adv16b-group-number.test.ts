@@ -89,3 +89,37 @@ describe("adversary 16b: a held group correction and a later correction of anoth
     assertSignedInvariant(only(tplusSource(e2e)), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after 反结账");
   });
 });
+
+describe("adversary 16b: a held group correction replayed, the member confirmed again later", () => {
+  // FINDING adv16b-replayed-c-stale-image: no race, the ordinary order of events. Member A of group G is cancelled
+  // while G's period is closed: G-C1 (−A) is held. The period stays closed 5 days (A's modified leaves the
+  // re-sweep's 3 days), then 反结账: the held replay writes G-C1 — correct so far — but a correction unit moves no
+  // image (replay-images.ts ofPlanned returns [] for `correction:` units), so A's image still holds its posted lines.
+  // Nothing reads A again until it is confirmed again (same lines) days later: reviewMember finds its lines equal to
+  // the stale image → "unchanged"; nothing is posted back. (The unmerged case is safe: reviewDocument sees R<n+1> in
+  // the ledger and reposts; group corrections have no such check — see also the known limitation in
+  // changes-adversary16 'C1 held…', where the re-confirmation comes BEFORE the replay.) Expected: A counted once.
+  // Actual (observed, SO-2024-06-16-10817): NZK30-33 source 1 target 0, TX100-21 3/0, TX100-34 3/0, TX100-42 4/0.
+  // Fault: replay-images.ts ofPlanned (a replayed correction does not settle its member and group images: the
+  // settle() the run would have applied is lost), and changes.ts reviewMember (no "written but not settled" check).
+  it.fails("FINDING adv16b-replayed-c-stale-image: cancelled while closed (C1 held 5 days), replayed after 反结账, re-confirmed later: counted once", async () => {
+    const periods: { closedBefore?: string } = {};
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const [a] = twoMembers(e2e);
+    setPeriods(periods, { closedBefore: "2024-06-20" });
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: a.io_id, status: "Cancelled" });
+    for (let i = 0; i < 5; i++) await settle(e2e);
+    setPeriods(periods, {});
+    await settle(e2e);
+    await settle(e2e);
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
+    expect(codes.filter((c) => /^SO-2024-06-16-\d+-C1$/.test(c))).toHaveLength(1);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: a.io_id, status: "Confirmed" });
+    await settle(e2e);
+    await settle(e2e);
+    const group = `2024-06-16|${String(a.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    assertSignedInvariant(only(tplusSource(e2e)), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the re-confirmation");
+  });
+});
