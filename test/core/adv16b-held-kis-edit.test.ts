@@ -74,7 +74,7 @@ describe("adversary 16b: a KIS bill edited while its period is closed, 反结账
   // Fault: held-replay.ts / replay.ts replayPlanned write a correction event's first step without its remaining
   // steps (change-writer.ts writeCorrections files only the refused step); the event is finished only if the source
   // happens to be read again.
-  it.fails("FINDING adv16b-held-red-no-repost: edited while closed, 反结账 4 days later: the bill counts its current lines", async () => {
+  it("FINDING adv16b-held-red-no-repost: edited while closed, 反结账 4 days later: the bill counts its current lines", async () => {
     const { signed, source } = await editWhileClosed(plusTwo, 4);
     assertSignedInvariant(source, signed, "the document after 反结账");
   });
@@ -91,7 +91,7 @@ describe("adversary 16b: a KIS bill edited while its period is closed, 反结账
   // without the re-sweep, every line but +2 would be lost instead). Fault: change-writer.ts / held-letters.ts — a
   // held correction event is not superseded or withdrawn when a newer event of the same document is planned from
   // the same (unmoved) image under another key (R1 vs C1).
-  it.fails("FINDING adv16b-held-cancel-then-edit-difference: cancelled then re-confirmed edited while closed: counted once after 反结账", async () => {
+  it("FINDING adv16b-held-cancel-then-edit-difference: cancelled then re-confirmed edited while closed: counted once after 反结账", async () => {
     const cancelled = () => ({ status: "Cancelled" });
     const edited = (doc: Row) => ({ status: "Confirmed", ...plusTwo(doc) });
     const { signed, source } = await editWhileClosed(cancelled, 1, { KIS_CHANGE_MODE: "difference" }, edited);
