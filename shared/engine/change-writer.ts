@@ -12,6 +12,7 @@ import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
 import type { HeldLetters } from "./held-letters.ts";
+import { heldEventLetter } from "./held-event.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -37,21 +38,11 @@ export interface ChangeWriterContext {
 /** The source's change stamp of a row (its `modified`), for the run record and the correction's memo. */
 const eventOf = (row: SourceRow | undefined) => (row && typeof row.modified === "string" ? row.modified : undefined);
 
-/** A correction in the shape of an outbox remainder, which a dead-letter replay writes as stored. */
-function plannedLetter(doc: BuiltDocument) {
-  return {
-    outbox: {
-      unit: `correction:${doc.externalKey}`,
-      parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }],
-    },
-  };
-}
-
 /** What a change writer keeps across the run: the correction records and the keys of the corrections it tried. */
 interface WriterState {
   records: CorrectionRecord[];
-  /** Keys of the corrections this run tried (a set-aside one that turns poison is filed as a planned part too). */
-  correctionKeys: Set<string>;
+  /** The letter of each correction this run tried: its event from that step on (a set-aside one that turns poison is filed so too). */
+  correctionLetters: Map<string, () => unknown>;
 }
 
 /** A source row built alone: its own summed lines and head, or undefined when it does not build on its own. */
@@ -62,9 +53,27 @@ function aloneLines(ctx: ChangeWriterContext, row: SourceRow) {
   return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
 }
 
-/** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
+/**
+ * Writes one event's documents in order; stops at the first one not written. Its letter holds the rest of the event
+ * and the images to settle after it (held-event.ts), so a replay finishes the event. Held letters of the document
+ * planned from the same image and not part of this event are withdrawn (held-letters.ts planned).
+ */
 async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, corrections: Correction[], row: SourceRow | undefined) {
-  for (const c of corrections) {
+  if (!ctx.dryRun && corrections.length)
+    await ctx.held?.planned(
+      corrections[0]!.sourceId,
+      corrections.map((c) => c.doc),
+    );
+  for (const [i, c] of corrections.entries()) {
+    const letter = () => {
+      const rest = corrections.slice(i);
+      const at = ctx.now();
+      return heldEventLetter(
+        rest.map((r) => r.doc),
+        rest.flatMap((r) => r.settle(at, ctx.runId)),
+        (key) => ctx.ledgerGet(key)?.contentHash,
+      );
+    };
     const existing = ctx.ledgerGet(c.doc.externalKey);
     if (existing) {
       // Written before and not settled into the image (a replayed dead letter): settle it now if it is this content.
@@ -83,7 +92,7 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
       return;
     }
     let written = false;
-    state.correctionKeys.add(c.doc.externalKey);
+    state.correctionLetters.set(c.doc.externalKey, letter);
     await ctx.writeOne(
       c.doc,
       row ? [row] : [],
@@ -100,9 +109,9 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
         });
         for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
       },
-      // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
-      // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
-      (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
+      // Refused for good: the letter holds this correction and the rest of its event as planned parts, so its replay
+      // writes exactly these documents (engine/replay.ts) and settles the images as this run would have.
+      (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: letter() }),
     );
     state.records.push({
       externalKey: c.doc.externalKey,
@@ -159,8 +168,10 @@ function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
 }
 
 export function createChangeWriter(ctx: ChangeWriterContext) {
-  const state: WriterState = { records: [], correctionKeys: new Set<string>() };
-  const { records, correctionKeys } = state;
+  const state: WriterState = { records: [], correctionLetters: new Map<string, () => unknown>() };
+  const { records, correctionLetters } = state;
+  // Group correction numbers skip keys other members' held corrections take (adv16b-held-group-number-reuse).
+  if (ctx.held) ctx.book.heldByOther = (key, sourceId) => ctx.held!.heldByOther(key, sourceId);
   const alone = (row: SourceRow) => aloneLines(ctx, row);
   const act = (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument) => actOnReview(ctx, state, review, sourceId, row, doc);
 
@@ -168,7 +179,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     records,
     /** The dead-letter payload of a document: a correction's is a planned part (replayable as stored). */
     letterPayload(doc: BuiltDocument): unknown {
-      return correctionKeys.has(doc.externalKey) ? plannedLetter(doc) : doc.payload;
+      return correctionLetters.get(doc.externalKey)?.() ?? doc.payload;
     },
     /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
     async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
@@ -196,7 +207,10 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         const mine = row && alone(row);
         if (!mine) continue;
         if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
-        await act(ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row)), s.id, row);
+        const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
+        // Back to what was posted while a group correction of it is held: that correction is no longer due.
+        if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
+        await act(review, s.id, row);
       }
     },
     /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */

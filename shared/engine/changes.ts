@@ -105,6 +105,8 @@ export class ChangeBook {
   private readonly groupNext = new Map<string, number>();
   readonly settings: ChangeSettings;
   private readonly ledgerGet: (key: string) => LedgerEntry | undefined;
+  /** A held (period_closed) letter of another source document holds this key: its number is taken too (held-letters.ts). */
+  heldByOther?: (key: string, sourceId: string) => boolean;
   constructor(settings: ChangeSettings, ledgerGet: (key: string) => LedgerEntry | undefined) {
     this.settings = settings;
     this.ledgerGet = ledgerGet;
@@ -230,7 +232,7 @@ export class ChangeBook {
   private freeNumber(n: number, sourceId: string, keys: (n: number) => string[]): number {
     const taken = (k: string) => {
       const e = this.ledgerGet(k);
-      return e !== undefined && !(e.members ?? []).includes(sourceId);
+      return (e !== undefined && !(e.members ?? []).includes(sourceId)) || (this.heldByOther?.(k, sourceId) ?? false);
     };
     while (keys(n).some(taken)) n++;
     return n;

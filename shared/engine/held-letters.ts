@@ -24,20 +24,36 @@ const isDocumentLetter = (letter: DeadLetter) =>
 /** A letter holding one correction of a document (change-writer.ts plannedLetter: unit `correction:<key>`). */
 const isCorrectionLetter = (letter: DeadLetter) => typeof unitOf(letter) === "string" && String(unitOf(letter)).startsWith("correction:");
 
+/** The keys of a correction letter's parts (the refused step and the rest of its event: held-event.ts). */
+const partKeys = (letter: DeadLetter): string[] => {
+  const parts = (letter.payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
+  return Array.isArray(parts)
+    ? parts.flatMap((p) => (typeof (p as { externalKey?: unknown })?.externalKey === "string" ? [(p as { externalKey: string }).externalKey] : []))
+    : [];
+};
+const partHashes = (letter: DeadLetter): string[] => {
+  const parts = (letter.payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
+  return Array.isArray(parts)
+    ? parts.map((p) => `${String((p as { externalKey?: unknown })?.externalKey)}#${String((p as { contentHash?: unknown })?.contentHash)}`)
+    : [];
+};
+
 /**
- * Resolves every held letter older than another held letter of the same key ("superseded"); returns the rest in
- * their order. Keys with one letter are left as they are.
+ * Resolves every held letter older than another held letter of the same key AND source document ("superseded");
+ * returns the rest in their order. Two members' corrections of one group never supersede each other
+ * (adv16b-held-group-number-reuse). Keys with one letter are left as they are.
  */
 export async function supersedeHeld(held: DeadLetter[], resolve: Resolve, by: string): Promise<DeadLetter[]> {
+  const id = (l: DeadLetter) => `${l.sourceId}\u0000${l.externalKey}`;
   const newest = new Map<string, DeadLetter>();
   for (const l of held) {
     if (l.externalKey === undefined) continue;
-    const n = newest.get(l.externalKey);
-    if (!n || l.createdAt > n.createdAt || (l.createdAt === n.createdAt && l.id > n.id)) newest.set(l.externalKey, l);
+    const n = newest.get(id(l));
+    if (!n || l.createdAt > n.createdAt || (l.createdAt === n.createdAt && l.id > n.id)) newest.set(id(l), l);
   }
   const kept: DeadLetter[] = [];
   for (const l of held) {
-    const n = l.externalKey === undefined ? l : newest.get(l.externalKey)!;
+    const n = l.externalKey === undefined ? l : newest.get(id(l))!;
     if (n === l) kept.push(l);
     else await resolve(l.id, { reason: `superseded: ${n.id} holds the newer refusal of ${l.externalKey}`, by });
   }
@@ -62,6 +78,13 @@ export interface HeldLetters {
   member(sourceId: string, idOf: (row: Record<string, unknown>) => string): HeldMember | undefined;
   /** The document equals what was posted (its image): withdraw held corrections of it. */
   unchanged(sourceId: string, documentKey: string): Promise<void>;
+  /**
+   * A new correction event of the document was planned from its image (which a held event never moved): withdraw
+   * its held corrections that are not part of this event (adv16b-held-cancel-then-edit-difference).
+   */
+  planned(sourceId: string, steps: ReadonlyArray<{ externalKey: string; contentHash: string }>): Promise<void>;
+  /** Whether a held correction of another source document holds this key (group correction numbering). */
+  heldByOther(key: string, sourceId: string): boolean;
 }
 
 export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger): HeldLetters | undefined {
@@ -92,6 +115,14 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
         (l) => l.sourceId === sourceId && isDocumentLetter(l),
         `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`,
       ),
+    planned: (sourceId, steps) => {
+      const event = new Set(steps.map((s) => `${s.externalKey}#${s.contentHash}`));
+      return withdraw(
+        (l) => l.sourceId === sourceId && isCorrectionLetter(l) && !partHashes(l).every((p) => event.has(p)),
+        `superseded: a newer change of ${sourceId} was planned from the same before-image (${steps.map((s) => s.externalKey).join(", ")})`,
+      );
+    },
+    heldByOther: (key, sourceId) => pending.some((l) => l.sourceId !== sourceId && isCorrectionLetter(l) && partKeys(l).includes(key)),
     unchanged: (sourceId, documentKey) =>
       withdraw(
         (l) => l.sourceId === sourceId && l.externalKey !== documentKey && isCorrectionLetter(l),

@@ -17,6 +17,7 @@ import type { Budget } from "./meter.ts";
 import { groupLedgerKey, writtenEntries } from "./ledger-keys.ts";
 import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { replayImages, type ReplayImages } from "./replay-images.ts";
+import { heldEventImages } from "./held-event.ts";
 import { TraceRecorder } from "../observe/trace.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
 import type { SourceRow } from "./types.ts";
@@ -157,6 +158,9 @@ async function replayPlanned(ctx: ReplayContext, planned: PlannedPart[], unit: s
     writtenParts.push(part);
   }
   if (ctx.images) entries.push(...ctx.images.ofPlanned(unit, writtenParts, ctx.clock.now(), ctx.runId));
+  // A held correction event: its images move as the run would have moved them (held-event.ts).
+  const payload = ctx.letter.payload as { document?: unknown } | null;
+  entries.push(...heldEventImages(plannedParts(payload) ? payload : payload?.document, ledger, ctx.clock.now(), ctx.runId));
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
   ctx.trace.onLedger(entries);
   await ctx.store.resolveDeadLetter(ctx.id, { reason: `replayed: ${result.written.map((w) => `${w.externalKey} ${w.status}`).join(", ")}`, by: ctx.by });
