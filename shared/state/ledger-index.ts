@@ -44,6 +44,7 @@ export class LedgerIndex {
   readonly flow: string;
   private readonly byKey = new Map<string, StoredLedgerEntry>();
   private readonly segmentList: LedgerSegmentInfo[] = [];
+  private readonly segmentKeys = new Set<string>();
 
   constructor(flow: string) {
     this.flow = flow;
@@ -57,8 +58,13 @@ export class LedgerIndex {
     return this.segmentList;
   }
 
+  hasSegment(key: string): boolean {
+    return this.segmentKeys.has(key);
+  }
+
   addSegment(info: Omit<LedgerSegmentInfo, "newestWrittenAt">): void {
-    if (this.segmentList.some((s) => s.key === info.key)) return; // appended while the load listed it too
+    if (this.segmentKeys.has(info.key)) return; // appended while the load listed it too
+    this.segmentKeys.add(info.key);
     let newest = -Infinity;
     for (const e of info.entries) {
       if (e.w > newest) newest = e.w;
@@ -81,6 +87,7 @@ export class LedgerIndex {
     const removed = new Set(plan.remove.map((s) => s.key));
     const kept = this.segmentList.filter((s) => !removed.has(s.key));
     this.segmentList.length = 0;
+    this.segmentKeys.clear();
     this.byKey.clear();
     for (const s of kept) this.addSegment(s);
     for (const s of written) this.addSegment(s);
