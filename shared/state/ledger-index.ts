@@ -71,14 +71,14 @@ export class LedgerIndex {
     return this.segmentKeys.has(key);
   }
 
-  addSegment(info: LedgerSegmentInput): void {
+  addSegment(info: LedgerSegmentInput, merge = true): void {
     if (this.segmentKeys.has(info.key)) return; // appended while the load listed it too
     this.segmentKeys.add(info.key);
     let newest = -Infinity;
     const keys: string[] = [];
     for (const e of info.entries) {
       if (e.w > newest) newest = e.w;
-      this.merge(e);
+      if (merge) this.merge(e);
       keys.push(e.k);
     }
     const { entries: _entries, ...rest } = info;
@@ -118,7 +118,8 @@ export class LedgerIndex {
       for (const s of kept) for (const k of s.keys) dropped.delete(k);
       for (const k of dropped) this.byKey.delete(k);
     }
-    for (const s of written) this.addSegment(s);
+    // The packs hold entries taken from this index (merged): merging them in again would change nothing.
+    for (const s of written) this.addSegment(s, false);
   }
 
   private merge(e: StoredLedgerEntry): void {
