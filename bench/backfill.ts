@@ -63,7 +63,9 @@ try {
   delete flow.source.params.status;
   delete flow.source.params.types;
   await writeFile(join(dir, "flow.json"), JSON.stringify(flow));
-  const env = stack.env({ jushuitan: jst.url, tplus: "http://127.0.0.1:9", kis: kis.url });
+  const env: Record<string, string> = { ...stack.env({ jushuitan: jst.url, tplus: "http://127.0.0.1:9", kis: kis.url }) };
+  // e.g. BENCH_ENV="TRACE_INDEX=off KIS_PRECHECK=after_unknown_outcome" to measure what a setting costs.
+  for (const pair of (process.env.BENCH_ENV ?? "").split(" ").filter(Boolean)) env[pair.split("=")[0]!] = pair.slice(pair.indexOf("=") + 1);
   await writeFile(
     join(dir, ".env"),
     Object.entries(env)
@@ -88,16 +90,21 @@ try {
   );
   const { report, seconds, rssBeforeSync, peakRss, skippedMs } = JSON.parse(stdout.trim().split("\n").at(-1)!);
   const c = report.counts;
-  const minimum = report.pages + c.written + c.alreadyExisted + c.deadLettered;
+  // KIS_PRECHECK=always (the default) looks every bill up before creating it: one list call per write is part of the minimum.
+  const prechecks = (report.api as Array<{ endpoint: string; calls: number }>).filter((a) => a.endpoint.endsWith("/list")).reduce((n, a) => n + a.calls, 0);
+  const minimum = report.pages + c.written + c.alreadyExisted + c.deadLettered + Math.min(prechecks, c.written + c.alreadyExisted);
   const figures = {
     documents: DOCUMENTS,
     windows: report.windows,
     outcome: report.outcome,
     read: c.read,
     written: c.written,
+    // Documents the flow's condition leaves out (the seed flow's other-in filter): read, never written.
+    dropped: c.dropped,
+    prechecks,
     deadLettered: c.deadLettered,
     seconds: Number(seconds.toFixed(1)),
-    documentsPerSecond: Math.round(c.written / seconds),
+    documentsPerSecond: Math.round((c.written + c.dropped) / seconds),
     apiCalls: report.subrequests,
     minimumApiCalls: minimum,
     sourcePages: report.pages,
@@ -107,11 +114,11 @@ try {
   };
   console.log(JSON.stringify(figures, null, 2));
   console.log(
-    `\n${c.written.toLocaleString("en-US")} documents in ${figures.seconds} s = ${figures.documentsPerSecond} documents/s; ` +
-      `${figures.apiCalls.toLocaleString("en-US")} API calls (minimum ${minimum.toLocaleString("en-US")}: ${report.pages} source pages + ${c.written} target writes); ` +
+    `\n${(c.written + c.dropped).toLocaleString("en-US")} documents (${c.written} written, ${c.dropped} left out by the flow's condition) in ${figures.seconds} s = ${figures.documentsPerSecond} documents/s; ` +
+      `${figures.apiCalls.toLocaleString("en-US")} API calls (minimum ${minimum.toLocaleString("en-US")}: ${report.pages} source pages + ${c.written} target writes + ${prechecks} KIS prechecks); ` +
       `peak RSS ${figures.peakRssMb} MB (goal ≤ 120 MB); a real run would also wait ${figures.rateLimitWaitSkippedMinutes} min for Jushuitan's 100 requests/minute.`,
   );
-  if (report.outcome !== "success" || c.written !== DOCUMENTS) process.exitCode = 1;
+  if (report.outcome !== "success" || c.written + c.dropped !== DOCUMENTS) process.exitCode = 1;
 } finally {
   await Promise.all([jst.close(), kis.close()]);
   await rm(dir, { recursive: true, force: true });

@@ -196,6 +196,8 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
       logger,
       flows: { [flow.id]: flow },
       rateBudget,
+      // One ledger index for all the sync's runs (windows): read once, then only new keys (test/core/cli-backfill-ledger-once.test.ts).
+      ledgerCache: new Map(),
     },
     absorb: (summary) => absorbSummary(report, api, summary),
     request: (runId, extra) => ({ flowId: flow.id, runId, trigger: spec.trigger, budget: UNLIMITED_BUDGET, dryRun, leaseMs, ...extra }),

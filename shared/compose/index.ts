@@ -13,7 +13,7 @@ import { type Budget, type CallMeter, createCallMeter } from "../engine/meter.ts
 import { MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import type { FlowLockPort } from "../state/lock.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
-import { FlowStateStore } from "../state/state-store.ts";
+import { FlowStateStore, type LedgerCache } from "../state/state-store.ts";
 import { KvTokenStore } from "../state/token-store.ts";
 import { type ClientDeps, type JushuitanClientChoices, jushuitanClient, kisOperations, targetClient, tplusClient } from "./connectors.ts";
 import { type EnvVars, ledgerOptions } from "./env.ts";
@@ -33,6 +33,8 @@ export interface HostPorts {
   flows?: Readonly<Record<string, Flow>>;
   /** The app's Jushuitan rate budget shared by every run of the host (http/rate-budget.ts); default: one per client. */
   rateBudget?: RateBudget;
+  /** Ledger indexes kept across this host's runs (a CLI backfill's windows: the ledger is read once, state-store.ts). */
+  ledgerCache?: LedgerCache;
 }
 
 /** The vendors' clients over one fetch and token store. */
@@ -103,7 +105,13 @@ export function composeHost(ports: HostPorts): HostParts {
       // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
       const kv = new MeteredKeyValueStore(ports.kv);
       const tokens = tokenStore(kv);
-      return { meter, kv, store: new FlowStateStore(kv, { ...stores, ...ledgerOptions(env) }), tokenStore: tokens, clients: clients(meter.fetch, tokens) };
+      return {
+        meter,
+        kv,
+        store: new FlowStateStore(kv, { ...stores, ...ledgerOptions(env), ...(ports.ledgerCache ? { ledgerCache: ports.ledgerCache } : {}) }),
+        tokenStore: tokens,
+        clients: clients(meter.fetch, tokens),
+      };
     },
   };
 }

@@ -19,7 +19,7 @@ import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helper
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { withLearnedRedForm } from "../doctor/red-form.ts";
 import { replayHeldLetters } from "./held-replay.ts";
-import { FlowStateStore } from "../state/state-store.ts";
+import { FlowStateStore, type LedgerCache } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
 import { LeaseKeeper } from "../state/lease-keeper.ts";
@@ -56,6 +56,8 @@ export interface RunnerPorts {
   flows: Readonly<Record<string, Flow>>;
   /** The app's Jushuitan rate budget, shared with every other run of the host (http/rate-budget.ts); default: one per run. */
   rateBudget?: RateBudget;
+  /** Ledger indexes kept across the host's successive runs (the CLI's backfill windows; state/state-store.ts). */
+  ledgerCache?: LedgerCache;
 }
 
 export interface RunRequest {

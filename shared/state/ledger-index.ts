@@ -15,12 +15,16 @@ export interface LedgerSegmentInfo {
   key: string;
   kind: SegmentKind;
   createdAt: number;
-  entries: StoredLedgerEntry[];
+  /** The external keys it holds (their entries live once, merged, in the index). */
+  keys: string[];
   /** Size of the stored JSON value. */
   bytes: number;
   /** Latest writtenAt inside; a pack whose newest entry is past retention can go whole. */
   newestWrittenAt: number;
 }
+
+/** A segment as read or written: its entries, which the index takes in (merged) and does not keep as objects. */
+export type LedgerSegmentInput = Omit<LedgerSegmentInfo, "newestWrittenAt" | "keys"> & { entries: StoredLedgerEntry[] };
 
 export interface LedgerCompactionOptions {
   /** Compact once this many page segments have piled up. */
@@ -40,10 +44,16 @@ export interface CompactionPlan {
   remove: LedgerSegmentInfo[];
 }
 
+/**
+ * Compact: each external key's merged entry is kept as its JSON text (one flat string instead of an object graph:
+ * a before-image entry with its lines and head costs several times its JSON as objects), parsed when looked up.
+ * Segments keep only their keys. A 100,000-document backfill holds 200,000 entries (document + before-image).
+ */
 export class LedgerIndex {
   readonly flow: string;
-  private readonly byKey = new Map<string, StoredLedgerEntry>();
+  private readonly byKey = new Map<string, string>();
   private readonly segmentList: LedgerSegmentInfo[] = [];
+  private readonly segmentKeys = new Set<string>();
 
   constructor(flow: string) {
     this.flow = flow;
@@ -57,37 +67,65 @@ export class LedgerIndex {
     return this.segmentList;
   }
 
-  addSegment(info: Omit<LedgerSegmentInfo, "newestWrittenAt">): void {
-    if (this.segmentList.some((s) => s.key === info.key)) return; // appended while the load listed it too
+  hasSegment(key: string): boolean {
+    return this.segmentKeys.has(key);
+  }
+
+  addSegment(info: LedgerSegmentInput, merge = true): void {
+    if (this.segmentKeys.has(info.key)) return; // appended while the load listed it too
+    this.segmentKeys.add(info.key);
     let newest = -Infinity;
+    const keys: string[] = [];
     for (const e of info.entries) {
       if (e.w > newest) newest = e.w;
-      this.merge(e);
+      if (merge) this.merge(e);
+      keys.push(e.k);
     }
-    this.segmentList.push({ ...info, newestWrittenAt: newest });
+    const { entries: _entries, ...rest } = info;
+    this.segmentList.push({ ...rest, keys, newestWrittenAt: newest });
+  }
+
+  /** The merged stored entry of one key (a fresh object: callers may keep or change it). */
+  stored(key: string): StoredLedgerEntry | undefined {
+    const text = this.byKey.get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as StoredLedgerEntry);
   }
 
   lookup(externalKeys: Iterable<string>): Map<string, LedgerEntry> {
     const out = new Map<string, LedgerEntry>();
     for (const key of externalKeys) {
-      const e = this.byKey.get(key);
+      const e = this.stored(key);
       if (e) out.set(key, fromStoredEntry(e));
     }
     return out;
   }
 
-  /** Applies a written compaction: the removed segments go (with entries only they held), the packs come in. */
-  applyCompaction(plan: CompactionPlan, written: Array<Omit<LedgerSegmentInfo, "newestWrittenAt">>): void {
+  /**
+   * Applies a written compaction: the removed segments go (with entries only they held: those past retention), the
+   * packs come in. The packs hold the merged entries of what they replace, so the other keys' entries stay as they are.
+   */
+  applyCompaction(plan: CompactionPlan, written: LedgerSegmentInput[]): void {
     const removed = new Set(plan.remove.map((s) => s.key));
     const kept = this.segmentList.filter((s) => !removed.has(s.key));
     this.segmentList.length = 0;
-    this.byKey.clear();
-    for (const s of kept) this.addSegment(s);
-    for (const s of written) this.addSegment(s);
+    this.segmentList.push(...kept);
+    for (const key of removed) this.segmentKeys.delete(key);
+    const inPacks = new Set<string>();
+    for (const pack of plan.packs) for (const e of pack) inPacks.add(e.k);
+    const dropped = new Set<string>();
+    for (const s of plan.remove) for (const k of s.keys) if (!inPacks.has(k)) dropped.add(k);
+    if (dropped.size) {
+      for (const s of kept) for (const k of s.keys) dropped.delete(k);
+      for (const k of dropped) this.byKey.delete(k);
+    }
+    // The packs hold entries taken from this index (merged): merging them in again would change nothing.
+    for (const s of written) this.addSegment(s, false);
   }
 
   private merge(e: StoredLedgerEntry): void {
-    this.byKey.set(e.k, mergeEntries(this.byKey.get(e.k), e));
+    const current = this.stored(e.k);
+    const next = current ? mergeEntries(current, e) : e;
+    if (next !== current) this.byKey.set(e.k, JSON.stringify(next));
   }
 }
 
@@ -118,15 +156,18 @@ export function planCompaction(index: LedgerIndex, options: LedgerCompactionOpti
   if (pageSegments.length < options.compactAfterSegments) return null;
   const cutoff = options.retentionCutoff;
   // A pack is closed once it is full by count, or at least half full by bytes (packs cut by size end up there).
-  const isOpenPack = (s: LedgerSegmentInfo) => s.kind === "p" && s.entries.length < options.packMaxEntries && s.bytes < options.packMaxBytes / 2;
+  const isOpenPack = (s: LedgerSegmentInfo) => s.kind === "p" && s.keys.length < options.packMaxEntries && s.bytes < options.packMaxBytes / 2;
   const merging = index.segments.filter((s) => s.kind === "s" || isOpenPack(s));
   const expiredPacks = index.segments.filter((s) => s.kind === "p" && !isOpenPack(s) && cutoff !== undefined && s.newestWrittenAt < cutoff);
 
+  // Each key's merged entry (as the index answers it); one past retention is left out.
   const latest = new Map<string, StoredLedgerEntry>();
   for (const s of merging) {
-    for (const e of s.entries) {
-      if (cutoff !== undefined && e.w < cutoff) continue;
-      latest.set(e.k, mergeEntries(latest.get(e.k), e));
+    for (const k of s.keys) {
+      if (latest.has(k)) continue;
+      const e = index.stored(k);
+      if (!e || (cutoff !== undefined && e.w < cutoff)) continue;
+      latest.set(k, e);
     }
   }
   const sorted = [...latest.values()].sort((a, b) => a.w - b.w || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));

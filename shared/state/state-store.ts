@@ -62,7 +62,15 @@ export interface FlowStateStoreOptions {
   ledger?: LedgerOptions;
   /** Spacing between writes to the same key (default 1000 ms, KV's rule; 0 disables). */
   writeIntervalMs?: number;
+  /**
+   * Ledger indexes shared by the stores of one host process's successive runs (a CLI backfill's windows): a flow's
+   * ledger is read once, and each later run only lists its keys to read the ones another writer added since.
+   */
+  ledgerCache?: LedgerCache;
 }
+
+/** Loaded ledger indexes by flow (FlowStateStoreOptions.ledgerCache). */
+export type LedgerCache = Map<string, LedgerIndex>;
 
 export interface LedgerStats {
   entries: number;
@@ -90,6 +98,7 @@ export class FlowStateStore {
   private readonly ledgerOptions: Required<Omit<LedgerOptions, "retentionMs">> & { retentionMs?: number };
   private readonly spacer: WriteSpacer;
   private readonly ledgers = new Map<string, Promise<LedgerIndex>>();
+  private readonly ledgerCache: LedgerCache | undefined;
   /** What this instance wrote to rewritable keys, so it never reads back an older copy. */
   private readonly ownWrites = new Map<string, string>();
 
@@ -107,6 +116,7 @@ export class FlowStateStore {
     };
     if (ledger.retentionMs !== undefined) this.ledgerOptions.retentionMs = positiveInt(ledger.retentionMs, "ledger.retentionMs");
     this.spacer = new WriteSpacer(this.clock, options.writeIntervalMs ?? 1000);
+    this.ledgerCache = options.ledgerCache;
   }
 
   // ---------- checkpoint ----------
@@ -189,7 +199,9 @@ export class FlowStateStore {
     let compaction: LedgerStats["compaction"];
     let pending = this.ledgers.get(flow);
     if (!pending) {
-      pending = this.readLedger(flow).then(async (index) => {
+      const cached = this.ledgerCache?.get(flow);
+      pending = (cached ? this.refreshLedger(cached) : this.readLedger(flow)).then(async (index) => {
+        this.ledgerCache?.set(flow, index);
         try {
           compaction = await this.compact(index);
         } catch (error) {
@@ -256,9 +268,14 @@ export class FlowStateStore {
     return { segment, entries: stored.length };
   }
 
-  private async readLedger(flow: string): Promise<LedgerIndex> {
-    const prefix = stateKeys.ledgerPrefix(flow);
-    const keys = await this.kv.list(prefix);
+  private readLedger(flow: string): Promise<LedgerIndex> {
+    return this.refreshLedger(new LedgerIndex(flow));
+  }
+
+  /** Adds the ledger keys the index does not hold yet (all of them for a new index): one list plus reads of the new keys. */
+  private async refreshLedger(index: LedgerIndex): Promise<LedgerIndex> {
+    const prefix = stateKeys.ledgerPrefix(index.flow);
+    const keys = (await this.kv.list(prefix)).filter((key) => !index.hasSegment(key));
     const segments = keys
       .map((key) => ({ key, id: parseSegmentId(key.slice(prefix.length)) }))
       .filter((s) => {
@@ -269,7 +286,6 @@ export class FlowStateStore {
       this.kv,
       segments.map((s) => s.key),
     );
-    const index = new LedgerIndex(flow);
     for (const s of segments) {
       const raw = values.get(s.key);
       if (raw === null || raw === undefined || !s.id) continue; // removed by a compaction after the list
