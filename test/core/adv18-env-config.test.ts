@@ -39,3 +39,33 @@ describe("adv18: env settings accepted that should be refused", () => {
     expect(summary.error?.message ?? "").toMatch(/LEDGER_RETENTION_DAYS/);
   }, 60_000);
 });
+
+describe("adv18: a bad env value reaches the run as a recorded failure", () => {
+  // runner.ts: "Configuration problems surface before any document moves: recorded as a failed run" (failedRun). But
+  // LEDGER_RETENTION_DAYS is parsed by composeHost(...).session() (shared/compose/index.ts → env.ts ledgerOptions), which
+  // runFlowById calls before its try: the ConfigError escapes runFlowById. In the Worker's cron (worker/scheduled.ts)
+  // that aborts the whole tick — no run record, no alert (notifyRun), and the freshness and reconcile ticks after the
+  // loop never run, for every flow on the tick — while REQUEST_TIMEOUT_MS / JST_MAX_PAGES_PER_WINDOW errors (parsed
+  // inside the try, by the clients) are recorded as failed runs. Expected: a failed run whose error names
+  // LEDGER_RETENTION_DAYS, and a run record. Actual: runFlowById rejects. Severity: medium.
+  it.fails("LEDGER_RETENTION_DAYS=35d is a failed run with a record, like REQUEST_TIMEOUT_MS=abc", async () => {
+    e2e = await startE2E({ otherInOut: 2, salesOut: 0, env: { LEDGER_RETENTION_DAYS: "35d" } });
+    const flowId = "jst-other-in-to-kis";
+    const result = await runFlowById(e2e.ports, { flowId, runId: "adv18-env", trigger: "cron", budget: { maxSubrequests: 100 } }).catch((error: unknown) => ({
+      thrown: String(error),
+    }));
+    expect(result).toHaveProperty("summary");
+    const { summary } = result as Awaited<ReturnType<typeof runFlowById>>;
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.message).toMatch(/LEDGER_RETENTION_DAYS/);
+  }, 60_000);
+
+  // The contrast the finding rests on (holds today): a bad REQUEST_TIMEOUT_MS is a recorded failed run.
+  it("REQUEST_TIMEOUT_MS=abc is a failed run (control)", async () => {
+    e2e = await startE2E({ otherInOut: 2, salesOut: 0 });
+    e2e.ports.env.REQUEST_TIMEOUT_MS = "abc"; // after the harness's own reference refresh
+    const { summary } = await runFlowById(e2e.ports, { flowId: "jst-other-in-to-kis", runId: "adv18-env2", trigger: "cron", budget: { maxSubrequests: 100 } });
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.message).toMatch(/REQUEST_TIMEOUT_MS/);
+  }, 60_000);
+});
