@@ -51,7 +51,10 @@ describe("adv18: a range backfill between invocations of a continuing run", () =
 
     // An operator's backfill of an old, empty day, with a normal budget: it ends in one invocation.
     const range = { from: E2E_START - 30 * DAY, to: E2E_START - 29 * DAY };
-    const backfill = await runFlowById({ ...env.ports, lock }, { flowId: KIS, runId: "backfill-1", trigger: "api", budget: { maxSubrequests: 10_000 }, range });
+    const backfill = await runFlowById(
+      { ...env.ports, lock },
+      { flowId: KIS, runId: "backfill-1", trigger: "http", budget: { maxSubrequests: 10_000 }, range },
+    );
     expect(backfill.summary.continues).toBe(false);
     env.clock.advance(60_000);
 
