@@ -134,8 +134,10 @@ export function openCarry(
       trace = t;
     },
     carriedTraces: async () => {
+      const traces = await o.index.loadCarriedTraces(o.flowId);
+      // Taken (dropped from the index by flush) only once read: a failed read leaves them for the next run.
       tracesTaken = true;
-      return o.index.loadCarriedTraces(o.flowId);
+      return traces;
     },
     keep: async (summary, commit) => {
       if (!(await carries(summary))) return false;
