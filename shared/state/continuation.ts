@@ -84,7 +84,7 @@ export function chainOf(runs: CarriedRun[], last: RunSummary) {
 
 export interface Carry extends ContinuationPort {
   /** Loads the carried entries (with the index snapshot) before the first view. */
-  ready(): Promise<unknown>;
+  ready(): Promise<CarrySummary>;
   /** Carried and this invocation's ledger entries of the key (merged). */
   view(key: string): LedgerEntry | undefined;
   /** Entries appended by this invocation (committed to the index with the append). */

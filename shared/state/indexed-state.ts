@@ -176,6 +176,15 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
 
   const outbox = base.outbox;
   const marker = base.writeMarker;
+  /** The read-only KV view of the checkpoint (a failed write is only logged: the index holds the checkpoint). */
+  const writeView = async (latest: Checkpoint) => {
+    try {
+      await base.saveCheckpoint(o.flowId, { watermark: latest.watermark, runId: latest.runId, updatedAt: latest.updatedAt });
+      viewWatermark = latest.watermark;
+    } catch (error) {
+      o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+    }
+  };
   return {
     ...base,
     hasCheckpoint: async (flowId) => {
@@ -226,8 +235,14 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
     recordRun: async (summary) => {
       // A run whose writes are settled needs no marker: cleared now rather than by the next run (one read fewer).
       if (marked && summary.writesSettled === true) pending.clearMarkers.push(o.runId);
-      // A continuing invocation: its record (and trace) ride with the settled plans/markers in one commit, no KV write.
-      if (carrying && (await carry.keep(summary, commit).catch((error: unknown) => warnKept(o, error)))) return;
+      // A continuing invocation: its record (and trace) ride with the settled plans/markers in one commit. Only the
+      // run's first invocation writes the checkpoint view (when it moved): while the run continues, KV then shows a
+      // Worker run owns the flow (the CLI's owner check, action/cli/lease-lock.ts) and where it started.
+      const first = carrying && (await carry.ready()).runs.length === 0;
+      if (carrying && (await carry.keep(summary, commit).catch((error: unknown) => warnKept(o, error)))) {
+        if (first && lastCommitted && lastCommitted.watermark !== viewWatermark) await writeView(lastCommitted);
+        return;
+      }
       const { drop, chain } = carrying ? await flushCarry(o, carry, summary) : {};
       if (pending.closePlans.length || pending.clearMarkers.length || drop) {
         try {
@@ -243,14 +258,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it
       // (a run of several invocations: written by the last).
       const latest = lastCommitted ?? (chain ? (await load()).checkpoint : null);
-      if (latest && (chain || latest.watermark !== viewWatermark)) {
-        try {
-          await base.saveCheckpoint(o.flowId, { watermark: latest.watermark, runId: latest.runId, updatedAt: latest.updatedAt });
-          viewWatermark = latest.watermark;
-        } catch (error) {
-          o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
-        }
-      }
+      if (latest && (chain || latest.watermark !== viewWatermark)) await writeView(latest);
       await base.recordRun(chain ? ({ ...summary, chain } as RunSummary) : summary);
     },
   };

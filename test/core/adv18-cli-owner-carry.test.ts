@@ -37,7 +37,7 @@ afterEach(async () => {
 });
 
 describe("adv18: the CLI's Worker-owner check during a continuing first Worker run", () => {
-  it.fails("refuses an incremental CLI sync while the Worker's first run continues", async () => {
+  it("refuses an incremental CLI sync while the Worker's first run continues", async () => {
     h = await startCliHarness({ otherInOut: 1200, salesOut: 0, days: 2 });
     await h.fillReferences();
     const e2e = h.e2e;
