@@ -244,17 +244,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
         return;
       }
       const { drop, chain } = carrying ? await flushCarry(o, carry, summary) : {};
-      if (pending.closePlans.length || pending.clearMarkers.length || drop) {
-        try {
-          await commit(drop ? { dropCarry: drop } : {});
-        } catch (error) {
-          // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
-          o.logger.warn("could not settle plans/markers in the flow index", {
-            flowId: o.flowId,
-            message: error instanceof Error ? error.message : String(error),
-          });
-        }
-      }
+      await settleIndex(session, drop);
       // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it
       // (a run of several invocations: written by the last).
       const latest = lastCommitted ?? (chain ? (await load()).checkpoint : null);
@@ -262,6 +252,20 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       await base.recordRun(chain ? ({ ...summary, chain } as RunSummary) : summary);
     },
   };
+}
+
+/** Settled plans and markers (and the carried rows now in KV) leave the index in one commit at the run's end. */
+async function settleIndex(s: IndexSession, drop: FlowIndexCommit["dropCarry"]): Promise<void> {
+  if (!s.pending.closePlans.length && !s.pending.clearMarkers.length && !drop) return;
+  try {
+    await s.commit(drop ? { dropCarry: drop } : {});
+  } catch (error) {
+    // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
+    s.o.logger.warn("could not settle plans/markers in the flow index", {
+      flowId: s.o.flowId,
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 function warnKept(o: IndexedStateOptions, error: unknown): false {
