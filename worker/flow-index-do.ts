@@ -92,10 +92,15 @@ export class FlowIndexTables {
     return out;
   }
 
-  /** Forgets the flow's index (a flow started over together with its KV state; test scenarios). */
-  forget(flowId: string): void {
+  /**
+   * Forgets the flow's index (a flow started over together with its KV state; test scenarios). The carry stays: it is
+   * the only copy of what a continuing run wrote (ledger entries of documents in the target), and leaves only once
+   * written to KV — forgetting it would send those documents again (adv18-carry-index-reset). `carry` forgets it too
+   * (a scenario that starts the target over as well).
+   */
+  forget(flowId: string, carry = false): void {
     this.storage.transactionSync(() => {
-      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", "idx_carry"])
+      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", ...(carry ? ["idx_carry"] : [])])
         this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
     });
   }

@@ -56,9 +56,11 @@ export class FlowLock extends DurableObject<Env> {
     return this.index.loadCarriedTraces(flowId);
   }
 
-  /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys. */
-  forgetIndex(flowId: string): void {
-    this.index.forget(flowId);
+  /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys.
+   * The carry of a continuing run stays until it is written to KV (flow-index-do.ts forget), unless `carry` says the
+   * target was started over too (test scenarios). */
+  forgetIndex(flowId: string, options: { carry?: boolean } = {}): void {
+    this.index.forget(flowId, options.carry === true);
   }
 
   /** One step of a run, all or nothing, refused unless `runId` holds the lease at `epoch`. */

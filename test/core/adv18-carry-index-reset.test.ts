@@ -33,7 +33,7 @@ function forgetIndex(lock: MemoryFlowCoordinator, flowId: string) {
 }
 
 describe("adv18: the flow index reset while a run continues", () => {
-  it.fails("sends no bill twice: the bills written before the reset are known", async () => {
+  it("sends no bill twice: the bills written before the reset are known", async () => {
     e2e = await startE2E({ otherInOut: 1200, salesOut: 0, days: 2 });
     const env = e2e;
     const lock = new MemoryFlowCoordinator(env.clock);
