@@ -23,6 +23,7 @@ import {
   mergeGroupEntry,
   summarizeCarry,
 } from "../shared/state/flow-index.ts";
+import { briefCheckpoint, type IndexCheckpointView } from "../shared/state/checkpoint-view.ts";
 import { checkLeaseArgs, mayCommit, type LeaseRecord } from "../shared/state/lock.ts";
 import type { Checkpoint } from "../shared/engine/types.ts";
 import type { OutboxPlan } from "../shared/state/outbox-store.ts";
@@ -65,6 +66,12 @@ export class FlowIndexTables {
     // Carried traces are only measured here; loadCarriedTraces reads them when the run writes them to KV.
     const carry = this.carryRows(flowId, false);
     return { initialized: checkpoint !== null, checkpoint, groups, plans, markers, ...(carry.length ? { carry: summarizeCarry(carry) } : {}) };
+  }
+
+  /** The checkpoint in brief (GET /flows, the freshness tick: shared/state/checkpoint-view.ts). */
+  checkpointView(flowId: string): IndexCheckpointView | null {
+    const rows = this.storage.sql.exec<{ body: string }>("SELECT body FROM idx_checkpoint WHERE flow_id = ? ORDER BY seq", flowId).toArray();
+    return briefCheckpoint(rows.length ? (JSON.parse(rows.map((r) => r.body).join("")) as Checkpoint) : null);
   }
 
   /** The carried traces, oldest first. */

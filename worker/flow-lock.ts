@@ -26,6 +26,7 @@ import {
 import type { Env } from "./env.ts";
 import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexSnapshot } from "../shared/state/flow-index.ts";
 import { FlowIndexTables } from "./flow-index-do.ts";
+import type { IndexCheckpointView } from "../shared/state/checkpoint-view.ts";
 
 type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number; epoch: number | null };
 type CheckpointRow = { run_id: string; body: string; saved_at: number };
@@ -49,6 +50,11 @@ export class FlowLock extends DurableObject<Env> {
 
   loadIndex(flowId: string, groupsSince: number): FlowIndexSnapshot {
     return this.index.load(flowId, groupsSince);
+  }
+
+  /** The index's checkpoint in brief (dashboards and alerts: shared/state/checkpoint-view.ts). */
+  indexCheckpoint(flowId: string): IndexCheckpointView | null {
+    return this.index.checkpointView(flowId);
   }
 
   /** The traces carried by a continuing run's invocations (shared/state/continuation.ts). */

@@ -20,6 +20,7 @@
 import type { Checkpoint } from "../engine/types.ts";
 import { systemClock, type Clock } from "../ports.ts";
 import { mayCommit, MemoryFlowLock, type AcquireResult, type ReleaseResult, type RenewResult } from "./lock.ts";
+import { briefCheckpoint, type IndexCheckpointView } from "./checkpoint-view.ts";
 import type { OutboxPlan } from "./outbox-store.ts";
 import type { LedgerEntry } from "./records.ts";
 
@@ -270,6 +271,12 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     }
     if (rows.length) this.carries.set(flowId, rows);
     else this.carries.delete(flowId);
+  }
+
+  /** The index's checkpoint in brief (dashboards, alerts: state/checkpoint-view.ts). */
+  async indexCheckpoint(flowId: string): Promise<IndexCheckpointView | null> {
+    this.rowsRead++;
+    return briefCheckpoint(structuredClone(this.indexes.get(flowId)?.checkpoint ?? null));
   }
 
   async loadCarriedTraces(flowId: string): Promise<unknown[]> {
