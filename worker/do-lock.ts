@@ -6,6 +6,7 @@ import type { Checkpoint } from "../shared/state/records.ts";
 import type { AcquireResult, FlowCoordinator, LeaseStatus, ReleaseResult, RenewResult, StoredCheckpointCopy } from "../shared/state/lock.ts";
 import { checkLeaseArgs } from "../shared/state/lock.ts";
 import type { FlowLock } from "./flow-lock.ts";
+import type { IndexCheckpointReader, IndexCheckpointView } from "../shared/state/checkpoint-view.ts";
 import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexPort, FlowIndexSnapshot } from "../shared/state/flow-index.ts";
 
 export interface DoFlowLockOptions {
@@ -13,7 +14,7 @@ export interface DoFlowLockOptions {
   now?: () => number;
 }
 
-export class DoFlowLock implements FlowCoordinator, FlowIndexPort {
+export class DoFlowLock implements FlowCoordinator, FlowIndexPort, IndexCheckpointReader {
   private readonly namespace: DurableObjectNamespace<FlowLock>;
   private readonly now: (() => number) | undefined;
 
@@ -57,6 +58,10 @@ export class DoFlowLock implements FlowCoordinator, FlowIndexPort {
   async commitIndex(flowId: string, runId: string, epoch: number | undefined, commit: FlowIndexCommit): Promise<FlowIndexCommitResult> {
     checkLeaseArgs(flowId, runId);
     return (await this.stub(flowId).commitIndex(flowId, runId, epoch, commit, this.now?.())) as FlowIndexCommitResult;
+  }
+
+  async indexCheckpoint(flowId: string): Promise<IndexCheckpointView | null> {
+    return (await this.stub(flowId).indexCheckpoint(flowId)) as IndexCheckpointView | null;
   }
 
   async loadCarriedTraces(flowId: string): Promise<unknown[]> {

@@ -23,6 +23,7 @@ import {
   mergeGroupEntry,
   summarizeCarry,
 } from "../shared/state/flow-index.ts";
+import { briefCheckpoint, type IndexCheckpointView } from "../shared/state/checkpoint-view.ts";
 import { checkLeaseArgs, mayCommit, type LeaseRecord } from "../shared/state/lock.ts";
 import type { Checkpoint } from "../shared/engine/types.ts";
 import type { OutboxPlan } from "../shared/state/outbox-store.ts";
@@ -67,6 +68,12 @@ export class FlowIndexTables {
     return { initialized: checkpoint !== null, checkpoint, groups, plans, markers, ...(carry.length ? { carry: summarizeCarry(carry) } : {}) };
   }
 
+  /** The checkpoint in brief (GET /flows, the freshness tick: shared/state/checkpoint-view.ts). */
+  checkpointView(flowId: string): IndexCheckpointView | null {
+    const rows = this.storage.sql.exec<{ body: string }>("SELECT body FROM idx_checkpoint WHERE flow_id = ? ORDER BY seq", flowId).toArray();
+    return briefCheckpoint(rows.length ? (JSON.parse(rows.map((r) => r.body).join("")) as Checkpoint) : null);
+  }
+
   /** The carried traces, oldest first. */
   loadCarriedTraces(flowId: string): unknown[] {
     return this.carryRows(flowId, true)
@@ -92,10 +99,15 @@ export class FlowIndexTables {
     return out;
   }
 
-  /** Forgets the flow's index (a flow started over together with its KV state; test scenarios). */
-  forget(flowId: string): void {
+  /**
+   * Forgets the flow's index (a flow started over together with its KV state; test scenarios). The carry stays: it is
+   * the only copy of what a continuing run wrote (ledger entries of documents in the target), and leaves only once
+   * written to KV — forgetting it would send those documents again (adv18-carry-index-reset). `carry` forgets it too
+   * (a scenario that starts the target over as well).
+   */
+  forget(flowId: string, carry = false): void {
     this.storage.transactionSync(() => {
-      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", "idx_carry"])
+      for (const table of ["idx_checkpoint", "idx_group", "idx_plan", "idx_marker", ...(carry ? ["idx_carry"] : [])])
         this.storage.sql.exec(`DELETE FROM ${table} WHERE flow_id = ?`, flowId);
     });
   }

@@ -26,6 +26,7 @@ import {
 import type { Env } from "./env.ts";
 import type { FlowIndexCommit, FlowIndexCommitResult, FlowIndexSnapshot } from "../shared/state/flow-index.ts";
 import { FlowIndexTables } from "./flow-index-do.ts";
+import type { IndexCheckpointView } from "../shared/state/checkpoint-view.ts";
 
 type LeaseRow = { flow_id: string; run_id: string; acquired_at: number; expires_at: number; epoch: number | null };
 type CheckpointRow = { run_id: string; body: string; saved_at: number };
@@ -51,14 +52,21 @@ export class FlowLock extends DurableObject<Env> {
     return this.index.load(flowId, groupsSince);
   }
 
+  /** The index's checkpoint in brief (dashboards and alerts: shared/state/checkpoint-view.ts). */
+  indexCheckpoint(flowId: string): IndexCheckpointView | null {
+    return this.index.checkpointView(flowId);
+  }
+
   /** The traces carried by a continuing run's invocations (shared/state/continuation.ts). */
   loadCarriedTraces(flowId: string): unknown[] {
     return this.index.loadCarriedTraces(flowId);
   }
 
-  /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys. */
-  forgetIndex(flowId: string): void {
-    this.index.forget(flowId);
+  /** Forgets the flow's checkpoint, registry, plans and markers: starting a flow over means this too, not only its KV keys.
+   * The carry of a continuing run stays until it is written to KV (flow-index-do.ts forget), unless `carry` says the
+   * target was started over too (test scenarios). */
+  forgetIndex(flowId: string, options: { carry?: boolean } = {}): void {
+    this.index.forget(flowId, options.carry === true);
   }
 
   /** One step of a run, all or nothing, refused unless `runId` holds the lease at `epoch`. */

@@ -23,6 +23,7 @@ import { makeRunId } from "../shared/state/keys.ts";
 import type { KvReferenceStore } from "../shared/state/reference-store.ts";
 import type { RunRecord } from "../shared/state/records.ts";
 import type { FlowStateStore } from "../shared/state/state-store.ts";
+import { currentCheckpoint } from "../shared/state/checkpoint-view.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { runFlowInWorker, workerHost } from "./runtime.ts";
@@ -135,7 +136,7 @@ function flowViews({ env, config, parts, store, flowOrThrow, scheduleOf }: Servi
       return Promise.all(
         Object.values(config.flows).map(async (flow) => {
           const [checkpoint, runs, open, precheck, learnedRed] = await Promise.all([
-            store.getWatermark(flow.id),
+            currentCheckpoint(store, parts.lock, flow.id), // the index's: current while a run continues
             store.listRuns(flow.id, 5),
             store.listDeadLetters(flow.id),
             flow.target.type === "kis" ? chooseKisPrecheck(kisPrecheckFromEnv(env as unknown as Record<string, string | undefined>), parts.kv) : undefined,
@@ -173,7 +174,11 @@ function flowViews({ env, config, parts, store, flowOrThrow, scheduleOf }: Servi
 
     async flow(id: string) {
       const flow = flowOrThrow(id);
-      const [checkpoint, runs, lease] = await Promise.all([store.getWatermark(flow.id), store.listRuns(flow.id, 10), parts.lock.inspect(flow.id)]);
+      const [checkpoint, runs, lease] = await Promise.all([
+        currentCheckpoint(store, parts.lock, flow.id),
+        store.listRuns(flow.id, 10),
+        parts.lock.inspect(flow.id),
+      ]);
       return {
         flow,
         schedule: scheduleOf(flow),

@@ -9,6 +9,8 @@ import type { FlowRun } from "./run-context.ts";
 import { toBridgeError } from "./run-errors.ts";
 import { TargetConflictError } from "./verify-existing.ts";
 
+const isDeadLetterMarker = (key: string) => key.startsWith(deadLetterMarker(""));
+
 /** The run's view of the flow ledger: entries settled in this run shadow the stored one until flushState saves them. */
 export class RunLedger {
   view?: (key: string) => LedgerEntry | undefined;
@@ -76,7 +78,27 @@ export async function flushState(run: FlowRun): Promise<void> {
   const { state, lease } = run.deps;
   const { ledger, flowId } = run;
   await lease?.keep();
-  if (ledger.pending.length) await state.ledgerAppend(flowId, ledger.pending.splice(0));
-  if (ledger.pendingDead.length) await state.addDeadLetters(flowId, ledger.pendingDead.splice(0));
+  // Letters before their markers: a `dead:` marker makes later runs skip the document as filed, so it is saved only
+  // once its letter is stored. A failed letter write keeps letters and markers pending (failRun's flush tries again;
+  // a run that ends without them files them afresh); the other entries (written documents) are saved regardless.
+  let letterError: unknown;
+  if (ledger.pendingDead.length) {
+    const letters = [...ledger.pendingDead];
+    try {
+      await state.addDeadLetters(flowId, letters);
+      ledger.pendingDead.splice(0, letters.length);
+    } catch (error) {
+      letterError = error;
+    }
+  }
+  const entries = letterError === undefined ? [...ledger.pending] : ledger.pending.filter((e) => !isDeadLetterMarker(e.externalKey));
+  if (entries.length) {
+    await state.ledgerAppend(flowId, entries);
+    // Pending entries stay until saved: a failed save is tried again by failRun's flush.
+    const saved = new Set(entries);
+    const kept = ledger.pending.filter((e) => !saved.has(e));
+    ledger.pending.splice(0, ledger.pending.length, ...kept);
+  }
+  if (letterError !== undefined) throw letterError;
   for (const unit of ledger.settledPlans.splice(0)) await state.outbox?.delete(flowId, unit);
 }

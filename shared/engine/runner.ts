@@ -267,12 +267,15 @@ function runState(
   lock: FlowLockPort,
   store: FlowStateStore,
   kv: MeteredKeyValueStore,
-  run: { flowId: string; runId: string; epoch: number | undefined; clock: Clock; logger: Logger },
+  run: { flowId: string; runId: string; epoch: number | undefined; clock: Clock; logger: Logger; range?: unknown },
 ) {
   const { flowId, runId, epoch, clock, logger } = run;
   // Worker: checkpoint, registry, plans and markers live in the flow's Durable Object (state/indexed-state.ts).
   const indexed = isFlowIndex(lock)
-    ? indexedState(engineStateOver(store, kv.counts, kv), indexOptions(lock, store, flowId, runId, epoch, clock, logger))
+    ? indexedState(engineStateOver(store, kv.counts, kv), {
+        ...indexOptions(lock, store, flowId, runId, epoch, clock, logger),
+        carries: run.range === undefined, // the carry is the incremental run's (continuation.ts)
+      })
     : undefined;
   // The merge spool goes to chunked keys, not into the checkpoint value (state/spool-store.ts).
   // With the index, a page's spool (an unmerged flow's continuation) stays in the checkpoint there: no KV write per stop.
@@ -322,7 +325,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
     return { summary: skippedSummary(flow.id, request, clock), planned: [] };
   }
   const epoch = "epoch" in lease ? lease.epoch : undefined;
-  const { indexed, state } = runState(ports.lock, store, kv, { flowId: flow.id, runId: request.runId, epoch, clock, logger });
+  const { indexed, state } = runState(ports.lock, store, kv, { flowId: flow.id, runId: request.runId, epoch, clock, logger, range: request.range });
   try {
     // A range backfill of a flow with source.rangeTimeField reads by that field (whole days of a merged flow).
     const readFlow = request.range ? rangeFlow(flow) : flow;

@@ -84,7 +84,7 @@ export function chainOf(runs: CarriedRun[], last: RunSummary) {
 
 export interface Carry extends ContinuationPort {
   /** Loads the carried entries (with the index snapshot) before the first view. */
-  ready(): Promise<unknown>;
+  ready(): Promise<CarrySummary>;
   /** Carried and this invocation's ledger entries of the key (merged). */
   view(key: string): LedgerEntry | undefined;
   /** Entries appended by this invocation (committed to the index with the append). */
@@ -134,8 +134,10 @@ export function openCarry(
       trace = t;
     },
     carriedTraces: async () => {
+      const traces = await o.index.loadCarriedTraces(o.flowId);
+      // Taken (dropped from the index by flush) only once read: a failed read leaves them for the next run.
       tracesTaken = true;
-      return o.index.loadCarriedTraces(o.flowId);
+      return traces;
     },
     keep: async (summary, commit) => {
       if (!(await carries(summary))) return false;

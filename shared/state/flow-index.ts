@@ -20,6 +20,7 @@
 import type { Checkpoint } from "../engine/types.ts";
 import { systemClock, type Clock } from "../ports.ts";
 import { mayCommit, MemoryFlowLock, type AcquireResult, type ReleaseResult, type RenewResult } from "./lock.ts";
+import { briefCheckpoint, type IndexCheckpointView } from "./checkpoint-view.ts";
 import type { OutboxPlan } from "./outbox-store.ts";
 import type { LedgerEntry } from "./records.ts";
 
@@ -148,8 +149,9 @@ interface MemoryIndex {
   groups: Map<string, { entry: LedgerEntry; at: number }>;
   plans: Map<string, OutboxPlan>;
   markers: Map<string, number>;
-  carry: Array<{ kind: keyof CarryCommit; body: string }>;
 }
+
+type CarryRow = { kind: keyof CarryCommit; body: string };
 
 /**
  * MemoryFlowLock plus the flow index, with the Durable Object's rules: one process's strongly consistent
@@ -157,6 +159,11 @@ interface MemoryIndex {
  */
 export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPort {
   private readonly indexes = new Map<string, MemoryIndex>();
+  /**
+   * Carried rows per flow, apart from the index (as the lease is): they are the only copy of what a continuing run
+   * wrote, so a reset index (FlowLock.forgetIndex; a test deleting the flow's index entry) keeps them (adv18).
+   */
+  private readonly carries = new Map<string, CarryRow[]>();
   private readonly clockRef: Clock;
   private rowsRead = 0;
   private rowsWritten = 0;
@@ -193,13 +200,15 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
 
   async loadIndex(flowId: string, options: { groupsSince: number }): Promise<FlowIndexSnapshot> {
     const index = this.indexes.get(flowId);
+    const rows = this.carries.get(flowId) ?? [];
+    const carry = rows.length ? { carry: summarizeCarry(rows) } : {};
+    this.rowsRead += rows.length;
     if (!index) {
       this.rowsRead++;
-      return { initialized: false, checkpoint: null, groups: [], plans: [], markers: [] };
+      return structuredClone({ initialized: false, checkpoint: null, groups: [], plans: [], markers: [], ...carry });
     }
     const groups = [...index.groups.values()].filter((g) => g.at >= options.groupsSince).map((g) => g.entry);
-    this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0) + index.carry.length;
-    const carry = index.carry.length ? { carry: summarizeCarry(index.carry) } : {};
+    this.rowsRead += 1 + groups.length + index.markers.size + [...index.plans.values()].reduce((n, p) => n + 1 + p.parts.length, 0);
     return structuredClone({
       initialized: index.checkpoint !== null,
       checkpoint: index.checkpoint,
@@ -215,7 +224,7 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     this.rowsRead++;
     if (!mayCommit(lease, runId, epoch)) return lease ? { committed: false, holder: lease.runId } : { committed: false };
     let index = this.indexes.get(flowId);
-    if (!index) this.indexes.set(flowId, (index = { checkpoint: null, groups: new Map(), plans: new Map(), markers: new Map(), carry: [] }));
+    if (!index) this.indexes.set(flowId, (index = { checkpoint: null, groups: new Map(), plans: new Map(), markers: new Map() }));
     const c = structuredClone(commit);
     const now = this.clockRef.now();
     if (c.checkpoint) {
@@ -243,22 +252,35 @@ export class MemoryFlowCoordinator extends MemoryFlowLock implements FlowIndexPo
     for (const id of c.clearMarkers ?? []) {
       if (index.markers.delete(id)) this.rowsWritten++;
     }
+    this.commitCarry(flowId, c);
+    return { committed: true };
+  }
+
+  private commitCarry(flowId: string, c: FlowIndexCommit): void {
+    let rows = this.carries.get(flowId) ?? [];
     if (c.dropCarry) {
       const drop = new Set<string>(c.dropCarry);
-      this.rowsWritten += index.carry.filter((r) => drop.has(r.kind)).length;
-      index.carry = index.carry.filter((r) => !drop.has(r.kind));
+      this.rowsWritten += rows.filter((r) => drop.has(r.kind)).length;
+      rows = rows.filter((r) => !drop.has(r.kind));
     }
     for (const kind of ["ledger", "trace", "run"] as const) {
       if (c.carry?.[kind] === undefined) continue;
       const body = JSON.stringify(c.carry[kind]);
       this.rowsWritten += chunkText(body).length;
-      index.carry.push({ kind, body });
+      rows.push({ kind, body });
     }
-    return { committed: true };
+    if (rows.length) this.carries.set(flowId, rows);
+    else this.carries.delete(flowId);
+  }
+
+  /** The index's checkpoint in brief (dashboards, alerts: state/checkpoint-view.ts). */
+  async indexCheckpoint(flowId: string): Promise<IndexCheckpointView | null> {
+    this.rowsRead++;
+    return briefCheckpoint(structuredClone(this.indexes.get(flowId)?.checkpoint ?? null));
   }
 
   async loadCarriedTraces(flowId: string): Promise<unknown[]> {
-    const rows = (this.indexes.get(flowId)?.carry ?? []).filter((r) => r.kind === "trace");
+    const rows = (this.carries.get(flowId) ?? []).filter((r) => r.kind === "trace");
     this.rowsRead += Math.max(1, rows.length);
     return rows.map((r) => JSON.parse(r.body) as unknown);
   }

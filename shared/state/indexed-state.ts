@@ -48,7 +48,15 @@ export interface IndexedStateOptions {
   logger: Logger;
   /** Whether a run's record says its writes are settled (a missing or stale record: not settled, so writes are verified). */
   runSettled: (flowId: string, runId: string) => Promise<boolean>;
+  /**
+   * False for a range backfill: the carry belongs to the flow's incremental run (its chain of invocations), so a range
+   * run writes its ledger to KV itself and neither takes nor flushes the incremental run's carry (it still sees it).
+   */
+  carries?: boolean;
 }
+
+/** A run that carries nothing (a range backfill): its trace and record go to KV at its end. */
+const NO_CARRY: ContinuationPort = { carries: async () => false, keepTrace: () => undefined, carriedTraces: async () => [] };
 
 export interface IndexedState extends EngineState {
   /** Whether the flow has a checkpoint (in the index, or in KV before the index held one). */
@@ -164,9 +172,19 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
   let viewWatermark: number | undefined;
   // A continuing invocation's ledger entries, trace and run record stay in the index until the run ends (continuation.ts).
   const carry = openCarry(o, load, base);
+  const carrying = o.carries !== false;
 
   const outbox = base.outbox;
   const marker = base.writeMarker;
+  /** The read-only KV view of the checkpoint (a failed write is only logged: the index holds the checkpoint). */
+  const writeView = async (latest: Checkpoint) => {
+    try {
+      await base.saveCheckpoint(o.flowId, { watermark: latest.watermark, runId: latest.runId, updatedAt: latest.updatedAt });
+      viewWatermark = latest.watermark;
+    } catch (error) {
+      o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
+    }
+  };
   return {
     ...base,
     hasCheckpoint: async (flowId) => {
@@ -200,46 +218,54 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       // written to the KV ledger in one segment (the record beyond the index's load horizon, and for hosts without one).
       if (!entries.length) return;
       const registryEntries = entries.filter((e) => isIndexedKey(e.externalKey));
-      await commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
-      carry.appended(entries);
+      if (carrying) {
+        await commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
+        carry.appended(entries);
+      } else {
+        if (registryEntries.length) await commit({ groups: registryEntries });
+        await base.ledgerAppend(o.flowId, entries);
+      }
       if (!registryEntries.length) return;
       const known = await registry();
       for (const e of registryEntries) known.set(e.externalKey, mergeIndexed(known.get(e.externalKey), e));
     },
     ...(outbox ? { outbox: indexedOutbox(session, outbox) } : {}),
     ...(marker ? { writeMarker: indexedWriteMarker(session, marker, () => (marked = true)) } : {}),
-    continuation: carry,
+    continuation: carrying ? carry : NO_CARRY,
     recordRun: async (summary) => {
       // A run whose writes are settled needs no marker: cleared now rather than by the next run (one read fewer).
       if (marked && summary.writesSettled === true) pending.clearMarkers.push(o.runId);
-      // A continuing invocation: its record (and trace) ride with the settled plans/markers in one commit, no KV write.
-      if (await carry.keep(summary, commit).catch((error: unknown) => warnKept(o, error))) return;
-      const { drop, chain } = await flushCarry(o, carry, summary);
-      if (pending.closePlans.length || pending.clearMarkers.length || drop) {
-        try {
-          await commit(drop ? { dropCarry: drop } : {});
-        } catch (error) {
-          // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
-          o.logger.warn("could not settle plans/markers in the flow index", {
-            flowId: o.flowId,
-            message: error instanceof Error ? error.message : String(error),
-          });
-        }
+      // A continuing invocation: its record (and trace) ride with the settled plans/markers in one commit. Only the
+      // run's first invocation writes the checkpoint view (when it moved): while the run continues, KV then shows a
+      // Worker run owns the flow (the CLI's owner check, action/cli/lease-lock.ts) and where it started.
+      const first = carrying && (await carry.ready()).runs.length === 0;
+      if (carrying && (await carry.keep(summary, commit).catch((error: unknown) => warnKept(o, error)))) {
+        if (first && lastCommitted && lastCommitted.watermark !== viewWatermark) await writeView(lastCommitted);
+        return;
       }
+      const { drop, chain } = carrying ? await flushCarry(o, carry, summary) : {};
+      await settleIndex(session, drop);
       // The KV checkpoint is a read-only view (dashboards, the CLI's owner check): one write per run that moved it
       // (a run of several invocations: written by the last).
       const latest = lastCommitted ?? (chain ? (await load()).checkpoint : null);
-      if (latest && (chain || latest.watermark !== viewWatermark)) {
-        try {
-          await base.saveCheckpoint(o.flowId, { watermark: latest.watermark, runId: latest.runId, updatedAt: latest.updatedAt });
-          viewWatermark = latest.watermark;
-        } catch (error) {
-          o.logger.warn("could not write the checkpoint view to KV", { flowId: o.flowId, message: error instanceof Error ? error.message : String(error) });
-        }
-      }
+      if (latest && (chain || latest.watermark !== viewWatermark)) await writeView(latest);
       await base.recordRun(chain ? ({ ...summary, chain } as RunSummary) : summary);
     },
   };
+}
+
+/** Settled plans and markers (and the carried rows now in KV) leave the index in one commit at the run's end. */
+async function settleIndex(s: IndexSession, drop: FlowIndexCommit["dropCarry"]): Promise<void> {
+  if (!s.pending.closePlans.length && !s.pending.clearMarkers.length && !drop) return;
+  try {
+    await s.commit(drop ? { dropCarry: drop } : {});
+  } catch (error) {
+    // Not lost: an open plan is resumed (its written parts are found), a marker makes the next run verify.
+    s.o.logger.warn("could not settle plans/markers in the flow index", {
+      flowId: s.o.flowId,
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 function warnKept(o: IndexedStateOptions, error: unknown): false {

@@ -1014,7 +1014,7 @@ async function releaseLeases(e: Env) {
     const status = await lock.inspect(flow);
     if (status.holder) await lock.release(flow, status.holder);
     // The flow index (checkpoint, registry, plans) lives in the same object: each scenario starts the flows over.
-    await e.FLOW_LOCK.get(e.FLOW_LOCK.idFromName(flow)).forgetIndex(flow);
+    await e.FLOW_LOCK.get(e.FLOW_LOCK.idFromName(flow)).forgetIndex(flow, { carry: true });
   }
 }
 

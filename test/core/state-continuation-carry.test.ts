@@ -42,7 +42,8 @@ describe("continuation carry: a run of many Free-budget invocations", () => {
     const lock = new MemoryFlowCoordinator(e2e.clock);
     const invocations = await runFree(e2e, lock, 0);
     expect(invocations.length).toBeGreaterThan(3);
-    // The first invocation fills reference tables and tokens (not per invocation); every later continuing one writes nothing.
+    // The first invocation fills reference tables and tokens (not per invocation) and writes the checkpoint view (the
+    // CLI's Worker-owner check, adv18-cli-owner-carry); every later continuing one writes nothing.
     for (const inv of invocations.slice(1, -1)) expect({ runId: inv.runId, writes: inv.writes }).toEqual({ runId: inv.runId, writes: [] });
     const last = invocations.at(-1)!.writes.map((k) => k.split(":")[0]);
     for (const kind of ["ledger", "trace", "wm", "run", "fresh"]) expect(last).toContain(kind);
