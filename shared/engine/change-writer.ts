@@ -22,7 +22,7 @@ export interface ChangeWriterContext {
   logger: Logger;
   now(): number;
   /** Builds one source row alone (a merged member's own lines). */
-  buildAlone(row: SourceRow): Pick<BuildResult, "documents" | "failures">;
+  buildAlone(row: SourceRow): Pick<BuildResult, "documents" | "failures" | "dropped">;
   idOf(row: SourceRow): string;
   ledgerGet(key: string): LedgerEntry | undefined;
   remember(entry: LedgerEntry): void;
@@ -211,6 +211,24 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         // Back to what was posted while a group correction of it is held: that correction is no longer due.
         if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
         await act(review, s.id, row);
+      }
+    },
+    /**
+     * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
+     * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it
+     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member now built into another group is left alone.
+     */
+    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>) {
+      for (const id of [...members].sort()) {
+        const row = rowsById.get(id);
+        if (!row) continue;
+        const built = ctx.buildAlone(row);
+        if (built.dropped.some((d) => d.sourceId === id)) {
+          await act(ctx.book.reviewDropped(id, eventOf(row)), id, row);
+          continue;
+        }
+        const mine = alone(row);
+        if (mine && built.documents[0]?.groupKey === groupKey) await act(ctx.book.reviewMember(id, groupKey, mine.lines, mine.head, eventOf(row)), id, row);
       }
     },
     /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */

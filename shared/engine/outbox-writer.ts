@@ -58,6 +58,8 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
   const plans = w.plans;
   const rest: BuiltDocument[] = [];
   const units = new Map<string, BuiltDocument[]>();
+  /** Units of plans an earlier invocation started whose group this build read again (its members may have changed). */
+  const resumed = new Set<string>();
   for (const doc of docs) {
     if (doc.groupKey === undefined) {
       rest.push(doc);
@@ -67,11 +69,18 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
     if (started) {
       if (doc.members.some((m) => !started.members.includes(m))) w.late = true;
       units.set(started.unit, []);
+      resumed.add(started.unit);
       continue;
     }
     const unit = outboxUnit(doc.groupKey, doc.supplement ?? 0);
     units.set(unit, [...(units.get(unit) ?? []), doc]);
   }
+  // A started plan whose group no longer builds (its members read again were cancelled) is finished and corrected too.
+  for (const p of plans.values())
+    if (!units.has(p.unit) && p.members.some((m) => rowsById.has(m))) {
+      units.set(p.unit, []);
+      resumed.add(p.unit);
+    }
   for (const [unit, parts] of units) {
     let plan = [...plans.values()].find((p) => p.unit === unit);
     if (!plan) {
@@ -112,7 +121,9 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
       await ctx.outbox.put(ctx.flowId, plan); // before the first part: a stop between parts resumes this plan
       plans.set(plan.groupKey, plan);
     }
-    await writePlan(w, plan, rowsById);
+    const closed = await writePlan(w, plan, rowsById);
+    // Finished as planned, with the lines its members had then: members read again since are corrected against it.
+    if (closed && resumed.has(unit)) await ctx.changeWriter?.reviewPlanMembers(plan.groupKey, plan.members, rowsById);
   }
   return rest;
 }
@@ -182,7 +193,8 @@ function conflictPlan(w: OutboxRun, plan: OutboxPlan, clash: TargetConflictError
   });
 }
 
-async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, SourceRow>) {
+/** Writes a plan's parts not yet written; true once it is closed (every part written or refused into a letter). */
+async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, SourceRow>): Promise<boolean> {
   const ctx = w.ctx;
   const partDoc = (i: number): BuiltDocument => ({ ...plan.parts[i]!, groupKey: plan.groupKey, supplement: plan.supplement });
   let refused: { at: number; error: BridgeError } | undefined;
@@ -226,7 +238,7 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
       },
       (error) => (refused = { at: i, error }),
     );
-    if (!written && !refused) return; // set aside (or dry run): the plan stays open, its later parts wait
+    if (!written && !refused) return false; // set aside (or dry run): the plan stays open, its later parts wait
   }
   if (refused) {
     // Refused for good: the remainder (this part and every later one not written) is one dead letter with the
@@ -249,6 +261,7 @@ async function writePlan(w: OutboxRun, plan: OutboxPlan, rowsById: Map<string, S
   for (const part of plan.parts)
     if (refused || ctx.ledgerGet(part.externalKey)) ctx.changeWriter?.imagesOf({ ...part, groupKey: plan.groupKey }, rowsById, plan.images);
   closePlan(w, plan);
+  return true;
 }
 
 /**

@@ -14,6 +14,8 @@ export interface ReadWindow {
   from: number;
   to: number;
   tickAt: number;
+  /** Host time when the driver saw the invocation that completed it return (after every query it made). */
+  doneAt?: number;
 }
 
 /**
@@ -21,11 +23,16 @@ export interface ReadWindow {
  * (second precision, [from, to): engine/window.ts ownsInstant) was read by an invocation that started after the edit.
  * "A run started after the edit" alone is not enough: a shared-cron tick may run late (scheduledTime up to 20 min
  * back) and read a window that ends before the stamp (seed 4245 long).
+ * An edit made while a scan pages (via "query") is stamped in the window being read or a later one, so the invocation
+ * that served it reads it when it completes that window: without this, an edit on the last second of a window no later
+ * lookback reaches (a merged flow's first window, [yesterday − 1 h, today − 1 h)) kept the driver invoking the flow
+ * until its tick limit (seeds 9052, 9068 long: 160 ticks, minutes per seed).
  */
 export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): boolean {
   const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+  const after = (e: EditRecord, w: ReadWindow) => w.tickAt > e.madeAt || (e.via === "query" && (w.doneAt ?? 0) > e.madeAt);
   return edits.some(
-    (e) => e.path === PATH_OF[flow] && !reads.some((w) => w.tickAt > e.madeAt && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
+    (e) => e.path === PATH_OF[flow] && !reads.some((w) => after(e, w) && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
   );
 }
 

@@ -245,7 +245,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           const id = `${run.runId}|${w.from}|${w.to}`;
           if (!w.complete || attributed.has(id)) continue;
           attributed.add(id);
-          reads.get(flow)!.push({ from: w.from, to: w.to, tickAt });
+          reads.get(flow)!.push({ from: w.from, to: w.to, tickAt, doneAt: Date.now() });
         }
         if ((run.subrequests ?? 0) > runBudget) details.push(`run ${run.runId} of ${flow} made ${run.subrequests} subrequests (budget ${runBudget})`);
         settled.set(flow, flowSettled(run));

@@ -92,6 +92,14 @@ describe("chaos driver: another run after an edit", () => {
     expect(needsAnotherRun(kis, [edit({})], [{ from: 10_000, to: 11_000, tickAt: 6_000 }])).toBe(false);
     expect(needsAnotherRun(CHAOS_FLOWS.tplus, [edit({})], [])).toBe(false);
   });
+
+  it("an edit served during a scan is read by the invocation that served it once it completed the owning window", () => {
+    const kis = CHAOS_FLOWS.kis;
+    const read = { from: 0, to: 20_000, tickAt: 4_000, doneAt: 6_000 };
+    expect(needsAnotherRun(kis, [edit({ via: "query" })], [read])).toBe(false);
+    expect(needsAnotherRun(kis, [edit({})], [read])).toBe(true); // between runs: a run that starts after it must read it
+    expect(needsAnotherRun(kis, [edit({ via: "query" })], [{ ...read, doneAt: 5_000 }])).toBe(true); // done before the edit
+  });
 });
 
 describe("chaos verdict: corrections and unread versions", () => {
