@@ -12,6 +12,7 @@ import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
 import type { HeldLetters } from "./held-letters.ts";
+import { contributionLines, memberUnfollowed } from "./member-lines.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -22,6 +23,8 @@ export interface ChangeWriterContext {
   now(): number;
   /** Builds one source row alone (a merged member's own lines). */
   buildAlone(row: SourceRow): Pick<BuildResult, "documents" | "failures">;
+  /** Builds rows together in the same context (a member's share of its group: member-lines.ts). */
+  buildRows(rows: SourceRow[]): Pick<BuildResult, "documents" | "failures">;
   idOf(row: SourceRow): string;
   ledgerGet(key: string): LedgerEntry | undefined;
   remember(entry: LedgerEntry): void;
@@ -60,6 +63,14 @@ function aloneLines(ctx: ChangeWriterContext, row: SourceRow) {
   const built = ctx.buildAlone(row);
   if (built.failures.length || built.documents.length === 0) return undefined;
   return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
+}
+
+/** A member's share of its group (it does not map alone): the group's rows built with it minus without it. */
+function shareOf(ctx: ChangeWriterContext, row: SourceRow, members: readonly string[], rowsById: Map<string, SourceRow>) {
+  const id = ctx.idOf(row);
+  const others = [...new Set(members)].filter((m) => m !== id).map((m) => rowsById.get(m));
+  if (others.some((r) => r === undefined)) return undefined;
+  return contributionLines({ shape: ctx.book.settings.shape, build: ctx.buildRows }, row, others as SourceRow[]);
 }
 
 /** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
@@ -214,8 +225,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       const out: Record<string, StoredImageLine[]> = {};
       for (const id of members) {
         const row = rowsById.get(id);
-        const mine = row && alone(row);
-        if (mine) out[id] = toStoredLines(mine.lines);
+        const mine = row && (alone(row)?.lines ?? shareOf(ctx, row, members, rowsById));
+        if (mine) out[id] = toStoredLines(mine);
       }
       return out;
     },
@@ -235,7 +246,12 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         if (stored) return [{ id, lines: fromStored(stored) }];
         const row = rowsById?.get(id);
         const mine = row && alone(row);
-        return mine ? [{ id, lines: mine.lines }] : [];
+        if (mine) return [{ id, lines: mine.lines }];
+        const share = row && shareOf(ctx, row, doc.members, rowsById!);
+        if (share) return [{ id, lines: share }];
+        // Never silently unfollowed (adv16b-member-no-image): a letter names the member.
+        ctx.deadLetter(id, row ?? null, memberUnfollowed(id, doc.groupKey!));
+        return [];
       });
       for (const e of ctx.book.memberImages(doc.groupKey, members, doc.payload, at, ctx.runId)) ctx.remember(e);
     },
