@@ -13,6 +13,7 @@ import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
 import type { HeldLetters } from "./held-letters.ts";
 import { contributionLines, memberUnfollowed } from "./member-lines.ts";
+import { groupLedgerKey } from "./ledger-keys.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -71,6 +72,26 @@ function shareOf(ctx: ChangeWriterContext, row: SourceRow, members: readonly str
   const others = [...new Set(members)].filter((m) => m !== id).map((m) => rowsById.get(m));
   if (others.some((r) => r === undefined)) return undefined;
   return contributionLines({ shape: ctx.book.settings.shape, build: ctx.buildRows }, row, others as SourceRow[]);
+}
+
+/**
+ * A written group's member read again: its own lines now (alone, or its share of the group with the group's other
+ * members read in the same run: adv16b-member-no-image). Undefined, with a warning when it was posted, when neither.
+ */
+function memberNow(ctx: ChangeWriterContext, row: SourceRow, groupKey: string, rowsById: Map<string, SourceRow>) {
+  const mine = aloneLines(ctx, row);
+  if (mine) return mine;
+  const members = ctx.ledgerGet(groupLedgerKey(groupKey))?.members ?? [];
+  const share = members.length ? shareOf(ctx, row, members, rowsById) : undefined;
+  if (share) return { lines: share, head: undefined };
+  const id = ctx.idOf(row);
+  if (ctx.ledgerGet(imageKey(id)))
+    ctx.logger.warn("a posted member read again maps neither alone nor with its group's rows read in this run: a change of it is not corrected", {
+      flowId: ctx.flowId,
+      sourceId: id,
+      groupKey,
+    });
+  return undefined;
 }
 
 /** Writes one event's documents in order; stops at the first one not written (the rest waits for it). */
@@ -204,7 +225,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const s of members) {
         const row = rowsById.get(s.id);
-        const mine = row && alone(row);
+        const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
         if (!mine) continue;
         if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
         await act(ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row)), s.id, row);

@@ -68,4 +68,36 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the cancellation");
   });
+  // The same member EDITED after posting (not cancelled): re-read as a member of a written group, its lines are its
+  // share of the group again (the other members' rows are read with it), so the edit is corrected, not skipped.
+  it("adv16b-member-no-image (edit): a member with a quantity-0 line carrying an amount, edited after posting, is corrected", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
+    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
+    const items = structuredClone(template.items as Row[]);
+    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
+    const s = items[0]!;
+    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
+    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    await settle(e2e);
+    expect(e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode))).toContain(`SO-${day}-${String(m.wms_co_id)}`);
+    // Both edited together (so both are read again): m's ordinary line +4.
+    jst.upsertDocument(JST_PATHS.salesOut, { io_id: other.io_id, remark: "touched" });
+    jst.upsertDocument(JST_PATHS.salesOut, {
+      io_id: m.io_id,
+      items: [
+        { ...s, qty: 0, sale_amount: 10 },
+        { ...items[1]!, qty: Number(items[1]!.qty) + 4 },
+      ],
+    });
+    await settle(e2e);
+    await settle(e2e);
+    const group = `${day}|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const end = startOfToday(e2e);
+    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the edit");
+  });
 });
