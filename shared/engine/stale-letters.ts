@@ -12,11 +12,21 @@ import { heldLetters, type HeldLetters } from "./held-letters.ts";
 type Resolve = (id: string, resolution: { reason: string; by: string }) => Promise<unknown>;
 
 /**
+ * Letters a cancellation never settles: held ones (held-letters.ts), and those about a document already in the target
+ * (posted without an image, a member not followed, a change reported by policy, another document under its key).
+ */
+const KEPT = new Set(["period_closed", "change_unknown", "change_unfollowed", "changed_after_write", "cancelled_after_write", "conflict"]);
+
+/**
  * The run's view of open letters (RunDeps.held): the held ones as they are, and the ordinary ones (`ordinary`: every
  * open letter that is not a held period_closed one) withdrawn too when their document is dropped before it was posted.
  */
 export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLetter[], resolve: Resolve, logger: Logger): HeldLetters | undefined {
-  const stale = heldLetters(ordinary, resolve, logger);
+  const stale = heldLetters(
+    ordinary.filter((l) => !KEPT.has(l.error?.code ?? "")),
+    resolve,
+    logger,
+  );
   if (!stale) return held;
   return {
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
