@@ -13,6 +13,8 @@ import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
 import type { HeldLetters } from "./held-letters.ts";
 import { heldEventLetter } from "./held-event.ts";
+import { contributionLines, memberUnfollowed } from "./member-lines.ts";
+import { groupLedgerKey } from "./ledger-keys.ts";
 
 export interface ChangeWriterContext {
   book: ChangeBook;
@@ -23,6 +25,8 @@ export interface ChangeWriterContext {
   now(): number;
   /** Builds one source row alone (a merged member's own lines). */
   buildAlone(row: SourceRow): Pick<BuildResult, "documents" | "failures" | "dropped">;
+  /** Builds rows together in the same context (a member's share of its group: member-lines.ts). */
+  buildRows(rows: SourceRow[]): Pick<BuildResult, "documents" | "failures">;
   idOf(row: SourceRow): string;
   ledgerGet(key: string): LedgerEntry | undefined;
   remember(entry: LedgerEntry): void;
@@ -51,6 +55,34 @@ function aloneLines(ctx: ChangeWriterContext, row: SourceRow) {
   const built = ctx.buildAlone(row);
   if (built.failures.length || built.documents.length === 0) return undefined;
   return { lines: sumLines(built.documents.flatMap((d) => shape.lines(d.payload))), head: shape.head(built.documents[0]!.payload) };
+}
+
+/** A member's share of its group (it does not map alone): the group's rows built with it minus without it. */
+function shareOf(ctx: ChangeWriterContext, row: SourceRow, members: readonly string[], rowsById: Map<string, SourceRow>) {
+  const id = ctx.idOf(row);
+  const others = [...new Set(members)].filter((m) => m !== id).map((m) => rowsById.get(m));
+  if (others.some((r) => r === undefined)) return undefined;
+  return contributionLines({ shape: ctx.book.settings.shape, build: ctx.buildRows }, row, others as SourceRow[]);
+}
+
+/**
+ * A written group's member read again: its own lines now (alone, or its share of the group with the group's other
+ * members read in the same run: adv16b-member-no-image). Undefined, with a warning when it was posted, when neither.
+ */
+function memberNow(ctx: ChangeWriterContext, row: SourceRow, groupKey: string, rowsById: Map<string, SourceRow>) {
+  const mine = aloneLines(ctx, row);
+  if (mine) return mine;
+  const members = ctx.ledgerGet(groupLedgerKey(groupKey))?.members ?? [];
+  const share = members.length ? shareOf(ctx, row, members, rowsById) : undefined;
+  if (share) return { lines: share, head: undefined };
+  const id = ctx.idOf(row);
+  if (ctx.ledgerGet(imageKey(id)))
+    ctx.logger.warn("a posted member read again maps neither alone nor with its group's rows read in this run: a change of it is not corrected", {
+      flowId: ctx.flowId,
+      sourceId: id,
+      groupKey,
+    });
+  return undefined;
 }
 
 /**
@@ -204,7 +236,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       for (const s of members) {
         const row = rowsById.get(s.id);
-        const mine = row && alone(row);
+        const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
         if (!mine) continue;
         if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
         const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
@@ -246,8 +278,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       const out: Record<string, StoredImageLine[]> = {};
       for (const id of members) {
         const row = rowsById.get(id);
-        const mine = row && alone(row);
-        if (mine) out[id] = toStoredLines(mine.lines);
+        const mine = row && (alone(row)?.lines ?? shareOf(ctx, row, members, rowsById));
+        if (mine) out[id] = toStoredLines(mine);
       }
       return out;
     },
@@ -267,7 +299,12 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         if (stored) return [{ id, lines: fromStored(stored) }];
         const row = rowsById?.get(id);
         const mine = row && alone(row);
-        return mine ? [{ id, lines: mine.lines }] : [];
+        if (mine) return [{ id, lines: mine.lines }];
+        const share = row && shareOf(ctx, row, doc.members, rowsById!);
+        if (share) return [{ id, lines: share }];
+        // Never silently unfollowed (adv16b-member-no-image): a letter names the member.
+        ctx.deadLetter(id, row ?? null, memberUnfollowed(id, doc.groupKey!));
+        return [];
       });
       for (const e of ctx.book.memberImages(doc.groupKey, members, doc.payload, at, ctx.runId)) ctx.remember(e);
     },

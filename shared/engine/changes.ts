@@ -6,7 +6,8 @@
  *    (merged member: a group correction `<group>-C<n>` with the member's lines negated);
  *  - its lines changed → `<key>-R<n>` + `<key>-B<n>` (reverse_repost) or `<key>-C<n>` (difference), per target
  *    (connectors/correction.ts); a merged member → `<group>-C<n>` carrying only that member's signed differences;
- *  - its head changed but not its lines (a remark) → nothing: corrections are about quantities.
+ *  - its date or warehouse changed (placement.ts) → `<key>-R<n>` on the posted head + `<key>-B<n>` on the current one,
+ *    whatever the change mode (a difference cannot move stock); any other head change (a remark) → nothing.
  * Corrections are ordinary documents for the engine: written by the same writeOne (ledger, write marker,
  * verify-existing, poison, dead letters). The image moves only when a correction is written, and in the same
  * ledger batch, so a correction cut short is recomputed under the same key. Pure apart from the ledger view.
@@ -16,6 +17,7 @@ import { diffLines, postableLines, sameLines, sumLines, type CorrectionKind, typ
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
 import { relatedKeys } from "./key-scheme.ts";
+import { samePlacement } from "./placement.ts";
 import type { BuiltDocument } from "./types.ts";
 
 export type ChangePolicy = "compensate" | "deadLetter" | "ignore";
@@ -29,7 +31,7 @@ export interface ChangeSettings {
 }
 
 /** Why a correction was made (the run record and the memo say it). */
-export type CorrectionCause = "no_longer_passes" | "lines_changed";
+export type CorrectionCause = "no_longer_passes" | "lines_changed" | "moved";
 
 /** A correcting document and the ledger entries that settle it once written. */
 export interface Correction {
@@ -174,10 +176,15 @@ export class ChangeBook {
     const reversed = img.l.length > 0 && (this.ledgerGet(next)?.members ?? []).includes(sourceId);
     const before = reversed ? [] : postableLines(fromStored(img.l));
     const after = postableLines(shape.lines(doc.payload));
-    if (sameLines(before, after)) return { verdict: "unchanged" };
+    const head = shape.head(doc.payload);
+    // Its date or warehouse edited (adv16b-kis-head-move): the stock counts elsewhere now, lines equal or not.
+    const moved = before.length > 0 && after.length > 0 && img.h !== undefined && !samePlacement(shape, { head: img.h, lines: before }, { head, lines: after });
+    if (!moved && sameLines(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`document ${img.d}`, before.length > 0 && after.length === 0) };
-    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, shape.head(doc.payload), before, after, event) };
+    // The red reverses on the head that was posted (adv16b-kis-red-current-head), the repost uses the current one.
+    const heads = { posted: img.h ?? head, current: head };
+    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, heads, before, after, event, moved) };
   }
 
   /** A source document the condition now drops. Nothing unless it was posted (an image with lines). */
@@ -190,7 +197,7 @@ export class ChangeBook {
     const before = postableLines(fromStored(img.l));
     if (img.g) return this.groupCorrection(sourceId, img, undefined, before, [], "no_longer_passes", event);
     if (!img.h) return { verdict: "unknown", error: changeUnknown(what) };
-    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, img.h, before, [], event) };
+    return { verdict: "corrections", corrections: this.documentCorrections(sourceId, img, { posted: img.h, current: img.h }, before, [], event) };
   }
 
   /**
@@ -241,10 +248,11 @@ export class ChangeBook {
   private documentCorrections(
     sourceId: string,
     img: BeforeImage,
-    head: Record<string, unknown>,
+    heads: { posted: Record<string, unknown>; current: Record<string, unknown> },
     before: ImageLine[],
     after: ImageLine[],
     event?: string,
+    moved = false,
   ): Correction[] {
     const shape = this.settings.shape;
     const key = img.d;
@@ -254,11 +262,12 @@ export class ChangeBook {
       relatedKeys.correction(key, m),
       relatedKeys.correctionBlue(relatedKeys.correction(key, m)),
     ]);
-    const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : "lines_changed";
+    const cause: CorrectionCause = after.length === 0 ? "no_longer_passes" : moved ? "moved" : "lines_changed";
     const steps: Array<{ key: string; kind: CorrectionKind; lines: ImageLine[]; after: ImageLine[] }> = [];
     if (after.length === 0) {
       steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
-    } else if (shape.changeMode === "reverse_repost" || before.length === 0) {
+    } else if (shape.changeMode === "reverse_repost" || before.length === 0 || moved) {
+      // A difference cannot move stock to another day or warehouse: a moved document is reversed and posted again.
       if (before.length) steps.push({ key: relatedKeys.red(key, n), kind: "red", lines: before, after: [] });
       steps.push({ key: relatedKeys.blue(key, n), kind: "blue", lines: after, after });
     } else {
@@ -267,9 +276,12 @@ export class ChangeBook {
     return steps.map((step, i) => {
       const last = i === steps.length - 1;
       const note = `${step.kind === "red" ? "红冲" : "更正"} ${key} (${cause === "no_longer_passes" ? "源单已取消" : "源单已修改"} ${sourceId}${event ? ` ${event}` : ""})`;
+      // A red reversing everything that was posted stands on the posted head; every other step on the current one.
+      const reversal = step.kind === "red" && step.after.length === 0;
+      const head = reversal ? heads.posted : heads.current;
       const payload = shape.compose(head, step.key, step.kind === "signed" ? step.lines : abs(step.lines), step.kind, note);
       // The image advances its number only with the event's last document: a cut-short event is redone under the same keys.
-      const image: BeforeImage = { d: key, l: toStoredLines(step.after), n: last ? n : n - 1, h: img.h ?? head };
+      const image: BeforeImage = { d: key, l: toStoredLines(step.after), n: last ? n : n - 1, h: head };
       return {
         doc: { externalKey: step.key, payload, members: [sourceId], contentHash: contentHash(payload) },
         sourceId,

@@ -14,10 +14,10 @@
 import type { Clock, Logger } from "../ports.ts";
 import { composeHost } from "../compose/index.ts";
 import type { DeadLetter } from "../state/records.ts";
-import type { FlowStateStore } from "../state/state-store.ts";
 import type { Budget } from "./meter.ts";
 import { heldLetters, supersedeHeld, type HeldLetters } from "./held-letters.ts";
 import { replayDeadLetter } from "./replay.ts";
+import { withStaleLetters } from "./stale-letters.ts";
 import type { RunnerPorts } from "./runner.ts";
 
 export const HELD_BY = "auto: period reopened";
@@ -29,8 +29,7 @@ const MIN_PER_REPLAY = 3;
 export const heldDate = (letter: DeadLetter) => /dated (\d{4}-\d{2}-\d{2})/.exec(letter.error?.message ?? "")?.[1] ?? "";
 
 /** Held letters of a flow: newest document date first (no date last), each date's letters oldest first. */
-async function listHeld(store: FlowStateStore, flowId: string) {
-  const open = await store.listDeadLetters(flowId);
+function listHeld(open: DeadLetter[]) {
   const byDate = (a: DeadLetter, b: DeadLetter) =>
     heldDate(a) === heldDate(b) ? 0 : heldDate(a) === "" ? 1 : heldDate(b) === "" ? -1 : heldDate(a) < heldDate(b) ? 1 : -1;
   return open
@@ -54,13 +53,20 @@ export async function replayHeldLetters(
   const store = composeHost({ ...ports, clock, logger }).stateStore();
   const resolve = (id: string, resolution: { reason: string; by: string }) => store.resolveDeadLetter(id, resolution);
   let held;
+  let ordinary: DeadLetter[] = []; // withdrawn too when their document is cancelled unposted (stale-letters.ts)
   try {
-    held = await supersedeHeld(await listHeld(store, flowId), resolve, HELD_BY);
+    const all = await store.listDeadLetters(flowId);
+    ordinary = all.filter((l) => l.error?.code !== "period_closed");
+    held = await supersedeHeld(listHeld(all), resolve, HELD_BY);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
     return { budget: request.budget };
   }
-  if (held.length === 0) return { budget: request.budget };
+  const view = (h: HeldLetters | undefined) => {
+    const v = withStaleLetters(h, ordinary, resolve, logger);
+    return v ? { held: v } : {};
+  };
+  if (held.length === 0) return { budget: request.budget, ...view(undefined) };
   const share = Math.floor(request.budget.maxSubrequests * SHARE);
   let used = 0;
   const replayed: string[] = [];
@@ -104,5 +110,5 @@ export async function replayHeldLetters(
     resolve,
     logger,
   );
-  return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...(open ? { held: open } : {}) };
+  return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...view(open) };
 }

@@ -157,6 +157,7 @@ function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>
     logger: deps.logger,
     now: () => deps.clock.now(),
     buildAlone: (row) => deps.builder.build([row], run.aloneContext),
+    buildRows: (rows) => deps.builder.build(rows, run.aloneContext),
     idOf: (row) => deps.source.idOf(row),
     ledgerGet: (key) => ledger.get(key),
     remember: (entry) => ledger.remember(entry),

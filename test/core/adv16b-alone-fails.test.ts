@@ -36,7 +36,7 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
   // no letter. Any member that fails to build alone (a mapping error only its own lines trigger) is never followed:
   // its edits are adopted silently (reviewMember "no image: adopt"), its cancellation ignored. Fault:
   // change-writer.ts imagesOf / aloneLines (a failed alone-build is dropped without a letter or a fallback image).
-  it.fails("FINDING adv16b-member-no-image: a member with a quantity-0 line carrying an amount, cancelled after posting, is reversed", async () => {
+  it("FINDING adv16b-member-no-image: a member with a quantity-0 line carrying an amount, cancelled after posting, is reversed", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
@@ -61,11 +61,43 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     await settle(e2e);
     expect(other.status).toBe("Confirmed");
     const letters = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS)).filter((l) => l.sourceId === String(m.io_id));
-    expect(letters).toEqual([]); // observed: nothing names m
+    expect(letters).toEqual([]); // followed: imaged by its share of the group, so no letter is needed
     const group = `${day}|${String(m.wms_co_id)}|`;
     const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
     const end = startOfToday(e2e);
     const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the cancellation");
+  });
+  // The same member EDITED after posting (not cancelled): re-read as a member of a written group, its lines are its
+  // share of the group again (the other members' rows are read with it), so the edit is corrected, not skipped.
+  it("adv16b-member-no-image (edit): a member with a quantity-0 line carrying an amount, edited after posting, is corrected", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
+    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
+    const items = structuredClone(template.items as Row[]);
+    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
+    const s = items[0]!;
+    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
+    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    await settle(e2e);
+    expect(e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode))).toContain(`SO-${day}-${String(m.wms_co_id)}`);
+    // Both edited together (so both are read again): m's ordinary line +4.
+    jst.upsertDocument(JST_PATHS.salesOut, { io_id: other.io_id, remark: "touched" });
+    jst.upsertDocument(JST_PATHS.salesOut, {
+      io_id: m.io_id,
+      items: [
+        { ...s, qty: 0, sale_amount: 10 },
+        { ...items[1]!, qty: Number(items[1]!.qty) + 4 },
+      ],
+    });
+    await settle(e2e);
+    await settle(e2e);
+    const group = `${day}|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const end = startOfToday(e2e);
+    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the edit");
   });
 });

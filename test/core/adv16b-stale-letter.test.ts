@@ -34,7 +34,7 @@ describe("adversary 16b: a refused bill cancelled before its letter is replayed"
   // Expected: D counts 0 (the letter withdrawn when D was read cancelled, or the replay refusing a source that moved
   // on). Actual (observed): D's lines booked in KIS while Cancelled (+23, +27, +7, +28). Severity: needs an operator
   // replay of a letter that looks legitimate; the adv16 fix (withdraw on dropped) covers held letters only.
-  it.fails("FINDING adv16b-stale-letter-cancelled: the replay of a cancelled bill's letter books nothing", async () => {
+  it("FINDING adv16b-stale-letter-cancelled: the replay of a cancelled bill's letter books nothing", async () => {
     const reject: string[] = [];
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { rejectBillNos: reject } });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");

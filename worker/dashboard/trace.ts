@@ -27,7 +27,7 @@ function what(e: TraceEntry): Html {
     case "dead_letter":
       return html`死信 / dead letter${e.key ? html` <code>${e.key}</code>` : ""}: <code class="err">${e.code}</code> ${e.message}`;
     case "correction":
-      return html`${e.kind === "red" ? "红冲 / reversal" : "更正 / correction"} <code>${e.key}</code> of <code>${e.of}</code> (${e.cause === "no_longer_passes" ? "源单已取消 / source cancelled" : "源单已修改 / source changed"} <code>${e.id}</code>${e.event ? ` ${e.event}` : ""}) · ${e.status}`;
+      return html`${e.kind === "red" ? "红冲 / reversal" : "更正 / correction"} <code>${e.key}</code> of <code>${e.of}</code> (${e.cause === "no_longer_passes" ? "源单已取消 / source cancelled" : e.cause === "moved" ? "源单日期或仓库已改 / source moved" : "源单已修改 / source changed"} <code>${e.id}</code>${e.event ? ` ${e.event}` : ""}) · ${e.status}`;
     case "dead_letter_status":
       return html`死信已处理 / dead letter <code>${e.letter}</code> ${e.reason ?? ""} <span class="muted">(${e.by ?? ""})</span>`;
   }

@@ -1,0 +1,39 @@
+/**
+ * Ordinary dead letters kept up to date with the source (adversary finding adv16b-stale-letter-cancelled). A letter
+ * rebuilt from one document's row (a business refusal, a mapping error …) replays that row as it was read, without
+ * reading the source again; a document cancelled meanwhile would be booked by the replay. So a run that reads the
+ * document when the condition drops it, never posted, withdraws its letter (resolved "withdrawn: …", by
+ * WITHDRAWN_BY) exactly as held letters are (held-letters.ts), and a later replay is refused as already resolved.
+ */
+import type { Logger } from "../ports.ts";
+import type { DeadLetter } from "../state/records.ts";
+import { heldLetters, type HeldLetters } from "./held-letters.ts";
+
+type Resolve = (id: string, resolution: { reason: string; by: string }) => Promise<unknown>;
+
+/**
+ * Letters a cancellation never settles: held ones (held-letters.ts), and those about a document already in the target
+ * (posted without an image, a member not followed, a change reported by policy, another document under its key).
+ */
+const KEPT = new Set(["period_closed", "change_unknown", "change_unfollowed", "changed_after_write", "cancelled_after_write", "conflict"]);
+
+/**
+ * The run's view of open letters (RunDeps.held): the held ones as they are, and the ordinary ones (`ordinary`: every
+ * open letter that is not a held period_closed one) withdrawn too when their document is dropped before it was posted.
+ */
+export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLetter[], resolve: Resolve, logger: Logger): HeldLetters | undefined {
+  const stale = heldLetters(
+    ordinary.filter((l) => !KEPT.has(l.error?.code ?? "")),
+    resolve,
+    logger,
+  );
+  if (!stale) return held;
+  return {
+    member: (sourceId, idOf) => held?.member(sourceId, idOf),
+    unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
+    dropped: async (sourceId) => {
+      await held?.dropped(sourceId);
+      await stale.dropped(sourceId);
+    },
+  };
+}
