@@ -199,6 +199,41 @@ function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
   return true;
 }
 
+type Act = (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument) => Promise<boolean>;
+
+/** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
+async function reviewBuilt(ctx: ChangeWriterContext, act: Act, built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
+  for (const d of built.dropped) {
+    const row = rowsById.get(d.sourceId);
+    let review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+    if (review.verdict === "new" && ctx.held && heldMemberImaged(ctx, d.sourceId)) review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
+    else if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
+    await act(review, d.sourceId, row);
+  }
+  if (!merges) return;
+  // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
+  // group it was posted in; the new group takes it as a new or late member.
+  for (const doc of built.documents) {
+    if (doc.groupKey === undefined) continue;
+    for (const id of doc.members) {
+      const img = ctx.ledgerGet(imageKey(id))?.before;
+      if (img?.g && img.d !== doc.groupKey && img.l.length > 0)
+        await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
+    }
+  }
+  const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const s of members) {
+    const row = rowsById.get(s.id);
+    const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
+    if (!mine) continue;
+    if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
+    const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
+    // Back to what was posted while a group correction of it is held: that correction is no longer due.
+    if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
+    await act(review, s.id, row);
+  }
+}
+
 export function createChangeWriter(ctx: ChangeWriterContext) {
   const state: WriterState = { records: [], correctionLetters: new Map<string, () => unknown>() };
   const { records, correctionLetters } = state;
@@ -214,37 +249,7 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       return correctionLetters.get(doc.externalKey)?.() ?? doc.payload;
     },
     /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
-    async reviewBuilt(built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) {
-      for (const d of built.dropped) {
-        const row = rowsById.get(d.sourceId);
-        let review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
-        if (review.verdict === "new" && ctx.held && heldMemberImaged(ctx, d.sourceId)) review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
-        else if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
-        await act(review, d.sourceId, row);
-      }
-      if (!merges) return;
-      // A member posted in one group now built into another (its day or warehouse was edited): reverse it in the
-      // group it was posted in; the new group takes it as a new or late member.
-      for (const doc of built.documents) {
-        if (doc.groupKey === undefined) continue;
-        for (const id of doc.members) {
-          const img = ctx.ledgerGet(imageKey(id))?.before;
-          if (img?.g && img.d !== doc.groupKey && img.l.length > 0)
-            await act(ctx.book.reviewMember(id, doc.groupKey, [], undefined, eventOf(rowsById.get(id))), id, rowsById.get(id));
-        }
-      }
-      const members = [...(built.skipped ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const s of members) {
-        const row = rowsById.get(s.id);
-        const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
-        if (!mine) continue;
-        if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
-        const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
-        // Back to what was posted while a group correction of it is held: that correction is no longer due.
-        if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
-        await act(review, s.id, row);
-      }
-    },
+    reviewBuilt: (built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) => reviewBuilt(ctx, act, built, rowsById, merges),
     /**
      * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
      * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it

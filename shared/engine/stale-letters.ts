@@ -31,6 +31,8 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
   return {
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
     unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
+    planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
+    heldByOther: (key, sourceId) => held?.heldByOther(key, sourceId) ?? false,
     dropped: async (sourceId) => {
       await held?.dropped(sourceId);
       await stale.dropped(sourceId);
