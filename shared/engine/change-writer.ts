@@ -29,6 +29,8 @@ export interface ChangeWriterContext {
   writeOne(doc: BuiltDocument, rows: SourceRow[], onSettled: (result?: TargetWriteResult) => void, onRefused: (error: BridgeError) => void): Promise<void>;
   /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
   exhausted(doc: BuiltDocument): boolean;
+  /** A correction kept pending until its answer arrives, so a lost answer is resolved next run (pending-writes.ts). */
+  pending?: { open(doc: BuiltDocument, settle: LedgerEntry[]): Promise<void>; close(externalKey: string): void };
   skipped(): void;
   /** Open held letters, withdrawn when their document no longer needs writing (held-letters.ts). */
   held?: HeldLetters;
@@ -84,6 +86,7 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
     }
     let written = false;
     state.correctionKeys.add(c.doc.externalKey);
+    if (!ctx.dryRun) await ctx.pending?.open(c.doc, c.settle(ctx.now(), ctx.runId));
     await ctx.writeOne(
       c.doc,
       row ? [row] : [],
@@ -99,10 +102,14 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
           runId: ctx.runId,
         });
         for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
+        ctx.pending?.close(c.doc.externalKey);
       },
       // Refused for good: the letter holds the correction as a planned part, so its replay writes exactly this
       // document (engine/replay.ts) and the next run finds it in the ledger and moves the image on.
-      (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) }),
+      (error) => {
+        ctx.pending?.close(c.doc.externalKey);
+        ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: plannedLetter(c.doc) });
+      },
     );
     state.records.push({
       externalKey: c.doc.externalKey,
