@@ -92,6 +92,45 @@ describe("pending writes: a lost write that never reached the target", () => {
   });
 });
 
+describe("pending writes: the process killed between a correction's commit and its answer", () => {
+  async function until(condition: () => boolean, what: string) {
+    for (let i = 0; i < 400; i++) {
+      if (condition()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  // The invocation never returns (a killed isolate holding its lease): nothing of it is saved but what it stored
+  // before sending R1 — R1's pending entry. The bill is confirmed again before the run that takes the lease over.
+  it("KIS: R1 committed, the invocation killed, the bill re-confirmed: the takeover run finds R1 and reposts (counted once)", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
+    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const id = String(doc.io_id);
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    e2e.clock.advance(15 * 60_000);
+    const hangAfterCommit = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      if (!/\/create$/i.test(url.pathname)) return fetch(input, init);
+      await fetch(input, init);
+      return new Promise<Response>(() => {});
+    };
+    void e2e.run(KIS, {}, { fetch: hangAfterCommit });
+    await until(() => e2e!.stack.kis.bills().some((b) => String(b.FBillNo) === `${id}-R1`), "R1 committed");
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Confirmed" });
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(16 * 60_000); // the killed run's lease expires
+      await e2e.runToCompletion(KIS);
+    }
+    const mine = e2e.stack.kis.bills().filter((b) => String(b.FBillNo) === id || String(b.FBillNo).startsWith(`${id}-`));
+    expect(await new FlowStateStore(e2e.kv).listDeadLetters(KIS)).toEqual([]);
+    const source = sourceTotals([e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => d.io_id === doc.io_id)!]);
+    assertSignedInvariant(source, kisTotals(mine), "the bill after the killed R1");
+  });
+});
+
 describe("pending writes: a target that cannot be asked", () => {
   // T+ without FindVoucherList (the emulator's legacyQuery profile): a G-C1 whose answer was lost cannot be looked
   // up. It must not be dropped silently: a dead letter names it (replaying it writes exactly G-C1).
