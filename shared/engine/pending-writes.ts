@@ -62,7 +62,8 @@ export function closePendingWrite(run: FlowRun, externalKey: string): void {
 
 /** A failure after which the document may be in the target: a lost answer, a retry cut short, a stop mid-write. */
 function outcomeUnknown(error: unknown): boolean {
-  if (error instanceof BudgetExhaustedError) return true;
+  // A budget stop refuses the request before it is sent: unknown only when a failed attempt came before it.
+  if (error instanceof BudgetExhaustedError) return error.after !== undefined && outcomeUnknown(error.after);
   if (error instanceof BridgeError) return error.retryable && !isAccountError(error);
   return true;
 }
@@ -154,13 +155,16 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
 
 /**
  * The target's document under the key: its lines, null when it certainly holds none, undefined when it cannot tell
- * (no read-back, a lookup it cannot make, or no known-good read: T+ without voucher queries answers null either way).
+ * (no read-back, a lookup it cannot make, or T+ without a known-good voucher query).
  */
 async function lookUp(target: TargetConnector, write: TargetWrite): Promise<ReadBack | null | undefined> {
   if (!target.readBack) return undefined;
   try {
     const back = await target.readBack(write);
     if (back) return back;
+    // KIS answers null only when no bill carries the key (it throws kis_lookup_failed when it cannot tell); T+ also
+    // answers null without voucher queries, so there a known-good read must show the lookup was possible.
+    if (target.system === "kis") return null;
     return (await target.probe?.(write.operation)) === true ? null : undefined;
   } catch (error) {
     if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
