@@ -34,6 +34,8 @@ export interface ChangeWriterContext {
   writeOne(doc: BuiltDocument, rows: SourceRow[], onSettled: (result?: TargetWriteResult) => void, onRefused: (error: BridgeError) => void): Promise<void>;
   /** Dead-lettered after failing in too many runs (poison.ts): not tried again. */
   exhausted(doc: BuiltDocument): boolean;
+  /** A correction kept pending until its answer arrives, so a lost answer is resolved next run (pending-writes.ts). */
+  pending?: { open(doc: BuiltDocument, settle: LedgerEntry[]): Promise<void>; close(externalKey: string): void };
   skipped(): void;
   /** Open held letters, withdrawn when their document no longer needs writing (held-letters.ts). */
   held?: HeldLetters;
@@ -125,6 +127,7 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
     }
     let written = false;
     state.correctionLetters.set(c.doc.externalKey, letter);
+    if (!ctx.dryRun) await ctx.pending?.open(c.doc, c.settle(ctx.now(), ctx.runId));
     await ctx.writeOne(
       c.doc,
       row ? [row] : [],
@@ -140,10 +143,14 @@ async function writeCorrections(ctx: ChangeWriterContext, state: WriterState, co
           runId: ctx.runId,
         });
         for (const e of c.settle(at, ctx.runId)) ctx.remember(e);
+        ctx.pending?.close(c.doc.externalKey);
       },
       // Refused for good: the letter holds this correction and the rest of its event as planned parts, so its replay
       // writes exactly these documents (engine/replay.ts) and settles the images as this run would have.
-      (error) => ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: letter() }),
+      (error) => {
+        ctx.pending?.close(c.doc.externalKey);
+        ctx.deadLetter(c.sourceId, row ?? null, error, { externalKey: c.doc.externalKey, payload: letter() });
+      },
     );
     state.records.push({
       externalKey: c.doc.externalKey,

@@ -11,6 +11,7 @@ import { settleThroughOutbox } from "./outbox-writer.ts";
 import { type RedatedWriteResult, writeWithPeriodPolicy } from "./periods.ts";
 import type { FlowRun } from "./run-context.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
+import { notePendingOriginal } from "./pending-writes.ts";
 import type { RunResult } from "./run.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import { verifyExisting } from "./verify-existing.ts";
@@ -112,6 +113,7 @@ async function writeVerified(run: FlowRun, doc: BuiltDocument): Promise<TargetWr
 
 /** What a failed write means: returns when the document is dealt with (letter, refusal, set aside), throws to stop the run. */
 async function writeFailed(run: FlowRun, doc: BuiltDocument, rows: SourceRow[], error: unknown, onRefused?: (error: BridgeError) => void): Promise<void> {
+  await notePendingOriginal(run, doc, error); // its answer may be lost: resolved by the next run (pending-writes.ts)
   if (error instanceof BudgetExhaustedError) {
     // The budget ran out while retrying this document after a retryable failure (a budget smaller than one
     // write's retries, chaos seed 9053): set it aside for this run, so the continuation goes on with the others

@@ -12,6 +12,7 @@ import type { MergeSpool } from "./merge-build.ts";
 import type { OutboxRun } from "./outbox-writer.ts";
 import { PoisonBook } from "./poison.ts";
 import { fileDeadLetter, RunLedger } from "./run-ledger.ts";
+import { closePendingWrite, openPendingWrite } from "./pending-writes.ts";
 import type { BuildContext, RunDeps, RunOptions, RunResult } from "./run.ts";
 import type { BuildResult, Checkpoint, RunOutcome, RunSummary, WindowCursor, WindowSummary } from "./types.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
@@ -164,6 +165,7 @@ function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>
     deadLetter: (sourceId, source, error, extra) => fileDeadLetter(run, sourceId, source, error, extra),
     writeOne: (doc, rows, onSettled, onRefused) => writeOne(run, doc, rows, "changed", onSettled, onRefused),
     exhausted: (doc) => run.poison.exhausted(doc),
+    pending: { open: (doc, settle) => openPendingWrite(run, doc, settle), close: (key) => closePendingWrite(run, key) },
     skipped: () => run.counts.skipped++,
     ...(deps.held && !run.dryRun ? { held: deps.held } : {}),
   });

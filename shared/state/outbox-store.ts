@@ -36,6 +36,8 @@ export interface OutboxPlan {
   createdAt: number;
   /** Each member's own lines when planned (engine/changes.ts before-images): a later run may hold newer rows. */
   images?: Record<string, import("./records.ts").StoredImageLine[]>;
+  /** A pending write (unit `pending:<key>`, engine/pending-writes.ts): the ledger entries its answer would have settled. */
+  settle?: import("./records.ts").LedgerEntry[];
 }
 
 export const outboxUnit = (groupKey: string, supplement: number) => `${groupKey}#S${supplement}`;

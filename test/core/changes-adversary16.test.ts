@@ -183,29 +183,26 @@ describe("adversary 16: a correction whose answer is lost after commit, then ano
     return { e: e2e, id };
   }
 
-  it("B1 is not adopted with the new content: the taken key is a conflict dead letter (nothing silent, nothing doubled)", async () => {
+  it("B1's lost answer is resolved in the target before the second edit is judged: adopted, then corrected under R2/B2 (no letter)", async () => {
+    // Was a `conflict` dead letter on B1 (the redone event met the target's B1 with the first edit's lines). Now
+    // B1 is kept pending before it is sent; the next run finds it in KIS with its planned lines and settles it
+    // (engine/pending-writes.ts), so the second edit is a correction of what was posted.
     const { e, id } = await lostB1ThenEdit();
     const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS);
-    expect(letters.map((l) => [l.externalKey, l.error?.code])).toEqual([[`${id}-B1`, "conflict"]]);
+    expect(letters.map((l) => [l.externalKey, l.error?.code])).toEqual([]);
     expect(
       e.stack.kis
         .bills()
         .filter((b) => String(b.FBillNo).startsWith(`${id}-`))
         .map((b) => b.FBillNo)
         .sort(),
-    ).toEqual([`${id}-B1`, `${id}-R1`]);
+    ).toEqual([`${id}-B1`, `${id}-B2`, `${id}-R1`, `${id}-R2`]);
   });
 
-  // KNOWN LIMITATION (adversary 16): B1 (reverse_repost) reached the target with the first edit's lines but its
-  // answer was lost; the image still says "reversed, not reposted" (l: [], n: 0). After a second edit the redone
-  // event is B1 with the new lines; verify-existing reads the target's B1 back, finds other lines and files a
-  // `conflict` dead letter (the test above), so nothing is doubled — but the second edit's delta stays missing
-  // until someone resolves the letter by hand. An automatic fix adopts the target's B1 as what was posted: settle
-  // the image to the lines the conflict's `theirs` holds, then correct from there under R2/B2. It needs the target's
-  // content lines (verify-existing ContentLine: sku code, qty) mapped back to image lines (the flow's line key and
-  // the line's other fields) per target — the mapping does not exist yet, and guessing it would risk booking
-  // wrong items silently, which is worse than the named conflict.
-  it.fails("the signed invariant holds after the runs settle", async () => {
+  // Was a KNOWN LIMITATION (adversary 16): B1 reached the target with the first edit's lines but its answer was
+  // lost; the second edit then met B1 as a `conflict` letter and its delta stayed missing. B1's pending entry
+  // (planned payload + the image it settles) is now resolved in the target first (engine/pending-writes.ts).
+  it("the signed invariant holds after the runs settle", async () => {
     const { e } = await lostB1ThenEdit();
     assertSignedInvariant(kisSource(e), kisTotals(e.stack.kis.bills()), "after the second edit");
   });

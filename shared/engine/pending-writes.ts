@@ -1,0 +1,173 @@
+/**
+ * Writes whose answer is unknown (adversary 16b: adv16b-lost-red-then-back, adv16b-lost-original-then-cancel).
+ * A write can commit in the target and lose its answer; the ledger then lacks it and the before-image still holds
+ * the lines before it. If the source changes back (a cancelled bill confirmed again) or away (a new bill cancelled)
+ * before the next run, the review no longer needs that write and the document would be judged against a ledger
+ * that is wrong: the target keeps a correction (or an original) nobody counts.
+ *
+ * So such a write is kept as an outbox entry (unit `pending:<key>`: its payload and the ledger entries its answer
+ * would have settled) and resolved at the start of the next run, before any document is judged:
+ *  - the target holds it with these lines → recorded in the ledger and the images moved, as if the answer had come;
+ *  - the target certainly does not hold it → dropped (the review decides afresh what is due);
+ *  - the target holds other lines under the key → a conflict dead letter; it cannot tell → a dead letter naming it
+ *    (never silent). Either letter holds the write as a planned part, so its replay writes exactly it.
+ * A correction is kept before it is sent (rare, and a stop between its commit and the ledger save is covered too);
+ * an original only once its write failed with an unknown outcome (one entry per lost answer, not per document).
+ */
+import { BridgeError, BudgetExhaustedError } from "../errors.ts";
+import { isAccountError, type TargetConnector, type TargetWrite } from "../connectors/target.ts";
+import { compareLines, type ReadBack } from "../connectors/content-lines.ts";
+import type { OutboxPlan } from "../state/outbox-store.ts";
+import type { LedgerEntry } from "../state/records.ts";
+import { ChangeBook } from "./changes.ts";
+import { writtenEntries } from "./ledger-keys.ts";
+import type { FlowRun } from "./run-context.ts";
+import { fileDeadLetter } from "./run-ledger.ts";
+import type { BuiltDocument } from "./types.ts";
+import { TargetConflictError } from "./verify-existing.ts";
+
+const PENDING_PREFIX = "pending:";
+export const isPendingUnit = (unit: string) => unit.startsWith(PENDING_PREFIX);
+const pendingUnit = (externalKey: string) => `${PENDING_PREFIX}${externalKey}`;
+
+/** Keys of the pending entries this run opened (closed when the write's answer arrives or it is refused). */
+const openByRun = new WeakMap<FlowRun, Set<string>>();
+
+/** Stores `doc` as a pending write with the entries its answer settles (no-op in a dry run or without an outbox). */
+export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): Promise<void> {
+  const outbox = run.deps.state.outbox;
+  if (run.dryRun || !outbox) return;
+  const plan: OutboxPlan = {
+    v: 1,
+    unit: pendingUnit(doc.externalKey),
+    groupKey: "",
+    supplement: 0,
+    parts: [{ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, contentHash: doc.contentHash }],
+    members: doc.members,
+    planHash: doc.contentHash,
+    runId: run.runId,
+    createdAt: run.deps.clock.now(),
+    settle,
+  };
+  await outbox.put(run.flowId, plan);
+  const open = openByRun.get(run) ?? new Set<string>();
+  open.add(doc.externalKey);
+  openByRun.set(run, open);
+}
+
+/** The write's answer arrived (or it was refused into a letter): the entry is deleted once the ledger is saved. */
+export function closePendingWrite(run: FlowRun, externalKey: string): void {
+  if (openByRun.get(run)?.delete(externalKey)) run.ledger.settledPlans.push(pendingUnit(externalKey));
+}
+
+/** A failure after which the document may be in the target: a lost answer, a retry cut short, a stop mid-write. */
+function outcomeUnknown(error: unknown): boolean {
+  // A budget stop refuses the request before it is sent: unknown only when a failed attempt came before it.
+  if (error instanceof BudgetExhaustedError) return error.after !== undefined && outcomeUnknown(error.after);
+  if (error instanceof BridgeError) return error.retryable && !isAccountError(error);
+  return true;
+}
+
+/**
+ * A not merged original whose write failed with an unknown outcome, in a flow that follows changes: kept pending
+ * with its ledger entry and before-image, so a cancellation read before its answer is known still reverses it.
+ */
+export async function notePendingOriginal(run: FlowRun, doc: BuiltDocument, error: unknown): Promise<void> {
+  const changes = run.deps.changes;
+  if (!changes || doc.groupKey !== undefined || run.dryRun || !outcomeUnknown(error)) return;
+  if (openByRun.get(run)?.has(doc.externalKey) || run.ledger.get(doc.externalKey)) return; // a correction: opened before its write
+  const at = run.deps.clock.now();
+  const book = new ChangeBook(changes, (key) => run.ledger.get(key));
+  await openPendingWrite(run, doc, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(doc, at, run.runId)]);
+}
+
+/**
+ * Resolves the pending writes earlier runs left, before this run judges any document. A target that does not answer
+ * stops the run here (its documents are judged once the writes are known).
+ */
+export async function resolvePendingWrites(run: FlowRun): Promise<void> {
+  const outbox = run.deps.state.outbox;
+  if (run.dryRun || !outbox || !run.deps.changes) return;
+  const pending = (await outbox.list(run.flowId)).filter((p) => isPendingUnit(p.unit));
+  for (const plan of pending) await resolveOne(run, plan);
+}
+
+async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
+  const { deps, ledger } = run;
+  const part = plan.parts[0];
+  const done = (): void => {
+    ledger.settledPlans.push(plan.unit);
+  };
+  if (!part || ledger.get(part.externalKey)?.contentHash === part.contentHash) return done(); // its answer was recorded after all
+  const write: TargetWrite = { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload };
+  const back = await lookUp(deps.target, write);
+  const letter = (error: BridgeError) =>
+    fileDeadLetter(run, part.members[0] ?? part.externalKey, null, error, {
+      externalKey: part.externalKey,
+      payload: { outbox: { unit: `correction:${part.externalKey}`, parts: [part] } },
+    });
+  if (back === null) {
+    deps.logger.info("a write whose answer was lost is not in the target; the documents are judged afresh", {
+      flowId: run.flowId,
+      externalKey: part.externalKey,
+    });
+    return done();
+  }
+  if (back === undefined) {
+    letter(
+      new BridgeError("write_unknown", `the answer to writing ${part.externalKey} was lost and the target cannot be asked whether it holds it`, {
+        hint: `look ${part.externalKey} up in the target: if it is there, resolve this dead letter; if not, replay it (it writes exactly this document)`,
+      }),
+    );
+    return done();
+  }
+  const diff = compareLines(back.ours, back.theirs);
+  if (diff.length) {
+    letter(
+      new TargetConflictError({
+        externalKey: part.externalKey,
+        ...(back.targetId ? { targetId: back.targetId } : {}),
+        ours: back.ours,
+        theirs: back.theirs,
+        diff,
+      }),
+    );
+    return done();
+  }
+  // In the target as planned: settled as if its answer had arrived, each entry later than the one it replaces.
+  const now = deps.clock.now();
+  ledger.remember({
+    externalKey: part.externalKey,
+    contentHash: part.contentHash,
+    targetId: back.targetId,
+    members: part.members,
+    writtenAt: now,
+    runId: run.runId,
+  });
+  for (const e of plan.settle ?? []) {
+    if (e.externalKey === part.externalKey) continue;
+    const previous = ledger.get(e.externalKey)?.writtenAt ?? 0;
+    ledger.remember({ ...e, writtenAt: Math.max(now, previous + 1), runId: run.runId });
+  }
+  deps.logger.info("a write whose answer was lost is in the target; recorded", { flowId: run.flowId, externalKey: part.externalKey });
+  done();
+}
+
+/**
+ * The target's document under the key: its lines, null when it certainly holds none, undefined when it cannot tell
+ * (no read-back, a lookup it cannot make, or T+ without a known-good voucher query).
+ */
+async function lookUp(target: TargetConnector, write: TargetWrite): Promise<ReadBack | null | undefined> {
+  if (!target.readBack) return undefined;
+  try {
+    const back = await target.readBack(write);
+    if (back) return back;
+    // KIS answers null only when no bill carries the key (it throws kis_lookup_failed when it cannot tell); T+ also
+    // answers null without voucher queries, so there a known-good read must show the lookup was possible.
+    if (target.system === "kis") return null;
+    return (await target.probe?.(write.operation)) === true ? null : undefined;
+  } catch (error) {
+    if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
+    throw error;
+  }
+}
