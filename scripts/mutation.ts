@@ -27,10 +27,10 @@ const ENGINE_WRITES = [
 ];
 export const PLAN: Record<string, string[]> = {
   "shared/transform/merge-policy.ts": ["test/core/flow-merge.test.ts", "test/core/merge-policy-edges.test.ts", "test/core/flow-fixtures.test.ts"],
-  "shared/connectors/target.ts": ["test/core/kis-target.test.ts", "test/core/tplus-write.test.ts", "test/core/engine-e2e.test.ts"],
+  "shared/connectors/target.ts": ["test/core/engine-account-errors.test.ts", "test/core/kis-target.test.ts"],
   "shared/engine/run-ledger.ts": ENGINE_WRITES,
   "shared/engine/checkpoint-writer.ts": [...ENGINE_WRITES, "test/core/engine-window.test.ts", "test/core/held-watermark-stale-cursor.test.ts"],
-  "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/engine-read-boundaries.test.ts"],
+  "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
   "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
   "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
