@@ -63,17 +63,21 @@ describe("run ledger through the engine", () => {
     const line = (qty: number) => [{ ...(template.items as Record<string, unknown>[])[0], sku_id: "NO-SUCH-SKU", qty }];
     const row = jst.upsertDocument(JST_PATHS.otherInOut, { ...rest, items: line(3) });
     const id = String(row.io_id);
-    const letters = async () => (await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" })).filter((l) => String(l.sourceId) === id);
+    // A second failing document: each has its own marker, so re-reading both files neither again.
+    const other = String(jst.upsertDocument(JST_PATHS.otherInOut, { ...rest, items: line(7) }).io_id);
+    const all = async () => await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" });
+    const letters = async () => (await all()).filter((l) => String(l.sourceId) === id);
 
     env.clock.advance(6 * 60_000);
     const first = (await env.runToCompletion(KIS)).at(-1)!;
-    expect(first.counts.deadLettered).toBe(1);
-    expect(first.deadLetterCodes).toEqual({ lookup_miss: 1 });
+    expect(first.counts.deadLettered).toBe(2);
+    expect(first.deadLetterCodes).toEqual({ lookup_miss: 2 });
     env.clock.advance(60_000); // the next run reads it again in its 10-minute lookback
     const again = (await env.runToCompletion(KIS)).at(-1)!;
     expect(again.counts.deadLettered).toBe(0);
     expect(again.counts.skipped).toBeGreaterThan(0);
     expect((await letters()).length).toBe(1);
+    expect((await all()).filter((l) => String(l.sourceId) === other).length).toBe(1);
 
     jst.upsertDocument(JST_PATHS.otherInOut, { io_id: row.io_id, items: line(4) });
     env.clock.advance(6 * 60_000);
