@@ -56,6 +56,28 @@ describe("planWindows limits", () => {
   });
 });
 
+describe("planWindows cuts", () => {
+  it("unaligned windows are cut at the window size, not on day boundaries", () => {
+    const { windows } = plan({ watermark: at("2024-03-01 10:20:00"), now: at("2024-03-04 12:00:00"), maxWindowMs: 2 * DAY_MS });
+    expect(windows).toEqual([
+      { from: at("2024-03-01 10:20:00"), to: at("2024-03-03 10:20:00") },
+      { from: at("2024-03-03 10:20:00"), to: at("2024-03-04 12:00:00") },
+    ]);
+  });
+
+  it("day-aligned windows are at least a whole day, even with a window size under a day", () => {
+    const { windows } = plan({ now: at("2024-03-03 09:00:00"), alignToDays: true, maxWindowMs: DAY_MS / 2 });
+    expect(windows).toEqual([
+      { from: at("2024-03-01 00:00:00"), to: at("2024-03-02 00:00:00") },
+      { from: at("2024-03-02 00:00:00"), to: at("2024-03-03 00:00:00") },
+    ]);
+  });
+
+  it("the window-size error carries its hint for the operator", () => {
+    expect(() => plan({ maxWindowMs: 0 })).toThrow(expect.objectContaining({ hint: expect.stringContaining("incremental.windowDays") }));
+  });
+});
+
 describe("ownsInstant: whole-second boundaries, each row one owner", () => {
   const Y = at("2024-03-01 12:00:00");
   it("owns [second(from), second(to)) and keeps rows without an instant", () => {
