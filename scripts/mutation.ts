@@ -81,19 +81,17 @@ function runStryker(module: string | undefined, tests: string[] | undefined): nu
   return result.status ?? 1;
 }
 
-/** The stored per-module reports (and the last --all report) as table rows: module, counts, when measured. */
-function printTable(): void {
+/** The stored per-module reports (or, after --all, its one report) as table rows: module, counts, when measured. */
+function printTable(all = false): void {
   const rows: { module: string; c: Counts; when: string }[] = [];
-  if (existsSync(MODULES_DIR)) {
-    for (const name of readdirSync(MODULES_DIR).filter((n) => n.endsWith(".json"))) {
-      const path = join(MODULES_DIR, name);
-      const when = statSync(path).mtime.toISOString().slice(0, 16).replace("T", " ");
-      for (const [module, c] of countsByFile(path)) rows.push({ module, c, when });
-    }
-  }
-  if (rows.length === 0 && existsSync(REPORT)) {
-    const when = statSync(REPORT).mtime.toISOString().slice(0, 16).replace("T", " ");
-    for (const [module, c] of countsByFile(REPORT)) rows.push({ module, c, when });
+  const add = (path: string) => {
+    const when = statSync(path).mtime.toISOString().slice(0, 16).replace("T", " ");
+    for (const [module, c] of countsByFile(path)) rows.push({ module, c, when });
+  };
+  if (all) {
+    if (existsSync(REPORT)) add(REPORT);
+  } else if (existsSync(MODULES_DIR)) {
+    for (const name of readdirSync(MODULES_DIR).filter((n) => n.endsWith(".json"))) add(join(MODULES_DIR, name));
   }
   rows.sort((a, b) => a.module.localeCompare(b.module));
   const head = ["module", "killed", "timeout", "survived", "no cov", "errors", "score", "measured (UTC)"];
@@ -114,7 +112,7 @@ function main(): number {
   }
   if (values.all) {
     const status = runStryker(undefined, undefined);
-    printTable();
+    printTable(true);
     return status;
   }
   const modules = positionals.length ? positionals : Object.keys(PLAN);
