@@ -4,7 +4,7 @@
  * survived / no coverage / errors / score. A module's score is a lower bound: test files outside its list may kill
  * more. Each module's report is kept in reports/mutation/modules/, so a run of some modules still prints the rest.
  *
- *   npm run mutation                                    every module of PLAN (about an hour at concurrency 1)
+ *   npm run mutation                                    every module of PLAN (one to two hours at concurrency 1)
  *   npm run mutation -- shared/engine/run-ledger.ts     only these modules
  *   npm run mutation -- --table                         print the table of the stored reports, run nothing
  *   npm run mutation -- --all                           Stryker over stryker.config.mjs with every core test (hours)
