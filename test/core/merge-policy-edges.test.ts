@@ -44,3 +44,22 @@ describe("merge policy edges", () => {
     expect(plan.errors[2]!.error.details).toMatchObject({ groupKey: "K-d2-1" });
   });
 });
+
+describe("merge policy: held and skipped (Stryker survivors on merge-policy.ts, issue 18)", () => {
+  const byDay = compileMerge({ ...config, period: { field: "day", unit: "day" } }, { timezone: "Asia/Shanghai" });
+
+  it("without closedBefore every period counts as closed: a dated group is written, not held (mutant: `end !== undefined ||`)", () => {
+    const plan = planMerge([input(1, "2024-03-01"), input(2, "2024-03-01")], byDay, { vars });
+    expect(plan.held).toEqual([]);
+    expect(plan.documents.map((d) => [d.key, d.members])).toEqual([["K-2024-03-01-1", ["1", "2"]]]);
+  });
+
+  it("a late member of a written group goes into the supplement and is not reported as skipped (mutant: `if (true)` skip)", () => {
+    const plan = planMerge([input(1, "2024-03-01"), input(2, "2024-03-01"), input(3, "2024-03-01")], byDay, {
+      vars,
+      written: { "K-2024-03-01-1": { members: ["1", "2"], supplements: 0 } },
+    });
+    expect(plan.skipped.map((s) => s.id)).toEqual(["1", "2"]);
+    expect(plan.documents.map((d) => [d.key, d.members])).toEqual([["K-2024-03-01-1-S1", ["3"]]]);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * The run ledger's promises through the real engine, state store and emulators (issue 18: Stryker survivors in
+ * shared/engine/run-ledger.ts with the engine tests): a merge group's supplement counter is read back from the
+ * ledger, so a second late arrival becomes `-S2` (not a second `-S1` the target refuses as a duplicate); a dead
+ * letter is filed once per failing content, and a failing document whose content changed is filed afresh.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { parseInZone } from "../../shared/util/time.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { actualTargets, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
+
+const TPLUS = "jst-sales-out-to-tplus";
+const KIS = "jst-other-in-to-kis";
+
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+describe("run ledger through the engine", () => {
+  it("two late sales-outs of a written day, in two runs, become -S1 and -S2; every quantity is booked once", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 120 });
+    const env = e2e;
+    const flow = env.flows[TPLUS]!;
+    // Windows on modified, groups by io_date (merge-modified-windows.test.ts): a late sale is read by the next run.
+    flow.source.params = { ...flow.source.params, date_type: 0 };
+    flow.source.timeField = "modified";
+    expect((await env.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const jst = env.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.salesOut).find((d) => d.shop_id === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-18"))!;
+    expect(template).toBeDefined();
+    const group = `SO-2024-06-18-${String(template.wms_co_id)}`;
+    const codes = () =>
+      env.stack.tplus
+        .vouchers("otherDispatch")
+        .map((v) => v.ExternalCode)
+        .filter((c) => c.startsWith(group))
+        .sort();
+    expect(codes()).toEqual([group]);
+    const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
+    for (const n of [1, 2]) {
+      jst.upsertDocument(JST_PATHS.salesOut, rest);
+      env.clock.advance(86_400_000); // merged windows end at the start of today: the sale is read once its save day is over
+      const last = (await env.runToCompletion(TPLUS)).at(-1)!;
+      expect(last.outcome, JSON.stringify(last.error)).toBe("success");
+      expect(last.counts.deadLettered).toBe(0);
+      expect(codes()).toEqual([group, ...[1, 2].slice(0, n).map((s) => `${group}-S${s}`)]);
+    }
+    const expected = expectedTargets(env, { kis: 0, tplusDayEnd: parseInZone("2024-06-22 00:00:00")! }).tplus;
+    expect(Object.fromEntries(actualTargets(env).tplus)).toEqual(Object.fromEntries(expected));
+  });
+
+  it("a dead letter is filed once per failing content: a re-read is skipped, an edited failing document is filed again", async () => {
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0 });
+    const env = e2e;
+    expect((await env.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    // A confirmed 其它退货 with a SKU that kis_materials lacks: a lookup miss, a dead letter.
+    const jst = env.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
+    const line = (qty: number) => [{ ...(template.items as Record<string, unknown>[])[0], sku_id: "NO-SUCH-SKU", qty }];
+    const row = jst.upsertDocument(JST_PATHS.otherInOut, { ...rest, items: line(3) });
+    const id = String(row.io_id);
+    // A second failing document: each has its own marker, so re-reading both files neither again.
+    const other = String(jst.upsertDocument(JST_PATHS.otherInOut, { ...rest, items: line(7) }).io_id);
+    const all = async () => await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" });
+    const letters = async () => (await all()).filter((l) => String(l.sourceId) === id);
+
+    env.clock.advance(6 * 60_000);
+    const first = (await env.runToCompletion(KIS)).at(-1)!;
+    expect(first.counts.deadLettered).toBe(2);
+    expect(first.deadLetterCodes).toEqual({ lookup_miss: 2 });
+    env.clock.advance(60_000); // the next run reads it again in its 10-minute lookback
+    const again = (await env.runToCompletion(KIS)).at(-1)!;
+    expect(again.counts.deadLettered).toBe(0);
+    expect(again.counts.skipped).toBeGreaterThan(0);
+    expect((await letters()).length).toBe(1);
+    expect((await all()).filter((l) => String(l.sourceId) === other).length).toBe(1);
+
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: row.io_id, items: line(4) });
+    env.clock.advance(6 * 60_000);
+    const edited = (await env.runToCompletion(KIS)).at(-1)!;
+    expect(edited.counts.deadLettered).toBe(1);
+    const filed = await letters();
+    expect(filed.map((l) => l.error.code)).toEqual(["lookup_miss", "lookup_miss"]);
+  });
+});
