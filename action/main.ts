@@ -21,7 +21,7 @@ import { Redactor } from "./cli/io.ts";
 import { createNodeFetch } from "./cli/node-fetch.ts";
 import { reconcile, reconcileTable } from "./cli/reconcile.ts";
 import { openState } from "./cli/state.ts";
-import { runSync, type SyncReport } from "./cli/sync-runner.ts";
+import { runSync, type SyncPorts, type SyncReport } from "./cli/sync-runner.ts";
 import { type ActionInputs, contractEnv, readInputs } from "./inputs.ts";
 
 export interface ActionOverrides {
@@ -64,112 +64,127 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     const inputs = readInputs(getInput);
     const env = contractEnv(inputs, getInput, stepEnv, (v) => core.setSecret(v));
     redactor = new Redactor(env);
-    const clock = overrides.clock ?? systemClock;
-    const fetch = overrides.fetch ?? createNodeFetch();
-    const cwd = overrides.cwd ?? stepEnv.GITHUB_WORKSPACE ?? process.cwd();
-    // Every token loaded from state, refreshed during the run or sent in a credential header is masked
-    // in the job log (core.setSecret) and redacted from annotations, the summary and the failure message.
-    const secrets = SecretRedactor.fromEnv(env).onSecret((value) => {
-      core.setSecret(value);
-      redactor.add(value);
-    });
-    const logger = actionLogger(redactor);
-    for (const name of shortSecretNames(env)) {
-      core.warning(
-        `${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`,
-      );
-    }
-    const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
-    const { flow, notes } = await resolveFlow(inputs.flow, cwd);
-    for (const n of notes) core.info(`flow import: ${n}`);
-    const range = parseRange(inputs.from, inputs.to, flow.timezone, "action");
-    if (range) range.to = Math.min(range.to, clock.now());
-    const windowMs = inputs.window ? parseDuration("window", inputs.window, "action") : undefined;
-    const ports = securePorts({ env, kv: state.kv, fetch, clock, logger }, secrets);
-
-    if (inputs.command === "doctor") {
-      // The refresh is exercised only against the KV the Worker uses (a rotation into a file store would strand it).
-      const report = await runDoctor({ ...ports, flows: { [flow.id]: flow } }, { exerciseRefresh: inputs.state === "kv" });
-      const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
-      for (const c of report.checks)
-        core.info(
-          redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`),
-        );
-      const rows = report.checks.map((c) => [
-        mark[c.status],
-        c.system,
-        c.title,
-        redactor.apply(c.detail ?? ""),
-        c.status === "ok" ? "" : redactor.apply(c.fix ?? ""),
-      ]);
-      await writeSummary(
-        `jst-bridge doctor ${flow.id}`,
-        report.ok ? "no ✗" : "**fix the ✗ lines before go-live**",
-        ["", "system", "check", "detail", "fix"],
-        rows,
-      );
-      if (!report.ok) core.setFailed(`doctor ${flow.id}: ${report.checks.filter((c) => c.status === "fail").length} check(s) failed`);
-      return;
-    }
-
-    if (inputs.command === "reconcile") {
-      if (!range)
-        throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", {
-          hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07",
-        });
-      const report = await reconcile({ flow, range, ...(windowMs ? { windowMs } : {}) }, ports);
-      const drifted = report.rows.filter((r) => r.drift);
-      core.setOutput("drift", String(drifted.length));
-      core.setOutput("missing", String(report.missing.length));
-      core.setOutput("documents-read", String(report.sourceDocuments));
-      const { header, rows } = reconcileTable(report, true);
-      await writeSummary(
-        `jst-bridge reconcile ${flow.id}`,
-        `${rangeLabel(range, flow.timezone)} — ${report.drift ? "**drift**" : "no drift"}: ${report.expectedDocuments} expected, ${report.targetDocuments} in the target`,
-        header,
-        rows,
-      );
-      for (const key of report.missing.slice(0, MAX_ANNOTATIONS))
-        core.warning(`document ${key} is missing in the target`, { title: `jst-bridge reconcile ${flow.id}` });
-      if (report.drift)
-        core.setFailed(
-          `reconcile ${flow.id}: ${drifted.length} day/warehouse row(s) differ (${report.missing.length} missing, ${report.mismatched.length} with a different quantity or amount)`,
-        );
-      return;
-    }
-
-    const report = await runSync(
-      { flow, ...(range ? { range } : {}), ...(windowMs ? { windowMs } : {}), dryRun: inputs["dry-run"], trigger: "action" },
-      ports,
-      {
-        aroundWindow: (window, index, count, work) =>
-          core.group(`Window ${index + 1}/${count}: ${rangeLabel(window, flow.timezone)}`, async () => {
-            const result = await work();
-            const c = result.summary.counts;
-            core.info(
-              `${result.summary.outcome}: ${c.read} read, ${c.written} written, ${c.alreadyExisted} already there, ${c.skipped} skipped, ${c.deadLettered} dead-lettered, ${result.summary.subrequests} API calls`,
-            );
-            return result;
-          }),
-      },
-    );
-    core.setOutput("documents-read", String(report.counts.read));
-    core.setOutput("documents-written", String(report.counts.written));
-    core.setOutput("documents-dead-lettered", String(report.counts.deadLettered));
-    core.setOutput("outcome", report.outcome);
-    await syncSummary(report, flow.timezone);
-    if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, composeHost(ports).stateStore(), redactor);
-    if (report.error) {
-      const where = report.error.window ? ` (window ${rangeLabel(report.error.window, flow.timezone)})` : "";
-      const text = redactor.apply(`${report.error.message}${where}${report.error.hint ? ` — ${report.error.hint}` : ""}`);
-      core.error(text, { title: `jst-bridge ${flow.id}: ${report.error.code}` });
-      core.setFailed(text);
-    } else if (report.outcome === "partial" && inputs["fail-on-dead-letters"]) {
-      core.setFailed(`${report.counts.deadLettered} document(s) of ${flow.id} were dead-lettered`);
-    }
+    const context = await actionContext(inputs, env, stepEnv, redactor, overrides);
+    if (inputs.command === "doctor") await doctorCommand(context);
+    else if (inputs.command === "reconcile") await reconcileCommand(context);
+    else await syncCommand(context);
   } catch (error) {
     // Also non-Error throws: String(error) is the fallback.
     core.setFailed(describe(error, redactor));
+  }
+}
+
+/** What every command of the Action works with: the inputs, the flow, the optional range and the secured ports. */
+interface ActionContext {
+  inputs: ActionInputs;
+  redactor: Redactor;
+  flow: Awaited<ReturnType<typeof resolveFlow>>["flow"];
+  range: ReturnType<typeof parseRange>;
+  windowMs: number | undefined;
+  ports: SyncPorts;
+}
+
+async function actionContext(
+  inputs: ActionInputs,
+  env: Record<string, string | undefined>,
+  stepEnv: Record<string, string | undefined>,
+  redactor: Redactor,
+  overrides: ActionOverrides,
+): Promise<ActionContext> {
+  const clock = overrides.clock ?? systemClock;
+  const fetch = overrides.fetch ?? createNodeFetch();
+  const cwd = overrides.cwd ?? stepEnv.GITHUB_WORKSPACE ?? process.cwd();
+  // Every token loaded from state, refreshed during the run or sent in a credential header is masked
+  // in the job log (core.setSecret) and redacted from annotations, the summary and the failure message.
+  const secrets = SecretRedactor.fromEnv(env).onSecret((value) => {
+    core.setSecret(value);
+    redactor.add(value);
+  });
+  const logger = actionLogger(redactor);
+  for (const name of shortSecretNames(env)) {
+    core.warning(
+      `${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`,
+    );
+  }
+  const state = openState({ kind: inputs.state, dir: resolve(cwd, inputs["state-dir"]), cwd, env, fetch, clock, logger });
+  const { flow, notes } = await resolveFlow(inputs.flow, cwd);
+  for (const n of notes) core.info(`flow import: ${n}`);
+  const range = parseRange(inputs.from, inputs.to, flow.timezone, "action");
+  if (range) range.to = Math.min(range.to, clock.now());
+  const windowMs = inputs.window ? parseDuration("window", inputs.window, "action") : undefined;
+  const ports = securePorts({ env, kv: state.kv, fetch, clock, logger }, secrets);
+  return { inputs, redactor, flow, range, windowMs, ports };
+}
+
+async function doctorCommand({ inputs, redactor, flow, ports }: ActionContext): Promise<void> {
+  // The refresh is exercised only against the KV the Worker uses (a rotation into a file store would strand it).
+  const report = await runDoctor({ ...ports, flows: { [flow.id]: flow } }, { exerciseRefresh: inputs.state === "kv" });
+  const mark = { ok: "✓", fail: "✗", unknown: "?" } as const;
+  for (const c of report.checks)
+    core.info(
+      redactor.apply(`${mark[c.status]} [${c.system}] ${c.title}${c.detail ? `: ${c.detail}` : ""}${c.fix && c.status !== "ok" ? ` — fix: ${c.fix}` : ""}`),
+    );
+  const rows = report.checks.map((c) => [
+    mark[c.status],
+    c.system,
+    c.title,
+    redactor.apply(c.detail ?? ""),
+    c.status === "ok" ? "" : redactor.apply(c.fix ?? ""),
+  ]);
+  await writeSummary(`jst-bridge doctor ${flow.id}`, report.ok ? "no ✗" : "**fix the ✗ lines before go-live**", ["", "system", "check", "detail", "fix"], rows);
+  if (!report.ok) core.setFailed(`doctor ${flow.id}: ${report.checks.filter((c) => c.status === "fail").length} check(s) failed`);
+}
+
+async function reconcileCommand({ flow, range, windowMs, ports }: ActionContext): Promise<void> {
+  if (!range)
+    throw new BridgeError("config_invalid", "command reconcile needs the from and to inputs", {
+      hint: "give the days to compare, e.g. from: 2024-06-01, to: 2024-06-07",
+    });
+  const report = await reconcile({ flow, range, ...(windowMs ? { windowMs } : {}) }, ports);
+  const drifted = report.rows.filter((r) => r.drift);
+  core.setOutput("drift", String(drifted.length));
+  core.setOutput("missing", String(report.missing.length));
+  core.setOutput("documents-read", String(report.sourceDocuments));
+  const { header, rows } = reconcileTable(report, true);
+  await writeSummary(
+    `jst-bridge reconcile ${flow.id}`,
+    `${rangeLabel(range, flow.timezone)} — ${report.drift ? "**drift**" : "no drift"}: ${report.expectedDocuments} expected, ${report.targetDocuments} in the target`,
+    header,
+    rows,
+  );
+  for (const key of report.missing.slice(0, MAX_ANNOTATIONS))
+    core.warning(`document ${key} is missing in the target`, { title: `jst-bridge reconcile ${flow.id}` });
+  if (report.drift)
+    core.setFailed(
+      `reconcile ${flow.id}: ${drifted.length} day/warehouse row(s) differ (${report.missing.length} missing, ${report.mismatched.length} with a different quantity or amount)`,
+    );
+}
+
+async function syncCommand({ inputs, redactor, flow, range, windowMs, ports }: ActionContext): Promise<void> {
+  const report = await runSync({ flow, ...(range ? { range } : {}), ...(windowMs ? { windowMs } : {}), dryRun: inputs["dry-run"], trigger: "action" }, ports, {
+    aroundWindow: (window, index, count, work) =>
+      core.group(`Window ${index + 1}/${count}: ${rangeLabel(window, flow.timezone)}`, async () => {
+        const result = await work();
+        const c = result.summary.counts;
+        core.info(
+          `${result.summary.outcome}: ${c.read} read, ${c.written} written, ${c.alreadyExisted} already there, ${c.skipped} skipped, ${c.deadLettered} dead-lettered, ${result.summary.subrequests} API calls`,
+        );
+        return result;
+      }),
+  });
+  core.setOutput("documents-read", String(report.counts.read));
+  core.setOutput("documents-written", String(report.counts.written));
+  core.setOutput("documents-dead-lettered", String(report.counts.deadLettered));
+  core.setOutput("outcome", report.outcome);
+  await syncSummary(report, flow.timezone);
+  if (report.counts.deadLettered > 0 && !report.dryRun) await annotateDeadLetters(report, composeHost(ports).stateStore(), redactor);
+  if (report.error) {
+    const where = report.error.window ? ` (window ${rangeLabel(report.error.window, flow.timezone)})` : "";
+    const text = redactor.apply(`${report.error.message}${where}${report.error.hint ? ` — ${report.error.hint}` : ""}`);
+    core.error(text, { title: `jst-bridge ${flow.id}: ${report.error.code}` });
+    core.setFailed(text);
+  } else if (report.outcome === "partial" && inputs["fail-on-dead-letters"]) {
+    core.setFailed(`${report.counts.deadLettered} document(s) of ${flow.id} were dead-lettered`);
   }
 }
 

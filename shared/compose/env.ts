@@ -9,6 +9,33 @@ export type EnvVars = Record<string, string | undefined>;
 
 const DAY_MS = 86_400_000;
 
+/** A numeric setting's bounds and the words of its error. */
+export interface NumberSetting {
+  min: number;
+  max: number;
+  /** Integers only (default: any finite number). */
+  whole?: boolean;
+  /** What the error says the value must be (default "a number between MIN and MAX", or "a whole number …"). */
+  must?: string;
+  hint: string;
+}
+
+/**
+ * The one parser of numeric settings: undefined when unset or empty; a value that is not a (whole) number inside
+ * the bounds is a ConfigError naming the variable, what it must be, the value given and the fix.
+ */
+export function numberFromEnv(env: EnvVars, name: string, setting: NumberSetting): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  const valid = setting.whole ? Number.isInteger(value) : Number.isFinite(value);
+  if (!valid || value < setting.min || value > setting.max) {
+    const must = setting.must ?? `${setting.whole ? "a whole number" : "a number"} between ${setting.min} and ${setting.max}`;
+    throw new ConfigError(`${name} must be ${must} (got "${raw}")`, { hint: setting.hint });
+  }
+  return value;
+}
+
 /** A variable a connector cannot work without. */
 export function requiredEnv(env: EnvVars, name: string): string {
   const value = env[name];
@@ -48,28 +75,23 @@ export function kisPrecheckFromEnv(env: EnvVars): "always" | "after_unknown_outc
  * protected by the targets' external-key uniqueness.
  */
 export function ledgerOptions(env: EnvVars): { ledger?: { retentionMs: number } } {
-  const raw = env.LEDGER_RETENTION_DAYS;
-  if (raw === undefined || raw === "") return {};
-  const days = Number(raw);
-  if (!Number.isFinite(days) || days < 2 || days > 3650) {
-    throw new ConfigError(`LEDGER_RETENTION_DAYS must be a number of days between 2 and 3650 (got "${raw}")`, {
-      hint: "it must exceed every flow's lookback; unset it to keep the whole ledger",
-    });
-  }
-  return { ledger: { retentionMs: days * DAY_MS } };
+  const days = numberFromEnv(env, "LEDGER_RETENTION_DAYS", {
+    min: 2,
+    max: 3650,
+    must: "a number of days between 2 and 3650",
+    hint: "it must exceed every flow's lookback; unset it to keep the whole ledger",
+  });
+  return days === undefined ? {} : { ledger: { retentionMs: days * DAY_MS } };
 }
 
 /** REQUEST_TIMEOUT_MS: how long one upstream request may take before it counts as lost (default: each client's own). */
 export function requestTimeoutMs(env: EnvVars): number | undefined {
-  const raw = env.REQUEST_TIMEOUT_MS;
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 50 || value > 600_000) {
-    throw new ConfigError(`REQUEST_TIMEOUT_MS must be a number of milliseconds between 50 and 600000 (got "${raw}")`, {
-      hint: "unset it to use the defaults (30 s for Jushuitan)",
-    });
-  }
-  return value;
+  return numberFromEnv(env, "REQUEST_TIMEOUT_MS", {
+    min: 50,
+    max: 600_000,
+    must: "a number of milliseconds between 50 and 600000",
+    hint: "unset it to use the defaults (30 s for Jushuitan)",
+  });
 }
 
 /**
@@ -77,13 +99,11 @@ export function requestTimeoutMs(env: EnvVars): number | undefined {
  * whose first answer counts more rows than that is halved until it fits.
  */
 export function maxPagesPerWindow(env: EnvVars): number | undefined {
-  const raw = env.JST_MAX_PAGES_PER_WINDOW;
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100_000) {
-    throw new ConfigError(`JST_MAX_PAGES_PER_WINDOW must be a whole number between 1 and 100000 (got "${raw}")`, {
-      hint: "unset it to use the default of 2000 requests per window",
-    });
-  }
-  return value;
+  return numberFromEnv(env, "JST_MAX_PAGES_PER_WINDOW", {
+    whole: true,
+    min: 1,
+    max: 100_000,
+    must: "a whole number between 1 and 100000",
+    hint: "unset it to use the default of 2000 requests per window",
+  });
 }

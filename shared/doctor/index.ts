@@ -212,22 +212,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     if (jst) sampled.push(...(await sampleSource(jst, flow, now, sampleDays, add, findings)));
 
     // Reference tables (fills the ones with a source, as the first run would).
-    let tables: Record<string, ReadonlyArray<Record<string, unknown>>> | undefined;
-    try {
-      tables = await ensureReferenceTables(flow, { env: ports.env, ...deps, references });
-      add({
-        system: "bridge",
-        flowId: flow.id,
-        title: "reference tables",
-        status: "ok",
-        detail:
-          Object.entries(tables)
-            .map(([n, r]) => `${n}: ${r.length} rows`)
-            .join(", ") || "none",
-      });
-    } catch (error) {
-      add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "fail", ...describe(error) });
-    }
+    const tables = await referenceTablesCheck(flow, { env: ports.env, ...deps, references }, add);
 
     // Target checks, once per target system.
     if (flow.target.type === "kis" && !targetsChecked.has("kis")) {
@@ -241,24 +226,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
 
     // Codes the sampled documents need exist.
     if (tables && sampled.length > 0) {
-      const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
-      const built = builder.build(sampled, { lastSyncTime: now - sampleDays * 86_400_000, currentTime: now, closedBefore: now + 400 * 86_400_000 });
-      const misses = built.failures.map((f) => f.error.message);
-      add({
-        system: "bridge",
-        flowId: flow.id,
-        title: `sampled documents map (${sampled.length} source rows)`,
-        status: misses.length === 0 ? "ok" : "fail",
-        detail: misses.length === 0 ? `${built.documents.length} documents built` : [...new Set(misses)].slice(0, 5).join("; "),
-        ...(misses.length ? { fix: "add the missing rows to the reference table named (the message gives the source value), then run doctor again" } : {}),
-      });
-      if (flow.target.type === "tplus" && tplusClient)
-        await tplusCodesExist(
-          flow,
-          tplusClient,
-          built.documents.map((d) => d.payload),
-          add,
-        );
+      const built = await sampledDocumentsCheck(flow, tables, sampled, { now, sampleDays }, tplusClient, add);
       if (options.writeProbe && built.documents[0]) {
         await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, { env: ports.env, now, add, findings });
         if (findings.redForm) learned = await storeLearnedRedForm(ports.kv, findings.redForm);
@@ -276,7 +244,71 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
     }
   }
 
-  for (const [host, diff] of recorder.skew) {
+  clockSkewChecks(recorder.skew, add);
+
+  const report: DoctorReport = { checkedAt: now, ok: checks.every((c) => c.status !== "fail"), checks, findings };
+  await ports.kv.put(DOCTOR_RESULT_KEY, JSON.stringify(report));
+  return report;
+}
+
+type Add = (c: DoctorCheck) => void;
+
+type ReferenceTables = Record<string, ReadonlyArray<Record<string, unknown>>>;
+
+/** The flow's reference tables, filled from their sources as the first run would; undefined when that fails (the check says why). */
+async function referenceTablesCheck(flow: Flow, deps: Parameters<typeof ensureReferenceTables>[1], add: Add): Promise<ReferenceTables | undefined> {
+  try {
+    const tables = await ensureReferenceTables(flow, deps);
+    add({
+      system: "bridge",
+      flowId: flow.id,
+      title: "reference tables",
+      status: "ok",
+      detail:
+        Object.entries(tables)
+          .map(([n, r]) => `${n}: ${r.length} rows`)
+          .join(", ") || "none",
+    });
+    return tables;
+  } catch (error) {
+    add({ system: "bridge", flowId: flow.id, title: "reference tables", status: "fail", ...describe(error) });
+    return undefined;
+  }
+}
+
+/** Builds the sampled source rows into documents: every code they need must exist (in the tables, and in T+ itself). */
+async function sampledDocumentsCheck(
+  flow: Flow,
+  tables: ReferenceTables,
+  sampled: Record<string, unknown>[],
+  { now, sampleDays }: { now: number; sampleDays: number },
+  tplusClient: TplusClient | undefined,
+  add: Add,
+) {
+  const builder = createDocumentBuilder(flow, { lookups: lookupTables(tables) });
+  const built = builder.build(sampled, { lastSyncTime: now - sampleDays * 86_400_000, currentTime: now, closedBefore: now + 400 * 86_400_000 });
+  const misses = built.failures.map((f) => f.error.message);
+  add({
+    system: "bridge",
+    flowId: flow.id,
+    title: `sampled documents map (${sampled.length} source rows)`,
+    status: misses.length === 0 ? "ok" : "fail",
+    detail: misses.length === 0 ? `${built.documents.length} documents built` : [...new Set(misses)].slice(0, 5).join("; "),
+    ...(misses.length ? { fix: "add the missing rows to the reference table named (the message gives the source value), then run doctor again" } : {}),
+  });
+  if (flow.target.type === "tplus" && tplusClient)
+    await tplusCodesExist(
+      flow,
+      tplusClient,
+      built.documents.map((d) => d.payload),
+      add,
+    );
+  return built;
+}
+
+/** One line per host that answered with an HTTP Date: signed requests fail when the clocks are minutes apart. */
+function clockSkewChecks(skew: ReadonlyMap<string, number>, add: Add): void {
+  for (const [host, diff] of skew) {
     const bad = Math.abs(diff) > MAX_SKEW_MS;
     add({
       system: "bridge",
@@ -286,13 +318,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
       ...(bad ? { fix: "sync this machine's clock (NTP): signed requests carry a timestamp the vendors reject when it is minutes off" } : {}),
     });
   }
-
-  const report: DoctorReport = { checkedAt: now, ok: checks.every((c) => c.status !== "fail"), checks, findings };
-  await ports.kv.put(DOCTOR_RESULT_KEY, JSON.stringify(report));
-  return report;
 }
-
-type Add = (c: DoctorCheck) => void;
 
 async function kisChecks(flow: Flow, ops: KisOperations | undefined, env: EnvVars, add: Add, findings: DoctorFindings, exerciseRefresh: boolean) {
   if (!ops) {

@@ -27,7 +27,8 @@
  *  - A document that was tried before is written after the others in its page (so poison at the head of a page
  *    cannot look like an outage forever) and with verifyExisting (its last send may have been stored).
  */
-import { BridgeError, ConfigError } from "../errors.ts";
+import { type EnvVars, numberFromEnv } from "../compose/env.ts";
+import { BridgeError } from "../errors.ts";
 import type { LedgerEntry } from "../state/records.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
 
@@ -206,14 +207,14 @@ export function repeatedFailure(externalKey: string, attempts: number, last: Bri
 }
 
 /** MAX_FAILED_RUNS: failed runs after which a document that keeps failing is dead-lettered (default 3). */
-export function maxFailedRunsFromEnv(env: Record<string, string | undefined>): number {
-  const raw = env.MAX_FAILED_RUNS;
-  if (raw === undefined || raw === "") return DEFAULT_MAX_FAILED_RUNS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 100) {
-    throw new ConfigError(`MAX_FAILED_RUNS must be a whole number from 1 to 100 (got "${raw}")`, {
+export function maxFailedRunsFromEnv(env: EnvVars): number {
+  return (
+    numberFromEnv(env, "MAX_FAILED_RUNS", {
+      whole: true,
+      min: 1,
+      max: 100,
+      must: "a whole number from 1 to 100",
       hint: "unset it for the default 3: a document that fails in 3 runs is dead-lettered and the flow moves on",
-    });
-  }
-  return n;
+    }) ?? DEFAULT_MAX_FAILED_RUNS
+  );
 }

@@ -9,7 +9,7 @@ import type { Flow, Reference } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger, ReferenceStore, TokenStore } from "../ports.ts";
 import { newMaterialRefreshProgress } from "../connectors/kis/operations.ts";
 import { dropRefreshProgress, loadRefreshProgress, saveRefreshProgress } from "./reference-progress.ts";
-import type { EnvVars } from "../compose/env.ts";
+import { type EnvVars, numberFromEnv } from "../compose/env.ts";
 
 export interface ReferenceRefreshPorts {
   env: EnvVars;
@@ -98,15 +98,13 @@ function unsupported(ref: Reference) {
 export const DEFAULT_REFERENCE_TTL_MS = 24 * 3_600_000;
 
 export function referenceTtlMs(env: EnvVars): number {
-  const raw = env.REFERENCE_TTL_HOURS;
-  if (raw === undefined || raw === "") return DEFAULT_REFERENCE_TTL_MS;
-  const hours = Number(raw);
-  if (!Number.isFinite(hours) || hours < 0 || hours > 24 * 365) {
-    throw new ConfigError(`REFERENCE_TTL_HOURS must be a number of hours between 0 and 8760 (got "${raw}")`, {
-      hint: "0 refreshes before every run; unset it for the default of 24 hours",
-    });
-  }
-  return hours * 3_600_000;
+  const hours = numberFromEnv(env, "REFERENCE_TTL_HOURS", {
+    min: 0,
+    max: 24 * 365,
+    must: "a number of hours between 0 and 8760",
+    hint: "0 refreshes before every run; unset it for the default of 24 hours",
+  });
+  return hours === undefined ? DEFAULT_REFERENCE_TTL_MS : hours * 3_600_000;
 }
 
 /**

@@ -7,7 +7,7 @@
  * record. A re-sweep cut short by the budget resumes on the next run at the first window it did not finish (the
  * marker keeps its range and progress); it never moves the watermark.
  */
-import { ConfigError } from "../errors.ts";
+import { type EnvVars, numberFromEnv } from "../compose/env.ts";
 import type { Clock, KeyValueStore, Logger } from "../ports.ts";
 import type { CallMeter } from "./meter.ts";
 import type { RunResult } from "./run.ts";
@@ -27,14 +27,8 @@ export function resweepSettings(env: Record<string, string | undefined>): Reswee
   return { days, intervalMs: hours * 3_600_000 };
 }
 
-function numberSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, what: string): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a number between ${min} and ${max} (got "${raw}")`, { hint: `${name}: ${what}; unset it for ${fallback}` });
-  }
-  return value;
+function numberSetting(env: EnvVars, name: string, fallback: number, min: number, max: number, what: string): number {
+  return numberFromEnv(env, name, { min, max, hint: `${name}: ${what}; unset it for ${fallback}` }) ?? fallback;
 }
 
 /** Below this many subrequests left, a re-sweep waits for a run with more budget. */

@@ -32,7 +32,7 @@ import { KvTokenStore } from "../state/token-store.ts";
 import { parseInZone, startOfDayInZone } from "../util/time.ts";
 import { type Budget, createCallMeter } from "./meter.ts";
 import { maxFailedRunsFromEnv } from "./poison.ts";
-import { maybeResweep, resweepSettings } from "./resweep.ts";
+import { maybeResweep, type ResweepInput, resweepSettings } from "./resweep.ts";
 import { type EngineState, type IncrementalSettings, runFlow, type RunResult } from "./run.ts";
 import type { Checkpoint, RunSummary, RunTrigger, SourceRow, WindowSource } from "./types.ts";
 import { DAY_MS } from "./window.ts";
@@ -368,21 +368,10 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       onProgress: request.onProgress,
     };
     const result = await runFlow(runDeps, runOptions);
-    if (!request.range) {
-      // A failed re-sweep is logged (and its own run record says why); it never turns the finished run into a failure.
-      await maybeResweep({
-        settings: resweepSettings(ports.env),
-        flowId: flow.id,
-        runId: request.runId,
-        kv,
-        meter,
-        clock,
-        logger,
-        incremental: result.summary,
-        runRange: (range, runId, sweptTo) => runFlow(runDeps, { ...runOptions, runId, range, recovering: false, lateBefore: sweptTo }),
-        recordRun: (summary) => state.recordRun(summary),
-      }).catch((error: unknown) => logger.error("re-sweep failed", { flowId: flow.id, message: error instanceof Error ? error.message : String(error) }));
-    }
+    if (!request.range)
+      await resweepAfter(result.summary, { env: ports.env, flowId: flow.id, runId: request.runId, kv, meter, clock, logger, state }, (range, runId, sweptTo) =>
+        runFlow(runDeps, { ...runOptions, runId, range, recovering: false, lateBefore: sweptTo }),
+      );
     result.summary.kv = { ...kv.counts };
     return result;
   } catch (error) {
@@ -390,6 +379,19 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   } finally {
     if (!request.dryRun) await ports.lock.release(flow.id, request.runId).catch(() => undefined);
   }
+}
+
+/** The late-document re-sweep after an incremental run (engine/resweep.ts). A failed re-sweep is logged (and its own run
+ * record says why); it never turns the finished run into a failure. */
+async function resweepAfter(
+  done: RunSummary,
+  ctx: Pick<ResweepInput, "flowId" | "runId" | "kv" | "meter" | "clock" | "logger"> & { env: EnvVars; state: EngineState },
+  runRange: ResweepInput["runRange"],
+): Promise<void> {
+  const { env, state, ...ports } = ctx;
+  await maybeResweep({ settings: resweepSettings(env), ...ports, incremental: done, runRange, recordRun: (summary) => state.recordRun(summary) }).catch(
+    (error: unknown) => ctx.logger.error("re-sweep failed", { flowId: ctx.flowId, message: error instanceof Error ? error.message : String(error) }),
+  );
 }
 
 /** Refuses a run whose flow changed its external-key templates since it last wrote (engine/key-scheme.ts). */

@@ -290,55 +290,87 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
     imp.fail(path, "missing source metadata", 'add "source": { "api": "/open/…", "request": [ … ] }');
     return null;
   }
-  const out0: Pick<SourceParts, "responseFields"> = {};
-  let api = text(src.api);
-  if (api) {
-    const resolved = resolveJstApi(api);
-    if (resolved.path === null) {
-      // One sentence, not a list of everything else a non-Jushuitan source config holds.
-      if (resolved.suggestion) {
-        imp.fail(
-          [...path, "api"],
-          `source api ${JSON.stringify(api)} is not a Jushuitan API name QEasy uses`,
-          `did you mean "${resolved.suggestion}" (${resolveJstApi(resolved.suggestion).path})? Or write the /open/…/query path`,
-        );
-      } else {
-        imp.fail(
-          [...path, "api"],
-          `source api ${JSON.stringify(api)} is not a Jushuitan open-platform query`,
-          "jst-bridge reads Jushuitan (聚水潭) only: point source.api at a Jushuitan query such as /open/orders/out/simple/query (or orders.out.simple.query)",
-        );
-      }
-      return null;
-    }
-    if (resolved.from) imp.notes.push(`source.api "${resolved.from}": QEasy's connector name for ${resolved.path}`);
-    if (resolved.near) imp.notes.push(`source.api "${resolved.path}" is not an endpoint jst-bridge knows; did you mean ${resolved.near}? (kept as written)`);
-    api = resolved.path;
+  const api = sourceApi(imp, src, path);
+  if (api === null) return null;
+  const checked = checkSourceSettings(imp, src, path, api);
+  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, ...checked };
+  if (src.id !== undefined) {
+    const id = text(src.id);
+    if (id && /^[\w.]+$/.test(id)) out.idField = id;
+    else imp.fail([...path, "id"], `source id ${JSON.stringify(src.id)}`, 'name the id field directly, e.g. "io_id"');
   }
-  imp.keys(
-    src,
-    path,
-    [
-      "api",
-      "method",
-      "effect",
-      "type",
-      "id",
-      "number",
-      "name",
-      "idCheck",
-      "request",
-      "otherRequest",
-      "formatResponse",
-      "condition",
-      "beatFlat",
-      "autoFillResponse",
-      "response",
-      "label",
-      "describe",
-    ],
-    "source",
-  );
+  convertRequestLists(imp, src, path, out);
+  if (src.formatResponse !== undefined) {
+    if (!Array.isArray(src.formatResponse)) imp.fail([...path, "formatResponse"], "formatResponse is not an array", "use [{ old, new, format }]");
+    else {
+      out.formatResponse = src.formatResponse.map((rule, i) => {
+        if (isObject(rule)) imp.keys(rule, [...path, "formatResponse", i], ["old", "new", "format"], "formatResponse");
+        return rule;
+      });
+    }
+  }
+  if (src.condition !== undefined) convertCondition(imp, src.condition, path, out);
+  if (src.beatFlat !== undefined) {
+    const bf = src.beatFlat;
+    const paths = Array.isArray(bf) ? bf : typeof bf === "string" ? [bf] : null;
+    if (!paths || paths.length !== 1 || typeof paths[0] !== "string") {
+      imp.fail([...path, "beatFlat"], `beatFlat ${JSON.stringify(bf)}`, 'flatten exactly one detail array, e.g. ["items"]');
+    } else out.flatten = { path: paths[0] };
+  }
+  return out;
+}
+
+/** The source's Jushuitan query path (QEasy's API names resolved); null when it names something else (already failed). */
+function sourceApi(imp: Importer, src: Json, path: Path): string | undefined | null {
+  const api = text(src.api);
+  if (!api) return api;
+  const resolved = resolveJstApi(api);
+  if (resolved.path === null) {
+    // One sentence, not a list of everything else a non-Jushuitan source config holds.
+    if (resolved.suggestion) {
+      imp.fail(
+        [...path, "api"],
+        `source api ${JSON.stringify(api)} is not a Jushuitan API name QEasy uses`,
+        `did you mean "${resolved.suggestion}" (${resolveJstApi(resolved.suggestion).path})? Or write the /open/…/query path`,
+      );
+    } else {
+      imp.fail(
+        [...path, "api"],
+        `source api ${JSON.stringify(api)} is not a Jushuitan open-platform query`,
+        "jst-bridge reads Jushuitan (聚水潭) only: point source.api at a Jushuitan query such as /open/orders/out/simple/query (or orders.out.simple.query)",
+      );
+    }
+    return null;
+  }
+  if (resolved.from) imp.notes.push(`source.api "${resolved.from}": QEasy's connector name for ${resolved.path}`);
+  if (resolved.near) imp.notes.push(`source.api "${resolved.path}" is not an endpoint jst-bridge knows; did you mean ${resolved.near}? (kept as written)`);
+  return resolved.path;
+}
+
+const SOURCE_KEYS = [
+  "api",
+  "method",
+  "effect",
+  "type",
+  "id",
+  "number",
+  "name",
+  "idCheck",
+  "request",
+  "otherRequest",
+  "formatResponse",
+  "condition",
+  "beatFlat",
+  "autoFillResponse",
+  "response",
+  "label",
+  "describe",
+] as const;
+
+/** Refuses unknown keys and settings jst-bridge cannot honour (method, effect, idCheck: false), notes the ignored ones. */
+function checkSourceSettings(imp: Importer, src: Json, path: Path, api: string | undefined): Pick<SourceParts, "responseFields"> {
+  const out: Pick<SourceParts, "responseFields"> = {};
+  imp.keys(src, path, SOURCE_KEYS, "source");
   if (!api) {
     imp.fail(
       [...path, "api"],
@@ -351,7 +383,7 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
   if (src.response !== undefined) {
     const fields = responseFields(src.response);
     if (fields) {
-      out0.responseFields = fields;
+      out.responseFields = fields;
       imp.notes.push("source.response: QEasy's response field list is used only to check template paths (the documented response is read as it is)");
     } else imp.notes.push("source.response: ignored (not a list of { field, children })");
   }
@@ -367,12 +399,11 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
       "jst-bridge never overwrites a written document (deterministic keys); remove idCheck or set it to true",
     );
   }
-  const out: SourceParts = { endpoint: api ?? "/open/unknown/query", params: {}, ...out0 };
-  if (src.id !== undefined) {
-    const id = text(src.id);
-    if (id && /^[\w.]+$/.test(id)) out.idField = id;
-    else imp.fail([...path, "id"], `source id ${JSON.stringify(src.id)}`, 'name the id field directly, e.g. "io_id"');
-  }
+  return out;
+}
+
+/** request and otherRequest: flat parameters (QEasy's editor stores them as a list with id / parent_id). */
+function convertRequestLists(imp: Importer, src: Json, path: Path, out: SourceParts): void {
   for (const list of ["request", "otherRequest"] as const) {
     const raw = src[list];
     if (raw === undefined) continue;
@@ -389,47 +420,33 @@ function convertSource(imp: Importer, src: unknown, path: Path): SourceParts | n
       else convertParam(imp, item, [...path, list, i], out);
     });
   }
-  if (src.formatResponse !== undefined) {
-    if (!Array.isArray(src.formatResponse)) imp.fail([...path, "formatResponse"], "formatResponse is not an array", "use [{ old, new, format }]");
-    else {
-      out.formatResponse = src.formatResponse.map((rule, i) => {
-        if (isObject(rule)) imp.keys(rule, [...path, "formatResponse", i], ["old", "new", "format"], "formatResponse");
-        return rule;
-      });
-    }
+}
+
+/** source.condition: groups of { field, logic, value }; a strictMode on any line becomes the flow's conditionMode. */
+function convertCondition(imp: Importer, condition: unknown, path: Path, out: SourceParts): void {
+  if (!Array.isArray(condition)) {
+    imp.fail([...path, "condition"], "condition is not an array of groups", "use [[{ field, logic, value }]]");
+    return;
   }
-  if (src.condition !== undefined) {
-    if (!Array.isArray(src.condition)) imp.fail([...path, "condition"], "condition is not an array of groups", "use [[{ field, logic, value }]]");
-    else {
-      let strict = false;
-      out.condition = src.condition.map((group, g) => {
-        const list = Array.isArray(group) ? group : [group];
-        return list.map((c, i) => {
-          const p: Path = [...path, "condition", g, ...(Array.isArray(group) ? [i] : [])];
-          if (!isObject(c)) {
-            imp.fail(p, "condition is not an object", "use { field, logic, value }");
-            return c;
-          }
-          imp.keys(c, p, ["field", "logic", "value", "strictMode"], "condition");
-          if (c.strictMode === true) strict = true;
-          const { strictMode: _ignored, ...rest } = c;
-          return rest;
-        });
-      });
-      if (strict) {
-        out.conditionMode = "strict";
-        imp.notes.push('source.condition: strictMode became source.conditionMode "strict" (it applies to every line condition)');
+  let strict = false;
+  out.condition = condition.map((group, g) => {
+    const list = Array.isArray(group) ? group : [group];
+    return list.map((c, i) => {
+      const p: Path = [...path, "condition", g, ...(Array.isArray(group) ? [i] : [])];
+      if (!isObject(c)) {
+        imp.fail(p, "condition is not an object", "use { field, logic, value }");
+        return c;
       }
-    }
+      imp.keys(c, p, ["field", "logic", "value", "strictMode"], "condition");
+      if (c.strictMode === true) strict = true;
+      const { strictMode: _ignored, ...rest } = c;
+      return rest;
+    });
+  });
+  if (strict) {
+    out.conditionMode = "strict";
+    imp.notes.push('source.condition: strictMode became source.conditionMode "strict" (it applies to every line condition)');
   }
-  if (src.beatFlat !== undefined) {
-    const bf = src.beatFlat;
-    const paths = Array.isArray(bf) ? bf : typeof bf === "string" ? [bf] : null;
-    if (!paths || paths.length !== 1 || typeof paths[0] !== "string") {
-      imp.fail([...path, "beatFlat"], `beatFlat ${JSON.stringify(bf)}`, 'flatten exactly one detail array, e.g. ["items"]');
-    } else out.flatten = { path: paths[0] };
-  }
-  return out;
 }
 
 // ---- target ----

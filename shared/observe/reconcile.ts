@@ -300,9 +300,11 @@ async function readFound(spec: ReconcileSpec, ports: ReconcilePorts, run: Reconc
   return found;
 }
 
-/** Compares expected with found documents per day and warehouse. */
-function compareDocuments(expected: Map<string, Expected>, found: Map<string, Found>, docType: string, strict: boolean) {
-  // ---- compare ----
+/**
+ * The target documents by the expected key they carry (an original with its supplements and corrections), and the
+ * keys of those no longer expected: extras, unless a cancelled document and its red correction cancel out in full.
+ */
+function groupFound(expected: Map<string, Expected>, found: Map<string, Found>): { byGroup: Map<string, Found[]>; extra: string[] } {
   const byGroup = new Map<string, Found[]>(); // expected key → the target documents that carry it (original + supplements)
   const extra: string[] = [];
   const unexpected = new Map<string, Found[]>(); // a target document no longer expected, with its corrections
@@ -321,28 +323,35 @@ function compareDocuments(expected: Map<string, Expected>, found: Map<string, Fo
       Math.abs(docs.reduce((n, d) => n + (d.amount ?? 0), 0)) < 0.005;
     if (!reversed) extra.push(...docs.map((d) => d.key));
   }
+  return { byGroup, extra };
+}
+
+function emptyRow(day: string, warehouse: string, docType: string): ReconcileRow {
+  return {
+    day,
+    warehouse,
+    docType,
+    sourceDocuments: 0,
+    expected: 0,
+    found: 0,
+    missing: 0,
+    extra: 0,
+    sourceQty: 0,
+    targetQty: 0,
+    sourceAmount: null,
+    targetAmount: null,
+    drift: false,
+  };
+}
+
+/** Compares expected with found documents per day and warehouse. */
+function compareDocuments(expected: Map<string, Expected>, found: Map<string, Found>, docType: string, strict: boolean) {
+  const { byGroup, extra } = groupFound(expected, found);
   const rows = new Map<string, ReconcileRow>();
   const rowOf = (day: string | undefined, warehouse: string | undefined) => {
     const key = `${day ?? "?"}\u0000${warehouse ?? "?"}`;
     let row = rows.get(key);
-    if (!row) {
-      row = {
-        day: day ?? "?",
-        warehouse: warehouse ?? "?",
-        docType,
-        sourceDocuments: 0,
-        expected: 0,
-        found: 0,
-        missing: 0,
-        extra: 0,
-        sourceQty: 0,
-        targetQty: 0,
-        sourceAmount: null,
-        targetAmount: null,
-        drift: false,
-      };
-      rows.set(key, row);
-    }
+    if (!row) rows.set(key, (row = emptyRow(day ?? "?", warehouse ?? "?", docType)));
     return row;
   };
   const addAmount = (a: number | null, b: number | undefined) => (b === undefined ? a : (a ?? 0) + b);

@@ -76,17 +76,15 @@ function guardCompile(source: string, options: CompileOptions, body: () => Compi
   }
 }
 
+/** An expression or lookup (from `start` to the end of the value) over MAX_EXPRESSION_LENGTH characters is refused. */
+function refuseLongerThanLimit(ctx: CompileCtx, start: number, what: "expression" | "lookup", fix: string): void {
+  if (ctx.site.source.length - start > MAX_EXPRESSION_LENGTH)
+    throw syntaxError(ctx.site, start + MAX_EXPRESSION_LENGTH, `${what} longer than ${MAX_EXPRESSION_LENGTH} characters`, `a shorter ${what}`, fix);
+}
+
 function expression(ctx: CompileCtx, start: number, kind: Kind): CompiledValue {
   const source = ctx.site.source;
-  if (source.length - start > MAX_EXPRESSION_LENGTH) {
-    throw syntaxError(
-      ctx.site,
-      start + MAX_EXPRESSION_LENGTH,
-      `expression longer than ${MAX_EXPRESSION_LENGTH} characters`,
-      "a shorter expression",
-      "Split the logic over several fields or use a lookup table.",
-    );
-  }
+  refuseLongerThanLimit(ctx, start, "expression", "Split the logic over several fields or use a lookup table.");
   const node = parseExpression(ctx, start, source.length);
   return new Compiled(ctx, kind, compileNode(ctx, node), true);
 }
@@ -114,14 +112,7 @@ export function compileValue(source: string, options: CompileOptions = {}): Comp
       }
       const word = prefix[1]!.toLowerCase();
       if (word === "function") return expression(ctx, start, "function");
-      if (source.length - start > MAX_EXPRESSION_LENGTH)
-        throw syntaxError(
-          ctx.site,
-          start + MAX_EXPRESSION_LENGTH,
-          `lookup longer than ${MAX_EXPRESSION_LENGTH} characters`,
-          "a shorter lookup",
-          "Shorten the lookup conditions.",
-        );
+      refuseLongerThanLimit(ctx, start, "lookup", "Shorten the lookup conditions.");
       if (word === "mongoquery") {
         const spec = parseMongoQuery(ctx, start, source.length, lead);
         return new Compiled(ctx, "lookup", compileLookup(spec, "throw"), false);

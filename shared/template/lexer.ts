@@ -24,41 +24,54 @@ const IDENT_CHAR = /[\p{L}\p{N}_$]/u;
 const OPERATORS = ["<=>", "<=", ">=", "<>", "!=", "&&", "||", "<", ">", "=", "!", "+", "-", "*", "/", "%", "(", ")", ","];
 const ESCAPES: Record<string, string> = { "0": "\0", b: "\b", n: "\n", r: "\r", t: "\t", Z: "\x1a", "%": "\\%", _: "\\_" };
 
+/** The index after the white space and comments (`-- …` to the line end, slash-star blocks) at i. */
+function skipBlank(ctx: CompileCtx, i: number, end: number): number {
+  const src = ctx.site.source;
+  while (i < end) {
+    const ch = src.charCodeAt(i);
+    if (ch === 32 || ch === 9 || ch === 10 || ch === 13 || ch === 0x3000 || ch === 0xa0) i++;
+    else if (src.startsWith("-- ", i) || (src.startsWith("--", i) && (i + 2 === end || src[i + 2] === "\n"))) {
+      const nl = src.indexOf("\n", i);
+      i = nl < 0 || nl > end ? end : nl + 1;
+    } else if (src.startsWith("/*", i)) {
+      const close = src.indexOf("*/", i + 2);
+      if (close < 0 || close + 2 > end) throw syntaxError(ctx.site, i, "unterminated /* comment", "*/", "Close the comment with */.");
+      i = close + 2;
+    } else break;
+  }
+  return i;
+}
+
+/** A number literal at i (a digit, or a dot before one). */
+function lexNumber(ctx: CompileCtx, i: number, end: number): Token & { k: "num" } {
+  const src = ctx.site.source;
+  NUMBER.lastIndex = i;
+  const m = NUMBER.exec(src)!;
+  const stop = Math.min(end, NUMBER.lastIndex);
+  const text = src.slice(i, stop);
+  if (stop < end && IDENT_CHAR.test(src[stop]!))
+    throw syntaxError(ctx.site, i, `bad token "${text}${src[stop]}"`, "a number or a name", "Names cannot start with a digit; quote text as '…'.");
+  const v = Number(text);
+  if (!Number.isFinite(v) || m[0].length > 400)
+    throw syntaxError(ctx.site, i, "number out of range", "a finite number", "Numbers must fit a double (about 1.8e308).");
+  return { k: "num", v, pos: i, end: stop };
+}
+
 export function tokenize(ctx: CompileCtx, start: number, end: number): Token[] {
   const src = ctx.site.source;
   const tokens: Token[] = [];
   let i = start;
   while (true) {
-    // whitespace and comments
-    while (i < end) {
-      const ch = src.charCodeAt(i);
-      if (ch === 32 || ch === 9 || ch === 10 || ch === 13 || ch === 0x3000 || ch === 0xa0) i++;
-      else if (src.startsWith("-- ", i) || (src.startsWith("--", i) && (i + 2 === end || src[i + 2] === "\n"))) {
-        const nl = src.indexOf("\n", i);
-        i = nl < 0 || nl > end ? end : nl + 1;
-      } else if (src.startsWith("/*", i)) {
-        const close = src.indexOf("*/", i + 2);
-        if (close < 0 || close + 2 > end) throw syntaxError(ctx.site, i, "unterminated /* comment", "*/", "Close the comment with */.");
-        i = close + 2;
-      } else break;
-    }
+    i = skipBlank(ctx, i, end);
     if (i >= end) {
       tokens.push({ k: "eof", pos: end, end });
       return tokens;
     }
     const ch = src[i]!;
     if ((ch >= "0" && ch <= "9") || (ch === "." && i + 1 < end && src[i + 1]! >= "0" && src[i + 1]! <= "9")) {
-      NUMBER.lastIndex = i;
-      const m = NUMBER.exec(src)!;
-      const stop = Math.min(end, NUMBER.lastIndex);
-      const text = src.slice(i, stop);
-      if (stop < end && IDENT_CHAR.test(src[stop]!))
-        throw syntaxError(ctx.site, i, `bad token "${text}${src[stop]}"`, "a number or a name", "Names cannot start with a digit; quote text as '…'.");
-      const v = Number(text);
-      if (!Number.isFinite(v) || m[0].length > 400)
-        throw syntaxError(ctx.site, i, "number out of range", "a finite number", "Numbers must fit a double (about 1.8e308).");
-      tokens.push({ k: "num", v, pos: i, end: stop });
-      i = stop;
+      const tok = lexNumber(ctx, i, end);
+      tokens.push(tok);
+      i = tok.end;
       continue;
     }
     if (ch === "'" || ch === '"') {

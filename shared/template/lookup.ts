@@ -378,7 +378,6 @@ function holds(cond: Condition, values: unknown[], row: Record<string, unknown>)
   }
 }
 
-/** Evaluates a lookup; `onMiss` "throw" raises LookupMissError, "null" returns null (inside expressions). */
 /** Whether any row of a table has the field (cached per loaded table: tables are the same array for a run). */
 const fieldsSeen = new WeakMap<readonly Record<string, unknown>[], Map<string, boolean>>();
 function tableHas(rows: readonly Record<string, unknown>[], find: RowPath): boolean {
@@ -397,27 +396,67 @@ function rowKeys(row: Record<string, unknown>): string {
   return Object.keys(content).slice(0, 12).join(", ") || "no fields";
 }
 
+/** The table a lookup reads (its own or the flow's default), loaded. */
+function lookupTable(spec: LookupSpec, s: EvalScope): { table: string; rows: readonly Record<string, unknown>[] } {
+  const table = spec.table ?? s.defaultLookupTable;
+  if (!table)
+    throw evalError(
+      spec.site,
+      spec.index,
+      "the lookup names no table and the flow has no default lookup table",
+      "Add table=NAME (or from NAME), or set the flow's default lookup table.",
+    );
+  const rows = s.lookups?.get(table);
+  if (!rows)
+    throw evalError(
+      spec.site,
+      spec.index,
+      `lookup table "${table}" is not loaded`,
+      `Load reference table "${table}" (upload it or run the flow that fills it) before this flow runs.`,
+    );
+  return { table, rows };
+}
+
+/** A matching row lacks the find field: a miss when other rows have it (sparse rows are normal), an error when none does (a misspelt field). */
+function fieldMissing(
+  spec: LookupSpec,
+  table: string,
+  rows: readonly Record<string, unknown>[],
+  row: Record<string, unknown>,
+  onMiss: "throw" | "null",
+): null | undefined {
+  const { find } = spec;
+  if (!tableHas(rows, find)) {
+    throw evalError(
+      spec.site,
+      spec.index,
+      `no row of lookup table "${table}" has the field ${find.text}`,
+      `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`,
+    );
+  }
+  return onMiss === "null" ? null : undefined;
+}
+
+/** Each condition's values, evaluated; an `$in` list spreads into its members. */
+function conditionValues(conditions: readonly Condition[], s: EvalScope): unknown[][] {
+  return conditions.map((c) => {
+    const out: unknown[] = [];
+    for (const v of c.values) {
+      const x = v(s);
+      if (c.op === "$in" && Array.isArray(x)) out.push(...x);
+      else out.push(x);
+    }
+    return out;
+  });
+}
+
+/** Evaluates a lookup; `onMiss` "throw" raises LookupMissError, "null" returns null (inside expressions). */
 export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval {
   const { site, index, conditions, find } = spec;
   const only = conditions.length === 1 ? conditions[0]! : undefined;
   const single = only && only.op === "$eq" && only.values.length === 1 ? only : undefined;
   return (s: EvalScope) => {
-    const table = spec.table ?? s.defaultLookupTable;
-    if (!table)
-      throw evalError(
-        site,
-        index,
-        "the lookup names no table and the flow has no default lookup table",
-        "Add table=NAME (or from NAME), or set the flow's default lookup table.",
-      );
-    const rows = s.lookups?.get(table);
-    if (!rows)
-      throw evalError(
-        site,
-        index,
-        `lookup table "${table}" is not loaded`,
-        `Load reference table "${table}" (upload it or run the flow that fills it) before this flow runs.`,
-      );
+    const { table, rows } = lookupTable(spec, s);
     // The common shape, one `$eq` on one value: the index's rows all hold (same key), so the first row with the field is the answer.
     if (single) {
       const key = keyOf(single.values[0]!(s));
@@ -425,27 +464,11 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
         for (const row of candidates(rows, single.path, key)) {
           const found = find.get(row);
           if (found !== undefined) return found;
-          if (!tableHas(rows, find)) {
-            throw evalError(
-              site,
-              index,
-              `no row of lookup table "${table}" has the field ${find.text}`,
-              `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`,
-            );
-          }
-          return onMiss === "null" ? null : undefined;
+          return fieldMissing(spec, table, rows, row, onMiss);
         }
       }
     }
-    const values: unknown[][] = conditions.map((c) => {
-      const out: unknown[] = [];
-      for (const v of c.values) {
-        const x = v(s);
-        if (c.op === "$in" && Array.isArray(x)) out.push(...x);
-        else out.push(x);
-      }
-      return out;
-    });
+    const values = conditionValues(conditions, s);
     let pool: readonly Record<string, unknown>[] = rows;
     for (let c = 0; c < conditions.length; c++) {
       const key = conditions[c]!.op === "$eq" ? keyOf(values[c]![0]) : null;
@@ -462,15 +485,7 @@ export function compileLookup(spec: LookupSpec, onMiss: "throw" | "null"): Eval 
         if (found === undefined) {
           // The row matched but lacks the field. Sparse rows are normal (FStock on some materials only), but a field
           // no row of the table has is a misspelt findField: an error naming it, never a value that vanishes.
-          if (!tableHas(rows, find)) {
-            throw evalError(
-              site,
-              index,
-              `no row of lookup table "${table}" has the field ${find.text}`,
-              `Check the spelling of ${find.text}; rows have ${rowKeys(row)}.`,
-            );
-          }
-          return onMiss === "null" ? null : undefined;
+          return fieldMissing(spec, table, rows, row, onMiss);
         }
         return found;
       }

@@ -6,6 +6,7 @@
  * see the open plan, re-plans the group and books its lines twice. Real engine, real T+ client, emulators.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { tplusByGroup } from "../helpers/targets.ts";
 import type { KeyValueStore } from "../../shared/ports.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
@@ -100,18 +101,3 @@ describe("adv12: outbox found through a lagging KV list", () => {
     expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
   }, 180_000);
 });
-
-/** Target quantities per group, all parts (`-1`, `-2` …) and supplements (`-S1` …) summed. */
-function tplusByGroup(vouchers: Array<{ ExternalCode: string; payload: Record<string, unknown> }>) {
-  const out = new Map<string, Record<string, number>>();
-  for (const v of vouchers) {
-    const group = /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(v.ExternalCode)![1]!;
-    const sum = out.get(group) ?? {};
-    for (const d of v.payload.RDRecordDetails as Array<Record<string, unknown>>) {
-      const sku = String((d.Inventory as Record<string, unknown>).Code);
-      sum[sku] = Math.round(((sum[sku] ?? 0) + Number(d.BaseQuantity)) * 1e6) / 1e6;
-    }
-    out.set(group, sum);
-  }
-  return out;
-}

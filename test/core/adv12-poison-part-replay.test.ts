@@ -5,6 +5,7 @@
  * network (500 for one payload), like the KIS emulator's poisonBillNos.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { tplusByGroup } from "../helpers/targets.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
@@ -68,18 +69,3 @@ describe("adv12: a poisoned part of a merged group, dead-lettered, then replayed
     expect(tplusByGroup(vouchers).get(group)).toEqual(expected.get(group));
   }, 180_000);
 });
-
-/** Target quantities per group, all parts (`-1`, `-2` …) and supplements (`-S1` …) summed. */
-function tplusByGroup(vouchers: Array<{ ExternalCode: string; payload: Record<string, unknown> }>) {
-  const out = new Map<string, Record<string, number>>();
-  for (const v of vouchers) {
-    const group = /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(v.ExternalCode)![1]!;
-    const sum = out.get(group) ?? {};
-    for (const d of v.payload.RDRecordDetails as Array<Record<string, unknown>>) {
-      const sku = String((d.Inventory as Record<string, unknown>).Code);
-      sum[sku] = Math.round(((sum[sku] ?? 0) + Number(d.BaseQuantity)) * 1e6) / 1e6;
-    }
-    out.set(group, sum);
-  }
-  return out;
-}

@@ -8,9 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { flowSettled } from "../chaos/settled.ts";
-import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
-import { expectedKis } from "../helpers/targets.ts";
+import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { firstKisBill } from "../helpers/first-bill.ts";
 
 const KIS = "jst-other-in-to-kis";
 
@@ -22,12 +21,7 @@ afterEach(async () => {
 
 describe("chaos driver: a flow with a document set aside is not settled", () => {
   it("a partial run that set a bill aside is not settled; the next run writes the bill and then the flow is settled", async () => {
-    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
-    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
-    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
-    await probe.close();
-    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
-    const billNo = String(target.io_id);
+    const { billNo, target } = await firstKisBill();
 
     // Answers 500 for this bill until the list is emptied (a transient fault that outlasts one run's retries).
     const failing = [billNo];
@@ -51,12 +45,7 @@ describe("chaos driver: a flow with a document set aside is not settled", () => 
   });
 
   it("a run that ends with its watermark held for a document an earlier invocation set aside is not settled (seed 9054)", async () => {
-    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
-    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
-    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
-    await probe.close();
-    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
-    const billNo = String(target.io_id);
+    const { billNo } = await firstKisBill();
     const failing = [billNo];
     e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: failing } });
     // A small budget: the invocation that sets the bill aside continues, and a later one finishes the chain.

@@ -9,7 +9,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
-import { actualTplus, expectedKis, expectedTplus } from "../helpers/targets.ts";
+import { actualTplus, expectedKis, expectedTplus, tplusByGroup } from "../helpers/targets.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { startOfDayInZone } from "../../shared/util/time.ts";
 
@@ -181,21 +181,6 @@ describe("dead letters carry source rows and replay (engine-review finding 12)",
     expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
   });
 });
-
-/** Target quantities per group, all parts (`-1`, `-2` …) and supplements (`-S1` …) summed. */
-function tplusByGroup(vouchers: Array<{ ExternalCode: string; payload: Record<string, unknown> }>) {
-  const out = new Map<string, Record<string, number>>();
-  for (const v of vouchers) {
-    const group = /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(v.ExternalCode)![1]!;
-    const sum = out.get(group) ?? {};
-    for (const d of v.payload.RDRecordDetails as Array<Record<string, unknown>>) {
-      const sku = String((d.Inventory as Record<string, unknown>).Code);
-      sum[sku] = Math.round(((sum[sku] ?? 0) + Number(d.BaseQuantity)) * 1e6) / 1e6;
-    }
-    out.set(group, sum);
-  }
-  return out;
-}
 
 describe("merge outbox (engine-review finding 2)", () => {
   it("groups split into maxLines parts, with the budget running out between parts: every line is written once", async () => {

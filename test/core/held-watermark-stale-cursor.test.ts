@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
-import { expectedKis } from "../helpers/targets.ts";
+import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { firstKisBill } from "../helpers/first-bill.ts";
 
 const KIS = "jst-other-in-to-kis";
 let e2e: E2E | undefined;
@@ -19,12 +18,7 @@ afterEach(async () => {
 
 describe("held watermark across a continuation", () => {
   it("a bill set aside before the run continues is retried by a later run", async () => {
-    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
-    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
-    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
-    await probe.close();
-    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
-    const billNo = String(target.io_id);
+    const { billNo } = await firstKisBill();
     const failing = [billNo];
     e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: failing } });
     const store = new FlowStateStore(e2e.kv);

@@ -9,9 +9,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
-import { expectedKis } from "../helpers/targets.ts";
+import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { firstKisBill } from "../helpers/first-bill.ts";
 
 const KIS = "jst-other-in-to-kis";
 let e2e: E2E | undefined;
@@ -22,12 +21,7 @@ afterEach(async () => {
 
 describe("a poison document under a tiny budget", () => {
   it("is dead-lettered after MAX_FAILED_RUNS runs while the other bills are written", async () => {
-    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
-    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
-    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
-    await probe.close();
-    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
-    const billNo = String(target.io_id);
+    const { billNo, expected } = await firstKisBill();
     e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: [billNo] } });
     const store = new FlowStateStore(e2e.kv);
     for (let run = 0; run < 5; run++) {
@@ -44,12 +38,7 @@ describe("a poison document under a tiny budget", () => {
     // Chaos seed 9053 long (shared cron, MAX_SUBREQUESTS 10: 3 calls per invocation for the KIS flow): every
     // invocation resumed the page, spent its calls on the poison bill's first send and retry, and continued with the
     // same page — 160 invocations, no window completed, the other bills of the page never written.
-    const probe = await startE2E({ salesOut: 0, otherInOut: 40 });
-    const docs = probe.stack.jushuitan.documents(JST_PATHS.otherInOut);
-    const expected = expectedKis(docs, 0, E2E_START - 5 * 60_000);
-    await probe.close();
-    const target = docs.filter((d) => expected.has(String(d.io_id))).sort((a, b) => String(a.modified).localeCompare(String(b.modified)))[0]!;
-    const billNo = String(target.io_id);
+    const { billNo, expected } = await firstKisBill();
     e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: [billNo] } });
     const store = new FlowStateStore(e2e.kv);
     for (let run = 0; run < 5; run++) {

@@ -74,3 +74,18 @@ export function actualTplus(vouchers: Array<{ ExternalCode: string; payload: Row
   }
   return out;
 }
+
+/** Target quantities per merged group of the T+ sales flow, all parts (`-1`, `-2` …) and supplements (`-S1` …) summed. */
+export function tplusByGroup(vouchers: Array<{ ExternalCode: string; payload: Row }>): Map<string, QtyBySku> {
+  const out = new Map<string, QtyBySku>();
+  for (const v of vouchers) {
+    const group = /^(SO-\d{4}-\d{2}-\d{2}-[^-]+)/.exec(v.ExternalCode)![1]!;
+    const sum = out.get(group) ?? {};
+    for (const d of v.payload.RDRecordDetails as Row[]) {
+      const sku = String((d.Inventory as Row).Code);
+      sum[sku] = Math.round(((sum[sku] ?? 0) + Number(d.BaseQuantity)) * 1e6) / 1e6;
+    }
+    out.set(group, sum);
+  }
+  return out;
+}

@@ -47,6 +47,30 @@ function redirect(c: Context, location: string, status: 302 | 303 = 302) {
   return c.redirect(location, status);
 }
 
+/** POST /login: the token from the form, checked with the API's per-address attempt limit; a session cookie on success. */
+async function signIn(c: Context<AppEnv>) {
+  const token = c.env.SYNC_API_TOKEN;
+  if (!token || closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
+  if (crossSite(c)) return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
+  const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+  const given = typeof form.token === "string" ? form.token.trim() : "";
+  let ok = false;
+  try {
+    ok = given !== "" && (await checkToken(c.env, clientAddress(c.req), given, token));
+  } catch (error) {
+    if (!(error instanceof BridgeError) || error.code !== "rate_limited") throw error;
+    c.header("Retry-After", String((error.details as { retryAfterSeconds?: number }).retryAfterSeconds ?? 60));
+    return renderPage(c, {
+      title: "登录 / Sign in",
+      status: 429,
+      body: loginBody({ error: "尝试次数过多，请稍后再试 / Too many attempts, try again later" }),
+    });
+  }
+  if (!ok) return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
+  await startSession(c);
+  return redirect(c, "/", 303);
+}
+
 export function dashboardRoutes(services: ServicesOf) {
   const ui = new Hono<AppEnv>();
 
@@ -65,28 +89,7 @@ export function dashboardRoutes(services: ServicesOf) {
     return renderPage(c, { title: "登录 / Sign in", body: loginBody({}) });
   });
 
-  ui.post("/login", async (c) => {
-    const token = c.env.SYNC_API_TOKEN;
-    if (!token || closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
-    if (crossSite(c)) return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const given = typeof form.token === "string" ? form.token.trim() : "";
-    let ok = false;
-    try {
-      ok = given !== "" && (await checkToken(c.env, clientAddress(c.req), given, token));
-    } catch (error) {
-      if (!(error instanceof BridgeError) || error.code !== "rate_limited") throw error;
-      c.header("Retry-After", String((error.details as { retryAfterSeconds?: number }).retryAfterSeconds ?? 60));
-      return renderPage(c, {
-        title: "登录 / Sign in",
-        status: 429,
-        body: loginBody({ error: "尝试次数过多，请稍后再试 / Too many attempts, try again later" }),
-      });
-    }
-    if (!ok) return renderPage(c, { title: "登录 / Sign in", status: 401, body: loginBody({ error: "令牌错误 / Wrong token" }) });
-    await startSession(c);
-    return redirect(c, "/", 303);
-  });
+  ui.post("/login", signIn);
 
   ui.post("/logout", async (c) => {
     if (!sameOrigin(c))

@@ -12,6 +12,14 @@ import type { CommandContext } from "../context.ts";
 import { EXIT, toBridge } from "../errors.ts";
 import { isQeasyScheme, readJsonFile, resolveFlow } from "../flows.ts";
 
+/** Under --strict, template paths the source documents do not have are problems: one line each, with the nearest names. */
+function unresolvedProblems(unresolved: readonly UnresolvedPath[]) {
+  return unresolved.map((u) => ({
+    path: u.flowPath,
+    problem: u.message,
+    hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents",
+  }));
+}
 export const PREVIEW_USAGE = `jst-bridge preview <flow> --input docs.json [--tables tables.json] [--json]
 
 Maps source documents through a flow and prints the target payloads, without calling any system.
@@ -167,17 +175,7 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
     try {
       const { part, result, notes, unresolved } = importQeasyPart(json, options);
       if (strict && unresolved.length > 0) {
-        report(
-          ctx,
-          path,
-          file,
-          "qeasy",
-          unresolved.map((u) => ({
-            path: u.flowPath,
-            problem: u.message,
-            hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents",
-          })),
-        );
+        report(ctx, path, file, "qeasy", unresolvedProblems(unresolved));
         return EXIT.failure;
       }
       const flowId = part === "scheme" ? (result as { id: string }).id : undefined;
@@ -216,17 +214,7 @@ export async function validateCommand(ctx: CommandContext, positionals: string[]
     const notes: string[] = [];
     const unresolved = checkFlowPaths(flow, notes, options);
     if (strict && unresolved.length > 0) {
-      report(
-        ctx,
-        path,
-        file,
-        "flow",
-        unresolved.map((u) => ({
-          path: u.flowPath,
-          problem: u.message,
-          hint: u.suggestions.length ? `did you mean ${u.suggestions.join(", ")}?` : "check the field name against the source documents",
-        })),
-      );
+      report(ctx, path, file, "flow", unresolvedProblems(unresolved));
       return EXIT.failure;
     }
     if (ctx.json)

@@ -113,6 +113,18 @@ async function rowsSkipped(call: CallData, ep: JstEndpoint, previousBegin: Recor
   return before === undefined || before - dataCount > check.read;
 }
 
+/** The rows whose version the scan has not yielded yet; marks them yielded. */
+function unseenRows(ep: JstEndpoint, pageRows: Record<string, unknown>[], yielded: Set<string>): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const row of pageRows) {
+    const key = rowVersionKey(ep, row);
+    if (yielded.has(key)) continue;
+    yielded.add(key);
+    rows.push(row);
+  }
+  return rows;
+}
+
 export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<string, unknown>, options: WindowScanOptions): AsyncGenerator<ScannedPage> {
   const { window, pageSize, timeField, zone, resume } = options;
   if (window.to < window.from) throw new ConfigError(`window ends before it starts (from=${window.from}, to=${window.to})`);
@@ -164,13 +176,7 @@ export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<
       continue;
     }
 
-    const rows: Record<string, unknown>[] = [];
-    for (const row of page.rows) {
-      const key = rowVersionKey(ep, row);
-      if (yielded.has(key)) continue;
-      yielded.add(key);
-      rows.push(row);
-    }
+    const rows = unseenRows(ep, page.rows, yielded);
     const full = page.rows.length >= pageSize && page.hasNext !== false;
     let hasNext = full;
     let position: ReadPosition;

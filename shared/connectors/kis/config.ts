@@ -3,7 +3,7 @@
  * Validation names the variables that are missing or malformed and never echoes a value: most are secrets.
  */
 import * as z from "zod/mini";
-import { ConfigError } from "../../errors.ts";
+import { envConfigError, httpUrlVar, missingAndInvalid, optionalVar, presentVars, requiredVar } from "../env-config.ts";
 
 export const KIS_DEFAULT_BASE_URL = "https://api.kingdee.com";
 
@@ -40,32 +40,16 @@ export const KIS_ENV_NAMES = {
   materialDetailBatch: "KIS_MATERIAL_DETAIL_BATCH",
 } as const satisfies Record<keyof KisConfig, string>;
 
-const required = z.string().check(z.trim(), z.minLength(1));
-const optional = z.optional(z.string().check(z.trim(), z.minLength(1)));
-
 const schema = z.object({
-  KIS_BASE_URL: z._default(
-    z.string().check(
-      z.trim(),
-      z.refine((v) => {
-        try {
-          const u = new URL(v);
-          return u.protocol === "https:" || u.protocol === "http:";
-        } catch {
-          return false;
-        }
-      }, "must be an http(s) URL such as https://api.kingdee.com"),
-    ),
-    KIS_DEFAULT_BASE_URL,
-  ),
-  KIS_CLIENT_ID: required,
-  KIS_CLIENT_SECRET: required,
-  KIS_ACCESS_TOKEN: required,
-  KIS_AUTH_DATA: required,
-  KIS_GW_ROUTER_ADDR: required,
-  KIS_ACCOUNT_DB: optional,
-  KIS_SESSION_ID: optional,
-  KIS_REFRESH_AUTH_DATA_TOKEN: optional,
+  KIS_BASE_URL: z._default(httpUrlVar, KIS_DEFAULT_BASE_URL),
+  KIS_CLIENT_ID: requiredVar,
+  KIS_CLIENT_SECRET: requiredVar,
+  KIS_ACCESS_TOKEN: requiredVar,
+  KIS_AUTH_DATA: requiredVar,
+  KIS_GW_ROUTER_ADDR: requiredVar,
+  KIS_ACCOUNT_DB: optionalVar,
+  KIS_SESSION_ID: optionalVar,
+  KIS_REFRESH_AUTH_DATA_TOKEN: optionalVar,
   KIS_MATERIAL_DETAIL_BATCH: z.optional(
     z.string().check(
       z.trim(),
@@ -75,41 +59,20 @@ const schema = z.object({
   ),
 });
 
-type EnvName = keyof z.infer<typeof schema>;
+/** Our own words for a malformed value (the error never quotes it). */
+const RULES = { KIS_BASE_URL: "must be an http(s) URL", KIS_MATERIAL_DETAIL_BATCH: "must be a whole number from 1 to 200" };
+
+const HINT =
+  "Set the KIS_* variables (Worker secrets, the Action's env or the CLI's .env). KIS_ACCESS_TOKEN, KIS_AUTH_DATA and " +
+  "KIS_GW_ROUTER_ADDR come from the KIS authorization (see docs/targets-kis.md); KIS_CLIENT_ID/KIS_CLIENT_SECRET from the open-platform app.";
 
 /** Builds a KisConfig from env-like values; empty strings count as unset. Throws ConfigError naming the variables. */
 export function kisConfigFromEnv(env: Record<string, string | undefined>): KisConfig {
-  const input: Record<string, string> = {};
-  for (const name of Object.keys(schema.shape) as EnvName[]) {
-    const value = env[name];
-    if (typeof value === "string" && value.trim() !== "") input[name] = value;
-  }
+  const input = presentVars(env, Object.keys(schema.shape));
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const missing: string[] = [];
-    const invalid: string[] = [];
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? "");
-      if (!(name in input)) missing.push(name);
-      // Only the variable name and our own rule text: zod messages could quote the input.
-      else
-        invalid.push(
-          name === "KIS_BASE_URL"
-            ? `${name} (must be an http(s) URL)`
-            : name === "KIS_MATERIAL_DETAIL_BATCH"
-              ? `${name} (must be a whole number from 1 to 200)`
-              : name,
-        );
-    }
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing ${[...new Set(missing)].join(", ")}`);
-    if (invalid.length) parts.push(`invalid ${[...new Set(invalid)].join(", ")}`);
-    throw new ConfigError(`KIS configuration: ${parts.join("; ")}`, {
-      hint:
-        "Set the KIS_* variables (Worker secrets, the Action's env or the CLI's .env). KIS_ACCESS_TOKEN, KIS_AUTH_DATA and " +
-        "KIS_GW_ROUTER_ADDR come from the KIS authorization (see docs/targets-kis.md); KIS_CLIENT_ID/KIS_CLIENT_SECRET from the open-platform app.",
-      details: { missing: [...new Set(missing)], invalid: [...new Set(invalid)] },
-    });
+    const { missing, invalid } = missingAndInvalid(parsed.error.issues, input, RULES);
+    throw envConfigError("KIS configuration", missing, invalid, HINT);
   }
   const v = parsed.data;
   return {

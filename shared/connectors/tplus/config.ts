@@ -4,7 +4,7 @@
  * and never echoes a value: most of them are secrets.
  */
 import * as z from "zod/mini";
-import { ConfigError } from "../../errors.ts";
+import { envConfigError, httpUrlVar, missingAndInvalid, optionalVar, presentVars, requiredVar } from "../env-config.ts";
 import { DEFAULT_CLOUD_BASE_URL } from "./cloud.ts";
 
 export interface TplusCloudConfig {
@@ -57,42 +57,30 @@ export const TPLUS_ENV_NAMES = {
 } as const;
 
 const ALL_NAMES = Object.values(TPLUS_ENV_NAMES);
-
-const required = z.string().check(z.trim(), z.minLength(1));
-const optional = z.optional(z.string().check(z.trim(), z.minLength(1)));
-const httpUrl = z.string().check(
-  z.trim(),
-  z.refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === "https:" || u.protocol === "http:";
-    } catch {
-      return false;
-    }
-  }),
-);
+/** Our own words for a malformed value (the error never quotes it). */
+const RULES = { TPLUS_BASE_URL: "must be an http(s) URL" };
 
 const cloudSchema = z.object({
   TPLUS_MODE: z.literal("cloud"),
-  TPLUS_BASE_URL: z._default(httpUrl, DEFAULT_CLOUD_BASE_URL),
-  TPLUS_APP_KEY: required,
-  TPLUS_APP_SECRET: required,
-  TPLUS_OPEN_TOKEN: optional,
-  TPLUS_REFRESH_TOKEN: optional,
-  TPLUS_ORG_ID: optional,
+  TPLUS_BASE_URL: z._default(httpUrlVar, DEFAULT_CLOUD_BASE_URL),
+  TPLUS_APP_KEY: requiredVar,
+  TPLUS_APP_SECRET: requiredVar,
+  TPLUS_OPEN_TOKEN: optionalVar,
+  TPLUS_REFRESH_TOKEN: optionalVar,
+  TPLUS_ORG_ID: optionalVar,
 });
 
 const onpremSchema = z.object({
   TPLUS_MODE: z.literal("onprem"),
-  TPLUS_BASE_URL: httpUrl,
-  TPLUS_APP_KEY: required,
-  TPLUS_APP_SECRET: required,
-  TPLUS_ORG_ID: optional,
-  TPLUS_PRIVATE_KEY: required,
-  TPLUS_USER: required,
+  TPLUS_BASE_URL: httpUrlVar,
+  TPLUS_APP_KEY: requiredVar,
+  TPLUS_APP_SECRET: requiredVar,
+  TPLUS_ORG_ID: optionalVar,
+  TPLUS_PRIVATE_KEY: requiredVar,
+  TPLUS_USER: requiredVar,
   // Not trimmed: a password may end in a space.
   TPLUS_PASSWORD: z.string().check(z.minLength(1)),
-  TPLUS_ACCOUNT: required,
+  TPLUS_ACCOUNT: requiredVar,
 });
 
 const HINTS = {
@@ -105,22 +93,17 @@ const HINTS = {
 };
 
 function fail(mode: "cloud" | "onprem" | undefined, missing: string[], invalid: string[]): never {
-  const parts: string[] = [];
-  if (missing.length) parts.push(`missing ${[...new Set(missing)].join(", ")}`);
-  if (invalid.length) parts.push(`invalid ${[...new Set(invalid)].join(", ")}`);
-  throw new ConfigError(`T+ configuration${mode ? ` (TPLUS_MODE=${mode})` : ""}: ${parts.join("; ")}`, {
-    hint: mode ? HINTS[mode] : "Set TPLUS_MODE to cloud (T+Cloud through openapi.chanjet.com) or onprem (a T+ server with the OpenAPI enabled).",
-    details: { missing: [...new Set(missing)], invalid: [...new Set(invalid)] },
-  });
+  throw envConfigError(
+    `T+ configuration${mode ? ` (TPLUS_MODE=${mode})` : ""}`,
+    missing,
+    invalid,
+    mode ? HINTS[mode] : "Set TPLUS_MODE to cloud (T+Cloud through openapi.chanjet.com) or onprem (a T+ server with the OpenAPI enabled).",
+  );
 }
 
 /** Builds a TplusConfig from env-like values; empty strings count as unset. Throws ConfigError naming the variables. */
 export function tplusConfigFromEnv(env: Record<string, string | undefined>): TplusConfig {
-  const input: Record<string, string> = {};
-  for (const name of ALL_NAMES) {
-    const value = env[name];
-    if (typeof value === "string" && value.trim() !== "") input[name] = value;
-  }
+  const input = presentVars(env, ALL_NAMES);
   const rawMode = input.TPLUS_MODE?.trim().toLowerCase();
   if (rawMode === undefined) fail(undefined, ["TPLUS_MODE"], []);
   if (rawMode !== "cloud" && rawMode !== "onprem") fail(undefined, [], ["TPLUS_MODE (must be cloud or onprem)"]);
@@ -128,16 +111,7 @@ export function tplusConfigFromEnv(env: Record<string, string | undefined>): Tpl
 
   const schema = rawMode === "cloud" ? cloudSchema : onpremSchema;
   const parsed = schema.safeParse(input);
-  const missing: string[] = [];
-  const invalid: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? "");
-      if (!(name in input)) missing.push(name);
-      // Only the variable name and our own rule text: zod messages could quote the input.
-      else invalid.push(name === "TPLUS_BASE_URL" ? `${name} (must be an http(s) URL)` : name);
-    }
-  }
+  const { missing, invalid } = parsed.success ? { missing: [], invalid: [] } : missingAndInvalid(parsed.error.issues, input, RULES);
   if (rawMode === "cloud" && !input.TPLUS_OPEN_TOKEN && !input.TPLUS_REFRESH_TOKEN) missing.push("TPLUS_REFRESH_TOKEN (or TPLUS_OPEN_TOKEN)");
   if (missing.length || invalid.length || !parsed.success) fail(rawMode, missing, invalid);
 
