@@ -67,7 +67,8 @@ export interface HostParts {
   referenceStore(kv?: KeyValueStore): KvReferenceStore;
   /** Clients over `fetch` (default the host's) and `tokenStore` (default one over the host's KV). */
   clients(fetch?: FetchLike, tokenStore?: TokenStore): Clients;
-  session(budget: Budget): Session;
+  /** With `ledgerRetention: false` the store ignores LEDGER_RETENTION_DAYS (a refused run that only records itself). */
+  session(budget: Budget, options?: { ledgerRetention?: boolean }): Session;
 }
 
 export function composeHost(ports: HostPorts): HostParts {
@@ -98,12 +99,18 @@ export function composeHost(ports: HostPorts): HostParts {
     tokenStore,
     referenceStore: (kv = ports.kv) => new KvReferenceStore(kv, stores),
     clients,
-    session(budget) {
+    session(budget, options = {}) {
       const meter = createCallMeter(ports.fetch, budget, clock);
       // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
       const kv = new MeteredKeyValueStore(ports.kv);
       const tokens = tokenStore(kv);
-      return { meter, kv, store: new FlowStateStore(kv, { ...stores, ...ledgerOptions(env) }), tokenStore: tokens, clients: clients(meter.fetch, tokens) };
+      return {
+        meter,
+        kv,
+        store: new FlowStateStore(kv, { ...stores, ...(options.ledgerRetention === false ? {} : ledgerOptions(env)) }),
+        tokenStore: tokens,
+        clients: clients(meter.fetch, tokens),
+      };
     },
   };
 }

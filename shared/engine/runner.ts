@@ -42,6 +42,7 @@ import type { RateBudget } from "../http/rate-budget.ts";
 import type { EnvVars } from "../compose/env.ts";
 import { jushuitanClient, targetClient } from "../compose/connectors.ts";
 import { composeHost } from "../compose/index.ts";
+import { runSettingsProblem } from "../compose/run-settings.ts";
 
 export type { EnvVars } from "../compose/env.ts";
 
@@ -298,6 +299,12 @@ async function failedRun(
   return { summary: { ...summary, kv: { ...run.kvCounts } }, planned: [] };
 }
 
+/** A run refused before it starts: recorded (through a store without the setting that failed) as a failed run. */
+async function refusedRun(error: BridgeError, request: RunRequest, ports: RunnerPorts & { clock: Clock }): Promise<RunResult> {
+  const { meter, kv, store } = composeHost(ports).session(request.budget, { ledgerRetention: false });
+  return failedRun(error, request.flowId, request, { clock: ports.clock, meter, state: engineStateOver(store, kv.counts, kv), kvCounts: kv.counts });
+}
+
 export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
   const clock = ports.clock ?? systemClock;
   const logger = ports.logger ?? silentLogger;
@@ -307,6 +314,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   // Two loaded flows that can produce the same key would swallow each other's documents: refused before anything runs.
   assertNoKeyCollisions(Object.values(ports.flows));
+  // A setting that cannot be read or is unsafe for this flow (LEDGER_RETENTION_DAYS) is a recorded failed run, not a throw.
+  const refused = runSettingsProblem(flow, ports.env);
+  if (refused) return await refusedRun(refused, request, { ...ports, clock, logger });
   const now = request.now ?? clock.now();
   // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
   const { budget, held } = await replayHeldLetters(ports, flow.id, request, { clock, logger });
