@@ -43,6 +43,8 @@ import type { EnvVars } from "../compose/env.ts";
 import { jushuitanClient, targetClient } from "../compose/connectors.ts";
 import { composeHost } from "../compose/index.ts";
 import { runSettingsProblem } from "../compose/run-settings.ts";
+// Parameters the reader sets itself per window and page (a flow that gives its own is refused: flow/ineffective.ts).
+import { WINDOW_PARAMS } from "../flow/window-params.ts";
 
 export type { EnvVars } from "../compose/env.ts";
 
@@ -72,9 +74,6 @@ export interface RunRequest {
   leaseMs?: number;
   onProgress?: Parameters<typeof runFlow>[1]["onProgress"];
 }
-
-/** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
-const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
 export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore): EngineState {
   const outbox = kv ? new OutboxStore(kv) : undefined;
