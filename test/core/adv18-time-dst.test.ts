@@ -1,11 +1,16 @@
 // Adversary (issue 18, one time module): the measured fast paths around dayjs disagree with dayjs / the zone's
 // own clock in zones with DST. Jushuitan, T+ and KIS speak Asia/Shanghai, but `flow.timezone` accepts any IANA
 // zone (semantic.ts checks only that Intl knows it) and time.ts promises "other zones, DST included, work through
-// the same offsets". Each case below is a normal expectation of correct behaviour, marked it.fails while the
-// product is wrong. Explicit instants only: nothing here depends on the real clock.
+// the same offsets". Each case below is a normal expectation of correct behaviour (it.fails until fixed in s5-fixE). Explicit instants only: nothing here depends on the real clock.
+import dayjs from "dayjs";
+import timezone from "dayjs/plugin/timezone.js";
+import utc from "dayjs/plugin/utc.js";
 import { describe, expect, it } from "vitest";
 import { formatInZone, offsetMs, parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
 import { planWindows } from "../../shared/engine/window.ts";
+
+dayjs.extend(utc);
+dayjs.extend(timezone);
 
 const DAY = 86_400_000;
 
@@ -62,5 +67,33 @@ describe("adv18: time module in DST zones", () => {
     const zone = "America/St_Johns";
     offsetMs(zone, Date.parse("2026-03-08T05:15:00Z"));
     expect(formatInZone(Date.parse("2026-03-08T05:45:00Z"), "YYYY-MM-DD HH:mm:ss", zone)).toBe("2026-03-08 03:15:00");
+  });
+
+  // Fixed with the findings above: the answers agree with dayjs.tz (the library the module is built on) on both sides
+  // of each change, in whichever order the instants are asked, and a wall time in a gap moves forward by the gap.
+  it("offsets around half-hour and whole-hour changes agree with dayjs, asked in either order", () => {
+    const cases: Array<[string, string]> = [
+      ["Australia/Lord_Howe", "2026-04-04T15:00:00Z"], // +11 → +10:30 at 15:00Z (02:00 local)
+      ["Australia/Lord_Howe", "2026-10-03T15:30:00Z"], // +10:30 → +11 at 15:30Z
+      ["America/St_Johns", "2026-11-01T04:30:00Z"], // NDT → NST at 04:30Z
+      ["Europe/Berlin", "2026-03-29T01:00:00Z"],
+    ];
+    for (const [zone, change] of cases) {
+      const at = Date.parse(change);
+      const probes = [-3_600_000, -1800_000, -1000, 0, 1000, 1800_000, 3_599_000].map((d) => at + d);
+      for (const order of [probes, [...probes].reverse()]) {
+        for (const ms of order) expect(offsetMs(`${zone}`, ms), `${zone} ${new Date(ms).toISOString()}`).toBe(dayjs(ms).tz(zone).utcOffset() * 60_000);
+      }
+    }
+  });
+
+  it("wall times in a spring-forward gap resolve forward like dayjs; a repeated hour keeps the earlier instant", () => {
+    const ny = "America/New_York";
+    expect(parseInZone("2026-03-08 02:00:00", ny)).toBe(Date.parse("2026-03-08T07:00:00Z"));
+    expect(parseInZone("2026-03-08 02:30:00", ny)).toBe(dayjs.tz("2026-03-08 02:30:00", ny).valueOf());
+    expect(parseInZone("2026-03-08 03:00:00", ny)).toBe(Date.parse("2026-03-08T07:00:00Z"));
+    expect(parseInZone("2026-11-01 01:30:00", ny)).toBe(Date.parse("2026-11-01T05:30:00Z")); // EDT, the first 01:30
+    expect(parseInZone("2026-10-04 02:15:00", "Australia/Lord_Howe")).toBe(dayjs.tz("2026-10-04 02:15:00", "Australia/Lord_Howe").valueOf());
+    expect(startOfDayInZone(Date.parse("2026-06-01T12:00:00Z"), "Asia/Shanghai")).toBe(Date.parse("2026-05-31T16:00:00Z"));
   });
 });
