@@ -29,3 +29,16 @@ describe("numberFromEnv", () => {
     expect(() => numberFromEnv({ X: "-3.5" }, "X", { min: -9, max: 9, whole: true, hint: "" })).toThrow(/whole number/);
   });
 });
+
+describe("JST_RATE_PER_SECOND / JST_RATE_PER_MINUTE go through the same parser", () => {
+  it("plain whole numbers only", async () => {
+    const { jstRateFromEnv } = await import("../../shared/http/rate-budget.ts");
+    expect(jstRateFromEnv({})).toEqual({ perSecond: 5, perMinute: 100 });
+    expect(jstRateFromEnv({ JST_RATE_PER_SECOND: "10", JST_RATE_PER_MINUTE: "300" })).toEqual({ perSecond: 10, perMinute: 300 });
+    expect(() => jstRateFromEnv({ JST_RATE_PER_SECOND: "0x10" })).toThrow(
+      /JST_RATE_PER_SECOND must be a positive whole number of requests.*JST_RATE_PER_SECOND=5/,
+    );
+    expect(() => jstRateFromEnv({ JST_RATE_PER_MINUTE: "1e3" })).toThrow(/JST_RATE_PER_MINUTE/);
+    expect(() => jstRateFromEnv({ JST_RATE_PER_MINUTE: "0" })).toThrow(/JST_RATE_PER_MINUTE/);
+  });
+});
