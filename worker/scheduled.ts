@@ -26,6 +26,7 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   const offset = tickOrder(scheduledTime, flowIds.length);
   const ordered = [...flowIds.slice(offset), ...flowIds.slice(0, offset)];
   let remaining = config.maxSubrequests;
+  const thrown: unknown[] = [];
   for (let i = 0; i < ordered.length; i++) {
     const flowId = ordered[i]!;
     // A fair share, but never less than a run can make progress with: a flow that cannot get that much
@@ -35,13 +36,22 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
       consoleLogger.warn("tick budget spent; flow runs on a later tick", { flowId, cron, remaining, maxSubrequests: config.maxSubrequests });
       continue;
     }
-    const { summary } = await runFlowInWorker(env, config, {
-      flowId,
-      runId: makeRunId(scheduledTime, "cron"),
-      trigger: "cron",
-      now: scheduledTime,
-      maxSubrequests: share,
-    });
+    let summary: RunSummary;
+    try {
+      ({ summary } = await runFlowInWorker(env, config, {
+        flowId,
+        runId: makeRunId(scheduledTime, "cron"),
+        trigger: "cron",
+        now: scheduledTime,
+        maxSubrequests: share,
+      }));
+    } catch (error) {
+      // Configuration problems are recorded failed runs (engine/runner.ts); anything else thrown still leaves the
+      // other flows, the freshness alerts and the reconcile of this tick to run. Thrown again at the end of the tick.
+      consoleLogger.error("run failed before it could be recorded", { flowId, message: error instanceof Error ? error.message : String(error) });
+      thrown.push(error);
+      continue;
+    }
     remaining -= summary.subrequests + config.stateReserve;
     summaries.push(summary);
     try {
@@ -69,6 +79,7 @@ export async function runScheduled(cron: string, scheduledTime: number, env: Env
   await reconcileTick(env, config, scheduledTime, remaining).catch((error: unknown) =>
     consoleLogger.error("reconcile tick failed", { message: error instanceof Error ? error.message : String(error) }),
   );
+  if (thrown.length > 0) throw thrown.length === 1 ? thrown[0] : new AggregateError(thrown, `${thrown.length} runs of the tick failed`);
   return summaries;
 }
 

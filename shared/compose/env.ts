@@ -17,21 +17,38 @@ export interface NumberSetting {
   whole?: boolean;
   /** What the error says the value must be (default "a number between MIN and MAX", or "a whole number …"). */
   must?: string;
+  /** A valid value the error shows (default: MIN). */
+  example?: string;
   hint: string;
 }
 
+// Plain decimal text only: Number() would also take "0x7530", "0b101", "0o43", "3e5", " 35 " and "Infinity", each a
+// surprising value rather than the typo it usually is. A sign only where the bounds allow a negative value.
+const WHOLE_TEXT = /^\d+$/;
+const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
+const SIGNED_WHOLE_TEXT = /^-?\d+$/;
+const SIGNED_DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
+function decimalText(raw: string, setting: NumberSetting): boolean {
+  const signed = setting.min < 0;
+  const form = setting.whole ? (signed ? SIGNED_WHOLE_TEXT : WHOLE_TEXT) : signed ? SIGNED_DECIMAL_TEXT : DECIMAL_TEXT;
+  return form.test(raw);
+}
+
 /**
- * The one parser of numeric settings: undefined when unset or empty; a value that is not a (whole) number inside
- * the bounds is a ConfigError naming the variable, what it must be, the value given and the fix.
+ * The one parser of numeric settings: undefined when unset or empty; a value that is not plain decimal text of a
+ * (whole) number inside the bounds is a ConfigError naming the variable, what it must be, the value given, an
+ * example and the fix.
  */
 export function numberFromEnv(env: EnvVars, name: string, setting: NumberSetting): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
+  const value = decimalText(raw, setting) ? Number(raw) : Number.NaN;
   const valid = setting.whole ? Number.isInteger(value) : Number.isFinite(value);
   if (!valid || value < setting.min || value > setting.max) {
     const must = setting.must ?? `${setting.whole ? "a whole number" : "a number"} between ${setting.min} and ${setting.max}`;
-    throw new ConfigError(`${name} must be ${must} (got "${raw}")`, { hint: setting.hint });
+    const example = setting.example ?? String(setting.min);
+    throw new ConfigError(`${name} must be ${must}, in plain decimal digits such as ${name}=${example} (got "${raw}")`, { hint: setting.hint });
   }
   return value;
 }
@@ -79,6 +96,7 @@ export function ledgerOptions(env: EnvVars): { ledger?: { retentionMs: number } 
     min: 2,
     max: 3650,
     must: "a number of days between 2 and 3650",
+    example: "35",
     hint: "it must exceed every flow's lookback; unset it to keep the whole ledger",
   });
   return days === undefined ? {} : { ledger: { retentionMs: days * DAY_MS } };
@@ -90,6 +108,7 @@ export function requestTimeoutMs(env: EnvVars): number | undefined {
     min: 50,
     max: 600_000,
     must: "a number of milliseconds between 50 and 600000",
+    example: "30000",
     hint: "unset it to use the defaults (30 s for Jushuitan)",
   });
 }
@@ -104,6 +123,7 @@ export function maxPagesPerWindow(env: EnvVars): number | undefined {
     min: 1,
     max: 100_000,
     must: "a whole number between 1 and 100000",
+    example: "2000",
     hint: "unset it to use the default of 2000 requests per window",
   });
 }

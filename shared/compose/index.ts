@@ -69,7 +69,8 @@ export interface HostParts {
   referenceStore(kv?: KeyValueStore): KvReferenceStore;
   /** Clients over `fetch` (default the host's) and `tokenStore` (default one over the host's KV). */
   clients(fetch?: FetchLike, tokenStore?: TokenStore): Clients;
-  session(budget: Budget): Session;
+  /** With `ledgerRetention: false` the store ignores LEDGER_RETENTION_DAYS (a refused run that only records itself). */
+  session(budget: Budget, options?: { ledgerRetention?: boolean }): Session;
 }
 
 export function composeHost(ports: HostPorts): HostParts {
@@ -100,7 +101,7 @@ export function composeHost(ports: HostPorts): HostParts {
     tokenStore,
     referenceStore: (kv = ports.kv) => new KvReferenceStore(kv, stores),
     clients,
-    session(budget) {
+    session(budget, options = {}) {
       const meter = createCallMeter(ports.fetch, budget, clock);
       // Counted so every run record says what it cost in KV operations (Free plan: 1,000 writes a day).
       const kv = new MeteredKeyValueStore(ports.kv);
@@ -108,7 +109,11 @@ export function composeHost(ports: HostPorts): HostParts {
       return {
         meter,
         kv,
-        store: new FlowStateStore(kv, { ...stores, ...ledgerOptions(env), ...(ports.ledgerCache ? { ledgerCache: ports.ledgerCache } : {}) }),
+        store: new FlowStateStore(kv, {
+          ...stores,
+          ...(options.ledgerRetention === false ? {} : ledgerOptions(env)),
+          ...(ports.ledgerCache ? { ledgerCache: ports.ledgerCache } : {}),
+        }),
         tokenStore: tokens,
         clients: clients(meter.fetch, tokens),
       };

@@ -42,6 +42,9 @@ import type { RateBudget } from "../http/rate-budget.ts";
 import type { EnvVars } from "../compose/env.ts";
 import { jushuitanClient, targetClient } from "../compose/connectors.ts";
 import { composeHost } from "../compose/index.ts";
+import { runSettingsProblem } from "../compose/run-settings.ts";
+// Parameters the reader sets itself per window and page (a flow that gives its own is refused: flow/ineffective.ts).
+import { WINDOW_PARAMS } from "../flow/window-params.ts";
 
 export type { EnvVars } from "../compose/env.ts";
 
@@ -73,9 +76,6 @@ export interface RunRequest {
   leaseMs?: number;
   onProgress?: Parameters<typeof runFlow>[1]["onProgress"];
 }
-
-/** Parameters the reader sets itself per window and page; a flow's own values for them are ignored. */
-const WINDOW_PARAMS = new Set(["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"]);
 
 export function engineStateOver(store: FlowStateStore, kvCounts?: KvOperationCounts, kv?: KeyValueStore): EngineState {
   const outbox = kv ? new OutboxStore(kv) : undefined;
@@ -303,6 +303,12 @@ async function failedRun(
   return { summary: { ...summary, kv: { ...run.kvCounts } }, planned: [] };
 }
 
+/** A run refused before it starts: recorded (through a store without the setting that failed) as a failed run. */
+async function refusedRun(error: BridgeError, request: RunRequest, ports: RunnerPorts & { clock: Clock }): Promise<RunResult> {
+  const { meter, kv, store } = composeHost(ports).session(request.budget, { ledgerRetention: false });
+  return failedRun(error, request.flowId, request, { clock: ports.clock, meter, state: engineStateOver(store, kv.counts, kv), kvCounts: kv.counts });
+}
+
 export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
   const clock = ports.clock ?? systemClock;
   const logger = ports.logger ?? silentLogger;
@@ -312,6 +318,9 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   }
   // Two loaded flows that can produce the same key would swallow each other's documents: refused before anything runs.
   assertNoKeyCollisions(Object.values(ports.flows));
+  // A setting that cannot be read or is unsafe for this flow (LEDGER_RETENTION_DAYS) is a recorded failed run, not a throw.
+  const refused = runSettingsProblem(flow, ports.env);
+  if (refused) return await refusedRun(refused, request, { ...ports, clock, logger });
   const now = request.now ?? clock.now();
   // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
   const { budget, held } = await replayHeldLetters(ports, flow.id, request, { clock, logger });

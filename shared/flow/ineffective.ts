@@ -5,6 +5,7 @@
  */
 import type { FlowProblem } from "./issues.ts";
 import type { Flow } from "./schema.ts";
+import { isWindowBoundPlaceholder, WINDOW_PARAMS, windowParamHint } from "./window-params.ts";
 
 /** What `params.date_type` makes Jushuitan filter by: 2 = io_date; 0 or absent = modified; anything else unknown. */
 function dateTypeField(value: unknown): "modified" | "io_date" | undefined {
@@ -24,6 +25,7 @@ export function ineffectiveSettingProblems(flow: Flow): FlowProblem[] {
       hint: 'use "window" (or leave paging out)',
     });
   }
+  problems.push(...windowParamProblems(source.params));
   const filtered = dateTypeField(source.params.date_type);
   if (source.timeField && filtered && source.timeField !== filtered) {
     const given =
@@ -35,6 +37,20 @@ export function ineffectiveSettingProblems(flow: Flow): FlowProblem[] {
         source.timeField === "io_date"
           ? 'set source.params.date_type to 2, or timeField to "modified"'
           : 'set source.params.date_type to 0, or timeField to "io_date"',
+    });
+  }
+  return problems;
+}
+
+/** Request params the reader sets itself per window and page: a flow's own value would be dropped without a word. */
+function windowParamProblems(params: Readonly<Record<string, unknown>>): FlowProblem[] {
+  const problems: FlowProblem[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    if (!WINDOW_PARAMS.has(name) || isWindowBoundPlaceholder(name, value)) continue;
+    problems.push({
+      path: `source.params.${name}`,
+      problem: `${JSON.stringify(value)} has no effect: the reader sets ${name} itself for every window and page, and drops the flow's value`,
+      hint: windowParamHint(name),
     });
   }
   return problems;

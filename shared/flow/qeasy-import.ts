@@ -6,6 +6,7 @@
  * reported — every unsupported construct at once, each with its JSON path and a hint — instead of being
  * dropped silently. The result goes through loadFlow, so it is a valid flow or an error.
  */
+import { isWindowBoundPlaceholder } from "./window-params.ts";
 import { ConfigError } from "../errors.ts";
 import { compileValue } from "../template/index.ts";
 import { cronProblem } from "./cron.ts";
@@ -175,6 +176,10 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
     return;
   }
   if (raw === undefined || raw === null || raw === "") return;
+  if ((field === "modified_begin" || field === "modified_end") && !isWindowBoundPlaceholder(field, raw)) {
+    imp.notes.push(`source.request ${field}: ${JSON.stringify(raw)} dropped; each window sets ${field} itself (start elsewhere with incremental.startAt)`);
+    return;
+  }
   if (field === "date_type") {
     const v = text(raw);
     out.timeField = v === "2" ? "io_date" : "modified";

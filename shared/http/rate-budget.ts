@@ -19,7 +19,7 @@
  * for every Worker invocation), PersistedRateBudget (shared/http/persisted-rate-budget.ts: the CLI/Action, whose
  * window survives the process in its state store).
  */
-import { ConfigError } from "../errors.ts";
+import { numberFromEnv } from "../compose/env.ts";
 import type { Clock } from "../ports.ts";
 import type { RateLimit } from "./rate-limiter.ts";
 
@@ -95,18 +95,16 @@ export function jstRateLimits(rate: { perSecond: number; perMinute: number } = J
  * documented 5 and 100. A value that is not a positive integer is a configuration error with the name in it.
  */
 export function jstRateFromEnv(env: Record<string, string | undefined>): { perSecond: number; perMinute: number } {
-  const read = (name: string, fallback: number) => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) {
-      throw new ConfigError(`${name}="${raw}" is not a positive whole number of requests`, {
-        hint: `set ${name} to what the app's API permission package allows, or unset it for the documented 5 per second and 100 per minute`,
-        details: { name },
-      });
-    }
-    return n;
-  };
+  // The one numeric env parser (compose/env.ts): plain decimal digits, the variable named in the error.
+  const read = (name: string, fallback: number) =>
+    numberFromEnv(env, name, {
+      whole: true,
+      min: 1,
+      max: 1_000_000,
+      must: "a positive whole number of requests",
+      example: name === "JST_RATE_PER_SECOND" ? "5" : "100",
+      hint: `set ${name} to what the app's API permission package allows, or unset it for the documented 5 per second and 100 per minute`,
+    }) ?? fallback;
   return { perSecond: read("JST_RATE_PER_SECOND", JST_DEFAULT_RATE.perSecond), perMinute: read("JST_RATE_PER_MINUTE", JST_DEFAULT_RATE.perMinute) };
 }
 

@@ -5,8 +5,8 @@
  *
  * Built on dayjs (utc + timezone plugins), which answers the one expensive question, a zone's offset at an
  * instant (Intl). Everything on the per-record path is a measured fast path around it: offsets cached per
- * zone and hour with a one-entry front cache, wall-clock text split by character codes, civil dates by
- * integer arithmetic (days-from-civil), and the two formats a sync writes thousands of times
+ * zone and hour (an hour with a change of offset keeps its exact instant) with a one-entry front cache,
+ * wall-clock text split by character codes, civil dates by integer arithmetic (days-from-civil), and the two formats a sync writes thousands of times
  * (`YYYY-MM-DD HH:mm:ss`, `YYYY-MM-DD`) built without dayjs. Jushuitan, T+ and KIS all speak
  * Asia/Shanghai (UTC+8, no DST); other zones, DST included, work through the same offsets.
  */
@@ -64,15 +64,44 @@ export function addDaysToDay(day: string, days: number): string {
 
 // ---- zone offsets ----
 
-// Offsets per zone and hour, keyed by number (no string building on the hot path), with a one-entry
-// front cache because consecutive look-ups usually hit the same zone and hour.
+// Offsets per zone and UTC hour, keyed by number (no string building on the hot path), with a one-entry
+// front cache because consecutive look-ups usually hit the same zone and hour. An hour is checked at both ends
+// when first asked: a zone that changes offset inside it (America/St_Johns at 05:30Z, Australia/Lord_Howe on
+// the half hour) gets the exact instant of the change, so the answer never depends on which instant came first.
+// A fixed-offset zone (Asia/Shanghai) costs two Intl look-ups per hour once, then only map reads.
 const HOUR = 3_600_000;
-const offsets = new Map<string, Map<number, number>>();
+/** An hour in which the zone changes offset: `before` until `at`, `after` from it. */
+interface SplitHour {
+  at: number;
+  before: number;
+  after: number;
+}
+const offsets = new Map<string, Map<number, number | SplitHour>>();
 let lastZone = "";
 let lastHour = NaN;
 let lastOffset = 0;
 const MIN_OFFSET_MS = Date.UTC(1900, 0, 1);
 const MAX_OFFSET_MS = Date.UTC(2200, 0, 1);
+
+function zoneOffset(zone: string, ms: number): number {
+  return zone === "UTC" ? 0 : dayjs(ms).tz(zone).utcOffset() * 60_000;
+}
+
+/** The hour's offset, or where inside it the offset changes (found to the second: zone changes fall on whole seconds). */
+function hourOffsets(zone: string, hour: number): number | SplitHour {
+  const start = hour * HOUR;
+  const before = zoneOffset(zone, start);
+  const after = zoneOffset(zone, start + HOUR - 1000);
+  if (before === after) return before;
+  let lo = start; // offset `before`
+  let hi = start + HOUR - 1000; // offset `after`
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (zoneOffset(zone, mid) === before) lo = mid;
+    else hi = mid;
+  }
+  return { at: hi, before, after };
+}
 
 /** Milliseconds east of UTC for `zone` at `ms`. */
 export function offsetMs(zone: string, ms: number): number {
@@ -87,16 +116,17 @@ export function offsetMs(zone: string, ms: number): number {
     perZone = new Map();
     offsets.set(zone, perZone);
   }
-  let offset = perZone.get(hour);
-  if (offset === undefined) {
-    offset = zone === "UTC" ? 0 : dayjs(ms).tz(zone).utcOffset() * 60_000;
+  let known = perZone.get(hour);
+  if (known === undefined) {
+    known = hourOffsets(zone, hour);
     if (perZone.size > 50_000) perZone.clear();
-    perZone.set(hour, offset);
+    perZone.set(hour, known);
   }
+  if (typeof known !== "number") return ms < known.at ? known.before : known.after;
   lastZone = zone;
   lastHour = hour;
-  lastOffset = offset;
-  return offset;
+  lastOffset = known;
+  return known;
 }
 
 /** Epoch ms shifted to wall-clock ms of `zone` (as if the wall clock were UTC). */
@@ -104,11 +134,20 @@ export function toLocalMs(ms: number, zone: string): number {
   return ms + offsetMs(zone, ms);
 }
 
-/** Wall-clock ms of `zone` → epoch ms (two passes settle DST edges). */
+/**
+ * Wall-clock ms of `zone` → epoch ms. Near a change of offset the second pass settles it; a wall time the zone
+ * skips (a spring-forward gap: New York 02:30 on its DST day, Santiago's midnight) is moved forward by the gap, as
+ * dayjs does (02:30 → 03:30), so later wall times never give earlier instants. A repeated wall time (fall back)
+ * keeps the earlier instant.
+ */
 export function fromLocalMs(local: number, zone: string): number {
-  let ms = local - offsetMs(zone, local);
-  ms = local - offsetMs(zone, ms);
-  return ms;
+  const first = offsetMs(zone, local);
+  const guess = local - first;
+  const second = offsetMs(zone, guess);
+  if (second === first) return guess;
+  const settled = local - second;
+  if (settled + offsetMs(zone, settled) === local) return settled;
+  return Math.max(guess, settled);
 }
 
 // ---- parsing ----

@@ -58,4 +58,48 @@ describe("configuration without effect is refused", () => {
     expect(flow.source.paging.type).toBe("window");
     expect(notes.join("\n")).toMatch(/start_ts.*rowversion/);
   });
+
+  it("request params the reader sets per window and page are refused with the path and what to do instead", () => {
+    const doc = salesOut();
+    Object.assign(doc.source.params, {
+      page_size: 30,
+      page_index: 1,
+      start_ts: 0,
+      ts: 0,
+      modified_begin: "{{DAYS_AGO_3|datetime}}",
+      modified_end: "2026-01-01",
+    });
+    const byPath = Object.fromEntries(problemsOf(doc).map((p) => [p.path, p]));
+    expect(Object.keys(byPath).sort()).toEqual(
+      ["modified_begin", "modified_end", "page_index", "page_size", "start_ts", "ts"].map((name) => `source.params.${name}`),
+    );
+    expect(byPath["source.params.page_size"]!.problem).toMatch(/has no effect: the reader sets page_size itself/);
+    expect(byPath["source.params.page_size"]!.hint).toMatch(/source\.paging\.pageSize/);
+    expect(byPath["source.params.modified_begin"]!.hint).toMatch(/incremental\.startAt or a range backfill/);
+    expect(() => loadFlow(doc)).toThrow(/source\.params\.page_size/);
+  });
+
+  it("the window bounds written as their own placeholders (QEasy's form) still load", () => {
+    const doc = salesOut();
+    for (const [begin, end] of [
+      ["{{LAST_SYNC_TIME|datetime}}", "{{CURRENT_TIME|datetime}}"],
+      ["{{ LAST_SYNC_TIME }}", "{{CURRENT_TIME}}"],
+    ]) {
+      Object.assign(doc.source.params, { modified_begin: begin, modified_end: end });
+      expect(problemsOf(doc)).toEqual([]);
+    }
+    Object.assign(doc.source.params, { modified_begin: "{{CURRENT_TIME|datetime}}" }); // the other bound: not what the window sends
+    expect(problemsOf(doc).map((p) => p.path)).toEqual(["source.params.modified_begin"]);
+  });
+
+  it("a QEasy scheme with paging fields or a literal modified_begin imports into a loadable flow (dropped with a note)", () => {
+    const scheme = JSON.parse(readFileSync(join(import.meta.dirname, "../fixtures/qeasy/seed-000-other-in-to-kis.json"), "utf8"));
+    const begin = scheme.source.request.find((r: { field: string }) => r.field === "modified_begin");
+    begin.value = "2024-01-01 00:00:00";
+    const { flow, notes } = importQeasyDetailed(scheme);
+    expect(flow.source.params).not.toHaveProperty("modified_begin");
+    expect(flow.source.params).not.toHaveProperty("page_size");
+    expect(flow.source.paging.pageSize).toBe(30);
+    expect(notes.join("\n")).toMatch(/modified_begin: "2024-01-01 00:00:00" dropped/);
+  });
 });
