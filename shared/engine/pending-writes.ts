@@ -32,6 +32,8 @@ const pendingUnit = (externalKey: string) => `${PENDING_PREFIX}${externalKey}`;
 
 /** Keys of the pending entries this run opened (closed when the write's answer arrives or it is refused). */
 const openByRun = new WeakMap<FlowRun, Set<string>>();
+/** The last `createdAt` this run gave a pending entry: strictly increasing, so they resolve in the order written. */
+const lastOpenedAt = new WeakMap<FlowRun, number>();
 
 /** Stores `doc` as a pending write with the entries its answer settles (no-op in a dry run or without an outbox). */
 export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): Promise<void> {
@@ -46,9 +48,10 @@ export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle:
     members: doc.members,
     planHash: doc.contentHash,
     runId: run.runId,
-    createdAt: run.deps.clock.now(),
+    createdAt: Math.max(run.deps.clock.now(), (lastOpenedAt.get(run) ?? 0) + 1),
     settle,
   };
+  lastOpenedAt.set(run, plan.createdAt);
   await outbox.put(run.flowId, plan);
   const open = openByRun.get(run) ?? new Set<string>();
   open.add(doc.externalKey);
@@ -88,7 +91,9 @@ export async function notePendingOriginal(run: FlowRun, doc: BuiltDocument, erro
 export async function resolvePendingWrites(run: FlowRun): Promise<void> {
   const outbox = run.deps.state.outbox;
   if (run.dryRun || !outbox || !run.deps.changes) return;
-  const pending = (await outbox.list(run.flowId)).filter((p) => isPendingUnit(p.unit));
+  // In the order they were written (the outbox lists by key: `-B1` before `-R1`). A killed R1/B1 pair settled the
+  // other way round leaves the image R1 moved to ("nothing posted"), and B1 is never reversed (chaos seed 9056).
+  const pending = (await outbox.list(run.flowId)).filter((p) => isPendingUnit(p.unit)).sort((a, b) => a.createdAt - b.createdAt);
   for (const plan of pending) await resolveOne(run, plan);
 }
 

@@ -160,3 +160,45 @@ describe("pending writes: a target that cannot be asked", () => {
     expect(letters.map((l) => [l.externalKey, l.error?.code])).toEqual([[c1, "write_unknown"]]);
   });
 });
+
+describe("pending writes: a killed correction pair resolved in the order it was written", () => {
+  async function until(condition: () => boolean, what: string) {
+    for (let i = 0; i < 400; i++) {
+      if (condition()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  // Chaos seed 9056 (long): a quantity edit is corrected by R1 (red) then B1 (the new lines); the invocation is
+  // killed once B1 committed, so both stay pending. The next run must settle R1 before B1 (the order they were
+  // written): the outbox lists them by key (B1 before R1), and settling R1 last left the before-image "nothing
+  // posted", so the cancellation read next was never reversed and B1 stood alone in KIS.
+  it("KIS: R1 and B1 committed, the invocation killed, the bill cancelled: the takeover run reverses B1 (counted 0)", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
+    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const id = String(doc.io_id);
+    const items = (doc.items as Array<Record<string, unknown>>).map((item, i) => (i === 0 ? { ...item, qty: Number(item.qty) + 1 } : item));
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    e2e.clock.advance(15 * 60_000);
+    const hangAtB1 = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      if (!/\/create$/i.test(url.pathname) || !String(init?.body ?? "").includes(`${id}-B1`)) return fetch(input, init);
+      await fetch(input, init);
+      return new Promise<Response>(() => {});
+    };
+    void e2e.run(KIS, {}, { fetch: hangAtB1 });
+    await until(() => e2e!.stack.kis.bills().some((b) => String(b.FBillNo) === `${id}-B1`), "B1 committed");
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(16 * 60_000); // the killed run's lease expires
+      await e2e.runToCompletion(KIS);
+    }
+    const mine = e2e.stack.kis.bills().filter((b) => String(b.FBillNo) === id || String(b.FBillNo).startsWith(`${id}-`));
+    expect(mine.map((b) => String(b.FBillNo)).sort()).toEqual([id, `${id}-B1`, `${id}-R1`, `${id}-R2`]);
+    expect(await new FlowStateStore(e2e.kv).listDeadLetters(KIS)).toEqual([]);
+    assertSignedInvariant(new Map(), kisTotals(mine), "the cancelled bill after the killed R1/B1 pair");
+  });
+});
