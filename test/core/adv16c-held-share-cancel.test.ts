@@ -1,0 +1,63 @@
+/**
+ * Adversary 16c: a merged member that does not map alone (member-lines.ts: imaged as its group share), cancelled while
+ * its day's voucher plan is held for a closed period. Real engine, real clients, T+ emulator (period profile) over
+ * loopback HTTP; explicit clocks; the signed invariant.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { setPeriods } from "../emulators/periods.ts";
+import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+
+vi.setConfig({ testTimeout: 120_000 });
+const TPLUS = "jst-sales-out-to-tplus";
+const DAY = 24 * 3600_000;
+type Row = Record<string, unknown>;
+
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
+async function settle(e: E2E) {
+  e.clock.advance(DAY);
+  return e.runToCompletion(TPLUS);
+}
+
+describe("adversary 16c: a member that maps only in its group, cancelled while the group's plan is held", () => {
+  // Held up (adversary 16c): the member's cancellation read while the day's plan is held becomes a held group
+  // correction (…-C1) replayed after the plan; the group sums to the source.
+  it("the cancelled member counts 0 after 反结账", async () => {
+    const periods: { closedBefore?: string } = {};
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { periods } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
+    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
+    const items = structuredClone(template.items as Row[]);
+    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
+    const s = items[0]!;
+    jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
+    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    const next = new Date(Date.parse(`${day}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
+    setPeriods(periods, { closedBefore: next }); // the day of both documents is closed before its voucher is written
+    await settle(e2e);
+    const store = new FlowStateStore(e2e.kv);
+    const open = async () => (await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => [l.externalKey, l.error?.code]);
+    jst.upsertDocument(JST_PATHS.salesOut, { io_id: m.io_id, status: "Cancelled" });
+    await settle(e2e);
+    setPeriods(periods, {});
+    await settle(e2e);
+    await settle(e2e);
+    const group = `${day}|${String(m.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
+    const end = startOfToday(e2e);
+    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after 反结账");
+    expect(await open()).toEqual([]);
+  });
+});
