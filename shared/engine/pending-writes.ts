@@ -172,7 +172,10 @@ async function lookUp(target: TargetConnector, write: TargetWrite): Promise<Read
     if (target.system === "kis") return null;
     return (await target.probe?.(write.operation)) === true ? null : undefined;
   } catch (error) {
-    if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
+    // A budget stop (or a transient failure) says nothing about the target: it ends the run with the entry kept, and
+    // the next invocation asks again (adv16c-pending-budget-letter). Only a lookup the target cannot make is "unknown".
+    if (error instanceof BudgetExhaustedError || !(error instanceof BridgeError)) throw error;
+    if (!error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
     throw error;
   }
 }
