@@ -170,6 +170,16 @@ async function lookUp(target: TargetConnector, write: TargetWrite): Promise<Read
     // KIS answers null only when no bill carries the key (it throws kis_lookup_failed when it cannot tell); T+ also
     // answers null without voucher queries, so there a known-good read must show the lookup was possible.
     if (target.system === "kis") return null;
+    if (target.findKey) {
+      const found = await target.findKey(write);
+      if (found === null) return null;
+      // Found by its key but its lines cannot be read (T+ without GetVoucherDTO, adv16c-pending-no-dto): taken as
+      // ours, as written. The key is deterministic, only this write uses it (numbering skips every key a pending
+      // entry or an open letter names, changes.ts), and the entry was opened before the write was sent; the same
+      // trust as an unreadable "already exists" (verify-existing.ts). Never "absent": that leaves it uncounted.
+      if (found) return { targetId: found.targetId, ours: [], theirs: [] };
+      return undefined;
+    }
     return (await target.probe?.(write.operation)) === true ? null : undefined;
   } catch (error) {
     // A budget stop (or a transient failure) says nothing about the target: it ends the run with the entry kept, and
