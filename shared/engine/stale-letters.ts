@@ -32,7 +32,9 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
     unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
     planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
-    heldByOther: (key, sourceId) => held?.heldByOther(key, sourceId) ?? false,
+    // An open letter of an unknown write (write_unknown: the write may be in the target) keeps its key too: another
+    // member's correction numbered onto it would be answered "duplicate" and taken as written (adv16c-pending-key-reuse).
+    heldByOther: (key, sourceId) => (held?.heldByOther(key, sourceId) ?? false) || stale.heldByOther(key, sourceId),
     dropped: async (sourceId) => {
       await held?.dropped(sourceId);
       await stale.dropped(sourceId);
