@@ -20,6 +20,7 @@ import { compareLines, type ReadBack } from "../connectors/content-lines.ts";
 import type { OutboxPlan } from "../state/outbox-store.ts";
 import type { LedgerEntry } from "../state/records.ts";
 import { ChangeBook } from "./changes.ts";
+import { heldEventLetter } from "./held-event.ts";
 import { writtenEntries } from "./ledger-keys.ts";
 import type { FlowRun } from "./run-context.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
@@ -106,10 +107,13 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   if (!part || ledger.get(part.externalKey)?.contentHash === part.contentHash) return done(); // its answer was recorded after all
   const write: TargetWrite = { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload };
   const back = await lookUp(deps.target, write);
+  // The letter holds the write AND the images its answer would have settled (held-event.ts): its replay moves them as
+  // the answer would have, so a later run corrects against what the target then holds, even when the source changed
+  // meanwhile (adv16c-pending-letter-replay: a replayed G-C1 (−m) after m came back is followed by G-C2 (+m)).
   const letter = (error: BridgeError) =>
     fileDeadLetter(run, part.members[0] ?? part.externalKey, null, error, {
       externalKey: part.externalKey,
-      payload: { outbox: { unit: `correction:${part.externalKey}`, parts: [part] } },
+      payload: heldEventLetter([part], plan.settle ?? [], (key) => ledger.get(key)?.contentHash),
     });
   if (back === null) {
     deps.logger.info("a write whose answer was lost is not in the target; the documents are judged afresh", {
@@ -121,7 +125,7 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   if (back === undefined) {
     letter(
       new BridgeError("write_unknown", `the answer to writing ${part.externalKey} was lost and the target cannot be asked whether it holds it`, {
-        hint: `look ${part.externalKey} up in the target: if it is there, resolve this dead letter; if not, replay it (it writes exactly this document)`,
+        hint: `replay it whether or not ${part.externalKey} is in the target: the replay writes it only if it is missing (an existing one is found or refused as a duplicate) and then settles the ledger and before-images, then sync the window its source documents changed in again (POST /flows/:id/sync with from/to) so what changed since is corrected; resolving it by hand leaves the write uncounted`,
       }),
     );
     return done();

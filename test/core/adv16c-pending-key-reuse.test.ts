@@ -4,6 +4,7 @@
  * (legacyQuery profile) over loopback HTTP; explicit clocks; the signed invariant.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
@@ -117,12 +118,21 @@ describe("adversary 16c: a group correction key left in T+ by a lost answer, reu
     const end = startOfToday(e2e);
     const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
     // m2's correction is G-C2 and books −m2; only m1 (whose G-C1 the open letter names) differs until it is resolved.
-    const c2 = letter!.externalKey.replace(/-C1$/, "-C2");
+    const c2 = String(letter?.externalKey).replace(/-C1$/, "-C2");
     expect(e2e.stack.tplus.vouchers("otherDispatch").some((v) => String(v.ExternalCode) === c2)).toBe(true);
     const m1Skus = new Set((m1.items as Array<Record<string, unknown>>).map((i) => String(i.sku_id)));
     const diff = signedDifferences(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))));
     expect(diff.length).toBeGreaterThan(0);
     expect(diff.filter((d) => !m1Skus.has(d.split(":")[0]!.split("|")[2]!))).toEqual([]);
     expect((await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => l.externalKey)).toEqual([letter!.externalKey]);
+    // The letter replayed as its hint says (T+ answers "duplicate": G-C1 is there): its images settle, m1 is reposted.
+    const rr = await replayDeadLetter(e2e.ports, letter!.id, { by: "operator", budget: { maxSubrequests: 100 } });
+    expect(rr.replayed).toBe(true);
+    // m1 was last read before the replay: the window it changed in is synced again (the letter's hint says so).
+    e2e.clock.advance(DAY);
+    await e2e.run(TPLUS, { range: { from: e2e.clock.now() - 6 * DAY, to: e2e.clock.now() - 2 * 3_600_000 } });
+    const after = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    assertSignedInvariant(only(after), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after replaying the write_unknown letter");
+    expect((await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved)).toEqual([]);
   });
 });
