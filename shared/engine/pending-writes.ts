@@ -33,6 +33,14 @@ const pendingUnit = (externalKey: string) => `${PENDING_PREFIX}${externalKey}`;
 
 /** Keys of the pending entries this run opened (closed when the write's answer arrives or it is refused). */
 const openByRun = new WeakMap<FlowRun, Set<string>>();
+/** Keys whose write this run could not settle (lettered by resolveOne): no correction of this run is numbered onto them. */
+const inDoubtByRun = new WeakMap<FlowRun, Set<string>>();
+/**
+ * Whether `key` names a write an earlier run left in doubt that this run lettered (change numbering:
+ * adv16c-pending-key-reuse; letters of earlier runs: stale-letters.ts). This run's own pending writes need no check:
+ * a group's numbers advance within the run (changes.ts groupNext) and a document is reviewed once.
+ */
+export const keyInDoubt = (run: FlowRun, key: string): boolean => inDoubtByRun.get(run)?.has(key) === true;
 /** The last `createdAt` this run gave a pending entry: strictly increasing, so they resolve in the order written. */
 const lastOpenedAt = new WeakMap<FlowRun, number>();
 
@@ -110,11 +118,13 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   // The letter holds the write AND the images its answer would have settled (held-event.ts): its replay moves them as
   // the answer would have, so a later run corrects against what the target then holds, even when the source changed
   // meanwhile (adv16c-pending-letter-replay: a replayed G-C1 (−m) after m came back is followed by G-C2 (+m)).
-  const letter = (error: BridgeError) =>
+  const letter = (error: BridgeError) => {
+    inDoubtByRun.set(run, (inDoubtByRun.get(run) ?? new Set<string>()).add(part.externalKey));
     fileDeadLetter(run, part.members[0] ?? part.externalKey, null, error, {
       externalKey: part.externalKey,
       payload: heldEventLetter([part], plan.settle ?? [], (key) => ledger.get(key)?.contentHash),
     });
+  };
   if (back === null) {
     deps.logger.info("a write whose answer was lost is not in the target; the documents are judged afresh", {
       flowId: run.flowId,

@@ -135,4 +135,31 @@ describe("adversary 16c: a group correction key left in T+ by a lost answer, reu
     assertSignedInvariant(only(after), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after replaying the write_unknown letter");
     expect((await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved)).toEqual([]);
   });
+  it("adv16c-pending-key-reuse (same run): a member cancelled in the run that letters G-C1 gets G-C2", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const today = startOfToday(e2e);
+    const group = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .filter(
+        (d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < today,
+      );
+    const m1 = group[0]!;
+    const m2 = group.find((d) => d !== m1 && d.wms_co_id === m1.wms_co_id)!;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Cancelled" });
+    e2e.clock.advance(DAY);
+    await e2e.run(TPLUS, {}, { fetch: lossyFirstCreate() });
+    // m1 back and m2 cancelled before the run that letters the pending G-C1.
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Confirmed" });
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m2.io_id, status: "Cancelled" });
+    e2e.clock.advance(DAY);
+    await e2e.runToCompletion(TPLUS);
+    const store = new FlowStateStore(e2e.kv);
+    const letters = (await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => [l.externalKey, l.error?.code]);
+    const c1 = String(letters[0]?.[0]);
+    expect(letters).toEqual([[c1, "write_unknown"]]);
+    expect(c1).toMatch(/-C1$/);
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
+    expect(codes).toContain(c1.replace(/-C1$/, "-C2"));
+  });
 });
