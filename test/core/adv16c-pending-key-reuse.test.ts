@@ -51,8 +51,9 @@ describe("adversary 16c: a group correction key left in T+ by a lost answer, reu
   // 4→0, BXW40-43 2→0, BXW40-44 4→0, NZK30-21 10→5, TX100-32 0→4); only the write_unknown letter remains.
   // Fault: changes.ts freeNumber / change-writer.ts (held.heldByOther knows period_closed letters only) + pending-writes.ts
   // (the key of an unresolved write is released to the next correction of the group).
-  // Still open: with the write_unknown letter unresolved, G-C1 (−m1) is in T+ and uncounted, so m1 counts 0 until the
-  // operator resolves the letter (legacyQuery cannot read it). The numbering part is fixed (test below).
+  // Still it.fails by design: while the write_unknown letter is open, G-C1 (−m1) is in T+ and uncounted (legacyQuery
+  // cannot read it), so m1 counts 0 until the operator replays the letter as its hint says and re-syncs the window.
+  // The numbering part is fixed and the replay path sums to the source: the two tests below.
   it.fails("FINDING adv16c-pending-key-reuse: the second member's cancellation is booked, the group sums to the source", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
