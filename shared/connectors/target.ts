@@ -43,6 +43,12 @@ export interface TargetConnector {
    * an "already_exists" answer is compared, not trusted). null when the target cannot be read back or holds no such document.
    */
   readBack?(doc: TargetWrite, hint?: { targetId?: string }): Promise<ReadBack | null>;
+  /**
+   * Whether a document carries `doc.externalKey`, without reading its lines: its id when one does, null when none
+   * does, undefined when the target cannot tell. For a target whose readBack answers null both for "no such document"
+   * and "found but unreadable" (T+ without GetVoucherDTO; engine/pending-writes.ts).
+   */
+  findKey?(doc: TargetWrite): Promise<{ targetId: string } | null | undefined>;
   /** The lines `doc` would write, as readBack reports them (no request). */
   contentLines?(doc: TargetWrite): ContentLine[];
   /**

@@ -20,6 +20,7 @@ import { compareLines, type ReadBack } from "../connectors/content-lines.ts";
 import type { OutboxPlan } from "../state/outbox-store.ts";
 import type { LedgerEntry } from "../state/records.ts";
 import { ChangeBook } from "./changes.ts";
+import { heldEventLetter } from "./held-event.ts";
 import { writtenEntries } from "./ledger-keys.ts";
 import type { FlowRun } from "./run-context.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
@@ -32,6 +33,14 @@ const pendingUnit = (externalKey: string) => `${PENDING_PREFIX}${externalKey}`;
 
 /** Keys of the pending entries this run opened (closed when the write's answer arrives or it is refused). */
 const openByRun = new WeakMap<FlowRun, Set<string>>();
+/** Keys whose write this run could not settle (lettered by resolveOne): no correction of this run is numbered onto them. */
+const inDoubtByRun = new WeakMap<FlowRun, Set<string>>();
+/**
+ * Whether `key` names a write an earlier run left in doubt that this run lettered (change numbering:
+ * adv16c-pending-key-reuse; letters of earlier runs: stale-letters.ts). This run's own pending writes need no check:
+ * a group's numbers advance within the run (changes.ts groupNext) and a document is reviewed once.
+ */
+export const keyInDoubt = (run: FlowRun, key: string): boolean => inDoubtByRun.get(run)?.has(key) === true;
 /** The last `createdAt` this run gave a pending entry: strictly increasing, so they resolve in the order written. */
 const lastOpenedAt = new WeakMap<FlowRun, number>();
 
@@ -106,11 +115,16 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   if (!part || ledger.get(part.externalKey)?.contentHash === part.contentHash) return done(); // its answer was recorded after all
   const write: TargetWrite = { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload };
   const back = await lookUp(deps.target, write);
-  const letter = (error: BridgeError) =>
+  // The letter holds the write AND the images its answer would have settled (held-event.ts): its replay moves them as
+  // the answer would have, so a later run corrects against what the target then holds, even when the source changed
+  // meanwhile (adv16c-pending-letter-replay: a replayed G-C1 (−m) after m came back is followed by G-C2 (+m)).
+  const letter = (error: BridgeError) => {
+    inDoubtByRun.set(run, (inDoubtByRun.get(run) ?? new Set<string>()).add(part.externalKey));
     fileDeadLetter(run, part.members[0] ?? part.externalKey, null, error, {
       externalKey: part.externalKey,
-      payload: { outbox: { unit: `correction:${part.externalKey}`, parts: [part] } },
+      payload: heldEventLetter([part], plan.settle ?? [], (key) => ledger.get(key)?.contentHash),
     });
+  };
   if (back === null) {
     deps.logger.info("a write whose answer was lost is not in the target; the documents are judged afresh", {
       flowId: run.flowId,
@@ -121,7 +135,7 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   if (back === undefined) {
     letter(
       new BridgeError("write_unknown", `the answer to writing ${part.externalKey} was lost and the target cannot be asked whether it holds it`, {
-        hint: `look ${part.externalKey} up in the target: if it is there, resolve this dead letter; if not, replay it (it writes exactly this document)`,
+        hint: `replay it whether or not ${part.externalKey} is in the target: the replay writes it only if it is missing (an existing one is found or refused as a duplicate) and then settles the ledger and before-images, then sync the window its source documents changed in again (POST /flows/:id/sync with from/to) so what changed since is corrected; resolving it by hand leaves the write uncounted`,
       }),
     );
     return done();
@@ -170,9 +184,22 @@ async function lookUp(target: TargetConnector, write: TargetWrite): Promise<Read
     // KIS answers null only when no bill carries the key (it throws kis_lookup_failed when it cannot tell); T+ also
     // answers null without voucher queries, so there a known-good read must show the lookup was possible.
     if (target.system === "kis") return null;
+    if (target.findKey) {
+      const found = await target.findKey(write);
+      if (found === null) return null;
+      // Found by its key but its lines cannot be read (T+ without GetVoucherDTO, adv16c-pending-no-dto): taken as
+      // ours, as written. The key is deterministic, only this write uses it (numbering skips every key a pending
+      // entry or an open letter names, changes.ts), and the entry was opened before the write was sent; the same
+      // trust as an unreadable "already exists" (verify-existing.ts). Never "absent": that leaves it uncounted.
+      if (found) return { targetId: found.targetId, ours: [], theirs: [] };
+      return undefined;
+    }
     return (await target.probe?.(write.operation)) === true ? null : undefined;
   } catch (error) {
-    if (error instanceof BridgeError && !error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
+    // A budget stop (or a transient failure) says nothing about the target: it ends the run with the entry kept, and
+    // the next invocation asks again (adv16c-pending-budget-letter). Only a lookup the target cannot make is "unknown".
+    if (error instanceof BudgetExhaustedError || !(error instanceof BridgeError)) throw error;
+    if (!error.retryable && !isAccountError(error)) return undefined; // e.g. kis_lookup_failed
     throw error;
   }
 }

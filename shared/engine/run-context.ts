@@ -12,7 +12,7 @@ import type { MergeSpool } from "./merge-build.ts";
 import type { OutboxRun } from "./outbox-writer.ts";
 import { PoisonBook } from "./poison.ts";
 import { fileDeadLetter, RunLedger } from "./run-ledger.ts";
-import { closePendingWrite, openPendingWrite } from "./pending-writes.ts";
+import { closePendingWrite, keyInDoubt, openPendingWrite } from "./pending-writes.ts";
 import type { BuildContext, RunDeps, RunOptions, RunResult } from "./run.ts";
 import type { BuildResult, Checkpoint, RunOutcome, RunSummary, WindowCursor, WindowSummary } from "./types.ts";
 import { planWindows, type TimeWindow } from "./window.ts";
@@ -150,8 +150,9 @@ function outageProbe(deps: RunDeps): (() => Promise<boolean | undefined>) | unde
 
 function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>): ChangeWriter {
   const { deps, ledger } = run;
-  return createChangeWriter({
-    book: new ChangeBook(settings, (key) => ledger.get(key)),
+  const book = new ChangeBook(settings, (key) => ledger.get(key));
+  const writer = createChangeWriter({
+    book,
     flowId: run.flowId,
     runId: run.runId,
     dryRun: run.dryRun,
@@ -169,6 +170,10 @@ function runChangeWriter(run: FlowRun, settings: NonNullable<RunDeps["changes"]>
     skipped: () => run.counts.skipped++,
     ...(deps.held && !run.dryRun ? { held: deps.held } : {}),
   });
+  // Numbering also skips the keys of writes this run left in doubt (pending-writes.ts keyInDoubt).
+  const held = book.heldByOther;
+  book.heldByOther = (key, sourceId) => keyInDoubt(run, key) || (held?.(key, sourceId) ?? false);
+  return writer;
 }
 
 /** The windows a run reads: the range of a backfill, or from the watermark − lookback; a resumed window first. */

@@ -28,14 +28,27 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
     logger,
   );
   if (!stale) return held;
+  const inDoubt = new Set(ordinary.filter((l) => l.error?.code === "write_unknown").flatMap(letterKeys));
   return {
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
     unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
     planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
-    heldByOther: (key, sourceId) => held?.heldByOther(key, sourceId) ?? false,
+    // An open letter of an unknown write (write_unknown: the write may be in the target) keeps its key from every
+    // correction, its own document's too (other lines under the key would be answered "duplicate" and taken as
+    // written: adv16c-pending-key-reuse); other open correction letters from other documents' corrections.
+    heldByOther: (key, sourceId) => inDoubt.has(key) || (held?.heldByOther(key, sourceId) ?? false) || stale.heldByOther(key, sourceId),
     dropped: async (sourceId) => {
       await held?.dropped(sourceId);
       await stale.dropped(sourceId);
     },
   };
+}
+
+/** The keys a letter names: its own and its planned parts'. */
+function letterKeys(letter: DeadLetter): string[] {
+  const parts = (letter.payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
+  const keys = Array.isArray(parts)
+    ? parts.map((p) => (p as { externalKey?: unknown } | null)?.externalKey).filter((k): k is string => typeof k === "string")
+    : [];
+  return letter.externalKey ? [letter.externalKey, ...keys] : keys;
 }

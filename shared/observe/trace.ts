@@ -418,6 +418,7 @@ export function observeRun<D extends { source: WindowSource; target: TargetConne
   // The optional capabilities stay exactly as present or absent as on the real target (the engine checks them).
   if (inner.writeBatch) target.writeBatch = (docs) => inner.writeBatch!(docs);
   if (inner.readBack) target.readBack = (doc, hint) => inner.readBack!(doc, hint);
+  if (inner.findKey) target.findKey = (doc) => inner.findKey!(doc);
   if (inner.contentLines) target.contentLines = (doc) => inner.contentLines!(doc);
   if (inner.probe) target.probe = (operation) => inner.probe!(operation);
   const state: EngineState = {

@@ -45,7 +45,7 @@ describe("adversary 16c: the budget runs out while a pending write is looked up"
   // resolve this dead letter") leaves it at 0 when followed (observed 2100019: BB600-32 28→0, MZ500-13 7→0,
   // NZK30-32 27→0, NZK30-44 23→0; letter [2100019-R1, write_unknown]).
   // Fault: pending-writes.ts lookUp (catch: `!error.retryable && !isAccountError(error)` also matches budget_exhausted).
-  it.fails("FINDING adv16c-pending-budget-letter: a budget stop during the lookup keeps the pending write for the next run", async () => {
+  it("FINDING adv16c-pending-budget-letter: a budget stop during the lookup keeps the pending write for the next run", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
     const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));

@@ -4,11 +4,12 @@
  * (legacyQuery profile) over loopback HTTP; explicit clocks; the signed invariant.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, signedDifferences, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -50,6 +51,9 @@ describe("adversary 16c: a group correction key left in T+ by a lost answer, reu
   // 4→0, BXW40-43 2→0, BXW40-44 4→0, NZK30-21 10→5, TX100-32 0→4); only the write_unknown letter remains.
   // Fault: changes.ts freeNumber / change-writer.ts (held.heldByOther knows period_closed letters only) + pending-writes.ts
   // (the key of an unresolved write is released to the next correction of the group).
+  // Still it.fails by design: while the write_unknown letter is open, G-C1 (−m1) is in T+ and uncounted (legacyQuery
+  // cannot read it), so m1 counts 0 until the operator replays the letter as its hint says and re-syncs the window.
+  // The numbering part is fixed and the replay path sums to the source: the two tests below.
   it.fails("FINDING adv16c-pending-key-reuse: the second member's cancellation is booked, the group sums to the source", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
@@ -82,5 +86,81 @@ describe("adversary 16c: a group correction key left in T+ by a lost answer, reu
     const end = startOfToday(e2e);
     const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
     assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after m2's cancellation");
+  });
+  it("adv16c-pending-key-reuse (numbering): the second member's correction skips the key the open write_unknown letter names", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const today = startOfToday(e2e);
+    const group = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .filter(
+        (d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < today,
+      );
+    const m1 = group[0]!;
+    const m2 = group.find((d) => d !== m1 && d.wms_co_id === m1.wms_co_id)!;
+    expect(m2).toBeDefined();
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Cancelled" });
+    e2e.clock.advance(DAY);
+    await e2e.run(TPLUS, {}, { fetch: lossyFirstCreate() });
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Confirmed" });
+    e2e.clock.advance(DAY);
+    await e2e.runToCompletion(TPLUS);
+    const store = new FlowStateStore(e2e.kv);
+    const letter = (await store.listDeadLetters(TPLUS)).find((l) => !l.resolved && l.error?.code === "write_unknown");
+    expect(letter?.externalKey).toMatch(/-C1$/);
+    // Another member of the same group is cancelled.
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m2.io_id, status: "Cancelled" });
+    for (let i = 0; i < 2; i++) {
+      e2e.clock.advance(DAY);
+      await e2e.runToCompletion(TPLUS);
+    }
+    const prefix = `2024-06-19|${String(m1.wms_co_id)}|`;
+    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(prefix)));
+    const end = startOfToday(e2e);
+    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    // m2's correction is G-C2 and books −m2; only m1 (whose G-C1 the open letter names) differs until it is resolved.
+    const c2 = String(letter?.externalKey).replace(/-C1$/, "-C2");
+    expect(e2e.stack.tplus.vouchers("otherDispatch").some((v) => String(v.ExternalCode) === c2)).toBe(true);
+    const m1Skus = new Set((m1.items as Array<Record<string, unknown>>).map((i) => String(i.sku_id)));
+    const diff = signedDifferences(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))));
+    expect(diff.length).toBeGreaterThan(0);
+    expect(diff.filter((d) => !m1Skus.has(d.split(":")[0]!.split("|")[2]!))).toEqual([]);
+    expect((await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => l.externalKey)).toEqual([letter!.externalKey]);
+    // The letter replayed as its hint says (T+ answers "duplicate": G-C1 is there): its images settle, m1 is reposted.
+    const rr = await replayDeadLetter(e2e.ports, letter!.id, { by: "operator", budget: { maxSubrequests: 100 } });
+    expect(rr.replayed).toBe(true);
+    // m1 was last read before the replay: the window it changed in is synced again (the letter's hint says so).
+    e2e.clock.advance(DAY);
+    await e2e.run(TPLUS, { range: { from: e2e.clock.now() - 6 * DAY, to: e2e.clock.now() - 2 * 3_600_000 } });
+    const after = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+    assertSignedInvariant(only(after), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after replaying the write_unknown letter");
+    expect((await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved)).toEqual([]);
+  });
+  it("adv16c-pending-key-reuse (same run): a member cancelled in the run that letters G-C1 gets G-C2", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const today = startOfToday(e2e);
+    const group = e2e.stack.jushuitan
+      .documents(JST_PATHS.salesOut)
+      .filter(
+        (d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && String(d.io_date).startsWith("2024-06-19") && parseInZone(String(d.modified))! < today,
+      );
+    const m1 = group[0]!;
+    const m2 = group.find((d) => d !== m1 && d.wms_co_id === m1.wms_co_id)!;
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Cancelled" });
+    e2e.clock.advance(DAY);
+    await e2e.run(TPLUS, {}, { fetch: lossyFirstCreate() });
+    // m1 back and m2 cancelled before the run that letters the pending G-C1.
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m1.io_id, status: "Confirmed" });
+    e2e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: m2.io_id, status: "Cancelled" });
+    e2e.clock.advance(DAY);
+    await e2e.runToCompletion(TPLUS);
+    const store = new FlowStateStore(e2e.kv);
+    const letters = (await store.listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => [l.externalKey, l.error?.code]);
+    const c1 = String(letters[0]?.[0]);
+    expect(letters).toEqual([[c1, "write_unknown"]]);
+    expect(c1).toMatch(/-C1$/);
+    const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
+    expect(codes).toContain(c1.replace(/-C1$/, "-C2"));
   });
 });

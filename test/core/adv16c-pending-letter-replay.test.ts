@@ -50,7 +50,7 @@ describe("adversary 16c: a write_unknown letter of a pending group correction, r
   // right while the source still wants the correction; replay.ts replayPlanned writes a correction:… unit without
   // asking whether it is still due (a group correction has no "reversed but not settled" check like changes.ts
   // reviewDocument's for a KIS red).
-  it.fails("FINDING adv16c-pending-letter-replay: replaying the write_unknown letter after the member came back keeps G = source", async () => {
+  it("FINDING adv16c-pending-letter-replay: replaying the write_unknown letter after the member came back keeps G = source", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { voucherApi: "legacyQuery" } });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const today = startOfToday(e2e);

@@ -48,7 +48,7 @@ describe("adversary 16c: a pending group correction in a T+ account without GetV
   // BXW40-44 4→0, NZK30-21 10→5), no letter.
   // Fault: tplus/operations.ts readBack returns null (not "cannot tell") when GetVoucherDTO is unsupported after
   // FindVoucherList found the key; pending-writes.ts lookUp trusts null once probe() says FindVoucherList works.
-  it.fails("FINDING adv16c-pending-no-dto: G-C1 committed, its answer lost, the member re-confirmed: counted once (or a letter names G-C1)", async () => {
+  it("FINDING adv16c-pending-no-dto: G-C1 committed, its answer lost, the member re-confirmed: counted once (or a letter names G-C1)", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160, tplus: { disabledApis: ["OtherDispatchOpenApi/GetVoucherDTO"] } });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const today = startOfToday(e2e);

@@ -531,6 +531,14 @@ export class TplusClient implements TargetConnector {
     return { targetId: id, ours: voucherLines(doc.payload), theirs: voucherLines(dto) };
   }
 
+  /** The voucher's id under the key (FindVoucherList only); undefined when the account offers no voucher query. */
+  async findKey(doc: TargetWrite): Promise<{ targetId: string } | null | undefined> {
+    const spec = resolveOperation(doc.operation);
+    const found = await this.lookupByExternalCode(spec, doc.externalKey);
+    if (found?.id) return { targetId: found.id };
+    return this.queryUnsupported.has(spec.resource) ? undefined : null;
+  }
+
   contentLines(doc: TargetWrite): ContentLine[] {
     return voucherLines(doc.payload);
   }
