@@ -69,7 +69,10 @@ export interface HeldMember {
 
 /** What a run may do with the flow's open held letters (RunDeps.held). */
 export interface HeldLetters {
-  /** The document was read and the condition drops it: withdraw its held letter when it was never posted. */
+  /**
+   * The document was read, the condition drops it and its image holds no lines: withdraw its held letter (never
+   * posted) and its held corrections (they would post lines of a cancelled document).
+   */
   dropped(sourceId: string): Promise<void>;
   /**
    * A member of a held group plan (outbox unit `<groupKey>#S<n>`): the replay will post it as planned, so a change
@@ -110,10 +113,12 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
       }
       return undefined;
     },
+    // Its image holds no lines, so a held correction of it would post lines (the blue of a move whose red was
+    // written: adv16c-move-held-cancel): superseded by the cancellation, whose image already says "nothing posted".
     dropped: (sourceId) =>
       withdraw(
-        (l) => l.sourceId === sourceId && isDocumentLetter(l),
-        `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`,
+        (l) => l.sourceId === sourceId && (isDocumentLetter(l) || isCorrectionLetter(l)),
+        `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and nothing of it stands posted`,
       ),
     planned: (sourceId, steps) => {
       const event = new Set(steps.map((s) => `${s.externalKey}#${s.contentHash}`));
