@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../ports.ts";
 import type { LedgerEntry, StoredImageLine } from "../state/records.ts";
-import { sumLines } from "../connectors/correction.ts";
+import { sumLines, type ImageLine } from "../connectors/correction.ts";
 import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
@@ -206,6 +206,19 @@ function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
   return true;
 }
 
+/** A member's lines `groupKey` still holds because their reversal there is held (held-letters.ts reversalHeld). */
+function standingIn(ctx: ChangeWriterContext, sourceId: string, groupKey: string): ImageLine[] {
+  const img = ctx.ledgerGet(imageKey(sourceId))?.before;
+  const parts = img && img.d !== groupKey ? ctx.held?.reversalHeld(sourceId, groupKey) : undefined;
+  if (!parts) return [];
+  const shape = ctx.book.settings.shape;
+  return sumLines(parts.flatMap((p) => shape.lines(p))).map((l) => ({
+    ...l,
+    qty: Math.abs(l.qty),
+    ...(l.amount !== undefined ? { amount: Math.abs(l.amount) } : {}),
+  }));
+}
+
 type Act = (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument) => Promise<boolean>;
 
 /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
@@ -234,7 +247,7 @@ async function reviewBuilt(ctx: ChangeWriterContext, act: Act, built: BuildResul
     const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
     if (!mine) continue;
     if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
-    const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
+    const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row), standingIn(ctx, s.id, s.groupKey));
     // Back to what was posted while a group correction of it is held: that correction is no longer due.
     if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
     await act(review, s.id, row);

@@ -12,6 +12,7 @@
  */
 import type { Logger } from "../ports.ts";
 import type { DeadLetter } from "../state/records.ts";
+import { imageKey } from "./changes.ts";
 
 export const WITHDRAWN_BY = "auto: source moved on";
 
@@ -86,6 +87,11 @@ export interface HeldLetters {
    * its held corrections that are not part of this event (adv16b-held-cancel-then-edit-difference).
    */
   planned(sourceId: string, steps: ReadonlyArray<{ externalKey: string; contentHash: string }>): Promise<void>;
+  /**
+   * The part payloads of a held correction of this member that reverses it whole in `groupKey` (its image after the
+   * event: in that group, no lines): the group still holds the member's lines until it is booked.
+   */
+  reversalHeld(sourceId: string, groupKey: string): Record<string, unknown>[] | undefined;
   /** Whether a held correction of another source document holds this key (group correction numbering). */
   heldByOther(key: string, sourceId: string): boolean;
 }
@@ -126,6 +132,18 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
         (l) => l.sourceId === sourceId && isCorrectionLetter(l) && !partHashes(l).every((p) => event.has(p)),
         `superseded: a newer change of ${sourceId} was planned from the same before-image (${steps.map((s) => s.externalKey).join(", ")})`,
       );
+    },
+    reversalHeld(sourceId, groupKey) {
+      const image = imageKey(sourceId);
+      for (const l of pending) {
+        if (l.sourceId !== sourceId || !isCorrectionLetter(l) || !partKeys(l).every((k) => k.startsWith(`${groupKey}-C`))) continue;
+        const settle = (l.payload as { outbox?: { settle?: Array<{ key?: unknown; before?: { d?: unknown; l?: unknown[] } }> } }).outbox?.settle ?? [];
+        const after = settle.find((e) => e?.key === image)?.before;
+        if (after?.d !== groupKey || !Array.isArray(after.l) || after.l.length > 0) continue;
+        const parts = (l.payload as { outbox?: { parts?: Array<{ payload?: unknown }> } }).outbox?.parts ?? [];
+        return parts.flatMap((p) => (p.payload && typeof p.payload === "object" ? [p.payload as Record<string, unknown>] : []));
+      }
+      return undefined;
     },
     heldByOther: (key, sourceId) => pending.some((l) => l.sourceId !== sourceId && isCorrectionLetter(l) && partKeys(l).includes(key)),
     unchanged: (sourceId, documentKey) =>

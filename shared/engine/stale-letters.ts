@@ -32,6 +32,7 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
     unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
     planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
+    reversalHeld: (sourceId, groupKey) => held?.reversalHeld(sourceId, groupKey),
     heldByOther: (key, sourceId) => held?.heldByOther(key, sourceId) ?? false,
     dropped: async (sourceId) => {
       await held?.dropped(sourceId);
