@@ -206,6 +206,12 @@ function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
   return true;
 }
 
+/** The member's image is in another group, with lines, written by this run (a group write newer than any resumed plan). */
+function newerElsewhere(ctx: ChangeWriterContext, sourceId: string, groupKey: string): boolean {
+  const e = ctx.ledgerGet(imageKey(sourceId));
+  return e?.runId === ctx.runId && e.before?.g === 1 && e.before.d !== groupKey && e.before.l.length > 0;
+}
+
 /** A member's lines `groupKey` still holds because their reversal there is held (held-letters.ts reversalHeld). */
 function standingIn(ctx: ChangeWriterContext, sourceId: string, groupKey: string): ImageLine[] {
   const img = ctx.ledgerGet(imageKey(sourceId))?.before;
@@ -273,9 +279,10 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     /**
      * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
      * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it
-     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member now built into another group is left alone.
+     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member another group of this run imaged since is reversed
+     * in the plan's group (adv16c-resumed-plan-move); otherwise a member built into another group is left to that group.
      */
-    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>) {
+    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>, planned?: Record<string, StoredImageLine[]>) {
       for (const id of [...members].sort()) {
         const row = rowsById.get(id);
         if (!row) continue;
@@ -286,6 +293,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         }
         const mine = alone(row);
         if (mine && built.documents[0]?.groupKey === groupKey) await act(ctx.book.reviewMember(id, groupKey, mine.lines, mine.head, eventOf(row)), id, row);
+        else if (planned?.[id] && newerElsewhere(ctx, id, groupKey))
+          await act(ctx.book.reversePlanned(id, groupKey, fromStored(planned[id]!), eventOf(row)), id, row);
       }
     },
     /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */
@@ -320,6 +329,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         return;
       }
       const members = doc.members.flatMap((id) => {
+        // A resumed plan never moves back a member another group's write of this run imaged (reviewPlanMembers reverses it here).
+        if (planned && newerElsewhere(ctx, id, doc.groupKey!)) return [];
         const stored = planned?.[id];
         if (stored) return [{ id, lines: fromStored(stored) }];
         const row = rowsById?.get(id);

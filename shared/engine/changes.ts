@@ -242,6 +242,25 @@ export class ChangeBook {
     return { verdict: "corrections", corrections };
   }
 
+  /**
+   * A resumed plan booked `lines` of a member in `groupKey` after another group's write of this run imaged it there
+   * (adv16c-resumed-plan-move): reversed in `groupKey`; the member's image stays where it is.
+   */
+  reversePlanned(sourceId: string, groupKey: string, lines: ImageLine[], event?: string): Review {
+    const before = postableLines(lines);
+    if (before.length === 0) return { verdict: "unchanged" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`member ${sourceId} of group ${groupKey}`, false) };
+    const review = this.groupCorrection(sourceId, { d: groupKey, g: 1, l: toStoredLines(before) }, undefined, before, [], "moved", event);
+    if (review.verdict !== "corrections") return review;
+    const key = imageKey(sourceId);
+    const corrections = review.corrections.map((c) => ({
+      ...c,
+      settle: (at: number, runId: string) => c.settle(at, runId).filter((e) => e.externalKey !== key),
+    }));
+    return { verdict: "corrections", corrections };
+  }
+
   /** `last` settling the member's image in `groupKey` with `lines` (nothing is written there: it holds them already). */
   private settleOnly(sourceId: string, groupKey: string, lines: ImageLine[], last: Correction): Correction {
     const key = imageKey(sourceId);
