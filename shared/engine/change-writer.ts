@@ -78,7 +78,11 @@ function memberNow(ctx: ChangeWriterContext, row: SourceRow, groupKey: string, r
   const share = members.length ? shareOf(ctx, row, members, rowsById) : undefined;
   if (share) return { lines: share, head: undefined };
   const id = ctx.idOf(row);
-  if (ctx.ledgerGet(imageKey(id)))
+  // Every partner was read and the share still does not build (a partner cancelled: adv16c-share-partner-cancelled):
+  // a change of it cannot be corrected, so a letter names it (filed once per row content: run-ledger.ts).
+  const posted = ctx.ledgerGet(imageKey(id))?.before?.l.length;
+  if (posted && members.length > 1 && members.every((m) => rowsById.has(m))) ctx.deadLetter(id, row, memberUnfollowed(id, groupKey));
+  else if (ctx.ledgerGet(imageKey(id)))
     ctx.logger.warn("a posted member read again maps neither alone nor with its group's rows read in this run: a change of it is not corrected", {
       flowId: ctx.flowId,
       sourceId: id,
