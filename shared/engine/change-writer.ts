@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../ports.ts";
 import type { LedgerEntry, StoredImageLine } from "../state/records.ts";
-import { sumLines } from "../connectors/correction.ts";
+import { sumLines, type ImageLine } from "../connectors/correction.ts";
 import { changeUnknown, fromStored, imageKey, toStoredLines, type ChangeBook, type Correction, type CorrectionRecord, type Review } from "./changes.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
@@ -78,7 +78,11 @@ function memberNow(ctx: ChangeWriterContext, row: SourceRow, groupKey: string, r
   const share = members.length ? shareOf(ctx, row, members, rowsById) : undefined;
   if (share) return { lines: share, head: undefined };
   const id = ctx.idOf(row);
-  if (ctx.ledgerGet(imageKey(id)))
+  // Every partner was read and the share still does not build (a partner cancelled: adv16c-share-partner-cancelled):
+  // a change of it cannot be corrected, so a letter names it (filed once per row content: run-ledger.ts).
+  const posted = ctx.ledgerGet(imageKey(id))?.before?.l.length;
+  if (posted && members.length > 1 && members.every((m) => rowsById.has(m))) ctx.deadLetter(id, row, memberUnfollowed(id, groupKey));
+  else if (ctx.ledgerGet(imageKey(id)))
     ctx.logger.warn("a posted member read again maps neither alone nor with its group's rows read in this run: a change of it is not corrected", {
       flowId: ctx.flowId,
       sourceId: id,
@@ -206,6 +210,25 @@ function heldMemberImaged(ctx: ChangeWriterContext, sourceId: string): boolean {
   return true;
 }
 
+/** The member's image is in another group, with lines, written by this run (a group write newer than any resumed plan). */
+function newerElsewhere(ctx: ChangeWriterContext, sourceId: string, groupKey: string): boolean {
+  const e = ctx.ledgerGet(imageKey(sourceId));
+  return e?.runId === ctx.runId && e.before?.g === 1 && e.before.d !== groupKey && e.before.l.length > 0;
+}
+
+/** A member's lines `groupKey` still holds because their reversal there is held (held-letters.ts reversalHeld). */
+function standingIn(ctx: ChangeWriterContext, sourceId: string, groupKey: string): ImageLine[] {
+  const img = ctx.ledgerGet(imageKey(sourceId))?.before;
+  const parts = img && img.d !== groupKey ? ctx.held?.reversalHeld(sourceId, groupKey) : undefined;
+  if (!parts) return [];
+  const shape = ctx.book.settings.shape;
+  return sumLines(parts.flatMap((p) => shape.lines(p))).map((l) => ({
+    ...l,
+    qty: Math.abs(l.qty),
+    ...(l.amount !== undefined ? { amount: Math.abs(l.amount) } : {}),
+  }));
+}
+
 type Act = (review: Review, sourceId: string, row: SourceRow | undefined, doc?: BuiltDocument) => Promise<boolean>;
 
 /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
@@ -234,7 +257,7 @@ async function reviewBuilt(ctx: ChangeWriterContext, act: Act, built: BuildResul
     const mine = row && memberNow(ctx, row, s.groupKey, rowsById);
     if (!mine) continue;
     if (ctx.held && !ctx.ledgerGet(imageKey(s.id))) heldMemberImaged(ctx, s.id); // edited while its plan is held
-    const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row));
+    const review = ctx.book.reviewMember(s.id, s.groupKey, mine.lines, mine.head, eventOf(row), standingIn(ctx, s.id, s.groupKey));
     // Back to what was posted while a group correction of it is held: that correction is no longer due.
     if (review.verdict === "unchanged" && !review.adopt) await ctx.held?.unchanged(s.id, s.groupKey);
     await act(review, s.id, row);
@@ -260,9 +283,10 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     /**
      * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
      * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it
-     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member now built into another group is left alone.
+     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member another group of this run imaged since is reversed
+     * in the plan's group (adv16c-resumed-plan-move); otherwise a member built into another group is left to that group.
      */
-    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>) {
+    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>, planned?: Record<string, StoredImageLine[]>) {
       for (const id of [...members].sort()) {
         const row = rowsById.get(id);
         if (!row) continue;
@@ -273,6 +297,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         }
         const mine = alone(row);
         if (mine && built.documents[0]?.groupKey === groupKey) await act(ctx.book.reviewMember(id, groupKey, mine.lines, mine.head, eventOf(row)), id, row);
+        else if (planned?.[id] && newerElsewhere(ctx, id, groupKey))
+          await act(ctx.book.reversePlanned(id, groupKey, fromStored(planned[id]!), eventOf(row)), id, row);
       }
     },
     /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */
@@ -307,6 +333,8 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
         return;
       }
       const members = doc.members.flatMap((id) => {
+        // A resumed plan never moves back a member another group's write of this run imaged (reviewPlanMembers reverses it here).
+        if (planned && newerElsewhere(ctx, id, doc.groupKey!)) return [];
         const stored = planned?.[id];
         if (stored) return [{ id, lines: fromStored(stored) }];
         const row = rowsById?.get(id);

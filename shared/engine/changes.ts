@@ -204,7 +204,14 @@ export class ChangeBook {
    * A member of a written merge group read again (`lines`: what it alone maps to now; `head`: the head it alone
    * maps to). No image: adopt the current lines (a ledger from before corrections existed: see docs/changes.md).
    */
-  reviewMember(sourceId: string, groupKey: string, current: ImageLine[], head: Record<string, unknown> | undefined, event?: string): Review {
+  reviewMember(
+    sourceId: string,
+    groupKey: string,
+    current: ImageLine[],
+    head: Record<string, unknown> | undefined,
+    event?: string,
+    standing: ImageLine[] = [],
+  ): Review {
     const img = this.image(sourceId);
     // Adopted with the group's head when the group has no image either, so a later cancellation can be reversed.
     if (!img) return { verdict: "unchanged", adopt: this.memberImages(groupKey, [{ id: sourceId, lines: current }], head, 0, "adopted") };
@@ -218,17 +225,52 @@ export class ChangeBook {
     // A member whose group changed (its day or warehouse was edited) is reversed in the group it was posted in.
     // A new group takes it as a late member (a supplement: `lines` is empty here); a group that already lists it
     // (it was moved away and back) does not build it again, so it is posted there as a group correction.
+    // `standing`: what that group still holds of it because its reversal there is held (adv16c-held-move-out-back):
+    // only the difference is due there (the held reversal is withdrawn as superseded by this event).
+    const home = postableLines(standing);
     const corrections: Correction[] = [];
     for (const [img2, from, to] of [
       [img, before, []],
-      [{ d: groupKey, g: 1, l: [] } as BeforeImage, [], lines],
+      [{ d: groupKey, g: 1, l: toStoredLines(home) } as BeforeImage, home, lines],
     ] as const) {
-      if (from.length === 0 && to.length === 0) continue;
+      if (sameLines([...from], [...to])) continue;
       const review = this.groupCorrection(sourceId, img2, head, [...from], [...to], "lines_changed", event);
       if (review.verdict !== "corrections") return review;
       corrections.push(...review.corrections);
     }
+    if (home.length && sameLines(home, lines) && corrections.length) corrections.push(this.settleOnly(sourceId, groupKey, home, corrections.pop()!));
     return { verdict: "corrections", corrections };
+  }
+
+  /**
+   * A resumed plan booked `lines` of a member in `groupKey` after another group's write of this run imaged it there
+   * (adv16c-resumed-plan-move): reversed in `groupKey`; the member's image stays where it is.
+   */
+  reversePlanned(sourceId: string, groupKey: string, lines: ImageLine[], event?: string): Review {
+    const before = postableLines(lines);
+    if (before.length === 0) return { verdict: "unchanged" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`member ${sourceId} of group ${groupKey}`, false) };
+    const review = this.groupCorrection(sourceId, { d: groupKey, g: 1, l: toStoredLines(before) }, undefined, before, [], "moved", event);
+    if (review.verdict !== "corrections") return review;
+    const key = imageKey(sourceId);
+    const corrections = review.corrections.map((c) => ({
+      ...c,
+      settle: (at: number, runId: string) => c.settle(at, runId).filter((e) => e.externalKey !== key),
+    }));
+    return { verdict: "corrections", corrections };
+  }
+
+  /** `last` settling the member's image in `groupKey` with `lines` (nothing is written there: it holds them already). */
+  private settleOnly(sourceId: string, groupKey: string, lines: ImageLine[], last: Correction): Correction {
+    const key = imageKey(sourceId);
+    return {
+      ...last,
+      settle: (at, runId) => [
+        ...last.settle(at, runId).filter((e) => e.externalKey !== key),
+        this.entry(key, { d: groupKey, g: 1, l: toStoredLines(lines) }, at, runId, [sourceId]),
+      ],
+    };
   }
 
   /**

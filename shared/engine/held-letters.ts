@@ -12,6 +12,7 @@
  */
 import type { Logger } from "../ports.ts";
 import type { DeadLetter } from "../state/records.ts";
+import { imageKey } from "./changes.ts";
 
 export const WITHDRAWN_BY = "auto: source moved on";
 
@@ -69,7 +70,10 @@ export interface HeldMember {
 
 /** What a run may do with the flow's open held letters (RunDeps.held). */
 export interface HeldLetters {
-  /** The document was read and the condition drops it: withdraw its held letter when it was never posted. */
+  /**
+   * The document was read, the condition drops it and its image holds no lines: withdraw its held letter (never
+   * posted) and its held corrections (they would post lines of a cancelled document).
+   */
   dropped(sourceId: string): Promise<void>;
   /**
    * A member of a held group plan (outbox unit `<groupKey>#S<n>`): the replay will post it as planned, so a change
@@ -83,6 +87,11 @@ export interface HeldLetters {
    * its held corrections that are not part of this event (adv16b-held-cancel-then-edit-difference).
    */
   planned(sourceId: string, steps: ReadonlyArray<{ externalKey: string; contentHash: string }>): Promise<void>;
+  /**
+   * The part payloads of a held correction of this member that reverses it whole in `groupKey` (its image after the
+   * event: in that group, no lines): the group still holds the member's lines until it is booked.
+   */
+  reversalHeld(sourceId: string, groupKey: string): Record<string, unknown>[] | undefined;
   /** Whether a held correction of another source document holds this key (group correction numbering). */
   heldByOther(key: string, sourceId: string): boolean;
 }
@@ -110,10 +119,12 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
       }
       return undefined;
     },
+    // Its image holds no lines, so a held correction of it would post lines (the blue of a move whose red was
+    // written: adv16c-move-held-cancel): superseded by the cancellation, whose image already says "nothing posted".
     dropped: (sourceId) =>
       withdraw(
-        (l) => l.sourceId === sourceId && isDocumentLetter(l),
-        `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and was never posted`,
+        (l) => l.sourceId === sourceId && (isDocumentLetter(l) || isCorrectionLetter(l)),
+        `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and nothing of it stands posted`,
       ),
     planned: (sourceId, steps) => {
       const event = new Set(steps.map((s) => `${s.externalKey}#${s.contentHash}`));
@@ -121,6 +132,18 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
         (l) => l.sourceId === sourceId && isCorrectionLetter(l) && !partHashes(l).every((p) => event.has(p)),
         `superseded: a newer change of ${sourceId} was planned from the same before-image (${steps.map((s) => s.externalKey).join(", ")})`,
       );
+    },
+    reversalHeld(sourceId, groupKey) {
+      const image = imageKey(sourceId);
+      for (const l of pending) {
+        if (l.sourceId !== sourceId || !isCorrectionLetter(l) || !partKeys(l).every((k) => k.startsWith(`${groupKey}-C`))) continue;
+        const settle = (l.payload as { outbox?: { settle?: Array<{ key?: unknown; before?: { d?: unknown; l?: unknown[] } }> } }).outbox?.settle ?? [];
+        const after = settle.find((e) => e?.key === image)?.before;
+        if (after?.d !== groupKey || !Array.isArray(after.l) || after.l.length > 0) continue;
+        const parts = (l.payload as { outbox?: { parts?: Array<{ payload?: unknown }> } }).outbox?.parts ?? [];
+        return parts.flatMap((p) => (p.payload && typeof p.payload === "object" ? [p.payload as Record<string, unknown>] : []));
+      }
+      return undefined;
     },
     heldByOther: (key, sourceId) => pending.some((l) => l.sourceId !== sourceId && isCorrectionLetter(l) && partKeys(l).includes(key)),
     unchanged: (sourceId, documentKey) =>

@@ -123,7 +123,7 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
     }
     const closed = await writePlan(w, plan, rowsById);
     // Finished as planned, with the lines its members had then: members read again since are corrected against it.
-    if (closed && resumed.has(unit)) await ctx.changeWriter?.reviewPlanMembers(plan.groupKey, plan.members, rowsById);
+    if (closed && resumed.has(unit)) await ctx.changeWriter?.reviewPlanMembers(plan.groupKey, plan.members, rowsById, plan.images);
   }
   return rest;
 }

@@ -33,6 +33,7 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
     member: (sourceId, idOf) => held?.member(sourceId, idOf),
     unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
     planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
+    reversalHeld: (sourceId, groupKey) => held?.reversalHeld(sourceId, groupKey),
     // An open letter of an unknown write (write_unknown: the write may be in the target) keeps its key from every
     // correction, its own document's too (other lines under the key would be answered "duplicate" and taken as
     // written: adv16c-pending-key-reuse); other open correction letters from other documents' corrections.
