@@ -30,6 +30,7 @@
 import { type EnvVars, numberFromEnv } from "../compose/env.ts";
 import { BridgeError } from "../errors.ts";
 import type { LedgerEntry } from "../state/records.ts";
+import { deadLetterMarker } from "./ledger-keys.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
 
 export const DEFAULT_MAX_FAILED_RUNS = 3;
@@ -86,7 +87,12 @@ export class PoisonBook {
 
   /** Dead-lettered as poison already: not sent again while its content is unchanged. */
   exhausted(doc: BuiltDocument): boolean {
-    return this.priorAttempts(doc) >= this.maxFailedRuns;
+    if (this.priorAttempts(doc) < this.maxFailedRuns) return false;
+    // Only once its letter is stored (chaos seed 4254): flushState saves the `dead:` marker after the letter but the
+    // attempt entry regardless, so a failed letter write left "exhausted" with no letter and every later run skipped
+    // the document: never written, never lettered. Without a marker as new as the count, it is tried (and lettered) again.
+    const marker = this.ledgerGet(deadLetterMarker(doc.externalKey));
+    return marker !== undefined && marker.writtenAt >= (this.ledgerGet(attemptLedgerKey(doc.externalKey))?.writtenAt ?? 0);
   }
 
   /** Documents tried before go last (stable otherwise). */
