@@ -95,6 +95,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export interface RunOptions {
   /** Upper bound on invocations before the run counts as not settling. */
   maxTicks?: number;
+  /**
+   * Epoch ms after which no further invocation starts: the run stops, judges what it has and fails. Vitest cannot
+   * cancel a timed-out test, so a run cut only by the test timeout kept invoking the Worker while the next seed
+   * cleared and reused the same KV and Durable Objects (seed 4375 then 4376 in one shard).
+   */
+  deadlineAt?: number;
 }
 
 export async function runChaosScenario(scenario: ChaosScenario, options: RunOptions = {}): Promise<ChaosResult> {
@@ -290,7 +296,12 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
     };
 
     let lossPending = scenario.ledgerLoss === true;
+    let outOfTime = false;
     for (; ticks < maxTicks; ) {
+      if (options.deadlineAt !== undefined && Date.now() >= options.deadlineAt) {
+        outOfTime = true;
+        break;
+      }
       const pendingFlows = FLOW_IDS.filter((f) => !settled.get(f));
       tickAt = Date.now();
       if (pendingFlows.length === 0 && queue.pending.length === 0) {
@@ -428,11 +439,12 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
       if (note(outcomes)) await sleep(scenario.leaseSeconds * 1000 + 150);
     }
 
+    if (outOfTime) details.push(`stopped at the per-run time limit after ${ticks} invocations (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     const unsettled = FLOW_IDS.filter((f) => !settled.get(f));
     for (const flow of unsettled) {
       const run = lastRun.get(flow) as (RunView & { error?: { code: string; message: string } }) | null | undefined;
       details.push(
-        `${flow} did not settle within ${maxTicks} invocations; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}${run.setAside?.length ? ` set aside: ${run.setAside.map((s) => s.externalKey).join(", ")}` : ""}` : "skipped (lease held) or none"}`,
+        `${flow} did not settle within ${outOfTime ? `the time limit (${ticks} invocations)` : `${maxTicks} invocations`}; last run: ${run ? `${run.outcome}${run.continues ? " (continues)" : ""}${run.error ? ` ${run.error.code}: ${run.error.message}` : ""}${run.setAside?.length ? ` set aside: ${run.setAside.map((s) => s.externalKey).join(", ")}` : ""}` : "skipped (lease held) or none"}`,
       );
     }
 
