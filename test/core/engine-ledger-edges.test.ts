@@ -2,9 +2,12 @@
  * The run ledger's promises through the real engine, state store and emulators (issue 18: Stryker survivors in
  * shared/engine/run-ledger.ts with the engine tests): a merge group's supplement counter is read back from the
  * ledger, so a second late arrival becomes `-S2` (not a second `-S1` the target refuses as a duplicate); a dead
- * letter is filed once per failing content, and a failing document whose content changed is filed afresh.
+ * letter is filed once per failing content, and a failing document whose content changed is filed afresh; a
+ * refusal whose payload changed (a material re-mapped) and a conflict whose sides changed are filed again.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { DAY_MS } from "../../shared/engine/window.ts";
+import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
@@ -85,5 +88,74 @@ describe("run ledger through the engine", () => {
     expect(edited.counts.deadLettered).toBe(1);
     const filed = await letters();
     expect(filed.map((l) => l.error.code)).toEqual(["lookup_miss", "lookup_miss"]);
+  });
+
+  it("a refusal filed again once the payload changes: a material re-mapped in kis_materials, the bill still refused", async () => {
+    const rejected: string[] = [];
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, kis: { rejectBillNos: rejected } });
+    const env = e2e;
+    expect((await env.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const jst = env.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
+    const row = jst.upsertDocument(JST_PATHS.otherInOut, rest);
+    const id = String(row.io_id);
+    rejected.push(id); // KIS answers 物料不存在 for this bill number: a refusal, a dead letter
+    const letters = async () => (await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" })).filter((l) => String(l.sourceId) === id);
+    const itemIds = (payload: unknown) => ((payload as { Entry: { FItemID: unknown }[] }).Entry ?? []).map((e) => String(e.FItemID));
+
+    env.clock.advance(6 * 60_000);
+    expect((await env.runToCompletion(KIS)).at(-1)!.counts.deadLettered).toBe(1);
+    const [first] = await letters();
+    expect(first).toBeDefined();
+
+    // The material of the bill's first line is re-created in KIS (a new FItemID) and the table refreshed: the same
+    // source row now maps to another payload, which KIS refuses again. That refusal is news: a letter with what was sent.
+    const sku = String((template.items as Record<string, unknown>[])[0]!.sku_id);
+    const references = new KvReferenceStore(env.kv);
+    const table = (await references.get("kis_materials"))!;
+    const remapped = table.rows.map((r) => (String(r.F_103) === sku ? { ...r, FItemID: `${String(r.FItemID)}9` } : r));
+    await references.put({ ...table, rows: remapped, updatedAt: env.clock.now() });
+    env.clock.advance(60_000); // read again in the 10-minute lookback
+    const again = (await env.runToCompletion(KIS)).at(-1)!;
+    expect(again.counts.deadLettered).toBe(1);
+    const filed = await letters();
+    expect(filed).toHaveLength(2);
+    const payloads = filed.map((l) => itemIds(l.payload));
+    expect(payloads[0]).not.toEqual(payloads[1]);
+    expect(filed.map((l) => l.source)).toEqual([first!.source, first!.source]);
+  });
+
+  it("a conflict is filed once per pair of sides: read again it is skipped, edited again it is filed afresh", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 60 });
+    const env = e2e;
+    const range = { from: env.clock.now() - 6 * DAY_MS, to: env.clock.now() - 60_000 };
+    await env.run(KIS, { range });
+    const jst = env.stack.jushuitan;
+    const victim = env.stack.kis.bills()[0]!.FBillNo;
+    const doc = jst.documents(JST_PATHS.otherInOut).find((d) => String(d.io_id) === victim)!;
+    const editFirstLine = (by: number) => {
+      const now = jst.documents(JST_PATHS.otherInOut).find((d) => String(d.io_id) === victim)!;
+      const items = (now.items as Record<string, unknown>[]).map((it, i) => (i === 0 ? { ...it, qty: Number(it.qty) + by } : it));
+      jst.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items, modified: doc.modified });
+    };
+    // The source is edited and the ledger lost (engine-verify-existing): the bill under the key holds other lines.
+    editFirstLine(5);
+    for (const key of await env.kv.list(`ledger:${KIS}:`)) await env.kv.delete(key);
+    const conflicts = async () =>
+      (await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" })).filter((l) => l.externalKey === victim && l.error.code === "conflict");
+    const rerun = async () => {
+      env.clock.advance(60_000);
+      return (await env.run(KIS, { range: { from: range.from, to: env.clock.now() } })).summary;
+    };
+    expect((await rerun()).counts.deadLettered).toBe(1);
+    expect(await conflicts()).toHaveLength(1);
+    expect((await rerun()).counts.deadLettered).toBe(0); // the same two sides: filed already
+    expect(await conflicts()).toHaveLength(1);
+    editFirstLine(1); // our side changes again: another conflict, filed with the sides it has now
+    expect((await rerun()).counts.deadLettered).toBe(1);
+    const filed = await conflicts();
+    expect(filed).toHaveLength(2);
+    expect(filed[0]!.payload).not.toEqual(filed[1]!.payload);
   });
 });
