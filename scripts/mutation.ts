@@ -28,8 +28,13 @@ const ENGINE_WRITES = [
 export const PLAN: Record<string, string[]> = {
   "shared/transform/merge-policy.ts": ["test/core/flow-merge.test.ts", "test/core/merge-policy-edges.test.ts", "test/core/flow-fixtures.test.ts"],
   "shared/connectors/target.ts": ["test/core/engine-account-errors.test.ts", "test/core/kis-target.test.ts"],
-  // changes-resumed-plan: writePlan reads back the parts it wrote this run (before-images), the in-run shadow of the ledger.
-  "shared/engine/run-ledger.ts": [...ENGINE_WRITES, "test/core/engine-ledger-edges.test.ts", "test/core/changes-resumed-plan.test.ts"],
+  // changes-resumed-plan: writePlan reads back the parts it wrote this run (the in-run shadow); adv18: a failed letter save.
+  "shared/engine/run-ledger.ts": [
+    ...ENGINE_WRITES,
+    "test/core/engine-ledger-edges.test.ts",
+    "test/core/changes-resumed-plan.test.ts",
+    "test/core/adv18-dead-letter-marker.test.ts",
+  ],
   "shared/engine/checkpoint-writer.ts": [...ENGINE_WRITES, "test/core/engine-window.test.ts", "test/core/held-watermark-stale-cursor.test.ts"],
   "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
   "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],

@@ -158,4 +158,52 @@ describe("run ledger through the engine", () => {
     expect(filed).toHaveLength(2);
     expect(filed[0]!.payload).not.toEqual(filed[1]!.payload);
   });
+
+  it("each ledger entry is saved once: a run of several windows appends each window's entries, not the run's so far", async () => {
+    e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
+    const env = e2e;
+    expect((await env.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const segments: string[][] = [];
+    for (const key of await env.kv.list(`ledger:${KIS}:`)) {
+      const value = JSON.parse((await env.kv.get(key))!) as { entries?: { k: string }[] };
+      segments.push((value.entries ?? []).map((e) => e.k));
+    }
+    expect(segments.length).toBeGreaterThan(1); // one append per settled window
+    const keys = segments.flat();
+    expect(keys.length).toBeGreaterThan(segments.length);
+    expect(keys.length).toBe(new Set(keys).size);
+  });
+
+  it("a dead-letter save that fails once: the run's final flush saves the letters with their markers; the next run files nothing twice", async () => {
+    const rejected: string[] = [];
+    e2e = await startE2E({ otherInOut: 60, salesOut: 0, days: 2, kis: { rejectBillNos: rejected } });
+    const env = e2e;
+    // KIS refuses every third bill (物料不存在: a refusal, dead-lettered, not retried): a window settles written bills
+    // (ledger entries) and refused ones (letters and their markers) together.
+    const ids = env.stack.jushuitan.documents(JST_PATHS.otherInOut).map((d) => String(d.io_id));
+    rejected.push(...ids.filter((_, i) => i % 3 === 0));
+    let failures = 1; // the first dead-letter put fails (a KV hiccup), the ones after it succeed
+    const put = env.kv.put.bind(env.kv);
+    env.kv.put = async (key, value, options) => {
+      if (key.startsWith("dl:") && failures > 0) {
+        failures--;
+        throw new Error("KV unavailable");
+      }
+      return put(key, value, options);
+    };
+    const first = (await env.run(KIS)).summary;
+    expect(first.outcome).toBe("failed");
+    expect(first.counts.written).toBeGreaterThan(0);
+    expect(first.counts.deadLettered).toBeGreaterThan(0);
+    const letters = async () => await new FlowStateStore(env.kv).listDeadLetters(KIS, { status: "all" });
+    expect(await letters()).toHaveLength(first.counts.deadLettered);
+    env.clock.advance(10 * 60_000);
+    const second = (await env.run(KIS)).summary;
+    expect(second.outcome).toBe("partial"); // its own refusals are letters
+    // Run 1's refused bills are read again: their markers were saved with the letters, so they are skipped.
+    expect(second.counts.skipped).toBeGreaterThanOrEqual(first.counts.deadLettered);
+    const filed = await letters();
+    expect(filed).toHaveLength(first.counts.deadLettered + second.counts.deadLettered);
+    expect(new Set(filed.map((l) => String(l.sourceId))).size).toBe(filed.length);
+  });
 });
