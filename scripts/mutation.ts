@@ -35,7 +35,15 @@ export const PLAN: Record<string, string[]> = {
     "test/core/changes-resumed-plan.test.ts",
     "test/core/adv18-dead-letter-marker.test.ts",
   ],
-  "shared/engine/checkpoint-writer.ts": [...ENGINE_WRITES, "test/core/engine-window.test.ts", "test/core/held-watermark-stale-cursor.test.ts"],
+  // merge-open-period-watermark: a held group's watermark (advancePast); poison-tiny-budget, state-continuation-carry: the cursor.
+  "shared/engine/checkpoint-writer.ts": [
+    ...ENGINE_WRITES,
+    "test/core/engine-window.test.ts",
+    "test/core/held-watermark-stale-cursor.test.ts",
+    "test/core/merge-open-period-watermark.test.ts",
+    "test/core/poison-tiny-budget.test.ts",
+    "test/core/state-continuation-carry.test.ts",
+  ],
   "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
   "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],

@@ -3,7 +3,9 @@
  * shared/engine/run-ledger.ts with the engine tests): a merge group's supplement counter is read back from the
  * ledger, so a second late arrival becomes `-S2` (not a second `-S1` the target refuses as a duplicate); a dead
  * letter is filed once per failing content, and a failing document whose content changed is filed afresh; a
- * refusal whose payload changed (a material re-mapped) and a conflict whose sides changed are filed again.
+ * refusal whose payload changed (a material re-mapped) and a conflict whose sides changed are filed again; each
+ * ledger entry is saved once (a window's flush appends only what is new), and markers whose letters failed to save
+ * wait, pending, for the run's final flush.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../shared/engine/window.ts";
