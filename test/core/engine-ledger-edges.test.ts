@@ -208,4 +208,27 @@ describe("run ledger through the engine", () => {
     expect(filed).toHaveLength(first.counts.deadLettered + second.counts.deadLettered);
     expect(new Set(filed.map((l) => String(l.sourceId))).size).toBe(filed.length);
   });
+
+  it("letter saves that keep failing: the bills written before are recorded all the same, the next run does not write them again", async () => {
+    const rejected: string[] = [];
+    e2e = await startE2E({ otherInOut: 60, salesOut: 0, days: 2, kis: { rejectBillNos: rejected, enforceUniqueBillNo: false } });
+    const env = e2e;
+    const ids = env.stack.jushuitan.documents(JST_PATHS.otherInOut).map((d) => String(d.io_id));
+    rejected.push(...ids.filter((_, i) => i % 3 === 0));
+    let failing = true; // every dead-letter put of run 1 fails: the window's flush and failRun's flush
+    const put = env.kv.put.bind(env.kv);
+    env.kv.put = async (key, value, options) => {
+      if (failing && key.startsWith("dl:")) throw new Error("KV unavailable");
+      return put(key, value, options);
+    };
+    const first = (await env.run(KIS)).summary;
+    expect(first.outcome).toBe("failed");
+    expect(first.counts.written).toBeGreaterThan(0);
+    failing = false;
+    env.clock.advance(10 * 60_000);
+    const second = (await env.run(KIS)).summary;
+    expect(second.counts.alreadyExisted).toBe(0);
+    const billNos = env.stack.kis.bills().map((b) => String(b.FBillNo));
+    expect(billNos.length).toBe(new Set(billNos).size);
+  });
 });
