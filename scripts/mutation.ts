@@ -43,6 +43,7 @@ export const PLAN: Record<string, string[]> = {
     "test/core/merge-open-period-watermark.test.ts",
     "test/core/poison-tiny-budget.test.ts",
     "test/core/state-continuation-carry.test.ts",
+    "test/core/checkpoint-writer-edges.test.ts",
   ],
   "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
   "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],
