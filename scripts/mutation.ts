@@ -28,8 +28,23 @@ const ENGINE_WRITES = [
 export const PLAN: Record<string, string[]> = {
   "shared/transform/merge-policy.ts": ["test/core/flow-merge.test.ts", "test/core/merge-policy-edges.test.ts", "test/core/flow-fixtures.test.ts"],
   "shared/connectors/target.ts": ["test/core/engine-account-errors.test.ts", "test/core/kis-target.test.ts"],
-  "shared/engine/run-ledger.ts": [...ENGINE_WRITES, "test/core/engine-ledger-edges.test.ts"],
-  "shared/engine/checkpoint-writer.ts": [...ENGINE_WRITES, "test/core/engine-window.test.ts", "test/core/held-watermark-stale-cursor.test.ts"],
+  // changes-resumed-plan: writePlan reads back the parts it wrote this run (the in-run shadow); adv18: a failed letter save.
+  "shared/engine/run-ledger.ts": [
+    ...ENGINE_WRITES,
+    "test/core/engine-ledger-edges.test.ts",
+    "test/core/changes-resumed-plan.test.ts",
+    "test/core/adv18-dead-letter-marker.test.ts",
+  ],
+  // merge-open-period-watermark: a held group's watermark (advancePast); poison-tiny-budget, state-continuation-carry: the cursor.
+  "shared/engine/checkpoint-writer.ts": [
+    ...ENGINE_WRITES,
+    "test/core/engine-window.test.ts",
+    "test/core/held-watermark-stale-cursor.test.ts",
+    "test/core/merge-open-period-watermark.test.ts",
+    "test/core/poison-tiny-budget.test.ts",
+    "test/core/state-continuation-carry.test.ts",
+    "test/core/checkpoint-writer-edges.test.ts",
+  ],
   "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
   "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
