@@ -26,7 +26,8 @@ const isDocumentLetter = (letter: DeadLetter) =>
 const isCorrectionLetter = (letter: DeadLetter) => typeof unitOf(letter) === "string" && String(unitOf(letter)).startsWith("correction:");
 
 /** The keys of a correction letter's parts (the refused step and the rest of its event: held-event.ts). */
-const partKeys = (letter: DeadLetter): string[] => {
+/** The keys of a letter's planned parts (outbox unit parts). */
+export const partKeys = (letter: DeadLetter): string[] => {
   const parts = (letter.payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
   return Array.isArray(parts)
     ? parts.flatMap((p) => (typeof (p as { externalKey?: unknown })?.externalKey === "string" ? [(p as { externalKey: string }).externalKey] : []))

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../ports.ts";
 import type { DeadLetter } from "../state/records.ts";
-import { heldLetters, type HeldLetters } from "./held-letters.ts";
+import { heldLetters, partKeys, type HeldLetters } from "./held-letters.ts";
 
 type Resolve = (id: string, resolution: { reason: string; by: string }) => Promise<unknown>;
 
@@ -29,11 +29,13 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
   );
   if (!stale) return held;
   const inDoubt = new Set(ordinary.filter((l) => l.error?.code === "write_unknown").flatMap(letterKeys));
+  // Everything else is the held letters' own behaviour (or nothing when no letter is held).
   return {
-    member: (sourceId, idOf) => held?.member(sourceId, idOf),
-    unchanged: (sourceId, documentKey) => held?.unchanged(sourceId, documentKey) ?? Promise.resolve(),
-    planned: (sourceId, steps) => held?.planned(sourceId, steps) ?? Promise.resolve(),
-    reversalHeld: (sourceId, groupKey) => held?.reversalHeld(sourceId, groupKey),
+    member: () => undefined,
+    unchanged: async () => {},
+    planned: async () => {},
+    reversalHeld: () => undefined,
+    ...held,
     // An open letter of an unknown write (write_unknown: the write may be in the target) keeps its key from every
     // correction, its own document's too (other lines under the key would be answered "duplicate" and taken as
     // written: adv16c-pending-key-reuse); other open correction letters from other documents' corrections.
@@ -47,9 +49,5 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
 
 /** The keys a letter names: its own and its planned parts'. */
 function letterKeys(letter: DeadLetter): string[] {
-  const parts = (letter.payload as { outbox?: { parts?: unknown } } | null)?.outbox?.parts;
-  const keys = Array.isArray(parts)
-    ? parts.map((p) => (p as { externalKey?: unknown } | null)?.externalKey).filter((k): k is string => typeof k === "string")
-    : [];
-  return letter.externalKey ? [letter.externalKey, ...keys] : keys;
+  return letter.externalKey ? [letter.externalKey, ...partKeys(letter)] : partKeys(letter);
 }
