@@ -105,3 +105,35 @@ export function explainedByVersions(
     [...new Set([...Object.keys(a), ...Object.keys(b)])].every((k) => Math.abs((a[k] ?? 0) - (b[k] ?? 0)) < 1e-9);
   return sums.some((s) => same(s, got));
 }
+
+const modifiedMs = (doc: Row) => Date.parse(`${String(doc.modified).replace(" ", "T")}+08:00`);
+
+/**
+ * Whether a merged group's target sum `got` is explained when some of its members were re-stamped past the covered
+ * range (`range.to`) after an edit: those are read when a later day closes, so the target may hold any of their
+ * versions or none — and so may it hold an unedited member re-stamped past the range, as it is (quick seed 20261123:
+ * an edited and an unedited member re-stamped together); the members modified inside the range count as they are now.
+ */
+export function restampedGroupExplained(
+  members: Row[],
+  versions: Map<string, DocVersion[]>,
+  range: { from: number; to: number },
+  got: Record<string, number>,
+  counts: (v: DocVersion) => Record<string, number> | undefined,
+): boolean {
+  const open = members.filter((d) => modifiedMs(d) >= range.to);
+  if (!open.some((d) => versions.has(String(d.io_id)))) return false;
+  const fixed: Record<string, number> = {};
+  for (const d of members) {
+    if (open.includes(d) || d.status !== "Confirmed" || modifiedMs(d) < range.from || modifiedMs(d) >= range.to) continue;
+    for (const [sku, q] of Object.entries(counts({ status: d.status, items: d.items }) ?? {})) fixed[sku] = (fixed[sku] ?? 0) + q;
+  }
+  return explainedByVersions(
+    fixed,
+    // an unedited member re-stamped past the range (page drift) counts as it is, or not yet
+    open.map((d) => versions.get(String(d.io_id)) ?? [{ status: d.status, items: d.items }]),
+    got,
+    counts,
+    true,
+  );
+}

@@ -30,7 +30,7 @@ import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
 import { editBetweenRuns, editLog } from "./edits.ts";
-import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, type ReadWindow, versionsOf } from "./edit-verdict.ts";
+import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, type ReadWindow, restampedGroupExplained, versionsOf } from "./edit-verdict.ts";
 import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
@@ -676,20 +676,7 @@ async function judge(
       return !!doc && !!known && modifiedAt(doc) >= kisRange.to && explainedByVersions({}, [known], got, confirmedQty, false);
     }
     const members = salesOut.filter((d) => Number(d.shop_id) === 0 && groupOf(d) === key);
-    const open = members.filter((d) => modifiedAt(d) >= tplusRange.to && versions.tplus.has(String(d.io_id)));
-    if (open.length === 0) return false;
-    const fixed: QtyBySku = {};
-    for (const d of members) {
-      if (open.includes(d) || d.status !== "Confirmed" || modifiedAt(d) < tplusRange.from || modifiedAt(d) >= tplusRange.to) continue;
-      for (const [sku, q] of Object.entries(confirmedQty({ status: d.status, items: d.items }) ?? {})) fixed[sku] = (fixed[sku] ?? 0) + q;
-    }
-    return explainedByVersions(
-      fixed,
-      open.map((d) => versions.tplus.get(String(d.io_id))!),
-      got,
-      confirmedQty,
-      true,
-    );
+    return restampedGroupExplained(members, versions.tplus, tplusRange, got, confirmedQty);
   };
   const correctionRefused = (system: string, key: string) =>
     [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);

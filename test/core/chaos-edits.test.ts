@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { countCorrections } from "../chaos/corrections.ts";
-import { explainedByVersions, needsAnotherRun, versionsOf } from "../chaos/edit-verdict.ts";
+import { explainedByVersions, needsAnotherRun, restampedGroupExplained, versionsOf } from "../chaos/edit-verdict.ts";
 import { CHAOS_FLOWS, JST_PATHS } from "../chaos/scenario.ts";
 import { SKUS } from "../emulators/catalog.ts";
 import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
@@ -128,6 +128,36 @@ describe("chaos verdict: corrections and unread versions", () => {
     expect(explainedByVersions(fixed, [versions], { [B]: 1 }, qty, true)).toBe(true);
     expect(explainedByVersions(fixed, [versions], { [A]: 7, [B]: 1 }, qty, true)).toBe(false);
     expect(explainedByVersions(fixed, [versions], { [A]: 3 }, qty, true)).toBe(false);
+  });
+
+  it("a group may hold an edited member and an unedited member both re-stamped past the range (quick seed 20261123)", () => {
+    // Seed 20261123 after Shanghai midnight: the day's voucher holds member 196 as first read (two lines) and member
+    // 201; page drift then re-stamped both to "now", past the range, after 196 lost a line. Both are read when today
+    // closes; until then the target may hold any version of each, alongside the members read inside the range.
+    const C = SKUS[2]!.skuId;
+    const range = { from: Date.parse("2026-12-04T15:00:00Z"), to: Date.parse("2026-12-05T16:00:00Z") };
+    const member = (id: string, modified: string, items: Row[]): Row => ({ io_id: id, status: "Confirmed", modified, items });
+    const inRange = member("172", "2026-12-05 17:44:28", [line(A, 4)]);
+    const edited = member("196", "2026-12-06 02:53:06", [line(B, 4)]);
+    const drifted = member("201", "2026-12-06 02:53:06", [line(B, 5)]);
+    const versions = versionsOf(
+      new Map([["196", { status: "Confirmed", items: [line(B, 4), line(C, 5)] }]]),
+      [{ ...edit2("196", { status: "Confirmed", items: [line(B, 4)] }), change: "removeLine" }],
+      JST_PATHS.salesOut,
+    );
+    const qty = (v: { status: unknown; items: unknown }) => {
+      if (v.status !== "Confirmed") return undefined;
+      const out: Record<string, number> = {};
+      for (const i of v.items as Row[]) out[String(i.sku_id)] = (out[String(i.sku_id)] ?? 0) + Number(i.qty);
+      return out;
+    };
+    const members = [inRange, edited, drifted];
+    expect(restampedGroupExplained(members, versions, range, { [A]: 4, [B]: 9, [C]: 5 }, qty)).toBe(true);
+    expect(restampedGroupExplained(members, versions, range, { [A]: 4, [B]: 4, [C]: 5 }, qty)).toBe(true);
+    expect(restampedGroupExplained(members, versions, range, { [A]: 4 }, qty)).toBe(true);
+    // never more than some version of each, never without the members read inside the range
+    expect(restampedGroupExplained(members, versions, range, { [A]: 4, [B]: 14, [C]: 5 }, qty)).toBe(false);
+    expect(restampedGroupExplained(members, versions, range, { [B]: 9, [C]: 5 }, qty)).toBe(false);
   });
 });
 
