@@ -105,6 +105,7 @@ async function writeVerified(run: FlowRun, doc: BuiltDocument): Promise<TargetWr
   // After an unclean stop (flag or markers left in state) every write verifies existence first.
   const verifyAll = (run.options.recovering ?? false) || recovery.uncleanBefore;
   const writeOptions = { verifyExisting: verifyAll || run.poison.triedBefore(doc) };
+  await run.poison.beforeRetry(doc); // poison.ts: the known-good read a count may need, asked before the budget goes
   const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
   const conflict = await verifyExisting(deps.target, write, result, deps.logger);
   if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"

@@ -9,21 +9,32 @@
  *    nobody.
  *  - Outage, at any point in the run (not only before the first success: a target that goes down mid-run is still
  *    down): three set-asides in a row of documents never tried before (a target that takes nothing new fails every
- *    fresh document, whatever a read says), or three in a row of documents tried before when a known-good read of
- *    the target (TargetConnector.probe, a lookup) fails too (no probe: when no create was seen to work). The run
- *    then stops as before and counts nothing. When the probe answers, the run goes on with the other documents
- *    (later windows): poison alone in its window no longer stops every run before anything can prove the target up.
- *    A run in which the target took no create and no failure counted reports "failed" (engine run.ts).
- *  - A failure counts only where the target is known to take creates: a fresh document's when no outage was seen;
- *    a document tried before's when a create succeeded in this run or in a run since it first failed (`createsSeen`
- *    on its attempt entry, carried from run to run). After a lookback re-read the others are skipped by the ledger,
- *    so "nothing else written in this run" is the normal case for a poison document and does not block the count;
- *    but a target that refuses every create while reads answer never counts anyone (it never took a create).
- *    Limitation: a create-only outage that begins after creates were seen, met only by documents tried before
- *    (no fresh document failing alongside, the probe answering), counts them.
+ *    fresh document, whatever a read says); three in a row of documents tried before when a known-good read of
+ *    the target (TargetConnector.probe, a lookup) fails too (no probe: when no create was seen to work); or any
+ *    set-aside that nothing vouches for (no create seen, below) when that read fails too. The run then stops as
+ *    before and counts nothing. When the probe answers, the run goes on with the other documents (later windows):
+ *    poison alone in its window no longer stops every run before anything can prove the target up. A run in which
+ *    the target took no create and no failure counted reports "failed" (run-record.ts).
+ *  - A failure counts only where the target is shown to be up. (a) It took a create: in this run, or, for a document
+ *    tried before, in a run since it first failed (`createsSeen` on its attempt entry, carried from run to run).
+ *    (b) Else (chaos seed 9147: the bill arrived after every other bill was written, so no create could ever be
+ *    seen again, its count stayed at 1 and the flow was blocked for good): the known-good read answered in this
+ *    run and fewer than three documents failed in a row. The read is asked once per run, before such a document is
+ *    sent (`beforeRetry`: the evidence exists even if the write's retries spend a tiny budget) or when a fresh one
+ *    fails. One or two documents the target keeps refusing while it reads are poison; three or more with nothing
+ *    taken look like a target that takes no create at all (a create-only outage) and count for nobody, as do
+ *    failures in a run whose read failed (a real outage: every create and read failing). (c) A target with no such
+ *    read: a fresh document's failure counts when no outage was seen (as before).
+ *    Each count is one run (an invocation that continues a run skips what an earlier one set aside), so a document
+ *    is dead-lettered after `maxFailedRuns` runs, at the schedule's pace (30 min apart by default).
+ *    Limitations: a create-only outage met only by one or two documents waiting (or, after creates were seen, by
+ *    documents tried before with no fresh one failing alongside) counts them; their letters replay once it is over.
+ *    Back-to-back manual runs are counted like scheduled ones (no spacing in wall-clock time).
  *  - After `maxFailedRuns` counted failures (default 3) the document is dead-lettered with its source rows and the
  *    last error (the dead-letter alert fires) and is not sent again while its content is unchanged; the next run's
- *    watermark moves on.
+ *    watermark moves on. A 5xx may have committed: the target is read back under the key first, and a document it
+ *    holds with our lines is not lettered but recorded by the next run (poison-verify.ts); a letter's replay
+ *    verifies existence before it sends (replay.ts).
  *  - A document that was tried before is written after the others in its page (so poison at the head of a page
  *    cannot look like an outage forever) and with verifyExisting (its last send may have been stored).
  */
@@ -58,8 +69,10 @@ export class PoisonBook {
   private runCreates = false;
   private windowCount = 0;
   private outage = false;
-  /** The probe answered in this run: failures of documents tried before are theirs, not the target's. */
-  private probeAnswered = false;
+  /** The known-good read's answer in this run, asked at most once ("none": the target offers no such read). */
+  private probed: "unknown" | "up" | "down" | "none" = "unknown";
+  /** The longest run of set-asides with no successful write between them. */
+  private longestStreak = 0;
   /** A document tried before that failed in this run had seen the target take creates since it first failed. */
   private retriedCreatesSeen = false;
 
@@ -125,6 +138,29 @@ export class PoisonBook {
     this.consecutiveFresh = 0;
     this.consecutiveRetried = 0;
     this.successes++;
+    if (this.probed === "down") this.probed = "unknown"; // it answered after all: ask again when it matters
+  }
+
+  /** Whether a failure of `doc` in this run could count only on the known-good read (no create seen to vouch for it). */
+  private needsRead(doc: BuiltDocument): boolean {
+    return !this.createsSeenInRun && this.ledgerGet(attemptLedgerKey(doc.externalKey))?.createsSeen !== true;
+  }
+
+  /** The known-good read, asked once per run; a budget stop escapes (the read was not made). */
+  private async probeOnce(): Promise<"up" | "down" | "none"> {
+    if (this.probed !== "unknown") return this.probed;
+    const answered = this.probe ? await this.probe() : undefined;
+    this.probed = answered === true ? "up" : answered === false ? "down" : "none";
+    return this.probed;
+  }
+
+  /**
+   * Before sending a document tried before when nothing vouches that the target takes creates (none seen in this run
+   * nor since it first failed; chaos seed 9147): ask the known-good read first, so the evidence exists even when
+   * the write's retries spend the rest of a tiny budget.
+   */
+  async beforeRetry(doc: BuiltDocument): Promise<void> {
+    if (this.triedBefore(doc) && this.needsRead(doc)) await this.probeOnce();
   }
 
   /** Sets the document aside; resolves true when the failures look like a target outage (the run should stop). */
@@ -132,20 +168,33 @@ export class PoisonBook {
     const retried = this.triedBefore(doc);
     this.setAsideDocs.set(doc.externalKey, { doc, rows, error, priorAttempts: this.priorAttempts(doc) });
     this.windowCount++;
-    if (!retried) {
-      if (++this.consecutiveFresh >= OUTAGE_AFTER_CONSECUTIVE_FAILURES) this.outage = true;
-      return this.outage;
+    if (!retried) this.consecutiveFresh++;
+    else {
+      this.consecutiveRetried++;
+      if (this.ledgerGet(attemptLedgerKey(doc.externalKey))?.createsSeen === true) this.retriedCreatesSeen = true;
     }
-    if (this.ledgerGet(attemptLedgerKey(doc.externalKey))?.createsSeen === true) this.retriedCreatesSeen = true;
-    if (++this.consecutiveRetried >= OUTAGE_AFTER_CONSECUTIVE_FAILURES && !this.probeAnswered) {
-      const answered = this.probe ? await this.probe() : undefined;
-      if (answered === false) this.outage = true;
-      // No probe: as before, failures with no create seen to work are an outage.
-      else if (answered === undefined && this.successes === 0 && !this.retriedCreatesSeen) this.outage = true;
-      // The target answers: go on with the rest of the run; whether these failures count is decided at settle.
-      else this.probeAnswered = true;
-    }
+    this.longestStreak = Math.max(this.longestStreak, this.consecutiveFresh + this.consecutiveRetried);
+    if (this.consecutiveFresh >= OUTAGE_AFTER_CONSECUTIVE_FAILURES) this.outage = true;
+    else if (retried && this.consecutiveRetried >= OUTAGE_AFTER_CONSECUTIVE_FAILURES) {
+      const read = await this.probeOnce();
+      // No probe: as before, failures with no create seen to work are an outage. The target answers: go on with the
+      // rest of the run; whether these failures count is decided at settle.
+      if (read === "down" || (read === "none" && this.successes === 0 && !this.retriedCreatesSeen)) this.outage = true;
+    } else if (this.needsRead(doc) && (await this.probeOnce()) === "down") this.outage = true; // reads fail too: down
     return this.outage;
+  }
+
+  /**
+   * Whether a failure of this run counts against the document: never in an outage; when the target was seen to take a
+   * create (in this run, or for a document tried before since it first failed); else when the known-good read
+   * answered and fewer than OUTAGE_AFTER_CONSECUTIVE_FAILURES documents failed in a row (one or two documents the
+   * target refuses while it is up, not a target that takes no create at all); with no such read, a fresh document's.
+   */
+  private counts(retried: boolean, createsSeen: boolean): boolean {
+    if (this.outage) return false;
+    if (createsSeen) return true;
+    if (this.probed === "up") return this.longestStreak < OUTAGE_AFTER_CONSECUTIVE_FAILURES;
+    return !retried && (this.probed === "none" || this.probe === undefined);
   }
 
   /** Documents set aside since the last call (the engine holds the watermark for the window when > 0). */
@@ -173,7 +222,6 @@ export class PoisonBook {
     /** No write succeeded in the run and no failure counted: the target took nothing (the last error says why). */
     tookNothing?: BridgeError;
   } {
-    const counted = !this.outage;
     const entries: LedgerEntry[] = [];
     const exhausted: Array<SetAsideDocument & { attempts: number }> = [];
     const setAside: Array<{ externalKey: string; attempts: number; code: string }> = [];
@@ -181,7 +229,7 @@ export class PoisonBook {
       const prior = this.ledgerGet(attemptLedgerKey(item.doc.externalKey));
       const retried = prior?.contentHash === item.doc.contentHash;
       const createsSeen = this.createsSeenInRun || (retried && prior?.createsSeen === true);
-      const attempts = item.priorAttempts + (counted && (!retried || createsSeen) ? 1 : 0);
+      const attempts = item.priorAttempts + (this.counts(retried, createsSeen) ? 1 : 0);
       entries.push({
         externalKey: attemptLedgerKey(item.doc.externalKey),
         contentHash: item.doc.contentHash,

@@ -5,6 +5,7 @@
 import { type CallMeter, percentile } from "./meter.ts";
 import { closePlan } from "./outbox-writer.ts";
 import { attemptLedgerKey, type PoisonBook, repeatedFailure } from "./poison.ts";
+import { heldByTarget } from "./poison-verify.ts";
 import type { FlowRun } from "./run-context.ts";
 import { fileDeadLetter, flushState } from "./run-ledger.ts";
 import { toBridgeError } from "./run-errors.ts";
@@ -15,7 +16,7 @@ type SetAsideList = NonNullable<RunSummary["setAside"]>;
 
 export async function finishRun(run: FlowRun): Promise<RunResult> {
   const upgraded = upgradeEarlierSetAside(run);
-  const setAside = settleSetAside(run);
+  const setAside = await settleSetAside(run);
   if (setAside.pending || upgraded) {
     try {
       await flushState(run);
@@ -52,8 +53,11 @@ function upgradeEarlierSetAside(run: FlowRun): boolean {
   return upgraded;
 }
 
-/** End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit. */
-function settleSetAside(run: FlowRun): { pending: boolean; list: SetAsideList } {
+/**
+ * End of run: count the set-aside documents' failed runs; dead-letter the ones that reached the limit, unless the
+ * target holds them after all (poison-verify.ts: they stay set aside, the next run records them).
+ */
+async function settleSetAside(run: FlowRun): Promise<{ pending: boolean; list: SetAsideList }> {
   const { poison } = run;
   if (run.dryRun || poison.size === 0) return { pending: false, list: [] };
   const setAsideCount = poison.size;
@@ -68,7 +72,11 @@ function settleSetAside(run: FlowRun): { pending: boolean; list: SetAsideList } 
     };
   }
   for (const entry of entries) run.ledger.remember(entry);
-  for (const item of exhausted) fileExhausted(run, item);
+  for (const item of exhausted) {
+    const inPlan = item.doc.groupKey !== undefined && run.outbox?.plans.has(item.doc.groupKey);
+    if (!inPlan && (await heldByTarget(run, item.doc))) setAside.push({ externalKey: item.doc.externalKey, attempts: item.attempts, code: item.error.code });
+    else fileExhausted(run, item);
+  }
   if (run.outcome === "success") run.outcome = "partial";
   return { pending: true, list: setAside };
 }
