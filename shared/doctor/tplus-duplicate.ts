@@ -41,9 +41,11 @@ export async function tplusResendProof(kv: KeyValueStore): Promise<string | unde
   return `doctor write probe ${at}: T+ refused a duplicate ExternalCode (${stored.code ?? "no code"})`;
 }
 
-/** The run setting (engine/run.ts RunDeps.resendInDoubt) of a flow: T+ flows only, and only with the probe's proof. */
-export async function resendInDoubtFor(flow: { target: { type: string } }, kv: KeyValueStore): Promise<{ resendInDoubt?: string }> {
+/**
+ * The run setting (engine/run.ts RunDeps.resendInDoubt) of a flow: T+ flows only, and only with the probe's proof.
+ * Read when a write in doubt needs it, not on every run (no KV read otherwise).
+ */
+export function resendInDoubtFor(flow: { target: { type: string } }, kv: KeyValueStore): { resendInDoubt?: () => Promise<string | undefined> } {
   if (flow.target.type !== "tplus") return {};
-  const proof = await tplusResendProof(kv);
-  return proof ? { resendInDoubt: proof } : {};
+  return { resendInDoubt: () => tplusResendProof(kv) };
 }

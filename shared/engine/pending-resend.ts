@@ -18,7 +18,8 @@ export type Resent = { targetId?: string } | { conflict: TargetConflictError } |
  */
 export async function resendInDoubt(run: FlowRun, write: TargetWrite): Promise<Resent | undefined> {
   const { deps } = run;
-  if (!deps.resendInDoubt) return undefined;
+  const because = await deps.resendInDoubt?.();
+  if (!because) return undefined;
   await deps.lease?.keep();
   try {
     const result = await deps.target.write(write);
@@ -28,7 +29,7 @@ export async function resendInDoubt(run: FlowRun, write: TargetWrite): Promise<R
       flowId: run.flowId,
       externalKey: write.externalKey,
       answer: result.status,
-      because: deps.resendInDoubt,
+      because,
     });
     return result.targetId ? { targetId: result.targetId } : {};
   } catch (error) {

@@ -364,7 +364,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       logger,
       lease: keeper,
       ...(held ? { held } : {}),
-      ...(await resendInDoubtFor(flow, kv)),
+      ...resendInDoubtFor(flow, kv),
     };
     // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
     if (!request.dryRun)
