@@ -188,7 +188,9 @@ export class ChangeBook {
     const before = reversed ? [] : postableLines(fromStored(img.l));
     const after = postableLines(shape.lines(doc.payload));
     const head = shape.head(doc.payload);
-    const older = this.olderImage(img, before, after, `document ${img.d}`, () =>
+    // Its date or head warehouse edited too: no "unchanged per item" for an older image then (it cannot be reversed exactly).
+    const headMoved = img.h !== undefined && !samePlacement(shape, { head: img.h, lines: [] }, { head, lines: [] });
+    const older = this.olderImage(img, before, after, `document ${img.d}`, headMoved, () =>
       known?.contentHash === doc.contentHash && !img.n ? this.documentImage(doc, known.writtenAt, known.runId) : undefined,
     );
     if (older) return older;
@@ -233,7 +235,7 @@ export class ChangeBook {
     const before = postableLines(fromStored(img.l));
     const lines = postableLines(current);
     const moved = img.d !== groupKey;
-    const older = moved ? undefined : this.olderImage(img, before, lines, `member ${sourceId} of group ${img.d}`);
+    const older = moved ? undefined : this.olderImage(img, before, lines, `member ${sourceId} of group ${img.d}`, false);
     if (older) return older;
     if (moved ? before.length === 0 && lines.length === 0 : sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
@@ -280,15 +282,22 @@ export class ChangeBook {
 
   /**
    * An image written by an older version (lines per item alone) read against current lines that split an item over
-   * warehouses (legacy-images.ts): unchanged (adopting `exact` when the document is provably what was posted), or a
-   * `change_unknown` letter. Undefined: compare as usual.
+   * warehouses (legacy-images.ts): unchanged (adopting `exact` when the document is provably what was posted; or the
+   * same per item on the same date and head warehouse), or a `change_unknown` letter. Undefined: compare as usual.
    */
-  private olderImage(img: BeforeImage, before: ImageLine[], after: ImageLine[], what: string, exact?: () => LedgerEntry[] | undefined): Review | undefined {
+  private olderImage(
+    img: BeforeImage,
+    before: ImageLine[],
+    after: ImageLine[],
+    what: string,
+    headMoved: boolean,
+    exact?: () => LedgerEntry[] | undefined,
+  ): Review | undefined {
     const split = keptPerItem(img) && before.length > 0 ? splitItems(after) : [];
     if (split.length === 0) return undefined;
     const adopt = exact?.();
     if (adopt) return { verdict: "unchanged", adopt };
-    if (samePerItem(before, after)) return { verdict: "unchanged" };
+    if (!headMoved && samePerItem(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, false) };
     return { verdict: "unknown", error: splitUnknown(what, split) };

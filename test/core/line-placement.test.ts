@@ -119,6 +119,9 @@ describe("images written by the older version (lines per item alone, no p)", () 
       "change_unknown",
       expect.stringMatching(/item A .*older version/),
     ]);
+    // The same per item but dated elsewhere: the older image cannot be reversed exactly, so no guess either.
+    const redated = book.reviewDocument(doc({ ...split, VoucherDate: "2024-06-16" }, "redated"), known);
+    expect(redated.verdict === "unknown" && redated.error.code).toBe("change_unknown");
     // An image corrected since (n > 0) is not what was first posted: never adopted from the document's hash.
     const corrected = new ChangeBook({ policy: "compensate", shape: tplus }, ledgerWith([older([["A", 8, 80, { Warehouse: { Code: "W1" } }]], { n: 1 })]));
     expect(corrected.reviewDocument(doc(split, "posted"), known)).toEqual({ verdict: "unchanged" });
