@@ -6,8 +6,12 @@
  * both are settings, never hard-coded.
  */
 import { ConfigError } from "../errors.ts";
+import { lineIdentity } from "./line-placement.ts";
 
-/** One line of a posted document, summed per item. `rest` holds the line's other fields (unit, warehouse …). */
+/**
+ * One line of a posted document, summed per item and placement (line-placement.ts: one sku in two warehouses is two
+ * lines). `key` is the item; `rest` holds the line's other fields (unit, warehouse …).
+ */
 export interface ImageLine {
   key: string;
   qty: number;
@@ -23,7 +27,7 @@ export type ChangeMode = "reverse_repost" | "difference";
 
 export interface CorrectionShape {
   readonly system: "kis" | "tplus";
-  /** Lines of a payload, summed per item (the before-image). */
+  /** Lines of a payload, summed per item and placement (the before-image). */
   lines(payload: Record<string, unknown>): ImageLine[];
   /** The payload without its lines (the head a correction is composed on). */
   head(payload: Record<string, unknown>): Record<string, unknown>;
@@ -42,21 +46,32 @@ export interface CorrectionShape {
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
-/** Sums lines per key; the first line of a key gives its `rest`. Zero lines are kept out. */
+/**
+ * Sums lines per item and placement (lineIdentity); the first line of an identity gives its `rest`. Zero lines are
+ * kept out. Keyed by the item alone, the second warehouse of a sku was lost (adv16c-line-warehouses).
+ */
 export function sumLines(lines: Iterable<ImageLine>): ImageLine[] {
   const out = new Map<string, ImageLine>();
   for (const l of lines) {
-    const prev = out.get(l.key);
-    if (!prev) out.set(l.key, { ...l, qty: round(l.qty), ...(l.amount !== undefined ? { amount: round(l.amount) } : {}) });
+    const id = lineIdentity(l);
+    const prev = out.get(id);
+    if (!prev) out.set(id, { ...l, qty: round(l.qty), ...(l.amount !== undefined ? { amount: round(l.amount) } : {}) });
     else {
       prev.qty = round(prev.qty + l.qty);
       if (l.amount !== undefined || prev.amount !== undefined) prev.amount = round((prev.amount ?? 0) + (l.amount ?? 0));
     }
   }
-  return [...out.values()].filter((l) => Math.abs(l.qty) > 1e-9 || Math.abs(l.amount ?? 0) > 1e-9).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const order = (l: ImageLine) => [l.key, lineIdentity(l)] as const;
+  return [...out.values()]
+    .filter((l) => Math.abs(l.qty) > 1e-9 || Math.abs(l.amount ?? 0) > 1e-9)
+    .sort((a, b) => {
+      const [ka, ia] = order(a);
+      const [kb, ib] = order(b);
+      return ka < kb ? -1 : ka > kb ? 1 : ia < ib ? -1 : ia > ib ? 1 : 0;
+    });
 }
 
-/** after − before per key (signed), keeping the `rest` of whichever side has the key. */
+/** after − before per item and placement (signed), keeping the `rest` of whichever side has the line. */
 export function diffLines(before: readonly ImageLine[], after: readonly ImageLine[]): ImageLine[] {
   const negated = before.map((l) => ({ ...l, qty: -l.qty, ...(l.amount !== undefined ? { amount: -l.amount } : {}) }));
   // The after side first so its `rest` (current unit, warehouse) wins.

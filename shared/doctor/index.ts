@@ -25,6 +25,7 @@ import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import type { KvTokenStore } from "../state/token-store.ts";
 import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
+import { storeTplusDuplicate } from "./tplus-duplicate.ts";
 
 import { probeKisRedForm, probeTplusRedForm, type RedProbeResult } from "./red-probe.ts";
 import { mergeLearned, readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
@@ -230,6 +231,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
       if (options.writeProbe && built.documents[0]) {
         await writeProbe(flow, built.documents[0].payload, { kis: kisClient, tplus: tplusClient }, options.writeProbe, { env: ports.env, now, add, findings });
         if (findings.redForm) learned = await storeLearnedRedForm(ports.kv, findings.redForm);
+        if (findings.tplusDuplicate) await storeTplusDuplicate(ports.kv, findings.tplusDuplicate, now);
         Object.assign(correction, correctionCheck(flow, ports.env, learned));
       }
     } else if (options.writeProbe) {

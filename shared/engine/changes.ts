@@ -14,9 +14,11 @@
  */
 import { BridgeError } from "../errors.ts";
 import { diffLines, postableLines, sameLines, sumLines, type CorrectionKind, type CorrectionShape, type ImageLine } from "../connectors/correction.ts";
+import { lineIdentity } from "../connectors/line-placement.ts";
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
 import { relatedKeys } from "./key-scheme.ts";
+import { keptPerItem, samePerItem, splitItems, splitUnknown } from "./legacy-images.ts";
 import { samePlacement } from "./placement.ts";
 import type { BuiltDocument } from "./types.ts";
 
@@ -129,7 +131,16 @@ export class ChangeBook {
   private entry(key: string, before: BeforeImage, at: number, runId: string, members?: string[]): LedgerEntry {
     const previous = this.ledgerGet(key)?.writtenAt;
     const writtenAt = previous !== undefined && previous >= at ? previous + 1 : at;
-    return { externalKey: key, contentHash: contentHash([before.d, before.l, before.n ?? 0]), before, ...(members ? { members } : {}), writtenAt, runId };
+    // p: 1 — lines kept per item and placement (legacy-images.ts reads the images older versions wrote).
+    const image: BeforeImage = { ...before, p: 1 };
+    return {
+      externalKey: key,
+      contentHash: contentHash([before.d, before.l, before.n ?? 0]),
+      before: image,
+      ...(members ? { members } : {}),
+      writtenAt,
+      runId,
+    };
   }
 
   /** The image of a posted (not merged) document. */
@@ -177,6 +188,12 @@ export class ChangeBook {
     const before = reversed ? [] : postableLines(fromStored(img.l));
     const after = postableLines(shape.lines(doc.payload));
     const head = shape.head(doc.payload);
+    // Its date or head warehouse edited too: no "unchanged per item" for an older image then (it cannot be reversed exactly).
+    const headMoved = img.h !== undefined && !samePlacement(shape, { head: img.h, lines: [] }, { head, lines: [] });
+    const older = this.olderImage(img, before, after, `document ${img.d}`, headMoved, () =>
+      known?.contentHash === doc.contentHash && !img.n ? this.documentImage(doc, known.writtenAt, known.runId) : undefined,
+    );
+    if (older) return older;
     // Its date or warehouse edited (adv16b-kis-head-move): the stock counts elsewhere now, lines equal or not.
     const moved = before.length > 0 && after.length > 0 && img.h !== undefined && !samePlacement(shape, { head: img.h, lines: before }, { head, lines: after });
     if (!moved && sameLines(before, after)) return { verdict: "unchanged" };
@@ -218,6 +235,8 @@ export class ChangeBook {
     const before = postableLines(fromStored(img.l));
     const lines = postableLines(current);
     const moved = img.d !== groupKey;
+    const older = moved ? undefined : this.olderImage(img, before, lines, `member ${sourceId} of group ${img.d}`, false);
+    if (older) return older;
     if (moved ? before.length === 0 && lines.length === 0 : sameLines(before, lines)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(`member ${sourceId} of group ${img.d}`, false) };
@@ -259,6 +278,29 @@ export class ChangeBook {
       settle: (at: number, runId: string) => c.settle(at, runId).filter((e) => e.externalKey !== key),
     }));
     return { verdict: "corrections", corrections };
+  }
+
+  /**
+   * An image written by an older version (lines per item alone) read against current lines that split an item over
+   * warehouses (legacy-images.ts): unchanged (adopting `exact` when the document is provably what was posted; or the
+   * same per item on the same date and head warehouse), or a `change_unknown` letter. Undefined: compare as usual.
+   */
+  private olderImage(
+    img: BeforeImage,
+    before: ImageLine[],
+    after: ImageLine[],
+    what: string,
+    headMoved: boolean,
+    exact?: () => LedgerEntry[] | undefined,
+  ): Review | undefined {
+    const split = keptPerItem(img) && before.length > 0 ? splitItems(after) : [];
+    if (split.length === 0) return undefined;
+    const adopt = exact?.();
+    if (adopt) return { verdict: "unchanged", adopt };
+    if (!headMoved && samePerItem(before, after)) return { verdict: "unchanged" };
+    if (this.policy === "ignore") return { verdict: "ignore" };
+    if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, false) };
+    return { verdict: "unknown", error: splitUnknown(what, split) };
   }
 
   /** `last` settling the member's image in `groupKey` with `lines` (nothing is written there: it holds them already). */
@@ -391,10 +433,11 @@ function differenceSteps(shape: CorrectionShape, key: string, before: ImageLine[
   const delta = diffLines(before, after);
   // An amount-only difference (改价) cannot be a quantity line (the target refuses quantity 0): that item is
   // reversed with its posted line and posted again with its current one (adv16-amount-only-zero-qty-line).
-  const repriced = new Set(delta.filter((l) => Math.abs(l.qty) <= 1e-9).map((l) => l.key));
+  // Per item and placement: a sku repriced in one warehouse is not repriced in another (adv16c-line-warehouses).
+  const repriced = new Set(delta.filter((l) => Math.abs(l.qty) <= 1e-9).map(lineIdentity));
   const negate = (l: ImageLine) => ({ ...l, qty: -l.qty, ...(l.amount !== undefined ? { amount: -l.amount } : {}) });
-  const decreases = [...delta.filter((l) => l.qty < 0), ...before.filter((l) => repriced.has(l.key)).map(negate)];
-  const increases = [...delta.filter((l) => l.qty > 0), ...after.filter((l) => repriced.has(l.key))];
+  const decreases = [...delta.filter((l) => l.qty < 0), ...before.filter((l) => repriced.has(lineIdentity(l))).map(negate)];
+  const increases = [...delta.filter((l) => l.qty > 0), ...after.filter((l) => repriced.has(lineIdentity(l)))];
   if (shape.mixedSigns || decreases.length === 0 || increases.length === 0) {
     if (shape.mixedSigns && decreases.length && increases.length)
       return [{ key, kind: "signed" as CorrectionKind, lines: [...decreases, ...increases], after }];

@@ -23,6 +23,7 @@ import { ChangeBook } from "./changes.ts";
 import { heldEventLetter } from "./held-event.ts";
 import { writtenEntries } from "./ledger-keys.ts";
 import type { FlowRun } from "./run-context.ts";
+import { resendInDoubt } from "./pending-resend.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
 import type { BuiltDocument } from "./types.ts";
 import { TargetConflictError } from "./verify-existing.ts";
@@ -133,11 +134,11 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
     return done();
   }
   if (back === undefined) {
-    letter(
-      new BridgeError("write_unknown", `the answer to writing ${part.externalKey} was lost and the target cannot be asked whether it holds it`, {
-        hint: `replay it whether or not ${part.externalKey} is in the target: the replay writes it only if it is missing (an existing one is found or refused as a duplicate) and then settles the ledger and before-images, then sync the window its source documents changed in again (POST /flows/:id/sync with from/to) so what changed since is corrected; resolving it by hand leaves the write uncounted`,
-      }),
-    );
+    // Sent again where a duplicate answer proves it is there (pending-resend.ts); else the operator decides.
+    const resent = await resendInDoubt(run, write);
+    if (resent && "conflict" in resent) letter(resent.conflict);
+    else if (resent && !("refused" in resent)) settleWritten(run, plan, part, resent.targetId);
+    else letter(writeUnknown(part.externalKey, resent?.refused));
     return done();
   }
   const diff = compareLines(back.ours, back.theirs);
@@ -153,12 +154,26 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
     );
     return done();
   }
-  // In the target as planned: settled as if its answer had arrived, each entry later than the one it replaces.
+  settleWritten(run, plan, part, back.targetId);
+  done();
+}
+
+/** The letter of a write the target cannot be asked about (and, when it was sent again, the refusal it met). */
+function writeUnknown(key: string, refused: BridgeError | undefined): BridgeError {
+  const resent = refused ? `; sent again, it was refused (${refused.code}: ${refused.message})` : "";
+  return new BridgeError("write_unknown", `the answer to writing ${key} was lost and the target cannot be asked whether it holds it${resent}`, {
+    hint: `replay it whether or not ${key} is in the target: the replay writes it only if it is missing (an existing one is found or refused as a duplicate) and then settles the ledger and before-images, then sync the window its source documents changed in again (POST /flows/:id/sync with from/to) so what changed since is corrected; resolving it by hand leaves the write uncounted. On T+, once \`doctor --write-probe\` has seen this account refuse a duplicate ExternalCode, runs send such writes again by themselves (docs/changes.md)`,
+  });
+}
+
+/** In the target as planned: settled as if its answer had arrived, each entry later than the one it replaces. */
+function settleWritten(run: FlowRun, plan: OutboxPlan, part: OutboxPlan["parts"][number], targetId: string | undefined): void {
+  const { deps, ledger } = run;
   const now = deps.clock.now();
   ledger.remember({
     externalKey: part.externalKey,
     contentHash: part.contentHash,
-    targetId: back.targetId,
+    targetId,
     members: part.members,
     writtenAt: now,
     runId: run.runId,
@@ -169,7 +184,6 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
     ledger.remember({ ...e, writtenAt: Math.max(now, previous + 1), runId: run.runId });
   }
   deps.logger.info("a write whose answer was lost is in the target; recorded", { flowId: run.flowId, externalKey: part.externalKey });
-  done();
 }
 
 /**

@@ -4,30 +4,33 @@
  * wms_co_id edited in 聚水潭) must be reversed where it was booked and posted again where it belongs: a difference
  * cannot move stock. Decided from the mapped target payload, never from source field names: the date is the
  * target's own (CorrectionShape.dateOf), the stock fields are every head or line field whose name says stock or
- * warehouse (KIS FDCStockID / FSCStockID, T+ Warehouse …), so a flow that maps another such field is covered too.
+ * warehouse (connectors/line-placement.ts: KIS FDCStockID / FSCStockID, T+ Warehouse …), so a flow that maps
+ * another such field is covered too.
  */
 import type { CorrectionShape, ImageLine } from "../connectors/correction.ts";
-
-const PLACES_STOCK = /stock|warehouse/i;
-
-/** The stock fields of an object and of its nested objects (a KIS head is `{ Head: { … } }`), as path → JSON. */
-function stockFields(value: Record<string, unknown>, prefix = "", out: Record<string, string> = {}, depth = 0): Record<string, string> {
-  for (const [k, v] of Object.entries(value)) {
-    const path = prefix ? `${prefix}.${k}` : k;
-    if (PLACES_STOCK.test(k)) out[path] = JSON.stringify(v ?? null);
-    else if (depth < 2 && v !== null && typeof v === "object" && !Array.isArray(v)) stockFields(v as Record<string, unknown>, path, out, depth + 1);
-  }
-  return out;
-}
+import { placementOf, stockFields } from "../connectors/line-placement.ts";
 
 const same = (a: Record<string, string>, b: Record<string, string>) => {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].every((k) => a[k] === b[k]);
 };
 
+/** Per item, the placements its lines count in (one sku may stand on lines of several warehouses). */
+function placementsByItem(lines: readonly ImageLine[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const l of lines) {
+    const set = out.get(l.key) ?? new Set<string>();
+    set.add(placementOf(l.rest));
+    out.set(l.key, set);
+  }
+  return out;
+}
+
 /**
  * True when the posted head and lines count stock where the current ones do: same date, same head stock fields,
- * and the same stock fields on every item both sides carry (an item added or removed is a line change anyway).
+ * and, for every item both sides carry, the same set of line placements — per line, not per item: a per-line
+ * warehouse move of one of two same-sku lines is a move too (adv16c-line-warehouses). An item added or removed is
+ * a line change anyway.
  */
 export function samePlacement(
   shape: Pick<CorrectionShape, "dateOf">,
@@ -36,9 +39,10 @@ export function samePlacement(
 ): boolean {
   if (shape.dateOf(posted.head) !== shape.dateOf(current.head)) return false;
   if (!same(stockFields(posted.head), stockFields(current.head))) return false;
-  const now = new Map(current.lines.map((l) => [l.key, l.rest ?? {}]));
-  return posted.lines.every((l) => {
-    const rest = now.get(l.key);
-    return rest === undefined || same(stockFields(l.rest ?? {}), stockFields(rest));
-  });
+  const now = placementsByItem(current.lines);
+  for (const [item, was] of placementsByItem(posted.lines)) {
+    const is = now.get(item);
+    if (is && (is.size !== was.size || [...was].some((p) => !is.has(p)))) return false;
+  }
+  return true;
 }

@@ -103,6 +103,8 @@ export interface RunDeps {
   periods?: PeriodPolicy;
   /** The flow's open held letters, withdrawn when the run finds their document no longer needs writing (held-letters.ts). */
   held?: HeldLetters;
+  /** Why a write left in doubt that the target cannot look up may be sent again (pending-writes.ts; doctor/tplus-duplicate.ts). */
+  resendInDoubt?: () => Promise<string | undefined>;
   target: TargetConnector;
   state: EngineState;
   meter: CallMeter;

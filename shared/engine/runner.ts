@@ -18,6 +18,7 @@ import type { FlowLockPort } from "../state/lock.ts";
 import { type KvOperationCounts, MeteredKeyValueStore } from "../state/kv-helpers.ts";
 import { KvReferenceStore } from "../state/reference-store.ts";
 import { withLearnedRedForm } from "../doctor/red-form.ts";
+import { resendInDoubtFor } from "../doctor/tplus-duplicate.ts";
 import { replayHeldLetters } from "./held-replay.ts";
 import { FlowStateStore, type LedgerCache } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
@@ -363,6 +364,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
       logger,
       lease: keeper,
       ...(held ? { held } : {}),
+      ...resendInDoubtFor(flow, kv),
     };
     // Document trace and freshness (shared/observe/trace.ts): listens to the source, target and state; ≤ 2 KV writes a page.
     if (!request.dryRun)

@@ -110,6 +110,11 @@ export interface BeforeImage {
   n?: number;
   /** The posted head (document payload without lines): what a reversal is composed on. */
   h?: Record<string, unknown>;
+  /**
+   * 1: lines kept per item and placement (connectors/line-placement.ts). Absent: written by an older version that
+   * summed an item's lines into one, in the first line's warehouse (engine/legacy-images.ts reads those).
+   */
+  p?: 1;
 }
 
 /** Stored form: short field names, since packs hold tens of thousands of entries. */
