@@ -46,7 +46,16 @@ export const PLAN: Record<string, string[]> = {
     "test/core/checkpoint-writer-edges.test.ts",
   ],
   "shared/engine/window.ts": ["test/core/engine-window.test.ts", "test/core/window-edges.test.ts"],
-  "shared/engine/document-writer.ts": [...ENGINE_WRITES, "test/core/recovery-takeover.test.ts"],
+  // visibility-lag: late rows (noteLateRows); poison-tiny-budget: the budget spent mid-retry; engine-ledger-edges: supplements.
+  "shared/engine/document-writer.ts": [
+    ...ENGINE_WRITES,
+    "test/core/recovery-takeover.test.ts",
+    "test/core/visibility-lag.test.ts",
+    "test/core/poison-tiny-budget.test.ts",
+    "test/core/engine-ledger-edges.test.ts",
+    "test/core/checkpoint-writer-edges.test.ts",
+    "test/core/document-writer-edges.test.ts",
+  ],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
   "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
   "shared/transform/merge.ts": ["test/core/flow-merge.test.ts", "test/core/merge-numbers.test.ts", "test/core/flow-fixtures.test.ts"],
