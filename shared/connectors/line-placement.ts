@@ -9,7 +9,7 @@
  * lines without placement fields and their identity is the item alone.
  */
 
-const PLACES_STOCK = /stock|warehouse/i;
+export const PLACES_STOCK = /stock|warehouse/i;
 
 /** The stock fields of an object and of its nested objects (a KIS head is `{ Head: { … } }`), as path → JSON. */
 export function stockFields(value: Record<string, unknown>, prefix = "", out: Record<string, string> = {}, depth = 0): Record<string, string> {

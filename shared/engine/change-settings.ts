@@ -11,6 +11,7 @@ import type { Flow } from "../flow/schema.ts";
 import type { Clock } from "../ports.ts";
 import { DEFAULT_ZONE } from "../util/time.ts";
 import type { ChangeSettings } from "./changes.ts";
+import { mapsPlacementPerLine } from "./line-placement-mapping.ts";
 import { periodMatchers, type PeriodPolicy } from "./periods.ts";
 
 /** `operation`: the flow's target operation; a T+ voucher kind keeps its lines in its own field (tplus/line-shapes.ts). */
@@ -27,5 +28,6 @@ export function changeSettingsFor(flow: Flow, env: Record<string, string | undef
     timezone: flow.timezone ?? DEFAULT_ZONE,
     now: () => clock.now(),
   };
-  return flow.target.onChange ? { changes: { policy: flow.target.onChange, shape }, periods } : { periods };
+  if (!flow.target.onChange) return { periods };
+  return { changes: { policy: flow.target.onChange, shape, linePlacement: mapsPlacementPerLine(flow.target.fields) }, periods };
 }

@@ -18,7 +18,7 @@ import { lineIdentity } from "../connectors/line-placement.ts";
 import type { BeforeImage, LedgerEntry, StoredImageLine } from "../state/records.ts";
 import { contentHash } from "./hash.ts";
 import { relatedKeys } from "./key-scheme.ts";
-import { keptPerItem, samePerItem, splitItems, splitUnknown } from "./legacy-images.ts";
+import { keptPerItem, olderImageUnknown, samePerItem, splitItems } from "./legacy-images.ts";
 import { samePlacement } from "./placement.ts";
 import type { BuiltDocument } from "./types.ts";
 
@@ -30,6 +30,11 @@ export const groupImageKey = (groupKey: string) => `img-group:${groupKey}`;
 export interface ChangeSettings {
   policy: ChangePolicy;
   shape: CorrectionShape;
+  /**
+   * The flow's mapping may place one document's lines in different warehouses (line-placement-mapping.ts): an older
+   * image (legacy-images.ts) of a changed or dropped document is then not trusted. Unset: head-only placement.
+   */
+  linePlacement?: boolean;
 }
 
 /** Why a correction was made (the run record and the memo say it). */
@@ -190,9 +195,10 @@ export class ChangeBook {
     const head = shape.head(doc.payload);
     // Its date or head warehouse edited too: no "unchanged per item" for an older image then (it cannot be reversed exactly).
     const headMoved = img.h !== undefined && !samePlacement(shape, { head: img.h, lines: [] }, { head, lines: [] });
-    const older = this.olderImage(img, before, after, `document ${img.d}`, headMoved, () =>
-      known?.contentHash === doc.contentHash && !img.n ? this.documentImage(doc, known.writtenAt, known.runId) : undefined,
-    );
+    const older = this.olderImage(img, before, after, `document ${img.d}`, headMoved, {
+      same: known !== undefined && known.contentHash === doc.contentHash,
+      adopt: () => this.documentImage(doc, known!.writtenAt, known!.runId),
+    });
     if (older) return older;
     // Its date or warehouse edited (adv16b-kis-head-move): the stock counts elsewhere now, lines equal or not.
     const moved = before.length > 0 && after.length > 0 && img.h !== undefined && !samePlacement(shape, { head: img.h, lines: before }, { head, lines: after });
@@ -211,6 +217,8 @@ export class ChangeBook {
     if (this.policy === "ignore") return { verdict: "ignore" };
     const what = img.g ? `member ${sourceId} of group ${img.d}` : `document ${img.d}`;
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, true) };
+    // An older image in a flow that places lines per line: what was booked in which warehouse is not known (adv6-older-image-cancel).
+    if (keptPerItem(img) && this.settings.linePlacement) return { verdict: "unknown", error: olderImageUnknown(what, img.l, [], true) };
     const before = postableLines(fromStored(img.l));
     if (img.g) return this.groupCorrection(sourceId, img, undefined, before, [], "no_longer_passes", event);
     if (!img.h) return { verdict: "unknown", error: changeUnknown(what) };
@@ -281,9 +289,11 @@ export class ChangeBook {
   }
 
   /**
-   * An image written by an older version (lines per item alone) read against current lines that split an item over
-   * warehouses (legacy-images.ts): unchanged (adopting `exact` when the document is provably what was posted; or the
-   * same per item on the same date and head warehouse), or a `change_unknown` letter. Undefined: compare as usual.
+   * An image written by an older version (lines per item alone: legacy-images.ts) in a flow that places lines per
+   * line, or read against current lines that split an item over warehouses: unchanged only where provable (`posted`:
+   * the document's hash equals the ledger's — adopted exactly when not corrected since; a member, without a hash,
+   * read exactly as imaged), otherwise a `change_unknown` letter (adv6-older-image-split, -unsplit). Undefined:
+   * compare as usual (head-only placement: the older image is exact).
    */
   private olderImage(
     img: BeforeImage,
@@ -291,16 +301,17 @@ export class ChangeBook {
     after: ImageLine[],
     what: string,
     headMoved: boolean,
-    exact?: () => LedgerEntry[] | undefined,
+    posted?: { same: boolean; adopt: () => LedgerEntry[] },
   ): Review | undefined {
-    const split = keptPerItem(img) && before.length > 0 ? splitItems(after) : [];
-    if (split.length === 0) return undefined;
-    const adopt = exact?.();
-    if (adopt) return { verdict: "unchanged", adopt };
-    if (!headMoved && samePerItem(before, after)) return { verdict: "unchanged" };
+    if (!keptPerItem(img) || before.length === 0) return undefined;
+    const split = splitItems(after);
+    if (split.length === 0 && !this.settings.linePlacement) return undefined;
+    if (posted?.same && !img.n) return { verdict: "unchanged", adopt: posted.adopt() };
+    if (posted?.same && !headMoved && samePerItem(before, after)) return { verdict: "unchanged" };
+    if (!posted && split.length === 0 && !headMoved && sameLines(before, after)) return { verdict: "unchanged" };
     if (this.policy === "ignore") return { verdict: "ignore" };
     if (this.policy === "deadLetter") return { verdict: "report", error: changedAfterWrite(what, false) };
-    return { verdict: "unknown", error: splitUnknown(what, split) };
+    return { verdict: "unknown", error: olderImageUnknown(what, img.l, split) };
   }
 
   /** `last` settling the member's image in `groupKey` with `lines` (nothing is written there: it holds them already). */

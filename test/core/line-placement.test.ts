@@ -95,13 +95,18 @@ describe("images written by the older version (lines per item alone, no p)", () 
     expect((review.corrections[0]!.doc.payload.RDRecordDetails as Row[]).map((d) => [(d.Warehouse as Row).Code, d.BaseQuantity])).toEqual([["W1", 2]]);
   });
 
-  it("an item now split over warehouses: unchanged per item → no correction; provably as posted → the exact image adopted; changed → change_unknown", () => {
+  it("an item now split over warehouses: provably as posted → the exact image adopted; changed (even with the same totals per item: adv6-older-image-split) → change_unknown", () => {
     const book = new ChangeBook({ policy: "compensate", shape: tplus }, ledgerWith([older([["A", 8, 80, { Warehouse: { Code: "W1" } }]])]));
     const split = voucher([
       ["A", "W1", 5],
       ["A", "W2", 3],
     ]);
-    expect(book.reviewDocument(doc(split, "edited since"), known)).toEqual({ verdict: "unchanged" });
+    // Same totals per item, but the hash says it changed: where each line stood when posted is not known.
+    const moved = book.reviewDocument(doc(split, "edited since"), known);
+    expect(moved.verdict === "unknown" && [moved.error.code, moved.error.message]).toEqual([
+      "change_unknown",
+      expect.stringMatching(/item A .*older version.*older image: A 8 @/),
+    ]);
     const adopted = book.reviewDocument(doc(split, "posted"), known);
     expect(adopted.verdict).toBe("unchanged");
     expect(adopted.verdict === "unchanged" && adopted.adopt?.map((e) => [e.before?.p, e.before?.l.map((l) => l[1])])).toEqual([[1, [5, 3]]]);
@@ -127,7 +132,7 @@ describe("images written by the older version (lines per item alone, no p)", () 
     expect(corrected.reviewDocument(doc(split, "posted"), known)).toEqual({ verdict: "unchanged" });
   });
 
-  it("a merged member now split over warehouses: unchanged per item → no correction; changed → change_unknown", () => {
+  it("a merged member now split over warehouses: no hash proves it unchanged → change_unknown", () => {
     const member: LedgerEntry = {
       ...older([["A", 8, 80, { Warehouse: { Code: "W1" } }]]),
       before: { d: "G", g: 1, l: [["A", 8, 80, { Warehouse: { Code: "W1" } }]] },
@@ -147,7 +152,7 @@ describe("images written by the older version (lines per item alone, no p)", () 
           ["A", "W2", q],
         ]),
       );
-    expect(book.reviewMember("1", "G", lines(3), undefined)).toEqual({ verdict: "unchanged" });
+    expect(book.reviewMember("1", "G", lines(3), undefined).verdict).toBe("unknown");
     expect(book.reviewMember("1", "G", lines(4), undefined).verdict).toBe("unknown");
   });
 });
