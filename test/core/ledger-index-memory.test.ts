@@ -46,6 +46,31 @@ describe("ledger index memory: the kept text is one byte per character", () => {
     }
   });
 
+  it("compacts from the kept texts: the pack is ASCII JSON (one byte per character) and answers every entry unchanged", async () => {
+    const kv = new MemoryKeyValueStore();
+    let now = Date.UTC(2026, 11, 5);
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const options = { clock, writeIntervalMs: 0, ledger: { compactAfterSegments: 2 } };
+    const writer = new FlowStateStore(kv, options);
+    const pages = [["2108670", "2108671"], ["2108672"]].map((ids) => ids.map(image));
+    for (const page of pages) {
+      now += 1000;
+      await writer.ledgerAppend("f", page);
+    }
+    const compacting = new FlowStateStore(kv, options);
+    expect((await compacting.loadLedger("f")).compaction).toEqual({ packsWritten: 1, keysRemoved: 2 });
+    const keys = await kv.list("ledger:f:");
+    expect(keys).toHaveLength(1);
+    const pack = (await kv.get(keys[0]!))!;
+    expect(isAscii(pack)).toBe(true);
+    const all = pages.flat();
+    const value = JSON.parse(pack) as { v: number; flow: string; kind: string; entries: StoredLedgerEntry[] };
+    expect({ ...value, entries: value.entries.map((e) => e.k) }).toEqual({ v: 1, flow: "f", kind: "pack", entries: all.map((e) => e.externalKey) });
+    const keysOf = all.map((e) => e.externalKey);
+    expect([...(await compacting.ledgerLookup("f", keysOf)).values()]).toEqual(all);
+    expect([...(await new FlowStateStore(kv, options).ledgerLookup("f", keysOf)).values()]).toEqual(all);
+  });
+
   it("asciiJson leaves ASCII JSON as it is and escapes the rest", () => {
     expect(asciiJson({ a: "plain" })).toBe('{"a":"plain"}');
     expect(asciiJson({ a: "报" })).toBe('{"a":"\\u62a5"}');
