@@ -32,9 +32,25 @@ async function cli(argv) {
 await cli(["reference", "upload", "warehouses", "warehouses.json"]);
 await cli(["reference", "refresh", "kis_materials", "--flow", "flow.json"]);
 const rssBeforeSync = process.memoryUsage().rss;
+const heapBeforeSync = process.memoryUsage().heapUsed;
+// Where the peak RSS is: the process's memory sampled every BENCH_SAMPLE_MS (default 100) during the sync; the sample
+// with the highest RSS is reported (V8 heap used/total, external, array buffers; the rest is code, stacks and malloc).
+const samples = { peak: { rss: 0 }, maxHeapUsed: 0, count: 0 };
+const sampler = setInterval(
+  () => {
+    const m = process.memoryUsage();
+    samples.count++;
+    if (m.heapUsed > samples.maxHeapUsed) samples.maxHeapUsed = m.heapUsed;
+    if (m.rss > samples.peak.rss) samples.peak = m;
+  },
+  Number(process.env.BENCH_SAMPLE_MS ?? 100),
+);
+sampler.unref();
+// A heap snapshot mid-sync: BENCH_NODE_FLAGS="--heapsnapshot-signal=SIGUSR2", then `kill -USR2 <driver pid>`.
 const started = performance.now();
 const report = JSON.parse(await cli(["sync", "flow.json", "--from", from, "--to", to, "--json"]));
 const seconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
 process.stdout.write(
-  `${JSON.stringify({ report: { ...report, windows: report.windows.length }, seconds, rssBeforeSync, peakRss: process.resourceUsage().maxRSS * 1024, skippedMs: clock.skipped })}\n`,
+  `${JSON.stringify({ report: { ...report, windows: report.windows.length }, seconds, rssBeforeSync, heapBeforeSync, peakRss: process.resourceUsage().maxRSS * 1024, skippedMs: clock.skipped, samples })}\n`,
 );

@@ -28,6 +28,7 @@ const DOCUMENTS = Number(process.argv[2] ?? 100_000);
 const DAYS = Number(process.argv[3] ?? 60);
 const ROOT = join(import.meta.dirname, "..");
 const day = (ms: number) => formatInZone(ms, "YYYY-MM-DD");
+const mb = (bytes: number | undefined) => Math.round((bytes ?? 0) / 1048576);
 
 const today = startOfDayInZone(Date.now());
 const from = today - DAYS * DAY_MS;
@@ -88,7 +89,7 @@ try {
       maxBuffer: 64 * 1024 * 1024,
     },
   );
-  const { report, seconds, rssBeforeSync, peakRss, skippedMs } = JSON.parse(stdout.trim().split("\n").at(-1)!);
+  const { report, seconds, rssBeforeSync, heapBeforeSync, peakRss, skippedMs, samples } = JSON.parse(stdout.trim().split("\n").at(-1)!);
   const c = report.counts;
   // KIS_PRECHECK=always (the default) looks every bill up before creating it: one list call per write is part of the minimum.
   const prechecks = (report.api as Array<{ endpoint: string; calls: number }>).filter((a) => a.endpoint.endsWith("/list")).reduce((n, a) => n + a.calls, 0);
@@ -110,6 +111,16 @@ try {
     sourcePages: report.pages,
     rssBeforeSyncMb: Math.round(rssBeforeSync / 1048576),
     peakRssMb: Math.round(peakRss / 1048576),
+    // The sampled memory at the highest RSS seen (bench/backfill-driver.mjs): V8 heap, buffers outside it, the rest.
+    heapBeforeSyncMb: mb(heapBeforeSync),
+    atPeak: {
+      rssMb: mb(samples.peak.rss),
+      heapUsedMb: mb(samples.peak.heapUsed),
+      heapTotalMb: mb(samples.peak.heapTotal),
+      externalMb: mb(samples.peak.external),
+      arrayBuffersMb: mb(samples.peak.arrayBuffers),
+    },
+    maxHeapUsedMb: mb(samples.maxHeapUsed),
     rateLimitWaitSkippedMinutes: Number((skippedMs / 60_000).toFixed(1)),
   };
   console.log(JSON.stringify(figures, null, 2));

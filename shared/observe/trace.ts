@@ -10,7 +10,8 @@
  *   and writes it with a chunk at most every DAY_MAP_INTERVAL_MS, and at the end (never twice in a second:
  *   KV's per-key rule).
  * So a page costs ≤ 2 writes (in practice well under 1) and a run 1 read per day it touches, whatever the number
- * of documents. A run killed mid-way loses at most the last DAY_MAP_INTERVAL_MS of its trace (never the ledger). TRACE_INDEX=off turns it off (the Free plan's 1,000 writes a day).
+ * of documents. A day map that reaches DAY_MAP_MAX_TOKENS tokens is closed as a part `trace:d:<flow>:<yyyymmdd>:<run>:<seq>`
+ * (written once) and the day's map starts again, listing its parts: a run holds and rewrites one part at most. A run killed mid-way loses at most the last DAY_MAP_INTERVAL_MS of its trace (never the ledger). TRACE_INDEX=off turns it off (the Free plan's 1,000 writes a day).
  * A search reads one map per flow and day searched, then only the chunks that mention the token.
  *
  * The engine is not changed: the recorder wraps the source, the target and the state it already calls
@@ -39,6 +40,12 @@ export const DAY_MAP_INTERVAL_MS = 10_000;
 const MAX_SOURCE_TIMES = 50_000;
 /** Events held before a chunk is written regardless of time (bounds memory and chunk size). */
 const MAX_BUFFERED = 2_000;
+/**
+ * Tokens a day map holds before it is closed as a part (~4,000 documents, ~0.5 MB of JSON). Unbounded, the map of a
+ * 100,000-document backfill day was parsed, kept and rewritten whole by every window's run (tens of MB in the CLI;
+ * adversary 17: past ~210,000 documents a day it no longer fits a KV value). A search reads the map and its parts.
+ */
+export const DAY_MAP_MAX_TOKENS = 20_000;
 
 export type TraceEvent =
   | { t: "read"; at: number; id: string; ids?: Record<string, string>; time?: number; w?: { from: number; to: number }; p?: number }
@@ -76,19 +83,33 @@ interface DayMap {
   c: string[];
   /** token → indexes into c. */
   t: Record<string, number[]>;
+  /** The day's closed parts (suffixes `<run>:<seq>` of `trace:d:<flow>:<day>:<suffix>`), each a map of its own. */
+  p?: string[];
+}
+
+interface DayEntry {
+  map: DayMap;
+  /** Tokens in map.t. */
+  tokens: number;
+  dirty: boolean;
+  lastPut: number;
 }
 
 const chunkKey = (flow: string, suffix: string) => `trace:c:${flow}:${suffix}`;
 /** Hourly freshness of a flow for one UTC day: `{ v: 1, h: { "00".."23": FreshnessStats } }`. */
 export const freshnessKey = (flow: string, day: string) => `fresh:${flow}:${day}`;
 const dayKey = (flow: string, day: string) => `trace:d:${flow}:${day}`;
+const partKey = (flow: string, day: string, suffix: string) => `trace:d:${flow}:${day}:${suffix}`;
 export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
 
 function parseDayMap(raw: string | null): DayMap {
   if (!raw) return { v: 1, c: [], t: {} };
   try {
     const v = JSON.parse(raw) as DayMap;
-    if (v && v.v === 1 && Array.isArray(v.c) && v.t && typeof v.t === "object") return v;
+    if (v && v.v === 1 && Array.isArray(v.c) && v.t && typeof v.t === "object") {
+      if (v.p !== undefined && !(Array.isArray(v.p) && v.p.every((x) => typeof x === "string"))) delete v.p;
+      return v;
+    }
   } catch {
     /* a damaged map starts again; its chunks stay readable by key */
   }
@@ -121,7 +142,7 @@ export class TraceRecorder {
   private seq = 0;
   private window?: { from: number; to: number };
   private page?: number;
-  private readonly maps = new Map<string, { map: DayMap; dirty: boolean; lastPut: number }>();
+  private readonly maps = new Map<string, DayEntry>();
   /** Source instant (window field) of every row read, for freshness. */
   private readonly sourceTimes = new Map<string, number>();
   private readonly lags: number[] = [];
@@ -299,14 +320,7 @@ export class TraceRecorder {
         this.events = [];
         await this.o.kv.put(chunkKey(this.o.flowId, suffix), JSON.stringify(chunk), { expirationTtl: TRACE_TTL_SECONDS });
         this.ops.writes++;
-        const day = await this.dayMap(utcDay(at));
-        const index = day.map.c.push(suffix) - 1;
-        for (const token of this.tokens) {
-          const list = (day.map.t[token] ??= []);
-          if (list[list.length - 1] !== index) list.push(index);
-        }
-        this.tokens = new Set();
-        day.dirty = true;
+        await this.indexChunk(utcDay(at), suffix);
       }
       for (const [d, entry] of this.maps) {
         if (!entry.dirty) continue;
@@ -370,10 +384,34 @@ export class TraceRecorder {
     return f;
   }
 
+  /** The chunk's tokens into the day's map; a full map is closed as a part (written once) and the map starts again. */
+  private async indexChunk(dayName: string, suffix: string) {
+    const day = await this.dayMap(dayName);
+    const index = day.map.c.push(suffix) - 1;
+    for (const token of this.tokens) {
+      const list = day.map.t[token];
+      if (list === undefined) {
+        day.map.t[token] = [index];
+        day.tokens++;
+      } else if (list[list.length - 1] !== index) list.push(index);
+    }
+    this.tokens = new Set();
+    day.dirty = true;
+    if (day.tokens < DAY_MAP_MAX_TOKENS) return;
+    // The part first, then (with the next map write) the map listing it: killed between, a search sees the tokens twice
+    // (its events are de-duplicated), the next run closes them again into a part of its own; nothing is lost.
+    const { p, ...full } = day.map;
+    await this.o.kv.put(partKey(this.o.flowId, dayName, suffix), JSON.stringify(full), { expirationTtl: TRACE_TTL_SECONDS });
+    this.ops.writes++;
+    day.map = { v: 1, c: [], t: {}, p: [...(p ?? []), suffix] };
+    day.tokens = 0;
+  }
+
   private async dayMap(day: string) {
     let entry = this.maps.get(day);
     if (!entry) {
-      entry = { map: parseDayMap(await this.o.kv.get(dayKey(this.o.flowId, day))), dirty: false, lastPut: -Infinity };
+      const map = parseDayMap(await this.o.kv.get(dayKey(this.o.flowId, day)));
+      entry = { map, tokens: Object.keys(map.t).length, dirty: false, lastPut: -Infinity };
       this.ops.reads++;
       this.maps.set(day, entry);
     }
@@ -494,14 +532,20 @@ export async function searchTrace(kv: KeyValueStore, flowIds: readonly string[],
   let reads = 0;
   const dayList: string[] = [];
   for (let i = 0; i < days; i++) dayList.push(utcDay(options.now - i * 86_400_000));
-  const maps = await Promise.all(
+  const readMap = async (key: string) => {
+    reads++;
+    return parseDayMap(await kv.get(key));
+  };
+  const perDay = await Promise.all(
     flowIds.flatMap((flow) =>
       dayList.map(async (day) => {
-        reads++;
-        return { flow, map: parseDayMap(await kv.get(dayKey(flow, day))) };
+        const map = await readMap(dayKey(flow, day));
+        const parts = await Promise.all((map.p ?? []).map((suffix) => readMap(partKey(flow, day, suffix))));
+        return [map, ...parts].map((m) => ({ flow, map: m }));
       }),
     ),
   );
+  const maps = perDay.flat();
   const chunkCache = new Map<string, TraceChunk | null>();
   const loadChunk = async (flow: string, suffix: string) => {
     const key = chunkKey(flow, suffix);

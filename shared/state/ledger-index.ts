@@ -37,9 +37,20 @@ export interface LedgerCompactionOptions {
   retentionCutoff?: number;
 }
 
+/**
+ * A pack to write: its entries as the index keeps them (JSON texts, oldest first), never parsed into objects, so a
+ * compaction costs the pack's text and not its entries' object graphs (an open pack of ~7,000 before-images was
+ * ~20 MB of objects plus its two-byte JSON at every compaction of a backfill).
+ */
+export interface PlannedPack {
+  keys: string[];
+  texts: string[];
+  newestWrittenAt: number;
+}
+
 export interface CompactionPlan {
   /** New packs to write (entries sorted oldest first; only the last may be open). */
-  packs: StoredLedgerEntry[][];
+  packs: PlannedPack[];
   /** Segment/pack keys to delete once the packs are written. */
   remove: LedgerSegmentInfo[];
 }
@@ -91,6 +102,11 @@ export class LedgerIndex {
     return text === undefined ? undefined : (JSON.parse(text) as StoredLedgerEntry);
   }
 
+  /** The text kept for one key (its form decides the index's memory: test/core/ledger-index-memory.test.ts). */
+  keptText(key: string): string | undefined {
+    return this.byKey.get(key);
+  }
+
   lookup(externalKeys: Iterable<string>): Map<string, LedgerEntry> {
     const out = new Map<string, LedgerEntry>();
     for (const key of externalKeys) {
@@ -104,29 +120,49 @@ export class LedgerIndex {
    * Applies a written compaction: the removed segments go (with entries only they held: those past retention), the
    * packs come in. The packs hold the merged entries of what they replace, so the other keys' entries stay as they are.
    */
-  applyCompaction(plan: CompactionPlan, written: LedgerSegmentInput[]): void {
+  applyCompaction(plan: CompactionPlan, written: LedgerSegmentInfo[]): void {
     const removed = new Set(plan.remove.map((s) => s.key));
     const kept = this.segmentList.filter((s) => !removed.has(s.key));
     this.segmentList.length = 0;
     this.segmentList.push(...kept);
     for (const key of removed) this.segmentKeys.delete(key);
     const inPacks = new Set<string>();
-    for (const pack of plan.packs) for (const e of pack) inPacks.add(e.k);
+    for (const pack of plan.packs) for (const k of pack.keys) inPacks.add(k);
     const dropped = new Set<string>();
     for (const s of plan.remove) for (const k of s.keys) if (!inPacks.has(k)) dropped.add(k);
     if (dropped.size) {
       for (const s of kept) for (const k of s.keys) dropped.delete(k);
       for (const k of dropped) this.byKey.delete(k);
     }
-    // The packs hold entries taken from this index (merged): merging them in again would change nothing.
-    for (const s of written) this.addSegment(s, false);
+    // The packs hold entries taken from this index (merged): only their keys come in.
+    for (const s of written) {
+      if (this.segmentKeys.has(s.key)) continue;
+      this.segmentKeys.add(s.key);
+      this.segmentList.push(s);
+    }
   }
 
   private merge(e: StoredLedgerEntry): void {
     const current = this.stored(e.k);
     const next = current ? mergeEntries(current, e) : e;
-    if (next !== current) this.byKey.set(e.k, JSON.stringify(next));
+    if (next !== current) this.byKey.set(e.k, asciiJson(next));
   }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const escapeNonAscii = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * JSON text in ASCII: every character above U+007F written as a `\u` escape (JSON.parse reads the same value back).
+ * V8 stores a string with any character above U+00FF at two bytes per character, so one Chinese word in a
+ * before-image's head (`"Fnote":"报损出库"`) doubled the entry's memory; escaped and re-decoded (a string built by
+ * `replace` keeps its source's two-byte form), the entry costs one byte per character. Measured: 1,135 → 619 bytes
+ * per 520-character entry.
+ */
+export function asciiJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  return /[^\x00-\x7f]/.test(text) ? decoder.decode(encoder.encode(text.replace(/[^\x00-\x7f]/g, escapeNonAscii))) : text;
 }
 
 /**
@@ -160,31 +196,43 @@ export function planCompaction(index: LedgerIndex, options: LedgerCompactionOpti
   const merging = index.segments.filter((s) => s.kind === "s" || isOpenPack(s));
   const expiredPacks = index.segments.filter((s) => s.kind === "p" && !isOpenPack(s) && cutoff !== undefined && s.newestWrittenAt < cutoff);
 
-  // Each key's merged entry (as the index answers it); one past retention is left out.
-  const latest = new Map<string, StoredLedgerEntry>();
+  // Each key's merged entry as the index keeps it (its text; parsed only for its time); one past retention is left out.
+  const latest = new Map<string, { k: string; w: number; text: string }>();
   for (const s of merging) {
     for (const k of s.keys) {
       if (latest.has(k)) continue;
-      const e = index.stored(k);
-      if (!e || (cutoff !== undefined && e.w < cutoff)) continue;
-      latest.set(k, e);
+      const text = index.keptText(k);
+      if (text === undefined) continue;
+      const w = (JSON.parse(text) as StoredLedgerEntry).w;
+      if (cutoff !== undefined && w < cutoff) continue;
+      latest.set(k, { k, w, text });
     }
   }
   const sorted = [...latest.values()].sort((a, b) => a.w - b.w || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return { packs: cutPacks(sorted, options), remove: [...merging, ...expiredPacks] };
+}
 
-  const packs: StoredLedgerEntry[][] = [];
-  let current: StoredLedgerEntry[] = [];
+function cutPacks(sorted: Array<{ k: string; w: number; text: string }>, options: LedgerCompactionOptions): PlannedPack[] {
+  const packs: PlannedPack[] = [];
+  let current: PlannedPack = { keys: [], texts: [], newestWrittenAt: -Infinity };
   let bytes = 0;
   for (const e of sorted) {
-    const size = utf8Length(JSON.stringify(e)) + 1;
-    if (current.length > 0 && (current.length >= options.packMaxEntries || bytes + size > options.packMaxBytes)) {
+    const size = utf8Length(e.text) + 1;
+    if (current.keys.length > 0 && (current.keys.length >= options.packMaxEntries || bytes + size > options.packMaxBytes)) {
       packs.push(current);
-      current = [];
+      current = { keys: [], texts: [], newestWrittenAt: -Infinity };
       bytes = 0;
     }
-    current.push(e);
+    current.keys.push(e.k);
+    current.texts.push(e.text);
+    if (e.w > current.newestWrittenAt) current.newestWrittenAt = e.w;
     bytes += size;
   }
-  if (current.length > 0) packs.push(current);
-  return { packs, remove: [...merging, ...expiredPacks] };
+  if (current.keys.length > 0) packs.push(current);
+  return packs;
+}
+
+/** A pack's stored value (LedgerSegmentValue `{ v, flow, kind: "pack", entries }`) from its entries' JSON texts. */
+export function packValue(flow: string, pack: PlannedPack): string {
+  return `{"v":1,"flow":${JSON.stringify(flow)},"kind":"pack","entries":[${pack.texts.join(",")}]}`;
 }

@@ -16,7 +16,7 @@ import { BridgeError, BudgetExhaustedError, ConfigError } from "../errors.ts";
 import { silentLogger, systemClock, type Clock, type KeyValueStore, type Logger } from "../ports.ts";
 import { checkFlowId, KEY_PREFIX, makeDeadLetterId, newSegmentId, parseDeadLetterId, parseSegmentId, splitFlowKey, stateKeys } from "./keys.ts";
 import { decodeStored, MAX_VALUE_BYTES, MIN_TTL_SECONDS, readMany, utf8Length, WriteSpacer } from "./kv-helpers.ts";
-import { LedgerIndex, planCompaction } from "./ledger-index.ts";
+import { LedgerIndex, type LedgerSegmentInfo, packValue, planCompaction } from "./ledger-index.ts";
 import {
   checkpointSchema,
   deadLetterInputSchema,
@@ -301,14 +301,14 @@ export class FlowStateStore {
     const retentionCutoff = retentionMs === undefined ? undefined : this.clock.now() - retentionMs;
     const plan = planCompaction(index, retentionCutoff === undefined ? limits : { ...limits, retentionCutoff });
     if (!plan) return undefined;
-    const written = [];
-    for (const entries of plan.packs) {
+    const written: LedgerSegmentInfo[] = [];
+    for (const pack of plan.packs) {
       const id = newSegmentId("p", this.clock.now());
       const key = stateKeys.ledger(index.flow, id);
-      const text = JSON.stringify({ v: 1, flow: index.flow, kind: "pack", entries } satisfies LedgerSegmentValue);
+      const text = packValue(index.flow, pack);
       checkValueSize(key, text, "Lower ledger.packMaxBytes.");
       await this.write(key, text);
-      written.push({ id, key, kind: "p" as const, createdAt: this.clock.now(), entries, bytes: text.length });
+      written.push({ id, key, kind: "p", createdAt: this.clock.now(), keys: pack.keys, bytes: text.length, newestWrittenAt: pack.newestWrittenAt });
     }
     for (const s of plan.remove) await this.kv.delete(s.key);
     index.applyCompaction(plan, written);
