@@ -17,6 +17,8 @@
  *    the target took no create and no failure counted reports "failed" (run-record.ts).
  *  - A failure counts only where the target is shown to be up. (a) It took a create: in this run, or, for a document
  *    tried before, in a run since it first failed (`createsSeen` on its attempt entry, carried from run to run).
+ *    A run that ended as an outage records no `createsSeen` (adv6-outage-after-create: one create taken just before
+ *    a create-only outage made every later run count the bills waiting through it).
  *    (b) Else (chaos seed 9147: the bill arrived after every other bill was written, so no create could ever be
  *    seen again, its count stayed at 1 and the flow was blocked for good): the known-good read answered in this
  *    run and fewer than three documents failed in a row. The read is asked once per run, before such a document is
@@ -129,6 +131,11 @@ export class PoisonBook {
     return this.successes > 0 || this.runCreates;
   }
 
+  /** This invocation's failures looked like a target outage (its creates vouch for nobody). */
+  get sawOutage(): boolean {
+    return this.outage;
+  }
+
   /** Keys of the documents set aside in this invocation so far. */
   setAsideKeys(): string[] {
     return [...this.setAsideDocs.keys()];
@@ -228,7 +235,9 @@ export class PoisonBook {
     for (const item of this.setAsideDocs.values()) {
       const prior = this.ledgerGet(attemptLedgerKey(item.doc.externalKey));
       const retried = prior?.contentHash === item.doc.contentHash;
-      const createsSeen = this.createsSeenInRun || (retried && prior?.createsSeen === true);
+      // A run that ended as an outage vouches for nothing (adv6-outage-after-create): a create taken before the
+      // target stopped taking them is no evidence for later runs, so it is not recorded on the entry.
+      const createsSeen = (!this.outage && this.createsSeenInRun) || (retried && prior?.createsSeen === true);
       const attempts = item.priorAttempts + (this.counts(retried, createsSeen) ? 1 : 0);
       entries.push({
         externalKey: attemptLedgerKey(item.doc.externalKey),

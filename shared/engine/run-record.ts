@@ -40,7 +40,7 @@ export async function finishRun(run: FlowRun): Promise<RunResult> {
  * the target takes them, so its failure counts in later runs (which find the others written and create nothing).
  */
 function upgradeEarlierSetAside(run: FlowRun): boolean {
-  if (run.dryRun || !(run.poison.createsInInvocation > 0)) return false;
+  if (run.dryRun || !(run.poison.createsInInvocation > 0) || run.poison.sawOutage) return false; // an outage vouches for nobody
   let upgraded = false;
   for (const key of run.earlierSetAside) {
     const entry = run.ledger.get(attemptLedgerKey(key));
