@@ -86,7 +86,7 @@ function fileExhausted(run: FlowRun, item: ReturnType<PoisonBook["settle"]>["exh
   const { outbox } = run;
   const plan = item.doc.groupKey === undefined ? undefined : outbox?.plans.get(item.doc.groupKey);
   const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
-  const error = repeatedFailure(item.doc.externalKey, item.attempts, item.error);
+  const error = repeatedFailure(item.doc.externalKey, item.attempts, item.error, item.vouched);
   if (outbox && plan && at >= 0) {
     // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
     // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.
