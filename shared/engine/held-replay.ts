@@ -17,6 +17,7 @@ import type { DeadLetter } from "../state/records.ts";
 import type { Budget } from "./meter.ts";
 import { heldLetters, supersedeHeld, type HeldLetters } from "./held-letters.ts";
 import { replayDeadLetter } from "./replay.ts";
+import { retryUnvouched } from "./unvouched-retry.ts";
 import { withStaleLetters } from "./stale-letters.ts";
 import type { RunnerPorts } from "./runner.ts";
 
@@ -54,20 +55,22 @@ export async function replayHeldLetters(
   const resolve = (id: string, resolution: { reason: string; by: string }) => store.resolveDeadLetter(id, resolution);
   let held;
   let ordinary: DeadLetter[] = []; // withdrawn too when their document is cancelled unposted (stale-letters.ts)
+  let retried = { used: 0 }; // unvouched poison letters first (unvouched-retry.ts: a create-only outage may have filed them)
   try {
-    const all = await store.listDeadLetters(flowId);
+    const all = (retried = await retryUnvouched(ports, await store.listDeadLetters(flowId), request.budget, deps)).letters;
     ordinary = all.filter((l) => l.error?.code !== "period_closed");
     held = await supersedeHeld(listHeld(all), resolve, HELD_BY);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
     return { budget: request.budget };
   }
+  const budget = { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - retried.used) };
   const view = (h: HeldLetters | undefined) => {
     const v = withStaleLetters(h, ordinary, resolve, logger);
     return v ? { held: v } : {};
   };
-  if (held.length === 0) return { budget: request.budget, ...view(undefined) };
-  const share = Math.floor(request.budget.maxSubrequests * SHARE);
+  if (held.length === 0) return { budget, ...view(undefined) };
+  const share = Math.floor(budget.maxSubrequests * SHARE);
   let used = 0;
   const replayed: string[] = [];
   for (const letter of held) {
@@ -110,5 +113,5 @@ export async function replayHeldLetters(
     resolve,
     logger,
   );
-  return { budget: { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - used) }, ...view(open) };
+  return { budget: { ...budget, maxSubrequests: Math.max(0, budget.maxSubrequests - used) }, ...view(open) };
 }

@@ -135,8 +135,9 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
   }
   if (back === undefined) {
     // Sent again where a duplicate answer proves it is there (pending-resend.ts); else the operator decides.
-    const resent = await resendInDoubt(run, write);
+    const resent = await resendInDoubt(run, write, plan);
     if (resent && "conflict" in resent) letter(resent.conflict);
+    else if (resent && "gaveUp" in resent) letter(writeUnknown(part.externalKey, resent.gaveUp, run.poison.maxFailedRuns));
     else if (resent && !("refused" in resent)) settleWritten(run, plan, part, resent.targetId);
     else letter(writeUnknown(part.externalKey, resent?.refused));
     return done();
@@ -159,8 +160,12 @@ async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
 }
 
 /** The letter of a write the target cannot be asked about (and, when it was sent again, the refusal it met). */
-function writeUnknown(key: string, refused: BridgeError | undefined): BridgeError {
-  const resent = refused ? `; sent again, it was refused (${refused.code}: ${refused.message})` : "";
+function writeUnknown(key: string, refused: BridgeError | undefined, failedRuns?: number): BridgeError {
+  const resent = !refused
+    ? ""
+    : failedRuns
+      ? `; sent again, it failed in ${failedRuns} runs (last: ${refused.code}: ${refused.message})`
+      : `; sent again, it was refused (${refused.code}: ${refused.message})`;
   return new BridgeError("write_unknown", `the answer to writing ${key} was lost and the target cannot be asked whether it holds it${resent}`, {
     hint: `replay it whether or not ${key} is in the target: the replay writes it only if it is missing (an existing one is found or refused as a duplicate) and then settles the ledger and before-images, then sync the window its source documents changed in again (POST /flows/:id/sync with from/to) so what changed since is corrected; resolving it by hand leaves the write uncounted. On T+, once \`doctor --write-probe\` has seen this account refuse a duplicate ExternalCode, runs send such writes again by themselves (docs/changes.md)`,
   });

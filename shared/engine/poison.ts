@@ -17,6 +17,8 @@
  *    the target took no create and no failure counted reports "failed" (run-record.ts).
  *  - A failure counts only where the target is shown to be up. (a) It took a create: in this run, or, for a document
  *    tried before, in a run since it first failed (`createsSeen` on its attempt entry, carried from run to run).
+ *    A run that ended as an outage records no `createsSeen` (adv6-outage-after-create: one create taken just before
+ *    a create-only outage made every later run count the bills waiting through it).
  *    (b) Else (chaos seed 9147: the bill arrived after every other bill was written, so no create could ever be
  *    seen again, its count stayed at 1 and the flow was blocked for good): the known-good read answered in this
  *    run and fewer than three documents failed in a row. The read is asked once per run, before such a document is
@@ -27,8 +29,12 @@
  *    read: a fresh document's failure counts when no outage was seen (as before).
  *    Each count is one run (an invocation that continues a run skips what an earlier one set aside), so a document
  *    is dead-lettered after `maxFailedRuns` runs, at the schedule's pace (30 min apart by default).
- *    Limitations: a create-only outage met only by one or two documents waiting (or, after creates were seen, by
- *    documents tried before with no fresh one failing alongside) counts them; their letters replay once it is over.
+ *    A create-only outage met only by one or two documents waiting (or, after creates were seen, by documents tried
+ *    before with no fresh one failing alongside) cannot be told from poison and counts them. Their letters heal by
+ *    themselves (adv6-create-outage): a letter filed when no create was seen since the document first failed
+ *    (`vouched` false) is marked `unvouched` and retried before each run for a day, verified first, and resolved
+ *    when written (unvouched-retry.ts); a real poison document fails each retry and its letter stays open. Counts
+ *    spaced in wall-clock time were the other choice: an outage longer than the spacing would still exhaust them.
  *    Back-to-back manual runs are counted like scheduled ones (no spacing in wall-clock time).
  *  - After `maxFailedRuns` counted failures (default 3) the document is dead-lettered with its source rows and the
  *    last error (the dead-letter alert fires) and is not sent again while its content is unchanged; the next run's
@@ -129,6 +135,11 @@ export class PoisonBook {
     return this.successes > 0 || this.runCreates;
   }
 
+  /** This invocation's failures looked like a target outage (its creates vouch for nobody). */
+  get sawOutage(): boolean {
+    return this.outage;
+  }
+
   /** Keys of the documents set aside in this invocation so far. */
   setAsideKeys(): string[] {
     return [...this.setAsideDocs.keys()];
@@ -217,18 +228,21 @@ export class PoisonBook {
     at: number,
   ): {
     entries: LedgerEntry[];
-    exhausted: Array<SetAsideDocument & { attempts: number }>;
+    /** `vouched`: a create was seen since it first failed (else its letter is retried by the runs: unvouched-retry.ts). */
+    exhausted: Array<SetAsideDocument & { attempts: number; vouched: boolean }>;
     setAside: Array<{ externalKey: string; attempts: number; code: string }>;
     /** No write succeeded in the run and no failure counted: the target took nothing (the last error says why). */
     tookNothing?: BridgeError;
   } {
     const entries: LedgerEntry[] = [];
-    const exhausted: Array<SetAsideDocument & { attempts: number }> = [];
+    const exhausted: Array<SetAsideDocument & { attempts: number; vouched: boolean }> = [];
     const setAside: Array<{ externalKey: string; attempts: number; code: string }> = [];
     for (const item of this.setAsideDocs.values()) {
       const prior = this.ledgerGet(attemptLedgerKey(item.doc.externalKey));
       const retried = prior?.contentHash === item.doc.contentHash;
-      const createsSeen = this.createsSeenInRun || (retried && prior?.createsSeen === true);
+      // A run that ended as an outage vouches for nothing (adv6-outage-after-create): a create taken before the
+      // target stopped taking them is no evidence for later runs, so it is not recorded on the entry.
+      const createsSeen = (!this.outage && this.createsSeenInRun) || (retried && prior?.createsSeen === true);
       const attempts = item.priorAttempts + (this.counts(retried, createsSeen) ? 1 : 0);
       entries.push({
         externalKey: attemptLedgerKey(item.doc.externalKey),
@@ -238,7 +252,7 @@ export class PoisonBook {
         writtenAt: at,
         runId,
       });
-      if (attempts >= this.maxFailedRuns) exhausted.push({ ...item, attempts });
+      if (attempts >= this.maxFailedRuns) exhausted.push({ ...item, attempts, vouched: createsSeen });
       else setAside.push({ externalKey: item.doc.externalKey, attempts, code: item.error.code });
     }
     const last = [...this.setAsideDocs.values()].at(-1)?.error;
@@ -249,13 +263,17 @@ export class PoisonBook {
 }
 
 /** The dead letter's error for a document that failed in too many runs. */
-export function repeatedFailure(externalKey: string, attempts: number, last: BridgeError): BridgeError {
+export function repeatedFailure(externalKey: string, attempts: number, last: BridgeError, vouched = true): BridgeError {
+  const fix =
+    "check this payload against the target (a value or master data it cannot take), fix the flow, reference table or target, then replay this dead letter";
   return new BridgeError(
     "write_failed_repeatedly",
     `${externalKey}: the target failed this document in ${attempts} runs (last: ${last.code}: ${last.message})`,
     {
-      hint: "the other documents were written; check this payload against the target (a value or master data it cannot take), fix the flow, reference table or target, then replay this dead letter",
-      details: { lastCode: last.code },
+      hint: vouched
+        ? `the other documents were written; ${fix}`
+        : `the target took no other create while it failed (it may have been a create-only outage): the runs retry it by themselves for a day (verified first, so nothing is booked twice) and resolve this letter when it is written; if it stays open, ${fix}`,
+      details: { lastCode: last.code, ...(vouched ? {} : { unvouched: true }) },
     },
   );
 }

@@ -66,7 +66,8 @@ export function fileDeadLetter(run: FlowRun, sourceId: string, source: unknown, 
     externalKey: extra.externalKey,
     source,
     payload: extra.payload,
-    error: { code: e.code, message: e.message, hint: e.hint },
+    // Details stay out of letters (they may hold raw answers); only the mark a run retries by (unvouched-retry.ts).
+    error: { code: e.code, message: e.message, hint: e.hint, ...(e.details?.unvouched === true ? { details: { unvouched: true } } : {}) },
     at: clock.now(),
   });
   logger.warn("document dead-lettered", { flowId: run.flowId, sourceId, code: e.code });

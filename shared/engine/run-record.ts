@@ -40,7 +40,7 @@ export async function finishRun(run: FlowRun): Promise<RunResult> {
  * the target takes them, so its failure counts in later runs (which find the others written and create nothing).
  */
 function upgradeEarlierSetAside(run: FlowRun): boolean {
-  if (run.dryRun || !(run.poison.createsInInvocation > 0)) return false;
+  if (run.dryRun || !(run.poison.createsInInvocation > 0) || run.poison.sawOutage) return false; // an outage vouches for nobody
   let upgraded = false;
   for (const key of run.earlierSetAside) {
     const entry = run.ledger.get(attemptLedgerKey(key));
@@ -86,7 +86,7 @@ function fileExhausted(run: FlowRun, item: ReturnType<PoisonBook["settle"]>["exh
   const { outbox } = run;
   const plan = item.doc.groupKey === undefined ? undefined : outbox?.plans.get(item.doc.groupKey);
   const at = plan?.parts.findIndex((p) => p.externalKey === item.doc.externalKey) ?? -1;
-  const error = repeatedFailure(item.doc.externalKey, item.attempts, item.error);
+  const error = repeatedFailure(item.doc.externalKey, item.attempts, item.error, item.vouched);
   if (outbox && plan && at >= 0) {
     // A part of a merged group's plan: the letter holds the plan's remainder from this part on (as a refusal's
     // does), so replaying it writes exactly those parts; the plan is settled now that none of it waits.

@@ -38,6 +38,8 @@ export interface OutboxPlan {
   images?: Record<string, import("./records.ts").StoredImageLine[]>;
   /** A pending write (unit `pending:<key>`, engine/pending-writes.ts): the ledger entries its answer would have settled. */
   settle?: import("./records.ts").LedgerEntry[];
+  /** A pending write sent again (engine/pending-resend.ts): runs whose resend failed with a retryable error. */
+  resendFailures?: number;
 }
 
 export const outboxUnit = (groupKey: string, supplement: number) => `${groupKey}#S${supplement}`;

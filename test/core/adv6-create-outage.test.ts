@@ -37,7 +37,7 @@ describe("adv6: a create-only KIS outage of one hour with healthy documents wait
   // poison and counts. Stated in poison.ts's header as a known limitation ("a create-only outage met only by one or
   // two documents waiting … counts them; their letters replay once it is over"), reproduced here as a real-user loss
   // of liveness after one hour.
-  it.fails("FINDING adv6-create-outage: two healthy bills waiting through a one-hour create-only outage are written once KIS is back", async () => {
+  it("FINDING adv6-create-outage: two healthy bills waiting through a one-hour create-only outage are written once KIS is back", async () => {
     e2e = await startE2E({ salesOut: 0, otherInOut: 40 });
     const store = new FlowStateStore(e2e.kv);
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");

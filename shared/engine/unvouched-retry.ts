@@ -1,0 +1,60 @@
+/**
+ * A `write_failed_repeatedly` letter filed while nothing vouched that the target takes creates (poison.ts: counted
+ * only because a known-good read answered and fewer than three documents failed in a row) may be a healthy document
+ * met by a create-only outage (adv6-create-outage: KIS answering 500 to every create for an hour, reads fine, two
+ * bills waiting). Such a letter is marked `unvouched` and retried by the runs themselves: before each run, through
+ * the normal replay path (engine/replay.ts: the flow's lock, verify-existing first so nothing is booked twice, the
+ * ledger, the letter resolved "by auto: the target took the write"), once per invocation, for
+ * UNVOUCHED_RETRY_MS after it was filed. A real poison document fails each retry and its letter stays open for the
+ * operator; a healthy one is written once the target takes creates again and its letter is resolved. The letter is
+ * visible (and listed as open) until then.
+ */
+import type { Clock, Logger } from "../ports.ts";
+import type { DeadLetter } from "../state/records.ts";
+import type { Budget } from "./meter.ts";
+import { replayDeadLetter } from "./replay.ts";
+import type { RunnerPorts } from "./runner.ts";
+
+export const UNVOUCHED_BY = "auto: the target took the write";
+/** How long after it was filed an unvouched letter is retried by the runs (a day: outages longer than that need the operator). */
+export const UNVOUCHED_RETRY_MS = 24 * 3600_000;
+/** The share of a run's budget the retries may use, and the least a retry needs to be worth starting. */
+const SHARE = 0.25;
+const MIN_PER_RETRY = 3;
+
+/** A letter a run retries by itself (see above). */
+export const retriedByRuns = (letter: DeadLetter, now: number): boolean =>
+  !letter.resolved &&
+  letter.error?.code === "write_failed_repeatedly" &&
+  letter.error.details?.unvouched === true &&
+  now - letter.createdAt < UNVOUCHED_RETRY_MS;
+
+/** Retries the flow's unvouched letters; returns the letters without the ones it resolved and the subrequests it used. */
+export async function retryUnvouched(
+  ports: RunnerPorts,
+  letters: DeadLetter[],
+  budget: Budget,
+  deps: { clock: Clock; logger: Logger },
+): Promise<{ letters: DeadLetter[]; used: number }> {
+  const due = letters.filter((l) => retriedByRuns(l, deps.clock.now()));
+  if (due.length === 0) return { letters, used: 0 };
+  const share = Math.floor(budget.maxSubrequests * SHARE);
+  let used = 0;
+  const written = new Set<string>();
+  for (const letter of due) {
+    if (share - used < MIN_PER_RETRY || (budget.deadline !== undefined && deps.clock.now() >= budget.deadline)) break;
+    const result = await replayDeadLetter(ports, letter.id, {
+      by: UNVOUCHED_BY,
+      budget: { maxSubrequests: share - used, ...(budget.deadline !== undefined ? { deadline: budget.deadline } : {}) },
+    }).catch((error: unknown) => ({
+      replayed: false,
+      subrequests: 0,
+      error: { code: "replay_failed", message: error instanceof Error ? error.message : String(error) },
+    }));
+    used += result.subrequests;
+    if (result.replayed) written.add(letter.id);
+    else deps.logger.info("unvouched letter retried, still not written", { flowId: letter.flow, letter: letter.id, code: result.error?.code });
+  }
+  if (written.size) deps.logger.info("unvouched letters written: the target takes creates again", { flowId: due[0]?.flow, written: written.size });
+  return { letters: letters.filter((l) => !written.has(l.id)), used };
+}
