@@ -7,6 +7,7 @@ import { closePlan } from "./outbox-writer.ts";
 import { attemptLedgerKey, type PoisonBook, repeatedFailure } from "./poison.ts";
 import { heldByTarget } from "./poison-verify.ts";
 import type { FlowRun } from "./run-context.ts";
+import { deadLetterMarker } from "./ledger-keys.ts";
 import { fileDeadLetter, flushState } from "./run-ledger.ts";
 import { toBridgeError } from "./run-errors.ts";
 import type { RunResult } from "./run.ts";
@@ -75,10 +76,27 @@ async function settleSetAside(run: FlowRun): Promise<{ pending: boolean; list: S
   for (const item of exhausted) {
     const inPlan = item.doc.groupKey !== undefined && run.outbox?.plans.has(item.doc.groupKey);
     if (!inPlan && (await heldByTarget(run, item.doc))) setAside.push({ externalKey: item.doc.externalKey, attempts: item.attempts, code: item.error.code });
-    else fileExhausted(run, item);
+    else {
+      fileExhausted(run, item);
+      renewLetterMarker(run, item.doc.externalKey);
+    }
   }
   if (run.outcome === "success") run.outcome = "partial";
   return { pending: true, list: setAside };
+}
+
+/**
+ * The `dead:` marker of an exhausted document as new as its attempt entry. Filing the same letter again is skipped
+ * (same content, run-ledger.ts) without touching the marker, but this run saved a newer attempt entry: PoisonBook
+ * `exhausted` (a marker at least as new as the count) was then false for good and every run sent the document again
+ * (chaos seed 4359 long: a run that read the ledger stale tried a lettered bill once more; 160 invocations). A marker
+ * found in the ledger is saved only after its letter, so renewing it never skips a document whose letter is missing.
+ */
+function renewLetterMarker(run: FlowRun, externalKey: string): void {
+  if (run.dryRun) return;
+  const marker = run.ledger.get(deadLetterMarker(externalKey));
+  const attempt = run.ledger.get(attemptLedgerKey(externalKey));
+  if (marker && attempt && marker.writtenAt < attempt.writtenAt) run.ledger.remember({ ...marker, writtenAt: attempt.writtenAt, runId: run.runId });
 }
 
 /** A set-aside document that reached the failure limit (poison.ts), dead-lettered at the end of the run. */

@@ -74,6 +74,46 @@ describe("a poison bill that arrives after every other bill is written", () => {
     expectOthersWritten(e2e, [billNo]);
   }, 120_000);
 
+  it("a lettered poison bill tried again once (a run that read its dead: marker stale) is not sent by every run after (chaos seed 4359 long)", async () => {
+    // Seed 4359 (kis.poison + state.staleKv): after the letter, one run read the ledger without the `dead:` marker and
+    // tried the bill again; its attempt entry was saved newer than the marker, and filing the same letter again is
+    // skipped (same content) without renewing the marker: `exhausted` (marker at least as new as the count) was false
+    // for good, every run sent the bill, set it aside and held the watermark (160 invocations, never settled).
+    const billNo = await nextBillNo(40);
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: [billNo] } });
+    const store = new FlowStateStore(e2e.kv);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    e2e.clock.advance(30 * MIN);
+    const doc = arrive(e2e);
+    for (let run = 0; run < 4; run++) {
+      e2e.clock.advance(30 * MIN);
+      await e2e.runToCompletion(KIS);
+    }
+    expect((await store.listDeadLetters(KIS, { status: "all" })).map((l) => l.externalKey)).toEqual([billNo]);
+    // The state a stale read leaves: the attempt entry saved after the marker (the bill was sent once more).
+    const attempt = (await store.ledgerLookup(KIS, [`try:${billNo}`])).get(`try:${billNo}`)!;
+    await store.ledgerAppend(KIS, [{ ...attempt, attempts: (attempt.attempts ?? 0) + 1, writtenAt: e2e.clock.now() }]);
+    // ... while the watermark still waited before the bill (the runs that counted held it there).
+    const checkpoint = (await store.getWatermark<{ watermark: number }>(KIS))!;
+    await store.saveCheckpoint(KIS, { ...checkpoint, watermark: parseInZone(String(doc.modified))! - MIN });
+    const creates = () => e2e!.stack.kis.requests().filter((r) => r.path.endsWith("/create")).length;
+    e2e.clock.advance(30 * MIN);
+    await e2e.runToCompletion(KIS); // may send it once more and file (or renew) its letter
+    const before = creates();
+    const outcomes: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      e2e.clock.advance(30 * MIN);
+      outcomes.push(...(await e2e.runToCompletion(KIS)).map((s) => s.outcome));
+    }
+    // The letter is retried by the runs (unvouched-retry.ts: once per invocation), but the runs themselves settle.
+    expect(creates() - before).toBeLessThanOrEqual(9);
+    expect(outcomes.at(-1)).toBe("success");
+    const last = (await store.listRuns(KIS, 1))[0] as unknown as { watermarkHeld?: string; watermarkAfter: number };
+    expect(last.watermarkHeld).toBeUndefined();
+    expect(last.watermarkAfter).toBeGreaterThan(parseInZone(String(doc.modified))!);
+    expect((await store.listDeadLetters(KIS, { status: "all" })).map((l) => l.externalKey)).toEqual([billNo]);
+  }, 120_000);
+
   it("a full KIS outage (every create and read answering 500) dead-letters nothing, even with MAX_FAILED_RUNS 1; the bill is written once KIS is back", async () => {
     // On old code a fresh document that failed alone counted without any sign the target was up: with
     // MAX_FAILED_RUNS 1 the outage dead-lettered a healthy bill.
