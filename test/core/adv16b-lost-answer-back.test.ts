@@ -9,6 +9,7 @@ import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.t
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -20,21 +21,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-/** A network whose first create commits but loses its answer; nothing answers after it (the invocation dies). */
-function lossyFirstCreate() {
-  let down = false;
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    if (down) throw new TypeError("network down");
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (/\/create$/i.test(url.pathname)) {
-      await fetch(input, init);
-      down = true;
-      throw new TypeError("connection reset");
-    }
-    return fetch(input, init);
-  };
-}
 
 describe("adversary 16b: a correction's answer lost, then the source goes back", () => {
   // FINDING adv16b-lost-red-then-back (KIS): a posted bill is cancelled; the run writes R1, KIS commits it, the

@@ -8,6 +8,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -17,21 +18,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-/** A network whose first create commits but loses its answer; nothing answers after it. */
-function lossyFirstCreate() {
-  let down = false;
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    if (down) throw new TypeError("network down");
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (/\/create$/i.test(url.pathname)) {
-      await fetch(input, init);
-      down = true;
-      throw new TypeError("connection reset");
-    }
-    return fetch(input, init);
-  };
-}
 
 describe("adversary 16c: the budget runs out while a pending write is looked up", () => {
   // FINDING adv16c-pending-budget-letter (KIS). A posted bill D is cancelled; the run writes D-R1, KIS commits it, the

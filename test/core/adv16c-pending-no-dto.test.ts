@@ -8,6 +8,7 @@ import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.t
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -18,21 +19,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-/** A network whose first create commits but loses its answer; nothing answers after it. */
-function lossyFirstCreate() {
-  let down = false;
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    if (down) throw new TypeError("network down");
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (/\/create$/i.test(url.pathname)) {
-      await fetch(input, init);
-      down = true;
-      throw new TypeError("connection reset");
-    }
-    return fetch(input, init);
-  };
-}
 
 const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 

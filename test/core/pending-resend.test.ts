@@ -13,6 +13,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { formatInZone, DATE_FORMAT, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E, type E2EOptions } from "../helpers/e2e.ts";
+import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -23,21 +24,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-/** A network whose first create commits but loses its answer; nothing answers after it. */
-function lossyFirstCreate() {
-  let down = false;
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    if (down) throw new TypeError("network down");
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (/\/create$/i.test(url.pathname)) {
-      await fetch(input, init);
-      down = true;
-      throw new TypeError("connection reset");
-    }
-    return fetch(input, init);
-  };
-}
 
 /** Probe, post, then a member's cancellation whose G-C1 loses its answer; the next run resolves the pending write. */
 async function lostCorrection(tplus: E2EOptions["tplus"]) {

@@ -8,6 +8,7 @@ import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.t
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -27,21 +28,6 @@ function downAtFirstCreate() {
     if (down) throw new TypeError("network down");
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     if (/\/create$/i.test(url.pathname)) {
-      down = true;
-      throw new TypeError("connection reset");
-    }
-    return fetch(input, init);
-  };
-}
-
-/** A network whose first create commits but loses its answer; nothing answers after it. */
-function lossyFirstCreate() {
-  let down = false;
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    if (down) throw new TypeError("network down");
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    if (/\/create$/i.test(url.pathname)) {
-      await fetch(input, init);
       down = true;
       throw new TypeError("connection reset");
     }
