@@ -29,11 +29,36 @@ export interface ReadWindow {
  * until its tick limit (seeds 9052, 9068 long: 160 ticks, minutes per seed).
  */
 export function needsAnotherRun(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): boolean {
+  return unreadEditsOf(flow, edits, reads).length > 0;
+}
+
+function unreadEditsOf(flow: ChaosFlowId, edits: EditRecord[], reads: readonly ReadWindow[]): EditRecord[] {
   const second = (ms: number) => Math.floor(ms / 1000) * 1000;
   const after = (e: EditRecord, w: ReadWindow) => w.tickAt > e.madeAt || (e.via === "query" && (w.doneAt ?? 0) > e.madeAt);
-  return edits.some(
-    (e) => e.path === PATH_OF[flow] && !reads.some((w) => after(e, w) && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
+  return edits.filter(
+    (e) =>
+      e.path === PATH_OF[flow] &&
+      e.servedAt === undefined &&
+      !reads.some((w) => after(e, w) && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
   );
+}
+
+/** Why a flow did not settle when edits are the reason: each unread edit and the last windows the flow read. */
+export function unreadEdits(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>): string[] {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return flows.flatMap((flow) => {
+    const windows = reads.get(flow) ?? [];
+    const owning = (e: EditRecord) => windows.filter((w) => w.from <= e.modifiedMs && e.modifiedMs < w.to);
+    return unreadEditsOf(flow, edits, windows).map(
+      (e) =>
+        `${flow}: edit of ${e.key} (${e.change}, ${e.via}) stamped ${iso(e.modifiedMs)}, made ${iso(e.madeAt)}, never read after; windows owning it: ${owning(e)
+          .map((w) => `[${iso(w.from)}, ${iso(w.to)}) at ${iso(w.tickAt)}–${w.doneAt ? iso(w.doneAt) : "?"}`)
+          .join(" ")}; last windows: ${windows
+          .slice(-3)
+          .map((w) => `[${iso(w.from)}, ${iso(w.to)}) at ${iso(w.tickAt)}`)
+          .join(" ")}`,
+    );
+  });
 }
 
 /** The chaos classes the edits made during scans stand for (the emulator's log of them). */

@@ -30,7 +30,16 @@ import { judgeLetters } from "./letters.ts";
 import { flowSettled } from "./settled.ts";
 import { staleKv } from "./stale-kv.ts";
 import { editBetweenRuns, editLog } from "./edits.ts";
-import { type DocVersion, editClasses, explainedByVersions, needsAnotherRun, type ReadWindow, restampedGroupExplained, versionsOf } from "./edit-verdict.ts";
+import {
+  type DocVersion,
+  editClasses,
+  explainedByVersions,
+  needsAnotherRun,
+  type ReadWindow,
+  restampedGroupExplained,
+  unreadEdits,
+  versionsOf,
+} from "./edit-verdict.ts";
 import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
 import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
@@ -441,6 +450,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
 
     if (outOfTime) details.push(`stopped at the per-run time limit after ${ticks} invocations (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     const unsettled = FLOW_IDS.filter((f) => !settled.get(f));
+    if (unsettled.length > 0) details.push(...unreadEdits(unsettled, await editLog(stack), reads));
     for (const flow of unsettled) {
       const run = lastRun.get(flow) as (RunView & { error?: { code: string; message: string } }) | null | undefined;
       details.push(

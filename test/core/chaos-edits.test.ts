@@ -10,6 +10,7 @@ import { SKUS } from "../emulators/catalog.ts";
 import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
 import { createJushuitanEmulator } from "../emulators/jushuitan/index.ts";
 import { serveOnLoopback } from "../emulators/node/serve.ts";
+import { collect, DAY, startJst, T0 } from "./jushuitan-fixture.ts";
 
 type Row = Record<string, unknown>;
 const line = (sku: string, qty: number): Row => ({ sku_id: sku, qty, ioi_id: 1 });
@@ -99,6 +100,31 @@ describe("chaos driver: another run after an edit", () => {
     expect(needsAnotherRun(kis, [edit({ via: "query" })], [read])).toBe(false);
     expect(needsAnotherRun(kis, [edit({})], [read])).toBe(true); // between runs: a run that starts after it must read it
     expect(needsAnotherRun(kis, [edit({ via: "query" })], [{ ...read, doneAt: 5_000 }])).toBe(true); // done before the edit
+  });
+
+  // Seed 9102 long (sharedCron, budget.tiny): an edit served mid-scan was stamped on its window's last second, and the
+  // invocation that completed that window left no record the driver saw (a shared tick's second flow); every later run
+  // read only the last closed window, so the driver invoked both flows until its limit although nothing was left unread.
+  it("an edit whose edited row a later answer served has been read, whatever windows the driver saw", () => {
+    const kis = CHAOS_FLOWS.kis;
+    expect(needsAnotherRun(kis, [edit({ via: "query", servedAt: 5_500 })], [])).toBe(false);
+    expect(needsAnotherRun(kis, [edit({ servedAt: 5_000 })], [])).toBe(false); // served by the answer that made it
+    expect(needsAnotherRun(kis, [edit({ via: "query" })], [])).toBe(true);
+  });
+
+  it("the emulator notes when an edited row is next served", async () => {
+    const setup = await startJst({ emulator: { documents: { [JST_PATHS.otherInOut]: 4 } } });
+    try {
+      const key = String(setup.emulator.documents(JST_PATHS.otherInOut)[0]!.io_id);
+      await fetch(`${setup.url}/__emulator/edit`, { method: "POST", body: JSON.stringify({ path: JST_PATHS.otherInOut, key, change: "quantity" }) });
+      const log = async () => (await (await fetch(`${setup.url}/__emulator/edits`)).json()) as EditRecord[];
+      expect((await log())[0]!.servedAt).toBeUndefined();
+      await collect(setup.client.pages(JST_PATHS.otherInOut, {}, { window: { from: T0 - 30 * DAY, to: T0 + DAY } }));
+      const [served] = await log();
+      expect(served!.servedAt).toBeGreaterThanOrEqual(served!.madeAt);
+    } finally {
+      await setup.close();
+    }
   });
 });
 

@@ -37,6 +37,8 @@ export interface EditRecord {
   via: "query" | "admin";
   /** The document's status and lines right after the change. */
   after: { status: unknown; items: unknown };
+  /** Host time when an answer first served the row after this change (absent: not served since). */
+  servedAt?: number;
 }
 
 /** Applies `change` to the row in place; `pick` in [0, 1) chooses the line and SKU. Returns the change applied. */

@@ -299,6 +299,13 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
 
   /** Bumps `modified` (to now, or later when `atLeast` says so) and `ts`, as any write in the ERP does. */
   /** Sets a row's `modified` to an exact second (an edit made at that instant of Jushuitan's clock). */
+  /** Edits whose row was not served since: an answer that serves the row marks them read (EditRecord.servedAt). */
+  function noteServed(path: string, rows: Row[]) {
+    const keys = new Set(rows.map((r) => String(r.io_id)));
+    const at = now();
+    for (const e of edits) if (e.servedAt === undefined && e.path === path && keys.has(e.key)) e.servedAt = at;
+  }
+
   function stampRow(table: TableName, key: string, ms: number) {
     const s = tables[table].get(key);
     if (!s) return;
@@ -594,6 +601,7 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
       const list = served.get(endpoint.table) ?? [];
       for (const r of rows) list.push(String(r.io_id ?? r.sku_id));
       served.set(endpoint.table, list.slice(-5000));
+      noteServed(path, rows);
     }
     if (endpoint.table === "otherInOut" && (options.rowTs ?? "evidence") === "evidence") for (const r of rows) delete r.ts;
     return envelope(0, OK_MSG, data);
