@@ -36,11 +36,37 @@ function unreadEditsOf(flow: ChaosFlowId, edits: EditRecord[], reads: readonly R
   const second = (ms: number) => Math.floor(ms / 1000) * 1000;
   const after = (e: EditRecord, w: ReadWindow) => w.tickAt > e.madeAt || (e.via === "query" && (w.doneAt ?? 0) > e.madeAt);
   return edits.filter(
-    (e) =>
-      e.path === PATH_OF[flow] &&
-      e.servedAt === undefined &&
-      !reads.some((w) => after(e, w) && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
+    (e) => e.path === PATH_OF[flow] && !reads.some((w) => after(e, w) && second(w.from) <= second(e.modifiedMs) && second(e.modifiedMs) < second(w.to)),
   );
+}
+
+/** An invocation's record as the state keeps it (its own clock: start and finish are host time). */
+export interface RecordedInvocation {
+  runId: string;
+  startedAt?: number;
+  finishedAt?: number;
+  windows?: ReadonlyArray<{ from: number; to: number; complete: boolean }>;
+}
+
+/**
+ * The completed windows of the stored invocation records that the driver did not see when their tick returned (a
+ * shared-cron tick's record looked up before it was visible, a continuing run's chain): `attributed` holds the
+ * `runId|from|to` ids already counted and gains the new ones. Each read starts and ends when its invocation did.
+ * Seed 9102 long (sharedCron, budget.tiny): without them an edit served mid-scan counted as never read, and the driver
+ * invoked both flows until its 160-invocation limit.
+ */
+export function unseenReads(records: readonly RecordedInvocation[], attributed: Set<string>): ReadWindow[] {
+  const out: ReadWindow[] = [];
+  for (const r of records) {
+    if (r.startedAt === undefined) continue;
+    for (const w of r.windows ?? []) {
+      const id = `${r.runId}|${w.from}|${w.to}`;
+      if (!w.complete || attributed.has(id)) continue;
+      attributed.add(id);
+      out.push({ from: w.from, to: w.to, tickAt: r.startedAt, doneAt: r.finishedAt });
+    }
+  }
+  return out;
 }
 
 /** Why a flow did not settle when edits are the reason: each unread edit and the last windows the flow read. */
@@ -51,10 +77,11 @@ export function unreadEdits(flows: ChaosFlowId[], edits: EditRecord[], reads: Ma
     const owning = (e: EditRecord) => windows.filter((w) => w.from <= e.modifiedMs && e.modifiedMs < w.to);
     return unreadEditsOf(flow, edits, windows).map(
       (e) =>
-        `${flow}: edit of ${e.key} (${e.change}, ${e.via}) stamped ${iso(e.modifiedMs)}, made ${iso(e.madeAt)}, never read after; windows owning it: ${owning(e)
+        `${flow}: edit of ${e.key} (${e.change}, ${e.via}) stamped ${iso(e.modifiedMs)}, made ${iso(e.madeAt)}, ${e.servedAt ? `served ${iso(e.servedAt)}` : "not served"} since, no window read after; windows owning it: ${owning(
+          e,
+        )
           .map((w) => `[${iso(w.from)}, ${iso(w.to)}) at ${iso(w.tickAt)}–${w.doneAt ? iso(w.doneAt) : "?"}`)
-          .join(" ")}; last windows: ${windows
-          .slice(-3)
+          .join(" ")}; first and last windows: ${[...windows.slice(0, 4), ...windows.slice(-2)]
           .map((w) => `[${iso(w.from)}, ${iso(w.to)}) at ${iso(w.tickAt)}`)
           .join(" ")}`,
     );

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { countCorrections } from "../chaos/corrections.ts";
-import { explainedByVersions, needsAnotherRun, restampedGroupExplained, versionsOf } from "../chaos/edit-verdict.ts";
+import { explainedByVersions, needsAnotherRun, restampedGroupExplained, unseenReads, versionsOf } from "../chaos/edit-verdict.ts";
 import { CHAOS_FLOWS, JST_PATHS } from "../chaos/scenario.ts";
 import { SKUS } from "../emulators/catalog.ts";
 import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
@@ -102,14 +102,25 @@ describe("chaos driver: another run after an edit", () => {
     expect(needsAnotherRun(kis, [edit({ via: "query" })], [{ ...read, doneAt: 5_000 }])).toBe(true); // done before the edit
   });
 
-  // Seed 9102 long (sharedCron, budget.tiny): an edit served mid-scan was stamped on its window's last second, and the
-  // invocation that completed that window left no record the driver saw (a shared tick's second flow); every later run
-  // read only the last closed window, so the driver invoked both flows until its limit although nothing was left unread.
-  it("an edit whose edited row a later answer served has been read, whatever windows the driver saw", () => {
+  // Seed 9102 long (sharedCron, budget.tiny): an edit served mid-scan was stamped on its window's last second; the
+  // driver never saw a record of the invocation that completed that window after the edit, so it invoked both flows
+  // until its 160-invocation limit. The stored records hold it.
+  it("reads the driver did not see are taken from the stored invocation records, each once", () => {
     const kis = CHAOS_FLOWS.kis;
-    expect(needsAnotherRun(kis, [edit({ via: "query", servedAt: 5_500 })], [])).toBe(false);
-    expect(needsAnotherRun(kis, [edit({ servedAt: 5_000 })], [])).toBe(false); // served by the answer that made it
-    expect(needsAnotherRun(kis, [edit({ via: "query" })], [])).toBe(true);
+    const attributed = new Set<string>(["r1|0|20000"]);
+    const records = [
+      { runId: "r1", startedAt: 1_000, finishedAt: 2_000, windows: [{ from: 0, to: 20_000, complete: true }] },
+      { runId: "r2", startedAt: 5_200, finishedAt: 5_900, windows: [{ from: 0, to: 20_000, complete: false }] },
+      { runId: "r3", startedAt: 5_300, finishedAt: 6_400, windows: [{ from: 0, to: 20_000, complete: true }] },
+    ];
+    const queryEdit = edit({ via: "query" });
+    expect(needsAnotherRun(kis, [queryEdit], [])).toBe(true);
+    const reads = unseenReads(records, attributed);
+    expect(reads).toEqual([{ from: 0, to: 20_000, tickAt: 5_300, doneAt: 6_400 }]);
+    expect(needsAnotherRun(kis, [queryEdit], reads)).toBe(false);
+    expect(unseenReads(records, attributed)).toEqual([]);
+    // A record that completed the window before the edit does not count.
+    expect(needsAnotherRun(kis, [queryEdit], unseenReads(records.slice(0, 1), new Set()))).toBe(true);
   });
 
   it("the emulator notes when an edited row is next served", async () => {
