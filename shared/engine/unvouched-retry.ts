@@ -29,19 +29,52 @@ export const retriedByRuns = (letter: DeadLetter, now: number): boolean =>
   letter.error.details?.unvouched === true &&
   now - letter.createdAt < UNVOUCHED_RETRY_MS;
 
+/** A letter rebuilt from one document's row (not a merged plan's parts). */
+const documentLetter = (l: DeadLetter) =>
+  l.externalKey !== undefined &&
+  l.source !== null &&
+  typeof l.source === "object" &&
+  !Array.isArray(l.source) &&
+  !(l.payload as { outbox?: unknown } | null)?.outbox;
+
+/**
+ * A newer open letter of the same document and key (its content changed and failed again, adv7-unvouched-superseded):
+ * the older letter's rows are stale, and writing them first left the target with the older content and the newer
+ * letter refused as changed_after_write. The older one is resolved as superseded, not retried.
+ */
+function newerLetter(letter: DeadLetter, letters: DeadLetter[]): DeadLetter | undefined {
+  if (!documentLetter(letter)) return undefined;
+  return letters.find(
+    (l) =>
+      l !== letter &&
+      !l.resolved &&
+      documentLetter(l) &&
+      l.sourceId === letter.sourceId &&
+      l.externalKey === letter.externalKey &&
+      (l.createdAt > letter.createdAt || (l.createdAt === letter.createdAt && l.id > letter.id)),
+  );
+}
+
 /** Retries the flow's unvouched letters; returns the letters without the ones it resolved and the subrequests it used. */
 export async function retryUnvouched(
   ports: RunnerPorts,
   letters: DeadLetter[],
   budget: Budget,
-  deps: { clock: Clock; logger: Logger },
+  deps: { clock: Clock; logger: Logger; resolve?: (id: string, resolution: { reason: string; by: string }) => Promise<unknown> },
 ): Promise<{ letters: DeadLetter[]; used: number }> {
   const due = letters.filter((l) => retriedByRuns(l, deps.clock.now()));
   if (due.length === 0) return { letters, used: 0 };
   const share = Math.floor(budget.maxSubrequests * SHARE);
   let used = 0;
   const written = new Set<string>();
+  const superseded = new Set<string>();
   for (const letter of due) {
+    const newer = deps.resolve && newerLetter(letter, letters);
+    if (newer) {
+      await deps.resolve!(letter.id, { reason: `superseded: ${newer.id} holds the newer content of ${letter.externalKey}`, by: UNVOUCHED_BY });
+      superseded.add(letter.id);
+      continue;
+    }
     if (share - used < MIN_PER_RETRY || (budget.deadline !== undefined && deps.clock.now() >= budget.deadline)) break;
     const result = await replayDeadLetter(ports, letter.id, {
       by: UNVOUCHED_BY,
@@ -56,5 +89,5 @@ export async function retryUnvouched(
     else deps.logger.info("unvouched letter retried, still not written", { flowId: letter.flow, letter: letter.id, code: result.error?.code });
   }
   if (written.size) deps.logger.info("unvouched letters written: the target takes creates again", { flowId: due[0]?.flow, written: written.size });
-  return { letters: letters.filter((l) => !written.has(l.id)), used };
+  return { letters: letters.filter((l) => !written.has(l.id) && !superseded.has(l.id)), used };
 }

@@ -53,9 +53,11 @@ describe("adv7: two versions of one document lettered unvouched during a long cr
   // "by auto: the target took the write"; v2's replay finds D in the ledger with other content and fails
   // changed_after_write, so its letter stays open (retried for 24 h, then left to the operator with "correct it in
   // the target by hand"). The watermark is past D, no run reads it again: KIS keeps v1 (NZK30-44: 23, source 28).
+  // Fixed (unvouched-retry.ts newerLetter): an unvouched letter with a newer open letter of the same document and key
+  // is resolved as superseded, not retried; the newer one is retried and writes v2.
   // (With KIS back right after the second letter, a run still re-reads D and corrects it by R1/B1; the v2 letter
   // stays open all the same.)
-  it.fails("FINDING adv7-unvouched-superseded: KIS ends with the document's current content, no letter open", async () => {
+  it("FINDING adv7-unvouched-superseded: KIS ends with the document's current content, no letter open", async () => {
     e2e = await startE2E({ salesOut: 0, otherInOut: 40 });
     const store = new FlowStateStore(e2e.kv);
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
