@@ -13,6 +13,7 @@ import type { Clock, Logger } from "../ports.ts";
 import type { DeadLetter } from "../state/records.ts";
 import type { Budget } from "./meter.ts";
 import { replayDeadLetter } from "./replay.ts";
+import { newerLetter } from "./superseded-letters.ts";
 import type { RunnerPorts } from "./runner.ts";
 
 export const UNVOUCHED_BY = "auto: the target took the write";
@@ -28,32 +29,6 @@ export const retriedByRuns = (letter: DeadLetter, now: number): boolean =>
   letter.error?.code === "write_failed_repeatedly" &&
   letter.error.details?.unvouched === true &&
   now - letter.createdAt < UNVOUCHED_RETRY_MS;
-
-/** A letter rebuilt from one document's row (not a merged plan's parts). */
-const documentLetter = (l: DeadLetter) =>
-  l.externalKey !== undefined &&
-  l.source !== null &&
-  typeof l.source === "object" &&
-  !Array.isArray(l.source) &&
-  !(l.payload as { outbox?: unknown } | null)?.outbox;
-
-/**
- * A newer open letter of the same document and key (its content changed and failed again, adv7-unvouched-superseded):
- * the older letter's rows are stale, and writing them first left the target with the older content and the newer
- * letter refused as changed_after_write. The older one is resolved as superseded, not retried.
- */
-function newerLetter(letter: DeadLetter, letters: DeadLetter[]): DeadLetter | undefined {
-  if (!documentLetter(letter)) return undefined;
-  return letters.find(
-    (l) =>
-      l !== letter &&
-      !l.resolved &&
-      documentLetter(l) &&
-      l.sourceId === letter.sourceId &&
-      l.externalKey === letter.externalKey &&
-      (l.createdAt > letter.createdAt || (l.createdAt === letter.createdAt && l.id > letter.id)),
-  );
-}
 
 /** Retries the flow's unvouched letters; returns the letters without the ones it resolved and the subrequests it used. */
 export async function retryUnvouched(

@@ -53,7 +53,7 @@ describe("adv7: two versions of one document lettered unvouched during a long cr
   // "by auto: the target took the write"; v2's replay finds D in the ledger with other content and fails
   // changed_after_write, so its letter stays open (retried for 24 h, then left to the operator with "correct it in
   // the target by hand"). The watermark is past D, no run reads it again: KIS keeps v1 (NZK30-44: 23, source 28).
-  // Fixed (unvouched-retry.ts newerLetter): an unvouched letter with a newer open letter of the same document and key
+  // Fixed (superseded-letters.ts newerLetter): an unvouched letter with a newer open letter of the same document and key
   // is resolved as superseded, not retried; the newer one is retried and writes v2.
   // (With KIS back right after the second letter, a run still re-reads D and corrects it by R1/B1; the v2 letter
   // stays open all the same.)
