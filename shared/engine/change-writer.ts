@@ -12,6 +12,7 @@ import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { BridgeError } from "../errors.ts";
 import type { HeldLetters } from "./held-letters.ts";
+import { withdrawnEntries } from "./poison.ts";
 import { heldEventLetter } from "./held-event.ts";
 import { contributionLines, memberUnfollowed } from "./member-lines.ts";
 import { groupLedgerKey } from "./ledger-keys.ts";
@@ -237,7 +238,7 @@ async function reviewBuilt(ctx: ChangeWriterContext, act: Act, built: BuildResul
     const row = rowsById.get(d.sourceId);
     let review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
     if (review.verdict === "new" && ctx.held && heldMemberImaged(ctx, d.sourceId)) review = ctx.book.reviewDropped(d.sourceId, eventOf(row));
-    else if (review.verdict === "new") await ctx.held?.dropped(d.sourceId);
+    else if (review.verdict === "new") for (const e of withdrawnEntries((await ctx.held?.dropped(d.sourceId)) ?? [], ctx.now(), ctx.runId)) ctx.remember(e);
     await act(review, d.sourceId, row);
   }
   if (!merges) return;

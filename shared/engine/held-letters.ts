@@ -73,9 +73,9 @@ export interface HeldMember {
 export interface HeldLetters {
   /**
    * The document was read, the condition drops it and its image holds no lines: withdraw its held letter (never
-   * posted) and its held corrections (they would post lines of a cancelled document).
+   * posted) and its held corrections (they would post lines of a cancelled document). Resolves the withdrawn letters' keys.
    */
-  dropped(sourceId: string): Promise<void>;
+  dropped(sourceId: string): Promise<string[]>;
   /**
    * A member of a held group plan (outbox unit `<groupKey>#S<n>`): the replay will post it as planned, so a change
    * read meanwhile is corrected against the plan (change-writer.ts), held behind it (adv16-held-group-cancelled-member).
@@ -101,11 +101,14 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
   const pending = [...open];
   if (pending.length === 0) return undefined;
   const withdraw = async (pick: (l: DeadLetter) => boolean, reason: string) => {
+    const keys: string[] = [];
     for (const l of pending.filter(pick)) {
       pending.splice(pending.indexOf(l), 1);
       await resolve(l.id, { reason, by: WITHDRAWN_BY });
+      if (l.externalKey !== undefined) keys.push(l.externalKey);
       logger.info("held letter withdrawn: the source moved on", { letter: l.id, externalKey: l.externalKey, reason });
     }
+    return keys;
   };
   return {
     member(sourceId, idOf) {
@@ -127,9 +130,9 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
         (l) => l.sourceId === sourceId && (isDocumentLetter(l) || isCorrectionLetter(l)),
         `withdrawn: ${sourceId} no longer passes the flow's condition (cancelled?) and nothing of it stands posted`,
       ),
-    planned: (sourceId, steps) => {
+    planned: async (sourceId, steps) => {
       const event = new Set(steps.map((s) => `${s.externalKey}#${s.contentHash}`));
-      return withdraw(
+      await withdraw(
         (l) => l.sourceId === sourceId && isCorrectionLetter(l) && !partHashes(l).every((p) => event.has(p)),
         `superseded: a newer change of ${sourceId} was planned from the same before-image (${steps.map((s) => s.externalKey).join(", ")})`,
       );
@@ -147,10 +150,11 @@ export function heldLetters(open: DeadLetter[], resolve: Resolve, logger: Logger
       return undefined;
     },
     heldByOther: (key, sourceId) => pending.some((l) => l.sourceId !== sourceId && isCorrectionLetter(l) && partKeys(l).includes(key)),
-    unchanged: (sourceId, documentKey) =>
-      withdraw(
+    unchanged: async (sourceId, documentKey) => {
+      await withdraw(
         (l) => l.sourceId === sourceId && l.externalKey !== documentKey && isCorrectionLetter(l),
         `withdrawn: ${sourceId} is back to what was posted in ${documentKey}; the correction is no longer due`,
-      ),
+      );
+    },
   };
 }

@@ -57,7 +57,7 @@ export async function replayHeldLetters(
   let ordinary: DeadLetter[] = []; // withdrawn too when their document is cancelled unposted (stale-letters.ts)
   let retried = { used: 0 }; // unvouched poison letters first (unvouched-retry.ts: a create-only outage may have filed them)
   try {
-    const all = (retried = await retryUnvouched(ports, await store.listDeadLetters(flowId), request.budget, deps)).letters;
+    const all = (retried = await retryUnvouched(ports, await store.listDeadLetters(flowId), request.budget, { ...deps, resolve })).letters;
     ordinary = all.filter((l) => l.error?.code !== "period_closed");
     held = await supersedeHeld(listHeld(all), resolve, HELD_BY);
   } catch (error) {

@@ -25,6 +25,7 @@ import { writtenEntries } from "./ledger-keys.ts";
 import type { FlowRun } from "./run-context.ts";
 import { resendInDoubt } from "./pending-resend.ts";
 import { fileDeadLetter } from "./run-ledger.ts";
+import { redatedSendOf } from "./periods.ts";
 import type { BuiltDocument } from "./types.ts";
 import { TargetConflictError } from "./verify-existing.ts";
 
@@ -91,7 +92,10 @@ export async function notePendingOriginal(run: FlowRun, doc: BuiltDocument, erro
   if (openByRun.get(run)?.has(doc.externalKey) || run.ledger.get(doc.externalKey)) return; // a correction: opened before its write
   const at = run.deps.clock.now();
   const book = new ChangeBook(changes, (key) => run.ledger.get(key));
-  await openPendingWrite(run, doc, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(doc, at, run.runId)]);
+  // Redated (periods.ts): the send in doubt is the redated one; it is what may stand in the target (adv7-redate-lost-answer).
+  const redated = redatedSendOf(error);
+  const sent = redated ? { ...doc, payload: redated } : doc;
+  await openPendingWrite(run, sent, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(sent, at, run.runId)]);
 }
 
 /**

@@ -13,6 +13,9 @@ import type { CorrectionShape } from "../connectors/correction.ts";
 import { DATE_FORMAT, formatInZone } from "../util/time.ts";
 
 export type PeriodRefusal = "period_closed" | "before_enable_date";
+
+/** The memo a redated document carries (its original date): placement.ts tells a redated posting from a date edit by it. */
+export const redateNote = (date: string) => `原日期 ${date}`;
 export type ClosedPeriodPolicy = "hold" | "redate";
 
 export interface PeriodMatchers {
@@ -50,6 +53,14 @@ export function classifyRefusal(error: unknown, matchers: PeriodMatchers): Perio
   if (matchers.closed.test(text)) return "period_closed";
   return undefined;
 }
+
+/**
+ * The redated payload of a write whose redated send failed (its outcome may be unknown): a write left in doubt is
+ * the redated one, and its before-image must hold the date it may stand on (adv7-redate-lost-answer).
+ */
+const redatedSends = new WeakMap<object, Record<string, unknown>>();
+export const redatedSendOf = (error: unknown): Record<string, unknown> | undefined =>
+  error !== null && typeof error === "object" ? redatedSends.get(error) : undefined;
 
 /** A write answered after redating: `writtenPayload` is what the target holds (the built payload is not). */
 export type RedatedWriteResult = TargetWriteResult & { writtenPayload?: Record<string, unknown> };
@@ -100,7 +111,7 @@ export async function writeWithPeriodPolicy(
     if (policy.policy !== "redate" || kind !== "period_closed") throw periodError(kind, error as BridgeError, date);
     const firstOpen = `${formatInZone(policy.now(), DATE_FORMAT, policy.timezone).slice(0, 8)}01`;
     if (date !== undefined && date >= firstOpen) throw periodError(kind, error as BridgeError, date);
-    const redated = { ...write, payload: policy.shape.redate(write.payload, firstOpen, `原日期 ${date ?? "?"}`) };
+    const redated = { ...write, payload: policy.shape.redate(write.payload, firstOpen, redateNote(date ?? "?")) };
     try {
       // The payload actually written travels with the result: the before-image must hold the date the target booked,
       // or a later reversal lands in the original (reopened) period (adversary finding adv16-redate-correction-other-day).
@@ -108,6 +119,7 @@ export async function writeWithPeriodPolicy(
     } catch (again) {
       const kind2 = classifyRefusal(again, policy.matchers);
       if (kind2) throw periodError(kind2, again as BridgeError, date, firstOpen);
+      if (again !== null && typeof again === "object") redatedSends.set(again, redated.payload);
       throw again;
     }
   }

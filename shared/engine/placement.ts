@@ -9,11 +9,22 @@
  */
 import type { CorrectionShape, ImageLine } from "../connectors/correction.ts";
 import { placementOf, stockFields } from "../connectors/line-placement.ts";
+import { redateNote } from "./periods.ts";
 
 const same = (a: Record<string, string>, b: Record<string, string>) => {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].every((k) => a[k] === b[k]);
 };
+
+/**
+ * The posted head is the current one redated (closedPeriod "redate", periods.ts: booked on the first open day with
+ * the original date in its memo): where the target booked it, not a date edit. Else every re-read of an unchanged
+ * redated document was a "move" back to its closed date (adv7-redate-reread).
+ */
+function redatedFrom(shape: Pick<CorrectionShape, "dateOf">, posted: Record<string, unknown>, current: Record<string, unknown>): boolean {
+  const date = shape.dateOf(current);
+  return date !== undefined && JSON.stringify(posted).includes(JSON.stringify(redateNote(date)).slice(1, -1));
+}
 
 /** Per item, the placements its lines count in (one sku may stand on lines of several warehouses). */
 function placementsByItem(lines: readonly ImageLine[]): Map<string, Set<string>> {
@@ -37,7 +48,7 @@ export function samePlacement(
   posted: { head: Record<string, unknown>; lines: readonly ImageLine[] },
   current: { head: Record<string, unknown>; lines: readonly ImageLine[] },
 ): boolean {
-  if (shape.dateOf(posted.head) !== shape.dateOf(current.head)) return false;
+  if (shape.dateOf(posted.head) !== shape.dateOf(current.head) && !redatedFrom(shape, posted.head, current.head)) return false;
   if (!same(stockFields(posted.head), stockFields(current.head))) return false;
   const now = placementsByItem(current.lines);
   for (const [item, was] of placementsByItem(posted.lines)) {

@@ -262,6 +262,18 @@ export class PoisonBook {
   }
 }
 
+/**
+ * A document's letters were withdrawn (stale-letters.ts: cancelled before it was posted): its failure count and
+ * `dead:` marker start afresh, else `exhausted` kept skipping it once it is confirmed again, with no letter open
+ * (adv7-withdrawn-reconfirmed). Later than the entries they replace (the ledger keeps the latest per key).
+ */
+export function withdrawnEntries(keys: string[], at: number, runId: string): LedgerEntry[] {
+  return keys.flatMap((key) => [
+    { externalKey: attemptLedgerKey(key), contentHash: "withdrawn", attempts: 0, writtenAt: at, runId },
+    { externalKey: deadLetterMarker(key), contentHash: "withdrawn", writtenAt: at, runId },
+  ]);
+}
+
 /** The dead letter's error for a document that failed in too many runs. */
 export function repeatedFailure(externalKey: string, attempts: number, last: BridgeError, vouched = true): BridgeError {
   const fix =

@@ -19,6 +19,8 @@ import { probeOtherSplit, verifyExisting } from "./verify-existing.ts";
 import { replayImages, type ReplayImages } from "./replay-images.ts";
 import { heldEventImages } from "./held-event.ts";
 import { TraceRecorder } from "../observe/trace.ts";
+import { changeSettingsFor } from "./change-settings.ts";
+import { type PeriodPolicy, writeWithPeriodPolicy } from "./periods.ts";
 import { openFlow, type RunnerPorts } from "./runner.ts";
 import type { SourceRow } from "./types.ts";
 
@@ -49,11 +51,14 @@ async function replayableLetter(ports: RunnerPorts, store: FlowStateStore, id: s
   return { letter, flow };
 }
 
-type Checked = (write: {
-  operation: string;
-  externalKey: string;
-  payload: Record<string, unknown>;
-}) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string }>;
+type Checked = (
+  write: {
+    operation: string;
+    externalKey: string;
+    payload: Record<string, unknown>;
+  },
+  periods?: PeriodPolicy,
+) => Promise<{ status: "created" | "already_exists"; targetId?: string; targetCode?: string; writtenPayload?: Record<string, unknown> }>;
 
 /** What one replay works with once its letter, lease and flow are in hand. */
 interface ReplayContext {
@@ -71,6 +76,11 @@ interface ReplayContext {
   images: ReplayImages | undefined;
   /** The document trace (GET /trace): a replay's writes are events like a run's (adversary finding adv16-replay-untraced). */
   trace: TraceRecorder;
+  /**
+   * The flow's closedPeriod "redate" policy, for documents rebuilt from their rows: a replay writes them as a run
+   * would, redated when their period closed while the letter waited (adv7-unvouched-redate). Undefined for "hold".
+   */
+  redate?: PeriodPolicy;
 }
 
 export async function replayDeadLetter(ports: RunnerPorts, id: string, options: { by: string; budget: Budget }): Promise<ReplayResult> {
@@ -98,19 +108,22 @@ export async function replayDeadLetter(ports: RunnerPorts, id: string, options: 
   try {
     const { builder, target } = await openFlow(flow, ports.env, { fetch: meter.fetch, tokenStore, clock, logger, kv });
     /** A replay verifies "already exists" like a run: a conflict keeps the letter open (voiding the target's document first resolves it). */
-    const checked: Checked = async (write) => {
-      const written = await target.write(write, { verifyExisting: true }).catch((error: unknown) => {
+    const checked: Checked = async (write, periods) => {
+      const send = periods ? writeWithPeriodPolicy(target, write, { verifyExisting: true }, periods) : target.write(write, { verifyExisting: true });
+      const written = await send.catch((error: unknown) => {
         trace.onWriteFailed(write, error);
         throw error;
       });
       const conflict = await verifyExisting(target, write, written, logger);
       if (conflict) throw conflict;
       trace.onWritten(write, written);
-      return written;
+      return written as Awaited<ReturnType<Checked>>;
     };
     const ledger = await store.ledgerView(flow.id);
     const images = await replayImages(flow, { env: ports.env, kv, clock, builder, rows, ledger });
-    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger, checked, clock, result, images, trace };
+    const { periods } = changeSettingsFor(flow, ports.env, clock);
+    const redate = periods.policy === "redate" ? periods : undefined;
+    const ctx: ReplayContext = { id, by: options.by, runId, letter, flow, store, ledger, checked, clock, result, images, trace, ...(redate ? { redate } : {}) };
     if (planned) {
       // A group whose key was found under another split: that document must be gone before the parts are written.
       const taken = (letter.payload as { externalKey?: unknown } | null)?.externalKey;
@@ -210,7 +223,7 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
       };
       return result;
     }
-    const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload });
+    const written = await ctx.checked({ operation: flow.target.operation, externalKey: doc.externalKey, payload: doc.payload }, ctx.redate);
     result.written.push({ externalKey: doc.externalKey, status: written.status });
     entries.push(
       ...writtenEntries(
@@ -221,7 +234,9 @@ async function replayRebuilt(ctx: ReplayContext, builder: FlowDocumentBuilder, r
         ctx.runId,
       ),
     );
-    if (ctx.images) entries.push(...ctx.images.ofDocument(doc, ctx.clock.now(), ctx.runId));
+    // Redated: image what the target booked (as document-writer.ts recordWritten does).
+    const booked = written.writtenPayload ? { ...doc, payload: written.writtenPayload } : doc;
+    if (ctx.images) entries.push(...ctx.images.ofDocument(booked, ctx.clock.now(), ctx.runId));
   }
   if (entries.length) await ctx.store.ledgerAppend(flow.id, entries);
   ctx.trace.onLedger(entries);

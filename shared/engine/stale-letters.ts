@@ -40,10 +40,7 @@ export function withStaleLetters(held: HeldLetters | undefined, ordinary: DeadLe
     // correction, its own document's too (other lines under the key would be answered "duplicate" and taken as
     // written: adv16c-pending-key-reuse); other open correction letters from other documents' corrections.
     heldByOther: (key, sourceId) => inDoubt.has(key) || (held?.heldByOther(key, sourceId) ?? false) || stale.heldByOther(key, sourceId),
-    dropped: async (sourceId) => {
-      await held?.dropped(sourceId);
-      await stale.dropped(sourceId);
-    },
+    dropped: async (sourceId) => [...((await held?.dropped(sourceId)) ?? []), ...(await stale.dropped(sourceId))],
   };
 }
 

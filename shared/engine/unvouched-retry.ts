@@ -13,6 +13,7 @@ import type { Clock, Logger } from "../ports.ts";
 import type { DeadLetter } from "../state/records.ts";
 import type { Budget } from "./meter.ts";
 import { replayDeadLetter } from "./replay.ts";
+import { newerLetter } from "./superseded-letters.ts";
 import type { RunnerPorts } from "./runner.ts";
 
 export const UNVOUCHED_BY = "auto: the target took the write";
@@ -34,14 +35,21 @@ export async function retryUnvouched(
   ports: RunnerPorts,
   letters: DeadLetter[],
   budget: Budget,
-  deps: { clock: Clock; logger: Logger },
+  deps: { clock: Clock; logger: Logger; resolve?: (id: string, resolution: { reason: string; by: string }) => Promise<unknown> },
 ): Promise<{ letters: DeadLetter[]; used: number }> {
   const due = letters.filter((l) => retriedByRuns(l, deps.clock.now()));
   if (due.length === 0) return { letters, used: 0 };
   const share = Math.floor(budget.maxSubrequests * SHARE);
   let used = 0;
   const written = new Set<string>();
+  const superseded = new Set<string>();
   for (const letter of due) {
+    const newer = deps.resolve && newerLetter(letter, letters);
+    if (newer) {
+      await deps.resolve!(letter.id, { reason: `superseded: ${newer.id} holds the newer content of ${letter.externalKey}`, by: UNVOUCHED_BY });
+      superseded.add(letter.id);
+      continue;
+    }
     if (share - used < MIN_PER_RETRY || (budget.deadline !== undefined && deps.clock.now() >= budget.deadline)) break;
     const result = await replayDeadLetter(ports, letter.id, {
       by: UNVOUCHED_BY,
@@ -56,5 +64,5 @@ export async function retryUnvouched(
     else deps.logger.info("unvouched letter retried, still not written", { flowId: letter.flow, letter: letter.id, code: result.error?.code });
   }
   if (written.size) deps.logger.info("unvouched letters written: the target takes creates again", { flowId: due[0]?.flow, written: written.size });
-  return { letters: letters.filter((l) => !written.has(l.id)), used };
+  return { letters: letters.filter((l) => !written.has(l.id) && !superseded.has(l.id)), used };
 }
