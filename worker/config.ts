@@ -81,13 +81,15 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   }
   for (const id of Object.keys(overrides)) if (!Object.hasOwn(flows, id)) problems.push(`FLOW_SCHEDULES names unknown or disabled flow ${id}`);
 
+  // Cron and queue invocations end after 15 minutes of wall time, so a lease of 15 minutes outlives any live run.
+  // Parsed before the check below: after it, an invalid value was silently replaced by 900.
+  const leaseSeconds = parse("RUN_LEASE_SECONDS", intVar("RUN_LEASE_SECONDS", 1, 86_400), 900);
+  if (env.CONTINUE_WITH && env.CONTINUE_WITH !== "queue") problems.push(`CONTINUE_WITH must be "queue" or unset (got "${env.CONTINUE_WITH}")`);
   if (problems.length) {
     throw new ConfigError(`Worker configuration is invalid:\n- ${problems.join("\n- ")}`, {
       hint: "fix the variables in wrangler.toml [vars] / `wrangler secret put` (or .dev.vars locally)",
     });
   }
-  // Cron and queue invocations end after 15 minutes of wall time, so a lease of 15 minutes outlives any live run.
-  const leaseSeconds = parse("RUN_LEASE_SECONDS", intVar("RUN_LEASE_SECONDS", 1, 86_400), 900);
   return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue", leaseMs: leaseSeconds * 1000 };
 }
 
