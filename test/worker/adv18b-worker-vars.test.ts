@@ -4,7 +4,8 @@
  * - RUN_LEASE_SECONDS was parsed after the "throw if any problem" check, so an invalid value ("15m", "0") added its
  *   problem too late and the lease silently stayed 900 s (also named in shared/docs/aesthetics.md §2.11).
  * - CONTINUE_WITH is compared with "queue"; any other value ("Queue", "queues", "true") silently means "no queue".
- * Expected: a ConfigError naming the variable. Actual: a config with the default.
+ * Expected: a ConfigError naming the variable. Actual: a config with the default. (A worker-project test: the
+ * Node typecheck has no Workers types for worker/env.ts.)
  */
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../worker/env.ts";
