@@ -26,3 +26,20 @@ describe("Worker variables that would be silently replaced", () => {
     expect(() => readWorkerConfig(env({ CONTINUE_WITH: "Queue" }))).toThrow(/CONTINUE_WITH/);
   });
 });
+
+/**
+ * Three more Worker variables that a typo turned into something else without a word:
+ * - LOG_LEVEL="warning" (or "WARN"): createConsoleLogger's indexOf gives -1, clamped to 0 = debug, the MOST verbose.
+ * - SESSION_MAX_AGE_HOURS="2h" / "0" / "1000": session.ts falls back to the default 12 hours.
+ * - TRACE_INDEX="false" / "0" / "OFF": only the exact "off" switches the trace index off (KV writes go on).
+ * Expected: a ConfigError naming the variable. Actual (old code): a config, with the surprise at run time.
+ */
+describe("Worker variables read outside the config, silently replaced", () => {
+  it("LOG_LEVEL, SESSION_MAX_AGE_HOURS and TRACE_INDEX with a value they do not take are refused", () => {
+    expect(() => readWorkerConfig(env({ LOG_LEVEL: "warn", SESSION_MAX_AGE_HOURS: "4", TRACE_INDEX: "off" }))).not.toThrow();
+    expect(() => readWorkerConfig(env({ LOG_LEVEL: "warning" }))).toThrow(/LOG_LEVEL/);
+    expect(() => readWorkerConfig(env({ SESSION_MAX_AGE_HOURS: "2h" }))).toThrow(/SESSION_MAX_AGE_HOURS/);
+    expect(() => readWorkerConfig(env({ SESSION_MAX_AGE_HOURS: "0" }))).toThrow(/SESSION_MAX_AGE_HOURS/);
+    expect(() => readWorkerConfig(env({ TRACE_INDEX: "false" }))).toThrow(/TRACE_INDEX/);
+  });
+});
