@@ -6,6 +6,7 @@
 import * as z from "zod/mini";
 import { issueText } from "../shared/util/issue-text.ts";
 import { ConfigError } from "../shared/errors.ts";
+import { editDistance } from "../shared/util/edit-distance.ts";
 import { SECRET_NAME } from "./cli/io.ts";
 
 /** The env contract names the Action accepts as inputs (lower-case, `_` → `-`). */
@@ -138,4 +139,24 @@ export function contractEnv(
     if (value.includes("\n")) for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) mask(line.trim());
   }
   return env;
+}
+
+/**
+ * A `with:` key the action does not declare reaches the step only as INPUT_<KEY> (the runner's "Unexpected input"
+ * is a warning): `dry_run: true` for `dry-run` would run a real sync. Refused, naming the input meant.
+ */
+export function refuseUndeclaredInputs(stepEnv: Record<string, string | undefined>): void {
+  const declared = [...Object.keys(actionInputsSchema.shape), ...CREDENTIAL_ENV_NAMES.map(inputNameFor)];
+  const known = new Set(declared.map((name) => `INPUT_${name.replace(/ /g, "_").toUpperCase()}`));
+  const unknown = Object.keys(stepEnv).filter((key) => key.startsWith("INPUT_") && !known.has(key.toUpperCase()));
+  if (unknown.length === 0) return;
+  const meant = (key: string) => {
+    const given = key.slice("INPUT_".length).toLowerCase();
+    const best = declared.map((name) => ({ name, d: editDistance(given, name) })).sort((a, b) => a.d - b.d)[0]!;
+    return best.d <= 3 ? `input ${given} (did you mean ${best.name}?)` : `input ${given}`;
+  };
+  throw new ConfigError(`Unknown action inputs, which would have no effect:\n- ${unknown.map(meant).join("\n- ")}`, {
+    hint: "fix the `with:` block of the jst-bridge step (see action/action.yml for every input)",
+    details: { inputs: unknown.map((key) => key.slice("INPUT_".length).toLowerCase()) },
+  });
 }

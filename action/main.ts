@@ -22,7 +22,7 @@ import { createNodeFetch } from "./cli/node-fetch.ts";
 import { reconcile, reconcileTable } from "./cli/reconcile.ts";
 import { openState } from "./cli/state.ts";
 import { runSync, type SyncPorts, type SyncReport } from "./cli/sync-runner.ts";
-import { type ActionInputs, contractEnv, readInputs } from "./inputs.ts";
+import { type ActionInputs, contractEnv, readInputs, refuseUndeclaredInputs } from "./inputs.ts";
 
 export interface ActionOverrides {
   clock?: Clock;
@@ -61,6 +61,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
   try {
     const stepEnv = overrides.env ?? process.env;
     const getInput = (name: string) => core.getInput(name);
+    refuseUndeclaredInputs(stepEnv);
     const inputs = readInputs(getInput);
     const env = contractEnv(inputs, getInput, stepEnv, (v) => core.setSecret(v));
     redactor = new Redactor(env);

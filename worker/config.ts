@@ -81,14 +81,34 @@ export function readWorkerConfig(env: Env): WorkerConfig {
   }
   for (const id of Object.keys(overrides)) if (!Object.hasOwn(flows, id)) problems.push(`FLOW_SCHEDULES names unknown or disabled flow ${id}`);
 
+  // Cron and queue invocations end after 15 minutes of wall time, so a lease of 15 minutes outlives any live run.
+  // Parsed before the check below: after it, an invalid value was silently replaced by 900.
+  const leaseSeconds = parse("RUN_LEASE_SECONDS", intVar("RUN_LEASE_SECONDS", 1, 86_400), 900);
+  if (env.CONTINUE_WITH && env.CONTINUE_WITH !== "queue") problems.push(`CONTINUE_WITH must be "queue" or unset (got "${env.CONTINUE_WITH}")`);
+  problems.push(...readAtRunTimeProblems(env));
   if (problems.length) {
     throw new ConfigError(`Worker configuration is invalid:\n- ${problems.join("\n- ")}`, {
       hint: "fix the variables in wrangler.toml [vars] / `wrangler secret put` (or .dev.vars locally)",
     });
   }
-  // Cron and queue invocations end after 15 minutes of wall time, so a lease of 15 minutes outlives any live run.
-  const leaseSeconds = parse("RUN_LEASE_SECONDS", intVar("RUN_LEASE_SECONDS", 1, 86_400), 900);
   return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue", leaseMs: leaseSeconds * 1000 };
+}
+
+/**
+ * Variables read where they are used (runtime.ts, session.ts, the trace recorder), each falling back quietly on a
+ * value it does not know: "warning" logged at debug, "2h" sessions lasted 12 h, TRACE_INDEX=false kept the index.
+ */
+function readAtRunTimeProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const set = (v: string | undefined): v is string => v !== undefined && v !== "";
+  if (set(env.LOG_LEVEL) && !["debug", "info", "warn", "error"].includes(env.LOG_LEVEL))
+    problems.push(`LOG_LEVEL must be debug, info, warn or error (got "${env.LOG_LEVEL}")`);
+  const hours = env.SESSION_MAX_AGE_HOURS;
+  if (set(hours) && !(/^\d+(\.\d+)?$/.test(hours) && Number(hours) > 0 && Number(hours) <= 720))
+    problems.push(`SESSION_MAX_AGE_HOURS must be a number of hours above 0 and at most 720, such as 12 (got "${hours}")`);
+  if (set(env.TRACE_INDEX) && env.TRACE_INDEX !== "off" && env.TRACE_INDEX !== "on")
+    problems.push(`TRACE_INDEX must be "off" (no document trace index) or "on"/unset (got "${env.TRACE_INDEX}")`);
+  return problems;
 }
 
 /** The string variables of the env (the configuration contract), without bindings. */

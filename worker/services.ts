@@ -432,7 +432,7 @@ function doctorServices({ config, parts }: ServiceContext) {
     /** Read-only go-live checklist (shared/doctor); the write probe stays a CLI/Action step. */
     async doctor() {
       return runDoctor(
-        { env: parts.env, fetch: parts.fetch, kv: parts.kv, clock: parts.clock, logger: parts.logger, flows: config.flows },
+        { env: parts.env, fetch: parts.fetch, kv: parts.kv, clock: parts.clock, logger: parts.logger, flows: config.flows, rateBudget: parts.rateBudget },
         { exerciseRefresh: true },
       );
     },

@@ -30,6 +30,8 @@ interface Command {
   summary: string;
   usage: string;
   options: OptionSpec;
+  /** Most arguments the command takes (default 1; doctor takes any number of flows). Extra words are refused, not dropped. */
+  maxArguments?: number;
   run(ctx: CommandContext, positionals: string[]): Promise<number>;
 }
 
@@ -64,12 +66,14 @@ const COMMANDS: Record<string, Command> = {
     summary: "read-only go-live checklist against the configured systems (--write-probe learns duplicate answers)",
     usage: DOCTOR_USAGE,
     options: { ...DOCTOR_OPTIONS, ...STATE_OPTIONS },
+    maxArguments: Number.POSITIVE_INFINITY,
     run: doctorCommand,
   },
   reference: {
     summary: "upload, refresh or list reference tables",
     usage: REFERENCE_USAGE,
     options: { ...REFERENCE_OPTIONS, ...STATE_OPTIONS },
+    maxArguments: 3, // upload <table> <file>
     run: referenceCommand,
   },
 };
@@ -115,6 +119,7 @@ export async function runCli(argv: string[], overrides: Partial<CliIO> = {}): Pr
       io.stdout.write(`${command.usage}\n`);
       return EXIT.ok;
     }
+    refuseExtraArguments(name, positionals, command.maxArguments ?? 1);
     ctx = await CommandContext.create(io, values);
     return await command.run(ctx, positionals);
   } catch (error) {
@@ -122,4 +127,13 @@ export async function runCli(argv: string[], overrides: Partial<CliIO> = {}): Pr
     io.stderr.write(formatError(error, ctx?.redactor ?? new Redactor(io.env), `jst-bridge ${name}`));
     return EXIT.failure;
   }
+}
+
+/** `sync flow dry-run` (the "--" forgotten) must not run a real sync: a word the command does not take is an error. */
+function refuseExtraArguments(command: string, positionals: string[], max: number): void {
+  if (positionals.length <= max) return;
+  const extra = positionals.slice(max);
+  throw new ConfigError(`jst-bridge ${command} does not take ${extra.map((w) => JSON.stringify(w)).join(", ")}`, {
+    hint: `options start with "--" (e.g. --${extra[0]!.replace(/^-+/, "")}); see jst-bridge ${command} --help`,
+  });
 }

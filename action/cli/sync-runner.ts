@@ -16,6 +16,7 @@ import type { Flow } from "../../shared/flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../../shared/ports.ts";
 import { makeRunId } from "../../shared/state/keys.ts";
 import { composeHost } from "../../shared/compose/index.ts";
+import { refuseUnapproved } from "./approval-gate.ts";
 import type { FlowLockPort } from "../../shared/state/lock.ts";
 import { withWindow } from "./flows.ts";
 import { CombinedFlowLock, heldLease, processLock, StateLeaseLock, workerOwner } from "./lease-lock.ts";
@@ -174,6 +175,7 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   }
   if (windows) hooks.onPlan?.(windows);
   if (!spec.range && !dryRun && ports.env.ALLOW_CLI_INCREMENTAL !== "1" && (await refuseWorkerOwned(report, flow.id, ports))) return report;
+  if (await refuseUnapproved(report, flow, ports.kv, dryRun, ports.clock.now())) return report;
   const held = await holdLease(report, spec, flow.id, baseRunId, leaseMs, ports);
   if (!held) return report;
   const api: ApiTotals = new Map();

@@ -23,6 +23,7 @@ import { lookupTables } from "../flow/preview.ts";
 import type { Flow } from "../flow/schema.ts";
 import type { Clock, FetchLike, KeyValueStore, Logger } from "../ports.ts";
 import type { KvTokenStore } from "../state/token-store.ts";
+import type { RateBudget } from "../http/rate-budget.ts";
 import { formatInZone } from "../util/time.ts";
 import { DOCTOR_RESULT_KEY } from "./findings.ts";
 import { storeTplusDuplicate } from "./tplus-duplicate.ts";
@@ -72,6 +73,8 @@ export interface DoctorPorts {
   clock: Clock;
   logger: Logger;
   flows: Record<string, Flow>;
+  /** The host's Jushuitan rate budget, shared with its runs (http/rate-budget.ts); default: the client's own limiter. */
+  rateBudget?: RateBudget;
 }
 
 export interface DoctorOptions {
@@ -116,7 +119,7 @@ function describe(error: unknown): { detail: string; fix?: string } {
 }
 
 /** What the doctor's clients share: the date-recording fetch, the token store, the clock and the logger. */
-type ClientDeps = { fetch: FetchLike; tokenStore: KvTokenStore; clock: Clock; logger: Logger };
+type ClientDeps = { fetch: FetchLike; tokenStore: KvTokenStore; clock: Clock; logger: Logger; rateBudget?: RateBudget };
 
 /** The three vendors' clients from the environment (shared/compose); a client that cannot be configured is undefined (its checks say so). */
 function openClients(env: EnvVars, deps: ClientDeps, add: Add) {
@@ -129,7 +132,7 @@ function openClients(env: EnvVars, deps: ClientDeps, add: Add) {
     }
   };
   const jst = attempt(
-    () => jushuitanClient(env, deps),
+    () => jushuitanClient(env, deps, deps.rateBudget ? { rateBudget: deps.rateBudget } : {}),
     (error) => add({ system: "jushuitan", title: "credentials", status: "fail", ...describe(error) }),
   );
   const kisClient = attempt(() => kisOperations(env, deps));
@@ -190,7 +193,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   const now = ports.clock.now();
   const recorder = dateRecordingFetch(ports.fetch, () => ports.clock.now());
   const parts = composeHost(ports);
-  const deps = { fetch: recorder.fetch, tokenStore: parts.tokenStore(), clock: ports.clock, logger: ports.logger };
+  const deps = { fetch: recorder.fetch, tokenStore: parts.tokenStore(), clock: ports.clock, logger: ports.logger, rateBudget: ports.rateBudget };
   const references = parts.referenceStore();
   const flows = Object.values(ports.flows).filter((f) => !options.flowIds || options.flowIds.includes(f.id));
   const sampleDays = Math.min(7, Math.max(1, options.sampleDays ?? 3));

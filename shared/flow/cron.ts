@@ -1,8 +1,9 @@
 /**
  * Validation of 5-field cron expressions as Cloudflare Cron Triggers and GitHub `schedule` accept them
  * (minute hour day-of-month month day-of-week; `*`, lists, ranges, steps, month/day names, `L`, `W`, `#`).
- * Only validation lives here: the platforms do the scheduling, the flow just has to hold a valid string.
+ * Only validation lives here: the platforms do the scheduling, the flow just has to hold a valid string that fires.
  */
+import { nextCronTime } from "./cron-next.ts";
 
 interface CronField {
   name: string;
@@ -64,5 +65,14 @@ export function cronProblem(expression: string): string | null {
       if (problem) return problem;
     }
   }
-  return null;
+  return neverFires(parts) ? "its day of month never occurs in its months (April has no 31st, February no 30th): the schedule would never fire" : null;
+}
+
+// From 2027-03-01 two years of days include a 29 February (2028): every day/month combination that exists is met.
+const NEVER_FIRES_PROBE = Date.UTC(2027, 2, 1);
+
+/** A valid expression with no instant at all; Quartz extras (L, W, #), which cron-next.ts does not expand, are left alone. */
+function neverFires(parts: readonly string[]): boolean {
+  if (/[LW]/i.test(parts[2]!) || /[#L]/i.test(parts[4]!)) return false;
+  return nextCronTime(parts.join(" "), NEVER_FIRES_PROBE) === null;
 }

@@ -26,6 +26,14 @@ export function ineffectiveSettingProblems(flow: Flow): FlowProblem[] {
     });
   }
   problems.push(...windowParamProblems(source.params));
+  if (flow.target.batchSize !== undefined) {
+    // Nothing reads it: the target is built without it (compose/connectors.ts) and the engine writes one document at a time.
+    problems.push({
+      path: "target.batchSize",
+      problem: `${flow.target.batchSize} has no effect: documents are written one at a time (each with its own idempotency check), never in batches`,
+      hint: "remove it",
+    });
+  }
   const filtered = dateTypeField(source.params.date_type);
   if (source.timeField && filtered && source.timeField !== filtered) {
     const given =

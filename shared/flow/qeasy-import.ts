@@ -844,7 +844,11 @@ function targetMerge(imp: Importer, tgt: Json, linesDefault: string | undefined)
     else if (op.method === "none" || op.method === undefined || op.method === "" || op.method === null)
       imp.notes.push('target.operation.method "none": ignored (each document is written on its own)');
     else if (op.method !== "merge")
-      imp.fail(["target", "operation", "method"], `operation method ${JSON.stringify(op.method)}`, 'only "merge" is supported; batching is target.batchSize');
+      imp.fail(
+        ["target", "operation", "method"],
+        `operation method ${JSON.stringify(op.method)}`,
+        'only "merge" is supported (documents are written one at a time)',
+      );
     else merge = convertMergeOperation(imp, op, ["target", "operation"], linesDefault);
   }
   if (tgt.groupCalculate !== undefined) {

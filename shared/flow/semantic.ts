@@ -303,6 +303,17 @@ function checkChangeFollowing(ctx: SemanticContext) {
   });
 }
 
+/** An object or array built from its children never reads its own default or format (transform/map.ts mapNodes). */
+function builtFromChildrenProblems(f: FieldMapping, path: string): FlowProblem[] {
+  return (["default", "format"] as const)
+    .filter((key) => f[key] !== undefined)
+    .map((key) => ({
+      path: `${path}.${key}`,
+      problem: `an ${f.type} with children is built from its children; ${key} has no effect`,
+      hint: `remove ${key}, or set it on the children that need it`,
+    }));
+}
+
 /** One level of the field mapping (and, recursively, its children). */
 function checkFields(ctx: SemanticContext, fields: readonly FieldMapping[], base: string, inheritedTable: string | undefined) {
   const { problems } = ctx;
@@ -338,6 +349,7 @@ function checkFields(ctx: SemanticContext, fields: readonly FieldMapping[], base
     if (f.type === "object" && hasChildren && f.value !== undefined && f.value !== "") {
       problems.push({ path: `${path}.value`, problem: "an object with children takes its values from the children; value is not used", hint: "remove value" });
     }
+    if (hasChildren && (f.type === "object" || f.type === "array")) problems.push(...builtFromChildrenProblems(f, path));
     if (f.format !== undefined) {
       try {
         parseFormat(f.format);

@@ -224,7 +224,25 @@ export function civilToLocalMs(t: CivilTime): number {
   return daysFromCivil(t.year, t.month, t.day) * DAY + t.hour * 3_600_000 + t.minute * 60_000 + t.second * 1000 + t.millisecond;
 }
 
-const EXPLICIT_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
+const EXPLICIT_OFFSET = /(?:Z|([+-])(\d{2}):?(\d{2}))$/;
+
+/**
+ * `yyyy-MM-dd( |T)HH:mm[:ss[.f]]` followed by `Z` or ±hh[:]mm → epoch ms, checked by the same splitter as text
+ * without an offset (never Date.parse, which rolls 2026-02-30 over to March 2 and reads 24:00 as the next day).
+ * Fraction digits beyond six (.NET writes seven) are dropped: the instant keeps its milliseconds.
+ */
+function parseWithOffset(text: string): number | null {
+  const explicit = EXPLICIT_OFFSET.exec(text);
+  if (!explicit) return null;
+  const wall = splitWallText(text.slice(0, explicit.index).replace(/(\.\d{6})\d+$/, "$1"));
+  if (!wall || wall.dateOnly) return null;
+  const [, sign, hh, mm] = explicit;
+  if (sign === undefined) return civilToLocalMs(wall);
+  const hours = Number(hh);
+  const minutes = Number(mm);
+  if (hours > 23 || minutes > 59) return null;
+  return civilToLocalMs(wall) - (sign === "-" ? -1 : 1) * (hours * 3_600_000 + minutes * 60_000);
+}
 
 /**
  * Parses `yyyy-MM-dd[ HH:mm[:ss[.SSS]]]` (space or T) as wall-clock time in `zone`; returns epoch ms,
@@ -236,12 +254,7 @@ export function parseInZone(text: string, zone: string = DEFAULT_ZONE): number |
   if (text.length > 40) return null;
   const trimmed = text.trim();
   if (trimmed !== text) return parseInZone(trimmed, zone);
-  const explicit = EXPLICIT_OFFSET.exec(trimmed);
-  if (explicit && /\d{2}:\d{2}/.test(trimmed.slice(0, explicit.index))) {
-    const ms = Date.parse(trimmed.replace(" ", "T"));
-    return Number.isNaN(ms) ? null : ms;
-  }
-  return null;
+  return parseWithOffset(trimmed);
 }
 
 /** Start of the calendar day (in `zone`) containing `epochMs`. */

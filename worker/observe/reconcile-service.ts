@@ -11,7 +11,7 @@ import { notifyObservations } from "../../shared/observe/alerts.ts";
 import { DEFAULT_RECONCILE } from "../../shared/observe/config.ts";
 import { reconcile, type ReconcileReport } from "../../shared/observe/reconcile.ts";
 import { systemClock } from "../../shared/ports.ts";
-import { parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
+import { addDaysToDay, formatInZone, parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
 import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { runFlowInWorker, workerPorts } from "../runtime.ts";
@@ -47,7 +47,8 @@ export function reconcileRange(flow: Flow, now: number, request: { days?: number
     }
     // 31 days inclusive: last − from is 30 days (± an hour where the zone shifts its clock).
     if (last - from > 30.5 * DAY_MS) throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
-    return { from, to: last + DAY_MS };
+    // The next day's start in the zone (civil arithmetic): a DST day has 23 or 25 hours, as the CLI reads it.
+    return { from, to: parseInZone(addDaysToDay(formatInZone(last, "YYYY-MM-DD", zone), 1), zone)! };
   }
   const today = startOfDayInZone(now, zone);
   return { from: today - (request.days ?? reconcileSettings(flow).days) * DAY_MS, to: today };
