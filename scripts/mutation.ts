@@ -55,10 +55,16 @@ export const PLAN: Record<string, string[]> = {
     "test/core/engine-ledger-edges.test.ts",
     "test/core/checkpoint-writer-edges.test.ts",
     "test/core/document-writer-edges.test.ts",
+    "test/core/document-writer-mutants.test.ts",
   ],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
   "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
-  "shared/transform/merge.ts": ["test/core/flow-merge.test.ts", "test/core/merge-numbers.test.ts", "test/core/flow-fixtures.test.ts"],
+  "shared/transform/merge.ts": [
+    "test/core/flow-merge.test.ts",
+    "test/core/merge-numbers.test.ts",
+    "test/core/flow-fixtures.test.ts",
+    "test/core/merge-mutants.test.ts",
+  ],
 };
 
 const REPORT = "reports/mutation/mutation.json";
