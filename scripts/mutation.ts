@@ -55,10 +55,29 @@ export const PLAN: Record<string, string[]> = {
     "test/core/engine-ledger-edges.test.ts",
     "test/core/checkpoint-writer-edges.test.ts",
     "test/core/document-writer-edges.test.ts",
+    "test/core/document-writer-mutants.test.ts",
   ],
-  "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
+  // adv12-index-reset: a plan lost with its parts in the ledger (lostPlan); adv12-poison-part-replay: a part dead-lettered
+  // as poison; changes-resumed-plan, adv16c-resumed-plan-move: a started plan finished; changes-conflict-group: a refused part.
+  "shared/engine/outbox-writer.ts": [
+    ...ENGINE_WRITES,
+    "test/core/adv12-outbox-list-lag.test.ts",
+    "test/core/merge-numbers.test.ts",
+    "test/core/adv12-index-reset.test.ts",
+    "test/core/adv12-poison-part-replay.test.ts",
+    "test/core/changes-resumed-plan.test.ts",
+    "test/core/adv16c-resumed-plan-move.test.ts",
+    "test/core/changes-conflict-group.test.ts",
+    "test/core/adv12-merge-registry-lost.test.ts",
+    "test/core/outbox-writer-mutants.test.ts",
+  ],
   "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
-  "shared/transform/merge.ts": ["test/core/flow-merge.test.ts", "test/core/merge-numbers.test.ts", "test/core/flow-fixtures.test.ts"],
+  "shared/transform/merge.ts": [
+    "test/core/flow-merge.test.ts",
+    "test/core/merge-numbers.test.ts",
+    "test/core/flow-fixtures.test.ts",
+    "test/core/merge-mutants.test.ts",
+  ],
 };
 
 const REPORT = "reports/mutation/mutation.json";
