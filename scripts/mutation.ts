@@ -57,7 +57,45 @@ export const PLAN: Record<string, string[]> = {
     "test/core/document-writer-edges.test.ts",
   ],
   "shared/engine/outbox-writer.ts": [...ENGINE_WRITES, "test/core/adv12-outbox-list-lag.test.ts", "test/core/merge-numbers.test.ts"],
-  "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
+  "shared/state/state-store.ts": [
+    "test/core/state-store.test.ts",
+    "test/core/state-write-budget.test.ts",
+    "test/core/state-registry-union.test.ts",
+    "test/core/state-store-mutants.test.ts",
+  ],
+  // The ledger's in-memory index and compaction (through the real FlowStateStore on memory KV).
+  "shared/state/ledger-index.ts": [
+    "test/core/ledger-index-memory.test.ts",
+    "test/core/ledger-index-mutants.test.ts",
+    "test/core/state-store.test.ts",
+    "test/core/state-write-budget.test.ts",
+    "test/core/state-registry-union.test.ts",
+    "test/core/state-ledger-cache.test.ts",
+  ],
+  // The engine's state over the flow index (MemoryFlowCoordinator: the Durable Object's rules in memory).
+  "shared/state/indexed-state.ts": [
+    "test/core/state-flow-index.test.ts",
+    "test/core/state-continuation-carry.test.ts",
+    "test/core/adv12-index-reset.test.ts",
+    "test/core/adv12-outbox-list-lag.test.ts",
+    "test/core/adv12-stale-dead-letter.test.ts",
+    "test/core/adv12-stale-kv-reads.test.ts",
+    "test/core/adv18-carry-index-reset.test.ts",
+    "test/core/adv18-carry-range.test.ts",
+    "test/core/adv18-carry-stall-alert.test.ts",
+    "test/core/adv18-carry-trace-lost.test.ts",
+    "test/core/adv18-cli-owner-carry.test.ts",
+    "test/core/adv18-dead-letter-marker.test.ts",
+  ],
+  // Reading one window: paging, halving over the request cap, drift re-reads, the source clock's cut.
+  "shared/engine/window-scan.ts": [
+    ...ENGINE_WRITES,
+    "test/core/engine-window.test.ts",
+    "test/core/engine-read-boundaries.test.ts",
+    "test/core/adv11-read-once.test.ts",
+    "test/core/merge-day-over-cap.test.ts",
+    "test/core/checkpoint-writer-edges.test.ts",
+  ],
   "shared/transform/merge.ts": ["test/core/flow-merge.test.ts", "test/core/merge-numbers.test.ts", "test/core/flow-fixtures.test.ts"],
 };
 
