@@ -341,6 +341,9 @@ describe("FlowStateStore dead letters", () => {
     expect(notArray.hint).toBe("Pass the failed documents.");
     const invalid = await caught(store.addDeadLetters("flow-a", [letter(), { error: { code: "e", message: "m" } } as never]));
     expect(invalid.message).toMatch(/^Invalid dead letter \[1\]: runId: /);
+    const nested = await caught(store.addDeadLetters("flow-a", [{ runId: "r1", error: { message: "m" } } as never]));
+    expect(nested.message).toMatch(/^Invalid dead letter \[0\]: error\.code: /); // the field's path, dotted
+    expect(nested.details).toEqual({ path: "error.code" });
     const other = await caught(store.addDeadLetters("flow-a", [letter(), letter({ flowId: "flow-b" })]));
     expect(other.message).toBe("Dead letter [1] belongs to flow flow-b, not flow-a");
     expect(other.hint).toBe("File dead letters under their own flow.");
