@@ -71,7 +71,29 @@ export const PLAN: Record<string, string[]> = {
     "test/core/adv12-merge-registry-lost.test.ts",
     "test/core/outbox-writer-mutants.test.ts",
   ],
-  "shared/state/state-store.ts": ["test/core/state-store.test.ts", "test/core/state-write-budget.test.ts", "test/core/state-registry-union.test.ts"],
+  "shared/state/state-store.ts": [
+    "test/core/state-store.test.ts",
+    "test/core/state-write-budget.test.ts",
+    "test/core/state-registry-union.test.ts",
+    "test/core/state-store-mutants.test.ts",
+  ],
+  // The ledger's in-memory index and compaction (through the real FlowStateStore on memory KV).
+  "shared/state/ledger-index.ts": [
+    "test/core/ledger-index-memory.test.ts",
+    "test/core/ledger-index-mutants.test.ts",
+    "test/core/state-store.test.ts",
+    "test/core/state-write-budget.test.ts",
+    "test/core/state-registry-union.test.ts",
+    "test/core/state-ledger-cache.test.ts",
+  ],
+  // The engine's state over the flow index (MemoryFlowCoordinator: the Durable Object's rules in memory), tested directly.
+  // The engine tests over the index (adv12-*, adv18-carry-*, state-continuation-carry) drive it too, but every mutant
+  // reaches them all: ~30 s a mutant on a shared 2-core machine, 2 h for the module. Listed here: the direct tests.
+  "shared/state/indexed-state.ts": ["test/core/state-flow-index.test.ts", "test/core/indexed-state-mutants.test.ts"],
+  // Reading one window: paging, halving over the request cap, the source clock's cut (small data, a second or two a test).
+  // engine-read-boundaries, adv11-read-once, merge-day-over-cap and engine-resilience reach it too, at ~85 s a surviving
+  // mutant on a shared 2-core machine (hours for the module); add them for a slower, fuller score.
+  "shared/engine/window-scan.ts": ["test/core/engine-e2e.test.ts", "test/core/window-scan-mutants.test.ts"],
   "shared/transform/merge.ts": [
     "test/core/flow-merge.test.ts",
     "test/core/merge-numbers.test.ts",

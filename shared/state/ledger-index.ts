@@ -82,14 +82,14 @@ export class LedgerIndex {
     return this.segmentKeys.has(key);
   }
 
-  addSegment(info: LedgerSegmentInput, merge = true): void {
+  addSegment(info: LedgerSegmentInput): void {
     if (this.segmentKeys.has(info.key)) return; // appended while the load listed it too
     this.segmentKeys.add(info.key);
     let newest = -Infinity;
     const keys: string[] = [];
     for (const e of info.entries) {
       if (e.w > newest) newest = e.w;
-      if (merge) this.merge(e);
+      this.merge(e);
       keys.push(e.k);
     }
     const { entries: _entries, ...rest } = info;
