@@ -56,4 +56,30 @@ describe("adv7: a bill lettered unvouched, cancelled before KIS takes creates ag
     const bills = e2e.stack.kis.bills().filter((b) => b.FBillNo === id || b.FBillNo.startsWith(`${id}-`));
     expect({ bills: bills.map((b) => b.FBillNo), open: await open() }).toEqual({ bills: [], open: [] });
   }, 120_000);
+
+  it("a run that could not read the source does not retry the letter: the cancellation is seen first", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40 });
+    e2e.flows[KIS]!.target.onChange = "deadLetter";
+    const store = new FlowStateStore(e2e.kv);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    e2e.clock.advance(30 * MIN);
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
+    const doc = jst.upsertDocument(JST_PATHS.otherInOut, rest);
+    const id = String(doc.io_id);
+    e2e.stack.kis.addFaults([{ kind: "http5xx", path: "/create", times: 1_000_000 }]);
+    await runs(e2e, 3);
+    const open = async () => (await store.listDeadLetters(KIS)).map((l) => [l.externalKey, l.error.code]);
+    expect(await open()).toEqual([[id, "write_failed_repeatedly"]]);
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    e2e.stack.kis.clearFaults();
+    jst.addFaults([{ kind: "http5xx", times: 1_000_000 }]); // Jushuitan unreachable: this run reads nothing
+    await runs(e2e, 1);
+    const booked = () => e2e!.stack.kis.bills().filter((b) => b.FBillNo === id || b.FBillNo.startsWith(`${id}-`)).length;
+    expect({ bills: booked(), open: await open() }).toEqual({ bills: 0, open: [[id, "write_failed_repeatedly"]] });
+    jst.clearFaults();
+    await runs(e2e, 2);
+    expect({ bills: booked(), open: await open() }).toEqual({ bills: 0, open: [] });
+  }, 120_000);
 });
