@@ -17,7 +17,7 @@ import type { DeadLetter } from "../state/records.ts";
 import type { Budget } from "./meter.ts";
 import { heldLetters, supersedeHeld, type HeldLetters } from "./held-letters.ts";
 import { replayDeadLetter } from "./replay.ts";
-import { retryUnvouched } from "./unvouched-retry.ts";
+import { retryAfterRun, unvouchedReserve, type UnvouchedLater } from "./unvouched-retry.ts";
 import { withStaleLetters } from "./stale-letters.ts";
 import type { RunnerPorts } from "./runner.ts";
 
@@ -47,7 +47,7 @@ export async function replayHeldLetters(
   ports: RunnerPorts,
   flowId: string,
   request: { budget: Budget; dryRun?: boolean; range?: unknown },
-  deps: { clock: Clock; logger: Logger },
+  deps: { clock: Clock; logger: Logger; later?: UnvouchedLater },
 ): Promise<{ budget: Budget; held?: HeldLetters }> {
   if (request.dryRun || request.range) return { budget: request.budget };
   const { clock, logger } = deps;
@@ -55,16 +55,19 @@ export async function replayHeldLetters(
   const resolve = (id: string, resolution: { reason: string; by: string }) => store.resolveDeadLetter(id, resolution);
   let held;
   let ordinary: DeadLetter[] = []; // withdrawn too when their document is cancelled unposted (stale-letters.ts)
-  let retried = { used: 0 }; // unvouched poison letters first (unvouched-retry.ts: a create-only outage may have filed them)
+  let reserve = 0; // unvouched poison letters are retried after the run's read, on this share (unvouched-retry.ts)
   try {
-    const all = (retried = await retryUnvouched(ports, await store.listDeadLetters(flowId), request.budget, { ...deps, resolve })).letters;
+    const all = await store.listDeadLetters(flowId);
+    reserve = unvouchedReserve(all, request.budget, clock.now());
+    if (reserve > 0 && deps.later)
+      deps.later.retry = (summary) => retryAfterRun(ports, summary, request.budget, { clock, logger, resolve, list: () => store.listDeadLetters(flowId) });
     ordinary = all.filter((l) => l.error?.code !== "period_closed");
     held = await supersedeHeld(listHeld(all), resolve, HELD_BY);
   } catch (error) {
     logger.warn("held letters not listed; replay skipped this run", { flowId, message: error instanceof Error ? error.message : String(error) });
     return { budget: request.budget };
   }
-  const budget = { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - retried.used) };
+  const budget = { ...request.budget, maxSubrequests: Math.max(0, request.budget.maxSubrequests - reserve) };
   const view = (h: HeldLetters | undefined) => {
     const v = withStaleLetters(h, ordinary, resolve, logger);
     return v ? { held: v } : {};

@@ -26,13 +26,14 @@
  *    fails. One or two documents the target keeps refusing while it reads are poison; three or more with nothing
  *    taken look like a target that takes no create at all (a create-only outage) and count for nobody, as do
  *    failures in a run whose read failed (a real outage: every create and read failing). (c) A target with no such
- *    read: a fresh document's failure counts when no outage was seen (as before).
+ *    read: a fresh document's failure counts when no outage was seen (as before). (T+ without FindVoucherList has
+ *    one: a one-row warehouse/Query, connectors/tplus/operations.ts probe; adv7-tplus-poison-no-query.)
  *    Each count is one run (an invocation that continues a run skips what an earlier one set aside), so a document
  *    is dead-lettered after `maxFailedRuns` runs, at the schedule's pace (30 min apart by default).
  *    A create-only outage met only by one or two documents waiting (or, after creates were seen, by documents tried
  *    before with no fresh one failing alongside) cannot be told from poison and counts them. Their letters heal by
  *    themselves (adv6-create-outage): a letter filed when no create was seen since the document first failed
- *    (`vouched` false) is marked `unvouched` and retried before each run for a day, verified first, and resolved
+ *    (`vouched` false) is marked `unvouched` and retried after each run's read for a day, verified first, and resolved
  *    when written (unvouched-retry.ts); a real poison document fails each retry and its letter stays open. Counts
  *    spaced in wall-clock time were the other choice: an outage longer than the spacing would still exhaust them.
  *    Back-to-back manual runs are counted like scheduled ones (no spacing in wall-clock time).

@@ -20,6 +20,7 @@ import { KvReferenceStore } from "../state/reference-store.ts";
 import { withLearnedRedForm } from "../doctor/red-form.ts";
 import { resendInDoubtFor } from "../doctor/tplus-duplicate.ts";
 import { replayHeldLetters } from "./held-replay.ts";
+import type { UnvouchedLater } from "./unvouched-retry.ts";
 import { FlowStateStore, type LedgerCache } from "../state/state-store.ts";
 import { OutboxStore } from "../state/outbox-store.ts";
 import { WriteMarkerStore } from "../state/write-marker.ts";
@@ -311,6 +312,14 @@ async function refusedRun(error: BridgeError, request: RunRequest, ports: Runner
 }
 
 export async function runFlowById(ports: RunnerPorts, request: RunRequest): Promise<RunResult> {
+  // Unvouched letters are retried once the run has read the source and released the flow's lock (unvouched-retry.ts).
+  const later: UnvouchedLater = {};
+  const result = await invokeFlow(ports, request, later);
+  await later.retry?.(result.summary);
+  return result;
+}
+
+async function invokeFlow(ports: RunnerPorts, request: RunRequest, later: UnvouchedLater): Promise<RunResult> {
   const clock = ports.clock ?? systemClock;
   const logger = ports.logger ?? silentLogger;
   const flow = ports.flows[request.flowId];
@@ -324,7 +333,7 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   if (refused) return await refusedRun(refused, request, { ...ports, clock, logger });
   const now = request.now ?? clock.now();
   // Held period_closed letters first, when their period reopened (held-replay.ts); the run gets the budget they left.
-  const { budget, held } = await replayHeldLetters(ports, flow.id, request, { clock, logger });
+  const { budget, held } = await replayHeldLetters(ports, flow.id, request, { clock, logger, later });
   // The run's metered fetch, counted KV, state and token stores, from the composition root (shared/compose).
   const { meter, kv, store, tokenStore } = composeHost({ ...ports, clock, logger }).session(budget);
 

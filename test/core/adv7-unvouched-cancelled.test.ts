@@ -1,5 +1,5 @@
 /**
- * Adversary 7 (unvouched-retry.ts runs before the run reads the source): a healthy bill lettered by a create-only
+ * Adversary 7 (unvouched-retry.ts ran before the run read the source): a healthy bill lettered by a create-only
  * outage is cancelled, and KIS takes creates again before the next run. Real engine, real KIS client, KIS and
  * Jushuitan emulators over loopback HTTP, a manual clock (runs 30 min apart).
  */
@@ -30,12 +30,12 @@ describe("adv7: a bill lettered unvouched, cancelled before KIS takes creates ag
   // documented policy: changes after posting are reported, not corrected).
   // Expected: D was never booked and is cancelled: nothing is written for it (stale-letters.ts withdraws the letter
   // of a document cancelled before it was posted: "a document cancelled meanwhile would be booked by the replay").
-  // Actual: the runs' retry (held-replay.ts → retryUnvouched) replays the letter's stored row BEFORE the run reads
-  // the source: D is booked in KIS; the run then reads the cancellation of a "posted" document and files
-  // cancelled_after_write for the operator — a wrong bill the bridge booked after the user had cancelled it.
-  // (With onChange "compensate" the run reverses it: D + D-R1, sums right but two bills for a document never due.)
-  // Not fixed: the retry would have to read the source first, or run after the run's read.
-  it.fails("FINDING adv7-unvouched-cancelled: nothing is booked for a bill cancelled while its unvouched letter waited", async () => {
+  // Was (before the fix): the runs' retry (held-replay.ts → retryUnvouched) replayed the letter's stored row BEFORE
+  // the run read the source: D was booked in KIS; the run then read the cancellation of a "posted" document and filed
+  // cancelled_after_write for the operator (with onChange "compensate": D + D-R1, two bills for a document never due).
+  // Fixed: the retry runs after the invocation has read its source to the end (unvouched-retry.ts retryAfterRun); the
+  // run withdraws the letter of the cancelled, never-posted document (stale-letters.ts) and the retry skips it.
+  it("FINDING adv7-unvouched-cancelled: nothing is booked for a bill cancelled while its unvouched letter waited", async () => {
     e2e = await startE2E({ salesOut: 0, otherInOut: 40 });
     e2e.flows[KIS]!.target.onChange = "deadLetter";
     const store = new FlowStateStore(e2e.kv);
@@ -55,5 +55,31 @@ describe("adv7: a bill lettered unvouched, cancelled before KIS takes creates ag
     await runs(e2e, 2);
     const bills = e2e.stack.kis.bills().filter((b) => b.FBillNo === id || b.FBillNo.startsWith(`${id}-`));
     expect({ bills: bills.map((b) => b.FBillNo), open: await open() }).toEqual({ bills: [], open: [] });
+  }, 120_000);
+
+  it("a run that could not read the source does not retry the letter: the cancellation is seen first", async () => {
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40 });
+    e2e.flows[KIS]!.target.onChange = "deadLetter";
+    const store = new FlowStateStore(e2e.kv);
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    e2e.clock.advance(30 * MIN);
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+    const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
+    const doc = jst.upsertDocument(JST_PATHS.otherInOut, rest);
+    const id = String(doc.io_id);
+    e2e.stack.kis.addFaults([{ kind: "http5xx", path: "/create", times: 1_000_000 }]);
+    await runs(e2e, 3);
+    const open = async () => (await store.listDeadLetters(KIS)).map((l) => [l.externalKey, l.error.code]);
+    expect(await open()).toEqual([[id, "write_failed_repeatedly"]]);
+    jst.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+    e2e.stack.kis.clearFaults();
+    jst.addFaults([{ kind: "http5xx", times: 1_000_000 }]); // Jushuitan unreachable: this run reads nothing
+    await runs(e2e, 1);
+    const booked = () => e2e!.stack.kis.bills().filter((b) => b.FBillNo === id || b.FBillNo.startsWith(`${id}-`)).length;
+    expect({ bills: booked(), open: await open() }).toEqual({ bills: 0, open: [[id, "write_failed_repeatedly"]] });
+    jst.clearFaults();
+    await runs(e2e, 2);
+    expect({ bills: booked(), open: await open() }).toEqual({ bills: 0, open: [] });
   }, 120_000);
 });

@@ -543,12 +543,27 @@ export class TplusClient implements TargetConnector {
     return voucherLines(doc.payload);
   }
 
-  /** Outage probe (connectors/target.ts): looking up an ExternalCode no document carries answers while T+ is up. */
+  /**
+   * Outage probe (connectors/target.ts): looking up an ExternalCode no document carries answers while T+ is up. An
+   * account without FindVoucherList (adv7-tplus-poison-no-query: with no read, a poison document alone in its window
+   * was never counted again and held the watermark for good) is asked a one-row archive read instead:
+   * `warehouse/Query {param:{PageSize:1}}`, which every account offers (T+ OpenAPI archive queries, docs
+   * tplus-kis-api.md "warehouse/Query takes {"param":{"Code":"001"}} and returns an array"; PageSize inside param:
+   * Chanjet T+Cloud MCP guide idx 61143165842, wire-evidence.md archive paging) and which doctor already uses as its
+   * credentials check. It throws when T+ does not answer, so an outage is still told from "T+ answers".
+   */
   async probe(operation: string): Promise<boolean> {
     const spec = resolveOperation(operation);
-    if (this.queryUnsupported.has(spec.resource)) return false;
+    if (!this.queryUnsupported.has(spec.resource)) {
+      try {
+        await this.findVoucherByExternalCode(spec.resource, "jst-bridge-probe-no-such-document");
+        return true;
+      } catch (error) {
+        if (!isUnsupported(error)) throw error;
+      }
+    }
     try {
-      await this.findVoucherByExternalCode(spec.resource, "jst-bridge-probe-no-such-document");
+      await this.queryWarehouse({ PageSize: 1 });
       return true;
     } catch (error) {
       if (isUnsupported(error)) return false;
