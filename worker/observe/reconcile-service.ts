@@ -73,7 +73,8 @@ export async function runReconcile(
         strict: reconcileSettings(flow).strict,
         budget: { maxSubrequests: Math.max(1, (maxSubrequests ?? config.maxSubrequests) - config.stateReserve) },
       },
-      { env: ports.env, kv: ports.kv, fetch: ports.fetch, clock: systemClock, logger: ports.logger },
+      // The app's one Jushuitan budget (RATE_BUDGET), as every run and the doctor use: reconcile pages Jushuitan too.
+      { env: ports.env, kv: ports.kv, fetch: ports.fetch, clock: systemClock, logger: ports.logger, rateBudget: ports.rateBudget },
     );
     stored = { at, trigger, report };
   } catch (error) {
