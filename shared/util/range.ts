@@ -8,7 +8,8 @@
 import { BridgeError, type BridgeErrorOptions, ConfigError } from "../errors.ts";
 import { addDaysToDay, DEFAULT_ZONE, formatInZone, parseInZone } from "./time.ts";
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+/** yyyy-MM-dd, or compact yyyyMMdd (parseInZone reads both). */
+const DATE_ONLY = /^\d{4}-?\d{2}-?\d{2}$/;
 
 /** How messages name an option: `--from` on the command line, `input from` in the Action, `from` in an HTTP body. */
 export type OptionStyle = "cli" | "action" | "http";
