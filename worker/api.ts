@@ -6,25 +6,15 @@ import { Hono } from "hono/tiny";
 import * as z from "zod/mini";
 import { sourceDocuments } from "../shared/flow/source-documents.ts";
 import { parseCsv } from "../shared/util/csv.ts";
-import { parseInZone } from "../shared/util/time.ts";
+import { parseRange } from "../shared/util/range.ts";
 import { type AppEnv, jsonBody, parseWith } from "./http.ts";
 import type { Services } from "./services.ts";
 
-const instant = z.pipe(
-  z.union([z.number().check(z.int(), z.nonnegative()), z.string().check(z.minLength(1))]),
-  z.transform((v, ctx) => {
-    if (typeof v === "number") return v;
-    const ms = parseInZone(v);
-    if (ms === null) {
-      ctx.issues.push({ code: "custom", input: v, message: `"${v}" is not a date: use yyyy-MM-dd[ HH:mm:ss] (Asia/Shanghai) or epoch ms` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-);
+/** A bound as given: wall-clock text in the flow's zone or epoch ms; read by the one range parser (shared/util/range.ts). */
+const bound = z.union([z.number().check(z.int(), z.nonnegative()), z.string().check(z.minLength(1))]);
 
 const syncBody = z
-  .strictObject({ from: z.optional(instant), to: z.optional(instant), dryRun: z.optional(z.boolean()) })
+  .strictObject({ from: z.optional(bound), to: z.optional(bound), dryRun: z.optional(z.boolean()) })
   .check(z.refine((b) => (b.from === undefined) === (b.to === undefined), { message: "give both from and to, or neither" }));
 
 const previewBody = z.strictObject({
@@ -48,8 +38,10 @@ export function apiRoutes(services: (c: { env: AppEnv["Bindings"] }) => Services
   api.get("/flows/:id", async (c) => c.json(await services(c).flow(c.req.param("id"))));
 
   api.post("/flows/:id/sync", async (c) => {
-    const body = parseWith(syncBody, await jsonBody(c), "body");
-    const result = await services(c).sync(c.req.param("id"), body);
+    const { from, to, dryRun } = parseWith(syncBody, await jsonBody(c), "body");
+    // The CLI's reading: wall-clock in the flow's zone, a date-only `to` includes that whole day.
+    const range = parseRange(from, to, services(c).flowZone(c.req.param("id")), "http");
+    const result = await services(c).sync(c.req.param("id"), { ...range, dryRun });
     if (result.status === 202) return c.json({ accepted: result.accepted }, 202);
     return c.json({ run: result.run, ...(result.planned ? { planned: result.planned } : {}) });
   });

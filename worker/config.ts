@@ -4,6 +4,7 @@
  * connectors when a flow runs, so a deployment that only uses T+ needs no KIS variables.
  */
 import * as z from "zod/mini";
+import { unknownEnvNames } from "../shared/compose/env-names.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { cronProblem } from "../shared/flow/cron.ts";
 import type { Flow } from "../shared/flow/schema.ts";
@@ -22,6 +23,8 @@ export interface WorkerConfig {
   continueWithQueue: boolean;
   /** How long a run holds its flow's lease; a crashed run's lease expires after this. */
   leaseMs: number;
+  /** Variables that look meant for the bridge but are none of its names (shared/compose/env-names.ts): reported, not refused. */
+  envWarnings: string[];
 }
 
 const intVar = (name: string, min: number, max: number) =>
@@ -91,7 +94,17 @@ export function readWorkerConfig(env: Env): WorkerConfig {
       hint: "fix the variables in wrangler.toml [vars] / `wrangler secret put` (or .dev.vars locally)",
     });
   }
-  return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue", leaseMs: leaseSeconds * 1000 };
+  const envWarnings = unknownEnvNames(Object.keys(env)).map((p) => p.message);
+  warnOnce(env, envWarnings);
+  return { maxSubrequests, stateReserve, flows, schedules, continueWithQueue: env.CONTINUE_WITH === "queue", leaseMs: leaseSeconds * 1000, envWarnings };
+}
+
+const warned = new WeakSet<object>();
+/** Logs the unknown-variable warnings once per env object (per isolate): names only, never values. */
+function warnOnce(env: Env, warnings: string[]): void {
+  if (warnings.length === 0 || warned.has(env)) return;
+  warned.add(env);
+  console.warn(JSON.stringify({ level: "warn", message: "configuration: variables jst-bridge does not read", warnings }));
 }
 
 /**

@@ -9,6 +9,7 @@ import { issueText } from "../shared/util/issue-text.ts";
 import { BridgeError } from "../shared/errors.ts";
 import { clientAddress, recordFailure, refuseIfBlocked, tooManyAttempts } from "./auth-guard.ts";
 import { apiTokenProblem } from "./config.ts";
+import { sameOriginRequest } from "./same-origin.ts";
 import type { Env } from "./env.ts";
 import { redactorFor } from "./secrets.ts";
 import { sessionOf } from "./session.ts";
@@ -119,8 +120,7 @@ export function requireAuth(): MiddlewareHandler<AppEnv> {
     }
     if (await sessionOf(c)) {
       if (!["GET", "HEAD"].includes(c.req.method)) {
-        const origin = c.req.header("Origin");
-        if (!origin || origin !== new URL(c.req.url).origin) {
+        if (!sameOriginRequest(c.req)) {
           throw new BridgeError("unauthorized", "cross-site request refused", { hint: "use the dashboard of this Worker, or the API with a bearer token" });
         }
       }

@@ -24,6 +24,7 @@ import type { KvReferenceStore } from "../shared/state/reference-store.ts";
 import type { RunRecord } from "../shared/state/records.ts";
 import type { FlowStateStore } from "../shared/state/state-store.ts";
 import { currentCheckpoint } from "../shared/state/checkpoint-view.ts";
+import { DEFAULT_ZONE } from "../shared/util/time.ts";
 import type { WorkerConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { runFlowInWorker, workerHost } from "./runtime.ts";
@@ -124,6 +125,8 @@ export function createServices(env: Env, config: WorkerConfig) {
     ...deadLetterServices(ctx),
     apiCatalog: () => apiCatalog(ctx),
     sync: (flowId: string, request: SyncRequest) => syncFlow(ctx, flowId, request),
+    /** The zone a flow's wall-clock dates are read in (throws not_found for an unknown flow). */
+    flowZone: (flowId: string) => ctx.flowOrThrow(flowId).timezone ?? DEFAULT_ZONE,
     ...referenceServices(ctx),
     ...doctorServices(ctx),
   };

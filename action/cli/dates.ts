@@ -1,48 +1,15 @@
 /**
- * Command-line dates and durations. Dates are wall-clock `yyyy-MM-dd[ HH:mm[:ss]]` in the flow's zone
- * (Asia/Shanghai by default). A date without a time as `--to` means the whole day is included: the range
- * ends at the start of the next day. Ranges are half-open [from, to) in epoch ms, like the engine's windows.
+ * Command-line dates and durations. Ranges are read by the one range parser every host shares
+ * (shared/util/range.ts): wall-clock in the flow's zone, a date-only `--to` includes that whole day.
  */
 import { ConfigError } from "../../shared/errors.ts";
 import { DAY_MS, MAX_JST_WINDOW_MS } from "../../shared/engine/window.ts";
-import { DEFAULT_ZONE, formatInZone, parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
+import { DEFAULT_ZONE, formatInZone } from "../../shared/util/time.ts";
+import { type OptionStyle, optionName } from "../../shared/util/range.ts";
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+export { type OptionStyle, parseDateOption, parseRange } from "../../shared/util/range.ts";
 
-/** How messages name an option: `--from` on the command line, `input from` in the Action. */
-export type OptionStyle = "cli" | "action";
-const named = (option: string, style: OptionStyle) => (style === "cli" ? `--${option}` : `input ${option}`);
-
-export function parseDateOption(option: string, text: string, zone: string = DEFAULT_ZONE, end = false, style: OptionStyle = "cli"): number {
-  const parsed = parseInZone(text, zone);
-  if (parsed === null) {
-    throw new ConfigError(`${named(option, style)} "${text}" is not a date`, {
-      hint: `write it as yyyy-MM-dd or "yyyy-MM-dd HH:mm:ss" (${zone} wall-clock time)`,
-      details: { option },
-    });
-  }
-  // An end date without a time includes that whole day.
-  return end && DATE_ONLY.test(text.trim()) ? startOfDayInZone(parsed + DAY_MS + 3_600_000, zone) : parsed;
-}
-
-export function parseRange(
-  from: string | undefined,
-  to: string | undefined,
-  zone?: string,
-  style: OptionStyle = "cli",
-): { from: number; to: number } | undefined {
-  if (from === undefined && to === undefined) return undefined;
-  if (from === undefined || to === undefined) {
-    throw new ConfigError(`${named(from === undefined ? "from" : "to", style)} is missing`, {
-      hint: `give both ${named("from", style)} and ${named("to", style)} for a backfill, or neither for an incremental run that continues from the watermark`,
-    });
-  }
-  const range = { from: parseDateOption("from", from, zone, false, style), to: parseDateOption("to", to, zone, true, style) };
-  if (range.to <= range.from) {
-    throw new ConfigError(`${named("to", style)} (${to}) is not after ${named("from", style)} (${from})`, { hint: "swap them, or widen the range" });
-  }
-  return range;
-}
+const named = (option: string, style: OptionStyle) => optionName(option, style);
 
 /** `1d`, `12h`, `90m`, `3600s` (a bare number means days) → ms; at most 7 days (Jushuitan's longest span). */
 export function parseDuration(option: string, text: string, style: OptionStyle = "cli"): number {

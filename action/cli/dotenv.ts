@@ -1,17 +1,26 @@
 /**
- * A tiny `.env` reader (no dotenv dependency): `KEY=value` lines, `export KEY=value`, `#` comments,
- * single quotes (literal), double quotes (with \n \r \t \" \\ escapes, may span lines — a PEM key fits),
- * and ` #` inline comments after unquoted values. The process environment wins over the file, as with dotenv.
+ * The CLI's `.env` reader: Node's own util.parseEnv (the reader `npm start` uses for .dev.vars, so one line gives one
+ * value on every host): `KEY=value`, `export KEY=value`, `#` comments (also after an unquoted value, even without a
+ * space: `A=a#b` is "a"), single, double and backtick quotes, multi-line quoted values (a PEM key fits), `\n` in
+ * double quotes. parseEnv never refuses a line, so a check before it names the line of a bad entry (never echoing it:
+ * it may hold a secret). The process environment wins over the file, as with dotenv.
  */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { parseEnv } from "node:util";
 import { ConfigError } from "../../shared/errors.ts";
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const QUOTES = new Set(["'", '"', "`"]);
 
 export function parseDotenv(text: string, file = ".env"): Record<string, string> {
-  const out: Record<string, string> = {};
   const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  checkDotenvLines(src, file);
+  return { ...parseEnv(src) } as Record<string, string>;
+}
+
+/** Refuses what parseEnv would silently skip or cut: a line that is no KEY=value, an unclosed quote, text after one. */
+function checkDotenvLines(src: string, file: string): void {
   const lines = src.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -21,53 +30,36 @@ export function parseDotenv(text: string, file = ".env"): Record<string, string>
     const eq = line.indexOf("=");
     const key = eq > 0 ? line.slice(0, eq).trim() : "";
     if (!KEY.test(key)) {
-      // Never echo the line: it may hold a secret.
       throw new ConfigError(`${file}:${lineNo} is not a KEY=value line`, {
         hint: "write NAME=value (letters, digits and _ in the name); quote values with spaces or #",
         details: { file, line: lineNo },
       });
     }
-    let rest = line.slice(eq + 1).trimStart();
-    const quote = rest[0];
-    if (quote === "'" || quote === '"') {
-      // A quoted value may continue on the following lines until the closing quote.
-      let body = rest.slice(1);
-      let end = findClosing(body, quote);
-      while (end < 0 && i + 1 < lines.length) {
-        i++;
-        body += `\n${lines[i]!}`;
-        end = findClosing(body, quote);
-      }
-      if (end < 0) {
-        throw new ConfigError(`${file}:${lineNo}: the value of ${key} has no closing ${quote}`, {
-          hint: `close the quote (values may span lines inside ${quote}…${quote})`,
-          details: { file, line: lineNo, key },
-        });
-      }
-      const raw = body.slice(0, end);
-      out[key] = quote === '"' ? unescapeDouble(raw) : raw;
-      continue;
-    }
-    const hash = rest.search(/\s#/);
-    if (hash >= 0) rest = rest.slice(0, hash);
-    out[key] = rest.trim();
-  }
-  return out;
-}
-
-function findClosing(body: string, quote: string): number {
-  for (let i = 0; i < body.length; i++) {
-    if (quote === '"' && body[i] === "\\") {
+    const rest = line.slice(eq + 1).trimStart();
+    const quote = rest[0] ?? "";
+    if (!QUOTES.has(quote)) continue;
+    // A quoted value may continue on the following lines until the closing quote.
+    let body = rest.slice(1);
+    let end = body.indexOf(quote);
+    while (end < 0 && i + 1 < lines.length) {
       i++;
-      continue;
+      body = lines[i]!;
+      end = body.indexOf(quote);
     }
-    if (body[i] === quote) return i;
+    if (end < 0) {
+      throw new ConfigError(`${file}:${lineNo}: the value of ${key} has no closing ${quote}`, {
+        hint: `close the quote (values may span lines inside ${quote}…${quote})`,
+        details: { file, line: lineNo, key },
+      });
+    }
+    const after = body.slice(end + 1).trim();
+    if (after !== "" && !after.startsWith("#")) {
+      throw new ConfigError(`${file}:${lineNo}: the value of ${key} has text after its closing ${quote}`, {
+        hint: `the value ends at the first ${quote} (no \\${quote} escapes): quote it with another kind of quote (' " \`)`,
+        details: { file, line: lineNo, key },
+      });
+    }
   }
-  return -1;
-}
-
-function unescapeDouble(raw: string): string {
-  return raw.replace(/\\([nrt"\\])/g, (_, c: string) => ({ n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" })[c]!);
 }
 
 /**

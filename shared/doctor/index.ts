@@ -30,6 +30,7 @@ import { storeTplusDuplicate } from "./tplus-duplicate.ts";
 
 import { probeKisRedForm, probeTplusRedForm, type RedProbeResult } from "./red-probe.ts";
 import { mergeLearned, readLearnedRedForm, redFormChoice, storeLearnedRedForm, type LearnedRedForm } from "./red-form.ts";
+import { envNameChecks } from "./env-names.ts";
 export { chooseKisPrecheck, DOCTOR_RESULT_KEY, kisPrecheckFromFindings, type KisPrecheckChoice } from "./findings.ts";
 export { RED_FORM_KEY, readLearnedRedForm, redFormChoice, withLearnedRedForm, type LearnedRedForm, type RedFormChoice } from "./red-form.ts";
 
@@ -250,6 +251,7 @@ export async function runDoctor(ports: DoctorPorts, options: DoctorOptions = {})
   }
 
   clockSkewChecks(recorder.skew, add);
+  for (const check of envNameChecks(ports.env)) add(check);
 
   const report: DoctorReport = { checkedAt: now, ok: checks.every((c) => c.status !== "fail"), checks, findings };
   await ports.kv.put(DOCTOR_RESULT_KEY, JSON.stringify(report));

@@ -15,6 +15,7 @@
  * rows carry detail lines (when they do not, quantities are "n/a" and only presence is compared); KIS bill
  * lists as {Head, Entry} rows or flat rows (flat rows are completed with getdetail per bill).
  */
+import type { RateBudget } from "../http/rate-budget.ts";
 import { parseKisOperation, type KisBillRow } from "../connectors/kis/index.ts";
 import { type Clients, composeHost } from "../compose/index.ts";
 import type { Budget } from "../engine/meter.ts";
@@ -47,6 +48,8 @@ export interface ReconcilePorts {
   fetch: FetchLike;
   clock: Clock;
   logger: Logger;
+  /** The host's Jushuitan rate budget, shared with its runs (http/rate-budget.ts); default: the client's own limiter. */
+  rateBudget?: RateBudget;
 }
 
 export interface DocFigures {

@@ -31,7 +31,9 @@ export function checkRange(ms: number, zone: string): number {
 export function parseDateText(text: string, zone: string): SqlDate | null {
   const ms = parseInstant(text, zone);
   if (ms === null) return null;
-  return new SqlDate(ms, text.trim().length === 10);
+  // yyyy-MM-dd or compact yyyyMMdd (the only texts of these lengths the parser reads) have no time part.
+  const length = text.trim().length;
+  return new SqlDate(ms, length === 10 || length === 8);
 }
 
 const DATE_HINT = "Dates are 'YYYY-MM-DD' or 'YYYY-MM-DD HH:mm:ss' text (or a date function's result); for unix seconds use FROM_UNIXTIME(x).";

@@ -8,7 +8,8 @@
  * an unknown variable (a typo caught at compile time). Everything else is a record path; `{FOO_BAR}` in
  * single braces always reads the field, which is the escape hatch for such field names.
  */
-import { formatEpoch, parseInstant } from "./dates.ts";
+import { instantOfValue } from "../util/time.ts";
+import { formatEpoch } from "./dates.ts";
 import { parsePath, type FieldPath } from "./paths.ts";
 import { SqlDate, ValueError, show } from "./values.ts";
 
@@ -195,19 +196,14 @@ export function filterInstant(ms: number, filter: Filter | undefined, zone: stri
 
 /** A field (or flow variable) value read as an instant for a filter: date text, SqlDate, or epoch (s or ms). */
 function instantOf(value: unknown, zone: string): number {
-  if (typeof value === "string") {
-    const ms = parseInstant(value, zone);
-    if (ms !== null) return ms;
-    const n = value.trim() === "" ? NaN : Number(value);
-    if (Number.isFinite(n)) return epochOf(n);
-  } else if (typeof value === "number" && Number.isFinite(value)) return epochOf(value);
-  else if (value instanceof SqlDate) return value.ms;
-  throw new ValueError(`${show(value)} is not a date`, "Date filters read 'YYYY-MM-DD[ HH:mm:ss]' text or epoch numbers (seconds or milliseconds).");
-}
-
-/** Numbers below 1e11 are unix seconds (until year 5138), larger ones epoch ms. */
-function epochOf(n: number): number {
-  return Math.abs(n) < 1e11 ? n * 1000 : n;
+  if (value instanceof SqlDate) return value.ms;
+  // The time module's one reading, shared with formatResponse (compact 20240301 is a date on both paths).
+  const ms = instantOfValue(value, zone);
+  if (ms !== null) return ms;
+  throw new ValueError(
+    `${show(value)} is not a date`,
+    "Date filters read 'YYYY-MM-DD[ HH:mm:ss]' or 'YYYYMMDD[HHmmss]' text or epoch numbers (seconds or milliseconds).",
+  );
 }
 
 export interface VarSource {

@@ -5,7 +5,7 @@
  * never mutated (the same page may be previewed twice).
  */
 import { BridgeError } from "../errors.ts";
-import { DEFAULT_ZONE, parseInZone, splitWallText, wallClock as timeWallClock } from "../util/time.ts";
+import { DEFAULT_ZONE, instantOfValue, parseInZone, splitWallText, wallClock as timeWallClock } from "../util/time.ts";
 
 export class FormatError extends BridgeError {
   constructor(message: string, details: Record<string, unknown>, hint?: string) {
@@ -44,14 +44,10 @@ export function wallClock(value: unknown, timezone: string): WallClock | null {
     const text = value.trim();
     const t = splitWallText(text, true);
     if (t) return { y: four(t.year), mo: two(t.month), d: two(t.day), h: two(t.hour), mi: two(t.minute), s: two(t.second) };
-    const ms = parseInZone(text, timezone);
-    return ms === null ? null : fromInstant(ms, timezone);
   }
-  if (typeof value === "number" && Number.isFinite(value)) {
-    // Epoch seconds below 1e11 (until year 5138), milliseconds above.
-    return fromInstant(Math.abs(value) < 1e11 ? value * 1000 : value, timezone);
-  }
-  return null;
+  // The time module's one reading, shared with the templates' date filters.
+  const ms = instantOfValue(value, timezone);
+  return ms === null ? null : fromInstant(ms, timezone);
 }
 
 function fromInstant(ms: number, timezone: string): WallClock {

@@ -245,16 +245,36 @@ function parseWithOffset(text: string): number | null {
 }
 
 /**
- * Parses `yyyy-MM-dd[ HH:mm[:ss[.SSS]]]` (space or T) as wall-clock time in `zone`; returns epoch ms,
- * or null when the text is not such a date. A trailing `Z` or ±hh:mm offset is honoured as given.
+ * Parses `yyyy-MM-dd[ HH:mm[:ss[.SSS]]]` (space or T), or compact `yyyyMMdd[HHmm[ss]]` (Jushuitan writes both), as
+ * wall-clock time in `zone`; returns epoch ms, or null when the text is not such a date. A trailing `Z` or ±hh:mm
+ * offset is honoured as given.
  */
 export function parseInZone(text: string, zone: string = DEFAULT_ZONE): number | null {
-  const fast = splitWallText(text);
+  const fast = splitWallText(text, true);
   if (fast) return fromLocalMs(civilToLocalMs(fast), zone);
   if (text.length > 40) return null;
   const trimmed = text.trim();
   if (trimmed !== text) return parseInZone(trimmed, zone);
   return parseWithOffset(trimmed);
+}
+
+/** Epoch numbers: below 1e11 unix seconds (until the year 5138), larger ones epoch ms. */
+export function epochMsOf(n: number): number {
+  return Math.abs(n) < 1e11 ? n * 1000 : n;
+}
+
+/**
+ * The one reading of a date value in a source document (templates' date filters, formatResponse): date text
+ * (plain, compact or with an offset) as wall-clock in `zone`, other all-digit text and numbers as epoch seconds/ms.
+ * Null when the value is not a date.
+ */
+export function instantOfValue(value: unknown, zone: string = DEFAULT_ZONE): number | null {
+  if (typeof value === "number") return Number.isFinite(value) ? epochMsOf(value) : null;
+  if (typeof value !== "string") return null;
+  const ms = parseInZone(value, zone);
+  if (ms !== null) return ms;
+  const n = value.trim() === "" ? Number.NaN : Number(value);
+  return Number.isFinite(n) ? epochMsOf(n) : null;
 }
 
 /** Start of the calendar day (in `zone`) containing `epochMs`. */

@@ -18,6 +18,7 @@ import { observePages } from "../observe/routes.ts";
 import { CHART_MAX_RUNS } from "./chart.ts";
 import { renderPage } from "./layout.ts";
 import { errorBody, flowBody, loginBody, overviewBody, type RunRow } from "./views.ts";
+import { sameOriginRequest } from "../same-origin.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
 
@@ -30,19 +31,6 @@ function closed(env: Env): boolean {
   return !env.SYNC_API_TOKEN || apiTokenProblem(env.SYNC_API_TOKEN) !== null;
 }
 
-/** Sign-out must come from this origin: a missing or "null" Origin is refused too (security review #10). */
-function sameOrigin(c: Context): boolean {
-  const origin = c.req.header("Origin");
-  if (origin !== undefined && origin !== "null") return origin === new URL(c.req.url).origin;
-  return c.req.header("Sec-Fetch-Site") === "same-origin";
-}
-
-/** Browsers send Origin on form POSTs; one from elsewhere is refused (login/logout CSRF). */
-function crossSite(c: Context): boolean {
-  const origin = c.req.header("Origin");
-  return origin !== undefined && origin !== "null" && origin !== new URL(c.req.url).origin;
-}
-
 function redirect(c: Context, location: string, status: 302 | 303 = 302) {
   return c.redirect(location, status);
 }
@@ -51,7 +39,8 @@ function redirect(c: Context, location: string, status: 302 | 303 = 302) {
 async function signIn(c: Context<AppEnv>) {
   const token = c.env.SYNC_API_TOKEN;
   if (!token || closed(c.env)) return renderPage(c, { title: "登录 / Sign in", status: 503, body: loginBody({ closed: true }) });
-  if (crossSite(c)) return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
+  if (!sameOriginRequest(c.req))
+    return renderPage(c, { title: "登录 / Sign in", status: 403, body: loginBody({ error: "跨站请求被拒绝 / cross-site sign-in refused" }) });
   const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
   const given = typeof form.token === "string" ? form.token.trim() : "";
   let ok = false;
@@ -92,7 +81,7 @@ export function dashboardRoutes(services: ServicesOf) {
   ui.post("/login", signIn);
 
   ui.post("/logout", async (c) => {
-    if (!sameOrigin(c))
+    if (!sameOriginRequest(c.req))
       return renderPage(c, { title: "退出 / Sign out", status: 403, body: errorBody("退出 / Sign out", "跨站请求被拒绝 / cross-site request refused") });
     await endSession(c);
     return redirect(c, "/login", 303);

@@ -11,7 +11,8 @@ import { notifyObservations } from "../../shared/observe/alerts.ts";
 import { DEFAULT_RECONCILE } from "../../shared/observe/config.ts";
 import { reconcile, type ReconcileReport } from "../../shared/observe/reconcile.ts";
 import { systemClock } from "../../shared/ports.ts";
-import { addDaysToDay, formatInZone, parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
+import { parseRange } from "../../shared/util/range.ts";
+import { parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
 import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { runFlowInWorker, workerPorts } from "../runtime.ts";
@@ -36,19 +37,18 @@ export function reconcileSettings(flow: Flow) {
   return { ...DEFAULT_RECONCILE, ...flow.observe?.reconcile };
 }
 
-/** Whole days of the flow's zone: the `days` days before today, or the given yyyy-MM-dd range (inclusive). */
+/**
+ * Whole days of the flow's zone: the `days` days before today, or the given range read by the one range parser
+ * (shared/util/range.ts, as the CLI reads it: a date-only `to` includes that day; `to` defaults to `from`).
+ */
 export function reconcileRange(flow: Flow, now: number, request: { days?: number; from?: string; to?: string }): { from: number; to: number } {
   const zone = flow.timezone ?? "Asia/Shanghai";
   if (request.from || request.to) {
-    const from = parseInZone(request.from ?? "", zone);
-    const last = parseInZone(request.to ?? request.from ?? "", zone);
-    if (from === null || last === null || last < from) {
-      throw new BridgeError("invalid_request", "from/to must be days (yyyy-MM-dd), from ≤ to", { hint: 'e.g. {"from":"2024-06-18","to":"2024-06-19"}' });
-    }
-    // 31 days inclusive: last − from is 30 days (± an hour where the zone shifts its clock).
-    if (last - from > 30.5 * DAY_MS) throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
-    // The next day's start in the zone (civil arithmetic): a DST day has 23 or 25 hours, as the CLI reads it.
-    return { from, to: parseInZone(addDaysToDay(formatInZone(last, "YYYY-MM-DD", zone), 1), zone)! };
+    const range = parseRange(request.from || request.to, request.to || request.from, zone, "http")!;
+    // 31 days: a zone that shifts its clock makes a whole-day range an hour longer or shorter.
+    if (range.to - range.from > 31 * DAY_MS + 3_600_000)
+      throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
+    return range;
   }
   const today = startOfDayInZone(now, zone);
   return { from: today - (request.days ?? reconcileSettings(flow).days) * DAY_MS, to: today };
@@ -73,7 +73,8 @@ export async function runReconcile(
         strict: reconcileSettings(flow).strict,
         budget: { maxSubrequests: Math.max(1, (maxSubrequests ?? config.maxSubrequests) - config.stateReserve) },
       },
-      { env: ports.env, kv: ports.kv, fetch: ports.fetch, clock: systemClock, logger: ports.logger },
+      // The app's one Jushuitan budget (RATE_BUDGET), as every run and the doctor use: reconcile pages Jushuitan too.
+      { env: ports.env, kv: ports.kv, fetch: ports.fetch, clock: systemClock, logger: ports.logger, rateBudget: ports.rateBudget },
     );
     stored = { at, trigger, report };
   } catch (error) {
