@@ -265,7 +265,7 @@ export function epochMsOf(n: number): number {
 
 /**
  * The one reading of a date value in a source document (templates' date filters, formatResponse): date text
- * (plain, compact or with an offset) as wall-clock in `zone`, other all-digit text and numbers as epoch seconds/ms.
+ * (plain, compact or with an offset) as wall-clock in `zone`, 10- or 13-digit text and numbers as epoch seconds/ms.
  * Null when the value is not a date.
  */
 export function instantOfValue(value: unknown, zone: string = DEFAULT_ZONE): number | null {
@@ -273,8 +273,10 @@ export function instantOfValue(value: unknown, zone: string = DEFAULT_ZONE): num
   if (typeof value !== "string") return null;
   const ms = parseInZone(value, zone);
   if (ms !== null) return ms;
-  const n = value.trim() === "" ? Number.NaN : Number(value);
-  return Number.isFinite(n) ? epochMsOf(n) : null;
+  // Digit text is an epoch only as 10 digits (seconds) or 13 (milliseconds), 2001–2286: "202403" or "12345" read as
+  // seconds would be silent 1970 dates.
+  const text = value.trim();
+  return /^\d{10}$|^\d{13}$/.test(text) ? epochMsOf(Number(text)) : null;
 }
 
 /** Start of the calendar day (in `zone`) containing `epochMs`. */

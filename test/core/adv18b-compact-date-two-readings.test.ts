@@ -38,3 +38,19 @@ describe("compact date text read by a template filter and by formatResponse", ()
     expect(viaTemplate("2024-03-01 10:00:00")).toBe(viaFormatResponse("2024-03-01 10:00:00"));
   });
 });
+
+// Review of the fix: instantOfValue read any other all-digit text as epoch seconds, so formatResponse, which refused
+// "202403" (a month) or "12345" before, turned them into 1970 dates silently. Digit text counts as an epoch only
+// with 10 digits (seconds, 2001–2286) or 13 (milliseconds); anything else is not a date on either path.
+describe("all-digit text that is neither a compact date nor an epoch", () => {
+  for (const text of ["202403", "12345", "2024030"]) {
+    it(`${text} is refused, not read as a 1970 instant`, () => {
+      expect(() => viaFormatResponse(text)).toThrow();
+      expect(() => viaTemplate(text)).toThrow();
+    });
+  }
+  it("10- and 13-digit epochs still read (control)", () => {
+    expect(viaFormatResponse("1709258400")).toBe("2024-03-01");
+    expect(viaFormatResponse("1709258400000")).toBe("2024-03-01");
+  });
+});
