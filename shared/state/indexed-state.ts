@@ -24,16 +24,15 @@ import { type FlowIndexCommit, type FlowIndexPort, type FlowIndexSnapshot, merge
 import { type ContinuationPort, openCarry } from "./continuation.ts";
 import { LeaseLostError } from "./lease-keeper.ts";
 import type { OutboxPlan } from "./outbox-store.ts";
+import { indexedEntries, isGroupKey } from "./indexed-keys.ts";
 import type { LedgerEntry } from "./records.ts";
 
 const DAY_MS = 86_400_000;
-const isGroupKey = (key: string) => key.startsWith("group:");
-/**
+/*
  * Dead-letter markers (`dead:<key>`, engine run.ts) ride in the index with the registry: a run seconds after the one
  * that filed a letter, reading a lagging KV ledger, would file it again (chaos state.staleKv; adv12-stale-dead-letter).
+ * So do corrections and the images they settle (indexed-keys.ts; stale-kv-correction-images).
  */
-const isDeadKey = (key: string) => key.startsWith("dead:");
-const isIndexedKey = (key: string) => isGroupKey(key) || isDeadKey(key);
 /** Registry entries grow (union); a dead-letter marker is the latest filing's. */
 const mergeIndexed = (current: LedgerEntry | undefined, next: LedgerEntry): LedgerEntry =>
   isGroupKey(next.externalKey) ? mergeGroupEntry(current, next) : current && current.writtenAt > next.writtenAt ? current : next;
@@ -208,7 +207,6 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
         const kv = view(key);
         const carried = carry.view(key);
         const stored = carried && kv ? mergeIndexed(kv, carried) : (carried ?? kv);
-        if (!isIndexedKey(key)) return stored;
         const indexed = known.get(key);
         return indexed && stored ? mergeIndexed(stored, indexed) : (indexed ?? stored);
       };
@@ -217,7 +215,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       // All entries are carried in the index (fenced, with the registry entries among them) until the run ends, then
       // written to the KV ledger in one segment (the record beyond the index's load horizon, and for hosts without one).
       if (!entries.length) return;
-      const registryEntries = entries.filter((e) => isIndexedKey(e.externalKey));
+      const registryEntries = indexedEntries(entries);
       if (carrying) {
         await commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
         carry.appended(entries);
