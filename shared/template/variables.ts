@@ -8,7 +8,7 @@
  * an unknown variable (a typo caught at compile time). Everything else is a record path; `{FOO_BAR}` in
  * single braces always reads the field, which is the escape hatch for such field names.
  */
-import { instantOfValue } from "../util/time.ts";
+import { addDaysInZone, instantOfValue } from "../util/time.ts";
 import { formatEpoch } from "./dates.ts";
 import { parsePath, type FieldPath } from "./paths.ts";
 import { SqlDate, ValueError, show } from "./values.ts";
@@ -175,9 +175,10 @@ export function matchPlaceholder(text: string, start: number, limit: number, var
 }
 
 /** Epoch ms of a time variable. */
-function timeBase(p: Extract<Placeholder, { kind: "time" }>, vars: { lastSyncTime: number; currentTime: number }): number {
+function timeBase(p: Extract<Placeholder, { kind: "time" }>, vars: { lastSyncTime: number; currentTime: number }, zone: string): number {
   const base = p.base === "last" ? vars.lastSyncTime : vars.currentTime;
-  return base - p.daysAgo * 86_400_000;
+  // Calendar days in the flow's zone (dayjs' subtract(n, "day")), not n × 24 h: a DST day has 23 or 25 hours.
+  return p.daysAgo === 0 ? base : addDaysInZone(base, -p.daysAgo, zone);
 }
 
 /** Applies a filter to an instant. */
@@ -218,7 +219,7 @@ export interface VarSource {
 export function placeholderValue(p: Placeholder, raw: unknown, vars: VarSource, zone: string): unknown {
   switch (p.kind) {
     case "time":
-      return filterInstant(timeBase(p, vars), p.filter, zone);
+      return filterInstant(timeBase(p, vars, zone), p.filter, zone);
     case "page": {
       const v =
         p.which === "index"

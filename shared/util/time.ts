@@ -285,6 +285,19 @@ export function startOfDayInZone(epochMs: number, zone: string = DEFAULT_ZONE): 
   return fromLocalMs(local - (((local % DAY) + DAY) % DAY), zone);
 }
 
+/**
+ * The same wall-clock time `days` calendar days later (earlier when negative) in `zone`, as dayjs' add(n, "day"):
+ * a day the zone shifts its clock has 23 or 25 hours, so this is not `days` × 24 h there.
+ */
+export function addDaysInZone(epochMs: number, days: number, zone: string = DEFAULT_ZONE): number {
+  return fromLocalMs(toLocalMs(epochMs, zone) + days * DAY, zone);
+}
+
+/** Start of the calendar day `days` days after (before, when negative) the one containing `epochMs`, in `zone`. */
+export function startOfDayAfter(epochMs: number, days: number, zone: string = DEFAULT_ZONE): number {
+  return startOfDayInZone(addDaysInZone(startOfDayInZone(epochMs, zone), days, zone), zone);
+}
+
 // ---- formatting ----
 
 export interface WallClock {

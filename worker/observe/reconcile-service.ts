@@ -12,7 +12,7 @@ import { DEFAULT_RECONCILE } from "../../shared/observe/config.ts";
 import { reconcile, type ReconcileReport } from "../../shared/observe/reconcile.ts";
 import { systemClock } from "../../shared/ports.ts";
 import { parseRange } from "../../shared/util/range.ts";
-import { parseInZone, startOfDayInZone } from "../../shared/util/time.ts";
+import { formatInZone, parseInZone, startOfDayAfter, startOfDayInZone } from "../../shared/util/time.ts";
 import type { WorkerConfig } from "../config.ts";
 import type { Env } from "../env.ts";
 import { runFlowInWorker, workerPorts } from "../runtime.ts";
@@ -50,8 +50,8 @@ export function reconcileRange(flow: Flow, now: number, request: { days?: number
       throw new BridgeError("invalid_request", "reconcile at most 31 days at a time", { hint: "use the CLI for longer ranges" });
     return range;
   }
-  const today = startOfDayInZone(now, zone);
-  return { from: today - (request.days ?? reconcileSettings(flow).days) * DAY_MS, to: today };
+  // Whole days back in the zone (civil arithmetic): a day the zone shifts its clock has 23 or 25 hours.
+  return { from: startOfDayAfter(now, -(request.days ?? reconcileSettings(flow).days), zone), to: startOfDayInZone(now, zone) };
 }
 
 export async function runReconcile(
@@ -146,6 +146,21 @@ export async function reconcileTick(env: Env, config: WorkerConfig, now: number,
   }
 }
 
+/** The instants of one day of the flow's zone to re-sweep (23 or 25 hours on a DST day); a day ending over 24 h after `now` is refused. */
+export function resweepRange(flow: Flow, day: string, now: number): { from: number; to: number } {
+  const from = parseInZone(day, flow.timezone ?? "Asia/Shanghai");
+  if (from === null) throw new BridgeError("invalid_request", `"${day}" is not a day`, { hint: "yyyy-MM-dd" });
+  const to = startOfDayAfter(from, 1, flow.timezone ?? "Asia/Shanghai");
+  if (to > now + DAY_MS) throw new BridgeError("invalid_request", `${day} is in the future`, { hint: "re-sweep today or an earlier day" });
+  return { from, to };
+}
+
+/** The days the dashboard's "reconcile now" form proposes: the scheduled days and today, in the flow's zone. */
+export function manualReconcileDays(flow: Flow, now: number): { from: string; to: string } {
+  const zone = flow.timezone ?? "Asia/Shanghai";
+  return { from: formatInZone(startOfDayAfter(now, -reconcileSettings(flow).days, zone), "YYYY-MM-DD", zone), to: formatInZone(now, "YYYY-MM-DD", zone) };
+}
+
 /**
  * Re-sweep one day of the flow's zone as a range run (the ledger skips what is written, the lease keeps runs apart).
  * Reconcile dates documents by their document day (io_date → KIS Fdate / T+ VoucherDate), so the day is read by
@@ -153,10 +168,7 @@ export async function reconcileTick(env: Env, config: WorkerConfig, now: number,
  * a document dated that day but edited later.
  */
 export async function resweepDay(env: Env, config: WorkerConfig, flow: Flow, day: string) {
-  const from = parseInZone(day, flow.timezone ?? "Asia/Shanghai");
-  if (from === null) throw new BridgeError("invalid_request", `"${day}" is not a day`, { hint: "yyyy-MM-dd" });
-  const to = from + DAY_MS;
-  if (to > Date.now() + DAY_MS) throw new BridgeError("invalid_request", `${day} is in the future`, { hint: "re-sweep today or an earlier day" });
+  const { from, to } = resweepRange(flow, day, Date.now());
   const rangeTimeField = flow.source.rangeTimeField ?? "io_date";
   // The approval gate judges the flow as defined (not this read of it): a flow waiting for approval is refused.
   if (!(await approved(workerPorts(env, config).kv, flow))) {

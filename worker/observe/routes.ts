@@ -13,8 +13,7 @@ import { renderPage } from "../dashboard/layout.ts";
 import { traceBody } from "../dashboard/trace.ts";
 import { traceDocument } from "./trace-service.ts";
 import { reconcileBody } from "../dashboard/reconcile.ts";
-import { latestReconcile, reconcileRange, reconcileSettings, resweepDay, runReconcile } from "./reconcile-service.ts";
-import { formatInZone } from "../../shared/util/time.ts";
+import { latestReconcile, manualReconcileDays, reconcileRange, resweepDay, runReconcile } from "./reconcile-service.ts";
 import { BridgeError } from "../../shared/errors.ts";
 import { jsonBody } from "../http.ts";
 import { approve, approved, readApproval, readPlan } from "../../shared/observe/approval.ts";
@@ -120,8 +119,7 @@ export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
     const now = Date.now();
     const flows = await Promise.all(
       Object.values(s.config.flows).map(async (f) => {
-        const zone = f.timezone ?? "Asia/Shanghai";
-        const manual = { from: formatInZone(now - reconcileSettings(f).days * 86_400_000, "YYYY-MM-DD", zone), to: formatInZone(now, "YYYY-MM-DD", zone) };
+        const manual = manualReconcileDays(f, now);
         return { flow: { id: f.id, name: f.name }, latest: await latestReconcile(c.env, s.config, f.id), manual };
       }),
     );
