@@ -40,6 +40,25 @@ function unreadEditsOf(flow: ChaosFlowId, edits: EditRecord[], reads: readonly R
   );
 }
 
+/**
+ * How long the driver sleeps before invoking flows that wait for unread edits: until the host time at which each
+ * flow's read end passes the latest unread stamp (its latest read trailed the host by `tickAt − to`: end lag, source
+ * clock, visibility lag), 1 s at least and 30 s at most. One second per round spent the tick limit while an edit
+ * stamped at Jushuitan's clock waited minutes of real time (seeds 4288 and 9122 long on the final batch: 160 ticks).
+ */
+export function editWaitMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number): number {
+  let wait = 1000;
+  for (const flow of flows) {
+    const windows = reads.get(flow) ?? [];
+    const unread = unreadEditsOf(flow, edits, windows);
+    if (unread.length === 0 || windows.length === 0) continue;
+    const last = windows.reduce((a, b) => (b.to > a.to ? b : a));
+    const stamp = Math.max(...unread.map((e) => e.modifiedMs));
+    wait = Math.max(wait, stamp + (last.tickAt - last.to) + 1000 - now);
+  }
+  return Math.min(wait, 30_000);
+}
+
 /** An invocation's record as the state keeps it (its own clock: start and finish are host time). */
 export interface RecordedInvocation {
   runId: string;

@@ -33,6 +33,7 @@ import { editBetweenRuns, editLog } from "./edits.ts";
 import {
   type DocVersion,
   editClasses,
+  editWaitMs,
   explainedByVersions,
   needsAnotherRun,
   type ReadWindow,
@@ -346,8 +347,8 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         if (behind.length > 0) {
           hostileKv?.settle();
           for (const f of behind) settled.set(f, false);
-          // An edit stamped at a window's end second is read once the next window passes it: give the clock a second.
-          await sleep(1000);
+          // An edit is read once a window passes its stamp: give the clock the time that takes (editWaitMs).
+          await sleep(editWaitMs(behind, edits, reads, Date.now()));
           continue;
         }
         if (editRounds > 0) {

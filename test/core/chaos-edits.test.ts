@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { countCorrections } from "../chaos/corrections.ts";
-import { explainedByVersions, needsAnotherRun, restampedGroupExplained, unseenReads, versionsOf } from "../chaos/edit-verdict.ts";
+import { editWaitMs, explainedByVersions, needsAnotherRun, restampedGroupExplained, unseenReads, versionsOf } from "../chaos/edit-verdict.ts";
 import { CHAOS_FLOWS, JST_PATHS } from "../chaos/scenario.ts";
 import { SKUS } from "../emulators/catalog.ts";
 import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
@@ -121,6 +121,18 @@ describe("chaos driver: another run after an edit", () => {
     expect(unseenReads(records, attributed)).toEqual([]);
     // A record that completed the window before the edit does not count.
     expect(needsAnotherRun(kis, [queryEdit], unseenReads(records.slice(0, 1), new Set()))).toBe(true);
+  });
+
+  it("waits for the clock, not for invocations, when an unread edit lies past what the reads can reach yet", () => {
+    const kis = CHAOS_FLOWS.kis;
+    const stamp = 1_000_000;
+    const e = edit({ via: "query", modifiedMs: stamp, madeAt: stamp + 60_000 });
+    // The latest read ended 4 min behind the host (end lag + source clock): the stamp is reachable at stamp + 4 min.
+    const reads = new Map([[kis, [{ from: stamp - 600_000, to: stamp - 60_000, tickAt: stamp + 180_000 }]]]);
+    expect(editWaitMs([kis], [e], reads, stamp + 200_000)).toBe(30_000); // 41 s away: at most 30 s a round
+    expect(editWaitMs([kis], [e], reads, stamp + 230_000)).toBe(11_000);
+    expect(editWaitMs([kis], [e], reads, stamp + 260_000)).toBe(1000); // reachable now: the usual second
+    expect(editWaitMs([kis], [], reads, stamp)).toBe(1000);
   });
 
   it("the emulator notes when an edited row is next served", async () => {
