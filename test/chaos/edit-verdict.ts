@@ -88,6 +88,11 @@ export function unseenReads(records: readonly RecordedInvocation[], attributed: 
   return out;
 }
 
+/** Which unread edits the flows wait for, as one text: the same edits give the same text whatever was read since. */
+export function unreadEditIds(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>): string {
+  return flows.flatMap((flow) => unreadEditsOf(flow, edits, reads.get(flow) ?? []).map((e) => `${flow}:${e.key}@${e.madeAt}`)).join(" ");
+}
+
 /** Why a flow did not settle when edits are the reason: each unread edit and the last windows the flow read. */
 export function unreadEdits(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>): string[] {
   const iso = (ms: number) => new Date(ms).toISOString();

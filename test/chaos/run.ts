@@ -39,6 +39,7 @@ import {
   type ReadWindow,
   type RecordedInvocation,
   restampedGroupExplained,
+  unreadEditIds,
   unreadEdits,
   unseenReads,
   versionsOf,
@@ -337,10 +338,11 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         // Seed 9102 long: an edit served by a query of a window no recorded invocation completed (the first window
         // of a merged flow whose records the driver never saw) kept it waiting until its invocation limit, every run
         // a success that wrote nothing. After IDLE_WAITS such rounds the verdict judges what the target holds.
-        const waitingFor = unreadEdits(behind, edits, reads).join("\n");
+        const waitingFor = unreadEditIds(behind, edits, reads);
         if (waitingFor !== waitKey) [waitKey, idleWaits] = [waitingFor, 0];
         if (behind.length > 0 && ++idleWaits > IDLE_WAITS) {
-          if (gaveUpOn !== waitKey) notes.push(`stopped waiting after ${IDLE_WAITS} rounds that wrote nothing: ${waitKey}`);
+          if (gaveUpOn !== waitKey)
+            notes.push(`stopped waiting after ${IDLE_WAITS} rounds that wrote nothing: ${unreadEdits(behind, edits, reads).join("; ")}`);
           gaveUpOn = waitKey;
           behind.length = 0;
         }
