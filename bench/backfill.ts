@@ -1,7 +1,7 @@
 /**
  * `node bench/backfill.ts [documents=100000] [days=60]`: a backfill of N Jushuitan other-in/out documents into
  * KIS through the CLI code path (`jst-bridge sync`, file state, windows of one day) against the emulators over
- * loopback HTTP. Reported: documents/second, API calls against the minimum (source pages + target writes),
+ * loopback HTTP. Reported: documents written/second (and read/second), API calls against the minimum (source pages + target writes),
  * peak RSS (goal ≤ 120 MB, issue 18: pages stream, each window's state is dropped when it is done).
  *
  * The CLI runs as a child process (bench/backfill-driver.mjs) from an esbuild bundle built exactly like
@@ -23,6 +23,7 @@ import { formatInZone, startOfDayInZone } from "../shared/util/time.ts";
 import { JST_PATHS } from "../test/emulators/jushuitan/index.ts";
 import { serveOnLoopback } from "../test/emulators/node/serve.ts";
 import { createEmulatorStack, warehouseReferenceRows } from "../test/emulators/stack.ts";
+import { backfillThroughput } from "./honesty.ts";
 
 const DOCUMENTS = Number(process.argv[2] ?? 100_000);
 const DAYS = Number(process.argv[3] ?? 60);
@@ -105,7 +106,8 @@ try {
     prechecks,
     deadLettered: c.deadLettered,
     seconds: Number(seconds.toFixed(1)),
-    documentsPerSecond: Math.round((c.written + c.dropped) / seconds),
+    // Written per second is the budget figure (bench/honesty.ts); read per second includes the dropped documents.
+    ...backfillThroughput(c, seconds),
     apiCalls: report.subrequests,
     minimumApiCalls: minimum,
     sourcePages: report.pages,
@@ -125,7 +127,7 @@ try {
   };
   console.log(JSON.stringify(figures, null, 2));
   console.log(
-    `\n${(c.written + c.dropped).toLocaleString("en-US")} documents (${c.written} written, ${c.dropped} left out by the flow's condition) in ${figures.seconds} s = ${figures.documentsPerSecond} documents/s; ` +
+    `\n${(c.written + c.dropped).toLocaleString("en-US")} documents (${c.written} written, ${c.dropped} left out by the flow's condition) in ${figures.seconds} s = ${figures.writtenPerSecond} documents written/s (${figures.readPerSecond} read/s); ` +
       `${figures.apiCalls.toLocaleString("en-US")} API calls (minimum ${minimum.toLocaleString("en-US")}: ${report.pages} source pages + ${c.written} target writes + ${prechecks} KIS prechecks); ` +
       `peak RSS ${figures.peakRssMb} MB (goal ≤ 120 MB); a real run would also wait ${figures.rateLimitWaitSkippedMinutes} min for Jushuitan's 100 requests/minute.`,
   );
