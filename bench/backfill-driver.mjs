@@ -52,5 +52,5 @@ const report = JSON.parse(await cli(["sync", "flow.json", "--from", from, "--to"
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 process.stdout.write(
-  `${JSON.stringify({ report: { ...report, windows: report.windows.length }, seconds, rssBeforeSync, heapBeforeSync, peakRss: process.resourceUsage().maxRSS * 1024, skippedMs: clock.skipped, samples })}\n`,
+  `${JSON.stringify({ report: { ...report, windows: report.windows.length, windowBounds: report.windows.map((w) => ({ from: w.from, to: w.to })) }, seconds, rssBeforeSync, heapBeforeSync, peakRss: process.resourceUsage().maxRSS * 1024, skippedMs: clock.skipped, samples })}\n`,
 );

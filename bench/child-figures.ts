@@ -27,7 +27,8 @@ export function backfillFiguresFrom(r: ChildRun, documents: number) {
   };
   return {
     documents,
-    docsPerSec: num(/([\d,.]+)\s*documents\/s/i),
+    // Documents written per second (the budget figure); documents the flow's condition drops are read, never written.
+    docsPerSec: num(/([\d,.]+)\s*documents written\/s/i),
     peakRssMb: num(/peak RSS[^\d]*([\d,.]+)\s*MB/i),
     calls: num(/([\d,]+)\s*API calls/i),
     minimum: num(/minimum[^\d]*([\d,]+)/i),

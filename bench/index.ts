@@ -4,10 +4,10 @@
  *   bench/mapping.ts  — mapping throughput: core vs JSONata vs hand-written; CPU per 50-document page
  *   bench/mapping-kis.ts — per-document mapping, KIS seed flow (no merge): core vs JSONata vs hand-written
  *   bench/sync.ts     — API calls vs the minimum; KV writes per 1,000 documents; wall time under real rate limits
- *   bench/backfill.ts — 100,000-document CLI backfill: documents/second and peak RSS
+ *   bench/backfill.ts — 100,000-document CLI backfill: documents written/second and peak RSS
  *   bench/freshness.ts — lag from 聚水潭 modified to the posted document, 1-min cron (Paid) and 5-min cron (Free)
  *   (here)            — Worker bundle size from `wrangler deploy --dry-run`, and start-up (module evaluation) time
- * Options: --quick (a 20,000-document backfill instead of 100,000).
+ * Options: --quick (a 20,000-document backfill instead of 100,000; its rows are not the budget rows and carry no verdict).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { backfillFiguresFrom, startupSampleMs } from "./child-figures.ts";
+import { BUDGET_DOCUMENTS, backfillRows, type Row } from "./honesty.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -79,7 +80,7 @@ async function startupMs(): Promise<number> {
 }
 
 function backfillFigures() {
-  const docs = quick ? 20_000 : 100_000;
+  const docs = quick ? 20_000 : BUDGET_DOCUMENTS;
   const r = spawnSync(node, [join(ROOT, "bench/backfill.ts"), String(docs)], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   try {
     return backfillFiguresFrom(r, docs);
@@ -88,8 +89,6 @@ function backfillFigures() {
     return { documents: docs, docsPerSec: Number.NaN, peakRssMb: Number.NaN, calls: Number.NaN, minimum: Number.NaN, raw: String(error) };
   }
 }
-
-type Row = [what: string, measured: string, goal: string, met: boolean | null];
 
 const rows: Row[] = [];
 const started = Date.now();
@@ -118,15 +117,21 @@ rows.push([
 const kis = runJson("bench/mapping-kis.ts");
 rows.push([
   "Mapping per document, KIS seed flow (no merge)",
-  `core ${kis.coreUsPerDoc.toFixed(1)} µs, hand-written ${kis.handUsPerDoc.toFixed(1)} µs, JSONata ${kis.jsonataUsPerDoc.toFixed(1)} µs`,
+  `core ${kis.coreUsPerDoc.toFixed(1)} µs (incl. hash ${kis.hashUsPerDoc.toFixed(1)} µs), hand-written ${kis.handUsPerDoc.toFixed(1)} µs, JSONata ${kis.jsonataUsPerDoc.toFixed(1)} µs`,
   "—",
   null,
 ]);
 rows.push([
-  "Mapping, KIS seed flow: core vs hand-written (median of per-round ratios)",
+  "Mapping alone, KIS seed flow: core vs hand-written (median of per-round ratios)",
   `${kis.overHand.toFixed(2)}× (${kis.overHandMin.toFixed(2)}–${kis.overHandMax.toFixed(2)}); ${kis.speedupVsJsonata.toFixed(1)}× faster than JSONata`,
   "≤ 1.3×",
   kis.overHand <= 1.3,
+]);
+rows.push([
+  "Mapping + content hash, KIS seed flow: core vs hand-written (informational)",
+  `${kis.withHashOverHand.toFixed(2)}× (${kis.withHashOverHandMin.toFixed(2)}–${kis.withHashOverHandMax.toFixed(2)})`,
+  "—",
+  null,
 ]);
 const fresh = runJson("bench/freshness.ts") as unknown as { rows: Array<{ label: string; p95: string; p95Ms: number }> };
 for (const r of fresh.rows)
@@ -175,18 +180,7 @@ const startup = await startupMs();
 rows.push(["Worker start-up (module parse + evaluate, Node)", `${startup.toFixed(1)} ms`, "< 1,000 ms (platform limit)", startup < 1000]);
 
 const backfill = backfillFigures();
-rows.push([
-  `Backfill ${backfill.documents.toLocaleString()} documents (CLI): throughput`,
-  `${Math.round(backfill.docsPerSec).toLocaleString()} documents/s`,
-  "≥ 500 documents/s",
-  backfill.docsPerSec >= 500,
-]);
-rows.push([
-  `Backfill ${backfill.documents.toLocaleString()} documents: peak RSS`,
-  `${backfill.peakRssMb.toFixed(0)} MB`,
-  "≤ 120 MB",
-  backfill.peakRssMb <= 120,
-]);
+rows.push(...backfillRows(backfill, quick));
 
 const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i] ?? 4)).join(" | ")} |`;

@@ -17,7 +17,8 @@ describe("bench figures from a failed child process", () => {
   });
 
   it("a backfill that exited 1 gives no throughput or peak RSS", () => {
-    const printed = "2,000 documents (2000 written, 0 left out) in 1.0 s = 2000 documents/s; 60 API calls (minimum 60: …); peak RSS 80 MB (goal ≤ 120 MB)";
+    const printed =
+      "2,000 documents (2000 written, 0 left out) in 1.0 s = 2000 documents written/s; 60 API calls (minimum 60: …); peak RSS 80 MB (goal ≤ 120 MB)";
     expect(backfillFiguresFrom({ status: 0, stdout: printed, stderr: "" }, 2000)).toMatchObject({ docsPerSec: 2000, peakRssMb: 80 });
     expect(() => backfillFiguresFrom({ status: 1, stdout: printed, stderr: "" }, 100_000)).toThrow(/backfill failed/);
   });
