@@ -47,6 +47,11 @@ function unreadEditsOf(flow: ChaosFlowId, edits: EditRecord[], reads: readonly R
  * stamped at Jushuitan's clock waited minutes of real time (seeds 4288 and 9122 long on the final batch: 160 ticks).
  */
 export function editWaitMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number): number {
+  return Math.min(editReachMs(flows, edits, reads, now), 30_000);
+}
+
+/** How long until the flows' reads can reach every unread edit (1 s at least, uncapped). */
+export function editReachMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number): number {
   let wait = 1000;
   for (const flow of flows) {
     const windows = reads.get(flow) ?? [];
@@ -56,7 +61,7 @@ export function editWaitMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map
     const stamp = Math.max(...unread.map((e) => e.modifiedMs));
     wait = Math.max(wait, stamp + (last.tickAt - last.to) + 1000 - now);
   }
-  return Math.min(wait, 30_000);
+  return wait;
 }
 
 /** An invocation's record as the state keeps it (its own clock: start and finish are host time). */

@@ -33,6 +33,7 @@ import { editBetweenRuns, editLog } from "./edits.ts";
 import {
   type DocVersion,
   editClasses,
+  editReachMs,
   editWaitMs,
   explainedByVersions,
   needsAnotherRun,
@@ -340,6 +341,13 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         // a success that wrote nothing. After IDLE_WAITS such rounds the verdict judges what the target holds.
         const waitingFor = unreadEditIds(behind, edits, reads);
         if (waitingFor !== waitKey) [waitKey, idleWaits] = [waitingFor, 0];
+        // Quick seed 20261127 at 00:14 UTC: edits stamped 8 minutes past what the reads could reach by Jushuitan's
+        // clock, with 4 minutes left; waiting only ran into the time limit. The verdict judges such edits as past the
+        // covered range, as it does when it gives up after idle rounds.
+        const outOfReach =
+          behind.length > 0 && options.deadlineAt !== undefined && Date.now() + editReachMs(behind, edits, reads, Date.now()) > options.deadlineAt - 30_000;
+        if (outOfReach && gaveUpOn !== waitingFor) notes.push(`edits out of reach before the time limit: ${unreadEdits(behind, edits, reads).join("; ")}`);
+        if (outOfReach) [gaveUpOn, waitKey, idleWaits] = [waitingFor, waitingFor, IDLE_WAITS + 1];
         if (behind.length > 0 && ++idleWaits > IDLE_WAITS) {
           if (gaveUpOn !== waitKey)
             notes.push(`stopped waiting after ${IDLE_WAITS} rounds that wrote nothing: ${unreadEdits(behind, edits, reads).join("; ")}`);
