@@ -4,6 +4,7 @@
  */
 import type * as z from "zod/mini";
 import { issueText } from "../util/issue-text.ts";
+import { editDistance } from "../util/edit-distance.ts";
 
 export interface FlowProblem {
   /** JSON path inside the flow document; "" for the document itself. */
@@ -132,27 +133,11 @@ function allowedKeysAt(schema: z.ZodMiniType, root: unknown, path: readonly Path
   return def.type === "object" && def.shape ? Object.keys(def.shape) : null;
 }
 
-function editDistance(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  const row = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= y.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (x[i - 1] === y[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[y.length]!;
-}
-
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
-    const d = editDistance(word, c);
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestScore) {
       best = c;
       bestScore = d;

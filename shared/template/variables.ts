@@ -12,6 +12,7 @@ import { addDaysInZone, instantOfValue } from "../util/time.ts";
 import { formatEpoch } from "./dates.ts";
 import { parsePath, type FieldPath } from "./paths.ts";
 import { SqlDate, ValueError, show } from "./values.ts";
+import { editDistance } from "../util/edit-distance.ts";
 
 export type Filter = "datetime" | "date" | "timestamp" | "timestamp_ms";
 export const FILTERS: readonly Filter[] = ["datetime", "date", "timestamp", "timestamp_ms"];
@@ -61,27 +62,13 @@ function builtin(name: string): Placeholder | "filtered-page" | null {
   return null;
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** "Did you mean X?" among `candidates`, or "". */
 export function suggest(word: string, candidates: readonly string[]): string {
   const upper = word.toUpperCase();
   let best = "";
   let bestScore = Infinity;
   for (const c of candidates) {
-    const score = levenshtein(upper, c.toUpperCase());
+    const score = editDistance(upper, c.toUpperCase());
     if (score < bestScore) {
       best = c;
       bestScore = score;
