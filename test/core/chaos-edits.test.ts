@@ -158,6 +158,25 @@ describe("chaos driver: another run after an edit", () => {
     expect(editWaitMs([kis], [], reads, stamp)).toBe(1000);
   });
 
+  it("an edit made while a query reads past Jushuitan's clock is stamped by that clock, not past the window (quick seed 20261127)", async () => {
+    const behindMs = 5 * 60_000;
+    for (const stamp of ["now", "afterWindow"] as const) {
+      const setup = await startJst({
+        emulator: { documents: { [JST_PATHS.otherInOut]: 6 }, clockOffsetMs: -behindMs, range: { from: T0 - 3_600_000, to: T0 - 2 * behindMs } },
+      });
+      try {
+        setup.emulator.addFaults({ kind: "editServed", path: JST_PATHS.otherInOut, change: "quantity", stamp, afterLagMs: 60_000, skip: 1 });
+        // The window ends at the host's now, 5 minutes past Jushuitan's clock: a first request before the skew is known.
+        await collect(setup.client.pages(JST_PATHS.otherInOut, {}, { window: { from: T0 - 2 * 3_600_000, to: T0 }, pageSize: 2 }));
+        const log = (await (await fetch(`${setup.url}/__emulator/edits`)).json()) as EditRecord[];
+        expect(log, stamp).toHaveLength(1);
+        expect(log[0]!.modifiedMs, stamp).toBeLessThanOrEqual(T0 - behindMs);
+      } finally {
+        await setup.close();
+      }
+    }
+  });
+
   it("the emulator notes when an edited row is next served", async () => {
     const setup = await startJst({ emulator: { documents: { [JST_PATHS.otherInOut]: 4 } } });
     try {

@@ -12,13 +12,13 @@ export const EDIT_CHANGES: readonly EditChange[] = ["edit", "cancel", "quantity"
 
 /**
  * Where an edit made while a query is answered puts the row's new `modified`:
- *  - "now": Jushuitan's clock (or just past the query's window): what a real save does. The bridge reads it once its
+ *  - "now": Jushuitan's clock: what a real save does. The bridge reads it once its
  *    window passes that instant, after the end lag (5 min) — and a merged day-flow only after the day closes.
  *  - "afterWindow": the query's end second, which the next window owns (engine/window.ts ownsInstant), or the end lag
  *    behind the clocks (`afterLagMs`) when later: a run's earlier windows end long before now. Chaos runs in compressed real time (seconds, not the
  *    30 minutes between real ticks), so "now" would stay beyond every later run's window for the whole scenario;
  *    this is the instant the next incremental window starts from, so the next run reads the edit (as the next run
- *    after the end lag does in real time).
+ *    after the end lag does in real time). Never past Jushuitan's clock: a window that reaches beyond it keeps the row.
  *  - "windowEnd": the last second the query's window owns: the row moves to the end of this very scan (a day-aligned merged
  *    flow never reads today's instants, so a during-run edit of a closed day's member lands at the day's end).
  */

@@ -110,7 +110,7 @@ export interface FaultSpec {
   /** pageDrift / editServed: documents to modify (default 5 / 1). */
   count?: number;
   /**
-   * editServed: re-save the row (its `modified` moves past the query's end), cancel it (status Cancelled), or change
+   * editServed: re-save the row (its `modified` moves to Jushuitan's now: past the query's end unless the query reads past that clock), cancel it (status Cancelled), or change
    * its first line's quantity by +1 and re-save it ("quantity", issue 16: an edit after the bridge may have posted it).
    * Default edit. "addLine" / "removeLine": a line added or removed (test/emulators/jushuitan/edits.ts).
    */
@@ -315,10 +315,16 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
     s.row.ts = s.ts;
   }
 
-  function touch(table: TableName, key: string, atLeast = 0) {
+  /**
+   * A save is stamped by Jushuitan's clock, never later. Mid-scan it lands past the window being read whenever that
+   * window ends before Jushuitan's now; a window that reaches past that clock (a run's first request, before the
+   * reader learnt the skew from the Date header) keeps the re-saved row inside it, moved to the end of its order.
+   * (Forcing the stamp past such a window put edits minutes ahead of Jushuitan's clock: chaos quick seed 20261127.)
+   */
+  function touch(table: TableName, key: string) {
     const s = tables[table].get(key);
     if (!s) return;
-    const ms = Math.floor(Math.max(serverNow(), atLeast) / 1000) * 1000;
+    const ms = Math.floor(serverNow() / 1000) * 1000;
     s.modifiedMs = ms;
     s.row.modified = formatTime(ms);
     s.ts = rowVersion.next();
@@ -541,12 +547,11 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
       if (f.kind === "pageDrift") {
         // Rows already served (the head of this very query) change, so the rest shifts to earlier pages.
         const victims = matchRows(plan, source(), { ignoreCursor: true }).slice(0, f.count ?? 5);
-        const past = plan.window ? plan.window.end + 1000 : 0;
         for (const v of victims) {
           if (endpoint.table === "inventory" && !v.key.includes("@")) {
-            for (const k of tables.inventory.keys()) if (k.startsWith(`${v.key}@`)) touch("inventory", k, past);
+            for (const k of tables.inventory.keys()) if (k.startsWith(`${v.key}@`)) touch("inventory", k);
           } else {
-            touch(endpoint.table, v.key, past);
+            touch(endpoint.table, v.key);
           }
         }
       }
@@ -560,23 +565,25 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
       const inQuery = all.filter((k) => current.has(k));
       const keys = inQuery.length > 0 ? inQuery : [...all];
       const pick = seededRandom(seed ^ (entry.seq * 7919));
-      const past = plan.window ? plan.window.end + 1000 : 0;
       for (let i = 0; i < (f.count ?? 1) && keys.length > 0; i++) {
         const key = keys.splice(Math.floor(pick() * keys.length), 1)[0]!;
         const row = tables[endpoint.table].get(key);
         if (!row) continue;
         const change = applyEdit(row.row, f.change ?? "edit", pick());
         const stamp = f.stamp ?? "now";
-        if (stamp === "now" || !plan.window) touch(endpoint.table, key, change === "cancel" ? 0 : past);
+        if (stamp === "now" || !plan.window) touch(endpoint.table, key);
         // The window's end second belongs to the next window (engine/window.ts ownsInstant): "afterWindow" lands on it,
         // "windowEnd" on the last second this window owns.
         // "afterWindow" never lands before the end lag behind the clocks: a run cut into several windows reads the
         // later ones after this one, and a real edit is never stamped before the run that follows it (seed 9130 long).
+        // Nor after Jushuitan's own clock (touch).
         else
           stampRow(
             endpoint.table,
             key,
-            stamp === "afterWindow" ? Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)) : plan.window.end - 1000,
+            stamp === "afterWindow"
+              ? Math.min(serverNow(), Math.max(plan.window.end, Math.min(now(), serverNow()) - (f.afterLagMs ?? 0)))
+              : plan.window.end - 1000,
           );
         edits.push({
           path,
