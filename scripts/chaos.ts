@@ -4,8 +4,11 @@
  * N vitest processes over consecutive seed ranges, each with its own emulator hub; collects one result line
  * per run, then prints per fault class how many runs had it and how many of those failed, the seeds of the
  * failures, and the totals. Exits non-zero when any run failed (or a shard did not report every seed).
+ * `--failures FILE` appends each failed run's whole result (its notes: invocations, edits, letters) as one JSON line,
+ * so a failure seen only inside a batch can be studied afterwards.
  */
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     parallel: { type: "string" },
     profile: { type: "string", default: "long" },
     verbose: { type: "boolean", default: false },
+    failures: { type: "string" },
   },
 });
 
@@ -115,6 +119,7 @@ const exits = await Promise.all(
       const line = `${String(results.size).padStart(4)}/${runs}  seed ${r.seed}  ${r.ok ? "ok  " : "FAIL"}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.ticks} ticks  ${r.edits ?? 0} edits  ${fixed} corrections  ${r.faults.join(" ")}`;
       console.log(line);
       if (!r.ok || values.verbose) for (const d of r.details) console.log(`        ${d}`);
+      if (!r.ok && values.failures) appendFileSync(values.failures, `${JSON.stringify({ ...r, at: new Date().toISOString() })}\n`);
     }),
   ),
 );
