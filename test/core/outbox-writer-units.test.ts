@@ -324,10 +324,10 @@ describe("outbox writer: started plans", () => {
     const g = planOf("G", [part("G", ["a", "b"], "G")]);
     const h = planOf("H", [part("H", ["c"], "H")]);
     const { w, log } = harness({ plans: [g, h] });
-    // a was read again (cancelled: no document); b and c were not read.
-    expect(await settleThroughOutbox(w, [], rowsOf("a"))).toEqual([]);
-    expect(log.writes.map((x) => x.key)).toEqual(["G"]);
-    expect(log.settled).toEqual(["G#S0"]);
+    // a was read again (cancelled: no document); b and c were not read. K is a new group: its own plan, not H's.
+    expect(await settleThroughOutbox(w, [part("K", ["k"], "K")], rowsOf("a", "k"))).toEqual([]);
+    expect(log.writes.map((x) => x.key)).toEqual(["K", "G"]);
+    expect(log.settled).toEqual(["K#S0", "G#S0"]);
     expect(log.reviews.map((r) => r.groupKey)).toEqual(["G"]);
     expect(w.plans.has("H")).toBe(true);
   });
