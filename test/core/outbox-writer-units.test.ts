@@ -73,11 +73,13 @@ function harness(o: Options = {}) {
     targetOperation: "otherDispatch",
     outbox: {
       list: async () => [],
+      // Settled plans are deleted by the run's flushState (ctx.settled), never by the writer.
+      delete: () => Promise.reject(new Error("the outbox writer does not delete plans")),
       put: async (_flow, plan) => {
         log.events.push(`put ${plan.unit}`);
         log.stored.push(structuredClone(plan));
       },
-    } as OutboxContext["outbox"],
+    },
     now: () => NOW,
     poison: new PoisonBook(ledgerGet, 3),
     changeWriter: o.changes === false ? undefined : changeWriter,
