@@ -58,7 +58,8 @@ export const PLAN: Record<string, string[]> = {
     "test/core/document-writer-mutants.test.ts",
   ],
   // adv12-index-reset: a plan lost with its parts in the ledger (lostPlan); adv12-poison-part-replay: a part dead-lettered
-  // as poison; changes-resumed-plan, adv16c-resumed-plan-move: a started plan finished; changes-conflict-group: a refused part.
+  // as poison; changes-resumed-plan, adv16c-resumed-plan-move: a started plan finished; changes-conflict-group: a refused part;
+  // outbox-writer-units: settleThroughOutbox at unit level (every path above, and those no engine test reaches).
   "shared/engine/outbox-writer.ts": [
     ...ENGINE_WRITES,
     "test/core/adv12-outbox-list-lag.test.ts",
@@ -70,6 +71,7 @@ export const PLAN: Record<string, string[]> = {
     "test/core/changes-conflict-group.test.ts",
     "test/core/adv12-merge-registry-lost.test.ts",
     "test/core/outbox-writer-mutants.test.ts",
+    "test/core/outbox-writer-units.test.ts",
   ],
   "shared/state/state-store.ts": [
     "test/core/state-store.test.ts",
