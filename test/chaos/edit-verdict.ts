@@ -46,12 +46,17 @@ function unreadEditsOf(flow: ChaosFlowId, edits: EditRecord[], reads: readonly R
  * clock, visibility lag), 1 s at least and 30 s at most. One second per round spent the tick limit while an edit
  * stamped at Jushuitan's clock waited minutes of real time (seeds 4288 and 9122 long on the final batch: 160 ticks).
  */
-export function editWaitMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number): number {
-  return Math.min(editReachMs(flows, edits, reads, now), 30_000);
+export function editWaitMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number, minLagMs = 0): number {
+  return Math.min(editReachMs(flows, edits, reads, now, minLagMs), 30_000);
 }
 
-/** How long until the flows' reads can reach every unread edit (1 s at least, uncapped). */
-export function editReachMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number): number {
+/**
+ * How long until the flows' reads can reach every unread edit (1 s at least, uncapped). The read end trails the host
+ * by at least `minLagMs` (the flows' end lag, plus Jushuitan's clock when it runs behind): a shared-cron tick dated up
+ * to 4 minutes ahead reads with less, and taking its lag made the driver give up while an edit stamped behind that
+ * read's end waited for the clock (seeds 4264 and 4280 long, 2026-12-06: given up a minute before a run could read it).
+ */
+export function editReachMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Map<ChaosFlowId, ReadWindow[]>, now: number, minLagMs = 0): number {
   let wait = 1000;
   for (const flow of flows) {
     const windows = reads.get(flow) ?? [];
@@ -59,7 +64,7 @@ export function editReachMs(flows: ChaosFlowId[], edits: EditRecord[], reads: Ma
     if (unread.length === 0 || windows.length === 0) continue;
     const last = windows.reduce((a, b) => (b.to > a.to ? b : a));
     const stamp = Math.max(...unread.map((e) => e.modifiedMs));
-    wait = Math.max(wait, stamp + (last.tickAt - last.to) + 1000 - now);
+    wait = Math.max(wait, stamp + Math.max(last.tickAt - last.to, minLagMs) + 1000 - now);
   }
   return wait;
 }

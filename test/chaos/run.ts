@@ -47,7 +47,7 @@ import {
 } from "./edit-verdict.ts";
 import type { EditRecord } from "../emulators/jushuitan/edits.ts";
 import { baseKey, type CorrectionCounts, countCorrections, signedKis, signedTplus } from "./corrections.ts";
-import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
+import { CHAOS_FLOWS, type ChaosFlowId, type ChaosScenario, type FaultSpec, END_LAG_MS, JST_PATHS, TPLUS_BIZ_CODE, TPLUS_CREATE } from "./scenario.ts";
 
 export interface ChaosResult {
   seed: number;
@@ -104,8 +104,11 @@ async function invocationRecord(store: FlowStateStore, lock: DoFlowLock, flow: s
 /** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
 type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
 
-/** Rounds the driver waits for the same unread edits while no run writes anything, before the verdict judges. */
-const IDLE_WAITS = 20;
+/**
+ * Rounds the driver waits for the same unread edits while no run writes anything, once the clock lets a run reach
+ * them, before the verdict judges. More than one cycle of shared-cron tick times (25): only 2 of them are dated ahead.
+ */
+const IDLE_WAITS = 26;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -315,6 +318,8 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
 
     /** Rounds spent waiting for the same unread edits with no run writing anything (see IDLE_WAITS). */
     let idleWaits = 0;
+    /** A run's read end trails the host by at least the end lag, more while Jushuitan's clock runs behind. */
+    const minLagMs = END_LAG_MS + Math.max(0, -(scenario.jstClockOffsetMs ?? 0));
     let waitKey = "";
     let gaveUpOn = "";
     let lossPending = scenario.ledgerLoss === true;
@@ -344,11 +349,12 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         // Quick seed 20261127 at 00:14 UTC: edits stamped 8 minutes past what the reads could reach by Jushuitan's
         // clock, with 4 minutes left; waiting only ran into the time limit. The verdict judges such edits as past the
         // covered range, as it does when it gives up after idle rounds.
-        const outOfReach =
-          behind.length > 0 && options.deadlineAt !== undefined && Date.now() + editReachMs(behind, edits, reads, Date.now()) > options.deadlineAt - 30_000;
+        const reachMs = editReachMs(behind, edits, reads, Date.now(), minLagMs);
+        const outOfReach = behind.length > 0 && options.deadlineAt !== undefined && Date.now() + reachMs > options.deadlineAt - 30_000;
         if (outOfReach && gaveUpOn !== waitingFor) notes.push(`edits out of reach before the time limit: ${unreadEdits(behind, edits, reads).join("; ")}`);
         if (outOfReach) [gaveUpOn, waitKey, idleWaits] = [waitingFor, waitingFor, IDLE_WAITS + 1];
-        if (behind.length > 0 && ++idleWaits > IDLE_WAITS) {
+        // Rounds spent waiting for the clock are not idle: no run could have read the edit yet.
+        if (behind.length > 0 && reachMs <= 1000 && ++idleWaits > IDLE_WAITS) {
           if (gaveUpOn !== waitKey)
             notes.push(`stopped waiting after ${IDLE_WAITS} rounds that wrote nothing: ${unreadEdits(behind, edits, reads).join("; ")}`);
           gaveUpOn = waitKey;
@@ -358,7 +364,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           hostileKv?.settle();
           for (const f of behind) settled.set(f, false);
           // An edit is read once a window passes its stamp: give the clock the time that takes (editWaitMs).
-          await sleep(editWaitMs(behind, edits, reads, Date.now()));
+          await sleep(editWaitMs(behind, edits, reads, Date.now(), minLagMs));
           continue;
         }
         if (editRounds > 0) {

@@ -18,7 +18,7 @@ export const JST_PATHS = { otherInOut: "/open/other/inout/query", salesOut: "/op
 export const TPLUS_CREATE = "otherDispatch/Create";
 export const KIS_CREATE = "miscellaneousreceipt/create";
 /** Both seed flows' incremental.endLagMinutes: edits during a scan are stamped no earlier than this behind now. */
-const END_LAG_MS = 5 * 60_000;
+export const END_LAG_MS = 5 * 60_000;
 /** Code of the injected T+ business refusal (the verdict recognises the refused write by it). */
 export const TPLUS_BIZ_CODE = "EXBZ0101";
 

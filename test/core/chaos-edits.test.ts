@@ -4,7 +4,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { countCorrections } from "../chaos/corrections.ts";
-import { editWaitMs, explainedByVersions, needsAnotherRun, restampedGroupExplained, unreadEditIds, unseenReads, versionsOf } from "../chaos/edit-verdict.ts";
+import {
+  editReachMs,
+  editWaitMs,
+  explainedByVersions,
+  needsAnotherRun,
+  restampedGroupExplained,
+  unreadEditIds,
+  unseenReads,
+  versionsOf,
+} from "../chaos/edit-verdict.ts";
 import { CHAOS_FLOWS, JST_PATHS } from "../chaos/scenario.ts";
 import { SKUS } from "../emulators/catalog.ts";
 import { applyEdit, type EditRecord } from "../emulators/jushuitan/edits.ts";
@@ -175,6 +184,18 @@ describe("chaos driver: another run after an edit", () => {
         await setup.close();
       }
     }
+  });
+
+  it("a read dated ahead (shared-cron tick) does not shorten the wait below the end lag (seeds 4264, 4280 long)", () => {
+    const kis = CHAOS_FLOWS.kis;
+    const stamp = 1_000_000;
+    const e = edit({ modifiedMs: stamp, madeAt: stamp + 200_000 });
+    // The latest read (before the edit) ended only 2 min behind the host, its scheduledTime 3 min ahead; the next
+    // runs read to now − 5 min.
+    const reads = new Map([[kis, [{ from: stamp - 600_000, to: stamp + 60_000, tickAt: stamp + 180_000 }]]]);
+    expect(editReachMs([kis], [e], reads, stamp + 205_000, 300_000)).toBe(96_000);
+    expect(editWaitMs([kis], [e], reads, stamp + 290_000, 300_000)).toBe(11_000);
+    expect(editWaitMs([kis], [e], reads, stamp + 310_000, 300_000)).toBe(1000);
   });
 
   it("the emulator notes when an edited row is next served", async () => {
