@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RunSummary } from "../../shared/engine/types.ts";
+import type { FetchLike } from "../../shared/ports.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { actualTargets, type E2E, E2E_START, expectedTargets, startE2E } from "../helpers/e2e.ts";
 
@@ -22,12 +23,42 @@ afterEach(async () => {
 });
 
 /** The KIS bills are exactly the expected ones, each once. */
-function expectKisExact(env: E2E): void {
-  const expected = expectedTargets(env, { kis: E2E_START, tplusDayEnd: 0 }).kis;
+function expectKisExact(env: E2E, until = E2E_START): void {
+  const expected = expectedTargets(env, { kis: until, tplusDayEnd: 0 }).kis;
   const actual = actualTargets(env);
   expect(actual.kis).toEqual(expected);
   expect(actual.kisCount).toBe(expected.size);
 }
+
+/**
+ * `n` new confirmed returns (the flow's document type), saved one second apart on the manual clock, or each stamped at
+ * `stamp(i)` (Jushuitan's clock; second precision) when given.
+ */
+function addReturns(env: E2E, n: number, stamp?: (i: number) => number) {
+  const jst = env.stack.jushuitan;
+  const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
+  const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+  const docs = [];
+  for (let i = 0; i < n; i++) {
+    if (!stamp) env.clock.advance(1000);
+    const doc = jst.upsertDocument(JST_PATHS.otherInOut, structuredClone(rest));
+    docs.push(stamp ? jst.stampModified(JST_PATHS.otherInOut, doc.io_id as number, stamp(i), false) : doc);
+  }
+  return docs;
+}
+
+/** The other-inout queries a run sent, as "begin..end rows" (the paging the engine and the client did). */
+function queriesSince(env: E2E, seq: number): string[] {
+  return env.stack.jushuitan
+    .requests()
+    .filter((r) => r.seq > seq && r.path === JST_PATHS.otherInOut)
+    .map((r) => {
+      const biz = r.biz as { modified_begin: string; modified_end: string };
+      return `${biz.modified_begin.slice(11)}..${biz.modified_end.slice(11)} ${r.rows}`;
+    });
+}
+
+const lastSeq = (env: E2E) => env.stack.jushuitan.requests().at(-1)?.seq ?? 0;
 
 /** The windows of one run abut: each starts where the one before ended. */
 function expectAbutting(summary: RunSummary): void {
@@ -202,5 +233,89 @@ describe("window scan: the source's clock", () => {
     expect(summary.source && "windowEndCutMs" in summary.source).toBe(false);
     const endLagMs = e2e.flows[KIS]!.incremental.endLagMinutes * 60_000;
     expect(summary.windows.at(-1)!.to).toBeLessThanOrEqual(e2e.clock.now() - endLagMs);
+  });
+});
+
+describe("window scan: the source counts more rows than it returns (drift)", () => {
+  // The countOver fault: the answer's data_count is higher than the rows the query returns (a source under-delivering,
+  // as when rows shift between pages). Fewer distinct ids than the count → the window is read again from page 1.
+  async function caughtUp(): Promise<E2E> {
+    const env = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0" } });
+    expect((await env.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    addReturns(env, 5);
+    env.clock.advance(20 * 60_000);
+    return env;
+  }
+
+  it("re-reads the window from its first page once, counting the re-read, and writes each bill once", async () => {
+    e2e = await caughtUp();
+    e2e.stack.jushuitan.addFaults({ kind: "countOver", path: JST_PATHS.otherInOut, count: 2 });
+    const seq = lastSeq(e2e);
+    const progress: number[] = [];
+    const { summary } = await e2e.run(KIS, { onProgress: (p) => progress.push(p.page) });
+    expect(summary.outcome).toBe("success");
+    // One window holding the 5 new returns: read twice from its start (5 + 5 rows, 1 + 1 pages), one rescan.
+    expect(summary.windows).toHaveLength(1);
+    expect(summary.windows[0]).toMatchObject({ pages: 2, rows: 10, rescans: 1, complete: true });
+    expect(summary.counts).toMatchObject({ read: 10, written: 5 });
+    expect(progress).toEqual([1, 1]);
+    const queries = queriesSince(e2e, seq);
+    expect(queries).toHaveLength(2);
+    expect(queries[1]).toBe(queries[0]); // the second read begins where the first did (page 1, not the saved position)
+    expectKisExact(e2e, e2e.clock.now());
+  });
+
+  it("fails with page_drift after the second rescan still disagrees, keeping the watermark; the next run reads it", async () => {
+    e2e = await caughtUp();
+    e2e.stack.jushuitan.addFaults({ kind: "countOver", path: JST_PATHS.otherInOut, count: 2, times: 3 });
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.code).toBe("page_drift");
+    expect(summary.error?.message).toMatch(/saw 5 distinct documents but the source reports 7/);
+    expect(summary.windows[0]).toMatchObject({ rescans: 2, rows: 15, complete: false });
+    expect(summary.watermarkAfter).toBe(summary.watermarkBefore);
+    // The fault is spent: the next run reads the window once and writes its bills.
+    const next = (await e2e.run(KIS)).summary;
+    expect(next.outcome).toBe("success");
+    expect(next.windows.every((w) => w.rescans === 0)).toBe(true);
+    expectKisExact(e2e, e2e.clock.now());
+  });
+});
+
+describe("window scan: a window that grows past the request cap while it is read", () => {
+  it("takes the later page, then halves the window when the client gives up and reads the first half from its start", async () => {
+    // Cap: 2 requests a window, pages of 30 (58 rows). The window holds 40 new returns (one second apart, from t0 + 1 s)
+    // when its first page is read; then 60 more are saved into it (t0 + 41 s …, as a replica catching up would show them).
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", JST_MAX_PAGES_PER_WINDOW: "2" } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const t0 = e2e.clock.now();
+    addReturns(e2e, 40);
+    e2e.clock.advance(20 * 60_000);
+    let queries = 0;
+    const env = e2e;
+    const fetch: FetchLike = async (input, init) => {
+      const res = await globalThis.fetch(input, init);
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      if (url.endsWith(JST_PATHS.otherInOut) && ++queries === 1) addReturns(env, 60, (i) => t0 + (41 + i) * 1000);
+      return res;
+    };
+    const seq = lastSeq(e2e);
+    const progress: string[] = [];
+    const { summary } = await e2e.run(KIS, { onProgress: (p) => progress.push(`${p.window.from}..${p.window.to} p${p.page} r${p.read}`) }, { fetch });
+    expect(summary.outcome).toBe("success");
+    expectAbutting(summary);
+    const [first, second] = summary.windows;
+    const from = first!.from;
+    const end = summary.windows.at(-1)!.to;
+    const mid = first!.to;
+    // The second page counts 71 rows (over the cap) but is not the window's first: it is taken (30 rows, 29 new), the
+    // client gives up on the third request, the window is halved at its middle second and its first half read again
+    // from page 1 (19 rows); the second half, 61 rows from its first answer, is halved by that count.
+    expect(mid).toBe(Math.floor((from + (end - from) / 2) / 1000) * 1000);
+    expect(progress.slice(0, 4)).toEqual([`${from}..${end} p1 r30`, `${from}..${end} p2 r59`, `${from}..${mid} p1 r78`, `${mid}..${second!.to} p1 r108`]);
+    expect(first).toMatchObject({ rows: 78, pages: 1, complete: true });
+    expect(queriesSince(e2e, seq).slice(0, 4)).toEqual(["09:45:00..10:15:42 30", "10:00:32..10:15:42 30", "09:45:00..10:00:21 19", "10:00:21..10:15:42 30"]);
+    expect(summary.counts).toMatchObject({ read: 160, written: 100 });
+    expectKisExact(e2e, e2e.clock.now());
   });
 });
