@@ -319,3 +319,62 @@ describe("window scan: a window that grows past the request cap while it is read
     expectKisExact(e2e, e2e.clock.now());
   });
 });
+
+describe("window scan: a window holding exactly what the cap reads", () => {
+  it("is read in one request, not halved (cap 29 rows at one request of 30)", async () => {
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0", JST_MAX_PAGES_PER_WINDOW: "1" } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    addReturns(e2e, 29);
+    e2e.clock.advance(20 * 60_000);
+    const seq = lastSeq(e2e);
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("success");
+    expect(summary.windows).toHaveLength(1);
+    expect(summary.windows[0]).toMatchObject({ pages: 1, rows: 29, complete: true });
+    expect(queriesSince(e2e, seq)).toHaveLength(1);
+    expectKisExact(e2e, e2e.clock.now());
+  });
+});
+
+describe("window scan: a merge flow with more rows in one second than the cap reads", () => {
+  it("fails with jst_paging_stuck saying the merged groups read so far are not written", async () => {
+    e2e = await startE2E({ otherInOut: 0, salesOut: 20, days: 3, env: { RESWEEP_DAYS: "0", JST_MAX_PAGES_PER_WINDOW: "1" } });
+    expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
+    const jst = e2e.stack.jushuitan;
+    const template = jst.documents(JST_PATHS.salesOut).find((d) => d.status === "Confirmed")!;
+    const { io_id: _d, ts: _t, modified: _m, ...rest } = template;
+    e2e.clock.advance(60_000);
+    for (let i = 0; i < 60; i++) jst.upsertDocument(JST_PATHS.salesOut, structuredClone(rest)); // one second, two pages of 50
+    e2e.clock.advance(86_400_000); // the day closes: the flow reads whole days
+    const { summary } = await e2e.run(TPLUS);
+    expect(summary.outcome).toBe("failed");
+    expect(summary.error?.code).toBe("jst_paging_stuck");
+    expect(summary.error?.message).toMatch(/cannot be split \(one second\); the merged groups read so far are not written$/);
+    expect(summary.windows.at(-1)!.complete).toBe(false);
+  });
+});
+
+describe("window scan: the source's clock learnt from the window's first answer", () => {
+  it("cuts a run's only window after its first page when no earlier answer told Jushuitan's clock", async () => {
+    // Jushuitan's clock 20 minutes behind the host's. A new run's client knows the skew only from an answer; the run's
+    // one window is planned to the host's now − end lag and cut once its first page answers.
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0" }, jushuitan: { clockOffsetMs: -20 * 60_000 } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    e2e.clock.advance(30 * 60_000);
+    const seq = lastSeq(e2e);
+    const { summary } = await e2e.run(KIS);
+    expect(summary.outcome).toBe("success");
+    expect(e2e.stack.jushuitan.requests().filter((r) => r.seq > seq)[0]?.path).toBe(JST_PATHS.otherInOut); // the first answer is the page's
+    expect(summary.windows).toHaveLength(1);
+    const jstNow = e2e.clock.now() - 20 * 60_000;
+    const endLag = 5 * 60_000;
+    expect(summary.source?.windowEndCutMs).toBeGreaterThan(14 * 60_000);
+    expect(summary.windows[0]!.to).toBeLessThanOrEqual(jstNow - endLag + 1000);
+    expect(summary.watermarkAfter).toBeLessThanOrEqual(jstNow - endLag + 1000);
+    // A return saved now at Jushuitan (stamped by its clock) is past the watermark: the next run writes it.
+    const [doc] = addReturns(e2e, 1);
+    e2e.clock.advance(10 * 60_000);
+    expect((await e2e.run(KIS)).summary.outcome).toBe("success");
+    expect(actualTargets(e2e).kis.has(String(doc!.io_id))).toBe(true);
+  });
+});
