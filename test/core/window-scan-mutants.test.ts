@@ -183,6 +183,8 @@ describe("window scan: invocations stopped by their budget", () => {
     const runs = await e2e.runToCompletion(KIS, { budget: { maxSubrequests: 5 } });
     expect(runs.length).toBeGreaterThan(3);
     expect(runs.at(-1)!.outcome).toBe("success");
+    // Every invocation but the last stops on its budget and continues from its cursor: a budget stop is not a window to halve.
+    for (const r of runs.slice(0, -1)) expect(r).toMatchObject({ outcome: "incomplete", continues: true, error: undefined });
     // Rows are read once over the invocations (a resumed page is settled from the cursor, not read again).
     expect(runs.reduce((n, r) => n + r.counts.read, 0)).toBe(control.counts.read);
     expect(runs.reduce((n, r) => n + r.counts.written, 0)).toBe(control.counts.written);
@@ -212,6 +214,9 @@ describe("window scan: the source's clock", () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, days: 2, jushuitan: { clockOffsetMs: -20 * 60_000 } });
     const { summary } = await e2e.run(KIS);
     expect(summary.outcome).toBe("success");
+    // The windows before the last are whole days, untouched by the cut (it never moves a window's end later).
+    expectAbutting(summary);
+    for (const w of summary.windows.slice(0, -1)) expect(w.to - w.from).toBe(86_400_000);
     const cut = summary.source?.windowEndCutMs ?? 0;
     // The host's window ended at its now − end lag; Jushuitan's clock is 20 minutes behind (its end lag applies to it).
     expect(cut).toBeGreaterThan(10 * 60_000);
