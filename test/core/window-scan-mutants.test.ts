@@ -403,3 +403,16 @@ describe("window scan: offset passes stopped by their budget", () => {
     expectKisExact(e2e, e2e.clock.now());
   });
 });
+
+describe("window scan: a budget that runs out as a window opens", () => {
+  it("every budget from 3 to 9 requests writes each bill once: a window stopped before its first page is read next time", async () => {
+    for (let budget = 3; budget <= 9; budget++) {
+      e2e = await startE2E({ otherInOut: 120, salesOut: 0, days: 3 });
+      const runs = await e2e.runToCompletion(KIS, { budget: { maxSubrequests: budget } });
+      expect(runs.at(-1)!.outcome).toBe("success");
+      expectKisExact(e2e);
+      await e2e.close();
+      e2e = undefined;
+    }
+  });
+});
