@@ -416,3 +416,18 @@ describe("window scan: a budget that runs out as a window opens", () => {
     }
   });
 });
+
+describe("window scan: a range backfill and the source's clock", () => {
+  it("reads the range to its end even when Jushuitan's clock is behind: the incremental end lag is not applied", async () => {
+    e2e = await startE2E({ otherInOut: 20, salesOut: 0, days: 3, env: { RESWEEP_DAYS: "0" }, jushuitan: { clockOffsetMs: -20 * 60_000 } });
+    expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
+    const [doc] = addReturns(e2e, 1); // stamped at Jushuitan's now: the host's now − 20 min
+    e2e.clock.advance(60_000);
+    const now = e2e.clock.now();
+    const { summary } = await e2e.run(KIS, { range: { from: now - 3_600_000, to: now } });
+    expect(summary.outcome).toBe("success");
+    expect(summary.source && "windowEndCutMs" in summary.source).toBe(false);
+    expect(summary.windows.at(-1)!.to).toBe(now);
+    expect(actualTargets(e2e).kis.has(String(doc!.io_id))).toBe(true);
+  });
+});
