@@ -90,7 +90,12 @@ export type FaultKind =
   | "bizError"
   | "ignorePageIndex"
   /** Before answering, a row served earlier (this scan or a previous invocation) is edited or cancelled: the rest shifts. */
-  | "editServed";
+  | "editServed"
+  /**
+   * The answer's data_count is `count` (default 1) more than the rows the query returns: the source under-delivers
+   * (the count and the rows come from replicas that disagree for a moment). The engine's drift check re-reads the window.
+   */
+  | "countOver";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -107,7 +112,7 @@ export interface FaultSpec {
   /** throttle (199 or 200) / bizError: the envelope code. */
   code?: number;
   msg?: string;
-  /** pageDrift / editServed: documents to modify (default 5 / 1). */
+  /** pageDrift / editServed: documents to modify (default 5 / 1); countOver: rows the count reports too many (default 1). */
   count?: number;
   /**
    * editServed: re-save the row (its `modified` moves to Jushuitan's now: past the query's end unless the query reads past that clock), cancel it (status Cancelled), or change
@@ -602,6 +607,8 @@ export function createJushuitanEmulator(options: JushuitanEmulatorOptions = {}) 
       matched.sort((a, b) => sign * (Number(a.key) - Number(b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
     }
     const data = pageData(plan, matched);
+    const over = fired.find((f) => f.kind === "countOver");
+    if (over && typeof data.data_count === "number") data.data_count += over.count ?? 1;
     const rows = data[endpoint.listKey] as Row[];
     entry.rows = rows.length;
     if (endpoint.table !== "inventory") {
