@@ -22,7 +22,7 @@ import { queueRunId, type SyncMessage } from "../../worker/queue.ts";
 import { seededRandom, WAREHOUSES } from "../emulators/catalog.ts";
 import { invocationsOf } from "../helpers/invocations.ts";
 import { actualTplus, expectedKis, expectedTplus, type QtyBySku } from "../helpers/targets.ts";
-import { conflictLetterLines, handBookedExpected } from "./duplicate-verdict.ts";
+import { conflictLetter, judgeHandBooked } from "./duplicate-verdict.ts";
 import { kisTotals, signedDifferences, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
@@ -740,7 +740,7 @@ async function judge(
     [...permanent].some((k) => k !== `${system}:${key}` && k.startsWith(`${system}:`) && baseKey(split(k)[1]) === key);
   /** `system:key` whose signed sum equals the source (the per (day, warehouse, sku) cross-check covers these). */
   const matched = new Set<string>();
-  let handBooked: ((key: string, source: QtyBySku) => QtyBySku | undefined) | undefined;
+  let handBooked: ((key: string, source: QtyBySku, got: QtyBySku) => { ok: boolean; expected: QtyBySku } | undefined) | undefined;
   const compare = (
     system: "kis" | "tplus",
     expected: Map<string, QtyBySku>,
@@ -778,13 +778,13 @@ async function judge(
         }
         continue;
       }
-      const hand = system === "tplus" ? handBooked?.(key, want) : undefined;
+      const hand = system === "tplus" ? handBooked?.(key, want, got) : undefined;
       if (hand) {
-        const ok = qtyDiff(hand, got) === "equal";
+        const ok = hand.ok;
         if (ok) notes.push(`${system}: ${key} keeps the voucher entered by hand (a conflict letter), with the corrections written against the letter since`);
         else
           details.push(
-            `${system}: ${key} is not the voucher entered by hand plus the corrections since its conflict letter: ${JSON.stringify(got)} vs ${JSON.stringify(hand)}`,
+            `${system}: ${key} is not the voucher entered by hand plus the corrections since its conflict letter: ${JSON.stringify(got)} vs ${JSON.stringify(hand.expected)}`,
           );
         if (!ok) duplicated++;
         continue;
@@ -851,15 +851,18 @@ async function judge(
     const got = tplusActual.get(code);
     return !!want && !!got && qtyDiff(want, got) === "equal";
   };
-  const conflictLines = injected.duplicateKey
-    ? conflictLetterLines(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" }), injected.duplicateKey)
-    : undefined;
+  const letter = injected.duplicateKey ? conflictLetter(await store.listDeadLetters(CHAOS_FLOWS.tplus, { status: "all" }), injected.duplicateKey) : undefined;
   const handEntered = dispatches.find((d) => d.ExternalCode === injected.duplicateKey && d.payload.Memo === HAND_MEMO);
-  if (conflictLines && handEntered)
-    handBooked = (key, source) =>
-      key === injected.duplicateKey
-        ? handBookedExpected(actualTplus([{ ExternalCode: key, payload: handEntered.payload }]).get(key)!, conflictLines, source)
-        : undefined;
+  if (letter && handEntered)
+    handBooked = (key, source, got) => {
+      if (key !== injected.duplicateKey) return undefined;
+      // Members page drift re-stamped past the covered range: what the bridge read of them is the letter's row or later.
+      const restamped = salesOut
+        .filter((d) => Number(d.shop_id) === 0 && groupOf(d) === key && modifiedAt(d) >= tplusRange.to)
+        .map((d) => ({ id: String(d.io_id), versions: versions.tplus.get(String(d.io_id)) ?? [{ status: d.status, items: d.items }] }));
+      const hand = actualTplus([{ ExternalCode: key, payload: handEntered.payload }]).get(key)!;
+      return judgeHandBooked({ hand, letter, inRange: source, restamped }, got);
+    };
   compare("tplus", tplusExpected, tplusActual, countBy(dispatches.map((d) => d.ExternalCode)), undefined, tplusUpTo);
   // The signed invariant per (day, warehouse, sku), from the targets' own date and warehouse fields: a correction
   // booked on another day or warehouse than its document would pass the per-key sums but not this.
