@@ -56,6 +56,7 @@ export const PLAN: Record<string, string[]> = {
     "test/core/checkpoint-writer-edges.test.ts",
     "test/core/document-writer-edges.test.ts",
     "test/core/document-writer-mutants.test.ts",
+    "test/core/document-writer-survivors.test.ts",
   ],
   // adv12-index-reset: a plan lost with its parts in the ledger (lostPlan); adv12-poison-part-replay: a part dead-lettered
   // as poison; changes-resumed-plan, adv16c-resumed-plan-move: a started plan finished; changes-conflict-group: a refused part;

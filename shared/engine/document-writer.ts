@@ -38,6 +38,7 @@ async function settleDocument(run: FlowRun, doc: BuiltDocument, rowsById: Map<st
     if (known.contentHash === doc.contentHash) {
       run.counts.skipped++;
       if (run.dryRun) run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
+      else if (doc.groupKey !== undefined) rememberGroupMembers(run, doc, known.targetId);
       return;
     }
     changedAfterWrite(run, doc, rowsById);
@@ -188,4 +189,15 @@ function noteLateRows(run: FlowRun, rows: SourceRow[]): void {
 
 function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow[] {
   return doc.members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined);
+}
+
+/**
+ * A merged part the ledger holds unchanged, met outside the outbox (its plan lost, or written before the outbox): its
+ * members join the group's registry as a closed plan's would, so a re-read of one is skipped, not booked again as a
+ * supplement (the parts written beside it only register their own members). Built at all only because the registry
+ * lacks its members (merge-policy.ts skips registered ones), so it is always saved.
+ */
+function rememberGroupMembers(run: FlowRun, doc: BuiltDocument, targetId: string | undefined): void {
+  const [, group] = writtenEntries(doc, targetId, run.ledger.writtenGroup(doc.groupKey!), run.deps.clock.now(), run.runId);
+  run.ledger.remember(group!);
 }

@@ -61,6 +61,7 @@ describe("a flow without corrections meets a bill it wrote", () => {
     expect(dry.planned[0]!.payload).toMatchObject({ Head: { FBillNo: key(id) } });
     const { summary, planned } = await env.run(KIS);
     expect(planned).toEqual([]); // only a dry run plans
+    expect(summary.outcome).toBe("success");
     expect(summary.counts).toMatchObject({ read: 1, written: 0, skipped: 1, deadLettered: 0, dropped: 0 });
     expect(env.stack.kis.bills().length).toBe(before);
     expect(await letters(env)).toEqual([]);
