@@ -38,7 +38,7 @@ async function settleDocument(run: FlowRun, doc: BuiltDocument, rowsById: Map<st
     if (known.contentHash === doc.contentHash) {
       run.counts.skipped++;
       if (run.dryRun) run.planned.push({ externalKey: doc.externalKey, payload: doc.payload, members: doc.members, status: "unchanged" });
-      else if (doc.groupKey !== undefined) rememberGroupMembers(run, doc, known.targetId);
+      else if (doc.groupKey !== undefined) rememberGroupMembers(run, doc, known.targetId, rowsById);
       return;
     }
     changedAfterWrite(run, doc, rowsById);
@@ -195,9 +195,13 @@ function rowsOf(doc: BuiltDocument, rowsById: Map<string, SourceRow>): SourceRow
  * A merged part the ledger holds unchanged, met outside the outbox (its plan lost, or written before the outbox): its
  * members join the group's registry as a closed plan's would, so a re-read of one is skipped, not booked again as a
  * supplement (the parts written beside it only register their own members). Built at all only because the registry
- * lacks its members (merge-policy.ts skips registered ones), so it is always saved.
+ * lacks its members (merge-policy.ts skips registered ones), so it is always saved. Its members are imaged too, as a
+ * written part's are (recordWritten): the lost plan held their images, and a registered member without one adopts
+ * its lines when read again, so a later edit or cancellation of it was never corrected (adv16d-lost-plan-images).
+ * The part rebuilds to the hash it was written with, so its members' lines now are what it booked.
  */
-function rememberGroupMembers(run: FlowRun, doc: BuiltDocument, targetId: string | undefined): void {
+function rememberGroupMembers(run: FlowRun, doc: BuiltDocument, targetId: string | undefined, rowsById: Map<string, SourceRow>): void {
   const [, group] = writtenEntries(doc, targetId, run.ledger.writtenGroup(doc.groupKey!), run.deps.clock.now(), run.runId);
+  run.changeWriter?.imagesOf(doc, rowsById);
   run.ledger.remember(group!);
 }
