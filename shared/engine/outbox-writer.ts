@@ -157,6 +157,9 @@ function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], changed: n
       },
     },
   );
+  // Imaged as the rebuild holds them (the written parts that match it, and the letter's): a member edited or cancelled
+  // later is corrected against it, never adopted with its new lines (adv16d-lost-plan-letter), as conflictPlan's.
+  for (const part of parts) ctx.changeWriter?.imagesOf(part, rowsById);
   const groupKey = parts[0]!.groupKey!;
   const previous = ctx.writtenGroup(groupKey);
   ctx.remember({
