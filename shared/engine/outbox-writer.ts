@@ -84,36 +84,24 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
   for (const [unit, parts] of units) {
     let plan = [...plans.values()].find((p) => p.unit === unit);
     if (!plan) {
-      if (parts.some((d) => ctx.ledgerGet(d.externalKey))) {
+      const written = parts.filter((d) => ctx.ledgerGet(d.externalKey)).length;
+      if (written > 0) {
         const changed = parts.findIndex(
           (d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash,
         );
-        if (changed < 0)
-          rest.push(...parts); // written before the outbox: the ledger decides, as before
-        else lostPlan(w, unit, parts, changed, rowsById);
-        continue;
+        if (changed >= 0) lostPlan(w, unit, parts, changed, rowsById);
+        else if (written === parts.length) rest.push(...parts); // every part written (before the outbox): the ledger decides
+        if (changed >= 0 || written === parts.length) continue;
+        // Some parts written as rebuilt, the others not (its plan lost between parts): planned again, so its members
+        // join the registry only once every part is written. Finished part by part outside the outbox, a stop between
+        // parts left a member of a written part registered with lines in one not written: never booked (adv16d-lost-plan-stops).
       }
-      plan = {
-        v: 1,
-        unit,
-        groupKey: parts[0]!.groupKey!,
-        supplement: parts[0]!.supplement ?? 0,
-        parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
-        members: [...new Set(parts.flatMap((d) => d.members))],
-        planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
-        runId: ctx.runId,
-        createdAt: ctx.now(),
-        ...(ctx.changeWriter
-          ? {
-              images: ctx.changeWriter.planImages(
-                parts.flatMap((d) => d.members),
-                rowsById,
-              ),
-            }
-          : {}),
-      };
+      plan = newPlan(ctx, unit, parts, rowsById);
       // A new group (or one whose registry was lost): its key under the other maxLines split must not be taken.
-      const clash = plan.supplement === 0 && !ctx.writtenGroup(plan.groupKey) ? await probeOtherSplit(ctx.target, ctx.targetOperation, plan.parts) : undefined;
+      const clash =
+        written === 0 && plan.supplement === 0 && !ctx.writtenGroup(plan.groupKey)
+          ? await probeOtherSplit(ctx.target, ctx.targetOperation, plan.parts)
+          : undefined;
       if (clash) {
         conflictPlan(w, plan, clash, rowsById);
         continue;
@@ -126,6 +114,29 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
     if (closed && resumed.has(unit)) await ctx.changeWriter?.reviewPlanMembers(plan.groupKey, plan.members, rowsById, plan.images);
   }
   return rest;
+}
+
+/** The plan of a unit (original or supplement, all its maxLines parts), with its members' images when changes are followed. */
+function newPlan(ctx: OutboxContext, unit: string, parts: BuiltDocument[], rowsById: Map<string, SourceRow>): OutboxPlan {
+  return {
+    v: 1,
+    unit,
+    groupKey: parts[0]!.groupKey!,
+    supplement: parts[0]!.supplement ?? 0,
+    parts: parts.map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash })),
+    members: [...new Set(parts.flatMap((d) => d.members))],
+    planHash: contentHash(parts.map((d) => [d.externalKey, d.contentHash])),
+    runId: ctx.runId,
+    createdAt: ctx.now(),
+    ...(ctx.changeWriter
+      ? {
+          images: ctx.changeWriter.planImages(
+            parts.flatMap((d) => d.members),
+            rowsById,
+          ),
+        }
+      : {}),
+  };
 }
 
 /**
