@@ -89,7 +89,8 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
         const changed = parts.findIndex(
           (d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash,
         );
-        if (changed >= 0) lostPlan(w, unit, parts, changed, rowsById);
+        const orphan = changed < 0 && written === parts.length ? orphanPart(ctx, parts) : undefined;
+        if (changed >= 0 || orphan) lostPlan(w, unit, parts, orphan ? { orphan } : { changed }, rowsById);
         else if (written === parts.length) rest.push(...parts); // every part written (before the outbox): the ledger decides
         if (changed >= 0 || written === parts.length) continue;
         // Some parts written as rebuilt, the others not (its plan lost between parts): planned again, so its members
@@ -146,21 +147,30 @@ function newPlan(ctx: OutboxContext, unit: string, parts: BuiltDocument[], rowsB
  * written as rebuilt become one letter with every member's rows (adversary 12, test/core/adv12-index-reset.test.ts);
  * its members are settled by it, like a conflict plan's.
  */
-function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], changed: number, rowsById: Map<string, SourceRow>) {
+function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], at: { changed: number } | { orphan: string }, rowsById: Map<string, SourceRow>) {
   const ctx = w.ctx;
+  const changed = "changed" in at ? at.changed : -1;
   const remainder = parts.filter((d, i) => i === changed || ctx.ledgerGet(d.externalKey)?.contentHash !== d.contentHash);
   const members = [...new Set(parts.flatMap((d) => d.members))];
-  const key = parts[changed]!.externalKey;
+  const key = "orphan" in at ? at.orphan : parts[changed]!.externalKey;
+  // An orphaned part's own members first: the letter names the member no longer built (cancelled or moved).
+  const named = [...new Set([...("orphan" in at ? (ctx.ledgerGet(key)?.members ?? []) : []), ...members])];
   ctx.deadLetter(
-    members[0] ?? key,
-    members.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
-    new BridgeError(
-      "changed_after_write",
-      `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`,
-      {
-        hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
-      },
-    ),
+    named[0] ?? key,
+    named.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
+    "orphan" in at
+      ? new BridgeError(
+          "changed_after_write",
+          `merged document ${key} is in the target but its group rebuilds to ${parts.length} parts, all as written (the group's stored plan is gone, and members only ${key} held were cancelled or moved since); nothing of ${unit} is written`,
+          { hint: `reverse by hand (a red document) the lines of ${key} that its members no longer hold, then resolve this dead letter` },
+        )
+      : new BridgeError(
+          "changed_after_write",
+          `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`,
+          {
+            hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
+          },
+        ),
     {
       externalKey: key,
       payload: {
@@ -181,6 +191,19 @@ function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], changed: n
     writtenAt: ctx.now(),
     runId: ctx.runId,
   });
+}
+
+/**
+ * A part of the unit the ledger holds past the rebuild's last (`<key>-<n+1>` after parts `-1` … `-n`, every one as
+ * written): its plan is gone and members only it held were cancelled or moved before any image of them was written
+ * (adv16d-lost-plan-orphan). Undefined when the keys are not numbered so.
+ */
+function orphanPart(ctx: OutboxContext, parts: BuiltDocument[]): string | undefined {
+  const last = parts[parts.length - 1]!.externalKey;
+  const suffix = `-${parts.length}`;
+  if (parts.length < 2 || !last.endsWith(suffix)) return undefined;
+  const next = `${last.slice(0, -suffix.length)}-${parts.length + 1}`;
+  return ctx.ledgerGet(next) ? next : undefined;
 }
 
 /** A group whose key is taken under another split: one conflict letter with every member's rows; its members are settled by it. */
