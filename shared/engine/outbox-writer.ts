@@ -14,7 +14,7 @@ import { type PoisonBook, repeatedFailure } from "./poison.ts";
 import type { EngineState, RunResult } from "./run.ts";
 import { groupLedgerKey } from "./ledger-keys.ts";
 import type { BuiltDocument, SourceRow } from "./types.ts";
-import { probeOtherSplit, type TargetConflictError } from "./verify-existing.ts";
+import { otherSplitKeys, probeOtherSplit, type TargetConflictError } from "./verify-existing.ts";
 
 export interface OutboxContext {
   flowId: string;
@@ -85,14 +85,14 @@ export async function settleThroughOutbox(w: OutboxRun, docs: BuiltDocument[], r
     let plan = [...plans.values()].find((p) => p.unit === unit);
     if (!plan) {
       const written = parts.filter((d) => ctx.ledgerGet(d.externalKey)).length;
-      if (written > 0) {
+      const orphan = strayPart(ctx, parts, written);
+      if (written > 0 || orphan) {
         const changed = parts.findIndex(
           (d) => ctx.ledgerGet(d.externalKey)?.contentHash !== undefined && ctx.ledgerGet(d.externalKey)!.contentHash !== d.contentHash,
         );
-        const orphan = changed < 0 && written === parts.length ? orphanPart(ctx, parts) : undefined;
-        if (changed >= 0 || orphan) lostPlan(w, unit, parts, orphan ? { orphan } : { changed }, rowsById);
+        if (changed >= 0 || orphan) lostPlan(w, unit, parts, orphan && changed < 0 ? { orphan } : { changed }, rowsById);
         else if (written === parts.length) rest.push(...parts); // every part written (before the outbox): the ledger decides
-        if (changed >= 0 || written === parts.length) continue;
+        if (changed >= 0 || orphan || written === parts.length) continue;
         // Some parts written as rebuilt, the others not (its plan lost between parts): planned again, so its members
         // join the registry only once every part is written. Finished part by part outside the outbox, a stop between
         // parts left a member of a written part registered with lines in one not written: never booked (adv16d-lost-plan-stops).
@@ -155,22 +155,18 @@ function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], at: { chan
   const key = "orphan" in at ? at.orphan : parts[changed]!.externalKey;
   // An orphaned part's own members first: the letter names the member no longer built (cancelled or moved).
   const named = [...new Set([...("orphan" in at ? (ctx.ledgerGet(key)?.members ?? []) : []), ...members])];
+  const hint =
+    "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it";
   ctx.deadLetter(
     named[0] ?? key,
     named.map((m) => rowsById.get(m)).filter((r): r is SourceRow => r !== undefined),
-    "orphan" in at
-      ? new BridgeError(
-          "changed_after_write",
-          `merged document ${key} is in the target but its group rebuilds to ${parts.length} parts, all as written (the group's stored plan is gone, and members only ${key} held were cancelled or moved since); nothing of ${unit} is written`,
-          { hint: `reverse by hand (a red document) the lines of ${key} that its members no longer hold, then resolve this dead letter` },
-        )
-      : new BridgeError(
-          "changed_after_write",
-          `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`,
-          {
-            hint: "compare the target's document with this letter's parts, post the missing lines by hand (or void the target's documents and replay this letter), then resolve it",
-          },
-        ),
+    new BridgeError(
+      "changed_after_write",
+      "orphan" in at
+        ? `merged document ${key} is in the target but ${unit} rebuilds without it, to ${parts.length} part(s) (the group's stored plan is gone, and members it held were cancelled or moved since); no further part of ${unit} is written`
+        : `merged document ${key} is in the target with other content than its group rebuilds to (the group's stored plan is gone); no further part of ${unit} is written`,
+      { hint },
+    ),
     {
       externalKey: key,
       payload: {
@@ -194,14 +190,17 @@ function lostPlan(w: OutboxRun, unit: string, parts: BuiltDocument[], at: { chan
 }
 
 /**
- * A part of the unit the ledger holds past the rebuild's last (`<key>-<n+1>` after parts `-1` … `-n`, every one as
- * written): its plan is gone and members only it held were cancelled or moved before any image of them was written
- * (adv16d-lost-plan-orphan). Undefined when the keys are not numbered so.
+ * A part of this unit the ledger holds and the rebuild lacks, its plan gone (members only it held were cancelled or
+ * moved before the plan closed, their images lost with it): past the rebuild's last when every rebuilt part is as
+ * written (`<key>-<n+1>`: adv16d-lost-plan-orphan), or under the other maxLines split when none is written (a
+ * supplement rebuilt as one part after `-S1-1` was written books its lines twice: adv16d-lost-plan-supplement-split;
+ * an original is probed in the target as well, below).
  */
-function orphanPart(ctx: OutboxContext, parts: BuiltDocument[]): string | undefined {
+function strayPart(ctx: OutboxContext, parts: BuiltDocument[], written: number): string | undefined {
+  if (written === 0) return otherSplitKeys(parts.map((d) => d.externalKey)).find((k) => ctx.ledgerGet(k));
   const last = parts[parts.length - 1]!.externalKey;
   const suffix = `-${parts.length}`;
-  if (parts.length < 2 || !last.endsWith(suffix)) return undefined;
+  if (written < parts.length || parts.length < 2 || !last.endsWith(suffix)) return undefined;
   const next = `${last.slice(0, -suffix.length)}-${parts.length + 1}`;
   return ctx.ledgerGet(next) ? next : undefined;
 }

@@ -80,7 +80,7 @@ describe("a merged group whose plan is lost with its last part set aside, the la
     const letter = letters.find((l) => l.externalKey === `${LOST}-${parts - 1}`);
     expect(letter?.error.code).toBe("changed_after_write");
     expect(letter?.sourceId).toBe(cancelled[0]);
-    expect(letter?.error.message).toContain(`rebuilds to ${parts - 2} parts`);
+    expect(letter?.error.message).toContain(`rebuilds without it, to ${parts - 2} part(s)`);
   });
 
   // KNOWN LIMITATION (adversary 16d): the plan held the only before-image of the cancelled member (images are written
