@@ -73,6 +73,12 @@ export const PLAN: Record<string, string[]> = {
     "test/core/adv12-merge-registry-lost.test.ts",
     "test/core/outbox-writer-mutants.test.ts",
     "test/core/outbox-writer-units.test.ts",
+    // Adversary 16d: a plan lost between parts (newPlan, strayPart, lostPlan's images).
+    "test/core/adv16d-lost-plan-images.test.ts",
+    "test/core/adv16d-lost-plan-letter.test.ts",
+    "test/core/adv16d-lost-plan-stops.test.ts",
+    "test/core/adv16d-lost-plan-orphan.test.ts",
+    "test/core/adv16d-lost-plan-supplement-split.test.ts",
   ],
   "shared/state/state-store.ts": [
     "test/core/state-store.test.ts",
