@@ -7,6 +7,7 @@ import * as z from "zod/mini";
 import { issueText } from "../shared/util/issue-text.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { editDistance } from "../shared/util/edit-distance.ts";
+import { refuseIneffectiveInputs } from "./input-effects.ts";
 import { SECRET_NAME } from "./cli/io.ts";
 
 /** The env contract names the Action accepts as inputs (lower-case, `_` → `-`). */
@@ -111,6 +112,7 @@ export function readInputs(getInput: (name: string) => string): ActionInputs {
       details: { inputs: parsed.error.issues.map((i) => String(i.path[0] ?? "")) },
     });
   }
+  refuseIneffectiveInputs(parsed.data);
   return parsed.data;
 }
 

@@ -120,6 +120,8 @@ export function createServices(env: Env, config: WorkerConfig) {
   return {
     config,
     store,
+    /** The Worker's KV port from the composition root (behind the deployment's redactor): routes never build their own. */
+    kv: parts.kv,
     ...flowViews(ctx),
     ...runViews(ctx),
     ...deadLetterServices(ctx),

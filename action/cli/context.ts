@@ -112,6 +112,11 @@ export class CommandContext {
   state(): OpenedState {
     const kind = parseStateKind(typeof this.options.state === "string" ? this.options.state : undefined);
     const dir = typeof this.options["state-dir"] === "string" ? this.options["state-dir"] : ".jst-bridge";
+    if (kind === "kv" && typeof this.options["state-dir"] === "string")
+      throw new ConfigError("--state-dir has no effect with --state kv: the state is the Worker's KV namespace, not a directory", {
+        hint: "drop --state-dir, or use --state file to keep the state in that directory",
+        details: { option: "state-dir" },
+      });
     const opened = openState({ kind, dir, cwd: this.io.cwd, env: this.env, fetch: this.io.fetch, clock: this.io.clock, logger: this.logger });
     return { ...opened, kv: redactingKv(opened.kv, this.secrets) };
   }

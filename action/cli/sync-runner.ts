@@ -175,7 +175,7 @@ export async function runSync(spec: SyncSpec, ports: SyncPorts, hooks: SyncHooks
   }
   if (windows) hooks.onPlan?.(windows);
   if (!spec.range && !dryRun && ports.env.ALLOW_CLI_INCREMENTAL !== "1" && (await refuseWorkerOwned(report, flow.id, ports))) return report;
-  if (await refuseUnapproved(report, flow, ports.kv, dryRun, ports.clock.now())) return report;
+  if (await refuseUnapproved(report, flow, ports.kv, dryRun, ports.clock.now(), ports.env)) return report;
   const held = await holdLease(report, spec, flow.id, baseRunId, leaseMs, ports);
   if (!held) return report;
   const api: ApiTotals = new Map();

@@ -34,6 +34,7 @@ export function ineffectiveSettingProblems(flow: Flow): FlowProblem[] {
       hint: "remove it",
     });
   }
+  problems.push(...onExistingProblems(flow.target));
   const filtered = dateTypeField(source.params.date_type);
   if (source.timeField && filtered && source.timeField !== filtered) {
     const given =
@@ -62,4 +63,20 @@ function windowParamProblems(params: Readonly<Record<string, unknown>>): FlowPro
     });
   }
   return problems;
+}
+
+/**
+ * onExisting becomes the run's onChanged, which only document-writer.ts changedAfterWrite reads; with onChange set,
+ * changed documents go to the change writer (not merged) or the outbox (merged) instead. The default "skip" cannot
+ * be told from an unset value here, so only "error" is refused.
+ */
+function onExistingProblems(target: Flow["target"]): FlowProblem[] {
+  if (target.onChange === undefined || target.onExisting !== "error") return [];
+  return [
+    {
+      path: "target.onExisting",
+      problem: `"error" has no effect next to target.onChange ("${target.onChange}"), which decides what happens to a document changed after it was written`,
+      hint: 'for a dead letter on every change set target.onChange to "deadLetter" and remove onExisting, or remove onChange to keep the onExisting behaviour',
+    },
+  ];
 }

@@ -272,63 +272,11 @@ function evaluate(node: Node, ctx: Ctx, record: Record<string, unknown>, ancesto
 function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unknown>, ancestors: Records, prefix: string, out: Record<string, unknown>): void {
   for (const node of nodes) {
     if (node.children && node.type === "object") {
-      const path = pathAt(prefix, node);
-      const obj: Record<string, unknown> = {};
-      mapNodes(node.children, ctx, record, ancestors, path, obj);
-      if (node.required) {
-        let empty = true;
-        for (const _ in obj) {
-          empty = false;
-          break;
-        }
-        if (empty) {
-          throw new MappingError(
-            "mapping_required",
-            `${path}: required object is empty (none of its fields has a value)`,
-            { path, flowPath: node.flowPath },
-            `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`,
-          );
-        }
-      }
-      out[node.field] = obj;
+      out[node.field] = mapObjectNode(node, node.children, ctx, record, ancestors, prefix);
       continue;
     }
     if (node.children && node.type === "array") {
-      const path = pathAt(prefix, node);
-      let source: unknown;
-      if (node.arrayPath) source = getPath(record, node.arrayPath);
-      else source = evaluate(node, ctx, record, ancestors, prefix);
-      if (source === MISSED) source = undefined;
-      if (source === undefined || source === null) {
-        if (node.required)
-          throw new MappingError(
-            "mapping_required",
-            `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`,
-            { path, flowPath: node.flowPath },
-            `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`,
-          );
-        out[node.field] = [];
-        continue;
-      }
-      if (!Array.isArray(source)) throw typeError(path, node, source, "an array to map children over");
-      const items: Record<string, unknown>[] = new Array(source.length);
-      const lineAncestors: Records = [record, ...ancestors];
-      for (let i = 0; i < source.length; i++) {
-        const el = source[i];
-        const elRecord = el !== null && typeof el === "object" && !Array.isArray(el) ? (el as Record<string, unknown>) : { value: el };
-        const item: Record<string, unknown> = {};
-        mapNodes(node.children, ctx, elRecord, lineAncestors, `${path}[${i}]`, item);
-        items[i] = item;
-      }
-      if (node.required && items.length === 0) {
-        throw new MappingError(
-          "mapping_required",
-          `${path}: required array is empty`,
-          { path, flowPath: node.flowPath },
-          "A document without lines cannot be written; filter it with a condition.",
-        );
-      }
-      out[node.field] = items;
+      out[node.field] = mapArrayNode(node, node.children, ctx, record, ancestors, prefix);
       continue;
     }
 
@@ -369,6 +317,81 @@ function mapNodes(nodes: readonly Node[], ctx: Ctx, record: Record<string, unkno
       ctx.trace.push(entry);
     }
   }
+}
+
+/** An object node: its children mapped into a new object; a required one must get at least one field. */
+function mapObjectNode(
+  node: Node,
+  children: readonly Node[],
+  ctx: Ctx,
+  record: Record<string, unknown>,
+  ancestors: Records,
+  prefix: string,
+): Record<string, unknown> {
+  const path = pathAt(prefix, node);
+  const obj: Record<string, unknown> = {};
+  mapNodes(children, ctx, record, ancestors, path, obj);
+  if (node.required) {
+    let empty = true;
+    for (const _ in obj) {
+      empty = false;
+      break;
+    }
+    if (empty) {
+      throw new MappingError(
+        "mapping_required",
+        `${path}: required object is empty (none of its fields has a value)`,
+        { path, flowPath: node.flowPath },
+        `Make sure the source carries the fields of ${node.flowPath}.children or give them a "default".`,
+      );
+    }
+  }
+  return obj;
+}
+
+/** An array node: its children mapped over each element of the source array (a line record each). */
+function mapArrayNode(
+  node: Node,
+  children: readonly Node[],
+  ctx: Ctx,
+  record: Record<string, unknown>,
+  ancestors: Records,
+  prefix: string,
+): Record<string, unknown>[] {
+  const path = pathAt(prefix, node);
+  let source: unknown;
+  if (node.arrayPath) source = getPath(record, node.arrayPath);
+  else source = evaluate(node, ctx, record, ancestors, prefix);
+  if (source === MISSED) source = undefined;
+  if (source === undefined || source === null) {
+    if (node.required)
+      throw new MappingError(
+        "mapping_required",
+        `${path}: required array is missing (no ${node.arrayPath?.join(".") ?? node.value?.source} in the record)`,
+        { path, flowPath: node.flowPath },
+        `Check that the source documents carry it, or drop "required" at ${node.flowPath}.`,
+      );
+    return [];
+  }
+  if (!Array.isArray(source)) throw typeError(path, node, source, "an array to map children over");
+  const items: Record<string, unknown>[] = new Array(source.length);
+  const lineAncestors: Records = [record, ...ancestors];
+  for (let i = 0; i < source.length; i++) {
+    const el = source[i];
+    const elRecord = el !== null && typeof el === "object" && !Array.isArray(el) ? (el as Record<string, unknown>) : { value: el };
+    const item: Record<string, unknown> = {};
+    mapNodes(children, ctx, elRecord, lineAncestors, `${path}[${i}]`, item);
+    items[i] = item;
+  }
+  if (node.required && items.length === 0) {
+    throw new MappingError(
+      "mapping_required",
+      `${path}: required array is empty`,
+      { path, flowPath: node.flowPath },
+      "A document without lines cannot be written; filter it with a condition.",
+    );
+  }
+  return items;
 }
 
 /** Compiles the target mapping of a flow (or any `{ externalKey, fields }`). Throws TemplateSyntaxError on a bad template. */

@@ -17,7 +17,6 @@ import { latestReconcile, manualReconcileDays, reconcileRange, resweepDay, runRe
 import { BridgeError } from "../../shared/errors.ts";
 import { jsonBody } from "../http.ts";
 import { approve, approved, readApproval, readPlan } from "../../shared/observe/approval.ts";
-import { WorkersKvStore } from "../kv-store.ts";
 import { approvalsBody } from "../dashboard/approval.ts";
 
 type ServicesOf = (c: { env: Env }) => Services;
@@ -48,7 +47,7 @@ export function observeApi(services: ServicesOf) {
   const api = new HonoApp<AppEnv>();
   api.get("/trace", async (c) => {
     const q = parseWith(traceQuery, c.req.query(), "query");
-    return c.json(await traceDocument(c.env, services(c), q.q, q.days));
+    return c.json(await traceDocument(services(c), q.q, q.days));
   });
 
   api.get("/reconcile", async (c) => {
@@ -67,8 +66,9 @@ export function observeApi(services: ServicesOf) {
   });
 
   api.get("/flows/:id/plan", async (c) => {
-    const flow = flowOf(services(c), c.req.param("id"));
-    const kv = new WorkersKvStore(c.env.STATE);
+    const s = services(c);
+    const flow = flowOf(s, c.req.param("id"));
+    const kv = s.kv;
     const [plan, approval, ok] = await Promise.all([readPlan(kv, flow.id), readApproval(kv, flow.id), approved(kv, flow)]);
     return c.json({ flowId: flow.id, required: flow.approval === "required", approved: ok, approval, plan });
   });
@@ -82,7 +82,7 @@ export function observeApi(services: ServicesOf) {
         hint: 'set "approval": "required" on the flow to hold its writes until approved',
       });
     const body = parseWith(approveBody, await jsonBody(c), "body");
-    const approval = await approve(new WorkersKvStore(c.env.STATE), flow, c.get("authBy") === "session" ? "dashboard" : "api", Date.now(), body.planId);
+    const approval = await approve(s.kv, flow, c.get("authBy") === "session" ? "dashboard" : "api", Date.now(), body.planId);
     const result = await s.sync(flow.id, {});
     return c.json({ approval, ...(result.status === 200 ? { run: result.run } : { accepted: result.accepted }) });
   });
@@ -101,7 +101,7 @@ export function observeApi(services: ServicesOf) {
 export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
   ui.get("/ui/approvals", async (c) => {
     const s = services(c);
-    const kv = new WorkersKvStore(c.env.STATE);
+    const kv = s.kv;
     const gated = Object.values(s.config.flows).filter((f) => f.approval === "required");
     const views = await Promise.all(
       gated.map(async (f) => ({
@@ -129,7 +129,7 @@ export function observePages(ui: Hono<AppEnv>, services: ServicesOf) {
     const q = (c.req.query("q") ?? "").trim();
     if (!q) return renderPage(c, { title: "单据追踪 / Trace", signedIn: true, body: traceBody("", null) });
     try {
-      const trace = await traceDocument(c.env, services(c), q);
+      const trace = await traceDocument(services(c), q);
       return renderPage(c, { title: `${q} · 单据追踪 / Trace`, signedIn: true, body: traceBody(q, trace) });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -5,8 +5,6 @@
 import { BridgeError } from "../../shared/errors.ts";
 import { searchTrace, type TraceResult } from "../../shared/observe/trace.ts";
 import type { DeadLetter } from "../../shared/state/records.ts";
-import type { Env } from "../env.ts";
-import { WorkersKvStore } from "../kv-store.ts";
 import type { Services } from "../services.ts";
 
 export type TraceEntry =
@@ -25,7 +23,7 @@ export interface DocumentTrace {
 
 const ID = /^[\p{L}\p{N}_.:\-/#]{1,128}$/u;
 
-export async function traceDocument(env: Env, services: Services, q: string, days?: number): Promise<DocumentTrace> {
+export async function traceDocument(services: Services, q: string, days?: number): Promise<DocumentTrace> {
   const token = q.trim();
   if (!ID.test(token)) {
     throw new BridgeError("invalid_request", "q must be one document id (io_id, so_id, ExternalCode or FBillNo), 1–128 letters, digits or _ . : - / #", {
@@ -33,7 +31,7 @@ export async function traceDocument(env: Env, services: Services, q: string, day
     });
   }
   const flows = Object.keys(services.config.flows);
-  const result = await searchTrace(new WorkersKvStore(env.STATE), flows, token, { now: Date.now(), ...(days ? { days } : {}) });
+  const result = await searchTrace(services.kv, flows, token, { now: Date.now(), ...(days ? { days } : {}) });
   // Every id the trace tied to the document (its source ids and the target key) finds its dead letters.
   const ids = new Set<string>([token]);
   for (const e of result.events) {

@@ -276,6 +276,29 @@ export function readAnswer(ctx: AnswerContext): Answer {
     }
   }
 
+  const failed = statusAnswer(status, where, path);
+  if (failed) return failed;
+
+  if (parsed === NOT_JSON) {
+    // UNCERTAIN: some creates may answer a bare id without quotes; accept one short token, refuse pages of text/HTML.
+    if (/^[A-Za-z0-9_.\-]{1,64}$/.test(text)) return { ok: true, value: text };
+    const looksHtml = text.startsWith("<");
+    return {
+      ok: false,
+      error: new TplusError(TPLUS_ERROR.nonJson, `${where}: the server answered ${looksHtml ? "HTML" : "text"} instead of JSON (HTTP ${status})`, {
+        httpStatus: status,
+        // A proxy or login page may sit in front of a server that did process the call.
+        outcome: "unknown",
+        details: ctx.tokenAnswer ? { path } : { path, bodyStart: scrub(text, ctx.secrets ?? [], 80) },
+        hint: "TPLUS_BASE_URL probably points at a web page, proxy or login screen rather than the T+ OpenAPI; check the address and that the OpenAPI service is enabled.",
+      }),
+    };
+  }
+  return { ok: true, value: parsed };
+}
+
+/** An answer whose HTTP status alone decides it (5xx, 401/403, 404, other 4xx, non-2xx), once no T+ error body did. */
+function statusAnswer(status: number, where: string, path: string): Answer | undefined {
   if (status >= 500) {
     return {
       ok: false,
@@ -314,21 +337,5 @@ export function readAnswer(ctx: AnswerContext): Answer {
   if (status < 200 || status >= 300) {
     return { ok: false, error: new TplusError(TPLUS_ERROR.http, `${where}: unexpected HTTP ${status}`, { httpStatus: status, details: { path } }) };
   }
-
-  if (parsed === NOT_JSON) {
-    // UNCERTAIN: some creates may answer a bare id without quotes; accept one short token, refuse pages of text/HTML.
-    if (/^[A-Za-z0-9_.\-]{1,64}$/.test(text)) return { ok: true, value: text };
-    const looksHtml = text.startsWith("<");
-    return {
-      ok: false,
-      error: new TplusError(TPLUS_ERROR.nonJson, `${where}: the server answered ${looksHtml ? "HTML" : "text"} instead of JSON (HTTP ${status})`, {
-        httpStatus: status,
-        // A proxy or login page may sit in front of a server that did process the call.
-        outcome: "unknown",
-        details: ctx.tokenAnswer ? { path } : { path, bodyStart: scrub(text, ctx.secrets ?? [], 80) },
-        hint: "TPLUS_BASE_URL probably points at a web page, proxy or login screen rather than the T+ OpenAPI; check the address and that the OpenAPI service is enabled.",
-      }),
-    };
-  }
-  return { ok: true, value: parsed };
+  return undefined;
 }
