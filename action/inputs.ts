@@ -8,6 +8,7 @@ import { issueText } from "../shared/util/issue-text.ts";
 import { ConfigError } from "../shared/errors.ts";
 import { editDistance } from "../shared/util/edit-distance.ts";
 import { refuseIneffectiveInputs } from "./input-effects.ts";
+import { workerOnlyEnvWarnings } from "../shared/compose/env-hosts.ts";
 import { SECRET_NAME } from "./cli/io.ts";
 
 /** The env contract names the Action accepts as inputs (lower-case, `_` → `-`). */
@@ -141,6 +142,14 @@ export function contractEnv(
     if (value.includes("\n")) for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) mask(line.trim());
   }
   return env;
+}
+
+/**
+ * Names in the step's env that only the Worker reads (MAX_SUBREQUESTS, FLOW_SCHEDULES, …, shared/compose/env-hosts.ts):
+ * warned about, not refused (a workflow may share its env with a wrangler deploy step); names only, never values.
+ */
+export function actionEnvWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  return workerOnlyEnvWarnings(env, "Action");
 }
 
 /**

@@ -22,7 +22,7 @@ import { createNodeFetch } from "./cli/node-fetch.ts";
 import { reconcile, reconcileTable } from "./cli/reconcile.ts";
 import { openState } from "./cli/state.ts";
 import { runSync, type SyncPorts, type SyncReport } from "./cli/sync-runner.ts";
-import { type ActionInputs, contractEnv, readInputs, refuseUndeclaredInputs } from "./inputs.ts";
+import { type ActionInputs, actionEnvWarnings, contractEnv, readInputs, refuseUndeclaredInputs } from "./inputs.ts";
 
 export interface ActionOverrides {
   clock?: Clock;
@@ -64,6 +64,7 @@ export async function run(overrides: ActionOverrides = {}): Promise<void> {
     refuseUndeclaredInputs(stepEnv);
     const inputs = readInputs(getInput);
     const env = contractEnv(inputs, getInput, stepEnv, (v) => core.setSecret(v));
+    for (const warning of actionEnvWarnings(env)) core.warning(warning, { title: "jst-bridge: setting with no effect" });
     redactor = new Redactor(env);
     const context = await actionContext(inputs, env, stepEnv, redactor, overrides);
     if (inputs.command === "doctor") await doctorCommand(context);

@@ -11,6 +11,7 @@ import { redactingFetch, redactingKv } from "../../shared/security/secret-ports.
 import { insecureHttpAllowed } from "../../shared/security/transport.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { loadEnv } from "./dotenv.ts";
+import { workerOnlyEnvWarnings } from "../../shared/compose/env-hosts.ts";
 import { createCliLogger, type CliIO, type LogLevel, Redactor } from "./io.ts";
 import { ProgressLine } from "./progress.ts";
 import { openState, parseStateKind, type OpenedState } from "./state.ts";
@@ -71,6 +72,8 @@ export class CommandContext {
         `${name} has fewer than ${MIN_SECRET_LENGTH} characters: it is masked in output only after a credential word (password=…); use a longer value`,
       );
     }
+    // A Worker-only name (MAX_SUBREQUESTS, FLOW_SCHEDULES, …) from a .env shared with the Worker: said, not silently ignored.
+    for (const warning of workerOnlyEnvWarnings(env, "CLI")) this.logger.warn(warning);
   }
 
   static async create(io: CliIO, options: ParsedOptions): Promise<CommandContext> {
