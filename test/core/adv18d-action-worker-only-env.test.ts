@@ -5,6 +5,8 @@
  * (actionEnvWarnings, called by action/main.ts run() and shown as core.warning annotations) names each such name set,
  * that it has no effect in the Action, and what to use instead, never its value. Actual (old code): nothing.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as inputs from "../../action/inputs.ts";
 import { KNOWN_ENV_NAMES } from "../../shared/compose/env-names.ts";
@@ -34,5 +36,21 @@ describe("Worker-only names in the Action's step env", () => {
     expect(envHosts("FLOW_APPROVAL")).toBe("all");
     expect(envHosts("CF_API_TOKEN")).toBe("cli");
     expect(envHosts("CONTINUE_WITH")).toBe("worker");
+  });
+
+  it("the classification matches the code: no CLI/Action code and no shared code but the Worker's alerts reads a Worker-only name", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? (e.name === "dist" ? [] : sources(join(dir, e.name))) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+      );
+    const files = [...sources("action"), ...sources("shared")].filter((f) => !/^shared[\\/](alerts[\\/]|observe[\\/]alerts\.ts)/.test(f));
+    expect(files.length).toBeGreaterThan(50);
+    const reads: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(file, "utf8");
+      for (const name of Object.keys(WORKER_ONLY_ENV))
+        if (new RegExp(`\\benv(\\??\\.${name}\\b|\\[["']${name}["']\\])`).test(text)) reads.push(`${file}: ${name}`);
+    }
+    expect(reads).toEqual([]);
   });
 });
