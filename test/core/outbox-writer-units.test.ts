@@ -56,7 +56,8 @@ interface Options {
 
 async function harness(o: Options = {}) {
   const kv = new MemoryKeyValueStore({ now: () => NOW });
-  const state = new FlowStateStore(kv);
+  // A fixed clock, no write spacing: nothing here depends on the time of day.
+  const state = new FlowStateStore(kv, { clock: { now: () => NOW, sleep: async () => {} }, writeIntervalMs: 0 });
   const store = new OutboxStore(kv);
   if (o.ledger?.length) await state.ledgerAppend(FLOW, o.ledger);
   for (const p of o.plans ?? []) await store.put(FLOW, p);
