@@ -24,7 +24,8 @@ export interface OutboxContext {
   outbox: NonNullable<EngineState["outbox"]>;
   now(): number;
   poison: PoisonBook;
-  changeWriter: ChangeWriter | undefined;
+  /** The three calls the outbox makes on the run's change writer (change-writer.ts). */
+  changeWriter: Pick<ChangeWriter, "planImages" | "imagesOf" | "reviewPlanMembers"> | undefined;
   ledgerGet(key: string): LedgerEntry | undefined;
   remember(entry: LedgerEntry): void;
   writtenGroup(groupKey: string): { members: string[]; supplements: number } | undefined;

@@ -1,24 +1,44 @@
 /**
- * shared/engine/outbox-writer.ts at unit level (issue 18 item 6): settleThroughOutbox over an OutboxContext whose
- * ledger, registry, dead letters and writes are recorded, with the real PoisonBook on that ledger. The paths the engine
- * tests rarely or never reach: a plan lost with its parts in the ledger (lostPlan), parts written before the outbox,
- * a part dead-lettered as poison while its plan was open, a started plan whose group no longer builds, the rows a
- * set-aside part carries, a refused remainder's letter, a flow without a change writer. The target is a TargetConnector
- * whose readBack answers from a table (the other-split probe); writeOne's answer is chosen per part. The clock is fixed.
+ * shared/engine/outbox-writer.ts at unit level (issue 18 item 6): settleThroughOutbox over the OutboxContext run.ts
+ * builds (openOutbox), with the product's state parts: the real RunLedger over a real FlowStateStore ledger (memory KV)
+ * for ledgerGet / remember / writtenGroup / settled plans, the real PoisonBook on that ledger, and the real OutboxStore
+ * on the same KV (plans an earlier invocation stored are seeded there and listed back, as openOutbox lists them).
+ * The paths the engine tests rarely or never reach: a plan lost with its parts in the ledger (lostPlan), parts written
+ * before the outbox, a part dead-lettered as poison while its plan was open, a started plan whose group no longer
+ * builds, the rows a set-aside part carries, a refused remainder's letter, a flow without a change writer.
+ *
+ * Test doubles, and why they cannot be real here:
+ *  - target: the network boundary; readBack answers from a table (the other-split probe), write is never called.
+ *  - writeOne: the boundary where a part leaves for the target. The real one (document-writer.ts writeOne) needs a
+ *    whole FlowRun (openFlowRun: source, builder, target client, lease, write marker, pending writes); that path is
+ *    driven end to end through the emulators by engine-e2e and adv16d-lost-plan-* tests. Here its answer (written /
+ *    set aside / refused) is chosen per part, so each branch of writePlan is reached deterministically.
+ *  - changeWriter: a recording double of the three calls the outbox writer makes (Pick<ChangeWriter, ...>, the type
+ *    OutboxContext asks for, so no cast). The real createChangeWriter needs a ChangeBook over a flow's target shape
+ *    and a builder producing real target payloads; these tests' parts are synthetic documents, so it would have to
+ *    invent that shape anyway. What is asserted is the outbox writer's contract with it (which members it plans,
+ *    which parts it images with which planned lines, which plan it reviews); the change writer itself is covered by
+ *    changes-resumed-plan, changes-conflict-group and adv16d-lost-plan-images through the real engine.
+ *  - deadLetter: recorded as handed over. The real fileDeadLetter also needs a FlowRun (counts, markers, logger); its
+ *    dedupe is covered by the engine tests.
+ * The clock is fixed.
  */
 import { describe, expect, it } from "vitest";
 import type { ReadBack } from "../../shared/connectors/content-lines.ts";
 import type { TargetConnector, TargetWriteResult } from "../../shared/connectors/target.ts";
-import type { ChangeWriter } from "../../shared/engine/change-writer.ts";
 import { contentHash } from "../../shared/engine/hash.ts";
 import { attemptLedgerKey, PoisonBook } from "../../shared/engine/poison.ts";
 import { type OutboxContext, type OutboxRun, settleThroughOutbox } from "../../shared/engine/outbox-writer.ts";
+import { RunLedger } from "../../shared/engine/run-ledger.ts";
 import type { BuiltDocument, SourceRow } from "../../shared/engine/types.ts";
 import { BridgeError } from "../../shared/errors.ts";
-import type { OutboxPlan } from "../../shared/state/outbox-store.ts";
+import { MemoryKeyValueStore } from "../../shared/state/memory-kv.ts";
+import { type OutboxPlan, OutboxStore } from "../../shared/state/outbox-store.ts";
 import type { LedgerEntry } from "../../shared/state/records.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
 
 const NOW = 1_700_000_000_000;
+const FLOW = "jst-sales-out-to-tplus";
 type Outcome = { targetId?: string; targetCode?: string } | undefined | "aside" | BridgeError;
 
 interface Options {
@@ -28,17 +48,25 @@ interface Options {
   changes?: boolean;
   /** readBack's answer per key (the other-split probe). */
   readBack?: Record<string, ReadBack>;
+  /** Plans an earlier invocation stored (in the real outbox store, listed back as openOutbox does). */
   plans?: OutboxPlan[];
+  /** Entries earlier runs saved (appended to the real flow ledger, read through the run's RunLedger). */
   ledger?: LedgerEntry[];
 }
 
-function harness(o: Options = {}) {
-  const ledger = new Map((o.ledger ?? []).map((e) => [e.externalKey, e]));
+async function harness(o: Options = {}) {
+  const kv = new MemoryKeyValueStore({ now: () => NOW });
+  // A fixed clock, no write spacing: nothing here depends on the time of day.
+  const state = new FlowStateStore(kv, { clock: { now: () => NOW, sleep: async () => {} }, writeIntervalMs: 0 });
+  const store = new OutboxStore(kv);
+  if (o.ledger?.length) await state.ledgerAppend(FLOW, o.ledger);
+  for (const p of o.plans ?? []) await store.put(FLOW, p);
+  const ledger = new RunLedger();
+  ledger.view = await state.ledgerView(FLOW);
   const log = {
     events: [] as string[],
     letters: [] as Array<{ sourceId: string; source: unknown; error: unknown; extra: unknown }>,
     writes: [] as Array<{ key: string; rows: SourceRow[]; status: string }>,
-    settled: [] as string[],
     stored: [] as OutboxPlan[],
     readBacks: [] as string[],
     planImages: [] as string[][],
@@ -53,42 +81,40 @@ function harness(o: Options = {}) {
       return o.readBack?.[doc.externalKey] ?? null;
     },
   };
-  const changeWriter = {
-    planImages(members: string[], rows: Map<string, SourceRow>) {
+  const changeWriter: OutboxContext["changeWriter"] = {
+    planImages(members, rows) {
       log.planImages.push(members);
       return Object.fromEntries(members.filter((m) => rows.has(m)).map((m) => [m, [[`item-${m}`, 1]]]));
     },
-    imagesOf(doc: BuiltDocument, _rows: unknown, planned: unknown) {
+    imagesOf(doc, _rows, planned) {
       log.imagesOf.push({ key: doc.externalKey, groupKey: doc.groupKey, planned });
     },
-    async reviewPlanMembers(groupKey: string, members: string[], _rows: unknown, planned: unknown) {
+    async reviewPlanMembers(groupKey, members, _rows, planned) {
       log.reviews.push({ groupKey, members, planned });
     },
-  } as unknown as ChangeWriter;
-  const ledgerGet = (key: string) => ledger.get(key);
+  };
   const ctx: OutboxContext = {
-    flowId: "jst-sales-out-to-tplus",
+    flowId: FLOW,
     runId: "run-1",
     target,
     targetOperation: "otherDispatch",
     outbox: {
-      list: async () => [],
-      // Settled plans are deleted by the run's flushState (ctx.settled), never by the writer.
+      list: (flow) => store.list(flow),
+      // Settled plans are deleted by the run's flushState (ledger.settledPlans), never by the writer.
       delete: () => Promise.reject(new Error("the outbox writer does not delete plans")),
-      put: async (_flow, plan) => {
+      put: async (flow, plan) => {
         log.events.push(`put ${plan.unit}`);
+        await store.put(flow, plan);
         log.stored.push(structuredClone(plan));
       },
     },
     now: () => NOW,
-    poison: new PoisonBook(ledgerGet, 3),
+    poison: new PoisonBook((key) => ledger.get(key), 3),
     changeWriter: o.changes === false ? undefined : changeWriter,
-    ledgerGet,
-    remember: (e) => ledger.set(e.externalKey, e),
-    writtenGroup: (groupKey) => {
-      const e = ledger.get(`group:${groupKey}`);
-      return e ? { members: e.members ?? [], supplements: e.supplements ?? 0 } : undefined;
-    },
+    // As run.ts openOutbox wires them.
+    ledgerGet: (key) => ledger.get(key),
+    remember: (entry) => ledger.remember(entry),
+    writtenGroup: (groupKey) => ledger.writtenGroup(groupKey),
     deadLetter: (sourceId, source, error, extra) => log.letters.push({ sourceId, source, error, extra }),
     writeOne: async (doc, rows, status, onSettled, onRefused) => {
       log.events.push(`write ${doc.externalKey}`);
@@ -98,10 +124,11 @@ function harness(o: Options = {}) {
       if (answer instanceof BridgeError) onRefused?.(answer);
       else onSettled(answer as TargetWriteResult | undefined);
     },
-    settled: (unit) => log.settled.push(unit),
+    settled: (unit) => ledger.settledPlans.push(unit),
   };
-  const w: OutboxRun = { ctx, plans: new Map((o.plans ?? []).map((p) => [p.groupKey, p])), late: false };
-  return { w, ledger, log };
+  // The plans as openOutbox reads them: listed from the store.
+  const w: OutboxRun = { ctx, plans: new Map((await ctx.outbox.list(FLOW)).map((p) => [p.groupKey, p])), late: false };
+  return { w, ledger, log: Object.assign(log, { settled: ledger.settledPlans }), store };
 }
 
 const row = (id: string): SourceRow => ({ io_id: id, qty: 1 }) as unknown as SourceRow;
@@ -151,7 +178,7 @@ function planOf(groupKey: string, parts: BuiltDocument[], supplement = 0, images
 
 describe("outbox writer: new plans", () => {
   it("a document outside any group is left for the ordinary path; a group is planned, stored, then written", async () => {
-    const { w, ledger, log } = harness();
+    const { w, ledger, log, store } = await harness();
     const plain: BuiltDocument = { externalKey: "OI-1", payload: {}, members: ["x"], contentHash: "hx" };
     const p1 = part("G-1", ["a", "b"], "G");
     const p2 = part("G-2", ["b", "c"], "G");
@@ -177,6 +204,8 @@ describe("outbox writer: new plans", () => {
       },
     ]);
     expect(log.stored[0]!.planHash).not.toBe(contentHash([]));
+    // Put in the real outbox store; still there once settled (the run's flushState deletes it with the ledger saved).
+    expect(await store.list("jst-sales-out-to-tplus")).toEqual(log.stored);
     expect(log.planImages).toEqual([["a", "b", "b", "c"]]);
     // A new original group: its key under the other maxLines split (G for parts G-1, G-2) is probed first.
     expect(log.readBacks).toEqual(["G"]);
@@ -214,7 +243,7 @@ describe("outbox writer: new plans", () => {
   });
 
   it("a supplement is its own unit, written as a supplement, and its other split is not probed", async () => {
-    const { w, ledger, log } = harness({ ledger: [registry("G", ["a"], 1)] });
+    const { w, ledger, log } = await harness({ ledger: [registry("G", ["a"], 1)] });
     const s = part("G-S2", ["d"], "G", 2);
     expect(await settleThroughOutbox(w, [s], rowsOf("d"))).toEqual([]);
     expect(log.stored.map((p) => [p.unit, p.supplement])).toEqual([["G#S2", 2]]);
@@ -225,39 +254,39 @@ describe("outbox writer: new plans", () => {
   });
 
   it("a supplement of a group whose registry is gone is not probed either", async () => {
-    const { w, log } = harness();
+    const { w, log } = await harness();
     await settleThroughOutbox(w, [part("G-S1", ["d"], "G", 1)], rowsOf("d"));
     expect(log.readBacks).toEqual([]);
     expect(log.writes.map((x) => x.key)).toEqual(["G-S1"]);
   });
 
   it("an original group already in the registry is not probed under the other split", async () => {
-    const { w, ledger, log } = harness({ ledger: [registry("G", ["x"], 0)] });
+    const { w, ledger, log } = await harness({ ledger: [registry("G", ["x"], 0)] });
     await settleThroughOutbox(w, [part("G", ["a"], "G")], rowsOf("a"));
     expect(log.readBacks).toEqual([]);
     expect(ledger.get("group:G")).toMatchObject({ members: ["x", "a"], supplements: 0 });
   });
 
   it("a part's ledger entry keeps the target's id, else its code, else none", async () => {
-    const { w, ledger } = harness({ outcome: { A: { targetId: "T1", targetCode: "C1" }, B: { targetCode: "C2" }, C: undefined } });
+    const { w, ledger } = await harness({ outcome: { A: { targetId: "T1", targetCode: "C1" }, B: { targetCode: "C2" }, C: undefined } });
     await settleThroughOutbox(w, [part("A", ["a"], "GA"), part("B", ["b"], "GB"), part("C", ["c"], "GC")], rowsOf("a", "b", "c"));
     expect([ledger.get("A")?.targetId, ledger.get("B")?.targetId, ledger.get("C")?.targetId]).toEqual(["T1", "C2", undefined]);
     expect(ledger.get("C")).toMatchObject({ externalKey: "C", members: ["c"] });
   });
 
   it("a new plan whose first part is set aside stays open in the run's plans", async () => {
-    const { w, ledger, log } = harness({ outcome: { "G-1": "aside" } });
+    const { w, ledger, log } = await harness({ outcome: { "G-1": "aside" } });
     await settleThroughOutbox(w, [part("G-1", ["a"], "G"), part("G-2", ["b"], "G")], rowsOf("a", "b"));
     expect(log.writes.map((x) => x.key)).toEqual(["G-1"]);
     expect(w.plans.get("G")).toEqual(log.stored[0]);
     expect(log.settled).toEqual([]);
-    expect(ledger.has("group:G")).toBe(false);
+    expect(ledger.get("group:G")).toBeUndefined();
     expect(log.imagesOf).toEqual([]);
   });
 
   it("a group whose key is taken under the other split is one conflict letter with its members' rows, settled in the registry", async () => {
     const back: ReadBack = { targetId: "T9", ours: [{ item: "I1", qty: 2 }], theirs: [{ item: "I1", qty: 1 }] };
-    const { w, ledger, log } = harness({ readBack: { "G-1": back } });
+    const { w, ledger, log } = await harness({ readBack: { "G-1": back } });
     const g = part("G", ["a", "b"], "G");
     expect(await settleThroughOutbox(w, [g], rowsOf("a"))).toEqual([]);
     expect(log.readBacks).toEqual(["G-1"]);
@@ -287,7 +316,7 @@ describe("outbox writer: started plans", () => {
     const p2 = part("G-2", ["b"], "G");
     const images = { a: [["item-a", 5]] as [string, number][] };
     const plan = planOf("G", [p1, p2], 0, images);
-    const { w, log } = harness({ plans: [plan] });
+    const { w, log } = await harness({ plans: [plan] });
     // The rebuild differs (another line split, new content): the stored plan is what is written.
     const rebuilt = part("G-1", ["a", "b"], "G", undefined, 2);
     const fresh = part("H", ["h"], "H");
@@ -301,7 +330,7 @@ describe("outbox writer: started plans", () => {
 
   it("a started plan read again with a member it does not hold makes the run late (a supplement next run)", async () => {
     const plan = planOf("G", [part("G", ["a"], "G")]);
-    const { w, log } = harness({ plans: [plan] });
+    const { w, log } = await harness({ plans: [plan] });
     await settleThroughOutbox(w, [part("G", ["a", "z"], "G", undefined, 2)], rowsOf("a", "z"));
     expect(w.late).toBe(true);
     expect(log.writes.map((x) => x.key)).toEqual(["G"]);
@@ -313,10 +342,12 @@ describe("outbox writer: started plans", () => {
     const p3 = part("G-3", ["c", "d"], "G");
     const plan = planOf("G", [p1, p2, p3]);
     // G-2 is in the ledger already (a letter's replay wrote it): its member's row is not the set-aside part's.
-    const { w, log } = harness({ plans: [plan], outcome: { "G-1": "aside" }, ledger: [written("G-2")] });
+    const { w, log } = await harness({ plans: [plan], outcome: { "G-1": "aside" }, ledger: [written("G-2")] });
+    const open = w.plans.get("G");
+    expect(open).toEqual(plan);
     await settleThroughOutbox(w, [part("G-1", ["a"], "G")], rowsOf("a", "b", "c"));
     expect(log.writes).toEqual([{ key: "G-1", rows: [row("a"), row("c")], status: "new" }]);
-    expect(w.plans.get("G")).toBe(plan);
+    expect(w.plans.get("G")).toBe(open);
     expect(log.settled).toEqual([]);
     expect(log.reviews).toEqual([]);
     expect(log.imagesOf).toEqual([]);
@@ -325,7 +356,7 @@ describe("outbox writer: started plans", () => {
   it("a started plan whose group no longer builds is finished when a member was read again, left alone when none was", async () => {
     const g = planOf("G", [part("G", ["a", "b"], "G")]);
     const h = planOf("H", [part("H", ["c"], "H")]);
-    const { w, log } = harness({ plans: [g, h] });
+    const { w, log } = await harness({ plans: [g, h] });
     // a was read again (cancelled: no document); b and c were not read. K is a new group: its own plan, not H's.
     expect(await settleThroughOutbox(w, [part("K", ["k"], "K")], rowsOf("a", "k"))).toEqual([]);
     expect(log.writes.map((x) => x.key)).toEqual(["K", "G"]);
@@ -337,7 +368,7 @@ describe("outbox writer: started plans", () => {
   it("a flow without a change writer finishes a resumed plan, letters a conflict and a refused remainder", async () => {
     const back: ReadBack = { ours: [{ item: "I1", qty: 1 }], theirs: [{ item: "I2", qty: 1 }] };
     const refusal = new BridgeError("tplus_business_error", "item I3 unknown");
-    const { w, ledger, log } = harness({
+    const { w, ledger, log } = await harness({
       changes: false,
       plans: [planOf("G", [part("G", ["a"], "G")])],
       readBack: { "H-1": back },
@@ -361,7 +392,7 @@ describe("outbox writer: refused and poisoned parts", () => {
     const p3 = part("G-3", ["d"], "G");
     const p4 = part("G-4", ["e"], "G");
     const refusal = new BridgeError("tplus_business_error", "warehouse closed");
-    const { w, ledger, log } = harness({ outcome: { "G-2": refusal }, ledger: [written("G-3")], plans: [planOf("G", [p1, p2, p3, p4])] });
+    const { w, ledger, log } = await harness({ outcome: { "G-2": refusal }, ledger: [written("G-3")], plans: [planOf("G", [p1, p2, p3, p4])] });
     await settleThroughOutbox(w, [], rowsOf("a", "b", "d", "e"));
     expect(log.writes.map((x) => x.key)).toEqual(["G-1", "G-2"]);
     expect(log.letters).toEqual([
@@ -386,7 +417,7 @@ describe("outbox writer: refused and poisoned parts", () => {
       { externalKey: attemptLedgerKey("G-1"), contentHash: hashOf("G-1"), attempts: 3, writtenAt: NOW - 2000, runId: "run-0" },
       { externalKey: "dead:G-1", contentHash: hashOf("G-1"), writtenAt: NOW - 1000, runId: "run-0" },
     ];
-    const { w, ledger, log } = harness({ plans: [planOf("G", [p1, p2, p3])], ledger: poison });
+    const { w, ledger, log } = await harness({ plans: [planOf("G", [p1, p2, p3])], ledger: poison });
     await settleThroughOutbox(w, [p1], rowsOf("a", "b", "c"));
     expect(log.writes).toEqual([]);
     expect(log.letters).toHaveLength(1);
@@ -410,7 +441,7 @@ describe("outbox writer: refused and poisoned parts", () => {
       { externalKey: attemptLedgerKey("G-2"), contentHash: hashOf("G-2"), attempts: 3, writtenAt: NOW - 2000, runId: "run-0" },
       { externalKey: "dead:G-2", contentHash: hashOf("G-2"), writtenAt: NOW - 1000, runId: "run-0" },
     ];
-    const { w, log } = harness({ plans: [planOf("G", [p1, p2])], ledger: poison });
+    const { w, log } = await harness({ plans: [planOf("G", [p1, p2])], ledger: poison });
     await settleThroughOutbox(w, [p1], rowsOf("a", "b"));
     expect(log.writes).toEqual([]);
     expect(log.letters).toEqual([]);
@@ -422,7 +453,7 @@ describe("outbox writer: parts in the ledger without a plan", () => {
   it("parts all written before the outbox, rebuilt as written: the ordinary path decides", async () => {
     const p1 = part("G-1", ["a"], "G");
     const p2 = part("G-2", ["b"], "G");
-    const { w, log } = harness({ ledger: [written("G-1"), written("G-2")] });
+    const { w, log } = await harness({ ledger: [written("G-1"), written("G-2")] });
     expect(await settleThroughOutbox(w, [p1, p2], rowsOf("a", "b"))).toEqual([p1, p2]);
     expect(log.stored).toEqual([]);
     expect(log.writes).toEqual([]);
@@ -435,7 +466,7 @@ describe("outbox writer: parts in the ledger without a plan", () => {
     // written part registered with lines in one not written yet (never booked).
     const p1 = part("G-1", ["a", "b"], "G");
     const p2 = part("G-2", ["b"], "G");
-    const { w, ledger, log } = harness({ ledger: [written("G-1")] });
+    const { w, ledger, log } = await harness({ ledger: [written("G-1")] });
     expect(await settleThroughOutbox(w, [p1, p2], rowsOf("a", "b"))).toEqual([]);
     expect(log.readBacks).toEqual([]); // its keys are this split's: no other split to probe
     expect(log.events).toEqual(["put G#S0", "write G-2"]);
@@ -449,7 +480,7 @@ describe("outbox writer: parts in the ledger without a plan", () => {
     const p1 = part("G-1", ["a"], "G");
     const p2 = part("G-2", ["b", "c"], "G", undefined, 2); // the ledger holds G-2's first content
     const p3 = part("G-3", ["c", "d"], "G");
-    const { w, ledger, log } = harness({ ledger: [written("G-1"), written("G-2", 1), registry("G", ["x"], 2)] });
+    const { w, ledger, log } = await harness({ ledger: [written("G-1"), written("G-2", 1), registry("G", ["x"], 2)] });
     expect(await settleThroughOutbox(w, [p1, p2, p3], rowsOf("a", "b", "d"))).toEqual([]);
     expect(log.writes).toEqual([]);
     expect(log.stored).toEqual([]);
@@ -478,7 +509,7 @@ describe("outbox writer: parts in the ledger without a plan", () => {
 
   it("a lost supplement plan with no registry entry: the registry takes its members and its supplement number", async () => {
     const s1 = part("G-S1", ["e"], "G", 1, 2);
-    const { w, ledger, log } = harness({ ledger: [written("G-S1", 1)] });
+    const { w, ledger, log } = await harness({ ledger: [written("G-S1", 1)] });
     await settleThroughOutbox(w, [s1], rowsOf("e"));
     expect(log.letters.map((l) => [l.sourceId, (l.error as BridgeError).code])).toEqual([["e", "changed_after_write"]]);
     expect((log.letters[0]!.extra as { payload: { outbox: { unit: string } } }).payload.outbox.unit).toBe("G#S1");
