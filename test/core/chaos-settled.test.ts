@@ -104,4 +104,22 @@ describe("chaos driver: a flow with a document set aside is not settled", () => 
     expect(state).toEqual({ settled: true });
     expect((await store.getWatermark<{ watermark: number }>(KIS))!.watermark).toBeGreaterThan(billAt);
   });
+
+  it("settleAfter: the reach grows with every run that sets aside or holds, and clears once a settled run read past it", () => {
+    const w = (to: number, complete = true) => ({ from: 0, to, complete });
+    // A continuing invocation sets a document aside in a window it has not finished: that window's end counts.
+    let state = settleAfter({ outcome: "incomplete", continues: true, setAside: [{}], windows: [w(100, false)] }, undefined);
+    expect(state).toEqual({ settled: false, reach: 100 });
+    state = settleAfter({ outcome: "success", watermarkHeld: "documents", windows: [w(100), w(120)] }, state.reach);
+    expect(state).toEqual({ settled: false, reach: 120 });
+    // No window read (a tick dated behind the watermark), or not far enough: not settled, the reach stays.
+    expect(settleAfter({ outcome: "success", windows: [] }, 120)).toEqual({ settled: false, reach: 120 });
+    expect(settleAfter({ outcome: "success", windows: [w(119)] }, 120)).toEqual({ settled: false, reach: 120 });
+    // Far enough, but the run itself is not settled (failed): the reach stays.
+    expect(settleAfter({ outcome: "failed", windows: [w(130)] }, 120)).toEqual({ settled: false, reach: 120 });
+    // Far enough and settled: cleared; later runs are judged on their own again.
+    expect(settleAfter({ outcome: "partial", windows: [w(90), w(120)] }, 120)).toEqual({ settled: true });
+    expect(settleAfter({ outcome: "success", windows: [] }, undefined)).toEqual({ settled: true });
+    expect(settleAfter({ outcome: "skipped_locked" }, 120)).toEqual({ settled: false, reach: 120 });
+  });
 });
