@@ -27,7 +27,8 @@ import { kisTotals, signedDifferences, sourceTotals, tplusTotals } from "../help
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
 import { judgeLetters } from "./letters.ts";
-import { flowSettled } from "./settled.ts";
+import { settleAfter } from "./settled.ts";
+import { poisonTrail } from "./poison-trail.ts";
 import { staleKv } from "./stale-kv.ts";
 import { editBetweenRuns, editLog } from "./edits.ts";
 import {
@@ -103,6 +104,12 @@ async function invocationRecord(store: FlowStateStore, lock: DoFlowLock, flow: s
 
 /** run null: skipped for its lease (no record is kept); `waiting`: a shared tick had no budget left for it. */
 type Outcome = { flow: ChaosFlowId; run: RunView | null; waiting?: boolean };
+
+/** One flow's part of an invocation note: outcome (+ when it continues), subrequests, what it set aside (key/count), its hold. */
+function outcomeNote({ flow, run }: Outcome): string {
+  const aside = run?.setAside?.length ? `:aside=${run.setAside.map((a) => `${a.externalKey}/${a.attempts}`).join(",")}` : "";
+  return `${flow.slice(0, 9)}:${run?.outcome}${run?.continues ? "+" : ""}:${run?.subrequests}${aside}${run?.watermarkHeld ? `:held=${run.watermarkHeld}` : ""}`;
+}
 
 /**
  * Rounds the driver waits for the same unread edits while no run writes anything, once the clock lets a run reach
@@ -232,6 +239,8 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
 
     // ---- drive both flows until they settle ------------------------------------------------------------
     const settled = new Map<ChaosFlowId, boolean>(FLOW_IDS.map((f) => [f, false]));
+    /** How far a later run must read before what the flow's runs set aside is settled (settled.ts settleAfter). */
+    const reach = new Map<ChaosFlowId, number | undefined>();
     const lastRun = new Map<ChaosFlowId, RunView | null>();
     // Flows sharing a cron take turns by the tick's minute, and real ticks are minutes apart: shared-cron ticks
     // move scheduledTime over 25 distinct minutes, from 20 behind (a tick delivered late) to 4 ahead (within
@@ -275,7 +284,10 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
           reads.get(flow)!.push({ from: w.from, to: w.to, tickAt, doneAt: Date.now() });
         }
         if ((run.subrequests ?? 0) > runBudget) details.push(`run ${run.runId} of ${flow} made ${run.subrequests} subrequests (budget ${runBudget})`);
-        settled.set(flow, flowSettled(run));
+        // Not settled until a run reads past every document set aside so far (settled.ts: seed 4254 long).
+        const after = settleAfter(run, reach.get(flow));
+        reach.set(flow, after.reach);
+        settled.set(flow, after.settled);
       }
       return blocked;
     };
@@ -484,9 +496,7 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         outcomes = (await Promise.all(pendingFlows.map(trigger))).flat();
         ticks += pendingFlows.length;
       }
-      notes.push(
-        `#${ticks} ${((Date.now() - started) / 1000).toFixed(1)}s ${outcomes.map((o) => `${o.flow.slice(0, 9)}:${o.run?.outcome}${o.run?.continues ? "+" : ""}:${o.run?.subrequests}`).join(" ")}`,
-      );
+      notes.push(`#${ticks} ${((Date.now() - started) / 1000).toFixed(1)}s ${outcomes.map(outcomeNote).join(" ")}`);
       if (note(outcomes)) await sleep(scenario.leaseSeconds * 1000 + 150);
     }
 
@@ -932,6 +942,17 @@ async function judge(
     if (!filed.has(key)) {
       missingDead++;
       details.push(`no dead letter for ${key}, which hit a permanent fault`);
+      if (key === `kis:${injected.poisonBill}`)
+        notes.push(
+          `kis covered [${iso(kisRange.from)}, ${iso(kisRange.to)})`,
+          ...(await poisonTrail({
+            store,
+            flowId: CHAOS_FLOWS.kis,
+            billNo: code,
+            source: otherInOut.find((d) => String(d.io_id) === code),
+            kisUrl: stack.urls.kis,
+          })),
+        );
     }
   }
   if (injected.duplicateKey && !permanent.has(`tplus:${injected.duplicateKey}`)) {

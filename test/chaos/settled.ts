@@ -18,3 +18,30 @@ export function flowSettled(run: SettledView | null | undefined): boolean {
   if (run.watermarkHeld === "documents") return false;
   return !run.continues && (run.outcome === "success" || run.outcome === "partial");
 }
+
+/** A run record's windows (RunSummary.windows): what the invocation read. */
+export interface ReadView extends SettledView {
+  windows?: ReadonlyArray<{ from: number; to: number; complete?: boolean }>;
+}
+
+/**
+ * The driver's rule across invocations. `reach`: the furthest window end read by any run since the flow was last
+ * settled that set a document aside or held the watermark for one; the flow is settled only by a run that read
+ * complete windows up to there, setting nothing aside (every document set aside before is then written, lettered or
+ * no longer in the source's range: the watermark passed it). Seed 4254 long: a bill re-stamped to 5 minutes before
+ * now by an edit was set aside by a run reading to there; the next shared-cron tick, dated 20 minutes behind the host
+ * (the engine takes scheduledTime as now), read only to 25 minutes before now, set nothing aside and held nothing, and
+ * the driver stopped; the engine's watermark still waited before the bill and the next real tick reads it again.
+ */
+export function settleAfter(run: ReadView | null | undefined, reach: number | undefined): { settled: boolean; reach?: number } {
+  if (!run || run.outcome === "skipped_locked") return { settled: false, ...(reach !== undefined ? { reach } : {}) };
+  const ends = (run.windows ?? []).map((w) => w.to);
+  if (run.setAside?.length || run.watermarkHeld === "documents") {
+    const next = ends.length > 0 ? Math.max(reach ?? -Infinity, ...ends) : reach;
+    return { settled: false, ...(next !== undefined ? { reach: next } : {}) };
+  }
+  const settled = flowSettled(run);
+  const readTo = Math.max(-Infinity, ...(run.windows ?? []).filter((w) => w.complete !== false).map((w) => w.to));
+  if (reach === undefined || (settled && readTo >= reach)) return { settled };
+  return { settled: false, reach };
+}

@@ -7,8 +7,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
-import { flowSettled } from "../chaos/settled.ts";
-import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { flowSettled, settleAfter } from "../chaos/settled.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
 import { firstKisBill } from "../helpers/first-bill.ts";
 
 const KIS = "jst-other-in-to-kis";
@@ -66,5 +67,59 @@ describe("chaos driver: a flow with a document set aside is not settled", () => 
     expect(e2e.stack.kis.bills().some((b) => b.FBillNo === billNo)).toBe(true);
     expect(next.watermarkHeld).toBeUndefined();
     expect(flowSettled(next)).toBe(true);
+  });
+
+  it("a run dated behind the host that did not read the set-aside bill does not settle the flow (seed 4254 long)", async () => {
+    // Seed 4254 long: the poison bill, re-stamped by an edit to 5 minutes before now, was set aside (count 1) by a run
+    // reading to there; the next shared-cron tick, dated 20 minutes behind the host (the engine takes scheduledTime
+    // as now), read up to 25 minutes before now: nothing set aside, nothing held. The driver took the flow for
+    // settled and the verdict found the bill neither written nor lettered, while the watermark still waited before it.
+    const { billNo } = await firstKisBill();
+    e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { poisonBillNos: [billNo] } });
+    const billAt = E2E_START - 8 * 60_000;
+    e2e.stack.jushuitan.stampModified(JST_PATHS.otherInOut, billNo, billAt);
+    const store = new FlowStateStore(e2e.kv);
+
+    const first = (await e2e.runToCompletion(KIS)).at(-1)!;
+    expect(first.setAside?.map((s) => [s.externalKey, s.attempts])).toEqual([[billNo, 1]]);
+    let state = settleAfter(first, undefined);
+    expect(state.settled).toBe(false);
+
+    e2e.clock.advance(60_000);
+    const behind = (await e2e.runToCompletion(KIS, { now: e2e.clock.now() - 20 * 60_000 })).at(-1)!;
+    expect(Math.max(...behind.windows.map((w) => w.to))).toBeLessThan(billAt); // it never read the bill …
+    expect(behind.setAside ?? []).toEqual([]);
+    expect(behind.watermarkHeld).toBeUndefined();
+    expect(flowSettled(behind)).toBe(true); // … so its record alone looks settled
+    expect((await store.getWatermark<{ watermark: number }>(KIS))!.watermark).toBeLessThanOrEqual(billAt); // the engine still waits
+    state = settleAfter(behind, state.reach);
+    expect(state.settled).toBe(false);
+
+    // Runs at the host's time: the bill fails in two more runs, is dead-lettered, and a run reads past it.
+    for (let i = 0; i < 3 && !state.settled; i++) {
+      e2e.clock.advance(60_000);
+      state = settleAfter((await e2e.runToCompletion(KIS)).at(-1)!, state.reach);
+    }
+    expect((await store.listDeadLetters(KIS)).map((l) => l.externalKey)).toEqual([billNo]);
+    expect(state).toEqual({ settled: true });
+    expect((await store.getWatermark<{ watermark: number }>(KIS))!.watermark).toBeGreaterThan(billAt);
+  });
+
+  it("settleAfter: the reach grows with every run that sets aside or holds, and clears once a settled run read past it", () => {
+    const w = (to: number, complete = true) => ({ from: 0, to, complete });
+    // A continuing invocation sets a document aside in a window it has not finished: that window's end counts.
+    let state = settleAfter({ outcome: "incomplete", continues: true, setAside: [{}], windows: [w(100, false)] }, undefined);
+    expect(state).toEqual({ settled: false, reach: 100 });
+    state = settleAfter({ outcome: "success", watermarkHeld: "documents", windows: [w(100), w(120)] }, state.reach);
+    expect(state).toEqual({ settled: false, reach: 120 });
+    // No window read (a tick dated behind the watermark), or not far enough: not settled, the reach stays.
+    expect(settleAfter({ outcome: "success", windows: [] }, 120)).toEqual({ settled: false, reach: 120 });
+    expect(settleAfter({ outcome: "success", windows: [w(119)] }, 120)).toEqual({ settled: false, reach: 120 });
+    // Far enough, but the run itself is not settled (failed): the reach stays.
+    expect(settleAfter({ outcome: "failed", windows: [w(130)] }, 120)).toEqual({ settled: false, reach: 120 });
+    // Far enough and settled: cleared; later runs are judged on their own again.
+    expect(settleAfter({ outcome: "partial", windows: [w(90), w(120)] }, 120)).toEqual({ settled: true });
+    expect(settleAfter({ outcome: "success", windows: [] }, undefined)).toEqual({ settled: true });
+    expect(settleAfter({ outcome: "skipped_locked" }, 120)).toEqual({ settled: false, reach: 120 });
   });
 });
