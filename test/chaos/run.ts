@@ -27,7 +27,7 @@ import { kisTotals, signedDifferences, sourceTotals, tplusTotals } from "../help
 import { callApi, createStack, fillReferenceTables, fireCron, type HubStack, kisBills, sourceDocuments, tplusDispatches, workerEnv } from "../worker/stack.ts";
 import { createDoom, doomedEnv, externalKeys, installNetworkSwitch, tapResponses } from "./network.ts";
 import { judgeLetters } from "./letters.ts";
-import { settleAfter } from "./settled.ts";
+import { reachWaitMs, settleAfter } from "./settled.ts";
 import { poisonTrail } from "./poison-trail.ts";
 import { staleKv } from "./stale-kv.ts";
 import { editBetweenRuns, editLog } from "./edits.ts";
@@ -342,6 +342,9 @@ export async function runChaosScenario(scenario: ChaosScenario, options: RunOpti
         break;
       }
       const pendingFlows = FLOW_IDS.filter((f) => !settled.get(f));
+      const readableNow = Date.now() + (scenario.jstClockOffsetMs ?? 0) - END_LAG_MS;
+      const clockWait = Math.max(0, ...pendingFlows.map((f) => reachWaitMs(lastRun.get(f), reach.get(f), readableNow)));
+      if (clockWait > 0) await sleep(clockWait);
       tickAt = Date.now();
       if (pendingFlows.length === 0 && queue.pending.length === 0) {
         // ---- issue 16: every edit is read by a later run; then users edit posted documents between runs ----------

@@ -45,3 +45,15 @@ export function settleAfter(run: ReadView | null | undefined, reach: number | un
   if (reach === undefined || (settled && readTo >= reach)) return { settled };
   return { settled: false, reach };
 }
+
+/**
+ * How long the driver sleeps before invoking a flow that waits only for a run to read up to `reach` (settleAfter)
+ * while no run can read that far yet: the engine cuts every window at Jushuitan's clock minus the end lag
+ * (`readableNow`), and a set-aside run dated ahead (shared cron, up to 4 min) recorded windows past that. Invoking
+ * without waiting spent the 160-invocation limit in 14–19 s (seeds 9016 and 4346 long, 2026-12-06, final batches on
+ * 64e83f5: "did not settle within 160 invocations; last run: success"). 0 when the flow is not waiting for the clock.
+ */
+export function reachWaitMs(last: SettledView | null | undefined, reach: number | undefined, readableNow: number): number {
+  if (reach === undefined || !flowSettled(last) || reach <= readableNow) return 0;
+  return Math.min(reach - readableNow + 1000, 30_000);
+}

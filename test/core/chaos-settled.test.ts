@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
-import { flowSettled, settleAfter } from "../chaos/settled.ts";
+import { flowSettled, reachWaitMs, settleAfter } from "../chaos/settled.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { E2E_START, startE2E, type E2E } from "../helpers/e2e.ts";
 import { firstKisBill } from "../helpers/first-bill.ts";
@@ -121,5 +121,19 @@ describe("chaos driver: a flow with a document set aside is not settled", () => 
     expect(settleAfter({ outcome: "partial", windows: [w(90), w(120)] }, 120)).toEqual({ settled: true });
     expect(settleAfter({ outcome: "success", windows: [] }, undefined)).toEqual({ settled: true });
     expect(settleAfter({ outcome: "skipped_locked" }, 120)).toEqual({ settled: false, reach: 120 });
+  });
+});
+
+describe("chaos driver: waiting for the clock to reach what was set aside", () => {
+  it("sleeps until a run can read up to the reach, not while any run could (seeds 9016, 4346 long)", () => {
+    const settledRun = { outcome: "success", continues: false, windows: [{ from: 0, to: 50_000, complete: true }] };
+    // Runs read to at most 60 s now; the set-aside run recorded a window to 200 s (dated ahead).
+    expect(reachWaitMs(settledRun, 200_000, 60_000)).toBe(30_000);
+    expect(reachWaitMs(settledRun, 70_000, 60_000)).toBe(11_000);
+    expect(reachWaitMs(settledRun, 60_000, 60_000)).toBe(0);
+    expect(reachWaitMs(settledRun, undefined, 60_000)).toBe(0);
+    // A run still working (continuing, or with a document set aside) is invoked again at once.
+    expect(reachWaitMs({ ...settledRun, continues: true }, 200_000, 60_000)).toBe(0);
+    expect(reachWaitMs({ ...settledRun, setAside: [{}] }, 200_000, 60_000)).toBe(0);
   });
 });
