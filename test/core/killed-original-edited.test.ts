@@ -43,7 +43,7 @@ async function killedThenEdited(): Promise<{ e: E2E; billNo: string }> {
   e2e = e;
   void e.run(KIS, {}, { fetch: killedBeforeFirstAnswer() });
   const until = async () => {
-    for (let i = 0; i < 200 && e.stack.kis.bills().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 1000 && e.stack.kis.bills().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   };
   await until();
   await new Promise((r) => setTimeout(r, 50));
