@@ -4,7 +4,7 @@
  * same approval record (the state it shares with the Worker).
  */
 import type { Flow } from "../../shared/flow/schema.ts";
-import { approved } from "../../shared/observe/approval.ts";
+import { approvalListed, approved } from "../../shared/observe/approval.ts";
 import type { KeyValueStore } from "../../shared/ports.ts";
 
 interface RefusableReport {
@@ -18,7 +18,7 @@ interface RefusableReport {
  * (worker/observe/config-env.ts), so the same variable in the CLI's or the Action's environment holds its writes too.
  */
 export function withEnvApproval(flow: Flow, env: Readonly<Record<string, string | undefined>>): Flow {
-  const listed = (env.FLOW_APPROVAL ?? "").split(",").some((id) => id.trim() === flow.id);
+  const listed = approvalListed(env.FLOW_APPROVAL).includes(flow.id);
   return listed && flow.approval !== "required" ? { ...flow, approval: "required" } : flow;
 }
 

@@ -48,6 +48,14 @@ async function read<T>(kv: KeyValueStore, key: string): Promise<T | null> {
   }
 }
 
+/** The flow ids FLOW_APPROVAL lists (comma-separated): every host holds their writes until approved. */
+export function approvalListed(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 export function readPlan(kv: KeyValueStore, flowId: string) {
   return read<StoredPlan>(kv, planKey(flowId));
 }

@@ -7,13 +7,11 @@ import * as z from "zod/mini";
 import { issueText } from "../../shared/util/issue-text.ts";
 import type { Flow } from "../../shared/flow/schema.ts";
 import { observeSchema } from "../../shared/observe/config.ts";
+import { approvalListed } from "../../shared/observe/approval.ts";
 
 export function applyObserveEnv(flows: Record<string, Flow>, env: { FLOW_APPROVAL?: string; FLOW_OBSERVE?: string }, problems: string[]): Record<string, Flow> {
   const out = { ...flows };
-  for (const id of (env.FLOW_APPROVAL ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  for (const id of approvalListed(env.FLOW_APPROVAL)) {
     if (!Object.hasOwn(out, id)) problems.push(`FLOW_APPROVAL names unknown or disabled flow ${id}`);
     else out[id] = { ...out[id]!, approval: "required" };
   }
