@@ -15,6 +15,7 @@ import { notePendingOriginal } from "./pending-writes.ts";
 import type { RunResult } from "./run.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import { verifyExisting } from "./verify-existing.ts";
+import { closeWriteIntents, openWriteIntents, resolveWriteIntents } from "./write-intents.ts";
 
 type PlannedStatus = RunResult["planned"][number]["status"];
 
@@ -24,9 +25,15 @@ export async function settleDocuments(run: FlowRun, built: BuildResult, rowsById
   run.counts.dropped += built.dropped.length;
   run.counts.skipped += built.skipped?.length ?? 0;
   for (const f of built.failures) fileDeadLetter(run, f.sourceId, f.source, f.error, { payload: f.payload });
+  await resolveWriteIntents(run, built); // what a killed invocation sent of these documents (write-intents.ts)
   await run.changeWriter?.reviewBuilt(built, rowsById, run.deps.builder.merges);
   const documents = run.outbox ? await settleThroughOutbox(run.outbox, built.documents, rowsById) : built.documents;
-  for (const doc of run.poison.order(documents)) await settleDocument(run, doc, rowsById);
+  const intent = await openWriteIntents(run, documents);
+  try {
+    for (const doc of run.poison.order(documents)) await settleDocument(run, doc, rowsById);
+  } finally {
+    closeWriteIntents(run, intent); // settled, or a stop: only a killed invocation leaves it
+  }
 }
 
 /** One built document: skipped when the ledger has it, a correction or a changed-after-write case, else written. */

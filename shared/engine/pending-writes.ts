@@ -100,15 +100,17 @@ export async function notePendingOriginal(run: FlowRun, doc: BuiltDocument, erro
 
 /**
  * Resolves the pending writes earlier runs left, before this run judges any document. A target that does not answer
- * stops the run here (its documents are judged once the writes are known).
+ * stops the run here (its documents are judged once the writes are known). Returns the outbox as listed (one list per run).
  */
-export async function resolvePendingWrites(run: FlowRun): Promise<void> {
+export async function resolvePendingWrites(run: FlowRun): Promise<OutboxPlan[]> {
   const outbox = run.deps.state.outbox;
-  if (run.dryRun || !outbox || !run.deps.changes) return;
+  if (run.dryRun || !outbox || !run.deps.changes) return [];
+  const listed = await outbox.list(run.flowId);
   // In the order they were written (the outbox lists by key: `-B1` before `-R1`). A killed R1/B1 pair settled the
   // other way round leaves the image R1 moved to ("nothing posted"), and B1 is never reversed (chaos seed 9056).
-  const pending = (await outbox.list(run.flowId)).filter((p) => isPendingUnit(p.unit)).sort((a, b) => a.createdAt - b.createdAt);
+  const pending = listed.filter((p) => isPendingUnit(p.unit)).sort((a, b) => a.createdAt - b.createdAt);
   for (const plan of pending) await resolveOne(run, plan);
+  return listed;
 }
 
 async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {
@@ -199,7 +201,7 @@ function settleWritten(run: FlowRun, plan: OutboxPlan, part: OutboxPlan["parts"]
  * The target's document under the key: its lines, null when it certainly holds none, undefined when it cannot tell
  * (no read-back, a lookup it cannot make, or T+ without a known-good voucher query).
  */
-async function lookUp(target: TargetConnector, write: TargetWrite): Promise<ReadBack | null | undefined> {
+export async function lookUp(target: TargetConnector, write: TargetWrite): Promise<ReadBack | null | undefined> {
   if (!target.readBack) return undefined;
   try {
     const back = await target.readBack(write);

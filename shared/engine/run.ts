@@ -29,6 +29,7 @@ import { fileDeadLetter, flushState } from "./run-ledger.ts";
 import { toBridgeError } from "./run-errors.ts";
 import { finishRun } from "./run-record.ts";
 import { isPendingUnit, resolvePendingWrites } from "./pending-writes.ts";
+import { inheritWriteIntents, isIntentUnit } from "./write-intents.ts";
 import { cutToSourceClock, openScan, readWholeWindow, type WindowScan, settleResumedPage } from "./window-scan.ts";
 
 export { deadLetterMarker, groupLedgerKey } from "./ledger-keys.ts";
@@ -179,13 +180,14 @@ async function prepareRun(run: FlowRun): Promise<void> {
     deps.logger.warn("an earlier run did not settle its writes; verifying every write in the target", { flowId, runs: recovery.inherited });
   }
   if (deps.builder.merges && state.outbox && !run.dryRun) await openOutbox(run, state.outbox);
-  await resolvePendingWrites(run); // writes whose answer was lost, before any document is judged (pending-writes.ts)
+  // Writes whose answer was lost, before any document is judged (pending-writes.ts); pages a killed invocation was sending (write-intents.ts).
+  inheritWriteIntents(run, await resolvePendingWrites(run));
 }
 
 /** The merge outbox (outbox-writer.ts): the plans earlier runs stored, and the run's parts it writes them with. */
 async function openOutbox(run: FlowRun, outbox: NonNullable<EngineState["outbox"]>): Promise<void> {
   const { deps, ledger, flowId } = run;
-  const plans = new Map((await outbox.list(flowId)).filter((p) => !isPendingUnit(p.unit)).map((p) => [p.groupKey, p]));
+  const plans = new Map((await outbox.list(flowId)).filter((p) => !isPendingUnit(p.unit) && !isIntentUnit(p.unit)).map((p) => [p.groupKey, p]));
   const ctx: OutboxContext = {
     flowId,
     runId: run.runId,

@@ -1,13 +1,14 @@
 /**
- * Chaos seed 4436 long (2026-12-06, final batch): an invocation is killed after KIS committed a bill and before its
- * answer arrived; a 聚水潭 user then edits the document's lines. The next run has no record of the write (an original
- * is not kept pending: that would cost a state write per document), finds the bill in KIS with other lines and files
- * a `conflict` dead letter with its rows; the target keeps the old lines until an operator compares and replays.
- * Known limit (docs/changes.md "Known limits"): the letter is asserted; the correction is `it.fails`.
+ * Chaos seed 4436 long (2026-12-06): an invocation is killed after KIS committed a bill and before its answer arrived
+ * (or before its page's ledger entries were saved); a 聚水潭 user then edits or cancels the document. Before the write
+ * intents (shared/engine/write-intents.ts) the next run had no record of the write: an edit became a `conflict` dead
+ * letter (target 20, source 23), a cancellation left the bill booked. Now the killed page's intent lets the next run
+ * recognise the bill as its own (exactly the lines it sent) and correct it; other lines under the key stay a conflict.
  * Real engine, real clients, the emulators over loopback HTTP, the emulated clock.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
@@ -38,7 +39,8 @@ function killedBeforeFirstAnswer(): FetchLike {
   };
 }
 
-async function killedThenEdited(): Promise<{ e: E2E; billNo: string }> {
+/** A bill committed by a killed invocation; then `change` edits its source document; then the flow runs to completion. */
+async function killedThen(change: (e: E2E, doc: Row) => void): Promise<{ e: E2E; billNo: string }> {
   const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
   e2e = e;
   void e.run(KIS, {}, { fetch: killedBeforeFirstAnswer() });
@@ -49,13 +51,21 @@ async function killedThenEdited(): Promise<{ e: E2E; billNo: string }> {
   await new Promise((r) => setTimeout(r, 50));
   const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
   const doc = e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => String(d.io_id) === billNo)!;
-  const items = structuredClone(doc.items as Row[]);
-  items.push({ ...items[0]!, sku_id: items[0]!.sku_id, qty: 3, ioi_id: 999 });
-  e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+  change(e, doc);
   e.clock.advance(60 * 60_000); // the dead run's lease expires; the edit passes the end lag
   await e.runToCompletion(KIS);
   return { e, billNo };
 }
+
+const addLine = (e: E2E, doc: Row) => {
+  const items = structuredClone(doc.items as Row[]);
+  items.push({ ...items[0]!, sku_id: items[0]!.sku_id, qty: 3, ioi_id: 999 });
+  e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+};
+const cancel = (e: E2E, doc: Row) => {
+  e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
+};
+const killedThenEdited = () => killedThen(addLine);
 
 function differences(e: E2E, billNo: string): string[] {
   const until = e.clock.now() - 5 * 60_000;
@@ -67,20 +77,67 @@ function differences(e: E2E, billNo: string): string[] {
   return signedDifferences(source, target);
 }
 
-describe("an original committed by a killed invocation, then edited (chaos seed 4436)", () => {
-  it("is a conflict dead letter with its rows, never booked twice", async () => {
-    const { e, billNo } = await killedThenEdited();
-    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo) === billNo)).toHaveLength(1);
-    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
-    const letter = letters.find((l) => l.externalKey === billNo);
-    expect(letter?.error.code).toBe("conflict");
-    // The letter carries the document's source rows (what an operator compares and replays).
-    expect(JSON.stringify((letter as { payload?: unknown } | undefined)?.payload ?? null)).toContain(billNo);
-  });
-
-  // KNOWN LIMIT: the target keeps the lines the killed invocation committed until an operator acts.
-  it.fails("is corrected to the edited lines without an operator", async () => {
+describe("an original committed by a killed invocation, then changed (chaos seed 4436)", () => {
+  // Before the fix: a `conflict` dead letter ("the target already holds … with other lines"), target 20 vs source 23.
+  it("edited: the next run recognises its own unconfirmed write and corrects it to the edited lines", async () => {
     const { e, billNo } = await killedThenEdited();
     expect(differences(e, billNo)).toEqual([]);
+    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo) === billNo)).toHaveLength(1); // never booked twice
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters.filter((l) => l.externalKey?.startsWith(billNo))).toEqual([]);
+  });
+
+  // Before the fix: the next run never looked at the cancelled document (no ledger entry), the bill stayed booked.
+  it("cancelled: the next run reverses the bill the killed invocation committed", async () => {
+    const { e, billNo } = await killedThen(cancel);
+    expect(differences(e, billNo)).toEqual([]);
+    expect(e.stack.kis.bills().some((b) => String(b.FBillNo).startsWith(`${billNo}-R`))).toBe(true);
+  });
+
+  // Not ours: the bill under the key holds other lines than the killed invocation sent (changed in KIS by hand).
+  it("a bill under the key with other lines than the intent is never adopted: a conflict letter, as before", async () => {
+    const { e, billNo } = await killedThen((e, doc) => {
+      const bill = e.stack.kis.bills().find((b) => b.FBillNo === String(doc.io_id))!;
+      bill.Entry[0]!.FQty = Number(bill.Entry[0]!.FQty) + 5;
+      addLine(e, doc);
+    });
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters.find((l) => l.externalKey === billNo)?.error.code).toBe("conflict");
+    expect(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(billNo))).toHaveLength(1);
+  });
+
+  // Three bills answered, the fourth never sent, then all edited: before the fix three conflict letters.
+  it("every bill a killed page committed, then edited, is corrected; the unsent one is written once", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 80, salesOut: 0 });
+    e2e = e;
+    void e.run(KIS, {}, { fetch: e.crashingFetch(3) });
+    for (let i = 0; i < 1000 && e.stack.kis.bills().length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    const written = e.stack.kis.bills().map((b) => String(b.FBillNo));
+    expect(written).toHaveLength(3);
+    const docs = e.stack.jushuitan.documents(JST_PATHS.otherInOut);
+    for (const no of written) addLine(e, docs.find((d) => String(d.io_id) === no)!);
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(KIS);
+    for (const no of written) expect(differences(e, no)).toEqual([]);
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters).toEqual([]);
+    const originals = e.stack.kis.bills().filter((b) => !/-[RB]\d+$/.test(String(b.FBillNo)));
+    expect(new Set(originals.map((b) => b.FBillNo)).size).toBe(originals.length); // nothing booked twice
+    // Every intent met and closed, the killed page's included.
+    expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
+  });
+
+  it("invocations that end on their budget close their pages' intents; none is left between them", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 200, salesOut: 0 });
+    e2e = e;
+    let invocations = 0;
+    for (; invocations < 100; invocations++) {
+      const { summary } = await e.run(KIS, { budget: { maxSubrequests: 10 } });
+      expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
+      if (!summary.continues) break;
+    }
+    expect(invocations).toBeGreaterThan(1);
+    expect(e.stack.kis.bills().length).toBeGreaterThan(10);
   });
 });

@@ -1,0 +1,163 @@
+/**
+ * Write intents: the originals a page is about to send, stored before the first is sent (chaos seed 4436 long,
+ * test/core/killed-original-edited). An invocation killed between a bill's commit and the saving of its ledger entry
+ * (a lost answer, or the CPU limit, an eviction, a deploy) leaves the target holding documents the ledger does not
+ * know. Unchanged, they are found again by the next run's verified write ("already exists" with the same lines). But
+ * once the source changes meanwhile, the next run no longer knows what the killed one sent:
+ *  - edited: the target holds other lines than the new build, which is a `conflict` letter when nothing says whose
+ *    lines they are. A hand-entered document under the key looks the same;
+ *  - cancelled: the document no longer passes the condition and has no ledger entry, so nothing reverses the bill.
+ * So a flow that follows changes stores, per page of new not merged originals, one outbox entry with their parts
+ * (unit `intent:<run>:<at>:<n>`). It costs one write per page, not per document (one Durable Object commit on the
+ * Worker; one put and one delete on a file or KV-REST host). It is closed when the page is settled, and an
+ * invocation that stops cleanly closes it as well. Only a killed one leaves it.
+ *
+ * A later run meets the killed page's documents again. It re-reads them because the watermark never passed them, or
+ * it sees them dropped by the condition. Before judging such a document it asks the target once for the part's key:
+ *  - it holds the part's lines: the write was ours. It is recorded in the ledger with its before-image, as if the
+ *    answer had arrived. The review then corrects an edit (`-B`/`-R`) or reverses a cancellation, like any posted
+ *    document;
+ *  - anything else (absent, other lines, cannot tell): the intent says nothing and the normal path decides. That is
+ *    a write verified first after an unclean stop, or a conflict letter for lines that are not ours.
+ * Matching lines, not a memo, decide (connectors/content-lines.ts says why). A hand-entered document is adopted only
+ * when its lines are exactly what our write would have booked, which verify-existing.ts already does for any write.
+ */
+import type { TargetWrite } from "../connectors/target.ts";
+import { compareLines } from "../connectors/content-lines.ts";
+import type { OutboxPlan } from "../state/outbox-store.ts";
+import { ChangeBook } from "./changes.ts";
+import { writtenEntries } from "./ledger-keys.ts";
+import { lookUp } from "./pending-writes.ts";
+import type { FlowRun } from "./run-context.ts";
+import type { BuildResult, BuiltDocument } from "./types.ts";
+
+const INTENT_PREFIX = "intent:";
+export const isIntentUnit = (unit: string) => unit.startsWith(INTENT_PREFIX);
+/** An intent whose documents no run has met for this long is closed with a warning: they left the source query. */
+export const INTENT_MAX_AGE_MS = 7 * 86_400_000;
+
+type IntentPart = OutboxPlan["parts"][number];
+
+/** Intents earlier invocations left (loaded once per invocation), by member source id. */
+interface Inherited {
+  plans: Map<string, OutboxPlan>;
+  bySource: Map<string, { unit: string; part: IntentPart }>;
+  /** Parts this invocation asked the target about (settled or found not ours). */
+  asked: Set<string>;
+}
+
+const inheritedByRun = new WeakMap<FlowRun, Inherited>();
+const openedByRun = new WeakMap<FlowRun, number>();
+
+/** Whether this flow keeps intents: it follows changes and writes (a dry run sends nothing). */
+const keepsIntents = (run: FlowRun) => !run.dryRun && run.deps.changes !== undefined && run.deps.state.outbox !== undefined;
+
+/**
+ * Stores the intent of the page's new not merged originals before any is sent. Returns its unit, to close once the
+ * page is settled (or the invocation stops cleanly); undefined when there is nothing to store.
+ */
+export async function openWriteIntents(run: FlowRun, documents: readonly BuiltDocument[]): Promise<string | undefined> {
+  if (!keepsIntents(run)) return undefined;
+  const parts = documents
+    .filter((d) => d.groupKey === undefined && !run.ledger.get(d.externalKey) && !run.earlierSetAside.includes(d.externalKey) && !run.poison.exhausted(d))
+    .map((d) => ({ externalKey: d.externalKey, payload: d.payload, members: d.members, contentHash: d.contentHash }));
+  if (parts.length === 0) return undefined;
+  const n = (openedByRun.get(run) ?? 0) + 1;
+  openedByRun.set(run, n);
+  const at = run.deps.clock.now();
+  const plan: OutboxPlan = {
+    v: 1,
+    unit: `${INTENT_PREFIX}${run.runId}:${run.startedAt}:${n}`,
+    groupKey: "",
+    supplement: 0,
+    parts,
+    members: parts.flatMap((p) => p.members),
+    planHash: "",
+    runId: run.runId,
+    createdAt: at,
+  };
+  await run.deps.state.outbox!.put(run.flowId, plan);
+  return plan.unit;
+}
+
+/** The page is settled, or the invocation stops cleanly: its intent is deleted with the next ledger save. */
+export function closeWriteIntents(run: FlowRun, unit: string | undefined): void {
+  if (unit) run.ledger.settledPlans.push(unit);
+}
+
+/** Takes the intents earlier invocations left (from the outbox list the run made at its start). */
+export function inheritWriteIntents(run: FlowRun, listed: readonly OutboxPlan[]): void {
+  if (!keepsIntents(run)) return;
+  const inherited: Inherited = { plans: new Map(), bySource: new Map(), asked: new Set() };
+  const now = run.deps.clock.now();
+  for (const plan of listed) {
+    if (!isIntentUnit(plan.unit)) continue;
+    if (now - plan.createdAt > INTENT_MAX_AGE_MS) {
+      run.deps.logger.warn("a write intent no run met for 7 days is closed: its documents left the source query", {
+        flowId: run.flowId,
+        keys: plan.parts.filter((p) => !run.ledger.get(p.externalKey)).map((p) => p.externalKey),
+      });
+      run.ledger.settledPlans.push(plan.unit);
+      continue;
+    }
+    inherited.plans.set(plan.unit, plan);
+    for (const part of plan.parts) for (const id of part.members) inherited.bySource.set(id, { unit: plan.unit, part });
+  }
+  if (inherited.plans.size) inheritedByRun.set(run, inherited);
+}
+
+/**
+ * Before a build is judged: each of its documents (built or dropped) that a killed invocation's intent names, and the
+ * ledger does not know, is looked up once; found with the intent's lines, it is recorded as written.
+ */
+export async function resolveWriteIntents(run: FlowRun, built: BuildResult): Promise<void> {
+  const inherited = inheritedByRun.get(run);
+  if (!inherited) return;
+  const ids = [...built.documents.filter((d) => d.groupKey === undefined).flatMap((d) => d.members), ...built.dropped.map((d) => d.sourceId)];
+  const touched = new Set<string>();
+  for (const id of ids) {
+    const found = inherited.bySource.get(id);
+    if (!found || inherited.asked.has(found.part.externalKey)) continue;
+    if (!run.ledger.get(found.part.externalKey)) await adoptIfOurs(run, found.part);
+    inherited.asked.add(found.part.externalKey);
+    touched.add(found.unit);
+  }
+  for (const unit of touched) await closeIfMet(run, inherited, unit);
+}
+
+/** The target holds exactly the part's lines under its key: the killed invocation's write, recorded as answered. */
+async function adoptIfOurs(run: FlowRun, part: IntentPart): Promise<void> {
+  const { deps, ledger } = run;
+  const write: TargetWrite = { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload };
+  const back = await lookUp(deps.target, write);
+  if (!back || compareLines(back.ours, back.theirs).length > 0) return;
+  const at = deps.clock.now();
+  const doc: BuiltDocument = { externalKey: part.externalKey, payload: part.payload, members: part.members, contentHash: part.contentHash };
+  for (const e of writtenEntries(doc, back.targetId, undefined, at, run.runId)) ledger.remember(e);
+  for (const e of new ChangeBook(deps.changes!, (key) => ledger.get(key)).documentImage(doc, at, run.runId)) ledger.remember(e);
+  deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", {
+    flowId: run.flowId,
+    externalKey: part.externalKey,
+  });
+}
+
+/**
+ * An intent every part of which was met (recorded, or found not ours) is closed with this run's ledger save; one met
+ * only in part is stored again without the parts found not ours, so no later run asks about them again. Recorded
+ * parts stay until their ledger entries are saved (a run killed before that asks again).
+ */
+async function closeIfMet(run: FlowRun, inherited: Inherited, unit: string): Promise<void> {
+  const plan = inherited.plans.get(unit);
+  if (!plan) return;
+  const known = (p: IntentPart) => run.ledger.get(p.externalKey) !== undefined;
+  if (plan.parts.every((p) => inherited.asked.has(p.externalKey) || known(p))) {
+    inherited.plans.delete(unit);
+    run.ledger.settledPlans.push(unit);
+    return;
+  }
+  const parts = plan.parts.filter((p) => known(p) || !inherited.asked.has(p.externalKey));
+  if (parts.length === plan.parts.length) return;
+  const trimmed = { ...plan, parts, members: parts.flatMap((p) => p.members) };
+  await run.deps.state.outbox!.put(run.flowId, trimmed);
+  inherited.plans.set(unit, trimmed);
+}
