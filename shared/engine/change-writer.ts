@@ -265,6 +265,65 @@ async function reviewBuilt(ctx: ChangeWriterContext, act: Act, built: BuildResul
   }
 }
 
+/**
+ * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
+ * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it
+ * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member another group of this run imaged since is reversed
+ * in the plan's group (adv16c-resumed-plan-move); otherwise a member built into another group is left to that group.
+ */
+async function reviewPlanMembers(
+  ctx: ChangeWriterContext,
+  act: Act,
+  groupKey: string,
+  members: string[],
+  rowsById: Map<string, SourceRow>,
+  planned: Record<string, StoredImageLine[]> | undefined,
+) {
+  for (const id of [...members].sort()) {
+    const row = rowsById.get(id);
+    if (!row) continue;
+    const built = ctx.buildAlone(row);
+    if (built.dropped.some((d) => d.sourceId === id)) {
+      await act(ctx.book.reviewDropped(id, eventOf(row)), id, row);
+      continue;
+    }
+    const mine = aloneLines(ctx, row);
+    if (mine && built.documents[0]?.groupKey === groupKey) await act(ctx.book.reviewMember(id, groupKey, mine.lines, mine.head, eventOf(row)), id, row);
+    else if (planned?.[id] && newerElsewhere(ctx, id, groupKey))
+      await act(ctx.book.reversePlanned(id, groupKey, fromStored(planned[id]!), eventOf(row)), id, row);
+  }
+}
+
+/** Before-images once a document is written: a not merged document's lines, or each merged member's own lines. */
+function rememberImages(
+  ctx: ChangeWriterContext,
+  doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">,
+  rowsById: Map<string, SourceRow> | undefined,
+  planned: Record<string, StoredImageLine[]> | undefined,
+): void {
+  if (ctx.dryRun) return;
+  const at = ctx.now();
+  if (doc.groupKey === undefined) {
+    for (const e of ctx.book.documentImage(doc as BuiltDocument, at, ctx.runId)) ctx.remember(e);
+    return;
+  }
+  const members = doc.members.flatMap((id) => {
+    // A resumed plan never moves back a member another group's write of this run imaged (reviewPlanMembers reverses it here).
+    if (planned && newerElsewhere(ctx, id, doc.groupKey!)) return [];
+    const stored = planned?.[id];
+    if (stored) return [{ id, lines: fromStored(stored) }];
+    const row = rowsById?.get(id);
+    const mine = row && aloneLines(ctx, row);
+    if (mine) return [{ id, lines: mine.lines }];
+    const share = row && shareOf(ctx, row, doc.members, rowsById!);
+    if (share) return [{ id, lines: share }];
+    // Never silently unfollowed (adv16b-member-no-image): a letter names the member.
+    ctx.deadLetter(id, row ?? null, memberUnfollowed(id, doc.groupKey!));
+    return [];
+  });
+  for (const e of ctx.book.memberImages(doc.groupKey, members, doc.payload, at, ctx.runId)) ctx.remember(e);
+}
+
 export function createChangeWriter(ctx: ChangeWriterContext) {
   const state: WriterState = { records: [], correctionLetters: new Map<string, () => unknown>() };
   const { records, correctionLetters } = state;
@@ -281,27 +340,9 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
     },
     /** Documents the condition dropped and merged members read again: corrections where their posted lines changed. */
     reviewBuilt: (built: BuildResult, rowsById: Map<string, SourceRow>, merges: boolean) => reviewBuilt(ctx, act, built, rowsById, merges),
-    /**
-     * Members of a plan an earlier invocation started, read again before this run finished it as planned (outbox-writer.ts):
-     * the plan imaged them with the lines it books, so an edit or cancellation read since is corrected against it
-     * (chaos 9068, 9052 long; test/core/changes-resumed-plan). A member another group of this run imaged since is reversed
-     * in the plan's group (adv16c-resumed-plan-move); otherwise a member built into another group is left to that group.
-     */
-    async reviewPlanMembers(groupKey: string, members: string[], rowsById: Map<string, SourceRow>, planned?: Record<string, StoredImageLine[]>) {
-      for (const id of [...members].sort()) {
-        const row = rowsById.get(id);
-        if (!row) continue;
-        const built = ctx.buildAlone(row);
-        if (built.dropped.some((d) => d.sourceId === id)) {
-          await act(ctx.book.reviewDropped(id, eventOf(row)), id, row);
-          continue;
-        }
-        const mine = alone(row);
-        if (mine && built.documents[0]?.groupKey === groupKey) await act(ctx.book.reviewMember(id, groupKey, mine.lines, mine.head, eventOf(row)), id, row);
-        else if (planned?.[id] && newerElsewhere(ctx, id, groupKey))
-          await act(ctx.book.reversePlanned(id, groupKey, fromStored(planned[id]!), eventOf(row)), id, row);
-      }
-    },
+    /** Members of a resumed plan read again: corrected against the lines the plan imaged (reviewPlanMembers above). */
+    reviewPlanMembers: (groupKey: string, members: string[], rowsById: Map<string, SourceRow>, planned?: Record<string, StoredImageLine[]>) =>
+      reviewPlanMembers(ctx, act, groupKey, members, rowsById, planned),
     /** A not merged document whose key or source was seen before; false: write it as new. Counts a settled one as skipped. */
     async reviewDocument(doc: BuiltDocument, known: LedgerEntry | undefined, rowsById: Map<string, SourceRow>): Promise<boolean> {
       const row = doc.members.length === 1 ? rowsById.get(doc.members[0]!) : undefined;
@@ -311,7 +352,6 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       if (handled && review.verdict !== "corrections" && review.verdict !== "unknown" && review.verdict !== "report") ctx.skipped();
       return handled;
     },
-    /** Before-images once a document is written: a not merged document's lines, or each merged member's own lines. */
     /** Each member's own lines, stored with an outbox plan so its images are what the plan posts. */
     planImages(members: string[], rowsById: Map<string, SourceRow>): Record<string, StoredImageLine[]> {
       const out: Record<string, StoredImageLine[]> = {};
@@ -322,33 +362,12 @@ export function createChangeWriter(ctx: ChangeWriterContext) {
       }
       return out;
     },
-    imagesOf(
+    /** Before-images once a document is written: a not merged document's lines, or each merged member's own lines. */
+    imagesOf: (
       doc: Pick<BuiltDocument, "externalKey" | "payload" | "members" | "contentHash" | "groupKey">,
       rowsById: Map<string, SourceRow> | undefined,
       planned?: Record<string, StoredImageLine[]>,
-    ) {
-      if (ctx.dryRun) return;
-      const at = ctx.now();
-      if (doc.groupKey === undefined) {
-        for (const e of ctx.book.documentImage(doc as BuiltDocument, at, ctx.runId)) ctx.remember(e);
-        return;
-      }
-      const members = doc.members.flatMap((id) => {
-        // A resumed plan never moves back a member another group's write of this run imaged (reviewPlanMembers reverses it here).
-        if (planned && newerElsewhere(ctx, id, doc.groupKey!)) return [];
-        const stored = planned?.[id];
-        if (stored) return [{ id, lines: fromStored(stored) }];
-        const row = rowsById?.get(id);
-        const mine = row && alone(row);
-        if (mine) return [{ id, lines: mine.lines }];
-        const share = row && shareOf(ctx, row, doc.members, rowsById!);
-        if (share) return [{ id, lines: share }];
-        // Never silently unfollowed (adv16b-member-no-image): a letter names the member.
-        ctx.deadLetter(id, row ?? null, memberUnfollowed(id, doc.groupKey!));
-        return [];
-      });
-      for (const e of ctx.book.memberImages(doc.groupKey, members, doc.payload, at, ctx.runId)) ctx.remember(e);
-    },
+    ) => rememberImages(ctx, doc, rowsById, planned),
   };
 }
 

@@ -319,6 +319,21 @@ export async function runFlowById(ports: RunnerPorts, request: RunRequest): Prom
   return result;
 }
 
+/** The engine's options for this request; `recovering`: the lease was taken over from a run that did not end cleanly. */
+function runOptionsFor(request: RunRequest, now: number, incremental: IncrementalSettings, recovering: boolean, env: EnvVars): Parameters<typeof runFlow>[1] {
+  return {
+    runId: request.runId,
+    trigger: request.trigger,
+    now,
+    incremental,
+    range: request.range,
+    dryRun: request.dryRun,
+    recovering,
+    maxFailedRuns: maxFailedRunsFromEnv(env),
+    onProgress: request.onProgress,
+  };
+}
+
 async function invokeFlow(ports: RunnerPorts, request: RunRequest, later: UnvouchedLater): Promise<RunResult> {
   const clock = ports.clock ?? systemClock;
   const logger = ports.logger ?? silentLogger;
@@ -381,17 +396,7 @@ async function invokeFlow(ports: RunnerPorts, request: RunRequest, later: Unvouc
         runDeps,
         observeRun(runDeps, new TraceRecorder({ kv, flowId: flow.id, runId: request.runId, clock, logger, index: ports.env.TRACE_INDEX !== "off" })),
       );
-    const runOptions: Parameters<typeof runFlow>[1] = {
-      runId: request.runId,
-      trigger: request.trigger,
-      now,
-      incremental: settings,
-      range: request.range,
-      dryRun: request.dryRun,
-      recovering: "tookOverFrom" in lease && lease.tookOverFrom !== undefined,
-      maxFailedRuns: maxFailedRunsFromEnv(ports.env),
-      onProgress: request.onProgress,
-    };
+    const runOptions = runOptionsFor(request, now, settings, "tookOverFrom" in lease && lease.tookOverFrom !== undefined, ports.env);
     const result = await runFlow(runDeps, runOptions);
     if (!request.range)
       await resweepAfter(result.summary, { env: ports.env, flowId: flow.id, runId: request.runId, kv, meter, clock, logger, state }, (range, runId, sweptTo) =>

@@ -51,6 +51,27 @@ export interface FlowDocumentBuilder {
   withExternalKey(doc: BuiltDocumentLike, externalKey: string): BuiltDocumentLike;
 }
 
+/**
+ * What a run's records left unresolved so far: template paths no mapped record resolved, and condition fields /
+ * formatResponse old paths no source document carried. One reporter per builder (one builder per run).
+ */
+function unresolvedReporter(compiled: CompiledFlow) {
+  const tracker = createUnresolvedTracker(compiled.mapping);
+  /** Source paths no document of the run carried so far (null before any document). */
+  let sourceOpen: Map<string, UnresolvedPath> | null = null;
+  return (rows: Record<string, unknown>[], records: Record<string, unknown>[]): BuildResultLike["unresolved"] => {
+    tracker.observe(records);
+    if (rows.length > 0 && (sourceOpen === null || sourceOpen.size > 0)) {
+      const now = unresolvedSourcePaths(compiled.flow, rows);
+      if (sourceOpen === null) sourceOpen = new Map(now.map((u) => [u.flowPath, u]));
+      else for (const key of [...sourceOpen.keys()]) if (!now.some((u) => u.flowPath === key)) sourceOpen.delete(key);
+    }
+    const unresolved = [...(sourceOpen?.values() ?? []), ...tracker.report()];
+    if (unresolved.length === 0) return undefined;
+    return unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
+  };
+}
+
 export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { lookups?: LookupTables } = {}): FlowDocumentBuilder {
   const compiled = "mapping" in flow ? flow : compileFlow(flow);
   const records = new WeakMap<object, Record<string, unknown>>();
@@ -63,10 +84,7 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
     return vars;
   };
   let lastVars: TemplateVars = { lastSyncTime: 0, currentTime: 0 };
-  // One tracker per builder (one builder per run): a path is reported when no record of the run resolved it.
-  const tracker = createUnresolvedTracker(compiled.mapping);
-  // Condition fields / formatResponse old paths no source document of the run carried (null before any document).
-  let sourceOpen: Map<string, UnresolvedPath> | null = null;
+  const reportUnresolved = unresolvedReporter(compiled);
 
   return {
     merges: compiled.merges,
@@ -86,15 +104,11 @@ export function createDocumentBuilder(flow: Flow | CompiledFlow, options: { look
         held: assembled.held,
         skipped: assembled.skipped,
       };
-      tracker.observe(assembled.documents.map((d) => d.record));
-      if (rows.length > 0 && (sourceOpen === null || sourceOpen.size > 0)) {
-        const now = unresolvedSourcePaths(compiled.flow, rows);
-        if (sourceOpen === null) sourceOpen = new Map(now.map((u) => [u.flowPath, u]));
-        else for (const key of [...sourceOpen.keys()]) if (!now.some((u) => u.flowPath === key)) sourceOpen.delete(key);
-      }
-      const unresolved = [...(sourceOpen?.values() ?? []), ...tracker.report()];
-      if (unresolved.length > 0)
-        result.unresolved = unresolved.map((u) => ({ flowPath: u.flowPath, path: u.path, message: u.message, suggestions: u.suggestions }));
+      const unresolved = reportUnresolved(
+        rows,
+        assembled.documents.map((d) => d.record),
+      );
+      if (unresolved) result.unresolved = unresolved;
       // Mapped documents keep their order; find each one's assembled record for withExternalKey.
       const assembledByKey = new Map(assembled.documents.map((d) => [d.merge?.key ?? d.members[0]!, d]));
       for (const doc of mapped.documents) {

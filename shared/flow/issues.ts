@@ -166,6 +166,33 @@ function listWords(words: readonly string[]): string {
   return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
 }
 
+/**
+ * A value that matches no branch of a union: for a discriminated union, the discriminator that is missing or unknown
+ * (with a guess); otherwise the kinds of value the branches take.
+ */
+function unionProblem(issue: Issue, root: unknown, actual: unknown, hint: string | undefined): FlowProblem {
+  const path = issue.path;
+  const disc = (issue as { discriminator?: string; options?: unknown[] }).discriminator;
+  if (disc !== undefined) {
+    const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
+    const parentPath = path[path.length - 1] === disc ? path.slice(0, -1) : path;
+    const component = jsonPath(parentPath) || "document";
+    const value = valueAt(root, [...parentPath, disc]);
+    const guess = typeof value === "string" ? closest(value, options) : undefined;
+    return {
+      path: jsonPath([...parentPath, disc]),
+      problem: value === undefined ? `${component} needs a "${disc}"` : `unknown ${component} type ${JSON.stringify(value)}`,
+      hint: `use one of: ${options.join(", ")}${guess ? ` (did you mean "${guess}"?)` : ""}`,
+    };
+  }
+  const expected = expectedOfUnion(issue as Issue & { errors?: Issue[][] });
+  return {
+    path: jsonPath(path),
+    problem: `expected ${expected.length ? listWords(expected) : "another kind of value"}, got ${describe(actual)}`,
+    hint: hint ?? (expected.length ? `use ${expected.length > 1 ? "one of " : "a "}${listWords(expected)}` : undefined),
+  };
+}
+
 export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z.ZodMiniType): FlowProblem[] {
   const problems: FlowProblem[] = [];
   for (const issue of issues) {
@@ -196,29 +223,9 @@ export function formatIssues(issues: readonly Issue[], root: unknown, schema?: z
         });
         break;
       }
-      case "invalid_union": {
-        const disc = (issue as { discriminator?: string; options?: unknown[] }).discriminator;
-        if (disc !== undefined) {
-          const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
-          const parentPath = path[path.length - 1] === disc ? path.slice(0, -1) : path;
-          const component = jsonPath(parentPath) || "document";
-          const value = valueAt(root, [...parentPath, disc]);
-          const guess = typeof value === "string" ? closest(value, options) : undefined;
-          problems.push({
-            path: jsonPath([...parentPath, disc]),
-            problem: value === undefined ? `${component} needs a "${disc}"` : `unknown ${component} type ${JSON.stringify(value)}`,
-            hint: `use one of: ${options.join(", ")}${guess ? ` (did you mean "${guess}"?)` : ""}`,
-          });
-        } else {
-          const expected = expectedOfUnion(issue as Issue & { errors?: Issue[][] });
-          problems.push({
-            path: at,
-            problem: `expected ${expected.length ? listWords(expected) : "another kind of value"}, got ${describe(actual)}`,
-            hint: hint ?? (expected.length ? `use ${expected.length > 1 ? "one of " : "a "}${listWords(expected)}` : undefined),
-          });
-        }
+      case "invalid_union":
+        problems.push(unionProblem(issue, root, actual, hint));
         break;
-      }
       case "unrecognized_keys": {
         const allowed = schema ? allowedKeysAt(schema, root, path) : null;
         for (const key of issue.keys) {

@@ -150,6 +150,26 @@ interface SourceParts {
   responseFields?: DocumentedFields;
 }
 
+/** A scalar request value, typed as the parameter's `type` says unless it is a template (kept as text and scanned). */
+function scalarParam(imp: Importer, path: Path, field: string, type: string, raw: unknown, out: SourceParts): void {
+  const literal = text(raw);
+  if (literal === undefined) {
+    imp.fail([...path, "value"], `request value of kind ${Array.isArray(raw) ? "array" : typeof raw}`, "use a string, number or boolean");
+    return;
+  }
+  const isTemplate = /[{}]|^_function|^_findCollection|^_mongoQuery/.test(literal);
+  if (!isTemplate && (type === "int" || type === "number" || type === "integer" || type === "float") && /^-?\d+(\.\d+)?$/.test(literal)) {
+    out.params[field] = Number(literal);
+  } else if (!isTemplate && (type === "bool" || type === "boolean") && /^(true|false)$/i.test(literal)) {
+    out.params[field] = literal.toLowerCase() === "true";
+  } else if (!isTemplate && field === "date_type" && /^\d+$/.test(literal)) {
+    out.params[field] = Number(literal); // documented as a number
+  } else {
+    out.params[field] = typeof raw === "string" ? raw : raw;
+    if (typeof raw === "string") imp.scanTemplate(raw);
+  }
+}
+
 function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): void {
   imp.keys(
     item,
@@ -218,22 +238,7 @@ function convertParam(imp: Importer, item: Json, path: Path, out: SourceParts): 
     imp.fail([...path, "type"], "object-typed request parameter", "flatten it into plain parameters");
     return;
   }
-  const literal = text(raw);
-  if (literal === undefined) {
-    imp.fail([...path, "value"], `request value of kind ${Array.isArray(raw) ? "array" : typeof raw}`, "use a string, number or boolean");
-    return;
-  }
-  const isTemplate = /[{}]|^_function|^_findCollection|^_mongoQuery/.test(literal);
-  if (!isTemplate && (type === "int" || type === "number" || type === "integer" || type === "float") && /^-?\d+(\.\d+)?$/.test(literal)) {
-    out.params[field] = Number(literal);
-  } else if (!isTemplate && (type === "bool" || type === "boolean") && /^(true|false)$/i.test(literal)) {
-    out.params[field] = literal.toLowerCase() === "true";
-  } else if (!isTemplate && field === "date_type" && /^\d+$/.test(literal)) {
-    out.params[field] = Number(literal); // documented as a number
-  } else {
-    out.params[field] = typeof raw === "string" ? raw : raw;
-    if (typeof raw === "string") imp.scanTemplate(raw);
-  }
+  scalarParam(imp, path, field, type, raw, out);
 }
 
 /** QEasy's `response` list ([{field, children}], possibly an id/parent_id tree) as documented fields. */

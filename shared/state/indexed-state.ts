@@ -21,7 +21,7 @@ import type { EngineState } from "../engine/run.ts";
 import type { Checkpoint, RunSummary } from "../engine/types.ts";
 import type { Logger } from "../ports.ts";
 import { type FlowIndexCommit, type FlowIndexPort, type FlowIndexSnapshot, mergeGroupEntry, REGISTRY_LOAD_DAYS } from "./flow-index.ts";
-import { type ContinuationPort, openCarry } from "./continuation.ts";
+import { type Carry, type ContinuationPort, openCarry } from "./continuation.ts";
 import { LeaseLostError } from "./lease-keeper.ts";
 import type { OutboxPlan } from "./outbox-store.ts";
 import { indexedEntries, isGroupKey } from "./indexed-keys.ts";
@@ -160,12 +160,47 @@ function indexedWriteMarker(s: IndexSession, marker: WriteMarker, onMarked: () =
   };
 }
 
+/**
+ * The ledger as the run sees it: KV's, the carried entries of a continuing run, and the index's registry (group entries,
+ * dead-letter markers) merged in that order.
+ */
+function indexedLedger(s: IndexSession, base: EngineState, carry: Carry, carrying: boolean): Pick<EngineState, "ledgerView" | "ledgerAppend"> {
+  /** Registry entries from the index plus what this run committed. */
+  let groups: Map<string, LedgerEntry> | undefined;
+  const registry = async () => (groups ??= new Map((await s.load()).groups.map((g) => [g.externalKey, g])));
+  return {
+    ledgerView: async (flowId) => {
+      const [view, known] = await Promise.all([base.ledgerView(flowId), registry(), carry.ready()]);
+      return (key) => {
+        const kv = view(key);
+        const carried = carry.view(key);
+        const stored = carried && kv ? mergeIndexed(kv, carried) : (carried ?? kv);
+        const indexed = known.get(key);
+        return indexed && stored ? mergeIndexed(stored, indexed) : (indexed ?? stored);
+      };
+    },
+    ledgerAppend: async (_flowId, entries) => {
+      // All entries are carried in the index (fenced, with the registry entries among them) until the run ends, then
+      // written to the KV ledger in one segment (the record beyond the index's load horizon, and for hosts without one).
+      if (!entries.length) return;
+      const registryEntries = indexedEntries(entries);
+      if (carrying) {
+        await s.commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
+        carry.appended(entries);
+      } else {
+        if (registryEntries.length) await s.commit({ groups: registryEntries });
+        await base.ledgerAppend(s.o.flowId, entries);
+      }
+      if (!registryEntries.length) return;
+      const known = await registry();
+      for (const e of registryEntries) known.set(e.externalKey, mergeIndexed(known.get(e.externalKey), e));
+    },
+  };
+}
+
 export function indexedState(base: EngineState, o: IndexedStateOptions): IndexedState {
   const session = openIndexSession(o);
   const { load, commit, pending } = session;
-  /** Registry entries from the index plus what this run committed. */
-  let groups: Map<string, LedgerEntry> | undefined;
-  const registry = async () => (groups ??= new Map((await load()).groups.map((g) => [g.externalKey, g])));
   let lastCommitted: Checkpoint | undefined;
   let marked = false;
   let viewWatermark: number | undefined;
@@ -201,32 +236,7 @@ export function indexedState(base: EngineState, o: IndexedStateOptions): Indexed
       await commit({ checkpoint });
       lastCommitted = checkpoint;
     },
-    ledgerView: async (flowId) => {
-      const [view, known] = await Promise.all([base.ledgerView(flowId), registry(), carry.ready()]);
-      return (key) => {
-        const kv = view(key);
-        const carried = carry.view(key);
-        const stored = carried && kv ? mergeIndexed(kv, carried) : (carried ?? kv);
-        const indexed = known.get(key);
-        return indexed && stored ? mergeIndexed(stored, indexed) : (indexed ?? stored);
-      };
-    },
-    ledgerAppend: async (_flowId, entries) => {
-      // All entries are carried in the index (fenced, with the registry entries among them) until the run ends, then
-      // written to the KV ledger in one segment (the record beyond the index's load horizon, and for hosts without one).
-      if (!entries.length) return;
-      const registryEntries = indexedEntries(entries);
-      if (carrying) {
-        await commit({ ...(registryEntries.length ? { groups: registryEntries } : {}), carry: { ledger: entries } });
-        carry.appended(entries);
-      } else {
-        if (registryEntries.length) await commit({ groups: registryEntries });
-        await base.ledgerAppend(o.flowId, entries);
-      }
-      if (!registryEntries.length) return;
-      const known = await registry();
-      for (const e of registryEntries) known.set(e.externalKey, mergeIndexed(known.get(e.externalKey), e));
-    },
+    ...indexedLedger(session, base, carry, carrying),
     ...(outbox ? { outbox: indexedOutbox(session, outbox) } : {}),
     ...(marker ? { writeMarker: indexedWriteMarker(session, marker, () => (marked = true)) } : {}),
     continuation: carrying ? carry : NO_CARRY,

@@ -55,8 +55,56 @@ function compileBetween(ctx: CompileCtx, node: Extract<Node, { t: "between" }>):
   });
 }
 
-export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false): Eval {
+/** `-x`, `+x` (numeric, NULL-preserving; -0 is 0) and `NOT x` (three-valued). */
+function compileUnary(ctx: CompileCtx, node: Extract<Node, { t: "neg" | "pos" | "not" }>): Eval {
   const site = ctx.site;
+  const arg = compileNode(ctx, node.arg);
+  switch (node.t) {
+    case "neg":
+      return guard(site, node.pos, (s) => {
+        const n = toNumber(arg(s));
+        return n === null ? null : n === 0 ? 0 : -n;
+      });
+    case "pos":
+      return guard(site, node.pos, (s) => toNumber(arg(s)));
+    case "not":
+      return guard(site, node.pos, (s) => {
+        const t = truth(arg(s));
+        return t === null ? null : !t;
+      });
+  }
+}
+
+/** `x IS [NOT] NULL` (true or false, never NULL) and `x IS [NOT] TRUE / FALSE`. */
+function compileIs(ctx: CompileCtx, node: Extract<Node, { t: "is" }>): Eval {
+  const arg = compileNode(ctx, node.arg);
+  const not = node.not;
+  if (node.what === "NULL") {
+    return (s) => {
+      const v = arg(s);
+      return (v === null || v === undefined) !== not;
+    };
+  }
+  const want = node.what === "TRUE";
+  return guard(ctx.site, node.pos, (s) => (truth(arg(s)) === want) !== not);
+}
+
+/** `INTERVAL n UNIT`: a value only where a date is shifted by it (DATE_ADD / DATE_SUB, date ± INTERVAL). */
+function compileInterval(ctx: CompileCtx, node: Extract<Node, { t: "interval" }>, allowInterval: boolean): Eval {
+  if (!allowInterval)
+    throw syntaxError(
+      ctx.site,
+      node.pos,
+      "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT",
+      "a value",
+      "Write DATE_ADD(date, INTERVAL 1 DAY) or date + INTERVAL 1 DAY.",
+    );
+  const amount = compileNode(ctx, node.amount);
+  const unit = node.unit;
+  return guard(ctx.site, node.pos, (s) => new IntervalValue(toNumber(amount(s)), unit));
+}
+
+export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false): Eval {
   switch (node.t) {
     case "lit": {
       const v = node.v;
@@ -79,38 +127,14 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
     }
     case "str":
       return compileString(ctx, node.parts, node.pos);
-    case "neg": {
-      const arg = compileNode(ctx, node.arg);
-      return guard(site, node.pos, (s) => {
-        const n = toNumber(arg(s));
-        return n === null ? null : n === 0 ? 0 : -n;
-      });
-    }
-    case "pos": {
-      const arg = compileNode(ctx, node.arg);
-      return guard(site, node.pos, (s) => toNumber(arg(s)));
-    }
-    case "not": {
-      const arg = compileNode(ctx, node.arg);
-      return guard(site, node.pos, (s) => {
-        const t = truth(arg(s));
-        return t === null ? null : !t;
-      });
-    }
+    case "neg":
+    case "pos":
+    case "not":
+      return compileUnary(ctx, node);
     case "bin":
       return compileBinary(ctx, node);
-    case "is": {
-      const arg = compileNode(ctx, node.arg);
-      const not = node.not;
-      if (node.what === "NULL") {
-        return (s) => {
-          const v = arg(s);
-          return (v === null || v === undefined) !== not;
-        };
-      }
-      const want = node.what === "TRUE";
-      return guard(site, node.pos, (s) => (truth(arg(s)) === want) !== not);
-    }
+    case "is":
+      return compileIs(ctx, node);
     case "in":
       return compileIn(ctx, node);
     case "between":
@@ -123,19 +147,8 @@ export function compileNode(ctx: CompileCtx, node: Node, allowInterval = false):
       return compileCall(ctx, node);
     case "cast":
       return compileCast(ctx, node);
-    case "interval": {
-      if (!allowInterval)
-        throw syntaxError(
-          site,
-          node.pos,
-          "INTERVAL is only allowed in DATE_ADD / DATE_SUB or as date ± INTERVAL n UNIT",
-          "a value",
-          "Write DATE_ADD(date, INTERVAL 1 DAY) or date + INTERVAL 1 DAY.",
-        );
-      const amount = compileNode(ctx, node.amount);
-      const unit = node.unit;
-      return guard(site, node.pos, (s) => new IntervalValue(toNumber(amount(s)), unit));
-    }
+    case "interval":
+      return compileInterval(ctx, node, allowInterval);
     case "lookup":
       return compileLookup(node.spec, "null");
   }

@@ -4,9 +4,10 @@
  * spans 99 lines between its braces passed `biome ci`: shared/connectors/tplus/errors.ts readAnswer (99, 24 of them
  * closers) and shared/transform/map.ts mapNodes (99). Both are split now. This test measures what a reader sees —
  * the lines between a function's braces, found with the TypeScript parser over every production file (shared/,
- * worker/, action/ without its bundles) — and caps it at 90, the most Biome's 80 lets through in this code base today
- * (shared/connectors/jushuitan/window-scan.ts scanWindow). The cap may only go down as functions are split.
- * Fails on the old code: readAnswer 99, mapNodes 99.
+ * worker/, action/ without its bundles) — and caps it at 80, Biome's own number. It was 90 (the most Biome's count let
+ * through) until session 9 split the nine functions of 81–90 lines (scanWindow 90, indexedState 89, postKoas 85,
+ * createChangeWriter 84, invokeFlow 84, formatIssues 84, convertParam 83, compileNode 83, createDocumentBuilder 81).
+ * The cap may only go down. Fails on the old code: readAnswer 99, mapNodes 99 (at 90); the nine above (at 80).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const CAP = 90;
+const CAP = 80;
 
 function productionFiles(): string[] {
   const out = execFileSync("git", ["ls-files", "shared", "worker", "action"], { cwd: ROOT, encoding: "utf8" });

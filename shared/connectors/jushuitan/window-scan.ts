@@ -24,7 +24,7 @@ import { ConfigError } from "../../errors.ts";
 import { formatInZone } from "../../util/time.ts";
 import type { JstEndpoint } from "./endpoints.ts";
 import { JstPagingError } from "./errors.ts";
-import { compareCursor, type JstCursor, parseJstTime, readPage, rowCursor, rowId, rowVersionKey } from "./paging.ts";
+import { compareCursor, type JstCursor, type ParsedPage, parseJstTime, readPage, rowCursor, rowId, rowVersionKey } from "./paging.ts";
 
 export type ReadMode = "rowversion" | "keyset" | "offset";
 
@@ -125,95 +125,153 @@ function unseenRows(ep: JstEndpoint, pageRows: Record<string, unknown>[], yielde
   return rows;
 }
 
-export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<string, unknown>, options: WindowScanOptions): AsyncGenerator<ScannedPage> {
-  const { window, pageSize, timeField, zone, resume } = options;
-  if (window.to < window.from) throw new ConfigError(`window ends before it starts (from=${window.from}, to=${window.to})`);
-  const second = (ms: number) => Math.floor(ms / 1000) * 1000;
-  const fmt = (ms: number) => formatInZone(second(ms), undefined, zone);
-  const end = fmt(window.to);
-  let mode: ReadMode = resume?.mode ?? initialMode(ep, options.preferred);
-  let at = resume?.mode === "keyset" ? Math.max(window.from, resume.at) : window.from;
-  let ts: JstCursor = resume?.mode === "rowversion" ? resume.ts : "0";
+/** Where a window's scan stands; the page steps below advance it. */
+interface ScanState {
+  mode: ReadMode;
+  /** Keyset: the next request's begin (ms). */
+  at: number;
+  /** Rowversion: the greatest `ts` read so far. */
+  ts: JstCursor;
   /** Set while a busy second (keyset) or the whole window (offset) is read by passes that must agree. */
-  let agree: AgreePass | undefined =
-    resume && resume.mode !== "rowversion" && resume.agree
-      ? { ...resume.agree, ids: [...resume.agree.ids] }
-      : mode === "offset"
-        ? { page: 1, ids: [] }
-        : undefined;
+  agree: AgreePass | undefined;
   /** Keyset: the least data_count the next request may report if the answer is ordered by the window's field (rowsSkipped). */
-  let check: KeysetCheck | undefined = resume?.mode === "keyset" && !resume.agree ? resume.check : undefined;
+  check: KeysetCheck | undefined;
+}
+
+/** A time at second precision, the precision of the bounds we send. */
+function toSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
+/** The state a scan starts in: the saved position if there is one, else the window's start in the first mode the endpoint allows. */
+function startState(ep: JstEndpoint, options: WindowScanOptions): ScanState {
+  const { window, resume } = options;
+  const mode: ReadMode = resume?.mode ?? initialMode(ep, options.preferred);
+  return {
+    mode,
+    at: resume?.mode === "keyset" ? Math.max(window.from, resume.at) : window.from,
+    ts: resume?.mode === "rowversion" ? resume.ts : "0",
+    agree:
+      resume && resume.mode !== "rowversion" && resume.agree
+        ? { ...resume.agree, ids: [...resume.agree.ids] }
+        : mode === "offset"
+          ? { page: 1, ids: [] }
+          : undefined,
+    check: resume?.mode === "keyset" && !resume.agree ? resume.check : undefined,
+  };
+}
+
+/** The business parameters of the next request from the scan's state. */
+function nextRequest(state: ScanState, base: Record<string, unknown>, options: WindowScanOptions, fmt: (ms: number) => string): Record<string, unknown> {
+  const { window } = options;
+  const busySecond = state.mode === "keyset" && state.agree !== undefined;
+  const biz: Record<string, unknown> = {
+    ...base,
+    modified_begin: state.mode === "keyset" ? fmt(state.at) : fmt(window.from),
+    modified_end: busySecond ? fmt(Math.min(toSecond(state.at) + 1000, window.to)) : fmt(window.to),
+    page_index: state.agree ? state.agree.page : 1,
+    page_size: options.pageSize,
+  };
+  if (state.mode === "rowversion") biz.start_ts = state.ts;
+  return biz;
+}
+
+/** Rowversion: the cursor moves to the page's last `ts`; a full page that cannot move it is an error, not a loop. */
+function afterRowversionPage(ep: JstEndpoint, state: ScanState, page: ParsedPage, newRows: number, full: boolean, pageSize: number): ReadPosition {
+  const last: JstCursor = page.rows.length ? rowCursor(page.rows[page.rows.length - 1]!)! : state.ts;
+  if (full && compareCursor(last, state.ts) === 0 && newRows === 0) {
+    throw new JstPagingError({ path: ep.path }, `a full page shares ts ${String(state.ts)}: the cursor cannot advance`, { cursor: state.ts, pageSize });
+  }
+  state.ts = last;
+  return { mode: "rowversion", ts: String(state.ts) };
+}
+
+/** One page of an agreement pass (the busy second in keyset mode, or the whole window in offset mode). */
+function afterAgreePage(
+  ep: JstEndpoint,
+  state: ScanState,
+  agree: AgreePass,
+  page: ParsedPage,
+  full: boolean,
+  windowTo: number,
+): { hasNext: boolean; position: ReadPosition } {
+  for (const row of page.rows) agree.ids.push(rowId(ep, row));
+  if (full) agree.page++;
+  else if (agree.prev && sameSet(agree.prev, agree.ids)) {
+    // Two consecutive passes read the same ids: nothing was shifted past the reader.
+    state.agree = undefined;
+    if (state.mode === "keyset") state.at = toSecond(state.at) + 1000;
+  } else state.agree = { page: 1, ids: [], prev: agree.ids };
+  const next = state.agree;
+  if (state.mode === "keyset") {
+    // The keyset goes on after the busy second.
+    return {
+      hasNext: next !== undefined || state.at < windowTo,
+      position: next ? { mode: "keyset", at: state.at, agree: copyPass(next) } : { mode: "keyset", at: state.at },
+    };
+  }
+  // In offset mode the window is done once the passes agree.
+  return { hasNext: next !== undefined, position: next ? { mode: "offset", agree: copyPass(next) } : { mode: "offset" } };
+}
+
+/** Keyset: the begin moves to the page's last time, and the next request's data_count check is set. */
+function afterKeysetPage(ep: JstEndpoint, state: ScanState, page: ParsedPage, full: boolean, timeField: string, zone: string | undefined): ReadPosition {
+  const last = page.rows.length ? toSecond(parseJstTime(page.rows[page.rows.length - 1]![timeField], zone)!) : state.at;
+  // A full page inside one second cannot move the begin: that second is read on its own by agreeing passes.
+  if (full && last <= toSecond(state.at)) {
+    state.at = toSecond(state.at);
+    state.agree = { page: 1, ids: [] };
+    return { mode: "keyset", at: state.at, agree: copyPass(state.agree) };
+  }
+  const from = state.at;
+  const at = Math.max(state.at, last);
+  state.at = at;
+  const read = new Set(page.rows.filter((r) => (parseJstTime(r[timeField], zone) ?? at) < at).map((r) => rowId(ep, r))).size;
+  if (full && page.dataCount !== undefined) state.check = { from, count: page.dataCount - read, read };
+  return { mode: "keyset", at, ...(state.check ? { check: { ...state.check } } : {}) };
+}
+
+export async function* scanWindow(call: CallData, ep: JstEndpoint, base: Record<string, unknown>, options: WindowScanOptions): AsyncGenerator<ScannedPage> {
+  const { window, pageSize, timeField, zone } = options;
+  if (window.to < window.from) throw new ConfigError(`window ends before it starts (from=${window.from}, to=${window.to})`);
+  const fmt = (ms: number) => formatInZone(toSecond(ms), undefined, zone);
+  const state = startState(ep, options);
   /** Versions yielded in this scan: repeats (boundary second, ts ≥ cursor, a mode switch) are dropped. */
   const yielded = new Set<string>();
 
   for (let requestIndex = 1; ; requestIndex++) {
-    if (requestIndex > options.maxRequests) throw tooManyRequests(ep, fmt(window.from), end, options.maxRequests, mode);
-    const busySecond = mode === "keyset" && agree !== undefined;
-    const biz: Record<string, unknown> = {
-      ...base,
-      modified_begin: mode === "keyset" ? fmt(at) : fmt(window.from),
-      modified_end: busySecond ? fmt(Math.min(second(at) + 1000, window.to)) : end,
-      page_index: agree ? agree.page : 1,
-      page_size: pageSize,
-    };
-    if (mode === "rowversion") biz.start_ts = ts;
+    if (requestIndex > options.maxRequests) throw tooManyRequests(ep, fmt(window.from), fmt(window.to), options.maxRequests, state.mode);
+    const busySecond = state.mode === "keyset" && state.agree !== undefined;
+    const biz = nextRequest(state, base, options, fmt);
     const page = readPage(ep, await call(biz));
 
-    if (mode === "rowversion" && !orderedByTs(page.rows, ts)) {
+    if (state.mode === "rowversion" && !orderedByTs(page.rows, state.ts)) {
       // No ts on the rows, or the server ignored start_ts: the window is read by keyset from its start instead.
-      mode = "keyset";
-      at = window.from;
+      state.mode = "keyset";
+      state.at = window.from;
       continue;
     }
-    const countShort = mode === "keyset" && !busySecond && check !== undefined && page.dataCount !== undefined && page.dataCount < check.count;
-    const skipped = countShort && (requestIndex++, await rowsSkipped(call, ep, { ...biz, modified_begin: fmt(check!.from) }, check!, page.dataCount!));
-    check = undefined;
-    if (mode === "keyset" && !busySecond && (skipped || !orderedByTime(page.rows, timeField, zone))) {
+    const check = state.mode === "keyset" && !busySecond ? state.check : undefined;
+    const countShort = check !== undefined && page.dataCount !== undefined && page.dataCount < check.count;
+    const skipped = countShort && (requestIndex++, await rowsSkipped(call, ep, { ...biz, modified_begin: fmt(check.from) }, check, page.dataCount!));
+    state.check = undefined;
+    if (state.mode === "keyset" && !busySecond && (skipped || !orderedByTime(page.rows, timeField, zone))) {
       // Unordered page, or rows vanished between the last begin and this one: the window is read by offset passes
       // (an edit that takes a read row out of the window also lowers the count: a false alarm costs passes, not rows).
-      mode = "offset";
-      agree = { page: 1, ids: [] };
+      state.mode = "offset";
+      state.agree = { page: 1, ids: [] };
       continue;
     }
 
     const rows = unseenRows(ep, page.rows, yielded);
     const full = page.rows.length >= pageSize && page.hasNext !== false;
-    let hasNext = full;
-    let position: ReadPosition;
-    if (mode === "rowversion") {
-      const last: JstCursor = page.rows.length ? rowCursor(page.rows[page.rows.length - 1]!)! : ts;
-      if (full && compareCursor(last, ts) === 0 && rows.length === 0) {
-        throw new JstPagingError({ path: ep.path }, `a full page shares ts ${String(ts)}: the cursor cannot advance`, { cursor: ts, pageSize });
-      }
-      ts = last;
-      position = { mode, ts: String(ts) };
-    } else if (agree) {
-      // One pass of the agreement scan (the busy second, or the whole window in offset mode).
-      for (const row of page.rows) agree.ids.push(rowId(ep, row));
-      if (full) agree.page++;
-      else if (agree.prev && sameSet(agree.prev, agree.ids)) {
-        // Two consecutive passes read the same ids: nothing was shifted past the reader.
-        agree = undefined;
-        if (mode === "keyset") at = second(at) + 1000;
-      } else agree = { page: 1, ids: [], prev: agree.ids };
-      // The keyset goes on after the busy second; in offset mode the window is done once the passes agree.
-      hasNext = agree !== undefined || (mode === "keyset" && at < window.to);
-      position = mode === "keyset" ? (agree ? { mode, at, agree: copyPass(agree) } : { mode, at }) : agree ? { mode, agree: copyPass(agree) } : { mode };
-    } else {
-      const last = page.rows.length ? second(parseJstTime(page.rows[page.rows.length - 1]![timeField], zone)!) : at;
-      // A full page inside one second cannot move the begin: that second is read on its own by agreeing passes.
-      if (full && last <= second(at)) {
-        at = second(at);
-        agree = { page: 1, ids: [] };
-      } else {
-        const from = at;
-        at = Math.max(at, last);
-        const read = new Set(page.rows.filter((r) => (parseJstTime(r[timeField], zone) ?? at) < at).map((r) => rowId(ep, r))).size;
-        if (full && page.dataCount !== undefined) check = { from, count: page.dataCount - read, read };
-      }
-      position = agree ? { mode: "keyset", at, agree: copyPass(agree) } : { mode: "keyset", at, ...(check ? { check: { ...check } } : {}) };
-    }
-    yield { rows, fetched: page.rows.length, requestIndex, hasNext, dataCount: page.dataCount, mode, position };
+    const { hasNext, position } =
+      state.mode === "rowversion"
+        ? { hasNext: full, position: afterRowversionPage(ep, state, page, rows.length, full, pageSize) }
+        : state.agree
+          ? afterAgreePage(ep, state, state.agree, page, full, window.to)
+          : { hasNext: full, position: afterKeysetPage(ep, state, page, full, timeField, zone) };
+    yield { rows, fetched: page.rows.length, requestIndex, hasNext, dataCount: page.dataCount, mode: state.mode, position };
     if (!hasNext) return;
   }
 }

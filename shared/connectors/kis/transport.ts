@@ -67,8 +67,16 @@ function looksLikeHtml(text: string): boolean {
   return /^\s*(<!doctype|<html|<head|<body|<\?xml|<)/i.test(text);
 }
 
-/** Posts and returns the envelope's `data` on errcode 0; throws a typed error otherwise. */
-export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest, policy: KoasPolicy): Promise<unknown> {
+/** What came back from one POST, before anything is made of it. */
+interface KoasAnswer {
+  status: number;
+  text: string;
+  contentType: string | null;
+  retryAfter: string | null;
+}
+
+/** One POST under the request's timeout and the caller's signal; a timeout or dropped connection is a typed transport error. */
+async function exchange(fetch: FetchLike, req: KoasRequest, policy: KoasPolicy): Promise<KoasAnswer> {
   const controller = new AbortController();
   let timedOut = false;
   // A real timer, not the injected clock: a virtual clock in tests must not make requests time out.
@@ -80,19 +88,13 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
   if (req.signal?.aborted) onCallerAbort();
   else req.signal?.addEventListener("abort", onCallerAbort, { once: true });
 
-  let status = 0;
-  let text: string;
-  let contentType: string | null = null;
-  let retryAfter: string | null = null;
   try {
     const res = await fetch(req.url, { method: "POST", headers: req.headers, body: req.body, signal: controller.signal });
-    status = res.status;
-    contentType = res.headers.get("content-type");
-    retryAfter = res.headers.get("retry-after");
-    text = await res.text();
+    const answer = { status: res.status, contentType: res.headers.get("content-type"), retryAfter: res.headers.get("retry-after"), text: await res.text() };
     // A fetch port that ignores the abort signal (an in-process emulator) may still deliver a late answer:
     // the caller has already been told "timeout", so the answer is dropped and the outcome stays unknown.
     if (timedOut) throw new Error("timeout");
+    return answer;
   } catch (error) {
     if (error instanceof BridgeError) throw error; // BudgetExhaustedError and friends pass untouched
     if (req.signal?.aborted && !timedOut) throw req.signal.reason ?? error;
@@ -105,8 +107,12 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
     clearTimeout(timer);
     req.signal?.removeEventListener("abort", onCallerAbort);
   }
+}
 
-  if (policy.throttleStatuses.includes(status)) throw new KisThrottledError(status, retryAfterMs(retryAfter, clock.now()));
+/** The answer's JSON object envelope; throttling, a 5xx, an HTML page or a body that is not a JSON object throw. */
+function envelopeOf(answer: KoasAnswer, clock: Clock, req: KoasRequest, policy: KoasPolicy): Record<string, unknown> {
+  const { status, text, contentType } = answer;
+  if (policy.throttleStatuses.includes(status)) throw new KisThrottledError(status, retryAfterMs(answer.retryAfter, clock.now()));
   if (status >= 500) {
     throw new KisTransportError("http_5xx", `KIS answered ${req.label} with HTTP ${status}`, status);
   }
@@ -130,8 +136,14 @@ export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest,
       contentType,
     });
   }
+  return envelope as Record<string, unknown>;
+}
 
-  const env = envelope as Record<string, unknown>;
+/** Posts and returns the envelope's `data` on errcode 0; throws a typed error otherwise. */
+export async function postKoas(fetch: FetchLike, clock: Clock, req: KoasRequest, policy: KoasPolicy): Promise<unknown> {
+  const answer = await exchange(fetch, req, policy);
+  const { status, text, contentType } = answer;
+  const env = envelopeOf(answer, clock, req, policy);
   // errcode as a number or a numeric string (UNCERTAIN: every source shows a number).
   const errcode = typeof env.errcode === "number" ? env.errcode : typeof env.errcode === "string" && /^-?\d+$/.test(env.errcode) ? Number(env.errcode) : NaN;
   const description = typeof env.description === "string" ? env.description : typeof env.errmsg === "string" ? env.errmsg : "";
