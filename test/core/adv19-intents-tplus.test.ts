@@ -11,6 +11,13 @@
  * never held (posts `<io>-C1`), with no letter. Expected: a `conflict` (or write_unknown) letter, nothing posted.
  * Note: the pre-intent path trusted an unreadable "already exists" the same way (verify-existing.ts), so this is the
  * intent inheriting that trust rather than a new hole; the promise's wording (and docs/changes.md) claims more.
+ *
+ * FINDING (the FindVoucherList test): in a T+ account without FindVoucherList the lookup cannot tell, and
+ * write-intents.ts treats that as "says nothing": the part is marked asked and trimmed from the intent, no log, no
+ * letter. A document the killed invocation committed and the source then cancelled is never reversed (T+ keeps the
+ * voucher, the source has nothing) and nothing says so. pending-writes.ts, for the same "cannot tell" about a lost
+ * answer, files a `write_unknown` letter ("never silent"); the intent path is silent (docs/changes.md calls it the
+ * normal path, but for a cancellation the normal path does nothing).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
@@ -120,5 +127,23 @@ describe("adv19 write intents on a per-document T+ flow", () => {
       own: [],
       diff: true, // a conflict leaves the key as it was: the totals stay apart until an operator resolves the letter
     });
+  });
+
+  // T+ without FindVoucherList: the lookup cannot tell, so the intent says nothing (documented: "cannot tell → the
+  // normal path"). Cancelled meanwhile, nothing reverses the voucher the killed invocation committed.
+  it("FINDING: no FindVoucherList: cancelled after the killed invocation committed it: reversed, or a letter says so", async () => {
+    const e = await perDocumentTplus({ tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
+    void e.run(TPLUS, {}, { fetch: killAtCreate(true) });
+    await waitFor(() => vouchers(e).length > 0);
+    const io = String(vouchers(e)[0]!.ExternalCode);
+    const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
+    e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, status: "Cancelled" });
+    expect(e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => String(d.io_id) === io).map((d) => d.status)).toEqual(["Cancelled"]);
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(TPLUS);
+    await e.runToCompletion(TPLUS);
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(TPLUS, { status: "open" });
+    const named = letters.some((l) => l.externalKey === io || String(l.sourceId) === io);
+    expect({ balanced: differences(e, io).length === 0, orLetter: named }).not.toEqual({ balanced: false, orLetter: false });
   });
 });
