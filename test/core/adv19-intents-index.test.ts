@@ -6,7 +6,7 @@
  * adv19-intents-killed-correction's on this model (it reproduces there too: a change_unknown letter, KIS 23, source 30).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { RunRequest } from "../../shared/engine/types.ts";
+import type { RunRequest } from "../../shared/engine/runner.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";

@@ -138,7 +138,12 @@ describe("adv19 write intents on a per-document T+ flow", () => {
     const io = String(vouchers(e)[0]!.ExternalCode);
     const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
     e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, status: "Cancelled" });
-    expect(e.stack.jushuitan.documents(JST_PATHS.salesOut).filter((d) => String(d.io_id) === io).map((d) => d.status)).toEqual(["Cancelled"]);
+    expect(
+      e.stack.jushuitan
+        .documents(JST_PATHS.salesOut)
+        .filter((d) => String(d.io_id) === io)
+        .map((d) => d.status),
+    ).toEqual(["Cancelled"]);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(TPLUS);
     await e.runToCompletion(TPLUS);
