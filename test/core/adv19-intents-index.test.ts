@@ -1,0 +1,104 @@
+/**
+ * adv19 (write intents 1fe1973) over the flow index (the Worker's Durable Object model: MemoryFlowCoordinator, as
+ * adv12-stale-dead-letter uses it): intents are index plans there, their deletion waits for the next index commit
+ * (state/indexed-state.ts `closePlans`), and a continuing run's ledger entries stay in the carry. Killed, edited or
+ * cancelled, and budget-stopped invocations; afterwards no plan may stay in the index. The FINDING test is
+ * adv19-intents-killed-correction's on this model (it reproduces there too: a change_unknown letter, KIS 23, source 30).
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { RunRequest } from "../../shared/engine/runner.ts";
+import { runFlowById } from "../../shared/engine/runner.ts";
+import type { FetchLike } from "../../shared/ports.ts";
+import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { type E2E, startE2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+
+vi.setConfig({ testTimeout: 120_000 });
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+function indexed(e: E2E) {
+  const lock = new MemoryFlowCoordinator(e.clock);
+  let n = 0;
+  const run = (request: Partial<RunRequest> = {}, fetch?: FetchLike) =>
+    runFlowById(
+      { ...e.ports, lock, ...(fetch ? { fetch } : {}) },
+      { flowId: KIS, runId: `idx-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request },
+    );
+  const toCompletion = async (request: Partial<RunRequest> = {}) => {
+    for (let i = 0; i < 500; i++) if (!(await run(request)).summary.continues) return i + 1;
+    throw new Error("did not complete");
+  };
+  const plans = async () => (await lock.loadIndex(KIS, { groupsSince: 0 })).plans.map((p) => p.unit);
+  return { lock, run, toCompletion, plans };
+}
+
+async function killedThen(change: "edit" | "cancel") {
+  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
+  e2e = e;
+  const x = indexed(e);
+  void x.run({}, killAtCreate(true));
+  await waitFor(() => e.stack.kis.bills().length > 0);
+  expect(await x.plans()).toHaveLength(1);
+  const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+  if (change === "edit") addLine(e, docOf(e, billNo));
+  else e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: docOf(e, billNo).io_id, status: "Cancelled" });
+  e.clock.advance(60 * 60_000);
+  await x.toCompletion();
+  await x.toCompletion();
+  const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+  return { diff: differences(e, billNo), letters: letters.map((l) => [l.externalKey, l.error.code]), plans: await x.plans() };
+}
+
+describe("adv19 write intents over the flow index (Durable Object model)", () => {
+  it("held: killed then edited: corrected, no letter, no plan left", async () => {
+    expect(await killedThen("edit")).toEqual({ diff: [], letters: [], plans: [] });
+  });
+
+  it("held: killed then cancelled: reversed, no plan left", async () => {
+    expect(await killedThen("cancel")).toEqual({ diff: [], letters: [], plans: [] });
+  });
+
+  it("held: invocations stopped by a small budget (continuations) leave no plan between them", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 200, salesOut: 0 });
+    e2e = e;
+    const x = indexed(e);
+    let invocations = 0;
+    for (; invocations < 200; invocations++) {
+      const { summary } = await x.run({ budget: { maxSubrequests: 10 } });
+      expect(await x.plans()).toEqual([]);
+      if (!summary.continues) break;
+    }
+    expect(invocations).toBeGreaterThan(1);
+    expect(e.stack.kis.bills().length).toBeGreaterThan(10);
+  });
+
+  // The root of adv19-intents-killed-correction on the Worker's model: the same re-adoption over the corrected image.
+  it("FINDING: killed again mid-correction, then edited again: corrected to the newest lines, no letter", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
+    e2e = e;
+    const x = indexed(e);
+    void x.run({}, killAtCreate(true));
+    await waitFor(() => e.stack.kis.bills().length > 0);
+    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    addLine(e, docOf(e, billNo));
+    e.clock.advance(60 * 60_000);
+    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
+    void x.run({}, killAtCreate(true, correction, 2));
+    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
+    const doc = docOf(e, billNo);
+    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
+    items[0]!.qty = Number(items[0]!.qty) + 7;
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    e.clock.advance(60 * 60_000);
+    await x.toCompletion();
+    await x.toCompletion();
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect({ diff: differences(e, billNo), letters: letters.map((l) => [l.externalKey, l.error.code]) }).toEqual({ diff: [], letters: [] });
+  });
+});

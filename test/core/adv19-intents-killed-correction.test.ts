@@ -1,0 +1,108 @@
+/**
+ * FINDING (adv19, write intents 1fe1973): the page killed again while correcting the adopted bill, then edited again.
+ * Invocation 1 commits bill A (20) and is killed before its answer; A is edited (23). Invocation 2 adopts A from the
+ * intent (its ledger entry and image only in memory), posts A-R1 (-20) and A-B1 (23), each kept as a `pending:` unit
+ * before it is sent, and is killed once KIS committed both, before any ledger save; A is edited again (30).
+ * Invocation 3 first settles the pending corrections (pending-writes.ts: A's image moves to A-B1's 23), but A's own
+ * ledger entry was never saved and the intent is still open, so resolveWriteIntents adopts A AGAIN
+ * (write-intents.ts adoptIfOurs: `!run.ledger.get(part.externalKey)` is the only guard) and writes the intent's
+ * original image (20, d: A) over the corrected one. The review then numbers the correction from the stale image
+ * (A-R1/A-B1 again): A-B1 exists with other content, so a `change_unknown` letter ("no before-image") and the second
+ * edit is never booked: KIS 23, source 30 — silently wrong until someone works the letter. The control (invocation 1
+ * completes normally, everything else the same) posts A-R2/A-B2 and ends with no letter: the intent causes it.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { OutboxStore } from "../../shared/state/outbox-store.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { type E2E, startE2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+
+vi.setConfig({ testTimeout: 90_000 });
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+describe("adv19 write intents: killed again while correcting the adopted bill", () => {
+  it("held: the edit (no second edit) is corrected exactly once", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
+    e2e = e;
+    void e.run(KIS, {}, { fetch: killAtCreate(true) });
+    await waitFor(() => e.stack.kis.bills().length > 0);
+    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    addLine(e, docOf(e, billNo));
+    e.clock.advance(60 * 60_000);
+    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
+    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
+    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
+    const corrections = () =>
+      e.stack.kis
+        .bills()
+        .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
+        .map((b) => String(b.FBillNo));
+    expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(KIS);
+    await e.runToCompletion(KIS);
+    expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]); // not corrected twice
+    expect(differences(e, billNo)).toEqual([]);
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters.map((l) => [l.externalKey, l.error.code])).toEqual([]);
+    expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
+  });
+  it("FINDING: edited again before the next run: corrected to the newest lines, no letter", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
+    e2e = e;
+    void e.run(KIS, {}, { fetch: killAtCreate(true) });
+    await waitFor(() => e.stack.kis.bills().length > 0);
+    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    addLine(e, docOf(e, billNo));
+    e.clock.advance(60 * 60_000);
+    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
+    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
+    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
+    const corrections = () =>
+      e.stack.kis
+        .bills()
+        .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
+        .map((b) => String(b.FBillNo));
+    expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
+    const doc = docOf(e, billNo);
+    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
+    items[0]!.qty = Number(items[0]!.qty) + 7;
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(KIS);
+    await e.runToCompletion(KIS);
+    expect(differences(e, billNo)).toEqual([]);
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters.map((l) => [l.externalKey, l.error.code])).toEqual([]);
+    expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
+  });
+});
+
+describe("adv19 control: the same without the first kill (no intent involved)", () => {
+  it("held: A completes normally, then the killed correction and the second edit end corrected, no letter", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
+    e2e = e;
+    await e.runToCompletion(KIS);
+    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    addLine(e, docOf(e, billNo));
+    e.clock.advance(60 * 60_000);
+    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
+    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
+    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
+    const doc = docOf(e, billNo);
+    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
+    items[0]!.qty = Number(items[0]!.qty) + 7;
+    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(KIS);
+    await e.runToCompletion(KIS);
+    expect(differences(e, billNo)).toEqual([]);
+    const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+    expect(letters.map((l) => [l.externalKey, l.error.code])).toEqual([]);
+  });
+});
