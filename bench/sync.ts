@@ -6,6 +6,7 @@
  *     Worker's state layout (flow index in the Durable Object: a continuing run's carry stays there, state/continuation.ts);
  *  3. wall time of a rate-bound sync under the real Jushuitan limits (5/s, 100/min) against the floor they impose.
  */
+import { isStateLabel } from "../shared/engine/meter.ts";
 import { runFlowById } from "../shared/engine/runner.ts";
 import { DAY_MS } from "../shared/engine/window.ts";
 import { seedFlow } from "../shared/flows/index.ts";
@@ -67,7 +68,9 @@ async function callsAndKvWrites() {
     const summaries = await e2e.runToCompletion("jst-other-in-to-kis", { budget: { maxSubrequests: budget } }, 2000);
     const written = summaries.reduce((n, s) => n + s.counts.written, 0);
     const kvWrites = summaries.reduce((n, s) => n + (s.kv?.writes ?? 0), 0);
-    const calls = summaries.reduce((n, s) => n + s.subrequests, 0);
+    // Vendor API calls: the state calls a run charges to its budget (write intents, `state:…`) are not API calls.
+    const stateCalls = summaries.reduce((n, s) => n + (s.api ?? []).filter((a) => isStateLabel(a.endpoint)).reduce((m, a) => m + a.calls, 0), 0);
+    const calls = summaries.reduce((n, s) => n + s.subrequests, 0) - stateCalls;
     const jstRequests = (e2e.stack.jushuitan.requests() as JstLogEntry[]).filter((r) => r.path === JST_PATHS.otherInOut).length;
     const flow = seedFlow("jst-other-in-to-kis");
     source ??= sourceFacts(

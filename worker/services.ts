@@ -6,7 +6,7 @@
 import { JST_DEFAULT_BASE_URL } from "../shared/compose/connectors.ts";
 import { KIS_DEFAULT_BASE_URL } from "../shared/connectors/kis/config.ts";
 import { DEFAULT_CLOUD_BASE_URL } from "../shared/connectors/tplus/cloud.ts";
-import { percentile } from "../shared/engine/meter.ts";
+import { isStateLabel, percentile } from "../shared/engine/meter.ts";
 import { refreshReferenceTable } from "../shared/engine/references.ts";
 import { DOCTOR_RESULT_KEY, runDoctor, type DoctorReport } from "../shared/doctor/index.ts";
 import { replayDeadLetter } from "../shared/engine/replay.ts";
@@ -271,6 +271,7 @@ async function apiCatalog({ env, config, store }: ServiceContext): Promise<ApiCa
   const runs = (await store.listRuns(undefined, 100)) as unknown as StoredRun[];
   for (const run of runs) {
     for (const api of run.api ?? []) {
+      if (isStateLabel(api.endpoint)) continue; // a state call charged to the budget (CallMeter.charge), not a vendor endpoint
       const system: ApiCatalogEntry["system"] = api.endpoint.includes("/koas/")
         ? "kis"
         : api.endpoint.includes("/tplus/") || api.endpoint.includes("/auth/")

@@ -15,7 +15,7 @@ import { notePendingOriginal } from "./pending-writes.ts";
 import type { RunResult } from "./run.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import { verifyExisting } from "./verify-existing.ts";
-import { closeWriteIntents, openWriteIntents, resolveWriteIntents } from "./write-intents.ts";
+import { closeWriteIntents, openWriteIntents, redatedIntent, resolveWriteIntents } from "./write-intents.ts";
 
 type PlannedStatus = RunResult["planned"][number]["status"];
 
@@ -114,7 +114,10 @@ async function writeVerified(run: FlowRun, doc: BuiltDocument): Promise<TargetWr
   const verifyAll = (run.options.recovering ?? false) || recovery.uncleanBefore;
   const writeOptions = { verifyExisting: verifyAll || run.poison.triedBefore(doc) };
   await run.poison.beforeRetry(doc); // poison.ts: the known-good read a count may need, asked before the budget goes
-  const result = await (deps.periods ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods) : deps.target.write(write, writeOptions));
+  const redating = (payload: Record<string, unknown>) => redatedIntent(run, doc.externalKey, payload);
+  const result = await (deps.periods
+    ? writeWithPeriodPolicy(deps.target, write, writeOptions, deps.periods, redating)
+    : deps.target.write(write, writeOptions));
   const conflict = await verifyExisting(deps.target, write, result, deps.logger);
   if (conflict) throw conflict; // the key holds other lines: a conflict dead letter, never "written"
   return result;

@@ -29,8 +29,17 @@ export interface CallMeter {
   remaining(): number;
   /** True when the next request would be refused. */
   exhausted(): boolean;
+  /**
+   * Counts one call that is not a fetch against the budget (a state call the run makes per page, e.g. a write
+   * intent: Durable Object calls count as subrequests on Workers, ../shared/docs/platform.md), under `label`
+   * (`state:…`). Throws BudgetExhausted like a fetch when none is left.
+   */
+  charge(label: string): void;
   stats(): EndpointStats[];
 }
+
+/** Endpoint labels of calls that are not vendor API calls (CallMeter.charge). */
+export const isStateLabel = (endpoint: string) => endpoint.startsWith("state:");
 
 /** Jushuitan answers throttling inside HTTP 200 with code 199/200; peek at small bodies to count it. */
 const JST_THROTTLE = /"code"\s*:\s*(199|200)\s*[,}]/;
@@ -60,8 +69,8 @@ export function createCallMeter(fetch: FetchLike, budget: Budget, clock: Clock):
 
   const exhausted = () => used >= budget.maxSubrequests || (budget.deadline !== undefined && clock.now() >= budget.deadline);
 
-  const metered: FetchLike = async (input, init) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  /** Counts one call under `endpoint`, or throws when the budget is spent. */
+  const take = (endpoint: string): EndpointStats => {
     if (exhausted()) {
       throw new BudgetExhaustedError(used >= budget.maxSubrequests ? `subrequest budget of ${budget.maxSubrequests} spent` : "invocation deadline reached", {
         used,
@@ -69,8 +78,14 @@ export function createCallMeter(fetch: FetchLike, budget: Budget, clock: Clock):
       });
     }
     used++;
-    const s = statsFor(endpointLabel(url));
+    const s = statsFor(endpoint);
     s.calls++;
+    return s;
+  };
+
+  const metered: FetchLike = async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const s = take(endpointLabel(url));
     const started = clock.now();
     try {
       const res = await fetch(input, init);
@@ -94,6 +109,9 @@ export function createCallMeter(fetch: FetchLike, budget: Budget, clock: Clock):
     used: () => used,
     remaining: () => Math.max(0, budget.maxSubrequests - used),
     exhausted,
+    charge: (label) => {
+      take(label);
+    },
     stats: () => [...byEndpoint.values()].map((s) => ({ ...s, latenciesMs: [...s.latenciesMs] })),
   };
 }

@@ -46,10 +46,8 @@ export const keyInDoubt = (run: FlowRun, key: string): boolean => inDoubtByRun.g
 /** The last `createdAt` this run gave a pending entry: strictly increasing, so they resolve in the order written. */
 const lastOpenedAt = new WeakMap<FlowRun, number>();
 
-/** Stores `doc` as a pending write with the entries its answer settles (no-op in a dry run or without an outbox). */
-export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): Promise<void> {
-  const outbox = run.deps.state.outbox;
-  if (run.dryRun || !outbox) return;
+/** The pending entry of `doc`, with the entries its answer settles; `createdAt` strictly increasing within the run. */
+function pendingPlanOf(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): OutboxPlan {
   const plan: OutboxPlan = {
     v: 1,
     unit: pendingUnit(doc.externalKey),
@@ -63,7 +61,14 @@ export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle:
     settle,
   };
   lastOpenedAt.set(run, plan.createdAt);
-  await outbox.put(run.flowId, plan);
+  return plan;
+}
+
+/** Stores `doc` as a pending write with the entries its answer settles (no-op in a dry run or without an outbox). */
+export async function openPendingWrite(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): Promise<void> {
+  const outbox = run.deps.state.outbox;
+  if (run.dryRun || !outbox) return;
+  await outbox.put(run.flowId, pendingPlanOf(run, doc, settle));
   const open = openByRun.get(run) ?? new Set<string>();
   open.add(doc.externalKey);
   openByRun.set(run, open);
@@ -111,6 +116,23 @@ export async function resolvePendingWrites(run: FlowRun): Promise<OutboxPlan[]> 
   const pending = listed.filter((p) => isPendingUnit(p.unit)).sort((a, b) => a.createdAt - b.createdAt);
   for (const plan of pending) await resolveOne(run, plan);
   return listed;
+}
+
+/**
+ * A killed invocation's write the target cannot be asked about (write-intents.ts: T+ without FindVoucherList, a KIS
+ * lookup it cannot make): kept as a pending entry, with the ledger entries and image its answer would settle, and
+ * resolved at once like any write in doubt (sent again where a duplicate answer is proof, else a `write_unknown`
+ * letter): never dropped silently (adv19-intents-tplus). A run stopped meanwhile keeps the entry for the next one.
+ */
+export async function holdInDoubt(run: FlowRun, doc: BuiltDocument): Promise<void> {
+  const outbox = run.deps.state.outbox;
+  const changes = run.deps.changes;
+  if (run.dryRun || !outbox || !changes) return;
+  const at = run.deps.clock.now();
+  const book = new ChangeBook(changes, (key) => run.ledger.get(key));
+  const plan = pendingPlanOf(run, doc, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(doc, at, run.runId)]);
+  await outbox.put(run.flowId, plan);
+  await resolveOne(run, plan);
 }
 
 async function resolveOne(run: FlowRun, plan: OutboxPlan): Promise<void> {

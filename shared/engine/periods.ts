@@ -101,6 +101,7 @@ export async function writeWithPeriodPolicy(
   write: TargetWrite,
   options: TargetWriteOptions,
   policy: PeriodPolicy,
+  beforeRedatedSend?: (payload: Record<string, unknown>) => Promise<void>,
 ): Promise<TargetWriteResult> {
   try {
     return await target.write(write, options);
@@ -112,6 +113,7 @@ export async function writeWithPeriodPolicy(
     const firstOpen = `${formatInZone(policy.now(), DATE_FORMAT, policy.timezone).slice(0, 8)}01`;
     if (date !== undefined && date >= firstOpen) throw periodError(kind, error as BridgeError, date);
     const redated = { ...write, payload: policy.shape.redate(write.payload, firstOpen, redateNote(date ?? "?")) };
+    await beforeRedatedSend?.(redated.payload); // the page's write intent names what may now stand in the target
     try {
       // The payload actually written travels with the result: the before-image must hold the date the target booked,
       // or a later reversal lands in the original (reopened) period (adversary finding adv16-redate-correction-other-day).

@@ -22,32 +22,32 @@
  * Matching lines, not a memo, decide (connectors/content-lines.ts says why). A hand-entered document is adopted only
  * when its lines are exactly what our write would have booked, which verify-existing.ts already does for any write.
  */
-import type { TargetWrite } from "../connectors/target.ts";
 import { compareLines } from "../connectors/content-lines.ts";
 import type { OutboxPlan } from "../state/outbox-store.ts";
-import { ChangeBook } from "./changes.ts";
+import { ChangeBook, imageKey } from "./changes.ts";
 import { writtenEntries } from "./ledger-keys.ts";
-import { lookUp } from "./pending-writes.ts";
+import { holdInDoubt, lookUp } from "./pending-writes.ts";
 import type { FlowRun } from "./run-context.ts";
 import type { BuildResult, BuiltDocument } from "./types.ts";
 
 const INTENT_PREFIX = "intent:";
 export const isIntentUnit = (unit: string) => unit.startsWith(INTENT_PREFIX);
-/** An intent whose documents no run has met for this long is closed with a warning: they left the source query. */
-export const INTENT_MAX_AGE_MS = 7 * 86_400_000;
 
 type IntentPart = OutboxPlan["parts"][number];
 
 /** Intents earlier invocations left (loaded once per invocation), by member source id. */
 interface Inherited {
   plans: Map<string, OutboxPlan>;
-  bySource: Map<string, { unit: string; part: IntentPart }>;
+  /** Several when a page was killed more than once (adv19-intents-killed-twice): each intent is met. */
+  bySource: Map<string, Array<{ unit: string; part: IntentPart }>>;
   /** Parts this invocation asked the target about (settled or found not ours). */
   asked: Set<string>;
 }
 
 const inheritedByRun = new WeakMap<FlowRun, Inherited>();
 const openedByRun = new WeakMap<FlowRun, number>();
+/** This invocation's open intents by unit (a redated send rewrites its part). */
+const ownByRun = new WeakMap<FlowRun, Map<string, OutboxPlan>>();
 
 /** Whether this flow keeps intents: it follows changes and writes (a dry run sends nothing). */
 const keepsIntents = (run: FlowRun) => !run.dryRun && run.deps.changes !== undefined && run.deps.state.outbox !== undefined;
@@ -76,32 +76,44 @@ export async function openWriteIntents(run: FlowRun, documents: readonly BuiltDo
     runId: run.runId,
     createdAt: at,
   };
+  run.deps.meter.charge("state:write-intent"); // one state call per page, inside the run's budget (Worker: a DO commit)
   await run.deps.state.outbox!.put(run.flowId, plan);
+  ownByRun.set(run, (ownByRun.get(run) ?? new Map()).set(plan.unit, plan));
   return plan.unit;
+}
+
+/**
+ * A document of an open intent is sent again redated (periods.ts, `closedPeriod: redate`): its part names the
+ * redated payload before it is sent, so an adoption images the date the target booked (adv19-intents-redate; the
+ * answered path images `writtenPayload`, adv16-redate-correction-other-day). One more write, for redated sends only.
+ */
+export async function redatedIntent(run: FlowRun, externalKey: string, payload: Record<string, unknown>): Promise<void> {
+  for (const [unit, plan] of ownByRun.get(run) ?? []) {
+    if (!plan.parts.some((p) => p.externalKey === externalKey)) continue;
+    const next = { ...plan, parts: plan.parts.map((p) => (p.externalKey === externalKey ? { ...p, payload } : p)) };
+    await run.deps.state.outbox!.put(run.flowId, next);
+    ownByRun.get(run)!.set(unit, next);
+  }
 }
 
 /** The page is settled, or the invocation stops cleanly: its intent is deleted with the next ledger save. */
 export function closeWriteIntents(run: FlowRun, unit: string | undefined): void {
-  if (unit) run.ledger.settledPlans.push(unit);
+  if (!unit) return;
+  ownByRun.get(run)?.delete(unit);
+  run.ledger.settledPlans.push(unit);
 }
 
 /** Takes the intents earlier invocations left (from the outbox list the run made at its start). */
 export function inheritWriteIntents(run: FlowRun, listed: readonly OutboxPlan[]): void {
   if (!keepsIntents(run)) return;
   const inherited: Inherited = { plans: new Map(), bySource: new Map(), asked: new Set() };
-  const now = run.deps.clock.now();
+  // No expiry by age: a paused flow meets its documents whenever it runs again (adv19-intents-expiry). An intent
+  // whose documents left the source query stays, one small entry, until they come back.
   for (const plan of listed) {
     if (!isIntentUnit(plan.unit)) continue;
-    if (now - plan.createdAt > INTENT_MAX_AGE_MS) {
-      run.deps.logger.warn("a write intent no run met for 7 days is closed: its documents left the source query", {
-        flowId: run.flowId,
-        keys: plan.parts.filter((p) => !run.ledger.get(p.externalKey)).map((p) => p.externalKey),
-      });
-      run.ledger.settledPlans.push(plan.unit);
-      continue;
-    }
     inherited.plans.set(plan.unit, plan);
-    for (const part of plan.parts) for (const id of part.members) inherited.bySource.set(id, { unit: plan.unit, part });
+    for (const part of plan.parts)
+      for (const id of part.members) inherited.bySource.set(id, [...(inherited.bySource.get(id) ?? []), { unit: plan.unit, part }]);
   }
   if (inherited.plans.size) inheritedByRun.set(run, inherited);
 }
@@ -113,26 +125,52 @@ export function inheritWriteIntents(run: FlowRun, listed: readonly OutboxPlan[])
 export async function resolveWriteIntents(run: FlowRun, built: BuildResult): Promise<void> {
   const inherited = inheritedByRun.get(run);
   if (!inherited) return;
-  const ids = [...built.documents.filter((d) => d.groupKey === undefined).flatMap((d) => d.members), ...built.dropped.map((d) => d.sourceId)];
+  const dropped = new Set(built.dropped.map((d) => d.sourceId));
+  const ids = [...built.documents.filter((d) => d.groupKey === undefined).flatMap((d) => d.members), ...dropped];
   const touched = new Set<string>();
-  for (const id of ids) {
-    const found = inherited.bySource.get(id);
-    if (!found || inherited.asked.has(found.part.externalKey)) continue;
-    if (!run.ledger.get(found.part.externalKey)) await adoptIfOurs(run, found.part);
-    inherited.asked.add(found.part.externalKey);
-    touched.add(found.unit);
+  try {
+    for (const id of ids) {
+      for (const found of inherited.bySource.get(id) ?? []) {
+        touched.add(found.unit);
+        if (inherited.asked.has(found.part.externalKey)) continue;
+        // Asked once answered: a part whose lookup the budget stopped stays in the intent for the next invocation.
+        if (!knownToLedger(run, found.part)) await adoptIfOurs(run, found.part, dropped.has(id));
+        inherited.asked.add(found.part.externalKey);
+      }
+    }
+  } finally {
+    // Also when a lookup stops the run on its budget: what was asked is kept (chaos 9014/9059/4242 long on
+    // f1dfee7: with a budget of a few calls every invocation asked the same parts again and none finished).
+    for (const unit of touched) await closeIfMet(run, inherited, unit);
   }
-  for (const unit of touched) await closeIfMet(run, inherited, unit);
 }
 
-/** The target holds exactly the part's lines under its key: the killed invocation's write, recorded as answered. */
-async function adoptIfOurs(run: FlowRun, part: IntentPart): Promise<void> {
+/**
+ * Whether the ledger already knows what stands for the part: its key, or a before-image of one of its documents (a
+ * correction a later invocation posted and settled, adv19-intents-killed-correction: adopting again would put the
+ * killed write's lines back over the corrected image).
+ */
+function knownToLedger(run: FlowRun, part: IntentPart): boolean {
+  return run.ledger.get(part.externalKey) !== undefined || part.members.some((id) => run.ledger.get(imageKey(id)) !== undefined);
+}
+
+/**
+ * The target holds exactly the part's lines under its key: the killed invocation's write, recorded as answered. When
+ * the target cannot tell, a document the condition now drops (cancelled) becomes a write in doubt (pending-writes.ts
+ * holdInDoubt: sent again where a duplicate answer is proof, else a `write_unknown` letter), never a silent drop
+ * (adv19-intents-tplus); a built one takes the normal path (its write meets the key), as before intents existed.
+ */
+async function adoptIfOurs(run: FlowRun, part: IntentPart, dropped: boolean): Promise<void> {
   const { deps, ledger } = run;
-  const write: TargetWrite = { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload };
-  const back = await lookUp(deps.target, write);
-  if (!back || compareLines(back.ours, back.theirs).length > 0) return;
-  const at = deps.clock.now();
   const doc: BuiltDocument = { externalKey: part.externalKey, payload: part.payload, members: part.members, contentHash: part.contentHash };
+  const back = await lookUp(deps.target, { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload });
+  if (back === undefined) return dropped ? holdInDoubt(run, doc) : undefined;
+  if (back === null || compareLines(back.ours, back.theirs).length > 0) return;
+  // T+ without GetVoucherDTO: found by its key, lines unreadable ({[], []}); taken as ours like any write in doubt
+  // (pending-writes.ts lookUp: the key is deterministic and only this flow writes it). Named in docs/changes.md.
+  if (back.theirs.length === 0 && back.ours.length === 0)
+    deps.logger.warn("a killed invocation's write found by its key, lines unreadable: taken as ours", { flowId: run.flowId, externalKey: part.externalKey });
+  const at = deps.clock.now();
   for (const e of writtenEntries(doc, back.targetId, undefined, at, run.runId)) ledger.remember(e);
   for (const e of new ChangeBook(deps.changes!, (key) => ledger.get(key)).documentImage(doc, at, run.runId)) ledger.remember(e);
   deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", {

@@ -38,11 +38,11 @@ async function pausedAfterKill(pauseDays: number, change: "cancel" | "edit") {
 }
 
 describe("adv19 write intents: a week without runs after a killed invocation", () => {
-  it("FINDING: cancelled during an 8-day pause: the bill the killed invocation committed is reversed", async () => {
+  it("fixed (was FINDING): cancelled during an 8-day pause: the bill the killed invocation committed is reversed", async () => {
     expect(await pausedAfterKill(8, "cancel")).toEqual({ diff: [], letters: [] });
   });
 
-  it("FINDING: edited during an 8-day pause: corrected, no conflict letter", async () => {
+  it("fixed (was FINDING): edited during an 8-day pause: corrected, no conflict letter", async () => {
     expect(await pausedAfterKill(8, "edit")).toEqual({ diff: [], letters: [] });
   });
 

@@ -79,7 +79,7 @@ describe("adv19 write intents over the flow index (Durable Object model)", () =>
   });
 
   // The root of adv19-intents-killed-correction on the Worker's model: the same re-adoption over the corrected image.
-  it("FINDING: killed again mid-correction, then edited again: corrected to the newest lines, no letter", async () => {
+  it("fixed (was FINDING): killed again mid-correction, then edited again: corrected to the newest lines, no letter", async () => {
     const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
     e2e = e;
     const x = indexed(e);

@@ -52,7 +52,7 @@ describe("adv19 write intents: killed again while correcting the adopted bill", 
     expect(letters.map((l) => [l.externalKey, l.error.code])).toEqual([]);
     expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
   });
-  it("FINDING: edited again before the next run: corrected to the newest lines, no letter", async () => {
+  it("fixed (was FINDING): edited again before the next run: corrected to the newest lines, no letter", async () => {
     const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
     e2e = e;
     void e.run(KIS, {}, { fetch: killAtCreate(true) });

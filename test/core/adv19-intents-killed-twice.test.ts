@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 describe("adv19 write intents: a page killed twice", () => {
-  it("FINDING: every intent is closed once clean runs complete (the first killed page's intent lingers)", async () => {
+  it("fixed (was FINDING): every intent is closed once clean runs complete (the first killed page's intent lingers)", async () => {
     const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
     e2e = e;
     const units = async () => (await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit).sort();

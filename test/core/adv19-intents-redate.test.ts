@@ -76,7 +76,7 @@ describe("adv19 write intents: a redated bill committed by a killed invocation",
     });
   }, 120_000);
 
-  it("FINDING: killed before the answer, then cancelled after 反结账: reversed on the booked day", async () => {
+  it("fixed (was FINDING): killed before the answer, then cancelled after 反结账: reversed on the booked day", async () => {
     const { id, after } = await scenario(true);
     expect(after).toEqual({
       bills: [

@@ -140,4 +140,27 @@ describe("an original committed by a killed invocation, then changed (chaos seed
     expect(invocations).toBeGreaterThan(1);
     expect(e.stack.kis.bills().length).toBeGreaterThan(10);
   });
+
+  // Chaos 9014, 9059, 4242 long on f1dfee7 (abort + a budget of a few calls): a killed page's parts the target did
+  // not hold were asked again by every invocation and the answers lost with each budget stop (a page's worth of
+  // lookups above the budget), so the flow never settled (160 invocations).
+  it("a killed page's unsent parts are resolved across invocations with a budget of a few calls; the flow settles", async () => {
+    const e = await startE2E({ days: 2, otherInOut: 80, salesOut: 0 });
+    e2e = e;
+    // Killed at its first create, before sending it: the page's intent stands, nothing of it is in KIS.
+    const killedAtFirstCreate: FetchLike = (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      return /\/create$/i.test(new URL(url).pathname) ? new Promise<Response>(() => {}) : fetch(input, init);
+    };
+    void e.run(KIS, {}, { fetch: killedAtFirstCreate });
+    for (let i = 0; i < 1000 && (await new OutboxStore(e.kv).list(KIS)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await new OutboxStore(e.kv).list(KIS))[0]?.parts.length).toBeGreaterThan(3);
+    e.clock.advance(60 * 60_000);
+    await e.runToCompletion(KIS, { budget: { maxSubrequests: 4 } }, 200);
+    expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
+    const numbers = e.stack.kis.bills().map((b) => String(b.FBillNo));
+    expect(numbers.length).toBeGreaterThan(3);
+    expect(new Set(numbers).size).toBe(numbers.length);
+  });
 });
