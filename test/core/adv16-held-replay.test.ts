@@ -11,6 +11,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { kisSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -23,10 +24,6 @@ afterEach(async () => {
 });
 
 const letters = (e: E2E) => new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
 async function settle(e: E2E, ms = 15 * 60_000) {
   e.clock.advance(ms);
   return e.runToCompletion(KIS);

@@ -8,6 +8,7 @@ import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.t
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -20,7 +21,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 async function settle(e: E2E) {
   e.clock.advance(DAY);
   return e.runToCompletion(TPLUS);

@@ -4,11 +4,12 @@
  * Real engine, real clients, T+ emulator (period profile, positive red quantities) over loopback HTTP.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -21,7 +22,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 async function settle(e: E2E) {
   e.clock.advance(DAY);
   return e.runToCompletion(TPLUS);

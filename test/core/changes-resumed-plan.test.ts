@@ -8,10 +8,11 @@
  * Real engine, real clients, emulators over loopback HTTP; explicit clock (E2E_START), no wall-clock dependence.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday, tplusSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -23,15 +24,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-function tplusSource(e: E2E) {
-  const end = startOfToday(e);
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
 
 async function until(check: () => boolean, what: string) {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));

@@ -1,0 +1,27 @@
+/**
+ * What the seed flows have read by the E2E harness's manual clock, as source totals for the signed invariant
+ * (signed-invariant.ts). Shared by the T+ and KIS change/adversary tests so each states its scope once.
+ * Time comes from the harness clock (explicit instant), never from the machine's.
+ */
+import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import type { E2E } from "./e2e.ts";
+import { type SignedTotals, sourceTotals } from "./signed-invariant.ts";
+
+/** Start of the clock's current day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
+export const startOfToday = (e: E2E): number => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
+
+/** T+ flow scope: offline-shop sales-out of closed days, modified before today (what the seed has read). */
+export function tplusSource(e: E2E): SignedTotals {
+  const end = startOfToday(e);
+  return sourceTotals(
+    e.stack.jushuitan.documents(JST_PATHS.salesOut),
+    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
+  );
+}
+
+/** KIS flow scope: 其它退货 documents modified more than 5 minutes before the clock (the read lag). */
+export function kisSource(e: E2E): SignedTotals {
+  const until = e.clock.now() - 5 * 60_000;
+  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
+}
