@@ -6,7 +6,7 @@
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import type { E2E } from "./e2e.ts";
-import { type SignedTotals, sourceTotals } from "./signed-invariant.ts";
+import { assertSignedInvariant, type SignedTotals, sourceTotals, tplusTotals } from "./signed-invariant.ts";
 
 /** Start of the clock's current day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
 export const startOfToday = (e: E2E): number => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
@@ -24,4 +24,21 @@ export function tplusSource(e: E2E): SignedTotals {
 export function kisSource(e: E2E): SignedTotals {
   const until = e.clock.now() - 5 * 60_000;
   return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
+}
+
+/** The totals of one group: keys (`day|warehouse|sku`) that start with `prefix` (e.g. `2024-06-20|10818|`). */
+export const onlyKeysStarting =
+  (prefix: string) =>
+  (totals: SignedTotals): SignedTotals =>
+    new Map([...totals].filter(([k]) => k.startsWith(prefix)));
+
+/**
+ * The signed invariant for one T+ group (`prefix` = `day|warehouse|`): offline-shop sales-out modified before today,
+ * whatever their day, against the T+ otherDispatch vouchers.
+ */
+export function assertTplusGroupInvariant(e: E2E, prefix: string, label: string, options: { redBusiType?: string } = {}): void {
+  const only = onlyKeysStarting(prefix);
+  const end = startOfToday(e);
+  const source = sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
+  assertSignedInvariant(only(source), only(tplusTotals(e.stack.tplus.vouchers("otherDispatch"), options)), label);
 }
