@@ -4,15 +4,14 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { addShareImagedPair } from "../helpers/share-imaged.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
 const DAY = 24 * 3600_000;
-type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
@@ -39,19 +38,9 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
-    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
-    const items = structuredClone(template.items as Row[]);
-    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
     // Two documents of today (the day's voucher is written once the day is over) sharing sku S: one with S × 3,
     // the other with S × 0 carrying an amount (a price adjustment line) next to an ordinary line.
-    const s = items[0]!;
-    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
-    const m = jst.upsertDocument(JST_PATHS.salesOut, {
-      ...copy,
-      io_date: `${day} 09:00:00`,
-      items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!],
-    });
+    const { day, other, m } = addShareImagedPair(e2e);
     await settle(e2e);
     const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
     expect(codes).toContain(`SO-${day}-${String(m.wms_co_id)}`);
@@ -70,13 +59,7 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
-    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
-    const items = structuredClone(template.items as Row[]);
-    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
-    const s = items[0]!;
-    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
-    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    const { day, s, items, other, m } = addShareImagedPair(e2e);
     await settle(e2e);
     expect(e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode))).toContain(`SO-${day}-${String(m.wms_co_id)}`);
     // Both edited together (so both are read again): m's ordinary line +4.
