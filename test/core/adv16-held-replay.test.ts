@@ -11,7 +11,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { kisSource } from "../helpers/seed-scope.ts";
+import { firstPostedKisDocument, kisSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -123,8 +123,7 @@ describe("adversary 16: a held reversal replayed long after the document went ba
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const next = new Date(parseInZone(`${String(doc.io_date).slice(0, 10)} 00:00:00`)! + 36 * 3600_000).toISOString().slice(0, 10);
     setPeriods(periods, { closedBefore: next });

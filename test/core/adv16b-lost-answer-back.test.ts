@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
+import { firstPostedKisDocument, assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
 import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
@@ -35,8 +35,7 @@ describe("adversary 16b: a correction's answer lost, then the source goes back",
   it("FINDING adv16b-lost-red-then-back: KIS: R1 committed, its answer lost, the bill re-confirmed: counted once", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);

@@ -9,6 +9,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
 import { startOfToday, tplusSource } from "../helpers/seed-scope.ts";
+import { until } from "../helpers/until.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -20,11 +21,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function until(check: () => boolean, what: string) {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Kills a T+ run after its first voucher was answered; returns that voucher's day and its confirmed members. */
 async function killAfterFirstVoucher(e: E2E): Promise<{ day: string; members: Row[] }> {

@@ -42,3 +42,9 @@ export function assertTplusGroupInvariant(e: E2E, prefix: string, label: string,
   const source = sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
   assertSignedInvariant(only(source), only(tplusTotals(e.stack.tplus.vouchers("otherDispatch"), options)), label);
 }
+
+/** The first KIS-flow source document (in the emulator's order) whose bill KIS holds: a document already posted. */
+export function firstPostedKisDocument(e: E2E): Record<string, unknown> {
+  const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
+  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+}
