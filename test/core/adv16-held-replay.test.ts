@@ -11,7 +11,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { firstPostedKisDocument, kisSource } from "../helpers/seed-scope.ts";
+import { firstPostedKisDocument, kisSource, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -24,10 +24,6 @@ afterEach(async () => {
 });
 
 const letters = (e: E2E) => new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 /** A KIS flow whose first run leaves documents dated before June held as period_closed; returns one held document. */
 async function heldDocument(periods: { closedBefore?: string; profile?: "yuejie" }) {
   e2e = await startE2E({ days: 25, otherInOut: 30, salesOut: 0, kis: { periods } });

@@ -7,22 +7,16 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { addShareImagedPair } from "../helpers/share-imaged.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
+import { assertTplusGroupInvariant, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a member whose own lines do not map alone", () => {
   // FINDING adv16b-member-no-image: a member's before-image is its row built ALONE (change-writer.ts aloneLines /

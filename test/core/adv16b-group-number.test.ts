@@ -9,11 +9,10 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
-import { startOfToday, tplusSource } from "../helpers/seed-scope.ts";
+import { startOfToday, tplusSource, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
@@ -35,10 +34,6 @@ function twoMembers(e: E2E): [Row, Row] {
     if (b) return [a, b];
   }
   throw new Error("no two members of one group");
-}
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
 }
 
 describe("adversary 16b: a held group correction and a later correction of another member of the group", () => {

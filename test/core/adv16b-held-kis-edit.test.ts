@@ -8,7 +8,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
-import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
+import { firstPostedKisDocument, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -20,11 +20,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 
 /** Posts the KIS history, closes the period of one posted bill, applies `change` to it, waits `days` closed, reopens. */
 async function editWhileClosed(change: (doc: Row) => Row, days: number, env: Record<string, string> = {}, then?: (doc: Row) => Row) {

@@ -9,22 +9,16 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
-import { startOfToday, tplusSource } from "../helpers/seed-scope.ts";
+import { startOfToday, tplusSource, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a member moved into a closed day and back while its supplement is held", () => {
   // Held up (adversary 16b): the move-back's reversal in the closed day (SO-…-16-…-C1) is held behind the held

@@ -8,11 +8,10 @@ import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertTplusGroupInvariant, startOfToday } from "../helpers/seed-scope.ts";
+import { assertTplusGroupInvariant, startOfToday, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
@@ -20,11 +19,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a split group correction held while the period is closed", () => {
   // FINDING adv16b-held-split-no-blue (T+ form of adv16b-held-red-no-repost): TPLUS_RED_BUSI_TYPE=14 with positive

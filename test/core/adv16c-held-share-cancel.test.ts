@@ -9,7 +9,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { addShareImagedPair } from "../helpers/share-imaged.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
+import { assertTplusGroupInvariant, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -20,11 +20,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16c: a member that maps only in its group, cancelled while the group's plan is held", () => {
   // Held up (adversary 16c): the member's cancellation read while the day's plan is held becomes a held group

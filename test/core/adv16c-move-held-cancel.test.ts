@@ -9,7 +9,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals } from "../helpers/signed-invariant.ts";
-import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
+import { firstPostedKisDocument, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -21,10 +21,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 const dayBefore = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) - n * DAY).toISOString().slice(0, 10);
 
 describe("adversary 16c: a bill moved into a closed period, then cancelled while its repost is held", () => {

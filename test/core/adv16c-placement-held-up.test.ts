@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals } from "../helpers/signed-invariant.ts";
-import { kisSource } from "../helpers/seed-scope.ts";
+import { kisSource, settleKis as settle, firstPostedKisDocument as postedDoc } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -17,14 +17,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
-function postedDoc(e: E2E) {
-  const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
-  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
-}
 const dayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
 describe("adversary 16c: KIS placement cases that held up", () => {

@@ -48,3 +48,15 @@ export function firstPostedKisDocument(e: E2E): Record<string, unknown> {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
   return e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
 }
+
+/** The KIS seed flow run to completion `ms` (default 15 minutes) later on the harness clock. */
+export async function settleKis(e: E2E, ms = 15 * 60_000) {
+  e.clock.advance(ms);
+  return e.runToCompletion("jst-other-in-to-kis");
+}
+
+/** The T+ seed flow run to completion a day later on the harness clock (a merged day is written once it is closed). */
+export async function settleTplusDay(e: E2E) {
+  e.clock.advance(24 * 3600_000);
+  return e.runToCompletion("jst-sales-out-to-tplus");
+}
