@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { formatInZone } from "../../shared/util/time.ts";
 import { join } from "node:path";
-import { type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { ROOT, useDashboardBrowser, WAIT } from "../helpers/dashboard-browser.ts";
 
