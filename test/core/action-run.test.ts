@@ -4,76 +4,12 @@ import { formatInZone } from "../../shared/util/time.ts";
 import { serveOnLoopback, type RunningServer } from "../emulators/node/serve.ts";
 import { createKvRestEmulator } from "../emulators/kv-rest/index.ts";
 import { E2E_START } from "../helpers/e2e.ts";
-import { CREDENTIAL_ENV_NAMES, inputNameFor } from "../../action/inputs.ts";
 import { startCliHarness, type CliHarness } from "./cli-harness.ts";
+import { core, credentialInputs, resetCore } from "../helpers/actions-core-fake.ts";
 
-// A typed fake of @actions/core (as actions/typescript-action's __fixtures__/core.ts), recording what run() does.
-const core = vi.hoisted(() => {
-  const state = {
-    inputs: {} as Record<string, string>,
-    throwOnGetInput: undefined as unknown,
-    outputs: {} as Record<string, string>,
-    secrets: [] as string[],
-    failed: [] as string[],
-    warnings: [] as Array<{ message: string; title?: string }>,
-    errors: [] as Array<{ message: string; title?: string }>,
-    groups: [] as string[],
-    logs: [] as string[],
-    summary: { headings: [] as string[], raw: [] as string[], tables: [] as unknown[][][], writes: 0 },
-  };
-  const summary = {
-    addHeading(text: string) {
-      state.summary.headings.push(text);
-      return summary;
-    },
-    addRaw(text: string) {
-      state.summary.raw.push(text);
-      return summary;
-    },
-    addTable(rows: unknown[][]) {
-      state.summary.tables.push(rows);
-      return summary;
-    },
-    async write() {
-      state.summary.writes++;
-      return summary;
-    },
-  };
-  return { state, summary };
-});
+// @actions/core replaced by the typed fake in test/helpers/actions-core-fake.ts, recording what run() does.
 
-vi.mock("@actions/core", () => ({
-  getInput: (name: string) => {
-    if (core.state.throwOnGetInput !== undefined) throw core.state.throwOnGetInput;
-    return core.state.inputs[name] ?? "";
-  },
-  setOutput: (name: string, value: string) => {
-    core.state.outputs[name] = value;
-  },
-  setSecret: (value: string) => {
-    core.state.secrets.push(value);
-  },
-  setFailed: (message: string) => {
-    core.state.failed.push(message);
-  },
-  warning: (message: string, props?: { title?: string }) => {
-    core.state.warnings.push({ message, ...(props?.title ? { title: props.title } : {}) });
-  },
-  error: (message: string, props?: { title?: string }) => {
-    core.state.errors.push({ message, ...(props?.title ? { title: props.title } : {}) });
-  },
-  info: (message: string) => {
-    core.state.logs.push(message);
-  },
-  debug: (message: string) => {
-    core.state.logs.push(`debug: ${message}`);
-  },
-  group: async <T>(name: string, fn: () => Promise<T>) => {
-    core.state.groups.push(name);
-    return fn();
-  },
-  summary: core.summary,
-}));
+vi.mock("@actions/core", async () => (await import("../helpers/actions-core-fake.ts")).actionsCore);
 
 const { run } = await import("../../action/main.ts");
 
@@ -84,31 +20,12 @@ const TO = day(E2E_START - DAY_MS);
 
 let h: CliHarness | undefined;
 const servers: RunningServer[] = [];
-beforeEach(() => {
-  core.state.inputs = {};
-  core.state.throwOnGetInput = undefined;
-  core.state.outputs = {};
-  core.state.secrets = [];
-  core.state.failed = [];
-  core.state.warnings = [];
-  core.state.errors = [];
-  core.state.groups = [];
-  core.state.logs = [];
-  core.state.summary = { headings: [], raw: [], tables: [], writes: 0 };
-});
+beforeEach(resetCore);
 afterEach(async () => {
   await h?.close();
   h = undefined;
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-
-/** The emulator credentials as the Action's inputs (jst-app-secret: …), the way a workflow passes secrets. */
-function credentialInputs(harness: CliHarness): Record<string, string> {
-  const env = harness.e2e.env as Record<string, string>;
-  const out: Record<string, string> = {};
-  for (const name of CREDENTIAL_ENV_NAMES) if (env[name]) out[inputNameFor(name)] = env[name];
-  return out;
-}
 
 function runAction(harness: CliHarness, env: Record<string, string> = {}) {
   return run({ clock: harness.e2e.clock, cwd: harness.dir, env: { REQUEST_TIMEOUT_MS: "400", ...env } });

@@ -7,11 +7,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { tplusByGroup } from "../helpers/targets.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
-import { runFlowById } from "../../shared/engine/runner.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import type { FetchLike } from "../../shared/ports.ts";
 import { expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
 import { parseInZone } from "../../shared/util/time.ts";
+import { poisonPartTwo } from "../helpers/poisoned-part.ts";
 
 const TPLUS = "jst-sales-out-to-tplus";
 
@@ -24,48 +23,32 @@ afterEach(async () => {
 describe("adv12: a poisoned part of a merged group, dead-lettered, then replayed", () => {
   it("replaying the open dead letters after the cause is fixed books every line of the group once", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
-    const flow = e2e.flows[TPLUS]!;
-    if (flow.operation?.type !== "merge") throw new Error("seed flow is a merge flow");
-    flow.operation.maxLines = 3;
-    let poisonCode: string | undefined;
-    let poisoned = true;
-    const fetch: FetchLike = async (input, init) => {
-      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      if (poisoned && /otherDispatch\/Create/.test(url) && typeof init?.body === "string") {
-        const body = decodeURIComponent(init.body);
-        const code = /"ExternalCode"\s*:\s*"([^"]+)"/.exec(body)?.[1];
-        if (code && poisonCode === undefined) poisonCode = code.replace(/-1$/, "-2"); // part 2 of the first group
-        if (code === poisonCode) return new Response("Internal Server Error", { status: 500 });
-      }
-      return globalThis.fetch(input, init);
-    };
-    let n = 0;
-    const run = () => runFlowById({ ...e2e!.ports, fetch }, { flowId: TPLUS, runId: `r-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 } });
+    const { poison, fetch, run } = poisonPartTwo(e2e);
     for (let i = 0; i < 5; i++) {
       e2e.clock.advance(30 * 60_000);
       await run();
     }
-    expect(poisonCode).toMatch(/-2$/);
+    expect(poison.code).toMatch(/-2$/);
     const store = new FlowStateStore(e2e.kv);
     const letters = await store.listDeadLetters(TPLUS);
     expect(letters.length).toBeGreaterThan(0);
 
     // T+ takes the payload now; the operator replays every open dead letter.
-    poisoned = false;
+    poison.on = false;
     for (const letter of letters) {
       const replay = await replayDeadLetter({ ...e2e.ports, fetch }, letter.id, { by: "test", budget: { maxSubrequests: 200 } });
       expect(replay.error).toBeUndefined();
     }
     const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
     expect(new Set(vouchers.map((v) => v.ExternalCode)).size).toBe(vouchers.length);
-    expect(vouchers.map((v) => v.ExternalCode)).toContain(poisonCode);
+    expect(vouchers.map((v) => v.ExternalCode)).toContain(poison.code);
     // The seed reads by modified up to the start of today: documents saved today are not read yet (a later supplement).
     const expected = expectedTargets(e2e, {
       kis: 0,
       tplusDayEnd: parseInZone("2024-06-20 00:00:00")!,
       tplusModifiedBefore: parseInZone("2024-06-20 00:00:00")!,
     }).tplus;
-    const group = poisonCode!.replace(/-2$/, "");
+    const group = poison.code!.replace(/-2$/, "");
     expect(tplusByGroup(vouchers).get(group)).toEqual(expected.get(group));
   }, 180_000);
 });

@@ -11,6 +11,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { firstPostedKisDocument, kisSource, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -23,14 +24,6 @@ afterEach(async () => {
 });
 
 const letters = (e: E2E) => new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 /** A KIS flow whose first run leaves documents dated before June held as period_closed; returns one held document. */
 async function heldDocument(periods: { closedBefore?: string; profile?: "yuejie" }) {
   e2e = await startE2E({ days: 25, otherInOut: 30, salesOut: 0, kis: { periods } });
@@ -126,8 +119,7 @@ describe("adversary 16: a held reversal replayed long after the document went ba
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const next = new Date(parseInZone(`${String(doc.io_date).slice(0, 10)} 00:00:00`)! + 36 * 3600_000).toISOString().slice(0, 10);
     setPeriods(periods, { closedBefore: next });

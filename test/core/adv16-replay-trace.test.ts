@@ -10,6 +10,7 @@ import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -30,8 +31,7 @@ describe("adversary 16: a correction written by the held replay in the document'
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const next = new Date(parseInZone(`${String(doc.io_date).slice(0, 10)} 00:00:00`)! + 36 * 3600_000).toISOString().slice(0, 10);
     setPeriods(periods, { closedBefore: next });

@@ -4,27 +4,19 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { addShareImagedPair } from "../helpers/share-imaged.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertTplusGroupInvariant, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
-type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a member whose own lines do not map alone", () => {
   // FINDING adv16b-member-no-image: a member's before-image is its row built ALONE (change-writer.ts aloneLines /
@@ -40,19 +32,9 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
-    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
-    const items = structuredClone(template.items as Row[]);
-    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
     // Two documents of today (the day's voucher is written once the day is over) sharing sku S: one with S × 3,
     // the other with S × 0 carrying an amount (a price adjustment line) next to an ordinary line.
-    const s = items[0]!;
-    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
-    const m = jst.upsertDocument(JST_PATHS.salesOut, {
-      ...copy,
-      io_date: `${day} 09:00:00`,
-      items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!],
-    });
+    const { day, other, m } = addShareImagedPair(e2e);
     await settle(e2e);
     const codes = e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode));
     expect(codes).toContain(`SO-${day}-${String(m.wms_co_id)}`);
@@ -63,10 +45,7 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     const letters = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS)).filter((l) => l.sourceId === String(m.io_id));
     expect(letters).toEqual([]); // followed: imaged by its share of the group, so no letter is needed
     const group = `${day}|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = startOfToday(e2e);
-    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the cancellation");
+    assertTplusGroupInvariant(e2e, group, "after the cancellation");
   });
   // The same member EDITED after posting (not cancelled): re-read as a member of a written group, its lines are its
   // share of the group again (the other members' rows are read with it), so the edit is corrected, not skipped.
@@ -74,13 +53,7 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
-    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
-    const items = structuredClone(template.items as Row[]);
-    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
-    const s = items[0]!;
-    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
-    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    const { day, s, items, other, m } = addShareImagedPair(e2e);
     await settle(e2e);
     expect(e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode))).toContain(`SO-${day}-${String(m.wms_co_id)}`);
     // Both edited together (so both are read again): m's ordinary line +4.
@@ -95,9 +68,6 @@ describe("adversary 16b: a member whose own lines do not map alone", () => {
     await settle(e2e);
     await settle(e2e);
     const group = `${day}|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = startOfToday(e2e);
-    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the edit");
+    assertTplusGroupInvariant(e2e, group, "after the edit");
   });
 });

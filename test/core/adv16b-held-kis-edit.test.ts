@@ -8,6 +8,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { firstPostedKisDocument, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -20,18 +21,12 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
-
 /** Posts the KIS history, closes the period of one posted bill, applies `change` to it, waits `days` closed, reopens. */
 async function editWhileClosed(change: (doc: Row) => Row, days: number, env: Record<string, string> = {}, then?: (doc: Row) => Row) {
   const periods: { closedBefore?: string } = {};
   e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods }, env });
   await e2e.runToCompletion(KIS);
-  const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-  const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+  const doc = firstPostedKisDocument(e2e);
   const next = new Date(parseInZone(`${String(doc.io_date).slice(0, 10)} 00:00:00`)! + 36 * 3600_000).toISOString().slice(0, 10);
   setPeriods(periods, { closedBefore: next });
   e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, ...change(doc) });

@@ -4,34 +4,21 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday, tplusSource, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-function tplusSource(e: E2E) {
-  const end = startOfToday(e);
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a member moved into a closed day and back while its supplement is held", () => {
   // Held up (adversary 16b): the move-back's reversal in the closed day (SO-…-16-…-C1) is held behind the held

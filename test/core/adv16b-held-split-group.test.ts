@@ -4,15 +4,14 @@
  * Real engine, real clients, T+ emulator (period profile, positive red quantities) over loopback HTTP.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertTplusGroupInvariant, startOfToday, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
@@ -20,12 +19,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: a split group correction held while the period is closed", () => {
   // FINDING adv16b-held-split-no-blue (T+ form of adv16b-held-red-no-repost): TPLUS_RED_BUSI_TYPE=14 with positive
@@ -64,9 +57,6 @@ describe("adversary 16b: a split group correction held while the period is close
     setPeriods(periods, {});
     for (let i = 0; i < 3; i++) await settle(e2e);
     const group = `2024-06-16|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = startOfToday(e2e);
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"), { redBusiType: "14" })), "after 反结账");
+    assertTplusGroupInvariant(e2e, group, "after 反结账", { redBusiType: "14" });
   });
 });

@@ -4,27 +4,20 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertTplusGroupInvariant, startOfToday, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16b: late members of a closed day arriving days apart", () => {
   // Held up (adversary 16b): unlike group corrections (adv16b-held-group-number-reuse), a held supplement plan counts
@@ -54,9 +47,6 @@ describe("adversary 16b: late members of a closed day arriving days apart", () =
     await settle(e2e);
     await settle(e2e);
     const group = `2024-06-16|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = startOfToday(e2e);
-    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after 反结账");
+    assertTplusGroupInvariant(e2e, group, "after 反结账");
   });
 });

@@ -3,10 +3,10 @@
  * Real engine, real clients, emulators over loopback HTTP; the signed invariant per (day, warehouse, sku).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, kisTotals } from "../helpers/signed-invariant.ts";
+import { kisSource, settleKis as settle, firstPostedKisDocument as postedDoc } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -16,19 +16,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
-function postedDoc(e: E2E) {
-  const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
-  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
-}
 
 describe("adversary 16b: a posted KIS bill moved to another day or warehouse (lines unchanged)", () => {
   // FINDING adv16b-kis-head-move (warehouse): the KIS before-image keys lines by FItemID only and compares

@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { firstPostedKisDocument, assertTplusGroupInvariant } from "../helpers/seed-scope.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
 import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -34,8 +35,7 @@ describe("adversary 16b: a correction's answer lost, then the source goes back",
   it("FINDING adv16b-lost-red-then-back: KIS: R1 committed, its answer lost, the bill re-confirmed: counted once", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
@@ -78,10 +78,7 @@ describe("adversary 16b: a correction's answer lost, then the source goes back",
       await e2e.runToCompletion(TPLUS);
     }
     const group = `2024-06-19|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = parseInZone(`${formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-    const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "the group after C1's lost answer");
+    assertTplusGroupInvariant(e2e, group, "the group after C1's lost answer");
   });
 });
 

@@ -8,6 +8,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { kisTotals } from "../helpers/signed-invariant.ts";
+import { settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -18,11 +19,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 
 describe("adversary 16b: a refused bill cancelled before its letter is replayed", () => {
   // FINDING adv16b-stale-letter-cancelled: a new bill D is refused by KIS (a business refusal, not a closed period):

@@ -9,6 +9,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals } from "../helpers/signed-invariant.ts";
+import { firstPostedKisDocument, settleKis as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -20,10 +21,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
 const dayBefore = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) - n * DAY).toISOString().slice(0, 10);
 
 describe("adversary 16c: a bill moved into a closed period, then cancelled while its repost is held", () => {
@@ -43,8 +40,7 @@ describe("adversary 16c: a bill moved into a closed period, then cancelled while
     const periods: { closedBefore?: string } = {};
     e2e = await startE2E({ otherInOut: 40, salesOut: 0, kis: { periods } });
     await e2e.runToCompletion(KIS);
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const day = String(doc.io_date).slice(0, 10);
     setPeriods(periods, { closedBefore: day }); // the posted day stays open, every earlier day is closed

@@ -9,6 +9,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
 import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
+import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -34,8 +35,7 @@ describe("adversary 16c: the budget runs out while a pending write is looked up"
   it("FINDING adv16c-pending-budget-letter: a budget stop during the lookup keeps the pending write for the next run", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);

@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -33,8 +34,6 @@ function downAtFirstCreate() {
     return fetch(input, init);
   };
 }
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 
 describe("adversary 16c: a write_unknown letter of a pending group correction, replayed as its hint says", () => {
   // FINDING adv16c-pending-letter-replay (T+ legacyQuery: no FindVoucherList, so pending-writes.ts lookUp answers

@@ -4,11 +4,11 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
+import { assertTplusGroupInvariant, startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -19,8 +19,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 
 describe("adversary 16c: a pending group correction in a T+ account without GetVoucherDTO", () => {
   // FINDING adv16c-pending-no-dto (T+ account whose OtherDispatchOpenApi/FindVoucherList works but GetVoucherDTO is
@@ -59,10 +57,7 @@ describe("adversary 16c: a pending group correction in a T+ account without GetV
     const letters = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS)).filter((l) => !l.resolved).map((l) => [l.externalKey, l.error?.code]);
     if (letters.length === 0) {
       const group = `2024-06-19|${String(m.wms_co_id)}|`;
-      const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-      const end = startOfToday(e2e);
-      const source = sourceTotals(e2e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-      assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), `the group after ${c1}'s lost answer`);
+      assertTplusGroupInvariant(e2e, group, `the group after ${c1}'s lost answer`);
     } else expect(letters).toEqual([[c1, "write_unknown"]]);
   });
 });

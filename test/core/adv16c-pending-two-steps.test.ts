@@ -9,6 +9,8 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { until } from "../helpers/until.ts";
+import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -19,14 +21,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function until(condition: () => boolean, what: string) {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Answers the first `answered` creates; the next one commits and never answers (the invocation is killed). */
 function hangAfterCommitOf(answered: number) {
@@ -55,8 +49,7 @@ describe("adversary 16c: R1 and B1 of one event both pending", () => {
   it("FINDING adv16c-pending-event-order: killed after B1 committed, the bill edited again before the takeover: the bill counts its current lines", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const items = structuredClone(doc.items as Row[]);
     items[0]!.qty = Number(items[0]!.qty) + 2;

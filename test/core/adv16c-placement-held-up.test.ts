@@ -3,10 +3,10 @@
  * loopback HTTP; explicit clocks; the signed invariant per (day, warehouse, sku).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, kisTotals } from "../helpers/signed-invariant.ts";
+import { kisSource, settleKis as settle, firstPostedKisDocument as postedDoc } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -17,18 +17,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
-async function settle(e: E2E, ms = 15 * 60_000) {
-  e.clock.advance(ms);
-  return e.runToCompletion(KIS);
-}
-function postedDoc(e: E2E) {
-  const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
-  return e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
-}
 const dayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
 describe("adversary 16c: KIS placement cases that held up", () => {

@@ -3,58 +3,22 @@
  * day (change-writer.ts reviewPlanMembers: "a member now built into another group is left alone").
  * Real engine, real clients, emulators over loopback HTTP; explicit clock (E2E_START), no wall-clock dependence.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { afterEach, describe, it, vi } from "vitest";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
+import { tplusSource } from "../helpers/seed-scope.ts";
+import { killAfterFirstVoucher } from "../helpers/killed-first-voucher.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const TPLUS = "jst-sales-out-to-tplus";
 const DAY = 24 * 3600_000;
-type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-function tplusSource(e: E2E) {
-  const end = startOfToday(e);
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
-
-async function until(check: () => boolean, what: string) {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Kills a T+ run after its first voucher was answered; returns that voucher's day and its confirmed members. */
-async function killAfterFirstVoucher(e: E2E): Promise<{ day: string; members: Row[] }> {
-  void e.run(TPLUS, {}, { fetch: e.crashingFetch(1) });
-  await until(() => e.stack.tplus.vouchers("otherDispatch").length >= 1, "the first voucher");
-  await new Promise((r) => setTimeout(r, 50));
-  const code = String(e.stack.tplus.vouchers("otherDispatch")[0]!.ExternalCode);
-  const m = /^SO-(\d{4}-\d{2}-\d{2})-(\d+)$/.exec(code)!;
-  const end = startOfToday(e);
-  const members = e.stack.jushuitan
-    .documents(JST_PATHS.salesOut)
-    .filter(
-      (d) =>
-        Number(d.shop_id) === 0 &&
-        d.status === "Confirmed" &&
-        String(d.io_date).startsWith(m[1]!) &&
-        String(d.wms_co_id) === m[2] &&
-        parseInZone(String(d.modified))! < end,
-    );
-  expect(members.length).toBeGreaterThanOrEqual(1);
-  return { day: m[1]!, members };
-}
 
 describe("adversary 16c: a started merge plan finished after one of its members moved to the next day", () => {
   // FINDING adv16c-resumed-plan-move (T+). A run is killed after writing the first day voucher G14 = SO-2024-06-14-10818

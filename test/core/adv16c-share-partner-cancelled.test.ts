@@ -4,27 +4,19 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { addShareImagedPair } from "../helpers/share-imaged.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertTplusGroupInvariant, settleTplusDay as settle } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
-const DAY = 24 * 3600_000;
-type Row = Record<string, unknown>;
 
 let e2e: E2E | undefined;
 afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-async function settle(e: E2E) {
-  e.clock.advance(DAY);
-  return e.runToCompletion(TPLUS);
-}
 
 describe("adversary 16c: a share-imaged member edited while its partner is cancelled", () => {
   // FINDING adv16c-share-partner-cancelled (T+). Today's group G holds `other` (sku S × 3) and m (S × 0 carrying an
@@ -42,13 +34,7 @@ describe("adversary 16c: a share-imaged member edited while its partner is cance
     e2e = await startE2E({ otherInOut: 0, salesOut: 160 });
     expect((await e2e.runToCompletion(TPLUS)).at(-1)!.outcome).toBe("success");
     const jst = e2e.stack.jushuitan;
-    const template = jst.documents(JST_PATHS.salesOut).find((d) => Number(d.shop_id) === 0 && d.status === "Confirmed" && (d.items as Row[]).length >= 2)!;
-    const { io_id: _i, modified: _m, ts: _t, ...copy } = structuredClone(template);
-    const items = structuredClone(template.items as Row[]);
-    const day = formatInZone(e2e.clock.now(), DATE_FORMAT, "Asia/Shanghai");
-    const s = items[0]!;
-    const other = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 3 }] });
-    const m = jst.upsertDocument(JST_PATHS.salesOut, { ...copy, io_date: `${day} 09:00:00`, items: [{ ...s, qty: 0, sale_amount: 10 }, items[1]!] });
+    const { day, s, items, other, m } = addShareImagedPair(e2e);
     await settle(e2e);
     expect(e2e.stack.tplus.vouchers("otherDispatch").map((v) => String(v.ExternalCode))).toContain(`SO-${day}-${String(m.wms_co_id)}`);
     // In one window: the partner cancelled, m's ordinary line +4.
@@ -65,9 +51,6 @@ describe("adversary 16c: a share-imaged member edited while its partner is cance
     const letters = (await new FlowStateStore(e2e.kv).listDeadLetters(TPLUS)).filter((l) => !l.resolved && l.sourceId === String(m.io_id));
     if (letters.length) return;
     const group = `${day}|${String(m.wms_co_id)}|`;
-    const only = (t: Map<string, number>) => new Map([...t].filter(([k]) => k.startsWith(group)));
-    const end = startOfToday(e2e);
-    const source = sourceTotals(jst.documents(JST_PATHS.salesOut), (d) => Number(d.shop_id) === 0 && parseInZone(String(d.modified))! < end);
-    assertSignedInvariant(only(source), only(tplusTotals(e2e.stack.tplus.vouchers("otherDispatch"))), "after the edit");
+    assertTplusGroupInvariant(e2e, group, "after the edit");
   });
 });

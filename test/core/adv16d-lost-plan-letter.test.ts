@@ -9,10 +9,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { assertSignedInvariant, tplusTotals } from "../helpers/signed-invariant.ts";
+import { tplusSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -24,15 +25,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-function tplusSource(e: E2E) {
-  const end = startOfToday(e);
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
 
 /** Part 1 of the first group written, part 2 set aside (T+ answers 500), the plan lost, a late member with part 1's first SKU. */
 async function lostPlanLetter(env: E2E) {

@@ -5,84 +5,17 @@
  * "Unexpected input(s)" is a warning annotation; the step still runs).
  * Expected: the step fails before anything is written, naming the input and the one it probably meant.
  * Actual (old code): a real backfill, bills created in KIS, the step green.
- * The @actions/core fake is the one test/core/action-run.test.ts uses; the emulators run over loopback HTTP.
+ * The @actions/core fake is test/helpers/actions-core-fake.ts (as test/core/action-run.test.ts); the emulators run over loopback HTTP.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../shared/engine/window.ts";
 import { formatInZone } from "../../shared/util/time.ts";
-import { serveOnLoopback, type RunningServer } from "../emulators/node/serve.ts";
-import { createKvRestEmulator } from "../emulators/kv-rest/index.ts";
 import { E2E_START } from "../helpers/e2e.ts";
-import { CREDENTIAL_ENV_NAMES, inputNameFor } from "../../action/inputs.ts";
 import { startCliHarness, type CliHarness } from "./cli-harness.ts";
+import { core, credentialInputs, resetCore } from "../helpers/actions-core-fake.ts";
 
-// A typed fake of @actions/core (as actions/typescript-action's __fixtures__/core.ts), recording what run() does.
-const core = vi.hoisted(() => {
-  const state = {
-    inputs: {} as Record<string, string>,
-    throwOnGetInput: undefined as unknown,
-    outputs: {} as Record<string, string>,
-    secrets: [] as string[],
-    failed: [] as string[],
-    warnings: [] as Array<{ message: string; title?: string }>,
-    errors: [] as Array<{ message: string; title?: string }>,
-    groups: [] as string[],
-    logs: [] as string[],
-    summary: { headings: [] as string[], raw: [] as string[], tables: [] as unknown[][][], writes: 0 },
-  };
-  const summary = {
-    addHeading(text: string) {
-      state.summary.headings.push(text);
-      return summary;
-    },
-    addRaw(text: string) {
-      state.summary.raw.push(text);
-      return summary;
-    },
-    addTable(rows: unknown[][]) {
-      state.summary.tables.push(rows);
-      return summary;
-    },
-    async write() {
-      state.summary.writes++;
-      return summary;
-    },
-  };
-  return { state, summary };
-});
-
-vi.mock("@actions/core", () => ({
-  getInput: (name: string) => {
-    if (core.state.throwOnGetInput !== undefined) throw core.state.throwOnGetInput;
-    return core.state.inputs[name] ?? "";
-  },
-  setOutput: (name: string, value: string) => {
-    core.state.outputs[name] = value;
-  },
-  setSecret: (value: string) => {
-    core.state.secrets.push(value);
-  },
-  setFailed: (message: string) => {
-    core.state.failed.push(message);
-  },
-  warning: (message: string, props?: { title?: string }) => {
-    core.state.warnings.push({ message, ...(props?.title ? { title: props.title } : {}) });
-  },
-  error: (message: string, props?: { title?: string }) => {
-    core.state.errors.push({ message, ...(props?.title ? { title: props.title } : {}) });
-  },
-  info: (message: string) => {
-    core.state.logs.push(message);
-  },
-  debug: (message: string) => {
-    core.state.logs.push(`debug: ${message}`);
-  },
-  group: async <T>(name: string, fn: () => Promise<T>) => {
-    core.state.groups.push(name);
-    return fn();
-  },
-  summary: core.summary,
-}));
+// @actions/core replaced by the typed fake in test/helpers/actions-core-fake.ts.
+vi.mock("@actions/core", async () => (await import("../helpers/actions-core-fake.ts")).actionsCore);
 
 const { run } = await import("../../action/main.ts");
 
@@ -90,27 +23,18 @@ const KIS = "jst-other-in-to-kis";
 const day = (ms: number) => formatInZone(ms, "YYYY-MM-DD");
 
 let h: CliHarness | undefined;
-const servers: RunningServer[] = [];
-beforeEach(() => {
-  core.state.inputs = {};
-  core.state.failed = [];
-  core.state.outputs = {};
-});
+beforeEach(resetCore);
 afterEach(async () => {
   await h?.close();
   h = undefined;
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 describe("an Action input the action does not declare", () => {
   it("is refused before anything is written, with the input it probably meant", async () => {
     h = await startCliHarness();
     await h.fillReferences();
-    const env = h.e2e.env as Record<string, string>;
-    const credentials: Record<string, string> = {};
-    for (const name of CREDENTIAL_ENV_NAMES) if (env[name]) credentials[inputNameFor(name)] = env[name];
     core.state.inputs = {
-      ...credentials,
+      ...credentialInputs(h),
       flow: KIS,
       from: day(E2E_START - 3 * DAY_MS),
       to: day(E2E_START - DAY_MS),

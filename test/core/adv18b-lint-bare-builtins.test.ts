@@ -7,45 +7,15 @@
  * the first two today only because that program has no Node types; the lint rule is meant to say so itself.)
  * Lints a throw-away tree carrying the project's own biome.jsonc, like test/core/lint-rules.test.ts.
  */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIOME = join(ROOT, "node_modules", ".bin", "biome");
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+import { describe, expect, it } from "vitest";
+import { at, lintErrors } from "../helpers/lint-tree.ts";
 
 /** `path:line` of every error diagnostic biome reports for `files` under the project's biome.jsonc. */
-function lintErrors(files: Record<string, string>): string[] {
-  const dir = mkdtempSync(join(tmpdir(), "jst-bridge-adv18b-lint-"));
-  dirs.push(dir);
-  copyFileSync(join(ROOT, "biome.jsonc"), join(dir, "biome.jsonc"));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  let out: string;
-  try {
-    out = execFileSync(BIOME, ["lint", "--vcs-enabled=false", "--reporter=json", "."], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  } catch (error) {
-    out = String((error as { stdout?: string }).stdout ?? "");
-  }
-  const line = out
-    .trim()
-    .split("\n")
-    .find((l) => l.startsWith("{"))!;
-  const report = JSON.parse(line) as { diagnostics: Array<{ severity: string; location: { path: string; start: { line: number } } }> };
-  return report.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.location.path}:${d.location.start.line}`);
-}
+const lintErrorsAt = (files: Record<string, string>): string[] => lintErrors(files).map(at);
 
 describe("shared/ stays free of host modules however they are spelled", () => {
   it("a bare Node builtin and an @actions subpath are lint errors in shared/", () => {
-    const errors = lintErrors({
+    const errors = lintErrorsAt({
       "shared/bare.ts": 'import { readFileSync } from "fs";\nimport { createHash } from "crypto";\nexport const x = [readFileSync, createHash];\n',
       "shared/actions-subpath.ts": 'import * as core from "@actions/core/lib/core.js";\nexport const x = core;\n',
       "shared/reexport.ts": 'export { readFile } from "fs/promises";\n',
@@ -54,7 +24,7 @@ describe("shared/ stays free of host modules however they are spelled", () => {
   });
 
   it("the hosts may still use them", () => {
-    const errors = lintErrors({
+    const errors = lintErrorsAt({
       "action/host.ts": 'import { readFileSync } from "fs";\nimport * as core from "@actions/core/lib/core.js";\nexport const x = [readFileSync, core];\n',
     });
     expect(errors).toEqual([]);

@@ -7,44 +7,15 @@
  * Expected: each is a lint error in shared/ (the core may import only itself and packages). Actual (old biome.jsonc):
  * no diagnostic. Lints a throw-away tree carrying the project's own biome.jsonc, like test/core/lint-rules.test.ts.
  */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIOME = join(ROOT, "node_modules", ".bin", "biome");
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+import { describe, expect, it } from "vitest";
+import { at, lintErrors } from "../helpers/lint-tree.ts";
 
 /** `path:line` of every noRestrictedImports error when `files` are linted with the project's biome.jsonc. */
-function restrictedImports(files: Record<string, string>): string[] {
-  const dir = mkdtempSync(join(tmpdir(), "jst-bridge-lint-"));
-  dirs.push(dir);
-  copyFileSync(join(ROOT, "biome.jsonc"), join(dir, "biome.jsonc"));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  let out: string;
-  try {
-    out = execFileSync(BIOME, ["lint", "--vcs-enabled=false", "--reporter=json", "."], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  } catch (error) {
-    out = String((error as { stdout?: string }).stdout ?? "");
-  }
-  const line = out
-    .trim()
-    .split("\n")
-    .find((l) => l.startsWith("{"))!;
-  const report = JSON.parse(line) as { diagnostics: { severity: string; category: string; location: { path: string; start: { line: number } } }[] };
-  return report.diagnostics
-    .filter((d) => d.severity === "error" && d.category === "lint/style/noRestrictedImports")
-    .map((d) => `${d.location.path}:${d.location.start.line}`)
+const restrictedImports = (files: Record<string, string>): string[] =>
+  lintErrors(files)
+    .filter((d) => d.category === "lint/style/noRestrictedImports")
+    .map(at)
     .sort();
-}
 
 describe("shared/ cannot reach the hosts through a relative import", () => {
   it("refuses imports and re-exports of worker/, action/, test/, scripts/ and bench/ files from shared/", () => {

@@ -11,6 +11,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -40,8 +41,6 @@ function poisonC1() {
     return fetch(input, init);
   };
 }
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 
 /** The scenario; `proof`: doctor --write-probe saw the account refuse a duplicate ExternalCode first. */
 async function scenario(proof: boolean) {

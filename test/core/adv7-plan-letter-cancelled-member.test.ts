@@ -5,13 +5,11 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
-import { runFlowById } from "../../shared/engine/runner.ts";
-import type { FetchLike } from "../../shared/ports.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
-import { tplusByGroup } from "../helpers/targets.ts";
+import { poisonPartTwo } from "../helpers/poisoned-part.ts";
 
 const TPLUS = "jst-sales-out-to-tplus";
 
@@ -30,30 +28,14 @@ describe("adv7: a member of a dead-lettered group part cancelled before the lett
   // source (also with a member split over parts -1 and -2, tried by hand).
   it("a member of a lettered part cancelled before the replay: the group sums to the source afterwards", async () => {
     e2e = await startE2E({ otherInOut: 0, salesOut: 240 });
-    const flow = e2e.flows[TPLUS]!;
-    if (flow.operation?.type !== "merge") throw new Error("seed flow is a merge flow");
-    flow.operation.maxLines = 3;
-    let poisonCode: string | undefined;
-    let poisoned = true;
-    const fetch: FetchLike = async (input, init) => {
-      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      if (poisoned && /otherDispatch\/Create/.test(url) && typeof init?.body === "string") {
-        const body = decodeURIComponent(init.body);
-        const code = /"ExternalCode"\s*:\s*"([^"]+)"/.exec(body)?.[1];
-        if (code && poisonCode === undefined) poisonCode = code.replace(/-1$/, "-2"); // part 2 of the first group
-        if (code === poisonCode) return new Response("Internal Server Error", { status: 500 });
-      }
-      return globalThis.fetch(input, init);
-    };
-    let n = 0;
-    const run = () => runFlowById({ ...e2e!.ports, fetch }, { flowId: TPLUS, runId: `r-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 } });
+    const { poison, fetch, run } = poisonPartTwo(e2e);
     for (let i = 0; i < 5; i++) {
       e2e.clock.advance(30 * 60_000);
       await run();
     }
     const store = new FlowStateStore(e2e.kv);
     const letters = await store.listDeadLetters(TPLUS);
-    const letter = letters.find((l) => l.externalKey === poisonCode)!;
+    const letter = letters.find((l) => l.externalKey === poison.code)!;
     const parts = (letter.payload as { outbox: { parts: Array<{ externalKey: string; members: string[] }> } }).outbox.parts;
     const member = parts[0]!.members.at(-1)!;
     // The member is cancelled (saved now); the next runs read it once its day is read again (the seed reads by modified up to the start of today).
@@ -63,7 +45,7 @@ describe("adv7: a member of a dead-lettered group part cancelled before the lett
       e2e.clock.advance(30 * 60_000);
       await run();
     }
-    poisoned = false;
+    poison.on = false;
     for (const l of await store.listDeadLetters(TPLUS)) {
       await replayDeadLetter({ ...e2e.ports, fetch }, l.id, { by: "test", budget: { maxSubrequests: 200 } });
     }
@@ -74,7 +56,7 @@ describe("adv7: a member of a dead-lettered group part cancelled before the lett
     const vouchers = e2e.stack.tplus.vouchers("otherDispatch");
     const dayEnd = parseInZone("2024-06-21 00:00:00")!;
     const expected = expectedTargets(e2e, { kis: 0, tplusDayEnd: dayEnd, tplusModifiedBefore: Number.POSITIVE_INFINITY }).tplus;
-    const group = poisonCode!.replace(/-2$/, "");
+    const group = poison.code!.replace(/-2$/, "");
     const signed = signedByGroup(vouchers).get(group);
     const open = (await store.listDeadLetters(TPLUS)).map((l) => [l.externalKey, l.error.code]);
     expect({ group: signed, open }).toEqual({ group: expected.get(group), open: [] });

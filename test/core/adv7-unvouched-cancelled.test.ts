@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { kisRunsEvery30Min as runs } from "../helpers/kis-outage.ts";
 
 const KIS = "jst-other-in-to-kis";
 const MIN = 60_000;
@@ -16,13 +17,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function runs(env: E2E, n: number) {
-  for (let run = 0; run < n; run++) {
-    env.clock.advance(30 * MIN);
-    await env.runToCompletion(KIS);
-  }
-}
 
 describe("adv7: a bill lettered unvouched, cancelled before KIS takes creates again", () => {
   // FINDING adv7-unvouched-cancelled. Bill D is lettered write_failed_repeatedly (unvouched) by a create-only KIS

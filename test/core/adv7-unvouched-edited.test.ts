@@ -8,6 +8,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { kisSignedLines } from "../helpers/signed-invariant.ts";
+import { kisRunsEvery30Min as runs } from "../helpers/kis-outage.ts";
 
 const KIS = "jst-other-in-to-kis";
 const MIN = 60_000;
@@ -17,13 +18,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function runs(env: E2E, n: number) {
-  for (let run = 0; run < n; run++) {
-    env.clock.advance(30 * MIN);
-    await env.runToCompletion(KIS);
-  }
-}
 
 /** Signed quantities per sku: of a KIS bill, of the source document's items. */
 function perSku(lines: Array<{ sku: string; qty: number }>): Record<string, number> {

@@ -7,6 +7,7 @@ import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods, type PeriodOptions } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { kisRunsEvery30Min as runs } from "../helpers/kis-outage.ts";
 
 const KIS = "jst-other-in-to-kis";
 const MIN = 60_000;
@@ -16,13 +17,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function runs(env: E2E, n: number) {
-  for (let run = 0; run < n; run++) {
-    env.clock.advance(30 * MIN);
-    await env.runToCompletion(KIS);
-  }
-}
 
 describe("adv7: a period closes while an unvouched letter waits, flow policy closedPeriod redate", () => {
   // FINDING adv7-unvouched-redate. Flow closedPeriod "redate" (docs/changes.md: a refused closed-period document is

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
-import { kisSignedLines } from "../helpers/signed-invariant.ts";
+import { arriveReturnDocument as arrive, kisQtyBySku as inKis, sourceQtyBySku as inSource } from "../helpers/kis-outage.ts";
 
 const KIS = "jst-other-in-to-kis";
 const MIN = 60_000;
@@ -16,31 +16,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-function arrive(env: E2E) {
-  const jst = env.stack.jushuitan;
-  const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
-  const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
-  return jst.upsertDocument(JST_PATHS.otherInOut, rest);
-}
-
-/** Signed KIS quantities per sku of every bill of the document (its own number and its -R/-C/-B corrections). */
-function inKis(env: E2E, id: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const bill of env.stack.kis.bills()) {
-    if (bill.FBillNo !== id && !bill.FBillNo.startsWith(`${id}-`)) continue;
-    for (const l of kisSignedLines(bill as never)) out[l.sku] = (out[l.sku] ?? 0) + l.qty;
-  }
-  for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
-  return out;
-}
-
-function inSource(env: E2E, id: string): Record<string, number> {
-  const doc = env.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => String(d.io_id) === id)!;
-  const out: Record<string, number> = {};
-  for (const i of doc.items as Array<Record<string, unknown>>) out[String(i.sku_id)] = (out[String(i.sku_id)] ?? 0) + Number(i.qty);
-  return out;
-}
 
 describe("adv7: two versions of one document lettered unvouched during a long create-only outage", () => {
   // FINDING adv7-unvouched-superseded. A create-only KIS outage (creates answer 500, reads answer) lasting 3 h.

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { kisRunsEvery30Min as runs, arriveReturnDocument as arrive } from "../helpers/kis-outage.ts";
 
 const KIS = "jst-other-in-to-kis";
 const MIN = 60_000;
@@ -15,20 +16,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-function arrive(env: E2E) {
-  const jst = env.stack.jushuitan;
-  const template = jst.documents(JST_PATHS.otherInOut).find((d) => d.type === "其它退货" && d.status === "Confirmed")!;
-  const { io_id: _id, ts: _ts, modified: _m, ...rest } = template;
-  return jst.upsertDocument(JST_PATHS.otherInOut, rest);
-}
-
-async function runs(env: E2E, n: number) {
-  for (let run = 0; run < n; run++) {
-    env.clock.advance(30 * MIN);
-    await env.runToCompletion(KIS);
-  }
-}
 
 describe("adv7: a dead-lettered bill cancelled (its letter withdrawn) and confirmed again", () => {
   // FINDING adv7-withdrawn-reconfirmed. Bill D is dead-lettered write_failed_repeatedly (here: a create-only KIS

@@ -9,7 +9,8 @@ import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { setPeriods } from "../emulators/periods.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
+import { kisSource, startOfToday, tplusSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 
@@ -23,20 +24,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
-/** Start of the clock's current day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-/** T+ flow scope: offline-shop documents of closed days, modified before today (what the seed has read). */
-function tplusSource(e: E2E) {
-  const end = startOfToday(e);
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
 const members = (e: E2E) =>
   e.stack.jushuitan
     .documents(JST_PATHS.salesOut)

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -32,7 +33,6 @@ function kisSource(e: E2E) {
 
 /** T+ flow scope: offline-shop sales-out of the days already closed. */
 /** Start of the clock's day in the flow's zone: the T+ seed reads by modified and writes a day once it is closed. */
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 function tplusSource(e: E2E, dayEnd: string) {
   const end = parseInZone(dayEnd)!;
   const read = startOfToday(e);

@@ -6,11 +6,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startE2E, type E2E, type E2EOptions } from "../helpers/e2e.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { assertSignedInvariant, kisTotals, tplusTotals } from "../helpers/signed-invariant.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { setPeriods } from "../emulators/periods.ts";
+import { kisSource, tplusSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -24,18 +24,6 @@ afterEach(async () => {
   e2e = undefined;
 });
 
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
-/** T+ flow scope: the seed reads by modified and writes a day once it is closed: closed days, modified before today. */
-function tplusSource(e: E2E) {
-  const end = parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
-  return sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.salesOut),
-    (d) => Number(d.shop_id) === 0 && parseInZone(String(d.io_date))! < end && parseInZone(String(d.modified))! < end,
-  );
-}
 const posted = (e: E2E): Row[] => {
   const billNos = new Set(e.stack.kis.bills().map((b) => b.FBillNo));
   return e.stack.jushuitan.documents(JST_PATHS.otherInOut).filter((d) => billNos.has(String(d.io_id)));

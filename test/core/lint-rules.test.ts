@@ -3,49 +3,8 @@
  * import node:*, cloudflare:* or @actions/*, and no new production function may exceed 80 lines. Each case lints a
  * throw-away tree that carries the project's own biome.jsonc, so the test reads the real configuration.
  */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIOME = join(ROOT, "node_modules", ".bin", "biome");
-
-interface Diagnostic {
-  severity: string;
-  category: string;
-  location: { path: string; start: { line: number } };
-}
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** Lints `files` (relative path → source) with the project's biome.jsonc and returns the error diagnostics. */
-function lint(files: Record<string, string>): Diagnostic[] {
-  const dir = mkdtempSync(join(tmpdir(), "jst-bridge-lint-"));
-  dirs.push(dir);
-  copyFileSync(join(ROOT, "biome.jsonc"), join(dir, "biome.jsonc"));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  }
-  let out: string;
-  try {
-    out = execFileSync(BIOME, ["lint", "--vcs-enabled=false", "--reporter=json", "."], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  } catch (error) {
-    out = String((error as { stdout?: string }).stdout ?? "");
-  }
-  const report = JSON.parse(
-    out
-      .trim()
-      .split("\n")
-      .find((l) => l.startsWith("{"))!,
-  ) as { diagnostics: Diagnostic[] };
-  return report.diagnostics.filter((d) => d.severity === "error");
-}
+import { describe, expect, it } from "vitest";
+import { lintErrors as lint } from "../helpers/lint-tree.ts";
 
 const longFunction = (lines: number) => `export function long(): number {\n  let n = 0;\n${"  n += 1;\n".repeat(lines)}  return n;\n}\n`;
 

@@ -1,137 +1,21 @@
 /**
- * Issue 17 in a real browser (same setup as dashboard-browser.test.ts: the Worker in workerd through wrangler's
- * test harness, emulators over loopback, headless Chromium): approve a gated flow's plan, reconcile and drill
- * down into the drift, re-sweep the day, and trace a document from the header's search box. Screenshots go to a
- * temp dir, and to docs/dashboard-{approval,reconcile,trace}.png when missing or UPDATE_DASHBOARD_SCREENSHOT=1.
- *
- * Chromium comes from scripts/install-chromium.sh when /usr/bin/chromium is missing. Only when that
- * install is impossible (not root, no Debian mirror) is the test skipped, and never when CI=true.
+ * Issue 17 in a real browser (same setup as dashboard-browser.test.ts, in test/helpers/dashboard-browser.ts: the Worker
+ * in workerd through wrangler's test harness, emulators over loopback, headless Chromium): approve a gated flow's plan,
+ * reconcile and drill down into the drift, re-sweep the day, and trace a document from the header's search box.
+ * Screenshots go to a temp dir, and to docs/dashboard-{approval,reconcile,trace}.png when missing or
+ * UPDATE_DASHBOARD_SCREENSHOT=1.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { formatInZone } from "../../shared/util/time.ts";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestHarness, type TestHarness } from "wrangler";
-import { SKUS } from "../emulators/catalog.ts";
-import { createEmulatorHub } from "../emulators/hub.ts";
-import { serveOnLoopback, type RunningServer } from "../emulators/node/serve.ts";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { ROOT, useDashboardBrowser, WAIT } from "../helpers/dashboard-browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ROOT = join(import.meta.dirname, "..", "..");
 const TOKEN = "observe-browser-test-token-0123456789ab";
 const KIS = "jst-other-in-to-kis";
-const WAIT = { timeout: 30_000 };
-
-/** Installs Chromium when missing; returns why it cannot run, or null when it can. */
-function ensureChromium(): string | null {
-  if (existsSync(CHROMIUM)) return null;
-  try {
-    const out = execFileSync("bash", [join(ROOT, "scripts", "install-chromium.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 240_000 });
-    process.stdout.write(out);
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    return `scripts/install-chromium.sh failed: ${(e.stderr || e.message).trim()}`;
-  }
-  return existsSync(CHROMIUM) ? null : `${CHROMIUM} is still missing after scripts/install-chromium.sh`;
-}
-
-interface Stack {
-  urls: { jushuitan: string; tplus: string; kis: string };
-  env: Record<string, string>;
-  warehouses: Record<string, unknown>[];
-}
-
-let unavailable: string | null = null;
-let hubServer: RunningServer | undefined;
-let harness: TestHarness | undefined;
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
-let shotDir: string | undefined;
-let base = "";
-let stack: Stack;
-
-/** The API as an operator's script calls it (bearer token), for seeding what the test needs. */
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as any;
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-}
-
-beforeAll(async () => {
-  unavailable = ensureChromium();
-  if (unavailable) {
-    if (process.env.CI === "true") throw new Error(`Chromium is required in CI: ${unavailable}`);
-    console.warn(`[dashboard-browser] SKIPPED: Chromium cannot be installed here (${unavailable})`);
-    return;
-  }
-  let hubUrl = "";
-  const hub = createEmulatorHub(() => hubUrl);
-  hubServer = await serveOnLoopback(hub.app);
-  hubUrl = hubServer.url;
-  const res = await fetch(`${hubUrl}/__hub/stacks`, {
-    method: "POST",
-    body: JSON.stringify({
-      documents: { "/open/other/inout/query": 60, "/open/orders/out/simple/query": 40 },
-      days: 1,
-      limits: { perSecond: null, perMinute: null },
-    }),
-  });
-  stack = (await res.json()) as Stack;
-
-  harness = createTestHarness({
-    root: ROOT,
-    workers: [
-      {
-        configPath: "./wrangler.toml",
-        vars: { ...stack.env, MAX_SUBREQUESTS: "10000", LOG_LEVEL: "warn", FLOW_APPROVAL: KIS },
-        secrets: { SYNC_API_TOKEN: TOKEN },
-      },
-    ],
-  });
-  base = String((await harness.listen()).url);
-
-  profileDir = mkdtempSync(join(tmpdir(), "jst-bridge-chromium-"));
-  shotDir = mkdtempSync(join(tmpdir(), "jst-bridge-dashboard-shots-"));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1360, height: 900 },
-    locale: "zh-CN",
-    timezoneId: "Asia/Shanghai",
-  });
-  context.setDefaultTimeout(WAIT.timeout);
-}, 300_000);
-
-afterAll(async () => {
-  // Each step on its own: a failure in one must not leave the others running.
-  await context?.close().catch(() => {});
-  await harness?.close().catch(() => {});
-  await hubServer?.close().catch(() => {});
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-}, 60_000);
-
-async function screenshot(page: Page, name: string) {
-  const path = join(shotDir!, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  return path;
-}
+const browser = useDashboardBrowser({ token: TOKEN, vars: { FLOW_APPROVAL: KIS } });
+const { api, screenshot } = browser;
 
 async function docShot(page: Page, name: string) {
   await screenshot(page, name);
@@ -141,27 +25,14 @@ async function docShot(page: Page, name: string) {
 
 describe("issue 17 in Chromium: approval, reconcile drill-down and re-sweep, trace", () => {
   it("approves a plan, re-sweeps a drifting day from the drill-down, and traces a bill", async (ctx) => {
-    if (unavailable) ctx.skip();
-    const page = await context!.newPage();
-    const consoleErrors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    await page.goto(base);
+    if (browser.unavailable) ctx.skip();
+    const { page, consoleErrors } = await browser.newPage();
+    await page.goto(browser.base);
     await page.fill("#token", TOKEN);
     await Promise.all([page.waitForURL((u) => u.pathname === "/", WAIT), page.click("button[type=submit]")]);
 
     // Master data with the materials of style TX100 missing: the approved run dead-letters those documents.
-    await api("POST", "/reference/warehouses", { rows: stack.warehouses });
-    await api("POST", "/reference/kis_materials/refresh");
-    const broken = SKUS.filter((s) => s.itemId !== "TX100").map((s) => ({
-      FItemID: s.kisItemId,
-      FNumber: s.kisNumber,
-      FName: s.name,
-      FUnitID: s.kisUnitId,
-      F_103: s.skuId,
-    }));
-    await api("POST", "/reference/kis_materials", { rows: broken });
+    await browser.masterDataWithout("TX100");
 
     // ---- approval ----
     await Promise.all([page.waitForURL((u) => u.pathname === "/ui/approvals", WAIT), page.click('header a[href="/ui/approvals"]')]);
@@ -230,7 +101,7 @@ describe("issue 17 in Chromium: approval, reconcile drill-down and re-sweep, tra
     expect(await page.textContent('#trace tr.trace-event[data-kind="write"] pre')).toContain(missingKey);
     await docShot(page, "dashboard-trace");
     // An unknown id says so; the page escapes what was typed.
-    await page.goto(new URL(`/ui/trace?q=${encodeURIComponent("nothing-" + formatInZone(Date.now(), "YYYYMMDD"))}`, base).href);
+    await page.goto(new URL(`/ui/trace?q=${encodeURIComponent("nothing-" + formatInZone(Date.now(), "YYYYMMDD"))}`, browser.base).href);
     await page.waitForSelector("#trace-empty", WAIT);
     expect(consoleErrors.filter((m) => /Content Security Policy/i.test(m))).toEqual([]);
   }, 180_000);

@@ -9,6 +9,8 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals } from "../helpers/signed-invariant.ts";
 import { lossyFirstCreate } from "../helpers/lossy-fetch.ts";
+import { until } from "../helpers/until.ts";
+import { firstPostedKisDocument } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
@@ -39,8 +41,7 @@ describe("pending writes: a lost write that never reached the target", () => {
   it("KIS: R1 never committed, the bill re-confirmed: the pending R1 is dropped, nothing is written, counted once", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
@@ -61,8 +62,7 @@ describe("pending writes: a lost write that never reached the target", () => {
   it("KIS: R1 never committed, the bill still cancelled: R1 is written by the next run (counted 0)", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
@@ -79,21 +79,12 @@ describe("pending writes: a lost write that never reached the target", () => {
 });
 
 describe("pending writes: the process killed between a correction's commit and its answer", () => {
-  async function until(condition: () => boolean, what: string) {
-    for (let i = 0; i < 400; i++) {
-      if (condition()) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
-
   // The invocation never returns (a killed isolate holding its lease): nothing of it is saved but what it stored
   // before sending R1 — R1's pending entry. The bill is confirmed again before the run that takes the lease over.
   it("KIS: R1 committed, the invocation killed, the bill re-confirmed: the takeover run finds R1 and reposts (counted once)", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
     e2e.clock.advance(15 * 60_000);
@@ -148,14 +139,6 @@ describe("pending writes: a target that cannot be asked", () => {
 });
 
 describe("pending writes: a killed correction pair resolved in the order it was written", () => {
-  async function until(condition: () => boolean, what: string) {
-    for (let i = 0; i < 400; i++) {
-      if (condition()) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
-
   // Chaos seed 9056 (long): a quantity edit is corrected by R1 (red) then B1 (the new lines); the invocation is
   // killed once B1 committed, so both stay pending. The next run must settle R1 before B1 (the order they were
   // written): the outbox lists them by key (B1 before R1), and settling R1 last left the before-image "nothing
@@ -163,8 +146,7 @@ describe("pending writes: a killed correction pair resolved in the order it was 
   it("KIS: R1 and B1 committed, the invocation killed, the bill cancelled: the takeover run reverses B1 (counted 0)", async () => {
     e2e = await startE2E({ otherInOut: 40, salesOut: 0 });
     expect((await e2e.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
-    const billNos = new Set(e2e.stack.kis.bills().map((b) => b.FBillNo));
-    const doc = e2e.stack.jushuitan.documents(JST_PATHS.otherInOut).find((d) => billNos.has(String(d.io_id)))!;
+    const doc = firstPostedKisDocument(e2e);
     const id = String(doc.io_id);
     const items = (doc.items as Array<Record<string, unknown>>).map((item, i) => (i === 0 ? { ...item, qty: Number(item.qty) + 1 } : item));
     e2e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });

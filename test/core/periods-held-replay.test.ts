@@ -12,6 +12,7 @@ import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { setPeriods } from "../emulators/periods.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, kisTotals, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { kisSource } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -27,10 +28,6 @@ afterEach(async () => {
 
 const letters = (e: E2E, status: "open" | "all" = "open", flow = KIS) => new FlowStateStore(e.kv).listDeadLetters(flow, { status });
 const creates = (e: E2E) => e.stack.kis.requests().filter((r) => /\/create$/i.test(r.path)).length;
-function kisSource(e: E2E) {
-  const until = e.clock.now() - 5 * 60_000;
-  return sourceTotals(e.stack.jushuitan.documents(JST_PATHS.otherInOut), (d) => d.type === "其它退货" && parseInZone(String(d.modified))! < until);
-}
 
 describe("closed periods: held letters replay when the period reopens", () => {
   it("KIS: held while closed (one try per run), replayed once by the next run after 反结账, nothing doubled", async () => {

@@ -13,6 +13,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { WRITE_MARKER_PREFIX } from "../../shared/state/write-marker.ts";
 import { E2E_START, expectedTargets, startE2E, type E2E } from "../helpers/e2e.ts";
+import { until } from "../helpers/until.ts";
 
 const KIS = "jst-other-in-to-kis";
 
@@ -21,14 +22,6 @@ afterEach(async () => {
   await e2e?.close();
   e2e = undefined;
 });
-
-async function until(condition: () => boolean, what: string) {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("a run that takes over a dead run's lease verifies before writing", () => {
   it("killed after 4 committed KIS bills, marker not yet listed, FBillNo not unique: the takeover run stores every bill once", async () => {

@@ -12,10 +12,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { KeyValueStore } from "../../shared/ports.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
-import { DATE_FORMAT, formatInZone, parseInZone } from "../../shared/util/time.ts";
+import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { startE2E, type E2E } from "../helpers/e2e.ts";
 import { assertSignedInvariant, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
+import { startOfToday } from "../helpers/seed-scope.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const TPLUS = "jst-sales-out-to-tplus";
@@ -37,8 +38,6 @@ function hidingKv(inner: KeyValueStore, hidden: Set<string>): KeyValueStore {
     list: (prefix) => inner.list(prefix),
   };
 }
-
-const startOfToday = (e: E2E) => parseInZone(`${formatInZone(e.clock.now(), DATE_FORMAT, "Asia/Shanghai")} 00:00:00`)!;
 
 /** Two posted members of one group (day 2024-06-16, one warehouse). */
 function twoMembers(e: E2E): [Row, Row] {
