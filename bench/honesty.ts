@@ -60,13 +60,23 @@ export interface SyncRun {
 export const pagesFor = (rows: number, pageSize: number) => Math.max(1, Math.ceil(rows / pageSize));
 
 /**
+ * Pages a window of n rows needs when read by keyset (other/inout: `start_ts` goes only with the paging parameters,
+ * ../shared/docs/wire-evidence.md, so windows are read by `modified` ≥ the last row's second): every page after the
+ * first starts again at its predecessor's last second and returns that row again, so it brings at most pageSize − 1
+ * new rows, and a full last page needs one more request to see the end. With one row per boundary second:
+ * 1 for n < pageSize, else ⌊(n − pageSize) / (pageSize − 1)⌋ + 2. The protocol's own minimum, next to the count-only one.
+ */
+export const keysetPagesFor = (rows: number, pageSize: number) => (rows < pageSize ? 1 : Math.floor((rows - pageSize) / (pageSize - 1)) + 2);
+
+/**
  * The minimum comes from the source's own numbers, never from the run it judges (a run that read a page twice or
  * wrote a document twice would otherwise raise its own minimum); KV writes are per document that had to be written.
  */
 export function syncFigures(source: SourceFacts, run: SyncRun) {
   const pages = source.rowsPerWindow.reduce((n, rows) => n + pagesFor(rows, source.pageSize), 0);
   const minimum = pages + source.documentsToWrite * (1 + source.prechecksPerWrite);
-  return { minimum, minimumPages: pages, kvWritesPer1000: (run.kvWrites / source.documentsToWrite) * 1000, extraCalls: run.calls - minimum };
+  const keysetPages = source.rowsPerWindow.reduce((n, rows) => n + keysetPagesFor(rows, source.pageSize), 0);
+  return { minimum, minimumPages: pages, keysetPages, kvWritesPer1000: (run.kvWrites / source.documentsToWrite) * 1000, extraCalls: run.calls - minimum };
 }
 
 /** Backfill throughput from the CLI report's counts. */

@@ -9,7 +9,7 @@
  * 4. `--quick` judged a 20,000-document backfill against the 100,000-document budget (met / NO).
  */
 import { describe, expect, it } from "vitest";
-import { backfillRows, backfillThroughput, kisMappingRatios, syncFigures } from "../../bench/honesty.ts";
+import { backfillRows, backfillThroughput, keysetPagesFor, kisMappingRatios, syncFigures } from "../../bench/honesty.ts";
 
 describe("benchmark rows say what they measure", () => {
   it("the KIS goal row is the mapping alone; the content hash both pay is a separate, informational row", () => {
@@ -56,5 +56,13 @@ describe("benchmark rows say what they measure", () => {
     }
     const full = backfillRows({ documents: 100_000, docsPerSec: 600, peakRssMb: 90 }, false);
     expect(full.map((r) => r[3])).toEqual([true, true]);
+  });
+
+  it("the keyset protocol's page minimum: a repeated boundary row per page and one request past a full last page", () => {
+    expect([29, 30, 58, 59, 60, 0].map((n) => keysetPagesFor(n, 30))).toEqual([1, 2, 2, 3, 3, 1]);
+    expect(
+      syncFigures({ rowsPerWindow: [29, 59], pageSize: 30, documentsToWrite: 1, prechecksPerWrite: 0 }, { calls: 0, pagesRead: 0, written: 0, kvWrites: 0 })
+        .keysetPages,
+    ).toBe(4);
   });
 });
