@@ -1,0 +1,74 @@
+/**
+ * adv20 (write intents a37c3c4) over the flow index (Durable Object model, MemoryFlowCoordinator as in
+ * adv19-intents-index): a run stopped by its budget in the middle of a page (its ledger entries in the carry, its
+ * intent closed), then the continuation resumes the page and is killed after KIS committed a bill. The source then
+ * edits that bill's document and cancels one the first invocation wrote. Expected: balanced, no letter, no plan left.
+ * HELD for budgets 4 to 7.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { RunRequest } from "../../shared/engine/runner.ts";
+import { runFlowById } from "../../shared/engine/runner.ts";
+import type { FetchLike } from "../../shared/ports.ts";
+import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
+import { FlowStateStore } from "../../shared/state/state-store.ts";
+import { JST_PATHS } from "../emulators/jushuitan/index.ts";
+import { type E2E, startE2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+
+vi.setConfig({ testTimeout: 120_000 });
+let e2e: E2E | undefined;
+afterEach(async () => {
+  await e2e?.close();
+  e2e = undefined;
+});
+
+function indexed(e: E2E) {
+  const lock = new MemoryFlowCoordinator(e.clock);
+  let n = 0;
+  const run = (request: Partial<RunRequest> = {}, fetch?: FetchLike) =>
+    runFlowById(
+      { ...e.ports, lock, ...(fetch ? { fetch } : {}) },
+      { flowId: KIS, runId: `idx-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request },
+    );
+  const plans = async () => (await lock.loadIndex(KIS, { groupsSince: 0 })).plans.map((p) => p.unit);
+  return { run, plans };
+}
+
+describe("adv20 write intents over the flow index: a continuation killed", () => {
+  for (const budget of [4, 5, 6, 7])
+    it(`budget ${budget}: balanced, no letter, no plan left`, async () => {
+      const e = await startE2E({ days: 2, otherInOut: 60, salesOut: 0 });
+      e2e = e;
+      const x = indexed(e);
+      let first: string[] = [];
+      for (let i = 0; i < 50 && first.length === 0; i++) {
+        const { summary } = await x.run({ budget: { maxSubrequests: budget } });
+        first = e.stack.kis.bills().map((b) => String(b.FBillNo));
+        expect(summary.continues).toBe(true);
+      }
+      expect(first.length).toBeGreaterThan(0);
+      void x.run({ budget: { maxSubrequests: budget } }, killAtCreate(true));
+      await waitFor(() => e.stack.kis.bills().length > first.length);
+      const killed = e.stack.kis
+        .bills()
+        .map((b) => String(b.FBillNo))
+        .filter((b) => !first.includes(b));
+      expect(killed).toHaveLength(1);
+      addLine(e, docOf(e, killed[0]!));
+      e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: docOf(e, first[0]!).io_id, status: "Cancelled" });
+      e.clock.advance(60 * 60_000);
+      for (let round = 0; round < 2; round++) {
+        let i = 0;
+        for (; i < 400; i++) if (!(await x.run({ budget: { maxSubrequests: budget } })).summary.continues) break;
+        expect(i).toBeLessThan(400);
+        e.clock.advance(60 * 60_000);
+      }
+      const ids = [...new Set(e.stack.jushuitan.documents(JST_PATHS.otherInOut).map((d) => String(d.io_id)))];
+      const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
+      expect({ diff: ids.flatMap((id) => differences(e, id)), letters: letters.map((l) => [l.externalKey, l.error.code]), plans: await x.plans() }).toEqual({
+        diff: [],
+        letters: [],
+        plans: [],
+      });
+    });
+});
