@@ -15,7 +15,7 @@ import { notePendingOriginal } from "./pending-writes.ts";
 import type { RunResult } from "./run.ts";
 import type { BuildResult, BuiltDocument, SourceRow } from "./types.ts";
 import { verifyExisting } from "./verify-existing.ts";
-import { closeWriteIntents, openWriteIntents, redatedIntent, resolveWriteIntents } from "./write-intents.ts";
+import { adoptedOnDuplicate, closeWriteIntents, openWriteIntents, redatedIntent, resolveWriteIntents } from "./write-intents.ts";
 
 type PlannedStatus = RunResult["planned"][number]["status"];
 
@@ -32,7 +32,7 @@ export async function settleDocuments(run: FlowRun, built: BuildResult, rowsById
   try {
     for (const doc of run.poison.order(documents)) await settleDocument(run, doc, rowsById);
   } finally {
-    closeWriteIntents(run, intent); // settled, or a stop: only a killed invocation leaves it
+    await closeWriteIntents(run, intent); // settled, or a stop: only a killed invocation leaves it
   }
 }
 
@@ -58,7 +58,13 @@ async function settleDocument(run: FlowRun, doc: BuiltDocument, rowsById: Map<st
   // Set aside by an earlier invocation of this run (the cursor holds the watermark for it): the next run retries it.
   if (run.earlierSetAside.includes(doc.externalKey)) return;
   const status = (doc.supplement ?? 0) > 0 ? "supplement" : "new";
-  await writeOne(run, doc, rowsOf(doc, rowsById), status, (result) => recordWritten(run, doc, rowsById, result));
+  let adopted = false;
+  await writeOne(run, doc, rowsOf(doc, rowsById), status, (result) => {
+    adopted = adoptedOnDuplicate(run, doc, result); // a killed invocation's write the target could not be asked about
+    if (!adopted) recordWritten(run, doc, rowsById, result);
+  });
+  // Recorded with the lines the killed invocation sent: what changed since is corrected like any posted document.
+  if (adopted) await run.changeWriter?.reviewDocument(doc, run.ledger.get(doc.externalKey), rowsById);
 }
 
 /** A written document in the ledger (and, for a merged one, its group's registry entry), with its before-images. */

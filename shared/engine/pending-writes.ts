@@ -124,14 +124,18 @@ export async function resolvePendingWrites(run: FlowRun): Promise<OutboxPlan[]> 
  * resolved at once like any write in doubt (sent again where a duplicate answer is proof, else a `write_unknown`
  * letter): never dropped silently (adv19-intents-tplus). A run stopped meanwhile keeps the entry for the next one.
  */
-export async function holdInDoubt(run: FlowRun, doc: BuiltDocument): Promise<void> {
+export async function holdInDoubt(run: FlowRun, doc: BuiltDocument, stored?: () => void): Promise<void> {
   const outbox = run.deps.state.outbox;
   const changes = run.deps.changes;
   if (run.dryRun || !outbox || !changes) return;
+  // Already resolved by this run's pending pass (a resend that failed too often, lettered): decided, and a fresh entry
+  // would restart its failure count and be deleted with the earlier one (adv20-intents-resend-poison).
+  if (run.ledger.settledPlans.includes(pendingUnit(doc.externalKey)) || keyInDoubt(run, doc.externalKey)) return stored?.();
   const at = run.deps.clock.now();
   const book = new ChangeBook(changes, (key) => run.ledger.get(key));
   const plan = pendingPlanOf(run, doc, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(doc, at, run.runId)]);
   await outbox.put(run.flowId, plan);
+  stored?.(); // the entry carries it now: the intent need not ask again
   await resolveOne(run, plan);
 }
 

@@ -23,6 +23,7 @@
  * when its lines are exactly what our write would have booked, which verify-existing.ts already does for any write.
  */
 import { compareLines } from "../connectors/content-lines.ts";
+import type { TargetWriteResult } from "../connectors/target.ts";
 import type { OutboxPlan } from "../state/outbox-store.ts";
 import { ChangeBook, imageKey } from "./changes.ts";
 import { writtenEntries } from "./ledger-keys.ts";
@@ -40,11 +41,15 @@ interface Inherited {
   plans: Map<string, OutboxPlan>;
   /** Several when a page was killed more than once (adv19-intents-killed-twice): each intent is met. */
   bySource: Map<string, Array<{ unit: string; part: IntentPart }>>;
-  /** Parts this invocation asked the target about (settled or found not ours). */
+  /** Parts this invocation asked the target about (settled or found not ours), by askedKey: per intent, since two intents
+   * of one key may hold different lines (a page killed twice with an edit between, adv20-intents-twice-edited). */
   asked: Set<string>;
 }
 
 const inheritedByRun = new WeakMap<FlowRun, Inherited>();
+/** Built documents whose killed write the target could not be asked about: their own write's answer decides. */
+const undecidedByRun = new WeakMap<FlowRun, Map<string, IntentPart>>();
+const askedKey = (unit: string, part: IntentPart) => `${unit}\u0000${part.externalKey}`;
 const openedByRun = new WeakMap<FlowRun, number>();
 /** This invocation's open intents by unit (a redated send rewrites its part). */
 const ownByRun = new WeakMap<FlowRun, Map<string, OutboxPlan>>();
@@ -100,11 +105,18 @@ export async function redatedIntent(run: FlowRun, externalKey: string, payload: 
   }
 }
 
-/** The page is settled, or the invocation stops cleanly: its intent is deleted with the next ledger save. */
-export function closeWriteIntents(run: FlowRun, unit: string | undefined): void {
-  if (!unit) return;
-  ownByRun.get(run)?.delete(unit);
-  run.ledger.settledPlans.push(unit);
+/**
+ * The page is settled, or the invocation stops cleanly: its intent is deleted with the next ledger save, and the
+ * inherited intents its documents met are closed (or trimmed) now that their writes are recorded (a part whose own
+ * write answered for it, adoptedOnDuplicate, is known only now).
+ */
+export async function closeWriteIntents(run: FlowRun, unit: string | undefined): Promise<void> {
+  if (unit) {
+    ownByRun.get(run)?.delete(unit);
+    run.ledger.settledPlans.push(unit);
+  }
+  const inherited = inheritedByRun.get(run);
+  if (inherited) for (const met of [...inherited.plans.keys()]) await closeIfMet(run, inherited, met);
 }
 
 /** Takes the intents earlier invocations left (from the outbox list the run made at its start). */
@@ -113,7 +125,9 @@ export function inheritWriteIntents(run: FlowRun, listed: readonly OutboxPlan[])
   const inherited: Inherited = { plans: new Map(), bySource: new Map(), asked: new Set() };
   // No expiry by age: a paused flow meets its documents whenever it runs again (adv19-intents-expiry). An intent
   // whose documents left the source query stays, one small entry, until they come back.
-  for (const plan of listed) {
+  // Newest first: a document in two intents was last sent by the newer one (adv20-intents-twice-moved: the older one's
+  // lines, in another warehouse, matched too and were adopted; the reversal then booked the wrong warehouse).
+  for (const plan of [...listed].sort((a, b) => b.createdAt - a.createdAt)) {
     if (!isIntentUnit(plan.unit)) continue;
     inherited.plans.set(plan.unit, plan);
     for (const part of plan.parts)
@@ -136,10 +150,13 @@ export async function resolveWriteIntents(run: FlowRun, built: BuildResult): Pro
     for (const id of ids) {
       for (const found of inherited.bySource.get(id) ?? []) {
         touched.add(found.unit);
-        if (inherited.asked.has(found.part.externalKey)) continue;
-        // Asked once answered: a part whose lookup the budget stopped stays in the intent for the next invocation.
-        if (!knownToLedger(run, found.part)) await adoptIfOurs(run, found.part, dropped.has(id));
-        inherited.asked.add(found.part.externalKey);
+        const key = askedKey(found.unit, found.part);
+        if (inherited.asked.has(key)) continue;
+        // Asked once answered: a part whose lookup the budget stopped stays in the intent for the next invocation
+        // (a part handed to the pending writes counts as answered once that entry is stored).
+        // An undecided part (its document's own write answers for it) stays until that write is recorded.
+        if (!knownToLedger(run, found.part) && !(await adoptIfOurs(run, found.part, dropped.has(id), () => inherited.asked.add(key)))) continue;
+        inherited.asked.add(key);
       }
     }
   } finally {
@@ -160,27 +177,53 @@ function knownToLedger(run: FlowRun, part: IntentPart): boolean {
 
 /**
  * The target holds exactly the part's lines under its key: the killed invocation's write, recorded as answered. When
- * the target cannot tell, a document the condition now drops (cancelled) becomes a write in doubt (pending-writes.ts
- * holdInDoubt: sent again where a duplicate answer is proof, else a `write_unknown` letter), never a silent drop
- * (adv19-intents-tplus); a built one takes the normal path (its write meets the key), as before intents existed.
+ * the target cannot tell (T+ without FindVoucherList): a document the condition now drops (cancelled) becomes a write
+ * in doubt (pending-writes.ts holdInDoubt: sent again where a duplicate answer is proof, else a `write_unknown`
+ * letter), never a silent drop (adv19-intents-tplus); a built one is written as usual and its answer decides
+ * (adoptedOnDuplicate), never a duplicate answer trusted over the edited lines (adv20-intents-tplus-nofind-edit).
  */
-async function adoptIfOurs(run: FlowRun, part: IntentPart, dropped: boolean): Promise<void> {
-  const { deps, ledger } = run;
+async function adoptIfOurs(run: FlowRun, part: IntentPart, dropped: boolean, handedOver: () => void): Promise<boolean> {
+  const { deps } = run;
   const doc: BuiltDocument = { externalKey: part.externalKey, payload: part.payload, members: part.members, contentHash: part.contentHash };
   const back = await lookUp(deps.target, { operation: deps.targetOperation, externalKey: part.externalKey, payload: part.payload });
-  if (back === undefined) return dropped ? holdInDoubt(run, doc) : undefined;
-  if (back === null || compareLines(back.ours, back.theirs).length > 0) return;
+  if (back === undefined && dropped) {
+    await holdInDoubt(run, doc, handedOver);
+    return true;
+  }
+  if (back === undefined) {
+    undecidedByRun.set(run, (undecidedByRun.get(run) ?? new Map()).set(part.externalKey, part));
+    return false;
+  }
+  if (back === null || compareLines(back.ours, back.theirs).length > 0) return true;
   // T+ without GetVoucherDTO: found by its key, lines unreadable ({[], []}); taken as ours like any write in doubt
   // (pending-writes.ts lookUp: the key is deterministic and only this flow writes it). Named in docs/changes.md.
   if (back.theirs.length === 0 && back.ours.length === 0)
     deps.logger.warn("a killed invocation's write found by its key, lines unreadable: taken as ours", { flowId: run.flowId, externalKey: part.externalKey });
+  recordAsSent(run, doc, back.targetId);
+  return true;
+}
+
+/** The killed invocation's write recorded as if its answer had arrived: its ledger entry and before-image. */
+function recordAsSent(run: FlowRun, sent: BuiltDocument, targetId: string | undefined): void {
+  const { deps, ledger } = run;
   const at = deps.clock.now();
-  for (const e of writtenEntries(doc, back.targetId, undefined, at, run.runId)) ledger.remember(e);
-  for (const e of new ChangeBook(deps.changes!, (key) => ledger.get(key)).documentImage(doc, at, run.runId)) ledger.remember(e);
-  deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", {
-    flowId: run.flowId,
-    externalKey: part.externalKey,
-  });
+  for (const e of writtenEntries(sent, targetId, undefined, at, run.runId)) ledger.remember(e);
+  for (const e of new ChangeBook(deps.changes!, (key) => ledger.get(key)).documentImage(sent, at, run.runId)) ledger.remember(e);
+  deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", { flowId: run.flowId, externalKey: sent.externalKey });
+}
+
+/**
+ * The write of a document whose killed write the target could not be asked about was answered: created, so the killed
+ * write never stood (nothing to adopt); "already exists", so it stands with the lines it sent (the key is ours alone,
+ * and T+ refuses a second ExternalCode): recorded as sent, and the caller reviews the document against it. True then.
+ */
+export function adoptedOnDuplicate(run: FlowRun, doc: BuiltDocument, result: TargetWriteResult | undefined): boolean {
+  const part = undecidedByRun.get(run)?.get(doc.externalKey);
+  if (!part) return false;
+  undecidedByRun.get(run)!.delete(doc.externalKey);
+  if (result?.status !== "already_exists") return false;
+  recordAsSent(run, { externalKey: part.externalKey, payload: part.payload, members: part.members, contentHash: part.contentHash }, result.targetId);
+  return true;
 }
 
 /**
@@ -192,12 +235,13 @@ async function closeIfMet(run: FlowRun, inherited: Inherited, unit: string): Pro
   const plan = inherited.plans.get(unit);
   if (!plan) return;
   const known = (p: IntentPart) => run.ledger.get(p.externalKey) !== undefined;
-  if (plan.parts.every((p) => inherited.asked.has(p.externalKey) || known(p))) {
+  const asked = (p: IntentPart) => inherited.asked.has(askedKey(unit, p));
+  if (plan.parts.every((p) => asked(p) || known(p))) {
     inherited.plans.delete(unit);
     run.ledger.settledPlans.push(unit);
     return;
   }
-  const parts = plan.parts.filter((p) => known(p) || !inherited.asked.has(p.externalKey));
+  const parts = plan.parts.filter((p) => known(p) || !asked(p));
   if (parts.length === plan.parts.length) return;
   const trimmed = { ...plan, parts, members: parts.flatMap((p) => p.members) };
   await run.deps.state.outbox!.put(run.flowId, trimmed);

@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 describe("adv20 write intents: a cancelled document held in doubt whose resend T+ answers 500 every time", () => {
-  it("FINDING: every run fails forever (holdInDoubt restarts the failure count each cycle)", async () => {
+  it("fixed (was FINDING): every run fails forever (holdInDoubt restarts the failure count each cycle)", async () => {
     const e = await startE2E({ days: 2, otherInOut: 0, salesOut: 12, tplus: { voucherApi: "legacyQuery" } });
     e2e = e;
     const flow = e.flows[TPLUS]! as unknown as Record<string, unknown> & { target: { externalKey: string; fields: Array<Record<string, unknown>> } };

@@ -64,7 +64,7 @@ describe("adv20 write intents: small budgets after a killed page", () => {
     });
   }
 
-  it("FINDING: budget 2, nothing killed: the intent's charge leaves no call for the write; the flow never completes", async () => {
+  it("fixed (was FINDING): budget 2, nothing killed: the intent's charge leaves no call for the write; the flow never completes", async () => {
     const e = await startE2E({ days: 2, otherInOut: 40, salesOut: 0 });
     e2e = e;
     const summaries = await e.runToCompletion(KIS, { budget: { maxSubrequests: 2 } }, 200);

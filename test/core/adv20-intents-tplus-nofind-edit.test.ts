@@ -77,7 +77,7 @@ describe("adv20 write intents: T+ without FindVoucherList, killed then edited", 
     expect(r.diff).toEqual([]);
   });
 
-  it("FINDING: killed then edited: recorded with the edited lines over the killed write's, silently (no correction, no letter)", async () => {
+  it("fixed (was FINDING): killed then edited: recorded with the edited lines over the killed write's, silently (no correction, no letter)", async () => {
     const r = await scenario(true);
     expect({ balanced: r.diff.length === 0, orLetter: r.letters.length > 0 }).not.toEqual({ balanced: false, orLetter: false });
     expect(r.intents).toBe(0);

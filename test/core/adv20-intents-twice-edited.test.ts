@@ -56,7 +56,7 @@ describe("adv20 write intents: killed twice with an edit between, then cancelled
     expect(await scenario(false)).toEqual({ diff: [], letters: [] });
   });
 
-  it("FINDING: two intents name the same key with different lines: the one KIS holds is never asked, the bill is never reversed", async () => {
+  it("fixed (was FINDING): two intents name the same key with different lines: the one KIS holds is never asked, the bill is never reversed", async () => {
     const { diff, letters } = await scenario(true);
     expect({ balanced: diff.length === 0, orLetter: letters.length > 0 }).not.toEqual({ balanced: false, orLetter: false });
     expect(diff).toEqual([]);

@@ -60,7 +60,7 @@ describe("adv20 write intents: killed twice with a warehouse move between, then 
     expect(await scenario(false)).toEqual({ diff: [], letters: [] });
   });
 
-  it("FINDING: two intents with the same lines and different heads: the wrong one is adopted, the reversal books the other warehouse", async () => {
+  it("fixed (was FINDING): two intents with the same lines and different heads: the wrong one is adopted, the reversal books the other warehouse", async () => {
     const { diff, letters } = await scenario(true);
     expect({ balanced: diff.length === 0, orLetter: letters.length > 0 }).not.toEqual({ balanced: false, orLetter: false });
     expect(diff).toEqual([]);

