@@ -19,49 +19,29 @@
  * answer, files a `write_unknown` letter ("never silent"); the intent path is silent (docs/changes.md calls it the
  * normal path, but for a cancellation the normal path does nothing).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, type E2EOptions, startE2E } from "../helpers/e2e.ts";
-import { signedDifferences, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { killAtCreate, type Row, waitFor } from "./adv19-intents-shared.ts";
+import type { E2E } from "../helpers/e2e.ts";
+import {
+  bumpFirstLine,
+  e2ePerTest,
+  firstTplusVoucher,
+  perDocumentTplus,
+  type Row,
+  TPLUS,
+  tplusDifferences as differences,
+  tplusVouchers as vouchers,
+} from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-const TPLUS = "jst-sales-out-to-tplus";
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
-
-async function perDocumentTplus(options: E2EOptions = {}): Promise<E2E> {
-  const e = await startE2E({ days: 2, otherInOut: 0, salesOut: 12, ...options });
-  e2e = e;
-  const flow = e.flows[TPLUS]! as unknown as Record<string, unknown> & { target: { externalKey: string; fields: Array<Record<string, unknown>> } };
-  delete flow.operation;
-  flow.target.externalKey = "{io_id}";
-  flow.target.fields.find((f) => f.field === "ExternalCode")!.value = "{io_id}";
-  return e;
-}
-
-const vouchers = (e: E2E) => e.stack.tplus.vouchers("otherDispatch") as unknown as Array<{ ExternalCode: string; payload: Row }>;
-
-function differences(e: E2E, io: string): string[] {
-  const until = e.clock.now() - 5 * 60_000;
-  const source = sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => String(d.io_id) === io && parseInZone(String(d.modified))! < until);
-  return signedDifferences(source, tplusTotals(vouchers(e).filter((v) => String(v.ExternalCode).startsWith(io))));
-}
+const start = e2ePerTest();
 
 async function killedThenEdited(e: E2E): Promise<string> {
-  void e.run(TPLUS, {}, { fetch: killAtCreate(true) });
-  await waitFor(() => vouchers(e).length > 0);
-  const io = String(vouchers(e)[0]!.ExternalCode);
+  const io = await firstTplusVoucher(e);
   const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
-  const items = structuredClone(doc.items as Row[]);
-  items[0]!.qty = Number(items[0]!.qty) + 5;
-  e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, items });
+  bumpFirstLine(e, JST_PATHS.salesOut, doc, 5);
   e.clock.advance(60 * 60_000);
   await e.runToCompletion(TPLUS);
   return io;
@@ -69,7 +49,7 @@ async function killedThenEdited(e: E2E): Promise<string> {
 
 describe("adv19 write intents on a per-document T+ flow", () => {
   it("held: the same in an account without GetVoucherDTO (found by FindVoucherList, lines unreadable)", async () => {
-    const e = await perDocumentTplus({ tplus: { disabledApis: ["OtherDispatchOpenApi/GetVoucherDTO"] } });
+    const e = await perDocumentTplus(start, { tplus: { disabledApis: ["OtherDispatchOpenApi/GetVoucherDTO"] } });
     const io = await killedThenEdited(e);
     expect(vouchers(e).some((v) => String(v.ExternalCode).startsWith(`${io}-`))).toBe(true);
     expect(differences(e, io)).toEqual([]);
@@ -78,7 +58,7 @@ describe("adv19 write intents on a per-document T+ flow", () => {
   });
 
   it("held: edited after the killed invocation committed it: corrected, no letter", async () => {
-    const e = await perDocumentTplus();
+    const e = await perDocumentTplus(start);
     const io = await killedThenEdited(e);
     expect(vouchers(e).some((v) => String(v.ExternalCode).startsWith(`${io}-`))).toBe(true); // corrected, not untouched
     expect(differences(e, io)).toEqual([]);
@@ -91,10 +71,8 @@ describe("adv19 write intents on a per-document T+ flow", () => {
   // by its key is taken as ours, as for every write in doubt (pending-writes.ts lookUp) and every unreadable "already
   // exists" (verify-existing.ts); the held test above is the same trust giving the right answer for our own write.
   it.fails("LIMIT: no GetVoucherDTO: a voucher under the key with other lines than the intent is adopted (not a conflict letter)", async () => {
-    const e = await perDocumentTplus({ tplus: { disabledApis: ["OtherDispatchOpenApi/GetVoucherDTO"] } });
-    void e.run(TPLUS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => vouchers(e).length > 0);
-    const io = String(vouchers(e)[0]!.ExternalCode);
+    const e = await perDocumentTplus(start, { tplus: { disabledApis: ["OtherDispatchOpenApi/GetVoucherDTO"] } });
+    const io = await firstTplusVoucher(e);
     // Someone replaces it by hand: the voucher under the key now holds 1 of each line (another flow id writes it).
     expect(e.stack.tplus.removeVoucher("otherDispatch", io)).toBe(true);
     const hand = structuredClone(e.flows[TPLUS]!) as unknown as Record<string, unknown> & {
@@ -115,9 +93,7 @@ describe("adv19 write intents on a per-document T+ flow", () => {
     const theirs = vouchers(e).filter((v) => v.ExternalCode === io);
     expect(theirs).toHaveLength(1);
     const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
-    const items = structuredClone(doc.items as Row[]);
-    items[0]!.qty = Number(items[0]!.qty) + 5;
-    e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, items });
+    bumpFirstLine(e, JST_PATHS.salesOut, doc, 5);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(TPLUS);
     const letters = await new FlowStateStore(e.kv).listDeadLetters(TPLUS, { status: "open" });
@@ -135,10 +111,8 @@ describe("adv19 write intents on a per-document T+ flow", () => {
   // T+ without FindVoucherList: the lookup cannot tell, so the intent says nothing (documented: "cannot tell → the
   // normal path"). Cancelled meanwhile, nothing reverses the voucher the killed invocation committed.
   it("fixed (was FINDING): no FindVoucherList: cancelled after the killed invocation committed it: reversed, or a letter says so", async () => {
-    const e = await perDocumentTplus({ tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
-    void e.run(TPLUS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => vouchers(e).length > 0);
-    const io = String(vouchers(e)[0]!.ExternalCode);
+    const e = await perDocumentTplus(start, { tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
+    const io = await firstTplusVoucher(e);
     const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
     e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, status: "Cancelled" });
     expect(

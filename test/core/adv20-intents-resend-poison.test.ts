@@ -17,31 +17,20 @@
  * killed page (documents after it are never written). A lost answer alone (adv6-resend-poison) lets the flow go on after
  * the letter. Expected: once the write is lettered (or its count spent) the intent's part counts as asked.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runDoctor } from "../../shared/doctor/index.ts";
 import { silentLogger } from "../../shared/ports.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { isCreate, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { e2ePerTest, isCreate, killAtCreate, perDocumentTplus, TPLUS, waitFor } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-const TPLUS = "jst-sales-out-to-tplus";
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 describe("adv20 write intents: a cancelled document held in doubt whose resend T+ answers 500 every time", () => {
   it("fixed (was FINDING): every run fails forever (holdInDoubt restarts the failure count each cycle)", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 0, salesOut: 12, tplus: { voucherApi: "legacyQuery" } });
-    e2e = e;
-    const flow = e.flows[TPLUS]! as unknown as Record<string, unknown> & { target: { externalKey: string; fields: Array<Record<string, unknown>> } };
-    delete flow.operation;
-    flow.target.externalKey = "{io_id}";
-    flow.target.fields.find((f) => f.field === "ExternalCode")!.value = "{io_id}";
+    const e = await perDocumentTplus(start, { tplus: { voucherApi: "legacyQuery" } });
     const probe = await runDoctor(
       { env: e.env, fetch: e.ports.fetch, kv: e.kv, clock: e.clock, logger: silentLogger, flows: e.flows },
       { writeProbe: { probeDate: "2024-06-01" }, flowIds: [TPLUS] },

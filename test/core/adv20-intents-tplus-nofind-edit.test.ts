@@ -14,52 +14,21 @@
  * be found, and docs/changes.md promises "never a silent drop" only for the cancellation. The control (no kill) is
  * corrected (A-C1...).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { parseInZone } from "../../shared/util/time.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, type E2EOptions, startE2E } from "../helpers/e2e.ts";
-import { signedDifferences, sourceTotals, tplusTotals } from "../helpers/signed-invariant.ts";
-import { killAtCreate, type Row, waitFor } from "./adv19-intents-shared.ts";
+import type { E2E } from "../helpers/e2e.ts";
+import { bumpFirstLine, e2ePerTest, firstTplusVoucher, perDocumentTplus, type Row, TPLUS, tplusDifferences as differences } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-const TPLUS = "jst-sales-out-to-tplus";
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
-
-async function perDocumentTplus(options: E2EOptions = {}): Promise<E2E> {
-  const e = await startE2E({ days: 2, otherInOut: 0, salesOut: 12, ...options });
-  e2e = e;
-  const flow = e.flows[TPLUS]! as unknown as Record<string, unknown> & { target: { externalKey: string; fields: Array<Record<string, unknown>> } };
-  delete flow.operation;
-  flow.target.externalKey = "{io_id}";
-  flow.target.fields.find((f) => f.field === "ExternalCode")!.value = "{io_id}";
-  return e;
-}
-
-const vouchers = (e: E2E) => e.stack.tplus.vouchers("otherDispatch") as unknown as Array<{ ExternalCode: string; payload: Row }>;
-
-function differences(e: E2E, io: string): string[] {
-  const until = e.clock.now() - 5 * 60_000;
-  const source = sourceTotals(e.stack.jushuitan.documents(JST_PATHS.salesOut), (d) => String(d.io_id) === io && parseInZone(String(d.modified))! < until);
-  return signedDifferences(source, tplusTotals(vouchers(e).filter((v) => String(v.ExternalCode).startsWith(io))));
-}
+const start = e2ePerTest();
 
 async function scenario(killed: boolean) {
-  const e = await perDocumentTplus({ tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
-  if (killed) {
-    void e.run(TPLUS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => vouchers(e).length > 0);
-  } else await e.runToCompletion(TPLUS);
-  const io = String(vouchers(e)[0]!.ExternalCode);
+  const e = await perDocumentTplus(start, { tplus: { disabledApis: ["OtherDispatchOpenApi/FindVoucherList"] } });
+  const io = await firstTplusVoucher(e, killed);
   const doc = e.stack.jushuitan.documents(JST_PATHS.salesOut).find((d) => String(d.io_id) === io)!;
-  const items = structuredClone(doc.items as Row[]);
-  items[0]!.qty = Number(items[0]!.qty) + 5;
-  e.stack.jushuitan.upsertDocument(JST_PATHS.salesOut, { io_id: doc.io_id, items });
+  bumpFirstLine(e, JST_PATHS.salesOut, doc, 5);
   e.clock.advance(60 * 60_000);
   await e.runToCompletion(TPLUS);
   await e.runToCompletion(TPLUS);

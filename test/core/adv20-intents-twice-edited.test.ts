@@ -10,45 +10,15 @@
  * The control (killed once, then cancelled) ends even. Checked cause: keying `asked` by unit and key (a local,
  * uncommitted change to write-intents.ts) makes this test pass.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { FlowStateStore } from "../../shared/state/state-store.ts";
-import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { describe, expect, it, vi } from "vitest";
+import { addLine, docOf, e2ePerTest, killedThenCancelled } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
-
-const billOf = (body: string) => /"FBillNo"\s*:\s*"([^"]+)"/.exec(body)?.[1];
+const start = e2ePerTest();
 
 async function scenario(killedTwice: boolean) {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
-  let billNo: string | undefined;
-  if (killedTwice) {
-    void e.run(KIS, {}, { fetch: killAtCreate(false, (body) => (billNo = billNo ?? billOf(body)) !== undefined) });
-    await waitFor(() => billNo !== undefined);
-    expect(e.stack.kis.bills()).toHaveLength(0);
-    addLine(e, docOf(e, billNo!)); // L2
-    e.clock.advance(60 * 60_000); // the dead run's lease expires
-  }
-  void e.run(KIS, {}, { fetch: killAtCreate(true, (body) => billNo === undefined || billOf(body) === billNo) });
-  await waitFor(() => e.stack.kis.bills().length > 0);
-  billNo = billNo ?? String(e.stack.kis.bills()[0]!.FBillNo);
-  expect(e.stack.kis.bills().filter((b) => String(b.FBillNo) === billNo)).toHaveLength(1);
-  const intents = (await new OutboxStore(e.kv).list(KIS)).filter((p) => p.unit.startsWith("intent:"));
-  expect(intents.filter((p) => p.parts.some((part) => part.externalKey === billNo))).toHaveLength(killedTwice ? 2 : 1);
-  e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: docOf(e, billNo).io_id, status: "Cancelled" });
-  e.clock.advance(60 * 60_000);
-  await e.runToCompletion(KIS);
-  await e.runToCompletion(KIS);
-  const letters = await new FlowStateStore(e.kv).listDeadLetters(KIS, { status: "open" });
-  return { diff: differences(e, billNo), letters: letters.map((l) => [l.externalKey, l.error.code]) };
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+  return killedThenCancelled(e, killedTwice, (billNo) => addLine(e, docOf(e, billNo))); // L2
 }
 
 describe("adv20 write intents: killed twice with an edit between, then cancelled", () => {
