@@ -4,26 +4,18 @@
  * the next real run still recognises the bill and corrects the edit. (Its preview plans the edited document as
  * "new": it does not ask the target about intents — a preview difference, nothing written.)
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { addLine, differences, docOf, KIS, e2ePerTest, firstKisBill } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 describe("adv19 write intents: a dry run after the killed invocation", () => {
   it("held: the dry run leaves the intent; the next run corrects the edit", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+    const billNo = await firstKisBill(e);
     addLine(e, docOf(e, billNo));
     e.clock.advance(60 * 60_000);
     const units = async () => (await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit);

@@ -8,27 +8,19 @@
  * and an edit becomes a `conflict` letter — the very cases the intent exists for. The warning it logs blames the source
  * query. (The same with 6 days' pause passes: asserted as the control.)
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { addLine, differences, docOf, KIS, e2ePerTest, firstKisBill } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 const DAY = 86_400_000;
 
 async function pausedAfterKill(pauseDays: number, change: "cancel" | "edit") {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
-  void e.run(KIS, {}, { fetch: killAtCreate(true) });
-  await waitFor(() => e.stack.kis.bills().length > 0);
-  const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+  const billNo = await firstKisBill(e);
   if (change === "cancel") e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: docOf(e, billNo).io_id, status: "Cancelled" });
   else addLine(e, docOf(e, billNo));
   e.clock.advance(pauseDays * DAY); // no run meanwhile

@@ -5,22 +5,18 @@
  * cancelled, and budget-stopped invocations; afterwards no plan may stay in the index. The FINDING test is
  * adv19-intents-killed-correction's on this model (it reproduces there too: a change_unknown letter, KIS 23, source 30).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RunRequest } from "../../shared/engine/runner.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import type { E2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest, bumpFirstLine, killAfterCorrections } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 function indexed(e: E2E) {
   const lock = new MemoryFlowCoordinator(e.clock);
@@ -39,8 +35,7 @@ function indexed(e: E2E) {
 }
 
 async function killedThen(change: "edit" | "cancel") {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
   const x = indexed(e);
   void x.run({}, killAtCreate(true));
   await waitFor(() => e.stack.kis.bills().length > 0);
@@ -65,8 +60,7 @@ describe("adv19 write intents over the flow index (Durable Object model)", () =>
   });
 
   it("held: invocations stopped by a small budget (continuations) leave no plan between them", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 200, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 200, salesOut: 0 });
     const x = indexed(e);
     let invocations = 0;
     for (; invocations < 200; invocations++) {
@@ -80,21 +74,15 @@ describe("adv19 write intents over the flow index (Durable Object model)", () =>
 
   // The root of adv19-intents-killed-correction on the Worker's model: the same re-adoption over the corrected image.
   it("fixed (was FINDING): killed again mid-correction, then edited again: corrected to the newest lines, no letter", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
     const x = indexed(e);
     void x.run({}, killAtCreate(true));
     await waitFor(() => e.stack.kis.bills().length > 0);
     const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
     addLine(e, docOf(e, billNo));
     e.clock.advance(60 * 60_000);
-    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
-    void x.run({}, killAtCreate(true, correction, 2));
-    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
-    const doc = docOf(e, billNo);
-    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
-    items[0]!.qty = Number(items[0]!.qty) + 7;
-    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    await killAfterCorrections(e, billNo, (fetch) => x.run({}, fetch));
+    bumpFirstLine(e, JST_PATHS.otherInOut, docOf(e, billNo), 7);
     e.clock.advance(60 * 60_000);
     await x.toCompletion();
     await x.toCompletion();

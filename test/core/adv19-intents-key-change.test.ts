@@ -5,32 +5,22 @@
  * Expected: K1 recognised (the intent's lines) and reversed, A booked once under the new warehouse; nothing doubled.
  * HELD: K1 is adopted, then the review sees a head move: K1-R1 and K1-B1 (the new warehouse), balanced, no letter.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
 import { kisTotals, signedDifferences, sourceTotals } from "../helpers/signed-invariant.ts";
 import { parseInZone } from "../../shared/util/time.ts";
-import { KIS, killAtCreate, type Row, waitFor } from "./adv19-intents-shared.ts";
+import { KIS, type Row, e2ePerTest, firstKisBill } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(killed: boolean) {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
   const flow = e.flows[KIS]! as unknown as { target: { externalKey: string; fields: Array<{ field: string; children?: Array<Record<string, unknown>> }> } };
   flow.target.externalKey = "{io_id}-{wms_co_id}";
   flow.target.fields.find((f) => f.field === "Head")!.children!.find((c) => c.field === "FBillNo")!.value = "{io_id}-{wms_co_id}";
-  if (killed) {
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-  } else await e.runToCompletion(KIS);
-  const first = String(e.stack.kis.bills()[0]!.FBillNo);
+  const first = await firstKisBill(e, killed);
   const io = first.split("-")[0]!;
   const docs = e.stack.jushuitan.documents(JST_PATHS.otherInOut);
   const doc = docs.find((d) => String(d.io_id) === io)!;

@@ -11,37 +11,31 @@
  * edit is never booked: KIS 23, source 30 — silently wrong until someone works the letter. The control (invocation 1
  * completes normally, everything else the same) posts A-R2/A-B2 and ends with no letter: the intent causes it.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import type { E2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, e2ePerTest, firstKisBill, bumpFirstLine, killAfterCorrections } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
+
+/** The numbers of the correction bills KIS holds for `billNo` (`billNo-…`). */
+const correctionsOf = (e: E2E, billNo: string) =>
+  e.stack.kis
+    .bills()
+    .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
+    .map((b) => String(b.FBillNo));
 
 describe("adv19 write intents: killed again while correcting the adopted bill", () => {
   it("held: the edit (no second edit) is corrected exactly once", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+    const billNo = await firstKisBill(e);
     addLine(e, docOf(e, billNo));
     e.clock.advance(60 * 60_000);
-    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
-    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
-    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
-    const corrections = () =>
-      e.stack.kis
-        .bills()
-        .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
-        .map((b) => String(b.FBillNo));
+    await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
+    const corrections = () => correctionsOf(e, billNo);
     expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(KIS);
@@ -53,26 +47,14 @@ describe("adv19 write intents: killed again while correcting the adopted bill", 
     expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
   });
   it("fixed (was FINDING): edited again before the next run: corrected to the newest lines, no letter", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-    const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+    const billNo = await firstKisBill(e);
     addLine(e, docOf(e, billNo));
     e.clock.advance(60 * 60_000);
-    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
-    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
-    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
-    const corrections = () =>
-      e.stack.kis
-        .bills()
-        .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
-        .map((b) => String(b.FBillNo));
+    await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
+    const corrections = () => correctionsOf(e, billNo);
     expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
-    const doc = docOf(e, billNo);
-    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
-    items[0]!.qty = Number(items[0]!.qty) + 7;
-    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    bumpFirstLine(e, JST_PATHS.otherInOut, docOf(e, billNo), 7);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(KIS);
     await e.runToCompletion(KIS);
@@ -85,19 +67,13 @@ describe("adv19 write intents: killed again while correcting the adopted bill", 
 
 describe("adv19 control: the same without the first kill (no intent involved)", () => {
   it("held: A completes normally, then the killed correction and the second edit end corrected, no letter", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
     await e.runToCompletion(KIS);
     const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
     addLine(e, docOf(e, billNo));
     e.clock.advance(60 * 60_000);
-    const correction = (body: string) => body.includes(`${billNo}-R`) || body.includes(`${billNo}-B`);
-    void e.run(KIS, {}, { fetch: killAtCreate(true, correction, 2) });
-    await waitFor(() => e.stack.kis.bills().filter((b) => /-[RB]\d+$/.test(String(b.FBillNo))).length >= 2);
-    const doc = docOf(e, billNo);
-    const items = structuredClone(doc.items as Array<Record<string, unknown>>);
-    items[0]!.qty = Number(items[0]!.qty) + 7;
-    e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
+    await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
+    bumpFirstLine(e, JST_PATHS.otherInOut, docOf(e, billNo), 7);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(KIS);
     await e.runToCompletion(KIS);

@@ -5,27 +5,17 @@
  * "reversal written, never settled into the image" guard (changes.ts, `relatedKeys.red` in the ledger) re-posts A
  * (A-B1): nothing lost, no letter. The control runs the same after a normal first run.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest, firstKisBill } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(killFirst: boolean) {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
-  if (killFirst) {
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-  } else await e.runToCompletion(KIS);
-  const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+  const billNo = await firstKisBill(e, killFirst);
   e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: docOf(e, billNo).io_id, status: "Cancelled" });
   e.clock.advance(60 * 60_000);
   void e.run(KIS, {}, { fetch: killAtCreate(true, (body) => body.includes(`${billNo}-R1`)) });

@@ -10,22 +10,16 @@
  * snapshot) until the 7-day expiry, which then logs a misleading "its documents left the source query" warning.
  * The bill itself is recorded once (asserted).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 describe("adv19 write intents: a page killed twice", () => {
   it("fixed (was FINDING): every intent is closed once clean runs complete (the first killed page's intent lingers)", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
     const units = async () => (await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit).sort();
     let creates = 0;
     void e.run(KIS, {}, { fetch: killAtCreate(false, () => ++creates > 0) });

@@ -9,19 +9,15 @@
  * After 反结账 the user cancels D: D-R1 is dated 2024-05-31 (May open again, KIS takes it): +q on 06-01, −q on
  * 05-31, the per-day signed invariant broken, no letter. Control: the same with the answer arriving.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import { type PeriodOptions, setPeriods } from "../emulators/periods.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
+import type { E2E } from "../helpers/e2e.ts";
 import { kisSignedLines } from "../helpers/signed-invariant.ts";
-import { KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 const MIN = 60_000;
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function runs(env: E2E, n: number) {
   for (let run = 0; run < n; run++) {
@@ -40,7 +36,7 @@ function outcome(env: E2E, id: string) {
 
 async function scenario(killed: boolean) {
   const periods: PeriodOptions = { closedBefore: "2024-06-01", profile: "jiezhang" };
-  const env = (e2e = await startE2E({ salesOut: 0, otherInOut: 40, kis: { periods } }));
+  const env = await start({ salesOut: 0, otherInOut: 40, kis: { periods } });
   env.flows[KIS]!.target.closedPeriod = "redate";
   expect((await env.runToCompletion(KIS)).at(-1)!.outcome).toBe("success");
   env.clock.advance(30 * MIN);

@@ -5,30 +5,20 @@
  * not build failures, so A's intent stays open and the ledger still does not know A. The operator adds the material
  * and replays the letter (engine/replay.ts knows nothing of intents). Control: the same after a normal first run.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { replayDeadLetter } from "../../shared/engine/replay.ts";
 import { KvReferenceStore } from "../../shared/state/reference-store.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { docOf, KIS, killAtCreate, type Row, waitFor } from "./adv19-intents-shared.ts";
+import { docOf, KIS, type Row, e2ePerTest, firstKisBill } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(killFirst: boolean) {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
-  if (killFirst) {
-    void e.run(KIS, {}, { fetch: killAtCreate(true) });
-    await waitFor(() => e.stack.kis.bills().length > 0);
-  } else await e.runToCompletion(KIS);
-  const billNo = String(e.stack.kis.bills()[0]!.FBillNo);
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+  const billNo = await firstKisBill(e, killFirst);
   const doc = docOf(e, billNo);
   const items = structuredClone(doc.items as Row[]);
   items.push({ ...items[0]!, sku_id: "NO-SUCH-SKU", qty: 3, ioi_id: 999 });

@@ -29,7 +29,6 @@ import {
   e2ePerTest,
   firstTplusVoucher,
   perDocumentTplus,
-  type Row,
   TPLUS,
   tplusDifferences as differences,
   tplusVouchers as vouchers,

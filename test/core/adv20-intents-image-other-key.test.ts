@@ -7,25 +7,19 @@
  * HELD: the review books A again in K1's family (`K1-B2`, a correction kept as a `pending:` entry before it is sent),
  * never as a K2 original, so no intent part stands for it; edit → R3/B3, cancel → R3; balanced, no letter.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
 import { kisTotals, signedDifferences, sourceTotals } from "../helpers/signed-invariant.ts";
 import { parseInZone } from "../../shared/util/time.ts";
-import { addLine, KIS, killAtCreate, type Row, waitFor } from "./adv19-intents-shared.ts";
+import { addLine, KIS, killAtCreate, type Row, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(killed: boolean, then: "edit" | "cancel") {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
   const flow = e.flows[KIS]! as unknown as { target: { externalKey: string; fields: Array<{ field: string; children?: Array<Record<string, unknown>> }> } };
   flow.target.externalKey = "{io_id}-{wms_co_id}";
   flow.target.fields.find((f) => f.field === "Head")!.children!.find((c) => c.field === "FBillNo")!.value = "{io_id}-{wms_co_id}";

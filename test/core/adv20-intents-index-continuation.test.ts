@@ -5,22 +5,18 @@
  * edits that bill's document and cancels one the first invocation wrote. Expected: balanced, no letter, no plan left.
  * HELD for budgets 4 to 7.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { RunRequest } from "../../shared/engine/runner.ts";
 import { runFlowById } from "../../shared/engine/runner.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import type { E2E } from "../helpers/e2e.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 function indexed(e: E2E) {
   const lock = new MemoryFlowCoordinator(e.clock);
@@ -37,8 +33,7 @@ function indexed(e: E2E) {
 describe("adv20 write intents over the flow index: a continuation killed", () => {
   for (const budget of [4, 5, 6, 7])
     it(`budget ${budget}: balanced, no letter, no plan left`, async () => {
-      const e = await startE2E({ days: 2, otherInOut: 60, salesOut: 0 });
-      e2e = e;
+      const e = await start({ days: 2, otherInOut: 60, salesOut: 0 });
       const x = indexed(e);
       let first: string[] = [];
       for (let i = 0; i < 50 && first.length === 0; i++) {

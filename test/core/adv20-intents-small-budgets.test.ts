@@ -18,23 +18,17 @@
  * MIN_RUN_SUBREQUESTS = 3 for the later flows). Expected: a flow always settles with small budgets (the intent's
  * cost must leave the write it announces room, or config must refuse such budgets).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 240_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(budget: number) {
-  const e = await startE2E({ days: 2, otherInOut: 40, salesOut: 0 });
-  e2e = e;
+  const e = await start({ days: 2, otherInOut: 40, salesOut: 0 });
   void e.run(KIS, {}, { fetch: killAtCreate(true, () => true, 3) });
   await waitFor(() => e.stack.kis.bills().length >= 3);
   const bills = e.stack.kis.bills().map((b) => String(b.FBillNo));
@@ -65,8 +59,7 @@ describe("adv20 write intents: small budgets after a killed page", () => {
   }
 
   it("fixed (was FINDING): budget 2, nothing killed: the intent's charge leaves no call for the write; the flow never completes", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 40, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 40, salesOut: 0 });
     const summaries = await e.runToCompletion(KIS, { budget: { maxSubrequests: 2 } }, 200);
     expect(summaries.length).toBeLessThan(200);
   });

@@ -18,8 +18,7 @@ import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import type { E2E } from "../helpers/e2e.ts";
-import { bumpFirstLine, e2ePerTest, firstTplusVoucher, perDocumentTplus, type Row, TPLUS, tplusDifferences as differences } from "./adv19-intents-shared.ts";
+import { bumpFirstLine, e2ePerTest, firstTplusVoucher, perDocumentTplus, TPLUS, tplusDifferences as differences } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const start = e2ePerTest();

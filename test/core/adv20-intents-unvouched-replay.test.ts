@@ -15,24 +15,18 @@
  * writes originals with no intent; not tested here). Expected: the replay path's original covered like a page's (an intent,
  * or the letter kept open until the write is known), then reversed/corrected.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { type E2E, startE2E } from "../helpers/e2e.ts";
 import { arriveReturnDocument, kisRunsEvery30Min as runs } from "../helpers/kis-outage.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor } from "./adv19-intents-shared.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 async function scenario(then: "cancel" | "edit") {
-  const e = await startE2E({ salesOut: 0, otherInOut: 40 });
-  e2e = e;
+  const e = await start({ salesOut: 0, otherInOut: 40 });
   const store = new FlowStateStore(e.kv);
   await e.runToCompletion(KIS);
   e.clock.advance(30 * 60_000);

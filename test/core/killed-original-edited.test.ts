@@ -6,24 +6,21 @@
  * recognise the bill as its own (exactly the lines it sent) and correct it; other lines under the key stay a conflict.
  * Real engine, real clients, the emulators over loopback HTTP, the emulated clock.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import { startE2E, type E2E } from "../helpers/e2e.ts";
+import type { E2E } from "../helpers/e2e.ts";
 import { kisTotals, signedDifferences, sourceTotals } from "../helpers/signed-invariant.ts";
+import { e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
 type Row = Record<string, unknown>;
 
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 /** Sends every request; the first KIS create is committed by the emulator but its answer never arrives (a killed isolate). */
 function killedBeforeFirstAnswer(): FetchLike {
@@ -41,8 +38,7 @@ function killedBeforeFirstAnswer(): FetchLike {
 
 /** A bill committed by a killed invocation; then `change` edits its source document; then the flow runs to completion. */
 async function killedThen(change: (e: E2E, doc: Row) => void): Promise<{ e: E2E; billNo: string }> {
-  const e = await startE2E({ days: 2, otherInOut: 12, salesOut: 0 });
-  e2e = e;
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
   void e.run(KIS, {}, { fetch: killedBeforeFirstAnswer() });
   const until = async () => {
     for (let i = 0; i < 1000 && e.stack.kis.bills().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -108,8 +104,7 @@ describe("an original committed by a killed invocation, then changed (chaos seed
 
   // Three bills answered, the fourth never sent, then all edited: before the fix three conflict letters.
   it("every bill a killed page committed, then edited, is corrected; the unsent one is written once", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 80, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 80, salesOut: 0 });
     void e.run(KIS, {}, { fetch: e.crashingFetch(3) });
     for (let i = 0; i < 1000 && e.stack.kis.bills().length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
@@ -129,8 +124,7 @@ describe("an original committed by a killed invocation, then changed (chaos seed
   });
 
   it("invocations that end on their budget close their pages' intents; none is left between them", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 200, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 200, salesOut: 0 });
     let invocations = 0;
     for (; invocations < 100; invocations++) {
       const { summary } = await e.run(KIS, { budget: { maxSubrequests: 10 } });
@@ -145,8 +139,7 @@ describe("an original committed by a killed invocation, then changed (chaos seed
   // not hold were asked again by every invocation and the answers lost with each budget stop (a page's worth of
   // lookups above the budget), so the flow never settled (160 invocations).
   it("a killed page's unsent parts are resolved across invocations with a budget of a few calls; the flow settles", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 400, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 400, salesOut: 0 });
     // Killed at its first create, before sending it: the page's intent stands, nothing of it is in KIS.
     const killedAtFirstCreate: FetchLike = (input, init) => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;

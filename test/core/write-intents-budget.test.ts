@@ -6,23 +6,18 @@
  * (CallMeter.charge, label `state:write-intent`): an invocation never spends more than its budget, those intents
  * included. Fails on 1fe1973 (no intent was counted).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isStateLabel } from "../../shared/engine/meter.ts";
 import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
-import { startE2E, type E2E } from "../helpers/e2e.ts";
+import { e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const KIS = "jst-other-in-to-kis";
-let e2e: E2E | undefined;
-afterEach(async () => {
-  await e2e?.close();
-  e2e = undefined;
-});
+const start = e2ePerTest();
 
 describe("write intents inside the run's subrequest budget", () => {
   it("every invocation's subrequests, intents included, stay within its budget; intents are counted apart from API calls", async () => {
-    const e = await startE2E({ days: 2, otherInOut: 200, salesOut: 0 });
-    e2e = e;
+    const e = await start({ days: 2, otherInOut: 200, salesOut: 0 });
     e.ports.lock = new MemoryFlowCoordinator(e.clock);
     const budget = 40; // several pages per invocation
     const summaries = await e.runToCompletion(KIS, { budget: { maxSubrequests: budget } }, 400);
