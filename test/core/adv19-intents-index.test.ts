@@ -6,37 +6,27 @@
  * adv19-intents-killed-correction's on this model (it reproduces there too: a change_unknown letter, KIS 23, source 30).
  */
 import { describe, expect, it, vi } from "vitest";
-import type { RunRequest } from "../../shared/engine/runner.ts";
-import { runFlowById } from "../../shared/engine/runner.ts";
-import type { FetchLike } from "../../shared/ports.ts";
-import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import type { E2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest, bumpFirstLine, killAfterCorrections } from "./adv19-intents-shared.ts";
+import {
+  addLine,
+  differences,
+  docOf,
+  KIS,
+  killAtCreate,
+  waitFor,
+  e2ePerTest,
+  bumpFirstLine,
+  killAfterCorrections,
+  indexedKis,
+} from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const start = e2ePerTest();
 
-function indexed(e: E2E) {
-  const lock = new MemoryFlowCoordinator(e.clock);
-  let n = 0;
-  const run = (request: Partial<RunRequest> = {}, fetch?: FetchLike) =>
-    runFlowById(
-      { ...e.ports, lock, ...(fetch ? { fetch } : {}) },
-      { flowId: KIS, runId: `idx-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request },
-    );
-  const toCompletion = async (request: Partial<RunRequest> = {}) => {
-    for (let i = 0; i < 500; i++) if (!(await run(request)).summary.continues) return i + 1;
-    throw new Error("did not complete");
-  };
-  const plans = async () => (await lock.loadIndex(KIS, { groupsSince: 0 })).plans.map((p) => p.unit);
-  return { lock, run, toCompletion, plans };
-}
-
 async function killedThen(change: "edit" | "cancel") {
   const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
-  const x = indexed(e);
+  const x = indexedKis(e);
   void x.run({}, killAtCreate(true));
   await waitFor(() => e.stack.kis.bills().length > 0);
   expect(await x.plans()).toHaveLength(1);
@@ -61,7 +51,7 @@ describe("adv19 write intents over the flow index (Durable Object model)", () =>
 
   it("held: invocations stopped by a small budget (continuations) leave no plan between them", async () => {
     const e = await start({ days: 2, otherInOut: 200, salesOut: 0 });
-    const x = indexed(e);
+    const x = indexedKis(e);
     let invocations = 0;
     for (; invocations < 200; invocations++) {
       const { summary } = await x.run({ budget: { maxSubrequests: 10 } });
@@ -75,7 +65,7 @@ describe("adv19 write intents over the flow index (Durable Object model)", () =>
   // The root of adv19-intents-killed-correction on the Worker's model: the same re-adoption over the corrected image.
   it("fixed (was FINDING): killed again mid-correction, then edited again: corrected to the newest lines, no letter", async () => {
     const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
-    const x = indexed(e);
+    const x = indexedKis(e);
     void x.run({}, killAtCreate(true));
     await waitFor(() => e.stack.kis.bills().length > 0);
     const billNo = String(e.stack.kis.bills()[0]!.FBillNo);

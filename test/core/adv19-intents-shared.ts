@@ -1,6 +1,8 @@
 /** Shared pieces of the adv19-intents-* adversary tests (write intents, commit 1fe1973). Real engine, emulators. */
 import { afterEach, expect } from "vitest";
+import { type RunRequest, runFlowById } from "../../shared/engine/runner.ts";
 import type { FetchLike } from "../../shared/ports.ts";
+import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { parseInZone } from "../../shared/util/time.ts";
@@ -162,4 +164,24 @@ export async function firstTplusVoucher(e: E2E, killed = true): Promise<string> 
     await waitFor(() => tplusVouchers(e).length > 0);
   } else await e.runToCompletion(TPLUS);
   return String(tplusVouchers(e)[0]!.ExternalCode);
+}
+
+/**
+ * The KIS flow run over the flow index (the Durable Object model: MemoryFlowCoordinator as the lock): `run` one
+ * invocation (optionally through `fetch`), `toCompletion`, and the index's open `plans` (their units).
+ */
+export function indexedKis(e: E2E) {
+  const lock = new MemoryFlowCoordinator(e.clock);
+  let n = 0;
+  const run = (request: Partial<RunRequest> = {}, fetch?: FetchLike) =>
+    runFlowById(
+      { ...e.ports, lock, ...(fetch ? { fetch } : {}) },
+      { flowId: KIS, runId: `idx-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request },
+    );
+  const toCompletion = async (request: Partial<RunRequest> = {}) => {
+    for (let i = 0; i < 500; i++) if (!(await run(request)).summary.continues) return i + 1;
+    throw new Error("did not complete");
+  };
+  const plans = async () => (await lock.loadIndex(KIS, { groupsSince: 0 })).plans.map((p) => p.unit);
+  return { lock, run, toCompletion, plans };
 }

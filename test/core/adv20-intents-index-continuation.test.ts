@@ -6,35 +6,18 @@
  * HELD for budgets 4 to 7.
  */
 import { describe, expect, it, vi } from "vitest";
-import type { RunRequest } from "../../shared/engine/runner.ts";
-import { runFlowById } from "../../shared/engine/runner.ts";
-import type { FetchLike } from "../../shared/ports.ts";
-import { MemoryFlowCoordinator } from "../../shared/state/flow-index.ts";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
-import type { E2E } from "../helpers/e2e.ts";
-import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest } from "./adv19-intents-shared.ts";
+import { addLine, differences, docOf, KIS, killAtCreate, waitFor, e2ePerTest, indexedKis } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 const start = e2ePerTest();
-
-function indexed(e: E2E) {
-  const lock = new MemoryFlowCoordinator(e.clock);
-  let n = 0;
-  const run = (request: Partial<RunRequest> = {}, fetch?: FetchLike) =>
-    runFlowById(
-      { ...e.ports, lock, ...(fetch ? { fetch } : {}) },
-      { flowId: KIS, runId: `idx-${++n}`, trigger: "cli", budget: { maxSubrequests: 10_000 }, ...request },
-    );
-  const plans = async () => (await lock.loadIndex(KIS, { groupsSince: 0 })).plans.map((p) => p.unit);
-  return { run, plans };
-}
 
 describe("adv20 write intents over the flow index: a continuation killed", () => {
   for (const budget of [4, 5, 6, 7])
     it(`budget ${budget}: balanced, no letter, no plan left`, async () => {
       const e = await start({ days: 2, otherInOut: 60, salesOut: 0 });
-      const x = indexed(e);
+      const x = indexedKis(e);
       let first: string[] = [];
       for (let i = 0; i < 50 && first.length === 0; i++) {
         const { summary } = await x.run({ budget: { maxSubrequests: budget } });

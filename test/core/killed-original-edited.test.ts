@@ -9,12 +9,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { FlowStateStore } from "../../shared/state/state-store.ts";
 import { OutboxStore } from "../../shared/state/outbox-store.ts";
-import { parseInZone } from "../../shared/util/time.ts";
 import type { FetchLike } from "../../shared/ports.ts";
 import { JST_PATHS } from "../emulators/jushuitan/index.ts";
 import type { E2E } from "../helpers/e2e.ts";
-import { kisTotals, signedDifferences, sourceTotals } from "../helpers/signed-invariant.ts";
-import { e2ePerTest } from "./adv19-intents-shared.ts";
+import { addLine, differences, e2ePerTest } from "./adv19-intents-shared.ts";
 
 vi.setConfig({ testTimeout: 90_000 });
 const KIS = "jst-other-in-to-kis";
@@ -53,25 +51,10 @@ async function killedThen(change: (e: E2E, doc: Row) => void): Promise<{ e: E2E;
   return { e, billNo };
 }
 
-const addLine = (e: E2E, doc: Row) => {
-  const items = structuredClone(doc.items as Row[]);
-  items.push({ ...items[0]!, sku_id: items[0]!.sku_id, qty: 3, ioi_id: 999 });
-  e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, items });
-};
 const cancel = (e: E2E, doc: Row) => {
   e.stack.jushuitan.upsertDocument(JST_PATHS.otherInOut, { io_id: doc.io_id, status: "Cancelled" });
 };
 const killedThenEdited = () => killedThen(addLine);
-
-function differences(e: E2E, billNo: string): string[] {
-  const until = e.clock.now() - 5 * 60_000;
-  const source = sourceTotals(
-    e.stack.jushuitan.documents(JST_PATHS.otherInOut),
-    (d) => String(d.io_id) === billNo && d.type === "其它退货" && parseInZone(String(d.modified))! < until,
-  );
-  const target = kisTotals(e.stack.kis.bills().filter((b) => String(b.FBillNo).startsWith(billNo)) as Array<{ Head: Row; Entry: Row[] }>);
-  return signedDifferences(source, target);
-}
 
 describe("an original committed by a killed invocation, then changed (chaos seed 4436)", () => {
   // Before the fix: a `conflict` dead letter ("the target already holds … with other lines"), target 20 vs source 23.
