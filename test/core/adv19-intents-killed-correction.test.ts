@@ -28,15 +28,21 @@ const correctionsOf = (e: E2E, billNo: string) =>
     .filter((b) => String(b.FBillNo).startsWith(`${billNo}-`))
     .map((b) => String(b.FBillNo));
 
+/** Bill A committed by a killed invocation, edited, then the next invocation killed once KIS committed A-R1 and A-B1. */
+async function killedWhileCorrecting() {
+  const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
+  const billNo = await firstKisBill(e);
+  addLine(e, docOf(e, billNo));
+  e.clock.advance(60 * 60_000);
+  await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
+  const corrections = () => correctionsOf(e, billNo);
+  expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
+  return { e, billNo, corrections };
+}
+
 describe("adv19 write intents: killed again while correcting the adopted bill", () => {
   it("held: the edit (no second edit) is corrected exactly once", async () => {
-    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
-    const billNo = await firstKisBill(e);
-    addLine(e, docOf(e, billNo));
-    e.clock.advance(60 * 60_000);
-    await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
-    const corrections = () => correctionsOf(e, billNo);
-    expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
+    const { e, billNo, corrections } = await killedWhileCorrecting();
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(KIS);
     await e.runToCompletion(KIS);
@@ -47,13 +53,7 @@ describe("adv19 write intents: killed again while correcting the adopted bill", 
     expect((await new OutboxStore(e.kv).list(KIS)).map((p) => p.unit)).toEqual([]);
   });
   it("fixed (was FINDING): edited again before the next run: corrected to the newest lines, no letter", async () => {
-    const e = await start({ days: 2, otherInOut: 12, salesOut: 0 });
-    const billNo = await firstKisBill(e);
-    addLine(e, docOf(e, billNo));
-    e.clock.advance(60 * 60_000);
-    await killAfterCorrections(e, billNo, (fetch) => e.run(KIS, {}, { fetch }));
-    const corrections = () => correctionsOf(e, billNo);
-    expect(corrections().sort()).toEqual([`${billNo}-B1`, `${billNo}-R1`]);
+    const { e, billNo } = await killedWhileCorrecting();
     bumpFirstLine(e, JST_PATHS.otherInOut, docOf(e, billNo), 7);
     e.clock.advance(60 * 60_000);
     await e.runToCompletion(KIS);

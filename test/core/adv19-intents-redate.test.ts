@@ -60,26 +60,23 @@ async function scenario(killed: boolean) {
   return { id, after: outcome(env, id) };
 }
 
+/** The bill and its reversal, both on the booked day (June 1st), and nothing left per day and SKU. */
+const reversedOnBookedDay = (id: string) => ({
+  bills: [
+    [id, "2024-06-01"],
+    [`${id}-R1`, "2024-06-01"],
+  ],
+  nonZero: [],
+});
+
 describe("adv19 write intents: a redated bill committed by a killed invocation", () => {
   it("held (control): answered, then cancelled after 反结账: reversed on the booked day", async () => {
     const { id, after } = await scenario(false);
-    expect(after).toEqual({
-      bills: [
-        [id, "2024-06-01"],
-        [`${id}-R1`, "2024-06-01"],
-      ],
-      nonZero: [],
-    });
+    expect(after).toEqual(reversedOnBookedDay(id));
   }, 120_000);
 
   it("fixed (was FINDING): killed before the answer, then cancelled after 反结账: reversed on the booked day", async () => {
     const { id, after } = await scenario(true);
-    expect(after).toEqual({
-      bills: [
-        [id, "2024-06-01"],
-        [`${id}-R1`, "2024-06-01"],
-      ],
-      nonZero: [],
-    });
+    expect(after).toEqual(reversedOnBookedDay(id));
   }, 120_000);
 });
