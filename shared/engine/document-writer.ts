@@ -25,14 +25,15 @@ export async function settleDocuments(run: FlowRun, built: BuildResult, rowsById
   run.counts.dropped += built.dropped.length;
   run.counts.skipped += built.skipped?.length ?? 0;
   for (const f of built.failures) fileDeadLetter(run, f.sourceId, f.source, f.error, { payload: f.payload });
-  await resolveWriteIntents(run, built); // what a killed invocation sent of these documents (write-intents.ts)
-  await run.changeWriter?.reviewBuilt(built, rowsById, run.deps.builder.merges);
-  const documents = run.outbox ? await settleThroughOutbox(run.outbox, built.documents, rowsById) : built.documents;
-  const intent = await openWriteIntents(run, documents);
+  let intent: string | undefined;
   try {
+    await resolveWriteIntents(run, built); // what a killed invocation sent of these documents (write-intents.ts)
+    await run.changeWriter?.reviewBuilt(built, rowsById, run.deps.builder.merges);
+    const documents = run.outbox ? await settleThroughOutbox(run.outbox, built.documents, rowsById) : built.documents;
+    intent = await openWriteIntents(run, documents);
     for (const doc of run.poison.order(documents)) await settleDocument(run, doc, rowsById);
   } finally {
-    await closeWriteIntents(run, intent); // settled, or a stop: only a killed invocation leaves it
+    await closeWriteIntents(run, intent); // settled, or a stop: only a killed invocation leaves one
   }
 }
 

@@ -46,6 +46,17 @@ export const keyInDoubt = (run: FlowRun, key: string): boolean => inDoubtByRun.g
 /** The last `createdAt` this run gave a pending entry: strictly increasing, so they resolve in the order written. */
 const lastOpenedAt = new WeakMap<FlowRun, number>();
 
+/**
+ * What the answer to writing a not merged original settles: its ledger entry (of `doc`, as built) and the before-image
+ * of what was sent (`sent`: the redated payload when the period policy redated it). Shared by the pending writes and
+ * the write intents (write-intents.ts), which record a killed invocation's write as if its answer had come.
+ */
+export function answeredEntries(run: FlowRun, doc: BuiltDocument, targetId?: string, sent: BuiltDocument = doc): LedgerEntry[] {
+  const at = run.deps.clock.now();
+  const book = new ChangeBook(run.deps.changes!, (key) => run.ledger.get(key));
+  return [...writtenEntries(doc, targetId, undefined, at, run.runId), ...book.documentImage(sent, at, run.runId)];
+}
+
 /** The pending entry of `doc`, with the entries its answer settles; `createdAt` strictly increasing within the run. */
 function pendingPlanOf(run: FlowRun, doc: BuiltDocument, settle: LedgerEntry[]): OutboxPlan {
   const plan: OutboxPlan = {
@@ -95,12 +106,10 @@ export async function notePendingOriginal(run: FlowRun, doc: BuiltDocument, erro
   const changes = run.deps.changes;
   if (!changes || doc.groupKey !== undefined || run.dryRun || !outcomeUnknown(error)) return;
   if (openByRun.get(run)?.has(doc.externalKey) || run.ledger.get(doc.externalKey)) return; // a correction: opened before its write
-  const at = run.deps.clock.now();
-  const book = new ChangeBook(changes, (key) => run.ledger.get(key));
   // Redated (periods.ts): the send in doubt is the redated one; it is what may stand in the target (adv7-redate-lost-answer).
   const redated = redatedSendOf(error);
   const sent = redated ? { ...doc, payload: redated } : doc;
-  await openPendingWrite(run, sent, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(sent, at, run.runId)]);
+  await openPendingWrite(run, sent, answeredEntries(run, doc, undefined, sent));
 }
 
 /**
@@ -131,9 +140,7 @@ export async function holdInDoubt(run: FlowRun, doc: BuiltDocument, stored?: () 
   // Already resolved by this run's pending pass (a resend that failed too often, lettered): decided, and a fresh entry
   // would restart its failure count and be deleted with the earlier one (adv20-intents-resend-poison).
   if (run.ledger.settledPlans.includes(pendingUnit(doc.externalKey)) || keyInDoubt(run, doc.externalKey)) return stored?.();
-  const at = run.deps.clock.now();
-  const book = new ChangeBook(changes, (key) => run.ledger.get(key));
-  const plan = pendingPlanOf(run, doc, [...writtenEntries(doc, undefined, undefined, at, run.runId), ...book.documentImage(doc, at, run.runId)]);
+  const plan = pendingPlanOf(run, doc, answeredEntries(run, doc));
   await outbox.put(run.flowId, plan);
   stored?.(); // the entry carries it now: the intent need not ask again
   await resolveOne(run, plan);

@@ -9,7 +9,8 @@
  *  - cancelled: the document no longer passes the condition and has no ledger entry, so nothing reverses the bill.
  * So a flow that follows changes stores, per page of new not merged originals, one outbox entry with their parts
  * (unit `intent:<run>:<at>:<n>`). It costs one write per page, not per document (one Durable Object commit on the
- * Worker; one put and one delete on a file or KV-REST host). It is closed when the page is settled, and an
+ * Worker, charged to the run's budget after an invocation's first; a put and a delete on a file or KV-REST host).
+ * It is closed when the page is settled, and an
  * invocation that stops cleanly closes it as well. Only a killed one leaves it.
  *
  * A later run meets the killed page's documents again. It re-reads them because the watermark never passed them, or
@@ -17,17 +18,17 @@
  *  - it holds the part's lines: the write was ours. It is recorded in the ledger with its before-image, as if the
  *    answer had arrived. The review then corrects an edit (`-B`/`-R`) or reverses a cancellation, like any posted
  *    document;
- *  - anything else (absent, other lines, cannot tell): the intent says nothing and the normal path decides. That is
- *    a write verified first after an unclean stop, or a conflict letter for lines that are not ours.
+ *  - absent or other lines: the intent says nothing and the normal path decides (a write verified first after an
+ *    unclean stop, or a conflict letter for lines that are not ours);
+ *  - the target cannot tell (T+ without FindVoucherList): see adoptIfOurs.
  * Matching lines, not a memo, decide (connectors/content-lines.ts says why). A hand-entered document is adopted only
  * when its lines are exactly what our write would have booked, which verify-existing.ts already does for any write.
  */
 import { compareLines } from "../connectors/content-lines.ts";
 import type { TargetWriteResult } from "../connectors/target.ts";
 import type { OutboxPlan } from "../state/outbox-store.ts";
-import { ChangeBook, imageKey } from "./changes.ts";
-import { writtenEntries } from "./ledger-keys.ts";
-import { holdInDoubt, lookUp } from "./pending-writes.ts";
+import { imageKey } from "./changes.ts";
+import { answeredEntries, holdInDoubt, lookUp } from "./pending-writes.ts";
 import type { FlowRun } from "./run-context.ts";
 import type { BuildResult, BuiltDocument } from "./types.ts";
 
@@ -145,24 +146,17 @@ export async function resolveWriteIntents(run: FlowRun, built: BuildResult): Pro
   if (!inherited) return;
   const dropped = new Set(built.dropped.map((d) => d.sourceId));
   const ids = [...built.documents.filter((d) => d.groupKey === undefined).flatMap((d) => d.members), ...dropped];
-  const touched = new Set<string>();
-  try {
-    for (const id of ids) {
-      for (const found of inherited.bySource.get(id) ?? []) {
-        touched.add(found.unit);
-        const key = askedKey(found.unit, found.part);
-        if (inherited.asked.has(key)) continue;
-        // Asked once answered: a part whose lookup the budget stopped stays in the intent for the next invocation
-        // (a part handed to the pending writes counts as answered once that entry is stored).
-        // An undecided part (its document's own write answers for it) stays until that write is recorded.
-        if (!knownToLedger(run, found.part) && !(await adoptIfOurs(run, found.part, dropped.has(id), () => inherited.asked.add(key)))) continue;
-        inherited.asked.add(key);
-      }
+  for (const id of ids) {
+    for (const found of inherited.bySource.get(id) ?? []) {
+      const key = askedKey(found.unit, found.part);
+      if (inherited.asked.has(key)) continue;
+      // Marked asked once answered (a part handed to the pending writes: once that entry is stored). A lookup the
+      // budget stopped, or an undecided part (its document's own write answers for it), stays for later. What was
+      // asked is kept by closeWriteIntents, also when a lookup stops the run (chaos 9014/9059/4242 long on f1dfee7:
+      // every invocation asked the same parts again and none finished).
+      if (!knownToLedger(run, found.part) && !(await adoptIfOurs(run, found.part, dropped.has(id), () => inherited.asked.add(key)))) continue;
+      inherited.asked.add(key);
     }
-  } finally {
-    // Also when a lookup stops the run on its budget: what was asked is kept (chaos 9014/9059/4242 long on
-    // f1dfee7: with a budget of a few calls every invocation asked the same parts again and none finished).
-    for (const unit of touched) await closeIfMet(run, inherited, unit);
   }
 }
 
@@ -205,11 +199,11 @@ async function adoptIfOurs(run: FlowRun, part: IntentPart, dropped: boolean, han
 
 /** The killed invocation's write recorded as if its answer had arrived: its ledger entry and before-image. */
 function recordAsSent(run: FlowRun, sent: BuiltDocument, targetId: string | undefined): void {
-  const { deps, ledger } = run;
-  const at = deps.clock.now();
-  for (const e of writtenEntries(sent, targetId, undefined, at, run.runId)) ledger.remember(e);
-  for (const e of new ChangeBook(deps.changes!, (key) => ledger.get(key)).documentImage(sent, at, run.runId)) ledger.remember(e);
-  deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", { flowId: run.flowId, externalKey: sent.externalKey });
+  for (const e of answeredEntries(run, sent, targetId)) run.ledger.remember(e);
+  run.deps.logger.info("a write a killed invocation sent is in the target with the lines it sent; recorded", {
+    flowId: run.flowId,
+    externalKey: sent.externalKey,
+  });
 }
 
 /**
